@@ -1,0 +1,3 @@
+//! Domain rules: plain functions and small enums, unit-tested without a database.
+
+pub mod status;

@@ -1,0 +1,230 @@
+//! Generations: a prompt sent to Replicate for a user's model, and the images it gave.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio_postgres::Row;
+
+use super::{DbError, GenericClient, Page, Type};
+use crate::domain::status::GenerationStatus;
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Generation {
+    pub id: i64,
+    pub user_id: i64,
+    pub model_id: Option<i64>,
+    pub style_id: Option<i64>,
+    pub prompt: String,
+    #[serde(skip)]
+    pub full_prompt: String,
+    pub num_images: i32,
+    pub status: GenerationStatus,
+    #[serde(skip)]
+    pub replicate_prediction_id: Option<String>,
+    pub result_urls: Vec<String>,
+    #[serde(skip)]
+    pub telegram_file_ids: Vec<String>,
+    pub cost_tokens: i64,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "id, user_id, model_id, style_id, prompt, full_prompt, num_images, status, \
+     replicate_prediction_id, result_urls, telegram_file_ids, cost_tokens, error, created_at, finished_at";
+
+impl Generation {
+    fn from_row(row: &Row) -> Self {
+        let status: &str = row.get("status");
+        Self {
+            id: row.get("id"),
+            user_id: row.get("user_id"),
+            model_id: row.get("model_id"),
+            style_id: row.get("style_id"),
+            prompt: row.get("prompt"),
+            full_prompt: row.get("full_prompt"),
+            num_images: row.get("num_images"),
+            status: GenerationStatus::parse(status)
+                .expect("the CHECK constraint admits only known statuses"),
+            replicate_prediction_id: row.get("replicate_prediction_id"),
+            result_urls: row.get("result_urls"),
+            telegram_file_ids: row.get("telegram_file_ids"),
+            cost_tokens: row.get("cost_tokens"),
+            error: row.get("error"),
+            created_at: row.get("created_at"),
+            finished_at: row.get("finished_at"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewGeneration<'a> {
+    pub user_id: i64,
+    pub model_id: i64,
+    pub style_id: Option<i64>,
+    pub prompt: &'a str,
+    pub full_prompt: &'a str,
+    pub num_images: i32,
+    pub cost_tokens: i64,
+}
+
+pub async fn create(db: &impl GenericClient, g: &NewGeneration<'_>) -> Result<Generation, DbError> {
+    let row = db
+        .query_typed_one(
+            &format!(
+                "INSERT INTO generations (user_id, model_id, style_id, prompt, full_prompt, num_images, cost_tokens)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+            ),
+            &[
+                (&g.user_id, Type::INT8),
+                (&g.model_id, Type::INT8),
+                (&g.style_id, Type::INT8),
+                (&g.prompt, Type::TEXT),
+                (&g.full_prompt, Type::TEXT),
+                (&g.num_images, Type::INT4),
+                (&g.cost_tokens, Type::INT8),
+            ],
+        )
+        .await?;
+    Ok(Generation::from_row(&row))
+}
+
+pub async fn get(db: &impl GenericClient, id: i64) -> Result<Option<Generation>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!("SELECT {COLUMNS} FROM generations WHERE id = $1"),
+            &[(&id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.as_ref().map(Generation::from_row))
+}
+
+pub async fn get_owned(
+    db: &impl GenericClient,
+    id: i64,
+    user_id: i64,
+) -> Result<Option<Generation>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!("SELECT {COLUMNS} FROM generations WHERE id = $1 AND user_id = $2"),
+            &[(&id, Type::INT8), (&user_id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.as_ref().map(Generation::from_row))
+}
+
+pub async fn find_by_prediction_id(
+    db: &impl GenericClient,
+    prediction_id: &str,
+) -> Result<Option<Generation>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!("SELECT {COLUMNS} FROM generations WHERE replicate_prediction_id = $1"),
+            &[(&prediction_id, Type::TEXT)],
+        )
+        .await?;
+    Ok(row.as_ref().map(Generation::from_row))
+}
+
+pub async fn list_for_user(
+    db: &impl GenericClient,
+    user_id: i64,
+    page: Page,
+) -> Result<Vec<Generation>, DbError> {
+    let rows = db
+        .query_typed(
+            &format!(
+                "SELECT {COLUMNS} FROM generations WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+            ),
+            &[(&user_id, Type::INT8), (&page.before(), Type::INT8), (&page.limit, Type::INT8)],
+        )
+        .await?;
+    Ok(rows.iter().map(Generation::from_row).collect())
+}
+
+/// In-flight generations not updated for `older_than_secs` (to poll when no webhook can reach us).
+pub async fn list_in_flight(
+    db: &impl GenericClient,
+    older_than_secs: i64,
+    limit: i64,
+) -> Result<Vec<Generation>, DbError> {
+    let rows = db
+        .query_typed(
+            &format!(
+                "SELECT {COLUMNS} FROM generations
+                 WHERE status IN ('starting', 'processing') AND replicate_prediction_id IS NOT NULL
+                   AND updated_at < now() - make_interval(secs => $1)
+                 ORDER BY updated_at LIMIT $2"
+            ),
+            &[
+                (&(older_than_secs as f64), Type::FLOAT8),
+                (&limit, Type::INT8),
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(Generation::from_row).collect())
+}
+
+/// Records the Replicate prediction of a pending generation.
+pub async fn set_prediction(
+    db: &impl GenericClient,
+    id: i64,
+    prediction_id: &str,
+) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "UPDATE generations SET replicate_prediction_id = $2, status = 'starting', updated_at = now()
+             WHERE id = $1 AND status = 'pending'",
+            &[(&id, Type::INT8), (&prediction_id, Type::TEXT)],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Moves a generation forward to `next` (never back, never out of a final status). Returns it if it moved.
+pub async fn advance(
+    db: &impl GenericClient,
+    id: i64,
+    next: GenerationStatus,
+    result_urls: Option<&[String]>,
+    error: Option<&str>,
+) -> Result<Option<Generation>, DbError> {
+    let allowed_from: Vec<&str> = GenerationStatus::ALL
+        .into_iter()
+        .filter(|s| s.can_advance_to(next))
+        .map(GenerationStatus::as_str)
+        .collect();
+    let next = next.as_str();
+    let row = db
+        .query_typed_opt(
+            &format!(
+                "UPDATE generations SET status = $2, result_urls = COALESCE($3, result_urls),
+                    error = COALESCE($4, error), updated_at = now(),
+                    finished_at = CASE WHEN $2 IN ('succeeded', 'failed', 'canceled') THEN now() ELSE finished_at END
+                 WHERE id = $1 AND status = ANY($5)
+                 RETURNING {COLUMNS}"
+            ),
+            &[
+                (&id, Type::INT8),
+                (&next, Type::TEXT),
+                (&result_urls, Type::TEXT_ARRAY),
+                (&error, Type::TEXT),
+                (&allowed_from, Type::TEXT_ARRAY),
+            ],
+        )
+        .await?;
+    Ok(row.as_ref().map(Generation::from_row))
+}
+
+/// Stores the Telegram file ids of the delivered images (Replicate's URLs expire within the hour).
+pub async fn set_telegram_file_ids(
+    db: &impl GenericClient,
+    id: i64,
+    file_ids: &[String],
+) -> Result<(), DbError> {
+    db.execute_typed(
+        "UPDATE generations SET telegram_file_ids = $2, updated_at = now() WHERE id = $1",
+        &[(&id, Type::INT8), (&file_ids, Type::TEXT_ARRAY)],
+    )
+    .await?;
+    Ok(())
+}

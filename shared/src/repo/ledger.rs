@@ -1,0 +1,191 @@
+//! The token ledger: the one way a balance changes.
+//!
+//! [`apply`] is a single statement that moves the balance and appends the ledger row together, and
+//! refuses to take the balance below zero. Concurrent debits serialise on the user's row: Postgres
+//! re-checks the `tokens_left + delta >= 0` condition after waiting for the lock, so 50 concurrent
+//! debits of 1 against a balance of 10 make exactly 10 succeed.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{DbError, GenericClient, Page, Type};
+
+/// Why a balance changed; stored as the ledger row's `reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Purchase,
+    ReferralBonus,
+    Training,
+    Generation,
+    Refund,
+    Admin,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Purchase => "purchase",
+            Reason::ReferralBonus => "referral_bonus",
+            Reason::Training => "training",
+            Reason::Generation => "generation",
+            Reason::Refund => "refund",
+            Reason::Admin => "admin",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "purchase" => Reason::Purchase,
+            "referral_bonus" => Reason::ReferralBonus,
+            "training" => Reason::Training,
+            "generation" => Reason::Generation,
+            "refund" => Reason::Refund,
+            _ => Reason::Admin,
+        }
+    }
+}
+
+/// A balance change to apply: `delta` tokens (negative to debit) for `reason`, about `reference`
+/// (e.g. `model:12`). Purchases, referral bonuses and refunds happen once per reference.
+#[derive(Debug, Clone)]
+pub struct Change<'a> {
+    pub user_id: i64,
+    pub delta: i64,
+    pub reason: Reason,
+    pub reference: &'a str,
+    pub note: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Balance {
+    pub tokens_left: i64,
+    pub tokens_spent: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("not enough tokens: {available} left, {required} needed")]
+    Insufficient { available: i64, required: i64 },
+    #[error("user {0} does not exist")]
+    NoSuchUser(i64),
+    #[error("this {reason} for {reference} was already applied")]
+    AlreadyApplied {
+        reason: &'static str,
+        reference: String,
+    },
+    #[error("a balance change of zero tokens")]
+    ZeroDelta,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Applies one balance change and writes it to the ledger, atomically.
+pub async fn apply(db: &impl GenericClient, change: &Change<'_>) -> Result<Balance, LedgerError> {
+    if change.delta == 0 {
+        return Err(LedgerError::ZeroDelta);
+    }
+    let reason = change.reason.as_str();
+    let result = db
+        .query_typed_opt(
+            "WITH current AS (
+                SELECT tokens_left FROM users WHERE id = $1
+             ), moved AS (
+                UPDATE users SET
+                    tokens_left = tokens_left + $2,
+                    -- spending is what training and generation cost, less what was refunded
+                    tokens_spent = GREATEST(0, tokens_spent
+                        - CASE WHEN $3 IN ('training', 'generation', 'refund') THEN $2 ELSE 0 END),
+                    updated_at = now()
+                WHERE id = $1 AND tokens_left + $2 >= 0
+                RETURNING tokens_left, tokens_spent
+             ), written AS (
+                INSERT INTO token_ledger (user_id, delta, balance_after, reason, reference, note)
+                SELECT $1, $2, tokens_left, $3, $4, $5 FROM moved
+                RETURNING id
+             )
+             SELECT current.tokens_left AS before, moved.tokens_left, moved.tokens_spent
+             FROM current LEFT JOIN moved ON true LEFT JOIN written ON true",
+            &[
+                (&change.user_id, Type::INT8),
+                (&change.delta, Type::INT8),
+                (&reason, Type::TEXT),
+                (&change.reference, Type::TEXT),
+                (&change.note, Type::TEXT),
+            ],
+        )
+        .await;
+    let row = match result {
+        Ok(row) => row,
+        Err(e) if e.as_db_error().and_then(|d| d.constraint()) == Some("token_ledger_once_idx") => {
+            return Err(LedgerError::AlreadyApplied {
+                reason,
+                reference: change.reference.to_owned(),
+            })
+        }
+        Err(e) => return Err(DbError::from(e).into()),
+    };
+    let row = row.ok_or(LedgerError::NoSuchUser(change.user_id))?;
+    match row.get::<_, Option<i64>>("tokens_left") {
+        Some(tokens_left) => Ok(Balance {
+            tokens_left,
+            tokens_spent: row.get("tokens_spent"),
+        }),
+        None => Err(LedgerError::Insufficient {
+            available: row.get("before"),
+            required: -change.delta,
+        }),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Entry {
+    pub id: i64,
+    pub delta: i64,
+    pub balance_after: i64,
+    pub reason: Reason,
+    pub reference: String,
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn entries(
+    db: &impl GenericClient,
+    user_id: i64,
+    page: Page,
+) -> Result<Vec<Entry>, DbError> {
+    let rows = db
+        .query_typed(
+            "SELECT id, delta, balance_after, reason, reference, note, created_at FROM token_ledger
+             WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+            &[
+                (&user_id, Type::INT8),
+                (&page.before(), Type::INT8),
+                (&page.limit, Type::INT8),
+            ],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Entry {
+            id: r.get("id"),
+            delta: r.get("delta"),
+            balance_after: r.get("balance_after"),
+            reason: Reason::parse(r.get("reason")),
+            reference: r.get("reference"),
+            note: r.get("note"),
+            created_at: r.get("created_at"),
+        })
+        .collect())
+}
+
+/// The sum of a user's ledger, which must always equal their `tokens_left`.
+pub async fn sum(db: &impl GenericClient, user_id: i64) -> Result<i64, DbError> {
+    let row = db
+        .query_typed_one(
+            "SELECT COALESCE(sum(delta), 0)::int8 AS total FROM token_ledger WHERE user_id = $1",
+            &[(&user_id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.get("total"))
+}

@@ -1,0 +1,377 @@
+//! Personal models (LoRAs) and their training photos.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio_postgres::Row;
+
+use super::{DbError, GenericClient, Page, Type};
+use crate::domain::status::ModelStatus;
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Model {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub trigger_word: String,
+    pub status: ModelStatus,
+    pub cost_tokens: i64,
+    #[serde(skip)]
+    pub replicate_training_id: Option<String>,
+    #[serde(skip)]
+    pub replicate_model: Option<String>,
+    #[serde(skip)]
+    pub version: Option<String>,
+    #[serde(skip)]
+    pub weights_url: Option<String>,
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub status_message_id: Option<i64>,
+    pub photo_count: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub queued_at: Option<DateTime<Utc>>,
+    pub training_started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "m.id, m.user_id, m.name, m.trigger_word, m.status, m.cost_tokens, m.replicate_training_id, \
+     m.replicate_model, m.version, m.weights_url, m.error, m.status_message_id, m.created_at, m.updated_at, \
+     m.queued_at, m.training_started_at, m.finished_at, \
+     (SELECT count(*) FROM training_photos p WHERE p.model_id = m.id) AS photo_count";
+
+impl Model {
+    fn from_row(row: &Row) -> Self {
+        let status: &str = row.get("status");
+        Self {
+            id: row.get("id"),
+            user_id: row.get("user_id"),
+            name: row.get("name"),
+            trigger_word: row.get("trigger_word"),
+            status: ModelStatus::parse(status)
+                .expect("the CHECK constraint admits only known statuses"),
+            cost_tokens: row.get("cost_tokens"),
+            replicate_training_id: row.get("replicate_training_id"),
+            replicate_model: row.get("replicate_model"),
+            version: row.get("version"),
+            weights_url: row.get("weights_url"),
+            error: row.get("error"),
+            status_message_id: row.get("status_message_id"),
+            photo_count: row.get("photo_count"),
+            created_at: row.get("created_at"),
+            updated_at: row.get("updated_at"),
+            queued_at: row.get("queued_at"),
+            training_started_at: row.get("training_started_at"),
+            finished_at: row.get("finished_at"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrainingPhoto {
+    pub id: i64,
+    pub file_unique_id: String,
+    pub telegram_file_id: Option<String>,
+    pub source_url: Option<String>,
+    pub file_size: Option<i64>,
+    pub mime_type: Option<String>,
+}
+
+/// A photo to add to a draft: from Telegram (file ids) or from a URL.
+#[derive(Debug, Clone)]
+pub struct NewPhoto {
+    pub file_unique_id: String,
+    pub telegram_file_id: Option<String>,
+    pub source_url: Option<String>,
+    pub file_size: Option<i64>,
+    pub mime_type: Option<String>,
+}
+
+pub async fn create_draft(
+    db: &impl GenericClient,
+    user_id: i64,
+    name: &str,
+    trigger_word: &str,
+) -> Result<Model, DbError> {
+    let row = db
+        .query_typed_one(
+            &format!(
+                "WITH m AS (INSERT INTO models (user_id, name, trigger_word) VALUES ($1, $2, $3) RETURNING *)
+                 SELECT {COLUMNS} FROM m"
+            ),
+            &[(&user_id, Type::INT8), (&name, Type::TEXT), (&trigger_word, Type::TEXT)],
+        )
+        .await?;
+    Ok(Model::from_row(&row))
+}
+
+pub async fn get(db: &impl GenericClient, id: i64) -> Result<Option<Model>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!("SELECT {COLUMNS} FROM models m WHERE m.id = $1"),
+            &[(&id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.as_ref().map(Model::from_row))
+}
+
+/// The model, if `user_id` owns it (a user sees only their own).
+pub async fn get_owned(
+    db: &impl GenericClient,
+    id: i64,
+    user_id: i64,
+) -> Result<Option<Model>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!("SELECT {COLUMNS} FROM models m WHERE m.id = $1 AND m.user_id = $2"),
+            &[(&id, Type::INT8), (&user_id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.as_ref().map(Model::from_row))
+}
+
+/// Locks the model's row until the transaction ends.
+pub async fn get_for_update(db: &impl GenericClient, id: i64) -> Result<Option<Model>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!("SELECT {COLUMNS} FROM models m WHERE m.id = $1 FOR UPDATE OF m"),
+            &[(&id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.as_ref().map(Model::from_row))
+}
+
+pub async fn find_by_training_id(
+    db: &impl GenericClient,
+    training_id: &str,
+) -> Result<Option<Model>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!("SELECT {COLUMNS} FROM models m WHERE m.replicate_training_id = $1"),
+            &[(&training_id, Type::TEXT)],
+        )
+        .await?;
+    Ok(row.as_ref().map(Model::from_row))
+}
+
+pub async fn list_for_user(
+    db: &impl GenericClient,
+    user_id: i64,
+    page: Page,
+) -> Result<Vec<Model>, DbError> {
+    let rows = db
+        .query_typed(
+            &format!(
+                "SELECT {COLUMNS} FROM models m WHERE m.user_id = $1 AND m.id < $2
+                 ORDER BY m.id DESC LIMIT $3"
+            ),
+            &[
+                (&user_id, Type::INT8),
+                (&page.before(), Type::INT8),
+                (&page.limit, Type::INT8),
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(Model::from_row).collect())
+}
+
+/// Most recent models of every user, optionally only those with one status (admin views).
+pub async fn list_recent(
+    db: &impl GenericClient,
+    status: Option<ModelStatus>,
+    limit: i64,
+) -> Result<Vec<Model>, DbError> {
+    let status = status.map(ModelStatus::as_str);
+    let rows = db
+        .query_typed(
+            &format!(
+                "SELECT {COLUMNS} FROM models m WHERE ($1::text IS NULL OR m.status = $1)
+                 ORDER BY m.updated_at DESC LIMIT $2"
+            ),
+            &[(&status, Type::TEXT), (&limit, Type::INT8)],
+        )
+        .await?;
+    Ok(rows.iter().map(Model::from_row).collect())
+}
+
+/// Models in training whose last change is older than `older_than_secs` (to poll or to settle).
+pub async fn list_in_training(
+    db: &impl GenericClient,
+    older_than_secs: i64,
+    limit: i64,
+) -> Result<Vec<Model>, DbError> {
+    let rows = db
+        .query_typed(
+            &format!(
+                "SELECT {COLUMNS} FROM models m
+                 WHERE m.status = 'training' AND m.replicate_training_id IS NOT NULL
+                   AND m.updated_at < now() - make_interval(secs => $1)
+                 ORDER BY m.updated_at LIMIT $2"
+            ),
+            &[
+                (&(older_than_secs as f64), Type::FLOAT8),
+                (&limit, Type::INT8),
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(Model::from_row).collect())
+}
+
+/// Adds a photo to a draft model; a photo already there (same file_unique_id) counts once.
+/// Returns whether it was new and the draft's photo count after.
+pub async fn add_photo(
+    db: &impl GenericClient,
+    model_id: i64,
+    photo: &NewPhoto,
+) -> Result<(bool, i64), DbError> {
+    let row = db
+        .query_typed_one(
+            "WITH added AS (
+                INSERT INTO training_photos (model_id, file_unique_id, telegram_file_id, source_url, file_size, mime_type)
+                VALUES ($1, $2, $3, $4, $5, $6)
+                ON CONFLICT (model_id, file_unique_id) DO NOTHING
+                RETURNING 1
+             )
+             SELECT (SELECT count(*) FROM added) AS added,
+                    (SELECT count(*) FROM training_photos WHERE model_id = $1) + (SELECT count(*) FROM added) AS total",
+            &[
+                (&model_id, Type::INT8),
+                (&photo.file_unique_id, Type::TEXT),
+                (&photo.telegram_file_id, Type::TEXT),
+                (&photo.source_url, Type::TEXT),
+                (&photo.file_size, Type::INT8),
+                (&photo.mime_type, Type::TEXT),
+            ],
+        )
+        .await?;
+    Ok((row.get::<_, i64>("added") > 0, row.get("total")))
+}
+
+pub async fn photos(db: &impl GenericClient, model_id: i64) -> Result<Vec<TrainingPhoto>, DbError> {
+    let rows = db
+        .query_typed(
+            "SELECT id, file_unique_id, telegram_file_id, source_url, file_size, mime_type
+             FROM training_photos WHERE model_id = $1 ORDER BY id",
+            &[(&model_id, Type::INT8)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| TrainingPhoto {
+            id: r.get("id"),
+            file_unique_id: r.get("file_unique_id"),
+            telegram_file_id: r.get("telegram_file_id"),
+            source_url: r.get("source_url"),
+            file_size: r.get("file_size"),
+            mime_type: r.get("mime_type"),
+        })
+        .collect())
+}
+
+/// Claims the right to post the draft's status message: true for exactly one caller while none is set.
+pub async fn claim_status_message(db: &impl GenericClient, model_id: i64) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "UPDATE models SET status_message_id = 0 WHERE id = $1 AND status_message_id IS NULL",
+            &[(&model_id, Type::INT8)],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+pub async fn set_status_message(
+    db: &impl GenericClient,
+    model_id: i64,
+    message_id: Option<i64>,
+) -> Result<(), DbError> {
+    db.execute_typed(
+        "UPDATE models SET status_message_id = $2 WHERE id = $1",
+        &[(&model_id, Type::INT8), (&message_id, Type::INT8)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Moves a draft to `queued` with what it cost. False if it was not a draft (e.g. a double click).
+pub async fn queue(
+    db: &impl GenericClient,
+    model_id: i64,
+    cost_tokens: i64,
+) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "UPDATE models SET status = 'queued', cost_tokens = $2, queued_at = now(), updated_at = now()
+             WHERE id = $1 AND status = 'draft'",
+            &[(&model_id, Type::INT8), (&cost_tokens, Type::INT8)],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Records the Replicate training of a queued model and moves it to `training`.
+pub async fn start_training(
+    db: &impl GenericClient,
+    model_id: i64,
+    training_id: &str,
+    replicate_model: &str,
+) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "UPDATE models SET status = 'training', replicate_training_id = $2, replicate_model = $3,
+                    training_started_at = now(), updated_at = now()
+             WHERE id = $1 AND status = 'queued'",
+            &[(&model_id, Type::INT8), (&training_id, Type::TEXT), (&replicate_model, Type::TEXT)],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Moves a model forward to `next` (only from an earlier, non-final status). Returns the model if it moved.
+pub async fn advance(
+    db: &impl GenericClient,
+    model_id: i64,
+    next: ModelStatus,
+    version: Option<&str>,
+    weights_url: Option<&str>,
+    error: Option<&str>,
+) -> Result<Option<Model>, DbError> {
+    let allowed_from: Vec<&str> = ModelStatus::ALL
+        .into_iter()
+        .filter(|s| s.can_advance_to(next))
+        .map(ModelStatus::as_str)
+        .collect();
+    let next = next.as_str();
+    let row = db
+        .query_typed_opt(
+            &format!(
+                "WITH m AS (
+                    UPDATE models SET status = $2,
+                        version = COALESCE($3, version), weights_url = COALESCE($4, weights_url),
+                        error = COALESCE($5, error), updated_at = now(),
+                        finished_at = CASE WHEN $2 IN ('ready', 'failed', 'canceled') THEN now() ELSE finished_at END
+                    WHERE id = $1 AND status = ANY($6)
+                    RETURNING *
+                 )
+                 SELECT {COLUMNS} FROM m"
+            ),
+            &[
+                (&model_id, Type::INT8),
+                (&next, Type::TEXT),
+                (&version, Type::TEXT),
+                (&weights_url, Type::TEXT),
+                (&error, Type::TEXT),
+                (&allowed_from, Type::TEXT_ARRAY),
+            ],
+        )
+        .await?;
+    Ok(row.as_ref().map(Model::from_row))
+}
+
+/// Touches a model in training (a `start`/`processing` event), so the stuck-job check waits longer.
+pub async fn touch(db: &impl GenericClient, model_id: i64) -> Result<(), DbError> {
+    db.execute_typed(
+        "UPDATE models SET updated_at = now() WHERE id = $1 AND status = 'training'",
+        &[(&model_id, Type::INT8)],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! Payments: a Telegram payment recorded once, keyed by its charge id.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio_postgres::Row;
+
+use super::{DbError, GenericClient, Page, Type};
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Payment {
+    pub id: i64,
+    pub user_id: i64,
+    pub pack_id: String,
+    /// In minor units of `currency` (kopecks, cents; stars for XTR).
+    pub amount: i64,
+    pub currency: String,
+    pub tokens: i64,
+    #[serde(skip)]
+    pub telegram_charge_id: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str =
+    "id, user_id, pack_id, amount, currency, tokens, telegram_charge_id, status, created_at";
+
+impl Payment {
+    fn from_row(row: &Row) -> Self {
+        Self {
+            id: row.get("id"),
+            user_id: row.get("user_id"),
+            pack_id: row.get("pack_id"),
+            amount: row.get("amount"),
+            currency: row.get("currency"),
+            tokens: row.get("tokens"),
+            telegram_charge_id: row.get("telegram_charge_id"),
+            status: row.get("status"),
+            created_at: row.get("created_at"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPayment<'a> {
+    pub user_id: i64,
+    pub pack_id: &'a str,
+    pub amount: i64,
+    pub currency: &'a str,
+    pub tokens: i64,
+    pub telegram_charge_id: &'a str,
+    pub provider_charge_id: &'a str,
+    pub payload: &'a str,
+}
+
+/// Records a payment. `None` when this charge id was already recorded (a repeated delivery).
+pub async fn record(
+    db: &impl GenericClient,
+    p: &NewPayment<'_>,
+) -> Result<Option<Payment>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!(
+                "INSERT INTO payments (user_id, pack_id, amount, currency, tokens, telegram_charge_id,
+                                       provider_charge_id, payload)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (telegram_charge_id) DO NOTHING
+                 RETURNING {COLUMNS}"
+            ),
+            &[
+                (&p.user_id, Type::INT8),
+                (&p.pack_id, Type::TEXT),
+                (&p.amount, Type::INT8),
+                (&p.currency, Type::TEXT),
+                (&p.tokens, Type::INT8),
+                (&p.telegram_charge_id, Type::TEXT),
+                (&p.provider_charge_id, Type::TEXT),
+                (&p.payload, Type::TEXT),
+            ],
+        )
+        .await?;
+    Ok(row.as_ref().map(Payment::from_row))
+}
+
+pub async fn list_for_user(
+    db: &impl GenericClient,
+    user_id: i64,
+    page: Page,
+) -> Result<Vec<Payment>, DbError> {
+    let rows = db
+        .query_typed(
+            &format!("SELECT {COLUMNS} FROM payments WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"),
+            &[(&user_id, Type::INT8), (&page.before(), Type::INT8), (&page.limit, Type::INT8)],
+        )
+        .await?;
+    Ok(rows.iter().map(Payment::from_row).collect())
+}
+
+pub async fn list_recent(db: &impl GenericClient, page: Page) -> Result<Vec<Payment>, DbError> {
+    let rows = db
+        .query_typed(
+            &format!("SELECT {COLUMNS} FROM payments WHERE id < $1 ORDER BY id DESC LIMIT $2"),
+            &[(&page.before(), Type::INT8), (&page.limit, Type::INT8)],
+        )
+        .await?;
+    Ok(rows.iter().map(Payment::from_row).collect())
+}
+
+/// How many paid payments the user has (their first one pays their referrer a bonus).
+pub async fn count_paid(db: &impl GenericClient, user_id: i64) -> Result<i64, DbError> {
+    let row = db
+        .query_typed_one(
+            "SELECT count(*) AS n FROM payments WHERE user_id = $1 AND status = 'paid'",
+            &[(&user_id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.get("n"))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Revenue {
+    pub currency: String,
+    pub amount: i64,
+    pub payments: i64,
+    pub tokens: i64,
+}
+
+/// Total revenue per currency (the seed's calculate_total_revenue), paid payments only.
+pub async fn revenue(db: &impl GenericClient) -> Result<Vec<Revenue>, DbError> {
+    let rows = db
+        .query_typed(
+            "SELECT currency, sum(amount)::int8 AS amount, count(*) AS payments, sum(tokens)::int8 AS tokens
+             FROM payments WHERE status = 'paid' GROUP BY currency ORDER BY currency",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Revenue {
+            currency: r.get("currency"),
+            amount: r.get("amount"),
+            payments: r.get("payments"),
+            tokens: r.get("tokens"),
+        })
+        .collect())
+}

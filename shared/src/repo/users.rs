@@ -1,0 +1,234 @@
+//! Users: registration from Telegram, profile, blocking, the bot conversation state.
+
+use chrono::{DateTime, Utc};
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use serde::Serialize;
+use tokio_postgres::Row;
+
+use super::{DbError, GenericClient, Page, Type};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub username: Option<String>,
+    pub first_name: String,
+    pub last_name: Option<String>,
+    pub language_code: Option<String>,
+    pub activated_at: DateTime<Utc>,
+    pub tokens_left: i64,
+    pub tokens_spent: i64,
+    pub is_blocked: bool,
+    pub bot_blocked: bool,
+    pub referral_code: String,
+    pub referred_by: Option<i64>,
+    #[serde(skip)]
+    pub dialog: serde_json::Value,
+}
+
+const COLUMNS: &str = "id, username, first_name, last_name, language_code, activated_at, tokens_left, \
+     tokens_spent, is_blocked, bot_blocked_at IS NOT NULL AS bot_blocked, referral_code, referred_by, dialog";
+
+impl User {
+    fn from_row(row: &Row) -> Self {
+        Self {
+            id: row.get("id"),
+            username: row.get("username"),
+            first_name: row.get("first_name"),
+            last_name: row.get("last_name"),
+            language_code: row.get("language_code"),
+            activated_at: row.get("activated_at"),
+            tokens_left: row.get("tokens_left"),
+            tokens_spent: row.get("tokens_spent"),
+            is_blocked: row.get("is_blocked"),
+            bot_blocked: row.get("bot_blocked"),
+            referral_code: row.get("referral_code"),
+            referred_by: row.get("referred_by"),
+            dialog: row.get("dialog"),
+        }
+    }
+
+    pub fn display_name(&self) -> String {
+        match (&self.username, &self.last_name) {
+            (Some(u), _) => format!("@{u}"),
+            (None, Some(last)) => format!("{} {last}", self.first_name),
+            (None, None) => self.first_name.clone(),
+        }
+    }
+}
+
+/// Who the user is, as Telegram (a message's `from`, or Mini App init data) tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelegramProfile {
+    pub id: i64,
+    pub username: Option<String>,
+    pub first_name: String,
+    pub last_name: Option<String>,
+    pub language_code: Option<String>,
+}
+
+/// Registers the user, or refreshes the names of a known one. Returns the user and whether they are new.
+pub async fn register(
+    db: &impl GenericClient,
+    profile: &TelegramProfile,
+) -> Result<(User, bool), DbError> {
+    // A referral code collision is astronomically unlikely; retry once with a new code if it happens.
+    for attempt in 0..2 {
+        let code = new_referral_code();
+        let result = db
+            .query_typed_one(
+                &format!(
+                    "INSERT INTO users (id, username, first_name, last_name, language_code, referral_code)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (id) DO UPDATE SET
+                        username = EXCLUDED.username, first_name = EXCLUDED.first_name,
+                        last_name = EXCLUDED.last_name,
+                        language_code = COALESCE(EXCLUDED.language_code, users.language_code),
+                        bot_blocked_at = NULL, updated_at = now()
+                     RETURNING {COLUMNS}, (xmax = 0) AS created"
+                ),
+                &[
+                    (&profile.id, Type::INT8),
+                    (&profile.username, Type::TEXT),
+                    (&profile.first_name, Type::TEXT),
+                    (&profile.last_name, Type::TEXT),
+                    (&profile.language_code, Type::TEXT),
+                    (&code, Type::TEXT),
+                ],
+            )
+            .await;
+        match result {
+            Ok(row) => return Ok((User::from_row(&row), row.get("created"))),
+            Err(e) if attempt == 0 && is_referral_code_collision(&e) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    unreachable!("the loop returns on its second attempt")
+}
+
+fn is_referral_code_collision(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().and_then(|d| d.constraint()) == Some("users_referral_code_key")
+}
+
+fn new_referral_code() -> String {
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(10)
+        .map(char::from)
+        .collect()
+}
+
+pub async fn get(db: &impl GenericClient, id: i64) -> Result<Option<User>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!("SELECT {COLUMNS} FROM users WHERE id = $1"),
+            &[(&id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.as_ref().map(User::from_row))
+}
+
+/// Locks the user's row until the transaction ends (serialises a user's dialogue steps).
+pub async fn get_for_update(db: &impl GenericClient, id: i64) -> Result<Option<User>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!("SELECT {COLUMNS} FROM users WHERE id = $1 FOR UPDATE"),
+            &[(&id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.as_ref().map(User::from_row))
+}
+
+pub async fn find_by_referral_code(
+    db: &impl GenericClient,
+    code: &str,
+) -> Result<Option<User>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!("SELECT {COLUMNS} FROM users WHERE referral_code = $1"),
+            &[(&code, Type::TEXT)],
+        )
+        .await?;
+    Ok(row.as_ref().map(User::from_row))
+}
+
+/// Finds users by id, or by @username (case-insensitive, with or without the @).
+pub async fn search(
+    db: &impl GenericClient,
+    query: &str,
+    limit: i64,
+) -> Result<Vec<User>, DbError> {
+    let query = query.trim();
+    let id: Option<i64> = query.parse().ok();
+    let username = query.trim_start_matches('@').to_lowercase();
+    let rows = db
+        .query_typed(
+            &format!(
+                "SELECT {COLUMNS} FROM users
+                 WHERE id = $1 OR lower(username) = $2 OR lower(username) LIKE $3
+                 ORDER BY (id = $1 OR lower(username) = $2) DESC, id DESC LIMIT $4"
+            ),
+            &[
+                (&id, Type::INT8),
+                (&username, Type::TEXT),
+                (&format!("{}%", escape_like(&username)), Type::TEXT),
+                (&limit, Type::INT8),
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(User::from_row).collect())
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+pub async fn list(db: &impl GenericClient, page: Page) -> Result<Vec<User>, DbError> {
+    let rows = db
+        .query_typed(
+            &format!("SELECT {COLUMNS} FROM users WHERE id < $1 ORDER BY id DESC LIMIT $2"),
+            &[(&page.before(), Type::INT8), (&page.limit, Type::INT8)],
+        )
+        .await?;
+    Ok(rows.iter().map(User::from_row).collect())
+}
+
+/// Blocks or unblocks a user (an admin action). Returns the user, or `None` if there is none.
+pub async fn set_blocked(
+    db: &impl GenericClient,
+    id: i64,
+    blocked: bool,
+) -> Result<Option<User>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!("UPDATE users SET is_blocked = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"),
+            &[(&id, Type::INT8), (&blocked, Type::BOOL)],
+        )
+        .await?;
+    Ok(row.as_ref().map(User::from_row))
+}
+
+/// The user blocked the bot (Telegram answered 403): stop sending them messages until they return.
+pub async fn mark_bot_blocked(db: &impl GenericClient, id: i64) -> Result<(), DbError> {
+    db.execute_typed(
+        "UPDATE users SET bot_blocked_at = now() WHERE id = $1 AND bot_blocked_at IS NULL",
+        &[(&id, Type::INT8)],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn set_dialog(
+    db: &impl GenericClient,
+    id: i64,
+    dialog: &serde_json::Value,
+) -> Result<(), DbError> {
+    db.execute_typed(
+        "UPDATE users SET dialog = $2, updated_at = now() WHERE id = $1",
+        &[(&id, Type::INT8), (dialog, Type::JSONB)],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,266 @@
+//! A fake Telegram Bot API on a local port that records every call and answers like Telegram does.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+pub const BOT_ID: i64 = 7_000_000_001;
+pub const BOT_USERNAME: &str = "dream_photo_test_bot";
+/// A token of the shape BotFather gives; the fake accepts any.
+pub const BOT_TOKEN: &str = "7000000001:TEST-token_for-the-fake-api";
+
+/// One Bot API call the fake received.
+#[derive(Debug, Clone)]
+pub struct SentCall {
+    pub method: String,
+    pub body: Value,
+}
+
+impl SentCall {
+    pub fn chat_id(&self) -> Option<i64> {
+        as_i64(&self.body["chat_id"])
+    }
+    pub fn text(&self) -> &str {
+        self.body["text"]
+            .as_str()
+            .or(self.body["caption"].as_str())
+            .unwrap_or_default()
+    }
+}
+
+fn as_i64(v: &Value) -> Option<i64> {
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+#[derive(Default)]
+struct State {
+    calls: Vec<SentCall>,
+    /// Scripted answers for the next calls of a method (e.g. a 429, a 403).
+    scripted: HashMap<String, VecDeque<(u16, Value)>>,
+}
+
+pub struct FakeTelegram {
+    pub server: MockServer,
+    state: Arc<Mutex<State>>,
+}
+
+impl FakeTelegram {
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        let state = Arc::new(Mutex::new(State::default()));
+        Mock::given(method("POST"))
+            .and(path_regex(r"^/bot[^/]+/\w+$"))
+            .respond_with(Responder {
+                state: state.clone(),
+                next_message_id: Arc::new(AtomicI64::new(100)),
+            })
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex(r"^/file/bot[^/]+/.+$"))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(fake_jpeg()))
+            .mount(&server)
+            .await;
+        Self { server, state }
+    }
+
+    /// The base URL to put in `TELEGRAM_API_URL`.
+    pub fn url(&self) -> String {
+        self.server.uri()
+    }
+
+    pub fn calls(&self) -> Vec<SentCall> {
+        self.state.lock().expect("state").calls.clone()
+    }
+
+    /// Calls of one method, e.g. `sendMessage`.
+    pub fn calls_of(&self, method: &str) -> Vec<SentCall> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method)
+            .collect()
+    }
+
+    /// Messages (and photos, albums, edits) addressed to a chat, in order.
+    pub fn sent_to(&self, chat_id: i64) -> Vec<SentCall> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.chat_id() == Some(chat_id))
+            .collect()
+    }
+
+    /// The last message text sent to a chat.
+    pub fn last_text_to(&self, chat_id: i64) -> Option<String> {
+        self.sent_to(chat_id)
+            .into_iter()
+            .rev()
+            .find(|c| c.method == "sendMessage" || c.method == "editMessageText")
+            .map(|c| c.text().to_owned())
+    }
+
+    /// Makes the next call of `method` answer with this Bot API error.
+    pub fn fail_next(
+        &self,
+        method: &str,
+        error_code: u16,
+        description: &str,
+        retry_after: Option<u64>,
+    ) {
+        let mut body = json!({"ok": false, "error_code": error_code, "description": description});
+        if let Some(secs) = retry_after {
+            body["parameters"] = json!({"retry_after": secs});
+        }
+        self.state
+            .lock()
+            .expect("state")
+            .scripted
+            .entry(method.to_owned())
+            .or_default()
+            .push_back((error_code, body));
+    }
+
+    pub fn clear(&self) {
+        self.state.lock().expect("state").calls.clear();
+    }
+}
+
+struct Responder {
+    state: Arc<Mutex<State>>,
+    next_message_id: Arc<AtomicI64>,
+}
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let method = request
+            .url
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let body = parse_body(request);
+        let scripted = {
+            let mut state = self.state.lock().expect("state");
+            state.calls.push(SentCall {
+                method: method.clone(),
+                body: body.clone(),
+            });
+            state
+                .scripted
+                .get_mut(&method)
+                .and_then(VecDeque::pop_front)
+        };
+        if let Some((status, answer)) = scripted {
+            return ResponseTemplate::new(status).set_body_json(answer);
+        }
+        let result = self.result_for(&method, &body);
+        ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": result}))
+    }
+}
+
+impl Responder {
+    fn message(&self, body: &Value, extra: Value) -> Value {
+        let id = self.next_message_id.fetch_add(1, Ordering::SeqCst);
+        let chat_id = as_i64(&body["chat_id"]).unwrap_or_default();
+        let mut message = json!({
+            "message_id": body["message_id"].as_i64().unwrap_or(id),
+            "date": chrono::Utc::now().timestamp(),
+            "chat": {"id": chat_id, "type": "private", "first_name": "Test"},
+            "from": {"id": BOT_ID, "is_bot": true, "first_name": "Dream Photo", "username": BOT_USERNAME},
+        });
+        if let (Some(m), Some(e)) = (message.as_object_mut(), extra.as_object()) {
+            m.extend(e.clone());
+        }
+        message
+    }
+
+    fn photo(&self, seed: i64) -> Value {
+        json!([{"file_id": format!("tg-photo-{seed}"), "file_unique_id": format!("tgu-{seed}"),
+                "width": 1024, "height": 1024, "file_size": 120000}])
+    }
+
+    fn result_for(&self, method: &str, body: &Value) -> Value {
+        match method {
+            "getMe" => {
+                json!({"id": BOT_ID, "is_bot": true, "first_name": "Dream Photo", "username": BOT_USERNAME,
+                              "can_join_groups": false, "can_read_all_group_messages": false,
+                              "supports_inline_queries": false})
+            }
+            "sendMessage" | "editMessageText" => self.message(body, json!({"text": body["text"]})),
+            "sendPhoto" => {
+                let seed = self.next_message_id.load(Ordering::SeqCst);
+                self.message(body, json!({"photo": self.photo(seed)}))
+            }
+            "sendMediaGroup" => {
+                let items = body["media"]
+                    .as_array()
+                    .or_else(|| None)
+                    .cloned()
+                    .or_else(|| {
+                        body["media"]
+                            .as_str()
+                            .and_then(|s| serde_json::from_str::<Vec<Value>>(s).ok())
+                    })
+                    .unwrap_or_default();
+                let group = format!("mg-{}", self.next_message_id.load(Ordering::SeqCst));
+                Value::Array(
+                    items
+                        .iter()
+                        .map(|_| {
+                            let seed = self.next_message_id.load(Ordering::SeqCst);
+                            self.message(
+                                body,
+                                json!({"photo": self.photo(seed), "media_group_id": group}),
+                            )
+                        })
+                        .collect(),
+                )
+            }
+            "getFile" => {
+                let file_id = body["file_id"].as_str().unwrap_or_default();
+                json!({"file_id": file_id, "file_unique_id": format!("u-{file_id}"), "file_size": 120000,
+                       "file_path": format!("photos/{file_id}.jpg")})
+            }
+            "createInvoiceLink" => json!("https://t.me/$invoice-test"),
+            "getUpdates" => json!([]),
+            _ => json!(true),
+        }
+    }
+}
+
+fn parse_body(request: &Request) -> Value {
+    if let Ok(v) = serde_json::from_slice::<Value>(&request.body) {
+        return v;
+    }
+    // Form or multipart bodies: keep what we can read as text fields.
+    let text = String::from_utf8_lossy(&request.body);
+    let mut map = serde_json::Map::new();
+    for part in text
+        .split("Content-Disposition: form-data; name=\"")
+        .skip(1)
+    {
+        if let Some((name, rest)) = part.split_once('"') {
+            let value = rest.split("\r\n\r\n").nth(1).unwrap_or_default();
+            let value = value.split("\r\n--").next().unwrap_or_default();
+            let parsed =
+                serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+            map.insert(name.to_owned(), parsed);
+        }
+    }
+    Value::Object(map)
+}
+
+/// A few bytes that start like a JPEG (the fakes never decode images).
+pub fn fake_jpeg() -> Vec<u8> {
+    let mut bytes = vec![
+        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00,
+    ];
+    bytes.extend_from_slice(&[0u8; 64]);
+    bytes.extend_from_slice(&[0xFF, 0xD9]);
+    bytes
+}

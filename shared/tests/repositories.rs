@@ -1,0 +1,348 @@
+//! Repositories against a real PostgreSQL: the ledger's guarantees, dedupe, status transitions.
+
+use shared::domain::status::{GenerationStatus, ModelStatus};
+use shared::repo::deliveries::{self, Claim, Delivery};
+use shared::repo::ledger::{self, Change, LedgerError, Reason};
+use shared::repo::users::{self, TelegramProfile};
+use shared::repo::{generations, models, payments, referrals};
+use shared::testkit::test_db;
+
+fn profile(id: i64) -> TelegramProfile {
+    TelegramProfile {
+        id,
+        username: Some(format!("user{id}")),
+        first_name: "Ann".into(),
+        last_name: None,
+        language_code: Some("en".into()),
+    }
+}
+
+fn credit(user_id: i64, delta: i64, reference: &str) -> Change<'_> {
+    Change {
+        user_id,
+        delta,
+        reason: Reason::Admin,
+        reference,
+        note: None,
+    }
+}
+
+#[tokio::test]
+async fn register_is_idempotent_and_refreshes_names() {
+    let t = test_db().await;
+    let conn = t.db.conn().await.unwrap();
+    let (user, created) = users::register(&**conn, &profile(1)).await.unwrap();
+    assert!(created);
+    assert_eq!(user.tokens_left, 0);
+    let mut renamed = profile(1);
+    renamed.first_name = "Anna".into();
+    let (again, created) = users::register(&**conn, &renamed).await.unwrap();
+    assert!(!created);
+    assert_eq!(again.first_name, "Anna");
+    assert_eq!(again.referral_code, user.referral_code);
+}
+
+#[tokio::test]
+async fn a_debit_below_zero_is_refused_and_the_ledger_untouched() {
+    let t = test_db().await;
+    let conn = t.db.conn().await.unwrap();
+    users::register(&**conn, &profile(1)).await.unwrap();
+    ledger::apply(&**conn, &credit(1, 5, "grant"))
+        .await
+        .unwrap();
+    let err = ledger::apply(&**conn, &credit(1, -6, "take"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LedgerError::Insufficient {
+                available: 5,
+                required: 6
+            }
+        ),
+        "{err:?}"
+    );
+    let user = users::get(&**conn, 1).await.unwrap().unwrap();
+    assert_eq!(user.tokens_left, 5);
+    assert_eq!(ledger::sum(&**conn, 1).await.unwrap(), 5);
+    let entries = ledger::entries(&**conn, 1, shared::repo::Page::first(10))
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 1);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_debits_against_ten_tokens_make_exactly_ten_succeed() {
+    let t = test_db().await;
+    {
+        let conn = t.db.conn().await.unwrap();
+        users::register(&**conn, &profile(1)).await.unwrap();
+        ledger::apply(&**conn, &credit(1, 10, "grant"))
+            .await
+            .unwrap();
+    }
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let db = t.db.clone();
+            tokio::spawn(async move {
+                let conn = db.conn().await.unwrap();
+                let reference = format!("generation:{i}");
+                let change = Change {
+                    user_id: 1,
+                    delta: -1,
+                    reason: Reason::Generation,
+                    reference: &reference,
+                    note: None,
+                };
+                ledger::apply(&**conn, &change).await
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(LedgerError::Insufficient { .. }) => {}
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!(ok, 10);
+    let conn = t.db.conn().await.unwrap();
+    let user = users::get(&**conn, 1).await.unwrap().unwrap();
+    assert_eq!((user.tokens_left, user.tokens_spent), (0, 10));
+    assert_eq!(ledger::sum(&**conn, 1).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_refund_happens_once_per_reference() {
+    let t = test_db().await;
+    let conn = t.db.conn().await.unwrap();
+    users::register(&**conn, &profile(1)).await.unwrap();
+    let refund = Change {
+        user_id: 1,
+        delta: 3,
+        reason: Reason::Refund,
+        reference: "generation:7",
+        note: None,
+    };
+    ledger::apply(&**conn, &refund).await.unwrap();
+    let again = ledger::apply(&**conn, &refund).await.unwrap_err();
+    assert!(
+        matches!(again, LedgerError::AlreadyApplied { .. }),
+        "{again:?}"
+    );
+    assert_eq!(
+        users::get(&**conn, 1).await.unwrap().unwrap().tokens_left,
+        3
+    );
+}
+
+#[tokio::test]
+async fn the_ledger_is_append_only() {
+    let t = test_db().await;
+    let conn = t.db.conn().await.unwrap();
+    users::register(&**conn, &profile(1)).await.unwrap();
+    ledger::apply(&**conn, &credit(1, 2, "grant"))
+        .await
+        .unwrap();
+    assert!(conn
+        .batch_execute("UPDATE token_ledger SET delta = 100")
+        .await
+        .is_err());
+    assert!(conn
+        .batch_execute("DELETE FROM token_ledger")
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn a_delivery_is_claimed_once_and_released_on_failure() {
+    let t = test_db().await;
+    let conn = t.db.conn().await.unwrap();
+    let update = Delivery::TelegramUpdate(42);
+    assert_eq!(
+        deliveries::claim(&**conn, update).await.unwrap(),
+        Claim::Claimed
+    );
+    assert_eq!(
+        deliveries::claim(&**conn, update).await.unwrap(),
+        Claim::Duplicate
+    );
+    deliveries::release(&**conn, update).await.unwrap();
+    assert_eq!(
+        deliveries::claim(&**conn, update).await.unwrap(),
+        Claim::Claimed
+    );
+    deliveries::finish(&**conn, update).await.unwrap();
+    deliveries::release(&**conn, update).await.unwrap();
+    assert_eq!(
+        deliveries::claim(&**conn, update).await.unwrap(),
+        Claim::Duplicate
+    );
+
+    let hook = Delivery::ReplicateWebhook {
+        webhook_id: "msg_1",
+        subject: "training:abc",
+    };
+    assert_eq!(
+        deliveries::claim(&**conn, hook).await.unwrap(),
+        Claim::Claimed
+    );
+    assert_eq!(
+        deliveries::claim(&**conn, hook).await.unwrap(),
+        Claim::Duplicate
+    );
+}
+
+#[tokio::test]
+async fn statuses_only_move_forward() {
+    let t = test_db().await;
+    let conn = t.db.conn().await.unwrap();
+    users::register(&**conn, &profile(1)).await.unwrap();
+    let model = models::create_draft(&**conn, 1, "Me", "TOK1")
+        .await
+        .unwrap();
+    assert!(models::queue(&**conn, model.id, 100).await.unwrap());
+    assert!(
+        !models::queue(&**conn, model.id, 100).await.unwrap(),
+        "queued twice"
+    );
+    assert!(models::start_training(&**conn, model.id, "tr_1", "me/lora")
+        .await
+        .unwrap());
+    let ready = models::advance(
+        &**conn,
+        model.id,
+        ModelStatus::Ready,
+        Some("me/lora:v1"),
+        Some("https://w"),
+        None,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(ready.status, ModelStatus::Ready);
+    let late = models::advance(&**conn, model.id, ModelStatus::Training, None, None, None)
+        .await
+        .unwrap();
+    assert!(late.is_none());
+    let found = models::find_by_training_id(&**conn, "tr_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.version.as_deref(), Some("me/lora:v1"));
+
+    let generation = generations::create(
+        &**conn,
+        &generations::NewGeneration {
+            user_id: 1,
+            model_id: model.id,
+            style_id: None,
+            prompt: "on a beach",
+            full_prompt: "TOK1 on a beach",
+            num_images: 2,
+            cost_tokens: 2,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(generations::set_prediction(&**conn, generation.id, "p_1")
+        .await
+        .unwrap());
+    let done = generations::advance(
+        &**conn,
+        generation.id,
+        GenerationStatus::Succeeded,
+        Some(&["u1".into()]),
+        None,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(done.result_urls, vec!["u1".to_owned()]);
+    assert!(generations::advance(
+        &**conn,
+        generation.id,
+        GenerationStatus::Processing,
+        None,
+        None
+    )
+    .await
+    .unwrap()
+    .is_none());
+}
+
+#[tokio::test]
+async fn photos_count_once_per_file_unique_id() {
+    let t = test_db().await;
+    let conn = t.db.conn().await.unwrap();
+    users::register(&**conn, &profile(1)).await.unwrap();
+    let model = models::create_draft(&**conn, 1, "Me", "TOK1")
+        .await
+        .unwrap();
+    let photo = |u: &str| models::NewPhoto {
+        file_unique_id: u.into(),
+        telegram_file_id: Some(format!("f-{u}")),
+        source_url: None,
+        file_size: Some(1000),
+        mime_type: Some("image/jpeg".into()),
+    };
+    assert_eq!(
+        models::add_photo(&**conn, model.id, &photo("a"))
+            .await
+            .unwrap(),
+        (true, 1)
+    );
+    assert_eq!(
+        models::add_photo(&**conn, model.id, &photo("a"))
+            .await
+            .unwrap(),
+        (false, 1)
+    );
+    assert_eq!(
+        models::add_photo(&**conn, model.id, &photo("b"))
+            .await
+            .unwrap(),
+        (true, 2)
+    );
+}
+
+#[tokio::test]
+async fn payments_and_referrals_record_once() {
+    let t = test_db().await;
+    let conn = t.db.conn().await.unwrap();
+    users::register(&**conn, &profile(1)).await.unwrap();
+    users::register(&**conn, &profile(2)).await.unwrap();
+    assert!(referrals::record_invite(&**conn, 1, 2).await.unwrap());
+    assert!(!referrals::record_invite(&**conn, 1, 2).await.unwrap());
+    assert!(!referrals::record_invite(&**conn, 2, 2).await.unwrap());
+    let payment = payments::NewPayment {
+        user_id: 2,
+        pack_id: "small",
+        amount: 100,
+        currency: "XTR",
+        tokens: 50,
+        telegram_charge_id: "ch_1",
+        provider_charge_id: "",
+        payload: "pack:small",
+    };
+    assert!(payments::record(&**conn, &payment).await.unwrap().is_some());
+    assert!(payments::record(&**conn, &payment).await.unwrap().is_none());
+    assert_eq!(
+        referrals::take_unpaid_bonus(&**conn, 2, 10).await.unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        referrals::take_unpaid_bonus(&**conn, 2, 10).await.unwrap(),
+        None
+    );
+    let stats = referrals::statistics(&**conn, 1).await.unwrap();
+    assert_eq!((stats.joined, stats.paid, stats.bonus_tokens), (1, 1, 10));
+    let stats = shared::repo::admin::global_statistics(&**conn)
+        .await
+        .unwrap();
+    assert_eq!(stats.users_total, 2);
+    assert_eq!(stats.paying_users, 1);
+    assert_eq!(stats.revenue[0].amount, 100);
+}

@@ -3,11 +3,15 @@
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod http;
 pub mod pg_cluster;
 pub mod queue;
 pub mod repo;
+pub mod services;
 pub mod signature;
+pub mod telegram;
 pub mod telemetry;
+pub mod texts;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

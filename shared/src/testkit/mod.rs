@@ -6,7 +6,11 @@
 //! let telegram = testkit::FakeTelegram::start().await;
 //! ```
 
+mod env;
 mod telegram;
+pub mod updates;
+
+pub use env::{TestEnv, ADMIN_ID, PUBLIC_URL, REPLICATE_WEBHOOK_SECRET, WEBHOOK_SECRET};
 
 pub use telegram::{fake_jpeg, FakeTelegram, SentCall, BOT_ID, BOT_TOKEN, BOT_USERNAME};
 

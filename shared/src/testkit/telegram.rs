@@ -41,7 +41,7 @@ fn as_i64(v: &Value) -> Option<i64> {
 struct State {
     calls: Vec<SentCall>,
     /// Scripted answers for the next calls of a method (e.g. a 429, a 403).
-    scripted: HashMap<String, VecDeque<(u16, Value)>>,
+    scripted: HashMap<String, VecDeque<(u16, Option<Value>)>>,
 }
 
 pub struct FakeTelegram {
@@ -121,7 +121,18 @@ impl FakeTelegram {
             .scripted
             .entry(method.to_owned())
             .or_default()
-            .push_back((error_code, body));
+            .push_back((error_code, Some(body)));
+    }
+
+    /// Makes the next call of `method` fail like an unreachable API (a proxy's plain-text 502).
+    pub fn outage_next(&self, method: &str) {
+        self.state
+            .lock()
+            .expect("state")
+            .scripted
+            .entry(method.to_owned())
+            .or_default()
+            .push_back((502, None));
     }
 
     pub fn clear(&self) {
@@ -136,13 +147,17 @@ struct Responder {
 
 impl Respond for Responder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let method = request
+        // Bot API method names are case-insensitive; teloxide writes them as `SendMessage`.
+        let mut method = request
             .url
             .path()
             .rsplit('/')
             .next()
             .unwrap_or_default()
             .to_owned();
+        if let Some(first) = method.get_mut(0..1) {
+            first.make_ascii_lowercase();
+        }
         let body = parse_body(request);
         let scripted = {
             let mut state = self.state.lock().expect("state");
@@ -155,8 +170,14 @@ impl Respond for Responder {
                 .get_mut(&method)
                 .and_then(VecDeque::pop_front)
         };
-        if let Some((status, answer)) = scripted {
-            return ResponseTemplate::new(status).set_body_json(answer);
+        match scripted {
+            Some((status, Some(answer))) => {
+                return ResponseTemplate::new(status).set_body_json(answer)
+            }
+            Some((status, None)) => {
+                return ResponseTemplate::new(status).set_body_string("Bad Gateway")
+            }
+            None => {}
         }
         let result = self.result_for(&method, &body);
         ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": result}))

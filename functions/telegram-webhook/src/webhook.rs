@@ -1,0 +1,130 @@
+//! `POST /telegram/webhook`: secret check, parse, exactly-once, and the answer Telegram acts on
+//! (2xx: done; 5xx: deliver again later).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State as AxumState;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use shared::http::{error_chain, ApiError};
+use shared::repo::deliveries::{self, Claim, Delivery};
+use subtle::ConstantTimeEq;
+use teloxide_core::types::Update;
+use tracing::Instrument;
+
+use crate::bot::{self, BotError};
+use crate::State;
+
+pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
+
+pub fn router(state: Arc<State>) -> Router {
+    Router::new()
+        .route("/telegram/webhook", post(webhook))
+        .with_state(state)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error(transparent)]
+    Bot(#[from] BotError),
+    #[error(transparent)]
+    Db(#[from] shared::db::DbError),
+    #[error(transparent)]
+    Unavailable(#[from] shared::services::Unavailable),
+}
+
+impl WebhookError {
+    /// Worth Telegram delivering the update again (database or network trouble).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            WebhookError::Bot(e) => e.is_transient(),
+            WebhookError::Db(_) | WebhookError::Unavailable(_) => true,
+        }
+    }
+}
+
+async fn webhook(
+    AxumState(state): AxumState<Arc<State>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let config = &state.services.config;
+    let Some(secret) = &config.telegram.webhook_secret else {
+        return ApiError::from(shared::services::Unavailable {
+            what: "the Telegram webhook",
+            var: "TELEGRAM_WEBHOOK_SECRET",
+        })
+        .into_response();
+    };
+    let given = headers
+        .get(SECRET_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !bool::from(given.ct_eq(secret.expose().as_bytes())) {
+        return ApiError::unauthorized(
+            "bad_secret",
+            "missing or wrong X-Telegram-Bot-Api-Secret-Token",
+        )
+        .into_response();
+    }
+    if let Err(e) = state.services.telegram() {
+        return ApiError::from(e).into_response();
+    }
+    let update: Update = match serde_json::from_slice(&body) {
+        Ok(update) => update,
+        Err(e) => {
+            return ApiError::bad_request(format!("not a Telegram update: {e}")).into_response()
+        }
+    };
+    match process_update(&state, update).await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({}))).into_response(),
+        Err(e) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "retry",
+            format!(
+                "the update was not handled and should be delivered again: {}",
+                error_chain(&e)
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// Handles one update exactly once: claims its id, runs the bot, then marks it done (or gives the
+/// claim back on a transient failure, so the redelivery is handled). Also used by long polling.
+pub async fn process_update(state: &State, update: Update) -> Result<(), WebhookError> {
+    let update_id = i64::from(update.id.0);
+    let span = tracing::info_span!("update", update_id, user_id = tracing::field::Empty);
+    async move {
+        let db = state.services.db()?;
+        let delivery = Delivery::TelegramUpdate(update_id);
+        let conn = db.conn().await?;
+        if deliveries::claim(&**conn, delivery).await? == Claim::Duplicate {
+            tracing::info!("duplicate update skipped");
+            return Ok(());
+        }
+        drop(conn);
+        match bot::handle(state, update).await {
+            Ok(()) => {
+                deliveries::finish(&**db.conn().await?, delivery).await?;
+                Ok(())
+            }
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %error_chain(&e), "update failed, Telegram will deliver it again");
+                deliveries::release(&**db.conn().await?, delivery).await?;
+                Err(e.into())
+            }
+            Err(e) => {
+                // A permanent failure would fail again on every redelivery: log it once and move on.
+                tracing::error!(error = %error_chain(&e), "update failed permanently");
+                deliveries::finish(&**db.conn().await?, delivery).await?;
+                Ok(())
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,172 @@
+//! The Telegram webhook, driven with real Update JSON against the fake Bot API and a real Postgres.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::Value;
+use shared::repo::users;
+use shared::testkit::updates::{self, TgUser};
+use shared::testkit::{TestEnv, WEBHOOK_SECRET};
+use tower::ServiceExt;
+
+struct App {
+    env: TestEnv,
+    router: axum::Router,
+}
+
+impl App {
+    async fn spawn() -> Self {
+        let env = TestEnv::start().await;
+        Self::with_env(env)
+    }
+
+    fn with_env(env: TestEnv) -> Self {
+        let (services, _jobs) = env.services();
+        let router = telegram_webhook::router(telegram_webhook::State::new(services));
+        Self { env, router }
+    }
+
+    async fn post(&self, update: &Value, secret: Option<&str>) -> (StatusCode, Value) {
+        let mut request =
+            Request::post("/telegram/webhook").header("content-type", "application/json");
+        if let Some(secret) = secret {
+            request = request.header("x-telegram-bot-api-secret-token", secret);
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(Body::from(update.to_string())).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn send(&self, update: &Value) -> StatusCode {
+        self.post(update, Some(WEBHOOK_SECRET)).await.0
+    }
+
+    async fn user(&self, id: i64) -> Option<users::User> {
+        users::get(&**self.env.db.db.conn().await.unwrap(), id)
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn start_registers_the_user_and_replies_with_the_menu() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1001, "Ann");
+    let (status, body) = app
+        .post(&updates::text(1, &ann, "/start"), Some(WEBHOOK_SECRET))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let user = app.user(1001).await.expect("a user row");
+    assert_eq!(user.first_name, "Ann");
+    let sent = app.env.telegram.sent_to(1001);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].method, "sendMessage");
+    assert!(sent[0].text().contains("Dream Photo"), "{}", sent[0].text());
+    assert!(sent[0].body["reply_markup"]["keyboard"].is_array());
+}
+
+#[tokio::test]
+async fn texts_follow_the_users_language() {
+    let app = App::spawn().await;
+    let boris = TgUser::new(1002, "Boris").russian();
+    app.send(&updates::text(1, &boris, "/help")).await;
+    assert!(app
+        .env
+        .telegram
+        .last_text_to(1002)
+        .unwrap()
+        .contains("Что я умею"));
+}
+
+#[tokio::test]
+async fn a_wrong_or_missing_secret_is_refused_and_writes_nothing() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1001, "Ann");
+    let (status, body) = app
+        .post(&updates::text(1, &ann, "/start"), Some("wrong"))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "bad_secret");
+    let (status, _) = app.post(&updates::text(2, &ann, "/start"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(app.user(1001).await.is_none());
+    assert!(app.env.telegram.calls().is_empty());
+}
+
+#[tokio::test]
+async fn the_same_update_twice_is_handled_once() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1001, "Ann");
+    let update = updates::text(7, &ann, "/start");
+    assert_eq!(app.send(&update).await, StatusCode::OK);
+    assert_eq!(app.send(&update).await, StatusCode::OK);
+    assert_eq!(app.env.telegram.sent_to(1001).len(), 1);
+}
+
+#[tokio::test]
+async fn the_same_update_concurrently_is_handled_once() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1001, "Ann");
+    let update = updates::text(8, &ann, "/help");
+    let (a, b, c) = tokio::join!(app.send(&update), app.send(&update), app.send(&update));
+    assert_eq!((a, b, c), (StatusCode::OK, StatusCode::OK, StatusCode::OK));
+    assert_eq!(app.env.telegram.sent_to(1001).len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_reply_is_retried_on_redelivery() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1001, "Ann");
+    let update = updates::text(9, &ann, "/help");
+    // The Bot API is briefly unreachable: our reply fails, so Telegram must deliver the update again.
+    app.env.telegram.outage_next("sendMessage");
+    assert_eq!(app.send(&update).await, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(app.send(&update).await, StatusCode::OK);
+    let replies = app.env.telegram.calls_of("sendMessage");
+    assert_eq!(replies.len(), 2, "one failed attempt, one delivered reply");
+    assert_eq!(app.send(&update).await, StatusCode::OK);
+    assert_eq!(
+        app.env.telegram.calls_of("sendMessage").len(),
+        2,
+        "handled, so not again"
+    );
+}
+
+#[tokio::test]
+async fn garbage_is_a_bad_request() {
+    let app = App::spawn().await;
+    let (status, body) = app
+        .post(&serde_json::json!({"hello": 1}), Some(WEBHOOK_SECRET))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "bad_request");
+}
+
+#[tokio::test]
+async fn without_a_bot_token_the_webhook_says_which_variable_enables_it() {
+    let mut env = TestEnv::start().await;
+    env.set("TELEGRAM_BOT_TOKEN", None);
+    let app = App::with_env(env);
+    let (status, body) = app
+        .post(
+            &updates::text(1, &TgUser::new(1, "A"), "/start"),
+            Some(WEBHOOK_SECRET),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("TELEGRAM_BOT_TOKEN"));
+}

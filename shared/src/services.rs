@@ -1,0 +1,106 @@
+//! Everything a function needs, built once per cold start from [`Config`]: the database pool (lazy),
+//! the bot, the Replicate client, the training queue, one shared HTTP client.
+//!
+//! A part whose settings are missing is `None`, and asking for it yields [`Unavailable`], which says
+//! which variable enables it (HTTP handlers answer 503 with that message).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{Config, ConfigError};
+use crate::db::{Db, DbError};
+use crate::queue::TrainingQueue;
+use crate::telegram::Telegram;
+
+/// A part of the backend that is not configured here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{what} is not configured: set {var}")]
+pub struct Unavailable {
+    pub what: &'static str,
+    pub var: &'static str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("configuration error: {0}")]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("could not build the HTTP client: {0}")]
+    Http(String),
+}
+
+#[derive(Clone)]
+pub struct Services {
+    pub config: Arc<Config>,
+    pub db: Option<Db>,
+    pub telegram: Option<Telegram>,
+    pub queue: TrainingQueue,
+    pub http: reqwest::Client,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("db", &self.db.is_some())
+            .field("telegram", &self.telegram.is_some())
+            .finish()
+    }
+}
+
+impl Services {
+    /// Builds the services the environment configures (SQS when `TRAINING_QUEUE_URL` is set).
+    pub async fn from_env() -> Result<Self, StartupError> {
+        let config = Config::from_env()?;
+        let queue = match &config.training_queue_url {
+            Some(url) => TrainingQueue::sqs(url.clone()).await,
+            None => TrainingQueue::Disabled,
+        };
+        Self::new(config, queue)
+    }
+
+    /// Builds the services of `config` with the given queue (on one machine and in tests, in-process).
+    pub fn new(config: Config, queue: TrainingQueue) -> Result<Self, StartupError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(25))
+            .user_agent(concat!("dream-photo/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| StartupError::Http(e.to_string()))?;
+        let db = match Db::connect_lazy(&config.database) {
+            Ok(db) => Some(db),
+            Err(DbError::NotConfigured) => {
+                tracing::warn!(
+                    "no DATABASE_URL: everything that stores data answers 503 until it is set"
+                );
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let telegram = Telegram::from_config(&config.telegram, http.clone());
+        if telegram.is_none() {
+            tracing::warn!("no TELEGRAM_BOT_TOKEN: the bot is off until it is set");
+        }
+        Ok(Self {
+            config: Arc::new(config),
+            db,
+            telegram,
+            queue,
+            http,
+        })
+    }
+
+    pub fn db(&self) -> Result<&Db, Unavailable> {
+        self.db.as_ref().ok_or(Unavailable {
+            what: "the database",
+            var: "DATABASE_URL",
+        })
+    }
+
+    pub fn telegram(&self) -> Result<&Telegram, Unavailable> {
+        self.telegram.as_ref().ok_or(Unavailable {
+            what: "the Telegram bot",
+            var: "TELEGRAM_BOT_TOKEN",
+        })
+    }
+}

@@ -1,0 +1,69 @@
+//! A whole test environment: a fresh database, the fake Bot API, the fake Replicate, and a
+//! [`Config`] pointing at them.
+
+use std::collections::HashMap;
+
+use crate::config::Config;
+use crate::queue::{TrainingJob, TrainingQueue};
+use crate::services::Services;
+
+use super::{test_db, FakeTelegram, TestDb, BOT_TOKEN};
+
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret";
+/// A Standard Webhooks secret (24 random bytes, base64) for the fake Replicate's signatures.
+pub const REPLICATE_WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub const ADMIN_ID: i64 = 900_001;
+pub const PUBLIC_URL: &str = "https://dream.example.com";
+
+pub struct TestEnv {
+    pub db: TestDb,
+    pub telegram: FakeTelegram,
+    pub vars: HashMap<String, String>,
+}
+
+impl TestEnv {
+    pub async fn start() -> Self {
+        let db = test_db().await;
+        let telegram = FakeTelegram::start().await;
+        let vars = [
+            ("DATABASE_URL", db.url.clone()),
+            ("DATABASE_POOL_SIZE", "8".to_owned()),
+            ("TELEGRAM_BOT_TOKEN", BOT_TOKEN.to_owned()),
+            ("TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+            ("TELEGRAM_API_URL", telegram.url()),
+            (
+                "REPLICATE_WEBHOOK_SECRET",
+                REPLICATE_WEBHOOK_SECRET.to_owned(),
+            ),
+            ("REPLICATE_API_TOKEN", "r8_test_token".to_owned()),
+            ("PUBLIC_URL", PUBLIC_URL.to_owned()),
+            ("ADMIN_IDS", ADMIN_ID.to_string()),
+            ("ADMIN_CHAT_ID", ADMIN_ID.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        Self { db, telegram, vars }
+    }
+
+    /// Sets (or with `None`, removes) a variable before `config()`/`services()`.
+    pub fn set(&mut self, name: &str, value: Option<&str>) {
+        match value {
+            Some(v) => self.vars.insert(name.to_owned(), v.to_owned()),
+            None => self.vars.remove(name),
+        };
+    }
+
+    pub fn config(&self) -> Config {
+        Config::from_lookup(|k| self.vars.get(k).cloned()).expect("test configuration is valid")
+    }
+
+    /// Services with an in-process training queue, and its receiving end.
+    pub fn services(&self) -> (Services, tokio::sync::mpsc::UnboundedReceiver<TrainingJob>) {
+        let (queue, jobs) = TrainingQueue::in_process();
+        (
+            Services::new(self.config(), queue).expect("services build"),
+            jobs,
+        )
+    }
+}

@@ -1,0 +1,50 @@
+use super::Texts;
+
+pub struct En;
+
+impl Texts for En {
+    fn welcome(&self, first_name: &str) -> String {
+        format!(
+            "Hi, {first_name}! 👋\n\n\
+             I'm <b>Dream Photo</b>. Send me 10–20 selfies and I'll train your personal model, \
+             then create photos of you in any look and style.\n\n\
+             Start with /train or use the menu below."
+        )
+    }
+    fn help(&self) -> String {
+        "<b>What I can do</b>\n\n\
+         /train — train your model from 10–20 photos\n\
+         /models — your models, and generating photos\n\
+         /history — your latest generations\n\
+         /balance — your token balance\n\
+         /buy — buy tokens\n\
+         /referral — invite friends and earn a bonus\n\
+         /cancel — leave the current dialogue\n\
+         /help — this help"
+            .to_owned()
+    }
+    fn unknown_command(&self) -> String {
+        "I don't know that command. See /help for the list.".to_owned()
+    }
+    fn blocked(&self) -> String {
+        "Your account is blocked. If you think this is a mistake, contact support.".to_owned()
+    }
+    fn menu_train(&self) -> String {
+        "📸 Train a model".to_owned()
+    }
+    fn menu_models(&self) -> String {
+        "🖼 My models".to_owned()
+    }
+    fn menu_balance(&self) -> String {
+        "💰 Balance".to_owned()
+    }
+    fn menu_buy(&self) -> String {
+        "🛒 Buy tokens".to_owned()
+    }
+    fn menu_referral(&self) -> String {
+        "🎁 Invite a friend".to_owned()
+    }
+    fn menu_help(&self) -> String {
+        "❓ Help".to_owned()
+    }
+}

@@ -80,6 +80,55 @@ pub struct ReplicateConfig {
     pub api_url: Url,
 }
 
+/// What Replicate trains with and where the trained versions go.
+#[derive(Debug, Clone)]
+pub struct TrainingConfig {
+    /// The trainer model, `owner/name` (`REPLICATE_TRAINER`).
+    pub trainer: String,
+    /// Its version id (`REPLICATE_TRAINER_VERSION`); the latest version when unset.
+    pub trainer_version: Option<String>,
+    /// Where trained versions go, `owner/name` (`REPLICATE_DESTINATION_MODEL`); by default
+    /// `<account>/dream-photo-loras`, created private on first use.
+    pub destination: Option<String>,
+    /// Hardware of the destination model when we create it (`REPLICATE_MODEL_HARDWARE`).
+    pub hardware: String,
+    /// Training steps (`TRAINING_STEPS`, 3–6000).
+    pub steps: u32,
+}
+
+/// A pack of tokens for sale.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct TokenPack {
+    pub id: String,
+    pub tokens: i64,
+    /// In minor units of `currency` (stars for XTR, kopecks for RUB).
+    pub price: i64,
+    pub currency: String,
+}
+
+/// Prices and the referral bonus, in tokens; token packs and how they are paid.
+#[derive(Debug, Clone)]
+pub struct ProductConfig {
+    /// Tokens a training costs (`TRAINING_COST_TOKENS`).
+    pub training_cost: i64,
+    /// Tokens one generated image costs (`GENERATION_COST_TOKENS`).
+    pub generation_cost: i64,
+    /// Tokens a referrer earns on their invitee's first payment (`REFERRAL_BONUS_TOKENS`).
+    pub referral_bonus: i64,
+    /// `TOKEN_PACKS`: `id:tokens:price` items, comma-separated, priced in `PAYMENT_CURRENCY`.
+    pub packs: Vec<TokenPack>,
+    /// `XTR` (Telegram Stars, the default and what digital goods require) or a provider currency.
+    pub currency: String,
+    /// The payment provider's token (`PAYMENT_PROVIDER_TOKEN`); required for any currency but XTR.
+    pub provider_token: Option<Secret>,
+}
+
+impl ProductConfig {
+    pub fn pack(&self, id: &str) -> Option<&TokenPack> {
+        self.packs.iter().find(|p| p.id == id)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database: DatabaseConfig,
@@ -95,6 +144,10 @@ pub struct Config {
     pub training_queue_url: Option<String>,
     /// Origins the REST API answers CORS requests from.
     pub cors_origins: Vec<String>,
+    pub training: TrainingConfig,
+    pub product: ProductConfig,
+    /// `JOB_STALE_SECONDS`: a training or generation with no news for this long is checked with Replicate.
+    pub job_stale_seconds: Option<i64>,
 }
 
 impl Config {
@@ -236,6 +289,63 @@ impl Config {
                 .collect::<Result<_, _>>()?,
         };
 
+        let training = TrainingConfig {
+            trainer: get("REPLICATE_TRAINER")
+                .unwrap_or_else(|| "ostris/flux-dev-lora-trainer".to_owned()),
+            trainer_version: get("REPLICATE_TRAINER_VERSION"),
+            destination: get("REPLICATE_DESTINATION_MODEL"),
+            hardware: get("REPLICATE_MODEL_HARDWARE").unwrap_or_else(|| "gpu-l40s".to_owned()),
+            steps: parse_or(get("TRAINING_STEPS"), "TRAINING_STEPS", 1000u32)?,
+        };
+        for (var, value) in [
+            ("REPLICATE_TRAINER", Some(&training.trainer)),
+            ("REPLICATE_DESTINATION_MODEL", training.destination.as_ref()),
+        ] {
+            if let Some(v) = value {
+                if v.split('/').count() != 2 || v.split('/').any(str::is_empty) {
+                    return Err(ConfigError::new(var, "must be owner/name"));
+                }
+            }
+        }
+        if !(3..=6000).contains(&training.steps) {
+            return Err(ConfigError::new(
+                "TRAINING_STEPS",
+                "must be between 3 and 6000",
+            ));
+        }
+
+        let currency = get("PAYMENT_CURRENCY")
+            .unwrap_or_else(|| "XTR".to_owned())
+            .to_ascii_uppercase();
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(ConfigError::new(
+                "PAYMENT_CURRENCY",
+                "must be a 3-letter currency code such as XTR or RUB",
+            ));
+        }
+        let provider_token = get("PAYMENT_PROVIDER_TOKEN").map(Secret::new);
+        if currency != "XTR" && provider_token.is_none() {
+            return Err(ConfigError::new(
+                "PAYMENT_CURRENCY",
+                "a currency other than XTR (Telegram Stars) needs PAYMENT_PROVIDER_TOKEN",
+            ));
+        }
+        let packs = parse_packs(
+            get("TOKEN_PACKS")
+                .as_deref()
+                .unwrap_or("small:100:150,medium:300:400,large:1000:1200"),
+            &currency,
+        )?;
+        let product = ProductConfig {
+            training_cost: positive(get("TRAINING_COST_TOKENS"), "TRAINING_COST_TOKENS", 100)?,
+            generation_cost: positive(get("GENERATION_COST_TOKENS"), "GENERATION_COST_TOKENS", 5)?,
+            referral_bonus: parse_or(get("REFERRAL_BONUS_TOKENS"), "REFERRAL_BONUS_TOKENS", 30i64)?
+                .max(0),
+            packs,
+            currency,
+            provider_token,
+        };
+
         Ok(Self {
             database,
             telegram,
@@ -245,7 +355,23 @@ impl Config {
             admin_chat_id,
             training_queue_url,
             cors_origins,
+            training,
+            product,
+            job_stale_seconds: get("JOB_STALE_SECONDS")
+                .map(|v| parse_or(Some(v), "JOB_STALE_SECONDS", 0i64))
+                .transpose()?,
         })
+    }
+
+    /// How long a job may go without news before the sweep asks Replicate: short without a public URL
+    /// (polling is the only way results arrive), 15 minutes with one (webhooks are the norm).
+    pub fn job_stale_seconds(&self) -> i64 {
+        self.job_stale_seconds
+            .unwrap_or(if self.public_url.is_some() {
+                15 * 60
+            } else {
+                20
+            })
     }
 
     pub fn is_admin(&self, user_id: i64) -> bool {
@@ -291,6 +417,52 @@ fn parse_or<T: std::str::FromStr>(
             .parse()
             .map_err(|_| ConfigError::new(var, format!("`{v}` is not a valid number"))),
     }
+}
+
+fn positive(value: Option<String>, var: &'static str, default: i64) -> Result<i64, ConfigError> {
+    let n = parse_or(value, var, default)?;
+    if n <= 0 {
+        return Err(ConfigError::new(var, "must be a positive number of tokens"));
+    }
+    Ok(n)
+}
+
+fn parse_packs(list: &str, currency: &str) -> Result<Vec<TokenPack>, ConfigError> {
+    let bad = || {
+        ConfigError::new(
+            "TOKEN_PACKS",
+            "must be id:tokens:price items, comma-separated, e.g. small:100:150",
+        )
+    };
+    let mut packs: Vec<TokenPack> = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let mut parts = item.split(':');
+        let (Some(id), Some(tokens), Some(price), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let tokens: i64 = tokens.parse().map_err(|_| bad())?;
+        let price: i64 = price.parse().map_err(|_| bad())?;
+        let id_ok = !id.is_empty()
+            && id.len() <= 32
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !id_ok || tokens <= 0 || price <= 0 || packs.iter().any(|p| p.id == id) {
+            return Err(bad());
+        }
+        packs.push(TokenPack {
+            id: id.to_owned(),
+            tokens,
+            price,
+            currency: currency.to_owned(),
+        });
+    }
+    if packs.is_empty() {
+        return Err(bad());
+    }
+    Ok(packs)
 }
 
 fn parse_bool(value: Option<String>, var: &'static str) -> Result<bool, ConfigError> {

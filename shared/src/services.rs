@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::config::{Config, ConfigError};
 use crate::db::{Db, DbError};
 use crate::queue::TrainingQueue;
+use crate::replicate::Replicate;
 use crate::telegram::Telegram;
 
 /// A part of the backend that is not configured here.
@@ -35,6 +36,7 @@ pub struct Services {
     pub config: Arc<Config>,
     pub db: Option<Db>,
     pub telegram: Option<Telegram>,
+    pub replicate: Option<Replicate>,
     pub queue: TrainingQueue,
     pub http: reqwest::Client,
 }
@@ -81,10 +83,17 @@ impl Services {
         if telegram.is_none() {
             tracing::warn!("no TELEGRAM_BOT_TOKEN: the bot is off until it is set");
         }
+        let replicate = Replicate::from_config(&config.replicate, http.clone());
+        if replicate.is_none() {
+            tracing::warn!(
+                "no REPLICATE_API_TOKEN: training and generation are off until it is set"
+            );
+        }
         Ok(Self {
             config: Arc::new(config),
             db,
             telegram,
+            replicate,
             queue,
             http,
         })
@@ -101,6 +110,13 @@ impl Services {
         self.telegram.as_ref().ok_or(Unavailable {
             what: "the Telegram bot",
             var: "TELEGRAM_BOT_TOKEN",
+        })
+    }
+
+    pub fn replicate(&self) -> Result<&Replicate, Unavailable> {
+        self.replicate.as_ref().ok_or(Unavailable {
+            what: "Replicate (training and generation)",
+            var: "REPLICATE_API_TOKEN",
         })
     }
 }

@@ -1,1 +1,130 @@
-pub fn x() {}
+//! The Replicate webhook function: Replicate posts training and prediction updates here. We verify
+//! the Standard Webhooks signature, handle each delivery once, and hand the result to
+//! [`shared::outcomes`] (the same code the poller uses on one machine).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State as AxumState;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use shared::http::ApiError;
+use shared::once::{handle_once, Handled};
+use shared::outcomes;
+use shared::replicate::Job;
+use shared::repo::deliveries::Delivery;
+use shared::services::{Services, StartupError, Unavailable};
+use shared::signature::WebhookSecret;
+use tracing::Instrument;
+
+/// Built once per cold start.
+#[derive(Clone, Debug)]
+pub struct State {
+    pub services: Services,
+    secret: Option<WebhookSecret>,
+}
+
+impl State {
+    pub async fn from_env() -> Result<Arc<Self>, StartupError> {
+        Ok(Self::new(Services::from_env().await?))
+    }
+
+    pub fn new(services: Services) -> Arc<Self> {
+        let secret = services
+            .config
+            .replicate
+            .webhook_secret
+            .as_ref()
+            .and_then(|s| WebhookSecret::parse(s.expose()).ok()); // checked when the config was read
+        Arc::new(Self { services, secret })
+    }
+}
+
+pub fn router(state: Arc<State>) -> Router {
+    Router::new()
+        .route("/replicate/webhook", post(webhook))
+        .with_state(state)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn webhook(
+    AxumState(state): AxumState<Arc<State>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(secret) = &state.secret else {
+        return ApiError::from(Unavailable {
+            what: "the Replicate webhook",
+            var: "REPLICATE_WEBHOOK_SECRET",
+        })
+        .into_response();
+    };
+    let webhook_id = header(&headers, "webhook-id");
+    if let Err(e) = secret.verify(
+        webhook_id,
+        header(&headers, "webhook-timestamp"),
+        header(&headers, "webhook-signature"),
+        &body,
+        chrono::Utc::now().timestamp(),
+    ) {
+        return ApiError::unauthorized("bad_signature", e.to_string()).into_response();
+    }
+    let webhook_id = webhook_id.unwrap_or_default().to_owned(); // verified present
+    let job: Job = match serde_json::from_slice(&body) {
+        Ok(job) => job,
+        Err(e) => {
+            return ApiError::bad_request(format!("not a Replicate training or prediction: {e}"))
+                .into_response()
+        }
+    };
+    let span = tracing::info_span!("replicate_webhook", webhook_id = %webhook_id, replicate_id = %job.id, status = ?job.status);
+    handle(&state.services, &webhook_id, job)
+        .instrument(span)
+        .await
+}
+
+async fn handle(services: &Services, webhook_id: &str, job: Job) -> Response {
+    let db = match services.db() {
+        Ok(db) => db,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    // Only ids we stored when we created the job lead anywhere; the body names nothing else we trust.
+    let subject = match outcomes::find_subject(services, &job.id).await {
+        Ok(Some(subject)) => subject,
+        Ok(None) => {
+            tracing::warn!("a webhook for a job we do not know; acknowledged and ignored");
+            return ok("unknown");
+        }
+        Err(e) => return ApiError::internal(&e).into_response(),
+    };
+    let label = subject.label();
+    let delivery = Delivery::ReplicateWebhook {
+        webhook_id,
+        subject: &label,
+    };
+    match handle_once(db, delivery, || async {
+        outcomes::apply(services, subject, &job).await.map(|_| ())
+    })
+    .await
+    {
+        Ok(Handled::Done) => ok("handled"),
+        Ok(Handled::Duplicate) => ok("duplicate"),
+        // Replicate retries a failed final webhook; intermediate ones are not retried, which is fine.
+        Err(e) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "retry", e.to_string()).into_response()
+        }
+    }
+}
+
+fn ok(result: &'static str) -> Response {
+    (
+        StatusCode::OK,
+        Json(serde_json::json!({ "result": result })),
+    )
+        .into_response()
+}

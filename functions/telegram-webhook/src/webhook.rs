@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use shared::http::{error_chain, ApiError};
-use shared::repo::deliveries::{self, Claim, Delivery};
+use shared::once::{handle_once, OnceError};
+use shared::repo::deliveries::Delivery;
 use subtle::ConstantTimeEq;
 use teloxide_core::types::Update;
 use tracing::Instrument;
@@ -26,24 +27,13 @@ pub fn router(state: Arc<State>) -> Router {
         .with_state(state)
 }
 
+/// An update that was not handled and should be delivered again.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
     #[error(transparent)]
-    Bot(#[from] BotError),
-    #[error(transparent)]
-    Db(#[from] shared::db::DbError),
+    Once(#[from] OnceError<BotError>),
     #[error(transparent)]
     Unavailable(#[from] shared::services::Unavailable),
-}
-
-impl WebhookError {
-    /// Worth Telegram delivering the update again (database or network trouble).
-    pub fn is_transient(&self) -> bool {
-        match self {
-            WebhookError::Bot(e) => e.is_transient(),
-            WebhookError::Db(_) | WebhookError::Unavailable(_) => true,
-        }
-    }
 }
 
 async fn webhook(
@@ -51,6 +41,9 @@ async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Err(e) = state.services.telegram() {
+        return ApiError::from(e).into_response();
+    }
     let config = &state.services.config;
     let Some(secret) = &config.telegram.webhook_secret else {
         return ApiError::from(shared::services::Unavailable {
@@ -69,9 +62,6 @@ async fn webhook(
             "missing or wrong X-Telegram-Bot-Api-Secret-Token",
         )
         .into_response();
-    }
-    if let Err(e) = state.services.telegram() {
-        return ApiError::from(e).into_response();
     }
     let update: Update = match serde_json::from_slice(&body) {
         Ok(update) => update,
@@ -93,37 +83,17 @@ async fn webhook(
     }
 }
 
-/// Handles one update exactly once: claims its id, runs the bot, then marks it done (or gives the
-/// claim back on a transient failure, so the redelivery is handled). Also used by long polling.
+/// Handles one update exactly once (see [`shared::once`]). Also used by long polling.
 pub async fn process_update(state: &State, update: Update) -> Result<(), WebhookError> {
     let update_id = i64::from(update.id.0);
     let span = tracing::info_span!("update", update_id, user_id = tracing::field::Empty);
     async move {
         let db = state.services.db()?;
-        let delivery = Delivery::TelegramUpdate(update_id);
-        let conn = db.conn().await?;
-        if deliveries::claim(&**conn, delivery).await? == Claim::Duplicate {
-            tracing::info!("duplicate update skipped");
-            return Ok(());
-        }
-        drop(conn);
-        match bot::handle(state, update).await {
-            Ok(()) => {
-                deliveries::finish(&**db.conn().await?, delivery).await?;
-                Ok(())
-            }
-            Err(e) if e.is_transient() => {
-                tracing::warn!(error = %error_chain(&e), "update failed, Telegram will deliver it again");
-                deliveries::release(&**db.conn().await?, delivery).await?;
-                Err(e.into())
-            }
-            Err(e) => {
-                // A permanent failure would fail again on every redelivery: log it once and move on.
-                tracing::error!(error = %error_chain(&e), "update failed permanently");
-                deliveries::finish(&**db.conn().await?, delivery).await?;
-                Ok(())
-            }
-        }
+        handle_once(db, Delivery::TelegramUpdate(update_id), || {
+            bot::handle(state, update)
+        })
+        .await?;
+        Ok(())
     }
     .instrument(span)
     .await

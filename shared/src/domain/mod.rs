@@ -1,3 +1,5 @@
 //! Domain rules: plain functions and small enums, unit-tested without a database.
 
+pub mod callbacks;
+pub mod rules;
 pub mod status;

@@ -112,6 +112,20 @@ pub async fn get_owned(
     Ok(row.as_ref().map(Generation::from_row))
 }
 
+/// Locks the generation's row until the transaction ends.
+pub async fn get_for_update(
+    db: &impl GenericClient,
+    id: i64,
+) -> Result<Option<Generation>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!("SELECT {COLUMNS} FROM generations WHERE id = $1 FOR UPDATE"),
+            &[(&id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.as_ref().map(Generation::from_row))
+}
+
 pub async fn find_by_prediction_id(
     db: &impl GenericClient,
     prediction_id: &str,

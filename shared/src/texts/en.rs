@@ -47,4 +47,40 @@ impl Texts for En {
     fn menu_help(&self) -> String {
         "❓ Help".to_owned()
     }
+
+    fn button_generate(&self) -> String {
+        "✨ Generate photos".to_owned()
+    }
+    fn model_ready(&self, name: &str) -> String {
+        format!(
+            "🎉 Your model “{name}” is ready! Tap “Generate photos” to get your first pictures."
+        )
+    }
+    fn training_failed(&self, name: &str, refunded: i64) -> String {
+        let refund = if refunded > 0 {
+            format!(" {refunded} tokens are back on your balance.")
+        } else {
+            String::new()
+        };
+        format!(
+            "😔 Training your model “{name}” failed.{refund} Try again with other photos: /train"
+        )
+    }
+    fn generation_caption(&self, prompt: &str) -> String {
+        format!("✨ {prompt}")
+    }
+    fn generation_failed(&self, refunded: i64) -> String {
+        let refund = if refunded > 0 {
+            format!(" {refunded} tokens are back on your balance.")
+        } else {
+            String::new()
+        };
+        format!("😔 Generating your photos failed.{refund} Try another prompt.")
+    }
+    fn admin_training_failed(&self, user: &str, model_id: i64, error: &str) -> String {
+        format!("⚠️ Training of model #{model_id} ({user}) failed: {error}")
+    }
+    fn admin_generation_failed(&self, user: &str, generation_id: i64, error: &str) -> String {
+        format!("⚠️ Generation #{generation_id} ({user}) failed: {error}")
+    }
 }

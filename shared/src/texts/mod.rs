@@ -51,6 +51,14 @@ pub trait Texts: Sync {
     fn menu_buy(&self) -> String;
     fn menu_referral(&self) -> String;
     fn menu_help(&self) -> String;
+
+    fn button_generate(&self) -> String;
+    fn model_ready(&self, name: &str) -> String;
+    fn training_failed(&self, name: &str, refunded: i64) -> String;
+    fn generation_caption(&self, prompt: &str) -> String;
+    fn generation_failed(&self, refunded: i64) -> String;
+    fn admin_training_failed(&self, user: &str, model_id: i64, error: &str) -> String;
+    fn admin_generation_failed(&self, user: &str, generation_id: i64, error: &str) -> String;
 }
 
 /// Escapes text for Telegram's HTML parse mode.

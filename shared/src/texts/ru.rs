@@ -47,4 +47,38 @@ impl Texts for Ru {
     fn menu_help(&self) -> String {
         "❓ Помощь".to_owned()
     }
+
+    fn button_generate(&self) -> String {
+        "✨ Создать фото".to_owned()
+    }
+    fn model_ready(&self, name: &str) -> String {
+        format!(
+            "🎉 Ваша модель «{name}» готова! Нажмите «Создать фото», чтобы получить первые снимки."
+        )
+    }
+    fn training_failed(&self, name: &str, refunded: i64) -> String {
+        let refund = if refunded > 0 {
+            format!(" {refunded} токенов возвращены на баланс.")
+        } else {
+            String::new()
+        };
+        format!("😔 Не удалось обучить модель «{name}».{refund} Попробуйте ещё раз с другими фото: /train")
+    }
+    fn generation_caption(&self, prompt: &str) -> String {
+        format!("✨ {prompt}")
+    }
+    fn generation_failed(&self, refunded: i64) -> String {
+        let refund = if refunded > 0 {
+            format!(" {refunded} токенов возвращены на баланс.")
+        } else {
+            String::new()
+        };
+        format!("😔 Не удалось создать фото.{refund} Попробуйте другой запрос.")
+    }
+    fn admin_training_failed(&self, user: &str, model_id: i64, error: &str) -> String {
+        format!("⚠️ Обучение модели #{model_id} ({user}) не удалось: {error}")
+    }
+    fn admin_generation_failed(&self, user: &str, generation_id: i64, error: &str) -> String {
+        format!("⚠️ Генерация #{generation_id} ({user}) не удалась: {error}")
+    }
 }

@@ -22,8 +22,8 @@ pub enum BotError {
     Unavailable(#[from] shared::services::Unavailable),
 }
 
-impl BotError {
-    pub fn is_transient(&self) -> bool {
+impl shared::once::Transient for BotError {
+    fn is_transient(&self) -> bool {
         match self {
             BotError::Db(_) | BotError::Unavailable(_) => true,
             BotError::Telegram(e) => e.is_transient(),

@@ -1,0 +1,233 @@
+//! `dream-photo serve`: the whole backend on one machine, with the same routes as API Gateway.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use shared::config::{Config, Secret};
+use shared::http::error_chain;
+use shared::pg_cluster::{usable_data_dir, ClusterOptions, LocalCluster};
+use shared::queue::{TrainingJob, TrainingQueue};
+use shared::services::Services;
+use teloxide_core::payloads::GetUpdatesSetters;
+use teloxide_core::requests::Requester;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::ops::CliResult;
+
+/// The port of the private cluster under `.data/` (fixed, so a second `serve` reuses it).
+pub const LOCAL_PG_PORT: u16 = 54329;
+pub const LOCAL_DB: &str = "dream_photo";
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The port to serve on.
+    #[arg(long, default_value_t = 8000, env = "PORT")]
+    pub port: u16,
+    /// The address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Where the private Postgres cluster lives when DATABASE_URL is unset.
+    #[arg(long, default_value = ".data/postgres")]
+    pub data_dir: PathBuf,
+}
+
+/// Starts (or reuses) the private cluster and makes sure our database exists. Returns the cluster
+/// handle (to stop it if we started it) and the database URL.
+pub async fn local_database(
+    data_dir: &std::path::Path,
+) -> Result<(LocalCluster, String), Box<dyn std::error::Error>> {
+    let dir = usable_data_dir(data_dir)?;
+    if dir != std::path::absolute(data_dir)? {
+        tracing::info!(data_dir = %dir.display(), "the postgres user cannot reach .data/ here; using this directory instead");
+    }
+    let options = ClusterOptions {
+        data_dir: dir,
+        port: LOCAL_PG_PORT,
+        ephemeral: false,
+    };
+    let cluster = tokio::task::spawn_blocking(move || LocalCluster::start(&options)).await??;
+    let (client, conn) = tokio_postgres_connect(&cluster.url("postgres")).await?;
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&LOCAL_DB])
+        .await?
+        .is_some();
+    if !exists {
+        client
+            .batch_execute(&format!("CREATE DATABASE {LOCAL_DB}"))
+            .await?;
+    }
+    drop(client);
+    let _ = conn.await;
+    let url = cluster.url(LOCAL_DB);
+    Ok((cluster, url))
+}
+
+async fn tokio_postgres_connect(
+    url: &str,
+) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    let handle = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok((client, handle))
+}
+
+pub async fn serve(args: ServeArgs) -> CliResult {
+    let mut config = Config::from_env()?;
+    let mut cluster = None;
+    if config.database.url.is_none() {
+        let (started, url) = local_database(&args.data_dir).await?;
+        tracing::info!(port = started.port, "private PostgreSQL cluster ready");
+        config.database.url = Some(Secret::new(url));
+        config.database.pool_size = config.database.pool_size.max(8);
+        cluster = Some(started);
+    }
+
+    let result = run(config, &args).await;
+    if let Some(cluster) = cluster {
+        if cluster.started_here() {
+            tracing::info!("stopping PostgreSQL");
+            tokio::task::spawn_blocking(move || cluster.stop()).await?;
+        }
+    }
+    result
+}
+
+async fn run(config: Config, args: &ServeArgs) -> CliResult {
+    let (queue, jobs) = TrainingQueue::in_process();
+    let services = Services::new(config, queue)?;
+    let applied = services.db()?.migrate().await?;
+    tracing::info!(applied, "migrations up to date");
+
+    let telegram_state = telegram_webhook::State::new(services.clone());
+    let worker_state = training_worker::State::new(services.clone());
+    let app: Router = Router::new()
+        .merge(telegram_webhook::router(telegram_state.clone()))
+        .merge(replicate_webhook::router(replicate_webhook::State::new(
+            services.clone(),
+        )))
+        .merge(api::router(api::State::new(services.clone())));
+
+    let mut background = tokio::task::JoinSet::new();
+    background.spawn(run_worker(worker_state.clone(), jobs));
+    if services.replicate.is_some() {
+        background.spawn(run_sweeps(services.clone()));
+    }
+    if services.telegram.is_some() && services.config.public_url.is_none() {
+        background.spawn(long_poll(telegram_state));
+    }
+
+    let addr = SocketAddr::new(args.host, args.port);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!("serving on http://{addr} (health: /health, API docs: /docs)");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    background.shutdown().await;
+    Ok(())
+}
+
+/// Ctrl+C, or a SIGTERM from a process manager.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// The in-process stand-in for SQS: each job goes through the worker's batch handler; a failed one is
+/// redelivered with a backoff, up to the queue's max receives (3, like the deployed queue's redrive).
+async fn run_worker(state: Arc<training_worker::State>, mut jobs: UnboundedReceiver<TrainingJob>) {
+    const MAX_RECEIVES: u32 = 3;
+    while let Some(job) = jobs.recv().await {
+        let state = state.clone();
+        tokio::spawn(async move {
+            for receive in 1..=MAX_RECEIVES {
+                let event: aws_lambda_events::sqs::SqsEvent =
+                    serde_json::from_value(serde_json::json!({
+                        "Records": [{
+                            "messageId": format!("local-{}-{receive}", job.model_id),
+                            "body": serde_json::to_string(&job).expect("a job serialises"),
+                        }]
+                    }))
+                    .expect("a valid SQS event");
+                let response = training_worker::handle_batch(&state, event).await;
+                if response.batch_item_failures.is_empty() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(5 * u64::from(receive))).await;
+            }
+            tracing::error!(
+                model_id = job.model_id,
+                "training job failed {MAX_RECEIVES} times; on AWS it would now be in the DLQ"
+            );
+        });
+    }
+}
+
+/// Without a public URL Replicate cannot call us: poll in-flight jobs (with one, catch lost webhooks).
+async fn run_sweeps(services: Services) {
+    let every = if services.config.public_url.is_some() {
+        300
+    } else {
+        10
+    };
+    let mut interval = tokio::time::interval(Duration::from_secs(every));
+    loop {
+        interval.tick().await;
+        if let Err(e) = training_worker::sweep(&services).await {
+            tracing::error!(error = %error_chain(&e), "sweep failed");
+        }
+    }
+}
+
+/// Without a public URL Telegram cannot call us either: long-poll and feed the webhook's handler.
+async fn long_poll(state: Arc<telegram_webhook::State>) {
+    let Ok(telegram) = state.services.telegram() else {
+        return;
+    };
+    let mut offset: i32 = 0;
+    tracing::info!("no PUBLIC_URL: receiving Telegram updates by long polling");
+    loop {
+        let request = telegram
+            .bot
+            .get_updates()
+            .offset(offset)
+            .timeout(25)
+            .allowed_updates(crate::ops::allowed_updates());
+        let updates = match request.await {
+            Ok(updates) => updates,
+            Err(teloxide_core::RequestError::Api(
+                teloxide_core::ApiError::TerminatedByOtherGetUpdates,
+            )) => {
+                tracing::error!("another process is polling this bot; long polling stops");
+                return;
+            }
+            Err(e) => {
+                let text = e.to_string();
+                if text.contains("webhook") {
+                    tracing::error!("this bot has a webhook set; long polling stays off (dream-photo set-webhook --delete to use it here)");
+                    return;
+                }
+                tracing::warn!(error = %error_chain(&e), "getUpdates failed; retrying");
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                continue;
+            }
+        };
+        for update in updates {
+            let next = update.id.0 as i32 + 1;
+            if let Err(e) = telegram_webhook::process_update(&state, update).await {
+                tracing::warn!(error = %error_chain(&e), "update failed; it will be fetched again");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                break;
+            }
+            offset = next;
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! `GET /` and `GET /health`.
+
+use std::sync::Arc;
+
+use axum::extract::State as AxumState;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Serialize;
+use shared::http::error_chain;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::State;
+
+pub fn router() -> OpenApiRouter<Arc<State>> {
+    OpenApiRouter::new()
+        .routes(routes!(root))
+        .routes(routes!(health))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct About {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub docs: &'static str,
+}
+
+/// What this is: the API is up.
+#[utoipa::path(get, path = "/", tag = "meta", responses((status = 200, body = About)))]
+async fn root() -> Json<About> {
+    Json(About {
+        name: "Dream Photo API",
+        version: env!("CARGO_PKG_VERSION"),
+        docs: "/docs",
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` when every dependency answers, `degraded` otherwise.
+    pub status: &'static str,
+    pub version: &'static str,
+    pub database: DatabaseHealth,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatabaseHealth {
+    /// `ok`, `error` or `not_configured`.
+    pub status: &'static str,
+    /// One round trip, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Health of the API and its database (one round trip, timed).
+#[utoipa::path(get, path = "/health", tag = "meta", responses(
+    (status = 200, description = "Everything answers", body = Health),
+    (status = 503, description = "The database does not answer or is not configured", body = Health),
+))]
+async fn health(AxumState(state): AxumState<Arc<State>>) -> (StatusCode, Json<Health>) {
+    let database = match state.services.db() {
+        Err(unavailable) => DatabaseHealth {
+            status: "not_configured",
+            latency_ms: None,
+            error: Some(unavailable.to_string()),
+        },
+        Ok(db) => match db.ping().await {
+            Ok(latency) => DatabaseHealth {
+                status: "ok",
+                latency_ms: Some((latency.as_secs_f64() * 1000.0 * 100.0).round() / 100.0),
+                error: None,
+            },
+            Err(e) => {
+                tracing::error!(error = %error_chain(&e), "health check: database unreachable");
+                DatabaseHealth {
+                    status: "error",
+                    latency_ms: None,
+                    error: Some(e.to_string()),
+                }
+            }
+        },
+    };
+    let ok = database.status == "ok";
+    let health = Health {
+        status: if ok { "ok" } else { "degraded" },
+        version: env!("CARGO_PKG_VERSION"),
+        database,
+    };
+    (
+        if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        Json(health),
+    )
+}

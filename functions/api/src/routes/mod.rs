@@ -1,0 +1,3 @@
+//! The API's routes, a module per resource.
+
+pub mod meta;

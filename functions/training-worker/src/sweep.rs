@@ -1,0 +1,90 @@
+//! Settling jobs Replicate has not told us about: asks Replicate for the status of trainings and
+//! generations that have had no news for a while, and feeds the answers through the same completion
+//! code as the webhook. On one machine (no public URL) this is how results arrive at all; on AWS a
+//! schedule runs it so a lost webhook never leaves a job stuck.
+
+use serde::Serialize;
+use shared::http::error_chain;
+use shared::outcomes::{self, Applied, OutcomeError, Subject};
+use shared::replicate::ReplicateError;
+use shared::repo::{generations, models};
+use shared::services::Services;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    pub checked: usize,
+    pub settled: usize,
+    pub errors: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Outcome(#[from] OutcomeError),
+    #[error(transparent)]
+    Db(#[from] shared::db::DbError),
+    #[error(transparent)]
+    Unavailable(#[from] shared::services::Unavailable),
+    #[error(transparent)]
+    Replicate(#[from] ReplicateError),
+}
+
+/// Checks jobs with no news for `JOB_STALE_SECONDS` (default: 20 s without a public URL, where
+/// polling is the only way results arrive; 15 minutes with one).
+pub async fn sweep(services: &Services) -> Result<SweepReport, SweepError> {
+    let db = services.db()?;
+    let replicate = services.replicate()?;
+    let stale_after = services.config.job_stale_seconds();
+    let conn = db.conn().await?;
+    let trainings = models::list_in_training(&**conn, stale_after, 50).await?;
+    let predictions = generations::list_in_flight(&**conn, stale_after, 50).await?;
+    drop(conn);
+
+    let mut report = SweepReport::default();
+    for model in trainings {
+        report.checked += 1;
+        let id = model.replicate_training_id.clone().unwrap_or_default();
+        let result = match replicate.get_training(&id).await {
+            Ok(job) => outcomes::apply(services, Subject::Training(model), &job)
+                .await
+                .map_err(SweepError::from),
+            Err(e) => Err(e.into()),
+        };
+        tally(&mut report, result, &id);
+    }
+    for generation in predictions {
+        report.checked += 1;
+        let id = generation
+            .replicate_prediction_id
+            .clone()
+            .unwrap_or_default();
+        let result = match replicate.get_prediction(&id).await {
+            Ok(job) => outcomes::apply(services, Subject::Prediction(generation), &job)
+                .await
+                .map_err(SweepError::from),
+            Err(e) => Err(e.into()),
+        };
+        tally(&mut report, result, &id);
+    }
+    if report.checked > 0 {
+        tracing::info!(
+            checked = report.checked,
+            settled = report.settled,
+            errors = report.errors,
+            "sweep done"
+        );
+    }
+    Ok(report)
+}
+
+fn tally(report: &mut SweepReport, result: Result<Applied, SweepError>, replicate_id: &str) {
+    match result {
+        Ok(Applied::Advanced) => report.settled += 1,
+        Ok(Applied::Unchanged) => {}
+        Err(e) => {
+            // One job's trouble must not stop the others; the next sweep tries it again.
+            report.errors += 1;
+            tracing::error!(replicate_id, error = %error_chain(&e), "could not settle a job");
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Inline button payloads (`callback_data`, at most 64 bytes): one enum, encoded and parsed here,
+//! used by the bot and by notifications sent from the other functions.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Callback {
+    /// Start generating with a ready model.
+    Generate { model_id: i64 },
+    /// The style for the generation being set up (`None`: no style).
+    Style { style_id: Option<i64> },
+    /// A preset prompt, by its index.
+    Preset { index: usize },
+    /// How many images to generate.
+    Count { images: i32 },
+    /// Pay for and start the training of the draft.
+    StartTraining { model_id: i64 },
+    /// Buy a token pack.
+    Buy { pack_id: String },
+    /// Admin: block or unblock a user.
+    AdminBlock { user_id: i64, blocked: bool },
+    /// Admin: grant (positive) or take (negative) tokens.
+    AdminTokens { user_id: i64, delta: i64 },
+    /// Admin: switch a style on or off.
+    AdminStyle { style_id: i64, active: bool },
+}
+
+impl Callback {
+    pub fn encode(&self) -> String {
+        match self {
+            Callback::Generate { model_id } => format!("g:{model_id}"),
+            Callback::Style { style_id } => format!("s:{}", style_id.unwrap_or(0)),
+            Callback::Preset { index } => format!("p:{index}"),
+            Callback::Count { images } => format!("n:{images}"),
+            Callback::StartTraining { model_id } => format!("t:{model_id}"),
+            Callback::Buy { pack_id } => format!("b:{pack_id}"),
+            Callback::AdminBlock { user_id, blocked } => {
+                format!("ab:{user_id}:{}", u8::from(*blocked))
+            }
+            Callback::AdminTokens { user_id, delta } => format!("at:{user_id}:{delta}"),
+            Callback::AdminStyle { style_id, active } => {
+                format!("as:{style_id}:{}", u8::from(*active))
+            }
+        }
+    }
+
+    pub fn parse(data: &str) -> Option<Self> {
+        let mut parts = data.split(':');
+        let kind = parts.next()?;
+        let a = parts.next();
+        let b = parts.next();
+        if parts.next().is_some() {
+            return None;
+        }
+        let int = |s: Option<&str>| s.and_then(|v| v.parse::<i64>().ok());
+        let flag = |s: Option<&str>| match s {
+            Some("1") => Some(true),
+            Some("0") => Some(false),
+            _ => None,
+        };
+        Some(match (kind, b) {
+            ("g", None) => Callback::Generate { model_id: int(a)? },
+            ("s", None) => Callback::Style {
+                style_id: Some(int(a)?).filter(|id| *id > 0),
+            },
+            ("p", None) => Callback::Preset {
+                index: a?.parse().ok()?,
+            },
+            ("n", None) => Callback::Count {
+                images: a?.parse().ok()?,
+            },
+            ("t", None) => Callback::StartTraining { model_id: int(a)? },
+            ("b", None) => Callback::Buy {
+                pack_id: a.filter(|p| !p.is_empty())?.to_owned(),
+            },
+            ("ab", Some(_)) => Callback::AdminBlock {
+                user_id: int(a)?,
+                blocked: flag(b)?,
+            },
+            ("at", Some(_)) => Callback::AdminTokens {
+                user_id: int(a)?,
+                delta: int(b)?,
+            },
+            ("as", Some(_)) => Callback::AdminStyle {
+                style_id: int(a)?,
+                active: flag(b)?,
+            },
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_callback_round_trips_within_64_bytes() {
+        let all = [
+            Callback::Generate {
+                model_id: 9_007_199_254_740_991,
+            },
+            Callback::Style { style_id: Some(3) },
+            Callback::Style { style_id: None },
+            Callback::Preset { index: 2 },
+            Callback::Count { images: 4 },
+            Callback::StartTraining { model_id: 12 },
+            Callback::Buy {
+                pack_id: "medium".into(),
+            },
+            Callback::AdminBlock {
+                user_id: 9_007_199_254_740_991,
+                blocked: true,
+            },
+            Callback::AdminTokens {
+                user_id: 5,
+                delta: -100,
+            },
+            Callback::AdminStyle {
+                style_id: 7,
+                active: false,
+            },
+        ];
+        for c in all {
+            let data = c.encode();
+            assert!(data.len() <= 64, "{data}");
+            assert_eq!(Callback::parse(&data), Some(c));
+        }
+    }
+
+    #[test]
+    fn garbage_does_not_parse() {
+        for data in ["", "x", "g:", "g:abc", "ab:1:2", "n:1:2", "b:"] {
+            assert_eq!(Callback::parse(data), None, "{data}");
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The product's rules, used by the bot and the API alike: what a training and a generation need,
+//! what they cost, how the prompt sent to Replicate is made.
+
+use crate::config::ProductConfig;
+
+/// Photos a training needs.
+pub const MIN_PHOTOS: i64 = 10;
+pub const MAX_PHOTOS: i64 = 20;
+/// The largest photo we accept: the Bot API downloads files up to 20 MB.
+pub const MAX_PHOTO_BYTES: i64 = 20 * 1024 * 1024;
+/// Image types a photo sent as a document (or uploaded) may have.
+pub const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/webp", "image/heic"];
+pub const MAX_MODEL_NAME_CHARS: usize = 64;
+pub const MAX_PROMPT_CHARS: usize = 500;
+pub const MIN_IMAGES: i32 = 1;
+pub const MAX_IMAGES: i32 = 4;
+
+/// A rule a request broke, said for the person who made it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    #[error("the model name must be 1 to {MAX_MODEL_NAME_CHARS} characters")]
+    ModelName,
+    #[error("the prompt must be 1 to {MAX_PROMPT_CHARS} characters")]
+    Prompt,
+    #[error("the number of images must be {MIN_IMAGES} to {MAX_IMAGES}")]
+    ImageCount,
+    #[error("a training needs {MIN_PHOTOS} to {MAX_PHOTOS} photos, not {0}")]
+    PhotoCount(i64),
+    #[error("the photo is larger than 20 MB")]
+    PhotoTooLarge,
+    #[error("the file is not an image (JPEG, PNG, WebP or HEIC)")]
+    NotAnImage,
+    #[error("the model is not ready for generation")]
+    ModelNotReady,
+}
+
+pub fn validate_model_name(name: &str) -> Result<String, RuleError> {
+    let name = name.trim();
+    let chars = name.chars().count();
+    if chars == 0 || chars > MAX_MODEL_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(RuleError::ModelName);
+    }
+    Ok(name.to_owned())
+}
+
+pub fn validate_prompt(prompt: &str) -> Result<String, RuleError> {
+    let prompt = prompt.trim();
+    let chars = prompt.chars().count();
+    if chars == 0 || chars > MAX_PROMPT_CHARS {
+        return Err(RuleError::Prompt);
+    }
+    Ok(prompt.to_owned())
+}
+
+pub fn validate_image_count(images: i32) -> Result<i32, RuleError> {
+    if (MIN_IMAGES..=MAX_IMAGES).contains(&images) {
+        Ok(images)
+    } else {
+        Err(RuleError::ImageCount)
+    }
+}
+
+pub fn validate_photo_count(count: i64) -> Result<(), RuleError> {
+    if (MIN_PHOTOS..=MAX_PHOTOS).contains(&count) {
+        Ok(())
+    } else {
+        Err(RuleError::PhotoCount(count))
+    }
+}
+
+/// Checks a photo's declared size and type (a Telegram photo has no type: it is always a JPEG).
+pub fn validate_photo(size: Option<i64>, mime_type: Option<&str>) -> Result<(), RuleError> {
+    if let Some(mime) = mime_type {
+        if !IMAGE_TYPES.contains(&mime.to_ascii_lowercase().as_str()) {
+            return Err(RuleError::NotAnImage);
+        }
+    }
+    if size.is_some_and(|s| s > MAX_PHOTO_BYTES) {
+        return Err(RuleError::PhotoTooLarge);
+    }
+    Ok(())
+}
+
+pub fn training_cost(product: &ProductConfig) -> i64 {
+    product.training_cost
+}
+
+pub fn generation_cost(product: &ProductConfig, images: i32) -> i64 {
+    product.generation_cost * i64::from(images)
+}
+
+/// A fresh trigger word for a new model: rare letters, so it maps onto the person alone.
+pub fn new_trigger_word() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    let letters: String = (0..5)
+        .map(|_| char::from(rng.gen_range(b'A'..=b'Z')))
+        .collect();
+    format!("DP{letters}")
+}
+
+/// The prompt Replicate gets: the style's template around the user's words, with the model's trigger
+/// word put in by us (any copy the user typed is removed, so it appears once, where it works).
+pub fn full_prompt(trigger_word: &str, user_prompt: &str, style_template: Option<&str>) -> String {
+    let cleaned: String = user_prompt
+        .split_whitespace()
+        .filter(|w| {
+            !w.trim_matches(|c: char| !c.is_alphanumeric())
+                .eq_ignore_ascii_case(trigger_word)
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let styled = match style_template {
+        Some(template) if template.contains("{prompt}") => template.replace("{prompt}", &cleaned),
+        Some(template) => format!("{cleaned}, {template}"),
+        None => cleaned,
+    };
+    format!("photo of {trigger_word} person, {styled}")
+}
+
+/// Preset prompts offered in the bot and the API.
+pub const PRESET_PROMPTS: [&str; 4] = [
+    "portrait in a business suit, studio lighting, sharp focus",
+    "walking on a beach at sunset, golden hour, candid",
+    "in a cozy cafe, reading a book, soft window light",
+    "as an astronaut on the Moon, cinematic, detailed",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trigger_word_is_added_once_by_us() {
+        let p = full_prompt("DPABCDE", "DPABCDE on a beach, dpabcde!", None);
+        assert_eq!(p, "photo of DPABCDE person, on a beach,");
+        let p = full_prompt("DPX", "in a cafe", Some("film photo, {prompt}, grain"));
+        assert_eq!(p, "photo of DPX person, film photo, in a cafe, grain");
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        assert!(validate_prompt(&"a".repeat(MAX_PROMPT_CHARS + 1)).is_err());
+        assert!(validate_prompt("   ").is_err());
+        assert_eq!(validate_prompt(" hi ").unwrap(), "hi");
+        assert!(validate_model_name("").is_err());
+        assert!(validate_image_count(0).is_err());
+        assert!(validate_image_count(5).is_err());
+        assert!(validate_photo_count(9).is_err());
+        assert!(validate_photo_count(21).is_err());
+        assert!(validate_photo_count(10).is_ok());
+        assert_eq!(
+            validate_photo(Some(1), Some("application/pdf")),
+            Err(RuleError::NotAnImage)
+        );
+        assert_eq!(
+            validate_photo(Some(MAX_PHOTO_BYTES + 1), None),
+            Err(RuleError::PhotoTooLarge)
+        );
+        assert!(new_trigger_word().starts_with("DP"));
+    }
+}

@@ -1,0 +1,62 @@
+//! Handling an external delivery exactly once (a Telegram update, a Replicate webhook): claim it,
+//! handle it, mark it done; on a transient failure give the claim back so the sender's retry is
+//! handled; on a permanent one log it once and mark it done (it would fail again on every retry).
+
+use std::future::Future;
+
+use crate::db::{Db, DbError};
+use crate::http::error_chain;
+use crate::repo::deliveries::{self, Claim, Delivery};
+
+/// An error that knows whether a retry can help.
+pub trait Transient: std::error::Error + 'static {
+    fn is_transient(&self) -> bool;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// Handled now (successfully, or failed for good and logged).
+    Done,
+    /// Already handled, or being handled by a concurrent invocation.
+    Duplicate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OnceError<E: std::error::Error + 'static> {
+    #[error("recording the delivery failed")]
+    Db(#[from] DbError),
+    #[error("handling failed, a retry may succeed")]
+    Transient(#[source] E),
+}
+
+pub async fn handle_once<E, F, Fut>(
+    db: &Db,
+    delivery: Delivery<'_>,
+    handler: F,
+) -> Result<Handled, OnceError<E>>
+where
+    E: Transient,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+{
+    if deliveries::claim(&**db.conn().await?, delivery).await? == Claim::Duplicate {
+        tracing::info!("duplicate delivery skipped");
+        return Ok(Handled::Duplicate);
+    }
+    match handler().await {
+        Ok(()) => {
+            deliveries::finish(&**db.conn().await?, delivery).await?;
+            Ok(Handled::Done)
+        }
+        Err(e) if e.is_transient() => {
+            tracing::warn!(error = %error_chain(&e), "delivery failed, the sender will deliver it again");
+            deliveries::release(&**db.conn().await?, delivery).await?;
+            Err(OnceError::Transient(e))
+        }
+        Err(e) => {
+            tracing::error!(error = %error_chain(&e), "delivery failed permanently");
+            deliveries::finish(&**db.conn().await?, delivery).await?;
+            Ok(Handled::Done)
+        }
+    }
+}

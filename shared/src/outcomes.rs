@@ -1,0 +1,409 @@
+//! What happens when Replicate reports on a training or a prediction, whether the report came by
+//! webhook or by polling: the model or generation moves forward (never back), failures are refunded
+//! exactly once, the user gets their model or their photos, the admins hear about failures.
+//!
+//! Each step is guarded by the status transition itself (an UPDATE that only moves forward), so a
+//! report delivered twice, or by webhook and poller at once, has its effects once.
+
+use teloxide_core::payloads::SendMediaGroupSetters;
+use teloxide_core::requests::Requester;
+use teloxide_core::types::{ChatId, InputFile, InputMedia, InputMediaPhoto, Message, ParseMode};
+
+use crate::db::DbError;
+use crate::domain::callbacks::Callback;
+use crate::domain::status::{GenerationStatus, ModelStatus, ReplicateStatus};
+use crate::notify::{self, NotifyError};
+use crate::replicate::Job;
+use crate::repo::generations::{self, Generation};
+use crate::repo::ledger::{self, Change, LedgerError, Reason};
+use crate::repo::models::{self, Model};
+use crate::repo::users;
+use crate::services::{Services, Unavailable};
+use crate::telegram::TelegramError;
+use crate::texts::html;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutcomeError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("refund failed")]
+    Ledger(#[from] LedgerError),
+    #[error("telling the user failed")]
+    Notify(#[from] NotifyError),
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+}
+
+impl crate::once::Transient for OutcomeError {
+    /// Worth the sender delivering the report again.
+    fn is_transient(&self) -> bool {
+        match self {
+            OutcomeError::Db(_) => true,
+            OutcomeError::Ledger(LedgerError::Db(_)) => true,
+            OutcomeError::Ledger(_) => false,
+            OutcomeError::Notify(e) => e.is_transient(),
+            OutcomeError::Unavailable(_) => false,
+        }
+    }
+}
+
+/// What a report was about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Subject {
+    Training(Model),
+    Prediction(Generation),
+}
+
+impl Subject {
+    pub fn label(&self) -> String {
+        match self {
+            Subject::Training(m) => format!("training:{}", m.id),
+            Subject::Prediction(g) => format!("prediction:{}", g.id),
+        }
+    }
+}
+
+/// Finds what a Replicate id belongs to: ours only, found by the id we stored when we created it.
+pub async fn find_subject(
+    services: &Services,
+    replicate_id: &str,
+) -> Result<Option<Subject>, OutcomeError> {
+    let db = services.db()?;
+    let conn = db.conn().await?;
+    if let Some(model) = models::find_by_training_id(&**conn, replicate_id).await? {
+        return Ok(Some(Subject::Training(model)));
+    }
+    Ok(generations::find_by_prediction_id(&**conn, replicate_id)
+        .await?
+        .map(Subject::Prediction))
+}
+
+/// Whether the report changed anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Advanced,
+    Unchanged,
+}
+
+pub async fn apply(
+    services: &Services,
+    subject: Subject,
+    job: &Job,
+) -> Result<Applied, OutcomeError> {
+    match subject {
+        Subject::Training(model) => apply_training(services, model, job).await,
+        Subject::Prediction(generation) => apply_prediction(services, generation, job).await,
+    }
+}
+
+async fn apply_training(
+    services: &Services,
+    model: Model,
+    job: &Job,
+) -> Result<Applied, OutcomeError> {
+    let db = services.db()?;
+    match job.status {
+        ReplicateStatus::Starting | ReplicateStatus::Processing => {
+            models::touch(&**db.conn().await?, model.id).await?;
+            Ok(Applied::Unchanged)
+        }
+        ReplicateStatus::Succeeded => match job.training_output() {
+            Some((version, weights)) => {
+                let moved = models::advance(
+                    &**db.conn().await?,
+                    model.id,
+                    ModelStatus::Ready,
+                    Some(&version),
+                    weights.as_deref(),
+                    None,
+                )
+                .await?;
+                let Some(model) = moved else {
+                    return Ok(Applied::Unchanged);
+                };
+                tell_model_ready(services, &model).await?;
+                Ok(Applied::Advanced)
+            }
+            None => {
+                fail_training(
+                    services,
+                    model,
+                    "the training finished without a model version",
+                )
+                .await
+            }
+        },
+        ReplicateStatus::Failed | ReplicateStatus::Canceled | ReplicateStatus::Aborted => {
+            let error = job
+                .error_text()
+                .unwrap_or_else(|| format!("the training was {:?}", job.status).to_lowercase());
+            fail_training(services, model, &error).await
+        }
+    }
+}
+
+/// Marks a model failed and refunds its cost, once; then tells the user and the admins.
+pub async fn fail_training(
+    services: &Services,
+    model: Model,
+    error: &str,
+) -> Result<Applied, OutcomeError> {
+    let db = services.db()?;
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await.map_err(DbError::from)?;
+    let Some(failed) =
+        models::advance(&*tx, model.id, ModelStatus::Failed, None, None, Some(error)).await?
+    else {
+        return Ok(Applied::Unchanged);
+    };
+    let refunded = refund(
+        &*tx,
+        failed.user_id,
+        failed.cost_tokens,
+        &format!("model:{}", failed.id),
+    )
+    .await?;
+    tx.commit().await.map_err(DbError::from)?;
+    drop(conn);
+
+    if let Some(user) = users::get(&**db.conn().await?, failed.user_id).await? {
+        let t = notify::texts_for(&user);
+        notify::send(
+            services,
+            &user,
+            t.training_failed(&html(&failed.name), refunded),
+            None,
+        )
+        .await?;
+        notify::admins(
+            services,
+            notify::admin_texts().admin_training_failed(
+                &html(&user.display_name()),
+                failed.id,
+                &html(error),
+            ),
+        )
+        .await;
+    }
+    Ok(Applied::Advanced)
+}
+
+async fn tell_model_ready(services: &Services, model: &Model) -> Result<(), OutcomeError> {
+    let db = services.db()?;
+    let Some(user) = users::get(&**db.conn().await?, model.user_id).await? else {
+        return Ok(());
+    };
+    let t = notify::texts_for(&user);
+    let markup = notify::buttons(vec![(
+        t.button_generate(),
+        Callback::Generate { model_id: model.id }.encode(),
+    )]);
+    notify::send(
+        services,
+        &user,
+        t.model_ready(&html(&model.name)),
+        Some(markup),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Credits `tokens` back for `reference`, once (a second refund of the same thing is a no-op).
+async fn refund(
+    db: &impl crate::db::GenericClient,
+    user_id: i64,
+    tokens: i64,
+    reference: &str,
+) -> Result<i64, OutcomeError> {
+    if tokens <= 0 {
+        return Ok(0);
+    }
+    let change = Change {
+        user_id,
+        delta: tokens,
+        reason: Reason::Refund,
+        reference,
+        note: None,
+    };
+    match ledger::apply(db, &change).await {
+        Ok(_) => Ok(tokens),
+        Err(LedgerError::AlreadyApplied { .. }) => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn apply_prediction(
+    services: &Services,
+    generation: Generation,
+    job: &Job,
+) -> Result<Applied, OutcomeError> {
+    let db = services.db()?;
+    match job.status {
+        ReplicateStatus::Starting | ReplicateStatus::Processing => {
+            let moved = generations::advance(
+                &**db.conn().await?,
+                generation.id,
+                job.status.generation_status(),
+                None,
+                None,
+            )
+            .await?;
+            Ok(if moved.is_some() {
+                Applied::Advanced
+            } else {
+                Applied::Unchanged
+            })
+        }
+        ReplicateStatus::Succeeded => {
+            let urls = job.output_urls();
+            if urls.is_empty() {
+                return fail_generation(
+                    services,
+                    generation,
+                    GenerationStatus::Failed,
+                    "no images in the output",
+                )
+                .await;
+            }
+            deliver_generation(services, generation.id, &urls).await
+        }
+        ReplicateStatus::Failed | ReplicateStatus::Canceled | ReplicateStatus::Aborted => {
+            let error = job
+                .error_text()
+                .unwrap_or_else(|| format!("the generation was {:?}", job.status).to_lowercase());
+            fail_generation(services, generation, job.status.generation_status(), &error).await
+        }
+    }
+}
+
+/// Sends the images to the user as one album and records them, holding the generation's row so a
+/// concurrent report of the same result waits and then finds it delivered. Replicate's URLs expire
+/// within the hour, so the Telegram file ids are what we keep for showing them again.
+async fn deliver_generation(
+    services: &Services,
+    generation_id: i64,
+    urls: &[String],
+) -> Result<Applied, OutcomeError> {
+    let db = services.db()?;
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await.map_err(DbError::from)?;
+    let Some(generation) = generations::get_for_update(&*tx, generation_id).await? else {
+        return Ok(Applied::Unchanged);
+    };
+    if generation.status.is_final() {
+        return Ok(Applied::Unchanged);
+    }
+    let user = users::get(&*tx, generation.user_id).await?;
+    let mut file_ids = Vec::new();
+    if let Some(user) = user.filter(|u| !u.bot_blocked) {
+        let t = notify::texts_for(&user);
+        let caption = t.generation_caption(&html(&generation.prompt));
+        match send_album(services, user.id, urls, &caption).await {
+            Ok(messages) => file_ids = photo_file_ids(&messages),
+            Err(TelegramError::Blocked) => {
+                users::mark_bot_blocked(&*tx, user.id).await?;
+            }
+            Err(e) => return Err(NotifyError::from(e).into()),
+        }
+    }
+    generations::advance(
+        &*tx,
+        generation.id,
+        GenerationStatus::Succeeded,
+        Some(urls),
+        None,
+    )
+    .await?;
+    if !file_ids.is_empty() {
+        generations::set_telegram_file_ids(&*tx, generation.id, &file_ids).await?;
+    }
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(Applied::Advanced)
+}
+
+async fn send_album(
+    services: &Services,
+    chat: i64,
+    urls: &[String],
+    caption: &str,
+) -> Result<Vec<Message>, TelegramError> {
+    let telegram = services.telegram().map_err(|_| TelegramError::Blocked)?;
+    let parsed: Vec<url::Url> = urls.iter().filter_map(|u| u.parse().ok()).collect();
+    if parsed.len() == 1 {
+        use teloxide_core::payloads::SendPhotoSetters;
+        let request = telegram
+            .bot
+            .send_photo(ChatId(chat), InputFile::url(parsed[0].clone()))
+            .caption(caption.to_owned())
+            .parse_mode(ParseMode::Html);
+        return Ok(vec![telegram.call(request).await?]);
+    }
+    // An album holds 2-10 items; we generate at most 4.
+    let media: Vec<InputMedia> = parsed
+        .into_iter()
+        .enumerate()
+        .map(|(i, url)| {
+            let photo = InputMediaPhoto::new(InputFile::url(url));
+            InputMedia::Photo(if i == 0 {
+                photo
+                    .caption(caption.to_owned())
+                    .parse_mode(ParseMode::Html)
+            } else {
+                photo
+            })
+        })
+        .collect();
+    let request = telegram
+        .bot
+        .send_media_group(ChatId(chat), media)
+        .disable_notification(false);
+    telegram.call(request).await
+}
+
+fn photo_file_ids(messages: &[Message]) -> Vec<String> {
+    messages
+        .iter()
+        .filter_map(|m| m.photo().and_then(|sizes| sizes.last()))
+        .map(|size| size.file.id.to_string())
+        .collect()
+}
+
+/// Marks a generation failed (or canceled) and refunds it, once; tells the user and the admins.
+pub async fn fail_generation(
+    services: &Services,
+    generation: Generation,
+    status: GenerationStatus,
+    error: &str,
+) -> Result<Applied, OutcomeError> {
+    let db = services.db()?;
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await.map_err(DbError::from)?;
+    let Some(failed) = generations::advance(&*tx, generation.id, status, None, Some(error)).await?
+    else {
+        return Ok(Applied::Unchanged);
+    };
+    let refunded = refund(
+        &*tx,
+        failed.user_id,
+        failed.cost_tokens,
+        &format!("generation:{}", failed.id),
+    )
+    .await?;
+    tx.commit().await.map_err(DbError::from)?;
+    drop(conn);
+
+    if let Some(user) = users::get(&**db.conn().await?, failed.user_id).await? {
+        let t = notify::texts_for(&user);
+        notify::send(services, &user, t.generation_failed(refunded), None).await?;
+        notify::admins(
+            services,
+            notify::admin_texts().admin_generation_failed(
+                &html(&user.display_name()),
+                failed.id,
+                &html(error),
+            ),
+        )
+        .await;
+    }
+    Ok(Applied::Advanced)
+}

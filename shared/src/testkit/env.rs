@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::queue::{TrainingJob, TrainingQueue};
 use crate::services::Services;
 
-use super::{test_db, FakeTelegram, TestDb, BOT_TOKEN};
+use super::{test_db, FakeReplicate, FakeTelegram, TestDb, BOT_TOKEN};
 
 pub const WEBHOOK_SECRET: &str = "test-webhook-secret";
 /// A Standard Webhooks secret (24 random bytes, base64) for the fake Replicate's signatures.
@@ -18,6 +18,7 @@ pub const PUBLIC_URL: &str = "https://dream.example.com";
 pub struct TestEnv {
     pub db: TestDb,
     pub telegram: FakeTelegram,
+    pub replicate: FakeReplicate,
     pub vars: HashMap<String, String>,
 }
 
@@ -25,6 +26,7 @@ impl TestEnv {
     pub async fn start() -> Self {
         let db = test_db().await;
         let telegram = FakeTelegram::start().await;
+        let replicate = FakeReplicate::start().await;
         let vars = [
             ("DATABASE_URL", db.url.clone()),
             ("DATABASE_POOL_SIZE", "8".to_owned()),
@@ -36,6 +38,7 @@ impl TestEnv {
                 REPLICATE_WEBHOOK_SECRET.to_owned(),
             ),
             ("REPLICATE_API_TOKEN", "r8_test_token".to_owned()),
+            ("REPLICATE_API_URL", replicate.url()),
             ("PUBLIC_URL", PUBLIC_URL.to_owned()),
             ("ADMIN_IDS", ADMIN_ID.to_string()),
             ("ADMIN_CHAT_ID", ADMIN_ID.to_string()),
@@ -43,7 +46,12 @@ impl TestEnv {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        Self { db, telegram, vars }
+        Self {
+            db,
+            telegram,
+            replicate,
+            vars,
+        }
     }
 
     /// Sets (or with `None`, removes) a variable before `config()`/`services()`.
@@ -52,6 +60,20 @@ impl TestEnv {
             Some(v) => self.vars.insert(name.to_owned(), v.to_owned()),
             None => self.vars.remove(name),
         };
+    }
+
+    /// Posts nothing: the signed headers and body of a Replicate webhook for `job`.
+    pub fn signed_replicate_webhook(
+        &self,
+        webhook_id: &str,
+        job: &serde_json::Value,
+    ) -> (Vec<(String, String)>, String) {
+        super::replicate::signed_webhook(
+            REPLICATE_WEBHOOK_SECRET,
+            webhook_id,
+            job,
+            chrono::Utc::now().timestamp(),
+        )
     }
 
     pub fn config(&self) -> Config {

@@ -7,11 +7,14 @@
 //! ```
 
 mod env;
+pub mod fixtures;
+pub mod replicate;
 mod telegram;
 pub mod updates;
 
 pub use env::{TestEnv, ADMIN_ID, PUBLIC_URL, REPLICATE_WEBHOOK_SECRET, WEBHOOK_SECRET};
 
+pub use replicate::FakeReplicate;
 pub use telegram::{fake_jpeg, FakeTelegram, SentCall, BOT_ID, BOT_TOKEN, BOT_USERNAME};
 
 use std::path::PathBuf;

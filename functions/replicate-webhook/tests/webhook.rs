@@ -1,0 +1,278 @@
+//! The Replicate webhook: signed deliveries against a real Postgres and the fake Bot API.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::Value;
+use shared::domain::status::{GenerationStatus, ModelStatus};
+use shared::repo::{generations, ledger, models, users};
+use shared::testkit::replicate::{
+    job_failed, job_with_status, prediction_succeeded, signed_webhook, training_succeeded,
+};
+use shared::testkit::{fixtures, TestEnv, REPLICATE_WEBHOOK_SECRET};
+use tower::ServiceExt;
+
+struct App {
+    env: TestEnv,
+    router: axum::Router,
+}
+
+impl App {
+    async fn spawn() -> Self {
+        let env = TestEnv::start().await;
+        let (services, _jobs) = env.services();
+        let router = replicate_webhook::router(replicate_webhook::State::new(services));
+        Self { env, router }
+    }
+
+    async fn post_raw(&self, headers: Vec<(String, String)>, body: String) -> (StatusCode, Value) {
+        let mut request = Request::post("/replicate/webhook");
+        for (k, v) in headers {
+            request = request.header(k, v);
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn deliver(&self, webhook_id: &str, job: &Value) -> StatusCode {
+        let (headers, body) = self.env.signed_replicate_webhook(webhook_id, job);
+        self.post_raw(headers, body).await.0
+    }
+
+    async fn balance(&self, user_id: i64) -> i64 {
+        let conn = self.env.db.db.conn().await.unwrap();
+        let user = users::get(&**conn, user_id).await.unwrap().unwrap();
+        assert_eq!(
+            ledger::sum(&**conn, user_id).await.unwrap(),
+            user.tokens_left,
+            "balance = sum of ledger"
+        );
+        user.tokens_left
+    }
+}
+
+#[tokio::test]
+async fn a_bad_or_stale_signature_is_refused_and_changes_nothing() {
+    let app = App::spawn().await;
+    let user = fixtures::user(&app.env.db.db, 1, 100).await;
+    let model = fixtures::training_model(&app.env.db.db, user.id, "tr_1", 100).await;
+    let job = training_succeeded("tr_1");
+
+    let (mut headers, body) = app.env.signed_replicate_webhook("msg_1", &job);
+    headers[2].1 = "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
+    let (status, answer) = app.post_raw(headers, body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer["error"]["code"], "bad_signature");
+
+    let old = chrono::Utc::now().timestamp() - 600;
+    let (headers, body) = signed_webhook(REPLICATE_WEBHOOK_SECRET, "msg_2", &job, old);
+    assert_eq!(
+        app.post_raw(headers, body).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let (status, _) = app.post_raw(vec![], job.to_string()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let conn = app.env.db.db.conn().await.unwrap();
+    assert_eq!(
+        models::get(&**conn, model.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        ModelStatus::Training
+    );
+    assert!(app.env.telegram.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_succeeded_training_makes_the_model_ready_and_tells_the_user() {
+    let app = App::spawn().await;
+    let user = fixtures::user(&app.env.db.db, 1, 100).await;
+    let model = fixtures::training_model(&app.env.db.db, user.id, "tr_1", 100).await;
+
+    assert_eq!(
+        app.deliver("msg_1", &training_succeeded("tr_1")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.deliver("msg_1", &training_succeeded("tr_1")).await,
+        StatusCode::OK
+    );
+
+    let conn = app.env.db.db.conn().await.unwrap();
+    let ready = models::get(&**conn, model.id).await.unwrap().unwrap();
+    assert_eq!(ready.status, ModelStatus::Ready);
+    assert!(ready
+        .version
+        .unwrap()
+        .starts_with("dreamtest/dream-photo-loras:"));
+    assert!(ready.weights_url.is_some());
+    let told = app.env.telegram.sent_to(user.id);
+    assert_eq!(told.len(), 1, "told once");
+    assert!(told[0].text().contains("ready"));
+    let button = &told[0].body["reply_markup"]["inline_keyboard"][0][0];
+    assert_eq!(button["callback_data"], format!("g:{}", model.id));
+
+    // A late `processing` changes nothing.
+    assert_eq!(
+        app.deliver("msg_late", &job_with_status("tr_1", "processing"))
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        models::get(&**conn, model.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        ModelStatus::Ready
+    );
+}
+
+#[tokio::test]
+async fn a_failed_training_is_refunded_exactly_once_even_when_delivered_twice() {
+    let app = App::spawn().await;
+    let user = fixtures::user(&app.env.db.db, 1, 100).await;
+    let model = fixtures::training_model(&app.env.db.db, user.id, "tr_1", 100).await;
+    assert_eq!(app.balance(user.id).await, 0);
+
+    let failed = job_failed("tr_1", "CUDA out of memory");
+    let (a, b) = tokio::join!(app.deliver("msg_1", &failed), app.deliver("msg_1", &failed));
+    assert_eq!((a, b), (StatusCode::OK, StatusCode::OK));
+    // Replicate's retry with another id, and a "canceled" after: still one refund.
+    assert_eq!(app.deliver("msg_2", &failed).await, StatusCode::OK);
+    assert_eq!(
+        app.deliver("msg_3", &job_with_status("tr_1", "canceled"))
+            .await,
+        StatusCode::OK
+    );
+
+    assert_eq!(app.balance(user.id).await, 100);
+    let conn = app.env.db.db.conn().await.unwrap();
+    let failed = models::get(&**conn, model.id).await.unwrap().unwrap();
+    assert_eq!(failed.status, ModelStatus::Failed);
+    assert_eq!(failed.error.as_deref(), Some("CUDA out of memory"));
+    let to_user = app.env.telegram.sent_to(user.id);
+    assert_eq!(to_user.len(), 1);
+    assert!(to_user[0].text().contains("100 tokens are back"));
+    let to_admins = app.env.telegram.sent_to(shared::testkit::ADMIN_ID);
+    assert_eq!(to_admins.len(), 1);
+}
+
+#[tokio::test]
+async fn a_succeeded_prediction_is_sent_as_one_album_and_file_ids_are_kept() {
+    let app = App::spawn().await;
+    let user = fixtures::user(&app.env.db.db, 1, 100).await;
+    let model = fixtures::ready_model(&app.env.db.db, user.id).await;
+    let generation =
+        fixtures::generation_in_flight(&app.env.db.db, user.id, model.id, "pr_1", 2, 10).await;
+
+    assert_eq!(
+        app.deliver("msg_s", &job_with_status("pr_1", "processing"))
+            .await,
+        StatusCode::OK
+    );
+    let done = prediction_succeeded("pr_1", 2);
+    let (a, b) = tokio::join!(app.deliver("msg_1", &done), app.deliver("msg_2", &done));
+    assert_eq!((a, b), (StatusCode::OK, StatusCode::OK));
+
+    let albums = app.env.telegram.calls_of("sendMediaGroup");
+    assert_eq!(albums.len(), 1, "one album, even with two deliveries");
+    assert_eq!(albums[0].body["media"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        albums[0].body["media"][0]["media"],
+        "https://replicate.delivery/pbxt/pr_1/out-0.jpg"
+    );
+    let conn = app.env.db.db.conn().await.unwrap();
+    let stored = generations::get(&**conn, generation.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, GenerationStatus::Succeeded);
+    assert_eq!(stored.result_urls.len(), 2);
+    assert_eq!(stored.telegram_file_ids.len(), 2);
+    assert_eq!(app.balance(user.id).await, 90, "a success is not refunded");
+}
+
+#[tokio::test]
+async fn a_failed_prediction_is_refunded_once() {
+    let app = App::spawn().await;
+    let user = fixtures::user(&app.env.db.db, 1, 100).await;
+    let model = fixtures::ready_model(&app.env.db.db, user.id).await;
+    let generation =
+        fixtures::generation_in_flight(&app.env.db.db, user.id, model.id, "pr_1", 4, 20).await;
+    assert_eq!(app.balance(user.id).await, 80);
+
+    let failed = job_failed("pr_1", "NSFW content detected");
+    assert_eq!(app.deliver("msg_1", &failed).await, StatusCode::OK);
+    assert_eq!(app.deliver("msg_1", &failed).await, StatusCode::OK);
+    assert_eq!(app.deliver("msg_2", &failed).await, StatusCode::OK);
+    assert_eq!(app.balance(user.id).await, 100);
+    let conn = app.env.db.db.conn().await.unwrap();
+    let stored = generations::get(&**conn, generation.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, GenerationStatus::Failed);
+    assert_eq!(app.env.telegram.sent_to(user.id).len(), 1);
+}
+
+#[tokio::test]
+async fn a_webhook_for_an_unknown_job_is_acknowledged_and_ignored() {
+    let app = App::spawn().await;
+    let (status, body) = {
+        let (headers, body) = app
+            .env
+            .signed_replicate_webhook("msg_1", &training_succeeded("tr_nobody"));
+        app.post_raw(headers, body).await
+    };
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["result"], "unknown");
+}
+
+#[tokio::test]
+async fn when_telegram_is_down_the_album_is_delivered_on_replicates_retry() {
+    // (teloxide-core waits 10 s after a Bot API 5xx before it returns the error; this test takes that long)
+    let app = App::spawn().await;
+    let user = fixtures::user(&app.env.db.db, 1, 100).await;
+    let model = fixtures::ready_model(&app.env.db.db, user.id).await;
+    let generation =
+        fixtures::generation_in_flight(&app.env.db.db, user.id, model.id, "pr_1", 2, 10).await;
+    app.env.telegram.outage_next("sendMediaGroup");
+    let done = prediction_succeeded("pr_1", 2);
+    assert_eq!(
+        app.deliver("msg_1", &done).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let conn = app.env.db.db.conn().await.unwrap();
+    assert_eq!(
+        generations::get(&**conn, generation.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        GenerationStatus::Starting
+    );
+    assert_eq!(app.deliver("msg_1", &done).await, StatusCode::OK);
+    assert_eq!(
+        generations::get(&**conn, generation.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        GenerationStatus::Succeeded
+    );
+}

@@ -1,0 +1,285 @@
+//! The training worker against a real Postgres, the fake Bot API (photo downloads) and the fake
+//! Replicate, fed real SQS event JSON.
+
+use aws_lambda_events::sqs::SqsEvent;
+use serde_json::json;
+use shared::domain::status::ModelStatus;
+use shared::repo::{ledger, models, users};
+use shared::testkit::replicate::{
+    job_failed, prediction_succeeded, training_succeeded, TRAINER_VERSION,
+};
+use shared::testkit::{fixtures, TestEnv, PUBLIC_URL};
+
+fn sqs_event(records: &[(&str, String)]) -> SqsEvent {
+    let records: Vec<_> = records
+        .iter()
+        .map(|(id, body)| json!({"messageId": id, "body": body, "eventSource": "aws:sqs"}))
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+fn job(model_id: i64) -> String {
+    json!({ "model_id": model_id }).to_string()
+}
+
+async fn setup() -> (TestEnv, std::sync::Arc<training_worker::State>) {
+    let env = TestEnv::start().await;
+    let (services, _jobs) = env.services();
+    (env, training_worker::State::new(services))
+}
+
+#[tokio::test]
+async fn a_queued_model_becomes_a_training_with_our_webhook() {
+    let (env, state) = setup().await;
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 12, 100).await;
+
+    let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
+    assert!(response.batch_item_failures.is_empty());
+
+    assert_eq!(
+        env.telegram.calls_of("getFile").len(),
+        12,
+        "every photo fetched through getFile"
+    );
+    let uploads = env.replicate.calls_to("POST", "/files");
+    assert_eq!(uploads.len(), 1, "one zip uploaded");
+    assert!(uploads[0].body["multipart_bytes"].as_u64().unwrap() > 12 * 70);
+    let created: Vec<_> = env
+        .replicate
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "POST" && c.path == "/v1/models")
+        .collect();
+    assert_eq!(created.len(), 1, "destination created");
+    assert_eq!(created[0].body["visibility"], "private");
+    let trainings = env
+        .replicate
+        .calls_to("POST", "/models/ostris/flux-dev-lora-trainer/versions/");
+    assert_eq!(trainings.len(), 1);
+    assert!(trainings[0].path.contains(TRAINER_VERSION));
+    let body = &trainings[0].body;
+    assert_eq!(body["destination"], "dreamtest/dream-photo-loras");
+    assert_eq!(body["webhook"], format!("{PUBLIC_URL}/replicate/webhook"));
+    assert_eq!(body["webhook_events_filter"], json!(["start", "completed"]));
+    assert_eq!(body["input"]["trigger_word"], "DPTEST");
+    assert!(body["input"]["input_images"]
+        .as_str()
+        .unwrap()
+        .contains("/files/"));
+
+    let conn = env.db.db.conn().await.unwrap();
+    let training = models::get(&**conn, model.id).await.unwrap().unwrap();
+    assert_eq!(training.status, ModelStatus::Training);
+    assert!(training.replicate_training_id.is_some());
+}
+
+#[tokio::test]
+async fn the_same_message_delivered_twice_starts_one_training() {
+    let (env, state) = setup().await;
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let event = || sqs_event(&[("m1", job(model.id))]);
+    let (a, b) = tokio::join!(
+        training_worker::handle_batch(&state, event()),
+        training_worker::handle_batch(&state, event())
+    );
+    assert!(a.batch_item_failures.is_empty() && b.batch_item_failures.is_empty());
+    let again = training_worker::handle_batch(&state, event()).await;
+    assert!(again.batch_item_failures.is_empty());
+    assert_eq!(
+        env.replicate.calls_to("POST", "/models/ostris").len(),
+        1,
+        "one training"
+    );
+}
+
+#[tokio::test]
+async fn a_poisoned_record_is_the_only_one_reported_failed() {
+    let (env, state) = setup().await;
+    let user = fixtures::user(&env.db.db, 1, 200).await;
+    let first = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let second = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let event = sqs_event(&[
+        ("good-1", job(first.id)),
+        ("poison", "{not json".into()),
+        ("good-2", job(second.id)),
+    ]);
+    let response = training_worker::handle_batch(&state, event).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, vec!["poison".to_owned()]);
+    assert_eq!(env.replicate.calls_to("POST", "/models/ostris").len(), 2);
+}
+
+#[tokio::test]
+async fn a_transient_replicate_failure_is_retried_by_sqs_and_nothing_is_refunded() {
+    let (env, state) = setup().await;
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    env.replicate.fail_next("/files", 503, "upstream trouble");
+    let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    let conn = env.db.db.conn().await.unwrap();
+    assert_eq!(
+        models::get(&**conn, model.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        ModelStatus::Queued
+    );
+    assert_eq!(
+        users::get(&**conn, user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .tokens_left,
+        0
+    );
+
+    // SQS redelivers: now it works.
+    let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        models::get(&**conn, model.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        ModelStatus::Training
+    );
+}
+
+#[tokio::test]
+async fn a_permanent_failure_fails_the_model_refunds_it_and_tells_the_user() {
+    let (env, state) = setup().await;
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    env.replicate
+        .fail_next("/models/ostris", 422, "input_images: invalid zip");
+    let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "a permanent failure is not retried"
+    );
+    // A redelivery (or a duplicate) changes nothing more.
+    training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
+
+    let conn = env.db.db.conn().await.unwrap();
+    let failed = models::get(&**conn, model.id).await.unwrap().unwrap();
+    assert_eq!(failed.status, ModelStatus::Failed);
+    assert!(failed.error.unwrap().contains("invalid zip"));
+    assert_eq!(
+        users::get(&**conn, user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .tokens_left,
+        100
+    );
+    assert_eq!(ledger::sum(&**conn, user.id).await.unwrap(), 100);
+    assert_eq!(
+        env.telegram
+            .calls_of("sendMessage")
+            .iter()
+            .filter(|c| c.chat_id() == Some(user.id))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn photos_gone_from_telegram_fail_the_model_for_good() {
+    let (env, state) = setup().await;
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    env.telegram.fail_next(
+        "getFile",
+        400,
+        "Bad Request: wrong file_id or the file is temporarily unavailable",
+        None,
+    );
+    training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
+    let conn = env.db.db.conn().await.unwrap();
+    assert_eq!(
+        models::get(&**conn, model.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        ModelStatus::Failed
+    );
+    assert_eq!(
+        users::get(&**conn, user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .tokens_left,
+        100
+    );
+}
+
+#[tokio::test]
+async fn the_sweep_settles_jobs_replicate_did_not_report() {
+    let mut env = TestEnv::start().await;
+    env.set("JOB_STALE_SECONDS", Some("0"));
+    let (services, _jobs) = env.services();
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let ready = fixtures::training_model(&env.db.db, user.id, "tr_ok", 0).await;
+    let failed = fixtures::training_model(&env.db.db, user.id, "tr_bad", 50).await;
+    let other = fixtures::ready_model(&env.db.db, user.id).await;
+    let generation =
+        fixtures::generation_in_flight(&env.db.db, user.id, other.id, "pr_1", 1, 5).await;
+    env.replicate.set_job(training_succeeded("tr_ok"));
+    env.replicate.set_job(job_failed("tr_bad", "boom"));
+    env.replicate.set_job(prediction_succeeded("pr_1", 1));
+
+    let report = training_worker::sweep(&services).await.unwrap();
+    assert_eq!((report.checked, report.settled, report.errors), (3, 3, 0));
+    let conn = env.db.db.conn().await.unwrap();
+    assert_eq!(
+        models::get(&**conn, ready.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        ModelStatus::Ready
+    );
+    assert_eq!(
+        models::get(&**conn, failed.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        ModelStatus::Failed
+    );
+    assert_eq!(
+        env.telegram.calls_of("sendPhoto").len(),
+        1,
+        "a single image is sent as a photo"
+    );
+    assert_eq!(
+        shared::repo::generations::get(&**conn, generation.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .telegram_file_ids
+            .len(),
+        1
+    );
+    // Everything settled: a second sweep finds nothing to do.
+    let again = training_worker::sweep(&services).await.unwrap();
+    assert_eq!(again.checked, 0);
+    assert_eq!(
+        users::get(&**conn, user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .tokens_left,
+        95 + 50 - 50 + 0
+    );
+}

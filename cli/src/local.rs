@@ -32,12 +32,16 @@ pub struct ServeArgs {
     /// Where the private Postgres cluster lives when DATABASE_URL is unset.
     #[arg(long, default_value = ".data/postgres")]
     pub data_dir: PathBuf,
+    /// The private cluster's port (on 127.0.0.1).
+    #[arg(long, default_value_t = LOCAL_PG_PORT)]
+    pub pg_port: u16,
 }
 
 /// Starts (or reuses) the private cluster and makes sure our database exists. Returns the cluster
 /// handle (to stop it if we started it) and the database URL.
 pub async fn local_database(
     data_dir: &std::path::Path,
+    port: u16,
 ) -> Result<(LocalCluster, String), Box<dyn std::error::Error>> {
     let dir = usable_data_dir(data_dir)?;
     if dir != std::path::absolute(data_dir)? {
@@ -45,7 +49,7 @@ pub async fn local_database(
     }
     let options = ClusterOptions {
         data_dir: dir,
-        port: LOCAL_PG_PORT,
+        port,
         ephemeral: false,
     };
     let cluster = tokio::task::spawn_blocking(move || LocalCluster::start(&options)).await??;
@@ -79,7 +83,7 @@ pub async fn serve(args: ServeArgs) -> CliResult {
     let mut config = Config::from_env()?;
     let mut cluster = None;
     if config.database.url.is_none() {
-        let (started, url) = local_database(&args.data_dir).await?;
+        let (started, url) = local_database(&args.data_dir, args.pg_port).await?;
         tracing::info!(port = started.port, "private PostgreSQL cluster ready");
         config.database.url = Some(Secret::new(url));
         config.database.pool_size = config.database.pool_size.max(8);

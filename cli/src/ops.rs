@@ -20,8 +20,11 @@ async fn database(
     if config.database.url.is_some() {
         return Ok((Db::connect_lazy(&config.database)?, None));
     }
-    let (cluster, url) =
-        crate::local::local_database(std::path::Path::new(".data/postgres")).await?;
+    let (cluster, url) = crate::local::local_database(
+        std::path::Path::new(".data/postgres"),
+        crate::local::LOCAL_PG_PORT,
+    )
+    .await?;
     let mut database = config.database.clone();
     database.url = Some(shared::config::Secret::new(url));
     Ok((Db::connect_lazy(&database)?, Some(cluster)))

@@ -280,6 +280,6 @@ async fn the_sweep_settles_jobs_replicate_did_not_report() {
             .unwrap()
             .unwrap()
             .tokens_left,
-        95 + 50 - 50 + 0
+        95 // 100 - 50 (failed training, refunded) - 5 (the delivered generation) + 50
     );
 }

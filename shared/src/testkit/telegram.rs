@@ -220,7 +220,6 @@ impl Responder {
             "sendMediaGroup" => {
                 let items = body["media"]
                     .as_array()
-                    .or_else(|| None)
                     .cloned()
                     .or_else(|| {
                         body["media"]

@@ -11,6 +11,7 @@ pub mod pg_cluster;
 pub mod queue;
 pub mod replicate;
 pub mod repo;
+pub mod service;
 pub mod services;
 pub mod signature;
 pub mod telegram;

@@ -83,4 +83,10 @@ impl Texts for En {
     fn admin_generation_failed(&self, user: &str, generation_id: i64, error: &str) -> String {
         format!("⚠️ Generation #{generation_id} ({user}) failed: {error}")
     }
+    fn admin_payment(&self, user: &str, tokens: i64, amount: i64, currency: &str) -> String {
+        format!(
+            "💰 Payment: {user} bought {tokens} tokens for {}",
+            super::money(amount, currency)
+        )
+    }
 }

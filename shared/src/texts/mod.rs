@@ -59,6 +59,17 @@ pub trait Texts: Sync {
     fn generation_failed(&self, refunded: i64) -> String;
     fn admin_training_failed(&self, user: &str, model_id: i64, error: &str) -> String;
     fn admin_generation_failed(&self, user: &str, generation_id: i64, error: &str) -> String;
+    fn admin_payment(&self, user: &str, tokens: i64, amount: i64, currency: &str) -> String;
+}
+
+/// An amount in minor units, for people: `150 ⭐` for Stars, `990.00 RUB` for a currency with cents.
+pub fn money(amount: i64, currency: &str) -> String {
+    match currency {
+        "XTR" => format!("{amount} ⭐"),
+        // Currencies without minor units (Telegram's list: JPY, KRW, ...) are shown as they are.
+        "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "UGX" | "PYG" => format!("{amount} {currency}"),
+        _ => format!("{}.{:02} {currency}", amount / 100, (amount % 100).abs()),
+    }
 }
 
 /// Escapes text for Telegram's HTML parse mode.

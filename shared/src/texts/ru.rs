@@ -81,4 +81,10 @@ impl Texts for Ru {
     fn admin_generation_failed(&self, user: &str, generation_id: i64, error: &str) -> String {
         format!("⚠️ Генерация #{generation_id} ({user}) не удалась: {error}")
     }
+    fn admin_payment(&self, user: &str, tokens: i64, amount: i64, currency: &str) -> String {
+        format!(
+            "💰 Оплата: {user} купил(а) {tokens} токенов за {}",
+            super::money(amount, currency)
+        )
+    }
 }

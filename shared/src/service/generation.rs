@@ -1,0 +1,124 @@
+//! A generation: checked, paid per image, recorded, and sent to Replicate with our webhook.
+
+use serde_json::json;
+
+use crate::domain::rules;
+use crate::domain::status::{GenerationStatus, ModelStatus};
+use crate::outcomes;
+use crate::repo::generations::{self, Generation, NewGeneration};
+use crate::repo::ledger::{self, Change, Reason};
+use crate::repo::{models, styles};
+use crate::services::Services;
+
+use super::ServiceError;
+
+#[derive(Debug, Clone)]
+pub struct GenerationRequest<'a> {
+    pub user_id: i64,
+    pub model_id: i64,
+    pub style_id: Option<i64>,
+    pub prompt: &'a str,
+    pub images: i32,
+}
+
+/// Creates a generation: validates it, debits `images x price` with the row written in the same
+/// transaction, then creates the Replicate prediction. If Replicate refuses, the generation fails and
+/// is refunded at once; the caller gets the error.
+pub async fn create(
+    services: &Services,
+    request: &GenerationRequest<'_>,
+) -> Result<Generation, ServiceError> {
+    let prompt = rules::validate_prompt(request.prompt)?;
+    let images = rules::validate_image_count(request.images)?;
+    let replicate = services.replicate()?;
+    let db = services.db()?;
+    let mut conn = db.conn().await?;
+    let model = models::get_owned(&**conn, request.model_id, request.user_id)
+        .await?
+        .ok_or(ServiceError::NotFound("model"))?;
+    let version = match (&model.status, &model.version) {
+        (ModelStatus::Ready, Some(version)) => version.clone(),
+        _ => return Err(rules::RuleError::ModelNotReady.into()),
+    };
+    let style = match request.style_id {
+        Some(id) => Some(
+            styles::get(&**conn, id)
+                .await?
+                .filter(|s| s.is_active)
+                .ok_or(ServiceError::NotFound("style"))?,
+        ),
+        None => None,
+    };
+    let full_prompt = rules::full_prompt(
+        &model.trigger_word,
+        &prompt,
+        style.as_ref().map(|s| s.prompt_template.as_str()),
+    );
+    let cost = rules::generation_cost(&services.config.product, images);
+
+    let tx = conn.transaction().await?;
+    let generation = generations::create(
+        &*tx,
+        &NewGeneration {
+            user_id: request.user_id,
+            model_id: model.id,
+            style_id: style.as_ref().map(|s| s.id),
+            prompt: &prompt,
+            full_prompt: &full_prompt,
+            num_images: images,
+            cost_tokens: cost,
+        },
+    )
+    .await?;
+    let reference = format!("generation:{}", generation.id);
+    ledger::apply(
+        &*tx,
+        &Change {
+            user_id: request.user_id,
+            delta: -cost,
+            reason: Reason::Generation,
+            reference: &reference,
+            note: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    drop(conn);
+
+    let mut input = json!({
+        "prompt": full_prompt,
+        "num_outputs": images,
+        "aspect_ratio": "1:1",
+        "output_format": "jpg",
+        "output_quality": 90,
+    });
+    if let Some(lora) = style.as_ref().and_then(|s| s.lora_url.as_ref()) {
+        input["extra_lora"] = json!(lora);
+        input["extra_lora_scale"] = json!(style.as_ref().map(|s| s.lora_scale).unwrap_or(1.0));
+    }
+    let webhook = services.config.public_endpoint("/replicate/webhook");
+    match replicate
+        .create_prediction(&version, input, webhook.as_ref().map(|u| u.as_str()))
+        .await
+    {
+        Ok(job) => {
+            generations::set_prediction(&**db.conn().await?, generation.id, &job.id).await?;
+            Ok(generations::get(&**db.conn().await?, generation.id)
+                .await?
+                .ok_or(ServiceError::NotFound("generation"))?)
+        }
+        Err(e) => {
+            // Nothing is running at Replicate: fail and refund now, then report the failure.
+            outcomes::fail_generation(
+                services,
+                generation,
+                GenerationStatus::Failed,
+                &e.to_string(),
+            )
+            .await?;
+            Err(ServiceError::Upstream(format!(
+                "the generation could not start ({e}); the tokens were returned"
+            )))
+        }
+    }
+}

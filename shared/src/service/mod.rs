@@ -1,0 +1,80 @@
+//! Use cases shared by the bot and the REST API, so each rule is written once: starting a model and
+//! collecting its photos, paying for and queueing a training, creating a generation, buying tokens,
+//! joining through a referral link, the admin's actions.
+
+pub mod admin;
+pub mod generation;
+pub mod payments;
+pub mod referrals;
+pub mod training;
+
+use crate::db::DbError;
+use crate::domain::rules::RuleError;
+use crate::queue::QueueError;
+use crate::replicate::ReplicateError;
+use crate::repo::ledger::LedgerError;
+use crate::services::Unavailable;
+
+/// Why a use case did not happen. Callers turn each into words for the person (bot) or a status and
+/// code (API); [`ServiceError::is_transient`] says whether trying again later may work.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error("not enough tokens: {available} left, {required} needed")]
+    InsufficientTokens { available: i64, required: i64 },
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the account is blocked")]
+    Blocked,
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("the training queue failed")]
+    Queue(#[from] QueueError),
+    #[error("Replicate failed")]
+    Replicate(#[from] ReplicateError),
+    #[error("the ledger failed")]
+    Ledger(#[source] LedgerError),
+    #[error("settling a failed job failed")]
+    Outcome(#[from] crate::outcomes::OutcomeError),
+    /// Replicate (or Telegram) refused a job for a reason of theirs; nothing was charged.
+    #[error("{0}")]
+    Upstream(String),
+}
+
+impl From<LedgerError> for ServiceError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Insufficient {
+                available,
+                required,
+            } => ServiceError::InsufficientTokens {
+                available,
+                required,
+            },
+            LedgerError::NoSuchUser(_) => ServiceError::NotFound("user"),
+            LedgerError::Db(db) => ServiceError::Db(db),
+            other => ServiceError::Ledger(other),
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for ServiceError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        ServiceError::Db(e.into())
+    }
+}
+
+impl ServiceError {
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ServiceError::Db(_) | ServiceError::Queue(_) => true,
+            ServiceError::Replicate(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+}

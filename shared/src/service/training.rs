@@ -1,0 +1,126 @@
+//! A personal model from draft to queue: name it, collect 10-20 photos, pay, queue the training job.
+
+use crate::db::{Db, GenericClient};
+use crate::domain::rules::{self, RuleError, MAX_PHOTOS};
+use crate::domain::status::ModelStatus;
+use crate::queue::TrainingJob;
+use crate::repo::ledger::{self, Change, Reason};
+use crate::repo::models::{self, Model, NewPhoto};
+use crate::services::Services;
+
+use super::ServiceError;
+
+/// Starts a draft model with a validated name and a fresh trigger word.
+pub async fn start_draft(db: &Db, user_id: i64, name: &str) -> Result<Model, ServiceError> {
+    let name = rules::validate_model_name(name)?;
+    Ok(models::create_draft(
+        &**db.conn().await?,
+        user_id,
+        &name,
+        &rules::new_trigger_word(),
+    )
+    .await?)
+}
+
+/// What adding a photo did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoAdded {
+    /// Stored; `total` photos now.
+    Added { total: i64 },
+    /// The same photo (same file_unique_id) was already there.
+    Duplicate { total: i64 },
+    /// The draft already has the maximum; this one was not stored.
+    Full { total: i64 },
+}
+
+/// Adds a checked photo to the user's draft. Call within a transaction that holds the model's row
+/// (so concurrent album items count correctly); `db` is that transaction.
+pub async fn add_photo(
+    db: &impl GenericClient,
+    model: &Model,
+    photo: &NewPhoto,
+) -> Result<PhotoAdded, ServiceError> {
+    if model.status != ModelStatus::Draft {
+        return Err(ServiceError::Conflict(
+            "photos can only be added before the training starts".into(),
+        ));
+    }
+    rules::validate_photo(photo.file_size, photo.mime_type.as_deref())?;
+    if model.photo_count >= MAX_PHOTOS {
+        return Ok(PhotoAdded::Full {
+            total: model.photo_count,
+        });
+    }
+    let (added, total) = models::add_photo(db, model.id, photo).await?;
+    Ok(if added {
+        PhotoAdded::Added { total }
+    } else {
+        PhotoAdded::Duplicate { total }
+    })
+}
+
+/// Pays for a draft and queues its training: the cost is debited through the ledger and the model
+/// moves to `queued` in one transaction, which commits only once the job is on the queue (so a queue
+/// failure debits nothing, and a double click queues once).
+pub async fn submit(
+    services: &Services,
+    user_id: i64,
+    model_id: i64,
+) -> Result<Model, ServiceError> {
+    let db = services.db()?;
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    let model = models::get_for_update(&*tx, model_id)
+        .await?
+        .filter(|m| m.user_id == user_id)
+        .ok_or(ServiceError::NotFound("model"))?;
+    if model.status != ModelStatus::Draft {
+        return Err(ServiceError::Conflict(format!(
+            "the model is already {}",
+            model.status.as_str()
+        )));
+    }
+    rules::validate_photo_count(model.photo_count)?;
+    let cost = rules::training_cost(&services.config.product);
+    let reference = format!("model:{}", model.id);
+    ledger::apply(
+        &*tx,
+        &Change {
+            user_id,
+            delta: -cost,
+            reason: Reason::Training,
+            reference: &reference,
+            note: None,
+        },
+    )
+    .await?;
+    if !models::queue(&*tx, model.id, cost).await? {
+        return Err(ServiceError::Conflict(
+            "the model is no longer a draft".into(),
+        ));
+    }
+    services
+        .queue
+        .send(TrainingJob { model_id: model.id })
+        .await?;
+    tx.commit().await?;
+    let queued = models::get(&**conn, model.id)
+        .await?
+        .ok_or(ServiceError::NotFound("model"))?;
+    Ok(queued)
+}
+
+/// The user's draft being filled, if any (the most recent).
+pub async fn current_draft(
+    db: &impl GenericClient,
+    user_id: i64,
+    model_id: i64,
+) -> Result<Model, ServiceError> {
+    let model = models::get_owned(db, model_id, user_id)
+        .await?
+        .ok_or(ServiceError::NotFound("model"))?;
+    if model.status != ModelStatus::Draft {
+        return Err(RuleError::ModelNotReady.into());
+    }
+    Ok(model)
+}

@@ -166,7 +166,8 @@ pub async fn fail_training(
     tx.commit().await.map_err(DbError::from)?;
     drop(conn);
 
-    if let Some(user) = users::get(&**db.conn().await?, failed.user_id).await? {
+    let user = users::get(&**db.conn().await?, failed.user_id).await?;
+    if let Some(user) = user {
         let t = notify::texts_for(&user);
         notify::send(
             services,
@@ -392,7 +393,8 @@ pub async fn fail_generation(
     tx.commit().await.map_err(DbError::from)?;
     drop(conn);
 
-    if let Some(user) = users::get(&**db.conn().await?, failed.user_id).await? {
+    let user = users::get(&**db.conn().await?, failed.user_id).await?;
+    if let Some(user) = user {
         let t = notify::texts_for(&user);
         notify::send(services, &user, t.generation_failed(refunded), None).await?;
         notify::admins(

@@ -55,7 +55,8 @@ pub async fn start_training(services: &Services, model_id: i64) -> Result<(), Wo
         );
         return Ok(());
     }
-    match create_training(services, replicate, &model).await {
+    let photos = models::photos(&*tx, model.id).await?;
+    match create_training(services, replicate, &model, &photos).await {
         Ok((training_id, destination)) => {
             models::start_training(&*tx, model.id, &training_id, &destination).await?;
             tx.commit().await.map_err(DbError::from)?;
@@ -92,18 +93,12 @@ async fn create_training(
     services: &Services,
     replicate: &Replicate,
     model: &Model,
+    photos: &[TrainingPhoto],
 ) -> Result<(String, String), Attempt> {
-    let db = services.db().map_err(|e| Attempt::Transient(e.into()))?;
-    let photos = models::photos(
-        &**db.conn().await.map_err(|e| Attempt::Transient(e.into()))?,
-        model.id,
-    )
-    .await
-    .map_err(|e| Attempt::Transient(e.into()))?;
     if let Err(e) = shared::domain::rules::validate_photo_count(photos.len() as i64) {
         return Err(Attempt::Permanent(Permanent(e.to_string())));
     }
-    let zip = zip_photos(services, &photos).await?;
+    let zip = zip_photos(services, photos).await?;
     let file = replicate
         .upload_file(
             &format!("model-{}-photos.zip", model.id),

@@ -13,6 +13,8 @@ pub enum Callback {
     Count { images: i32 },
     /// Pay for and start the training of the draft.
     StartTraining { model_id: i64 },
+    /// Show the token packs.
+    Packs,
     /// Buy a token pack.
     Buy { pack_id: String },
     /// Admin: block or unblock a user.
@@ -31,6 +33,7 @@ impl Callback {
             Callback::Preset { index } => format!("p:{index}"),
             Callback::Count { images } => format!("n:{images}"),
             Callback::StartTraining { model_id } => format!("t:{model_id}"),
+            Callback::Packs => "packs".to_owned(),
             Callback::Buy { pack_id } => format!("b:{pack_id}"),
             Callback::AdminBlock { user_id, blocked } => {
                 format!("ab:{user_id}:{}", u8::from(*blocked))
@@ -43,6 +46,9 @@ impl Callback {
     }
 
     pub fn parse(data: &str) -> Option<Self> {
+        if data == "packs" {
+            return Some(Callback::Packs);
+        }
         let mut parts = data.split(':');
         let kind = parts.next()?;
         let a = parts.next();

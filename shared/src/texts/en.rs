@@ -89,4 +89,337 @@ impl Texts for En {
             super::money(amount, currency)
         )
     }
+    fn balance(&self, left: i64, spent: i64) -> String {
+        format!("💰 Balance: <b>{left}</b> tokens\nSpent so far: {spent}\n\nTop up: /buy")
+    }
+    fn status_label(&self, status: crate::domain::status::ModelStatus) -> String {
+        use crate::domain::status::ModelStatus::*;
+        match status {
+            Draft => "📝 draft",
+            Queued => "⏳ queued",
+            Training => "🔄 training",
+            Ready => "✅ ready",
+            Failed => "❌ failed",
+            Canceled => "🚫 canceled",
+        }
+        .to_owned()
+    }
+    fn models_empty(&self) -> String {
+        "You have no models yet. Train your first one: /train".to_owned()
+    }
+    fn models_header(&self) -> String {
+        "<b>Your models</b>".to_owned()
+    }
+    fn model_line(&self, name: &str, status: &str, photos: i64) -> String {
+        format!("• {name} — {status} ({photos} photos)")
+    }
+    fn button_generate_with(&self, name: &str) -> String {
+        format!("✨ Photos with “{name}”")
+    }
+    fn history_empty(&self) -> String {
+        "No generations yet.".to_owned()
+    }
+    fn history_header(&self) -> String {
+        "<b>Your latest generations</b>".to_owned()
+    }
+    fn history_line(&self, date: &str, prompt: &str, status: &str, images: i32) -> String {
+        format!("• {date}: {prompt} — {status}, {images} image(s)")
+    }
+    fn generation_status_label(&self, status: crate::domain::status::GenerationStatus) -> String {
+        use crate::domain::status::GenerationStatus::*;
+        match status {
+            Pending | Starting | Processing => "in progress",
+            Succeeded => "done",
+            Failed => "failed",
+            Canceled => "canceled",
+        }
+        .to_owned()
+    }
+    fn referral(&self, link: &str, joined: i64, paid: i64, earned: i64, bonus: i64) -> String {
+        format!("🎁 <b>Invite friends</b>\n\nYour link: {link}\n\nWhen a friend buys tokens for the first time, you get {bonus} tokens.\nJoined: {joined}, paid: {paid}, earned: {earned} tokens.")
+    }
+    fn referral_joined(&self, name: &str) -> String {
+        format!("🎉 {name} joined through your link! Your bonus arrives with their first purchase.")
+    }
+    fn referral_bonus(&self, tokens: i64) -> String {
+        format!("🎁 Your friend made their first purchase: {tokens} tokens are yours!")
+    }
+    fn cancelled(&self) -> String {
+        "OK, cancelled. What next? /help".to_owned()
+    }
+    fn train_ask_name(&self) -> String {
+        "📸 What should we call your model? Send a name (up to 64 characters).".to_owned()
+    }
+    fn train_bad_name(&self) -> String {
+        "The name must be 1 to 64 characters. Try again.".to_owned()
+    }
+    fn train_ask_photos(&self, name: &str, min: i64, max: i64) -> String {
+        format!("Great, model “{name}”. Now send {min} to {max} photos of yourself: face clearly visible, different angles and light, nobody else in the frame. Albums are fine.")
+    }
+    fn photos_status(&self, count: i64, min: i64, max: i64, cost: i64) -> String {
+        if count < min {
+            format!(
+                "📥 Photos received: <b>{count}</b> of {min}–{max}. Send {} more.",
+                min - count
+            )
+        } else {
+            format!("📥 Photos received: <b>{count}</b> (up to {max}). Ready to train — it costs {cost} tokens.")
+        }
+    }
+    fn photos_full(&self, max: i64) -> String {
+        format!("That makes {max} photos, the maximum. Extra photos were not added.")
+    }
+    fn photo_not_image(&self) -> String {
+        "That file is not a photo. Send a JPEG, PNG, WebP or HEIC image.".to_owned()
+    }
+    fn photo_too_large(&self) -> String {
+        "The file is larger than 20 MB, which Telegram won't let us download. Send a smaller photo."
+            .to_owned()
+    }
+    fn photo_outside_dialog(&self) -> String {
+        "To train a model from your photos, start with /train.".to_owned()
+    }
+    fn button_start_training(&self, cost: i64) -> String {
+        format!("🚀 Start training ({cost} tokens)")
+    }
+    fn training_started(&self, name: &str) -> String {
+        format!("🚀 Training of “{name}” has started! It usually takes 20–30 minutes. I'll message you when it's ready.")
+    }
+    fn too_few_photos(&self, count: i64, min: i64) -> String {
+        format!("Only {count} photos so far; at least {min} are needed. Send more.")
+    }
+    fn not_enough_tokens(&self, available: i64, required: i64) -> String {
+        format!("Not enough tokens: {required} needed, you have {available}. Top up: /buy")
+    }
+    fn button_buy(&self) -> String {
+        "🛒 Buy tokens".to_owned()
+    }
+    fn already_started(&self) -> String {
+        "This model is already training or trained.".to_owned()
+    }
+    fn model_not_ready(&self) -> String {
+        "This model is not ready for generation yet.".to_owned()
+    }
+    fn choose_style(&self) -> String {
+        "🎨 Choose a style (or none):".to_owned()
+    }
+    fn button_no_style(&self) -> String {
+        "No style".to_owned()
+    }
+    fn ask_prompt(&self, max: usize) -> String {
+        format!("✍️ Describe the photo you want (up to {max} characters), or pick a preset.")
+    }
+    fn bad_prompt(&self, max: usize) -> String {
+        format!("The description must be 1 to {max} characters.")
+    }
+    fn choose_count(&self, price: i64) -> String {
+        format!("How many photos? Each one costs {price} tokens.")
+    }
+    fn button_count(&self, images: i32, cost: i64) -> String {
+        format!("{images} — {cost} tokens")
+    }
+    fn generation_started(&self, images: i32) -> String {
+        format!("🎨 Creating {images} photo(s)… usually under a minute.")
+    }
+    fn generation_not_started(&self) -> String {
+        "The generation could not start; your tokens were returned. Try again a little later."
+            .to_owned()
+    }
+    fn outdated_button(&self) -> String {
+        "This button is out of date.".to_owned()
+    }
+    fn try_later(&self) -> String {
+        "This is not available right now. Try again later.".to_owned()
+    }
+    fn buy_header(&self) -> String {
+        "🛒 Choose a token pack:".to_owned()
+    }
+    fn button_pack(&self, tokens: i64, price: &str) -> String {
+        format!("{tokens} tokens — {price}")
+    }
+    fn invoice_title(&self, tokens: i64) -> String {
+        format!("{tokens} Dream Photo tokens")
+    }
+    fn invoice_description(&self, tokens: i64) -> String {
+        format!("{tokens} tokens for training models and creating photos in Dream Photo.")
+    }
+    fn payment_thanks(&self, tokens: i64, balance: i64) -> String {
+        format!("✅ Payment received: +{tokens} tokens. Balance: {balance}.")
+    }
+    fn checkout_unknown_pack(&self) -> String {
+        "This pack is no longer sold. Open /buy again.".to_owned()
+    }
+    fn admin_stats(&self, s: &crate::repo::admin::GlobalStats) -> String {
+        let revenue: Vec<String> = s
+            .revenue
+            .iter()
+            .map(|r| super::money(r.amount, &r.currency))
+            .collect();
+        let models: Vec<String> = s
+            .models_by_status
+            .iter()
+            .map(|m| format!("{}: {}", m.status, m.count))
+            .collect();
+        format!(
+            "📊 <b>Statistics</b>\nUsers: {} (today {}, 7 days {})\nPaying: {}\nRevenue: {}\nTokens sold: {}, spent: {}\nModels: {}\nGenerations today: {}",
+            s.users_total, s.users_today, s.users_7_days, s.paying_users,
+            if revenue.is_empty() { "—".to_owned() } else { revenue.join(", ") },
+            s.tokens_sold, s.tokens_spent,
+            if models.is_empty() { "—".to_owned() } else { models.join(", ") },
+            s.generations_today
+        )
+    }
+    fn admin_users_usage(&self) -> String {
+        "Usage: /admin_users <id or @username>".to_owned()
+    }
+    fn admin_user_not_found(&self) -> String {
+        "No such user.".to_owned()
+    }
+    fn admin_user(
+        &self,
+        u: &crate::repo::users::User,
+        payments: &[crate::repo::payments::Payment],
+    ) -> String {
+        let paid: Vec<String> = payments
+            .iter()
+            .map(|p| {
+                format!(
+                    "  • {} — {} ({} tokens)",
+                    p.created_at.format("%Y-%m-%d"),
+                    super::money(p.amount, &p.currency),
+                    p.tokens
+                )
+            })
+            .collect();
+        format!(
+            "👤 <b>{}</b> (id {})\nLanguage: {}\nJoined: {}\nBalance: {}, spent: {}\nBlocked: {}\nPayments:\n{}",
+            super::html(&u.display_name()), u.id, u.language_code.as_deref().unwrap_or("—"), u.activated_at.format("%Y-%m-%d"),
+            u.tokens_left, u.tokens_spent, if u.is_blocked { "yes" } else { "no" },
+            if paid.is_empty() { "  —".to_owned() } else { paid.join("\n") }
+        )
+    }
+    fn button_block(&self, blocked: bool) -> String {
+        if blocked {
+            "🔒 Block".to_owned()
+        } else {
+            "🔓 Unblock".to_owned()
+        }
+    }
+    fn button_tokens(&self, delta: i64) -> String {
+        format!("{delta:+} tokens")
+    }
+    fn admin_done(&self, what: &str) -> String {
+        format!("✅ Done: {what}")
+    }
+    fn admin_models(
+        &self,
+        recent: &[crate::repo::models::Model],
+        failing: &[crate::repo::models::Model],
+    ) -> String {
+        let line = |m: &crate::repo::models::Model| {
+            format!(
+                "  • #{} {} (user {}) — {}{}",
+                m.id,
+                super::html(&m.name),
+                m.user_id,
+                m.status.as_str(),
+                m.error
+                    .as_deref()
+                    .map(|e| format!(": {}", super::html(e)))
+                    .unwrap_or_default()
+            )
+        };
+        format!(
+            "🧠 <b>Recent models</b>\n{}\n\n❌ <b>Failed</b>\n{}",
+            if recent.is_empty() {
+                "  —".to_owned()
+            } else {
+                recent.iter().map(line).collect::<Vec<_>>().join("\n")
+            },
+            if failing.is_empty() {
+                "  —".to_owned()
+            } else {
+                failing.iter().map(line).collect::<Vec<_>>().join("\n")
+            }
+        )
+    }
+    fn admin_payments(
+        &self,
+        recent: &[crate::repo::payments::Payment],
+        totals: &[crate::repo::payments::Revenue],
+    ) -> String {
+        let lines: Vec<String> = recent
+            .iter()
+            .map(|p| {
+                format!(
+                    "  • {} user {} — {} ({} tokens)",
+                    p.created_at.format("%Y-%m-%d %H:%M"),
+                    p.user_id,
+                    super::money(p.amount, &p.currency),
+                    p.tokens
+                )
+            })
+            .collect();
+        let sums: Vec<String> = totals
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} ({} payments)",
+                    super::money(r.amount, &r.currency),
+                    r.payments
+                )
+            })
+            .collect();
+        format!(
+            "💳 <b>Recent payments</b>\n{}\n\nTotal: {}",
+            if lines.is_empty() {
+                "  —".to_owned()
+            } else {
+                lines.join("\n")
+            },
+            if sums.is_empty() {
+                "—".to_owned()
+            } else {
+                sums.join(", ")
+            }
+        )
+    }
+    fn admin_styles(&self, styles: &[crate::repo::styles::Style]) -> String {
+        let lines: Vec<String> = styles
+            .iter()
+            .map(|s| {
+                format!(
+                    "  • #{} {} — {}",
+                    s.id,
+                    super::html(&s.name),
+                    if s.is_active { "on" } else { "off" }
+                )
+            })
+            .collect();
+        format!("🎨 <b>Styles</b>\n{}\n\nAdd: /admin_styles add Name | description | template with {{prompt}}",
+            if lines.is_empty() { "  —".to_owned() } else { lines.join("\n") })
+    }
+    fn button_style_toggle(&self, name: &str, active: bool) -> String {
+        if active {
+            format!("▶️ Enable “{name}”")
+        } else {
+            format!("⏸ Disable “{name}”")
+        }
+    }
+    fn admin_style_usage(&self) -> String {
+        "Usage: /admin_styles add Name | description | template with {prompt}".to_owned()
+    }
+    fn admin_style_exists(&self) -> String {
+        "A style with that name exists.".to_owned()
+    }
+    fn admin_new_user(&self, user: &str, id: i64, referred: bool) -> String {
+        format!(
+            "👋 New user: {user} (id {id}){}",
+            if referred {
+                ", via a referral link"
+            } else {
+                ""
+            }
+        )
+    }
 }

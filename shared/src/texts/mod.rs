@@ -60,6 +60,78 @@ pub trait Texts: Sync {
     fn admin_training_failed(&self, user: &str, model_id: i64, error: &str) -> String;
     fn admin_generation_failed(&self, user: &str, generation_id: i64, error: &str) -> String;
     fn admin_payment(&self, user: &str, tokens: i64, amount: i64, currency: &str) -> String;
+
+    fn balance(&self, left: i64, spent: i64) -> String;
+    fn status_label(&self, status: crate::domain::status::ModelStatus) -> String;
+    fn models_empty(&self) -> String;
+    fn models_header(&self) -> String;
+    fn model_line(&self, name: &str, status: &str, photos: i64) -> String;
+    fn button_generate_with(&self, name: &str) -> String;
+    fn history_empty(&self) -> String;
+    fn history_header(&self) -> String;
+    fn history_line(&self, date: &str, prompt: &str, status: &str, images: i32) -> String;
+    fn generation_status_label(&self, status: crate::domain::status::GenerationStatus) -> String;
+    fn referral(&self, link: &str, joined: i64, paid: i64, earned: i64, bonus: i64) -> String;
+    fn referral_joined(&self, name: &str) -> String;
+    fn referral_bonus(&self, tokens: i64) -> String;
+    fn cancelled(&self) -> String;
+    fn train_ask_name(&self) -> String;
+    fn train_bad_name(&self) -> String;
+    fn train_ask_photos(&self, name: &str, min: i64, max: i64) -> String;
+    fn photos_status(&self, count: i64, min: i64, max: i64, cost: i64) -> String;
+    fn photos_full(&self, max: i64) -> String;
+    fn photo_not_image(&self) -> String;
+    fn photo_too_large(&self) -> String;
+    fn photo_outside_dialog(&self) -> String;
+    fn button_start_training(&self, cost: i64) -> String;
+    fn training_started(&self, name: &str) -> String;
+    fn too_few_photos(&self, count: i64, min: i64) -> String;
+    fn not_enough_tokens(&self, available: i64, required: i64) -> String;
+    fn button_buy(&self) -> String;
+    fn already_started(&self) -> String;
+    fn model_not_ready(&self) -> String;
+    fn choose_style(&self) -> String;
+    fn button_no_style(&self) -> String;
+    fn ask_prompt(&self, max: usize) -> String;
+    fn bad_prompt(&self, max: usize) -> String;
+    fn choose_count(&self, price: i64) -> String;
+    fn button_count(&self, images: i32, cost: i64) -> String;
+    fn generation_started(&self, images: i32) -> String;
+    fn generation_not_started(&self) -> String;
+    fn outdated_button(&self) -> String;
+    fn try_later(&self) -> String;
+    fn buy_header(&self) -> String;
+    fn button_pack(&self, tokens: i64, price: &str) -> String;
+    fn invoice_title(&self, tokens: i64) -> String;
+    fn invoice_description(&self, tokens: i64) -> String;
+    fn payment_thanks(&self, tokens: i64, balance: i64) -> String;
+    fn checkout_unknown_pack(&self) -> String;
+    fn admin_stats(&self, s: &crate::repo::admin::GlobalStats) -> String;
+    fn admin_users_usage(&self) -> String;
+    fn admin_user_not_found(&self) -> String;
+    fn admin_user(
+        &self,
+        u: &crate::repo::users::User,
+        payments: &[crate::repo::payments::Payment],
+    ) -> String;
+    fn button_block(&self, blocked: bool) -> String;
+    fn button_tokens(&self, delta: i64) -> String;
+    fn admin_done(&self, what: &str) -> String;
+    fn admin_models(
+        &self,
+        recent: &[crate::repo::models::Model],
+        failing: &[crate::repo::models::Model],
+    ) -> String;
+    fn admin_payments(
+        &self,
+        recent: &[crate::repo::payments::Payment],
+        totals: &[crate::repo::payments::Revenue],
+    ) -> String;
+    fn admin_styles(&self, styles: &[crate::repo::styles::Style]) -> String;
+    fn button_style_toggle(&self, name: &str, active: bool) -> String;
+    fn admin_style_usage(&self) -> String;
+    fn admin_style_exists(&self) -> String;
+    fn admin_new_user(&self, user: &str, id: i64, referred: bool) -> String;
 }
 
 /// An amount in minor units, for people: `150 ⭐` for Stars, `990.00 RUB` for a currency with cents.

@@ -87,4 +87,336 @@ impl Texts for Ru {
             super::money(amount, currency)
         )
     }
+    fn balance(&self, left: i64, spent: i64) -> String {
+        format!("💰 Баланс: <b>{left}</b> токенов\nПотрачено всего: {spent}\n\nПополнить: /buy")
+    }
+    fn status_label(&self, status: crate::domain::status::ModelStatus) -> String {
+        use crate::domain::status::ModelStatus::*;
+        match status {
+            Draft => "📝 черновик",
+            Queued => "⏳ в очереди",
+            Training => "🔄 обучается",
+            Ready => "✅ готова",
+            Failed => "❌ ошибка",
+            Canceled => "🚫 отменена",
+        }
+        .to_owned()
+    }
+    fn models_empty(&self) -> String {
+        "У вас пока нет моделей. Обучите первую: /train".to_owned()
+    }
+    fn models_header(&self) -> String {
+        "<b>Ваши модели</b>".to_owned()
+    }
+    fn model_line(&self, name: &str, status: &str, photos: i64) -> String {
+        format!("• {name} — {status} ({photos} фото)")
+    }
+    fn button_generate_with(&self, name: &str) -> String {
+        format!("✨ Фото с «{name}»")
+    }
+    fn history_empty(&self) -> String {
+        "Генераций пока не было.".to_owned()
+    }
+    fn history_header(&self) -> String {
+        "<b>Последние генерации</b>".to_owned()
+    }
+    fn history_line(&self, date: &str, prompt: &str, status: &str, images: i32) -> String {
+        format!("• {date}: {prompt} — {status}, {images} шт.")
+    }
+    fn generation_status_label(&self, status: crate::domain::status::GenerationStatus) -> String {
+        use crate::domain::status::GenerationStatus::*;
+        match status {
+            Pending | Starting | Processing => "в работе",
+            Succeeded => "готово",
+            Failed => "ошибка",
+            Canceled => "отменено",
+        }
+        .to_owned()
+    }
+    fn referral(&self, link: &str, joined: i64, paid: i64, earned: i64, bonus: i64) -> String {
+        format!("🎁 <b>Пригласите друзей</b>\n\nВаша ссылка: {link}\n\nКогда друг впервые купит токены, вы получите {bonus} токенов.\nПрисоединилось: {joined}, оплатили: {paid}, заработано: {earned} токенов.")
+    }
+    fn referral_joined(&self, name: &str) -> String {
+        format!("🎉 {name} присоединился(ась) по вашей ссылке! Бонус придёт после первой покупки.")
+    }
+    fn referral_bonus(&self, tokens: i64) -> String {
+        format!("🎁 Ваш друг сделал первую покупку — вам начислено {tokens} токенов!")
+    }
+    fn cancelled(&self) -> String {
+        "Хорошо, отменено. Что дальше? /help".to_owned()
+    }
+    fn train_ask_name(&self) -> String {
+        "📸 Как назовём вашу модель? Отправьте название (до 64 символов).".to_owned()
+    }
+    fn train_bad_name(&self) -> String {
+        "Название должно быть от 1 до 64 символов. Попробуйте ещё раз.".to_owned()
+    }
+    fn train_ask_photos(&self, name: &str, min: i64, max: i64) -> String {
+        format!("Отлично, модель «{name}». Теперь пришлите от {min} до {max} своих фото: лицо хорошо видно, разные ракурсы и освещение, без других людей в кадре. Можно альбомом.")
+    }
+    fn photos_status(&self, count: i64, min: i64, max: i64, cost: i64) -> String {
+        if count < min {
+            format!(
+                "📥 Получено фото: <b>{count}</b> из {min}–{max}. Пришлите ещё {}.",
+                min - count
+            )
+        } else {
+            format!("📥 Получено фото: <b>{count}</b> (максимум {max}). Можно начинать обучение — стоимость {cost} токенов.")
+        }
+    }
+    fn photos_full(&self, max: i64) -> String {
+        format!("Это уже {max} фото — максимум. Лишние фото не добавлены.")
+    }
+    fn photo_not_image(&self) -> String {
+        "Этот файл не похож на фото. Пришлите изображение JPEG, PNG, WebP или HEIC.".to_owned()
+    }
+    fn photo_too_large(&self) -> String {
+        "Файл больше 20 МБ — Telegram не даст нам его скачать. Пришлите фото поменьше.".to_owned()
+    }
+    fn photo_outside_dialog(&self) -> String {
+        "Чтобы обучить модель по фото, начните с /train.".to_owned()
+    }
+    fn button_start_training(&self, cost: i64) -> String {
+        format!("🚀 Начать обучение ({cost} токенов)")
+    }
+    fn training_started(&self, name: &str) -> String {
+        format!("🚀 Обучение модели «{name}» началось! Обычно это занимает 20–30 минут. Я напишу, когда всё будет готово.")
+    }
+    fn too_few_photos(&self, count: i64, min: i64) -> String {
+        format!("Пока только {count} фото, а нужно минимум {min}. Пришлите ещё.")
+    }
+    fn not_enough_tokens(&self, available: i64, required: i64) -> String {
+        format!("Недостаточно токенов: нужно {required}, у вас {available}. Пополните баланс: /buy")
+    }
+    fn button_buy(&self) -> String {
+        "🛒 Купить токены".to_owned()
+    }
+    fn already_started(&self) -> String {
+        "Эта модель уже обучается или обучена.".to_owned()
+    }
+    fn model_not_ready(&self) -> String {
+        "Эта модель ещё не готова к генерации.".to_owned()
+    }
+    fn choose_style(&self) -> String {
+        "🎨 Выберите стиль (или без стиля):".to_owned()
+    }
+    fn button_no_style(&self) -> String {
+        "Без стиля".to_owned()
+    }
+    fn ask_prompt(&self, max: usize) -> String {
+        format!("✍️ Опишите, какое фото хотите (до {max} символов), или выберите готовый вариант. Пишите лучше по-английски.")
+    }
+    fn bad_prompt(&self, max: usize) -> String {
+        format!("Описание должно быть от 1 до {max} символов.")
+    }
+    fn choose_count(&self, price: i64) -> String {
+        format!("Сколько фото создать? Одно фото — {price} токенов.")
+    }
+    fn button_count(&self, images: i32, cost: i64) -> String {
+        format!("{images} шт. — {cost} т.")
+    }
+    fn generation_started(&self, images: i32) -> String {
+        format!("🎨 Создаю {images} фото… Обычно это меньше минуты.")
+    }
+    fn generation_not_started(&self) -> String {
+        "Не удалось запустить генерацию, токены возвращены. Попробуйте ещё раз чуть позже."
+            .to_owned()
+    }
+    fn outdated_button(&self) -> String {
+        "Эта кнопка устарела.".to_owned()
+    }
+    fn try_later(&self) -> String {
+        "Сейчас это недоступно. Попробуйте позже.".to_owned()
+    }
+    fn buy_header(&self) -> String {
+        "🛒 Выберите пакет токенов:".to_owned()
+    }
+    fn button_pack(&self, tokens: i64, price: &str) -> String {
+        format!("{tokens} токенов — {price}")
+    }
+    fn invoice_title(&self, tokens: i64) -> String {
+        format!("{tokens} токенов Dream Photo")
+    }
+    fn invoice_description(&self, tokens: i64) -> String {
+        format!("{tokens} токенов для обучения моделей и создания фото в Dream Photo.")
+    }
+    fn payment_thanks(&self, tokens: i64, balance: i64) -> String {
+        format!("✅ Оплата получена: +{tokens} токенов. Баланс: {balance}.")
+    }
+    fn checkout_unknown_pack(&self) -> String {
+        "Этот пакет больше не продаётся. Откройте /buy ещё раз.".to_owned()
+    }
+    fn admin_stats(&self, s: &crate::repo::admin::GlobalStats) -> String {
+        let revenue: Vec<String> = s
+            .revenue
+            .iter()
+            .map(|r| super::money(r.amount, &r.currency))
+            .collect();
+        let models: Vec<String> = s
+            .models_by_status
+            .iter()
+            .map(|m| format!("{}: {}", m.status, m.count))
+            .collect();
+        format!(
+            "📊 <b>Статистика</b>\nПользователи: {} (сегодня {}, за 7 дней {})\nПлатящие: {}\nВыручка: {}\nТокенов продано: {}, потрачено: {}\nМодели: {}\nГенераций сегодня: {}",
+            s.users_total, s.users_today, s.users_7_days, s.paying_users,
+            if revenue.is_empty() { "—".to_owned() } else { revenue.join(", ") },
+            s.tokens_sold, s.tokens_spent,
+            if models.is_empty() { "—".to_owned() } else { models.join(", ") },
+            s.generations_today
+        )
+    }
+    fn admin_users_usage(&self) -> String {
+        "Использование: /admin_users <id или @username>".to_owned()
+    }
+    fn admin_user_not_found(&self) -> String {
+        "Пользователь не найден.".to_owned()
+    }
+    fn admin_user(
+        &self,
+        u: &crate::repo::users::User,
+        payments: &[crate::repo::payments::Payment],
+    ) -> String {
+        let paid: Vec<String> = payments
+            .iter()
+            .map(|p| {
+                format!(
+                    "  • {} — {} ({} т.)",
+                    p.created_at.format("%Y-%m-%d"),
+                    super::money(p.amount, &p.currency),
+                    p.tokens
+                )
+            })
+            .collect();
+        format!(
+            "👤 <b>{}</b> (id {})\nЯзык: {}\nС нами с {}\nБаланс: {}, потрачено: {}\nЗаблокирован: {}\nПлатежи:\n{}",
+            super::html(&u.display_name()), u.id, u.language_code.as_deref().unwrap_or("—"), u.activated_at.format("%Y-%m-%d"),
+            u.tokens_left, u.tokens_spent, if u.is_blocked { "да" } else { "нет" },
+            if paid.is_empty() { "  —".to_owned() } else { paid.join("\n") }
+        )
+    }
+    fn button_block(&self, blocked: bool) -> String {
+        if blocked {
+            "🔒 Заблокировать".to_owned()
+        } else {
+            "🔓 Разблокировать".to_owned()
+        }
+    }
+    fn button_tokens(&self, delta: i64) -> String {
+        format!("{delta:+} токенов")
+    }
+    fn admin_done(&self, what: &str) -> String {
+        format!("✅ Готово: {what}")
+    }
+    fn admin_models(
+        &self,
+        recent: &[crate::repo::models::Model],
+        failing: &[crate::repo::models::Model],
+    ) -> String {
+        let line = |m: &crate::repo::models::Model| {
+            format!(
+                "  • #{} {} (user {}) — {}{}",
+                m.id,
+                super::html(&m.name),
+                m.user_id,
+                m.status.as_str(),
+                m.error
+                    .as_deref()
+                    .map(|e| format!(": {}", super::html(e)))
+                    .unwrap_or_default()
+            )
+        };
+        format!(
+            "🧠 <b>Последние модели</b>\n{}\n\n❌ <b>Неудачные</b>\n{}",
+            if recent.is_empty() {
+                "  —".to_owned()
+            } else {
+                recent.iter().map(line).collect::<Vec<_>>().join("\n")
+            },
+            if failing.is_empty() {
+                "  —".to_owned()
+            } else {
+                failing.iter().map(line).collect::<Vec<_>>().join("\n")
+            }
+        )
+    }
+    fn admin_payments(
+        &self,
+        recent: &[crate::repo::payments::Payment],
+        totals: &[crate::repo::payments::Revenue],
+    ) -> String {
+        let lines: Vec<String> = recent
+            .iter()
+            .map(|p| {
+                format!(
+                    "  • {} user {} — {} ({} т.)",
+                    p.created_at.format("%Y-%m-%d %H:%M"),
+                    p.user_id,
+                    super::money(p.amount, &p.currency),
+                    p.tokens
+                )
+            })
+            .collect();
+        let sums: Vec<String> = totals
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} ({} платежей)",
+                    super::money(r.amount, &r.currency),
+                    r.payments
+                )
+            })
+            .collect();
+        format!(
+            "💳 <b>Последние платежи</b>\n{}\n\nИтого: {}",
+            if lines.is_empty() {
+                "  —".to_owned()
+            } else {
+                lines.join("\n")
+            },
+            if sums.is_empty() {
+                "—".to_owned()
+            } else {
+                sums.join(", ")
+            }
+        )
+    }
+    fn admin_styles(&self, styles: &[crate::repo::styles::Style]) -> String {
+        let lines: Vec<String> = styles
+            .iter()
+            .map(|s| {
+                format!(
+                    "  • #{} {} — {}",
+                    s.id,
+                    super::html(&s.name),
+                    if s.is_active { "вкл." } else { "выкл." }
+                )
+            })
+            .collect();
+        format!("🎨 <b>Стили</b>\n{}\n\nДобавить: /admin_styles add Название | описание | шаблон с {{prompt}}",
+            if lines.is_empty() { "  —".to_owned() } else { lines.join("\n") })
+    }
+    fn button_style_toggle(&self, name: &str, active: bool) -> String {
+        if active {
+            format!("▶️ Включить «{name}»")
+        } else {
+            format!("⏸ Выключить «{name}»")
+        }
+    }
+    fn admin_style_usage(&self) -> String {
+        "Использование: /admin_styles add Название | описание | шаблон с {prompt}".to_owned()
+    }
+    fn admin_style_exists(&self) -> String {
+        "Стиль с таким названием уже есть.".to_owned()
+    }
+    fn admin_new_user(&self, user: &str, id: i64, referred: bool) -> String {
+        format!(
+            "👋 Новый пользователь: {user} (id {id}){}",
+            if referred {
+                ", по реферальной ссылке"
+            } else {
+                ""
+            }
+        )
+    }
 }

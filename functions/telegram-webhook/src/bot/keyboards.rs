@@ -1,7 +1,11 @@
 //! Keyboards the bot shows.
 
-use shared::texts::Texts;
-use teloxide_core::types::{KeyboardButton, KeyboardMarkup, ReplyMarkup};
+use shared::config::TokenPack;
+use shared::domain::callbacks::Callback;
+use shared::texts::{money, Texts};
+use teloxide_core::types::{
+    InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup, ReplyMarkup,
+};
 
 /// The persistent main menu under the input field.
 pub fn main_menu(t: &dyn Texts) -> ReplyMarkup {
@@ -20,4 +24,47 @@ pub fn main_menu(t: &dyn Texts) -> ReplyMarkup {
         ],
     ];
     ReplyMarkup::Keyboard(KeyboardMarkup::new(rows).resize_keyboard())
+}
+
+/// The command a main-menu button stands for.
+pub fn menu_command(t: &dyn Texts, text: &str) -> Option<&'static str> {
+    [
+        (t.menu_train(), "train"),
+        (t.menu_models(), "models"),
+        (t.menu_balance(), "balance"),
+        (t.menu_buy(), "buy"),
+        (t.menu_referral(), "referral"),
+        (t.menu_help(), "help"),
+    ]
+    .into_iter()
+    .find(|(label, _)| label == text)
+    .map(|(_, command)| command)
+}
+
+pub fn inline(rows: Vec<Vec<(String, Callback)>>) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(rows.into_iter().map(|row| {
+        row.into_iter()
+            .map(|(label, callback)| InlineKeyboardButton::callback(label, callback.encode()))
+            .collect::<Vec<_>>()
+    }))
+}
+
+pub fn buy_button(t: &dyn Texts) -> ReplyMarkup {
+    ReplyMarkup::InlineKeyboard(inline(vec![vec![(t.button_buy(), Callback::Packs)]]))
+}
+
+pub fn packs(t: &dyn Texts, packs: &[TokenPack]) -> ReplyMarkup {
+    ReplyMarkup::InlineKeyboard(inline(
+        packs
+            .iter()
+            .map(|p| {
+                vec![(
+                    t.button_pack(p.tokens, &money(p.price, &p.currency)),
+                    Callback::Buy {
+                        pack_id: p.id.clone(),
+                    },
+                )]
+            })
+            .collect(),
+    ))
 }

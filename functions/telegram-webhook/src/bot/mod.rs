@@ -1,14 +1,31 @@
-//! The bot: routes an update to what the user asked for, with all state in Postgres.
+//! The bot: routes each update to what the user asked for. All state is in Postgres: the user row
+//! (with the dialogue state), their models, generations and payments.
 
+mod admin;
+mod dialog;
+mod generate;
 mod keyboards;
+mod payments;
+mod training;
 
 use shared::db::DbError;
+use shared::notify;
+use shared::repo::generations;
 use shared::repo::users::{self, TelegramProfile, User};
+use shared::repo::{models, referrals, Page};
+use shared::service::{self, ServiceError};
 use shared::telegram::{Telegram, TelegramError};
 use shared::texts::{html, texts, Lang, Texts};
-use teloxide_core::payloads::SendMessageSetters;
+use teloxide_core::payloads::{
+    AnswerCallbackQuerySetters, EditMessageTextSetters, SendMessageSetters,
+};
 use teloxide_core::requests::Requester;
-use teloxide_core::types::{ChatId, Message, ParseMode, ReplyMarkup, UpdateKind};
+use teloxide_core::types::{
+    CallbackQuery, ChatId, InlineKeyboardMarkup, Message, MessageId, ParseMode, ReplyMarkup,
+    UpdateKind,
+};
+
+pub use dialog::Dialog;
 
 use crate::State;
 
@@ -20,13 +37,26 @@ pub enum BotError {
     Telegram(#[from] TelegramError),
     #[error(transparent)]
     Unavailable(#[from] shared::services::Unavailable),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error(transparent)]
+    Notify(#[from] shared::notify::NotifyError),
+}
+
+impl From<tokio_postgres::Error> for BotError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        BotError::Db(e.into())
+    }
 }
 
 impl shared::once::Transient for BotError {
     fn is_transient(&self) -> bool {
         match self {
-            BotError::Db(_) | BotError::Unavailable(_) => true,
+            BotError::Db(_) => true,
+            BotError::Unavailable(_) => false,
             BotError::Telegram(e) => e.is_transient(),
+            BotError::Service(e) => e.is_transient(),
+            BotError::Notify(e) => shared::once::Transient::is_transient(e),
         }
     }
 }
@@ -37,12 +67,19 @@ pub struct Ctx<'a> {
     pub telegram: &'a Telegram,
     pub user: User,
     pub lang: Lang,
-    pub chat_id: i64,
 }
 
 impl Ctx<'_> {
     pub fn t(&self) -> &'static dyn Texts {
         texts(self.lang)
+    }
+
+    pub fn services(&self) -> &shared::services::Services {
+        &self.state.services
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.services().config.is_admin(self.user.id)
     }
 
     /// Sends an HTML message to the user. A user who blocked the bot is marked, not an error.
@@ -54,7 +91,62 @@ impl Ctx<'_> {
         let mut request = self
             .telegram
             .bot
-            .send_message(ChatId(self.chat_id), text)
+            .send_message(ChatId(self.user.id), text)
+            .parse_mode(ParseMode::Html);
+        if let Some(markup) = markup {
+            request = request.reply_markup(markup);
+        }
+        self.deliver(self.telegram.call(request).await).await
+    }
+
+    /// Edits one of our messages in the user's chat ("not modified" is fine; a blocked user is
+    /// skipped: the next message to them marks it).
+    pub async fn edit(
+        &self,
+        message_id: i64,
+        text: String,
+        markup: Option<InlineKeyboardMarkup>,
+    ) -> Result<(), BotError> {
+        let mut request = self
+            .telegram
+            .bot
+            .edit_message_text(ChatId(self.user.id), MessageId(message_id as i32), text)
+            .parse_mode(ParseMode::Html);
+        if let Some(markup) = markup {
+            request = request.reply_markup(markup);
+        }
+        match self.telegram.call(request).await {
+            Ok(_) | Err(TelegramError::Blocked) => Ok(()),
+            Err(TelegramError::Request(teloxide_core::RequestError::Api(
+                teloxide_core::ApiError::MessageNotModified,
+            ))) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn deliver<T>(&self, result: Result<T, TelegramError>) -> Result<Option<T>, BotError> {
+        match result {
+            Ok(value) => Ok(Some(value)),
+            Err(TelegramError::Blocked) => {
+                notify::mark_blocked(self.services(), self.user.id).await?;
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Like [`Ctx::reply`] inside a transaction: a blocked user is marked through `db`, so a Lambda's
+    /// single pooled connection is never needed twice.
+    pub async fn reply_within(
+        &self,
+        db: &impl shared::db::GenericClient,
+        text: String,
+        markup: Option<ReplyMarkup>,
+    ) -> Result<Option<Message>, BotError> {
+        let mut request = self
+            .telegram
+            .bot
+            .send_message(ChatId(self.user.id), text)
             .parse_mode(ParseMode::Html);
         if let Some(markup) = markup {
             request = request.reply_markup(markup);
@@ -62,12 +154,60 @@ impl Ctx<'_> {
         match self.telegram.call(request).await {
             Ok(message) => Ok(Some(message)),
             Err(TelegramError::Blocked) => {
-                let db = self.state.services.db()?;
-                users::mark_bot_blocked(&**db.conn().await?, self.user.id).await?;
+                users::mark_bot_blocked(db, self.user.id).await?;
                 Ok(None)
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    pub async fn set_dialog(&self, dialog: &Dialog) -> Result<(), BotError> {
+        let db = self.services().db()?;
+        users::set_dialog(&**db.conn().await?, self.user.id, &dialog.to_json()).await?;
+        Ok(())
+    }
+
+    pub fn dialog(&self) -> Dialog {
+        Dialog::from_json(&self.user.dialog)
+    }
+
+    /// Words for a use case that did not happen (the errors a person can act on); other errors
+    /// propagate (and a transient one makes Telegram deliver the update again).
+    pub async fn explain(&self, error: ServiceError) -> Result<(), BotError> {
+        let t = self.t();
+        let text = match &error {
+            ServiceError::InsufficientTokens {
+                available,
+                required,
+            } => {
+                let markup = keyboards::buy_button(t);
+                self.reply(t.not_enough_tokens(*available, *required), Some(markup))
+                    .await?;
+                return Ok(());
+            }
+            ServiceError::Rule(shared::domain::rules::RuleError::PhotoCount(count)) => {
+                t.too_few_photos(*count, shared::domain::rules::MIN_PHOTOS)
+            }
+            ServiceError::Rule(shared::domain::rules::RuleError::ModelNotReady) => {
+                t.model_not_ready()
+            }
+            ServiceError::Rule(shared::domain::rules::RuleError::Prompt) => {
+                t.bad_prompt(shared::domain::rules::MAX_PROMPT_CHARS)
+            }
+            ServiceError::Rule(shared::domain::rules::RuleError::ModelName) => t.train_bad_name(),
+            ServiceError::Rule(shared::domain::rules::RuleError::NotAnImage) => t.photo_not_image(),
+            ServiceError::Rule(shared::domain::rules::RuleError::PhotoTooLarge) => {
+                t.photo_too_large()
+            }
+            ServiceError::Upstream(_) => t.generation_not_started(),
+            ServiceError::NotFound(_) | ServiceError::Conflict(_) | ServiceError::Rule(_) => {
+                t.outdated_button()
+            }
+            ServiceError::Unavailable(_) => t.try_later(),
+            _ => return Err(error.into()),
+        };
+        self.reply(text, None).await?;
+        Ok(())
     }
 }
 
@@ -92,44 +232,247 @@ pub async fn handle(state: &State, update: teloxide_core::types::Update) -> Resu
             if !message.chat.is_private() {
                 return Ok(()); // the bot works in private chats only
             }
-            tracing::Span::current().record("user_id", from.id.0);
-            let db = state.services.db()?;
-            let (user, _created) = users::register(&**db.conn().await?, &profile_of(from)).await?;
-            let ctx = Ctx {
-                state,
-                telegram,
-                lang: Lang::from_code(user.language_code.as_deref()),
-                chat_id: message.chat.id.0,
-                user,
-            };
-            on_message(&ctx, &message).await
+            let ctx = context(state, telegram, from).await?;
+            on_message(ctx, &message).await
+        }
+        UpdateKind::CallbackQuery(query) => {
+            let ctx = context(state, telegram, &query.from).await?;
+            on_callback(ctx.0, &query).await
+        }
+        UpdateKind::PreCheckoutQuery(query) => {
+            payments::pre_checkout(state, telegram, &query).await
         }
         _ => Ok(()),
     }
 }
 
-async fn on_message(ctx: &Ctx<'_>, message: &Message) -> Result<(), BotError> {
+/// Registers the user (or refreshes their names) in one round trip, which also loads their state.
+async fn context<'a>(
+    state: &'a State,
+    telegram: &'a Telegram,
+    from: &teloxide_core::types::User,
+) -> Result<(Ctx<'a>, bool), BotError> {
+    tracing::Span::current().record("user_id", from.id.0);
+    let db = state.services.db()?;
+    let (user, created) = users::register(&**db.conn().await?, &profile_of(from)).await?;
+    let lang = Lang::from_code(user.language_code.as_deref());
+    Ok((
+        Ctx {
+            state,
+            telegram,
+            user,
+            lang,
+        },
+        created,
+    ))
+}
+
+async fn on_message((ctx, created): (Ctx<'_>, bool), message: &Message) -> Result<(), BotError> {
+    let t = ctx.t();
     if ctx.user.is_blocked {
-        ctx.reply(ctx.t().blocked(), None).await?;
+        ctx.reply(t.blocked(), None).await?;
         return Ok(());
     }
+    if let Some(payment) = message.successful_payment() {
+        return payments::successful(&ctx, payment).await;
+    }
+    if message.photo().is_some() || message.document().is_some() {
+        return training::on_photo(&ctx, message).await;
+    }
     let text = message.text().unwrap_or_default().trim();
-    let (command, _argument) = split_command(text);
+    let (command, argument) = split_command(text);
+    let command = command.or_else(|| keyboards::menu_command(t, text));
     match command {
-        Some("start") => {
-            let welcome = ctx.t().welcome(&html(&ctx.user.first_name));
-            ctx.reply(welcome, Some(keyboards::main_menu(ctx.t())))
-                .await?;
-        }
+        Some("start") => start(&ctx, created, argument).await,
         Some("help") => {
-            ctx.reply(ctx.t().help(), Some(keyboards::main_menu(ctx.t())))
-                .await?;
+            ctx.set_dialog(&Dialog::Idle).await?;
+            ctx.reply(t.help(), Some(keyboards::main_menu(t))).await?;
+            Ok(())
         }
-        _ => {
-            ctx.reply(ctx.t().unknown_command(), None).await?;
+        Some("cancel") => {
+            ctx.set_dialog(&Dialog::Idle).await?;
+            ctx.reply(t.cancelled(), Some(keyboards::main_menu(t)))
+                .await?;
+            Ok(())
+        }
+        Some("balance") => {
+            ctx.reply(t.balance(ctx.user.tokens_left, ctx.user.tokens_spent), None)
+                .await?;
+            Ok(())
+        }
+        Some("models") => list_models(&ctx).await,
+        Some("history") => history(&ctx).await,
+        Some("referral") => referral(&ctx).await,
+        Some("train") => training::start(&ctx).await,
+        Some("buy") => payments::offer(&ctx).await,
+        Some(name) if name.starts_with("admin") && ctx.is_admin() => {
+            admin::command(&ctx, name, argument).await
+        }
+        Some(_) => {
+            ctx.reply(t.unknown_command(), None).await?;
+            Ok(())
+        }
+        None => match ctx.dialog() {
+            Dialog::AwaitingModelName => training::on_name(&ctx, text).await,
+            Dialog::AwaitingPrompt { model_id, style_id } => {
+                generate::on_prompt(&ctx, model_id, style_id, text).await
+            }
+            _ => {
+                ctx.reply(t.unknown_command(), None).await?;
+                Ok(())
+            }
+        },
+    }
+}
+
+async fn start(ctx: &Ctx<'_>, created: bool, payload: &str) -> Result<(), BotError> {
+    let t = ctx.t();
+    let services = ctx.services();
+    let db = services.db()?;
+    let referrer =
+        service::referrals::join(&**db.conn().await?, ctx.user.id, created, payload).await?;
+    ctx.set_dialog(&Dialog::Idle).await?;
+    ctx.reply(
+        t.welcome(&html(&ctx.user.first_name)),
+        Some(keyboards::main_menu(t)),
+    )
+    .await?;
+    if let Some(referrer_id) = referrer {
+        let referrer = users::get(&**db.conn().await?, referrer_id).await?;
+        if let Some(referrer) = referrer {
+            let rt = notify::texts_for(&referrer);
+            notify::send(
+                services,
+                &referrer,
+                rt.referral_joined(&html(&ctx.user.first_name)),
+                None,
+            )
+            .await?;
         }
     }
+    if created {
+        notify::admins(
+            services,
+            notify::admin_texts().admin_new_user(
+                &html(&ctx.user.display_name()),
+                ctx.user.id,
+                referrer.is_some(),
+            ),
+        )
+        .await;
+    }
     Ok(())
+}
+
+async fn list_models(ctx: &Ctx<'_>) -> Result<(), BotError> {
+    let t = ctx.t();
+    let db = ctx.services().db()?;
+    let list = models::list_for_user(&**db.conn().await?, ctx.user.id, Page::first(20)).await?;
+    if list.is_empty() {
+        ctx.reply(t.models_empty(), None).await?;
+        return Ok(());
+    }
+    let mut text = t.models_header();
+    for model in &list {
+        text.push('\n');
+        text.push_str(&t.model_line(
+            &html(&model.name),
+            &t.status_label(model.status),
+            model.photo_count,
+        ));
+    }
+    let ready: Vec<_> = list
+        .iter()
+        .filter(|m| m.status == shared::domain::status::ModelStatus::Ready)
+        .map(|m| {
+            (
+                t.button_generate_with(&m.name),
+                shared::domain::callbacks::Callback::Generate { model_id: m.id }.encode(),
+            )
+        })
+        .collect();
+    let markup = (!ready.is_empty()).then(|| notify::buttons(ready));
+    ctx.reply(text, markup).await?;
+    Ok(())
+}
+
+async fn history(ctx: &Ctx<'_>) -> Result<(), BotError> {
+    let t = ctx.t();
+    let db = ctx.services().db()?;
+    let list =
+        generations::list_for_user(&**db.conn().await?, ctx.user.id, Page::first(10)).await?;
+    if list.is_empty() {
+        ctx.reply(t.history_empty(), None).await?;
+        return Ok(());
+    }
+    let mut text = t.history_header();
+    for g in &list {
+        let prompt: String = g.prompt.chars().take(60).collect();
+        text.push('\n');
+        text.push_str(&t.history_line(
+            &g.created_at.format("%d.%m %H:%M").to_string(),
+            &html(&prompt),
+            &t.generation_status_label(g.status),
+            g.num_images,
+        ));
+    }
+    ctx.reply(text, None).await?;
+    Ok(())
+}
+
+async fn referral(ctx: &Ctx<'_>) -> Result<(), BotError> {
+    let t = ctx.t();
+    let db = ctx.services().db()?;
+    let stats = referrals::statistics(&**db.conn().await?, ctx.user.id).await?;
+    let link = ctx.telegram.start_link(&ctx.user.referral_code).await?;
+    let bonus = ctx.services().config.product.referral_bonus;
+    ctx.reply(
+        t.referral(&link, stats.joined, stats.paid, stats.bonus_tokens, bonus),
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn on_callback(ctx: Ctx<'_>, query: &CallbackQuery) -> Result<(), BotError> {
+    use shared::domain::callbacks::Callback;
+    let t = ctx.t();
+    let answer = |text: Option<String>| {
+        let mut request = ctx.telegram.bot.answer_callback_query(query.id.clone());
+        if let Some(text) = text {
+            request = request.text(text);
+        }
+        request
+    };
+    if ctx.user.is_blocked {
+        ctx.telegram.call(answer(Some(t.blocked()))).await?;
+        return Ok(());
+    }
+    let Some(callback) = query.data.as_deref().and_then(Callback::parse) else {
+        ctx.telegram.call(answer(Some(t.outdated_button()))).await?;
+        return Ok(());
+    };
+    // Stop the button's spinner first: Telegram shows it until the query is answered.
+    ctx.telegram.call(answer(None)).await?;
+    match callback {
+        Callback::StartTraining { model_id } => training::submit(&ctx, model_id).await,
+        Callback::Generate { model_id } => generate::begin(&ctx, model_id).await,
+        Callback::Style { style_id } => generate::on_style(&ctx, style_id).await,
+        Callback::Preset { index } => generate::on_preset(&ctx, index).await,
+        Callback::Count { images } => generate::on_count(&ctx, images).await,
+        Callback::Packs => payments::offer(&ctx).await,
+        Callback::Buy { pack_id } => payments::send_invoice(&ctx, &pack_id).await,
+        Callback::AdminBlock { .. }
+        | Callback::AdminTokens { .. }
+        | Callback::AdminStyle { .. } => {
+            if ctx.is_admin() {
+                admin::callback(&ctx, callback).await
+            } else {
+                ctx.reply(t.unknown_command(), None).await?;
+                Ok(())
+            }
+        }
+    }
 }
 
 /// `/cmd@bot arg` -> (`cmd`, `arg`); plain text -> (None, text).

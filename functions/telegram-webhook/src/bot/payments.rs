@@ -1,0 +1,122 @@
+//! Buying tokens: `/buy` lists the packs, a pack's button sends the invoice (Telegram Stars by
+//! default), the pre-checkout query is answered at once, and a successful payment credits the tokens
+//! exactly once (keyed by Telegram's charge id).
+
+use shared::notify;
+use shared::service::payments::{self, CheckoutRefusal, ConfirmedPayment};
+use shared::telegram::Telegram;
+use shared::texts::{texts, Lang};
+use teloxide_core::payloads::{AnswerPreCheckoutQuerySetters, SendInvoiceSetters};
+use teloxide_core::requests::Requester;
+use teloxide_core::types::{ChatId, LabeledPrice, PreCheckoutQuery, SuccessfulPayment};
+
+use super::{keyboards, BotError, Ctx};
+use crate::State;
+
+pub async fn offer(ctx: &Ctx<'_>) -> Result<(), BotError> {
+    let t = ctx.t();
+    let packs = &ctx.services().config.product.packs;
+    ctx.reply(t.buy_header(), Some(keyboards::packs(t, packs)))
+        .await?;
+    Ok(())
+}
+
+pub async fn send_invoice(ctx: &Ctx<'_>, pack_id: &str) -> Result<(), BotError> {
+    let t = ctx.t();
+    let product = &ctx.services().config.product;
+    let Some(pack) = product.pack(pack_id) else {
+        ctx.reply(t.checkout_unknown_pack(), None).await?;
+        return Ok(());
+    };
+    let mut request = ctx.telegram.bot.send_invoice(
+        ChatId(ctx.user.id),
+        t.invoice_title(pack.tokens),
+        t.invoice_description(pack.tokens),
+        payments::invoice_payload(pack),
+        pack.currency.clone(),
+        vec![LabeledPrice::new(
+            t.invoice_title(pack.tokens),
+            pack.price as u32,
+        )],
+    );
+    // Stars need an empty provider token; other currencies go through the configured provider.
+    if let Some(token) = &product.provider_token {
+        request = request.provider_token(token.expose().to_owned());
+    }
+    let result = ctx.telegram.call(request).await;
+    match result {
+        Ok(_) | Err(shared::telegram::TelegramError::Blocked) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Telegram waits at most 10 seconds for this answer: one read, then the answer.
+pub async fn pre_checkout(
+    state: &State,
+    telegram: &Telegram,
+    query: &PreCheckoutQuery,
+) -> Result<(), BotError> {
+    let user_id = query.from.id.0 as i64;
+    let t = texts(Lang::from_code(query.from.language_code.as_deref()));
+    let decision = payments::check_checkout(
+        &state.services,
+        user_id,
+        &query.invoice_payload,
+        &query.currency,
+        i64::from(query.total_amount),
+    )
+    .await?;
+    let request = match decision {
+        Ok(()) => telegram
+            .bot
+            .answer_pre_checkout_query(query.id.clone(), true),
+        Err(refusal) => {
+            let reason = match refusal {
+                CheckoutRefusal::Blocked => t.blocked(),
+                CheckoutRefusal::UnknownPack => t.checkout_unknown_pack(),
+            };
+            telegram
+                .bot
+                .answer_pre_checkout_query(query.id.clone(), false)
+                .error_message(reason)
+        }
+    };
+    telegram.call(request).await?;
+    Ok(())
+}
+
+pub async fn successful(ctx: &Ctx<'_>, payment: &SuccessfulPayment) -> Result<(), BotError> {
+    let confirmed = ConfirmedPayment {
+        user_id: ctx.user.id,
+        currency: &payment.currency,
+        total: i64::from(payment.total_amount),
+        payload: &payment.invoice_payload,
+        telegram_charge_id: &payment.telegram_payment_charge_id.0,
+        provider_charge_id: &payment.provider_payment_charge_id,
+    };
+    let Some(credited) = payments::credit(ctx.services(), &confirmed).await? else {
+        tracing::info!("payment already credited");
+        return Ok(());
+    };
+    ctx.reply(
+        ctx.t()
+            .payment_thanks(credited.payment.tokens, credited.tokens_left),
+        None,
+    )
+    .await?;
+    if let Some(referrer_id) = credited.referral_bonus_to {
+        let db = ctx.services().db()?;
+        let referrer = shared::repo::users::get(&**db.conn().await?, referrer_id).await?;
+        if let Some(referrer) = referrer {
+            let bonus = ctx.services().config.product.referral_bonus;
+            notify::send(
+                ctx.services(),
+                &referrer,
+                notify::texts_for(&referrer).referral_bonus(bonus),
+                None,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}

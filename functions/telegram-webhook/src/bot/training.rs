@@ -1,0 +1,167 @@
+//! `/train`: name -> photos (singly or as albums) -> "Start training" -> paid and queued.
+
+use shared::domain::callbacks::Callback;
+use shared::domain::rules::{MAX_PHOTOS, MIN_PHOTOS};
+use shared::repo::models::{self, Model, NewPhoto};
+use shared::service::training::{self, PhotoAdded};
+use shared::service::ServiceError;
+use shared::texts::html;
+use teloxide_core::types::Message;
+
+use super::{keyboards, BotError, Ctx, Dialog};
+
+pub async fn start(ctx: &Ctx<'_>) -> Result<(), BotError> {
+    ctx.set_dialog(&Dialog::AwaitingModelName).await?;
+    ctx.reply(ctx.t().train_ask_name(), None).await?;
+    Ok(())
+}
+
+pub async fn on_name(ctx: &Ctx<'_>, name: &str) -> Result<(), BotError> {
+    let db = ctx.services().db()?;
+    let model = match training::start_draft(db, ctx.user.id, name).await {
+        Ok(model) => model,
+        Err(e) => return ctx.explain(e).await,
+    };
+    ctx.set_dialog(&Dialog::CollectingPhotos { model_id: model.id })
+        .await?;
+    ctx.reply(
+        ctx.t()
+            .train_ask_photos(&html(&model.name), MIN_PHOTOS, MAX_PHOTOS),
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The photo (or image document) in a message, as a training photo.
+fn photo_of(message: &Message) -> Option<NewPhoto> {
+    if let Some(sizes) = message.photo() {
+        let largest = sizes.iter().max_by_key(|s| s.width * s.height)?;
+        return Some(NewPhoto {
+            file_unique_id: largest.file.unique_id.to_string(),
+            telegram_file_id: Some(largest.file.id.to_string()),
+            source_url: None,
+            file_size: Some(i64::from(largest.file.size)),
+            mime_type: Some("image/jpeg".into()),
+        });
+    }
+    let document = message.document()?;
+    Some(NewPhoto {
+        file_unique_id: document.file.unique_id.to_string(),
+        telegram_file_id: Some(document.file.id.to_string()),
+        source_url: None,
+        file_size: Some(i64::from(document.file.size)),
+        mime_type: Some(
+            document
+                .mime_type
+                .as_ref()
+                .map(|m| m.essence_str().to_owned())
+                .unwrap_or_else(|| "application/octet-stream".into()),
+        ),
+    })
+}
+
+/// A photo arrived. Album items arrive as separate updates, possibly handled in parallel: each one
+/// takes the draft's row lock, adds its photo and updates the one status message, so the user sees a
+/// single message whose count grows, and duplicates (same file_unique_id) count once.
+pub async fn on_photo(ctx: &Ctx<'_>, message: &Message) -> Result<(), BotError> {
+    let t = ctx.t();
+    let Dialog::CollectingPhotos { model_id } = ctx.dialog() else {
+        ctx.reply(t.photo_outside_dialog(), None).await?;
+        return Ok(());
+    };
+    let Some(photo) = photo_of(message) else {
+        return Ok(());
+    };
+    let db = ctx.services().db()?;
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    let Some(model) = models::get_for_update(&*tx, model_id)
+        .await?
+        .filter(|m| m.user_id == ctx.user.id)
+    else {
+        drop(tx);
+        drop(conn);
+        ctx.set_dialog(&Dialog::Idle).await?;
+        ctx.reply(t.photo_outside_dialog(), None).await?;
+        return Ok(());
+    };
+    let outcome = match training::add_photo(&*tx, &model, &photo).await {
+        Ok(outcome) => outcome,
+        Err(e @ ServiceError::Rule(_)) => {
+            drop(tx);
+            drop(conn);
+            return ctx.explain(e).await;
+        }
+        Err(ServiceError::Conflict(_)) => {
+            drop(tx);
+            drop(conn);
+            ctx.set_dialog(&Dialog::Idle).await?;
+            ctx.reply(t.already_started(), None).await?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (total, full) = match outcome {
+        PhotoAdded::Added { total } | PhotoAdded::Duplicate { total } => (total, false),
+        PhotoAdded::Full { total } => (total, true),
+    };
+    show_status(ctx, &*tx, &model, total, full).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Posts the draft's status message, or edits it (with the "Start training" button once there are
+/// enough photos).
+async fn show_status(
+    ctx: &Ctx<'_>,
+    db: &impl shared::db::GenericClient,
+    model: &Model,
+    total: i64,
+    full: bool,
+) -> Result<(), BotError> {
+    let t = ctx.t();
+    let cost = shared::domain::rules::training_cost(&ctx.services().config.product);
+    let mut text = t.photos_status(total, MIN_PHOTOS, MAX_PHOTOS, cost);
+    if full {
+        text.push_str("\n\n");
+        text.push_str(&t.photos_full(MAX_PHOTOS));
+    }
+    let markup = (total >= MIN_PHOTOS).then(|| {
+        keyboards::inline(vec![vec![(
+            t.button_start_training(cost),
+            Callback::StartTraining { model_id: model.id },
+        )]])
+    });
+    match model.status_message_id {
+        Some(message_id) => ctx.edit(message_id, text, markup).await,
+        None => {
+            let sent = ctx
+                .reply_within(
+                    db,
+                    text,
+                    markup.map(teloxide_core::types::ReplyMarkup::InlineKeyboard),
+                )
+                .await?;
+            models::set_status_message(db, model.id, sent.map(|m| i64::from(m.id.0))).await?;
+            Ok(())
+        }
+    }
+}
+
+/// "Start training": paid, queued, the user told what happens next.
+pub async fn submit(ctx: &Ctx<'_>, model_id: i64) -> Result<(), BotError> {
+    match training::submit(ctx.services(), ctx.user.id, model_id).await {
+        Ok(model) => {
+            ctx.set_dialog(&Dialog::Idle).await?;
+            ctx.reply(ctx.t().training_started(&html(&model.name)), None)
+                .await?;
+            Ok(())
+        }
+        Err(ServiceError::Conflict(_)) => {
+            ctx.reply(ctx.t().already_started(), None).await?;
+            Ok(())
+        }
+        Err(e) => ctx.explain(e).await,
+    }
+}

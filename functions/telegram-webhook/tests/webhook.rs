@@ -1,62 +1,11 @@
 //! The Telegram webhook, driven with real Update JSON against the fake Bot API and a real Postgres.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use serde_json::Value;
-use shared::repo::users;
+mod common;
+
+use axum::http::StatusCode;
+use common::App;
 use shared::testkit::updates::{self, TgUser};
 use shared::testkit::{TestEnv, WEBHOOK_SECRET};
-use tower::ServiceExt;
-
-struct App {
-    env: TestEnv,
-    router: axum::Router,
-}
-
-impl App {
-    async fn spawn() -> Self {
-        let env = TestEnv::start().await;
-        Self::with_env(env)
-    }
-
-    fn with_env(env: TestEnv) -> Self {
-        let (services, _jobs) = env.services();
-        let router = telegram_webhook::router(telegram_webhook::State::new(services));
-        Self { env, router }
-    }
-
-    async fn post(&self, update: &Value, secret: Option<&str>) -> (StatusCode, Value) {
-        let mut request =
-            Request::post("/telegram/webhook").header("content-type", "application/json");
-        if let Some(secret) = secret {
-            request = request.header("x-telegram-bot-api-secret-token", secret);
-        }
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(Body::from(update.to_string())).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
-    async fn send(&self, update: &Value) -> StatusCode {
-        self.post(update, Some(WEBHOOK_SECRET)).await.0
-    }
-
-    async fn user(&self, id: i64) -> Option<users::User> {
-        users::get(&**self.env.db.db.conn().await.unwrap(), id)
-            .await
-            .unwrap()
-    }
-}
 
 #[tokio::test]
 async fn start_registers_the_user_and_replies_with_the_menu() {
@@ -119,7 +68,8 @@ async fn the_same_update_concurrently_is_handled_once() {
     let app = App::spawn().await;
     let ann = TgUser::new(1001, "Ann");
     let update = updates::text(8, &ann, "/help");
-    let (a, b, c) = tokio::join!(app.send(&update), app.send(&update), app.send(&update));
+    let send = |i| app.post_to(i, &update, Some(WEBHOOK_SECRET));
+    let ((a, _), (b, _), (c, _)) = tokio::join!(send(0), send(1), send(2));
     assert_eq!((a, b, c), (StatusCode::OK, StatusCode::OK, StatusCode::OK));
     assert_eq!(app.env.telegram.sent_to(1001).len(), 1);
 }

@@ -29,7 +29,7 @@ impl TestEnv {
         let replicate = FakeReplicate::start().await;
         let vars = [
             ("DATABASE_URL", db.url.clone()),
-            ("DATABASE_POOL_SIZE", "8".to_owned()),
+            ("DATABASE_POOL_SIZE", "1".to_owned()), // as on Lambda: catches code that needs two connections at once
             ("TELEGRAM_BOT_TOKEN", BOT_TOKEN.to_owned()),
             ("TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
             ("TELEGRAM_API_URL", telegram.url()),

@@ -210,9 +210,16 @@ impl Responder {
             "getMe" => {
                 json!({"id": BOT_ID, "is_bot": true, "first_name": "Dream Photo", "username": BOT_USERNAME,
                               "can_join_groups": false, "can_read_all_group_messages": false,
-                              "supports_inline_queries": false})
+                              "supports_inline_queries": false, "can_connect_to_business": false,
+                              "has_main_web_app": false})
             }
             "sendMessage" | "editMessageText" => self.message(body, json!({"text": body["text"]})),
+            "sendInvoice" => self.message(
+                body,
+                json!({"invoice": {"title": body["title"], "description": body["description"],
+                                   "start_parameter": "", "currency": body["currency"],
+                                   "total_amount": body["prices"][0]["amount"]}}),
+            ),
             "sendPhoto" => {
                 let seed = self.next_message_id.load(Ordering::SeqCst);
                 self.message(body, json!({"photo": self.photo(seed)}))

@@ -1,0 +1,582 @@
+//! Every flow of the bot, driven with real Update JSON against the fake Bot API on real Postgres.
+
+mod common;
+
+use common::App;
+use serde_json::Value;
+use shared::domain::status::ModelStatus;
+use shared::repo::{generations, ledger, models, payments, users, Page};
+use shared::testkit::updates::{self, TgUser};
+use shared::testkit::{fixtures, ADMIN_ID, WEBHOOK_SECRET};
+
+fn inline_buttons(call: &shared::testkit::SentCall) -> Vec<(String, String)> {
+    call.body["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .map(|b| {
+            (
+                b["text"].as_str().unwrap_or_default().to_owned(),
+                b["callback_data"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn last_buttons(app: &App, chat: i64) -> Vec<(String, String)> {
+    let calls = app.env.telegram.sent_to(chat);
+    calls
+        .iter()
+        .rev()
+        .find(|c| c.body["reply_markup"]["inline_keyboard"].is_array())
+        .map(inline_buttons)
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn start_with_a_referral_code_records_the_invite_once() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    let bob = TgUser::new(2, "Bob");
+    app.send(&updates::text(1, &ann, "/start")).await;
+    let code = app.user(1).await.unwrap().referral_code;
+
+    app.send(&updates::text(2, &bob, &format!("/start {code}")))
+        .await;
+    assert_eq!(app.user(2).await.unwrap().referred_by, Some(1));
+    assert!(
+        app.last_text(1).contains("Bob joined"),
+        "the referrer hears about it"
+    );
+    // Not twice, not for oneself, not for an existing user.
+    app.send(&updates::text(3, &bob, &format!("/start {code}")))
+        .await;
+    app.send(&updates::text(4, &ann, &format!("/start {code}")))
+        .await;
+    let conn = app.env.db.db.conn().await.unwrap();
+    let stats = shared::repo::referrals::statistics(&**conn, 1)
+        .await
+        .unwrap();
+    assert_eq!(stats.joined, 1);
+    assert_eq!(app.user(1).await.unwrap().referred_by, None);
+
+    app.send(&updates::text(5, &bob, "/referral")).await;
+    let calls = app.env.telegram.calls();
+    assert!(calls.iter().any(|c| c.method == "getMe"), "{calls:?}");
+    assert!(app.last_text(2).contains(&format!(
+        "https://t.me/{}?start=",
+        shared::testkit::BOT_USERNAME
+    )));
+    // Admins hear about new users.
+    assert!(app
+        .env
+        .telegram
+        .sent_to(ADMIN_ID)
+        .iter()
+        .any(|c| c.text().contains("@bob")));
+}
+
+#[tokio::test]
+async fn balance_models_history_help_cancel_and_menu_buttons_answer() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    app.send(&updates::text(1, &ann, "/start")).await;
+    app.send(&updates::text(2, &ann, "/balance")).await;
+    assert!(app.last_text(1).contains("Balance: <b>0</b>"));
+    app.send(&updates::text(3, &ann, "/models")).await;
+    assert!(app.last_text(1).contains("no models"));
+    app.send(&updates::text(4, &ann, "/history")).await;
+    assert!(app.last_text(1).contains("No generations"));
+    app.send(&updates::text(5, &ann, "💰 Balance")).await;
+    assert!(
+        app.last_text(1).contains("Balance"),
+        "the menu button works like /balance"
+    );
+    app.send(&updates::text(6, &ann, "/train")).await;
+    app.send(&updates::text(7, &ann, "/cancel")).await;
+    assert!(app.last_text(1).contains("cancelled"));
+    app.send(&updates::text(8, &ann, "hello")).await;
+    assert!(
+        app.last_text(1).contains("don't know"),
+        "after /cancel, text is not a model name"
+    );
+}
+
+#[tokio::test]
+async fn a_blocked_user_gets_one_clear_message_and_nothing_happens() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    app.send(&updates::text(1, &ann, "/start")).await;
+    let conn = app.env.db.db.conn().await.unwrap();
+    users::set_blocked(&**conn, 1, true).await.unwrap();
+    app.env.telegram.clear();
+    app.send(&updates::text(2, &ann, "/train")).await;
+    let sent = app.env.telegram.sent_to(1);
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].text().contains("blocked"));
+    assert_eq!(app.user(1).await.unwrap().dialog["state"], "idle");
+}
+
+#[tokio::test]
+async fn an_album_of_twelve_posted_concurrently_stores_twelve_photos_and_one_status_message() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    fixtures::user(&app.env.db.db, 1, 500).await;
+    app.send(&updates::text(1, &ann, "/train")).await;
+    app.send(&updates::text(2, &ann, "My face")).await;
+    assert!(app.last_text(1).contains("My face"));
+    app.env.telegram.clear();
+
+    let album: Vec<Value> = (0..12)
+        .map(|i| updates::photo(100 + i, &ann, &format!("photo-{i}"), Some("album-1")))
+        .collect();
+    let posts = album
+        .iter()
+        .enumerate()
+        .map(|(i, u)| app.post_to(i, u, Some(WEBHOOK_SECRET)));
+    let results = futures::future::join_all(posts).await;
+    assert!(results.iter().all(|(s, _)| s.is_success()), "{results:?}");
+    // A duplicate of one photo (same file_unique_id) counts once.
+    app.send(&updates::photo(200, &ann, "photo-3", None)).await;
+
+    let conn = app.env.db.db.conn().await.unwrap();
+    let model = &models::list_for_user(&**conn, 1, Page::first(5))
+        .await
+        .unwrap()[0];
+    assert_eq!(model.photo_count, 12);
+    assert_eq!(models::photos(&**conn, model.id).await.unwrap().len(), 12);
+    let new_messages = app.env.telegram.calls_of("sendMessage");
+    assert_eq!(
+        new_messages.len(),
+        1,
+        "one status message, edited as the count grows: {new_messages:?}"
+    );
+    let last = app.last_text(1);
+    assert!(last.contains("<b>12</b>"), "{last}");
+    assert_eq!(
+        last_buttons(&app, 1),
+        vec![(
+            "🚀 Start training (100 tokens)".to_owned(),
+            format!("t:{}", model.id)
+        )]
+    );
+}
+
+#[tokio::test]
+async fn start_training_debits_queues_and_explains_what_happens_next() {
+    let mut app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    fixtures::user(&app.env.db.db, 1, 150).await;
+    app.send(&updates::text(1, &ann, "/train")).await;
+    app.send(&updates::text(2, &ann, "Me")).await;
+    for i in 0..9 {
+        app.send(&updates::photo(10 + i, &ann, &format!("p{i}"), None))
+            .await;
+    }
+    assert!(app.last_text(1).contains("Send 1 more"));
+    let conn = app.env.db.db.conn().await.unwrap();
+    let model = models::list_for_user(&**conn, 1, Page::first(1))
+        .await
+        .unwrap()
+        .remove(0);
+    // Too few photos: a clear message and nothing debited.
+    app.send(&updates::callback(30, &ann, &format!("t:{}", model.id)))
+        .await;
+    assert!(app.last_text(1).contains("at least 10"));
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 150);
+
+    app.send(&updates::photo(31, &ann, "p9", None)).await;
+    // A non-image document and a file over the limit: clear messages, nothing added.
+    app.send(&updates::document(
+        32,
+        &ann,
+        "doc-1",
+        "application/pdf",
+        1000,
+    ))
+    .await;
+    assert!(app.last_text(1).contains("not a photo"));
+    app.send(&updates::document(
+        33,
+        &ann,
+        "doc-2",
+        "image/png",
+        30 * 1024 * 1024,
+    ))
+    .await;
+    assert!(app.last_text(1).contains("larger than 20 MB"));
+
+    app.send(&updates::callback(34, &ann, &format!("t:{}", model.id)))
+        .await;
+    assert!(app.last_text(1).contains("has started"));
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 50);
+    let queued = models::get(&**conn, model.id).await.unwrap().unwrap();
+    assert_eq!(queued.status, ModelStatus::Queued);
+    assert_eq!(queued.photo_count, 10);
+    assert_eq!(app.jobs.try_recv().unwrap().model_id, model.id);
+    // A double click queues once and debits once.
+    app.send(&updates::callback(35, &ann, &format!("t:{}", model.id)))
+        .await;
+    assert!(app.jobs.try_recv().is_err());
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 50);
+    assert_eq!(ledger::sum(&**conn, 1).await.unwrap(), 50);
+}
+
+#[tokio::test]
+async fn not_enough_tokens_for_training_offers_to_buy_and_debits_nothing() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    fixtures::user(&app.env.db.db, 1, 10).await;
+    app.send(&updates::text(1, &ann, "/train")).await;
+    app.send(&updates::text(2, &ann, "Me")).await;
+    for i in 0..10 {
+        app.send(&updates::photo(10 + i, &ann, &format!("p{i}"), None))
+            .await;
+    }
+    let conn = app.env.db.db.conn().await.unwrap();
+    let model = models::list_for_user(&**conn, 1, Page::first(1))
+        .await
+        .unwrap()
+        .remove(0);
+    app.send(&updates::callback(30, &ann, &format!("t:{}", model.id)))
+        .await;
+    assert!(app
+        .last_text(1)
+        .contains("Not enough tokens: 100 needed, you have 10"));
+    assert_eq!(
+        last_buttons(&app, 1),
+        vec![("🛒 Buy tokens".to_owned(), "packs".to_owned())]
+    );
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 10);
+    assert_eq!(
+        models::get(&**conn, model.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        ModelStatus::Draft
+    );
+}
+
+#[tokio::test]
+async fn generation_goes_style_prompt_count_then_replicate_with_our_trigger_word() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    fixtures::user(&app.env.db.db, 1, 100).await;
+    let model = fixtures::ready_model(&app.env.db.db, 1).await;
+    let conn = app.env.db.db.conn().await.unwrap();
+    let style = shared::repo::styles::create(
+        &**conn,
+        &shared::repo::styles::NewStyle {
+            name: "Noir".into(),
+            description: "".into(),
+            prompt_template: "film noir, {prompt}".into(),
+            lora_url: Some("https://example.com/noir.safetensors".into()),
+            lora_scale: 0.8,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+
+    app.send(&updates::callback(1, &ann, &format!("g:{}", model.id)))
+        .await;
+    assert!(last_buttons(&app, 1).contains(&("Noir".to_owned(), format!("s:{}", style.id))));
+    app.send(&updates::callback(2, &ann, &format!("s:{}", style.id)))
+        .await;
+    assert!(app.last_text(1).contains("Describe the photo"));
+    app.send(&updates::text(3, &ann, &"x".repeat(501))).await;
+    assert!(app.last_text(1).contains("1 to 500 characters"));
+    app.send(&updates::text(4, &ann, "DPTEST in a hat")).await;
+    assert_eq!(last_buttons(&app, 1).len(), 4, "1 to 4 images");
+    app.send(&updates::callback(5, &ann, "n:3")).await;
+    assert!(app.last_text(1).contains("Creating 3"));
+
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 85);
+    let predictions = app.env.replicate.calls_to("POST", "/predictions");
+    assert_eq!(predictions.len(), 1);
+    let body = &predictions[0].body;
+    assert_eq!(body["input"]["num_outputs"], 3);
+    let prompt = body["input"]["prompt"].as_str().unwrap();
+    assert!(
+        prompt.starts_with("photo of DPTEST person, film noir, in a hat"),
+        "{prompt}"
+    );
+    assert_eq!(prompt.matches("DPTEST").count(), 1);
+    assert_eq!(
+        body["input"]["extra_lora"],
+        "https://example.com/noir.safetensors"
+    );
+    assert_eq!(
+        body["webhook"],
+        "https://dream.example.com/replicate/webhook"
+    );
+    let list = generations::list_for_user(&**conn, 1, Page::first(5))
+        .await
+        .unwrap();
+    assert_eq!(list[0].cost_tokens, 15);
+    assert!(list[0].replicate_prediction_id.is_some());
+
+    // An old button after the dialogue moved on does nothing.
+    app.send(&updates::callback(6, &ann, "n:2")).await;
+    assert!(app.last_text(1).contains("out of date"));
+    assert_eq!(app.env.replicate.calls_to("POST", "/predictions").len(), 1);
+}
+
+#[tokio::test]
+async fn generation_without_tokens_offers_to_buy_and_a_refused_prediction_refunds() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    fixtures::user(&app.env.db.db, 1, 7).await;
+    let model = fixtures::ready_model(&app.env.db.db, 1).await;
+    app.send(&updates::callback(1, &ann, &format!("g:{}", model.id)))
+        .await;
+    app.send(&updates::callback(2, &ann, "p:0")).await;
+    app.send(&updates::callback(3, &ann, "n:2")).await;
+    assert!(app
+        .last_text(1)
+        .contains("Not enough tokens: 10 needed, you have 7"));
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 7);
+
+    app.env
+        .replicate
+        .fail_next("/predictions", 422, "invalid version");
+    app.send(&updates::callback(4, &ann, "n:1")).await;
+    assert_eq!(
+        app.user(1).await.unwrap().tokens_left,
+        7,
+        "refunded at once"
+    );
+    assert!(app.last_text(1).contains("could not start"));
+}
+
+#[tokio::test]
+async fn buying_tokens_in_stars_credits_once_even_when_delivered_twice_concurrently() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    let bob = TgUser::new(2, "Bob");
+    app.send(&updates::text(1, &ann, "/start")).await;
+    let code = app.user(1).await.unwrap().referral_code;
+    app.send(&updates::text(2, &bob, &format!("/start {code}")))
+        .await;
+
+    app.send(&updates::text(3, &bob, "/buy")).await;
+    assert_eq!(
+        last_buttons(&app, 2)[0],
+        ("100 tokens — 150 ⭐".to_owned(), "b:small".to_owned())
+    );
+    app.send(&updates::callback(4, &bob, "b:small")).await;
+    let invoice = app.env.telegram.calls_of("sendInvoice").pop().unwrap();
+    assert_eq!(invoice.body["currency"], "XTR");
+    assert_eq!(invoice.body["prices"][0]["amount"], 150);
+    assert_eq!(invoice.body["payload"], "pack:small");
+    assert!(invoice.body.get("provider_token").is_none() || invoice.body["provider_token"] == "");
+
+    app.send(&updates::pre_checkout(5, &bob, "XTR", 150, "pack:small"))
+        .await;
+    let answer = app
+        .env
+        .telegram
+        .calls_of("answerPreCheckoutQuery")
+        .pop()
+        .unwrap();
+    assert_eq!(answer.body["ok"], true);
+    app.send(&updates::pre_checkout(6, &bob, "XTR", 1, "pack:small"))
+        .await;
+    let answer = app
+        .env
+        .telegram
+        .calls_of("answerPreCheckoutQuery")
+        .pop()
+        .unwrap();
+    assert_eq!(
+        answer.body["ok"], false,
+        "a price that is not ours is refused"
+    );
+
+    // The same payment, delivered twice at once (two update ids, two Lambdas), and once more later.
+    let paid_a = updates::successful_payment(7, &bob, "XTR", 150, "pack:small", "charge-1");
+    let paid_b = updates::successful_payment(8, &bob, "XTR", 150, "pack:small", "charge-1");
+    let (a, b) = tokio::join!(
+        app.post_to(1, &paid_a, Some(WEBHOOK_SECRET)),
+        app.post_to(2, &paid_b, Some(WEBHOOK_SECRET))
+    );
+    assert!(a.0.is_success() && b.0.is_success());
+    app.send(&updates::successful_payment(
+        9,
+        &bob,
+        "XTR",
+        150,
+        "pack:small",
+        "charge-1",
+    ))
+    .await;
+
+    let conn = app.env.db.db.conn().await.unwrap();
+    assert_eq!(
+        payments::list_for_user(&**conn, 2, Page::first(10))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(app.user(2).await.unwrap().tokens_left, 100);
+    assert_eq!(ledger::sum(&**conn, 2).await.unwrap(), 100);
+    assert!(app.last_text(2).contains("+100 tokens"));
+    // The referrer got the bonus once, on the first payment.
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 30);
+    app.send(&updates::successful_payment(
+        10,
+        &bob,
+        "XTR",
+        150,
+        "pack:small",
+        "charge-2",
+    ))
+    .await;
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 30);
+    assert_eq!(app.user(2).await.unwrap().tokens_left, 200);
+    // Admins are told of each payment.
+    assert_eq!(
+        app.env
+            .telegram
+            .sent_to(ADMIN_ID)
+            .iter()
+            .filter(|c| c.text().contains("Оплата"))
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_blocked_user_cannot_pay() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    app.send(&updates::text(1, &ann, "/start")).await;
+    users::set_blocked(&**app.env.db.db.conn().await.unwrap(), 1, true)
+        .await
+        .unwrap();
+    app.send(&updates::pre_checkout(2, &ann, "XTR", 150, "pack:small"))
+        .await;
+    let answer = app
+        .env
+        .telegram
+        .calls_of("answerPreCheckoutQuery")
+        .pop()
+        .unwrap();
+    assert_eq!(answer.body["ok"], false);
+    assert!(answer.body["error_message"]
+        .as_str()
+        .unwrap()
+        .contains("blocked"));
+}
+
+#[tokio::test]
+async fn a_non_admin_gets_no_admin_data() {
+    let app = App::spawn().await;
+    let eve = TgUser::new(66, "Eve");
+    for (i, command) in [
+        "/admin_stats",
+        "/admin_users 1",
+        "/admin_payments",
+        "/admin_models",
+        "/admin_styles",
+    ]
+    .iter()
+    .enumerate()
+    {
+        app.send(&updates::text(i as i64 + 1, &eve, command)).await;
+        assert!(
+            app.last_text(66).contains("don't know that command"),
+            "{command}"
+        );
+    }
+    app.send(&updates::callback(10, &eve, "at:66:1000")).await;
+    assert_eq!(app.user(66).await.unwrap().tokens_left, 0);
+}
+
+#[tokio::test]
+async fn admins_see_stats_manage_users_tokens_and_styles() {
+    let app = App::spawn().await;
+    let admin = TgUser::new(ADMIN_ID, "Boss");
+    let ann = TgUser::new(1, "Ann");
+    app.send(&updates::text(1, &ann, "/start")).await;
+    app.send(&updates::text(2, &admin, "/admin_stats")).await;
+    let stats = app.last_text(ADMIN_ID);
+    assert!(stats.contains("Users: 2"), "{stats}");
+
+    app.send(&updates::text(3, &admin, "/admin_users @ann"))
+        .await;
+    assert!(app.last_text(ADMIN_ID).contains("(id 1)"));
+    app.send(&updates::callback(4, &admin, "at:1:100")).await;
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 100);
+    app.send(&updates::callback(5, &admin, "at:1:-500")).await;
+    assert!(app.last_text(ADMIN_ID).contains("Not enough tokens"));
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 100);
+    let conn = app.env.db.db.conn().await.unwrap();
+    let entries = ledger::entries(&**conn, 1, Page::first(5)).await.unwrap();
+    assert_eq!(entries[0].reason, shared::repo::ledger::Reason::Admin);
+
+    app.send(&updates::callback(6, &admin, "ab:1:1")).await;
+    assert!(app.user(1).await.unwrap().is_blocked);
+    app.send(&updates::callback(7, &admin, "ab:1:0")).await;
+    assert!(!app.user(1).await.unwrap().is_blocked);
+
+    app.send(&updates::text(
+        8,
+        &admin,
+        "/admin_styles add Noir | Black and white | film noir, {prompt}",
+    ))
+    .await;
+    app.send(&updates::text(9, &admin, "/admin_styles")).await;
+    assert!(app.last_text(ADMIN_ID).contains("Noir"));
+    let style = shared::repo::styles::list(&**conn, true)
+        .await
+        .unwrap()
+        .remove(0);
+    app.send(&updates::callback(
+        10,
+        &admin,
+        &format!("as:{}:0", style.id),
+    ))
+    .await;
+    assert!(shared::repo::styles::list(&**conn, false)
+        .await
+        .unwrap()
+        .is_empty());
+    app.send(&updates::text(11, &admin, "/admin_models")).await;
+    app.send(&updates::text(12, &admin, "/admin_payments"))
+        .await;
+    assert!(app.last_text(ADMIN_ID).contains("Recent payments"));
+}
+
+#[tokio::test]
+async fn telegram_rate_limits_are_waited_out_and_blocked_users_are_marked() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    app.env.telegram.fail_next(
+        "sendMessage",
+        429,
+        "Too Many Requests: retry after 1",
+        Some(1),
+    );
+    app.send(&updates::text(1, &ann, "/start")).await;
+    assert_eq!(
+        app.env.telegram.sent_to(1).len(),
+        2,
+        "retried after retry_after"
+    );
+
+    app.env.telegram.fail_next(
+        "sendMessage",
+        403,
+        "Forbidden: bot was blocked by the user",
+        None,
+    );
+    app.send(&updates::text(2, &ann, "/help")).await;
+    assert!(app.user(1).await.unwrap().bot_blocked);
+    // Writing to the bot again means they unblocked it.
+    app.send(&updates::text(3, &ann, "/help")).await;
+    assert!(!app.user(1).await.unwrap().bot_blocked);
+}

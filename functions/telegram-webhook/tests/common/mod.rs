@@ -1,0 +1,88 @@
+//! The bot as Telegram sees it: the webhook router of one or more "Lambda instances" (each with its
+//! own one-connection pool), a real Postgres, and the fake Bot API and Replicate.
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::Value;
+use shared::repo::users;
+use shared::testkit::{TestEnv, WEBHOOK_SECRET};
+use tower::ServiceExt;
+
+pub struct App {
+    pub env: TestEnv,
+    instances: Vec<axum::Router>,
+    pub jobs: tokio::sync::mpsc::UnboundedReceiver<shared::queue::TrainingJob>,
+}
+
+impl App {
+    pub async fn spawn() -> Self {
+        Self::with_env(TestEnv::start().await)
+    }
+
+    pub fn with_env(env: TestEnv) -> Self {
+        let (queue, jobs) = shared::queue::TrainingQueue::in_process();
+        let instances = (0..4)
+            .map(|_| {
+                let services =
+                    shared::services::Services::new(env.config(), queue.clone()).unwrap();
+                telegram_webhook::router(telegram_webhook::State::new(services))
+            })
+            .collect();
+        Self {
+            env,
+            instances,
+            jobs,
+        }
+    }
+
+    pub async fn post_to(
+        &self,
+        instance: usize,
+        update: &Value,
+        secret: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request =
+            Request::post("/telegram/webhook").header("content-type", "application/json");
+        if let Some(secret) = secret {
+            request = request.header("x-telegram-bot-api-secret-token", secret);
+        }
+        let router = self.instances[instance % self.instances.len()].clone();
+        let response = router
+            .oneshot(request.body(Body::from(update.to_string())).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    pub async fn post(&self, update: &Value, secret: Option<&str>) -> (StatusCode, Value) {
+        self.post_to(0, update, secret).await
+    }
+
+    /// Delivers an update and expects it handled.
+    pub async fn send(&self, update: &Value) -> StatusCode {
+        let (status, body) = self.post(update, Some(WEBHOOK_SECRET)).await;
+        assert!(
+            status.is_success(),
+            "the update was not handled: {status} {body}"
+        );
+        status
+    }
+
+    pub async fn user(&self, id: i64) -> Option<users::User> {
+        users::get(&**self.env.db.db.conn().await.unwrap(), id)
+            .await
+            .unwrap()
+    }
+
+    pub fn last_text(&self, chat: i64) -> String {
+        self.env.telegram.last_text_to(chat).unwrap_or_default()
+    }
+}

@@ -81,7 +81,8 @@ async fn a_failed_reply_is_retried_on_redelivery() {
     let update = updates::text(9, &ann, "/help");
     // The Bot API is briefly unreachable: our reply fails, so Telegram must deliver the update again.
     app.env.telegram.outage_next("sendMessage");
-    assert_eq!(app.send(&update).await, StatusCode::SERVICE_UNAVAILABLE);
+    let (status, _) = app.post(&update, Some(WEBHOOK_SECRET)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(app.send(&update).await, StatusCode::OK);
     let replies = app.env.telegram.calls_of("sendMessage");
     assert_eq!(replies.len(), 2, "one failed attempt, one delivered reply");

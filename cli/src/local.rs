@@ -226,7 +226,7 @@ async fn long_poll(state: Arc<telegram_webhook::State>) {
         };
         for update in updates {
             let next = update.id.0 as i32 + 1;
-            if let Err(e) = telegram_webhook::process_update(&state, update).await {
+            if let Err(e) = telegram_webhook::process_polled_update(&state, update).await {
                 tracing::warn!(error = %error_chain(&e), "update failed; it will be fetched again");
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 break;

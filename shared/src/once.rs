@@ -14,9 +14,11 @@ pub trait Transient: std::error::Error + 'static {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Handled {
-    /// Handled now (successfully, or failed for good and logged).
-    Done,
+pub enum Handled<T> {
+    /// Handled now, with what the handler returned.
+    Done(T),
+    /// Failed for good (logged once, marked done so it is not retried).
+    Failed,
     /// Already handled, or being handled by a concurrent invocation.
     Duplicate,
 }
@@ -29,24 +31,24 @@ pub enum OnceError<E: std::error::Error + 'static> {
     Transient(#[source] E),
 }
 
-pub async fn handle_once<E, F, Fut>(
+pub async fn handle_once<T, E, F, Fut>(
     db: &Db,
     delivery: Delivery<'_>,
     handler: F,
-) -> Result<Handled, OnceError<E>>
+) -> Result<Handled<T>, OnceError<E>>
 where
     E: Transient,
     F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<(), E>>,
+    Fut: Future<Output = Result<T, E>>,
 {
     if deliveries::claim(&**db.conn().await?, delivery).await? == Claim::Duplicate {
         tracing::info!("duplicate delivery skipped");
         return Ok(Handled::Duplicate);
     }
     match handler().await {
-        Ok(()) => {
+        Ok(value) => {
             deliveries::finish(&**db.conn().await?, delivery).await?;
-            Ok(Handled::Done)
+            Ok(Handled::Done(value))
         }
         Err(e) if e.is_transient() => {
             tracing::warn!(error = %error_chain(&e), "delivery failed, the sender will deliver it again");
@@ -56,7 +58,7 @@ where
         Err(e) => {
             tracing::error!(error = %error_chain(&e), "delivery failed permanently");
             deliveries::finish(&**db.conn().await?, delivery).await?;
-            Ok(Handled::Done)
+            Ok(Handled::Failed)
         }
     }
 }

@@ -10,10 +10,12 @@ pub fn init() {
     let on_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = if on_lambda {
+        // The span list carries the Lambda runtime's `requestId` span into every line, beside our own
+        // spans (update_id, webhook_id, user_id, model_id).
         builder
             .json()
-            .with_current_span(true)
-            .with_span_list(false)
+            .with_current_span(false)
+            .with_span_list(true)
             .with_ansi(false)
             .without_time() // CloudWatch stamps every line
             .try_init()

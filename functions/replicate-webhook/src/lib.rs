@@ -112,7 +112,7 @@ async fn handle(services: &Services, webhook_id: &str, job: Job) -> Response {
     })
     .await
     {
-        Ok(Handled::Done) => ok("handled"),
+        Ok(Handled::Done(())) | Ok(Handled::Failed) => ok("handled"),
         Ok(Handled::Duplicate) => ok("duplicate"),
         // Replicate retries a failed final webhook; intermediate ones are not retried, which is fine.
         Err(e) => {

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use shared::services::{Services, StartupError};
 
-pub use webhook::{process_update, router, WebhookError};
+pub use bot::WebhookReply;
+pub use webhook::{process_polled_update, process_update, router, WebhookError};
 
 /// Built once per cold start.
 #[derive(Clone, Debug)]

@@ -10,13 +10,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use shared::http::{error_chain, ApiError};
-use shared::once::{handle_once, OnceError};
+use shared::once::{handle_once, Handled, OnceError};
 use shared::repo::deliveries::Delivery;
 use subtle::ConstantTimeEq;
 use teloxide_core::types::Update;
 use tracing::Instrument;
 
-use crate::bot::{self, BotError};
+use crate::bot::{self, BotError, WebhookReply};
 use crate::State;
 
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
@@ -70,7 +70,9 @@ async fn webhook(
         }
     };
     match process_update(&state, update).await {
-        Ok(()) => (StatusCode::OK, Json(serde_json::json!({}))).into_response(),
+        // Telegram makes this call for us from the response body: one Bot API round trip saved.
+        Ok(Some(reply)) => (StatusCode::OK, Json(reply)).into_response(),
+        Ok(None) => (StatusCode::OK, Json(serde_json::json!({}))).into_response(),
         Err(e) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "retry",
@@ -83,18 +85,36 @@ async fn webhook(
     }
 }
 
-/// Handles one update exactly once (see [`shared::once`]). Also used by long polling.
-pub async fn process_update(state: &State, update: Update) -> Result<(), WebhookError> {
+/// Handles one update exactly once (see [`shared::once`]). Returns the final reply to put in the
+/// webhook response, if the update ended with one that needs no result.
+pub async fn process_update(
+    state: &State,
+    update: Update,
+) -> Result<Option<WebhookReply>, WebhookError> {
     let update_id = i64::from(update.id.0);
     let span = tracing::info_span!("update", update_id, user_id = tracing::field::Empty);
     async move {
         let db = state.services.db()?;
-        handle_once(db, Delivery::TelegramUpdate(update_id), || {
+        let handled = handle_once(db, Delivery::TelegramUpdate(update_id), || {
             bot::handle(state, update)
         })
         .await?;
-        Ok(())
+        Ok(match handled {
+            Handled::Done(reply) => reply,
+            Handled::Failed | Handled::Duplicate => None,
+        })
     }
     .instrument(span)
     .await
+}
+
+/// Handles an update fetched by long polling (no webhook response to carry the reply: send it).
+pub async fn process_polled_update(state: &State, update: Update) -> Result<(), WebhookError> {
+    if let Some(reply) = process_update(state, update).await? {
+        let telegram = state.services.telegram()?;
+        if let Err(e) = reply.send(telegram).await {
+            tracing::warn!(error = %error_chain(&e), "final reply not delivered");
+        }
+    }
+    Ok(())
 }

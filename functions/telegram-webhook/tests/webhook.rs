@@ -26,6 +26,21 @@ async fn start_registers_the_user_and_replies_with_the_menu() {
 }
 
 #[tokio::test]
+async fn a_final_reply_rides_in_the_webhook_response() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1001, "Ann");
+    app.send(&updates::text(1, &ann, "/start")).await;
+    let (status, body) = app
+        .post(&updates::text(2, &ann, "/balance"), Some(WEBHOOK_SECRET))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["method"], "sendMessage");
+    assert_eq!(body["chat_id"], 1001);
+    assert_eq!(body["parse_mode"], "HTML");
+    assert!(body["text"].as_str().unwrap().contains("Balance"));
+}
+
+#[tokio::test]
 async fn texts_follow_the_users_language() {
     let app = App::spawn().await;
     let boris = TgUser::new(1002, "Boris").russian();

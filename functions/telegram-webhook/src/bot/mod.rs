@@ -61,17 +61,67 @@ impl shared::once::Transient for BotError {
     }
 }
 
+/// A message Telegram sends for us when we return it as the webhook's response body ("Making
+/// requests when getting updates"): the update's last reply, when nothing needs its result.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WebhookReply {
+    method: &'static str,
+    chat_id: i64,
+    text: String,
+    parse_mode: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_markup: Option<ReplyMarkup>,
+}
+
+impl WebhookReply {
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Sends it through the Bot API instead (long polling has no webhook response).
+    pub async fn send(self, telegram: &Telegram) -> Result<(), TelegramError> {
+        let mut request = telegram
+            .bot
+            .send_message(ChatId(self.chat_id), self.text)
+            .parse_mode(ParseMode::Html);
+        if let Some(markup) = self.reply_markup {
+            request = request.reply_markup(markup);
+        }
+        telegram.call(request).await.map(|_| ())
+    }
+}
+
 /// One update's context: who, in which language, and how to answer.
 pub struct Ctx<'a> {
     pub state: &'a State,
     pub telegram: &'a Telegram,
     pub user: User,
     pub lang: Lang,
+    final_reply: std::sync::Mutex<Option<WebhookReply>>,
 }
 
 impl Ctx<'_> {
     pub fn t(&self) -> &'static dyn Texts {
         texts(self.lang)
+    }
+
+    /// The update's last message to the user, returned in the webhook response rather than sent
+    /// (saves a Bot API call). Only for a reply nothing else follows and whose result nobody needs.
+    pub fn finish_with(&self, text: String, markup: Option<ReplyMarkup>) -> Result<(), BotError> {
+        let reply = WebhookReply {
+            method: "sendMessage",
+            chat_id: self.user.id,
+            text,
+            parse_mode: "HTML",
+            reply_markup: markup,
+        };
+        let previous = self.final_reply.lock().expect("final reply").replace(reply);
+        debug_assert!(previous.is_none(), "one final reply per update");
+        Ok(())
+    }
+
+    fn take_final_reply(&self) -> Option<WebhookReply> {
+        self.final_reply.lock().expect("final reply").take()
     }
 
     pub fn services(&self) -> &shared::services::Services {
@@ -221,28 +271,34 @@ pub fn profile_of(user: &teloxide_core::types::User) -> TelegramProfile {
     }
 }
 
-/// Handles one update (already claimed as ours).
-pub async fn handle(state: &State, update: teloxide_core::types::Update) -> Result<(), BotError> {
+/// Handles one update (already claimed as ours). Returns the final reply for the webhook response.
+pub async fn handle(
+    state: &State,
+    update: teloxide_core::types::Update,
+) -> Result<Option<WebhookReply>, BotError> {
     let telegram = state.services.telegram()?;
     match update.kind {
         UpdateKind::Message(message) => {
             let Some(from) = message.from.as_ref().filter(|u| !u.is_bot) else {
-                return Ok(());
+                return Ok(None);
             };
             if !message.chat.is_private() {
-                return Ok(()); // the bot works in private chats only
+                return Ok(None); // the bot works in private chats only
             }
-            let ctx = context(state, telegram, from).await?;
-            on_message(ctx, &message).await
+            let (ctx, created) = context(state, telegram, from).await?;
+            on_message(&ctx, created, &message).await?;
+            Ok(ctx.take_final_reply())
         }
         UpdateKind::CallbackQuery(query) => {
-            let ctx = context(state, telegram, &query.from).await?;
-            on_callback(ctx.0, &query).await
+            let (ctx, _) = context(state, telegram, &query.from).await?;
+            on_callback(&ctx, &query).await?;
+            Ok(ctx.take_final_reply())
         }
         UpdateKind::PreCheckoutQuery(query) => {
-            payments::pre_checkout(state, telegram, &query).await
+            payments::pre_checkout(state, telegram, &query).await?;
+            Ok(None)
         }
-        _ => Ok(()),
+        _ => Ok(None),
     }
 }
 
@@ -262,22 +318,22 @@ async fn context<'a>(
             telegram,
             user,
             lang,
+            final_reply: std::sync::Mutex::new(None),
         },
         created,
     ))
 }
 
-async fn on_message((ctx, created): (Ctx<'_>, bool), message: &Message) -> Result<(), BotError> {
+async fn on_message(ctx: &Ctx<'_>, created: bool, message: &Message) -> Result<(), BotError> {
     let t = ctx.t();
     if ctx.user.is_blocked {
-        ctx.reply(t.blocked(), None).await?;
-        return Ok(());
+        return ctx.finish_with(t.blocked(), None);
     }
     if let Some(payment) = message.successful_payment() {
-        return payments::successful(&ctx, payment).await;
+        return payments::successful(ctx, payment).await;
     }
     if message.photo().is_some() || message.document().is_some() {
-        return training::on_photo(&ctx, message).await;
+        return training::on_photo(ctx, message).await;
     }
     let text = message.text().unwrap_or_default().trim();
     let (command, argument) = split_command(text);
@@ -369,8 +425,7 @@ async fn list_models(ctx: &Ctx<'_>) -> Result<(), BotError> {
     let db = ctx.services().db()?;
     let list = models::list_for_user(&**db.conn().await?, ctx.user.id, Page::first(20)).await?;
     if list.is_empty() {
-        ctx.reply(t.models_empty(), None).await?;
-        return Ok(());
+        return ctx.finish_with(t.models_empty(), None);
     }
     let mut text = t.models_header();
     for model in &list {
@@ -392,8 +447,7 @@ async fn list_models(ctx: &Ctx<'_>) -> Result<(), BotError> {
         })
         .collect();
     let markup = (!ready.is_empty()).then(|| notify::buttons(ready));
-    ctx.reply(text, markup).await?;
-    Ok(())
+    ctx.finish_with(text, markup)
 }
 
 async fn history(ctx: &Ctx<'_>) -> Result<(), BotError> {
@@ -402,8 +456,7 @@ async fn history(ctx: &Ctx<'_>) -> Result<(), BotError> {
     let list =
         generations::list_for_user(&**db.conn().await?, ctx.user.id, Page::first(10)).await?;
     if list.is_empty() {
-        ctx.reply(t.history_empty(), None).await?;
-        return Ok(());
+        return ctx.finish_with(t.history_empty(), None);
     }
     let mut text = t.history_header();
     for g in &list {
@@ -416,8 +469,7 @@ async fn history(ctx: &Ctx<'_>) -> Result<(), BotError> {
             g.num_images,
         ));
     }
-    ctx.reply(text, None).await?;
-    Ok(())
+    ctx.finish_with(text, None)
 }
 
 async fn referral(ctx: &Ctx<'_>) -> Result<(), BotError> {
@@ -434,7 +486,7 @@ async fn referral(ctx: &Ctx<'_>) -> Result<(), BotError> {
     Ok(())
 }
 
-async fn on_callback(ctx: Ctx<'_>, query: &CallbackQuery) -> Result<(), BotError> {
+async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotError> {
     use shared::domain::callbacks::Callback;
     let t = ctx.t();
     let answer = |text: Option<String>| {
@@ -455,21 +507,20 @@ async fn on_callback(ctx: Ctx<'_>, query: &CallbackQuery) -> Result<(), BotError
     // Stop the button's spinner first: Telegram shows it until the query is answered.
     ctx.telegram.call(answer(None)).await?;
     match callback {
-        Callback::StartTraining { model_id } => training::submit(&ctx, model_id).await,
-        Callback::Generate { model_id } => generate::begin(&ctx, model_id).await,
-        Callback::Style { style_id } => generate::on_style(&ctx, style_id).await,
-        Callback::Preset { index } => generate::on_preset(&ctx, index).await,
-        Callback::Count { images } => generate::on_count(&ctx, images).await,
-        Callback::Packs => payments::offer(&ctx).await,
-        Callback::Buy { pack_id } => payments::send_invoice(&ctx, &pack_id).await,
+        Callback::StartTraining { model_id } => training::submit(ctx, model_id).await,
+        Callback::Generate { model_id } => generate::begin(ctx, model_id).await,
+        Callback::Style { style_id } => generate::on_style(ctx, style_id).await,
+        Callback::Preset { index } => generate::on_preset(ctx, index).await,
+        Callback::Count { images } => generate::on_count(ctx, images).await,
+        Callback::Packs => payments::offer(ctx).await,
+        Callback::Buy { pack_id } => payments::send_invoice(ctx, &pack_id).await,
         Callback::AdminBlock { .. }
         | Callback::AdminTokens { .. }
         | Callback::AdminStyle { .. } => {
             if ctx.is_admin() {
-                admin::callback(&ctx, callback).await
+                admin::callback(ctx, callback).await
             } else {
-                ctx.reply(t.unknown_command(), None).await?;
-                Ok(())
+                ctx.finish_with(t.unknown_command(), None)
             }
         }
     }

@@ -56,10 +56,30 @@ impl App {
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
             .await
             .unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if status.is_success() {
+            self.execute_reply(&body).await;
+        }
+        (status, body)
+    }
+
+    /// Does what Telegram does with a webhook response that names a method: calls it.
+    async fn execute_reply(&self, body: &Value) {
+        let Some(method) = body["method"].as_str() else {
+            return;
+        };
+        let url = format!(
+            "{}/bot{}/{method}",
+            self.env.telegram.url(),
+            shared::testkit::BOT_TOKEN
+        );
+        let response = reqwest::Client::new()
+            .post(url)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
     }
 
     pub async fn post(&self, update: &Value, secret: Option<&str>) -> (StatusCode, Value) {

@@ -574,7 +574,7 @@ async fn telegram_rate_limits_are_waited_out_and_blocked_users_are_marked() {
         "Forbidden: bot was blocked by the user",
         None,
     );
-    app.send(&updates::text(2, &ann, "/help")).await;
+    app.send(&updates::text(2, &ann, "/train")).await;
     assert!(app.user(1).await.unwrap().bot_blocked);
     // Writing to the bot again means they unblocked it.
     app.send(&updates::text(3, &ann, "/help")).await;

@@ -34,7 +34,7 @@ async fn a_final_reply_rides_in_the_webhook_response() {
         .post(&updates::text(2, &ann, "/balance"), Some(WEBHOOK_SECRET))
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["method"], "sendMessage");
+    assert_eq!(body["method"], "sendMessage", "{body}");
     assert_eq!(body["chat_id"], 1001);
     assert_eq!(body["parse_mode"], "HTML");
     assert!(body["text"].as_str().unwrap().contains("Balance"));

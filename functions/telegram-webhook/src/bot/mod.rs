@@ -339,44 +339,33 @@ async fn on_message(ctx: &Ctx<'_>, created: bool, message: &Message) -> Result<(
     let (command, argument) = split_command(text);
     let command = command.or_else(|| keyboards::menu_command(t, text));
     match command {
-        Some("start") => start(&ctx, created, argument).await,
+        Some("start") => start(ctx, created, argument).await,
         Some("help") => {
             ctx.set_dialog(&Dialog::Idle).await?;
-            ctx.reply(t.help(), Some(keyboards::main_menu(t))).await?;
-            Ok(())
+            ctx.finish_with(t.help(), Some(keyboards::main_menu(t)))
         }
         Some("cancel") => {
             ctx.set_dialog(&Dialog::Idle).await?;
-            ctx.reply(t.cancelled(), Some(keyboards::main_menu(t)))
-                .await?;
-            Ok(())
+            ctx.finish_with(t.cancelled(), Some(keyboards::main_menu(t)))
         }
         Some("balance") => {
-            ctx.reply(t.balance(ctx.user.tokens_left, ctx.user.tokens_spent), None)
-                .await?;
-            Ok(())
+            ctx.finish_with(t.balance(ctx.user.tokens_left, ctx.user.tokens_spent), None)
         }
-        Some("models") => list_models(&ctx).await,
-        Some("history") => history(&ctx).await,
-        Some("referral") => referral(&ctx).await,
-        Some("train") => training::start(&ctx).await,
-        Some("buy") => payments::offer(&ctx).await,
+        Some("models") => list_models(ctx).await,
+        Some("history") => history(ctx).await,
+        Some("referral") => referral(ctx).await,
+        Some("train") => training::start(ctx).await,
+        Some("buy") => payments::offer(ctx).await,
         Some(name) if name.starts_with("admin") && ctx.is_admin() => {
-            admin::command(&ctx, name, argument).await
+            admin::command(ctx, name, argument).await
         }
-        Some(_) => {
-            ctx.reply(t.unknown_command(), None).await?;
-            Ok(())
-        }
+        Some(_) => ctx.finish_with(t.unknown_command(), None),
         None => match ctx.dialog() {
-            Dialog::AwaitingModelName => training::on_name(&ctx, text).await,
+            Dialog::AwaitingModelName => training::on_name(ctx, text).await,
             Dialog::AwaitingPrompt { model_id, style_id } => {
-                generate::on_prompt(&ctx, model_id, style_id, text).await
+                generate::on_prompt(ctx, model_id, style_id, text).await
             }
-            _ => {
-                ctx.reply(t.unknown_command(), None).await?;
-                Ok(())
-            }
+            _ => ctx.finish_with(t.unknown_command(), None),
         },
     }
 }
@@ -478,12 +467,10 @@ async fn referral(ctx: &Ctx<'_>) -> Result<(), BotError> {
     let stats = referrals::statistics(&**db.conn().await?, ctx.user.id).await?;
     let link = ctx.telegram.start_link(&ctx.user.referral_code).await?;
     let bonus = ctx.services().config.product.referral_bonus;
-    ctx.reply(
+    ctx.finish_with(
         t.referral(&link, stats.joined, stats.paid, stats.bonus_tokens, bonus),
         None,
     )
-    .await?;
-    Ok(())
 }
 
 async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotError> {

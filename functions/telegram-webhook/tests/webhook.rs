@@ -93,7 +93,7 @@ async fn the_same_update_concurrently_is_handled_once() {
 async fn a_failed_reply_is_retried_on_redelivery() {
     let app = App::spawn().await;
     let ann = TgUser::new(1001, "Ann");
-    let update = updates::text(9, &ann, "/help");
+    let update = updates::text(9, &ann, "/train");
     // The Bot API is briefly unreachable: our reply fails, so Telegram must deliver the update again.
     app.env.telegram.outage_next("sendMessage");
     let (status, _) = app.post(&update, Some(WEBHOOK_SECRET)).await;

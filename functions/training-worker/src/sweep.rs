@@ -6,6 +6,7 @@
 use serde::Serialize;
 use shared::http::error_chain;
 use shared::outcomes::{self, Applied, OutcomeError, Subject};
+use shared::queue::TrainingJob;
 use shared::replicate::ReplicateError;
 use shared::repo::{generations, models};
 use shared::services::Services;
@@ -15,7 +16,13 @@ pub struct SweepReport {
     pub checked: usize,
     pub settled: usize,
     pub errors: usize,
+    /// Queued models whose job was sent again (its first message was lost).
+    pub requeued: usize,
 }
+
+/// A queued model whose job has not started after this long is queued again (the worker's row lock
+/// makes a duplicate harmless).
+const REQUEUE_AFTER_SECONDS: i64 = 10 * 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
@@ -38,9 +45,23 @@ pub async fn sweep(services: &Services) -> Result<SweepReport, SweepError> {
     let conn = db.conn().await?;
     let trainings = models::list_in_training(&**conn, stale_after, 50).await?;
     let predictions = generations::list_in_flight(&**conn, stale_after, 50).await?;
+    let stuck_in_queue = models::list_stale_queued(&**conn, REQUEUE_AFTER_SECONDS, 50).await?;
     drop(conn);
 
     let mut report = SweepReport::default();
+    for model in stuck_in_queue {
+        match services
+            .queue
+            .send(TrainingJob { model_id: model.id })
+            .await
+        {
+            Ok(()) => report.requeued += 1,
+            Err(e) => {
+                report.errors += 1;
+                tracing::error!(model_id = model.id, error = %error_chain(&e), "could not queue a stuck model again");
+            }
+        }
+    }
     for model in trainings {
         report.checked += 1;
         let id = model.replicate_training_id.clone().unwrap_or_default();
@@ -66,10 +87,11 @@ pub async fn sweep(services: &Services) -> Result<SweepReport, SweepError> {
         };
         tally(&mut report, result, &id);
     }
-    if report.checked > 0 {
+    if report.checked > 0 || report.requeued > 0 {
         tracing::info!(
             checked = report.checked,
             settled = report.settled,
+            requeued = report.requeued,
             errors = report.errors,
             "sweep done"
         );

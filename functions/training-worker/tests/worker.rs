@@ -224,6 +224,27 @@ async fn photos_gone_from_telegram_fail_the_model_for_good() {
 }
 
 #[tokio::test]
+async fn the_sweep_queues_again_a_model_whose_job_was_lost() {
+    let env = TestEnv::start().await;
+    let (services, mut jobs) = env.services();
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let report = training_worker::sweep(&services).await.unwrap();
+    assert_eq!(report.requeued, 0, "a fresh queued model is left alone");
+    // Time passes (test-only time travel) and no worker ever saw the job.
+    let conn = env.db.db.conn().await.unwrap();
+    conn.execute(
+        "UPDATE models SET updated_at = now() - interval '1 hour' WHERE id = $1",
+        &[&model.id],
+    )
+    .await
+    .unwrap();
+    let report = training_worker::sweep(&services).await.unwrap();
+    assert_eq!(report.requeued, 1);
+    assert_eq!(jobs.try_recv().unwrap().model_id, model.id);
+}
+
+#[tokio::test]
 async fn the_sweep_settles_jobs_replicate_did_not_report() {
     let mut env = TestEnv::start().await;
     env.set("JOB_STALE_SECONDS", Some("0"));

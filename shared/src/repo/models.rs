@@ -216,6 +216,28 @@ pub async fn list_in_training(
     Ok(rows.iter().map(Model::from_row).collect())
 }
 
+/// Queued models whose job has not started for `older_than_secs` (a lost queue message).
+pub async fn list_stale_queued(
+    db: &impl GenericClient,
+    older_than_secs: i64,
+    limit: i64,
+) -> Result<Vec<Model>, DbError> {
+    let rows = db
+        .query_typed(
+            &format!(
+                "SELECT {COLUMNS} FROM models m
+                 WHERE m.status = 'queued' AND m.updated_at < now() - make_interval(secs => $1)
+                 ORDER BY m.updated_at LIMIT $2"
+            ),
+            &[
+                (&(older_than_secs as f64), Type::FLOAT8),
+                (&limit, Type::INT8),
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(Model::from_row).collect())
+}
+
 /// Adds a photo to a draft model; a photo already there (same file_unique_id) counts once.
 /// Returns whether it was new and the draft's photo count after.
 pub async fn add_photo(

@@ -580,3 +580,51 @@ async fn telegram_rate_limits_are_waited_out_and_blocked_users_are_marked() {
     app.send(&updates::text(3, &ann, "/help")).await;
     assert!(!app.user(1).await.unwrap().bot_blocked);
 }
+
+#[tokio::test]
+async fn a_provider_currency_invoice_carries_the_provider_token_and_kopecks() {
+    let mut env = shared::testkit::TestEnv::start().await;
+    env.set("PAYMENT_CURRENCY", Some("RUB"));
+    env.set("PAYMENT_PROVIDER_TOKEN", Some("381764678:TEST:provider"));
+    env.set("TOKEN_PACKS", Some("starter:50:49900"));
+    let app = App::with_env(env);
+    let ann = TgUser::new(1, "Ann").russian();
+    app.send(&updates::text(1, &ann, "/buy")).await;
+    assert_eq!(
+        last_buttons(&app, 1)[0],
+        ("50 токенов — 499.00 RUB".to_owned(), "b:starter".to_owned())
+    );
+    app.send(&updates::callback(2, &ann, "b:starter")).await;
+    let invoice = app.env.telegram.calls_of("sendInvoice").pop().unwrap();
+    assert_eq!(invoice.body["currency"], "RUB");
+    assert_eq!(invoice.body["provider_token"], "381764678:TEST:provider");
+    assert_eq!(invoice.body["prices"][0]["amount"], 49900);
+    app.send(&updates::pre_checkout(
+        3,
+        &ann,
+        "RUB",
+        49900,
+        "pack:starter",
+    ))
+    .await;
+    assert_eq!(
+        app.env
+            .telegram
+            .calls_of("answerPreCheckoutQuery")
+            .pop()
+            .unwrap()
+            .body["ok"],
+        true
+    );
+    app.send(&updates::successful_payment(
+        4,
+        &ann,
+        "RUB",
+        49900,
+        "pack:starter",
+        "ch-rub-1",
+    ))
+    .await;
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 50);
+    assert!(app.last_text(1).contains("+50"));
+}

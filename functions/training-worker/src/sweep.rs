@@ -4,6 +4,7 @@
 //! schedule runs it so a lost webhook never leaves a job stuck.
 
 use serde::Serialize;
+use shared::domain::status::ModelStatus;
 use shared::http::error_chain;
 use shared::outcomes::{self, Applied, OutcomeError, Subject};
 use shared::queue::TrainingJob;
@@ -43,9 +44,10 @@ pub async fn sweep(services: &Services) -> Result<SweepReport, SweepError> {
     let replicate = services.replicate()?;
     let stale_after = services.config.job_stale_seconds();
     let conn = db.conn().await?;
-    let trainings = models::list_in_training(&**conn, stale_after, 50).await?;
+    let trainings = models::list_stale(&**conn, ModelStatus::Training, stale_after, 50).await?;
     let predictions = generations::list_in_flight(&**conn, stale_after, 50).await?;
-    let stuck_in_queue = models::list_stale_queued(&**conn, REQUEUE_AFTER_SECONDS, 50).await?;
+    let stuck_in_queue =
+        models::list_stale(&**conn, ModelStatus::Queued, REQUEUE_AFTER_SECONDS, 50).await?;
     drop(conn);
 
     let mut report = SweepReport::default();

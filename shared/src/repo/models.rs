@@ -193,9 +193,11 @@ pub async fn list_recent(
     Ok(rows.iter().map(Model::from_row).collect())
 }
 
-/// Models in training whose last change is older than `older_than_secs` (to poll or to settle).
-pub async fn list_in_training(
+/// Models in `status` whose last change is older than `older_than_secs`: trainings to check with
+/// Replicate, queued models whose job was lost.
+pub async fn list_stale(
     db: &impl GenericClient,
+    status: ModelStatus,
     older_than_secs: i64,
     limit: i64,
 ) -> Result<Vec<Model>, DbError> {
@@ -203,33 +205,11 @@ pub async fn list_in_training(
         .query_typed(
             &format!(
                 "SELECT {COLUMNS} FROM models m
-                 WHERE m.status = 'training' AND m.replicate_training_id IS NOT NULL
-                   AND m.updated_at < now() - make_interval(secs => $1)
-                 ORDER BY m.updated_at LIMIT $2"
+                 WHERE m.status = $1 AND m.updated_at < now() - make_interval(secs => $2)
+                 ORDER BY m.updated_at LIMIT $3"
             ),
             &[
-                (&(older_than_secs as f64), Type::FLOAT8),
-                (&limit, Type::INT8),
-            ],
-        )
-        .await?;
-    Ok(rows.iter().map(Model::from_row).collect())
-}
-
-/// Queued models whose job has not started for `older_than_secs` (a lost queue message).
-pub async fn list_stale_queued(
-    db: &impl GenericClient,
-    older_than_secs: i64,
-    limit: i64,
-) -> Result<Vec<Model>, DbError> {
-    let rows = db
-        .query_typed(
-            &format!(
-                "SELECT {COLUMNS} FROM models m
-                 WHERE m.status = 'queued' AND m.updated_at < now() - make_interval(secs => $1)
-                 ORDER BY m.updated_at LIMIT $2"
-            ),
-            &[
+                (&status.as_str(), Type::TEXT),
                 (&(older_than_secs as f64), Type::FLOAT8),
                 (&limit, Type::INT8),
             ],

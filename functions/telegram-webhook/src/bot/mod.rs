@@ -138,6 +138,37 @@ impl Ctx<'_> {
         text: String,
         markup: Option<ReplyMarkup>,
     ) -> Result<Option<Message>, BotError> {
+        match self.send_text(text, markup).await {
+            Err(TelegramError::Blocked) => {
+                notify::mark_blocked(self.services(), self.user.id).await?;
+                Ok(None)
+            }
+            other => Ok(Some(other?)),
+        }
+    }
+
+    /// Like [`Ctx::reply`] inside a transaction: a blocked user is marked through `db`, so a Lambda's
+    /// single pooled connection is never needed twice.
+    pub async fn reply_within(
+        &self,
+        db: &impl shared::db::GenericClient,
+        text: String,
+        markup: Option<ReplyMarkup>,
+    ) -> Result<Option<Message>, BotError> {
+        match self.send_text(text, markup).await {
+            Err(TelegramError::Blocked) => {
+                users::mark_bot_blocked(db, self.user.id).await?;
+                Ok(None)
+            }
+            other => Ok(Some(other?)),
+        }
+    }
+
+    async fn send_text(
+        &self,
+        text: String,
+        markup: Option<ReplyMarkup>,
+    ) -> Result<Message, TelegramError> {
         let mut request = self
             .telegram
             .bot
@@ -146,7 +177,7 @@ impl Ctx<'_> {
         if let Some(markup) = markup {
             request = request.reply_markup(markup);
         }
-        self.deliver(self.telegram.call(request).await).await
+        self.telegram.call(request).await
     }
 
     /// Edits one of our messages in the user's chat ("not modified" is fine; a blocked user is
@@ -170,43 +201,6 @@ impl Ctx<'_> {
             Err(TelegramError::Request(teloxide_core::RequestError::Api(
                 teloxide_core::ApiError::MessageNotModified,
             ))) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn deliver<T>(&self, result: Result<T, TelegramError>) -> Result<Option<T>, BotError> {
-        match result {
-            Ok(value) => Ok(Some(value)),
-            Err(TelegramError::Blocked) => {
-                notify::mark_blocked(self.services(), self.user.id).await?;
-                Ok(None)
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Like [`Ctx::reply`] inside a transaction: a blocked user is marked through `db`, so a Lambda's
-    /// single pooled connection is never needed twice.
-    pub async fn reply_within(
-        &self,
-        db: &impl shared::db::GenericClient,
-        text: String,
-        markup: Option<ReplyMarkup>,
-    ) -> Result<Option<Message>, BotError> {
-        let mut request = self
-            .telegram
-            .bot
-            .send_message(ChatId(self.user.id), text)
-            .parse_mode(ParseMode::Html);
-        if let Some(markup) = markup {
-            request = request.reply_markup(markup);
-        }
-        match self.telegram.call(request).await {
-            Ok(message) => Ok(Some(message)),
-            Err(TelegramError::Blocked) => {
-                users::mark_bot_blocked(db, self.user.id).await?;
-                Ok(None)
-            }
             Err(e) => Err(e.into()),
         }
     }

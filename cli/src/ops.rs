@@ -3,9 +3,9 @@
 use shared::config::Config;
 use shared::db::Db;
 use shared::repo::styles::{self, NewStyle};
-use teloxide_core::payloads::SetWebhookSetters;
+use teloxide_core::payloads::{SetMyCommandsSetters, SetWebhookSetters};
 use teloxide_core::requests::Requester;
-use teloxide_core::types::AllowedUpdate;
+use teloxide_core::types::{AllowedUpdate, BotCommand};
 
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -92,6 +92,25 @@ pub async fn set_webhook(args: SetWebhookArgs) -> CliResult {
         .allowed_updates(allowed_updates())
         .max_connections(40);
     telegram.call(request).await?;
+    // The command menu: Russian by default, English for English-speaking users.
+    let menu = |lang: shared::texts::Lang| {
+        shared::texts::texts(lang)
+            .command_menu()
+            .into_iter()
+            .map(|(command, description)| BotCommand::new(command, description))
+            .collect::<Vec<_>>()
+    };
+    telegram
+        .call(telegram.bot.set_my_commands(menu(shared::texts::Lang::Ru)))
+        .await?;
+    telegram
+        .call(
+            telegram
+                .bot
+                .set_my_commands(menu(shared::texts::Lang::En))
+                .language_code("en"),
+        )
+        .await?;
     let info = telegram.call(telegram.bot.get_webhook_info()).await?;
     println!(
         "webhook set to {url} (pending updates: {}, last error: {})",

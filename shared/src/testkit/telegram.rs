@@ -254,6 +254,9 @@ impl Responder {
                        "file_path": format!("photos/{file_id}.jpg")})
             }
             "createInvoiceLink" => json!("https://t.me/$invoice-test"),
+            "getWebhookInfo" => {
+                json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0})
+            }
             "getUpdates" => json!([]),
             _ => json!(true),
         }

@@ -422,4 +422,16 @@ impl Texts for En {
             }
         )
     }
+    fn command_menu(&self) -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("train", "Train a model from your photos"),
+            ("models", "My models and generating"),
+            ("history", "Latest generations"),
+            ("balance", "Token balance"),
+            ("buy", "Buy tokens"),
+            ("referral", "Invite friends"),
+            ("cancel", "Leave the current dialogue"),
+            ("help", "Help"),
+        ]
+    }
 }

@@ -60,6 +60,8 @@ pub trait Texts: Sync {
     fn admin_training_failed(&self, user: &str, model_id: i64, error: &str) -> String;
     fn admin_generation_failed(&self, user: &str, generation_id: i64, error: &str) -> String;
     fn admin_payment(&self, user: &str, tokens: i64, amount: i64, currency: &str) -> String;
+    /// The bot's command menu: (command, description) for Telegram's setMyCommands.
+    fn command_menu(&self) -> Vec<(&'static str, &'static str)>;
 
     fn balance(&self, left: i64, spent: i64) -> String;
     fn status_label(&self, status: crate::domain::status::ModelStatus) -> String;

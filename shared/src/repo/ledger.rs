@@ -20,6 +20,7 @@ pub enum Reason {
     Generation,
     Refund,
     Admin,
+    Promo,
 }
 
 impl Reason {
@@ -31,6 +32,7 @@ impl Reason {
             Reason::Generation => "generation",
             Reason::Refund => "refund",
             Reason::Admin => "admin",
+            Reason::Promo => "promo",
         }
     }
 
@@ -41,6 +43,7 @@ impl Reason {
             "training" => Reason::Training,
             "generation" => Reason::Generation,
             "refund" => Reason::Refund,
+            "promo" => Reason::Promo,
             _ => Reason::Admin,
         }
     }

@@ -6,11 +6,13 @@
 //! with an unnamed statement (nothing prepared, nothing pinned on RDS Proxy).
 
 pub mod admin;
+pub mod admins;
 pub mod deliveries;
 pub mod generations;
 pub mod ledger;
 pub mod models;
 pub mod payments;
+pub mod promos;
 pub mod referrals;
 pub mod styles;
 pub mod users;

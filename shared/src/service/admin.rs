@@ -1,10 +1,59 @@
-//! What admins do to users: block, unblock, grant or take tokens (through the ledger, reason `admin`).
+//! What admins do: block, unblock, grant or take tokens (through the ledger, reason `admin`), manage
+//! styles and other admins. Every action is written to the audit log in the same transaction.
+//!
+//! Owners are the ids in ADMIN_IDS (configuration: they can never be removed from chat); admins are
+//! the users owners add. Both use admin commands; only owners manage admins and read the audit log.
 
+use serde_json::json;
+
+use crate::db::GenericClient;
+use crate::repo::admins::{self, Action, NewAction};
 use crate::repo::ledger::{self, Balance, Change, Reason};
+use crate::repo::styles::{self, NewStyle, Style};
 use crate::repo::users::{self, User};
 use crate::services::Services;
 
 use super::ServiceError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Owner,
+    Admin,
+}
+
+/// The user's admin role, if any.
+pub async fn role(
+    services: &Services,
+    db: &impl GenericClient,
+    user_id: i64,
+) -> Result<Option<Role>, ServiceError> {
+    if services.config.is_admin(user_id) {
+        return Ok(Some(Role::Owner));
+    }
+    Ok(admins::is_admin(db, user_id).await?.then_some(Role::Admin))
+}
+
+async fn audit(
+    db: &impl GenericClient,
+    admin_id: i64,
+    action: Action,
+    target_user_id: Option<i64>,
+    subject: Option<&str>,
+    details: serde_json::Value,
+) -> Result<(), ServiceError> {
+    admins::record(
+        db,
+        &NewAction {
+            admin_id,
+            action,
+            target_user_id,
+            subject,
+            details,
+        },
+    )
+    .await?;
+    Ok(())
+}
 
 pub async fn set_blocked(
     services: &Services,
@@ -13,10 +62,18 @@ pub async fn set_blocked(
     blocked: bool,
 ) -> Result<User, ServiceError> {
     let db = services.db()?;
-    let user = users::set_blocked(&**db.conn().await?, user_id, blocked)
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    let user = users::set_blocked(&*tx, user_id, blocked)
         .await?
         .ok_or(ServiceError::NotFound("user"))?;
-    tracing::info!(admin_id, user_id, blocked, "admin changed a user's block");
+    let action = if blocked {
+        Action::Block
+    } else {
+        Action::Unblock
+    };
+    audit(&*tx, admin_id, action, Some(user_id), None, json!({})).await?;
+    tx.commit().await?;
     Ok(user)
 }
 
@@ -32,9 +89,11 @@ pub async fn adjust_tokens(
         return Err(ServiceError::Conflict("the change must not be zero".into()));
     }
     let db = services.db()?;
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
     let reference = format!("admin:{admin_id}");
     let balance = ledger::apply(
-        &**db.conn().await?,
+        &*tx,
         &Change {
             user_id,
             delta,
@@ -44,6 +103,130 @@ pub async fn adjust_tokens(
         },
     )
     .await?;
-    tracing::info!(admin_id, user_id, delta, "admin changed a balance");
+    audit(
+        &*tx,
+        admin_id,
+        Action::Tokens,
+        Some(user_id),
+        None,
+        json!({"delta": delta, "note": note}),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(balance)
+}
+
+/// Adds a style; `None` if one with that name exists.
+pub async fn add_style(
+    services: &Services,
+    admin_id: i64,
+    style: &NewStyle,
+) -> Result<Option<Style>, ServiceError> {
+    let db = services.db()?;
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    let Some(created) = styles::create(&*tx, style).await? else {
+        return Ok(None);
+    };
+    audit(
+        &*tx,
+        admin_id,
+        Action::StyleAdd,
+        None,
+        Some(&format!("style:{}", created.id)),
+        json!({"name": created.name}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(created))
+}
+
+/// Switches a style on or off.
+pub async fn set_style_active(
+    services: &Services,
+    admin_id: i64,
+    style_id: i64,
+    active: bool,
+) -> Result<Style, ServiceError> {
+    let db = services.db()?;
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    let style = styles::set_active(&*tx, style_id, active)
+        .await?
+        .ok_or(ServiceError::NotFound("style"))?;
+    audit(
+        &*tx,
+        admin_id,
+        Action::StyleChange,
+        None,
+        Some(&format!("style:{style_id}")),
+        json!({"is_active": active}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(style)
+}
+
+/// Owners add admins (the user must have used the bot).
+pub async fn add_admin(
+    services: &Services,
+    owner_id: i64,
+    user_id: i64,
+) -> Result<bool, ServiceError> {
+    let db = services.db()?;
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    if role(services, &*tx, owner_id).await? != Some(Role::Owner) {
+        return Err(ServiceError::Forbidden);
+    }
+    if users::get(&*tx, user_id).await?.is_none() {
+        return Err(ServiceError::NotFound("user"));
+    }
+    let added = admins::add(&*tx, user_id, owner_id).await?;
+    if added {
+        audit(
+            &*tx,
+            owner_id,
+            Action::AdminAdd,
+            Some(user_id),
+            None,
+            json!({}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(added)
+}
+
+/// Owners remove admins; an owner (ADMIN_IDS) cannot be removed from chat.
+pub async fn remove_admin(
+    services: &Services,
+    owner_id: i64,
+    user_id: i64,
+) -> Result<bool, ServiceError> {
+    if services.config.is_admin(user_id) {
+        return Err(ServiceError::Conflict(
+            "owners are set in ADMIN_IDS and cannot be removed here".into(),
+        ));
+    }
+    let db = services.db()?;
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    if role(services, &*tx, owner_id).await? != Some(Role::Owner) {
+        return Err(ServiceError::Forbidden);
+    }
+    let removed = admins::remove(&*tx, user_id).await?;
+    if removed {
+        audit(
+            &*tx,
+            owner_id,
+            Action::AdminRemove,
+            Some(user_id),
+            None,
+            json!({}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(removed)
 }

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod generation;
 pub mod payments;
+pub mod promo;
 pub mod referrals;
 pub mod training;
 
@@ -29,6 +30,8 @@ pub enum ServiceError {
     Conflict(String),
     #[error("the account is blocked")]
     Blocked,
+    #[error("only an owner may do this")]
+    Forbidden,
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
     #[error(transparent)]

@@ -5,7 +5,7 @@ use crate::config::{ProductConfig, TokenPack};
 use crate::notify;
 use crate::repo::ledger::{self, Change, Reason};
 use crate::repo::payments::{self, NewPayment, Payment};
-use crate::repo::{referrals, users};
+use crate::repo::{promos, referrals, users};
 use crate::services::Services;
 use crate::texts::html;
 
@@ -14,6 +14,76 @@ use super::ServiceError;
 /// The invoice payload of a pack (1-128 bytes): what the payment is for, checked again on payment.
 pub fn invoice_payload(pack: &TokenPack) -> String {
     format!("pack:{}", pack.id)
+}
+
+/// What an invoice for a pack looks like for this user: the price after their pending promo discount,
+/// and the payload naming both (`pack:<id>` or `pack:<id>:d<redemption>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoicePlan {
+    pub pack: TokenPack,
+    pub price: i64,
+    pub discount_percent: Option<i32>,
+    pub payload: String,
+}
+
+pub async fn plan_invoice(
+    services: &Services,
+    user_id: i64,
+    pack_id: &str,
+) -> Result<InvoicePlan, ServiceError> {
+    let pack = services
+        .config
+        .product
+        .pack(pack_id)
+        .cloned()
+        .ok_or(ServiceError::NotFound("pack"))?;
+    let db = services.db()?;
+    let discount = promos::pending_discount(&**db.conn().await?, user_id).await?;
+    Ok(match discount {
+        Some(d) => InvoicePlan {
+            price: super::promo::discounted(&pack, d.percent),
+            discount_percent: Some(d.percent),
+            payload: format!("{}:d{}", invoice_payload(&pack), d.redemption_id),
+            pack,
+        },
+        None => InvoicePlan {
+            price: pack.price,
+            discount_percent: None,
+            payload: invoice_payload(&pack),
+            pack,
+        },
+    })
+}
+
+/// `pack:<id>[:d<redemption>]` -> (pack id, redemption id).
+fn parse_payload(payload: &str) -> Option<(&str, Option<i64>)> {
+    let rest = payload.strip_prefix("pack:")?;
+    match rest.split_once(":d") {
+        Some((pack, redemption)) => Some((pack, Some(redemption.parse().ok()?))),
+        None => Some((rest, None)),
+    }
+}
+
+/// The price the user must pay for `payload`, if it names a pack we sell (and a discount of theirs
+/// that is still unused).
+async fn expected_price<'a>(
+    services: &'a Services,
+    db: &impl crate::db::GenericClient,
+    user_id: i64,
+    payload: &str,
+) -> Result<Option<(&'a TokenPack, i64, Option<i64>)>, ServiceError> {
+    let Some((pack_id, redemption)) = parse_payload(payload) else {
+        return Ok(None);
+    };
+    let Some(pack) = services.config.product.pack(pack_id) else {
+        return Ok(None);
+    };
+    match redemption {
+        None => Ok(Some((pack, pack.price, None))),
+        Some(id) => Ok(promos::discount_of(db, id, user_id)
+            .await?
+            .map(|percent| (pack, super::promo::discounted(pack, percent), Some(id)))),
+    }
 }
 
 /// The pack an invoice payload names, if it is one we sell (at that price and currency).
@@ -44,11 +114,15 @@ pub async fn check_checkout(
     currency: &str,
     total: i64,
 ) -> Result<Result<(), CheckoutRefusal>, ServiceError> {
-    if pack_for(&services.config.product, payload, currency, total).is_none() {
+    let db = services.db()?;
+    let conn = db.conn().await?;
+    let matches = expected_price(services, &**conn, user_id, payload)
+        .await?
+        .is_some_and(|(pack, price, _)| pack.currency == currency && price == total);
+    if !matches {
         return Ok(Err(CheckoutRefusal::UnknownPack));
     }
-    let db = services.db()?;
-    let user = users::get(&**db.conn().await?, user_id).await?;
+    let user = users::get(&**conn, user_id).await?;
     if user.is_some_and(|u| u.is_blocked) {
         return Ok(Err(CheckoutRefusal::Blocked));
     }
@@ -83,10 +157,14 @@ pub async fn credit(
     paid: &ConfirmedPayment<'_>,
 ) -> Result<Option<Credited>, ServiceError> {
     let product = &services.config.product;
-    // Telegram only confirms what passed pre-checkout, but a pack may have been repriced since: the
-    // buyer gets what the payload names; an unknown pack is recorded at the amount paid, 0 tokens is
-    // not allowed, so it is an error for the admins to settle.
-    let pack_id = paid.payload.strip_prefix("pack:").unwrap_or(paid.payload);
+    // Telegram only confirms what passed pre-checkout, so the payload names a pack we sell; should
+    // the packs have been reconfigured in between, the payment is an error for the admins to settle.
+    let (pack_id, redemption) = parse_payload(paid.payload).ok_or_else(|| {
+        ServiceError::Conflict(format!(
+            "payment {} has an unknown payload",
+            paid.telegram_charge_id
+        ))
+    })?;
     let pack = product.pack(pack_id).ok_or_else(|| {
         ServiceError::Conflict(format!(
             "payment {} names an unknown pack",
@@ -113,6 +191,11 @@ pub async fn credit(
     else {
         return Ok(None);
     };
+    if let Some(redemption) = redemption {
+        // The discount this payment used is spent (a repeat of the same discount cannot pass
+        // pre-checkout again).
+        promos::apply_to_payment(&*tx, redemption, payment.id).await?;
+    }
     let reference = format!("payment:{}", paid.telegram_charge_id);
     let balance = ledger::apply(
         &*tx,

@@ -434,4 +434,121 @@ impl Texts for En {
             ("help", "Help"),
         ]
     }
+    fn promo_usage(&self) -> String {
+        "Send a promo code like this: /promo CODE".to_owned()
+    }
+    fn promo_tokens(&self, tokens: i64, balance: i64) -> String {
+        format!("🎉 Promo code accepted: +{tokens} tokens. Balance: {balance}.")
+    }
+    fn promo_discount(&self, percent: i32) -> String {
+        format!("🎉 Promo code accepted: {percent}% off your next purchase. Choose a pack: /buy")
+    }
+    fn promo_refused(&self, refusal: crate::service::promo::Refusal) -> String {
+        use crate::service::promo::Refusal::*;
+        match refusal {
+            Unknown => "There is no such promo code.",
+            Inactive => "This promo code is switched off.",
+            NotYetValid => "This promo code is not valid yet.",
+            Expired => "This promo code has expired.",
+            Exhausted => "This promo code has been used up.",
+            AlreadyUsed => "You have already used this promo code.",
+        }
+        .to_owned()
+    }
+    fn discount_note(&self, percent: i32) -> String {
+        format!("Your {percent}% discount is applied to these prices.")
+    }
+    fn owners_only(&self) -> String {
+        "Only an owner (ADMIN_IDS) can do this.".to_owned()
+    }
+    fn admin_admins(&self, owners: &[i64], admins: &[crate::repo::admins::AdminEntry]) -> String {
+        let owners: Vec<String> = owners
+            .iter()
+            .map(|id| format!("  • {id} (owner)"))
+            .collect();
+        let admins: Vec<String> = admins
+            .iter()
+            .map(|a| {
+                format!(
+                    "  • {} {} (added by {})",
+                    a.user_id,
+                    super::html(a.display_name.as_deref().unwrap_or("")),
+                    a.added_by
+                )
+            })
+            .collect();
+        format!(
+            "👮 <b>Admins</b>\n{}\n{}\n\n/admin_add id — add, /admin_remove id — remove",
+            owners.join("\n"),
+            if admins.is_empty() {
+                "  —".to_owned()
+            } else {
+                admins.join("\n")
+            }
+        )
+    }
+    fn admin_log(&self, entries: &[crate::repo::admins::ActionEntry]) -> String {
+        let lines: Vec<String> = entries
+            .iter()
+            .map(|e| {
+                format!(
+                    "  • {} {} → {} {}{}",
+                    e.created_at.format("%Y-%m-%d %H:%M"),
+                    e.admin_id,
+                    e.action.as_str(),
+                    e.target_user_id
+                        .map(|u| format!("user {u}"))
+                        .unwrap_or_default(),
+                    e.subject
+                        .as_deref()
+                        .map(|s| format!(" {}", super::html(s)))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        format!(
+            "📜 <b>Audit log</b>\n{}",
+            if lines.is_empty() {
+                "  —".to_owned()
+            } else {
+                lines.join("\n")
+            }
+        )
+    }
+    fn admin_promos(&self, codes: &[crate::repo::promos::PromoCode]) -> String {
+        let lines: Vec<String> = codes
+            .iter()
+            .map(|c| {
+                format!(
+                    "  • {} — {}, used {}{}{}{}",
+                    c.code,
+                    c.tokens
+                        .map(|t| format!("{t} tokens"))
+                        .or(c.discount_percent.map(|p| format!("{p}% off")))
+                        .unwrap_or_default(),
+                    c.used_count,
+                    c.max_uses.map(|m| format!("/{m}")).unwrap_or_default(),
+                    c.valid_until
+                        .map(|u| format!(", until {}", u.format("%Y-%m-%d")))
+                        .unwrap_or_default(),
+                    if c.is_active { "" } else { ", off" }
+                )
+            })
+            .collect();
+        format!(
+            "🎟 <b>Promo codes</b>\n{}\n\n{}",
+            if lines.is_empty() {
+                "  —".to_owned()
+            } else {
+                lines.join("\n")
+            },
+            self.admin_promo_usage()
+        )
+    }
+    fn admin_promo_usage(&self) -> String {
+        "Create: /admin_promo add CODE tokens=100 (or discount=20) [max=50] [from=2026-12-01] [until=2026-12-31]\nEdit: /admin_promo edit CODE [max=N|max=none] [until=YYYY-MM-DD|until=none]\nSwitch off/on: /admin_promo off CODE, /admin_promo on CODE".to_owned()
+    }
+    fn admin_error(&self, message: &str) -> String {
+        format!("⚠️ {message}")
+    }
 }

@@ -60,6 +60,17 @@ pub trait Texts: Sync {
     fn admin_training_failed(&self, user: &str, model_id: i64, error: &str) -> String;
     fn admin_generation_failed(&self, user: &str, generation_id: i64, error: &str) -> String;
     fn admin_payment(&self, user: &str, tokens: i64, amount: i64, currency: &str) -> String;
+    fn promo_usage(&self) -> String;
+    fn promo_tokens(&self, tokens: i64, balance: i64) -> String;
+    fn promo_discount(&self, percent: i32) -> String;
+    fn promo_refused(&self, refusal: crate::service::promo::Refusal) -> String;
+    fn discount_note(&self, percent: i32) -> String;
+    fn owners_only(&self) -> String;
+    fn admin_admins(&self, owners: &[i64], admins: &[crate::repo::admins::AdminEntry]) -> String;
+    fn admin_log(&self, entries: &[crate::repo::admins::ActionEntry]) -> String;
+    fn admin_promos(&self, codes: &[crate::repo::promos::PromoCode]) -> String;
+    fn admin_promo_usage(&self) -> String;
+    fn admin_error(&self, message: &str) -> String;
     /// The bot's command menu: (command, description) for Telegram's setMyCommands.
     fn command_menu(&self) -> Vec<(&'static str, &'static str)>;
 

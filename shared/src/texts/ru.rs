@@ -431,4 +431,114 @@ impl Texts for Ru {
             ("help", "Справка"),
         ]
     }
+    fn promo_usage(&self) -> String {
+        "Отправьте промокод так: /promo КОД".to_owned()
+    }
+    fn promo_tokens(&self, tokens: i64, balance: i64) -> String {
+        format!("🎉 Промокод принят: +{tokens} токенов. Баланс: {balance}.")
+    }
+    fn promo_discount(&self, percent: i32) -> String {
+        format!("🎉 Промокод принят: скидка {percent}% на следующую покупку. Выберите пакет: /buy")
+    }
+    fn promo_refused(&self, refusal: crate::service::promo::Refusal) -> String {
+        use crate::service::promo::Refusal::*;
+        match refusal {
+            Unknown => "Такого промокода нет.",
+            Inactive => "Этот промокод отключён.",
+            NotYetValid => "Этот промокод ещё не действует.",
+            Expired => "Срок действия промокода истёк.",
+            Exhausted => "Промокод уже использован максимальное число раз.",
+            AlreadyUsed => "Вы уже использовали этот промокод.",
+        }
+        .to_owned()
+    }
+    fn discount_note(&self, percent: i32) -> String {
+        format!("Ваша скидка {percent}% уже учтена в ценах.")
+    }
+    fn owners_only(&self) -> String {
+        "Это может только владелец (ADMIN_IDS).".to_owned()
+    }
+    fn admin_admins(&self, owners: &[i64], admins: &[crate::repo::admins::AdminEntry]) -> String {
+        let owners: Vec<String> = owners
+            .iter()
+            .map(|id| format!("  • {id} (владелец)"))
+            .collect();
+        let admins: Vec<String> = admins
+            .iter()
+            .map(|a| {
+                format!(
+                    "  • {} {} (добавил {})",
+                    a.user_id,
+                    super::html(a.display_name.as_deref().unwrap_or("")),
+                    a.added_by
+                )
+            })
+            .collect();
+        format!("👮 <b>Администраторы</b>\n{}\n{}\n\n/admin_add id — добавить, /admin_remove id — убрать",
+            owners.join("\n"), if admins.is_empty() { "  —".to_owned() } else { admins.join("\n") })
+    }
+    fn admin_log(&self, entries: &[crate::repo::admins::ActionEntry]) -> String {
+        let lines: Vec<String> = entries
+            .iter()
+            .map(|e| {
+                format!(
+                    "  • {} {} → {} {}{}",
+                    e.created_at.format("%Y-%m-%d %H:%M"),
+                    e.admin_id,
+                    e.action.as_str(),
+                    e.target_user_id
+                        .map(|u| format!("user {u}"))
+                        .unwrap_or_default(),
+                    e.subject
+                        .as_deref()
+                        .map(|s| format!(" {}", super::html(s)))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        format!(
+            "📜 <b>Журнал действий</b>\n{}",
+            if lines.is_empty() {
+                "  —".to_owned()
+            } else {
+                lines.join("\n")
+            }
+        )
+    }
+    fn admin_promos(&self, codes: &[crate::repo::promos::PromoCode]) -> String {
+        let lines: Vec<String> = codes
+            .iter()
+            .map(|c| {
+                format!(
+                    "  • {} — {}, использован {}{}{}{}",
+                    c.code,
+                    c.tokens
+                        .map(|t| format!("{t} токенов"))
+                        .or(c.discount_percent.map(|p| format!("скидка {p}%")))
+                        .unwrap_or_default(),
+                    c.used_count,
+                    c.max_uses.map(|m| format!("/{m}")).unwrap_or_default(),
+                    c.valid_until
+                        .map(|u| format!(", до {}", u.format("%Y-%m-%d")))
+                        .unwrap_or_default(),
+                    if c.is_active { "" } else { ", выкл." }
+                )
+            })
+            .collect();
+        format!(
+            "🎟 <b>Промокоды</b>\n{}\n\n{}",
+            if lines.is_empty() {
+                "  —".to_owned()
+            } else {
+                lines.join("\n")
+            },
+            self.admin_promo_usage()
+        )
+    }
+    fn admin_promo_usage(&self) -> String {
+        "Создать: /admin_promo add КОД tokens=100 (или discount=20) [max=50] [from=2026-12-01] [until=2026-12-31]\nИзменить: /admin_promo edit КОД [max=N|max=none] [until=ГГГГ-ММ-ДД|until=none]\nВыключить/включить: /admin_promo off КОД, /admin_promo on КОД".to_owned()
+    }
+    fn admin_error(&self, message: &str) -> String {
+        format!("⚠️ {message}")
+    }
 }

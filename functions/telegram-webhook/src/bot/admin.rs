@@ -1,31 +1,37 @@
-//! Admin commands (only for ids in ADMIN_IDS; anyone else gets "unknown command").
+//! Admin commands: for owners (ADMIN_IDS) and the admins they add; anyone else gets "unknown
+//! command". Every change goes through `shared::service` (audited there).
 
+use chrono::{DateTime, NaiveDate, Utc};
 use shared::domain::callbacks::Callback;
+use shared::repo::promos::Terms;
 use shared::repo::styles::{self, NewStyle};
-use shared::repo::{admin, models, payments, users, Page};
-use shared::service;
+use shared::repo::{admin, admins, models, payments, promos, users, Page};
+use shared::service::admin::Role;
+use shared::service::{self, ServiceError};
+use shared::texts::html;
 
 use super::{keyboards, BotError, Ctx};
 
-pub async fn command(ctx: &Ctx<'_>, name: &str, argument: &str) -> Result<(), BotError> {
+pub async fn command(
+    ctx: &Ctx<'_>,
+    role: Role,
+    name: &str,
+    argument: &str,
+) -> Result<(), BotError> {
     let t = ctx.t();
     let db = ctx.services().db()?;
     match name {
         "admin_stats" => {
             let stats = admin::global_statistics(&**db.conn().await?).await?;
-            ctx.reply(t.admin_stats(&stats), None).await?;
+            ctx.finish_with(t.admin_stats(&stats), None)
         }
         "admin_users" => {
             if argument.is_empty() {
-                ctx.reply(t.admin_users_usage(), None).await?;
-                return Ok(());
+                return ctx.finish_with(t.admin_users_usage(), None);
             }
-            let found = users::search(&**db.conn().await?, argument, 1).await?;
-            match found.into_iter().next() {
-                Some(user) => show_user(ctx, user).await?,
-                None => {
-                    ctx.reply(t.admin_user_not_found(), None).await?;
-                }
+            match find_user(ctx, argument).await? {
+                Some(user) => show_user(ctx, user).await,
+                None => ctx.finish_with(t.admin_user_not_found(), None),
             }
         }
         "admin_models" => {
@@ -38,24 +44,69 @@ pub async fn command(ctx: &Ctx<'_>, name: &str, argument: &str) -> Result<(), Bo
             )
             .await?;
             drop(conn);
-            ctx.reply(t.admin_models(&recent, &failing), None).await?;
+            ctx.finish_with(t.admin_models(&recent, &failing), None)
         }
         "admin_payments" => {
             let conn = db.conn().await?;
             let recent = payments::list_recent(&**conn, Page::first(10)).await?;
             let totals = payments::revenue(&**conn).await?;
             drop(conn);
-            ctx.reply(t.admin_payments(&recent, &totals), None).await?;
+            ctx.finish_with(t.admin_payments(&recent, &totals), None)
         }
         "admin_styles" => match argument.strip_prefix("add") {
-            Some(spec) => add_style(ctx, spec).await?,
-            None => show_styles(ctx).await?,
+            Some(spec) => add_style(ctx, spec).await,
+            None => show_styles(ctx).await,
         },
-        _ => {
-            ctx.reply(t.unknown_command(), None).await?;
+        "admin_promo" => promo(ctx, argument).await,
+        "admins" | "admin_add" | "admin_remove" | "admin_log" if role != Role::Owner => {
+            ctx.finish_with(t.owners_only(), None)
         }
+        "admins" => show_admins(ctx).await,
+        "admin_add" | "admin_remove" => {
+            let Some(user) = find_user(ctx, argument).await? else {
+                return ctx.finish_with(t.admin_user_not_found(), None);
+            };
+            let result = if name == "admin_add" {
+                service::admin::add_admin(ctx.services(), ctx.user.id, user.id).await
+            } else {
+                service::admin::remove_admin(ctx.services(), ctx.user.id, user.id).await
+            };
+            match result {
+                Ok(_) => show_admins(ctx).await,
+                Err(e) => admin_error(ctx, e),
+            }
+        }
+        "admin_log" => {
+            let entries = admins::actions(&**db.conn().await?, Page::first(20)).await?;
+            ctx.finish_with(t.admin_log(&entries), None)
+        }
+        _ => ctx.finish_with(t.unknown_command(), None),
     }
-    Ok(())
+}
+
+/// A use case an admin asked for that did not happen: its message, plainly.
+fn admin_error(ctx: &Ctx<'_>, error: ServiceError) -> Result<(), BotError> {
+    let t = ctx.t();
+    match error {
+        ServiceError::Forbidden => ctx.finish_with(t.owners_only(), None),
+        ServiceError::InsufficientTokens {
+            available,
+            required,
+        } => ctx.finish_with(t.not_enough_tokens(available, required), None),
+        ServiceError::NotFound(_) | ServiceError::Conflict(_) => {
+            ctx.finish_with(t.admin_error(&html(&error.to_string())), None)
+        }
+        other => Err(other.into()),
+    }
+}
+
+async fn find_user(ctx: &Ctx<'_>, query: &str) -> Result<Option<users::User>, BotError> {
+    if query.trim().is_empty() {
+        return Ok(None);
+    }
+    let db = ctx.services().db()?;
+    let found = users::search(&**db.conn().await?, query, 1).await?;
+    Ok(found.into_iter().next())
 }
 
 async fn show_user(ctx: &Ctx<'_>, user: users::User) -> Result<(), BotError> {
@@ -87,9 +138,17 @@ async fn show_user(ctx: &Ctx<'_>, user: users::User) -> Result<(), BotError> {
             ),
         ],
     ]);
-    ctx.reply(t.admin_user(&user, &paid), Some(markup.into()))
-        .await?;
-    Ok(())
+    ctx.finish_with(t.admin_user(&user, &paid), Some(markup.into()))
+}
+
+async fn show_admins(ctx: &Ctx<'_>) -> Result<(), BotError> {
+    let db = ctx.services().db()?;
+    let list = admins::list(&**db.conn().await?).await?;
+    ctx.finish_with(
+        ctx.t()
+            .admin_admins(&ctx.services().config.admin_ids, &list),
+        None,
+    )
 }
 
 async fn show_styles(ctx: &Ctx<'_>) -> Result<(), BotError> {
@@ -108,9 +167,7 @@ async fn show_styles(ctx: &Ctx<'_>) -> Result<(), BotError> {
             )]
         })
         .collect();
-    ctx.reply(t.admin_styles(&all), Some(keyboards::inline(rows).into()))
-        .await?;
-    Ok(())
+    ctx.finish_with(t.admin_styles(&all), Some(keyboards::inline(rows).into()))
 }
 
 /// `/admin_styles add Name | description | template with {prompt}`
@@ -124,12 +181,8 @@ async fn add_style(ctx: &Ctx<'_>, spec: &str) -> Result<(), BotError> {
         [name, description] if !name.is_empty() && name.chars().count() <= 64 => {
             (*name, *description, "{prompt}")
         }
-        _ => {
-            ctx.reply(t.admin_style_usage(), None).await?;
-            return Ok(());
-        }
+        _ => return ctx.finish_with(t.admin_style_usage(), None),
     };
-    let db = ctx.services().db()?;
     let style = NewStyle {
         name: name.to_owned(),
         description: description.to_owned(),
@@ -141,15 +194,76 @@ async fn add_style(ctx: &Ctx<'_>, spec: &str) -> Result<(), BotError> {
         lora_url: None,
         lora_scale: 1.0,
     };
-    let created = styles::create(&**db.conn().await?, &style).await?;
-    match created {
-        Some(style) => {
-            ctx.reply(t.admin_done(&shared::texts::html(&style.name)), None)
-                .await?
+    match service::admin::add_style(ctx.services(), ctx.user.id, &style).await? {
+        Some(style) => ctx.finish_with(t.admin_done(&html(&style.name)), None),
+        None => ctx.finish_with(t.admin_style_exists(), None),
+    }
+}
+
+/// `/admin_promo` (list), `add CODE tokens=N|discount=P [max=N] [from=D] [until=D]`,
+/// `edit CODE [max=N|none] [until=D|none]`, `off CODE`, `on CODE`.
+async fn promo(ctx: &Ctx<'_>, argument: &str) -> Result<(), BotError> {
+    let t = ctx.t();
+    let services = ctx.services();
+    let mut words = argument.split_whitespace();
+    let (verb, code) = (words.next(), words.next());
+    let options: Vec<(&str, &str)> = words.filter_map(|w| w.split_once('=')).collect();
+    let option = |key: &str| options.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+    let result = match (verb, code) {
+        (None, _) => {
+            let db = services.db()?;
+            let codes = promos::list(&**db.conn().await?).await?;
+            return ctx.finish_with(t.admin_promos(&codes), None);
         }
-        None => ctx.reply(t.admin_style_exists(), None).await?,
+        (Some("add"), Some(code)) => {
+            let terms = Terms {
+                tokens: option("tokens").and_then(|v| v.parse().ok()),
+                discount_percent: option("discount")
+                    .and_then(|v| v.trim_end_matches('%').parse().ok()),
+                valid_from: option("from").and_then(day),
+                valid_until: option("until").and_then(day),
+                max_uses: option("max").and_then(|v| v.parse().ok()),
+            };
+            service::promo::create(services, ctx.user.id, code, &terms).await
+        }
+        (Some("edit"), Some(code)) => {
+            let until = option("until").map(|v| {
+                if v == "none" {
+                    Ok(None)
+                } else {
+                    day(v).map(Some).ok_or(())
+                }
+            });
+            let max = option("max").map(|v| {
+                if v == "none" {
+                    Ok(None)
+                } else {
+                    v.parse().map(Some).map_err(|_| ())
+                }
+            });
+            match (until.transpose(), max.transpose()) {
+                (Ok(until), Ok(max)) => {
+                    service::promo::change(services, ctx.user.id, code, until, max, None).await
+                }
+                _ => return ctx.finish_with(t.admin_promo_usage(), None),
+            }
+        }
+        (Some(verb @ ("on" | "off")), Some(code)) => {
+            service::promo::change(services, ctx.user.id, code, None, None, Some(verb == "on"))
+                .await
+        }
+        _ => return ctx.finish_with(t.admin_promo_usage(), None),
     };
-    Ok(())
+    match result {
+        Ok(promo) => ctx.finish_with(t.admin_done(&html(&promo.code)), None),
+        Err(e) => admin_error(ctx, e),
+    }
+}
+
+/// `2026-12-31` -> the start of that day, UTC.
+fn day(value: &str) -> Option<DateTime<Utc>> {
+    let date = NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc())
 }
 
 pub async fn callback(ctx: &Ctx<'_>, callback: Callback) -> Result<(), BotError> {
@@ -159,32 +273,24 @@ pub async fn callback(ctx: &Ctx<'_>, callback: Callback) -> Result<(), BotError>
         Callback::AdminBlock { user_id, blocked } => {
             match service::admin::set_blocked(services, ctx.user.id, user_id, blocked).await {
                 Ok(user) => show_user(ctx, user).await,
-                Err(e) => ctx.explain(e).await,
+                Err(e) => admin_error(ctx, e),
             }
         }
         Callback::AdminTokens { user_id, delta } => {
             match service::admin::adjust_tokens(services, ctx.user.id, user_id, delta, Some("bot"))
                 .await
             {
-                Ok(balance) => {
-                    ctx.reply(
-                        t.admin_done(&format!("{delta:+} → {}", balance.tokens_left)),
-                        None,
-                    )
-                    .await?;
-                    Ok(())
-                }
-                Err(e) => ctx.explain(e).await,
+                Ok(balance) => ctx.finish_with(
+                    t.admin_done(&format!("{delta:+} → {}", balance.tokens_left)),
+                    None,
+                ),
+                Err(e) => admin_error(ctx, e),
             }
         }
         Callback::AdminStyle { style_id, active } => {
-            let db = services.db()?;
-            let changed = styles::set_active(&**db.conn().await?, style_id, active).await?;
-            if changed.is_some() {
-                show_styles(ctx).await
-            } else {
-                ctx.reply(t.outdated_button(), None).await?;
-                Ok(())
+            match service::admin::set_style_active(services, ctx.user.id, style_id, active).await {
+                Ok(_) => show_styles(ctx).await,
+                Err(e) => admin_error(ctx, e),
             }
         }
         _ => Ok(()),

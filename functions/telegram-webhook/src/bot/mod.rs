@@ -128,8 +128,13 @@ impl Ctx<'_> {
         &self.state.services
     }
 
-    pub fn is_admin(&self) -> bool {
-        self.services().config.is_admin(self.user.id)
+    /// The user's admin role (owner from ADMIN_IDS, or an admin an owner added), if any.
+    pub async fn role(&self) -> Result<Option<service::admin::Role>, BotError> {
+        if self.services().config.is_admin(self.user.id) {
+            return Ok(Some(service::admin::Role::Owner));
+        }
+        let db = self.services().db()?;
+        Ok(service::admin::role(self.services(), &**db.conn().await?, self.user.id).await?)
     }
 
     /// Sends an HTML message to the user. A user who blocked the bot is marked, not an error.
@@ -350,9 +355,11 @@ async fn on_message(ctx: &Ctx<'_>, created: bool, message: &Message) -> Result<(
         Some("referral") => referral(ctx).await,
         Some("train") => training::start(ctx).await,
         Some("buy") => payments::offer(ctx).await,
-        Some(name) if name.starts_with("admin") && ctx.is_admin() => {
-            admin::command(ctx, name, argument).await
-        }
+        Some("promo") => payments::redeem_promo(ctx, argument).await,
+        Some(name) if name.starts_with("admin") => match ctx.role().await? {
+            Some(role) => admin::command(ctx, role, name, argument).await,
+            None => ctx.finish_with(t.unknown_command(), None),
+        },
         Some(_) => ctx.finish_with(t.unknown_command(), None),
         None => match ctx.dialog() {
             Dialog::AwaitingModelName => training::on_name(ctx, text).await,
@@ -498,7 +505,7 @@ async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotErro
         Callback::AdminBlock { .. }
         | Callback::AdminTokens { .. }
         | Callback::AdminStyle { .. } => {
-            if ctx.is_admin() {
+            if ctx.role().await?.is_some() {
                 admin::callback(ctx, callback).await
             } else {
                 ctx.finish_with(t.unknown_command(), None)

@@ -3,7 +3,9 @@
 //! exactly once (keyed by Telegram's charge id).
 
 use shared::notify;
+use shared::repo::promos;
 use shared::service::payments::{self, CheckoutRefusal, ConfirmedPayment};
+use shared::service::promo::Redeemed;
 use shared::telegram::Telegram;
 use shared::texts::{texts, Lang};
 use teloxide_core::payloads::{AnswerPreCheckoutQuerySetters, SendInvoiceSetters};
@@ -13,34 +15,65 @@ use teloxide_core::types::{ChatId, LabeledPrice, PreCheckoutQuery, SuccessfulPay
 use super::{keyboards, BotError, Ctx};
 use crate::State;
 
+/// The packs, priced for this user (a pending promo discount lowers every price).
 pub async fn offer(ctx: &Ctx<'_>) -> Result<(), BotError> {
     let t = ctx.t();
-    let packs = &ctx.services().config.product.packs;
-    ctx.reply(t.buy_header(), Some(keyboards::packs(t, packs)))
-        .await?;
+    let db = ctx.services().db()?;
+    let discount = promos::pending_discount(&**db.conn().await?, ctx.user.id).await?;
+    let mut packs = ctx.services().config.product.packs.clone();
+    let mut text = t.buy_header();
+    if let Some(d) = discount {
+        for pack in &mut packs {
+            pack.price = shared::service::promo::discounted(pack, d.percent);
+        }
+        text.push('\n');
+        text.push_str(&t.discount_note(d.percent));
+    }
+    ctx.reply(text, Some(keyboards::packs(t, &packs))).await?;
     Ok(())
+}
+
+/// `/promo CODE`
+pub async fn redeem_promo(ctx: &Ctx<'_>, code: &str) -> Result<(), BotError> {
+    let t = ctx.t();
+    if code.is_empty() {
+        return ctx.finish_with(t.promo_usage(), None);
+    }
+    let outcome =
+        shared::service::promo::redeem(ctx.services(), ctx.user.id, code, chrono::Utc::now())
+            .await?;
+    let text = match outcome {
+        Ok(Redeemed::Tokens { tokens, balance }) => t.promo_tokens(tokens, balance),
+        Ok(Redeemed::Discount { percent }) => t.promo_discount(percent),
+        Err(refusal) => t.promo_refused(refusal),
+    };
+    ctx.finish_with(text, None)
 }
 
 pub async fn send_invoice(ctx: &Ctx<'_>, pack_id: &str) -> Result<(), BotError> {
     let t = ctx.t();
-    let product = &ctx.services().config.product;
-    let Some(pack) = product.pack(pack_id) else {
-        ctx.reply(t.checkout_unknown_pack(), None).await?;
-        return Ok(());
+    let plan = match payments::plan_invoice(ctx.services(), ctx.user.id, pack_id).await {
+        Ok(plan) => plan,
+        Err(shared::service::ServiceError::NotFound(_)) => {
+            ctx.reply(t.checkout_unknown_pack(), None).await?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
     };
+    let pack = &plan.pack;
     let mut request = ctx.telegram.bot.send_invoice(
         ChatId(ctx.user.id),
         t.invoice_title(pack.tokens),
         t.invoice_description(pack.tokens),
-        payments::invoice_payload(pack),
+        plan.payload.clone(),
         pack.currency.clone(),
         vec![LabeledPrice::new(
             t.invoice_title(pack.tokens),
-            pack.price as u32,
+            plan.price as u32,
         )],
     );
     // Stars need an empty provider token; other currencies go through the configured provider.
-    if let Some(token) = &product.provider_token {
+    if let Some(token) = &ctx.services().config.product.provider_token {
         request = request.provider_token(token.expose().to_owned());
     }
     let result = ctx.telegram.call(request).await;

@@ -1,0 +1,260 @@
+//! Promo codes and admins kept in the database, with the audit log, through the bot.
+
+mod common;
+
+use common::App;
+use shared::repo::admins::{self, Action};
+use shared::repo::{ledger, promos, Page};
+use shared::testkit::updates::{self, TgUser};
+use shared::testkit::{ADMIN_ID, WEBHOOK_SECRET};
+
+async fn admin_says(app: &App, update_id: i64, text: &str) -> String {
+    let owner = TgUser::new(ADMIN_ID, "Boss");
+    app.send(&updates::text(update_id, &owner, text)).await;
+    app.last_text(ADMIN_ID)
+}
+
+#[tokio::test]
+async fn concurrent_redemptions_of_a_code_with_one_use_left_let_exactly_one_through() {
+    let app = App::spawn().await;
+    let reply = admin_says(&app, 1, "/admin_promo add LAST tokens=50 max=1").await;
+    assert!(reply.contains("LAST"), "{reply}");
+    let people: Vec<TgUser> = (0..6)
+        .map(|i| TgUser::new(100 + i, &format!("U{i}")))
+        .collect();
+    for (i, p) in people.iter().enumerate() {
+        app.send(&updates::text(10 + i as i64, p, "/start")).await;
+    }
+    let redeems: Vec<_> = people
+        .iter()
+        .enumerate()
+        .map(|(i, p)| updates::text(100 + i as i64, p, "/promo last"))
+        .collect();
+    let attempts = redeems
+        .iter()
+        .enumerate()
+        .map(|(i, u)| app.post_to(i, u, Some(WEBHOOK_SECRET)));
+    let results = futures::future::join_all(attempts).await;
+    assert!(results.iter().all(|(s, _)| s.is_success()));
+    let mut winners = 0;
+    for p in &people {
+        let user = app.user(p.id).await.unwrap();
+        if user.tokens_left == 50 {
+            winners += 1;
+        } else {
+            assert_eq!(user.tokens_left, 0);
+            assert!(
+                app.last_text(p.id).contains("used up"),
+                "{}",
+                app.last_text(p.id)
+            );
+        }
+    }
+    assert_eq!(winners, 1);
+    let conn = app.env.db.db.conn().await.unwrap();
+    let code = promos::list(&**conn).await.unwrap().remove(0);
+    assert_eq!(code.used_count, 1);
+}
+
+#[tokio::test]
+async fn token_codes_credit_through_the_ledger_once_and_bad_codes_say_why() {
+    let app = App::spawn().await;
+    admin_says(&app, 1, "/admin_promo add GIFT tokens=25").await;
+    admin_says(&app, 2, "/admin_promo add OLD tokens=25 until=2020-01-01").await;
+    admin_says(&app, 3, "/admin_promo add SOON tokens=25 from=2099-01-01").await;
+    admin_says(&app, 4, "/admin_promo add OFF tokens=25").await;
+    admin_says(&app, 5, "/admin_promo off OFF").await;
+    let ann = TgUser::new(1, "Ann");
+    app.send(&updates::text(10, &ann, "/promo gift")).await;
+    assert!(app.last_text(1).contains("+25 tokens"));
+    app.send(&updates::text(11, &ann, "/promo GIFT")).await;
+    assert!(app.last_text(1).contains("already used"));
+    app.send(&updates::text(12, &ann, "/promo OLD")).await;
+    assert!(app.last_text(1).contains("expired"));
+    app.send(&updates::text(13, &ann, "/promo SOON")).await;
+    assert!(app.last_text(1).contains("not valid yet"));
+    app.send(&updates::text(14, &ann, "/promo OFF")).await;
+    assert!(app.last_text(1).contains("switched off"));
+    app.send(&updates::text(15, &ann, "/promo NOPE")).await;
+    assert!(app.last_text(1).contains("no such promo code"));
+    app.send(&updates::text(16, &ann, "/promo")).await;
+    assert!(app.last_text(1).contains("/promo CODE"));
+
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 25);
+    let conn = app.env.db.db.conn().await.unwrap();
+    let entries = ledger::entries(&**conn, 1, Page::first(5)).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].reason, ledger::Reason::Promo);
+}
+
+#[tokio::test]
+async fn a_discount_code_lowers_the_next_invoice_and_is_spent_by_the_payment() {
+    let app = App::spawn().await;
+    admin_says(&app, 1, "/admin_promo add SALE20 discount=20").await;
+    let ann = TgUser::new(1, "Ann");
+    app.send(&updates::text(10, &ann, "/promo sale20")).await;
+    assert!(app.last_text(1).contains("20% off"));
+    app.send(&updates::text(11, &ann, "/buy")).await;
+    assert!(app.last_text(1).contains("20% discount"));
+    app.send(&updates::callback(12, &ann, "b:small")).await;
+    let invoice = app.env.telegram.calls_of("sendInvoice").pop().unwrap();
+    assert_eq!(invoice.body["prices"][0]["amount"], 120, "150 stars - 20%");
+    let payload = invoice.body["payload"].as_str().unwrap().to_owned();
+    assert!(payload.starts_with("pack:small:d"), "{payload}");
+
+    app.send(&updates::pre_checkout(13, &ann, "XTR", 120, &payload))
+        .await;
+    assert_eq!(
+        app.env
+            .telegram
+            .calls_of("answerPreCheckoutQuery")
+            .pop()
+            .unwrap()
+            .body["ok"],
+        true
+    );
+    // Someone else cannot use Ann's discount.
+    let bob = TgUser::new(2, "Bob");
+    app.send(&updates::pre_checkout(14, &bob, "XTR", 120, &payload))
+        .await;
+    assert_eq!(
+        app.env
+            .telegram
+            .calls_of("answerPreCheckoutQuery")
+            .pop()
+            .unwrap()
+            .body["ok"],
+        false
+    );
+
+    app.send(&updates::successful_payment(
+        15,
+        &ann,
+        "XTR",
+        120,
+        &payload,
+        "charge-d1",
+    ))
+    .await;
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 100);
+    // Spent: the same discounted invoice does not pass pre-checkout again, and prices are back.
+    app.send(&updates::pre_checkout(16, &ann, "XTR", 120, &payload))
+        .await;
+    assert_eq!(
+        app.env
+            .telegram
+            .calls_of("answerPreCheckoutQuery")
+            .pop()
+            .unwrap()
+            .body["ok"],
+        false
+    );
+    app.send(&updates::callback(17, &ann, "b:small")).await;
+    assert_eq!(
+        app.env.telegram.calls_of("sendInvoice").pop().unwrap().body["prices"][0]["amount"],
+        150
+    );
+}
+
+#[tokio::test]
+async fn owners_manage_admins_admins_cannot_and_every_admin_action_is_audited() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    let mod_user = TgUser::new(2, "Mod");
+    app.send(&updates::text(1, &ann, "/start")).await;
+    app.send(&updates::text(2, &mod_user, "/start")).await;
+
+    // Before being added, Mod is nobody.
+    app.send(&updates::text(3, &mod_user, "/admin_stats")).await;
+    assert!(app.last_text(2).contains("don't know"));
+    let reply = admin_says(&app, 4, "/admin_add @mod").await;
+    assert!(
+        reply.contains("(added by 900001)") || reply.contains("добавил 900001"),
+        "{reply}"
+    );
+    app.send(&updates::text(5, &mod_user, "/admin_stats")).await;
+    assert!(app.last_text(2).contains("Statistics"));
+    // An admin is not an owner: no managing admins, no audit log.
+    app.send(&updates::text(6, &mod_user, "/admin_add @ann"))
+        .await;
+    assert!(app.last_text(2).contains("Only an owner"));
+    app.send(&updates::text(7, &mod_user, "/admin_log")).await;
+    assert!(app.last_text(2).contains("Only an owner"));
+    // Owners cannot be removed from chat.
+    let reply = admin_says(&app, 8, &format!("/admin_remove {ADMIN_ID}")).await;
+    assert!(
+        reply.contains("cannot be removed") || reply.contains("ADMIN_IDS"),
+        "{reply}"
+    );
+
+    // The admin's actions, and the owner's.
+    app.send(&updates::callback(10, &mod_user, "at:1:40")).await;
+    app.send(&updates::callback(11, &mod_user, "at:1:-10"))
+        .await;
+    app.send(&updates::callback(12, &mod_user, "ab:1:1")).await;
+    app.send(&updates::callback(13, &mod_user, "ab:1:0")).await;
+    app.send(&updates::text(
+        14,
+        &mod_user,
+        "/admin_styles add Noir | bw | noir {prompt}",
+    ))
+    .await;
+    let conn = app.env.db.db.conn().await.unwrap();
+    let style = shared::repo::styles::list(&**conn, true)
+        .await
+        .unwrap()
+        .remove(0);
+    app.send(&updates::callback(
+        15,
+        &mod_user,
+        &format!("as:{}:0", style.id),
+    ))
+    .await;
+    app.send(&updates::text(
+        16,
+        &mod_user,
+        "/admin_promo add WELCOME tokens=10 max=100",
+    ))
+    .await;
+    app.send(&updates::text(
+        17,
+        &mod_user,
+        "/admin_promo edit WELCOME max=5 until=2030-01-01",
+    ))
+    .await;
+    admin_says(&app, 18, "/admin_remove @mod").await;
+    app.send(&updates::text(19, &mod_user, "/admin_stats"))
+        .await;
+    assert!(
+        app.last_text(2).contains("don't know"),
+        "removed admins lose access"
+    );
+
+    let log = admins::actions(&**conn, Page::first(50)).await.unwrap();
+    let kinds: Vec<Action> = log.iter().rev().map(|e| e.action).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            Action::AdminAdd,
+            Action::Tokens,
+            Action::Tokens,
+            Action::Block,
+            Action::Unblock,
+            Action::StyleAdd,
+            Action::StyleChange,
+            Action::PromoAdd,
+            Action::PromoChange,
+            Action::AdminRemove,
+        ]
+    );
+    assert!(log
+        .iter()
+        .filter(|e| e.action == Action::Tokens)
+        .all(|e| e.admin_id == 2 && e.target_user_id == Some(1)));
+    let reply = admin_says(&app, 20, "/admin_log").await;
+    assert!(
+        reply.contains("admin_remove") && reply.contains("tokens"),
+        "{reply}"
+    );
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 30);
+}

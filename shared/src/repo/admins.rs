@@ -1,0 +1,174 @@
+//! Admins kept in the database (besides the owners in ADMIN_IDS) and the audit log of admin actions.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{DbError, GenericClient, Page, Type};
+
+pub async fn is_admin(db: &impl GenericClient, user_id: i64) -> Result<bool, DbError> {
+    let row = db
+        .query_typed_opt(
+            "SELECT 1 AS one FROM admins WHERE user_id = $1",
+            &[(&user_id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Adds an admin; false if they already were one.
+pub async fn add(db: &impl GenericClient, user_id: i64, added_by: i64) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "INSERT INTO admins (user_id, added_by) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING",
+            &[(&user_id, Type::INT8), (&added_by, Type::INT8)],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Removes an admin; false if they were not one.
+pub async fn remove(db: &impl GenericClient, user_id: i64) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "DELETE FROM admins WHERE user_id = $1",
+            &[(&user_id, Type::INT8)],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct AdminEntry {
+    pub user_id: i64,
+    pub display_name: Option<String>,
+    pub added_by: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn list(db: &impl GenericClient) -> Result<Vec<AdminEntry>, DbError> {
+    let rows = db
+        .query_typed(
+            "SELECT a.user_id, COALESCE('@' || u.username, u.first_name) AS display_name, a.added_by, a.created_at
+             FROM admins a LEFT JOIN users u ON u.id = a.user_id ORDER BY a.created_at",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| AdminEntry {
+            user_id: r.get("user_id"),
+            display_name: r.get("display_name"),
+            added_by: r.get("added_by"),
+            created_at: r.get("created_at"),
+        })
+        .collect())
+}
+
+/// What an admin did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Tokens,
+    Block,
+    Unblock,
+    StyleAdd,
+    StyleChange,
+    PromoAdd,
+    PromoChange,
+    AdminAdd,
+    AdminRemove,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Tokens => "tokens",
+            Action::Block => "block",
+            Action::Unblock => "unblock",
+            Action::StyleAdd => "style_add",
+            Action::StyleChange => "style_change",
+            Action::PromoAdd => "promo_add",
+            Action::PromoChange => "promo_change",
+            Action::AdminAdd => "admin_add",
+            Action::AdminRemove => "admin_remove",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [
+            Action::Tokens,
+            Action::Block,
+            Action::Unblock,
+            Action::StyleAdd,
+            Action::StyleChange,
+            Action::PromoAdd,
+            Action::PromoChange,
+            Action::AdminAdd,
+            Action::AdminRemove,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+    }
+}
+
+/// An admin action to record: who did what, to whom, about what.
+#[derive(Debug, Clone)]
+pub struct NewAction<'a> {
+    pub admin_id: i64,
+    pub action: Action,
+    pub target_user_id: Option<i64>,
+    pub subject: Option<&'a str>,
+    pub details: Value,
+}
+
+pub async fn record(db: &impl GenericClient, a: &NewAction<'_>) -> Result<(), DbError> {
+    db.execute_typed(
+        "INSERT INTO admin_actions (admin_id, action, target_user_id, subject, details) VALUES ($1, $2, $3, $4, $5)",
+        &[
+            (&a.admin_id, Type::INT8),
+            (&a.action.as_str(), Type::TEXT),
+            (&a.target_user_id, Type::INT8),
+            (&a.subject, Type::TEXT),
+            (&a.details, Type::JSONB),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ActionEntry {
+    pub id: i64,
+    pub admin_id: i64,
+    pub action: Action,
+    pub target_user_id: Option<i64>,
+    pub subject: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn actions(db: &impl GenericClient, page: Page) -> Result<Vec<ActionEntry>, DbError> {
+    let rows = db
+        .query_typed(
+            "SELECT id, admin_id, action, target_user_id, subject, details, created_at FROM admin_actions
+             WHERE id < $1 ORDER BY id DESC LIMIT $2",
+            &[(&page.before(), Type::INT8), (&page.limit, Type::INT8)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(ActionEntry {
+                id: r.get("id"),
+                admin_id: r.get("admin_id"),
+                action: Action::parse(r.get("action"))?,
+                target_user_id: r.get("target_user_id"),
+                subject: r.get("subject"),
+                details: r.get("details"),
+                created_at: r.get("created_at"),
+            })
+        })
+        .collect())
+}

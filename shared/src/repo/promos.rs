@@ -1,0 +1,210 @@
+//! Promo codes: a token amount, or a discount percent on the next pack; valid from/to, max usages
+//! overall, once per user.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio_postgres::Row;
+
+use super::{DbError, GenericClient, Type};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PromoCode {
+    pub id: i64,
+    pub code: String,
+    pub tokens: Option<i64>,
+    pub discount_percent: Option<i32>,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub max_uses: Option<i32>,
+    pub used_count: i32,
+    pub is_active: bool,
+}
+
+const COLUMNS: &str =
+    "id, code, tokens, discount_percent, valid_from, valid_until, max_uses, used_count, is_active";
+
+impl PromoCode {
+    fn from_row(row: &Row) -> Self {
+        Self {
+            id: row.get("id"),
+            code: row.get("code"),
+            tokens: row.get("tokens"),
+            discount_percent: row.get("discount_percent"),
+            valid_from: row.get("valid_from"),
+            valid_until: row.get("valid_until"),
+            max_uses: row.get("max_uses"),
+            used_count: row.get("used_count"),
+            is_active: row.get("is_active"),
+        }
+    }
+}
+
+/// A code's terms, for creating or editing it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Terms {
+    pub tokens: Option<i64>,
+    pub discount_percent: Option<i32>,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub max_uses: Option<i32>,
+}
+
+/// Creates a code, or `None` if it exists.
+pub async fn create(
+    db: &impl GenericClient,
+    code: &str,
+    terms: &Terms,
+    created_by: i64,
+) -> Result<Option<PromoCode>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!(
+                "INSERT INTO promo_codes (code, tokens, discount_percent, valid_from, valid_until, max_uses, created_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (code) DO NOTHING RETURNING {COLUMNS}"
+            ),
+            &[
+                (&code, Type::TEXT),
+                (&terms.tokens, Type::INT8),
+                (&terms.discount_percent, Type::INT4),
+                (&terms.valid_from, Type::TIMESTAMPTZ),
+                (&terms.valid_until, Type::TIMESTAMPTZ),
+                (&terms.max_uses, Type::INT4),
+                (&created_by, Type::INT8),
+            ],
+        )
+        .await?;
+    Ok(row.as_ref().map(PromoCode::from_row))
+}
+
+/// Changes the validity window, max usages and active flag of a code (its kind and value stay).
+pub async fn update(
+    db: &impl GenericClient,
+    code: &str,
+    valid_until: Option<Option<DateTime<Utc>>>,
+    max_uses: Option<Option<i32>>,
+    is_active: Option<bool>,
+) -> Result<Option<PromoCode>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!(
+                "UPDATE promo_codes SET
+                    valid_until = CASE WHEN $2 THEN $3 ELSE valid_until END,
+                    max_uses = CASE WHEN $4 THEN $5 ELSE max_uses END,
+                    is_active = COALESCE($6, is_active),
+                    updated_at = now()
+                 WHERE code = $1 RETURNING {COLUMNS}"
+            ),
+            &[
+                (&code, Type::TEXT),
+                (&valid_until.is_some(), Type::BOOL),
+                (&valid_until.flatten(), Type::TIMESTAMPTZ),
+                (&max_uses.is_some(), Type::BOOL),
+                (&max_uses.flatten(), Type::INT4),
+                (&is_active, Type::BOOL),
+            ],
+        )
+        .await?;
+    Ok(row.as_ref().map(PromoCode::from_row))
+}
+
+pub async fn list(db: &impl GenericClient) -> Result<Vec<PromoCode>, DbError> {
+    let rows = db
+        .query_typed(
+            &format!("SELECT {COLUMNS} FROM promo_codes ORDER BY id DESC"),
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(PromoCode::from_row).collect())
+}
+
+/// The code, locked until the transaction ends (serialises concurrent redemptions of it).
+pub async fn get_for_update(
+    db: &impl GenericClient,
+    code: &str,
+) -> Result<Option<PromoCode>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!("SELECT {COLUMNS} FROM promo_codes WHERE code = $1 FOR UPDATE"),
+            &[(&code, Type::TEXT)],
+        )
+        .await?;
+    Ok(row.as_ref().map(PromoCode::from_row))
+}
+
+/// Records a user's redemption and counts the use; `None` if the user already redeemed this code.
+pub async fn redeem(
+    db: &impl GenericClient,
+    promo_id: i64,
+    user_id: i64,
+) -> Result<Option<i64>, DbError> {
+    let row = db
+        .query_typed_opt(
+            "WITH redemption AS (
+                INSERT INTO promo_redemptions (promo_id, user_id) VALUES ($1, $2)
+                ON CONFLICT (promo_id, user_id) DO NOTHING RETURNING id
+             ), counted AS (
+                UPDATE promo_codes SET used_count = used_count + 1, updated_at = now()
+                WHERE id = $1 AND EXISTS (SELECT 1 FROM redemption)
+             )
+             SELECT id FROM redemption",
+            &[(&promo_id, Type::INT8), (&user_id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.map(|r| r.get("id")))
+}
+
+/// A discount the user redeemed and has not used on a payment yet (the latest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingDiscount {
+    pub redemption_id: i64,
+    pub percent: i32,
+}
+
+pub async fn pending_discount(
+    db: &impl GenericClient,
+    user_id: i64,
+) -> Result<Option<PendingDiscount>, DbError> {
+    let row = db
+        .query_typed_opt(
+            "SELECT r.id, p.discount_percent FROM promo_redemptions r JOIN promo_codes p ON p.id = r.promo_id
+             WHERE r.user_id = $1 AND r.payment_id IS NULL AND p.discount_percent IS NOT NULL
+             ORDER BY r.id DESC LIMIT 1",
+            &[(&user_id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.map(|r| PendingDiscount {
+        redemption_id: r.get("id"),
+        percent: r.get("discount_percent"),
+    }))
+}
+
+/// The discount of one redemption, if it belongs to the user and is still pending.
+pub async fn discount_of(
+    db: &impl GenericClient,
+    redemption_id: i64,
+    user_id: i64,
+) -> Result<Option<i32>, DbError> {
+    let row = db
+        .query_typed_opt(
+            "SELECT p.discount_percent FROM promo_redemptions r JOIN promo_codes p ON p.id = r.promo_id
+             WHERE r.id = $1 AND r.user_id = $2 AND r.payment_id IS NULL",
+            &[(&redemption_id, Type::INT8), (&user_id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.and_then(|r| r.get("discount_percent")))
+}
+
+/// Marks a discount used by a payment (once).
+pub async fn apply_to_payment(
+    db: &impl GenericClient,
+    redemption_id: i64,
+    payment_id: i64,
+) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "UPDATE promo_redemptions SET payment_id = $2 WHERE id = $1 AND payment_id IS NULL",
+            &[(&redemption_id, Type::INT8), (&payment_id, Type::INT8)],
+        )
+        .await?;
+    Ok(n == 1)
+}

@@ -151,6 +151,7 @@ pub fn demo_styles() -> Vec<NewStyle> {
         prompt_template: template.to_owned(),
         lora_url: None,
         lora_scale: 1.0,
+        ..Default::default()
     })
     .collect()
 }

@@ -14,6 +14,9 @@ use crate::domain::callbacks::Callback;
 use crate::domain::status::{GenerationStatus, ModelStatus, ReplicateStatus};
 use crate::notify::{self, NotifyError};
 use crate::replicate::Job;
+use serde_json::json;
+
+use crate::repo::events::{self, Event};
 use crate::repo::generations::{self, Generation};
 use crate::repo::ledger::{self, Change, LedgerError, Reason};
 use crate::repo::models::{self, Model};
@@ -109,8 +112,10 @@ async fn apply_training(
         }
         ReplicateStatus::Succeeded => match job.training_output() {
             Some((version, weights)) => {
+                let mut conn = db.conn().await?;
+                let tx = conn.transaction().await.map_err(DbError::from)?;
                 let moved = models::advance(
-                    &**db.conn().await?,
+                    &*tx,
                     model.id,
                     ModelStatus::Ready,
                     Some(&version),
@@ -121,6 +126,19 @@ async fn apply_training(
                 let Some(model) = moved else {
                     return Ok(Applied::Unchanged);
                 };
+                let seconds = job.metrics.as_ref().and_then(|m| m.predict_time);
+                if let Some(seconds) = seconds {
+                    models::set_training_seconds(&*tx, model.id, seconds).await?;
+                }
+                events::record(
+                    &*tx,
+                    model.user_id,
+                    Event::TrainingFinished,
+                    json!({"model_id": model.id, "status": "ready", "seconds": seconds}),
+                )
+                .await?;
+                tx.commit().await.map_err(DbError::from)?;
+                drop(conn);
                 tell_model_ready(services, &model).await?;
                 Ok(Applied::Advanced)
             }
@@ -161,6 +179,13 @@ pub async fn fail_training(
         failed.user_id,
         failed.cost_tokens,
         &format!("model:{}", failed.id),
+    )
+    .await?;
+    events::record(
+        &*tx,
+        failed.user_id,
+        Event::TrainingFinished,
+        json!({"model_id": failed.id, "status": "failed", "refunded": refunded}),
     )
     .await?;
     tx.commit().await.map_err(DbError::from)?;
@@ -317,6 +342,24 @@ async fn deliver_generation(
     .await?;
     if !file_ids.is_empty() {
         generations::set_telegram_file_ids(&*tx, generation.id, &file_ids).await?;
+    }
+    events::record(
+        &*tx,
+        generation.user_id,
+        Event::GenerationDelivered,
+        json!({"generation_id": generation.id, "images": urls.len()}),
+    )
+    .await?;
+    if let Some(model_id) = generation.model_id {
+        // The model's first delivered photo becomes its preview (an explicit one is kept).
+        models::set_preview(
+            &*tx,
+            model_id,
+            file_ids.first().map(String::as_str),
+            None,
+            true,
+        )
+        .await?;
     }
     tx.commit().await.map_err(DbError::from)?;
     Ok(Applied::Advanced)

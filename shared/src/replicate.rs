@@ -45,6 +45,15 @@ pub struct Job {
     pub error: Option<Value>,
     #[serde(default)]
     pub logs: Option<String>,
+    #[serde(default)]
+    pub metrics: Option<Metrics>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Seconds the job ran on Replicate's hardware.
+    #[serde(default)]
+    pub predict_time: Option<f64>,
 }
 
 impl Job {

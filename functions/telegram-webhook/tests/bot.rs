@@ -274,6 +274,8 @@ async fn generation_goes_style_prompt_count_then_replicate_with_our_trigger_word
             prompt_template: "film noir, {prompt}".into(),
             lora_url: Some("https://example.com/noir.safetensors".into()),
             lora_scale: 0.8,
+            trigger_word: Some("NOIRSTYLE".into()),
+            ..Default::default()
         },
     )
     .await
@@ -300,7 +302,7 @@ async fn generation_goes_style_prompt_count_then_replicate_with_our_trigger_word
     assert_eq!(body["input"]["num_outputs"], 3);
     let prompt = body["input"]["prompt"].as_str().unwrap();
     assert!(
-        prompt.starts_with("photo of DPTEST person, film noir, in a hat"),
+        prompt.starts_with("photo of DPTEST person, NOIRSTYLE style, film noir, in a hat"),
         "{prompt}"
     );
     assert_eq!(prompt.matches("DPTEST").count(), 1);

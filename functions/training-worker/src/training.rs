@@ -8,6 +8,7 @@ use shared::db::DbError;
 use shared::domain::status::ModelStatus;
 use shared::outcomes::{self, OutcomeError};
 use shared::replicate::{Replicate, ReplicateError};
+use shared::repo::events::{self, Event};
 use shared::repo::models::{self, Model, TrainingPhoto};
 use shared::services::{Services, Unavailable};
 use shared::telegram::TelegramError;
@@ -59,6 +60,13 @@ pub async fn start_training(services: &Services, model_id: i64) -> Result<(), Wo
     match create_training(services, replicate, &model, &photos).await {
         Ok((training_id, destination)) => {
             models::start_training(&*tx, model.id, &training_id, &destination).await?;
+            events::record(
+                &*tx,
+                model.user_id,
+                Event::TrainingStarted,
+                serde_json::json!({"model_id": model.id, "training_id": training_id}),
+            )
+            .await?;
             tx.commit().await.map_err(DbError::from)?;
             tracing::info!(training_id = %training_id, "training started");
             Ok(())

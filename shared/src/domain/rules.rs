@@ -100,8 +100,14 @@ pub fn new_trigger_word() -> String {
 }
 
 /// The prompt Replicate gets: the style's template around the user's words, with the model's trigger
-/// word put in by us (any copy the user typed is removed, so it appears once, where it works).
-pub fn full_prompt(trigger_word: &str, user_prompt: &str, style_template: Option<&str>) -> String {
+/// word (and the style LoRA's, if it has one) put in by us; any copy of the model's trigger word the
+/// user typed is removed, so it appears once, where it works.
+pub fn full_prompt(
+    trigger_word: &str,
+    user_prompt: &str,
+    style_template: Option<&str>,
+    style_trigger: Option<&str>,
+) -> String {
     let cleaned: String = user_prompt
         .split_whitespace()
         .filter(|w| {
@@ -115,7 +121,12 @@ pub fn full_prompt(trigger_word: &str, user_prompt: &str, style_template: Option
         Some(template) => format!("{cleaned}, {template}"),
         None => cleaned,
     };
-    format!("photo of {trigger_word} person, {styled}")
+    match style_trigger {
+        Some(style_trigger) => {
+            format!("photo of {trigger_word} person, {style_trigger} style, {styled}")
+        }
+        None => format!("photo of {trigger_word} person, {styled}"),
+    }
 }
 
 /// Preset prompts offered in the bot and the API.
@@ -132,10 +143,17 @@ mod tests {
 
     #[test]
     fn trigger_word_is_added_once_by_us() {
-        let p = full_prompt("DPABCDE", "DPABCDE on a beach, dpabcde!", None);
+        let p = full_prompt("DPABCDE", "DPABCDE on a beach, dpabcde!", None, None);
         assert_eq!(p, "photo of DPABCDE person, on a beach,");
-        let p = full_prompt("DPX", "in a cafe", Some("film photo, {prompt}, grain"));
+        let p = full_prompt(
+            "DPX",
+            "in a cafe",
+            Some("film photo, {prompt}, grain"),
+            None,
+        );
         assert_eq!(p, "photo of DPX person, film photo, in a cafe, grain");
+        let p = full_prompt("DPX", "in a cafe", None, Some("NOIR"));
+        assert_eq!(p, "photo of DPX person, NOIR style, in a cafe");
     }
 
     #[test]

@@ -8,6 +8,8 @@
 pub mod admin;
 pub mod admins;
 pub mod deliveries;
+pub mod events;
+pub mod feedback;
 pub mod generations;
 pub mod ledger;
 pub mod models;

@@ -27,6 +27,14 @@ pub struct Model {
     #[serde(skip)]
     pub status_message_id: Option<i64>,
     pub photo_count: i64,
+    /// `user` (a person's own) or `system` (provided by admins to everyone).
+    pub model_type: String,
+    /// A photo made with the model (a Telegram file id), to show it by.
+    #[serde(skip)]
+    pub preview_file_id: Option<String>,
+    pub preview_url: Option<String>,
+    /// How long Replicate trained it.
+    pub training_seconds: Option<f64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub queued_at: Option<DateTime<Utc>>,
@@ -36,7 +44,8 @@ pub struct Model {
 
 const COLUMNS: &str = "m.id, m.user_id, m.name, m.trigger_word, m.status, m.cost_tokens, m.replicate_training_id, \
      m.replicate_model, m.version, m.weights_url, m.error, m.status_message_id, m.created_at, m.updated_at, \
-     m.queued_at, m.training_started_at, m.finished_at, \
+     m.queued_at, m.training_started_at, m.finished_at, m.model_type, m.preview_file_id, m.preview_url, \
+     m.training_seconds, \
      (SELECT count(*) FROM training_photos p WHERE p.model_id = m.id) AS photo_count";
 
 impl Model {
@@ -57,6 +66,10 @@ impl Model {
             error: row.get("error"),
             status_message_id: row.get("status_message_id"),
             photo_count: row.get("photo_count"),
+            model_type: row.get("model_type"),
+            preview_file_id: row.get("preview_file_id"),
+            preview_url: row.get("preview_url"),
+            training_seconds: row.get("training_seconds"),
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
             queued_at: row.get("queued_at"),
@@ -127,6 +140,75 @@ pub async fn get_owned(
         )
         .await?;
     Ok(row.as_ref().map(Model::from_row))
+}
+
+/// A model the user may generate with: their own, or a system model.
+pub async fn get_usable(
+    db: &impl GenericClient,
+    id: i64,
+    user_id: i64,
+) -> Result<Option<Model>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!("SELECT {COLUMNS} FROM models m WHERE m.id = $1 AND (m.user_id = $2 OR m.model_type = 'system')"),
+            &[(&id, Type::INT8), (&user_id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.as_ref().map(Model::from_row))
+}
+
+/// Ready system models (provided to everyone).
+pub async fn list_system(db: &impl GenericClient) -> Result<Vec<Model>, DbError> {
+    let rows = db
+        .query_typed(
+            &format!("SELECT {COLUMNS} FROM models m WHERE m.model_type = 'system' AND m.status = 'ready' ORDER BY m.id"),
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(Model::from_row).collect())
+}
+
+/// Makes a model a system model (or a user's again).
+pub async fn set_type(db: &impl GenericClient, id: i64, system: bool) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "UPDATE models SET model_type = CASE WHEN $2 THEN 'system' ELSE 'user' END, updated_at = now() WHERE id = $1",
+            &[(&id, Type::INT8), (&system, Type::BOOL)],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Sets the preview (a Telegram file id and/or a URL); with `only_if_missing`, keeps an existing one.
+pub async fn set_preview(
+    db: &impl GenericClient,
+    id: i64,
+    file_id: Option<&str>,
+    url: Option<&str>,
+    only_if_missing: bool,
+) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "UPDATE models SET preview_file_id = $2, preview_url = $3
+             WHERE id = $1 AND NOT ($4 AND (preview_file_id IS NOT NULL OR preview_url IS NOT NULL))",
+            &[(&id, Type::INT8), (&file_id, Type::TEXT), (&url, Type::TEXT), (&only_if_missing, Type::BOOL)],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Records how long the training ran at Replicate.
+pub async fn set_training_seconds(
+    db: &impl GenericClient,
+    id: i64,
+    seconds: f64,
+) -> Result<(), DbError> {
+    db.execute_typed(
+        "UPDATE models SET training_seconds = $2 WHERE id = $1",
+        &[(&id, Type::INT8), (&seconds, Type::FLOAT8)],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Locks the model's row until the transaction ends.

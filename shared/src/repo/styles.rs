@@ -1,4 +1,5 @@
-//! Styles: the admin-managed extra LoRAs and prompt templates users pick for a generation.
+//! The style catalogue: admin-managed extra LoRAs and prompt templates users pick for a generation,
+//! browsed by tag.
 
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
@@ -12,21 +13,38 @@ pub struct Style {
     pub description: String,
     /// `{prompt}` in it stands for the user's prompt.
     pub prompt_template: String,
+    /// Extra LoRA weights (a `.safetensors` URL, or a Replicate/HF reference).
     pub lora_url: Option<String>,
+    /// The LoRA's default weight.
     pub lora_scale: f64,
+    /// The extra LoRA's own trigger word, put into the prompt by us.
+    pub trigger_word: Option<String>,
+    pub preview_url: Option<String>,
+    /// `male` or `female` when the style suits one.
+    pub gender: Option<String>,
+    pub tags: Vec<String>,
     pub is_active: bool,
 }
 
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
 pub struct NewStyle {
     pub name: String,
     #[serde(default)]
     pub description: String,
     #[serde(default = "default_template")]
     pub prompt_template: String,
+    #[serde(default)]
     pub lora_url: Option<String>,
     #[serde(default = "default_scale")]
     pub lora_scale: f64,
+    #[serde(default)]
+    pub trigger_word: Option<String>,
+    #[serde(default)]
+    pub preview_url: Option<String>,
+    #[serde(default)]
+    pub gender: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 fn default_template() -> String {
@@ -37,7 +55,20 @@ fn default_scale() -> f64 {
     1.0
 }
 
-const COLUMNS: &str = "id, name, description, prompt_template, lora_url, lora_scale, is_active";
+/// A tag as stored: lower-case letters, digits, `_` and `-`, at most 24 characters (it travels in
+/// button payloads).
+pub fn normalize_tag(tag: &str) -> Option<String> {
+    let tag = tag.trim().to_lowercase();
+    let ok = !tag.is_empty()
+        && tag.chars().count() <= 24
+        && tag
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    ok.then_some(tag)
+}
+
+const COLUMNS: &str =
+    "id, name, description, prompt_template, lora_url, lora_scale, trigger_word, preview_url, gender, tags, is_active";
 
 impl Style {
     fn from_row(row: &Row) -> Self {
@@ -48,6 +79,10 @@ impl Style {
             prompt_template: row.get("prompt_template"),
             lora_url: row.get("lora_url"),
             lora_scale: row.get("lora_scale"),
+            trigger_word: row.get("trigger_word"),
+            preview_url: row.get("preview_url"),
+            gender: row.get("gender"),
+            tags: row.get("tags"),
             is_active: row.get("is_active"),
         }
     }
@@ -55,11 +90,13 @@ impl Style {
 
 /// Adds a style, or `None` if one with that name exists.
 pub async fn create(db: &impl GenericClient, s: &NewStyle) -> Result<Option<Style>, DbError> {
+    let tags: Vec<String> = s.tags.iter().filter_map(|t| normalize_tag(t)).collect();
     let row = db
         .query_typed_opt(
             &format!(
-                "INSERT INTO styles (name, description, prompt_template, lora_url, lora_scale)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING RETURNING {COLUMNS}"
+                "INSERT INTO styles (name, description, prompt_template, lora_url, lora_scale, trigger_word,
+                                     preview_url, gender, tags)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (name) DO NOTHING RETURNING {COLUMNS}"
             ),
             &[
                 (&s.name, Type::TEXT),
@@ -67,6 +104,10 @@ pub async fn create(db: &impl GenericClient, s: &NewStyle) -> Result<Option<Styl
                 (&s.prompt_template, Type::TEXT),
                 (&s.lora_url, Type::TEXT),
                 (&s.lora_scale, Type::FLOAT8),
+                (&s.trigger_word, Type::TEXT),
+                (&s.preview_url, Type::TEXT),
+                (&s.gender, Type::TEXT),
+                (&tags, Type::TEXT_ARRAY),
             ],
         )
         .await?;
@@ -83,15 +124,41 @@ pub async fn get(db: &impl GenericClient, id: i64) -> Result<Option<Style>, DbEr
     Ok(row.as_ref().map(Style::from_row))
 }
 
-/// Styles, active ones only unless `include_inactive` (the admin view).
+/// Styles, active ones only unless `include_inactive` (the admin view), optionally with one tag.
 pub async fn list(db: &impl GenericClient, include_inactive: bool) -> Result<Vec<Style>, DbError> {
+    list_tagged(db, include_inactive, None).await
+}
+
+pub async fn list_tagged(
+    db: &impl GenericClient,
+    include_inactive: bool,
+    tag: Option<&str>,
+) -> Result<Vec<Style>, DbError> {
     let rows = db
         .query_typed(
-            &format!("SELECT {COLUMNS} FROM styles WHERE is_active OR $1 ORDER BY name"),
-            &[(&include_inactive, Type::BOOL)],
+            &format!(
+                "SELECT {COLUMNS} FROM styles WHERE (is_active OR $1) AND ($2::text IS NULL OR tags @> ARRAY[$2])
+                 ORDER BY name"
+            ),
+            &[(&include_inactive, Type::BOOL), (&tag, Type::TEXT)],
         )
         .await?;
     Ok(rows.iter().map(Style::from_row).collect())
+}
+
+/// The tags of active styles, with how many styles have each.
+pub async fn tags(db: &impl GenericClient) -> Result<Vec<(String, i64)>, DbError> {
+    let rows = db
+        .query_typed(
+            "SELECT tag, count(*) AS styles FROM styles, unnest(tags) AS tag WHERE is_active
+             GROUP BY tag ORDER BY tag",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get("tag"), r.get("styles")))
+        .collect())
 }
 
 pub async fn set_active(
@@ -103,6 +170,24 @@ pub async fn set_active(
         .query_typed_opt(
             &format!("UPDATE styles SET is_active = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"),
             &[(&id, Type::INT8), (&active, Type::BOOL)],
+        )
+        .await?;
+    Ok(row.as_ref().map(Style::from_row))
+}
+
+/// Replaces a style's tags.
+pub async fn set_tags(
+    db: &impl GenericClient,
+    id: i64,
+    tags: &[String],
+) -> Result<Option<Style>, DbError> {
+    let tags: Vec<String> = tags.iter().filter_map(|t| normalize_tag(t)).collect();
+    let row = db
+        .query_typed_opt(
+            &format!(
+                "UPDATE styles SET tags = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+            ),
+            &[(&id, Type::INT8), (&tags, Type::TEXT_ARRAY)],
         )
         .await?;
     Ok(row.as_ref().map(Style::from_row))

@@ -167,6 +167,32 @@ pub async fn set_style_active(
     Ok(style)
 }
 
+/// Replaces a style's tags.
+pub async fn set_style_tags(
+    services: &Services,
+    admin_id: i64,
+    style_id: i64,
+    tags: &[String],
+) -> Result<Style, ServiceError> {
+    let db = services.db()?;
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    let style = styles::set_tags(&*tx, style_id, tags)
+        .await?
+        .ok_or(ServiceError::NotFound("style"))?;
+    audit(
+        &*tx,
+        admin_id,
+        Action::StyleChange,
+        None,
+        Some(&format!("style:{style_id}")),
+        json!({"tags": style.tags}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(style)
+}
+
 /// Owners add admins (the user must have used the bot).
 pub async fn add_admin(
     services: &Services,

@@ -5,6 +5,7 @@ use serde_json::json;
 use crate::domain::rules;
 use crate::domain::status::{GenerationStatus, ModelStatus};
 use crate::outcomes;
+use crate::repo::events::{self, Event};
 use crate::repo::generations::{self, Generation, NewGeneration};
 use crate::repo::ledger::{self, Change, Reason};
 use crate::repo::{models, styles};
@@ -33,7 +34,7 @@ pub async fn create(
     let replicate = services.replicate()?;
     let db = services.db()?;
     let mut conn = db.conn().await?;
-    let model = models::get_owned(&**conn, request.model_id, request.user_id)
+    let model = models::get_usable(&**conn, request.model_id, request.user_id)
         .await?
         .ok_or(ServiceError::NotFound("model"))?;
     let version = match (&model.status, &model.version) {
@@ -53,6 +54,7 @@ pub async fn create(
         &model.trigger_word,
         &prompt,
         style.as_ref().map(|s| s.prompt_template.as_str()),
+        style.as_ref().and_then(|s| s.trigger_word.as_deref()),
     );
     let cost = rules::generation_cost(&services.config.product, images);
 
@@ -80,6 +82,13 @@ pub async fn create(
             reference: &reference,
             note: None,
         },
+    )
+    .await?;
+    events::record(
+        &*tx,
+        request.user_id,
+        Event::GenerationRequested,
+        json!({"generation_id": generation.id, "model_id": model.id, "images": images, "style_id": request.style_id}),
     )
     .await?;
     tx.commit().await?;

@@ -3,6 +3,7 @@
 
 use crate::config::{ProductConfig, TokenPack};
 use crate::notify;
+use crate::repo::events::{self, Event};
 use crate::repo::ledger::{self, Change, Reason};
 use crate::repo::payments::{self, NewPayment, Payment};
 use crate::repo::{promos, referrals, users};
@@ -206,6 +207,13 @@ pub async fn credit(
             reference: &reference,
             note: None,
         },
+    )
+    .await?;
+    events::record(
+        &*tx,
+        paid.user_id,
+        Event::Payment,
+        serde_json::json!({"payment_id": payment.id, "pack": pack.id, "amount": paid.total, "currency": paid.currency}),
     )
     .await?;
     let mut referral_bonus_to = None;

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::config::TokenPack;
 use crate::repo::admins::{self, Action, NewAction};
+use crate::repo::events::{self, Event};
 use crate::repo::ledger::{self, Change, Reason};
 use crate::repo::promos::{self, PromoCode, Terms};
 use crate::services::Services;
@@ -80,6 +81,13 @@ pub async fn redeem(
             unreachable!("a CHECK constraint makes every code a token or a discount code")
         }
     };
+    events::record(
+        &*tx,
+        user_id,
+        Event::PromoUsed,
+        json!({"code": promo.code, "redemption_id": redemption_id}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Ok(redeemed))
 }

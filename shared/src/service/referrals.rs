@@ -1,6 +1,7 @@
 //! Joining through a referral link (`/start <code>`, or the Mini App's `start_param`).
 
 use crate::db::GenericClient;
+use crate::repo::events::{self, Event};
 use crate::repo::{referrals, users};
 
 use super::ServiceError;
@@ -23,7 +24,15 @@ pub async fn join(
     if referrer.id == referred_id {
         return Ok(None);
     }
-    Ok(referrals::record_invite(db, referrer.id, referred_id)
-        .await?
-        .then_some(referrer.id))
+    if !referrals::record_invite(db, referrer.id, referred_id).await? {
+        return Ok(None);
+    }
+    events::record(
+        db,
+        referred_id,
+        Event::ReferralJoined,
+        serde_json::json!({"referrer_id": referrer.id}),
+    )
+    .await?;
+    Ok(Some(referrer.id))
 }

@@ -3,7 +3,10 @@
 use crate::db::{Db, GenericClient};
 use crate::domain::rules::{self, RuleError, MAX_PHOTOS};
 use crate::domain::status::ModelStatus;
+use serde_json::json;
+
 use crate::queue::TrainingJob;
+use crate::repo::events::{self, Event};
 use crate::repo::ledger::{self, Change, Reason};
 use crate::repo::models::{self, Model, NewPhoto};
 use crate::services::Services;
@@ -99,6 +102,20 @@ pub async fn submit(
             "the model is no longer a draft".into(),
         ));
     }
+    events::record(
+        &*tx,
+        user_id,
+        Event::PhotosUploaded,
+        json!({"model_id": model.id, "photos": model.photo_count}),
+    )
+    .await?;
+    events::record(
+        &*tx,
+        user_id,
+        Event::TrainingPaid,
+        json!({"model_id": model.id, "tokens": cost}),
+    )
+    .await?;
     services
         .queue
         .send(TrainingJob { model_id: model.id })

@@ -407,7 +407,7 @@ impl Texts for En {
         }
     }
     fn admin_style_usage(&self) -> String {
-        "Usage: /admin_styles add Name | description | template with {prompt}".to_owned()
+        "Usage: /admin_styles add Name | description | template with {prompt} [| tags=a,b | preview=URL | lora=URL | weight=0.8 | trigger=WORD | gender=female]\nTags: /admin_styles tags ID a,b".to_owned()
     }
     fn admin_style_exists(&self) -> String {
         "A style with that name exists.".to_owned()

@@ -404,7 +404,7 @@ impl Texts for Ru {
         }
     }
     fn admin_style_usage(&self) -> String {
-        "Использование: /admin_styles add Название | описание | шаблон с {prompt}".to_owned()
+        "Использование: /admin_styles add Название | описание | шаблон с {prompt} [| tags=a,b | preview=URL | lora=URL | weight=0.8 | trigger=СЛОВО | gender=female]\nТеги: /admin_styles tags ID a,b".to_owned()
     }
     fn admin_style_exists(&self) -> String {
         "Стиль с таким названием уже есть.".to_owned()

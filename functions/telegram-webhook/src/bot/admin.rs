@@ -53,10 +53,15 @@ pub async fn command(
             drop(conn);
             ctx.finish_with(t.admin_payments(&recent, &totals), None)
         }
-        "admin_styles" => match argument.strip_prefix("add") {
-            Some(spec) => add_style(ctx, spec).await,
-            None => show_styles(ctx).await,
-        },
+        "admin_styles" => {
+            if let Some(spec) = argument.strip_prefix("add") {
+                add_style(ctx, spec).await
+            } else if let Some(spec) = argument.strip_prefix("tags") {
+                tag_style(ctx, spec).await
+            } else {
+                show_styles(ctx).await
+            }
+        }
         "admin_promo" => promo(ctx, argument).await,
         "admins" | "admin_add" | "admin_remove" | "admin_log" if role != Role::Owner => {
             ctx.finish_with(t.owners_only(), None)
@@ -170,33 +175,72 @@ async fn show_styles(ctx: &Ctx<'_>) -> Result<(), BotError> {
     ctx.finish_with(t.admin_styles(&all), Some(keyboards::inline(rows).into()))
 }
 
-/// `/admin_styles add Name | description | template with {prompt}`
+/// `/admin_styles add Name | description | template with {prompt} [| tags=a,b | preview=URL |
+/// lora=URL | weight=0.8 | trigger=WORD | gender=female]`
 async fn add_style(ctx: &Ctx<'_>, spec: &str) -> Result<(), BotError> {
     let t = ctx.t();
     let parts: Vec<&str> = spec.split('|').map(str::trim).collect();
-    let (name, description, template) = match parts.as_slice() {
-        [name, description, template] if !name.is_empty() && name.chars().count() <= 64 => {
-            (*name, *description, *template)
-        }
-        [name, description] if !name.is_empty() && name.chars().count() <= 64 => {
-            (*name, *description, "{prompt}")
-        }
+    let (name, rest) = match parts.split_first() {
+        Some((name, rest)) if !name.is_empty() && name.chars().count() <= 64 => (*name, rest),
         _ => return ctx.finish_with(t.admin_style_usage(), None),
     };
-    let style = NewStyle {
+    let mut style = NewStyle {
         name: name.to_owned(),
-        description: description.to_owned(),
-        prompt_template: if template.is_empty() {
-            "{prompt}".to_owned()
-        } else {
-            template.to_owned()
-        },
-        lora_url: None,
+        prompt_template: "{prompt}".to_owned(),
         lora_scale: 1.0,
+        ..Default::default()
     };
-    match service::admin::add_style(ctx.services(), ctx.user.id, &style).await? {
-        Some(style) => ctx.finish_with(t.admin_done(&html(&style.name)), None),
-        None => ctx.finish_with(t.admin_style_exists(), None),
+    let mut positional = 0;
+    for part in rest {
+        match part.split_once('=') {
+            Some(("tags", v)) => style.tags = v.split(',').map(str::to_owned).collect(),
+            Some(("preview", v)) => style.preview_url = Some(v.trim().to_owned()),
+            Some(("lora", v)) => style.lora_url = Some(v.trim().to_owned()),
+            Some(("trigger", v)) => style.trigger_word = Some(v.trim().to_owned()),
+            Some(("gender", v @ ("male" | "female"))) => style.gender = Some(v.to_owned()),
+            Some(("weight", v)) => match v.trim().parse::<f64>() {
+                Ok(w) if (-1.0..=2.0).contains(&w) => style.lora_scale = w,
+                _ => return ctx.finish_with(t.admin_style_usage(), None),
+            },
+            _ if positional == 0 => {
+                style.description = part.to_string();
+                positional += 1;
+            }
+            _ if positional == 1 && !part.is_empty() => {
+                style.prompt_template = part.to_string();
+                positional += 1;
+            }
+            _ => return ctx.finish_with(t.admin_style_usage(), None),
+        }
+    }
+    match service::admin::add_style(ctx.services(), ctx.user.id, &style).await {
+        Ok(Some(style)) => ctx.finish_with(t.admin_done(&html(&style.name)), None),
+        Ok(None) => ctx.finish_with(t.admin_style_exists(), None),
+        Err(e) => admin_error(ctx, e),
+    }
+}
+
+/// `/admin_styles tags <id> a,b,c`
+async fn tag_style(ctx: &Ctx<'_>, spec: &str) -> Result<(), BotError> {
+    let t = ctx.t();
+    let mut words = spec.split_whitespace();
+    let (Some(id), tags) = (
+        words.next().and_then(|w| w.parse::<i64>().ok()),
+        words.next().unwrap_or(""),
+    ) else {
+        return ctx.finish_with(t.admin_style_usage(), None);
+    };
+    let tags: Vec<String> = tags
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    match service::admin::set_style_tags(ctx.services(), ctx.user.id, id, &tags).await {
+        Ok(style) => ctx.finish_with(
+            t.admin_done(&html(&format!("{}: {}", style.name, style.tags.join(", ")))),
+            None,
+        ),
+        Err(e) => admin_error(ctx, e),
     }
 }
 

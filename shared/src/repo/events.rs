@@ -1,0 +1,96 @@
+//! The user journey: key events with metadata, and the funnel admins see.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{DbError, GenericClient, Type};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    Started,
+    ReferralJoined,
+    PhotosUploaded,
+    TrainingPaid,
+    TrainingStarted,
+    TrainingFinished,
+    GenerationRequested,
+    GenerationDelivered,
+    Payment,
+    PromoUsed,
+}
+
+impl Event {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Started => "started",
+            Event::ReferralJoined => "referral_joined",
+            Event::PhotosUploaded => "photos_uploaded",
+            Event::TrainingPaid => "training_paid",
+            Event::TrainingStarted => "training_started",
+            Event::TrainingFinished => "training_finished",
+            Event::GenerationRequested => "generation_requested",
+            Event::GenerationDelivered => "generation_delivered",
+            Event::Payment => "payment",
+            Event::PromoUsed => "promo_used",
+        }
+    }
+}
+
+pub async fn record(
+    db: &impl GenericClient,
+    user_id: i64,
+    event: Event,
+    metadata: Value,
+) -> Result<(), DbError> {
+    db.execute_typed(
+        "INSERT INTO user_events (user_id, event, metadata) VALUES ($1, $2, $3)",
+        &[
+            (&user_id, Type::INT8),
+            (&event.as_str(), Type::TEXT),
+            (&metadata, Type::JSONB),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Distinct users at each step of the funnel within a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Funnel {
+    pub days: i32,
+    pub started: i64,
+    /// Got a ready model.
+    pub trained: i64,
+    /// Got generated photos delivered.
+    pub generated: i64,
+    pub paid: i64,
+}
+
+/// The funnel for today (since midnight UTC), the last 7 and the last 30 days, in one round trip.
+pub async fn funnels(db: &impl GenericClient) -> Result<Vec<Funnel>, DbError> {
+    let rows = db
+        .query_typed(
+            "SELECT p.days,
+                count(DISTINCT e.user_id) FILTER (WHERE e.event = 'started') AS started,
+                count(DISTINCT e.user_id) FILTER (WHERE e.event = 'training_finished' AND e.metadata->>'status' = 'ready') AS trained,
+                count(DISTINCT e.user_id) FILTER (WHERE e.event = 'generation_delivered') AS generated,
+                count(DISTINCT e.user_id) FILTER (WHERE e.event = 'payment') AS paid
+             FROM (VALUES (1), (7), (30)) AS p(days)
+             LEFT JOIN user_events e ON e.created_at >= CASE WHEN p.days = 1 THEN date_trunc('day', now())
+                                                             ELSE now() - make_interval(days => p.days) END
+             GROUP BY p.days ORDER BY p.days",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Funnel {
+            days: r.get("days"),
+            started: r.get("started"),
+            trained: r.get("trained"),
+            generated: r.get("generated"),
+            paid: r.get("paid"),
+        })
+        .collect())
+}

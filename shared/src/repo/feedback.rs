@@ -1,0 +1,105 @@
+//! Ratings (1-5) and comments on generations, and what admins see of them.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{DbError, GenericClient, Type};
+
+/// Rates the user's own generation (again, if they change their mind). False if the generation is
+/// not theirs.
+pub async fn rate(
+    db: &impl GenericClient,
+    generation_id: i64,
+    user_id: i64,
+    rating: i16,
+) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "INSERT INTO generation_feedback (generation_id, user_id, rating)
+             SELECT id, user_id, $3 FROM generations WHERE id = $1 AND user_id = $2
+             ON CONFLICT (generation_id) DO UPDATE SET rating = EXCLUDED.rating, updated_at = now()",
+            &[(&generation_id, Type::INT8), (&user_id, Type::INT8), (&rating, Type::INT2)],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Adds a comment to the user's rating of a generation. False if there is no rating of theirs.
+pub async fn comment(
+    db: &impl GenericClient,
+    generation_id: i64,
+    user_id: i64,
+    text: &str,
+) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "UPDATE generation_feedback SET comment = $3, updated_at = now() WHERE generation_id = $1 AND user_id = $2",
+            &[(&generation_id, Type::INT8), (&user_id, Type::INT8), (&text, Type::TEXT)],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct StyleRating {
+    /// `None`: generations without a style.
+    pub style: Option<String>,
+    pub average: f64,
+    pub ratings: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct LowRating {
+    pub generation_id: i64,
+    pub user_id: i64,
+    pub rating: i16,
+    pub comment: Option<String>,
+    pub style: Option<String>,
+    pub prompt: String,
+    pub at: DateTime<Utc>,
+}
+
+pub async fn by_style(db: &impl GenericClient) -> Result<Vec<StyleRating>, DbError> {
+    let rows = db
+        .query_typed(
+            "SELECT s.name AS style, avg(f.rating)::float8 AS average, count(*) AS ratings
+             FROM generation_feedback f JOIN generations g ON g.id = f.generation_id
+             LEFT JOIN styles s ON s.id = g.style_id
+             GROUP BY s.name ORDER BY average, s.name NULLS FIRST",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| StyleRating {
+            style: r.get("style"),
+            average: (r.get::<_, f64>("average") * 100.0).round() / 100.0,
+            ratings: r.get("ratings"),
+        })
+        .collect())
+}
+
+/// The latest ratings of 1 or 2.
+pub async fn recent_low(db: &impl GenericClient, limit: i64) -> Result<Vec<LowRating>, DbError> {
+    let rows = db
+        .query_typed(
+            "SELECT f.generation_id, f.user_id, f.rating, f.comment, s.name AS style, g.prompt, f.updated_at
+             FROM generation_feedback f JOIN generations g ON g.id = f.generation_id
+             LEFT JOIN styles s ON s.id = g.style_id
+             WHERE f.rating <= 2 ORDER BY f.updated_at DESC LIMIT $1",
+            &[(&limit, Type::INT8)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| LowRating {
+            generation_id: r.get("generation_id"),
+            user_id: r.get("user_id"),
+            rating: r.get("rating"),
+            comment: r.get("comment"),
+            style: r.get("style"),
+            prompt: r.get("prompt"),
+            at: r.get("updated_at"),
+        })
+        .collect())
+}

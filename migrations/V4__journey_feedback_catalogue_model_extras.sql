@@ -36,3 +36,9 @@ ALTER TABLE models
     ADD COLUMN preview_url      TEXT,
     ADD COLUMN training_seconds DOUBLE PRECISION;  -- Replicate's predict_time for the training
 CREATE INDEX models_system_idx ON models (id) WHERE model_type = 'system';
+
+-- Offering a model to everyone is an admin action too.
+ALTER TABLE admin_actions DROP CONSTRAINT admin_actions_action_check;
+ALTER TABLE admin_actions ADD CONSTRAINT admin_actions_action_check CHECK (action IN (
+    'tokens', 'block', 'unblock', 'style_add', 'style_change', 'promo_add', 'promo_change',
+    'admin_add', 'admin_remove', 'model_change'));

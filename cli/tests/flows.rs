@@ -114,3 +114,157 @@ async fn queued_model_to_ready_model_to_delivered_album() {
     assert_eq!(stored.telegram_file_ids.len(), 2);
     assert_eq!(stored.result_urls.len(), 2);
 }
+
+/// The journey as the funnel counts it: two people start, one trains, gets photos (and is asked to
+/// rate them) and pays. The admin's funnel shows exactly the events written.
+#[tokio::test]
+async fn the_funnel_counts_the_journey_events_written() {
+    use shared::repo::events;
+    use shared::testkit::updates::{self, TgUser};
+
+    let env = TestEnv::start().await;
+    let (services, _jobs) = env.services();
+    let bot = telegram_webhook::router(telegram_webhook::State::new(services.clone()));
+    let webhook = replicate_webhook::router(replicate_webhook::State::new(services.clone()));
+    let worker = training_worker::State::new(services.clone());
+    let send = |update: serde_json::Value| {
+        let bot = bot.clone();
+        async move {
+            let request = Request::post("/telegram/webhook")
+                .header("content-type", "application/json")
+                .header(
+                    "x-telegram-bot-api-secret-token",
+                    shared::testkit::WEBHOOK_SECRET,
+                )
+                .body(Body::from(update.to_string()))
+                .unwrap();
+            assert!(bot.oneshot(request).await.unwrap().status().is_success());
+        }
+    };
+    let ann = TgUser::new(1, "Ann");
+    let bob = TgUser::new(2, "Bob");
+    send(updates::text(1, &ann, "/start")).await;
+    send(updates::text(2, &bob, "/start")).await;
+    send(updates::successful_payment(
+        3,
+        &ann,
+        "XTR",
+        400,
+        "pack:medium",
+        "ch-1",
+    ))
+    .await;
+    send(updates::text(4, &ann, "/train")).await;
+    send(updates::text(5, &ann, "Me")).await;
+    for i in 0..10 {
+        send(updates::photo(10 + i, &ann, &format!("p{i}"), None)).await;
+    }
+    let conn = env.db.db.conn().await.unwrap();
+    let model = models::list_for_user(&**conn, 1, Page::first(1))
+        .await
+        .unwrap()
+        .remove(0);
+    send(updates::callback(30, &ann, &format!("t:{}", model.id))).await;
+    let event = serde_json::from_value(json!({"Records": [{"messageId": "m1", "body": json!({"model_id": model.id}).to_string()}]})).unwrap();
+    assert!(training_worker::handle_batch(&worker, event)
+        .await
+        .batch_item_failures
+        .is_empty());
+    let training_id = models::get(&**conn, model.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .replicate_training_id
+        .unwrap();
+    let mut done = training_succeeded(&training_id);
+    done["metrics"] = json!({"predict_time": 1234.5});
+    assert_eq!(post_webhook(&webhook, &env, "w1", &done).await, 200);
+    let ready = models::get(&**conn, model.id).await.unwrap().unwrap();
+    assert_eq!(
+        ready.training_seconds,
+        Some(1234.5),
+        "training duration recorded"
+    );
+
+    send(updates::callback(40, &ann, &format!("g:{}", model.id))).await;
+    send(updates::callback(41, &ann, "p:0")).await;
+    send(updates::callback(42, &ann, "n:2")).await;
+    let generation = generations::list_for_user(&**conn, 1, Page::first(1))
+        .await
+        .unwrap()
+        .remove(0);
+    let prediction_id = generation.replicate_prediction_id.clone().unwrap();
+    assert_eq!(
+        post_webhook(
+            &webhook,
+            &env,
+            "w2",
+            &prediction_succeeded(&prediction_id, 2)
+        )
+        .await,
+        200
+    );
+
+    // Asked to rate; the model got its preview from the first delivered photo.
+    let rate = env
+        .telegram
+        .sent_to(1)
+        .into_iter()
+        .rev()
+        .find(|c| c.text().contains("Rate them"))
+        .expect("a rating prompt");
+    assert_eq!(
+        rate.body["reply_markup"]["inline_keyboard"][0]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    assert!(models::get(&**conn, model.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .preview_file_id
+        .is_some());
+
+    let funnels = events::funnels(&**conn).await.unwrap();
+    for funnel in &funnels {
+        assert_eq!(
+            (
+                funnel.started,
+                funnel.trained,
+                funnel.generated,
+                funnel.paid
+            ),
+            (2, 1, 1, 1),
+            "{funnel:?}"
+        );
+    }
+    assert_eq!(
+        funnels.iter().map(|f| f.days).collect::<Vec<_>>(),
+        vec![1, 7, 30]
+    );
+    let written: Vec<String> = conn
+        .query(
+            "SELECT event FROM user_events WHERE user_id = 1 ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        written,
+        vec![
+            "started",
+            "payment",
+            "photos_uploaded",
+            "training_paid",
+            "training_started",
+            "training_finished",
+            "generation_requested",
+            "generation_delivered"
+        ]
+    );
+}

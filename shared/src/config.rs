@@ -49,6 +49,8 @@ impl fmt::Debug for Secret {
 pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
 /// The public Replicate API, version 1.
 pub const DEFAULT_REPLICATE_API_URL: &str = "https://api.replicate.com/v1";
+/// How old Mini App init data may be by default (what telegram-apps' validators accept): 24 hours.
+pub const DEFAULT_INIT_DATA_MAX_AGE_SECONDS: i64 = 24 * 60 * 60;
 
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
@@ -148,6 +150,9 @@ pub struct Config {
     pub product: ProductConfig,
     /// `JOB_STALE_SECONDS`: a training or generation with no news for this long is checked with Replicate.
     pub job_stale_seconds: Option<i64>,
+    /// `INIT_DATA_MAX_AGE_SECONDS`: how old a Mini App's init data (its `auth_date`) may be for the
+    /// REST API to accept it; 24 hours by default.
+    pub init_data_max_age_seconds: i64,
 }
 
 impl Config {
@@ -346,6 +351,18 @@ impl Config {
             provider_token,
         };
 
+        let init_data_max_age_seconds = parse_or(
+            get("INIT_DATA_MAX_AGE_SECONDS"),
+            "INIT_DATA_MAX_AGE_SECONDS",
+            DEFAULT_INIT_DATA_MAX_AGE_SECONDS,
+        )?;
+        if init_data_max_age_seconds <= 0 {
+            return Err(ConfigError::new(
+                "INIT_DATA_MAX_AGE_SECONDS",
+                "must be a positive number of seconds",
+            ));
+        }
+
         Ok(Self {
             database,
             telegram,
@@ -360,6 +377,7 @@ impl Config {
             job_stale_seconds: get("JOB_STALE_SECONDS")
                 .map(|v| parse_or(Some(v), "JOB_STALE_SECONDS", 0i64))
                 .transpose()?,
+            init_data_max_age_seconds,
         })
     }
 
@@ -565,5 +583,24 @@ mod tests {
             c.cors_origins,
             vec!["https://a.example.com", "http://localhost:5173"]
         );
+    }
+
+    #[test]
+    fn init_data_max_age_defaults_to_a_day_and_must_be_positive() {
+        assert_eq!(config(&[]).unwrap().init_data_max_age_seconds, 86_400);
+        assert_eq!(
+            config(&[("INIT_DATA_MAX_AGE_SECONDS", "3600")])
+                .unwrap()
+                .init_data_max_age_seconds,
+            3600
+        );
+        for bad in ["0", "-5", "a day"] {
+            assert_eq!(
+                config(&[("INIT_DATA_MAX_AGE_SECONDS", bad)])
+                    .unwrap_err()
+                    .var,
+                "INIT_DATA_MAX_AGE_SECONDS"
+            );
+        }
     }
 }

@@ -321,11 +321,15 @@ async fn deliver_generation(
     }
     let user = users::get(&*tx, generation.user_id).await?;
     let mut file_ids = Vec::new();
+    let mut rating_to = None;
     if let Some(user) = user.filter(|u| !u.bot_blocked) {
         let t = notify::texts_for(&user);
         let caption = t.generation_caption(&html(&generation.prompt));
         match send_album(services, user.id, urls, &caption).await {
-            Ok(messages) => file_ids = photo_file_ids(&messages),
+            Ok(messages) => {
+                file_ids = photo_file_ids(&messages);
+                rating_to = Some(user.clone());
+            }
             Err(TelegramError::Blocked) => {
                 users::mark_bot_blocked(&*tx, user.id).await?;
             }
@@ -362,6 +366,31 @@ async fn deliver_generation(
         .await?;
     }
     tx.commit().await.map_err(DbError::from)?;
+    drop(conn);
+    if let Some(user) = rating_to {
+        let t = notify::texts_for(&user);
+        let stars = (1..=5)
+            .map(|rating| {
+                (
+                    "⭐".repeat(rating as usize),
+                    Callback::Rate {
+                        generation_id,
+                        rating,
+                    }
+                    .encode(),
+                )
+            })
+            .collect::<Vec<_>>();
+        let markup = teloxide_core::types::ReplyMarkup::InlineKeyboard(
+            teloxide_core::types::InlineKeyboardMarkup::new(vec![stars
+                .into_iter()
+                .map(|(label, data)| {
+                    teloxide_core::types::InlineKeyboardButton::callback(label, data)
+                })
+                .collect::<Vec<_>>()]),
+        );
+        notify::send(services, &user, t.rate_prompt(), Some(markup)).await?;
+    }
     Ok(Applied::Advanced)
 }
 

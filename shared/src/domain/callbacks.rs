@@ -7,6 +7,10 @@ pub enum Callback {
     Generate { model_id: i64 },
     /// The style for the generation being set up (`None`: no style).
     Style { style_id: Option<i64> },
+    /// Browse styles: one tag (or all), one page.
+    StylePage { tag: Option<String>, page: u32 },
+    /// Rate a delivered generation, 1-5.
+    Rate { generation_id: i64, rating: i16 },
     /// A preset prompt, by its index.
     Preset { index: usize },
     /// How many images to generate.
@@ -30,6 +34,13 @@ impl Callback {
         match self {
             Callback::Generate { model_id } => format!("g:{model_id}"),
             Callback::Style { style_id } => format!("s:{}", style_id.unwrap_or(0)),
+            Callback::StylePage { tag, page } => {
+                format!("sp:{page}:{}", tag.as_deref().unwrap_or(""))
+            }
+            Callback::Rate {
+                generation_id,
+                rating,
+            } => format!("r:{generation_id}:{rating}"),
             Callback::Preset { index } => format!("p:{index}"),
             Callback::Count { images } => format!("n:{images}"),
             Callback::StartTraining { model_id } => format!("t:{model_id}"),
@@ -85,6 +96,14 @@ impl Callback {
                 user_id: int(a)?,
                 delta: int(b)?,
             },
+            ("sp", Some(tag)) => Callback::StylePage {
+                page: a?.parse().ok()?,
+                tag: Some(tag.to_owned()).filter(|t| !t.is_empty()),
+            },
+            ("r", Some(_)) => Callback::Rate {
+                generation_id: int(a)?,
+                rating: b?.parse().ok().filter(|r| (1..=5).contains(r))?,
+            },
             ("as", Some(_)) => Callback::AdminStyle {
                 style_id: int(a)?,
                 active: flag(b)?,
@@ -107,6 +126,15 @@ mod tests {
             Callback::Style { style_id: Some(3) },
             Callback::Style { style_id: None },
             Callback::Preset { index: 2 },
+            Callback::StylePage {
+                tag: Some("portrait_pro-24chars-xxx".into()),
+                page: 12,
+            },
+            Callback::StylePage { tag: None, page: 0 },
+            Callback::Rate {
+                generation_id: 9_007_199_254_740_991,
+                rating: 5,
+            },
             Callback::Count { images: 4 },
             Callback::StartTraining { model_id: 12 },
             Callback::Buy {
@@ -134,7 +162,9 @@ mod tests {
 
     #[test]
     fn garbage_does_not_parse() {
-        for data in ["", "x", "g:", "g:abc", "ab:1:2", "n:1:2", "b:"] {
+        for data in [
+            "", "x", "g:", "g:abc", "ab:1:2", "n:1:2", "b:", "r:1:6", "r:1:0",
+        ] {
             assert_eq!(Callback::parse(data), None, "{data}");
         }
     }

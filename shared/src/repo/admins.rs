@@ -78,6 +78,7 @@ pub enum Action {
     PromoChange,
     AdminAdd,
     AdminRemove,
+    ModelChange,
 }
 
 impl Action {
@@ -92,6 +93,7 @@ impl Action {
             Action::PromoChange => "promo_change",
             Action::AdminAdd => "admin_add",
             Action::AdminRemove => "admin_remove",
+            Action::ModelChange => "model_change",
         }
     }
 
@@ -106,6 +108,7 @@ impl Action {
             Action::PromoChange,
             Action::AdminAdd,
             Action::AdminRemove,
+            Action::ModelChange,
         ]
         .into_iter()
         .find(|a| a.as_str() == s)

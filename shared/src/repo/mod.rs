@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod admins;
 pub mod deliveries;
+pub mod erasure;
 pub mod events;
 pub mod feedback;
 pub mod generations;
@@ -15,6 +16,7 @@ pub mod ledger;
 pub mod models;
 pub mod payments;
 pub mod promos;
+pub mod rate_limits;
 pub mod referrals;
 pub mod styles;
 pub mod users;

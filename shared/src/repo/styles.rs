@@ -192,3 +192,70 @@ pub async fn set_tags(
         .await?;
     Ok(row.as_ref().map(Style::from_row))
 }
+
+/// Fields of a style to change; `None` leaves a field as it is (`Some(None)` clears an optional one).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StyleUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub prompt_template: Option<String>,
+    pub lora_url: Option<Option<String>>,
+    pub lora_scale: Option<f64>,
+    pub trigger_word: Option<Option<String>>,
+    pub preview_url: Option<Option<String>>,
+    pub gender: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub is_active: Option<bool>,
+}
+
+/// Changes the given fields of a style. `None` if there is no such style; a name another style
+/// has fails with the `styles_name_key` constraint.
+pub async fn update(
+    db: &impl GenericClient,
+    id: i64,
+    u: &StyleUpdate,
+) -> Result<Option<Style>, DbError> {
+    let tags: Option<Vec<String>> = u
+        .tags
+        .as_ref()
+        .map(|tags| tags.iter().filter_map(|t| normalize_tag(t)).collect());
+    let set = |field: &Option<Option<String>>| field.is_some();
+    let value = |field: &Option<Option<String>>| field.clone().flatten();
+    let row = db
+        .query_typed_opt(
+            &format!(
+                "UPDATE styles SET
+                    name = COALESCE($2, name),
+                    description = COALESCE($3, description),
+                    prompt_template = COALESCE($4, prompt_template),
+                    lora_url = CASE WHEN $5 THEN $6 ELSE lora_url END,
+                    lora_scale = COALESCE($7, lora_scale),
+                    trigger_word = CASE WHEN $8 THEN $9 ELSE trigger_word END,
+                    preview_url = CASE WHEN $10 THEN $11 ELSE preview_url END,
+                    gender = CASE WHEN $12 THEN $13 ELSE gender END,
+                    tags = COALESCE($14, tags),
+                    is_active = COALESCE($15, is_active),
+                    updated_at = now()
+                 WHERE id = $1 RETURNING {COLUMNS}"
+            ),
+            &[
+                (&id, Type::INT8),
+                (&u.name, Type::TEXT),
+                (&u.description, Type::TEXT),
+                (&u.prompt_template, Type::TEXT),
+                (&set(&u.lora_url), Type::BOOL),
+                (&value(&u.lora_url), Type::TEXT),
+                (&u.lora_scale, Type::FLOAT8),
+                (&set(&u.trigger_word), Type::BOOL),
+                (&value(&u.trigger_word), Type::TEXT),
+                (&set(&u.preview_url), Type::BOOL),
+                (&value(&u.preview_url), Type::TEXT),
+                (&set(&u.gender), Type::BOOL),
+                (&value(&u.gender), Type::TEXT),
+                (&tags, Type::TEXT_ARRAY),
+                (&u.is_active, Type::BOOL),
+            ],
+        )
+        .await?;
+    Ok(row.as_ref().map(Style::from_row))
+}

@@ -193,6 +193,38 @@ pub async fn set_style_tags(
     Ok(style)
 }
 
+/// Offers a ready model to everyone as a system model (or makes it a user's own again).
+pub async fn set_system_model(
+    services: &Services,
+    admin_id: i64,
+    model_id: i64,
+    system: bool,
+) -> Result<(), ServiceError> {
+    let db = services.db()?;
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    let model = crate::repo::models::get_for_update(&*tx, model_id)
+        .await?
+        .ok_or(ServiceError::NotFound("model"))?;
+    if system && model.status != crate::domain::status::ModelStatus::Ready {
+        return Err(ServiceError::Conflict(
+            "only a ready model can be offered to everyone".into(),
+        ));
+    }
+    crate::repo::models::set_type(&*tx, model_id, system).await?;
+    audit(
+        &*tx,
+        admin_id,
+        Action::ModelChange,
+        Some(model.user_id),
+        Some(&format!("model:{model_id}")),
+        json!({"system": system}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Owners add admins (the user must have used the bot).
 pub async fn add_admin(
     services: &Services,

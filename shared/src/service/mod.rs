@@ -3,11 +3,14 @@
 //! joining through a referral link, the admin's actions.
 
 pub mod admin;
+pub mod deletion;
 pub mod generation;
 pub mod payments;
 pub mod promo;
 pub mod referrals;
+pub mod styles;
 pub mod training;
+pub mod users;
 
 use crate::db::DbError;
 use crate::domain::rules::RuleError;

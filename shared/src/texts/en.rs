@@ -551,4 +551,90 @@ impl Texts for En {
     fn admin_error(&self, message: &str) -> String {
         format!("⚠️ {message}")
     }
+    fn rate_prompt(&self) -> String {
+        "How do you like these photos? Rate them 1 to 5:".to_owned()
+    }
+    fn rate_thanks(&self) -> String {
+        "Thanks for rating! Want to add a comment? Just send it (or /cancel).".to_owned()
+    }
+    fn comment_thanks(&self) -> String {
+        "Thank you, we'll read it! 🙏".to_owned()
+    }
+    fn choose_tag(&self) -> String {
+        "🎨 Choose a style category:".to_owned()
+    }
+    fn button_all_styles(&self) -> String {
+        "All styles".to_owned()
+    }
+    fn styles_page(&self, tag: Option<&str>, page: u32, pages: u32) -> String {
+        format!(
+            "🎨 Styles{}: page {} of {pages}. Pick one:",
+            tag.map(|t| format!(" “{t}”")).unwrap_or_default(),
+            page + 1
+        )
+    }
+    fn button_prev(&self) -> String {
+        "◀️ Back".to_owned()
+    }
+    fn button_next(&self) -> String {
+        "Next ▶️".to_owned()
+    }
+    fn system_model_label(&self) -> String {
+        "for everyone".to_owned()
+    }
+    fn admin_system_usage(&self) -> String {
+        "Usage: /admin_system MODEL_ID [off] — offer a ready model to everyone (or stop)".to_owned()
+    }
+    fn admin_insights(
+        &self,
+        funnels: &[crate::repo::events::Funnel],
+        ratings: &[crate::repo::feedback::StyleRating],
+        low: &[crate::repo::feedback::LowRating],
+    ) -> String {
+        let funnel: Vec<String> = funnels
+            .iter()
+            .map(|f| {
+                format!(
+                    "  {}: {} → {} → {} → {}",
+                    if f.days == 1 {
+                        "today".to_owned()
+                    } else {
+                        format!("{} days", f.days)
+                    },
+                    f.started,
+                    f.trained,
+                    f.generated,
+                    f.paid
+                )
+            })
+            .collect();
+        let rated: Vec<String> = ratings
+            .iter()
+            .map(|r| {
+                format!(
+                    "  • {}: {:.2} ({} ratings)",
+                    super::html(r.style.as_deref().unwrap_or("no style")),
+                    r.average,
+                    r.ratings
+                )
+            })
+            .collect();
+        let lows: Vec<String> = low
+            .iter()
+            .map(|l| {
+                format!(
+                    "  • #{} ⭐{} {}{}",
+                    l.generation_id,
+                    l.rating,
+                    super::html(&l.prompt.chars().take(40).collect::<String>()),
+                    l.comment
+                        .as_deref()
+                        .map(|c| format!(" — “{}”", super::html(c)))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        format!("\n\n🔻 <b>Funnel</b> (started → trained → generated → paid)\n{}\n\n⭐ <b>Ratings by style</b>\n{}\n\n👎 <b>Low ratings</b>\n{}",
+            funnel.join("\n"), if rated.is_empty() { "  —".to_owned() } else { rated.join("\n") }, if lows.is_empty() { "  —".to_owned() } else { lows.join("\n") })
+    }
 }

@@ -71,6 +71,22 @@ pub trait Texts: Sync {
     fn admin_promos(&self, codes: &[crate::repo::promos::PromoCode]) -> String;
     fn admin_promo_usage(&self) -> String;
     fn admin_error(&self, message: &str) -> String;
+    fn rate_prompt(&self) -> String;
+    fn rate_thanks(&self) -> String;
+    fn comment_thanks(&self) -> String;
+    fn choose_tag(&self) -> String;
+    fn button_all_styles(&self) -> String;
+    fn styles_page(&self, tag: Option<&str>, page: u32, pages: u32) -> String;
+    fn button_prev(&self) -> String;
+    fn button_next(&self) -> String;
+    fn system_model_label(&self) -> String;
+    fn admin_system_usage(&self) -> String;
+    fn admin_insights(
+        &self,
+        funnels: &[crate::repo::events::Funnel],
+        ratings: &[crate::repo::feedback::StyleRating],
+        low: &[crate::repo::feedback::LowRating],
+    ) -> String;
     /// The bot's command menu: (command, description) for Telegram's setMyCommands.
     fn command_menu(&self) -> Vec<(&'static str, &'static str)>;
 

@@ -541,4 +541,91 @@ impl Texts for Ru {
     fn admin_error(&self, message: &str) -> String {
         format!("⚠️ {message}")
     }
+    fn rate_prompt(&self) -> String {
+        "Как вам эти фото? Оцените от 1 до 5:".to_owned()
+    }
+    fn rate_thanks(&self) -> String {
+        "Спасибо за оценку! Хотите добавить комментарий? Просто напишите его (или /cancel)."
+            .to_owned()
+    }
+    fn comment_thanks(&self) -> String {
+        "Спасибо, мы прочитаем! 🙏".to_owned()
+    }
+    fn choose_tag(&self) -> String {
+        "🎨 Выберите категорию стилей:".to_owned()
+    }
+    fn button_all_styles(&self) -> String {
+        "Все стили".to_owned()
+    }
+    fn styles_page(&self, tag: Option<&str>, page: u32, pages: u32) -> String {
+        format!(
+            "🎨 Стили{}: страница {} из {pages}. Выберите стиль:",
+            tag.map(|t| format!(" «{t}»")).unwrap_or_default(),
+            page + 1
+        )
+    }
+    fn button_prev(&self) -> String {
+        "◀️ Назад".to_owned()
+    }
+    fn button_next(&self) -> String {
+        "Дальше ▶️".to_owned()
+    }
+    fn system_model_label(&self) -> String {
+        "для всех".to_owned()
+    }
+    fn admin_system_usage(&self) -> String {
+        "Использование: /admin_system ID_модели [off] — сделать готовую модель доступной всем (или убрать)".to_owned()
+    }
+    fn admin_insights(
+        &self,
+        funnels: &[crate::repo::events::Funnel],
+        ratings: &[crate::repo::feedback::StyleRating],
+        low: &[crate::repo::feedback::LowRating],
+    ) -> String {
+        let funnel: Vec<String> = funnels
+            .iter()
+            .map(|f| {
+                format!(
+                    "  {}: {} → {} → {} → {}",
+                    if f.days == 1 {
+                        "сегодня".to_owned()
+                    } else {
+                        format!("{} дн.", f.days)
+                    },
+                    f.started,
+                    f.trained,
+                    f.generated,
+                    f.paid
+                )
+            })
+            .collect();
+        let rated: Vec<String> = ratings
+            .iter()
+            .map(|r| {
+                format!(
+                    "  • {}: {:.2} ({} оценок)",
+                    super::html(r.style.as_deref().unwrap_or("без стиля")),
+                    r.average,
+                    r.ratings
+                )
+            })
+            .collect();
+        let lows: Vec<String> = low
+            .iter()
+            .map(|l| {
+                format!(
+                    "  • #{} ⭐{} {}{}",
+                    l.generation_id,
+                    l.rating,
+                    super::html(&l.prompt.chars().take(40).collect::<String>()),
+                    l.comment
+                        .as_deref()
+                        .map(|c| format!(" — «{}»", super::html(c)))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        format!("\n\n🔻 <b>Воронка</b> (старт → модель → фото → оплата)\n{}\n\n⭐ <b>Оценки по стилям</b>\n{}\n\n👎 <b>Низкие оценки</b>\n{}",
+            funnel.join("\n"), if rated.is_empty() { "  —".to_owned() } else { rated.join("\n") }, if lows.is_empty() { "  —".to_owned() } else { lows.join("\n") })
+    }
 }

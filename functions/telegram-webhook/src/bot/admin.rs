@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use shared::domain::callbacks::Callback;
 use shared::repo::promos::Terms;
 use shared::repo::styles::{self, NewStyle};
-use shared::repo::{admin, admins, models, payments, promos, users, Page};
+use shared::repo::{admin, admins, events, feedback, models, payments, promos, users, Page};
 use shared::service::admin::Role;
 use shared::service::{self, ServiceError};
 use shared::texts::html;
@@ -22,8 +22,28 @@ pub async fn command(
     let db = ctx.services().db()?;
     match name {
         "admin_stats" => {
-            let stats = admin::global_statistics(&**db.conn().await?).await?;
-            ctx.finish_with(t.admin_stats(&stats), None)
+            let conn = db.conn().await?;
+            let stats = admin::global_statistics(&**conn).await?;
+            let funnels = events::funnels(&**conn).await?;
+            let ratings = feedback::by_style(&**conn).await?;
+            let low = feedback::recent_low(&**conn, 5).await?;
+            drop(conn);
+            let mut text = t.admin_stats(&stats);
+            text.push_str(&t.admin_insights(&funnels, &ratings, &low));
+            ctx.finish_with(text, None)
+        }
+        "admin_system" => {
+            let mut words = argument.split_whitespace();
+            let Some(model_id) = words.next().and_then(|w| w.parse::<i64>().ok()) else {
+                return ctx.finish_with(t.admin_system_usage(), None);
+            };
+            let system = words.next() != Some("off");
+            match service::admin::set_system_model(ctx.services(), ctx.user.id, model_id, system)
+                .await
+            {
+                Ok(()) => ctx.finish_with(t.admin_done(&format!("model #{model_id}")), None),
+                Err(e) => admin_error(ctx, e),
+            }
         }
         "admin_users" => {
             if argument.is_empty() {

@@ -18,6 +18,8 @@ pub enum Dialog {
         model_id: i64,
         style_id: Option<i64>,
     },
+    /// After a rating: an optional comment on the generation.
+    AwaitingFeedbackComment { generation_id: i64 },
     /// Generation: choosing how many images.
     ChoosingCount {
         model_id: i64,

@@ -1,49 +1,201 @@
-//! Generation: a ready model -> a style (or none) -> a prompt (or a preset) -> how many images ->
-//! paid per image and sent to Replicate (the Replicate webhook delivers the album).
+//! Generation: a ready model -> a style from the catalogue (browsed by tag, with previews) or none ->
+//! a prompt (or a preset) -> how many images -> paid per image and sent to Replicate (the Replicate
+//! webhook delivers the album, then asks for a rating).
 
 use shared::domain::callbacks::Callback;
 use shared::domain::rules::{self, MAX_IMAGES, MAX_PROMPT_CHARS, MIN_IMAGES, PRESET_PROMPTS};
 use shared::domain::status::ModelStatus;
-use shared::repo::{models, styles};
+use shared::repo::{feedback, models, styles};
 use shared::service::generation::{self, GenerationRequest};
+use teloxide_core::payloads::SendPhotoSetters;
+use teloxide_core::requests::Requester;
+use teloxide_core::types::{ChatId, InputFile, InputMedia, InputMediaPhoto};
 
 use super::{keyboards, BotError, Ctx, Dialog};
+
+/// Styles shown per page when browsing the catalogue.
+const STYLES_PER_PAGE: usize = 6;
 
 pub async fn begin(ctx: &Ctx<'_>, model_id: i64) -> Result<(), BotError> {
     let t = ctx.t();
     let db = ctx.services().db()?;
     let conn = db.conn().await?;
-    let ready = models::get_owned(&**conn, model_id, ctx.user.id)
+    let ready = models::get_usable(&**conn, model_id, ctx.user.id)
         .await?
         .is_some_and(|m| m.status == ModelStatus::Ready);
     if !ready {
+        drop(conn);
         ctx.reply(t.model_not_ready(), None).await?;
         return Ok(());
     }
-    let active = styles::list(&**conn, false).await?;
+    let tags = styles::tags(&**conn).await?;
+    let any_style = !styles::list(&**conn, false).await?.is_empty();
     drop(conn);
-    if active.is_empty() {
+    if !any_style {
         return ask_prompt(ctx, model_id, None).await;
     }
-    let mut rows: Vec<Vec<(String, Callback)>> = active
+    ctx.set_dialog(&Dialog::ChoosingStyle { model_id }).await?;
+    if tags.is_empty() {
+        return show_page(ctx, None, 0).await;
+    }
+    // Browse by tag: a button per tag, then all styles, or none.
+    let mut rows: Vec<Vec<(String, Callback)>> = tags
+        .chunks(2)
+        .map(|pair| {
+            pair.iter()
+                .map(|(tag, count)| {
+                    (
+                        format!("{tag} ({count})"),
+                        Callback::StylePage {
+                            tag: Some(tag.clone()),
+                            page: 0,
+                        },
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    rows.push(vec![(
+        t.button_all_styles(),
+        Callback::StylePage { tag: None, page: 0 },
+    )]);
+    rows.push(vec![(
+        t.button_no_style(),
+        Callback::Style { style_id: None },
+    )]);
+    ctx.reply(t.choose_tag(), Some(keyboards::inline(rows).into()))
+        .await?;
+    Ok(())
+}
+
+pub async fn style_page(ctx: &Ctx<'_>, tag: Option<&str>, page: u32) -> Result<(), BotError> {
+    if !matches!(ctx.dialog(), Dialog::ChoosingStyle { .. }) {
+        return outdated(ctx).await;
+    }
+    show_page(ctx, tag, page).await
+}
+
+/// One page of the catalogue (optionally one tag): the styles' previews as an album, then a button
+/// per style and the page arrows.
+async fn show_page(ctx: &Ctx<'_>, tag: Option<&str>, page: u32) -> Result<(), BotError> {
+    let t = ctx.t();
+    let db = ctx.services().db()?;
+    let all = styles::list_tagged(&**db.conn().await?, false, tag).await?;
+    let pages = all.len().div_ceil(STYLES_PER_PAGE).max(1) as u32;
+    let page = page.min(pages - 1);
+    let shown: Vec<_> = all
+        .iter()
+        .skip(page as usize * STYLES_PER_PAGE)
+        .take(STYLES_PER_PAGE)
+        .collect();
+    let previews: Vec<(url::Url, String)> = shown
+        .iter()
+        .filter_map(|s| Some((s.preview_url.as_deref()?.parse().ok()?, s.name.clone())))
+        .collect();
+    let sent = match previews.len() {
+        0 => Ok(()),
+        // An album needs 2-10 items; a single preview goes as a photo.
+        1 => {
+            let (url, name) = previews.into_iter().next().expect("one preview");
+            let request = ctx
+                .telegram
+                .bot
+                .send_photo(ChatId(ctx.user.id), InputFile::url(url))
+                .caption(name);
+            ctx.telegram.call(request).await.map(|_| ())
+        }
+        _ => {
+            let media = previews
+                .into_iter()
+                .map(|(url, name)| {
+                    InputMedia::Photo(InputMediaPhoto::new(InputFile::url(url)).caption(name))
+                })
+                .collect::<Vec<_>>();
+            ctx.telegram
+                .call(
+                    ctx.telegram
+                        .bot
+                        .send_media_group(ChatId(ctx.user.id), media),
+                )
+                .await
+                .map(|_| ())
+        }
+    };
+    if let Err(e) = sent {
+        if e.is_transient() {
+            return Err(e.into());
+        }
+        // A preview Telegram cannot fetch must not stop the choice: the buttons still come.
+        tracing::warn!(error = %shared::http::error_chain(&e), "style previews not shown");
+    }
+    let mut rows: Vec<Vec<(String, Callback)>> = shown
         .iter()
         .map(|s| {
+            let label = match &s.gender {
+                Some(g) => format!("{} ({g})", s.name),
+                None => s.name.clone(),
+            };
             vec![(
-                s.name.clone(),
+                label,
                 Callback::Style {
                     style_id: Some(s.id),
                 },
             )]
         })
         .collect();
+    let mut arrows = Vec::new();
+    if page > 0 {
+        arrows.push((
+            t.button_prev(),
+            Callback::StylePage {
+                tag: tag.map(str::to_owned),
+                page: page - 1,
+            },
+        ));
+    }
+    if page + 1 < pages {
+        arrows.push((
+            t.button_next(),
+            Callback::StylePage {
+                tag: tag.map(str::to_owned),
+                page: page + 1,
+            },
+        ));
+    }
+    if !arrows.is_empty() {
+        rows.push(arrows);
+    }
     rows.push(vec![(
         t.button_no_style(),
         Callback::Style { style_id: None },
     )]);
-    ctx.set_dialog(&Dialog::ChoosingStyle { model_id }).await?;
-    ctx.reply(t.choose_style(), Some(keyboards::inline(rows).into()))
-        .await?;
+    ctx.reply(
+        t.styles_page(tag, page, pages),
+        Some(keyboards::inline(rows).into()),
+    )
+    .await?;
     Ok(())
+}
+
+/// A rating from the buttons under a delivered album.
+pub async fn on_rating(ctx: &Ctx<'_>, generation_id: i64, rating: i16) -> Result<(), BotError> {
+    let db = ctx.services().db()?;
+    let rated = feedback::rate(&**db.conn().await?, generation_id, ctx.user.id, rating).await?;
+    if !rated {
+        return outdated(ctx).await;
+    }
+    ctx.set_dialog(&Dialog::AwaitingFeedbackComment { generation_id })
+        .await?;
+    ctx.finish_with(ctx.t().rate_thanks(), None)
+}
+
+/// The optional comment after a rating.
+pub async fn on_comment(ctx: &Ctx<'_>, generation_id: i64, text: &str) -> Result<(), BotError> {
+    let comment: String = text.trim().chars().take(1000).collect();
+    let db = ctx.services().db()?;
+    feedback::comment(&**db.conn().await?, generation_id, ctx.user.id, &comment).await?;
+    ctx.set_dialog(&Dialog::Idle).await?;
+    ctx.finish_with(ctx.t().comment_thanks(), None)
 }
 
 pub async fn on_style(ctx: &Ctx<'_>, style_id: Option<i64>) -> Result<(), BotError> {

@@ -309,7 +309,7 @@ async fn context<'a>(
 ) -> Result<(Ctx<'a>, bool), BotError> {
     tracing::Span::current().record("user_id", from.id.0);
     let db = state.services.db()?;
-    let (user, created) = users::register(&**db.conn().await?, &profile_of(from)).await?;
+    let (user, created) = service::users::register(db, &profile_of(from), "bot").await?;
     let lang = Lang::from_code(user.language_code.as_deref());
     Ok((
         Ctx {
@@ -366,6 +366,9 @@ async fn on_message(ctx: &Ctx<'_>, created: bool, message: &Message) -> Result<(
             Dialog::AwaitingPrompt { model_id, style_id } => {
                 generate::on_prompt(ctx, model_id, style_id, text).await
             }
+            Dialog::AwaitingFeedbackComment { generation_id } => {
+                generate::on_comment(ctx, generation_id, text).await
+            }
             _ => ctx.finish_with(t.unknown_command(), None),
         },
     }
@@ -413,12 +416,19 @@ async fn start(ctx: &Ctx<'_>, created: bool, payload: &str) -> Result<(), BotErr
 async fn list_models(ctx: &Ctx<'_>) -> Result<(), BotError> {
     let t = ctx.t();
     let db = ctx.services().db()?;
-    let list = models::list_for_user(&**db.conn().await?, ctx.user.id, Page::first(20)).await?;
-    if list.is_empty() {
+    let conn = db.conn().await?;
+    let own = models::list_for_user(&**conn, ctx.user.id, Page::first(20)).await?;
+    let system = models::list_system(&**conn).await?;
+    drop(conn);
+    if own.is_empty() && system.is_empty() {
         return ctx.finish_with(t.models_empty(), None);
     }
-    let mut text = t.models_header();
-    for model in &list {
+    let mut text = if own.is_empty() {
+        t.models_empty()
+    } else {
+        t.models_header()
+    };
+    for model in &own {
         text.push('\n');
         text.push_str(&t.model_line(
             &html(&model.name),
@@ -426,9 +436,18 @@ async fn list_models(ctx: &Ctx<'_>) -> Result<(), BotError> {
             model.photo_count,
         ));
     }
-    let ready: Vec<_> = list
+    for model in &system {
+        text.push('\n');
+        text.push_str(&format!(
+            "• {} — {}",
+            html(&model.name),
+            t.system_model_label()
+        ));
+    }
+    let ready: Vec<_> = own
         .iter()
         .filter(|m| m.status == shared::domain::status::ModelStatus::Ready)
+        .chain(system.iter())
         .map(|m| {
             (
                 t.button_generate_with(&m.name),
@@ -498,6 +517,11 @@ async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotErro
         Callback::StartTraining { model_id } => training::submit(ctx, model_id).await,
         Callback::Generate { model_id } => generate::begin(ctx, model_id).await,
         Callback::Style { style_id } => generate::on_style(ctx, style_id).await,
+        Callback::StylePage { tag, page } => generate::style_page(ctx, tag.as_deref(), page).await,
+        Callback::Rate {
+            generation_id,
+            rating,
+        } => generate::on_rating(ctx, generation_id, rating).await,
         Callback::Preset { index } => generate::on_preset(ctx, index).await,
         Callback::Count { images } => generate::on_count(ctx, images).await,
         Callback::Packs => payments::offer(ctx).await,

@@ -1,0 +1,112 @@
+//! User data deletion (`DELETE /api/models/{id}`): a model's training photos and every Replicate
+//! reference to it are removed.
+//!
+//! - A training in progress is canceled at Replicate first (its cost is not refunded: Replicate ran
+//!   it); a model still queued is refunded (nothing ran), and the worker skips it.
+//! - The trained version is deleted at Replicate, and so are the photos we uploaded to Replicate's
+//!   files API.
+//! - Replicate is asked before anything here changes, while the model's row is locked: if Replicate
+//!   fails, nothing is deleted and asking again works (Replicate's 404s count as done).
+//! - The model row stays, `canceled`, without photos, version or weights: the ledger and the
+//!   generations made with it still refer to it.
+
+use crate::domain::status::ModelStatus;
+use crate::replicate::Replicate;
+use crate::repo::erasure;
+use crate::repo::ledger::{self, Change, LedgerError, Reason};
+use crate::repo::models::{self, Model, TrainingPhoto};
+use crate::services::Services;
+
+use super::ServiceError;
+
+/// What a deletion did.
+#[derive(Debug, Clone)]
+pub struct Erased {
+    pub model: Model,
+    pub photos_removed: i64,
+    pub files_deleted: usize,
+    pub version_deleted: bool,
+    pub training_canceled: bool,
+    pub refunded: i64,
+}
+
+/// Deletes the data of `user_id`'s model `model_id` (another user's model is not found).
+pub async fn erase_model(
+    services: &Services,
+    user_id: i64,
+    model_id: i64,
+) -> Result<Erased, ServiceError> {
+    let db = services.db()?;
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    let model = models::get_for_update(&*tx, model_id)
+        .await?
+        .filter(|m| m.user_id == user_id)
+        .ok_or(ServiceError::NotFound("model"))?;
+    let photos = models::photos(&*tx, model.id).await?;
+
+    let training = model
+        .replicate_training_id
+        .as_deref()
+        .filter(|_| model.status == ModelStatus::Training);
+    let files: Vec<String> = photos
+        .iter()
+        .filter_map(|p| uploaded_file_id(services, p))
+        .collect();
+    let mut training_canceled = false;
+    let mut version_deleted = false;
+    if training.is_some() || model.version.is_some() || !files.is_empty() {
+        let replicate: &Replicate = services.replicate()?;
+        if let Some(training_id) = training {
+            replicate.cancel_training(training_id).await?;
+            training_canceled = true;
+        }
+        if let Some(version) = &model.version {
+            replicate.delete_version(version).await?;
+            version_deleted = true;
+        }
+        for file in &files {
+            replicate.delete_file(file).await?;
+        }
+    }
+
+    let photos_removed = erasure::erase_model(&*tx, model.id).await?;
+    let mut refunded = 0;
+    if model.status == ModelStatus::Queued && model.cost_tokens > 0 {
+        let reference = format!("model:{}", model.id);
+        let change = Change {
+            user_id,
+            delta: model.cost_tokens,
+            reason: Reason::Refund,
+            reference: &reference,
+            note: Some("deleted before its training started"),
+        };
+        match ledger::apply(&*tx, &change).await {
+            Ok(_) => refunded = model.cost_tokens,
+            Err(LedgerError::AlreadyApplied { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    tx.commit().await?;
+    let model = models::get(&**conn, model.id)
+        .await?
+        .ok_or(ServiceError::NotFound("model"))?;
+    Ok(Erased {
+        model,
+        photos_removed,
+        files_deleted: files.len(),
+        version_deleted,
+        training_canceled,
+        refunded,
+    })
+}
+
+/// The Replicate file id of a photo we uploaded through the files API
+/// (`<REPLICATE_API_URL>/files/<id>/...`).
+fn uploaded_file_id(services: &Services, photo: &TrainingPhoto) -> Option<String> {
+    let url = photo.source_url.as_deref()?;
+    let files = services.config.replicate.api_url.join("files/").ok()?;
+    let rest = url.strip_prefix(files.as_str())?;
+    let id = rest.split(['/', '?']).next()?;
+    (!id.is_empty()).then(|| id.to_owned())
+}

@@ -1,0 +1,25 @@
+//! Meeting a user: registration (or refreshing their names) on every contact, and the journey's
+//! `started` event on the first.
+
+use serde_json::json;
+
+use crate::db::Db;
+use crate::repo::events::{self, Event};
+use crate::repo::users::{self, TelegramProfile, User};
+
+use super::ServiceError;
+
+/// Registers the user or refreshes their names; returns them and whether they are new. `source` says
+/// where they came from (`bot`, `mini_app`).
+pub async fn register(
+    db: &Db,
+    profile: &TelegramProfile,
+    source: &str,
+) -> Result<(User, bool), ServiceError> {
+    let conn = db.conn().await?;
+    let (user, created) = users::register(&**conn, profile).await?;
+    if created {
+        events::record(&**conn, user.id, Event::Started, json!({"source": source})).await?;
+    }
+    Ok((user, created))
+}

@@ -2,37 +2,12 @@
 
 mod common;
 
-use common::App;
+use common::{last_buttons, App};
 use serde_json::Value;
 use shared::domain::status::ModelStatus;
 use shared::repo::{generations, ledger, models, payments, users, Page};
 use shared::testkit::updates::{self, TgUser};
 use shared::testkit::{fixtures, ADMIN_ID, WEBHOOK_SECRET};
-
-fn inline_buttons(call: &shared::testkit::SentCall) -> Vec<(String, String)> {
-    call.body["reply_markup"]["inline_keyboard"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
-        .map(|b| {
-            (
-                b["text"].as_str().unwrap_or_default().to_owned(),
-                b["callback_data"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn last_buttons(app: &App, chat: i64) -> Vec<(String, String)> {
-    let calls = app.env.telegram.sent_to(chat);
-    calls
-        .iter()
-        .rev()
-        .find(|c| c.body["reply_markup"]["inline_keyboard"].is_array())
-        .map(inline_buttons)
-        .unwrap_or_default()
-}
 
 #[tokio::test]
 async fn start_with_a_referral_code_records_the_invite_once() {

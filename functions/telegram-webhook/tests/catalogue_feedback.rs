@@ -2,36 +2,10 @@
 
 mod common;
 
-use common::App;
+use common::{last_buttons, App};
 use shared::repo::feedback;
 use shared::testkit::updates::{self, TgUser};
 use shared::testkit::{fixtures, ADMIN_ID};
-
-fn buttons(call: &shared::testkit::SentCall) -> Vec<(String, String)> {
-    call.body["reply_markup"]["inline_keyboard"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
-        .map(|b| {
-            (
-                b["text"].as_str().unwrap_or_default().to_owned(),
-                b["callback_data"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn last_buttons(app: &App, chat: i64) -> Vec<(String, String)> {
-    app.env
-        .telegram
-        .sent_to(chat)
-        .iter()
-        .rev()
-        .find(|c| c.body["reply_markup"]["inline_keyboard"].is_array())
-        .map(buttons)
-        .unwrap_or_default()
-}
 
 #[tokio::test]
 async fn users_browse_styles_by_tag_with_previews_and_pages() {

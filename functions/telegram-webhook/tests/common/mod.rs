@@ -106,3 +106,31 @@ impl App {
         self.env.telegram.last_text_to(chat).unwrap_or_default()
     }
 }
+
+/// The inline buttons of a Bot API call: (label, callback data).
+pub fn inline_buttons(call: &shared::testkit::SentCall) -> Vec<(String, String)> {
+    call.body["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .map(|b| {
+            (
+                b["text"].as_str().unwrap_or_default().to_owned(),
+                b["callback_data"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The buttons of the last message with inline buttons sent to a chat.
+pub fn last_buttons(app: &App, chat: i64) -> Vec<(String, String)> {
+    app.env
+        .telegram
+        .sent_to(chat)
+        .iter()
+        .rev()
+        .find(|c| c.body["reply_markup"]["inline_keyboard"].is_array())
+        .map(inline_buttons)
+        .unwrap_or_default()
+}

@@ -225,44 +225,15 @@ pub async fn set_system_model(
     Ok(())
 }
 
-/// Owners add admins (the user must have used the bot).
-pub async fn add_admin(
+/// Owners add admins (the user must have used the bot) and remove them; an owner (ADMIN_IDS)
+/// cannot be removed from chat. Returns whether anything changed.
+pub async fn change_admin(
     services: &Services,
     owner_id: i64,
     user_id: i64,
+    add: bool,
 ) -> Result<bool, ServiceError> {
-    let db = services.db()?;
-    let mut conn = db.conn().await?;
-    let tx = conn.transaction().await?;
-    if role(services, &*tx, owner_id).await? != Some(Role::Owner) {
-        return Err(ServiceError::Forbidden);
-    }
-    if users::get(&*tx, user_id).await?.is_none() {
-        return Err(ServiceError::NotFound("user"));
-    }
-    let added = admins::add(&*tx, user_id, owner_id).await?;
-    if added {
-        audit(
-            &*tx,
-            owner_id,
-            Action::AdminAdd,
-            Some(user_id),
-            None,
-            json!({}),
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(added)
-}
-
-/// Owners remove admins; an owner (ADMIN_IDS) cannot be removed from chat.
-pub async fn remove_admin(
-    services: &Services,
-    owner_id: i64,
-    user_id: i64,
-) -> Result<bool, ServiceError> {
-    if services.config.is_admin(user_id) {
+    if !add && services.config.is_admin(user_id) {
         return Err(ServiceError::Conflict(
             "owners are set in ADMIN_IDS and cannot be removed here".into(),
         ));
@@ -273,18 +244,22 @@ pub async fn remove_admin(
     if role(services, &*tx, owner_id).await? != Some(Role::Owner) {
         return Err(ServiceError::Forbidden);
     }
-    let removed = admins::remove(&*tx, user_id).await?;
-    if removed {
-        audit(
-            &*tx,
-            owner_id,
-            Action::AdminRemove,
-            Some(user_id),
-            None,
-            json!({}),
-        )
-        .await?;
+    let changed = if add {
+        if users::get(&*tx, user_id).await?.is_none() {
+            return Err(ServiceError::NotFound("user"));
+        }
+        admins::add(&*tx, user_id, owner_id).await?
+    } else {
+        admins::remove(&*tx, user_id).await?
+    };
+    if changed {
+        let action = if add {
+            Action::AdminAdd
+        } else {
+            Action::AdminRemove
+        };
+        audit(&*tx, owner_id, action, Some(user_id), None, json!({})).await?;
     }
     tx.commit().await?;
-    Ok(removed)
+    Ok(changed)
 }

@@ -91,11 +91,13 @@ pub async fn command(
             let Some(user) = find_user(ctx, argument).await? else {
                 return ctx.finish_with(t.admin_user_not_found(), None);
             };
-            let result = if name == "admin_add" {
-                service::admin::add_admin(ctx.services(), ctx.user.id, user.id).await
-            } else {
-                service::admin::remove_admin(ctx.services(), ctx.user.id, user.id).await
-            };
+            let result = service::admin::change_admin(
+                ctx.services(),
+                ctx.user.id,
+                user.id,
+                name == "admin_add",
+            )
+            .await;
             match result {
                 Ok(_) => show_admins(ctx).await,
                 Err(e) => admin_error(ctx, e),

@@ -1,5 +1,6 @@
 //! `dream-photo`: run the whole backend on one machine, and the operator's commands.
 
+mod init_data;
 mod local;
 mod ops;
 
@@ -29,6 +30,9 @@ enum Command {
     SetWebhook(ops::SetWebhookArgs),
     /// Add a few demo styles (for trying generation locally).
     SeedStyles,
+    /// Print an `Authorization: tma <initData>` value for the REST API, signed with
+    /// TELEGRAM_BOT_TOKEN (for local testing).
+    InitData(init_data::InitDataArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
             Command::Migrate => ops::migrate().await,
             Command::SetWebhook(args) => ops::set_webhook(args).await,
             Command::SeedStyles => ops::seed_styles().await,
+            Command::InitData(args) => init_data::print(args),
         }
     });
     match result {

@@ -11,7 +11,12 @@ fn the_sam_template_passes_cfn_lint() {
         .arg("template.yaml")
         .current_dir(&root)
         .output()
-        .or_else(|_| Command::new("python3").args(["-m", "cfnlint", "template.yaml"]).current_dir(&root).output())
+        .or_else(|_| {
+            Command::new("python3")
+                .args(["-m", "cfnlint", "template.yaml"])
+                .current_dir(&root)
+                .output()
+        })
         .expect("cfn-lint is needed for this test: pip install cfn-lint (.ci/setup does)");
     assert!(
         output.status.success(),
@@ -25,13 +30,23 @@ fn the_sam_template_passes_cfn_lint() {
 fn the_template_builds_every_function_from_cargo_lambda_output() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let template = std::fs::read_to_string(root.join("template.yaml")).unwrap();
-    for function in ["telegram-webhook", "api", "replicate-webhook", "training-worker"] {
+    for function in [
+        "telegram-webhook",
+        "api",
+        "replicate-webhook",
+        "training-worker",
+    ] {
         assert!(
             template.contains(&format!("target/lambda/{function}")),
             "{function} is deployed from cargo lambda's output"
         );
     }
-    for route in ["/telegram/webhook", "/replicate/webhook", "/health", "/api/{proxy+}"] {
+    for route in [
+        "/telegram/webhook",
+        "/replicate/webhook",
+        "/health",
+        "/api/{proxy+}",
+    ] {
         assert!(template.contains(route), "the HTTP API routes {route}");
     }
     assert!(template.contains("ReportBatchItemFailures"));

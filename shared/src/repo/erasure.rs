@@ -26,3 +26,15 @@ pub async fn erase_model(db: &impl GenericClient, model_id: i64) -> Result<i64, 
         .await?;
     Ok(row.get("photos"))
 }
+
+/// Removes a model that is still a draft (with its photos): a training request that failed before
+/// anything was charged leaves nothing behind. False if it is no draft (any more).
+pub async fn delete_draft(db: &impl GenericClient, model_id: i64) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "DELETE FROM models WHERE id = $1 AND status = 'draft'",
+            &[(&model_id, Type::INT8)],
+        )
+        .await?;
+    Ok(n == 1)
+}

@@ -14,7 +14,7 @@ use crate::domain::status::ModelStatus;
 use crate::replicate::Replicate;
 use crate::repo::erasure;
 use crate::repo::ledger::{self, Change, LedgerError, Reason};
-use crate::repo::models::{self, Model, TrainingPhoto};
+use crate::repo::models::{self, Model};
 use crate::services::Services;
 
 use super::ServiceError;
@@ -51,7 +51,8 @@ pub async fn erase_model(
         .filter(|_| model.status == ModelStatus::Training);
     let files: Vec<String> = photos
         .iter()
-        .filter_map(|p| uploaded_file_id(services, p))
+        .filter_map(|p| p.source_url.as_deref())
+        .filter_map(|url| replicate_file_id(services, url))
         .collect();
     let mut training_canceled = false;
     let mut version_deleted = false;
@@ -102,9 +103,8 @@ pub async fn erase_model(
 }
 
 /// The Replicate file id of a photo we uploaded through the files API
-/// (`<REPLICATE_API_URL>/files/<id>/...`).
-fn uploaded_file_id(services: &Services, photo: &TrainingPhoto) -> Option<String> {
-    let url = photo.source_url.as_deref()?;
+/// (`<REPLICATE_API_URL>/files/<id>/...`); `None` for any other URL.
+pub fn replicate_file_id(services: &Services, url: &str) -> Option<String> {
     let files = services.config.replicate.api_url.join("files/").ok()?;
     let rest = url.strip_prefix(files.as_str())?;
     let id = rest.split(['/', '?']).next()?;

@@ -1,0 +1,43 @@
+//! Per-user rate limits of the costly routes (generation, training), counted in Postgres so they
+//! hold across Lambda instances.
+
+use shared::repo::rate_limits::{self, Decision, Limit};
+
+use crate::error::{ApiResult, Error};
+use crate::State;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub generation: Limit,
+    pub training: Limit,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            generation: Limit {
+                action: "generation",
+                max: 10,
+                window_seconds: 60,
+            },
+            training: Limit {
+                action: "training",
+                max: 3,
+                window_seconds: 3600,
+            },
+        }
+    }
+}
+
+/// Counts the request; 429 with `Retry-After` when over the limit.
+pub async fn enforce(state: &State, user_id: i64, limit: &Limit) -> ApiResult<()> {
+    let db = state.services.db()?;
+    let decision = rate_limits::hit(&**db.conn().await?, user_id, limit).await?;
+    match decision {
+        Decision::Allowed { .. } => Ok(()),
+        Decision::Limited { retry_after } => {
+            tracing::info!(user_id, action = limit.action, retry_after, "rate limited");
+            Err(Error::rate_limited(limit.action, retry_after))
+        }
+    }
+}

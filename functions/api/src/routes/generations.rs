@@ -1,0 +1,106 @@
+//! Generations: `GET /api/generations`, `GET /api/generations/{id}`, `POST /api/generations`.
+
+use std::sync::Arc;
+
+use axum::extract::State as AxumState;
+use axum::http::StatusCode;
+use axum::Json as JsonResponse;
+use serde::Deserialize;
+use shared::repo::generations::{self, Generation};
+use shared::service::generation::{self, GenerationRequest};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::AuthUser;
+use crate::error::{ApiResult, Error, Json, Path, Query};
+use crate::pagination::{PageParams, Paginated};
+use crate::responses::{
+    AuthErrors, Insufficient, Invalid, JsonBody, NotFound, RateLimited, Upstream,
+};
+use crate::State;
+
+pub fn router() -> OpenApiRouter<Arc<State>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_generations, create_generation))
+        .routes(routes!(get_generation))
+}
+
+/// The caller's generations, newest first.
+#[utoipa::path(get, path = "/api/generations", tag = "generations", security(("tma" = [])),
+    params(PageParams),
+    responses((status = 200, description = "A page of the caller's generations", body = Paginated<Generation>),
+              AuthErrors, Invalid))]
+async fn list_generations(
+    AxumState(state): AxumState<Arc<State>>,
+    caller: AuthUser,
+    Query(params): Query<PageParams>,
+) -> ApiResult<JsonResponse<Paginated<Generation>>> {
+    let page = params.page()?;
+    let db = state.services.db()?;
+    let items = generations::list_for_user(&**db.conn().await?, caller.user.id, page).await?;
+    Ok(JsonResponse(Paginated::new(items, page, |g| g.id)))
+}
+
+/// One of the caller's generations (poll it until `succeeded`: `result_urls` hold the images).
+#[utoipa::path(get, path = "/api/generations/{id}", tag = "generations", security(("tma" = [])),
+    params(("id" = i64, Path, description = "The generation's id")),
+    responses((status = 200, description = "The generation", body = Generation), AuthErrors, NotFound))]
+async fn get_generation(
+    AxumState(state): AxumState<Arc<State>>,
+    caller: AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<JsonResponse<Generation>> {
+    let db = state.services.db()?;
+    let generation = generations::get_owned(&**db.conn().await?, id, caller.user.id)
+        .await?
+        .ok_or_else(|| Error::not_found("generation"))?;
+    Ok(JsonResponse(generation))
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct NewGeneration {
+    /// A ready model of the caller's (or a system model).
+    pub model_id: i64,
+    /// What to make, 1-500 characters.
+    #[schema(min_length = 1, max_length = 500)]
+    pub prompt: String,
+    /// An active style from `GET /api/styles`.
+    #[serde(default)]
+    pub style_id: Option<i64>,
+    /// Images to make, 1-4; each costs the generation price.
+    #[schema(minimum = 1, maximum = 4)]
+    pub count: i32,
+}
+
+/// Generates photos with a model: the cost (`count` x the price per image) is debited and the job
+/// starts at Replicate; 202 with the generation, then poll it. If Replicate refuses, the tokens are
+/// returned and the answer is 502. Rate limited per user (10 a minute by default; requests refused
+/// for their input do not count).
+#[utoipa::path(post, path = "/api/generations", tag = "generations", security(("tma" = [])),
+    request_body = NewGeneration,
+    responses((status = 202, description = "The generation is paid for and started", body = Generation),
+              AuthErrors, JsonBody, Invalid, Insufficient, NotFound, RateLimited, Upstream))]
+async fn create_generation(
+    AxumState(state): AxumState<Arc<State>>,
+    caller: AuthUser,
+    Json(body): Json<NewGeneration>,
+) -> ApiResult<(StatusCode, JsonResponse<Generation>)> {
+    // Input that breaks a rule is refused before it counts against the rate limit.
+    shared::domain::rules::validate_prompt(&body.prompt)?;
+    shared::domain::rules::validate_image_count(body.count)?;
+    crate::limits::enforce(&state, caller.user.id, &state.limits.generation).await?;
+    let generation = generation::create(
+        &state.services,
+        &GenerationRequest {
+            user_id: caller.user.id,
+            model_id: body.model_id,
+            style_id: body.style_id,
+            prompt: &body.prompt,
+            images: body.count,
+        },
+    )
+    .await?;
+    tracing::info!(generation_id = generation.id, "generation started");
+    Ok((StatusCode::ACCEPTED, JsonResponse(generation)))
+}

@@ -1,0 +1,1264 @@
+//! Every route against a real Postgres and the fakes: what it does, what it answers without
+//! credentials, another user's resource (404, indistinguishable from none), bad input (4xx that says
+//! what is wrong), and the admin boundary.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use common::{fixtures, jpeg, multipart, tma, App, ADMIN_ID};
+use serde_json::{json, Value};
+use shared::domain::status::ModelStatus;
+use shared::repo::models;
+use shared::repo::payments::{self, NewPayment};
+use shared::repo::rate_limits::Limit;
+use shared::repo::styles::{self, NewStyle};
+
+const ANN: i64 = 101;
+const BOB: i64 = 202;
+
+/// Every route, as `(method, path)` with ids that exist for ANN's resources where it matters.
+fn unauthenticated_routes() -> Vec<(Method, &'static str)> {
+    vec![
+        (Method::GET, "/api/me"),
+        (Method::GET, "/api/user/101"),
+        (Method::GET, "/api/models"),
+        (Method::GET, "/api/models/1"),
+        (Method::DELETE, "/api/models/1"),
+        (Method::POST, "/api/train"),
+        (Method::GET, "/api/generations"),
+        (Method::POST, "/api/generations"),
+        (Method::GET, "/api/generations/1"),
+        (Method::GET, "/api/styles"),
+        (Method::GET, "/api/packs"),
+        (Method::POST, "/api/payments/invoice"),
+        (Method::GET, "/api/payments"),
+        (Method::GET, "/api/referrals"),
+        (Method::GET, "/api/admin/stats"),
+        (Method::GET, "/api/admin/users"),
+        (Method::POST, "/api/admin/users/101/block"),
+        (Method::POST, "/api/admin/users/101/unblock"),
+        (Method::POST, "/api/admin/users/101/tokens"),
+        (Method::GET, "/api/admin/payments"),
+        (Method::POST, "/api/admin/styles"),
+        (Method::PATCH, "/api/admin/styles/1"),
+        (Method::DELETE, "/api/admin/styles/1"),
+    ]
+}
+
+#[tokio::test]
+async fn every_api_route_needs_init_data_and_changes_nothing_without_it() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 500).await;
+    let model = fixtures::ready_model(app.db(), ANN).await;
+    assert_eq!(model.id, 1);
+    for (method, path) in unauthenticated_routes() {
+        let body = matches!(method, Method::POST | Method::PATCH).then(|| json!({}));
+        let answer = app.call(method.clone(), path, None, body).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}: {answer:?}"
+        );
+        assert_eq!(answer.code(), "missing_auth", "{method} {path}");
+    }
+    assert_eq!(app.balance(ANN).await, 500);
+    let conn = app.db().conn().await.unwrap();
+    assert_eq!(
+        models::get(&**conn, 1).await.unwrap().unwrap().status,
+        ModelStatus::Ready
+    );
+}
+
+#[tokio::test]
+async fn admin_routes_are_forbidden_to_everyone_else() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 500).await;
+    for (method, path) in unauthenticated_routes()
+        .into_iter()
+        .filter(|(_, p)| p.starts_with("/api/admin"))
+    {
+        let body = matches!(method, Method::POST | Method::PATCH)
+            .then(|| json!({"delta": 5, "reason": "x", "name": "S"}));
+        let answer = app.call(method.clone(), path, Some(ANN), body).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::FORBIDDEN,
+            "{method} {path}: {answer:?}"
+        );
+        assert_eq!(answer.code(), "forbidden");
+    }
+    assert_eq!(app.balance(ANN).await, 500, "the grant did not happen");
+}
+
+#[tokio::test]
+async fn me_shows_the_profile_balance_link_and_prices() {
+    let app = App::spawn().await;
+    let ann = fixtures::user(app.db(), ANN, 250).await;
+    let answer = app.get("/api/me", ANN).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    let me = &answer.body;
+    assert_eq!(me["profile"]["id"], ANN);
+    assert_eq!(me["profile"]["tokens_left"], 250);
+    assert_eq!(me["is_admin"], false);
+    assert_eq!(
+        me["referral_link"],
+        format!(
+            "https://t.me/{}?start={}",
+            shared::testkit::BOT_USERNAME,
+            ann.referral_code
+        )
+    );
+    assert_eq!(me["prices"]["training_cost"], 100);
+    assert_eq!(me["prices"]["generation_cost_per_image"], 5);
+    assert_eq!(me["prices"]["currency"], "XTR");
+    assert_eq!(
+        me["prices"]["packs"][0],
+        json!({"id": "small", "tokens": 100, "price": 150, "currency": "XTR"})
+    );
+
+    fixtures::user(app.db(), ADMIN_ID, 0).await;
+    assert_eq!(app.get("/api/me", ADMIN_ID).await.body["is_admin"], true);
+}
+
+#[tokio::test]
+async fn a_user_sees_their_own_profile_and_only_admins_see_others() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 0).await;
+    fixtures::user(app.db(), BOB, 40).await;
+    fixtures::user(app.db(), ADMIN_ID, 0).await;
+
+    let own = app.get("/api/user/101", ANN).await;
+    assert_eq!(own.status, StatusCode::OK);
+    assert_eq!(own.body["id"], ANN);
+
+    let other = app.get("/api/user/202", ANN).await;
+    let none = app.get("/api/user/999", ANN).await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        other.body, none.body,
+        "another user's profile looks like no profile"
+    );
+
+    let by_admin = app.get("/api/user/202", ADMIN_ID).await;
+    assert_eq!(by_admin.status, StatusCode::OK);
+    assert_eq!(by_admin.body["tokens_left"], 40);
+    assert_eq!(
+        app.get("/api/user/999", ADMIN_ID).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let bad = app.get("/api/user/not-a-number", ANN).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.code(), "bad_request");
+}
+
+#[tokio::test]
+async fn referrals_show_the_link_and_who_joined() {
+    let app = App::spawn().await;
+    let ann = fixtures::user(app.db(), ANN, 0).await;
+    {
+        let conn = app.db().conn().await.unwrap();
+        fixtures::user(app.db(), BOB, 0).await;
+        shared::repo::referrals::record_invite(&**conn, ANN, BOB)
+            .await
+            .unwrap();
+    }
+    let answer = app.get("/api/referrals", ANN).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body["code"], ann.referral_code);
+    assert_eq!(answer.body["stats"]["joined"], 1);
+    assert_eq!(answer.body["stats"]["paid"], 0);
+    assert_eq!(answer.body["bonus_tokens_per_referral"], 30);
+    assert!(answer.body["link"]
+        .as_str()
+        .unwrap()
+        .ends_with(&ann.referral_code));
+}
+
+#[tokio::test]
+async fn models_are_listed_in_pages_and_others_models_are_not_found() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 1000).await;
+    fixtures::user(app.db(), BOB, 1000).await;
+    let first = fixtures::ready_model(app.db(), ANN).await;
+    let second = fixtures::queued_model(app.db(), ANN, 10, 0).await;
+    let third = fixtures::queued_model(app.db(), ANN, 12, 0).await;
+    let bobs = fixtures::queued_model(app.db(), BOB, 10, 0).await;
+
+    let page = app.get("/api/models?limit=2", ANN).await;
+    assert_eq!(page.status, StatusCode::OK, "{page:?}");
+    let ids: Vec<i64> = page.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![third.id, second.id]);
+    assert_eq!(page.body["next_cursor"], second.id);
+    let next = app
+        .get(&format!("/api/models?limit=2&cursor={}", second.id), ANN)
+        .await;
+    let ids: Vec<i64> = next.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![first.id]);
+    assert_eq!(next.body["next_cursor"], Value::Null);
+    let all = app.get("/api/models", ANN).await;
+    assert_eq!(all.body["items"].as_array().unwrap().len(), 3);
+    assert!(
+        all.body["items"][0].get("version").is_none(),
+        "Replicate references are not shown"
+    );
+
+    let one = app.get(&format!("/api/models/{}", first.id), ANN).await;
+    assert_eq!(one.status, StatusCode::OK);
+    assert_eq!(one.body["status"], "ready");
+    assert_eq!(one.body["photo_count"], 10);
+
+    let foreign = app.get(&format!("/api/models/{}", bobs.id), ANN).await;
+    let missing = app.get("/api/models/424242", ANN).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    assert_eq!(foreign.body, missing.body);
+
+    for (query, status, field) in [
+        ("limit=0", StatusCode::UNPROCESSABLE_ENTITY, "limit"),
+        ("limit=101", StatusCode::UNPROCESSABLE_ENTITY, "limit"),
+        ("cursor=-4", StatusCode::UNPROCESSABLE_ENTITY, "cursor"),
+        ("limit=ten", StatusCode::BAD_REQUEST, ""),
+    ] {
+        let answer = app.get(&format!("/api/models?{query}"), ANN).await;
+        assert_eq!(answer.status, status, "{query}: {answer:?}");
+        assert!(answer.body["error"]["message"].as_str().unwrap().len() > 5);
+        if !field.is_empty() {
+            assert_eq!(answer.body["error"]["details"]["field"], field);
+        }
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_ready_model_removes_its_photos_and_its_version_at_replicate() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 0).await;
+    fixtures::user(app.db(), BOB, 0).await;
+    let model = fixtures::ready_model(app.db(), ANN).await;
+
+    let foreign = app
+        .call(
+            Method::DELETE,
+            &format!("/api/models/{}", model.id),
+            Some(BOB),
+            None,
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    assert!(app.env.replicate.calls_to("DELETE", "/models").is_empty());
+
+    let answer = app
+        .call(
+            Method::DELETE,
+            &format!("/api/models/{}", model.id),
+            Some(ANN),
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.body["photos_removed"], 10);
+    assert_eq!(answer.body["version_deleted"], true);
+    assert_eq!(answer.body["training_canceled"], false);
+    assert_eq!(answer.body["model"]["status"], "canceled");
+    assert_eq!(answer.body["model"]["photo_count"], 0);
+    let deletes = app
+        .env
+        .replicate
+        .calls_to("DELETE", "/models/dreamtest/dream-photo-loras/versions/");
+    assert_eq!(deletes.len(), 1);
+    assert!(deletes[0].path.ends_with(&"b".repeat(64)));
+
+    let conn = app.db().conn().await.unwrap();
+    let stored = models::get(&**conn, model.id).await.unwrap().unwrap();
+    assert_eq!(stored.version, None);
+    assert_eq!(stored.weights_url, None);
+    assert!(models::photos(&**conn, model.id).await.unwrap().is_empty());
+    drop(conn);
+
+    // Deleting again does nothing more.
+    let again = app
+        .call(
+            Method::DELETE,
+            &format!("/api/models/{}", model.id),
+            Some(ANN),
+            None,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body["photos_removed"], 0);
+    assert_eq!(app.env.replicate.calls_to("DELETE", "/models").len(), 1);
+
+    let bad = app
+        .call(Method::DELETE, "/api/models/x", Some(ANN), None)
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn deleting_a_model_in_training_cancels_it_and_a_queued_one_is_refunded() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 300).await;
+    let training = fixtures::training_model(app.db(), ANN, "tr_77", 100).await;
+    let queued = fixtures::queued_model(app.db(), ANN, 10, 100).await;
+    assert_eq!(app.balance(ANN).await, 100);
+
+    let answer = app
+        .call(
+            Method::DELETE,
+            &format!("/api/models/{}", training.id),
+            Some(ANN),
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.body["training_canceled"], true);
+    assert_eq!(answer.body["refunded"], 0);
+    assert_eq!(
+        app.env
+            .replicate
+            .calls_to("POST", "/trainings/tr_77/cancel")
+            .len(),
+        1
+    );
+
+    let answer = app
+        .call(
+            Method::DELETE,
+            &format!("/api/models/{}", queued.id),
+            Some(ANN),
+            None,
+        )
+        .await;
+    assert_eq!(answer.body["refunded"], 100);
+    assert_eq!(app.balance(ANN).await, 200);
+    // The worker then finds nothing to train.
+    training_worker_skips(&app, queued.id).await;
+}
+
+async fn training_worker_skips(app: &App, model_id: i64) {
+    let conn = app.db().conn().await.unwrap();
+    let model = models::get(&**conn, model_id).await.unwrap().unwrap();
+    assert_eq!(model.status, ModelStatus::Canceled);
+    assert!(!models::start_training(&**conn, model_id, "tr_late", "x/y")
+        .await
+        .unwrap());
+}
+
+#[tokio::test]
+async fn deletion_fails_cleanly_when_replicate_fails() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 0).await;
+    let model = fixtures::ready_model(app.db(), ANN).await;
+    app.env
+        .replicate
+        .fail_next("/models/dreamtest", 500, "boom");
+    let answer = app
+        .call(
+            Method::DELETE,
+            &format!("/api/models/{}", model.id),
+            Some(ANN),
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{answer:?}");
+    assert_eq!(answer.code(), "temporarily_unavailable");
+    let conn = app.db().conn().await.unwrap();
+    let stored = models::get(&**conn, model.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, ModelStatus::Ready, "nothing was deleted");
+    assert_eq!(stored.photo_count, 10);
+}
+
+fn photos(n: u8) -> Vec<(&'static str, String, &'static str, Vec<u8>)> {
+    (0..n)
+        .map(|i| ("photos", format!("p{i}.jpg"), "image/jpeg", jpeg(i)))
+        .collect()
+}
+
+async fn post_form(
+    app: &App,
+    user: i64,
+    name: &str,
+    files: Vec<(&'static str, String, &'static str, Vec<u8>)>,
+) -> common::Answer {
+    let files: Vec<(&str, &str, &str, Vec<u8>)> = files
+        .iter()
+        .map(|(f, n, c, b)| (*f, n.as_str(), *c, b.clone()))
+        .collect();
+    let (content_type, body) = multipart(&[("name", name)], &files);
+    app.send(
+        Request::post("/api/train")
+            .header(header::AUTHORIZATION, tma(user))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn training_from_uploaded_photos_stores_them_at_replicate_and_queues_the_model() {
+    let mut app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 150).await;
+    let answer = post_form(&app, ANN, "Me at work", photos(11)).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
+    assert_eq!(answer.body["status"], "queued");
+    assert_eq!(answer.body["name"], "Me at work");
+    assert_eq!(answer.body["photo_count"], 11);
+    assert_eq!(answer.body["cost_tokens"], 100);
+    let model_id = answer.body["id"].as_i64().unwrap();
+
+    assert_eq!(app.env.replicate.calls_to("POST", "/files").len(), 11);
+    assert_eq!(app.balance(ANN).await, 50);
+    assert_eq!(app.jobs.try_recv().unwrap().model_id, model_id);
+    let conn = app.db().conn().await.unwrap();
+    let stored = models::photos(&**conn, model_id).await.unwrap();
+    assert_eq!(stored.len(), 11);
+    assert!(stored.iter().all(
+        |p| p.source_url.as_deref().unwrap().contains("/v1/files/file")
+            && p.telegram_file_id.is_none()
+            && p.mime_type.as_deref() == Some("image/jpeg")
+    ));
+}
+
+#[tokio::test]
+async fn training_requests_that_break_a_rule_are_refused_before_anything_is_uploaded() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 150).await;
+    fixtures::user(app.db(), BOB, 10).await;
+
+    let answer = post_form(&app, ANN, "Me", photos(9)).await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer.body["error"]["details"]["field"], "photos");
+    assert!(answer.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("10 to 20 photos"));
+
+    // The same photo eleven times is one photo.
+    let same: Vec<_> = (0..11)
+        .map(|i| ("photos", format!("p{i}.jpg"), "image/jpeg", jpeg(1)))
+        .collect();
+    assert_eq!(
+        post_form(&app, ANN, "Me", same).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    let mut pdf = photos(10);
+    pdf[3] = (
+        "photos",
+        "doc.pdf".into(),
+        "application/pdf",
+        b"%PDF-1.7".to_vec(),
+    );
+    let answer = post_form(&app, ANN, "Me", pdf).await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer.body["error"]["details"]["index"], 3);
+    assert!(answer.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not an image"));
+
+    let mut disguised = photos(10);
+    disguised[0].3 = b"definitely not a jpeg".to_vec();
+    assert_eq!(
+        post_form(&app, ANN, "Me", disguised).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    let answer = post_form(&app, ANN, "", photos(10)).await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer.body["error"]["details"]["field"], "name");
+
+    let answer = post_form(&app, BOB, "Me", photos(10)).await;
+    assert_eq!(answer.status, StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(answer.code(), "insufficient_tokens");
+    assert_eq!(
+        answer.body["error"]["details"],
+        json!({"available": 10, "required": 100})
+    );
+
+    assert!(
+        app.env.replicate.calls_to("POST", "/files").is_empty(),
+        "nothing was uploaded"
+    );
+    assert_eq!(app.balance(ANN).await, 150);
+    let models = app.get("/api/models", ANN).await;
+    assert_eq!(models.body["items"], json!([]), "no drafts are left behind");
+}
+
+#[tokio::test]
+async fn training_from_photo_urls_and_bad_bodies() {
+    let mut app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 100).await;
+    let urls: Vec<String> = (0..12)
+        .map(|i| format!("https://cdn.example.com/ann/{i}.jpg"))
+        .collect();
+    let answer = app
+        .post(
+            "/api/train",
+            ANN,
+            json!({"name": "Ann", "photo_urls": urls}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
+    assert_eq!(answer.body["photo_count"], 12);
+    let model_id = answer.body["id"].as_i64().unwrap();
+    assert_eq!(app.jobs.try_recv().unwrap().model_id, model_id);
+    assert!(app.env.replicate.calls_to("POST", "/files").is_empty());
+    let conn = app.db().conn().await.unwrap();
+    let stored = models::photos(&**conn, model_id).await.unwrap();
+    assert_eq!(
+        stored[0].source_url.as_deref(),
+        Some("https://cdn.example.com/ann/0.jpg")
+    );
+    drop(conn);
+
+    // Now out of tokens.
+    let answer = app
+        .post(
+            "/api/train",
+            ANN,
+            json!({"name": "Again", "photo_urls": urls}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::PAYMENT_REQUIRED);
+
+    let mut local = urls.clone();
+    local[5] = "http://169.254.169.254/latest/meta-data/".into();
+    let answer = app
+        .post(
+            "/api/train",
+            ANN,
+            json!({"name": "Ann", "photo_urls": local}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        answer.body["error"]["details"],
+        json!({"field": "photo_urls", "index": 5, "reason": "the URL must point to a public host"})
+    );
+
+    let answer = app.post("/api/train", ANN, json!({"name": "Ann"})).await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        answer.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("photo_urls"),
+        "{answer:?}"
+    );
+
+    let answer = app
+        .post(
+            "/api/train",
+            ANN,
+            json!({"name": "A\u{0}B", "photo_urls": urls}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer.body["error"]["details"]["field"], "name");
+
+    let answer = app
+        .send(
+            Request::post("/api/train")
+                .header(header::AUTHORIZATION, tma(ANN))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from("{\"name\": "))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.code(), "malformed_json");
+
+    let answer = app
+        .send(
+            Request::post("/api/train")
+                .header(header::AUTHORIZATION, tma(ANN))
+                .header(header::CONTENT_TYPE, "text/plain")
+                .body(Body::from("hello"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[tokio::test]
+async fn bodies_over_ten_megabytes_are_refused_with_413() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 1000).await;
+    let big = vec![0xAB_u8; api::MAX_BODY_BYTES + 1024];
+    let (content_type, body) = multipart(
+        &[("name", "Big")],
+        &[("photos", "big.jpg", "image/jpeg", big)],
+    );
+    let answer = app
+        .send(
+            Request::post("/api/train")
+                .header(header::AUTHORIZATION, tma(ANN))
+                .header(header::CONTENT_TYPE, content_type)
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{answer:?}");
+    assert_eq!(answer.code(), "payload_too_large");
+
+    let prompt = "x".repeat(api::MAX_BODY_BYTES + 10);
+    let answer = app
+        .post(
+            "/api/generations",
+            ANN,
+            json!({"model_id": 1, "prompt": prompt, "count": 1}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(answer.code(), "payload_too_large");
+}
+
+#[tokio::test]
+async fn costly_routes_are_rate_limited_per_user_in_postgres() {
+    let limits = api::RateLimits {
+        generation: Limit {
+            action: "generation",
+            max: 2,
+            window_seconds: 60,
+        },
+        training: Limit {
+            action: "training",
+            max: 1,
+            window_seconds: 3600,
+        },
+    };
+    let app = App::spawn_with(|_| {}, limits).await;
+    fixtures::user(app.db(), ANN, 1000).await;
+    fixtures::user(app.db(), BOB, 1000).await;
+    let model = fixtures::ready_model(app.db(), ANN).await;
+    let bobs = fixtures::ready_model(app.db(), BOB).await;
+    let generate =
+        |_user: i64, model: i64| json!({"model_id": model, "prompt": "on a beach", "count": 1});
+    for _ in 0..2 {
+        assert_eq!(
+            app.post("/api/generations", ANN, generate(ANN, model.id))
+                .await
+                .status,
+            StatusCode::ACCEPTED
+        );
+    }
+    let limited = app
+        .post("/api/generations", ANN, generate(ANN, model.id))
+        .await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.code(), "rate_limited");
+    let retry: i64 = limited.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+    assert_eq!(limited.body["error"]["details"]["retry_after"], retry);
+    assert_eq!(
+        app.balance(ANN).await,
+        990,
+        "the limited request cost nothing"
+    );
+    // Another user has their own allowance; so does another Lambda (a second router, same database).
+    assert_eq!(
+        app.post("/api/generations", BOB, generate(BOB, bobs.id))
+            .await
+            .status,
+        StatusCode::ACCEPTED
+    );
+    let (services, _jobs) = app.env.services();
+    let other_lambda = api::router(api::State::with_limits(services, limits));
+    let request = Request::post("/api/generations")
+        .header(header::AUTHORIZATION, tma(ANN))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(generate(ANN, model.id).to_string()))
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(other_lambda, request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    let urls: Vec<String> = (0..10)
+        .map(|i| format!("https://cdn.example.com/{i}.jpg"))
+        .collect();
+    assert_eq!(
+        app.post("/api/train", ANN, json!({"name": "A", "photo_urls": urls}))
+            .await
+            .status,
+        StatusCode::ACCEPTED
+    );
+    let answer = app
+        .post("/api/train", ANN, json!({"name": "B", "photo_urls": urls}))
+        .await;
+    assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        answer.body["error"]["details"]["retry_after"]
+            .as_i64()
+            .unwrap()
+            > 60
+    );
+}
+
+#[tokio::test]
+async fn generations_are_paid_started_listed_and_private() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 100).await;
+    fixtures::user(app.db(), BOB, 100).await;
+    let model = fixtures::ready_model(app.db(), ANN).await;
+    let style = {
+        let conn = app.db().conn().await.unwrap();
+        styles::create(
+            &**conn,
+            &NewStyle {
+                name: "Noir".into(),
+                prompt_template: "{prompt}, film noir".into(),
+                lora_scale: 1.0,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap()
+    };
+
+    let answer = app
+        .post(
+            "/api/generations",
+            ANN,
+            json!({"model_id": model.id, "prompt": "on a beach", "style_id": style.id, "count": 2}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
+    assert_eq!(answer.body["status"], "starting");
+    assert_eq!(answer.body["num_images"], 2);
+    assert_eq!(answer.body["cost_tokens"], 10);
+    assert_eq!(answer.body["style_id"], style.id);
+    assert!(answer.body.get("full_prompt").is_none());
+    let id = answer.body["id"].as_i64().unwrap();
+    assert_eq!(app.balance(ANN).await, 90);
+    let predictions = app.env.replicate.calls_to("POST", "/predictions");
+    assert_eq!(predictions.len(), 1);
+    assert!(predictions[0].body["input"]["prompt"]
+        .as_str()
+        .unwrap()
+        .contains("film noir"));
+
+    let list = app.get("/api/generations", ANN).await;
+    assert_eq!(list.body["items"][0]["id"], id);
+    assert_eq!(list.body["next_cursor"], Value::Null);
+    assert_eq!(
+        app.get(&format!("/api/generations/{id}"), ANN).await.body["prompt"],
+        "on a beach"
+    );
+
+    let foreign = app.get(&format!("/api/generations/{id}"), BOB).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        foreign.body,
+        app.get("/api/generations/999999", BOB).await.body
+    );
+    assert_eq!(
+        app.get("/api/generations", BOB).await.body["items"],
+        json!([])
+    );
+
+    // Generating with another user's model: not found, nothing charged.
+    let answer = app
+        .post(
+            "/api/generations",
+            BOB,
+            json!({"model_id": model.id, "prompt": "hi", "count": 1}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.balance(BOB).await, 100);
+}
+
+#[tokio::test]
+async fn generation_input_is_checked_and_failures_are_refunded() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 12).await;
+    let model = fixtures::ready_model(app.db(), ANN).await;
+    let queued = fixtures::queued_model(app.db(), ANN, 10, 0).await;
+    let cases = [
+        (
+            json!({"model_id": model.id, "prompt": "hi", "count": 5}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "count",
+        ),
+        (
+            json!({"model_id": model.id, "prompt": "  ", "count": 1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "prompt",
+        ),
+        (
+            json!({"model_id": model.id, "prompt": "x".repeat(501), "count": 1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "prompt",
+        ),
+        (
+            json!({"model_id": model.id, "prompt": "a\u{0}b", "count": 1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "prompt",
+        ),
+        (
+            json!({"model_id": queued.id, "prompt": "hi", "count": 1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "model_id",
+        ),
+        (
+            json!({"model_id": model.id, "prompt": "hi", "count": 1, "style_id": 77}),
+            StatusCode::NOT_FOUND,
+            "",
+        ),
+        (
+            json!({"model_id": model.id, "prompt": "hi", "count": 3}),
+            StatusCode::PAYMENT_REQUIRED,
+            "",
+        ),
+        (
+            json!({"model_id": "one", "prompt": "hi", "count": 1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "",
+        ),
+        (
+            json!({"prompt": "hi", "count": 1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "",
+        ),
+        (json!([1, 2]), StatusCode::UNPROCESSABLE_ENTITY, ""),
+    ];
+    for (body, status, field) in cases {
+        let answer = app.post("/api/generations", ANN, body.clone()).await;
+        assert_eq!(answer.status, status, "{body}: {answer:?}");
+        assert!(!answer.body["error"]["message"].as_str().unwrap().is_empty());
+        if !field.is_empty() {
+            assert_eq!(answer.body["error"]["details"]["field"], field, "{body}");
+        }
+    }
+    assert_eq!(app.balance(ANN).await, 12);
+
+    app.env
+        .replicate
+        .fail_next("/predictions", 422, "invalid input");
+    let answer = app
+        .post(
+            "/api/generations",
+            ANN,
+            json!({"model_id": model.id, "prompt": "hi", "count": 2}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{answer:?}");
+    assert_eq!(answer.code(), "upstream_error");
+    assert_eq!(app.balance(ANN).await, 12, "refunded");
+}
+
+#[tokio::test]
+async fn styles_and_packs_are_listed() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 0).await;
+    {
+        let conn = app.db().conn().await.unwrap();
+        for (name, tags) in [
+            ("Noir", vec!["film".to_owned()]),
+            ("Beach", vec![]),
+            ("Old", vec!["film".to_owned()]),
+        ] {
+            styles::create(
+                &**conn,
+                &NewStyle {
+                    name: name.into(),
+                    prompt_template: "{prompt}".into(),
+                    lora_scale: 1.0,
+                    tags,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        }
+        let old = styles::list(&**conn, true)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|s| s.name == "Old")
+            .unwrap();
+        styles::set_active(&**conn, old.id, false).await.unwrap();
+    }
+    let names = |v: &Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let all = app.get("/api/styles", ANN).await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert_eq!(names(&all.body), vec!["Beach", "Noir"]);
+    assert_eq!(
+        names(&app.get("/api/styles?tag=FILM", ANN).await.body),
+        vec!["Noir"]
+    );
+    assert_eq!(
+        app.get("/api/styles?tag=no%20such%20tag", ANN).await.body,
+        json!([])
+    );
+
+    let packs = app.get("/api/packs", ANN).await;
+    assert_eq!(packs.status, StatusCode::OK);
+    assert_eq!(packs.body.as_array().unwrap().len(), 3);
+    assert_eq!(
+        packs.body[2],
+        json!({"id": "large", "tokens": 1000, "price": 1200, "currency": "XTR"})
+    );
+}
+
+#[tokio::test]
+async fn an_invoice_link_is_made_for_a_pack_and_payments_are_private() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 0).await;
+    fixtures::user(app.db(), BOB, 0).await;
+
+    let answer = app
+        .post("/api/payments/invoice", ANN, json!({"pack_id": "medium"}))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.body["url"], "https://t.me/$invoice-test");
+    assert_eq!(answer.body["price"], 400);
+    assert_eq!(answer.body["tokens"], 300);
+    let calls = app.env.telegram.calls_of("createInvoiceLink");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].body["payload"], "pack:medium");
+    assert_eq!(calls[0].body["currency"], "XTR");
+    assert_eq!(calls[0].body["prices"][0]["amount"], 400);
+    assert!(
+        calls[0].body.get("provider_token").is_none() || calls[0].body["provider_token"].is_null()
+    );
+
+    let answer = app
+        .post("/api/payments/invoice", ANN, json!({"pack_id": "huge"}))
+        .await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer.body["error"]["details"]["field"], "pack_id");
+    let answer = app
+        .post("/api/payments/invoice", ANN, json!({"pack": "small"}))
+        .await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    app.env.telegram.outage_next("createInvoiceLink");
+    let answer = app
+        .post("/api/payments/invoice", ANN, json!({"pack_id": "small"}))
+        .await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{answer:?}");
+
+    {
+        let conn = app.db().conn().await.unwrap();
+        payments::record(
+            &**conn,
+            &NewPayment {
+                user_id: ANN,
+                pack_id: "small",
+                amount: 150,
+                currency: "XTR",
+                tokens: 100,
+                telegram_charge_id: "ch_1",
+                provider_charge_id: "",
+                payload: "pack:small",
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let mine = app.get("/api/payments", ANN).await;
+    assert_eq!(mine.status, StatusCode::OK);
+    assert_eq!(mine.body["items"][0]["amount"], 150);
+    assert!(mine.body["items"][0].get("telegram_charge_id").is_none());
+    assert_eq!(app.get("/api/payments", BOB).await.body["items"], json!([]));
+}
+
+#[tokio::test]
+async fn admins_see_statistics_users_and_payments() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ADMIN_ID, 0).await;
+    fixtures::user(app.db(), ANN, 10).await;
+    fixtures::user(app.db(), BOB, 20).await;
+    {
+        let conn = app.db().conn().await.unwrap();
+        payments::record(
+            &**conn,
+            &NewPayment {
+                user_id: BOB,
+                pack_id: "small",
+                amount: 150,
+                currency: "XTR",
+                tokens: 100,
+                telegram_charge_id: "ch_9",
+                provider_charge_id: "",
+                payload: "pack:small",
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let stats = app.get("/api/admin/stats", ADMIN_ID).await;
+    assert_eq!(stats.status, StatusCode::OK);
+    assert_eq!(stats.body["users_total"], 3);
+    assert_eq!(stats.body["revenue"][0]["amount"], 150);
+
+    let found = app.get("/api/admin/users?query=%40user202", ADMIN_ID).await;
+    assert_eq!(found.status, StatusCode::OK);
+    assert_eq!(found.body["items"][0]["id"], BOB);
+    let by_id = app.get("/api/admin/users?query=101", ADMIN_ID).await;
+    assert_eq!(by_id.body["items"][0]["id"], ANN);
+    let page = app.get("/api/admin/users?limit=2", ADMIN_ID).await;
+    assert_eq!(page.body["items"].as_array().unwrap().len(), 2);
+    let next = app
+        .get(
+            &format!(
+                "/api/admin/users?limit=2&cursor={}",
+                page.body["next_cursor"]
+            ),
+            ADMIN_ID,
+        )
+        .await;
+    assert_eq!(next.body["items"].as_array().unwrap().len(), 1);
+    let bad = app
+        .get(
+            &format!("/api/admin/users?query={}", "a".repeat(65)),
+            ADMIN_ID,
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let payments = app.get("/api/admin/payments", ADMIN_ID).await;
+    assert_eq!(payments.body["items"][0]["user_id"], BOB);
+}
+
+#[tokio::test]
+async fn admins_block_unblock_and_adjust_tokens() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ADMIN_ID, 0).await;
+    fixtures::user(app.db(), ANN, 10).await;
+
+    let blocked = app
+        .call(
+            Method::POST,
+            "/api/admin/users/101/block",
+            Some(ADMIN_ID),
+            None,
+        )
+        .await;
+    assert_eq!(blocked.status, StatusCode::OK);
+    assert_eq!(blocked.body["is_blocked"], true);
+    assert_eq!(app.get("/api/me", ANN).await.code(), "blocked");
+    let unblocked = app
+        .call(
+            Method::POST,
+            "/api/admin/users/101/unblock",
+            Some(ADMIN_ID),
+            None,
+        )
+        .await;
+    assert_eq!(unblocked.body["is_blocked"], false);
+    assert_eq!(app.get("/api/me", ANN).await.status, StatusCode::OK);
+    assert_eq!(
+        app.call(
+            Method::POST,
+            "/api/admin/users/555/block",
+            Some(ADMIN_ID),
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    let own = app
+        .call(
+            Method::POST,
+            &format!("/api/admin/users/{ADMIN_ID}/block"),
+            Some(ADMIN_ID),
+            None,
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::CONFLICT);
+
+    let granted = app
+        .post(
+            "/api/admin/users/101/tokens",
+            ADMIN_ID,
+            json!({"delta": 50, "reason": "support"}),
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::OK, "{granted:?}");
+    assert_eq!(granted.body["tokens_left"], 60);
+    let taken = app
+        .post(
+            "/api/admin/users/101/tokens",
+            ADMIN_ID,
+            json!({"delta": -20, "reason": "mistake"}),
+        )
+        .await;
+    assert_eq!(taken.body["tokens_left"], 40);
+    assert_eq!(app.balance(ANN).await, 40);
+
+    let too_much = app
+        .post(
+            "/api/admin/users/101/tokens",
+            ADMIN_ID,
+            json!({"delta": -41, "reason": "x"}),
+        )
+        .await;
+    assert_eq!(too_much.status, StatusCode::PAYMENT_REQUIRED);
+    for (body, field) in [
+        (json!({"delta": 0, "reason": "x"}), "delta"),
+        (json!({"delta": 2_000_000_000_i64, "reason": "x"}), "delta"),
+        (json!({"delta": 5, "reason": " "}), "reason"),
+    ] {
+        let answer = app
+            .post("/api/admin/users/101/tokens", ADMIN_ID, body)
+            .await;
+        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(answer.body["error"]["details"]["field"], field);
+    }
+    let nobody = app
+        .post(
+            "/api/admin/users/555/tokens",
+            ADMIN_ID,
+            json!({"delta": 5, "reason": "x"}),
+        )
+        .await;
+    assert_eq!(nobody.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.balance(ANN).await, 40);
+}
+
+#[tokio::test]
+async fn admins_create_change_and_disable_styles() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ADMIN_ID, 0).await;
+    fixtures::user(app.db(), ANN, 0).await;
+
+    let created = app
+        .post("/api/admin/styles", ADMIN_ID, json!({"name": "Noir", "prompt_template": "{prompt}, film noir", "tags": ["Film"], "gender": "female"}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    assert_eq!(created.body["tags"], json!(["film"]));
+    assert_eq!(created.body["is_active"], true);
+    let id = created.body["id"].as_i64().unwrap();
+
+    let duplicate = app
+        .post("/api/admin/styles", ADMIN_ID, json!({"name": "Noir"}))
+        .await;
+    assert_eq!(duplicate.status, StatusCode::CONFLICT);
+    for (body, field) in [
+        (json!({"name": ""}), "name"),
+        (json!({"name": "X", "lora_scale": 9.5}), "lora_scale"),
+        (json!({"name": "X", "gender": "robot"}), "gender"),
+        (
+            json!({"name": "X", "trigger_word": "two words"}),
+            "trigger_word",
+        ),
+    ] {
+        let answer = app.post("/api/admin/styles", ADMIN_ID, body.clone()).await;
+        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(answer.body["error"]["details"]["field"], field);
+    }
+
+    let changed = app
+        .call(
+            Method::PATCH,
+            &format!("/api/admin/styles/{id}"),
+            Some(ADMIN_ID),
+            Some(json!({"name": "Film noir", "gender": null, "lora_scale": 0.8})),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{changed:?}");
+    assert_eq!(changed.body["name"], "Film noir");
+    assert_eq!(changed.body["gender"], Value::Null);
+    assert_eq!(changed.body["lora_scale"], 0.8);
+    assert_eq!(
+        changed.body["prompt_template"], "{prompt}, film noir",
+        "untouched fields stay"
+    );
+
+    let other = app
+        .post("/api/admin/styles", ADMIN_ID, json!({"name": "Beach"}))
+        .await;
+    let taken = app
+        .call(
+            Method::PATCH,
+            &format!("/api/admin/styles/{}", other.body["id"]),
+            Some(ADMIN_ID),
+            Some(json!({"name": "Film noir"})),
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    let missing = app
+        .call(
+            Method::PATCH,
+            "/api/admin/styles/9999",
+            Some(ADMIN_ID),
+            Some(json!({"is_active": false})),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    let disabled = app
+        .call(
+            Method::DELETE,
+            &format!("/api/admin/styles/{id}"),
+            Some(ADMIN_ID),
+            None,
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::OK);
+    assert_eq!(disabled.body["is_active"], false);
+    let visible = app.get("/api/styles", ANN).await;
+    assert_eq!(
+        visible.body.as_array().unwrap().len(),
+        1,
+        "only Beach is left for users"
+    );
+    let back = app
+        .call(
+            Method::PATCH,
+            &format!("/api/admin/styles/{id}"),
+            Some(ADMIN_ID),
+            Some(json!({"is_active": true})),
+        )
+        .await;
+    assert_eq!(back.body["is_active"], true);
+    assert_eq!(
+        app.call(
+            Method::DELETE,
+            "/api/admin/styles/9999",
+            Some(ADMIN_ID),
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json() {
+    let app = App::spawn().await;
+    let answer = app.call(Method::GET, "/api/nothing-here", None, None).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert_eq!(answer.code(), "no_route");
+    let answer = app.call(Method::PUT, "/api/models", None, None).await;
+    assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(answer.code(), "method_not_allowed");
+}

@@ -148,7 +148,7 @@ impl FromRequestParts<Arc<State>> for AuthUser {
         let conn = db.conn().await?;
         let (mut user, created) = match users::get(&**conn, profile.id).await? {
             Some(user) if same_names(&user, &profile) => (user, false),
-            _ => users::register(&**conn, &profile).await?,
+            _ => service::users::register(&**conn, &profile, "mini_app").await?,
         };
         if created {
             if let Some(code) = init.start_param.as_deref().filter(|c| !c.contains('\0')) {

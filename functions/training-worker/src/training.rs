@@ -219,9 +219,17 @@ async fn download(
         )));
     };
     // The URL may hold the bot token: errors keep only the kind of failure, never the URL.
-    let response = services
-        .http
-        .get(url)
+    let mut request = services.http.get(url.clone());
+    // Files we uploaded through Replicate's files API are served to their owner only.
+    if url
+        .as_str()
+        .starts_with(services.config.replicate.api_url.as_str())
+    {
+        if let Some(token) = &services.config.replicate.api_token {
+            request = request.bearer_auth(token.expose());
+        }
+    }
+    let response = request
         .send()
         .await
         .map_err(|e| Attempt::Transient(WorkerError::Download(e.without_url().to_string())))?;

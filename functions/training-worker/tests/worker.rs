@@ -75,6 +75,37 @@ async fn a_queued_model_becomes_a_training_with_our_webhook() {
 }
 
 #[tokio::test]
+async fn photos_uploaded_through_the_api_are_fetched_from_replicate_with_our_token() {
+    let (env, state) = setup().await;
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 0, 100).await;
+    let conn = env.db.db.conn().await.unwrap();
+    for i in 0..10 {
+        let photo = shared::repo::models::NewPhoto {
+            file_unique_id: format!("upload-{i}"),
+            telegram_file_id: None,
+            source_url: Some(format!("{}/files/file{i}/download", env.replicate.url())),
+            file_size: Some(1000),
+            mime_type: Some("image/png".into()),
+        };
+        shared::repo::models::add_photo(&**conn, model.id, &photo)
+            .await
+            .unwrap();
+    }
+    let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(env.replicate.calls_to("GET", "/files/").len(), 10);
+    assert_eq!(
+        models::get(&**conn, model.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        ModelStatus::Training
+    );
+}
+
+#[tokio::test]
 async fn the_same_message_delivered_twice_starts_one_training() {
     let (env, state) = setup().await;
     let user = fixtures::user(&env.db.db, 1, 100).await;

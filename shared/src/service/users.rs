@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::db::Db;
+use crate::db::GenericClient;
 use crate::repo::events::{self, Event};
 use crate::repo::users::{self, TelegramProfile, User};
 
@@ -12,14 +12,13 @@ use super::ServiceError;
 /// Registers the user or refreshes their names; returns them and whether they are new. `source` says
 /// where they came from (`bot`, `mini_app`).
 pub async fn register(
-    db: &Db,
+    db: &impl GenericClient,
     profile: &TelegramProfile,
     source: &str,
 ) -> Result<(User, bool), ServiceError> {
-    let conn = db.conn().await?;
-    let (user, created) = users::register(&**conn, profile).await?;
+    let (user, created) = users::register(db, profile).await?;
     if created {
-        events::record(&**conn, user.id, Event::Started, json!({"source": source})).await?;
+        events::record(db, user.id, Event::Started, json!({"source": source})).await?;
     }
     Ok((user, created))
 }

@@ -171,6 +171,19 @@ impl Respond for Responder {
                 "content_type": "application/zip", "size": request.body.len()
             })),
             ("DELETE", ["files", _]) => ResponseTemplate::new(204),
+            // Uploaded files are served to their owner only.
+            ("GET", ["files", _, "download"]) => {
+                let authorized = request
+                    .headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("Bearer "));
+                if authorized {
+                    ResponseTemplate::new(200).set_body_bytes(super::fake_jpeg())
+                } else {
+                    ResponseTemplate::new(401).set_body_json(json!({"detail": "Unauthenticated"}))
+                }
+            }
             ("GET", ["models", owner, name]) => {
                 let full = format!("{owner}/{name}");
                 if full == "ostris/flux-dev-lora-trainer" {

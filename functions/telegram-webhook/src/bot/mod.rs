@@ -309,7 +309,8 @@ async fn context<'a>(
 ) -> Result<(Ctx<'a>, bool), BotError> {
     tracing::Span::current().record("user_id", from.id.0);
     let db = state.services.db()?;
-    let (user, created) = service::users::register(db, &profile_of(from), "bot").await?;
+    let (user, created) =
+        service::users::register(&**db.conn().await?, &profile_of(from), "bot").await?;
     let lang = Lang::from_code(user.language_code.as_deref());
     Ok((
         Ctx {

@@ -113,6 +113,7 @@ pub fn api_router(state: Arc<State>) -> (Router, utoipa::openapi::OpenApi) {
         .merge(routes::catalog::router())
         .merge(routes::payments::router())
         .merge(routes::admin::router())
+        .merge(routes::extras::router())
         .with_state(state)
         .split_for_parts();
     openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();

@@ -10,7 +10,7 @@ use axum::http::{Request, StatusCode};
 use common::{fixtures, method, App, ADMIN_ID};
 use serde_json::Value;
 
-/// The API's routes as the issue lists them (plus the meta routes).
+/// The API's routes as the issues list them (plus the meta routes).
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/"),
     ("get", "/health"),
@@ -37,6 +37,20 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/admin/styles"),
     ("patch", "/api/admin/styles/{id}"),
     ("delete", "/api/admin/styles/{id}"),
+    // What the original system had beyond its README (promo codes, feedback, system models, the
+    // funnel, admins in the database and their audit log).
+    ("post", "/api/promo"),
+    ("post", "/api/generations/{id}/feedback"),
+    ("get", "/api/system-models"),
+    ("get", "/api/admin/insights"),
+    ("get", "/api/admin/promos"),
+    ("post", "/api/admin/promos"),
+    ("patch", "/api/admin/promos/{code}"),
+    ("get", "/api/admin/admins"),
+    ("post", "/api/admin/admins"),
+    ("delete", "/api/admin/admins/{user_id}"),
+    ("get", "/api/admin/actions"),
+    ("post", "/api/admin/models/{id}/system"),
 ];
 
 const METHODS: [&str; 8] = [

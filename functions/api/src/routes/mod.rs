@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod catalog;
+pub mod extras;
 pub mod generations;
 pub mod me;
 pub mod meta;

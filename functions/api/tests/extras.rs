@@ -1,0 +1,222 @@
+//! The API for promo codes, feedback, system models, the funnel, admins and the audit log.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::{fixtures, App, ADMIN_ID};
+use serde_json::json;
+
+#[tokio::test]
+async fn promo_codes_through_the_api_and_concurrent_redemption_of_the_last_use() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ADMIN_ID, 0).await;
+    // Admin boundary: a user cannot create codes.
+    fixtures::user(app.db(), 1, 0).await;
+    let refused = app
+        .post(
+            "/api/admin/promos",
+            1,
+            json!({"code": "FREE", "tokens": 10}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    // Bad input is a clear 4xx.
+    let bad = app
+        .post(
+            "/api/admin/promos",
+            ADMIN_ID,
+            json!({"code": "x", "tokens": 10}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::CONFLICT, "{bad:?}");
+    let bad = app
+        .post(
+            "/api/admin/promos",
+            ADMIN_ID,
+            json!({"code": "BOTH", "tokens": 10, "discount_percent": 5}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::CONFLICT, "{bad:?}");
+
+    let created = app
+        .post(
+            "/api/admin/promos",
+            ADMIN_ID,
+            json!({"code": "LAST", "tokens": 30, "max_uses": 1}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    assert_eq!(created.body["code"], "LAST");
+    for id in 10..16 {
+        fixtures::user(app.db(), id, 0).await;
+    }
+    let attempts = (10..16).map(|id| app.post("/api/promo", id, json!({"code": "last"})));
+    let answers = futures::future::join_all(attempts).await;
+    let ok: Vec<_> = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::OK)
+        .collect();
+    assert_eq!(ok.len(), 1, "{answers:?}");
+    assert_eq!(
+        ok[0].body,
+        json!({"kind": "tokens", "tokens": 30, "balance": 30})
+    );
+    assert!(answers
+        .iter()
+        .filter(|a| a.status != StatusCode::OK)
+        .all(|a| a.code() == "promo_exhausted"));
+
+    let unknown = app.post("/api/promo", 1, json!({"code": "NOPE"})).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let unauthenticated = app
+        .call(
+            Method::POST,
+            "/api/promo",
+            None,
+            Some(json!({"code": "LAST"})),
+        )
+        .await;
+    assert_eq!(unauthenticated.status, StatusCode::UNAUTHORIZED);
+
+    let changed = app
+        .call(
+            Method::PATCH,
+            "/api/admin/promos/last",
+            Some(ADMIN_ID),
+            Some(json!({"max_uses": 5, "valid_until": null})),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{changed:?}");
+    assert_eq!(changed.body["max_uses"], 5);
+    let again = app.post("/api/promo", 11, json!({"code": "LAST"})).await;
+    assert_eq!(again.status, StatusCode::OK);
+    let listed = app.get("/api/admin/promos", ADMIN_ID).await;
+    assert_eq!(listed.body[0]["used_count"], 2);
+
+    app.post(
+        "/api/admin/promos",
+        ADMIN_ID,
+        json!({"code": "SALE", "discount_percent": 25}),
+    )
+    .await;
+    let discount = app.post("/api/promo", 1, json!({"code": "sale"})).await;
+    assert_eq!(discount.body, json!({"kind": "discount", "percent": 25}));
+    let twice = app.post("/api/promo", 1, json!({"code": "sale"})).await;
+    assert_eq!(twice.code(), "promo_already_used");
+}
+
+#[tokio::test]
+async fn feedback_on_ones_own_generation_only() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), 1, 100).await;
+    fixtures::user(app.db(), 2, 0).await;
+    let model = fixtures::ready_model(app.db(), 1).await;
+    let generation = fixtures::generation_in_flight(app.db(), 1, model.id, "pr_1", 1, 5).await;
+    let path = format!("/api/generations/{}/feedback", generation.id);
+    let rated = app
+        .post(&path, 1, json!({"rating": 1, "comment": "not me"}))
+        .await;
+    assert_eq!(rated.status, StatusCode::NO_CONTENT, "{rated:?}");
+    let theirs = app.post(&path, 2, json!({"rating": 5})).await;
+    assert_eq!(
+        theirs.status,
+        StatusCode::NOT_FOUND,
+        "another user's generation is not found"
+    );
+    let bad = app.post(&path, 1, json!({"rating": 9})).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.body["error"]["details"]["field"], "rating");
+
+    fixtures::user(app.db(), ADMIN_ID, 0).await;
+    let insights = app.get("/api/admin/insights", ADMIN_ID).await;
+    assert_eq!(insights.status, StatusCode::OK);
+    assert_eq!(insights.body["recent_low_ratings"][0]["comment"], "not me");
+    assert_eq!(insights.body["funnels"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        app.get("/api/admin/insights", 1).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn owners_manage_admins_and_read_the_audit_log_through_the_api() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ADMIN_ID, 0).await;
+    fixtures::user(app.db(), 2, 0).await;
+    fixtures::user(app.db(), 3, 0).await;
+    assert_eq!(
+        app.get("/api/admin/stats", 2).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let added = app
+        .post("/api/admin/admins", ADMIN_ID, json!({"user_id": 2}))
+        .await;
+    assert_eq!(added.status, StatusCode::NO_CONTENT, "{added:?}");
+    // Now an admin (from the database), but not an owner.
+    assert_eq!(app.get("/api/admin/stats", 2).await.status, StatusCode::OK);
+    assert_eq!(
+        app.post("/api/admin/admins", 2, json!({"user_id": 3}))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get("/api/admin/actions", 2).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let tokens = app
+        .post(
+            "/api/admin/users/3/tokens",
+            2,
+            json!({"delta": 50, "reason": "gift"}),
+        )
+        .await;
+    assert_eq!(tokens.status, StatusCode::OK, "{tokens:?}");
+    let owner_removal = app
+        .call(
+            Method::DELETE,
+            &format!("/api/admin/admins/{ADMIN_ID}"),
+            Some(ADMIN_ID),
+            None,
+        )
+        .await;
+    assert_eq!(owner_removal.status, StatusCode::CONFLICT);
+
+    let model = fixtures::ready_model(app.db(), 3).await;
+    let system = app
+        .post(
+            &format!("/api/admin/models/{}/system", model.id),
+            2,
+            json!({"system": true}),
+        )
+        .await;
+    assert_eq!(system.status, StatusCode::NO_CONTENT, "{system:?}");
+    let offered = app.get("/api/system-models", 3).await;
+    assert_eq!(offered.body[0]["id"], model.id);
+    assert_eq!(offered.body[0]["model_type"], "system");
+
+    let removed = app
+        .call(Method::DELETE, "/api/admin/admins/2", Some(ADMIN_ID), None)
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/api/admin/stats", 2).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    let log = app.get("/api/admin/actions?limit=10", ADMIN_ID).await;
+    assert_eq!(log.status, StatusCode::OK);
+    let actions: Vec<&str> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec!["admin_remove", "model_change", "tokens", "admin_add"]
+    );
+    let admins = app.get("/api/admin/admins", ADMIN_ID).await;
+    assert_eq!(admins.body["owners"], json!([ADMIN_ID]));
+    assert_eq!(admins.body["admins"], json!([]));
+}

@@ -220,3 +220,50 @@ async fn owners_manage_admins_and_read_the_audit_log_through_the_api() {
     assert_eq!(admins.body["owners"], json!([ADMIN_ID]));
     assert_eq!(admins.body["admins"], json!([]));
 }
+
+#[tokio::test]
+async fn a_model_preview_can_be_chosen_from_its_delivered_generations() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), 1, 100).await;
+    fixtures::user(app.db(), 2, 0).await;
+    let model = fixtures::ready_model(app.db(), 1).await;
+    let generation = fixtures::generation_in_flight(app.db(), 1, model.id, "pr_1", 1, 5).await;
+    let path = format!("/api/models/{}/preview", model.id);
+    let not_yet = app
+        .post(&path, 1, json!({"generation_id": generation.id}))
+        .await;
+    assert_eq!(
+        not_yet.status,
+        StatusCode::CONFLICT,
+        "nothing delivered yet"
+    );
+    {
+        let conn = app.db().conn().await.unwrap();
+        shared::repo::generations::advance(
+            &**conn,
+            generation.id,
+            shared::domain::status::GenerationStatus::Succeeded,
+            Some(&["https://replicate.delivery/x/out-0.jpg".to_owned()]),
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        app.post(&path, 2, json!({"generation_id": generation.id}))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post(&path, 1, json!({"generation_id": generation.id}))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let shown = app.get(&format!("/api/models/{}", model.id), 1).await;
+    assert_eq!(
+        shown.body["preview_url"],
+        "https://replicate.delivery/x/out-0.jpg"
+    );
+}

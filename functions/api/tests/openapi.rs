@@ -42,6 +42,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/promo"),
     ("post", "/api/generations/{id}/feedback"),
     ("get", "/api/system-models"),
+    ("post", "/api/models/{id}/preview"),
     ("get", "/api/admin/insights"),
     ("get", "/api/admin/promos"),
     ("post", "/api/admin/promos"),

@@ -10,9 +10,11 @@ use axum::http::StatusCode;
 use axum::Json as JsonResponse;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use shared::domain::status::GenerationStatus;
 use shared::repo::admins::{self, ActionEntry, AdminEntry};
 use shared::repo::events::{self, Funnel};
 use shared::repo::feedback::{self, LowRating, StyleRating};
+use shared::repo::generations;
 use shared::repo::models::{self, Model};
 use shared::repo::promos::{self, PromoCode, Terms};
 use shared::service::admin::Role;
@@ -33,6 +35,7 @@ pub fn router() -> OpenApiRouter<Arc<State>> {
         .routes(routes!(redeem_promo))
         .routes(routes!(rate_generation))
         .routes(routes!(list_system_models))
+        .routes(routes!(set_model_preview))
         .routes(routes!(insights))
         .routes(routes!(list_promos, create_promo))
         .routes(routes!(change_promo))
@@ -148,6 +151,50 @@ async fn list_system_models(
     Ok(JsonResponse(
         models::list_system(&**db.conn().await?).await?,
     ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PreviewChoice {
+    /// A delivered generation made with this model; its first photo becomes the preview.
+    pub generation_id: i64,
+}
+
+/// Chooses the model's preview image (by default it is the first delivered photo).
+#[utoipa::path(post, path = "/api/models/{id}/preview", tag = "models", security(("tma" = [])),
+    params(("id" = i64, Path, description = "The model's id")),
+    request_body = PreviewChoice,
+    responses((status = 204, description = "Set"), AuthErrors, JsonBody, Invalid, NotFound, Conflict))]
+async fn set_model_preview(
+    AxumState(state): AxumState<Arc<State>>,
+    caller: AuthUser,
+    Path(id): Path<i64>,
+    Json(body): Json<PreviewChoice>,
+) -> ApiResult<StatusCode> {
+    let db = state.services.db()?;
+    let conn = db.conn().await?;
+    models::get_owned(&**conn, id, caller.user.id)
+        .await?
+        .ok_or_else(|| Error::not_found("model"))?;
+    let generation = generations::get_owned(&**conn, body.generation_id, caller.user.id)
+        .await?
+        .filter(|g| g.model_id == Some(id))
+        .ok_or_else(|| Error::not_found("generation"))?;
+    if generation.status != GenerationStatus::Succeeded {
+        return Err(Error::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "the generation has no delivered photos",
+        ));
+    }
+    models::set_preview(
+        &**conn,
+        id,
+        generation.telegram_file_ids.first().map(String::as_str),
+        generation.result_urls.first().map(String::as_str),
+        false,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

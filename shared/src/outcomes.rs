@@ -23,7 +23,7 @@ use crate::repo::models::{self, Model};
 use crate::repo::users;
 use crate::services::{Services, Unavailable};
 use crate::telegram::TelegramError;
-use crate::texts::html;
+use crate::texts::{html, Texts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutcomeError {
@@ -191,27 +191,35 @@ pub async fn fail_training(
     tx.commit().await.map_err(DbError::from)?;
     drop(conn);
 
-    let user = users::get(&**db.conn().await?, failed.user_id).await?;
-    if let Some(user) = user {
-        let t = notify::texts_for(&user);
-        notify::send(
-            services,
-            &user,
-            t.training_failed(&html(&failed.name), refunded),
-            None,
-        )
-        .await?;
-        notify::admins(
-            services,
-            notify::admin_texts().admin_training_failed(
-                &html(&user.display_name()),
-                failed.id,
-                &html(error),
-            ),
-        )
-        .await;
-    }
+    tell_failure(
+        services,
+        failed.user_id,
+        |t| t.training_failed(&html(&failed.name), refunded),
+        |t, who| t.admin_training_failed(who, failed.id, &html(error)),
+    )
+    .await?;
     Ok(Applied::Advanced)
+}
+
+/// Tells the user their job failed (in their language) and the admins who and why.
+async fn tell_failure(
+    services: &Services,
+    user_id: i64,
+    to_user: impl Fn(&dyn Texts) -> String,
+    to_admins: impl Fn(&dyn Texts, &str) -> String,
+) -> Result<(), OutcomeError> {
+    let db = services.db()?;
+    let user = users::get(&**db.conn().await?, user_id).await?;
+    let Some(user) = user else {
+        return Ok(());
+    };
+    notify::send(services, &user, to_user(notify::texts_for(&user)), None).await?;
+    notify::admins(
+        services,
+        to_admins(notify::admin_texts(), &html(&user.display_name())),
+    )
+    .await;
+    Ok(())
 }
 
 async fn tell_model_ready(services: &Services, model: &Model) -> Result<(), OutcomeError> {
@@ -465,19 +473,12 @@ pub async fn fail_generation(
     tx.commit().await.map_err(DbError::from)?;
     drop(conn);
 
-    let user = users::get(&**db.conn().await?, failed.user_id).await?;
-    if let Some(user) = user {
-        let t = notify::texts_for(&user);
-        notify::send(services, &user, t.generation_failed(refunded), None).await?;
-        notify::admins(
-            services,
-            notify::admin_texts().admin_generation_failed(
-                &html(&user.display_name()),
-                failed.id,
-                &html(error),
-            ),
-        )
-        .await;
-    }
+    tell_failure(
+        services,
+        failed.user_id,
+        |t| t.generation_failed(refunded),
+        |t, who| t.admin_generation_failed(who, failed.id, &html(error)),
+    )
+    .await?;
     Ok(Applied::Advanced)
 }

@@ -41,7 +41,25 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    if deliveries::claim(&**db.conn().await?, delivery).await? == Claim::Duplicate {
+    let claim = deliveries::claim(&**db.conn().await?, delivery).await?;
+    handle_claimed(db, delivery, claim, handler).await
+}
+
+/// The rest of [`handle_once`], for a caller that made the claim itself (to send it in one round
+/// trip with its handler's first query). A `Claimed` delivery is finished or released here whatever
+/// the handler does, so the handler must own every step after the claim, failures included.
+pub async fn handle_claimed<T, E, F, Fut>(
+    db: &Db,
+    delivery: Delivery<'_>,
+    claim: Claim,
+    handler: F,
+) -> Result<Handled<T>, OnceError<E>>
+where
+    E: Transient,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    if claim == Claim::Duplicate {
         tracing::info!("duplicate delivery skipped");
         return Ok(Handled::Duplicate);
     }

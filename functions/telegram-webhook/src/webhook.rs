@@ -10,8 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use shared::http::{error_chain, ApiError};
-use shared::once::{handle_once, Handled, OnceError};
-use shared::repo::deliveries::Delivery;
+use shared::once::{handle_claimed, Handled, OnceError};
+use shared::repo::deliveries::{self, Delivery};
+use shared::service;
 use subtle::ConstantTimeEq;
 use teloxide_core::types::Update;
 use tracing::Instrument;
@@ -95,9 +96,33 @@ pub async fn process_update(
     let span = tracing::info_span!("update", update_id, user_id = tracing::field::Empty);
     async move {
         let db = state.services.db()?;
-        let handled = handle_once(db, Delivery::TelegramUpdate(update_id), || {
-            bot::handle(state, update)
-        })
+        let delivery = Delivery::TelegramUpdate(update_id);
+        let sender = bot::sender(&update).map(bot::profile_of);
+        if let Some(profile) = &sender {
+            tracing::Span::current().record("user_id", profile.id);
+        }
+        // The claim and the sender's registration (which loads their state) are sent together:
+        // tokio-postgres pipelines queries made concurrently on one connection, so they cost one
+        // round trip. Registering for a duplicate is harmless: it only refreshes the same names.
+        let (claim, registered) = {
+            let conn = db.conn().await.map_err(OnceError::Db)?;
+            let client = &**conn;
+            tokio::join!(deliveries::claim(client, delivery), async {
+                match &sender {
+                    Some(profile) => service::users::register(client, profile, "bot")
+                        .await
+                        .map(Some),
+                    None => Ok(None),
+                }
+            })
+        };
+        // A failed registration goes through the handler, so the claim is given back with it.
+        let handled = handle_claimed(
+            db,
+            delivery,
+            claim.map_err(OnceError::Db)?,
+            move || async move { bot::handle(state, update, registered?).await },
+        )
         .await?;
         Ok(match handled {
             Handled::Done(reply) => reply,

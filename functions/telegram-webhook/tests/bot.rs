@@ -538,7 +538,8 @@ async fn telegram_rate_limits_are_waited_out_and_blocked_users_are_marked() {
         "Too Many Requests: retry after 1",
         Some(1),
     );
-    app.send(&updates::text(1, &ann, "/start")).await;
+    // /train answers through the Bot API (a /start welcome rides in the webhook response).
+    app.send(&updates::text(1, &ann, "/train")).await;
     assert_eq!(
         app.env.telegram.sent_to(1).len(),
         2,

@@ -97,6 +97,8 @@ pub struct Ctx<'a> {
     pub telegram: &'a Telegram,
     pub user: User,
     pub lang: Lang,
+    /// The dialogue state as of this update's last write (the user row holds it as loaded).
+    dialog: std::sync::Mutex<Dialog>,
     final_reply: std::sync::Mutex<Option<WebhookReply>>,
 }
 
@@ -211,13 +213,17 @@ impl Ctx<'_> {
     }
 
     pub async fn set_dialog(&self, dialog: &Dialog) -> Result<(), BotError> {
+        if self.dialog() == *dialog {
+            return Ok(()); // already so: spare the round trip
+        }
         let db = self.services().db()?;
         users::set_dialog(&**db.conn().await?, self.user.id, &dialog.to_json()).await?;
+        *self.dialog.lock().expect("dialog") = dialog.clone();
         Ok(())
     }
 
     pub fn dialog(&self) -> Dialog {
-        Dialog::from_json(&self.user.dialog)
+        self.dialog.lock().expect("dialog").clone()
     }
 
     /// Words for a use case that did not happen (the errors a person can act on); other errors
@@ -270,58 +276,55 @@ pub fn profile_of(user: &teloxide_core::types::User) -> TelegramProfile {
     }
 }
 
-/// Handles one update (already claimed as ours). Returns the final reply for the webhook response.
-pub async fn handle(
-    state: &State,
-    update: teloxide_core::types::Update,
-) -> Result<Option<WebhookReply>, BotError> {
-    let telegram = state.services.telegram()?;
-    match update.kind {
-        UpdateKind::Message(message) => {
-            let Some(from) = message.from.as_ref().filter(|u| !u.is_bot) else {
-                return Ok(None);
-            };
-            if !message.chat.is_private() {
-                return Ok(None); // the bot works in private chats only
-            }
-            let (ctx, created) = context(state, telegram, from).await?;
-            on_message(&ctx, created, &message).await?;
-            Ok(ctx.take_final_reply())
+/// Who sent the update, when it is someone the bot talks to: a person in a private chat (a
+/// message) or pressing one of our buttons (a callback query).
+pub fn sender(update: &teloxide_core::types::Update) -> Option<&teloxide_core::types::User> {
+    match &update.kind {
+        UpdateKind::Message(message) if message.chat.is_private() => {
+            message.from.as_ref().filter(|u| !u.is_bot)
         }
-        UpdateKind::CallbackQuery(query) => {
-            let (ctx, _) = context(state, telegram, &query.from).await?;
-            on_callback(&ctx, &query).await?;
-            Ok(ctx.take_final_reply())
-        }
-        UpdateKind::PreCheckoutQuery(query) => {
-            payments::pre_checkout(state, telegram, &query).await?;
-            Ok(None)
-        }
-        _ => Ok(None),
+        UpdateKind::CallbackQuery(query) => Some(&query.from),
+        _ => None,
     }
 }
 
-/// Registers the user (or refreshes their names) in one round trip, which also loads their state.
-async fn context<'a>(
-    state: &'a State,
-    telegram: &'a Telegram,
-    from: &teloxide_core::types::User,
-) -> Result<(Ctx<'a>, bool), BotError> {
-    tracing::Span::current().record("user_id", from.id.0);
-    let db = state.services.db()?;
-    let (user, created) =
-        service::users::register(&**db.conn().await?, &profile_of(from), "bot").await?;
-    let lang = Lang::from_code(user.language_code.as_deref());
-    Ok((
+/// Handles one update (already claimed as ours) from its [`sender`], registered (with whether they
+/// are new). Returns the final reply for the webhook response.
+pub async fn handle(
+    state: &State,
+    update: teloxide_core::types::Update,
+    sender: Option<(User, bool)>,
+) -> Result<Option<WebhookReply>, BotError> {
+    let telegram = state.services.telegram()?;
+    let context = |user: User| {
+        let lang = Lang::from_code(user.language_code.as_deref());
         Ctx {
             state,
             telegram,
+            dialog: std::sync::Mutex::new(Dialog::from_json(&user.dialog)),
             user,
             lang,
             final_reply: std::sync::Mutex::new(None),
-        },
-        created,
-    ))
+        }
+    };
+    match (update.kind, sender) {
+        (UpdateKind::Message(message), Some((user, created))) => {
+            let ctx = context(user);
+            on_message(&ctx, created, &message).await?;
+            Ok(ctx.take_final_reply())
+        }
+        (UpdateKind::CallbackQuery(query), Some((user, _))) => {
+            let ctx = context(user);
+            on_callback(&ctx, &query).await?;
+            Ok(ctx.take_final_reply())
+        }
+        (UpdateKind::PreCheckoutQuery(query), _) => {
+            payments::pre_checkout(state, telegram, &query).await?;
+            Ok(None)
+        }
+        // Groups, channels, other bots, and update kinds we did not ask for.
+        _ => Ok(None),
+    }
 }
 
 async fn on_message(ctx: &Ctx<'_>, created: bool, message: &Message) -> Result<(), BotError> {
@@ -382,11 +385,11 @@ async fn start(ctx: &Ctx<'_>, created: bool, payload: &str) -> Result<(), BotErr
     let referrer =
         service::referrals::join(&**db.conn().await?, ctx.user.id, created, payload).await?;
     ctx.set_dialog(&Dialog::Idle).await?;
-    ctx.reply(
+    // The messages below go to other chats, so the welcome can still be the webhook's response.
+    ctx.finish_with(
         t.welcome(&html(&ctx.user.first_name)),
         Some(keyboards::main_menu(t)),
-    )
-    .await?;
+    )?;
     if let Some(referrer_id) = referrer {
         let referrer = users::get(&**db.conn().await?, referrer_id).await?;
         if let Some(referrer) = referrer {

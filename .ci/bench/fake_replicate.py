@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""A minimal Replicate API stand-in for load tests: starts every prediction, fast, records nothing."""
+import http.server
+import itertools
+import json
+import socketserver
+import sys
+
+IDS = itertools.count(1)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, job):
+        out = json.dumps(job).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)) or 0)
+        self.answer(201, {"id": f"bench{next(IDS)}", "status": "starting"})
+
+    def do_GET(self):
+        self.answer(200, {"id": self.path.rsplit("/", 1)[-1], "status": "processing"})
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+
+if __name__ == "__main__":
+    Server(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Setup and database round-trip counts for the hot-path benchmark (run by run.sh).
+
+  hot_path.py setup URL AUTH_FILE ADMIN_AUTH PSQL...
+      registers every user of AUTH_FILE (GET /api/me), grants each 10,000 tokens (admin API), adds a
+      ready model and makes it a system model; prints its id.
+  hot_path.py count URL CONTROL_URL KIND N [ARG...]
+      sends N requests of KIND one after another to URL and prints the statements and round trips
+      per request that the counting proxy (pg_count_proxy.py) saw.
+      KINDS: start-new, start, help (SECRET, BASE in the environment), models AUTH,
+             generation AUTH_FILE MODEL_ID, health
+"""
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+
+
+def call(method, url, headers=None, body=None, ok=(200, 201, 202, 204)):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        if response.status not in ok:
+            raise RuntimeError(f"{method} {url}: {response.status}")
+        return json.loads(response.read() or b"null")
+
+
+def setup(url, auth_file, admin, psql):
+    call("GET", f"{url}/api/me", {"Authorization": admin})
+    for line in open(auth_file):
+        me = call("GET", f"{url}/api/me", {"Authorization": line.strip()})
+        user_id = me.get("profile", me)["id"]
+        call("POST", f"{url}/api/admin/users/{user_id}/tokens", {"Authorization": admin},
+             {"delta": 10000, "reason": "benchmark"})
+    model_id = subprocess.check_output(psql + [
+        "-Atc",
+        "INSERT INTO models (user_id, name, trigger_word, status, replicate_model, version, finished_at)"
+        " VALUES (424242, 'Bench', 'TOK', 'ready', 'bench/loras', 'bench/loras:abc123', now())"
+        " RETURNING id"], text=True).split()[0]
+    call("POST", f"{url}/api/admin/models/{model_id}/system", {"Authorization": admin}, {"system": True})
+    print(model_id)
+
+
+def update(update_id, user_id, text):
+    return {"update_id": update_id,
+            "message": {"message_id": update_id, "date": 1764000000,
+                        "from": {"id": user_id, "is_bot": False, "first_name": "U", "language_code": "en"},
+                        "chat": {"id": user_id, "type": "private", "first_name": "U"},
+                        "text": text,
+                        "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}]}}
+
+
+def count(url, control, kind, n, args):
+    secret = {"X-Telegram-Bot-Api-Secret-Token": os.environ.get("SECRET", "bench-secret")}
+    base = int(os.environ.get("BASE", "900000000"))
+    auth = [line.strip() for line in open(args[0])] if kind == "generation" else []
+
+    def one(i):
+        if kind == "start-new":
+            call("POST", f"{url}/telegram/webhook", secret, update(base + i, 7000000 + base // 1000 + i, "/start"))
+        elif kind in ("start", "help"):
+            call("POST", f"{url}/telegram/webhook", secret, update(base + i, 100001, "/" + kind))
+        elif kind == "models":
+            call("GET", f"{url}/api/models", {"Authorization": args[0]})
+        elif kind == "generation":
+            call("POST", f"{url}/api/generations", {"Authorization": auth[i % len(auth)]},
+                 {"model_id": int(args[1]), "prompt": "a portrait in the rain", "count": 1})
+        elif kind == "health":
+            call("GET", f"{url}/health")
+        else:
+            raise SystemExit(f"unknown kind {kind}")
+
+    one(n)  # warm up (the user exists, the connection is open)
+    before = call("GET", control)
+    for i in range(n):
+        one(i)
+    after = call("GET", control)
+    statements = (after["statements"] - before["statements"]) / n
+    trips = (after["round_trips"] - before["round_trips"]) / n
+    print(f"{kind}: {statements:.2f} statements, {trips:.2f} round trips per request "
+          f"({n} requests; new connections: {after['connections'] - before['connections']})")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "setup":
+        setup(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
+    else:
+        count(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6:])

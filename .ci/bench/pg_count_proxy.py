@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""A TCP proxy in front of PostgreSQL that counts what clients ask of it.
+
+- statements: extended-protocol Syncs plus simple-protocol Queries (one per statement that
+  tokio-postgres runs, BEGIN/COMMIT included);
+- round trips: bursts of client messages sent after the server last answered (queries that are
+  pipelined, written before the first answer arrives, make one burst).
+
+Counting starts after a connection's startup. `GET /` on the control port answers the totals as JSON.
+
+usage: pg_count_proxy.py LISTEN_PORT PG_PORT CONTROL_PORT
+"""
+import asyncio
+import json
+import struct
+import sys
+
+TOTALS = {"statements": 0, "round_trips": 0, "connections": 0}
+SSL_OR_GSS = (80877103, 80877104)
+
+
+async def pump_client(reader, writer, conn):
+    """Client -> server: skip the untyped startup messages, then count typed ones."""
+    buffer = b""
+    started = False
+    while True:
+        chunk = await reader.read(65536)
+        if not chunk:
+            break
+        writer.write(chunk)
+        await writer.drain()
+        buffer += chunk
+        while True:
+            if not started:
+                if len(buffer) < 8:
+                    break
+                length, code = struct.unpack("!II", buffer[:8])
+                if len(buffer) < length:
+                    break
+                buffer = buffer[length:]
+                if code not in SSL_OR_GSS:
+                    started = True  # the StartupMessage; authentication follows (typed)
+                continue
+            if len(buffer) < 5:
+                break
+            kind = buffer[:1]
+            length = struct.unpack("!I", buffer[1:5])[0]
+            if len(buffer) < 1 + length:
+                break
+            buffer = buffer[1 + length:]
+            if conn["ready"]:
+                if conn["answered"]:
+                    TOTALS["round_trips"] += 1
+                    conn["answered"] = False
+                if kind in (b"S", b"Q"):
+                    TOTALS["statements"] += 1
+
+
+async def pump_server(reader, writer, conn):
+    while True:
+        chunk = await reader.read(65536)
+        if not chunk:
+            break
+        writer.write(chunk)
+        await writer.drain()
+        # The first ReadyForQuery ends the startup; any answer ends a round trip.
+        if not conn["ready"] and b"Z\x00\x00\x00\x05" in chunk:
+            conn["ready"] = True
+        conn["answered"] = True
+
+
+async def handle(client_reader, client_writer, pg_port):
+    server_reader, server_writer = await asyncio.open_connection("127.0.0.1", pg_port)
+    TOTALS["connections"] += 1
+    conn = {"ready": False, "answered": True}
+    tasks = [
+        asyncio.create_task(pump_client(client_reader, server_writer, conn)),
+        asyncio.create_task(pump_server(server_reader, client_writer, conn)),
+    ]
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in tasks:
+        task.cancel()
+    client_writer.close()
+    server_writer.close()
+
+
+async def control(reader, writer):
+    await reader.read(4096)
+    body = json.dumps(TOTALS).encode()
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                 b"Connection: close\r\n\r\n%s" % (len(body), body))
+    await writer.drain()
+    writer.close()
+
+
+async def main():
+    listen, pg_port, control_port = map(int, sys.argv[1:4])
+    await asyncio.start_server(lambda r, w: handle(r, w, pg_port), "127.0.0.1", listen)
+    await asyncio.start_server(control, "127.0.0.1", control_port)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -19,35 +19,42 @@ TOTALS = {"statements": 0, "round_trips": 0, "connections": 0}
 SSL_OR_GSS = (80877103, 80877104)
 
 
-async def pump_client(reader, writer, conn):
-    """Client -> server: skip the untyped startup messages, then count typed ones."""
-    buffer = b""
-    started = False
+async def pump(reader, writer, on_chunk):
+    """Forwards bytes one way until the connection closes, showing each chunk to `on_chunk`."""
     while True:
         chunk = await reader.read(65536)
         if not chunk:
             break
         writer.write(chunk)
         await writer.drain()
-        buffer += chunk
+        on_chunk(chunk)
+
+
+def client_counter(conn):
+    """Client -> server: skip the untyped startup messages, then count typed ones."""
+    state = {"buffer": b"", "started": False}
+
+    def on_chunk(chunk):
+        state["buffer"] += chunk
         while True:
-            if not started:
+            buffer = state["buffer"]
+            if not state["started"]:
                 if len(buffer) < 8:
-                    break
+                    return
                 length, code = struct.unpack("!II", buffer[:8])
                 if len(buffer) < length:
-                    break
-                buffer = buffer[length:]
-                if code not in SSL_OR_GSS:
-                    started = True  # the StartupMessage; authentication follows (typed)
+                    return
+                state["buffer"] = buffer[length:]
+                # The StartupMessage (after an optional SSL/GSS request); authentication is typed.
+                state["started"] = code not in SSL_OR_GSS
                 continue
             if len(buffer) < 5:
-                break
+                return
             kind = buffer[:1]
             length = struct.unpack("!I", buffer[1:5])[0]
             if len(buffer) < 1 + length:
-                break
-            buffer = buffer[1 + length:]
+                return
+            state["buffer"] = buffer[1 + length:]
             if conn["ready"]:
                 if conn["answered"]:
                     TOTALS["round_trips"] += 1
@@ -55,18 +62,17 @@ async def pump_client(reader, writer, conn):
                 if kind in (b"S", b"Q"):
                     TOTALS["statements"] += 1
 
+    return on_chunk
 
-async def pump_server(reader, writer, conn):
-    while True:
-        chunk = await reader.read(65536)
-        if not chunk:
-            break
-        writer.write(chunk)
-        await writer.drain()
+
+def server_watcher(conn):
+    def on_chunk(chunk):
         # The first ReadyForQuery ends the startup; any answer ends a round trip.
         if not conn["ready"] and b"Z\x00\x00\x00\x05" in chunk:
             conn["ready"] = True
         conn["answered"] = True
+
+    return on_chunk
 
 
 async def handle(client_reader, client_writer, pg_port):
@@ -74,8 +80,8 @@ async def handle(client_reader, client_writer, pg_port):
     TOTALS["connections"] += 1
     conn = {"ready": False, "answered": True}
     tasks = [
-        asyncio.create_task(pump_client(client_reader, server_writer, conn)),
-        asyncio.create_task(pump_server(server_reader, client_writer, conn)),
+        asyncio.create_task(pump(client_reader, server_writer, client_counter(conn))),
+        asyncio.create_task(pump(server_reader, client_writer, server_watcher(conn))),
     ]
     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for task in tasks:

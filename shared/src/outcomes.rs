@@ -22,7 +22,7 @@ use crate::repo::ledger::{self, Change, LedgerError, Reason};
 use crate::repo::models::{self, Model};
 use crate::repo::users;
 use crate::services::{Services, Unavailable};
-use crate::telegram::TelegramError;
+use crate::telegram::{Telegram, TelegramError};
 use crate::texts::{html, Texts};
 
 #[derive(Debug, thiserror::Error)]
@@ -318,6 +318,8 @@ async fn deliver_generation(
     generation_id: i64,
     urls: &[String],
 ) -> Result<Applied, OutcomeError> {
+    // No bot means nobody can be told: not a user who blocked us (the report is retried later).
+    let telegram = services.telegram()?;
     let db = services.db()?;
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await.map_err(DbError::from)?;
@@ -333,7 +335,7 @@ async fn deliver_generation(
     if let Some(user) = user.filter(|u| !u.bot_blocked) {
         let t = notify::texts_for(&user);
         let caption = t.generation_caption(&html(&generation.prompt));
-        match send_album(services, user.id, urls, &caption).await {
+        match send_album(telegram, user.id, urls, &caption).await {
             Ok(messages) => {
                 file_ids = photo_file_ids(&messages);
                 rating_to = Some(user.clone());
@@ -341,7 +343,19 @@ async fn deliver_generation(
             Err(TelegramError::Blocked) => {
                 users::mark_bot_blocked(&*tx, user.id).await?;
             }
-            Err(e) => return Err(NotifyError::from(e).into()),
+            Err(e) if e.is_transient() => return Err(NotifyError::from(e).into()),
+            Err(e) => {
+                // Telegram will never take these photos (e.g. it cannot fetch them): a result the
+                // user cannot have is a failed generation, refunded, not one retried forever.
+                drop(tx);
+                drop(conn);
+                let error = format!(
+                    "the photos could not be sent: {}",
+                    crate::http::error_chain(&e)
+                );
+                return fail_generation(services, generation, GenerationStatus::Failed, &error)
+                    .await;
+            }
         }
     }
     generations::advance(
@@ -362,16 +376,9 @@ async fn deliver_generation(
         json!({"generation_id": generation.id, "images": urls.len()}),
     )
     .await?;
-    if let Some(model_id) = generation.model_id {
-        // The model's first delivered photo becomes its preview (an explicit one is kept).
-        models::set_preview(
-            &*tx,
-            model_id,
-            file_ids.first().map(String::as_str),
-            None,
-            true,
-        )
-        .await?;
+    if let (Some(model_id), Some(file_id)) = (generation.model_id, file_ids.first()) {
+        // The owner's first delivered photo becomes the model's preview (an explicit one is kept).
+        models::set_first_preview(&*tx, model_id, generation.user_id, file_id).await?;
     }
     tx.commit().await.map_err(DbError::from)?;
     drop(conn);
@@ -403,12 +410,11 @@ async fn deliver_generation(
 }
 
 async fn send_album(
-    services: &Services,
+    telegram: &Telegram,
     chat: i64,
     urls: &[String],
     caption: &str,
 ) -> Result<Vec<Message>, TelegramError> {
-    let telegram = services.telegram().map_err(|_| TelegramError::Blocked)?;
     let parsed: Vec<url::Url> = urls.iter().filter_map(|u| u.parse().ok()).collect();
     if parsed.len() == 1 {
         use teloxide_core::payloads::SendPhotoSetters;

@@ -139,6 +139,34 @@ async fn a_refund_happens_once_per_reference() {
 }
 
 #[tokio::test]
+async fn a_repeated_once_only_change_leaves_the_callers_transaction_usable() {
+    let t = test_db().await;
+    let mut conn = t.db.conn().await.unwrap();
+    users::register(&**conn, &profile(1)).await.unwrap();
+    let refund = Change {
+        user_id: 1,
+        delta: 3,
+        reason: Reason::Refund,
+        reference: "generation:8",
+        note: None,
+    };
+    ledger::apply(&**conn, &refund).await.unwrap();
+    let tx = conn.transaction().await.unwrap();
+    let again = ledger::apply(&*tx, &refund).await.unwrap_err();
+    assert!(
+        matches!(again, LedgerError::AlreadyApplied { .. }),
+        "{again:?}"
+    );
+    // The transaction goes on: the next statement and the commit succeed.
+    ledger::apply(&*tx, &credit(1, 2, "grant")).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        users::get(&**conn, 1).await.unwrap().unwrap().tokens_left,
+        5
+    );
+}
+
+#[tokio::test]
 async fn the_ledger_is_append_only() {
     let t = test_db().await;
     let conn = t.db.conn().await.unwrap();

@@ -276,3 +276,59 @@ async fn when_telegram_is_down_the_album_is_delivered_on_replicates_retry() {
         GenerationStatus::Succeeded
     );
 }
+
+#[tokio::test]
+async fn photos_telegram_will_never_take_fail_the_generation_with_a_refund() {
+    let app = App::spawn().await;
+    let user = fixtures::user(&app.env.db.db, 1, 100).await;
+    let model = fixtures::ready_model(&app.env.db.db, user.id).await;
+    let generation =
+        fixtures::generation_in_flight(&app.env.db.db, user.id, model.id, "pr_1", 2, 10).await;
+    app.env.telegram.fail_next(
+        "sendMediaGroup",
+        400,
+        "Bad Request: failed to get HTTP URL content",
+        None,
+    );
+    let done = prediction_succeeded("pr_1", 2);
+    assert_eq!(app.deliver("msg_1", &done).await, StatusCode::OK);
+    let conn = app.env.db.db.conn().await.unwrap();
+    let stored = generations::get(&**conn, generation.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, GenerationStatus::Failed);
+    assert!(stored.error.unwrap().contains("could not be sent"));
+    assert_eq!(app.balance(user.id).await, 100, "refunded");
+    assert!(app.env.telegram.last_text_to(user.id).is_some(), "told");
+    // Replicate's retry of the same report changes nothing more.
+    assert_eq!(app.deliver("msg_2", &done).await, StatusCode::OK);
+    assert_eq!(app.balance(user.id).await, 100);
+}
+
+#[tokio::test]
+async fn a_system_models_preview_is_never_another_users_photo() {
+    let app = App::spawn().await;
+    let owner = fixtures::user(&app.env.db.db, 1, 100).await;
+    let other = fixtures::user(&app.env.db.db, 2, 100).await;
+    let model = fixtures::ready_model(&app.env.db.db, owner.id).await;
+    fixtures::generation_in_flight(&app.env.db.db, other.id, model.id, "pr_2", 1, 5).await;
+    assert_eq!(
+        app.deliver("msg_1", &prediction_succeeded("pr_2", 1)).await,
+        StatusCode::OK
+    );
+    let conn = app.env.db.db.conn().await.unwrap();
+    let stored = models::get(&**conn, model.id).await.unwrap().unwrap();
+    assert!(stored.preview_file_id.is_none(), "{stored:?}");
+
+    fixtures::generation_in_flight(&app.env.db.db, owner.id, model.id, "pr_3", 1, 5).await;
+    assert_eq!(
+        app.deliver("msg_2", &prediction_succeeded("pr_3", 1)).await,
+        StatusCode::OK
+    );
+    let stored = models::get(&**conn, model.id).await.unwrap().unwrap();
+    assert!(
+        stored.preview_file_id.is_some(),
+        "the owner's photo is the preview"
+    );
+}

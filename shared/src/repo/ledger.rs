@@ -91,8 +91,17 @@ pub async fn apply(db: &impl GenericClient, change: &Change<'_>) -> Result<Balan
     let reason = change.reason.as_str();
     let result = db
         .query_typed_opt(
+            // A once-only change (the reasons of token_ledger_once_idx) already in the ledger is
+            // found here, not by the unique index: a violation would abort the caller's
+            // transaction. (Two racing first attempts still meet the index; the loser's error is
+            // transient and its retry finds the row.)
             "WITH current AS (
                 SELECT tokens_left FROM users WHERE id = $1
+             ), already AS (
+                SELECT 1 FROM token_ledger
+                WHERE reason = $3 AND reference = $4
+                  AND $3 IN ('purchase', 'referral_bonus', 'refund', 'promo')
+                LIMIT 1
              ), moved AS (
                 UPDATE users SET
                     tokens_left = tokens_left + $2,
@@ -100,14 +109,15 @@ pub async fn apply(db: &impl GenericClient, change: &Change<'_>) -> Result<Balan
                     tokens_spent = GREATEST(0, tokens_spent
                         - CASE WHEN $3 IN ('training', 'generation', 'refund') THEN $2 ELSE 0 END),
                     updated_at = now()
-                WHERE id = $1 AND tokens_left + $2 >= 0
+                WHERE id = $1 AND tokens_left + $2 >= 0 AND NOT EXISTS (SELECT 1 FROM already)
                 RETURNING tokens_left, tokens_spent
              ), written AS (
                 INSERT INTO token_ledger (user_id, delta, balance_after, reason, reference, note)
                 SELECT $1, $2, tokens_left, $3, $4, $5 FROM moved
                 RETURNING id
              )
-             SELECT current.tokens_left AS before, moved.tokens_left, moved.tokens_spent
+             SELECT current.tokens_left AS before, moved.tokens_left, moved.tokens_spent,
+                    EXISTS (SELECT 1 FROM already) AS already_applied
              FROM current LEFT JOIN moved ON true LEFT JOIN written ON true",
             &[
                 (&change.user_id, Type::INT8),
@@ -129,6 +139,12 @@ pub async fn apply(db: &impl GenericClient, change: &Change<'_>) -> Result<Balan
         Err(e) => return Err(DbError::from(e).into()),
     };
     let row = row.ok_or(LedgerError::NoSuchUser(change.user_id))?;
+    if row.get::<_, bool>("already_applied") {
+        return Err(LedgerError::AlreadyApplied {
+            reason,
+            reference: change.reference.to_owned(),
+        });
+    }
     match row.get::<_, Option<i64>>("tokens_left") {
         Some(tokens_left) => Ok(Balance {
             tokens_left,

@@ -179,19 +179,43 @@ pub async fn set_type(db: &impl GenericClient, id: i64, system: bool) -> Result<
     Ok(n == 1)
 }
 
-/// Sets the preview (a Telegram file id and/or a URL); with `only_if_missing`, keeps an existing one.
+/// Sets the preview (a Telegram file id and/or a URL), replacing any.
 pub async fn set_preview(
     db: &impl GenericClient,
     id: i64,
     file_id: Option<&str>,
     url: Option<&str>,
-    only_if_missing: bool,
 ) -> Result<bool, DbError> {
     let n = db
         .execute_typed(
-            "UPDATE models SET preview_file_id = $2, preview_url = $3
-             WHERE id = $1 AND NOT ($4 AND (preview_file_id IS NOT NULL OR preview_url IS NOT NULL))",
-            &[(&id, Type::INT8), (&file_id, Type::TEXT), (&url, Type::TEXT), (&only_if_missing, Type::BOOL)],
+            "UPDATE models SET preview_file_id = $2, preview_url = $3 WHERE id = $1",
+            &[
+                (&id, Type::INT8),
+                (&file_id, Type::TEXT),
+                (&url, Type::TEXT),
+            ],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Makes a photo the model's preview when it has none, if the photo is its owner's: a system
+/// model's preview is never one user's photo shown to everyone.
+pub async fn set_first_preview(
+    db: &impl GenericClient,
+    id: i64,
+    owner_id: i64,
+    file_id: &str,
+) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "UPDATE models SET preview_file_id = $3
+             WHERE id = $1 AND user_id = $2 AND preview_file_id IS NULL AND preview_url IS NULL",
+            &[
+                (&id, Type::INT8),
+                (&owner_id, Type::INT8),
+                (&file_id, Type::TEXT),
+            ],
         )
         .await?;
     Ok(n == 1)

@@ -220,6 +220,27 @@ pub async fn mark_bot_blocked(db: &impl GenericClient, id: i64) -> Result<(), Db
     Ok(())
 }
 
+/// Moves the dialogue from `expected` to `next` only if it is still `expected`: of two deliveries
+/// racing on one dialogue step (a retried update, a double press), one wins.
+pub async fn replace_dialog(
+    db: &impl GenericClient,
+    id: i64,
+    expected: &serde_json::Value,
+    next: &serde_json::Value,
+) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "UPDATE users SET dialog = $3, updated_at = now() WHERE id = $1 AND dialog = $2",
+            &[
+                (&id, Type::INT8),
+                (expected, Type::JSONB),
+                (next, Type::JSONB),
+            ],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
 pub async fn set_dialog(
     db: &impl GenericClient,
     id: i64,

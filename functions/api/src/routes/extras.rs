@@ -191,7 +191,6 @@ async fn set_model_preview(
         id,
         generation.telegram_file_ids.first().map(String::as_str),
         generation.result_urls.first().map(String::as_str),
-        false,
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)

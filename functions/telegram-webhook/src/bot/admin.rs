@@ -132,8 +132,17 @@ async fn find_user(ctx: &Ctx<'_>, query: &str) -> Result<Option<users::User>, Bo
         return Ok(None);
     }
     let db = ctx.services().db()?;
+    // Exact matches sort first; a prefix match must not stand in for them (an admin command acts
+    // on the one person named, never on the newest `bo…` for `@bo`).
     let found = users::search(&**db.conn().await?, query, 1).await?;
-    Ok(found.into_iter().next())
+    let query = query.trim();
+    let username = query.trim_start_matches('@');
+    Ok(found.into_iter().next().filter(|u| {
+        query.parse() == Ok(u.id)
+            || u.username
+                .as_deref()
+                .is_some_and(|name| name.eq_ignore_ascii_case(username))
+    }))
 }
 
 async fn show_user(ctx: &Ctx<'_>, user: users::User) -> Result<(), BotError> {
@@ -273,7 +282,18 @@ async fn promo(ctx: &Ctx<'_>, argument: &str) -> Result<(), BotError> {
     let services = ctx.services();
     let mut words = argument.split_whitespace();
     let (verb, code) = (words.next(), words.next());
-    let options: Vec<(&str, &str)> = words.filter_map(|w| w.split_once('=')).collect();
+    // Every option is `key=value` with a known key: a typo is refused, not dropped.
+    let known: &[&str] = match verb {
+        Some("add") => &["tokens", "discount", "max", "from", "until"],
+        Some("edit") => &["max", "until"],
+        _ => &[],
+    };
+    let Some(options) = words
+        .map(|w| w.split_once('=').filter(|(k, _)| known.contains(k)))
+        .collect::<Option<Vec<(&str, &str)>>>()
+    else {
+        return ctx.finish_with(t.admin_promo_usage(), None);
+    };
     let option = |key: &str| options.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
     let result = match (verb, code) {
         (None, _) => {
@@ -282,15 +302,31 @@ async fn promo(ctx: &Ctx<'_>, argument: &str) -> Result<(), BotError> {
             return ctx.finish_with(t.admin_promos(&codes), None);
         }
         (Some("add"), Some(code)) => {
-            let terms = Terms {
-                tokens: option("tokens").and_then(|v| v.parse().ok()),
-                discount_percent: option("discount")
-                    .and_then(|v| v.trim_end_matches('%').parse().ok()),
-                valid_from: option("from").and_then(day),
-                valid_until: option("until").and_then(day),
-                max_uses: option("max").and_then(|v| v.parse().ok()),
+            // A value that is present must parse: `max=abc` is not "unlimited".
+            fn parsed<T>(
+                value: Option<&str>,
+                parse: impl Fn(&str) -> Option<T>,
+            ) -> Result<Option<T>, ()> {
+                value.map(|v| parse(v).ok_or(())).transpose()
+            }
+            let terms = (|| {
+                Ok::<_, ()>(Terms {
+                    tokens: parsed(option("tokens"), |v| v.parse().ok())?,
+                    discount_percent: parsed(option("discount"), |v| {
+                        v.trim_end_matches('%').parse().ok()
+                    })?,
+                    valid_from: parsed(option("from"), day)?,
+                    valid_until: parsed(option("until"), day)?,
+                    max_uses: parsed(option("max"), |v| v.parse().ok())?,
+                })
+            })();
+            let Ok(terms) = terms else {
+                return ctx.finish_with(t.admin_promo_usage(), None);
             };
             service::promo::create(services, ctx.user.id, code, &terms).await
+        }
+        (Some("edit"), Some(_)) if options.is_empty() => {
+            return ctx.finish_with(t.admin_promo_usage(), None);
         }
         (Some("edit"), Some(code)) => {
             let until = option("until").map(|v| {

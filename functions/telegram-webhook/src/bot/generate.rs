@@ -265,29 +265,39 @@ pub async fn on_prompt(
 }
 
 pub async fn on_count(ctx: &Ctx<'_>, images: i32) -> Result<(), BotError> {
+    let choosing = ctx.dialog();
     let Dialog::ChoosingCount {
         model_id,
         style_id,
         prompt,
-    } = ctx.dialog()
+    } = &choosing
     else {
         return outdated(ctx).await;
     };
+    // The step is taken before the tokens are: a redelivered update or a second press of the
+    // same keyboard finds it gone and cannot pay for a second generation.
+    if !ctx.take_dialog(&choosing, &Dialog::Idle).await? {
+        return outdated(ctx).await;
+    }
     let request = GenerationRequest {
         user_id: ctx.user.id,
-        model_id,
-        style_id,
-        prompt: &prompt,
+        model_id: *model_id,
+        style_id: *style_id,
+        prompt,
         images,
     };
     match generation::create(ctx.services(), &request).await {
         Ok(generation) => {
-            ctx.set_dialog(&Dialog::Idle).await?;
             ctx.reply(ctx.t().generation_started(generation.num_images), None)
                 .await?;
             Ok(())
         }
-        Err(e) => ctx.explain(e).await,
+        Err(e) if e.is_transient() => Err(e.into()),
+        Err(e) => {
+            // Nothing was paid (or it was refunded): the choice stays open, e.g. after /buy.
+            ctx.set_dialog(&choosing).await?;
+            ctx.explain(e).await
+        }
     }
 }
 

@@ -222,6 +222,23 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Leaves the dialogue step `expected` for `next`, unless another delivery already left it
+    /// (then `false`: that one does the step's work).
+    pub async fn take_dialog(&self, expected: &Dialog, next: &Dialog) -> Result<bool, BotError> {
+        let db = self.services().db()?;
+        let taken = users::replace_dialog(
+            &**db.conn().await?,
+            self.user.id,
+            &expected.to_json(),
+            &next.to_json(),
+        )
+        .await?;
+        if taken {
+            *self.dialog.lock().expect("dialog") = next.clone();
+        }
+        Ok(taken)
+    }
+
     pub fn dialog(&self) -> Dialog {
         self.dialog.lock().expect("dialog").clone()
     }
@@ -329,11 +346,12 @@ pub async fn handle(
 
 async fn on_message(ctx: &Ctx<'_>, created: bool, message: &Message) -> Result<(), BotError> {
     let t = ctx.t();
-    if ctx.user.is_blocked {
-        return ctx.finish_with(t.blocked(), None);
-    }
+    // A payment is money Telegram already took: credited even if the user was blocked since.
     if let Some(payment) = message.successful_payment() {
         return payments::successful(ctx, payment).await;
+    }
+    if ctx.user.is_blocked {
+        return ctx.finish_with(t.blocked(), None);
     }
     if message.photo().is_some() || message.document().is_some() {
         return training::on_photo(ctx, message).await;

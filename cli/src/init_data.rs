@@ -1,6 +1,6 @@
 //! `dream-photo init-data`: a valid `Authorization` header value for the REST API, signed with
 //! TELEGRAM_BOT_TOKEN the way Telegram signs a Mini App's init data (for local testing, e.g.
-//! `curl -H "Authorization: $(dream-photo init-data --user 42)" localhost:8080/api/me`).
+//! `curl -H "Authorization: $(dream-photo init-data --user 42)" localhost:8000/api/me`).
 
 use shared::config::Config;
 

@@ -4,7 +4,7 @@
 //! schedule runs it so a lost webhook never leaves a job stuck.
 
 use serde::Serialize;
-use shared::domain::status::ModelStatus;
+use shared::domain::status::{GenerationStatus, ModelStatus};
 use shared::http::error_chain;
 use shared::outcomes::{self, Applied, OutcomeError, Subject};
 use shared::queue::TrainingJob;
@@ -24,6 +24,11 @@ pub struct SweepReport {
 /// A queued model whose job has not started after this long is queued again (the worker's row lock
 /// makes a duplicate harmless).
 const REQUEUE_AFTER_SECONDS: i64 = 10 * 60;
+/// A queued model that has not started after this long (many requeues, each redelivered up to the
+/// queue's max receives) is failed and refunded.
+const GIVE_UP_QUEUED_AFTER_SECONDS: i64 = 6 * 60 * 60;
+/// A paid generation with no prediction after this long was never started (a start takes seconds).
+const ORPHANED_AFTER_SECONDS: i64 = 10 * 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
@@ -46,12 +51,37 @@ pub async fn sweep(services: &Services) -> Result<SweepReport, SweepError> {
     let conn = db.conn().await?;
     let trainings = models::list_stale(&**conn, ModelStatus::Training, stale_after, 50).await?;
     let predictions = generations::list_in_flight(&**conn, stale_after, 50).await?;
-    let stuck_in_queue =
-        models::list_stale(&**conn, ModelStatus::Queued, REQUEUE_AFTER_SECONDS, 50).await?;
+    let stuck_in_queue = models::take_stuck_queued(&**conn, REQUEUE_AFTER_SECONDS, 50).await?;
+    let orphaned = generations::list_orphaned(&**conn, ORPHANED_AFTER_SECONDS, 50).await?;
     drop(conn);
 
     let mut report = SweepReport::default();
+    for generation in orphaned {
+        let result = outcomes::fail_generation(
+            services,
+            generation,
+            GenerationStatus::Failed,
+            "the generation could not be started",
+        )
+        .await
+        .map_err(SweepError::from);
+        tally(&mut report, result, "(never started)");
+    }
     for model in stuck_in_queue {
+        let waiting = model
+            .queued_at
+            .map(|at| (chrono::Utc::now() - at).num_seconds())
+            .unwrap_or_default();
+        if waiting > GIVE_UP_QUEUED_AFTER_SECONDS {
+            // Its job has failed to start again and again: refunded and told, not queued forever.
+            let id = format!("model {}", model.id);
+            let result =
+                outcomes::fail_training(services, model, "the training could not be started")
+                    .await
+                    .map_err(SweepError::from);
+            tally(&mut report, result, &id);
+            continue;
+        }
         match services
             .queue
             .send(TrainingJob { model_id: model.id })

@@ -3,8 +3,8 @@
 
 use aws_lambda_events::sqs::SqsEvent;
 use serde_json::json;
-use shared::domain::status::ModelStatus;
-use shared::repo::{ledger, models, users};
+use shared::domain::status::{GenerationStatus, ModelStatus};
+use shared::repo::{generations, ledger, models, users};
 use shared::testkit::replicate::{
     job_failed, prediction_succeeded, training_succeeded, TRAINER_VERSION,
 };
@@ -273,6 +273,83 @@ async fn the_sweep_queues_again_a_model_whose_job_was_lost() {
     let report = training_worker::sweep(&services).await.unwrap();
     assert_eq!(report.requeued, 1);
     assert_eq!(jobs.try_recv().unwrap().model_id, model.id);
+    let report = training_worker::sweep(&services).await.unwrap();
+    assert_eq!(
+        report.requeued, 0,
+        "one requeue per period, not one per sweep"
+    );
+
+    // A job that never starts, hours on: the model fails with a refund instead of looping.
+    conn.execute(
+        "UPDATE models SET updated_at = now() - interval '1 hour',
+                queued_at = now() - interval '7 hours' WHERE id = $1",
+        &[&model.id],
+    )
+    .await
+    .unwrap();
+    let report = training_worker::sweep(&services).await.unwrap();
+    assert_eq!((report.requeued, report.settled), (0, 1));
+    assert!(jobs.try_recv().is_err());
+    let failed = models::get(&**conn, model.id).await.unwrap().unwrap();
+    assert_eq!(failed.status, ModelStatus::Failed);
+    assert_eq!(
+        users::get(&**conn, user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .tokens_left,
+        100,
+        "refunded"
+    );
+}
+
+#[tokio::test]
+async fn the_sweep_refunds_a_generation_paid_for_but_never_started() {
+    let env = TestEnv::start().await;
+    let (services, _jobs) = env.services();
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::ready_model(&env.db.db, user.id).await;
+    let generation =
+        fixtures::generation_in_flight(&env.db.db, user.id, model.id, "pr_1", 1, 5).await;
+    let conn = env.db.db.conn().await.unwrap();
+    // As if the start at Replicate was never recorded (the Lambda died after the debit).
+    conn.execute(
+        "UPDATE generations SET status = 'pending', replicate_prediction_id = NULL WHERE id = $1",
+        &[&generation.id],
+    )
+    .await
+    .unwrap();
+    training_worker::sweep(&services).await.unwrap();
+    assert_eq!(
+        users::get(&**conn, user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .tokens_left,
+        95,
+        "a fresh one may still be starting"
+    );
+    conn.execute(
+        "UPDATE generations SET created_at = now() - interval '1 hour' WHERE id = $1",
+        &[&generation.id],
+    )
+    .await
+    .unwrap();
+    let report = training_worker::sweep(&services).await.unwrap();
+    assert_eq!(report.settled, 1);
+    let stored = generations::get(&**conn, generation.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, GenerationStatus::Failed);
+    assert_eq!(
+        users::get(&**conn, user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .tokens_left,
+        100
+    );
 }
 
 #[tokio::test]

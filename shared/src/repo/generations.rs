@@ -178,6 +178,30 @@ pub async fn list_in_flight(
     Ok(rows.iter().map(Generation::from_row).collect())
 }
 
+/// Generations paid for but never started at Replicate (their start failed after the debit was
+/// committed, or the Lambda died in between): nothing else would ever settle them.
+pub async fn list_orphaned(
+    db: &impl GenericClient,
+    older_than_secs: i64,
+    limit: i64,
+) -> Result<Vec<Generation>, DbError> {
+    let rows = db
+        .query_typed(
+            &format!(
+                "SELECT {COLUMNS} FROM generations
+                 WHERE status = 'pending' AND replicate_prediction_id IS NULL
+                   AND created_at < now() - make_interval(secs => $1)
+                 ORDER BY created_at LIMIT $2"
+            ),
+            &[
+                (&(older_than_secs as f64), Type::FLOAT8),
+                (&limit, Type::INT8),
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(Generation::from_row).collect())
+}
+
 /// Records the Replicate prediction of a pending generation.
 pub async fn set_prediction(
     db: &impl GenericClient,

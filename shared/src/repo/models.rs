@@ -324,6 +324,33 @@ pub async fn list_stale(
     Ok(rows.iter().map(Model::from_row).collect())
 }
 
+/// Takes queued models whose job has not started for `older_than_secs`, marking them touched so
+/// the next sweep leaves them alone for as long again (one requeue per period, not per sweep).
+pub async fn take_stuck_queued(
+    db: &impl GenericClient,
+    older_than_secs: i64,
+    limit: i64,
+) -> Result<Vec<Model>, DbError> {
+    let rows = db
+        .query_typed(
+            &format!(
+                "UPDATE models m SET updated_at = now()
+                 WHERE m.id IN (
+                     SELECT id FROM models
+                     WHERE status = 'queued' AND updated_at < now() - make_interval(secs => $1)
+                     ORDER BY updated_at LIMIT $2
+                     FOR UPDATE SKIP LOCKED)
+                 RETURNING {COLUMNS}"
+            ),
+            &[
+                (&(older_than_secs as f64), Type::FLOAT8),
+                (&limit, Type::INT8),
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(Model::from_row).collect())
+}
+
 /// Adds a photo to a draft model; a photo already there (same file_unique_id) counts once.
 /// Returns whether it was new and the draft's photo count after.
 pub async fn add_photo(

@@ -4,8 +4,10 @@
 //! it at a local SQS-compatible server). On one machine an in-process channel stands in, drained by
 //! `dream-photo serve` into the same worker handler.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OnceCell};
 
 /// The message body of a training job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,7 +28,9 @@ pub enum QueueError {
 #[derive(Clone, Debug)]
 pub enum TrainingQueue {
     Sqs {
-        client: aws_sdk_sqs::Client,
+        /// Made on the first send: loading the AWS configuration (credential chain, region) costs
+        /// a cold start several milliseconds, and most invocations never queue a training.
+        client: Arc<OnceCell<aws_sdk_sqs::Client>>,
         queue_url: String,
     },
     InProcess(mpsc::UnboundedSender<TrainingJob>),
@@ -36,10 +40,9 @@ pub enum TrainingQueue {
 
 impl TrainingQueue {
     /// SQS with the default AWS configuration (region, credentials, endpoint overrides from the env).
-    pub async fn sqs(queue_url: String) -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    pub fn sqs(queue_url: String) -> Self {
         Self::Sqs {
-            client: aws_sdk_sqs::Client::new(&config),
+            client: Arc::new(OnceCell::new()),
             queue_url,
         }
     }
@@ -53,6 +56,13 @@ impl TrainingQueue {
     pub async fn send(&self, job: TrainingJob) -> Result<(), QueueError> {
         match self {
             Self::Sqs { client, queue_url } => {
+                let client = client
+                    .get_or_init(|| async {
+                        let config =
+                            aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                        aws_sdk_sqs::Client::new(&config)
+                    })
+                    .await;
                 let body = serde_json::to_string(&job).expect("a job serialises");
                 client
                     .send_message()

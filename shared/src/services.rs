@@ -55,7 +55,7 @@ impl Services {
     pub async fn from_env() -> Result<Self, StartupError> {
         let config = Config::from_env()?;
         let queue = match &config.training_queue_url {
-            Some(url) => TrainingQueue::sqs(url.clone()).await,
+            Some(url) => TrainingQueue::sqs(url.clone()),
             None => TrainingQueue::Disabled,
         };
         Self::new(config, queue)

@@ -64,7 +64,7 @@ async fn training_jobs_go_through_sqs() {
         .queue_url
         .expect("a queue URL");
 
-    let queue = TrainingQueue::sqs(queue_url.clone()).await;
+    let queue = TrainingQueue::sqs(queue_url.clone());
     queue
         .send(TrainingJob { model_id: 42 })
         .await
@@ -83,6 +83,6 @@ async fn training_jobs_go_through_sqs() {
     assert_eq!(job, TrainingJob { model_id: 42 });
 
     // A queue that does not exist is an error the caller sees (and nothing is debited before it).
-    let missing = TrainingQueue::sqs(format!("http://127.0.0.1:{port}/123456789012/missing")).await;
+    let missing = TrainingQueue::sqs(format!("http://127.0.0.1:{port}/123456789012/missing"));
     assert!(missing.send(TrainingJob { model_id: 1 }).await.is_err());
 }

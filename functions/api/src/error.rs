@@ -198,9 +198,6 @@ impl From<ServiceError> for Error {
             .with_details(json!({"available": available, "required": required})),
             ServiceError::NotFound(what) => Self::not_found(what),
             ServiceError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
-            ServiceError::Blocked => {
-                Self::new(StatusCode::FORBIDDEN, "blocked", "this account is blocked")
-            }
             ServiceError::Forbidden => Self::forbidden("only an owner may do this"),
             ServiceError::Unavailable(u) => u.into(),
             ServiceError::Db(db) => db.into(),

@@ -895,7 +895,11 @@ async fn styles_and_packs_are_listed() {
             .into_iter()
             .find(|s| s.name == "Old")
             .unwrap();
-        styles::set_active(&**conn, old.id, false).await.unwrap();
+        let off = styles::StyleUpdate {
+            is_active: Some(false),
+            ..Default::default()
+        };
+        styles::update(&**conn, old.id, &off).await.unwrap();
     }
     let names = |v: &Value| {
         v.as_array()

@@ -402,17 +402,6 @@ pub async fn photos(db: &impl GenericClient, model_id: i64) -> Result<Vec<Traini
         .collect())
 }
 
-/// Claims the right to post the draft's status message: true for exactly one caller while none is set.
-pub async fn claim_status_message(db: &impl GenericClient, model_id: i64) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "UPDATE models SET status_message_id = 0 WHERE id = $1 AND status_message_id IS NULL",
-            &[(&model_id, Type::INT8)],
-        )
-        .await?;
-    Ok(n == 1)
-}
-
 pub async fn set_status_message(
     db: &impl GenericClient,
     model_id: i64,

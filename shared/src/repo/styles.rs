@@ -161,38 +161,6 @@ pub async fn tags(db: &impl GenericClient) -> Result<Vec<(String, i64)>, DbError
         .collect())
 }
 
-pub async fn set_active(
-    db: &impl GenericClient,
-    id: i64,
-    active: bool,
-) -> Result<Option<Style>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!("UPDATE styles SET is_active = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"),
-            &[(&id, Type::INT8), (&active, Type::BOOL)],
-        )
-        .await?;
-    Ok(row.as_ref().map(Style::from_row))
-}
-
-/// Replaces a style's tags.
-pub async fn set_tags(
-    db: &impl GenericClient,
-    id: i64,
-    tags: &[String],
-) -> Result<Option<Style>, DbError> {
-    let tags: Vec<String> = tags.iter().filter_map(|t| normalize_tag(t)).collect();
-    let row = db
-        .query_typed_opt(
-            &format!(
-                "UPDATE styles SET tags = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
-            ),
-            &[(&id, Type::INT8), (&tags, Type::TEXT_ARRAY)],
-        )
-        .await?;
-    Ok(row.as_ref().map(Style::from_row))
-}
-
 /// Fields of a style to change; `None` leaves a field as it is (`Some(None)` clears an optional one).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StyleUpdate {

@@ -141,58 +141,6 @@ pub async fn add_style(
     Ok(Some(created))
 }
 
-/// Switches a style on or off.
-pub async fn set_style_active(
-    services: &Services,
-    admin_id: i64,
-    style_id: i64,
-    active: bool,
-) -> Result<Style, ServiceError> {
-    let db = services.db()?;
-    let mut conn = db.conn().await?;
-    let tx = conn.transaction().await?;
-    let style = styles::set_active(&*tx, style_id, active)
-        .await?
-        .ok_or(ServiceError::NotFound("style"))?;
-    audit(
-        &*tx,
-        admin_id,
-        Action::StyleChange,
-        None,
-        Some(&format!("style:{style_id}")),
-        json!({"is_active": active}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(style)
-}
-
-/// Replaces a style's tags.
-pub async fn set_style_tags(
-    services: &Services,
-    admin_id: i64,
-    style_id: i64,
-    tags: &[String],
-) -> Result<Style, ServiceError> {
-    let db = services.db()?;
-    let mut conn = db.conn().await?;
-    let tx = conn.transaction().await?;
-    let style = styles::set_tags(&*tx, style_id, tags)
-        .await?
-        .ok_or(ServiceError::NotFound("style"))?;
-    audit(
-        &*tx,
-        admin_id,
-        Action::StyleChange,
-        None,
-        Some(&format!("style:{style_id}")),
-        json!({"tags": style.tags}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(style)
-}
-
 /// Offers a ready model to everyone as a system model (or makes it a user's own again).
 pub async fn set_system_model(
     services: &Services,

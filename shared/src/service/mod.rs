@@ -31,8 +31,6 @@ pub enum ServiceError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
-    #[error("the account is blocked")]
-    Blocked,
     #[error("only an owner may do this")]
     Forbidden,
     #[error(transparent)]

@@ -1,7 +1,7 @@
 //! Buying tokens with Telegram payments: the invoice for a pack, the pre-checkout check, and the
 //! credit on a successful payment, exactly once per Telegram charge id.
 
-use crate::config::{ProductConfig, TokenPack};
+use crate::config::TokenPack;
 use crate::notify;
 use crate::repo::events::{self, Event};
 use crate::repo::ledger::{self, Change, Reason};
@@ -85,19 +85,6 @@ async fn expected_price<'a>(
             .await?
             .map(|percent| (pack, super::promo::discounted(pack, percent), Some(id)))),
     }
-}
-
-/// The pack an invoice payload names, if it is one we sell (at that price and currency).
-pub fn pack_for<'a>(
-    product: &'a ProductConfig,
-    payload: &str,
-    currency: &str,
-    total: i64,
-) -> Option<&'a TokenPack> {
-    let id = payload.strip_prefix("pack:")?;
-    product
-        .pack(id)
-        .filter(|p| p.currency == currency && p.price == total)
 }
 
 /// Why a pre-checkout query is refused (the text goes back to the buyer through Telegram).

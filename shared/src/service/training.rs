@@ -1,7 +1,7 @@
 //! A personal model from draft to queue: name it, collect 10-20 photos, pay, queue the training job.
 
 use crate::db::{Db, GenericClient};
-use crate::domain::rules::{self, RuleError, MAX_PHOTOS};
+use crate::domain::rules::{self, MAX_PHOTOS};
 use crate::domain::status::ModelStatus;
 use serde_json::json;
 
@@ -125,19 +125,4 @@ pub async fn submit(
         .await?
         .ok_or(ServiceError::NotFound("model"))?;
     Ok(queued)
-}
-
-/// The user's draft being filled, if any (the most recent).
-pub async fn current_draft(
-    db: &impl GenericClient,
-    user_id: i64,
-    model_id: i64,
-) -> Result<Model, ServiceError> {
-    let model = models::get_owned(db, model_id, user_id)
-        .await?
-        .ok_or(ServiceError::NotFound("model"))?;
-    if model.status != ModelStatus::Draft {
-        return Err(RuleError::ModelNotReady.into());
-    }
-    Ok(model)
 }

@@ -200,9 +200,6 @@ impl Texts for En {
     fn model_not_ready(&self) -> String {
         "This model is not ready for generation yet.".to_owned()
     }
-    fn choose_style(&self) -> String {
-        "🎨 Choose a style (or none):".to_owned()
-    }
     fn button_no_style(&self) -> String {
         "No style".to_owned()
     }

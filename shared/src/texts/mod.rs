@@ -119,7 +119,6 @@ pub trait Texts: Sync {
     fn button_buy(&self) -> String;
     fn already_started(&self) -> String;
     fn model_not_ready(&self) -> String;
-    fn choose_style(&self) -> String;
     fn button_no_style(&self) -> String;
     fn ask_prompt(&self, max: usize) -> String;
     fn bad_prompt(&self, max: usize) -> String;

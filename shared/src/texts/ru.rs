@@ -197,9 +197,6 @@ impl Texts for Ru {
     fn model_not_ready(&self) -> String {
         "Эта модель ещё не готова к генерации.".to_owned()
     }
-    fn choose_style(&self) -> String {
-        "🎨 Выберите стиль (или без стиля):".to_owned()
-    }
     fn button_no_style(&self) -> String {
         "Без стиля".to_owned()
     }

@@ -378,6 +378,10 @@ async fn disable_style(
     admin: AdminUser,
     Path(id): Path<i64>,
 ) -> ApiResult<JsonResponse<Style>> {
-    let style = service::admin::set_style_active(&state.services, admin.user.id, id, false).await?;
+    let change = StyleUpdate {
+        is_active: Some(false),
+        ..Default::default()
+    };
+    let style = service::styles::update(&state.services, admin.user.id, id, &change).await?;
     Ok(JsonResponse(style))
 }

@@ -4,9 +4,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use shared::domain::callbacks::Callback;
 use shared::repo::promos::Terms;
-use shared::repo::styles::{self, NewStyle};
+use shared::repo::styles::{self, NewStyle, StyleUpdate};
 use shared::repo::{admin, admins, events, feedback, models, payments, promos, users, Page};
 use shared::service::admin::Role;
+use shared::service::styles as style_rules;
 use shared::service::{self, ServiceError};
 use shared::texts::html;
 
@@ -230,7 +231,7 @@ async fn add_style(ctx: &Ctx<'_>, spec: &str) -> Result<(), BotError> {
             Some(("trigger", v)) => style.trigger_word = Some(v.trim().to_owned()),
             Some(("gender", v @ ("male" | "female"))) => style.gender = Some(v.to_owned()),
             Some(("weight", v)) => match v.trim().parse::<f64>() {
-                Ok(w) if (-1.0..=2.0).contains(&w) => style.lora_scale = w,
+                Ok(w) => style.lora_scale = w,
                 _ => return ctx.finish_with(t.admin_style_usage(), None),
             },
             _ if positional == 0 => {
@@ -244,11 +245,24 @@ async fn add_style(ctx: &Ctx<'_>, spec: &str) -> Result<(), BotError> {
             _ => return ctx.finish_with(t.admin_style_usage(), None),
         }
     }
+    // The same rules as the API's (URLs, weight range, tags, lengths).
+    let style = match style_rules::validate_new(&style) {
+        Ok(style) => style,
+        Err(e) => return invalid_style(ctx, e),
+    };
     match service::admin::add_style(ctx.services(), ctx.user.id, &style).await {
         Ok(Some(style)) => ctx.finish_with(t.admin_done(&html(&style.name)), None),
         Ok(None) => ctx.finish_with(t.admin_style_exists(), None),
         Err(e) => admin_error(ctx, e),
     }
+}
+
+fn invalid_style(ctx: &Ctx<'_>, e: style_rules::InvalidField) -> Result<(), BotError> {
+    let usage = ctx.t().admin_style_usage();
+    ctx.finish_with(
+        format!("{}: {}\n\n{usage}", e.field, html(&e.message)),
+        None,
+    )
 }
 
 /// `/admin_styles tags <id> a,b,c`
@@ -266,7 +280,14 @@ async fn tag_style(ctx: &Ctx<'_>, spec: &str) -> Result<(), BotError> {
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
         .collect();
-    match service::admin::set_style_tags(ctx.services(), ctx.user.id, id, &tags).await {
+    let change = match style_rules::validate_update(&StyleUpdate {
+        tags: Some(tags),
+        ..Default::default()
+    }) {
+        Ok(change) => change,
+        Err(e) => return invalid_style(ctx, e),
+    };
+    match service::styles::update(ctx.services(), ctx.user.id, id, &change).await {
         Ok(style) => ctx.finish_with(
             t.admin_done(&html(&format!("{}: {}", style.name, style.tags.join(", ")))),
             None,
@@ -390,7 +411,11 @@ pub async fn callback(ctx: &Ctx<'_>, callback: Callback) -> Result<(), BotError>
             }
         }
         Callback::AdminStyle { style_id, active } => {
-            match service::admin::set_style_active(services, ctx.user.id, style_id, active).await {
+            let change = StyleUpdate {
+                is_active: Some(active),
+                ..Default::default()
+            };
+            match service::styles::update(services, ctx.user.id, style_id, &change).await {
                 Ok(_) => show_styles(ctx).await,
                 Err(e) => admin_error(ctx, e),
             }

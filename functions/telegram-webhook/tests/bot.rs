@@ -267,8 +267,24 @@ async fn generation_goes_style_prompt_count_then_replicate_with_our_trigger_word
     assert!(app.last_text(1).contains("1 to 500 characters"));
     app.send(&updates::text(4, &ann, "DPTEST in a hat")).await;
     assert_eq!(last_buttons(&app, 1).len(), 4, "1 to 4 images");
-    app.send(&updates::callback(5, &ann, "n:3")).await;
-    assert!(app.last_text(1).contains("Creating 3"));
+    // A double press (two updates at once) starts and charges one generation.
+    let (first, second) = (
+        updates::callback(5, &ann, "n:3"),
+        updates::callback(50, &ann, "n:3"),
+    );
+    tokio::join!(app.send(&first), app.send(&second));
+    let texts: Vec<String> = app
+        .env
+        .telegram
+        .sent_to(1)
+        .iter()
+        .map(|c| c.text().to_owned())
+        .collect();
+    assert_eq!(
+        texts.iter().filter(|t| t.contains("Creating 3")).count(),
+        1,
+        "{texts:?}"
+    );
 
     assert_eq!(app.user(1).await.unwrap().tokens_left, 85);
     let predictions = app.env.replicate.calls_to("POST", "/predictions");

@@ -64,6 +64,26 @@ async fn token_codes_credit_through_the_ledger_once_and_bad_codes_say_why() {
     admin_says(&app, 3, "/admin_promo add SOON tokens=25 from=2099-01-01").await;
     admin_says(&app, 4, "/admin_promo add OFF tokens=25").await;
     admin_says(&app, 5, "/admin_promo off OFF").await;
+    // A value that does not parse, or an unknown option, is refused: nothing is created.
+    for (id, bad) in [
+        (6, "/admin_promo add BAD1 tokens=25 max=abc"),
+        (7, "/admin_promo add BAD2 tokens=25 until=31.12.2026"),
+        (8, "/admin_promo add BAD3 tokens=25 maxx=3"),
+        (9, "/admin_promo edit GIFT"),
+    ] {
+        let reply = admin_says(&app, id, bad).await;
+        assert!(reply.contains("/admin_promo"), "{bad}: {reply}");
+    }
+    {
+        let conn = app.env.db.db.conn().await.unwrap();
+        let codes: Vec<String> = promos::list(&**conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.code)
+            .collect();
+        assert!(!codes.iter().any(|c| c.starts_with("BAD")), "{codes:?}");
+    }
     let ann = TgUser::new(1, "Ann");
     app.send(&updates::text(10, &ann, "/promo gift")).await;
     assert!(app.last_text(1).contains("+25 tokens"));
@@ -167,6 +187,9 @@ async fn owners_manage_admins_admins_cannot_and_every_admin_action_is_audited() 
     // Before being added, Mod is nobody.
     app.send(&updates::text(3, &mod_user, "/admin_stats")).await;
     assert!(app.last_text(2).contains("don't know"));
+    // A prefix is not a name: `@mo` is nobody, not Mod.
+    let reply = admin_says(&app, 90, "/admin_add @mo").await;
+    assert!(!reply.contains("added by"), "{reply}");
     let reply = admin_says(&app, 4, "/admin_add @mod").await;
     assert!(
         reply.contains("(added by 900001)") || reply.contains("добавил 900001"),

@@ -150,18 +150,16 @@ impl FromRequestParts<Arc<State>> for AuthUser {
             Some(user) if same_names(&user, &profile) => (user, false),
             _ => service::users::register(&**conn, &profile, "mini_app").await?,
         };
-        if created {
-            if let Some(code) = init.start_param.as_deref().filter(|c| !c.contains('\0')) {
-                if let Some(referrer) =
-                    service::referrals::join(&**conn, user.id, true, code).await?
-                {
-                    tracing::info!(
-                        user_id = user.id,
-                        referrer,
-                        "joined through a referral code"
-                    );
-                    user.referred_by = Some(referrer);
-                }
+        // (The service decides whether the user is new enough to be referred, with no query
+        // for one who is not.)
+        if let Some(code) = init.start_param.as_deref().filter(|c| !c.contains('\0')) {
+            if let Some(referrer) = service::referrals::join(&**conn, &user, created, code).await? {
+                tracing::info!(
+                    user_id = user.id,
+                    referrer,
+                    "joined through a referral code"
+                );
+                user.referred_by = Some(referrer);
             }
         }
         drop(conn);

@@ -119,6 +119,13 @@ async fn a_new_user_is_registered_on_first_sight_and_joins_through_the_referral_
     let joined = users::get(&**conn, 11).await.unwrap().unwrap();
     assert_eq!(joined.referred_by, Some(10));
     assert_eq!(referrals::statistics(&**conn, 10).await.unwrap().joined, 1);
+    // (User 10 has been with us for a day.)
+    conn.execute(
+        "UPDATE users SET activated_at = now() - interval '1 day' WHERE id = 10",
+        &[],
+    )
+    .await
+    .unwrap();
     drop(conn);
 
     // A known user opening a referral link changes nothing; renamed users are refreshed.

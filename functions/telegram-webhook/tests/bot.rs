@@ -35,6 +35,23 @@ async fn start_with_a_referral_code_records_the_invite_once() {
         .unwrap();
     assert_eq!(stats.joined, 1);
     assert_eq!(app.user(1).await.unwrap().referred_by, None);
+    // Someone with us for a day is not referred; someone whose first update came minutes ago (say,
+    // a /start that failed after registering them and is now delivered again) is.
+    let (carl, dan) = (TgUser::new(3, "Carl"), TgUser::new(4, "Dan"));
+    app.send(&updates::text(20, &carl, "/help")).await;
+    app.send(&updates::text(21, &dan, "/help")).await;
+    conn.execute(
+        "UPDATE users SET activated_at = now() - interval '1 day' WHERE id = 3",
+        &[],
+    )
+    .await
+    .unwrap();
+    app.send(&updates::text(22, &carl, &format!("/start {code}")))
+        .await;
+    app.send(&updates::text(23, &dan, &format!("/start {code}")))
+        .await;
+    assert_eq!(app.user(3).await.unwrap().referred_by, None);
+    assert_eq!(app.user(4).await.unwrap().referred_by, Some(1));
 
     app.send(&updates::text(5, &bob, "/referral")).await;
     let calls = app.env.telegram.calls();
@@ -341,7 +358,21 @@ async fn generation_without_tokens_offers_to_buy_and_a_refused_prediction_refund
         7,
         "refunded at once"
     );
-    assert!(app.last_text(1).contains("could not start"));
+    let told: Vec<String> = app
+        .env
+        .telegram
+        .sent_to(1)
+        .iter()
+        .map(|c| c.text().to_owned())
+        .collect();
+    assert!(app.last_text(1).contains("tokens are back"), "{told:?}");
+    assert_eq!(
+        told.iter()
+            .filter(|t| t.contains("tokens are back") || t.contains("could not start"))
+            .count(),
+        1,
+        "told once: {told:?}"
+    );
 }
 
 #[tokio::test]

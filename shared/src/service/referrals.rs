@@ -2,22 +2,31 @@
 
 use crate::db::GenericClient;
 use crate::repo::events::{self, Event};
-use crate::repo::{referrals, users};
+use crate::repo::referrals;
+use crate::repo::users::{self, User};
 
 use super::ServiceError;
 
-/// Records that the new user `referred_id` came through `code`. Only a user registered just now can
-/// be referred (an existing user opening a link changes nothing), never by themselves, and once.
-/// Returns the referrer when the invite was recorded.
+/// How long after registering a user still counts as new to a referral link: the update or request
+/// that registered them may fail after the registration and come again.
+const JUST_REGISTERED_MINUTES: i64 = 10;
+
+/// Records that the new user `referred` came through `code`. Only a user registered just now
+/// (`created`, or moments ago) can be referred (an existing user opening a link changes nothing),
+/// never by themselves, and once. Returns the referrer when the invite was recorded.
 pub async fn join(
     db: &impl GenericClient,
-    referred_id: i64,
-    is_new_user: bool,
+    referred: &User,
+    created: bool,
     code: &str,
 ) -> Result<Option<i64>, ServiceError> {
-    if !is_new_user || code.is_empty() || code.len() > 64 {
+    let just_registered = created
+        || chrono::Utc::now() - referred.activated_at
+            < chrono::Duration::minutes(JUST_REGISTERED_MINUTES);
+    if !just_registered || referred.referred_by.is_some() || code.is_empty() || code.len() > 64 {
         return Ok(None);
     }
+    let referred_id = referred.id;
     let Some(referrer) = users::find_by_referral_code(db, code).await? else {
         return Ok(None);
     };

@@ -218,10 +218,6 @@ impl Texts for En {
     fn generation_started(&self, images: i32) -> String {
         format!("🎨 Creating {images} photo(s)… usually under a minute.")
     }
-    fn generation_not_started(&self) -> String {
-        "The generation could not start; your tokens were returned. Try again a little later."
-            .to_owned()
-    }
     fn outdated_button(&self) -> String {
         "This button is out of date.".to_owned()
     }

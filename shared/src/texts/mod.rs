@@ -125,7 +125,6 @@ pub trait Texts: Sync {
     fn choose_count(&self, price: i64) -> String;
     fn button_count(&self, images: i32, cost: i64) -> String;
     fn generation_started(&self, images: i32) -> String;
-    fn generation_not_started(&self) -> String;
     fn outdated_button(&self) -> String;
     fn try_later(&self) -> String;
     fn buy_header(&self) -> String;

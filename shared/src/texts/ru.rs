@@ -215,10 +215,6 @@ impl Texts for Ru {
     fn generation_started(&self, images: i32) -> String {
         format!("🎨 Создаю {images} фото… Обычно это меньше минуты.")
     }
-    fn generation_not_started(&self) -> String {
-        "Не удалось запустить генерацию, токены возвращены. Попробуйте ещё раз чуть позже."
-            .to_owned()
-    }
     fn outdated_button(&self) -> String {
         "Эта кнопка устарела.".to_owned()
     }

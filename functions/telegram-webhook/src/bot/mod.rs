@@ -271,7 +271,8 @@ impl Ctx<'_> {
             ServiceError::Rule(shared::domain::rules::RuleError::PhotoTooLarge) => {
                 t.photo_too_large()
             }
-            ServiceError::Upstream(_) => t.generation_not_started(),
+            // The failed generation's notice (failed, tokens returned) has told them already.
+            ServiceError::Upstream(_) => return Ok(()),
             ServiceError::NotFound(_) | ServiceError::Conflict(_) | ServiceError::Rule(_) => {
                 t.outdated_button()
             }
@@ -401,7 +402,7 @@ async fn start(ctx: &Ctx<'_>, created: bool, payload: &str) -> Result<(), BotErr
     let services = ctx.services();
     let db = services.db()?;
     let referrer =
-        service::referrals::join(&**db.conn().await?, ctx.user.id, created, payload).await?;
+        service::referrals::join(&**db.conn().await?, &ctx.user, created, payload).await?;
     ctx.set_dialog(&Dialog::Idle).await?;
     // The messages below go to other chats, so the welcome can still be the webhook's response.
     ctx.finish_with(

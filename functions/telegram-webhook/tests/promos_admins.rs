@@ -216,6 +216,21 @@ async fn owners_manage_admins_admins_cannot_and_every_admin_action_is_audited() 
         .await;
     app.send(&updates::callback(12, &mod_user, "ab:1:1")).await;
     app.send(&updates::callback(13, &mod_user, "ab:1:0")).await;
+    // The same rule as the API's: an owner, or oneself, cannot be blocked.
+    app.send(&updates::callback(
+        91,
+        &mod_user,
+        &format!("ab:{ADMIN_ID}:1"),
+    ))
+    .await;
+    app.send(&updates::callback(92, &mod_user, "ab:2:1")).await;
+    assert!(
+        app.last_text(2).contains("cannot be blocked"),
+        "{}",
+        app.last_text(2)
+    );
+    assert!(!app.user(ADMIN_ID).await.unwrap().is_blocked);
+    assert!(!app.user(2).await.unwrap().is_blocked);
     app.send(&updates::text(
         14,
         &mod_user,

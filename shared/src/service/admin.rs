@@ -61,6 +61,11 @@ pub async fn set_blocked(
     user_id: i64,
     blocked: bool,
 ) -> Result<User, ServiceError> {
+    if blocked && (user_id == admin_id || services.config.is_admin(user_id)) {
+        return Err(ServiceError::Conflict(
+            "owners (ADMIN_IDS) and you yourself cannot be blocked".into(),
+        ));
+    }
     let db = services.db()?;
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;

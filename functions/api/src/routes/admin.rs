@@ -109,13 +109,6 @@ async fn set_blocked(
     user_id: i64,
     blocked: bool,
 ) -> ApiResult<Profile> {
-    if blocked && (user_id == admin.user.id || state.services.config.is_admin(user_id)) {
-        return Err(Error::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            "owners (ADMIN_IDS) and you yourself cannot be blocked",
-        ));
-    }
     let user =
         service::admin::set_blocked(&state.services, admin.user.id, user_id, blocked).await?;
     tracing::info!(

@@ -245,8 +245,9 @@ fn check_uploads(photos: Vec<Upload>) -> ApiResult<Vec<(String, Upload)>> {
     Ok(unique)
 }
 
-/// An http(s) URL the worker may fetch: not a local or private address.
-fn check_photo_url(i: usize, url: &str) -> ApiResult<String> {
+/// An http(s) URL the worker may fetch: not a local or private address, and not our Replicate
+/// API (the worker fetches files there with our token, and deletes them after a failure).
+fn check_photo_url(i: usize, url: &str, replicate_api: &url::Url) -> ApiResult<String> {
     let invalid = |why: &str| {
         Error::invalid("photo_urls", why.to_owned())
             .with_details(serde_json::json!({"field": "photo_urls", "index": i, "reason": why}))
@@ -271,6 +272,9 @@ fn check_photo_url(i: usize, url: &str) -> ApiResult<String> {
     };
     if local {
         return Err(invalid("the URL must point to a public host"));
+    }
+    if parsed.host_str() == replicate_api.host_str() {
+        return Err(invalid("the URL must not point to our Replicate API"));
     }
     Ok(parsed.to_string())
 }
@@ -444,9 +448,14 @@ async fn train(
             }
         }
         Err(urls) => {
+            // Bounded before any work per URL (duplicates aside, more could never be trained).
+            if urls.len() > rules::MAX_PHOTOS as usize {
+                return Err(RuleError::PhotoCount(urls.len() as i64).into());
+            }
+            let ours = &services.config.replicate.api_url;
             let mut photos: Vec<NewPhoto> = Vec::new();
             for (i, url) in urls.iter().enumerate() {
-                let url = check_photo_url(i, url)?;
+                let url = check_photo_url(i, url, ours)?;
                 let digest = format!("url-sha256:{}", hex::encode(Sha256::digest(url.as_bytes())));
                 if photos.iter().all(|p| p.file_unique_id != digest) {
                     photos.push(NewPhoto {
@@ -520,7 +529,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn photo_urls_must_be_public_http() {
+    fn photo_urls_must_be_public_http_and_not_our_replicate_api() {
+        let ours = url::Url::parse("https://api.replicate.com/v1").unwrap();
+        let check_photo_url = |i, url| check_photo_url(i, url, &ours);
         assert!(check_photo_url(0, "https://cdn.example.com/a.jpg").is_ok());
         for bad in [
             "ftp://example.com/a.jpg",
@@ -531,6 +542,7 @@ mod tests {
             "http://[::1]/a",
             "http://[fd00::1]/a",
             "http://[::ffff:127.0.0.1]/a",
+            "https://api.replicate.com/v1/files/abc/download",
             "not a url",
             "",
         ] {

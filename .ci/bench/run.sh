@@ -27,13 +27,18 @@ env -i PATH="$PATH" HOME="$HOME" \
     api="$rel/api:$bench/http_event.json" \
     replicate-webhook="$rel/replicate-webhook:$bench/replicate_event.json" \
     training-worker="$rel/training-worker:$bench/sqs_event.json"
-echo "== the training worker with an SQS queue configured (loads the AWS SDK config)"
+echo "== the deployed environment: an SQS queue, TLS and IAM auth to the database configured"
 env -i PATH="$PATH" HOME="$HOME" AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_FUNCTION_VERSION=1 \
   AWS_LAMBDA_LOG_STREAM_NAME=bench AWS_LAMBDA_LOG_GROUP_NAME=bench RUST_LOG=warn \
   AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench \
   TRAINING_QUEUE_URL=https://sqs.eu-west-1.amazonaws.com/123456789012/bench \
-  DATABASE_URL='postgres://bench@127.0.0.1:1/bench' REPLICATE_API_TOKEN=r8_bench \
-  python3 "$bench/lambda_emulator.py" "$runs" training-worker-sqs="$rel/training-worker:$bench/sqs_event.json"
+  DATABASE_URL='postgres://bench@127.0.0.1:1/bench?sslmode=require' DATABASE_IAM_AUTH=true \
+  TELEGRAM_BOT_TOKEN='123:abc' TELEGRAM_WEBHOOK_SECRET=bench REPLICATE_API_TOKEN=r8_bench \
+  REPLICATE_WEBHOOK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw \
+  python3 "$bench/lambda_emulator.py" "$runs" \
+    telegram-webhook-deployed="$rel/telegram-webhook:$bench/webhook_event.json" \
+    api-deployed="$rel/api:$bench/http_event.json" \
+    training-worker-deployed="$rel/training-worker:$bench/sqs_event.json"
 }
 
 echo "== hot path on dream-photo serve (release), real Postgres, fake Bot API and Replicate"

@@ -290,13 +290,7 @@ async fn generation_goes_style_prompt_count_then_replicate_with_our_trigger_word
         updates::callback(50, &ann, "n:3"),
     );
     tokio::join!(app.send(&first), app.send(&second));
-    let texts: Vec<String> = app
-        .env
-        .telegram
-        .sent_to(1)
-        .iter()
-        .map(|c| c.text().to_owned())
-        .collect();
+    let texts = app.texts(1);
     assert_eq!(
         texts.iter().filter(|t| t.contains("Creating 3")).count(),
         1,
@@ -358,13 +352,7 @@ async fn generation_without_tokens_offers_to_buy_and_a_refused_prediction_refund
         7,
         "refunded at once"
     );
-    let told: Vec<String> = app
-        .env
-        .telegram
-        .sent_to(1)
-        .iter()
-        .map(|c| c.text().to_owned())
-        .collect();
+    let told = app.texts(1);
     assert!(app.last_text(1).contains("tokens are back"), "{told:?}");
     assert_eq!(
         told.iter()

@@ -105,6 +105,16 @@ impl App {
     pub fn last_text(&self, chat: i64) -> String {
         self.env.telegram.last_text_to(chat).unwrap_or_default()
     }
+
+    /// Every text sent to a chat, oldest first.
+    pub fn texts(&self, chat: i64) -> Vec<String> {
+        self.env
+            .telegram
+            .sent_to(chat)
+            .iter()
+            .map(|c| c.text().to_owned())
+            .collect()
+    }
 }
 
 /// The inline buttons of a Bot API call: (label, callback data).

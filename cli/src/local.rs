@@ -185,8 +185,8 @@ async fn run_sweeps(services: Services) {
     let mut interval = tokio::time::interval(Duration::from_secs(every));
     loop {
         interval.tick().await;
-        if let Err(e) = training_worker::sweep(&services).await {
-            tracing::error!(error = %error_chain(&e), "sweep failed");
+        if let Err(e) = training_worker::scheduled(&services).await {
+            tracing::error!(error = %e, "sweep failed");
         }
     }
 }

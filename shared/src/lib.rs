@@ -3,7 +3,9 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod dispatch;
 pub mod domain;
+pub mod effects;
 pub mod http;
 pub mod notify;
 pub mod once;
@@ -18,6 +20,7 @@ pub mod signature;
 pub mod telegram;
 pub mod telemetry;
 pub mod texts;
+pub mod transitions;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -1,19 +1,17 @@
 //! Messages to a user or to the admins from outside a conversation (a finished training, a failed
-//! generation, a payment): the user's language, and "blocked the bot" handled once, here.
+//! generation, a payment): the notices the effect log carries, rendered in the user's language, and
+//! "blocked the bot" handled once, here.
 
-use teloxide_core::payloads::SendMessageSetters;
-use teloxide_core::requests::Requester;
-use teloxide_core::types::{
-    ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Message, ParseMode, ReplyMarkup,
-};
+use teloxide_core::types::{InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup};
 
 use crate::db::DbError;
-use crate::http::error_chain;
+use crate::domain::callbacks::Callback;
+use crate::effects::{AdminNotice, Notice};
 use crate::once::Transient;
 use crate::repo::users::{self, User};
 use crate::services::{Services, Unavailable};
 use crate::telegram::TelegramError;
-use crate::texts::{texts, Lang, Texts};
+use crate::texts::{html, texts, Lang, Texts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -43,57 +41,10 @@ pub fn texts_for(user: &User) -> &'static dyn Texts {
     texts(lang_of(user))
 }
 
-/// Sends an HTML message to a user. `Ok(None)` when the user cannot be messaged (blocked the bot;
-/// they are marked so we stop trying).
-pub async fn send(
-    services: &Services,
-    user: &User,
-    text: String,
-    markup: Option<ReplyMarkup>,
-) -> Result<Option<Message>, NotifyError> {
-    if user.bot_blocked {
-        return Ok(None);
-    }
-    let telegram = services.telegram()?;
-    let mut request = telegram
-        .bot
-        .send_message(ChatId(user.id), text)
-        .parse_mode(ParseMode::Html);
-    if let Some(markup) = markup {
-        request = request.reply_markup(markup);
-    }
-    match telegram.call(request).await {
-        Ok(message) => Ok(Some(message)),
-        Err(TelegramError::Blocked) => {
-            mark_blocked(services, user.id).await?;
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 pub async fn mark_blocked(services: &Services, user_id: i64) -> Result<(), NotifyError> {
     let db = services.db()?;
     users::mark_bot_blocked(&**db.conn().await?, user_id).await?;
     Ok(())
-}
-
-/// Tells the admins (ADMIN_CHAT_ID). Best effort by design: an admin notice must never fail or repeat
-/// the user's action it reports, so a failure is logged (once, with its cause) and not returned.
-pub async fn admins(services: &Services, text: String) {
-    let Some(chat) = services.config.admin_chat_id else {
-        return;
-    };
-    let Ok(telegram) = services.telegram() else {
-        return;
-    };
-    let request = telegram
-        .bot
-        .send_message(ChatId(chat), text)
-        .parse_mode(ParseMode::Html);
-    if let Err(e) = telegram.call(request).await {
-        tracing::error!(error = %error_chain(&e), "admin notification not delivered");
-    }
 }
 
 /// The admins' texts (Russian: the team's language).
@@ -107,4 +58,111 @@ pub fn buttons(rows: Vec<(String, String)>) -> ReplyMarkup {
         rows.into_iter()
             .map(|(label, data)| vec![InlineKeyboardButton::callback(label, data)]),
     ))
+}
+
+/// The text and buttons of a notice to `user`.
+pub fn user_notice(user: &User, notice: &Notice) -> (String, Option<ReplyMarkup>) {
+    let t = texts_for(user);
+    match notice {
+        Notice::ModelReady { model_id, name } => (
+            t.model_ready(&html(name)),
+            Some(buttons(vec![(
+                t.button_generate(),
+                Callback::Generate {
+                    model_id: *model_id,
+                }
+                .encode(),
+            )])),
+        ),
+        Notice::TrainingFailed { name, refunded } => {
+            (t.training_failed(&html(name), *refunded), None)
+        }
+        Notice::GenerationFailed { refunded } => (t.generation_failed(*refunded), None),
+        Notice::RatePrompt { generation_id } => {
+            (t.rate_prompt(), Some(rating_buttons(*generation_id)))
+        }
+        Notice::PaymentReceived { tokens, balance } => (t.payment_thanks(*tokens, *balance), None),
+        Notice::ReferralJoined { friend } => (t.referral_joined(&html(friend)), None),
+        Notice::ReferralBonus { tokens } => (t.referral_bonus(*tokens), None),
+    }
+}
+
+/// One row of 1-5 stars.
+fn rating_buttons(generation_id: i64) -> ReplyMarkup {
+    ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(vec![(1..=5)
+        .map(|rating| {
+            InlineKeyboardButton::callback(
+                "⭐".repeat(rating as usize),
+                Callback::Rate {
+                    generation_id,
+                    rating,
+                }
+                .encode(),
+            )
+        })
+        .collect::<Vec<_>>()]))
+}
+
+/// The text of a notice to the admins; `who` is the user it is about, when they still exist.
+pub fn admin_notice(notice: &AdminNotice, who: Option<&User>) -> String {
+    let t = admin_texts();
+    let name = |user_id: i64| {
+        who.map(|u| html(&u.display_name()))
+            .unwrap_or_else(|| user_id.to_string())
+    };
+    match notice {
+        AdminNotice::NewUser { user_id, referred } => {
+            t.admin_new_user(&name(*user_id), *user_id, *referred)
+        }
+        AdminNotice::Payment {
+            user_id,
+            tokens,
+            amount,
+            currency,
+        } => t.admin_payment(&name(*user_id), *tokens, *amount, currency),
+        AdminNotice::PaymentForUnknownPack {
+            user_id,
+            payment_id,
+            pack_id,
+            tokens,
+            amount,
+            currency,
+        } => t.admin_payment_unknown_pack(
+            &name(*user_id),
+            *payment_id,
+            &html(pack_id),
+            *tokens,
+            *amount,
+            currency,
+        ),
+        AdminNotice::TrainingFailed {
+            user_id,
+            model_id,
+            error,
+        } => t.admin_training_failed(&name(*user_id), *model_id, &html(error)),
+        AdminNotice::GenerationFailed {
+            user_id,
+            generation_id,
+            error,
+        } => t.admin_generation_failed(&name(*user_id), *generation_id, &html(error)),
+        AdminNotice::EffectFailed {
+            effect_id,
+            dedupe_key,
+            error,
+        } => t.admin_effect_failed(*effect_id, &html(dedupe_key), &html(error)),
+    }
+}
+
+impl AdminNotice {
+    /// The user the notice is about.
+    pub fn user_id(&self) -> Option<i64> {
+        match self {
+            AdminNotice::NewUser { user_id, .. }
+            | AdminNotice::Payment { user_id, .. }
+            | AdminNotice::PaymentForUnknownPack { user_id, .. }
+            | AdminNotice::TrainingFailed { user_id, .. }
+            | AdminNotice::GenerationFailed { user_id, .. } => Some(*user_id),
+            AdminNotice::EffectFailed { .. } => None,
+        }
+    }
 }

@@ -19,7 +19,7 @@ pub enum Handled<T> {
     Done(T),
     /// Failed for good (logged once, marked done so it is not retried).
     Failed,
-    /// Already handled, or being handled by a concurrent invocation.
+    /// Already handled.
     Duplicate,
 }
 
@@ -29,6 +29,9 @@ pub enum OnceError<E: std::error::Error + 'static> {
     Db(#[from] DbError),
     #[error("handling failed, a retry may succeed")]
     Transient(#[source] E),
+    /// Another invocation is handling it now: not done yet, so the sender must deliver it again.
+    #[error("the delivery is being handled by another invocation; deliver it again later")]
+    InProgress,
 }
 
 pub async fn handle_once<T, E, F, Fut>(
@@ -59,9 +62,16 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    if claim == Claim::Duplicate {
-        tracing::info!("duplicate delivery skipped");
-        return Ok(Handled::Duplicate);
+    match claim {
+        Claim::Claimed => {}
+        Claim::Duplicate => {
+            tracing::info!("duplicate delivery skipped");
+            return Ok(Handled::Duplicate);
+        }
+        Claim::InProgress => {
+            tracing::info!("delivery still being handled elsewhere; the sender will come back");
+            return Err(OnceError::InProgress);
+        }
     }
     match handler().await {
         Ok(value) => {

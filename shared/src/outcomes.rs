@@ -1,29 +1,20 @@
 //! What happens when Replicate reports on a training or a prediction, whether the report came by
-//! webhook or by polling: the model or generation moves forward (never back), failures are refunded
-//! exactly once, the user gets their model or their photos, the admins hear about failures.
+//! webhook or by polling: the status change and its effects ([`crate::transitions`]), then those
+//! effects executed at once ([`crate::dispatch`]; the sweep retries what fails).
 //!
-//! Each step is guarded by the status transition itself (an UPDATE that only moves forward), so a
-//! report delivered twice, or by webhook and poller at once, has its effects once.
-
-use teloxide_core::payloads::SendMediaGroupSetters;
-use teloxide_core::requests::Requester;
-use teloxide_core::types::{ChatId, InputFile, InputMedia, InputMediaPhoto, Message, ParseMode};
+//! Each step is guarded by the status transition itself (an UPDATE that only moves forward), and
+//! each effect by its dedupe key, so a report delivered twice, or by webhook and poller at once, has
+//! its effects once.
 
 use crate::db::DbError;
-use crate::domain::callbacks::Callback;
-use crate::domain::status::{GenerationStatus, ModelStatus, ReplicateStatus};
-use crate::notify::{self, NotifyError};
+use crate::dispatch;
+use crate::domain::status::{GenerationStatus, ReplicateStatus};
 use crate::replicate::Job;
-use serde_json::json;
-
-use crate::repo::events::{self, Event};
 use crate::repo::generations::{self, Generation};
-use crate::repo::ledger::{self, Change, LedgerError, Reason};
+use crate::repo::ledger::LedgerError;
 use crate::repo::models::{self, Model};
-use crate::repo::users;
 use crate::services::{Services, Unavailable};
-use crate::telegram::{Telegram, TelegramError};
-use crate::texts::{html, Texts};
+use crate::transitions::{self, TransitionError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutcomeError {
@@ -31,10 +22,17 @@ pub enum OutcomeError {
     Db(#[from] DbError),
     #[error("refund failed")]
     Ledger(#[from] LedgerError),
-    #[error("telling the user failed")]
-    Notify(#[from] NotifyError),
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
+}
+
+impl From<TransitionError> for OutcomeError {
+    fn from(e: TransitionError) -> Self {
+        match e {
+            TransitionError::Db(e) => OutcomeError::Db(e),
+            TransitionError::Ledger(e) => OutcomeError::Ledger(e),
+        }
+    }
 }
 
 impl crate::once::Transient for OutcomeError {
@@ -44,7 +42,6 @@ impl crate::once::Transient for OutcomeError {
             OutcomeError::Db(_) => true,
             OutcomeError::Ledger(LedgerError::Db(_)) => true,
             OutcomeError::Ledger(_) => false,
-            OutcomeError::Notify(e) => e.is_transient(),
             OutcomeError::Unavailable(_) => false,
         }
     }
@@ -112,35 +109,11 @@ async fn apply_training(
         }
         ReplicateStatus::Succeeded => match job.training_output() {
             Some((version, weights)) => {
-                let mut conn = db.conn().await?;
-                let tx = conn.transaction().await.map_err(DbError::from)?;
-                let moved = models::advance(
-                    &*tx,
-                    model.id,
-                    ModelStatus::Ready,
-                    Some(&version),
-                    weights.as_deref(),
-                    None,
-                )
-                .await?;
-                let Some(model) = moved else {
-                    return Ok(Applied::Unchanged);
-                };
                 let seconds = job.metrics.as_ref().and_then(|m| m.predict_time);
-                if let Some(seconds) = seconds {
-                    models::set_training_seconds(&*tx, model.id, seconds).await?;
-                }
-                events::record(
-                    &*tx,
-                    model.user_id,
-                    Event::TrainingFinished,
-                    json!({"model_id": model.id, "status": "ready", "seconds": seconds}),
-                )
-                .await?;
-                tx.commit().await.map_err(DbError::from)?;
-                drop(conn);
-                tell_model_ready(services, &model).await?;
-                Ok(Applied::Advanced)
+                let moved =
+                    transitions::model_ready(db, model.id, &version, weights.as_deref(), seconds)
+                        .await?;
+                Ok(dispatched(services, moved).await)
             }
             None => {
                 fail_training(
@@ -160,110 +133,25 @@ async fn apply_training(
     }
 }
 
+/// Executes the effects of a change that moved, and says whether it did.
+async fn dispatched(services: &Services, moved: Option<crate::effects::Written>) -> Applied {
+    match moved {
+        Some(written) => {
+            dispatch::now(services, written).await;
+            Applied::Advanced
+        }
+        None => Applied::Unchanged,
+    }
+}
+
 /// Marks a model failed and refunds its cost, once; then tells the user and the admins.
 pub async fn fail_training(
     services: &Services,
     model: Model,
     error: &str,
 ) -> Result<Applied, OutcomeError> {
-    let db = services.db()?;
-    let mut conn = db.conn().await?;
-    let tx = conn.transaction().await.map_err(DbError::from)?;
-    let Some(failed) =
-        models::advance(&*tx, model.id, ModelStatus::Failed, None, None, Some(error)).await?
-    else {
-        return Ok(Applied::Unchanged);
-    };
-    let refunded = refund(
-        &*tx,
-        failed.user_id,
-        failed.cost_tokens,
-        &format!("model:{}", failed.id),
-    )
-    .await?;
-    events::record(
-        &*tx,
-        failed.user_id,
-        Event::TrainingFinished,
-        json!({"model_id": failed.id, "status": "failed", "refunded": refunded}),
-    )
-    .await?;
-    tx.commit().await.map_err(DbError::from)?;
-    drop(conn);
-
-    tell_failure(
-        services,
-        failed.user_id,
-        |t| t.training_failed(&html(&failed.name), refunded),
-        |t, who| t.admin_training_failed(who, failed.id, &html(error)),
-    )
-    .await?;
-    Ok(Applied::Advanced)
-}
-
-/// Tells the user their job failed (in their language) and the admins who and why.
-async fn tell_failure(
-    services: &Services,
-    user_id: i64,
-    to_user: impl Fn(&dyn Texts) -> String,
-    to_admins: impl Fn(&dyn Texts, &str) -> String,
-) -> Result<(), OutcomeError> {
-    let db = services.db()?;
-    let user = users::get(&**db.conn().await?, user_id).await?;
-    let Some(user) = user else {
-        return Ok(());
-    };
-    notify::send(services, &user, to_user(notify::texts_for(&user)), None).await?;
-    notify::admins(
-        services,
-        to_admins(notify::admin_texts(), &html(&user.display_name())),
-    )
-    .await;
-    Ok(())
-}
-
-async fn tell_model_ready(services: &Services, model: &Model) -> Result<(), OutcomeError> {
-    let db = services.db()?;
-    let Some(user) = users::get(&**db.conn().await?, model.user_id).await? else {
-        return Ok(());
-    };
-    let t = notify::texts_for(&user);
-    let markup = notify::buttons(vec![(
-        t.button_generate(),
-        Callback::Generate { model_id: model.id }.encode(),
-    )]);
-    notify::send(
-        services,
-        &user,
-        t.model_ready(&html(&model.name)),
-        Some(markup),
-    )
-    .await?;
-    Ok(())
-}
-
-/// Credits `tokens` back for `reference`, once (a second refund of the same thing is a no-op).
-async fn refund(
-    db: &impl crate::db::GenericClient,
-    user_id: i64,
-    tokens: i64,
-    reference: &str,
-) -> Result<i64, OutcomeError> {
-    if tokens <= 0 {
-        return Ok(0);
-    }
-    let change = Change {
-        user_id,
-        delta: tokens,
-        reason: Reason::Refund,
-        reference,
-        note: None,
-    };
-    match ledger::apply(db, &change).await {
-        Ok(_) => Ok(tokens),
-        Err(LedgerError::AlreadyApplied { .. }) => Ok(0),
-        Err(e) => Err(e.into()),
-    }
+    let moved = transitions::fail_training(services.db()?, &model, error).await?;
+    Ok(dispatched(services, moved).await)
 }
 
 async fn apply_prediction(
@@ -299,7 +187,8 @@ async fn apply_prediction(
                 )
                 .await;
             }
-            deliver_generation(services, generation.id, &urls).await
+            let moved = transitions::results_arrived(db, generation.id, &urls).await?;
+            Ok(dispatched(services, moved).await)
         }
         ReplicateStatus::Failed | ReplicateStatus::Canceled | ReplicateStatus::Aborted => {
             let error = job
@@ -310,151 +199,6 @@ async fn apply_prediction(
     }
 }
 
-/// Sends the images to the user as one album and records them, holding the generation's row so a
-/// concurrent report of the same result waits and then finds it delivered. Replicate's URLs expire
-/// within the hour, so the Telegram file ids are what we keep for showing them again.
-async fn deliver_generation(
-    services: &Services,
-    generation_id: i64,
-    urls: &[String],
-) -> Result<Applied, OutcomeError> {
-    // No bot means nobody can be told: not a user who blocked us (the report is retried later).
-    let telegram = services.telegram()?;
-    let db = services.db()?;
-    let mut conn = db.conn().await?;
-    let tx = conn.transaction().await.map_err(DbError::from)?;
-    let Some(generation) = generations::get_for_update(&*tx, generation_id).await? else {
-        return Ok(Applied::Unchanged);
-    };
-    if generation.status.is_final() {
-        return Ok(Applied::Unchanged);
-    }
-    let user = users::get(&*tx, generation.user_id).await?;
-    let mut file_ids = Vec::new();
-    let mut rating_to = None;
-    if let Some(user) = user.filter(|u| !u.bot_blocked) {
-        let t = notify::texts_for(&user);
-        let caption = t.generation_caption(&html(&generation.prompt));
-        match send_album(telegram, user.id, urls, &caption).await {
-            Ok(messages) => {
-                file_ids = photo_file_ids(&messages);
-                rating_to = Some(user.clone());
-            }
-            Err(TelegramError::Blocked) => {
-                users::mark_bot_blocked(&*tx, user.id).await?;
-            }
-            Err(e) if e.is_transient() => return Err(NotifyError::from(e).into()),
-            Err(e) => {
-                // Telegram will never take these photos (e.g. it cannot fetch them): a result the
-                // user cannot have is a failed generation, refunded, not one retried forever.
-                drop(tx);
-                drop(conn);
-                let error = format!(
-                    "the photos could not be sent: {}",
-                    crate::http::error_chain(&e)
-                );
-                return fail_generation(services, generation, GenerationStatus::Failed, &error)
-                    .await;
-            }
-        }
-    }
-    generations::advance(
-        &*tx,
-        generation.id,
-        GenerationStatus::Succeeded,
-        Some(urls),
-        None,
-    )
-    .await?;
-    if !file_ids.is_empty() {
-        generations::set_telegram_file_ids(&*tx, generation.id, &file_ids).await?;
-    }
-    events::record(
-        &*tx,
-        generation.user_id,
-        Event::GenerationDelivered,
-        json!({"generation_id": generation.id, "images": urls.len()}),
-    )
-    .await?;
-    if let (Some(model_id), Some(file_id)) = (generation.model_id, file_ids.first()) {
-        // The owner's first delivered photo becomes the model's preview (an explicit one is kept).
-        models::set_first_preview(&*tx, model_id, generation.user_id, file_id).await?;
-    }
-    tx.commit().await.map_err(DbError::from)?;
-    drop(conn);
-    if let Some(user) = rating_to {
-        let t = notify::texts_for(&user);
-        let stars = (1..=5)
-            .map(|rating| {
-                (
-                    "⭐".repeat(rating as usize),
-                    Callback::Rate {
-                        generation_id,
-                        rating,
-                    }
-                    .encode(),
-                )
-            })
-            .collect::<Vec<_>>();
-        let markup = teloxide_core::types::ReplyMarkup::InlineKeyboard(
-            teloxide_core::types::InlineKeyboardMarkup::new(vec![stars
-                .into_iter()
-                .map(|(label, data)| {
-                    teloxide_core::types::InlineKeyboardButton::callback(label, data)
-                })
-                .collect::<Vec<_>>()]),
-        );
-        notify::send(services, &user, t.rate_prompt(), Some(markup)).await?;
-    }
-    Ok(Applied::Advanced)
-}
-
-async fn send_album(
-    telegram: &Telegram,
-    chat: i64,
-    urls: &[String],
-    caption: &str,
-) -> Result<Vec<Message>, TelegramError> {
-    let parsed: Vec<url::Url> = urls.iter().filter_map(|u| u.parse().ok()).collect();
-    if parsed.len() == 1 {
-        use teloxide_core::payloads::SendPhotoSetters;
-        let request = telegram
-            .bot
-            .send_photo(ChatId(chat), InputFile::url(parsed[0].clone()))
-            .caption(caption.to_owned())
-            .parse_mode(ParseMode::Html);
-        return Ok(vec![telegram.call(request).await?]);
-    }
-    // An album holds 2-10 items; we generate at most 4.
-    let media: Vec<InputMedia> = parsed
-        .into_iter()
-        .enumerate()
-        .map(|(i, url)| {
-            let photo = InputMediaPhoto::new(InputFile::url(url));
-            InputMedia::Photo(if i == 0 {
-                photo
-                    .caption(caption.to_owned())
-                    .parse_mode(ParseMode::Html)
-            } else {
-                photo
-            })
-        })
-        .collect();
-    let request = telegram
-        .bot
-        .send_media_group(ChatId(chat), media)
-        .disable_notification(false);
-    telegram.call(request).await
-}
-
-fn photo_file_ids(messages: &[Message]) -> Vec<String> {
-    messages
-        .iter()
-        .filter_map(|m| m.photo().and_then(|sizes| sizes.last()))
-        .map(|size| size.file.id.to_string())
-        .collect()
-}
-
 /// Marks a generation failed (or canceled) and refunds it, once; tells the user and the admins.
 pub async fn fail_generation(
     services: &Services,
@@ -462,29 +206,6 @@ pub async fn fail_generation(
     status: GenerationStatus,
     error: &str,
 ) -> Result<Applied, OutcomeError> {
-    let db = services.db()?;
-    let mut conn = db.conn().await?;
-    let tx = conn.transaction().await.map_err(DbError::from)?;
-    let Some(failed) = generations::advance(&*tx, generation.id, status, None, Some(error)).await?
-    else {
-        return Ok(Applied::Unchanged);
-    };
-    let refunded = refund(
-        &*tx,
-        failed.user_id,
-        failed.cost_tokens,
-        &format!("generation:{}", failed.id),
-    )
-    .await?;
-    tx.commit().await.map_err(DbError::from)?;
-    drop(conn);
-
-    tell_failure(
-        services,
-        failed.user_id,
-        |t| t.generation_failed(refunded),
-        |t, who| t.admin_generation_failed(who, failed.id, &html(error)),
-    )
-    .await?;
-    Ok(Applied::Advanced)
+    let moved = transitions::fail_generation(services.db()?, &generation, status, error).await?;
+    Ok(dispatched(services, moved).await)
 }

@@ -195,7 +195,8 @@ async fn a_delivery_is_claimed_once_and_released_on_failure() {
     );
     assert_eq!(
         deliveries::claim(&**conn, update).await.unwrap(),
-        Claim::Duplicate
+        Claim::InProgress,
+        "a delivery still being handled is not reported done"
     );
     deliveries::release(&**conn, update).await.unwrap();
     assert_eq!(
@@ -219,7 +220,26 @@ async fn a_delivery_is_claimed_once_and_released_on_failure() {
     );
     assert_eq!(
         deliveries::claim(&**conn, hook).await.unwrap(),
+        Claim::InProgress
+    );
+    deliveries::finish(&**conn, hook).await.unwrap();
+    assert_eq!(
+        deliveries::claim(&**conn, hook).await.unwrap(),
         Claim::Duplicate
+    );
+
+    // A claim whose handler died (its lease ran out) is taken over by the next delivery.
+    let died = Delivery::TelegramUpdate(43);
+    deliveries::claim(&**conn, died).await.unwrap();
+    conn.execute(
+        "UPDATE processed_updates SET claimed_at = now() - interval '3 minutes' WHERE update_id = 43",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        deliveries::claim(&**conn, died).await.unwrap(),
+        Claim::Claimed
     );
 }
 

@@ -944,7 +944,7 @@ async fn an_invoice_link_is_made_for_a_pack_and_payments_are_private() {
     assert_eq!(answer.body["tokens"], 300);
     let calls = app.env.telegram.calls_of("createInvoiceLink");
     assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].body["payload"], "pack:medium");
+    assert_eq!(calls[0].body["payload"], "pack:medium:300:400");
     assert_eq!(calls[0].body["currency"], "XTR");
     assert_eq!(calls[0].body["prices"][0]["amount"], 400);
     assert!(

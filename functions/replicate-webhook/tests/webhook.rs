@@ -151,7 +151,15 @@ async fn a_failed_training_is_refunded_exactly_once_even_when_delivered_twice() 
 
     let failed = job_failed("tr_1", "CUDA out of memory");
     let (a, b) = tokio::join!(app.deliver("msg_1", &failed), app.deliver("msg_1", &failed));
-    assert_eq!((a, b), (StatusCode::OK, StatusCode::OK));
+    // The one that found the other still handling it is told to come back (never "done" early).
+    for status in [a, b] {
+        assert!(
+            status == StatusCode::OK || status == StatusCode::SERVICE_UNAVAILABLE,
+            "{status}"
+        );
+    }
+    assert!(a == StatusCode::OK || b == StatusCode::OK);
+    assert_eq!(app.deliver("msg_1", &failed).await, StatusCode::OK);
     // Replicate's retry with another id, and a "canceled" after: still one refund.
     assert_eq!(app.deliver("msg_2", &failed).await, StatusCode::OK);
     assert_eq!(
@@ -244,7 +252,7 @@ async fn a_webhook_for_an_unknown_job_is_acknowledged_and_ignored() {
 }
 
 #[tokio::test]
-async fn when_telegram_is_down_the_album_is_delivered_on_replicates_retry() {
+async fn when_telegram_is_down_the_album_is_delivered_from_the_effect_log() {
     // (teloxide-core waits 10 s after a Bot API 5xx before it returns the error; this test takes that long)
     let app = App::spawn().await;
     let user = fixtures::user(&app.env.db.db, 1, 100).await;
@@ -253,28 +261,48 @@ async fn when_telegram_is_down_the_album_is_delivered_on_replicates_retry() {
         fixtures::generation_in_flight(&app.env.db.db, user.id, model.id, "pr_1", 2, 10).await;
     app.env.telegram.outage_next("sendMediaGroup");
     let done = prediction_succeeded("pr_1", 2);
-    assert_eq!(
-        app.deliver("msg_1", &done).await,
-        StatusCode::SERVICE_UNAVAILABLE
-    );
-    let conn = app.env.db.db.conn().await.unwrap();
-    assert_eq!(
-        generations::get(&**conn, generation.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        GenerationStatus::Starting
-    );
+    // The result is ours once stored: Replicate need not deliver it again.
     assert_eq!(app.deliver("msg_1", &done).await, StatusCode::OK);
+    let status = |app: &App| {
+        let db = app.env.db.db.clone();
+        async move {
+            let conn = db.conn().await.unwrap();
+            generations::get(&**conn, generation.id)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let waiting = status(&app).await;
+    assert_eq!(waiting.status, GenerationStatus::Processing);
+    assert_eq!(waiting.result_urls.len(), 2, "the result is kept");
+    let paid = app.balance(user.id).await;
+    assert_eq!(paid, 90, "paid, not refunded");
+
+    // The sweep drains the album once it is due again.
+    fixtures::make_effects_due(&app.env.db.db).await;
+    let (services, _jobs) = app.env.services();
+    let drained = shared::dispatch::drain(&services, 100).await.unwrap();
     assert_eq!(
-        generations::get(&**conn, generation.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        GenerationStatus::Succeeded
+        drained.done, 1,
+        "the album (its rating prompt is sent at once)"
     );
+    assert!(app
+        .env
+        .telegram
+        .sent_to(user.id)
+        .iter()
+        .any(|c| c.answered_ok() && c.body["reply_markup"].to_string().contains("⭐")));
+    let delivered = status(&app).await;
+    assert_eq!(delivered.status, GenerationStatus::Succeeded);
+    assert_eq!(delivered.telegram_file_ids.len(), 2);
+    let albums = app.env.telegram.calls_of("sendMediaGroup");
+    assert_eq!(albums.iter().filter(|c| c.answered_ok()).count(), 1);
+    // A late duplicate of the report changes nothing and sends nothing.
+    assert_eq!(app.deliver("msg_2", &done).await, StatusCode::OK);
+    shared::dispatch::drain(&services, 100).await.unwrap();
+    assert_eq!(app.env.telegram.calls_of("sendMediaGroup").len(), 2);
+    assert_eq!(app.balance(user.id).await, paid);
 }
 
 #[tokio::test]
@@ -331,4 +359,91 @@ async fn a_system_models_preview_is_never_another_users_photo() {
         stored.preview_file_id.is_some(),
         "the owner's photo is the preview"
     );
+}
+
+#[tokio::test]
+async fn the_model_ready_notice_survives_telegram_failing_and_arrives_once() {
+    let app = App::spawn().await;
+    let user = fixtures::user(&app.env.db.db, 1, 100).await;
+    let model = fixtures::training_model(&app.env.db.db, user.id, "tr_1", 100).await;
+    // Telegram is rate limiting us for longer than one invocation waits.
+    app.env.telegram.fail_next(
+        "sendMessage",
+        429,
+        "Too Many Requests: retry after 60",
+        Some(60),
+    );
+    assert_eq!(
+        app.deliver("msg_1", &training_succeeded("tr_1")).await,
+        StatusCode::OK
+    );
+    let conn = app.env.db.db.conn().await.unwrap();
+    let ready = models::get(&**conn, model.id).await.unwrap().unwrap();
+    drop(conn);
+    assert_eq!(ready.status, ModelStatus::Ready);
+    assert!(app
+        .env
+        .telegram
+        .sent_to(user.id)
+        .iter()
+        .all(|c| !c.answered_ok()));
+
+    // Replicate's retry of the same report changes nothing (and used to be the notice's only chance).
+    assert_eq!(
+        app.deliver("msg_2", &training_succeeded("tr_1")).await,
+        StatusCode::OK
+    );
+    fixtures::make_effects_due(&app.env.db.db).await;
+    let (services, _jobs) = app.env.services();
+    assert_eq!(
+        shared::dispatch::drain(&services, 100).await.unwrap().done,
+        1
+    );
+    assert_eq!(
+        shared::dispatch::drain(&services, 100).await.unwrap().done,
+        0
+    );
+    let delivered: Vec<_> = app
+        .env
+        .telegram
+        .sent_to(user.id)
+        .into_iter()
+        .filter(|c| c.answered_ok())
+        .collect();
+    assert_eq!(delivered.len(), 1);
+    assert!(
+        delivered[0].text().contains("ready"),
+        "{}",
+        delivered[0].text()
+    );
+}
+
+#[tokio::test]
+async fn a_notice_telegram_refuses_for_good_is_recorded_and_told_to_the_admins() {
+    let app = App::spawn().await;
+    let user = fixtures::user(&app.env.db.db, 1, 100).await;
+    let model = fixtures::training_model(&app.env.db.db, user.id, "tr_1", 100).await;
+    app.env
+        .telegram
+        .fail_next("sendMessage", 400, "Bad Request: message is too long", None);
+    assert_eq!(
+        app.deliver("msg_1", &training_succeeded("tr_1")).await,
+        StatusCode::OK
+    );
+    let conn = app.env.db.db.conn().await.unwrap();
+    let effect = shared::repo::effects::get_by_key(&**conn, &format!("model-ready:{}", model.id))
+        .await
+        .unwrap();
+    drop(conn);
+    let effect = effect.expect("the notice was logged");
+    assert_eq!(effect.state, "failed");
+    assert!(effect.last_error.unwrap().contains("too long"));
+    let to_admins = app.env.telegram.sent_to(shared::testkit::ADMIN_ID);
+    assert_eq!(to_admins.len(), 1);
+    assert!(
+        to_admins[0].text().contains("model-ready"),
+        "{}",
+        to_admins[0].text()
+    );
+    assert!(fixtures::unsettled_effects(&app.env.db.db).await.is_empty());
 }

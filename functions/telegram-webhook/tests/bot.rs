@@ -2,6 +2,7 @@
 
 mod common;
 
+use axum::http::StatusCode;
 use common::{last_buttons, App};
 use serde_json::Value;
 use shared::domain::status::ModelStatus;
@@ -382,7 +383,7 @@ async fn buying_tokens_in_stars_credits_once_even_when_delivered_twice_concurren
     let invoice = app.env.telegram.calls_of("sendInvoice").pop().unwrap();
     assert_eq!(invoice.body["currency"], "XTR");
     assert_eq!(invoice.body["prices"][0]["amount"], 150);
-    assert_eq!(invoice.body["payload"], "pack:small");
+    assert_eq!(invoice.body["payload"], "pack:small:100:150");
     assert!(invoice.body.get("provider_token").is_none() || invoice.body["provider_token"] == "");
 
     app.send(&updates::pre_checkout(5, &bob, "XTR", 150, "pack:small"))
@@ -640,4 +641,119 @@ async fn a_provider_currency_invoice_carries_the_provider_token_and_kopecks() {
     .await;
     assert_eq!(app.user(1).await.unwrap().tokens_left, 50);
     assert!(app.last_text(1).contains("+50"));
+}
+
+#[tokio::test]
+async fn a_payment_whose_handler_died_after_claiming_it_is_credited_on_redelivery() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    app.send(&updates::text(1, &ann, "/start")).await;
+    let paid = updates::successful_payment(2, &ann, "XTR", 150, "pack:small:100:150", "ch-1");
+    // An invocation claimed the update, then died (a Lambda timeout while the database stalled).
+    shared::repo::deliveries::claim(
+        &**app.env.db.db.conn().await.unwrap(),
+        shared::repo::deliveries::Delivery::TelegramUpdate(2),
+    )
+    .await
+    .unwrap();
+
+    // Telegram's redelivery while that claim still looks alive is told to come back: not "done".
+    assert_eq!(
+        app.post(&paid, Some(WEBHOOK_SECRET)).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 0);
+
+    // Once the dead handler's lease ran out, the next redelivery takes it over and credits it.
+    fixtures::expire_update_claim(&app.env.db.db, 2).await;
+    assert_eq!(app.send(&paid).await, StatusCode::OK);
+    assert_eq!(app.send(&paid).await, StatusCode::OK);
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 100);
+    let thanks: Vec<_> = app
+        .texts(1)
+        .into_iter()
+        .filter(|t| t.contains("+100 tokens"))
+        .collect();
+    assert_eq!(thanks.len(), 1, "{thanks:?}");
+}
+
+#[tokio::test]
+async fn the_payment_thanks_survives_telegram_failing_and_is_sent_once() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    app.send(&updates::text(1, &ann, "/start")).await;
+    // Telegram asks us to wait longer than an invocation sits out.
+    app.env.telegram.fail_next(
+        "sendMessage",
+        429,
+        "Too Many Requests: retry after 40",
+        Some(40),
+    );
+    let paid = updates::successful_payment(2, &ann, "XTR", 150, "pack:small:100:150", "ch-1");
+    assert_eq!(app.send(&paid).await, StatusCode::OK);
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 100);
+    assert!(!app
+        .env
+        .telegram
+        .sent_to(1)
+        .iter()
+        .any(|c| c.answered_ok() && c.text().contains("+100 tokens")));
+    let waiting = fixtures::unsettled_effects(&app.env.db.db).await;
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(waiting[0].dedupe_key, "payment:ch-1");
+
+    // A redelivered payment does not write it again; the sweep sends it once it is due.
+    assert_eq!(app.send(&paid).await, StatusCode::OK);
+    fixtures::make_effects_due(&app.env.db.db).await;
+    let (services, _jobs) = app.env.services();
+    let drained = shared::dispatch::drain(&services, 100).await.unwrap();
+    assert_eq!(drained.done, 1);
+    shared::dispatch::drain(&services, 100).await.unwrap();
+    let thanks: Vec<_> = app
+        .env
+        .telegram
+        .sent_to(1)
+        .into_iter()
+        .filter(|c| c.answered_ok() && c.text().contains("+100 tokens"))
+        .collect();
+    assert_eq!(thanks.len(), 1);
+    assert!(fixtures::unsettled_effects(&app.env.db.db).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_payment_for_a_pack_no_longer_sold_is_recorded_and_credited_as_invoiced() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    app.send(&updates::text(1, &ann, "/start")).await;
+
+    // The invoice said 500 tokens for 900 stars; the pack was removed before the payment came.
+    let paid = updates::successful_payment(2, &ann, "XTR", 900, "pack:gone:500:900", "ch-1");
+    assert_eq!(app.send(&paid).await, StatusCode::OK);
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 500);
+    // An invoice from before payloads said what they sold: the money is recorded, nothing guessed.
+    let old = updates::successful_payment(3, &ann, "XTR", 300, "pack:old", "ch-2");
+    assert_eq!(app.send(&old).await, StatusCode::OK);
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 500);
+
+    let conn = app.env.db.db.conn().await.unwrap();
+    let recorded = payments::list_for_user(&**conn, 1, Page::first(10))
+        .await
+        .unwrap();
+    let mut amounts: Vec<_> = recorded
+        .iter()
+        .map(|p| (p.pack_id.as_str(), p.amount, p.tokens))
+        .collect();
+    amounts.sort();
+    assert_eq!(amounts, vec![("gone", 900, 500), ("old", 300, 0)]);
+    let to_admins: Vec<_> = app
+        .env
+        .telegram
+        .sent_to(ADMIN_ID)
+        .into_iter()
+        .map(|c| c.text().to_owned())
+        .filter(|t| t.contains("больше нет в продаже"))
+        .collect();
+    assert_eq!(to_admins.len(), 2, "{to_admins:?}");
+    assert!(to_admins.iter().any(|t| t.contains("начислено 500")));
+    assert!(to_admins.iter().any(|t| t.contains("ничего не начислено")));
 }

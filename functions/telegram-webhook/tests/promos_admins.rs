@@ -120,7 +120,7 @@ async fn a_discount_code_lowers_the_next_invoice_and_is_spent_by_the_payment() {
     let invoice = app.env.telegram.calls_of("sendInvoice").pop().unwrap();
     assert_eq!(invoice.body["prices"][0]["amount"], 120, "150 stars - 20%");
     let payload = invoice.body["payload"].as_str().unwrap().to_owned();
-    assert!(payload.starts_with("pack:small:d"), "{payload}");
+    assert!(payload.starts_with("pack:small:100:120:d"), "{payload}");
 
     app.send(&updates::pre_checkout(13, &ann, "XTR", 120, &payload))
         .await;

@@ -3,6 +3,7 @@
 //!
 //! One Lambda handles both event shapes: SQS batches (`Records`) and EventBridge schedules.
 
+mod housekeeping;
 mod sweep;
 mod training;
 
@@ -15,6 +16,7 @@ use shared::queue::TrainingJob;
 use shared::services::{Services, StartupError};
 use tracing::Instrument;
 
+pub use housekeeping::{housekeeping, HousekeepingReport};
 pub use sweep::{sweep, SweepReport};
 pub use training::{start_training, WorkerError};
 
@@ -43,8 +45,7 @@ pub async fn handle_event(state: &State, event: Value) -> Result<Value, lambda_r
         let response = handle_batch(state, batch).await;
         return Ok(serde_json::to_value(response)?);
     }
-    let report = sweep(&state.services).await?;
-    Ok(serde_json::to_value(report)?)
+    Ok(serde_json::to_value(scheduled(&state.services).await?)?)
 }
 
 /// Processes each record; the ones that failed and may succeed later are reported back, so SQS
@@ -72,4 +73,26 @@ pub async fn handle_batch(state: &State, batch: SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failures;
     response
+}
+
+/// What one scheduled run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ScheduledReport {
+    pub sweep: SweepReport,
+    pub housekeeping: HousekeepingReport,
+}
+
+/// The scheduled run: settle jobs Replicate has not reported on, then execute effects left in the
+/// log and prune old dedupe rows. One failing half does not keep the other from running.
+pub async fn scheduled(services: &Services) -> Result<ScheduledReport, lambda_runtime::Error> {
+    let swept = sweep(services).await;
+    let housekept = housekeeping(services).await;
+    match (swept, housekept) {
+        (Ok(sweep), Ok(housekeeping)) => Ok(ScheduledReport {
+            sweep,
+            housekeeping,
+        }),
+        (Err(e), _) => Err(e.into()),
+        (_, Err(e)) => Err(e.into()),
+    }
 }

@@ -253,6 +253,23 @@ pub async fn advance(
     Ok(row.as_ref().map(Generation::from_row))
 }
 
+/// Keeps a finished prediction's image URLs on a generation not yet settled (it shows as
+/// `processing` until its album is delivered). Returns whether it was still unsettled.
+pub async fn set_results(
+    db: &impl GenericClient,
+    id: i64,
+    result_urls: &[String],
+) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "UPDATE generations SET result_urls = $2, status = 'processing', updated_at = now()
+             WHERE id = $1 AND status IN ('pending', 'starting', 'processing')",
+            &[(&id, Type::INT8), (&result_urls, Type::TEXT_ARRAY)],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
 /// Stores the Telegram file ids of the delivered images (Replicate's URLs expire within the hour).
 pub async fn set_telegram_file_ids(
     db: &impl GenericClient,

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod admins;
 pub mod deliveries;
+pub mod effects;
 pub mod erasure;
 pub mod events;
 pub mod feedback;

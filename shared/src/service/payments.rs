@@ -2,23 +2,29 @@
 //! credit on a successful payment, exactly once per Telegram charge id.
 
 use crate::config::TokenPack;
-use crate::notify;
+use crate::dispatch;
+use crate::effects::{AdminNotice, Effect, Notice, Written};
 use crate::repo::events::{self, Event};
 use crate::repo::ledger::{self, Change, Reason};
 use crate::repo::payments::{self, NewPayment, Payment};
 use crate::repo::{promos, referrals, users};
 use crate::services::Services;
-use crate::texts::html;
 
 use super::ServiceError;
 
-/// The invoice payload of a pack (1-128 bytes): what the payment is for, checked again on payment.
-pub fn invoice_payload(pack: &TokenPack) -> String {
-    format!("pack:{}", pack.id)
+/// The invoice payload (1-128 bytes): what the payment is for, checked again at pre-checkout, and
+/// what it is credited as should the pack stop being sold before the payment arrives:
+/// `pack:<id>:<tokens>:<price>`, with `:d<redemption>` when a promo discount lowered the price.
+fn invoice_payload(pack: &TokenPack, price: i64, redemption: Option<i64>) -> String {
+    let mut payload = format!("pack:{}:{}:{price}", pack.id, pack.tokens);
+    if let Some(id) = redemption {
+        payload.push_str(&format!(":d{id}"));
+    }
+    payload
 }
 
 /// What an invoice for a pack looks like for this user: the price after their pending promo discount,
-/// and the payload naming both (`pack:<id>` or `pack:<id>:d<redemption>`).
+/// and the payload naming it all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvoicePlan {
     pub pack: TokenPack,
@@ -41,28 +47,60 @@ pub async fn plan_invoice(
     let db = services.db()?;
     let discount = promos::pending_discount(&**db.conn().await?, user_id).await?;
     Ok(match discount {
-        Some(d) => InvoicePlan {
-            price: super::promo::discounted(&pack, d.percent),
-            discount_percent: Some(d.percent),
-            payload: format!("{}:d{}", invoice_payload(&pack), d.redemption_id),
-            pack,
-        },
+        Some(d) => {
+            let price = super::promo::discounted(&pack, d.percent);
+            InvoicePlan {
+                price,
+                discount_percent: Some(d.percent),
+                payload: invoice_payload(&pack, price, Some(d.redemption_id)),
+                pack,
+            }
+        }
         None => InvoicePlan {
             price: pack.price,
             discount_percent: None,
-            payload: invoice_payload(&pack),
+            payload: invoice_payload(&pack, pack.price, None),
             pack,
         },
     })
 }
 
-/// `pack:<id>[:d<redemption>]` -> (pack id, redemption id).
-fn parse_payload(payload: &str) -> Option<(&str, Option<i64>)> {
-    let rest = payload.strip_prefix("pack:")?;
-    match rest.split_once(":d") {
-        Some((pack, redemption)) => Some((pack, Some(redemption.parse().ok()?))),
-        None => Some((rest, None)),
+/// What an invoice payload says it sold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Sold<'a> {
+    pack_id: &'a str,
+    /// Tokens and price as invoiced (absent in invoices made before payloads carried them).
+    tokens: Option<i64>,
+    price: Option<i64>,
+    redemption: Option<i64>,
+}
+
+/// `pack:<id>:<tokens>:<price>[:d<redemption>]`, or the older `pack:<id>[:d<redemption>]`.
+fn parse_payload(payload: &str) -> Option<Sold<'_>> {
+    let mut parts = payload.strip_prefix("pack:")?.split(':');
+    let pack_id = parts.next().filter(|id| !id.is_empty())?;
+    let mut sold = Sold {
+        pack_id,
+        tokens: None,
+        price: None,
+        redemption: None,
+    };
+    let rest: Vec<&str> = parts.collect();
+    let (amounts, discount) = match rest.as_slice() {
+        [] => (None, None),
+        [d] => (None, Some(*d)),
+        [tokens, price] => (Some((*tokens, *price)), None),
+        [tokens, price, d] => (Some((*tokens, *price)), Some(*d)),
+        _ => return None,
+    };
+    if let Some((tokens, price)) = amounts {
+        sold.tokens = Some(tokens.parse().ok().filter(|t: &i64| *t > 0)?);
+        sold.price = Some(price.parse().ok().filter(|p: &i64| *p > 0)?);
     }
+    if let Some(d) = discount {
+        sold.redemption = Some(d.strip_prefix('d')?.parse().ok()?);
+    }
+    Some(sold)
 }
 
 /// The price the user must pay for `payload`, if it names a pack we sell (and a discount of theirs
@@ -73,18 +111,23 @@ async fn expected_price<'a>(
     user_id: i64,
     payload: &str,
 ) -> Result<Option<(&'a TokenPack, i64, Option<i64>)>, ServiceError> {
-    let Some((pack_id, redemption)) = parse_payload(payload) else {
+    let Some(sold) = parse_payload(payload) else {
         return Ok(None);
     };
-    let Some(pack) = services.config.product.pack(pack_id) else {
+    let Some(pack) = services.config.product.pack(sold.pack_id) else {
         return Ok(None);
     };
-    match redemption {
-        None => Ok(Some((pack, pack.price, None))),
-        Some(id) => Ok(promos::discount_of(db, id, user_id)
-            .await?
-            .map(|percent| (pack, super::promo::discounted(pack, percent), Some(id)))),
+    if sold.tokens.is_some_and(|t| t != pack.tokens) {
+        // The pack was changed since the invoice: it no longer sells what the buyer saw.
+        return Ok(None);
     }
+    let price = match sold.redemption {
+        None => Some((pack, pack.price, None)),
+        Some(id) => promos::discount_of(db, id, user_id)
+            .await?
+            .map(|percent| (pack, super::promo::discounted(pack, percent), Some(id))),
+    };
+    Ok(price.filter(|(_, expected, _)| sold.price.is_none_or(|invoiced| invoiced == *expected)))
 }
 
 /// Why a pre-checkout query is refused (the text goes back to the buyer through Telegram).
@@ -139,26 +182,26 @@ pub struct Credited {
 
 /// Records the payment and credits its tokens, once per charge id: a repeated or concurrent delivery
 /// of the same payment finds it recorded and returns `None`. On the buyer's first payment their
-/// referrer gets the configured bonus, once. Admins are told.
+/// referrer gets the configured bonus, once. The buyer, the referrer and the admins are told (through
+/// the effect log, written with the credit).
+///
+/// Money Telegram took is always recorded: a payment for a pack no longer sold is credited as its
+/// invoice said, and one whose invoice did not say is recorded with nothing credited; either way the
+/// admins are told.
 pub async fn credit(
     services: &Services,
     paid: &ConfirmedPayment<'_>,
 ) -> Result<Option<Credited>, ServiceError> {
     let product = &services.config.product;
-    // Telegram only confirms what passed pre-checkout, so the payload names a pack we sell; should
-    // the packs have been reconfigured in between, the payment is an error for the admins to settle.
-    let (pack_id, redemption) = parse_payload(paid.payload).ok_or_else(|| {
-        ServiceError::Conflict(format!(
-            "payment {} has an unknown payload",
-            paid.telegram_charge_id
-        ))
-    })?;
-    let pack = product.pack(pack_id).ok_or_else(|| {
-        ServiceError::Conflict(format!(
-            "payment {} names an unknown pack",
-            paid.telegram_charge_id
-        ))
-    })?;
+    let sold = parse_payload(paid.payload);
+    let pack_id = sold.as_ref().map_or("?", |s| s.pack_id);
+    let pack = product.pack(pack_id);
+    let tokens = sold
+        .as_ref()
+        .and_then(|s| s.tokens)
+        .or(pack.map(|p| p.tokens))
+        .unwrap_or(0);
+    let redemption = sold.as_ref().and_then(|s| s.redemption);
     let db = services.db()?;
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
@@ -166,10 +209,10 @@ pub async fn credit(
         &*tx,
         &NewPayment {
             user_id: paid.user_id,
-            pack_id: &pack.id,
+            pack_id,
             amount: paid.total,
             currency: paid.currency,
-            tokens: pack.tokens,
+            tokens,
             telegram_charge_id: paid.telegram_charge_id,
             provider_charge_id: paid.provider_charge_id,
             payload: paid.payload,
@@ -184,25 +227,72 @@ pub async fn credit(
         // pre-checkout again).
         promos::apply_to_payment(&*tx, redemption, payment.id).await?;
     }
-    let reference = format!("payment:{}", paid.telegram_charge_id);
-    let balance = ledger::apply(
-        &*tx,
-        &Change {
-            user_id: paid.user_id,
-            delta: pack.tokens,
-            reason: Reason::Purchase,
-            reference: &reference,
-            note: None,
-        },
-    )
-    .await?;
+    let balance = if tokens > 0 {
+        let reference = format!("payment:{}", paid.telegram_charge_id);
+        ledger::apply(
+            &*tx,
+            &Change {
+                user_id: paid.user_id,
+                delta: tokens,
+                reason: Reason::Purchase,
+                reference: &reference,
+                note: None,
+            },
+        )
+        .await?
+        .tokens_left
+    } else {
+        users::get(&*tx, paid.user_id)
+            .await?
+            .map_or(0, |u| u.tokens_left)
+    };
     events::record(
         &*tx,
         paid.user_id,
         Event::Payment,
-        serde_json::json!({"payment_id": payment.id, "pack": pack.id, "amount": paid.total, "currency": paid.currency}),
+        serde_json::json!({"payment_id": payment.id, "pack": pack_id, "amount": paid.total, "currency": paid.currency}),
     )
     .await?;
+    let mut written = Written::new();
+    let key = format!("payment:{}", paid.telegram_charge_id);
+    if tokens > 0 {
+        written
+            .write(
+                &*tx,
+                &key,
+                &Effect::Notify {
+                    user_id: paid.user_id,
+                    notice: Notice::PaymentReceived { tokens, balance },
+                },
+            )
+            .await?;
+    }
+    let notice = match pack {
+        Some(_) => AdminNotice::Payment {
+            user_id: paid.user_id,
+            tokens,
+            amount: paid.total,
+            currency: paid.currency.to_owned(),
+        },
+        None => {
+            tracing::error!(pack_id, tokens, "a payment for a pack we no longer sell");
+            AdminNotice::PaymentForUnknownPack {
+                user_id: paid.user_id,
+                payment_id: payment.id,
+                pack_id: pack_id.to_owned(),
+                tokens,
+                amount: paid.total,
+                currency: paid.currency.to_owned(),
+            }
+        }
+    };
+    written
+        .write(
+            &*tx,
+            &format!("admins:{key}"),
+            &Effect::TellAdmins { notice },
+        )
+        .await?;
     let mut referral_bonus_to = None;
     if product.referral_bonus > 0 && payments::count_paid(&*tx, paid.user_id).await? == 1 {
         if let Some(referrer) =
@@ -220,25 +310,27 @@ pub async fn credit(
                 },
             )
             .await?;
+            written
+                .write(
+                    &*tx,
+                    &reference,
+                    &Effect::Notify {
+                        user_id: referrer,
+                        notice: Notice::ReferralBonus {
+                            tokens: product.referral_bonus,
+                        },
+                    },
+                )
+                .await?;
             referral_bonus_to = Some(referrer);
         }
     }
     tx.commit().await?;
     drop(conn);
-
-    let buyer = users::get(&**db.conn().await?, paid.user_id).await?;
-    let who = buyer
-        .as_ref()
-        .map(|u| u.display_name())
-        .unwrap_or_else(|| paid.user_id.to_string());
-    notify::admins(
-        services,
-        notify::admin_texts().admin_payment(&html(&who), pack.tokens, paid.total, paid.currency),
-    )
-    .await;
+    dispatch::now(services, written).await;
     Ok(Some(Credited {
         payment,
-        tokens_left: balance.tokens_left,
+        tokens_left: balance,
         referral_bonus_to,
     }))
 }

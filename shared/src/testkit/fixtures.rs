@@ -149,3 +149,33 @@ pub async fn generation_in_flight(
         .expect("get")
         .expect("the generation")
 }
+
+/// Makes every effect waiting for a retry due now (instead of after its backoff).
+pub async fn make_effects_due(db: &Db) {
+    let conn = db.conn().await.expect("connection");
+    conn.execute(
+        "UPDATE effects SET next_attempt_at = now() WHERE state = 'pending'",
+        &[],
+    )
+    .await
+    .expect("effects made due");
+}
+
+/// The effects not yet settled (pending, or taken by an executor).
+pub async fn unsettled_effects(db: &Db) -> Vec<crate::repo::effects::EffectRow> {
+    let conn = db.conn().await.expect("connection");
+    crate::repo::effects::list_unsettled(&**conn)
+        .await
+        .expect("effects listed")
+}
+
+/// Ages a claimed delivery past its lease, as if its handler had died.
+pub async fn expire_update_claim(db: &Db, update_id: i64) {
+    let conn = db.conn().await.expect("connection");
+    conn.execute(
+        "UPDATE processed_updates SET claimed_at = now() - interval '1 hour' WHERE update_id = $1",
+        &[&update_id],
+    )
+    .await
+    .expect("claim aged");
+}

@@ -18,9 +18,16 @@ pub const BOT_TOKEN: &str = "7000000001:TEST-token_for-the-fake-api";
 pub struct SentCall {
     pub method: String,
     pub body: Value,
+    /// The HTTP status the fake answered with (a scripted failure, or 200).
+    pub status: u16,
 }
 
 impl SentCall {
+    /// Telegram took it (a scripted failure did not).
+    pub fn answered_ok(&self) -> bool {
+        self.status == 200
+    }
+
     pub fn chat_id(&self) -> Option<i64> {
         as_i64(&self.body["chat_id"])
     }
@@ -161,14 +168,16 @@ impl Respond for Responder {
         let body = parse_body(request);
         let scripted = {
             let mut state = self.state.lock().expect("state");
+            let scripted = state
+                .scripted
+                .get_mut(&method)
+                .and_then(VecDeque::pop_front);
             state.calls.push(SentCall {
                 method: method.clone(),
                 body: body.clone(),
+                status: scripted.as_ref().map_or(200, |(status, _)| *status),
             });
-            state
-                .scripted
-                .get_mut(&method)
-                .and_then(VecDeque::pop_front)
+            scripted
         };
         match scripted {
             Some((status, Some(answer))) => {

@@ -89,6 +89,25 @@ impl Texts for En {
             super::money(amount, currency)
         )
     }
+    fn admin_payment_unknown_pack(
+        &self,
+        user: &str,
+        payment_id: i64,
+        pack: &str,
+        tokens: i64,
+        amount: i64,
+        currency: &str,
+    ) -> String {
+        let paid = super::money(amount, currency);
+        if tokens > 0 {
+            format!("⚠️ Payment #{payment_id}: {user} paid {paid} for pack «{pack}», which is no longer sold; credited {tokens} tokens as the invoice said")
+        } else {
+            format!("⚠️ Payment #{payment_id}: {user} paid {paid} for pack «{pack}», which is no longer sold; nothing was credited, settle it by hand (/admin_users)")
+        }
+    }
+    fn admin_effect_failed(&self, effect_id: i64, what: &str, error: &str) -> String {
+        format!("⚠️ Effect #{effect_id} ({what}) failed for good: {error}")
+    }
     fn balance(&self, left: i64, spent: i64) -> String {
         format!("💰 Balance: <b>{left}</b> tokens\nSpent so far: {spent}\n\nTop up: /buy")
     }

@@ -60,6 +60,17 @@ pub trait Texts: Sync {
     fn admin_training_failed(&self, user: &str, model_id: i64, error: &str) -> String;
     fn admin_generation_failed(&self, user: &str, generation_id: i64, error: &str) -> String;
     fn admin_payment(&self, user: &str, tokens: i64, amount: i64, currency: &str) -> String;
+    /// A payment for a pack no longer sold; `tokens` 0 when its invoice did not say how many.
+    fn admin_payment_unknown_pack(
+        &self,
+        user: &str,
+        payment_id: i64,
+        pack: &str,
+        tokens: i64,
+        amount: i64,
+        currency: &str,
+    ) -> String;
+    fn admin_effect_failed(&self, effect_id: i64, what: &str, error: &str) -> String;
     fn promo_usage(&self) -> String;
     fn promo_tokens(&self, tokens: i64, balance: i64) -> String;
     fn promo_discount(&self, percent: i32) -> String;

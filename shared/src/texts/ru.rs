@@ -87,6 +87,25 @@ impl Texts for Ru {
             super::money(amount, currency)
         )
     }
+    fn admin_payment_unknown_pack(
+        &self,
+        user: &str,
+        payment_id: i64,
+        pack: &str,
+        tokens: i64,
+        amount: i64,
+        currency: &str,
+    ) -> String {
+        let paid = super::money(amount, currency);
+        if tokens > 0 {
+            format!("⚠️ Оплата #{payment_id}: {user} заплатил(а) {paid} за пакет «{pack}», которого больше нет в продаже; начислено {tokens} токенов, как в счёте")
+        } else {
+            format!("⚠️ Оплата #{payment_id}: {user} заплатил(а) {paid} за пакет «{pack}», которого больше нет в продаже; ничего не начислено, разберитесь вручную (/admin_users)")
+        }
+    }
+    fn admin_effect_failed(&self, effect_id: i64, what: &str, error: &str) -> String {
+        format!("⚠️ Действие #{effect_id} ({what}) не выполнено: {error}")
+    }
     fn balance(&self, left: i64, spent: i64) -> String {
         format!("💰 Баланс: <b>{left}</b> токенов\nПотрачено всего: {spent}\n\nПополнить: /buy")
     }

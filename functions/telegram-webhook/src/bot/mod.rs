@@ -9,6 +9,8 @@ mod payments;
 mod training;
 
 use shared::db::DbError;
+use shared::dispatch;
+use shared::effects::{AdminNotice, Effect, Notice, Written};
 use shared::notify;
 use shared::repo::generations;
 use shared::repo::users::{self, TelegramProfile, User};
@@ -409,30 +411,41 @@ async fn start(ctx: &Ctx<'_>, created: bool, payload: &str) -> Result<(), BotErr
         t.welcome(&html(&ctx.user.first_name)),
         Some(keyboards::main_menu(t)),
     )?;
-    if let Some(referrer_id) = referrer {
-        let referrer = users::get(&**db.conn().await?, referrer_id).await?;
-        if let Some(referrer) = referrer {
-            let rt = notify::texts_for(&referrer);
-            notify::send(
-                services,
-                &referrer,
-                rt.referral_joined(&html(&ctx.user.first_name)),
-                None,
-            )
-            .await?;
+    // The referrer and the admins are told through the effect log: once, and retried if Telegram
+    // fails now.
+    let mut written = Written::new();
+    {
+        let conn = db.conn().await?;
+        if let Some(referrer_id) = referrer {
+            written
+                .write(
+                    &**conn,
+                    &format!("referral-joined:{}", ctx.user.id),
+                    &Effect::Notify {
+                        user_id: referrer_id,
+                        notice: Notice::ReferralJoined {
+                            friend: ctx.user.first_name.clone(),
+                        },
+                    },
+                )
+                .await?;
+        }
+        if created {
+            written
+                .write(
+                    &**conn,
+                    &format!("new-user:{}", ctx.user.id),
+                    &Effect::TellAdmins {
+                        notice: AdminNotice::NewUser {
+                            user_id: ctx.user.id,
+                            referred: referrer.is_some(),
+                        },
+                    },
+                )
+                .await?;
         }
     }
-    if created {
-        notify::admins(
-            services,
-            notify::admin_texts().admin_new_user(
-                &html(&ctx.user.display_name()),
-                ctx.user.id,
-                referrer.is_some(),
-            ),
-        )
-        .await;
-    }
+    dispatch::now(services, written).await;
     Ok(())
 }
 

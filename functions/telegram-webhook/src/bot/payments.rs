@@ -2,7 +2,6 @@
 //! default), the pre-checkout query is answered at once, and a successful payment credits the tokens
 //! exactly once (keyed by Telegram's charge id).
 
-use shared::notify;
 use shared::repo::promos;
 use shared::service::payments::{self, CheckoutRefusal, ConfirmedPayment};
 use shared::service::promo::Redeemed;
@@ -127,29 +126,12 @@ pub async fn successful(ctx: &Ctx<'_>, payment: &SuccessfulPayment) -> Result<()
         telegram_charge_id: &payment.telegram_payment_charge_id.0,
         provider_charge_id: &payment.provider_payment_charge_id,
     };
-    let Some(credited) = payments::credit(ctx.services(), &confirmed).await? else {
+    // The thanks, the referrer's bonus notice and the admins' notice are effects of the credit.
+    if payments::credit(ctx.services(), &confirmed)
+        .await?
+        .is_none()
+    {
         tracing::info!("payment already credited");
-        return Ok(());
-    };
-    ctx.reply(
-        ctx.t()
-            .payment_thanks(credited.payment.tokens, credited.tokens_left),
-        None,
-    )
-    .await?;
-    if let Some(referrer_id) = credited.referral_bonus_to {
-        let db = ctx.services().db()?;
-        let referrer = shared::repo::users::get(&**db.conn().await?, referrer_id).await?;
-        if let Some(referrer) = referrer {
-            let bonus = ctx.services().config.product.referral_bonus;
-            notify::send(
-                ctx.services(),
-                &referrer,
-                notify::texts_for(&referrer).referral_bonus(bonus),
-                None,
-            )
-            .await?;
-        }
     }
     Ok(())
 }

@@ -1,0 +1,45 @@
+//! The scheduled run's other half: effects left in the log are executed (a transient failure, a
+//! crash between commit and dispatch), and dedupe and effect rows past their windows are pruned.
+
+use serde::Serialize;
+use shared::db::DbError;
+use shared::dispatch::{self, Drained};
+use shared::repo::{deliveries, effects};
+use shared::services::Services;
+
+/// Effects executed per run (each is a Telegram call or two; the next run takes the rest).
+const DRAIN_LIMIT: i64 = 200;
+/// Telegram keeps an undelivered update for 24 hours and Replicate retries a webhook for minutes:
+/// a week of dedupe rows covers both with room to spare.
+const DEDUPE_DAYS: i32 = 7;
+/// Settled effects stay a month, for reading what was sent when.
+const EFFECT_DAYS: i32 = 30;
+/// Rows deleted per kind per run, so a backlog is worked off without one long statement.
+const PRUNE_LIMIT: i64 = 5_000;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct HousekeepingReport {
+    pub effects: Drained,
+    pub pruned: u64,
+}
+
+pub async fn housekeeping(services: &Services) -> Result<HousekeepingReport, DbError> {
+    let effects_done = dispatch::drain(services, DRAIN_LIMIT).await?;
+    let db = services.db().map_err(|_| DbError::NotConfigured)?;
+    let conn = db.conn().await?;
+    let pruned = deliveries::prune(&**conn, DEDUPE_DAYS, PRUNE_LIMIT).await?
+        + effects::prune(&**conn, EFFECT_DAYS, PRUNE_LIMIT).await?;
+    if effects_done != Drained::default() || pruned > 0 {
+        tracing::info!(
+            done = effects_done.done,
+            retrying = effects_done.retrying,
+            failed = effects_done.failed,
+            pruned,
+            "housekeeping done"
+        );
+    }
+    Ok(HousekeepingReport {
+        effects: effects_done,
+        pruned,
+    })
+}

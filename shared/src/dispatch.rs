@@ -1,0 +1,421 @@
+//! Executing the effect log ([`crate::effects`]): at once after the commit that wrote an effect
+//! ([`now`]), and from the sweep for whatever is left ([`drain`]).
+//!
+//! Each execution takes the row under a lease, so two dispatchers never run one effect at once.
+//! Transient failures are tried again with backoff (a few quick tries inline, then from the sweep),
+//! up to [`MAX_ATTEMPTS`]; a permanent failure is recorded and told to the admins; our own
+//! credentials refused (or a part not configured) pause the effect without using up its attempts.
+//! What a remote answered (Telegram's message ids) is kept with the effect, so a sent effect is
+//! known as sent and never sent again.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use teloxide_core::payloads::{SendMediaGroupSetters, SendMessageSetters, SendPhotoSetters};
+use teloxide_core::requests::Requester;
+use teloxide_core::types::{ChatId, InputFile, InputMedia, InputMediaPhoto, Message, ParseMode};
+
+use crate::db::DbError;
+use crate::domain::status::GenerationStatus;
+use crate::effects::{backoff, AdminNotice, Effect, Notice, Written, MAX_ATTEMPTS};
+use crate::http::error_chain;
+use crate::notify;
+use crate::repo::effects as log;
+use crate::repo::{generations, users};
+use crate::services::{Services, Unavailable};
+use crate::telegram::{Telegram, TelegramError};
+use crate::texts::html;
+use crate::transitions::{self, TransitionError};
+use tracing::Instrument;
+
+/// How long an executor owns an effect it took (longer than any one execution).
+const LEASE_SECONDS: i64 = 120;
+/// Quick tries inside the dispatching invocation, for failures that pass in moments.
+const INLINE_TRIES: u32 = 3;
+/// The longest wait sat out inline; a longer one leaves the effect for the sweep.
+const MAX_INLINE_WAIT: Duration = Duration::from_secs(3);
+/// Our own credentials refused, or a part not configured: the effect waits this long, uncounted.
+const PAUSE: Duration = Duration::from_secs(300);
+
+/// Executes effects written by a transaction that committed. Never fails: what does not succeed
+/// now stays in the log for the sweep.
+pub async fn now(services: &Services, written: Written) {
+    for &id in written.ids() {
+        if let Err(e) = run(services, id, INLINE_TRIES).await {
+            tracing::warn!(effect_id = id, error = %error_chain(&e), "effect left for the sweep");
+        }
+    }
+}
+
+/// What [`drain`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Drained {
+    pub done: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+/// Executes due effects (pending ones whose time has come, and leased ones whose executor died),
+/// at most `limit`, oldest due first.
+pub async fn drain(services: &Services, limit: i64) -> Result<Drained, DbError> {
+    let db = services.db().map_err(|_| DbError::NotConfigured)?;
+    let due = log::due(&**db.conn().await?, limit).await?;
+    let mut drained = Drained::default();
+    for id in due {
+        match run(services, id, 1).await {
+            Ok(Some(Settled::Done)) => drained.done += 1,
+            Ok(Some(Settled::Retrying)) => drained.retrying += 1,
+            Ok(Some(Settled::Failed)) => drained.failed += 1,
+            Ok(None) => {}
+            Err(e) => {
+                drained.retrying += 1;
+                tracing::warn!(effect_id = id, error = %error_chain(&e), "effect not settled");
+            }
+        }
+    }
+    Ok(drained)
+}
+
+/// How an execution ended, for the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    Done,
+    Retrying,
+    Failed,
+}
+
+/// Why an execution did not succeed, classified for what to do next.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    /// Worth trying again (network, the remote's 5xx or rate limit, our database).
+    #[error("{error}")]
+    Transient {
+        error: String,
+        retry_after: Option<Duration>,
+    },
+    /// The work must wait for us (our credentials refused, a part not configured): tried again
+    /// later without using up its attempts.
+    #[error("{0}")]
+    Paused(String),
+    /// Will never succeed.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<DbError> for Failure {
+    fn from(e: DbError) -> Self {
+        Failure::Transient {
+            error: error_chain(&e),
+            retry_after: None,
+        }
+    }
+}
+
+/// Takes effect `id` (if due and not owned by a live executor), executes it with up to `tries`
+/// quick tries, and settles it in the log.
+async fn run(services: &Services, id: i64, tries: u32) -> Result<Option<Settled>, DbError> {
+    let db = services.db().map_err(|_| DbError::NotConfigured)?;
+    let Some(row) = log::take(&**db.conn().await?, id, LEASE_SECONDS).await? else {
+        return Ok(None);
+    };
+    let span = tracing::info_span!("effect", effect_id = row.id, key = %row.dedupe_key);
+    run_taken(services, row, tries).instrument(span).await
+}
+
+async fn run_taken(
+    services: &Services,
+    row: log::EffectRow,
+    tries: u32,
+) -> Result<Option<Settled>, DbError> {
+    let db = services.db().map_err(|_| DbError::NotConfigured)?;
+    let effect: Effect = match serde_json::from_value(row.payload.clone()) {
+        Ok(effect) => effect,
+        Err(e) => {
+            let error = format!("unreadable effect: {e}");
+            settle_failed(services, &row, None, &error).await?;
+            return Ok(Some(Settled::Failed));
+        }
+    };
+    let mut tried = 0;
+    loop {
+        tried += 1;
+        let started = std::time::Instant::now();
+        let outcome = execute(services, &effect).await;
+        // A failure that already took a while (teloxide sits out 10 s after a Bot API 5xx) is
+        // not tried again inline: the invocation's time is the user's.
+        let quick = started.elapsed() <= MAX_INLINE_WAIT;
+        let conn = db.conn().await?;
+        match outcome {
+            Ok(result) => {
+                log::finish(&**conn, row.id, &result).await?;
+                return Ok(Some(Settled::Done));
+            }
+            Err(Failure::Transient { error, retry_after }) => {
+                let wait = retry_after.unwrap_or(Duration::from_millis(300 * u64::from(tried)));
+                if tried < tries && quick && wait <= MAX_INLINE_WAIT {
+                    drop(conn);
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                if row.attempts >= MAX_ATTEMPTS {
+                    drop(conn);
+                    let error = format!("gave up after {} attempts: {error}", row.attempts);
+                    settle_failed(services, &row, Some(&effect), &error).await?;
+                    return Ok(Some(Settled::Failed));
+                }
+                let after = retry_after.unwrap_or_default().max(backoff(row.attempts));
+                tracing::warn!(error = %error, retry_in_secs = after.as_secs(), "effect will be tried again");
+                log::retry_later(&**conn, row.id, after.as_secs_f64(), &error, true).await?;
+                return Ok(Some(Settled::Retrying));
+            }
+            Err(Failure::Paused(error)) => {
+                tracing::error!(error = %error, "effect paused: our side must be fixed");
+                log::retry_later(&**conn, row.id, PAUSE.as_secs_f64(), &error, false).await?;
+                return Ok(Some(Settled::Retrying));
+            }
+            Err(Failure::Permanent(error)) => {
+                drop(conn);
+                settle_failed(services, &row, Some(&effect), &error).await?;
+                return Ok(Some(Settled::Failed));
+            }
+        }
+    }
+}
+
+/// Records a permanent failure and tells the admins (unless it was a notice to them that failed).
+async fn settle_failed(
+    services: &Services,
+    row: &log::EffectRow,
+    effect: Option<&Effect>,
+    error: &str,
+) -> Result<(), DbError> {
+    tracing::error!(error = %error, "effect failed for good");
+    let db = services.db().map_err(|_| DbError::NotConfigured)?;
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    log::fail(&*tx, row.id, error).await?;
+    let mut written = Written::new();
+    if !matches!(effect, Some(Effect::TellAdmins { .. }) | None) {
+        written
+            .write(
+                &*tx,
+                &format!("effect-failed:{}", row.id),
+                &Effect::TellAdmins {
+                    notice: AdminNotice::EffectFailed {
+                        effect_id: row.id,
+                        dedupe_key: row.dedupe_key.clone(),
+                        error: error.to_owned(),
+                    },
+                },
+            )
+            .await?;
+    }
+    tx.commit().await?;
+    drop(conn);
+    Box::pin(now(services, written)).await;
+    Ok(())
+}
+
+/// What an executor keeps of a skipped effect.
+fn skipped(why: &str) -> Value {
+    json!({ "skipped": why })
+}
+
+impl From<Unavailable> for Failure {
+    fn from(e: Unavailable) -> Self {
+        Failure::Paused(e.to_string())
+    }
+}
+
+impl From<TelegramError> for Failure {
+    fn from(e: TelegramError) -> Self {
+        match e {
+            TelegramError::RateLimited(wait) => Failure::Transient {
+                error: e.to_string(),
+                retry_after: Some(wait),
+            },
+            TelegramError::Request(teloxide_core::RequestError::Api(
+                teloxide_core::ApiError::InvalidToken,
+            )) => Failure::Paused(format!(
+                "Telegram refused our bot token: {}",
+                error_chain(&e)
+            )),
+            e if e.is_transient() => Failure::Transient {
+                error: error_chain(&e),
+                retry_after: None,
+            },
+            e => Failure::Permanent(error_chain(&e)),
+        }
+    }
+}
+
+async fn execute(services: &Services, effect: &Effect) -> Result<Value, Failure> {
+    match effect {
+        Effect::Notify { user_id, notice } => notify_user(services, *user_id, notice).await,
+        Effect::TellAdmins { notice } => tell_admins(services, notice).await,
+        Effect::DeliverGeneration { generation_id } => {
+            deliver_generation(services, *generation_id).await
+        }
+    }
+}
+
+async fn notify_user(services: &Services, user_id: i64, notice: &Notice) -> Result<Value, Failure> {
+    let db = services.db()?;
+    let user = users::get(&**db.conn().await?, user_id).await?;
+    let Some(user) = user else {
+        return Ok(skipped("no such user"));
+    };
+    if user.bot_blocked {
+        return Ok(skipped("the user blocked the bot"));
+    }
+    let telegram = services.telegram()?;
+    let (text, markup) = notify::user_notice(&user, notice);
+    let mut request = telegram
+        .bot
+        .send_message(ChatId(user.id), text)
+        .parse_mode(ParseMode::Html);
+    if let Some(markup) = markup {
+        request = request.reply_markup(markup);
+    }
+    match telegram.call(request).await {
+        Ok(message) => Ok(json!({ "message_ids": [message.id.0] })),
+        Err(TelegramError::Blocked) => {
+            users::mark_bot_blocked(&**db.conn().await?, user.id).await?;
+            Ok(skipped("the user blocked the bot"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn tell_admins(services: &Services, notice: &AdminNotice) -> Result<Value, Failure> {
+    let Some(chat) = services.config.admin_chat_id else {
+        return Ok(skipped("no ADMIN_CHAT_ID"));
+    };
+    let who = match notice.user_id() {
+        Some(id) => users::get(&**services.db()?.conn().await?, id).await?,
+        None => None,
+    };
+    let telegram = services.telegram()?;
+    let request = telegram
+        .bot
+        .send_message(ChatId(chat), notify::admin_notice(notice, who.as_ref()))
+        .parse_mode(ParseMode::Html);
+    match telegram.call(request).await {
+        Ok(message) => Ok(json!({ "message_ids": [message.id.0] })),
+        Err(TelegramError::Blocked) => Err(Failure::Permanent(
+            "the bot cannot write to ADMIN_CHAT_ID".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Sends a finished generation's images as one album, then records the delivery (the generation
+/// succeeds, the rating prompt follows). No transaction is open while Telegram is called: a slow or
+/// failed send holds no row and cannot leave a generation both delivered and refunded.
+async fn deliver_generation(services: &Services, generation_id: i64) -> Result<Value, Failure> {
+    let db = services.db()?;
+    let (generation, user) = {
+        let conn = db.conn().await?;
+        let Some(generation) = generations::get(&**conn, generation_id).await? else {
+            return Ok(skipped("no such generation"));
+        };
+        let user = users::get(&**conn, generation.user_id).await?;
+        (generation, user)
+    };
+    if generation.status.is_final() {
+        return Ok(skipped("already settled"));
+    }
+    let urls = generation.result_urls.clone();
+    let mut file_ids = Vec::new();
+    let mut delivered_to = None;
+    if let Some(user) = user.filter(|u| !u.bot_blocked) {
+        let telegram = services.telegram()?;
+        let caption = notify::texts_for(&user).generation_caption(&html(&generation.prompt));
+        match send_album(telegram, user.id, &urls, &caption).await {
+            Ok(messages) => {
+                file_ids = photo_file_ids(&messages);
+                delivered_to = Some(user.id);
+            }
+            Err(TelegramError::Blocked) => {
+                users::mark_bot_blocked(&**db.conn().await?, user.id).await?;
+            }
+            Err(e) => match Failure::from(e) {
+                Failure::Permanent(error) => {
+                    // Telegram will never take these photos (e.g. it cannot fetch them): a result
+                    // the user cannot have is a failed generation, refunded, not retried forever.
+                    let error = format!("the photos could not be sent: {error}");
+                    let written = transitions::fail_generation(
+                        db,
+                        &generation,
+                        GenerationStatus::Failed,
+                        &error,
+                    )
+                    .await
+                    .map_err(transition_failure)?
+                    .unwrap_or_default();
+                    Box::pin(now(services, written)).await;
+                    return Ok(json!({ "failed": error }));
+                }
+                other => return Err(other),
+            },
+        }
+    }
+    let written = transitions::record_delivery(db, &generation, &file_ids, delivered_to)
+        .await
+        .map_err(transition_failure)?;
+    Box::pin(now(services, written)).await;
+    Ok(json!({ "file_ids": file_ids }))
+}
+
+async fn send_album(
+    telegram: &Telegram,
+    chat: i64,
+    urls: &[String],
+    caption: &str,
+) -> Result<Vec<Message>, TelegramError> {
+    let parsed: Vec<url::Url> = urls.iter().filter_map(|u| u.parse().ok()).collect();
+    if parsed.len() == 1 {
+        let request = telegram
+            .bot
+            .send_photo(ChatId(chat), InputFile::url(parsed[0].clone()))
+            .caption(caption.to_owned())
+            .parse_mode(ParseMode::Html);
+        return Ok(vec![telegram.call(request).await?]);
+    }
+    // An album holds 2-10 items; we generate at most 4.
+    let media: Vec<InputMedia> = parsed
+        .into_iter()
+        .enumerate()
+        .map(|(i, url)| {
+            let photo = InputMediaPhoto::new(InputFile::url(url));
+            InputMedia::Photo(if i == 0 {
+                photo
+                    .caption(caption.to_owned())
+                    .parse_mode(ParseMode::Html)
+            } else {
+                photo
+            })
+        })
+        .collect();
+    let request = telegram
+        .bot
+        .send_media_group(ChatId(chat), media)
+        .disable_notification(false);
+    telegram.call(request).await
+}
+
+fn photo_file_ids(messages: &[Message]) -> Vec<String> {
+    messages
+        .iter()
+        .filter_map(|m| m.photo().and_then(|sizes| sizes.last()))
+        .map(|size| size.file.id.to_string())
+        .collect()
+}
+
+fn transition_failure(e: TransitionError) -> Failure {
+    match e {
+        TransitionError::Db(e) => e.into(),
+        e => Failure::Permanent(error_chain(&e)),
+    }
+}

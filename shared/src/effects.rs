@@ -1,0 +1,168 @@
+//! Durable outside effects (a transactional outbox).
+//!
+//! A use case that changes state writes the outside effects the change causes ([`Effect`]: a message
+//! to a user, a notice to the admins, a generation's album) into the effect log *in the same
+//! transaction*, each under a dedupe key naming its cause. After commit the caller hands the new ids
+//! to [`crate::dispatch`], which executes them at once; whatever is left (a transient failure, a
+//! crash between commit and dispatch) is drained by the sweep. So a committed change always has its
+//! effects, and one cause has them once. This module is only the data and its writing; executing is
+//! [`crate::dispatch`]'s.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::{DbError, GenericClient};
+use crate::repo::effects as log;
+
+/// An outside effect, as written to the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Effect {
+    /// A message to a user, in their language (skipped if they blocked the bot).
+    Notify { user_id: i64, notice: Notice },
+    /// A message to the admins' chat (`ADMIN_CHAT_ID`; skipped when none is set).
+    TellAdmins { notice: AdminNotice },
+    /// A finished generation's images to its user as one album; the generation counts as
+    /// succeeded once they are delivered (or cannot be: the user blocked the bot).
+    DeliverGeneration { generation_id: i64 },
+}
+
+impl Effect {
+    fn kind(&self) -> &'static str {
+        match self {
+            Effect::Notify { .. } => "notify",
+            Effect::TellAdmins { .. } => "tell_admins",
+            Effect::DeliverGeneration { .. } => "deliver_generation",
+        }
+    }
+}
+
+/// What a user is told outside a conversation. Data only: the text is chosen when it is sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "notice", rename_all = "snake_case")]
+pub enum Notice {
+    ModelReady {
+        model_id: i64,
+        name: String,
+    },
+    TrainingFailed {
+        name: String,
+        refunded: i64,
+    },
+    GenerationFailed {
+        refunded: i64,
+    },
+    /// After an album: the 1-5 rating buttons.
+    RatePrompt {
+        generation_id: i64,
+    },
+    PaymentReceived {
+        tokens: i64,
+        balance: i64,
+    },
+    ReferralJoined {
+        friend: String,
+    },
+    ReferralBonus {
+        tokens: i64,
+    },
+}
+
+/// What the admins are told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "notice", rename_all = "snake_case")]
+pub enum AdminNotice {
+    NewUser {
+        user_id: i64,
+        referred: bool,
+    },
+    Payment {
+        user_id: i64,
+        tokens: i64,
+        amount: i64,
+        currency: String,
+    },
+    /// A payment for a pack we no longer sell: credited as its invoice said, or (an invoice that
+    /// did not say) recorded with nothing credited, for the admins to settle.
+    PaymentForUnknownPack {
+        user_id: i64,
+        payment_id: i64,
+        pack_id: String,
+        tokens: i64,
+        amount: i64,
+        currency: String,
+    },
+    TrainingFailed {
+        user_id: i64,
+        model_id: i64,
+        error: String,
+    },
+    GenerationFailed {
+        user_id: i64,
+        generation_id: i64,
+        error: String,
+    },
+    /// An effect failed for good: someone was not told something, or did not get their photos.
+    EffectFailed {
+        effect_id: i64,
+        dedupe_key: String,
+        error: String,
+    },
+}
+
+/// How many times an effect is taken before it counts as failed for good (with the backoff below,
+/// about a day of trying).
+pub const MAX_ATTEMPTS: i32 = 24;
+/// The wait before the next attempt after `attempts` failed ones: 10 s doubling, at most an hour.
+pub fn backoff(attempts: i32) -> Duration {
+    let exponent = attempts.clamp(1, 10) as u32 - 1;
+    Duration::from_secs((10u64 << exponent).min(3600))
+}
+
+/// Writes `effect` under `dedupe_key`, in the caller's transaction. Returns the id to dispatch after
+/// commit, or `None` when the same cause already wrote it.
+pub async fn write(
+    db: &impl GenericClient,
+    dedupe_key: &str,
+    effect: &Effect,
+) -> Result<Option<i64>, DbError> {
+    let payload = serde_json::to_value(effect).expect("effects serialise");
+    log::insert(db, dedupe_key, effect.kind(), &payload).await
+}
+
+/// Effects written in one transaction, to dispatch once it committed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[must_use = "written effects are dispatched after commit"]
+pub struct Written(Vec<i64>);
+
+impl Written {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Writes an effect and remembers it for dispatch.
+    pub async fn write(
+        &mut self,
+        db: &impl GenericClient,
+        dedupe_key: &str,
+        effect: &Effect,
+    ) -> Result<(), DbError> {
+        if let Some(id) = write(db, dedupe_key, effect).await? {
+            self.0.push(id);
+        }
+        Ok(())
+    }
+
+    pub fn extend(&mut self, other: Written) {
+        self.0.extend(other.0);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn ids(&self) -> &[i64] {
+        &self.0
+    }
+}

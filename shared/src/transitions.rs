@@ -1,0 +1,285 @@
+//! A job's status changes and what each causes, one transaction each: the model or generation moves
+//! forward (never back), a failure is refunded exactly once, and the outside effects of the change
+//! (the user told, the admins told, the album sent) are written to the effect log in the same
+//! transaction. Each returns the effects to dispatch after commit, or `None` when nothing moved (a
+//! report delivered twice, or by webhook and poller at once, changes things once).
+
+use serde_json::json;
+
+use crate::db::{Db, DbError, GenericClient};
+use crate::domain::status::{GenerationStatus, ModelStatus};
+use crate::effects::{AdminNotice, Effect, Notice, Written};
+use crate::repo::events::{self, Event};
+use crate::repo::generations::{self, Generation};
+use crate::repo::ledger::{self, Change, LedgerError, Reason};
+use crate::repo::models::{self, Model};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("refund failed")]
+    Ledger(#[from] LedgerError),
+}
+
+impl From<tokio_postgres::Error> for TransitionError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        TransitionError::Db(e.into())
+    }
+}
+
+/// A training succeeded: the model is ready and its owner is told.
+pub async fn model_ready(
+    db: &Db,
+    model_id: i64,
+    version: &str,
+    weights: Option<&str>,
+    seconds: Option<f64>,
+) -> Result<Option<Written>, TransitionError> {
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    let Some(model) = models::advance(
+        &*tx,
+        model_id,
+        ModelStatus::Ready,
+        Some(version),
+        weights,
+        None,
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    if let Some(seconds) = seconds {
+        models::set_training_seconds(&*tx, model.id, seconds).await?;
+    }
+    events::record(
+        &*tx,
+        model.user_id,
+        Event::TrainingFinished,
+        json!({"model_id": model.id, "status": "ready", "seconds": seconds}),
+    )
+    .await?;
+    let mut written = Written::new();
+    written
+        .write(
+            &*tx,
+            &format!("model-ready:{}", model.id),
+            &Effect::Notify {
+                user_id: model.user_id,
+                notice: Notice::ModelReady {
+                    model_id: model.id,
+                    name: model.name.clone(),
+                },
+            },
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(Some(written))
+}
+
+/// A training failed (or could not start): the model is failed and its cost refunded, once; the
+/// user and the admins are told.
+pub async fn fail_training(
+    db: &Db,
+    model: &Model,
+    error: &str,
+) -> Result<Option<Written>, TransitionError> {
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    let Some(failed) =
+        models::advance(&*tx, model.id, ModelStatus::Failed, None, None, Some(error)).await?
+    else {
+        return Ok(None);
+    };
+    let refunded = refund(
+        &*tx,
+        failed.user_id,
+        failed.cost_tokens,
+        &format!("model:{}", failed.id),
+    )
+    .await?;
+    events::record(
+        &*tx,
+        failed.user_id,
+        Event::TrainingFinished,
+        json!({"model_id": failed.id, "status": "failed", "refunded": refunded}),
+    )
+    .await?;
+    let mut written = Written::new();
+    let key = format!("training-failed:{}", failed.id);
+    written
+        .write(
+            &*tx,
+            &key,
+            &Effect::Notify {
+                user_id: failed.user_id,
+                notice: Notice::TrainingFailed {
+                    name: failed.name.clone(),
+                    refunded,
+                },
+            },
+        )
+        .await?;
+    written
+        .write(
+            &*tx,
+            &format!("admins:{key}"),
+            &Effect::TellAdmins {
+                notice: AdminNotice::TrainingFailed {
+                    user_id: failed.user_id,
+                    model_id: failed.id,
+                    error: error.to_owned(),
+                },
+            },
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(Some(written))
+}
+
+/// A generation failed (or was canceled): it is refunded, once; the user and the admins are told.
+pub async fn fail_generation(
+    db: &Db,
+    generation: &Generation,
+    status: GenerationStatus,
+    error: &str,
+) -> Result<Option<Written>, TransitionError> {
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    let Some(failed) = generations::advance(&*tx, generation.id, status, None, Some(error)).await?
+    else {
+        return Ok(None);
+    };
+    let refunded = refund(
+        &*tx,
+        failed.user_id,
+        failed.cost_tokens,
+        &format!("generation:{}", failed.id),
+    )
+    .await?;
+    let mut written = Written::new();
+    let key = format!("generation-failed:{}", failed.id);
+    written
+        .write(
+            &*tx,
+            &key,
+            &Effect::Notify {
+                user_id: failed.user_id,
+                notice: Notice::GenerationFailed { refunded },
+            },
+        )
+        .await?;
+    written
+        .write(
+            &*tx,
+            &format!("admins:{key}"),
+            &Effect::TellAdmins {
+                notice: AdminNotice::GenerationFailed {
+                    user_id: failed.user_id,
+                    generation_id: failed.id,
+                    error: error.to_owned(),
+                },
+            },
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(Some(written))
+}
+
+/// A prediction succeeded: its image URLs are kept and the album is due. The generation counts as
+/// succeeded only once the album is delivered ([`record_delivery`]).
+pub async fn results_arrived(
+    db: &Db,
+    generation_id: i64,
+    urls: &[String],
+) -> Result<Option<Written>, TransitionError> {
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    if !generations::set_results(&*tx, generation_id, urls).await? {
+        return Ok(None);
+    }
+    let mut written = Written::new();
+    written
+        .write(
+            &*tx,
+            &format!("deliver:{generation_id}"),
+            &Effect::DeliverGeneration { generation_id },
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(Some(written))
+}
+
+/// The album was sent (`delivered_to` the user, with Telegram's file ids) or could not be (the user
+/// blocked the bot): the generation succeeded. Replicate's URLs expire within the hour, so the file
+/// ids are what we keep for showing the images again; the first becomes the model's preview.
+pub async fn record_delivery(
+    db: &Db,
+    generation: &Generation,
+    file_ids: &[String],
+    delivered_to: Option<i64>,
+) -> Result<Written, TransitionError> {
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    let mut written = Written::new();
+    let moved =
+        generations::advance(&*tx, generation.id, GenerationStatus::Succeeded, None, None).await?;
+    if moved.is_none() {
+        return Ok(written);
+    }
+    if !file_ids.is_empty() {
+        generations::set_telegram_file_ids(&*tx, generation.id, file_ids).await?;
+    }
+    events::record(
+        &*tx,
+        generation.user_id,
+        Event::GenerationDelivered,
+        json!({"generation_id": generation.id, "images": generation.result_urls.len()}),
+    )
+    .await?;
+    if let (Some(model_id), Some(file_id)) = (generation.model_id, file_ids.first()) {
+        // The owner's first delivered photo becomes the model's preview (an explicit one is kept).
+        models::set_first_preview(&*tx, model_id, generation.user_id, file_id).await?;
+    }
+    if let Some(user_id) = delivered_to {
+        written
+            .write(
+                &*tx,
+                &format!("rate:{}", generation.id),
+                &Effect::Notify {
+                    user_id,
+                    notice: Notice::RatePrompt {
+                        generation_id: generation.id,
+                    },
+                },
+            )
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(written)
+}
+
+/// Credits `tokens` back for `reference`, once (a second refund of the same thing is a no-op).
+async fn refund(
+    db: &impl GenericClient,
+    user_id: i64,
+    tokens: i64,
+    reference: &str,
+) -> Result<i64, TransitionError> {
+    if tokens <= 0 {
+        return Ok(0);
+    }
+    let change = Change {
+        user_id,
+        delta: tokens,
+        reason: Reason::Refund,
+        reference,
+        note: None,
+    };
+    match ledger::apply(db, &change).await {
+        Ok(_) => Ok(tokens),
+        Err(LedgerError::AlreadyApplied { .. }) => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}

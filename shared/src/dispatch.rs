@@ -21,6 +21,7 @@ use crate::domain::status::GenerationStatus;
 use crate::effects::{backoff, AdminNotice, Effect, Notice, Written, MAX_ATTEMPTS};
 use crate::http::error_chain;
 use crate::notify;
+use crate::queue::{QueueError, TrainingJob};
 use crate::repo::effects as log;
 use crate::repo::{generations, users};
 use crate::services::{Services, Unavailable};
@@ -42,7 +43,8 @@ const PAUSE: Duration = Duration::from_secs(300);
 /// now stays in the log for the sweep.
 pub async fn now(services: &Services, written: Written) {
     for &id in written.ids() {
-        if let Err(e) = run(services, id, INLINE_TRIES).await {
+        // Boxed: an executor may dispatch the effects it causes, and the nested futures get deep.
+        if let Err(e) = Box::pin(run(services, id, INLINE_TRIES)).await {
             tracing::warn!(effect_id = id, error = %error_chain(&e), "effect left for the sweep");
         }
     }
@@ -63,7 +65,7 @@ pub async fn drain(services: &Services, limit: i64) -> Result<Drained, DbError> 
     let due = log::due(&**db.conn().await?, limit).await?;
     let mut drained = Drained::default();
     for id in due {
-        match run(services, id, 1).await {
+        match Box::pin(run(services, id, 1)).await {
             Ok(Some(Settled::Done)) => drained.done += 1,
             Ok(Some(Settled::Retrying)) => drained.retrying += 1,
             Ok(Some(Settled::Failed)) => drained.failed += 1,
@@ -256,6 +258,22 @@ async fn execute(services: &Services, effect: &Effect) -> Result<Value, Failure>
         Effect::TellAdmins { notice } => tell_admins(services, notice).await,
         Effect::DeliverGeneration { generation_id } => {
             deliver_generation(services, *generation_id).await
+        }
+        Effect::QueueTraining { model_id } => {
+            match services
+                .queue
+                .send(TrainingJob {
+                    model_id: *model_id,
+                })
+                .await
+            {
+                Ok(()) => Ok(json!({ "queued": true })),
+                Err(e @ QueueError::NotConfigured) => Err(Failure::Paused(e.to_string())),
+                Err(e) => Err(Failure::Transient {
+                    error: e.to_string(),
+                    retry_after: None,
+                }),
+            }
         }
     }
 }

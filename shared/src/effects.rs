@@ -26,6 +26,8 @@ pub enum Effect {
     /// A finished generation's images to its user as one album; the generation counts as
     /// succeeded once they are delivered (or cannot be: the user blocked the bot).
     DeliverGeneration { generation_id: i64 },
+    /// A paid model's training job onto the training queue.
+    QueueTraining { model_id: i64 },
 }
 
 impl Effect {
@@ -34,6 +36,7 @@ impl Effect {
             Effect::Notify { .. } => "notify",
             Effect::TellAdmins { .. } => "tell_admins",
             Effect::DeliverGeneration { .. } => "deliver_generation",
+            Effect::QueueTraining { .. } => "queue_training",
         }
     }
 }

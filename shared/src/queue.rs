@@ -53,6 +53,14 @@ impl TrainingQueue {
         (Self::InProcess(tx), rx)
     }
 
+    /// Fails with [`QueueError::NotConfigured`] when there is no queue at all.
+    pub fn check_configured(&self) -> Result<(), QueueError> {
+        match self {
+            Self::Disabled => Err(QueueError::NotConfigured),
+            _ => Ok(()),
+        }
+    }
+
     pub async fn send(&self, job: TrainingJob) -> Result<(), QueueError> {
         match self {
             Self::Sqs { client, queue_url } => {

@@ -394,3 +394,50 @@ async fn payments_and_referrals_record_once() {
     assert_eq!(stats.paying_users, 1);
     assert_eq!(stats.revenue[0].amount, 100);
 }
+
+#[tokio::test]
+async fn a_paid_training_gets_its_job_even_when_the_queue_fails_at_submit() {
+    let env = shared::testkit::TestEnv::start().await;
+    let db = &env.db.db;
+    let user = shared::testkit::fixtures::user(db, 1, 100).await;
+    let model = shared::testkit::fixtures::draft_model(db, user.id, 10).await;
+
+    // The queue is down when the user pays (its receiving end is gone).
+    let (broken, receiver) = shared::queue::TrainingQueue::in_process();
+    drop(receiver);
+    let services = shared::services::Services::new(env.config(), broken).unwrap();
+    let queued = shared::service::training::submit(&services, user.id, model.id)
+        .await
+        .expect("paid and queued, the job waits");
+    assert_eq!(queued.status, ModelStatus::Queued);
+    let conn = db.conn().await.unwrap();
+    assert_eq!(
+        users::get(&**conn, user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .tokens_left,
+        0
+    );
+    drop(conn);
+    let waiting = shared::testkit::fixtures::unsettled_effects(db).await;
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].kind, "queue_training");
+
+    // A double click pays and queues nothing more; the sweep sends the job once the queue is back.
+    assert!(
+        shared::service::training::submit(&services, user.id, model.id)
+            .await
+            .is_err()
+    );
+    let (working, mut jobs) = shared::queue::TrainingQueue::in_process();
+    let services = shared::services::Services::new(env.config(), working).unwrap();
+    shared::testkit::fixtures::make_effects_due(db).await;
+    let drained = shared::dispatch::drain(&services, 10).await.unwrap();
+    assert_eq!(drained.done, 1);
+    assert_eq!(
+        jobs.try_recv().unwrap(),
+        shared::queue::TrainingJob { model_id: model.id }
+    );
+    assert!(jobs.try_recv().is_err(), "one job");
+}

@@ -447,3 +447,44 @@ async fn a_notice_telegram_refuses_for_good_is_recorded_and_told_to_the_admins()
     );
     assert!(fixtures::unsettled_effects(&app.env.db.db).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_refused_bot_token_pauses_notices_instead_of_failing_them() {
+    let app = App::spawn().await;
+    let user = fixtures::user(&app.env.db.db, 1, 100).await;
+    fixtures::training_model(&app.env.db.db, user.id, "tr_1", 100).await;
+    // Our bot token is refused (revoked by mistake): our outage, not the user's.
+    app.env
+        .telegram
+        .fail_next("sendMessage", 401, "Unauthorized", None);
+    assert_eq!(
+        app.deliver("msg_1", &training_succeeded("tr_1")).await,
+        StatusCode::OK
+    );
+    let waiting = fixtures::unsettled_effects(&app.env.db.db).await;
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(waiting[0].attempts, 0, "a pause uses up no attempt");
+    assert!(waiting[0].last_error.as_deref().unwrap().contains("token"));
+    assert!(app
+        .env
+        .telegram
+        .sent_to(shared::testkit::ADMIN_ID)
+        .is_empty());
+
+    // Fixed: the next sweep delivers it.
+    fixtures::make_effects_due(&app.env.db.db).await;
+    let (services, _jobs) = app.env.services();
+    assert_eq!(
+        shared::dispatch::drain(&services, 100).await.unwrap().done,
+        1
+    );
+    assert_eq!(
+        app.env
+            .telegram
+            .sent_to(user.id)
+            .iter()
+            .filter(|c| c.answered_ok())
+            .count(),
+        1
+    );
+}

@@ -5,7 +5,8 @@ use crate::domain::rules::{self, MAX_PHOTOS};
 use crate::domain::status::ModelStatus;
 use serde_json::json;
 
-use crate::queue::TrainingJob;
+use crate::dispatch;
+use crate::effects::{Effect, Written};
 use crate::repo::events::{self, Event};
 use crate::repo::ledger::{self, Change, Reason};
 use crate::repo::models::{self, Model, NewPhoto};
@@ -62,15 +63,18 @@ pub async fn add_photo(
     })
 }
 
-/// Pays for a draft and queues its training: the cost is debited through the ledger and the model
-/// moves to `queued` in one transaction, which commits only once the job is on the queue (so a queue
-/// failure debits nothing, and a double click queues once).
+/// Pays for a draft and queues its training: the cost is debited through the ledger, the model
+/// moves to `queued` and the training job is written to the effect log in one transaction (so a
+/// double click queues once, and a committed payment always gets its job: a queue that fails now is
+/// tried again by the sweep). The job is sent right after commit.
 pub async fn submit(
     services: &Services,
     user_id: i64,
     model_id: i64,
 ) -> Result<Model, ServiceError> {
     let db = services.db()?;
+    // No queue here at all: refused before anything is paid.
+    services.queue.check_configured()?;
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
     let model = models::get_for_update(&*tx, model_id)
@@ -116,12 +120,18 @@ pub async fn submit(
         json!({"model_id": model.id, "tokens": cost}),
     )
     .await?;
-    services
-        .queue
-        .send(TrainingJob { model_id: model.id })
+    let mut written = Written::new();
+    written
+        .write(
+            &*tx,
+            &format!("queue-training:{}", model.id),
+            &Effect::QueueTraining { model_id: model.id },
+        )
         .await?;
     tx.commit().await?;
-    let queued = models::get(&**conn, model.id)
+    drop(conn);
+    dispatch::now(services, written).await;
+    let queued = models::get(&**db.conn().await?, model.id)
         .await?
         .ok_or(ServiceError::NotFound("model"))?;
     Ok(queued)

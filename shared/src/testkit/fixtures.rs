@@ -35,6 +35,28 @@ pub async fn user(db: &Db, id: i64, tokens: i64) -> User {
 
 /// A paid, queued model with `photos` Telegram photos (the training cost debited through the ledger).
 pub async fn queued_model(db: &Db, user_id: i64, photos: usize, cost: i64) -> Model {
+    let model = draft_model(db, user_id, photos).await;
+    let conn = db.conn().await.expect("a connection");
+    if cost > 0 {
+        let reference = format!("model:{}", model.id);
+        let change = Change {
+            user_id,
+            delta: -cost,
+            reason: Reason::Training,
+            reference: &reference,
+            note: None,
+        };
+        ledger::apply(&**conn, &change).await.expect("debit");
+    }
+    assert!(models::queue(&**conn, model.id, cost).await.expect("queue"));
+    models::get(&**conn, model.id)
+        .await
+        .expect("get")
+        .expect("the model")
+}
+
+/// A draft model with `photos` training photos (from Telegram).
+pub async fn draft_model(db: &Db, user_id: i64, photos: usize) -> Model {
     let conn = db.conn().await.expect("a connection");
     let model = models::create_draft(&**conn, user_id, "Me", "DPTEST")
         .await
@@ -51,18 +73,6 @@ pub async fn queued_model(db: &Db, user_id: i64, photos: usize, cost: i64) -> Mo
             .await
             .expect("photo");
     }
-    if cost > 0 {
-        let reference = format!("model:{}", model.id);
-        let change = Change {
-            user_id,
-            delta: -cost,
-            reason: Reason::Training,
-            reference: &reference,
-            note: None,
-        };
-        ledger::apply(&**conn, &change).await.expect("debit");
-    }
-    assert!(models::queue(&**conn, model.id, cost).await.expect("queue"));
     models::get(&**conn, model.id)
         .await
         .expect("get")

@@ -128,11 +128,13 @@ pub async fn submit(
             &Effect::QueueTraining { model_id: model.id },
         )
         .await?;
+    // Read before commit: nothing may fail after the charge commits (a caller cleaning up after an
+    // error would undo a paid request).
+    let queued = models::get(&*tx, model.id)
+        .await?
+        .ok_or(ServiceError::NotFound("model"))?;
     tx.commit().await?;
     drop(conn);
     dispatch::now(services, written).await;
-    let queued = models::get(&**db.conn().await?, model.id)
-        .await?
-        .ok_or(ServiceError::NotFound("model"))?;
     Ok(queued)
 }

@@ -441,3 +441,54 @@ async fn a_paid_training_gets_its_job_even_when_the_queue_fails_at_submit() {
     );
     assert!(jobs.try_recv().is_err(), "one job");
 }
+
+#[tokio::test]
+async fn dedupe_and_effect_rows_are_pruned_only_past_their_windows() {
+    let t = test_db().await;
+    let conn = t.db.conn().await.unwrap();
+    for id in [1, 2, 3] {
+        let update = Delivery::TelegramUpdate(id);
+        deliveries::claim(&**conn, update).await.unwrap();
+        deliveries::finish(&**conn, update).await.unwrap();
+    }
+    // Update 1 was done long ago, 2 yesterday (inside Telegram's window), 3 is still being handled.
+    conn.batch_execute(
+        "UPDATE processed_updates SET done_at = now() - interval '8 days' WHERE update_id = 1;
+         UPDATE processed_updates SET done_at = now() - interval '1 day' WHERE update_id = 2;
+         UPDATE processed_updates SET status = 'processing', done_at = NULL,
+             claimed_at = now() - interval '9 days' WHERE update_id = 3;",
+    )
+    .await
+    .unwrap();
+    let effect = shared::effects::Effect::QueueTraining { model_id: 1 };
+    let old = shared::effects::write(&**conn, "old", &effect).await.unwrap().unwrap();
+    shared::effects::write(&**conn, "pending", &effect).await.unwrap().unwrap();
+    shared::repo::effects::finish(&**conn, old, &serde_json::json!({})).await.unwrap();
+    conn.execute(
+        "UPDATE effects SET finished_at = now() - interval '31 days', created_at = now() - interval '40 days'",
+        &[],
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(deliveries::prune(&**conn, 7, 100).await.unwrap(), 1);
+    assert_eq!(shared::repo::effects::prune(&**conn, 30, 100).await.unwrap(), 1);
+    // What is left: the recent one, the one in progress, and the effect not yet run.
+    assert_eq!(
+        deliveries::claim(&**conn, Delivery::TelegramUpdate(2)).await.unwrap(),
+        Claim::Duplicate
+    );
+    assert_eq!(
+        deliveries::claim(&**conn, Delivery::TelegramUpdate(1)).await.unwrap(),
+        Claim::Claimed,
+        "pruned"
+    );
+    assert!(shared::repo::effects::get_by_key(&**conn, "pending")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(shared::repo::effects::get_by_key(&**conn, "old")
+        .await
+        .unwrap()
+        .is_none());
+}

@@ -60,6 +60,10 @@ pub enum Notice {
     RatePrompt {
         generation_id: i64,
     },
+    /// The payment did not match its invoice: recorded, nothing credited, the admins will settle it.
+    PaymentDisputed {
+        payment_id: i64,
+    },
     PaymentReceived {
         tokens: i64,
         balance: i64,
@@ -95,6 +99,13 @@ pub enum AdminNotice {
         tokens: i64,
         amount: i64,
         currency: String,
+    },
+    PaymentDisputed {
+        user_id: i64,
+        payment_id: i64,
+        amount: i64,
+        currency: String,
+        reason: String,
     },
     TrainingFailed {
         user_id: i64,

@@ -82,6 +82,7 @@ pub fn user_notice(user: &User, notice: &Notice) -> (String, Option<ReplyMarkup>
             (t.rate_prompt(), Some(rating_buttons(*generation_id)))
         }
         Notice::PaymentReceived { tokens, balance } => (t.payment_thanks(*tokens, *balance), None),
+        Notice::PaymentDisputed { payment_id } => (t.payment_disputed(*payment_id), None),
         Notice::ReferralJoined { friend } => (t.referral_joined(&html(friend)), None),
         Notice::ReferralBonus { tokens } => (t.referral_bonus(*tokens), None),
     }
@@ -135,6 +136,19 @@ pub fn admin_notice(notice: &AdminNotice, who: Option<&User>) -> String {
             *amount,
             currency,
         ),
+        AdminNotice::PaymentDisputed {
+            user_id,
+            payment_id,
+            amount,
+            currency,
+            reason,
+        } => t.admin_payment_disputed(
+            &name(*user_id),
+            *payment_id,
+            *amount,
+            currency,
+            &html(reason),
+        ),
         AdminNotice::TrainingFailed {
             user_id,
             model_id,
@@ -160,6 +174,7 @@ impl AdminNotice {
             AdminNotice::NewUser { user_id, .. }
             | AdminNotice::Payment { user_id, .. }
             | AdminNotice::PaymentForUnknownPack { user_id, .. }
+            | AdminNotice::PaymentDisputed { user_id, .. }
             | AdminNotice::TrainingFailed { user_id, .. }
             | AdminNotice::GenerationFailed { user_id, .. } => Some(*user_id),
             AdminNotice::EffectFailed { .. } => None,

@@ -461,9 +461,17 @@ async fn dedupe_and_effect_rows_are_pruned_only_past_their_windows() {
     .await
     .unwrap();
     let effect = shared::effects::Effect::QueueTraining { model_id: 1 };
-    let old = shared::effects::write(&**conn, "old", &effect).await.unwrap().unwrap();
-    shared::effects::write(&**conn, "pending", &effect).await.unwrap().unwrap();
-    shared::repo::effects::finish(&**conn, old, &serde_json::json!({})).await.unwrap();
+    let old = shared::effects::write(&**conn, "old", &effect)
+        .await
+        .unwrap()
+        .unwrap();
+    shared::effects::write(&**conn, "pending", &effect)
+        .await
+        .unwrap()
+        .unwrap();
+    shared::repo::effects::finish(&**conn, old, &serde_json::json!({}))
+        .await
+        .unwrap();
     conn.execute(
         "UPDATE effects SET finished_at = now() - interval '31 days', created_at = now() - interval '40 days'",
         &[],
@@ -472,14 +480,23 @@ async fn dedupe_and_effect_rows_are_pruned_only_past_their_windows() {
     .unwrap();
 
     assert_eq!(deliveries::prune(&**conn, 7, 100).await.unwrap(), 1);
-    assert_eq!(shared::repo::effects::prune(&**conn, 30, 100).await.unwrap(), 1);
+    assert_eq!(
+        shared::repo::effects::prune(&**conn, 30, 100)
+            .await
+            .unwrap(),
+        1
+    );
     // What is left: the recent one, the one in progress, and the effect not yet run.
     assert_eq!(
-        deliveries::claim(&**conn, Delivery::TelegramUpdate(2)).await.unwrap(),
+        deliveries::claim(&**conn, Delivery::TelegramUpdate(2))
+            .await
+            .unwrap(),
         Claim::Duplicate
     );
     assert_eq!(
-        deliveries::claim(&**conn, Delivery::TelegramUpdate(1)).await.unwrap(),
+        deliveries::claim(&**conn, Delivery::TelegramUpdate(1))
+            .await
+            .unwrap(),
         Claim::Claimed,
         "pruned"
     );

@@ -296,3 +296,74 @@ async fn owners_manage_admins_admins_cannot_and_every_admin_action_is_audited() 
     );
     assert_eq!(app.user(1).await.unwrap().tokens_left, 30);
 }
+
+#[tokio::test]
+async fn a_discount_paid_with_twice_at_once_is_spent_once_and_the_other_payment_is_disputed() {
+    let app = App::spawn().await;
+    admin_says(&app, 1, "/admin_promo add SALE20 discount=20").await;
+    let ann = TgUser::new(1, "Ann");
+    app.send(&updates::text(10, &ann, "/promo sale20")).await;
+    // Two invoices made while the discount was unspent, both paid (two devices, one moment).
+    app.send(&updates::callback(11, &ann, "b:small")).await;
+    let payload = app.env.telegram.calls_of("sendInvoice").pop().unwrap().body["payload"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first = updates::successful_payment(12, &ann, "XTR", 120, &payload, "charge-a");
+    let second = updates::successful_payment(13, &ann, "XTR", 120, &payload, "charge-b");
+    let (a, b) = tokio::join!(
+        app.post_to(1, &first, Some(WEBHOOK_SECRET)),
+        app.post_to(2, &second, Some(WEBHOOK_SECRET))
+    );
+    assert!(a.0.is_success() && b.0.is_success());
+
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 100, "credited once");
+    let conn = app.env.db.db.conn().await.unwrap();
+    let mut statuses: Vec<String> =
+        shared::repo::payments::list_for_user(&**conn, 1, Page::first(10))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.status)
+            .collect();
+    statuses.sort();
+    assert_eq!(statuses, vec!["disputed", "paid"]);
+    let disputes: Vec<_> = app
+        .env
+        .telegram
+        .sent_to(ADMIN_ID)
+        .into_iter()
+        .filter(|c| c.text().contains("не совпадает со счётом"))
+        .collect();
+    assert_eq!(disputes.len(), 1);
+}
+
+#[tokio::test]
+async fn a_payment_whose_amount_or_currency_is_not_the_invoices_credits_nothing() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    app.send(&updates::text(1, &ann, "/start")).await;
+    // A forged or mismatched confirmation: 1 star for a 150-star pack, then euros for stars.
+    let cheap = updates::successful_payment(2, &ann, "XTR", 1, "pack:small:100:150", "ch-1");
+    let euros = updates::successful_payment(3, &ann, "EUR", 150, "pack:small:100:150", "ch-2");
+    assert!(app.send(&cheap).await.is_success());
+    assert!(app.send(&euros).await.is_success());
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 0);
+    let conn = app.env.db.db.conn().await.unwrap();
+    let recorded = shared::repo::payments::list_for_user(&**conn, 1, Page::first(10))
+        .await
+        .unwrap();
+    assert_eq!(recorded.len(), 2, "the money is recorded");
+    assert!(recorded
+        .iter()
+        .all(|p| p.status == "disputed" && p.tokens == 0));
+    assert_eq!(ledger::sum(&**conn, 1).await.unwrap(), 0);
+    let told = app
+        .env
+        .telegram
+        .sent_to(1)
+        .into_iter()
+        .filter(|c| c.text().contains("does not match the offer"))
+        .count();
+    assert_eq!(told, 2);
+}

@@ -143,3 +143,13 @@ pub async fn revenue(db: &impl GenericClient) -> Result<Vec<Revenue>, DbError> {
         })
         .collect())
 }
+
+/// Marks a payment that does not match its invoice as disputed (it counts as no purchase).
+pub async fn mark_disputed(db: &impl GenericClient, payment_id: i64) -> Result<(), DbError> {
+    db.execute_typed(
+        "UPDATE payments SET status = 'disputed' WHERE id = $1",
+        &[(&payment_id, Type::INT8)],
+    )
+    .await?;
+    Ok(())
+}

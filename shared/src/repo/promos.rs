@@ -194,6 +194,24 @@ pub async fn discount_of(
     Ok(row.and_then(|r| r.get("discount_percent")))
 }
 
+/// The discount of one of the user's redemptions not yet spent, locked until the caller's transaction
+/// ends (so of two payments using it at once, the second finds it spent).
+pub async fn lock_unspent_discount(
+    db: &impl GenericClient,
+    redemption_id: i64,
+    user_id: i64,
+) -> Result<Option<i32>, DbError> {
+    let row = db
+        .query_typed_opt(
+            "SELECT p.discount_percent FROM promo_redemptions r JOIN promo_codes p ON p.id = r.promo_id
+             WHERE r.id = $1 AND r.user_id = $2 AND r.payment_id IS NULL
+             FOR UPDATE OF r",
+            &[(&redemption_id, Type::INT8), (&user_id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.and_then(|r| r.get("discount_percent")))
+}
+
 /// Marks a discount used by a payment (once).
 pub async fn apply_to_payment(
     db: &impl GenericClient,

@@ -205,6 +205,34 @@ pub async fn credit(
     let db = services.db()?;
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
+    // `Some(None)`: the invoice used a discount that is spent (another payment took it meanwhile).
+    let discount = match redemption {
+        Some(id) => Some(promos::lock_unspent_discount(&*tx, id, paid.user_id).await?),
+        None => None,
+    };
+    let invoiced_total = sold.as_ref().and_then(|s| s.price).or_else(|| {
+        pack.map(|p| match discount {
+            Some(Some(percent)) => super::promo::discounted(p, percent),
+            _ => p.price,
+        })
+    });
+    let dispute = if paid.currency != product.currency {
+        Some(format!(
+            "paid in {}, the invoice was in {}",
+            paid.currency, product.currency
+        ))
+    } else if invoiced_total.is_some_and(|total| total != paid.total) {
+        Some(format!(
+            "paid {}, the invoice asked {}",
+            paid.total,
+            invoiced_total.unwrap_or_default()
+        ))
+    } else if matches!(discount, Some(None)) {
+        Some("the discount it used was already spent".to_owned())
+    } else {
+        None
+    };
+    let tokens = if dispute.is_some() { 0 } else { tokens };
     let Some(payment) = payments::record(
         &*tx,
         &NewPayment {
@@ -222,6 +250,50 @@ pub async fn credit(
     else {
         return Ok(None);
     };
+    if let Some(reason) = dispute {
+        tracing::error!(payment_id = payment.id, reason = %reason, "a payment does not match its invoice");
+        payments::mark_disputed(&*tx, payment.id).await?;
+        let mut written = Written::new();
+        let key = format!("payment:{}", paid.telegram_charge_id);
+        written
+            .write(
+                &*tx,
+                &key,
+                &Effect::Notify {
+                    user_id: paid.user_id,
+                    notice: Notice::PaymentDisputed {
+                        payment_id: payment.id,
+                    },
+                },
+            )
+            .await?;
+        written
+            .write(
+                &*tx,
+                &format!("admins:{key}"),
+                &Effect::TellAdmins {
+                    notice: AdminNotice::PaymentDisputed {
+                        user_id: paid.user_id,
+                        payment_id: payment.id,
+                        amount: paid.total,
+                        currency: paid.currency.to_owned(),
+                        reason,
+                    },
+                },
+            )
+            .await?;
+        let balance = users::get(&*tx, paid.user_id)
+            .await?
+            .map_or(0, |u| u.tokens_left);
+        tx.commit().await?;
+        drop(conn);
+        dispatch::now(services, written).await;
+        return Ok(Some(Credited {
+            payment,
+            tokens_left: balance,
+            referral_bonus_to: None,
+        }));
+    }
     if let Some(redemption) = redemption {
         // The discount this payment used is spent (a repeat of the same discount cannot pass
         // pre-checkout again).

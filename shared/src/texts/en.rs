@@ -108,6 +108,22 @@ impl Texts for En {
     fn admin_effect_failed(&self, effect_id: i64, what: &str, error: &str) -> String {
         format!("⚠️ Effect #{effect_id} ({what}) failed for good: {error}")
     }
+    fn admin_payment_disputed(
+        &self,
+        user: &str,
+        payment_id: i64,
+        amount: i64,
+        currency: &str,
+        reason: &str,
+    ) -> String {
+        format!(
+            "⚠️ Payment #{payment_id} from {user} ({}) does not match its invoice: {reason}. Nothing was credited; settle it by hand (/admin_users)",
+            super::money(amount, currency)
+        )
+    }
+    fn payment_disputed(&self, payment_id: i64) -> String {
+        format!("We received your payment #{payment_id}, but it does not match the offer it was for. Nothing is lost: our team will look into it and get back to you.")
+    }
     fn balance(&self, left: i64, spent: i64) -> String {
         format!("💰 Balance: <b>{left}</b> tokens\nSpent so far: {spent}\n\nTop up: /buy")
     }

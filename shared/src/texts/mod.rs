@@ -71,6 +71,15 @@ pub trait Texts: Sync {
         currency: &str,
     ) -> String;
     fn admin_effect_failed(&self, effect_id: i64, what: &str, error: &str) -> String;
+    fn admin_payment_disputed(
+        &self,
+        user: &str,
+        payment_id: i64,
+        amount: i64,
+        currency: &str,
+        reason: &str,
+    ) -> String;
+    fn payment_disputed(&self, payment_id: i64) -> String;
     fn promo_usage(&self) -> String;
     fn promo_tokens(&self, tokens: i64, balance: i64) -> String;
     fn promo_discount(&self, percent: i32) -> String;

@@ -106,6 +106,22 @@ impl Texts for Ru {
     fn admin_effect_failed(&self, effect_id: i64, what: &str, error: &str) -> String {
         format!("⚠️ Действие #{effect_id} ({what}) не выполнено: {error}")
     }
+    fn admin_payment_disputed(
+        &self,
+        user: &str,
+        payment_id: i64,
+        amount: i64,
+        currency: &str,
+        reason: &str,
+    ) -> String {
+        format!(
+            "⚠️ Оплата #{payment_id} от {user} ({}) не совпадает со счётом: {reason}. Ничего не начислено; разберитесь вручную (/admin_users)",
+            super::money(amount, currency)
+        )
+    }
+    fn payment_disputed(&self, payment_id: i64) -> String {
+        format!("Мы получили вашу оплату #{payment_id}, но она не совпадает с предложением, за которое была выставлена. Ничего не потеряно: мы разберёмся и свяжемся с вами.")
+    }
     fn balance(&self, left: i64, spent: i64) -> String {
         format!("💰 Баланс: <b>{left}</b> токенов\nПотрачено всего: {spent}\n\nПополнить: /buy")
     }

@@ -19,7 +19,7 @@ env -i PATH="$PATH" HOME="$HOME" \
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_FUNCTION_VERSION=1 \
   AWS_LAMBDA_LOG_STREAM_NAME=bench AWS_LAMBDA_LOG_GROUP_NAME=bench RUST_LOG=warn \
   DATABASE_URL='postgres://bench@127.0.0.1:1/bench' TELEGRAM_BOT_TOKEN='123:abc' \
-  TELEGRAM_WEBHOOK_SECRET=bench REPLICATE_API_TOKEN=r8_bench \
+  TELEGRAM_WEBHOOK_SECRET=bench-secret-0123456789abcdef0123456789 REPLICATE_API_TOKEN=r8_bench \
   REPLICATE_WEBHOOK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw \
   python3 "$bench/lambda_emulator.py" "$runs" \
     hello-world="$rel/hello-lambda:$bench/sqs_event.json" \
@@ -33,7 +33,7 @@ env -i PATH="$PATH" HOME="$HOME" AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_
   AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench \
   TRAINING_QUEUE_URL=https://sqs.eu-west-1.amazonaws.com/123456789012/bench \
   DATABASE_URL='postgres://bench@127.0.0.1:1/bench?sslmode=require' DATABASE_IAM_AUTH=true \
-  TELEGRAM_BOT_TOKEN='123:abc' TELEGRAM_WEBHOOK_SECRET=bench REPLICATE_API_TOKEN=r8_bench \
+  TELEGRAM_BOT_TOKEN='123:abc' TELEGRAM_WEBHOOK_SECRET=bench-secret-0123456789abcdef0123456789 REPLICATE_API_TOKEN=r8_bench \
   REPLICATE_WEBHOOK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw \
   python3 "$bench/lambda_emulator.py" "$runs" \
     telegram-webhook-deployed="$rel/telegram-webhook:$bench/webhook_event.json" \
@@ -50,7 +50,7 @@ pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; sleep 3; rm -rf "$work"' EXIT
 python3 "$bench/fake_telegram.py" "$tg_port" & pids+=($!)
 python3 "$bench/fake_replicate.py" "$rep_port" & pids+=($!)
-export TELEGRAM_BOT_TOKEN='123:abc' TELEGRAM_WEBHOOK_SECRET=bench-secret TELEGRAM_API_URL="http://127.0.0.1:$tg_port"
+export TELEGRAM_BOT_TOKEN='123:abc' TELEGRAM_WEBHOOK_SECRET=bench-secret-0123456789abcdef0123456789 TELEGRAM_API_URL="http://127.0.0.1:$tg_port"
 export REPLICATE_API_TOKEN=r8_bench REPLICATE_API_URL="http://127.0.0.1:$rep_port/v1"
 export REPLICATE_WEBHOOK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 export PUBLIC_URL=https://bench.example.com ADMIN_IDS=424242 RUST_LOG=warn
@@ -90,8 +90,8 @@ load() { # name, then wrk arguments
   wrk -t2 -c"${CONNECTIONS:-16}" -d"${DURATION:-10s}" --latency "$@" \
     | grep -E "Requests/sec|  50%|  90%|  99%|Non-2xx|Socket errors" || true
 }
-BASE=100000000 TEXT=/start SECRET=bench-secret load "POST /telegram/webhook: /start" -s "$bench/update.lua" "$url"
-BASE=200000000 TEXT=/help SECRET=bench-secret load "POST /telegram/webhook: /help" -s "$bench/update.lua" "$url"
+BASE=100000000 TEXT=/start SECRET=bench-secret-0123456789abcdef0123456789 load "POST /telegram/webhook: /start" -s "$bench/update.lua" "$url"
+BASE=200000000 TEXT=/help SECRET=bench-secret-0123456789abcdef0123456789 load "POST /telegram/webhook: /help" -s "$bench/update.lua" "$url"
 load "GET /api/models" -H "Authorization: $admin" "$url/api/models"
 AUTH_FILE=$work/auth.txt BODY="{\"model_id\":$model_id,\"prompt\":\"a portrait in the rain\",\"count\":1}" \
   load "POST /api/generations" -s "$bench/generate.lua" "$url"

@@ -17,7 +17,10 @@ async fn set_webhook_registers_url_secret_update_types_and_the_command_menu() {
             ])
             .current_dir(std::env::temp_dir())
             .env("TELEGRAM_BOT_TOKEN", BOT_TOKEN)
-            .env("TELEGRAM_WEBHOOK_SECRET", "op-secret")
+            .env(
+                "TELEGRAM_WEBHOOK_SECRET",
+                "op-secret-0123456789abcdef0123456789",
+            )
             .env("TELEGRAM_API_URL", url)
             .output()
             .unwrap()
@@ -35,7 +38,10 @@ async fn set_webhook_registers_url_secret_update_types_and_the_command_menu() {
         set.body["url"],
         "https://abc.execute-api.eu-west-1.amazonaws.com/telegram/webhook"
     );
-    assert_eq!(set.body["secret_token"], "op-secret");
+    assert_eq!(
+        set.body["secret_token"],
+        "op-secret-0123456789abcdef0123456789"
+    );
     let allowed: Vec<&str> = set.body["allowed_updates"]
         .as_array()
         .unwrap()

@@ -43,7 +43,10 @@ impl Serve {
             .current_dir(&dir)
             .env_remove("DATABASE_URL")
             .env("TELEGRAM_BOT_TOKEN", BOT_TOKEN)
-            .env("TELEGRAM_WEBHOOK_SECRET", "serve-secret")
+            .env(
+                "TELEGRAM_WEBHOOK_SECRET",
+                "serve-secret-0123456789abcdef0123456789",
+            )
             .env("TELEGRAM_API_URL", telegram_url)
             .env("PUBLIC_URL", "https://dream.example.com")
             .env("RUST_LOG", "warn")
@@ -132,7 +135,10 @@ async fn serve_runs_everything_on_one_port_and_answers_start() {
     assert_eq!(wrong.status(), 401);
     let response = http
         .post(serve.url("/telegram/webhook"))
-        .header("x-telegram-bot-api-secret-token", "serve-secret")
+        .header(
+            "x-telegram-bot-api-secret-token",
+            "serve-secret-0123456789abcdef0123456789",
+        )
         .json(&updates::text(2, &ann, "/start"))
         .send()
         .await

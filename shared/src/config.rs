@@ -50,7 +50,7 @@ pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
 /// The public Replicate API, version 1.
 pub const DEFAULT_REPLICATE_API_URL: &str = "https://api.replicate.com/v1";
 /// How old Mini App init data may be by default (what telegram-apps' validators accept): 24 hours.
-pub const DEFAULT_INIT_DATA_MAX_AGE_SECONDS: i64 = 24 * 60 * 60;
+pub const DEFAULT_INIT_DATA_MAX_AGE_SECONDS: i64 = 60 * 60;
 
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
@@ -109,6 +109,9 @@ pub struct TokenPack {
 }
 
 /// Prices and the referral bonus, in tokens; token packs and how they are paid.
+/// The shortest `TELEGRAM_WEBHOOK_SECRET` we accept.
+pub const MIN_WEBHOOK_SECRET_LEN: usize = 32;
+
 #[derive(Debug, Clone)]
 pub struct ProductConfig {
     /// Tokens a training costs (`TRAINING_COST_TOKENS`).
@@ -202,14 +205,16 @@ impl Config {
         let webhook_secret = get("TELEGRAM_WEBHOOK_SECRET").map(Secret::new);
         if let Some(secret) = &webhook_secret {
             let s = secret.expose();
-            if s.len() > 256
+            if !(MIN_WEBHOOK_SECRET_LEN..=256).contains(&s.len())
                 || !s
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
             {
+                // Anyone who guesses it can post updates as any user (payments included).
                 return Err(ConfigError::new(
                     "TELEGRAM_WEBHOOK_SECRET",
-                    "must be 1-256 characters of A-Z a-z 0-9 _ - (Telegram's rule for secret_token)",
+                    "must be 32-256 characters of A-Z a-z 0-9 _ - (long enough not to be guessed; \
+                     Telegram allows only these characters), e.g. the output of `openssl rand -hex 32`",
                 ));
             }
         }
@@ -555,6 +560,16 @@ mod tests {
                 .var,
             "TELEGRAM_WEBHOOK_SECRET"
         );
+    }
+
+    #[test]
+    fn a_short_webhook_secret_stops_start_up() {
+        let short = "a".repeat(MIN_WEBHOOK_SECRET_LEN - 1);
+        let error = config(&[("TELEGRAM_WEBHOOK_SECRET", &short)]).unwrap_err();
+        assert_eq!(error.var, "TELEGRAM_WEBHOOK_SECRET");
+        assert!(error.to_string().contains("32-256"), "{error}");
+        let long = "a".repeat(MIN_WEBHOOK_SECRET_LEN);
+        assert!(config(&[("TELEGRAM_WEBHOOK_SECRET", &long)]).is_ok());
     }
 
     #[test]

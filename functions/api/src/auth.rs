@@ -146,7 +146,16 @@ impl FromRequestParts<Arc<State>> for AuthUser {
 
         let db = services.db()?;
         let conn = db.conn().await?;
-        let (mut user, created) = match users::get(&**conn, profile.id).await? {
+        let known = users::get(&**conn, profile.id).await?;
+        // A blocked account changes nothing, not even its names.
+        if known.as_ref().is_some_and(|u| u.is_blocked) {
+            return Err(Error::new(
+                StatusCode::FORBIDDEN,
+                "blocked",
+                "this account is blocked",
+            ));
+        }
+        let (mut user, created) = match known {
             Some(user) if same_names(&user, &profile) => (user, false),
             _ => service::users::register(&**conn, &profile, "mini_app").await?,
         };

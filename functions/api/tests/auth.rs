@@ -65,12 +65,12 @@ async fn missing_invalid_and_expired_init_data_are_told_apart() {
     assert_eq!(answer.code(), "invalid_init_data");
     assert_eq!(answer.body["error"]["details"]["reason"], "no_user");
 
-    // Expired: 24 h and a minute old.
-    let old = chrono::Utc::now().timestamp() - 86_460;
+    // Expired: an hour and a minute old (a leaked init data string is good for an hour at most).
+    let old = chrono::Utc::now().timestamp() - 3_660;
     let answer = me_with(&app, Some(&tma_signed_at(1, old, &[]))).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(answer.code(), "expired_init_data");
-    assert_eq!(answer.body["error"]["details"]["max_age_seconds"], 86_400);
+    assert_eq!(answer.body["error"]["details"]["max_age_seconds"], 3_600);
 
     // Nobody was registered by any of these.
     let conn = app.db().conn().await.unwrap();
@@ -331,4 +331,45 @@ async fn cors_answers_configured_origins_only() {
         answer.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
         "https://app.example.com"
     );
+}
+
+#[tokio::test]
+async fn a_blocked_user_changes_nothing_and_the_mini_app_keeps_the_bot_blocked_mark() {
+    let app = App::spawn().await;
+    let referrer = fixtures::user(app.db(), ADMIN_ID, 0).await;
+    fixtures::user(app.db(), 20, 0).await;
+    fixtures::user(app.db(), 21, 0).await;
+    {
+        let conn = app.db().conn().await.unwrap();
+        users::set_blocked(&**conn, 20, true).await.unwrap();
+        users::mark_bot_blocked(&**conn, 21).await.unwrap();
+    }
+    let signed = |id: i64| {
+        let user = shared::auth::user_json(id, "Renamed", Some("renamed"));
+        let fields = [
+            ("user", user.as_str()),
+            ("start_param", referrer.referral_code.as_str()),
+        ];
+        format!(
+            "tma {}",
+            shared::auth::sign(BOT_TOKEN, &fields, chrono::Utc::now().timestamp())
+        )
+    };
+
+    let answer = me_with(&app, Some(&signed(20))).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(answer.code(), "blocked");
+    let conn = app.db().conn().await.unwrap();
+    let blocked = users::get(&**conn, 20).await.unwrap().unwrap();
+    assert_eq!(blocked.first_name, "User20", "not renamed");
+    assert_eq!(blocked.referred_by, None, "not referred");
+
+    // Opening the Mini App says nothing about whether the bot may write to someone.
+    drop(conn);
+    let answer = me_with(&app, Some(&signed(21))).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    let conn = app.db().conn().await.unwrap();
+    let seen = users::get(&**conn, 21).await.unwrap().unwrap();
+    assert_eq!(seen.first_name, "Renamed");
+    assert!(seen.bot_blocked, "still marked as having blocked the bot");
 }

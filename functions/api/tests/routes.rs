@@ -1266,3 +1266,28 @@ async fn unknown_routes_and_methods_answer_json() {
     assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(answer.code(), "method_not_allowed");
 }
+
+#[tokio::test]
+async fn health_tells_the_public_degraded_but_not_why() {
+    let port = shared::pg_cluster::free_port().unwrap();
+    let down = format!("postgres://postgres:secret-pass@127.0.0.1:{port}/dream");
+    let app = App::spawn_with(
+        |env| env.set("DATABASE_URL", Some(&down)),
+        api::RateLimits::default(),
+    )
+    .await;
+    let answer = app.call(Method::GET, "/health", None, None).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.body["status"], "degraded");
+    assert_eq!(answer.body["database"]["status"], "error");
+    let text = answer.body.to_string();
+    for private in [
+        "127.0.0.1",
+        &port.to_string(),
+        "refused",
+        "secret-pass",
+        "error trying",
+    ] {
+        assert!(!text.contains(private), "{private} in {text}");
+    }
+}

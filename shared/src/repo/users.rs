@@ -72,6 +72,23 @@ pub async fn register(
     db: &impl GenericClient,
     profile: &TelegramProfile,
 ) -> Result<(User, bool), DbError> {
+    register_through(db, profile, true).await
+}
+
+/// [`register`] for a user seen outside the bot (the Mini App): that says nothing about whether the
+/// bot may write to them, so a "blocked the bot" mark is kept.
+pub async fn register_outside_the_bot(
+    db: &impl GenericClient,
+    profile: &TelegramProfile,
+) -> Result<(User, bool), DbError> {
+    register_through(db, profile, false).await
+}
+
+async fn register_through(
+    db: &impl GenericClient,
+    profile: &TelegramProfile,
+    wrote_to_the_bot: bool,
+) -> Result<(User, bool), DbError> {
     // A referral code collision is astronomically unlikely; retry once with a new code if it happens.
     for attempt in 0..2 {
         let code = new_referral_code();
@@ -84,7 +101,8 @@ pub async fn register(
                         username = EXCLUDED.username, first_name = EXCLUDED.first_name,
                         last_name = EXCLUDED.last_name,
                         language_code = COALESCE(EXCLUDED.language_code, users.language_code),
-                        bot_blocked_at = NULL, updated_at = now()
+                        bot_blocked_at = CASE WHEN $7 THEN NULL ELSE users.bot_blocked_at END,
+                        updated_at = now()
                      RETURNING {COLUMNS}, (xmax = 0) AS created"
                 ),
                 &[
@@ -94,6 +112,7 @@ pub async fn register(
                     (&profile.last_name, Type::TEXT),
                     (&profile.language_code, Type::TEXT),
                     (&code, Type::TEXT),
+                    (&wrote_to_the_bot, Type::BOOL),
                 ],
             )
             .await;

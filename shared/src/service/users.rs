@@ -16,7 +16,11 @@ pub async fn register(
     profile: &TelegramProfile,
     source: &str,
 ) -> Result<(User, bool), ServiceError> {
-    let (user, created) = users::register(db, profile).await?;
+    let (user, created) = if source == "bot" {
+        users::register(db, profile).await?
+    } else {
+        users::register_outside_the_bot(db, profile).await?
+    };
     if created {
         events::record(db, user.id, Event::Started, json!({"source": source})).await?;
     }

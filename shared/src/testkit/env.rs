@@ -9,7 +9,7 @@ use crate::services::Services;
 
 use super::{test_db, FakeReplicate, FakeTelegram, TestDb, BOT_TOKEN};
 
-pub const WEBHOOK_SECRET: &str = "test-webhook-secret";
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789abcdef";
 /// A Standard Webhooks secret (24 random bytes, base64) for the fake Replicate's signatures.
 pub const REPLICATE_WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 pub const ADMIN_ID: i64 = 900_001;

@@ -51,8 +51,6 @@ pub struct DatabaseHealth {
     /// One round trip, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
 }
 
 /// Health of the API and its database (one round trip, timed).
@@ -62,23 +60,24 @@ pub struct DatabaseHealth {
 ))]
 async fn health(AxumState(state): AxumState<Arc<State>>) -> (StatusCode, Json<Health>) {
     let database = match state.services.db() {
-        Err(unavailable) => DatabaseHealth {
-            status: "not_configured",
-            latency_ms: None,
-            error: Some(unavailable.to_string()),
-        },
+        Err(unavailable) => {
+            tracing::warn!(error = %unavailable, "health check: no database");
+            DatabaseHealth {
+                status: "not_configured",
+                latency_ms: None,
+            }
+        }
         Ok(db) => match db.ping().await {
             Ok(latency) => DatabaseHealth {
                 status: "ok",
                 latency_ms: Some((latency.as_secs_f64() * 1000.0 * 100.0).round() / 100.0),
-                error: None,
             },
             Err(e) => {
+                // The details are ours (host names, error texts): logs only, never the public.
                 tracing::error!(error = %error_chain(&e), "health check: database unreachable");
                 DatabaseHealth {
                     status: "error",
                     latency_ms: None,
-                    error: Some(e.to_string()),
                 }
             }
         },

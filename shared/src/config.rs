@@ -601,13 +601,13 @@ mod tests {
     }
 
     #[test]
-    fn init_data_max_age_defaults_to_a_day_and_must_be_positive() {
-        assert_eq!(config(&[]).unwrap().init_data_max_age_seconds, 86_400);
+    fn init_data_max_age_defaults_to_an_hour_and_must_be_positive() {
+        assert_eq!(config(&[]).unwrap().init_data_max_age_seconds, 3_600);
         assert_eq!(
-            config(&[("INIT_DATA_MAX_AGE_SECONDS", "3600")])
+            config(&[("INIT_DATA_MAX_AGE_SECONDS", "86400")])
                 .unwrap()
                 .init_data_max_age_seconds,
-            3600
+            86_400
         );
         for bad in ["0", "-5", "a day"] {
             assert_eq!(

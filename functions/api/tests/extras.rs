@@ -267,3 +267,28 @@ async fn a_model_preview_can_be_chosen_from_its_delivered_generations() {
         "https://replicate.delivery/x/out-0.jpg"
     );
 }
+
+#[tokio::test]
+async fn sixty_wrong_promo_codes_meet_a_429() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), 1, 0).await;
+    let mut limited = 0;
+    for i in 0..60 {
+        let answer = app
+            .post("/api/promo", 1, json!({"code": format!("GUESS{i}")}))
+            .await;
+        match answer.status {
+            StatusCode::NOT_FOUND => assert!(i < 10, "attempt {i} was not limited"),
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert_eq!(answer.code(), "rate_limited");
+                limited += 1;
+            }
+            other => panic!("attempt {i}: {other} {answer:?}"),
+        }
+    }
+    assert_eq!(limited, 50);
+    // Another user is not affected.
+    fixtures::user(app.db(), 2, 0).await;
+    let other = app.post("/api/promo", 2, json!({"code": "GUESS"})).await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+}

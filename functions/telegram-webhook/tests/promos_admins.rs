@@ -92,9 +92,10 @@ async fn token_codes_credit_through_the_ledger_once_and_bad_codes_say_why() {
     app.send(&updates::text(12, &ann, "/promo OLD")).await;
     assert!(app.last_text(1).contains("expired"));
     app.send(&updates::text(13, &ann, "/promo SOON")).await;
-    assert!(app.last_text(1).contains("not valid yet"));
+    // Not valid yet, or switched off: the same answer as a code that does not exist.
+    assert!(app.last_text(1).contains("no such promo code"));
     app.send(&updates::text(14, &ann, "/promo OFF")).await;
-    assert!(app.last_text(1).contains("switched off"));
+    assert!(app.last_text(1).contains("no such promo code"));
     app.send(&updates::text(15, &ann, "/promo NOPE")).await;
     assert!(app.last_text(1).contains("no such promo code"));
     app.send(&updates::text(16, &ann, "/promo")).await;
@@ -366,4 +367,24 @@ async fn a_payment_whose_amount_or_currency_is_not_the_invoices_credits_nothing(
         .filter(|c| c.text().contains("does not match the offer"))
         .count();
     assert_eq!(told, 2);
+}
+
+#[tokio::test]
+async fn guessing_promo_codes_in_the_bot_is_cut_off_after_ten_attempts() {
+    let app = App::spawn().await;
+    admin_says(&app, 1, "/admin_promo add REAL tokens=25").await;
+    let ann = TgUser::new(1, "Ann");
+    for i in 0..10 {
+        app.send(&updates::text(10 + i, &ann, &format!("/promo GUESS{i}")))
+            .await;
+        assert!(app.last_text(1).contains("no such promo code"));
+    }
+    // Even the right code waits now: the attempts, not the code, are limited.
+    app.send(&updates::text(30, &ann, "/promo REAL")).await;
+    assert!(
+        app.last_text(1).contains("Too many promo code attempts"),
+        "{}",
+        app.last_text(1)
+    );
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 0);
 }

@@ -9,20 +9,32 @@ use crate::repo::admins::{self, Action, NewAction};
 use crate::repo::events::{self, Event};
 use crate::repo::ledger::{self, Change, Reason};
 use crate::repo::promos::{self, PromoCode, Terms};
+use crate::repo::rate_limits::{self, Decision, Limit};
 use crate::services::Services;
 
 use super::ServiceError;
 
-/// Why a code cannot be redeemed, said to the person.
+/// Why a code cannot be redeemed, said to the person. A code that is switched off or not valid yet
+/// is "unknown" too: guessing must not tell which codes exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     Unknown,
-    Inactive,
-    NotYetValid,
     Expired,
     Exhausted,
     AlreadyUsed,
+    /// Too many attempts lately (each attempt counts, a wrong guess included): try again in
+    /// `retry_after` seconds.
+    TooManyAttempts {
+        retry_after: i64,
+    },
 }
+
+/// Redemption attempts per user: enough for anyone with real codes, far too few to guess one.
+pub const ATTEMPTS: Limit = Limit {
+    action: "promo",
+    max: 10,
+    window_seconds: 600,
+};
 
 /// What a redemption gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +59,11 @@ pub async fn redeem(
     let code = normalize(code);
     let db = services.db()?;
     let mut conn = db.conn().await?;
+    if let Decision::Limited { retry_after } = rate_limits::hit(&**conn, user_id, &ATTEMPTS).await?
+    {
+        tracing::info!(user_id, retry_after, "promo attempts rate limited");
+        return Ok(Err(Refusal::TooManyAttempts { retry_after }));
+    }
     let tx = conn.transaction().await?;
     let Some(promo) = promos::get_for_update(&*tx, &code).await? else {
         return Ok(Err(Refusal::Unknown));
@@ -93,11 +110,8 @@ pub async fn redeem(
 }
 
 fn check(promo: &PromoCode, now: DateTime<Utc>) -> Result<(), Refusal> {
-    if !promo.is_active {
-        return Err(Refusal::Inactive);
-    }
-    if promo.valid_from.is_some_and(|from| now < from) {
-        return Err(Refusal::NotYetValid);
+    if !promo.is_active || promo.valid_from.is_some_and(|from| now < from) {
+        return Err(Refusal::Unknown);
     }
     if promo.valid_until.is_some_and(|until| now >= until) {
         return Err(Refusal::Expired);

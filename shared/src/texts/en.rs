@@ -474,14 +474,15 @@ impl Texts for En {
     fn promo_refused(&self, refusal: crate::service::promo::Refusal) -> String {
         use crate::service::promo::Refusal::*;
         match refusal {
-            Unknown => "There is no such promo code.",
-            Inactive => "This promo code is switched off.",
-            NotYetValid => "This promo code is not valid yet.",
-            Expired => "This promo code has expired.",
-            Exhausted => "This promo code has been used up.",
-            AlreadyUsed => "You have already used this promo code.",
+            Unknown => "There is no such promo code.".to_owned(),
+            Expired => "This promo code has expired.".to_owned(),
+            Exhausted => "This promo code has been used up.".to_owned(),
+            AlreadyUsed => "You have already used this promo code.".to_owned(),
+            TooManyAttempts { retry_after } => format!(
+                "Too many promo code attempts. Try again in {} min.",
+                (retry_after + 59) / 60
+            ),
         }
-        .to_owned()
     }
     fn discount_note(&self, percent: i32) -> String {
         format!("Your {percent}% discount is applied to these prices.")

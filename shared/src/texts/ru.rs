@@ -471,14 +471,15 @@ impl Texts for Ru {
     fn promo_refused(&self, refusal: crate::service::promo::Refusal) -> String {
         use crate::service::promo::Refusal::*;
         match refusal {
-            Unknown => "Такого промокода нет.",
-            Inactive => "Этот промокод отключён.",
-            NotYetValid => "Этот промокод ещё не действует.",
-            Expired => "Срок действия промокода истёк.",
-            Exhausted => "Промокод уже использован максимальное число раз.",
-            AlreadyUsed => "Вы уже использовали этот промокод.",
+            Unknown => "Такого промокода нет.".to_owned(),
+            Expired => "Срок действия промокода истёк.".to_owned(),
+            Exhausted => "Промокод уже использован максимальное число раз.".to_owned(),
+            AlreadyUsed => "Вы уже использовали этот промокод.".to_owned(),
+            TooManyAttempts { retry_after } => format!(
+                "Слишком много попыток ввести промокод. Попробуйте через {} мин.",
+                (retry_after + 59) / 60
+            ),
         }
-        .to_owned()
     }
     fn discount_note(&self, percent: i32) -> String {
         format!("Ваша скидка {percent}% уже учтена в ценах.")

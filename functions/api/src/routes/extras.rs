@@ -27,7 +27,9 @@ use utoipa_axum::routes;
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::{check_text, ApiResult, Error, Json, Path, Query};
 use crate::pagination::{PageParams, Paginated};
-use crate::responses::{AdminErrors, AuthErrors, Conflict, Invalid, JsonBody, NotFound};
+use crate::responses::{
+    AdminErrors, AuthErrors, Conflict, Invalid, JsonBody, NotFound, RateLimited,
+};
 use crate::State;
 
 pub fn router() -> OpenApiRouter<Arc<State>> {
@@ -58,12 +60,14 @@ pub enum Redemption {
     Discount { percent: i32 },
 }
 
-/// Redeems a promo code: 404 for an unknown code, 409 with a `code` saying why one cannot be used
-/// (`promo_inactive`, `promo_not_yet_valid`, `promo_expired`, `promo_exhausted`, `promo_already_used`).
+/// Redeems a promo code: 404 for a code that does not exist, is switched off or is not valid yet
+/// (one answer, so guessing tells nothing), 409 with a `code` saying why one cannot be used
+/// (`promo_expired`, `promo_exhausted`, `promo_already_used`), 429 after 10 attempts in 10 minutes
+/// (wrong guesses count).
 #[utoipa::path(post, path = "/api/promo", tag = "me", security(("tma" = [])),
     request_body = PromoRedemption,
     responses((status = 200, description = "What the code gave", body = Redemption),
-              AuthErrors, JsonBody, Invalid, NotFound, Conflict))]
+              AuthErrors, JsonBody, Invalid, NotFound, Conflict, RateLimited))]
 async fn redeem_promo(
     AxumState(state): AxumState<Arc<State>>,
     caller: AuthUser,
@@ -83,8 +87,12 @@ async fn redeem_promo(
             return Ok(JsonResponse(Redemption::Discount { percent }))
         }
         Err(Refusal::Unknown) => return Err(Error::not_found("promo code")),
-        Err(Refusal::Inactive) => ("promo_inactive", "this promo code is switched off"),
-        Err(Refusal::NotYetValid) => ("promo_not_yet_valid", "this promo code is not valid yet"),
+        Err(Refusal::TooManyAttempts { retry_after }) => {
+            return Err(Error::rate_limited(
+                service::promo::ATTEMPTS.action,
+                retry_after,
+            ))
+        }
         Err(Refusal::Expired) => ("promo_expired", "this promo code has expired"),
         Err(Refusal::Exhausted) => ("promo_exhausted", "this promo code has been used up"),
         Err(Refusal::AlreadyUsed) => (

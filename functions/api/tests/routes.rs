@@ -1291,3 +1291,56 @@ async fn health_tells_the_public_degraded_but_not_why() {
         assert!(!text.contains(private), "{private} in {text}");
     }
 }
+
+#[tokio::test]
+async fn admins_cannot_grant_themselves_and_grants_are_capped() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ADMIN_ID, 0).await;
+    fixtures::user(app.db(), ANN, 0).await;
+    let grant = |user: i64, delta: i64| {
+        let app = &app;
+        async move {
+            app.post(
+                &format!("/api/admin/users/{user}/tokens"),
+                ADMIN_ID,
+                json!({"delta": delta, "reason": "support"}),
+            )
+            .await
+        }
+    };
+    let own = grant(ADMIN_ID, 100).await;
+    assert_eq!(own.status, StatusCode::CONFLICT, "{own:?}");
+    assert!(own.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("themselves"));
+    assert_eq!(app.balance(ADMIN_ID).await, 0);
+
+    let huge = grant(ANN, 10_001).await;
+    assert_eq!(huge.status, StatusCode::CONFLICT, "{huge:?}");
+    for _ in 0..5 {
+        assert_eq!(grant(ANN, 10_000).await.status, StatusCode::OK);
+    }
+    let over = grant(ANN, 1).await;
+    assert_eq!(over.status, StatusCode::CONFLICT, "{over:?}");
+    assert!(over.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("a day"));
+    assert_eq!(app.balance(ANN).await, 50_000);
+    // Taking back is not a grant: still allowed.
+    assert_eq!(grant(ANN, -1).await.status, StatusCode::OK);
+
+    let conn = app.db().conn().await.unwrap();
+    let audited = shared::repo::admins::actions(&**conn, shared::repo::Page::first(100))
+        .await
+        .unwrap();
+    assert_eq!(
+        audited
+            .iter()
+            .filter(|a| a.target_user_id == Some(ANN))
+            .count(),
+        6,
+        "every change is audited"
+    );
+}

@@ -208,3 +208,26 @@ pub async fn sum(db: &impl GenericClient, user_id: i64) -> Result<i64, DbError> 
         .await?;
     Ok(row.get("total"))
 }
+
+/// Tokens an admin granted (positive admin changes under `reference`) in the last 24 hours, with
+/// that admin's grants serialised until the caller's transaction ends (so two grants at once cannot
+/// both pass a daily cap).
+pub async fn granted_today_locked(
+    db: &impl GenericClient,
+    reference: &str,
+) -> Result<i64, DbError> {
+    db.execute_typed(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        &[(&reference, Type::TEXT)],
+    )
+    .await?;
+    let row = db
+        .query_typed_one(
+            "SELECT COALESCE(sum(delta), 0)::int8 AS granted FROM token_ledger
+             WHERE reason = 'admin' AND reference = $1 AND delta > 0
+               AND created_at > now() - interval '24 hours'",
+            &[(&reference, Type::TEXT)],
+        )
+        .await?;
+    Ok(row.get("granted"))
+}

@@ -82,7 +82,14 @@ pub async fn set_blocked(
     Ok(user)
 }
 
-/// Grants (positive) or takes (negative) tokens; taking more than the user has is refused.
+/// The most tokens one grant gives.
+pub const MAX_GRANT: i64 = 10_000;
+/// The most tokens one admin grants in 24 hours (a leaked admin account can mint only so much).
+pub const MAX_GRANTED_PER_DAY: i64 = 50_000;
+
+/// Grants (positive) or takes (negative) tokens; taking more than the user has is refused. Nobody
+/// grants tokens to themselves, a grant is at most [`MAX_GRANT`], and an admin's grants add up to at
+/// most [`MAX_GRANTED_PER_DAY`]. Every change is in the audit log.
 pub async fn adjust_tokens(
     services: &Services,
     admin_id: i64,
@@ -93,10 +100,28 @@ pub async fn adjust_tokens(
     if delta == 0 {
         return Err(ServiceError::Conflict("the change must not be zero".into()));
     }
+    if delta > 0 && user_id == admin_id {
+        return Err(ServiceError::Conflict(
+            "admins cannot grant tokens to themselves".into(),
+        ));
+    }
+    if delta.abs() > MAX_GRANT {
+        return Err(ServiceError::Conflict(format!(
+            "one change is at most {MAX_GRANT} tokens"
+        )));
+    }
     let db = services.db()?;
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
     let reference = format!("admin:{admin_id}");
+    if delta > 0 {
+        let granted = ledger::granted_today_locked(&*tx, &reference).await?;
+        if granted + delta > MAX_GRANTED_PER_DAY {
+            return Err(ServiceError::Conflict(format!(
+                "an admin grants at most {MAX_GRANTED_PER_DAY} tokens a day ({granted} so far)"
+            )));
+        }
+    }
     let balance = ledger::apply(
         &*tx,
         &Change {

@@ -152,13 +152,14 @@ async fn run_worker(state: Arc<training_worker::State>, mut jobs: UnboundedRecei
     while let Some(job) = jobs.recv().await {
         let state = state.clone();
         tokio::spawn(async move {
-            let event: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(serde_json::json!({
-                "Records": [{
-                    "messageId": format!("local-{}", job.model_id),
-                    "body": serde_json::to_string(&job).expect("a job serialises"),
-                }]
-            }))
-            .expect("a valid SQS event");
+            let event: aws_lambda_events::sqs::SqsEvent =
+                serde_json::from_value(serde_json::json!({
+                    "Records": [{
+                        "messageId": format!("local-{}", job.model_id),
+                        "body": serde_json::to_string(&job).expect("a job serialises"),
+                    }]
+                }))
+                .expect("a valid SQS event");
             let response = training_worker::handle_batch(&state, event).await;
             if !response.batch_item_failures.is_empty() {
                 tracing::error!(

@@ -34,11 +34,7 @@ pub fn webhook_url(services: &Services, tag: &str) -> Option<Url> {
 
 /// Attaches Replicate's job `replicate_id` to the attempt and its subject, in one transaction:
 /// attempt → `created`, model → `training` (generation → `starting`). Idempotent.
-pub async fn attach(
-    db: &Db,
-    attempt: &Attempt,
-    replicate_id: &str,
-) -> Result<Attached, DbError> {
+pub async fn attach(db: &Db, attempt: &Attempt, replicate_id: &str) -> Result<Attached, DbError> {
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
     if !attempts::mark_created(&*tx, &attempt.tag, replicate_id).await? {
@@ -73,7 +69,9 @@ pub async fn attach(
                 Attached::Started
             } else {
                 let generation = generations::get(&*tx, attempt.subject_id).await?;
-                if generation.and_then(|g| g.replicate_prediction_id).as_deref()
+                if generation
+                    .and_then(|g| g.replicate_prediction_id)
+                    .as_deref()
                     == Some(replicate_id)
                 {
                     Attached::Already

@@ -243,8 +243,16 @@ impl Config {
                 "REPLICATE_API_URL",
                 DEFAULT_REPLICATE_API_URL,
             )?,
-            request_timeout_secs: seconds(get("REPLICATE_TIMEOUT_SECONDS"), "REPLICATE_TIMEOUT_SECONDS", 25)?,
-            upload_timeout_secs: seconds(get("REPLICATE_UPLOAD_TIMEOUT_SECONDS"), "REPLICATE_UPLOAD_TIMEOUT_SECONDS", 180)?,
+            request_timeout_secs: seconds(
+                get("REPLICATE_TIMEOUT_SECONDS"),
+                "REPLICATE_TIMEOUT_SECONDS",
+                25,
+            )?,
+            upload_timeout_secs: seconds(
+                get("REPLICATE_UPLOAD_TIMEOUT_SECONDS"),
+                "REPLICATE_UPLOAD_TIMEOUT_SECONDS",
+                180,
+            )?,
         };
 
         let public_url = get("PUBLIC_URL")
@@ -447,7 +455,10 @@ fn parse_or<T: std::str::FromStr>(
 fn seconds(value: Option<String>, var: &'static str, default: u64) -> Result<u64, ConfigError> {
     let n = parse_or(value, var, default)?;
     if n == 0 {
-        return Err(ConfigError::new(var, "must be a positive number of seconds"));
+        return Err(ConfigError::new(
+            var,
+            "must be a positive number of seconds",
+        ));
     }
     Ok(n)
 }

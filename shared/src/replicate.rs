@@ -37,7 +37,13 @@ impl ReplicateError {
 
     /// Replicate refused our own credentials (token revoked, no credit): our outage, not the job's.
     pub fn is_auth(&self) -> bool {
-        matches!(self, ReplicateError::Status { status: 401 | 403, .. })
+        matches!(
+            self,
+            ReplicateError::Status {
+                status: 401 | 403,
+                ..
+            }
+        )
     }
 
     pub fn is_not_found(&self) -> bool {

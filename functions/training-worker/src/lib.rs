@@ -17,7 +17,7 @@ use shared::queue::{Retry, TrainingJob};
 use shared::services::{Services, StartupError};
 use tracing::Instrument;
 
-pub use sweep::{sweep, SweepReport};
+pub use sweep::{sweep, SweepReport, SWEEP_BATCH};
 pub use training::{start_training, WorkerError, JOB_DEADLINE_SECS};
 
 /// Built once per cold start.
@@ -92,25 +92,20 @@ pub async fn handle_batch(state: &State, batch: SqsEvent) -> SqsBatchResponse {
 
 /// Whether the record is done with (true) or must be reported failed.
 async fn handle_record(state: &State, record: &SqsMessage) -> bool {
-    let job: TrainingJob =
-        match serde_json::from_str(record.body.as_deref().unwrap_or_default()) {
-            Ok(job) => job,
-            Err(e) => {
-                tracing::error!(error = %e, "not a training job; SQS will redeliver it, then the DLQ keeps it");
-                return false;
-            }
-        };
+    let job: TrainingJob = match serde_json::from_str(record.body.as_deref().unwrap_or_default()) {
+        Ok(job) => job,
+        Err(e) => {
+            tracing::error!(error = %e, "not a training job; SQS will redeliver it, then the DLQ keeps it");
+            return false;
+        }
+    };
     tracing::Span::current().record("model_id", job.model_id);
     let deadline = Duration::from_secs(training::JOB_DEADLINE_SECS);
-    let result = match tokio::time::timeout(
-        deadline,
-        start_training(&state.services, job.model_id),
-    )
-    .await
-    {
-        Ok(result) => result,
-        Err(_) => Err(WorkerError::Deadline(training::JOB_DEADLINE_SECS)),
-    };
+    let result =
+        match tokio::time::timeout(deadline, start_training(&state.services, job.model_id)).await {
+            Ok(result) => result,
+            Err(_) => Err(WorkerError::Deadline(training::JOB_DEADLINE_SECS)),
+        };
     let Err(e) = result else {
         return true;
     };

@@ -171,7 +171,10 @@ async fn check_training(
                 return Err(e.into());
             }
             tracing::warn!(training_id = %id, "Replicate does not know the training; it failed");
-            Ok(outcomes::fail_training(services, model, "the training is gone at Replicate").await?)
+            Ok(
+                outcomes::fail_training(services, model, "the training is gone at Replicate")
+                    .await?,
+            )
         }
         Err(e) => {
             if e.is_auth() {
@@ -205,7 +208,8 @@ async fn check_prediction(
         .unwrap_or_default();
     let answer = replicate.get_prediction(&id).await;
     let failed = answer.as_ref().is_err_and(|e| !e.is_auth());
-    let failed_checks = generations::mark_checked(&**db.conn().await?, generation.id, failed).await?;
+    let failed_checks =
+        generations::mark_checked(&**db.conn().await?, generation.id, failed).await?;
     match answer {
         Ok(job) => Ok(outcomes::apply(services, Subject::Prediction(generation), &job).await?),
         Err(e) if e.is_not_found() => {

@@ -155,7 +155,11 @@ pub async fn by_tag(db: &impl GenericClient, tag: &str) -> Result<Option<Attempt
 
 /// Takes over a `starting` attempt whose lease expired, holding it for `lease_secs`. False if it
 /// is not (or no longer) `starting` with an expired lease: someone else holds or settled it.
-pub async fn take_over(db: &impl GenericClient, tag: &str, lease_secs: i64) -> Result<bool, DbError> {
+pub async fn take_over(
+    db: &impl GenericClient,
+    tag: &str,
+    lease_secs: i64,
+) -> Result<bool, DbError> {
     let n = db
         .execute_typed(
             "UPDATE replicate_attempts SET lease_until = now() + make_interval(secs => $2), updated_at = now()
@@ -249,7 +253,11 @@ pub async fn release(db: &impl GenericClient, tag: &str) -> Result<(), DbError> 
 
 /// Raises the alarm `key` unless it was raised within `period_secs`: true if this call raised it
 /// (so exactly one caller tells the admins per period, however many workers see the trouble).
-pub async fn raise_alarm(db: &impl GenericClient, key: &str, period_secs: i64) -> Result<bool, DbError> {
+pub async fn raise_alarm(
+    db: &impl GenericClient,
+    key: &str,
+    period_secs: i64,
+) -> Result<bool, DbError> {
     let row = db
         .query_typed_opt(
             "INSERT INTO ops_alarms (key, raised_at) VALUES ($1, now())
@@ -263,7 +271,11 @@ pub async fn raise_alarm(db: &impl GenericClient, key: &str, period_secs: i64) -
 }
 
 /// Whether the alarm `key` was raised within `period_secs`.
-pub async fn alarm_active(db: &impl GenericClient, key: &str, period_secs: i64) -> Result<bool, DbError> {
+pub async fn alarm_active(
+    db: &impl GenericClient,
+    key: &str,
+    period_secs: i64,
+) -> Result<bool, DbError> {
     let row = db
         .query_typed_opt(
             "SELECT 1 FROM ops_alarms WHERE key = $1 AND raised_at > now() - make_interval(secs => $2)",

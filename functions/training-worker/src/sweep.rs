@@ -255,14 +255,14 @@ async fn settle_orphan(
     if let Some(attempt) = attempt {
         if attempt.state == AttemptState::Created {
             let id = attempt.replicate_id.clone().unwrap_or_default();
-            return Ok(attached(services, replicate, &attempt, &id).await?);
+            return attached(services, replicate, &attempt, &id).await;
         }
         if !attempts::take_over(&**db.conn().await?, &attempt.tag, LOOKUP_LEASE_SECONDS).await? {
             // Someone is starting it right now.
             return Ok(Applied::Unchanged);
         }
         match settle::find(replicate, &attempt).await {
-            Ok(Some(job)) => return Ok(attached(services, replicate, &attempt, &job.id).await?),
+            Ok(Some(job)) => return attached(services, replicate, &attempt, &job.id).await,
             Ok(None) => {
                 attempts::abandon(&**db.conn().await?, &attempt.tag).await?;
             }

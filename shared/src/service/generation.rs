@@ -159,9 +159,9 @@ pub async fn create(
             ));
         }
     }
-    Ok(generations::get(&**db.conn().await?, generation.id)
+    generations::get(&**db.conn().await?, generation.id)
         .await?
-        .ok_or(ServiceError::NotFound("generation"))?)
+        .ok_or(ServiceError::NotFound("generation"))
 }
 
 /// How long a generation's start may take before the sweep may settle its attempt.

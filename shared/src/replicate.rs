@@ -21,7 +21,12 @@ pub enum ReplicateError {
     #[error("Replicate is unreachable: {0}")]
     Network(String),
     #[error("Replicate answered {status}: {detail}")]
-    Status { status: u16, detail: String },
+    Status {
+        status: u16,
+        detail: String,
+        /// Seconds to wait before trying again, when a 429 (or 503) says (`Retry-After`).
+        retry_after: Option<u64>,
+    },
     #[error("Replicate's answer could not be read: {0}")]
     Decode(String),
 }
@@ -32,6 +37,17 @@ impl ReplicateError {
             ReplicateError::Network(_) => true,
             ReplicateError::Status { status, .. } => *status == 429 || *status >= 500,
             ReplicateError::Decode(_) => false,
+        }
+    }
+
+    /// How long Replicate asked us to wait before trying again (a throttled call's `Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ReplicateError::Status {
+                retry_after: Some(seconds),
+                ..
+            } => Some(Duration::from_secs(*seconds)),
+            _ => None,
         }
     }
 
@@ -171,6 +187,7 @@ impl Replicate {
             .await
             .map_err(|e| ReplicateError::Network(without_url(e)))?;
         let status = response.status();
+        let retry_after = retry_after(&response);
         let bytes = response
             .bytes()
             .await
@@ -183,6 +200,7 @@ impl Replicate {
             return Err(ReplicateError::Status {
                 status: status.as_u16(),
                 detail,
+                retry_after,
             });
         }
         serde_json::from_slice(&bytes).map_err(|e| ReplicateError::Decode(e.to_string()))
@@ -249,6 +267,7 @@ impl Replicate {
         }
         Err(ReplicateError::Status {
             status: status.as_u16(),
+            retry_after: retry_after(&response),
             detail: response
                 .text()
                 .await
@@ -417,6 +436,18 @@ impl Replicate {
         self.send_empty(self.request(Method::DELETE, &format!("models/{model}/versions/{id}")))
             .await
     }
+}
+
+/// A `Retry-After` header in seconds (the HTTP-date form is not used by Replicate).
+fn retry_after(response: &reqwest::Response) -> Option<u64> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Whether a listed job carries our attempt: its webhook URL's `attempt` parameter is `tag`, or a

@@ -127,7 +127,9 @@ async fn handle_record(state: &State, record: &SqsMessage) -> bool {
         }
         REFUSED_US_DELAY
     } else {
-        backoff(state.retry_base, receive_count)
+        // Throttled: not before Replicate's rate limit resets.
+        let asked = e.retry_after().unwrap_or_default().min(REFUSED_US_DELAY);
+        backoff(state.retry_base, receive_count).max(asked)
     };
     if receive_count >= MAX_RECEIVES && !e.is_refused_us() {
         tracing::error!(error = %error_chain(&e), receive_count, "training job failed for the last time; it goes to the DLQ");

@@ -55,6 +55,14 @@ impl WorkerError {
     pub fn is_refused_us(&self) -> bool {
         matches!(self, WorkerError::Replicate(e) if e.is_auth())
     }
+
+    /// How long Replicate asked us to wait (a throttled call), if it said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            WorkerError::Replicate(e) => e.retry_after(),
+            _ => None,
+        }
+    }
 }
 
 /// Why a training cannot start, ever: the model is failed and refunded.

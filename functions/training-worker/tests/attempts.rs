@@ -212,6 +212,37 @@ async fn replicate_down_three_times_then_up_starts_the_training_within_seconds()
 }
 
 #[tokio::test]
+async fn a_throttled_create_is_retried_after_replicates_retry_after_and_starts_once() {
+    let env = TestEnv::start().await;
+    let (services, mut jobs) = env.services();
+    let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    env.replicate.throttle_next(CREATE_TRAINING, 1);
+
+    let started = std::time::Instant::now();
+    training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+    assert!(
+        env.replicate.trainings().is_empty(),
+        "a 429 created nothing"
+    );
+    assert_eq!(model_of(&env, model.id).await.status, ModelStatus::Queued);
+    let again = tokio::time::timeout(Duration::from_secs(5), jobs.recv())
+        .await
+        .expect("requeued")
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "not before Retry-After"
+    );
+    training_worker::handle_batch(&state, sqs_event("m1", again.model_id)).await;
+
+    assert_one_training_attached(&env, model.id).await;
+    assert_eq!(env.replicate.calls_to("POST", CREATE_TRAINING).len(), 2);
+    assert_eq!(balance(&env, user.id).await, 0, "nothing refunded");
+}
+
+#[tokio::test]
 async fn a_refused_token_keeps_the_model_queued_unrefunded_and_alarms_the_admins_once() {
     let env = TestEnv::start().await;
     let state = state_of(&env);

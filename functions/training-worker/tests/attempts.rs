@@ -83,8 +83,9 @@ async fn a_training_create_that_hangs_past_our_timeout_is_found_not_created_agai
     let state = state_of(&env);
     let user = fixtures::user(&env.db.db, 1, 100).await;
     let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    // Longer than any timeout of ours (the shared HTTP client's is 25 s).
     env.replicate
-        .accept_then_hang_next(CREATE_TRAINING, Duration::from_secs(3));
+        .accept_then_hang_next(CREATE_TRAINING, Duration::from_secs(40));
 
     training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
     training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;

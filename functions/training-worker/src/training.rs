@@ -143,12 +143,13 @@ pub async fn start_training(services: &Services, model_id: i64) -> Result<(), Wo
                 .unwrap_or(attempt);
             match settle::find(replicate, &attempt).await {
                 Ok(Some(job)) => attach(services, replicate, &attempt, &job.id).await,
-                Ok(None) => {
-                    attempts::abandon(&**db.conn().await?, &attempt.tag).await?;
-                    Err(e.into())
-                }
-                Err(lookup) => {
-                    tracing::warn!(error = %shared::http::error_chain(&lookup), "the lookup failed too; the next delivery looks again");
+                outcome => {
+                    // Not listed (yet: a job just taken may take a moment to show), or the lookup
+                    // failed too: the lease is given back, and the next delivery, seconds later,
+                    // looks again before it starts a fresh attempt.
+                    if let Err(lookup) = outcome {
+                        tracing::warn!(error = %shared::http::error_chain(&lookup), "the lookup failed too");
+                    }
                     attempts::release(&**db.conn().await?, &attempt.tag).await?;
                     Err(e.into())
                 }

@@ -77,6 +77,41 @@ async fn a_training_replicate_took_but_answered_500_is_found_not_created_again()
 }
 
 #[tokio::test]
+async fn a_500_that_created_nothing_is_looked_up_again_then_started_once() {
+    let env = TestEnv::start().await;
+    let (services, mut jobs) = env.services();
+    let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    env.replicate
+        .fail_next(CREATE_TRAINING, 500, "Internal server error");
+
+    training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+    assert!(env.replicate.trainings().is_empty());
+    let again = tokio::time::timeout(Duration::from_secs(5), jobs.recv())
+        .await
+        .expect("requeued")
+        .unwrap();
+    training_worker::handle_batch(&state, sqs_event("m1", again.model_id)).await;
+
+    assert_one_training_attached(&env, model.id).await;
+    // Looked up after the 500, and again before the fresh attempt.
+    assert_eq!(env.replicate.calls_to("GET", "/trainings").len(), 2);
+    let conn = env.db.db.conn().await.unwrap();
+    let states: Vec<String> = conn
+        .query(
+            "SELECT state FROM replicate_attempts WHERE subject_id = $1 ORDER BY id",
+            &[&model.id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(states, vec!["abandoned", "created"]);
+}
+
+#[tokio::test]
 async fn a_training_create_that_hangs_past_our_timeout_is_found_not_created_again() {
     let mut env = TestEnv::start().await;
     env.set("REPLICATE_TIMEOUT_SECONDS", Some("1"));

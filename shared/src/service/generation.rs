@@ -177,6 +177,10 @@ async fn not_started(
 ) -> Result<Generation, ServiceError> {
     let db = services.db()?;
     attempts::abandon(&**db.conn().await?, &attempt.tag).await?;
+    if e.is_auth() {
+        // Our token refused: the admins hear of it (once per period), the user gets the refund.
+        settle::replicate_refused_us(services, &e).await;
+    }
     outcomes::fail_generation(
         services,
         generation,

@@ -145,32 +145,28 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// The in-process stand-in for SQS: each job goes through the worker's batch handler; a failed one is
-/// redelivered with a backoff, up to the queue's max receives (3, like the deployed queue's redrive).
+/// The in-process stand-in for SQS: each job goes through the worker's batch handler, which has a
+/// job that failed for now sent again after a backoff (the queue's `retry_later`), up to the max
+/// receives the deployed queue's redrive allows.
 async fn run_worker(state: Arc<training_worker::State>, mut jobs: UnboundedReceiver<TrainingJob>) {
-    const MAX_RECEIVES: u32 = 3;
     while let Some(job) = jobs.recv().await {
         let state = state.clone();
         tokio::spawn(async move {
-            for receive in 1..=MAX_RECEIVES {
-                let event: aws_lambda_events::sqs::SqsEvent =
-                    serde_json::from_value(serde_json::json!({
-                        "Records": [{
-                            "messageId": format!("local-{}-{receive}", job.model_id),
-                            "body": serde_json::to_string(&job).expect("a job serialises"),
-                        }]
-                    }))
-                    .expect("a valid SQS event");
-                let response = training_worker::handle_batch(&state, event).await;
-                if response.batch_item_failures.is_empty() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_secs(5 * u64::from(receive))).await;
+            let event: aws_lambda_events::sqs::SqsEvent =
+                serde_json::from_value(serde_json::json!({
+                    "Records": [{
+                        "messageId": format!("local-{}", job.model_id),
+                        "body": serde_json::to_string(&job).expect("a job serialises"),
+                    }]
+                }))
+                .expect("a valid SQS event");
+            let response = training_worker::handle_batch(&state, event).await;
+            if !response.batch_item_failures.is_empty() {
+                tracing::error!(
+                    model_id = job.model_id,
+                    "training job failed for the last time; on AWS it would now be in the DLQ"
+                );
             }
-            tracing::error!(
-                model_id = job.model_id,
-                "training job failed {MAX_RECEIVES} times; on AWS it would now be in the DLQ"
-            );
         });
     }
 }

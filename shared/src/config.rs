@@ -80,6 +80,11 @@ pub struct ReplicateConfig {
     /// `whsec_<base64>`, checked at start-up.
     pub webhook_secret: Option<Secret>,
     pub api_url: Url,
+    /// Seconds one API call may take (`REPLICATE_TIMEOUT_SECONDS`, default 25).
+    pub request_timeout_secs: u64,
+    /// Seconds a file upload may take (`REPLICATE_UPLOAD_TIMEOUT_SECONDS`, default 180): a zip of
+    /// 20 photos can be a few hundred MB.
+    pub upload_timeout_secs: u64,
 }
 
 /// What Replicate trains with and where the trained versions go.
@@ -242,6 +247,16 @@ impl Config {
                 get("REPLICATE_API_URL"),
                 "REPLICATE_API_URL",
                 DEFAULT_REPLICATE_API_URL,
+            )?,
+            request_timeout_secs: seconds(
+                get("REPLICATE_TIMEOUT_SECONDS"),
+                "REPLICATE_TIMEOUT_SECONDS",
+                25,
+            )?,
+            upload_timeout_secs: seconds(
+                get("REPLICATE_UPLOAD_TIMEOUT_SECONDS"),
+                "REPLICATE_UPLOAD_TIMEOUT_SECONDS",
+                180,
             )?,
         };
 
@@ -440,6 +455,17 @@ fn parse_or<T: std::str::FromStr>(
             .parse()
             .map_err(|_| ConfigError::new(var, format!("`{v}` is not a valid number"))),
     }
+}
+
+fn seconds(value: Option<String>, var: &'static str, default: u64) -> Result<u64, ConfigError> {
+    let n = parse_or(value, var, default)?;
+    if n == 0 {
+        return Err(ConfigError::new(
+            var,
+            "must be a positive number of seconds",
+        ));
+    }
+    Ok(n)
 }
 
 fn positive(value: Option<String>, var: &'static str, default: i64) -> Result<i64, ConfigError> {

@@ -117,6 +117,10 @@ pub enum AdminNotice {
         generation_id: i64,
         error: String,
     },
+    /// Replicate refuses our API token: jobs wait, nobody is refunded, someone must renew it.
+    ReplicateRefusedUs {
+        error: String,
+    },
     /// An effect failed for good: someone was not told something, or did not get their photos.
     EffectFailed {
         effect_id: i64,

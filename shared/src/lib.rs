@@ -1,5 +1,6 @@
 //! Dream Photo's shared crate: everything the four Lambda functions and the CLI have in common.
 
+pub mod attempts;
 pub mod auth;
 pub mod config;
 pub mod db;

@@ -159,6 +159,7 @@ pub fn admin_notice(notice: &AdminNotice, who: Option<&User>) -> String {
             generation_id,
             error,
         } => t.admin_generation_failed(&name(*user_id), *generation_id, &html(error)),
+        AdminNotice::ReplicateRefusedUs { error } => t.admin_replicate_refused_us(&html(error)),
         AdminNotice::EffectFailed {
             effect_id,
             dedupe_key,
@@ -177,7 +178,7 @@ impl AdminNotice {
             | AdminNotice::PaymentDisputed { user_id, .. }
             | AdminNotice::TrainingFailed { user_id, .. }
             | AdminNotice::GenerationFailed { user_id, .. } => Some(*user_id),
-            AdminNotice::EffectFailed { .. } => None,
+            AdminNotice::EffectFailed { .. } | AdminNotice::ReplicateRefusedUs { .. } => None,
         }
     }
 }

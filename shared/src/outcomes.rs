@@ -63,19 +63,61 @@ impl Subject {
     }
 }
 
-/// Finds what a Replicate id belongs to: ours only, found by the id we stored when we created it.
+/// Finds what a Replicate id belongs to: ours only, found by the id we stored when we created it,
+/// or, when that is not stored yet (Replicate called back before the worker recorded its answer, or
+/// the answer was lost), through the attempt tagged in the webhook URL: the job is attached to its
+/// model or generation at once. A job of an abandoned attempt is canceled and is nobody's.
 pub async fn find_subject(
     services: &Services,
     replicate_id: &str,
+    attempt: Option<&str>,
 ) -> Result<Option<Subject>, OutcomeError> {
     let db = services.db()?;
     let conn = db.conn().await?;
     if let Some(model) = models::find_by_training_id(&**conn, replicate_id).await? {
         return Ok(Some(Subject::Training(model)));
     }
-    Ok(generations::find_by_prediction_id(&**conn, replicate_id)
-        .await?
-        .map(Subject::Prediction))
+    if let Some(generation) = generations::find_by_prediction_id(&**conn, replicate_id).await? {
+        return Ok(Some(Subject::Prediction(generation)));
+    }
+    drop(conn);
+    match attempt {
+        Some(tag) => find_by_attempt(services, replicate_id, tag).await,
+        None => Ok(None),
+    }
+}
+
+async fn find_by_attempt(
+    services: &Services,
+    replicate_id: &str,
+    tag: &str,
+) -> Result<Option<Subject>, OutcomeError> {
+    use crate::attempts::{self as settle, Attached};
+    use crate::repo::attempts::{self, Kind};
+    let db = services.db()?;
+    let Some(attempt) = attempts::by_tag(&**db.conn().await?, tag).await? else {
+        return Ok(None);
+    };
+    if settle::attach(db, &attempt, replicate_id).await? == Attached::Unwanted {
+        match services.replicate() {
+            Ok(replicate) => {
+                if let Err(e) = settle::cancel(replicate, attempt.kind, replicate_id).await {
+                    tracing::error!(error = %crate::http::error_chain(&e), "could not cancel an unwanted job");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "an unwanted job cannot be canceled here"),
+        }
+        return Ok(None);
+    }
+    let conn = db.conn().await?;
+    Ok(match attempt.kind {
+        Kind::Training => models::get(&**conn, attempt.subject_id)
+            .await?
+            .map(Subject::Training),
+        Kind::Prediction => generations::get(&**conn, attempt.subject_id)
+            .await?
+            .map(Subject::Prediction),
+    })
 }
 
 /// Whether the report changed anything.

@@ -8,6 +8,8 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::time::Duration;
+
 use tokio::sync::OnceCell;
 use url::Url;
 
@@ -19,7 +21,12 @@ pub enum ReplicateError {
     #[error("Replicate is unreachable: {0}")]
     Network(String),
     #[error("Replicate answered {status}: {detail}")]
-    Status { status: u16, detail: String },
+    Status {
+        status: u16,
+        detail: String,
+        /// Seconds to wait before trying again, when a 429 (or 503) says (`Retry-After`).
+        retry_after: Option<u64>,
+    },
     #[error("Replicate's answer could not be read: {0}")]
     Decode(String),
 }
@@ -30,6 +37,41 @@ impl ReplicateError {
             ReplicateError::Network(_) => true,
             ReplicateError::Status { status, .. } => *status == 429 || *status >= 500,
             ReplicateError::Decode(_) => false,
+        }
+    }
+
+    /// How long Replicate asked us to wait before trying again (a throttled call's `Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ReplicateError::Status {
+                retry_after: Some(seconds),
+                ..
+            } => Some(Duration::from_secs(*seconds)),
+            _ => None,
+        }
+    }
+
+    /// Replicate refused our own credentials (token revoked, no credit): our outage, not the job's.
+    pub fn is_auth(&self) -> bool {
+        matches!(
+            self,
+            ReplicateError::Status {
+                status: 401 | 403,
+                ..
+            }
+        )
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ReplicateError::Status { status: 404, .. })
+    }
+
+    /// After a create call: whether Replicate may have taken the job although we got no answer we
+    /// can trust (no answer, a 5xx, an unreadable answer). A 4xx, 429 included, says it did not.
+    pub fn may_have_created(&self) -> bool {
+        match self {
+            ReplicateError::Network(_) | ReplicateError::Decode(_) => true,
+            ReplicateError::Status { status, .. } => *status >= 500,
         }
     }
 }
@@ -109,7 +151,12 @@ pub struct Replicate {
     base: Url,
     token: Secret,
     account: std::sync::Arc<OnceCell<String>>,
+    timeout: Duration,
+    upload_timeout: Duration,
 }
+
+/// How many pages of Replicate's job lists (newest first, 100 a page) a lookup reads at most.
+pub const LOOKUP_PAGES: usize = 3;
 
 impl Replicate {
     /// `None` when no API token is configured.
@@ -119,6 +166,8 @@ impl Replicate {
             base: config.api_url.clone(),
             token: config.api_token.clone()?,
             account: Default::default(),
+            timeout: Duration::from_secs(config.request_timeout_secs),
+            upload_timeout: Duration::from_secs(config.upload_timeout_secs),
         })
     }
 
@@ -138,6 +187,7 @@ impl Replicate {
             .await
             .map_err(|e| ReplicateError::Network(without_url(e)))?;
         let status = response.status();
+        let retry_after = retry_after(&response);
         let bytes = response
             .bytes()
             .await
@@ -150,13 +200,16 @@ impl Replicate {
             return Err(ReplicateError::Status {
                 status: status.as_u16(),
                 detail,
+                retry_after,
             });
         }
         serde_json::from_slice(&bytes).map_err(|e| ReplicateError::Decode(e.to_string()))
     }
 
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, self.url(path))
+        self.http
+            .request(method, self.url(path))
+            .timeout(self.timeout)
     }
 
     /// The account's username (the owner of our destination models), once per cold start.
@@ -188,8 +241,12 @@ impl Replicate {
             .part("content", part)
             .text("filename", filename.to_owned())
             .text("type", content_type.to_owned());
-        self.send(self.request(Method::POST, "files").multipart(form))
-            .await
+        self.send(
+            self.request(Method::POST, "files")
+                .multipart(form)
+                .timeout(self.upload_timeout),
+        )
+        .await
     }
 
     /// Deletes an uploaded file (user data deletion).
@@ -210,6 +267,7 @@ impl Replicate {
         }
         Err(ReplicateError::Status {
             status: status.as_u16(),
+            retry_after: retry_after(&response),
             detail: response
                 .text()
                 .await
@@ -314,6 +372,62 @@ impl Replicate {
             .await
     }
 
+    pub async fn cancel_prediction(&self, id: &str) -> Result<(), ReplicateError> {
+        self.send_empty(self.request(Method::POST, &format!("predictions/{id}/cancel")))
+            .await
+    }
+
+    /// Finds one of our trainings by what we tagged it with: the webhook URL's `attempt` parameter, or
+    /// a value unique to the attempt in its input (the uploaded zip's URL). Reads the newest
+    /// [`LOOKUP_PAGES`] pages; `None` if it is not among them.
+    pub async fn find_training(
+        &self,
+        tag: &str,
+        input_ref: Option<&str>,
+    ) -> Result<Option<Job>, ReplicateError> {
+        self.find_job("trainings", tag, input_ref).await
+    }
+
+    /// Finds one of our predictions by its attempt tag (webhook URL) or its input's unique value
+    /// (the seed we chose), like [`Replicate::find_training`].
+    pub async fn find_prediction(
+        &self,
+        tag: &str,
+        input_ref: Option<&str>,
+    ) -> Result<Option<Job>, ReplicateError> {
+        self.find_job("predictions", tag, input_ref).await
+    }
+
+    async fn find_job(
+        &self,
+        list: &str,
+        tag: &str,
+        input_ref: Option<&str>,
+    ) -> Result<Option<Job>, ReplicateError> {
+        let mut request = self.request(Method::GET, list);
+        for _ in 0..LOOKUP_PAGES {
+            let page: Value = self.send(request).await?;
+            let found = page["results"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|item| is_tagged(item, tag, input_ref));
+            if let Some(item) = found {
+                return serde_json::from_value(item.clone())
+                    .map(Some)
+                    .map_err(|e| ReplicateError::Decode(e.to_string()));
+            }
+            // Only pages of the same API are followed (the cursor comes back as a full URL).
+            match page["next"].as_str().and_then(|u| Url::parse(u).ok()) {
+                Some(next) if next.as_str().starts_with(self.base.as_str()) => {
+                    request = self.http.get(next).timeout(self.timeout);
+                }
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
     /// Deletes a model version (user data deletion: the trained weights go with it).
     pub async fn delete_version(&self, version: &str) -> Result<(), ReplicateError> {
         let Some((model, id)) = version.split_once(':') else {
@@ -322,6 +436,37 @@ impl Replicate {
         self.send_empty(self.request(Method::DELETE, &format!("models/{model}/versions/{id}")))
             .await
     }
+}
+
+/// A `Retry-After` header in seconds (the HTTP-date form is not used by Replicate).
+fn retry_after(response: &reqwest::Response) -> Option<u64> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Whether a listed job carries our attempt: its webhook URL's `attempt` parameter is `tag`, or a
+/// value of its input is `input_ref`.
+fn is_tagged(item: &Value, tag: &str, input_ref: Option<&str>) -> bool {
+    let by_webhook = item["webhook"]
+        .as_str()
+        .and_then(|w| Url::parse(w).ok())
+        .is_some_and(|w| w.query_pairs().any(|(k, v)| k == "attempt" && v == tag));
+    let by_input = input_ref.is_some_and(|wanted| {
+        item["input"].as_object().is_some_and(|input| {
+            input.values().any(|v| match v {
+                Value::String(s) => s == wanted,
+                Value::Number(n) => n.to_string() == wanted,
+                _ => false,
+            })
+        })
+    });
+    by_webhook || by_input
 }
 
 /// reqwest errors can carry the URL (with our paths); keep only the kind of failure.

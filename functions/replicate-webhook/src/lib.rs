@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State as AxumState;
+use axum::extract::{RawQuery, State as AxumState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -54,6 +54,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 async fn webhook(
     AxumState(state): AxumState<Arc<State>>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -83,18 +84,39 @@ async fn webhook(
         }
     };
     let span = tracing::info_span!("replicate_webhook", webhook_id = %webhook_id, replicate_id = %job.id, status = ?job.status);
-    handle(&state.services, &webhook_id, job)
+    let attempt = attempt_tag(query.as_deref());
+    handle(&state.services, &webhook_id, job, attempt)
         .instrument(span)
         .await
 }
 
-async fn handle(services: &Services, webhook_id: &str, job: Job) -> Response {
+/// The `attempt` parameter of our webhook URL (`?attempt=<tag>`), if well-formed: the tag of the
+/// attempt that created the job, for when its id is not stored yet.
+fn attempt_tag(query: Option<&str>) -> Option<&str> {
+    query?
+        .split('&')
+        .filter_map(|pair| pair.strip_prefix("attempt="))
+        .find(|tag| {
+            (8..=64).contains(&tag.len())
+                && tag
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+async fn handle(
+    services: &Services,
+    webhook_id: &str,
+    job: Job,
+    attempt: Option<&str>,
+) -> Response {
     let db = match services.db() {
         Ok(db) => db,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    // Only ids we stored when we created the job lead anywhere; the body names nothing else we trust.
-    let subject = match outcomes::find_subject(services, &job.id).await {
+    // Only ids we stored when we created the job, or our attempt's tag in the URL we gave Replicate,
+    // lead anywhere; the body names nothing else we trust.
+    let subject = match outcomes::find_subject(services, &job.id, attempt).await {
         Ok(Some(subject)) => subject,
         Ok(None) => {
             tracing::warn!("a webhook for a job we do not know; acknowledged and ignored");

@@ -25,7 +25,16 @@ impl App {
     }
 
     async fn post_raw(&self, headers: Vec<(String, String)>, body: String) -> (StatusCode, Value) {
-        let mut request = Request::post("/replicate/webhook");
+        self.post_raw_to("/replicate/webhook", headers, body).await
+    }
+
+    async fn post_raw_to(
+        &self,
+        path: &str,
+        headers: Vec<(String, String)>,
+        body: String,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::post(path);
         for (k, v) in headers {
             request = request.header(k, v);
         }
@@ -487,4 +496,89 @@ async fn a_refused_bot_token_pauses_notices_instead_of_failing_them() {
             .count(),
         1
     );
+}
+
+/// A queued model with a `starting` attempt, as the worker leaves it while its create call is in
+/// flight (or after its answer was lost).
+async fn starting_attempt(app: &App, model_id: i64) -> String {
+    use shared::repo::attempts::{self, Kind};
+    let conn = app.env.db.db.conn().await.unwrap();
+    let tag = attempts::new_tag();
+    attempts::start(&**conn, Kind::Training, model_id, &tag, None, 300)
+        .await
+        .unwrap()
+        .unwrap();
+    attempts::prepare(
+        &**conn,
+        &tag,
+        "https://example.com/zip",
+        Some("dreamtest/dream-photo-loras"),
+        0,
+    )
+    .await
+    .unwrap();
+    tag
+}
+
+#[tokio::test]
+async fn a_webhook_that_beats_the_worker_is_handled_at_once_through_its_attempt() {
+    let app = App::spawn().await;
+    let user = fixtures::user(&app.env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&app.env.db.db, user.id, 10, 100).await;
+    let tag = starting_attempt(&app, model.id).await;
+
+    // Replicate is fast: the training is done before the worker stored its id.
+    let (headers, body) = app
+        .env
+        .signed_replicate_webhook("msg_1", &training_succeeded("tr_fast"));
+    let (status, answer) = app
+        .post_raw_to(&format!("/replicate/webhook?attempt={tag}"), headers, body)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["result"], "handled");
+
+    let conn = app.env.db.db.conn().await.unwrap();
+    let ready = models::get(&**conn, model.id).await.unwrap().unwrap();
+    assert_eq!(ready.status, ModelStatus::Ready);
+    assert_eq!(ready.replicate_training_id.as_deref(), Some("tr_fast"));
+    let told = app.env.telegram.sent_to(user.id);
+    assert_eq!(told.len(), 1, "told once");
+    assert!(told[0].text().contains("ready"));
+    let attempt = shared::repo::attempts::by_tag(&**conn, &tag)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(attempt.state, shared::repo::attempts::State::Created);
+    assert_eq!(attempt.replicate_id.as_deref(), Some("tr_fast"));
+}
+
+#[tokio::test]
+async fn a_webhook_for_an_abandoned_attempt_cancels_that_job() {
+    let app = App::spawn().await;
+    let user = fixtures::user(&app.env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&app.env.db.db, user.id, 10, 100).await;
+    let tag = starting_attempt(&app, model.id).await;
+    let conn = app.env.db.db.conn().await.unwrap();
+    shared::repo::attempts::abandon(&**conn, &tag)
+        .await
+        .unwrap();
+
+    let (headers, body) = app
+        .env
+        .signed_replicate_webhook("msg_1", &job_with_status("tr_late", "starting"));
+    let (status, _) = app
+        .post_raw_to(&format!("/replicate/webhook?attempt={tag}"), headers, body)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        app.env
+            .replicate
+            .calls_to("POST", "/trainings/tr_late/cancel")
+            .len(),
+        1,
+        "canceled, not attached"
+    );
+    let still = models::get(&**conn, model.id).await.unwrap().unwrap();
+    assert_eq!(still.status, ModelStatus::Queued);
+    assert_eq!(still.replicate_training_id, None);
 }

@@ -2,14 +2,21 @@
 //! generations that have had no news for a while, and feeds the answers through the same completion
 //! code as the webhook. On one machine (no public URL) this is how results arrive at all; on AWS a
 //! schedule runs it so a lost webhook never leaves a job stuck.
+//!
+//! It is fair and bounded: each checked job moves to the back of the line (so jobs that always fail
+//! to check cannot keep the others waiting), failed checks are counted per job, and it gives up
+//! (fails and refunds) only on jobs nobody is working on.
 
 use serde::Serialize;
+use shared::attempts::{self as settle, Attached};
 use shared::domain::status::{GenerationStatus, ModelStatus};
 use shared::http::error_chain;
 use shared::outcomes::{self, Applied, OutcomeError, Subject};
 use shared::queue::TrainingJob;
-use shared::replicate::ReplicateError;
-use shared::repo::{generations, models};
+use shared::replicate::{Replicate, ReplicateError};
+use shared::repo::attempts::{self, Kind, State as AttemptState};
+use shared::repo::generations::{self, Generation};
+use shared::repo::models::{self, Model};
 use shared::services::Services;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -21,14 +28,25 @@ pub struct SweepReport {
     pub requeued: usize,
 }
 
-/// A queued model whose job has not started after this long is queued again (the worker's row lock
+/// How many jobs of each kind one sweep looks at.
+pub const SWEEP_BATCH: i64 = 50;
+/// A queued model whose job has not started after this long is queued again (the worker's attempt
 /// makes a duplicate harmless).
 const REQUEUE_AFTER_SECONDS: i64 = 10 * 60;
 /// A queued model that has not started after this long (many requeues, each redelivered up to the
-/// queue's max receives) is failed and refunded.
+/// queue's max receives) is failed and refunded, unless an attempt at it is live.
 const GIVE_UP_QUEUED_AFTER_SECONDS: i64 = 6 * 60 * 60;
-/// A paid generation with no prediction after this long was never started (a start takes seconds).
+/// A paid generation with no prediction after this long was never started (a start takes seconds)
+/// or its start is unconfirmed (then it is looked up first).
 const ORPHANED_AFTER_SECONDS: i64 = 10 * 60;
+/// A job whose status could not be read this many checks in a row, and that started at least
+/// [`GIVE_UP_CHECKS_AFTER_SECONDS`] ago, is given up on (failed and refunded).
+pub const MAX_FAILED_CHECKS: i32 = 50;
+const GIVE_UP_CHECKS_AFTER_SECONDS: i64 = 24 * 60 * 60;
+/// A job Replicate does not know (404) is gone, unless it started moments ago.
+const GONE_GRACE_SECONDS: i64 = 60;
+/// How long the sweep holds an unconfirmed start it settles by lookup.
+const LOOKUP_LEASE_SECONDS: i64 = 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
@@ -49,38 +67,45 @@ pub async fn sweep(services: &Services) -> Result<SweepReport, SweepError> {
     let replicate = services.replicate()?;
     let stale_after = services.config.job_stale_seconds();
     let conn = db.conn().await?;
-    let trainings = models::list_stale(&**conn, ModelStatus::Training, stale_after, 50).await?;
-    let predictions = generations::list_in_flight(&**conn, stale_after, 50).await?;
-    let stuck_in_queue = models::take_stuck_queued(&**conn, REQUEUE_AFTER_SECONDS, 50).await?;
-    let orphaned = generations::list_orphaned(&**conn, ORPHANED_AFTER_SECONDS, 50).await?;
+    let trainings =
+        models::list_stale(&**conn, ModelStatus::Training, stale_after, SWEEP_BATCH).await?;
+    let predictions = generations::list_in_flight(&**conn, stale_after, SWEEP_BATCH).await?;
+    let stuck_in_queue =
+        models::take_stuck_queued(&**conn, REQUEUE_AFTER_SECONDS, SWEEP_BATCH).await?;
+    let orphaned = generations::list_orphaned(&**conn, ORPHANED_AFTER_SECONDS, SWEEP_BATCH).await?;
+    let refused_us = attempts::alarm_active(
+        &**conn,
+        settle::REFUSED_US_ALARM,
+        settle::REFUSED_US_ALARM_PERIOD_SECS,
+    )
+    .await?;
     drop(conn);
 
     let mut report = SweepReport::default();
     for generation in orphaned {
-        let result = outcomes::fail_generation(
-            services,
-            generation,
-            GenerationStatus::Failed,
-            "the generation could not be started",
-        )
-        .await
-        .map_err(SweepError::from);
-        tally(&mut report, result, "(never started)");
+        let id = format!("generation {}", generation.id);
+        let result = settle_orphan(services, replicate, generation).await;
+        tally(&mut report, result, &id);
     }
     for model in stuck_in_queue {
         let waiting = model
             .queued_at
             .map(|at| (chrono::Utc::now() - at).num_seconds())
             .unwrap_or_default();
-        if waiting > GIVE_UP_QUEUED_AFTER_SECONDS {
-            // Its job has failed to start again and again: refunded and told, not queued forever.
-            let id = format!("model {}", model.id);
-            let result =
-                outcomes::fail_training(services, model, "the training could not be started")
-                    .await
-                    .map_err(SweepError::from);
-            tally(&mut report, result, &id);
-            continue;
+        if waiting > GIVE_UP_QUEUED_AFTER_SECONDS && !refused_us {
+            // An attempt that may have become a training (live, created, or unconfirmed) is
+            // settled by the worker, never given up on here.
+            let live = attempts::live(&**db.conn().await?, Kind::Training, model.id).await?;
+            if live.is_none() {
+                // Its job has failed to start again and again: refunded and told, not queued forever.
+                let id = format!("model {}", model.id);
+                let result =
+                    outcomes::fail_training(services, model, "the training could not be started")
+                        .await
+                        .map_err(SweepError::from);
+                tally(&mut report, result, &id);
+                continue;
+            }
         }
         match services
             .queue
@@ -97,12 +122,7 @@ pub async fn sweep(services: &Services) -> Result<SweepReport, SweepError> {
     for model in trainings {
         report.checked += 1;
         let id = model.replicate_training_id.clone().unwrap_or_default();
-        let result = match replicate.get_training(&id).await {
-            Ok(job) => outcomes::apply(services, Subject::Training(model), &job)
-                .await
-                .map_err(SweepError::from),
-            Err(e) => Err(e.into()),
-        };
+        let result = check_training(services, replicate, model).await;
         tally(&mut report, result, &id);
     }
     for generation in predictions {
@@ -111,12 +131,7 @@ pub async fn sweep(services: &Services) -> Result<SweepReport, SweepError> {
             .replicate_prediction_id
             .clone()
             .unwrap_or_default();
-        let result = match replicate.get_prediction(&id).await {
-            Ok(job) => outcomes::apply(services, Subject::Prediction(generation), &job)
-                .await
-                .map_err(SweepError::from),
-            Err(e) => Err(e.into()),
-        };
+        let result = check_prediction(services, replicate, generation).await;
         tally(&mut report, result, &id);
     }
     if report.checked > 0 || report.requeued > 0 {
@@ -129,6 +144,157 @@ pub async fn sweep(services: &Services) -> Result<SweepReport, SweepError> {
         );
     }
     Ok(report)
+}
+
+fn seconds_since(at: Option<chrono::DateTime<chrono::Utc>>) -> i64 {
+    at.map(|at| (chrono::Utc::now() - at).num_seconds())
+        .unwrap_or(i64::MAX)
+}
+
+/// Asks Replicate about a training and applies the answer; moves it to the back of the line either
+/// way. A training Replicate does not know is gone (failed, refunded once); one whose status cannot
+/// be read is given up on only after many checks and long after it started.
+async fn check_training(
+    services: &Services,
+    replicate: &Replicate,
+    model: Model,
+) -> Result<Applied, SweepError> {
+    let db = services.db()?;
+    let id = model.replicate_training_id.clone().unwrap_or_default();
+    let answer = replicate.get_training(&id).await;
+    let failed = answer.as_ref().is_err_and(|e| !e.is_auth());
+    let failed_checks = models::mark_checked(&**db.conn().await?, model.id, failed).await?;
+    match answer {
+        Ok(job) => Ok(outcomes::apply(services, Subject::Training(model), &job).await?),
+        Err(e) if e.is_not_found() => {
+            if seconds_since(model.training_started_at) < GONE_GRACE_SECONDS {
+                return Err(e.into());
+            }
+            tracing::warn!(training_id = %id, "Replicate does not know the training; it failed");
+            Ok(
+                outcomes::fail_training(services, model, "the training is gone at Replicate")
+                    .await?,
+            )
+        }
+        Err(e) => {
+            if e.is_auth() {
+                settle::replicate_refused_us(services, &e).await;
+            } else if failed_checks >= MAX_FAILED_CHECKS
+                && seconds_since(model.training_started_at) > GIVE_UP_CHECKS_AFTER_SECONDS
+            {
+                tracing::error!(training_id = %id, failed_checks, "the training's status cannot be read; given up");
+                return Ok(outcomes::fail_training(
+                    services,
+                    model,
+                    "the training's status could not be read",
+                )
+                .await?);
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// Like [`check_training`], for a prediction.
+async fn check_prediction(
+    services: &Services,
+    replicate: &Replicate,
+    generation: Generation,
+) -> Result<Applied, SweepError> {
+    let db = services.db()?;
+    let id = generation
+        .replicate_prediction_id
+        .clone()
+        .unwrap_or_default();
+    let answer = replicate.get_prediction(&id).await;
+    let failed = answer.as_ref().is_err_and(|e| !e.is_auth());
+    let failed_checks =
+        generations::mark_checked(&**db.conn().await?, generation.id, failed).await?;
+    match answer {
+        Ok(job) => Ok(outcomes::apply(services, Subject::Prediction(generation), &job).await?),
+        Err(e) if e.is_not_found() => {
+            if seconds_since(Some(generation.created_at)) < GONE_GRACE_SECONDS {
+                return Err(e.into());
+            }
+            Ok(outcomes::fail_generation(
+                services,
+                generation,
+                GenerationStatus::Failed,
+                "the generation is gone at Replicate",
+            )
+            .await?)
+        }
+        Err(e) => {
+            if e.is_auth() {
+                settle::replicate_refused_us(services, &e).await;
+            } else if failed_checks >= MAX_FAILED_CHECKS
+                && seconds_since(Some(generation.created_at)) > GIVE_UP_CHECKS_AFTER_SECONDS
+            {
+                return Ok(outcomes::fail_generation(
+                    services,
+                    generation,
+                    GenerationStatus::Failed,
+                    "the generation's status could not be read",
+                )
+                .await?);
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// A paid generation with no prediction stored: a start that never happened is refunded; an
+/// unconfirmed one (its answer lost) is looked up first, and attached if Replicate has it.
+async fn settle_orphan(
+    services: &Services,
+    replicate: &Replicate,
+    generation: Generation,
+) -> Result<Applied, SweepError> {
+    let db = services.db()?;
+    let attempt = attempts::live(&**db.conn().await?, Kind::Prediction, generation.id).await?;
+    if let Some(attempt) = attempt {
+        if attempt.state == AttemptState::Created {
+            let id = attempt.replicate_id.clone().unwrap_or_default();
+            return attached(services, replicate, &attempt, &id).await;
+        }
+        if !attempts::take_over(&**db.conn().await?, &attempt.tag, LOOKUP_LEASE_SECONDS).await? {
+            // Someone is starting it right now.
+            return Ok(Applied::Unchanged);
+        }
+        match settle::find(replicate, &attempt).await {
+            Ok(Some(job)) => return attached(services, replicate, &attempt, &job.id).await,
+            Ok(None) => {
+                attempts::abandon(&**db.conn().await?, &attempt.tag).await?;
+            }
+            Err(e) => {
+                attempts::release(&**db.conn().await?, &attempt.tag).await?;
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(outcomes::fail_generation(
+        services,
+        generation,
+        GenerationStatus::Failed,
+        "the generation could not be started",
+    )
+    .await?)
+}
+
+async fn attached(
+    services: &Services,
+    replicate: &Replicate,
+    attempt: &attempts::Attempt,
+    replicate_id: &str,
+) -> Result<Applied, SweepError> {
+    match settle::attach(services.db()?, attempt, replicate_id).await? {
+        Attached::Started => Ok(Applied::Advanced),
+        Attached::Already => Ok(Applied::Unchanged),
+        Attached::Unwanted => {
+            settle::cancel(replicate, attempt.kind, replicate_id).await?;
+            Ok(Applied::Unchanged)
+        }
+    }
 }
 
 fn tally(report: &mut SweepReport, result: Result<Applied, SweepError>, replicate_id: &str) {

@@ -1,18 +1,32 @@
 //! A queued model becomes a Replicate training: photos downloaded, zipped in memory, uploaded through
 //! the files API, the destination model made if missing, the training created with our webhook.
+//!
+//! Each try is an attempt ([`shared::repo::attempts`]), recorded in a short transaction before any
+//! network I/O and tagged in what we send (the webhook URL and the zip's URL), so an answer we never
+//! got is settled by finding the training at Replicate, never by starting a second paid one. No row
+//! lock or transaction is held while photos download or the zip uploads.
 
 use std::io::Write;
 
 use serde_json::json;
-use shared::db::DbError;
+use shared::attempts::{self as settle, Attached};
+use shared::db::{Db, DbError};
 use shared::domain::status::ModelStatus;
 use shared::outcomes::{self, OutcomeError};
 use shared::replicate::{Replicate, ReplicateError};
-use shared::repo::events::{self, Event};
+use shared::repo::attempts::{self, Attempt, Kind};
 use shared::repo::models::{self, Model, TrainingPhoto};
 use shared::services::{Services, Unavailable};
 use shared::telegram::TelegramError;
 use teloxide_core::requests::Requester;
+
+/// How long one job may take in one delivery (the worker cancels it after this).
+pub const JOB_DEADLINE_SECS: u64 = 240;
+/// How long a worker holds its attempt: past the deadline, so an expired lease means its holder is
+/// gone (crashed, killed, timed out), never still working.
+pub const LEASE_SECS: i64 = JOB_DEADLINE_SECS as i64 + 60;
+/// The least lease left for the create call to be made (it may take up to the request timeout).
+const CREATE_MARGIN_SECS: i64 = 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -30,70 +44,219 @@ pub enum WorkerError {
     Unavailable(#[from] Unavailable),
     #[error("settling the failed training failed")]
     Outcome(#[from] OutcomeError),
+    #[error("another delivery is starting this training")]
+    Busy,
+    #[error("the job did not finish within {0} s")]
+    Deadline(u64),
+}
+
+impl WorkerError {
+    /// Replicate refused our own credentials: the job waits (long), nobody is refunded.
+    pub fn is_refused_us(&self) -> bool {
+        matches!(self, WorkerError::Replicate(e) if e.is_auth())
+    }
+
+    /// How long Replicate asked us to wait (a throttled call), if it said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            WorkerError::Replicate(e) => e.retry_after(),
+            _ => None,
+        }
+    }
 }
 
 /// Why a training cannot start, ever: the model is failed and refunded.
 #[derive(Debug)]
 struct Permanent(String);
 
+/// What the short claim transaction found.
+enum Claim {
+    /// Not queued (started by a duplicate delivery, finished, deleted): done with.
+    Skip,
+    /// A new attempt, ours to try.
+    Fresh(Model, Attempt),
+    /// A `starting` attempt whose holder is gone: it may have created a training; look first.
+    TakenOver(Model, Attempt),
+    /// A `starting` attempt another delivery holds.
+    Busy,
+    /// A created attempt whose model did not move (repaired by attaching it again).
+    Created(Attempt),
+}
+
 /// Starts the training of a queued model. A model that is not queued (already started by a duplicate
-/// delivery, or deleted) is done with. A transient failure is returned (SQS retries); a permanent one
-/// fails the model and refunds its tokens.
+/// delivery, or deleted) is done with. A transient failure is returned (the caller retries soon); a
+/// permanent one fails the model and refunds its tokens.
 pub async fn start_training(services: &Services, model_id: i64) -> Result<(), WorkerError> {
     let db = services.db()?;
     let replicate = services.replicate()?;
+    let (model, attempt) = match claim(db, model_id, None).await? {
+        Claim::Skip => return Ok(()),
+        Claim::Busy => return Err(WorkerError::Busy),
+        Claim::Created(attempt) => {
+            let id = attempt.replicate_id.clone().unwrap_or_default();
+            return attach(services, replicate, &attempt, &id).await;
+        }
+        Claim::TakenOver(model, attempt) => {
+            // Its holder died somewhere around the create call: settle it by looking, never by
+            // creating again blindly.
+            tracing::info!(attempt = %attempt.tag, "an abandoned start found; looking for it at Replicate");
+            match settle::find(replicate, &attempt).await {
+                Ok(Some(job)) => return attach(services, replicate, &attempt, &job.id).await,
+                Ok(None) => match claim(db, model.id, Some(&attempt.tag)).await? {
+                    Claim::Fresh(model, attempt) => (model, attempt),
+                    Claim::Busy | Claim::TakenOver(..) => return Err(WorkerError::Busy),
+                    Claim::Created(attempt) => {
+                        let id = attempt.replicate_id.clone().unwrap_or_default();
+                        return attach(services, replicate, &attempt, &id).await;
+                    }
+                    Claim::Skip => return Ok(()),
+                },
+                Err(e) => {
+                    attempts::release(&**db.conn().await?, &attempt.tag).await?;
+                    return Err(e.into());
+                }
+            }
+        }
+        Claim::Fresh(model, attempt) => (model, attempt),
+    };
+    tracing::info!(attempt = %attempt.tag, "starting the training");
+
+    match create_training(services, replicate, &model, &attempt).await {
+        Ok(training_id) => attach(services, replicate, &attempt, &training_id).await,
+        Err(Failure::NotCreated(reason)) => {
+            attempts::abandon(&**db.conn().await?, &attempt.tag).await?;
+            match reason {
+                Problem::Transient(e) => Err(e),
+                Problem::Permanent(Permanent(reason)) => {
+                    tracing::warn!(reason = %reason, "training cannot start; the model fails and is refunded");
+                    outcomes::fail_training(services, model, &reason).await?;
+                    Ok(())
+                }
+            }
+        }
+        Err(Failure::LeaseLost) => Err(WorkerError::Busy),
+        Err(Failure::Ambiguous(e)) => {
+            // Replicate may have taken it: look before deciding.
+            tracing::warn!(error = %shared::http::error_chain(&e), "no clear answer to the create call; looking for the training");
+            let attempt = attempts::by_tag(&**db.conn().await?, &attempt.tag)
+                .await?
+                .unwrap_or(attempt);
+            match settle::find(replicate, &attempt).await {
+                Ok(Some(job)) => attach(services, replicate, &attempt, &job.id).await,
+                outcome => {
+                    // Not listed (yet: a job just taken may take a moment to show), or the lookup
+                    // failed too: the lease is given back, and the next delivery, seconds later,
+                    // looks again before it starts a fresh attempt.
+                    if let Err(lookup) = outcome {
+                        tracing::warn!(error = %shared::http::error_chain(&lookup), "the lookup failed too");
+                    }
+                    attempts::release(&**db.conn().await?, &attempt.tag).await?;
+                    Err(e.into())
+                }
+            }
+        }
+    }
+}
+
+/// In one short transaction: locks the model, checks it is queued, abandons `abandon` (an attempt
+/// just found not to exist at Replicate), and records a new attempt or reports the live one.
+async fn claim(db: &Db, model_id: i64, abandon: Option<&str>) -> Result<Claim, WorkerError> {
     let mut conn = db.conn().await?;
-    // The row lock makes a concurrent duplicate delivery wait here, then find the model `training`.
     let tx = conn.transaction().await.map_err(DbError::from)?;
     let Some(model) = models::get_for_update(&*tx, model_id).await? else {
         tracing::warn!("no such model; nothing to train");
-        return Ok(());
+        return Ok(Claim::Skip);
     };
+    if let Some(tag) = abandon {
+        attempts::abandon(&*tx, tag).await?;
+    }
+    let live = attempts::live(&*tx, Kind::Training, model.id).await?;
     if model.status != ModelStatus::Queued {
         tracing::info!(
             status = model.status.as_str(),
             "model is not queued; duplicate delivery skipped"
         );
-        return Ok(());
+        return Ok(Claim::Skip);
     }
-    let photos = models::photos(&*tx, model.id).await?;
-    match create_training(services, replicate, &model, &photos).await {
-        Ok((training_id, destination)) => {
-            models::start_training(&*tx, model.id, &training_id, &destination).await?;
-            events::record(
-                &*tx,
-                model.user_id,
-                Event::TrainingStarted,
-                serde_json::json!({"model_id": model.id, "training_id": training_id}),
-            )
-            .await?;
-            tx.commit().await.map_err(DbError::from)?;
-            tracing::info!(training_id = %training_id, "training started");
-            Ok(())
+    let claim = match live {
+        None => {
+            let tag = attempts::new_tag();
+            match attempts::start(&*tx, Kind::Training, model.id, &tag, None, LEASE_SECS).await? {
+                Some(attempt) => Claim::Fresh(model, attempt),
+                None => Claim::Busy,
+            }
         }
-        Err(Attempt::Transient(e)) => Err(e),
-        Err(Attempt::Permanent(Permanent(reason))) => {
-            drop(tx); // release the row before settling it from another connection
-            drop(conn);
-            tracing::warn!(reason = %reason, "training cannot start; the model fails and is refunded");
-            outcomes::fail_training(services, model, &reason).await?;
-            Ok(())
+        Some(attempt) if attempt.state == attempts::State::Created => Claim::Created(attempt),
+        Some(attempt) if !attempt.lease_expired() => Claim::Busy,
+        Some(attempt) => {
+            if attempts::take_over(&*tx, &attempt.tag, LEASE_SECS).await? {
+                Claim::TakenOver(model, attempt)
+            } else {
+                Claim::Busy
+            }
         }
-    }
+    };
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(claim)
 }
 
-enum Attempt {
+/// Attaches the training to its attempt and model; a training nobody wants (the model failed or
+/// was canceled meanwhile) is canceled at Replicate.
+async fn attach(
+    services: &Services,
+    replicate: &Replicate,
+    attempt: &Attempt,
+    training_id: &str,
+) -> Result<(), WorkerError> {
+    let db = services.db()?;
+    match settle::attach(db, attempt, training_id).await? {
+        Attached::Started => tracing::info!(training_id, "training started"),
+        Attached::Already => tracing::info!(training_id, "training already attached"),
+        Attached::Unwanted => settle::cancel(replicate, Kind::Training, training_id).await?,
+    }
+    Ok(())
+}
+
+enum Problem {
     Transient(WorkerError),
     Permanent(Permanent),
 }
 
-impl From<ReplicateError> for Attempt {
+/// How a try at creating the training went wrong.
+enum Failure {
+    /// Nothing was created at Replicate.
+    NotCreated(Problem),
+    /// The create call got no answer we can trust: the training may exist.
+    Ambiguous(ReplicateError),
+    /// Our lease ran out before the create call: someone else may settle the attempt.
+    LeaseLost,
+}
+
+impl From<Problem> for Failure {
+    fn from(a: Problem) -> Self {
+        Failure::NotCreated(a)
+    }
+}
+
+impl From<ReplicateError> for Problem {
     fn from(e: ReplicateError) -> Self {
-        if e.is_transient() {
-            Attempt::Transient(e.into())
+        if e.is_transient() || e.is_auth() {
+            Problem::Transient(e.into())
         } else {
-            Attempt::Permanent(Permanent(format!("Replicate refused the training: {e}")))
+            Problem::Permanent(Permanent(format!("Replicate refused the training: {e}")))
         }
+    }
+}
+
+impl From<ReplicateError> for Failure {
+    fn from(e: ReplicateError) -> Self {
+        Failure::NotCreated(e.into())
+    }
+}
+
+impl From<DbError> for Failure {
+    fn from(e: DbError) -> Self {
+        Failure::NotCreated(Problem::Transient(e.into()))
     }
 }
 
@@ -101,15 +264,17 @@ async fn create_training(
     services: &Services,
     replicate: &Replicate,
     model: &Model,
-    photos: &[TrainingPhoto],
-) -> Result<(String, String), Attempt> {
+    attempt: &Attempt,
+) -> Result<String, Failure> {
+    let db = services.db().map_err(|e| Problem::Transient(e.into()))?;
+    let photos = models::photos(&**db.conn().await?, model.id).await?;
     if let Err(e) = shared::domain::rules::validate_photo_count(photos.len() as i64) {
-        return Err(Attempt::Permanent(Permanent(e.to_string())));
+        return Err(Problem::Permanent(Permanent(e.to_string())).into());
     }
-    let zip = zip_photos(services, photos).await?;
+    let zip = zip_photos(services, &photos).await?;
     let file = replicate
         .upload_file(
-            &format!("model-{}-photos.zip", model.id),
+            &format!("model-{}-{}.zip", model.id, attempt.tag),
             "application/zip",
             zip,
         )
@@ -130,14 +295,26 @@ async fn create_training(
         Some(v) => v.clone(),
         None => replicate.latest_version(&training.trainer).await?,
     };
-    let webhook = services.config.public_endpoint("/replicate/webhook");
+    // The zip's URL is unique to this attempt: what finds the training without a webhook URL.
+    if !attempts::prepare(
+        &**db.conn().await?,
+        &attempt.tag,
+        &file.urls.get,
+        Some(&destination),
+        CREATE_MARGIN_SECS,
+    )
+    .await?
+    {
+        return Err(Failure::LeaseLost);
+    }
+    let webhook = settle::webhook_url(services, &attempt.tag);
     let input = json!({
         "input_images": file.urls.get,
         "trigger_word": model.trigger_word,
         "steps": training.steps,
         "autocaption": true,
     });
-    let job = replicate
+    match replicate
         .create_training(
             &training.trainer,
             &version,
@@ -145,19 +322,23 @@ async fn create_training(
             input,
             webhook.as_ref().map(|u| u.as_str()),
         )
-        .await?;
-    Ok((job.id, destination))
+        .await
+    {
+        Ok(job) => Ok(job.id),
+        Err(e) if e.may_have_created() => Err(Failure::Ambiguous(e)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Downloads every photo and zips them (stored, not deflated: JPEGs do not compress).
-async fn zip_photos(services: &Services, photos: &[TrainingPhoto]) -> Result<Vec<u8>, Attempt> {
+async fn zip_photos(services: &Services, photos: &[TrainingPhoto]) -> Result<Vec<u8>, Problem> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     for (i, photo) in photos.iter().enumerate() {
         let (bytes, extension) = download(services, photo).await?;
         let zip_err = |e: &dyn std::fmt::Display| {
-            Attempt::Permanent(Permanent(format!("zipping the photos failed: {e}")))
+            Problem::Permanent(Permanent(format!("zipping the photos failed: {e}")))
         };
         writer
             .start_file(format!("photo-{:02}.{extension}", i + 1), options)
@@ -166,14 +347,14 @@ async fn zip_photos(services: &Services, photos: &[TrainingPhoto]) -> Result<Vec
     }
     let cursor = writer
         .finish()
-        .map_err(|e| Attempt::Permanent(Permanent(format!("zipping the photos failed: {e}"))))?;
+        .map_err(|e| Problem::Permanent(Permanent(format!("zipping the photos failed: {e}"))))?;
     Ok(cursor.into_inner())
 }
 
 async fn download(
     services: &Services,
     photo: &TrainingPhoto,
-) -> Result<(Vec<u8>, &'static str), Attempt> {
+) -> Result<(Vec<u8>, &'static str), Problem> {
     let extension = match photo.mime_type.as_deref() {
         Some("image/png") => "png",
         Some("image/webp") => "webp",
@@ -183,15 +364,15 @@ async fn download(
     let url = if let Some(file_id) = &photo.telegram_file_id {
         let telegram = services
             .telegram()
-            .map_err(|e| Attempt::Transient(e.into()))?;
+            .map_err(|e| Problem::Transient(e.into()))?;
         let file = match telegram
             .call(telegram.bot.get_file(file_id.clone().into()))
             .await
         {
             Ok(file) => file,
-            Err(e) if e.is_transient() => return Err(Attempt::Transient(e.into())),
+            Err(e) if e.is_transient() => return Err(Problem::Transient(e.into())),
             Err(_) => {
-                return Err(Attempt::Permanent(Permanent(
+                return Err(Problem::Permanent(Permanent(
                     "a training photo is no longer on Telegram".into(),
                 )))
             }
@@ -208,13 +389,13 @@ async fn download(
             .telegram
             .api_url
             .join(&format!("file/bot{token}/{}", file.path))
-            .map_err(|e| Attempt::Permanent(Permanent(format!("bad file path: {e}"))))?
+            .map_err(|e| Problem::Permanent(Permanent(format!("bad file path: {e}"))))?
     } else if let Some(url) = &photo.source_url {
         url.parse().map_err(|_| {
-            Attempt::Permanent(Permanent("a training photo has a malformed URL".into()))
+            Problem::Permanent(Permanent("a training photo has a malformed URL".into()))
         })?
     } else {
-        return Err(Attempt::Permanent(Permanent(
+        return Err(Problem::Permanent(Permanent(
             "a training photo has no source".into(),
         )));
     };
@@ -232,24 +413,24 @@ async fn download(
     let response = request
         .send()
         .await
-        .map_err(|e| Attempt::Transient(WorkerError::Download(e.without_url().to_string())))?;
+        .map_err(|e| Problem::Transient(WorkerError::Download(e.without_url().to_string())))?;
     let status = response.status();
     if status.is_server_error() || status.as_u16() == 429 {
-        return Err(Attempt::Transient(WorkerError::Download(format!(
+        return Err(Problem::Transient(WorkerError::Download(format!(
             "HTTP {status}"
         ))));
     }
     if !status.is_success() {
-        return Err(Attempt::Permanent(Permanent(format!(
+        return Err(Problem::Permanent(Permanent(format!(
             "a training photo is gone (HTTP {status})"
         ))));
     }
     let bytes = response
         .bytes()
         .await
-        .map_err(|e| Attempt::Transient(WorkerError::Download(e.without_url().to_string())))?;
+        .map_err(|e| Problem::Transient(WorkerError::Download(e.without_url().to_string())))?;
     if bytes.len() as i64 > shared::domain::rules::MAX_PHOTO_BYTES {
-        return Err(Attempt::Permanent(Permanent(
+        return Err(Problem::Permanent(Permanent(
             "a training photo is larger than 20 MB".into(),
         )));
     }

@@ -60,7 +60,21 @@ async fn a_queued_model_becomes_a_training_with_our_webhook() {
     assert!(trainings[0].path.contains(TRAINER_VERSION));
     let body = &trainings[0].body;
     assert_eq!(body["destination"], "dreamtest/dream-photo-loras");
-    assert_eq!(body["webhook"], format!("{PUBLIC_URL}/replicate/webhook"));
+    // Tagged with the attempt recorded before the call: the webhook URL and the zip's name.
+    let webhook = body["webhook"].as_str().unwrap();
+    let tag = webhook
+        .strip_prefix(&format!("{PUBLIC_URL}/replicate/webhook?attempt="))
+        .expect("our webhook URL with the attempt's tag");
+    let attempt = shared::repo::attempts::by_tag(&**env.db.db.conn().await.unwrap(), tag)
+        .await
+        .unwrap()
+        .expect("the attempt is recorded");
+    assert_eq!(attempt.subject_id, model.id);
+    assert_eq!(attempt.state, shared::repo::attempts::State::Created);
+    assert_eq!(
+        attempt.input_ref.as_deref(),
+        body["input"]["input_images"].as_str()
+    );
     assert_eq!(body["webhook_events_filter"], json!(["start", "completed"]));
     assert_eq!(body["input"]["trigger_word"], "DPTEST");
     assert!(body["input"]["input_images"]
@@ -147,13 +161,22 @@ async fn a_poisoned_record_is_the_only_one_reported_failed() {
 }
 
 #[tokio::test]
-async fn a_transient_replicate_failure_is_retried_by_sqs_and_nothing_is_refunded() {
-    let (env, state) = setup().await;
+async fn a_transient_replicate_failure_is_retried_soon_and_nothing_is_refunded() {
+    let env = TestEnv::start().await;
+    let (services, mut jobs) = env.services();
+    let state =
+        training_worker::State::with_retry_base(services, std::time::Duration::from_millis(50));
     let user = fixtures::user(&env.db.db, 1, 100).await;
     let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
     env.replicate.fail_next("/files", 503, "upstream trouble");
     let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
-    assert_eq!(response.batch_item_failures.len(), 1);
+    // In process the job is queued again after the backoff (on SQS its visibility is changed).
+    assert!(response.batch_item_failures.is_empty());
+    let again = tokio::time::timeout(std::time::Duration::from_secs(5), jobs.recv())
+        .await
+        .expect("requeued within the backoff")
+        .unwrap();
+    assert_eq!(again.model_id, model.id);
     let conn = env.db.db.conn().await.unwrap();
     assert_eq!(
         models::get(&**conn, model.id)

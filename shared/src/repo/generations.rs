@@ -155,7 +155,8 @@ pub async fn list_for_user(
     Ok(rows.iter().map(Generation::from_row).collect())
 }
 
-/// In-flight generations not updated for `older_than_secs` (to poll when no webhook can reach us).
+/// In-flight generations not updated or checked for `older_than_secs` (to poll when no webhook can
+/// reach us), never-checked first: each check moves one to the back ([`mark_checked`]).
 pub async fn list_in_flight(
     db: &impl GenericClient,
     older_than_secs: i64,
@@ -167,7 +168,8 @@ pub async fn list_in_flight(
                 "SELECT {COLUMNS} FROM generations
                  WHERE status IN ('starting', 'processing') AND replicate_prediction_id IS NOT NULL
                    AND updated_at < now() - make_interval(secs => $1)
-                 ORDER BY updated_at LIMIT $2"
+                   AND (checked_at IS NULL OR checked_at <= now() - make_interval(secs => $1))
+                 ORDER BY checked_at NULLS FIRST, updated_at LIMIT $2"
             ),
             &[
                 (&(older_than_secs as f64), Type::FLOAT8),
@@ -282,4 +284,18 @@ pub async fn set_telegram_file_ids(
     )
     .await?;
     Ok(())
+}
+
+/// Records a sweep's check of a generation (to the back of the line); returns the failed checks in
+/// a row (a good check resets them).
+pub async fn mark_checked(db: &impl GenericClient, id: i64, failed: bool) -> Result<i32, DbError> {
+    let row = db
+        .query_typed_opt(
+            "UPDATE generations SET checked_at = now(),
+                    failed_checks = CASE WHEN $2 THEN failed_checks + 1 ELSE 0 END
+             WHERE id = $1 RETURNING failed_checks",
+            &[(&id, Type::INT8), (&failed, Type::BOOL)],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)).unwrap_or_default())
 }

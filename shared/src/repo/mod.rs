@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod admins;
+pub mod attempts;
 pub mod deliveries;
 pub mod effects;
 pub mod erasure;

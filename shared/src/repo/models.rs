@@ -299,8 +299,9 @@ pub async fn list_recent(
     Ok(rows.iter().map(Model::from_row).collect())
 }
 
-/// Models in `status` whose last change is older than `older_than_secs`: trainings to check with
-/// Replicate, queued models whose job was lost.
+/// Models in `status` whose last change and last check are older than `older_than_secs`: trainings
+/// to check with Replicate. Never-checked ones come first and each check moves a model to the back
+/// ([`mark_checked`]), so jobs that always fail to check cannot keep the others waiting.
 pub async fn list_stale(
     db: &impl GenericClient,
     status: ModelStatus,
@@ -312,7 +313,8 @@ pub async fn list_stale(
             &format!(
                 "SELECT {COLUMNS} FROM models m
                  WHERE m.status = $1 AND m.updated_at < now() - make_interval(secs => $2)
-                 ORDER BY m.updated_at LIMIT $3"
+                   AND (m.checked_at IS NULL OR m.checked_at <= now() - make_interval(secs => $2))
+                 ORDER BY m.checked_at NULLS FIRST, m.updated_at LIMIT $3"
             ),
             &[
                 (&status.as_str(), Type::TEXT),
@@ -498,4 +500,18 @@ pub async fn touch(db: &impl GenericClient, model_id: i64) -> Result<(), DbError
     )
     .await?;
     Ok(())
+}
+
+/// Records a sweep's check of a model (to the back of the line); a failed check is counted, a good
+/// one resets the count. Returns the failed checks in a row.
+pub async fn mark_checked(db: &impl GenericClient, id: i64, failed: bool) -> Result<i32, DbError> {
+    let row = db
+        .query_typed_opt(
+            "UPDATE models SET checked_at = now(),
+                    failed_checks = CASE WHEN $2 THEN failed_checks + 1 ELSE 0 END
+             WHERE id = $1 RETURNING failed_checks",
+            &[(&id, Type::INT8), (&failed, Type::BOOL)],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)).unwrap_or_default())
 }

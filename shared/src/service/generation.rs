@@ -2,9 +2,14 @@
 
 use serde_json::json;
 
+use rand::Rng;
+
+use crate::attempts::{self as settle, Attached};
 use crate::domain::rules;
 use crate::domain::status::{GenerationStatus, ModelStatus};
 use crate::outcomes;
+use crate::replicate::ReplicateError;
+use crate::repo::attempts::{self, Attempt, Kind};
 use crate::repo::events::{self, Event};
 use crate::repo::generations::{self, Generation, NewGeneration};
 use crate::repo::ledger::{self, Change, Reason};
@@ -22,9 +27,10 @@ pub struct GenerationRequest<'a> {
     pub images: i32,
 }
 
-/// Creates a generation: validates it, debits `images x price` with the row written in the same
-/// transaction, then creates the Replicate prediction. If Replicate refuses, the generation fails and
-/// is refunded at once; the caller gets the error.
+/// Creates a generation: validates it, debits `images x price` with the row and its attempt written
+/// in the same transaction, then creates the Replicate prediction. If Replicate refuses, the
+/// generation fails and is refunded at once; the caller gets the error. If the answer is lost (a
+/// timeout, a 5xx), the prediction is looked up first: found, it is attached and runs.
 pub async fn create(
     services: &Services,
     request: &GenerationRequest<'_>,
@@ -91,6 +97,19 @@ pub async fn create(
         json!({"generation_id": generation.id, "model_id": model.id, "images": images, "style_id": request.style_id}),
     )
     .await?;
+    // The attempt is recorded with the debit, before the call: a seed of its own in the input and
+    // its tag in the webhook URL find the prediction at Replicate if its answer is lost.
+    let seed: u32 = rand::thread_rng().gen_range(1..i32::MAX as u32);
+    let attempt = attempts::start(
+        &*tx,
+        Kind::Prediction,
+        generation.id,
+        &attempts::new_tag(),
+        Some(&seed.to_string()),
+        PREDICTION_LEASE_SECS,
+    )
+    .await?
+    .ok_or_else(|| ServiceError::Conflict("the generation is already starting".into()))?;
     tx.commit().await?;
     drop(conn);
 
@@ -100,34 +119,76 @@ pub async fn create(
         "aspect_ratio": "1:1",
         "output_format": "jpg",
         "output_quality": 90,
+        "seed": seed,
     });
     if let Some(lora) = style.as_ref().and_then(|s| s.lora_url.as_ref()) {
         input["extra_lora"] = json!(lora);
         input["extra_lora_scale"] = json!(style.as_ref().map(|s| s.lora_scale).unwrap_or(1.0));
     }
-    let webhook = services.config.public_endpoint("/replicate/webhook");
-    match replicate
+    let webhook = settle::webhook_url(services, &attempt.tag);
+    let created = replicate
         .create_prediction(&version, input, webhook.as_ref().map(|u| u.as_str()))
-        .await
-    {
-        Ok(job) => {
-            generations::set_prediction(&**db.conn().await?, generation.id, &job.id).await?;
-            Ok(generations::get(&**db.conn().await?, generation.id)
-                .await?
-                .ok_or(ServiceError::NotFound("generation"))?)
+        .await;
+    let job_id = match created {
+        Ok(job) => job.id,
+        Err(e) if e.may_have_created() => {
+            // Replicate may have taken it: look before refunding (or starting it twice).
+            match settle::find(replicate, &attempt).await {
+                Ok(Some(job)) => job.id,
+                Ok(None) => return not_started(services, &attempt, generation, e).await,
+                Err(lookup) => {
+                    // Unsettled: the sweep looks again and attaches or refunds it.
+                    tracing::warn!(error = %crate::http::error_chain(&lookup), generation_id = generation.id,
+                        "a prediction start is unconfirmed; the sweep settles it");
+                    attempts::release(&**db.conn().await?, &attempt.tag).await?;
+                    return Err(ServiceError::Upstream(format!(
+                        "the generation may not have started ({e}); it will be settled shortly"
+                    )));
+                }
+            }
         }
-        Err(e) => {
-            // Nothing is running at Replicate: fail and refund now, then report the failure.
-            outcomes::fail_generation(
-                services,
-                generation,
-                GenerationStatus::Failed,
-                &e.to_string(),
-            )
-            .await?;
-            Err(ServiceError::Upstream(format!(
-                "the generation could not start ({e}); the tokens were returned"
-            )))
+        Err(e) => return not_started(services, &attempt, generation, e).await,
+    };
+    match settle::attach(db, &attempt, &job_id).await? {
+        Attached::Started | Attached::Already => {}
+        Attached::Unwanted => {
+            // Settled without it meanwhile (failed and refunded): the job must not run.
+            settle::cancel(replicate, Kind::Prediction, &job_id).await?;
+            return Err(ServiceError::Upstream(
+                "the generation could not start; the tokens were returned".into(),
+            ));
         }
     }
+    generations::get(&**db.conn().await?, generation.id)
+        .await?
+        .ok_or(ServiceError::NotFound("generation"))
+}
+
+/// How long a generation's start may take before the sweep may settle its attempt.
+pub const PREDICTION_LEASE_SECS: i64 = 120;
+
+/// Nothing is running at Replicate: the attempt is abandoned, the generation fails and is refunded
+/// now, and the caller hears why.
+async fn not_started(
+    services: &Services,
+    attempt: &Attempt,
+    generation: Generation,
+    e: ReplicateError,
+) -> Result<Generation, ServiceError> {
+    let db = services.db()?;
+    attempts::abandon(&**db.conn().await?, &attempt.tag).await?;
+    if e.is_auth() {
+        // Our token refused: the admins hear of it (once per period), the user gets the refund.
+        settle::replicate_refused_us(services, &e).await;
+    }
+    outcomes::fail_generation(
+        services,
+        generation,
+        GenerationStatus::Failed,
+        &e.to_string(),
+    )
+    .await?;
+    Err(ServiceError::Upstream(format!(
+        "the generation could not start ({e}); the tokens were returned"
+    )))
 }

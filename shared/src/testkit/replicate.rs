@@ -29,7 +29,26 @@ struct State {
     /// What GET /trainings/{id} and /predictions/{id} answer.
     jobs: HashMap<String, Value>,
     /// Scripted answers for the next calls whose path starts with a prefix.
-    scripted: Vec<(String, VecDeque<(u16, Value)>)>,
+    scripted: Vec<(String, VecDeque<Script>)>,
+    /// Paths (prefixes) that always answer a status, e.g. a job whose status never reads.
+    always: Vec<(String, u16)>,
+    /// Trainings and predictions created (or added by a test), oldest first: what the list
+    /// endpoints answer, newest first.
+    created_trainings: Vec<Value>,
+    created_predictions: Vec<Value>,
+}
+
+/// How a scripted call goes wrong.
+#[derive(Debug, Clone)]
+enum Script {
+    /// Answers `status` with `{"detail": ...}`; nothing happens.
+    Fail(u16, Value),
+    /// Does what was asked (a job is created), then answers `status` as if it failed.
+    AcceptThen(u16),
+    /// Does what was asked, then answers only after `delay` (past our client's timeout).
+    AcceptThenHang(std::time::Duration),
+    /// 429 with a `Retry-After` header; nothing happens.
+    Throttle(u64),
 }
 
 pub struct FakeReplicate {
@@ -72,13 +91,66 @@ impl FakeReplicate {
 
     /// Makes the next call under `/v1{prefix}` answer `status` with `{"detail": ...}`.
     pub fn fail_next(&self, prefix: &str, status: u16, detail: &str) {
+        self.script(prefix, Script::Fail(status, json!({"detail": detail})));
+    }
+
+    /// The next call under `/v1{prefix}` is carried out (a training or prediction is created and
+    /// listed) and then answers `status`, as when Replicate fails after taking a job.
+    pub fn accept_then_fail_next(&self, prefix: &str, status: u16) {
+        self.script(prefix, Script::AcceptThen(status));
+    }
+
+    /// The next call under `/v1{prefix}` is carried out, and its answer comes only after `delay`
+    /// (a connection that hangs past our timeout, or drops, after the job was taken).
+    pub fn accept_then_hang_next(&self, prefix: &str, delay: std::time::Duration) {
+        self.script(prefix, Script::AcceptThenHang(delay));
+    }
+
+    /// The next call under `/v1{prefix}` is throttled: 429 with `Retry-After: seconds`.
+    pub fn throttle_next(&self, prefix: &str, retry_after_seconds: u64) {
+        self.script(prefix, Script::Throttle(retry_after_seconds));
+    }
+
+    /// Every call under `/v1{prefix}` answers `status` from now on.
+    pub fn fail_always(&self, prefix: &str, status: u16) {
+        let mut state = self.state.lock().expect("state");
+        state.always.push((format!("/v1{prefix}"), status));
+    }
+
+    fn script(&self, prefix: &str, script: Script) {
         let mut state = self.state.lock().expect("state");
         let prefix = format!("/v1{prefix}");
-        let answer = (status, json!({"detail": detail}));
         match state.scripted.iter_mut().find(|(p, _)| *p == prefix) {
-            Some((_, queue)) => queue.push_back(answer),
-            None => state.scripted.push((prefix, VecDeque::from([answer]))),
+            Some((_, queue)) => queue.push_back(script),
+            None => state.scripted.push((prefix, VecDeque::from([script]))),
         }
+    }
+
+    /// Adds a training to what `GET /v1/trainings` lists (as if created by a call we never saw
+    /// answered): `{"id", "webhook", "input", ...}`.
+    pub fn add_training(&self, training: Value) {
+        let mut state = self.state.lock().expect("state");
+        state.created_trainings.push(training);
+    }
+
+    /// Adds a prediction to what `GET /v1/predictions` lists, like [`FakeReplicate::add_training`].
+    pub fn add_prediction(&self, prediction: Value) {
+        let mut state = self.state.lock().expect("state");
+        state.created_predictions.push(prediction);
+    }
+
+    /// The trainings created at the fake (or added), oldest first.
+    pub fn trainings(&self) -> Vec<Value> {
+        self.state.lock().expect("state").created_trainings.clone()
+    }
+
+    /// The predictions created at the fake, oldest first.
+    pub fn predictions(&self) -> Vec<Value> {
+        self.state
+            .lock()
+            .expect("state")
+            .created_predictions
+            .clone()
     }
 
     /// Sets what Replicate reports for a training or prediction when asked (polling).
@@ -153,17 +225,50 @@ impl Respond for Responder {
             path: path.clone(),
             body: body.clone(),
         });
-        if let Some((_, queue)) = state
+        if let Some((_, status)) = state
+            .always
+            .iter()
+            .find(|(p, _)| path.starts_with(p.as_str()))
+        {
+            return ResponseTemplate::new(*status).set_body_json(json!({"detail": "scripted"}));
+        }
+        let script = state
             .scripted
             .iter_mut()
             .find(|(p, q)| path.starts_with(p.as_str()) && !q.is_empty())
-        {
-            let (status, answer) = queue.pop_front().expect("not empty");
-            return ResponseTemplate::new(status).set_body_json(answer);
+            .and_then(|(_, queue)| queue.pop_front());
+        let answer = match script {
+            Some(Script::Fail(status, answer)) => {
+                return ResponseTemplate::new(status).set_body_json(answer)
+            }
+            Some(Script::Throttle(seconds)) => {
+                return ResponseTemplate::new(429)
+                    .insert_header("retry-after", seconds.to_string().as_str())
+                    .set_body_json(json!({"detail": format!("Request was throttled. Your rate limit resets in ~{seconds}s.")}))
+            }
+            other => (self.answer(&mut state, request, &method, &path, body), other),
+        };
+        match answer {
+            (_, Some(Script::AcceptThen(status))) => ResponseTemplate::new(status)
+                .set_body_json(json!({"detail": "Internal server error"})),
+            (template, Some(Script::AcceptThenHang(delay))) => template.set_delay(delay),
+            (template, _) => template,
         }
+    }
+}
+
+impl Responder {
+    fn answer(
+        &self,
+        state: &mut State,
+        request: &Request,
+        method: &str,
+        path: &str,
+        body: Value,
+    ) -> ResponseTemplate {
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
         let segments: Vec<&str> = path.trim_start_matches("/v1/").split('/').collect();
-        match (method.as_str(), segments.as_slice()) {
+        match (method, segments.as_slice()) {
             ("GET", ["account"]) => ok(json!({"type": "user", "username": ACCOUNT})),
             ("POST", ["files"]) => created(json!({
                 "id": format!("file{id}"),
@@ -205,11 +310,24 @@ impl Respond for Responder {
                 state.models.insert(full);
                 created(body)
             }
-            ("POST", ["models", _, _, "versions", _, "trainings"]) => created(
-                json!({"id": format!("tr{id}"), "status": "starting", "input": body["input"], "output": null}),
+            ("POST", ["models", _, _, "versions", _, "trainings"]) => {
+                let job = json!({"id": format!("tr{id}"), "status": "starting", "input": body["input"],
+                                 "webhook": body["webhook"], "output": null});
+                state.created_trainings.push(job.clone());
+                created(job)
+            }
+            ("POST", ["predictions"]) => {
+                let job = json!({"id": format!("pr{id}"), "status": "starting", "input": body["input"],
+                                 "webhook": body["webhook"], "output": null});
+                state.created_predictions.push(job.clone());
+                created(job)
+            }
+            // Newest first, one page.
+            ("GET", ["trainings"]) => ok(
+                json!({"results": state.created_trainings.iter().rev().collect::<Vec<_>>(), "next": null}),
             ),
-            ("POST", ["predictions"]) => created(
-                json!({"id": format!("pr{id}"), "status": "starting", "input": body["input"], "output": null}),
+            ("GET", ["predictions"]) => ok(
+                json!({"results": state.created_predictions.iter().rev().collect::<Vec<_>>(), "next": null}),
             ),
             ("GET", ["trainings" | "predictions", job_id]) => match state.jobs.get(*job_id) {
                 Some(job) => ok(job.clone()),

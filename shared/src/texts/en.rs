@@ -80,6 +80,9 @@ impl Texts for En {
     fn admin_training_failed(&self, user: &str, model_id: i64, error: &str) -> String {
         format!("⚠️ Training of model #{model_id} ({user}) failed: {error}")
     }
+    fn admin_replicate_refused_us(&self, error: &str) -> String {
+        format!("🚨 Replicate refuses our API token ({error}). Trainings wait in the queue, nobody is refunded: renew the token or add credit.")
+    }
     fn admin_generation_failed(&self, user: &str, generation_id: i64, error: &str) -> String {
         format!("⚠️ Generation #{generation_id} ({user}) failed: {error}")
     }

@@ -58,6 +58,7 @@ pub trait Texts: Sync {
     fn generation_caption(&self, prompt: &str) -> String;
     fn generation_failed(&self, refunded: i64) -> String;
     fn admin_training_failed(&self, user: &str, model_id: i64, error: &str) -> String;
+    fn admin_replicate_refused_us(&self, error: &str) -> String;
     fn admin_generation_failed(&self, user: &str, generation_id: i64, error: &str) -> String;
     fn admin_payment(&self, user: &str, tokens: i64, amount: i64, currency: &str) -> String;
     /// A payment for a pack no longer sold; `tokens` 0 when its invoice did not say how many.

@@ -78,6 +78,9 @@ impl Texts for Ru {
     fn admin_training_failed(&self, user: &str, model_id: i64, error: &str) -> String {
         format!("⚠️ Обучение модели #{model_id} ({user}) не удалось: {error}")
     }
+    fn admin_replicate_refused_us(&self, error: &str) -> String {
+        format!("🚨 Replicate не принимает наш API-токен ({error}). Обучения ждут в очереди, возвратов нет: обновите токен или пополните баланс.")
+    }
     fn admin_generation_failed(&self, user: &str, generation_id: i64, error: &str) -> String {
         format!("⚠️ Генерация #{generation_id} ({user}) не удалась: {error}")
     }

@@ -1,0 +1,511 @@
+//! Remote jobs have attempts: a training or prediction whose answer is lost (a 500 after Replicate
+//! took it, a hang past our timeout, a crash before we stored it) is found again at Replicate, never
+//! created twice; failures are retried in the way that fits them; the sweep is fair and bounded.
+
+use std::time::Duration;
+
+use aws_lambda_events::sqs::SqsEvent;
+use serde_json::json;
+use shared::domain::status::{GenerationStatus, ModelStatus};
+use shared::repo::attempts::{self, Kind, State as AttemptState};
+use shared::repo::{generations, ledger, models, users};
+use shared::service::generation::{self, GenerationRequest};
+use shared::testkit::replicate::training_succeeded;
+use shared::testkit::{fixtures, TestEnv, ADMIN_ID, PUBLIC_URL};
+
+const CREATE_TRAINING: &str = "/models/ostris/flux-dev-lora-trainer/versions/";
+
+fn sqs_event(message_id: &str, model_id: i64) -> SqsEvent {
+    serde_json::from_value(json!({"Records": [{
+        "messageId": message_id,
+        "body": json!({ "model_id": model_id }).to_string(),
+        "eventSource": "aws:sqs",
+    }]}))
+    .unwrap()
+}
+
+fn state_of(env: &TestEnv) -> std::sync::Arc<training_worker::State> {
+    let (services, _jobs) = env.services();
+    training_worker::State::with_retry_base(services, Duration::from_millis(20))
+}
+
+async fn model_of(env: &TestEnv, id: i64) -> models::Model {
+    models::get(&**env.db.db.conn().await.unwrap(), id)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn balance(env: &TestEnv, user_id: i64) -> i64 {
+    let conn = env.db.db.conn().await.unwrap();
+    let user = users::get(&**conn, user_id).await.unwrap().unwrap();
+    assert_eq!(
+        ledger::sum(&**conn, user_id).await.unwrap(),
+        user.tokens_left
+    );
+    user.tokens_left
+}
+
+/// Exactly one training exists at Replicate for the model, and the model is training with it.
+async fn assert_one_training_attached(env: &TestEnv, model_id: i64) {
+    let trainings = env.replicate.trainings();
+    assert_eq!(trainings.len(), 1, "one paid training, not two");
+    let model = model_of(env, model_id).await;
+    assert_eq!(model.status, ModelStatus::Training);
+    assert_eq!(
+        model.replicate_training_id.as_deref(),
+        trainings[0]["id"].as_str()
+    );
+}
+
+#[tokio::test]
+async fn a_training_replicate_took_but_answered_500_is_found_not_created_again() {
+    let env = TestEnv::start().await;
+    let state = state_of(&env);
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    env.replicate.accept_then_fail_next(CREATE_TRAINING, 500);
+
+    training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+    // A redelivery (SQS, or the sweep's requeue) changes nothing.
+    let again = training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+    assert!(again.batch_item_failures.is_empty());
+
+    assert_one_training_attached(&env, model.id).await;
+    assert_eq!(env.replicate.calls_to("POST", CREATE_TRAINING).len(), 1);
+    assert_eq!(balance(&env, user.id).await, 0, "nothing refunded");
+}
+
+#[tokio::test]
+async fn a_500_that_created_nothing_is_looked_up_again_then_started_once() {
+    let env = TestEnv::start().await;
+    let (services, mut jobs) = env.services();
+    let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    env.replicate
+        .fail_next(CREATE_TRAINING, 500, "Internal server error");
+
+    training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+    assert!(env.replicate.trainings().is_empty());
+    let again = tokio::time::timeout(Duration::from_secs(5), jobs.recv())
+        .await
+        .expect("requeued")
+        .unwrap();
+    training_worker::handle_batch(&state, sqs_event("m1", again.model_id)).await;
+
+    assert_one_training_attached(&env, model.id).await;
+    // Looked up after the 500, and again before the fresh attempt.
+    assert_eq!(env.replicate.calls_to("GET", "/trainings").len(), 2);
+    let conn = env.db.db.conn().await.unwrap();
+    let states: Vec<String> = conn
+        .query(
+            "SELECT state FROM replicate_attempts WHERE subject_id = $1 ORDER BY id",
+            &[&model.id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(states, vec!["abandoned", "created"]);
+}
+
+#[tokio::test]
+async fn a_training_create_that_hangs_past_our_timeout_is_found_not_created_again() {
+    let mut env = TestEnv::start().await;
+    env.set("REPLICATE_TIMEOUT_SECONDS", Some("1"));
+    let state = state_of(&env);
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    // Longer than any timeout of ours (the shared HTTP client's is 25 s).
+    env.replicate
+        .accept_then_hang_next(CREATE_TRAINING, Duration::from_secs(40));
+
+    training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+    training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+
+    assert_one_training_attached(&env, model.id).await;
+    assert_eq!(env.replicate.calls_to("POST", CREATE_TRAINING).len(), 1);
+}
+
+#[tokio::test]
+async fn a_worker_that_died_after_creating_the_training_is_settled_by_lookup() {
+    let env = TestEnv::start().await;
+    let state = state_of(&env);
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    // The dead worker's attempt (its lease ran out) and the training Replicate made for it.
+    let conn = env.db.db.conn().await.unwrap();
+    let tag = attempts::new_tag();
+    attempts::start(&**conn, Kind::Training, model.id, &tag, None, 300)
+        .await
+        .unwrap()
+        .unwrap();
+    conn.execute(
+        "UPDATE replicate_attempts SET lease_until = now() - interval '1 minute',
+                destination = 'dreamtest/dream-photo-loras' WHERE tag = $1",
+        &[&tag],
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    env.replicate.add_training(json!({
+        "id": "tr_orphan", "status": "processing",
+        "webhook": format!("{PUBLIC_URL}/replicate/webhook?attempt={tag}"),
+        "input": {"input_images": "https://example.com/zip"}
+    }));
+
+    let response = training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+    assert!(response.batch_item_failures.is_empty());
+
+    assert_one_training_attached(&env, model.id).await;
+    assert_eq!(
+        model_of(&env, model.id)
+            .await
+            .replicate_training_id
+            .as_deref(),
+        Some("tr_orphan")
+    );
+    assert!(
+        env.replicate.calls_to("POST", CREATE_TRAINING).is_empty(),
+        "never created again"
+    );
+    assert!(
+        env.replicate.calls_to("POST", "/files").is_empty(),
+        "no second upload"
+    );
+}
+
+#[tokio::test]
+async fn an_attempt_another_worker_holds_is_busy_not_started_twice() {
+    let env = TestEnv::start().await;
+    let (services, mut jobs) = env.services();
+    let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let conn = env.db.db.conn().await.unwrap();
+    attempts::start(
+        &**conn,
+        Kind::Training,
+        model.id,
+        &attempts::new_tag(),
+        None,
+        300,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    drop(conn);
+
+    training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+    assert!(
+        env.replicate.calls().is_empty(),
+        "nothing sent to Replicate"
+    );
+    assert_eq!(model_of(&env, model.id).await.status, ModelStatus::Queued);
+    // Retried soon, not after the visibility timeout.
+    let again = tokio::time::timeout(Duration::from_secs(5), jobs.recv())
+        .await
+        .expect("requeued")
+        .unwrap();
+    assert_eq!(again.model_id, model.id);
+}
+
+#[tokio::test]
+async fn replicate_down_three_times_then_up_starts_the_training_within_seconds() {
+    let env = TestEnv::start().await;
+    let (services, mut jobs) = env.services();
+    let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    for _ in 0..3 {
+        env.replicate.fail_next("/files", 503, "upstream trouble");
+    }
+    let started = std::time::Instant::now();
+    let mut deliveries = 0;
+    let mut next = Some(model.id);
+    while let Some(model_id) = next.take() {
+        deliveries += 1;
+        let response = training_worker::handle_batch(&state, sqs_event("m1", model_id)).await;
+        assert!(response.batch_item_failures.is_empty());
+        if let Ok(Some(job)) = tokio::time::timeout(Duration::from_secs(3), jobs.recv()).await {
+            next = Some(job.model_id);
+        }
+    }
+    assert_eq!(deliveries, 4, "three retries, then it started");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_one_training_attached(&env, model.id).await;
+
+    // The backoff grows: 10 s, 30 s, 90 s... at most 15 minutes (SQS visibility changes).
+    let base = Duration::from_secs(10);
+    assert_eq!(
+        (1..=7)
+            .map(|n| training_worker::backoff(base, n).as_secs())
+            .collect::<Vec<_>>(),
+        vec![10, 30, 90, 270, 810, 900, 900]
+    );
+}
+
+#[tokio::test]
+async fn a_throttled_create_is_retried_after_replicates_retry_after_and_starts_once() {
+    let env = TestEnv::start().await;
+    let (services, mut jobs) = env.services();
+    let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    env.replicate.throttle_next(CREATE_TRAINING, 1);
+
+    let started = std::time::Instant::now();
+    training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+    assert!(
+        env.replicate.trainings().is_empty(),
+        "a 429 created nothing"
+    );
+    assert_eq!(model_of(&env, model.id).await.status, ModelStatus::Queued);
+    let again = tokio::time::timeout(Duration::from_secs(5), jobs.recv())
+        .await
+        .expect("requeued")
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "not before Retry-After"
+    );
+    training_worker::handle_batch(&state, sqs_event("m1", again.model_id)).await;
+
+    assert_one_training_attached(&env, model.id).await;
+    assert_eq!(env.replicate.calls_to("POST", CREATE_TRAINING).len(), 2);
+    assert_eq!(balance(&env, user.id).await, 0, "nothing refunded");
+}
+
+#[tokio::test]
+async fn a_refused_token_keeps_the_model_queued_unrefunded_and_alarms_the_admins_once() {
+    let env = TestEnv::start().await;
+    let state = state_of(&env);
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let other = fixtures::queued_model(&env.db.db, user.id, 10, 0).await;
+    env.replicate.fail_always("/files", 401);
+
+    for id in [model.id, other.id, model.id, other.id] {
+        let response = training_worker::handle_batch(&state, sqs_event("m", id)).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "waits in the queue"
+        );
+    }
+
+    assert_eq!(model_of(&env, model.id).await.status, ModelStatus::Queued);
+    assert_eq!(model_of(&env, other.id).await.status, ModelStatus::Queued);
+    assert_eq!(balance(&env, user.id).await, 0, "nobody refunded");
+    assert!(
+        env.telegram.sent_to(user.id).is_empty(),
+        "the user is not told it failed"
+    );
+    let alarms = env.telegram.sent_to(ADMIN_ID);
+    assert_eq!(alarms.len(), 1, "the admins hear it once");
+    assert!(alarms[0].text().contains("Replicate"));
+    assert!(env.replicate.trainings().is_empty());
+
+    // The sweep does not give up on them either while the alarm stands.
+    let conn = env.db.db.conn().await.unwrap();
+    conn.execute(
+        "UPDATE models SET updated_at = now() - interval '1 hour', queued_at = now() - interval '7 hours'",
+        &[],
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let (services, _jobs) = env.services();
+    training_worker::sweep(&services).await.unwrap();
+    assert_eq!(model_of(&env, model.id).await.status, ModelStatus::Queued);
+}
+
+#[tokio::test]
+async fn the_six_hour_give_up_never_fails_a_model_with_a_live_attempt() {
+    let env = TestEnv::start().await;
+    let (services, mut jobs) = env.services();
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let conn = env.db.db.conn().await.unwrap();
+    attempts::start(
+        &**conn,
+        Kind::Training,
+        model.id,
+        &attempts::new_tag(),
+        None,
+        300,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    conn.execute(
+        "UPDATE models SET updated_at = now() - interval '1 hour',
+                queued_at = now() - interval '7 hours' WHERE id = $1",
+        &[&model.id],
+    )
+    .await
+    .unwrap();
+    drop(conn);
+
+    let report = training_worker::sweep(&services).await.unwrap();
+    assert_eq!((report.settled, report.requeued), (0, 1));
+    assert_eq!(jobs.try_recv().unwrap().model_id, model.id);
+    assert_eq!(model_of(&env, model.id).await.status, ModelStatus::Queued);
+    assert_eq!(balance(&env, user.id).await, 0, "not refunded");
+}
+
+#[tokio::test]
+async fn the_sweep_rotates_so_jobs_that_always_error_do_not_block_the_others() {
+    let mut env = TestEnv::start().await;
+    env.set("JOB_STALE_SECONDS", Some("0"));
+    let (services, _jobs) = env.services();
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let batch = training_worker::SWEEP_BATCH as usize;
+    for i in 0..batch {
+        fixtures::training_model(&env.db.db, user.id, &format!("tr_bad_{i}"), 0).await;
+    }
+    let good = fixtures::training_model(&env.db.db, user.id, "tr_ok", 0).await;
+    env.replicate.fail_always("/trainings/tr_bad_", 500);
+    env.replicate.set_job(training_succeeded("tr_ok"));
+
+    let first = training_worker::sweep(&services).await.unwrap();
+    assert_eq!((first.checked, first.errors), (batch, batch));
+    let second = training_worker::sweep(&services).await.unwrap();
+    assert!(second.settled >= 1, "the good job's turn came");
+    assert_eq!(model_of(&env, good.id).await.status, ModelStatus::Ready);
+}
+
+#[tokio::test]
+async fn a_training_replicate_no_longer_knows_fails_with_one_refund() {
+    let mut env = TestEnv::start().await;
+    env.set("JOB_STALE_SECONDS", Some("0"));
+    let (services, _jobs) = env.services();
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::training_model(&env.db.db, user.id, "tr_gone", 100).await;
+    let conn = env.db.db.conn().await.unwrap();
+    conn.execute(
+        "UPDATE models SET training_started_at = now() - interval '1 hour' WHERE id = $1",
+        &[&model.id],
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    env.replicate.fail_always("/trainings/tr_gone", 404);
+
+    let report = training_worker::sweep(&services).await.unwrap();
+    assert_eq!(report.settled, 1);
+    training_worker::sweep(&services).await.unwrap();
+    assert_eq!(model_of(&env, model.id).await.status, ModelStatus::Failed);
+    assert_eq!(balance(&env, user.id).await, 100, "refunded once");
+    assert_eq!(
+        env.replicate.calls_to("GET", "/trainings/tr_gone").len(),
+        1,
+        "not asked again"
+    );
+}
+
+#[tokio::test]
+async fn a_prediction_replicate_took_but_answered_500_is_attached_not_refunded() {
+    let env = TestEnv::start().await;
+    let (services, _jobs) = env.services();
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::ready_model(&env.db.db, user.id).await;
+    env.replicate.accept_then_fail_next("/predictions", 500);
+
+    let request = GenerationRequest {
+        user_id: user.id,
+        model_id: model.id,
+        style_id: None,
+        prompt: "on a beach",
+        images: 1,
+    };
+    let created = generation::create(&services, &request).await.unwrap();
+
+    let predictions = env.replicate.predictions();
+    assert_eq!(predictions.len(), 1, "one prediction");
+    assert_eq!(
+        created.replicate_prediction_id.as_deref(),
+        predictions[0]["id"].as_str()
+    );
+    assert_eq!(created.status, GenerationStatus::Starting);
+    assert!(
+        predictions[0]["input"]["seed"].is_u64(),
+        "a seed of its own"
+    );
+    let tag = predictions[0]["webhook"].as_str().unwrap();
+    assert!(tag.starts_with(&format!("{PUBLIC_URL}/replicate/webhook?attempt=")));
+    let price = 100 - balance(&env, user.id).await;
+    assert!(price > 0, "paid, not refunded");
+    let conn = env.db.db.conn().await.unwrap();
+    let attempt = attempts::live(&**conn, Kind::Prediction, created.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(attempt.state, AttemptState::Created);
+    assert!(env.telegram.sent_to(user.id).is_empty(), "no failure told");
+}
+
+#[tokio::test]
+async fn an_unconfirmed_generation_start_is_settled_by_lookup_in_the_sweep() {
+    let env = TestEnv::start().await;
+    let (services, _jobs) = env.services();
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::ready_model(&env.db.db, user.id).await;
+    let found = fixtures::generation_in_flight(&env.db.db, user.id, model.id, "pr_x", 1, 5).await;
+    let lost = fixtures::generation_in_flight(&env.db.db, user.id, model.id, "pr_y", 1, 5).await;
+    let conn = env.db.db.conn().await.unwrap();
+    let mut tags = Vec::new();
+    for generation in [&found, &lost] {
+        let tag = attempts::new_tag();
+        attempts::start(
+            &**conn,
+            Kind::Prediction,
+            generation.id,
+            &tag,
+            Some("12345"),
+            120,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        tags.push(tag);
+    }
+    // Both debited, neither start confirmed (the Lambda died), an hour ago.
+    conn.execute(
+        "UPDATE generations SET status = 'pending', replicate_prediction_id = NULL,
+                created_at = now() - interval '1 hour'",
+        &[],
+    )
+    .await
+    .unwrap();
+    conn.execute(
+        "UPDATE replicate_attempts SET lease_until = now() - interval '1 minute'",
+        &[],
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    // Replicate has the first one (found by its webhook tag); the second never reached it.
+    env.replicate.add_prediction(json!({
+        "id": "pr_found", "status": "processing", "input": {"seed": 999},
+        "webhook": format!("{PUBLIC_URL}/replicate/webhook?attempt={}", tags[0]),
+    }));
+
+    let report = training_worker::sweep(&services).await.unwrap();
+    assert_eq!(report.settled, 2, "one attached, one failed and refunded");
+    let conn = env.db.db.conn().await.unwrap();
+    let attached = generations::get(&**conn, found.id).await.unwrap().unwrap();
+    assert_eq!(attached.status, GenerationStatus::Starting);
+    assert_eq!(
+        attached.replicate_prediction_id.as_deref(),
+        Some("pr_found")
+    );
+    let failed = generations::get(&**conn, lost.id).await.unwrap().unwrap();
+    assert_eq!(failed.status, GenerationStatus::Failed);
+    assert_eq!(
+        balance(&env, user.id).await,
+        95,
+        "only the lost one refunded"
+    );
+}

@@ -1,0 +1,148 @@
+//! Retries on SQS, against a local SQS-compatible server (moto, from PyPI; `.ci/setup` installs it):
+//! a job that failed for now comes back within seconds (its visibility is changed with a growing
+//! backoff), not after the queue's 30-minute visibility timeout. Its own test binary: it sets the
+//! AWS environment the SDK reads.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use serde_json::json;
+use shared::domain::status::ModelStatus;
+use shared::pg_cluster::free_port;
+use shared::queue::{TrainingJob, TrainingQueue};
+use shared::repo::models;
+use shared::services::Services;
+use shared::testkit::{fixtures, TestEnv};
+
+struct Moto(Child);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_moto(port: u16) -> Moto {
+    let spawn = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+    };
+    let port_arg = port.to_string();
+    let child = spawn("moto_server", &["-p", &port_arg])
+        .or_else(|_| spawn("python3", &["-m", "moto.server", "-p", &port_arg]))
+        .expect(
+            "moto's server is needed for this test: pip install 'moto[server]' (.ci/setup does)",
+        );
+    let moto = Moto(child);
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "moto did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    moto
+}
+
+#[tokio::test]
+async fn three_503s_then_success_are_retried_within_seconds_through_visibility_changes() {
+    let port = free_port().unwrap();
+    let _moto = start_moto(port);
+    // SAFETY: this test binary has one test; nothing else reads the environment concurrently.
+    unsafe {
+        std::env::set_var("AWS_ENDPOINT_URL_SQS", format!("http://127.0.0.1:{port}"));
+        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+        std::env::set_var("AWS_REGION", "us-east-1");
+    }
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    // As deployed: a visibility timeout far longer than the test may wait.
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("dream-photo-training")
+        .attributes(QueueAttributeName::VisibilityTimeout, "1800")
+        .send()
+        .await
+        .expect("create the queue")
+        .queue_url
+        .expect("a queue URL");
+
+    let env = TestEnv::start().await;
+    let queue = TrainingQueue::sqs(queue_url.clone());
+    let services = Services::new(env.config(), queue.clone()).unwrap();
+    let state = training_worker::State::with_retry_base(services, Duration::from_secs(1));
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    for _ in 0..3 {
+        env.replicate.fail_next("/files", 503, "upstream trouble");
+    }
+    queue
+        .send(TrainingJob { model_id: model.id })
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let mut received_at = Vec::new();
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .wait_time_seconds(20)
+            .send()
+            .await
+            .expect("receive");
+        let message = received
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .expect("the job comes back within seconds, not after the visibility timeout");
+        received_at.push(started.elapsed());
+        let count = message
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+            .cloned()
+            .unwrap();
+        let event = serde_json::from_value(json!({"Records": [{
+            "messageId": message.message_id,
+            "receiptHandle": message.receipt_handle,
+            "body": message.body,
+            "attributes": {"ApproximateReceiveCount": count},
+            "eventSource": "aws:sqs",
+        }]}))
+        .unwrap();
+        let response = training_worker::handle_batch(&state, event).await;
+        if response.batch_item_failures.is_empty() {
+            break;
+        }
+        assert!(received_at.len() < 4, "three failures, then it works");
+    }
+    assert_eq!(received_at.len(), 4);
+    // Made visible again after 1 s, 3 s, 9 s (the backoff with a 1 s base; 10 s, 30 s, 90 s deployed).
+    let gaps: Vec<Duration> = received_at.windows(2).map(|w| w[1] - w[0]).collect();
+    for (gap, least) in gaps.iter().zip([1, 3, 9]) {
+        assert!(
+            *gap >= Duration::from_millis(least * 1000 - 200),
+            "waited {gap:?}, at least {least} s expected"
+        );
+    }
+    let conn = env.db.db.conn().await.unwrap();
+    assert_eq!(
+        models::get(&**conn, model.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        ModelStatus::Training
+    );
+    assert_eq!(env.replicate.trainings().len(), 1);
+}

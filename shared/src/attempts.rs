@@ -1,0 +1,167 @@
+//! Settling an attempt at a remote job (see [`crate::repo::attempts`]): the worker, the generation
+//! service, the webhook and the sweep all attach a found (or just created) Replicate job to its model
+//! or generation here, in one transaction with the attempt, and cancel jobs nobody wants any more.
+
+use serde_json::json;
+use url::Url;
+
+use crate::db::{Db, DbError};
+use crate::effects::{AdminNotice, Effect, Written};
+use crate::replicate::{Replicate, ReplicateError};
+use crate::repo::attempts::{self, Attempt, Kind};
+use crate::repo::events::{self, Event};
+use crate::repo::{generations, models};
+use crate::services::Services;
+
+/// What attaching a Replicate job to its attempt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attached {
+    /// The model is now `training` (the generation `starting`) with this job.
+    Started,
+    /// It already had this job (a repeated report): nothing changed.
+    Already,
+    /// The attempt was abandoned, or its model or generation moved on (failed, canceled): the job
+    /// is not wanted and should be canceled at Replicate.
+    Unwanted,
+}
+
+/// Our webhook URL for an attempt: `<PUBLIC_URL>/replicate/webhook?attempt=<tag>` (none without a
+/// public URL: then results are polled, and the attempt is found by its input).
+pub fn webhook_url(services: &Services, tag: &str) -> Option<Url> {
+    let mut url = services.config.public_endpoint("/replicate/webhook")?;
+    url.query_pairs_mut().append_pair("attempt", tag);
+    Some(url)
+}
+
+/// Attaches Replicate's job `replicate_id` to the attempt and its subject, in one transaction:
+/// attempt → `created`, model → `training` (generation → `starting`). Idempotent.
+pub async fn attach(db: &Db, attempt: &Attempt, replicate_id: &str) -> Result<Attached, DbError> {
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    if !attempts::mark_created(&*tx, &attempt.tag, replicate_id).await? {
+        // Abandoned (or another job's): this one must not run for it.
+        return Ok(Attached::Unwanted);
+    }
+    let attached = match attempt.kind {
+        Kind::Training => {
+            let destination = attempt.destination.as_deref().unwrap_or_default();
+            if models::start_training(&*tx, attempt.subject_id, replicate_id, destination).await? {
+                if let Some(model) = models::get(&*tx, attempt.subject_id).await? {
+                    events::record(
+                        &*tx,
+                        model.user_id,
+                        Event::TrainingStarted,
+                        json!({"model_id": model.id, "training_id": replicate_id}),
+                    )
+                    .await?;
+                }
+                Attached::Started
+            } else {
+                let model = models::get(&*tx, attempt.subject_id).await?;
+                if model.and_then(|m| m.replicate_training_id).as_deref() == Some(replicate_id) {
+                    Attached::Already
+                } else {
+                    Attached::Unwanted
+                }
+            }
+        }
+        Kind::Prediction => {
+            if generations::set_prediction(&*tx, attempt.subject_id, replicate_id).await? {
+                Attached::Started
+            } else {
+                let generation = generations::get(&*tx, attempt.subject_id).await?;
+                if generation
+                    .and_then(|g| g.replicate_prediction_id)
+                    .as_deref()
+                    == Some(replicate_id)
+                {
+                    Attached::Already
+                } else {
+                    Attached::Unwanted
+                }
+            }
+        }
+    };
+    if attached == Attached::Unwanted {
+        attempts::abandon_created(&*tx, &attempt.tag, replicate_id).await?;
+    }
+    tx.commit().await?;
+    Ok(attached)
+}
+
+/// Cancels a job nobody wants (its attempt was abandoned, or its model failed meanwhile).
+pub async fn cancel(
+    replicate: &Replicate,
+    kind: Kind,
+    replicate_id: &str,
+) -> Result<(), ReplicateError> {
+    tracing::warn!(
+        replicate_id,
+        kind = kind.as_str(),
+        "a job for an abandoned attempt: canceled"
+    );
+    match kind {
+        Kind::Training => replicate.cancel_training(replicate_id).await,
+        Kind::Prediction => replicate.cancel_prediction(replicate_id).await,
+    }
+}
+
+/// Finds an attempt's job at Replicate (by its tag or its input's unique value).
+pub async fn find(
+    replicate: &Replicate,
+    attempt: &Attempt,
+) -> Result<Option<crate::replicate::Job>, ReplicateError> {
+    match attempt.kind {
+        Kind::Training => {
+            replicate
+                .find_training(&attempt.tag, attempt.input_ref.as_deref())
+                .await
+        }
+        Kind::Prediction => {
+            replicate
+                .find_prediction(&attempt.tag, attempt.input_ref.as_deref())
+                .await
+        }
+    }
+}
+
+/// The alarm raised when Replicate refuses our own token, told to the admins at most this often.
+pub const REFUSED_US_ALARM: &str = "replicate_refused_us";
+pub const REFUSED_US_ALARM_PERIOD_SECS: i64 = 6 * 60 * 60;
+
+/// Replicate refused our credentials (401/403): jobs wait instead of failing, and the admins are
+/// told once per period however many jobs and workers run into it (deduplicated in the database).
+pub async fn replicate_refused_us(services: &Services, error: &ReplicateError) {
+    let Ok(db) = services.db() else {
+        return;
+    };
+    // The alarm row and the notice to the admins commit together: raised once, told once.
+    let raised = async {
+        let mut conn = db.conn().await?;
+        let tx = conn.transaction().await?;
+        let mut written = Written::new();
+        if attempts::raise_alarm(&*tx, REFUSED_US_ALARM, REFUSED_US_ALARM_PERIOD_SECS).await? {
+            let period = chrono::Utc::now().timestamp() / REFUSED_US_ALARM_PERIOD_SECS;
+            written
+                .write(
+                    &*tx,
+                    &format!("alarm:{REFUSED_US_ALARM}:{period}"),
+                    &Effect::TellAdmins {
+                        notice: AdminNotice::ReplicateRefusedUs {
+                            error: error.to_string(),
+                        },
+                    },
+                )
+                .await?;
+        }
+        tx.commit().await?;
+        Ok::<_, DbError>(written)
+    }
+    .await;
+    match raised {
+        Ok(written) => crate::dispatch::now(services, written).await,
+        Err(e) => {
+            tracing::error!(error = %crate::http::error_chain(&e), "could not record the Replicate credentials alarm")
+        }
+    }
+}

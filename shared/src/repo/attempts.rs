@@ -1,0 +1,286 @@
+//! Attempts at remote jobs: a row written before we ask Replicate for a training or a prediction,
+//! tagged in what we send, so an answer we never got is settled by finding the job at Replicate.
+//!
+//! An attempt is `starting` (the call may be in flight; a worker holds it until `lease_until`), then
+//! `created` (Replicate's id known) or `abandoned` (it never became a job, or the job is unwanted).
+//! At most one live (`starting`/`created`) attempt exists per model or generation.
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::Row;
+
+use super::{DbError, GenericClient, Type};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Training,
+    Prediction,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Training => "training",
+            Kind::Prediction => "prediction",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "training" => Kind::Training,
+            _ => Kind::Prediction,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Starting,
+    Created,
+    Abandoned,
+}
+
+impl State {
+    fn parse(s: &str) -> Self {
+        match s {
+            "starting" => State::Starting,
+            "created" => State::Created,
+            _ => State::Abandoned,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    pub id: i64,
+    pub tag: String,
+    pub kind: Kind,
+    pub subject_id: i64,
+    pub state: State,
+    pub replicate_id: Option<String>,
+    pub input_ref: Option<String>,
+    pub destination: Option<String>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Attempt {
+    /// A `starting` attempt whose holder's time is up (crashed, killed, or gave it back).
+    pub fn lease_expired(&self) -> bool {
+        self.lease_until.is_none_or(|until| until <= Utc::now())
+    }
+
+    fn from_row(row: &Row) -> Self {
+        Self {
+            id: row.get("id"),
+            tag: row.get("tag"),
+            kind: Kind::parse(row.get("kind")),
+            subject_id: row.get("subject_id"),
+            state: State::parse(row.get("state")),
+            replicate_id: row.get("replicate_id"),
+            input_ref: row.get("input_ref"),
+            destination: row.get("destination"),
+            lease_until: row.get("lease_until"),
+            created_at: row.get("created_at"),
+        }
+    }
+}
+
+const COLUMNS: &str =
+    "id, tag, kind, subject_id, state, replicate_id, input_ref, destination, lease_until, created_at";
+
+/// A new attempt tag: 32 random lowercase hex digits.
+pub fn new_tag() -> String {
+    use rand::Rng;
+    let n: u128 = rand::thread_rng().gen();
+    format!("{n:032x}")
+}
+
+/// Records a new `starting` attempt held for `lease_secs`. `None` when the subject already has a
+/// live attempt (the partial unique index refuses a second one).
+pub async fn start(
+    db: &impl GenericClient,
+    kind: Kind,
+    subject_id: i64,
+    tag: &str,
+    input_ref: Option<&str>,
+    lease_secs: i64,
+) -> Result<Option<Attempt>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!(
+                "INSERT INTO replicate_attempts (tag, kind, subject_id, input_ref, lease_until)
+                 VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+                 ON CONFLICT DO NOTHING
+                 RETURNING {COLUMNS}"
+            ),
+            &[
+                (&tag, Type::TEXT),
+                (&kind.as_str(), Type::TEXT),
+                (&subject_id, Type::INT8),
+                (&input_ref, Type::TEXT),
+                (&(lease_secs as f64), Type::FLOAT8),
+            ],
+        )
+        .await?;
+    Ok(row.as_ref().map(Attempt::from_row))
+}
+
+/// The live (`starting` or `created`) attempt of a model or generation.
+pub async fn live(
+    db: &impl GenericClient,
+    kind: Kind,
+    subject_id: i64,
+) -> Result<Option<Attempt>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!(
+                "SELECT {COLUMNS} FROM replicate_attempts
+                 WHERE kind = $1 AND subject_id = $2 AND state IN ('starting', 'created')"
+            ),
+            &[(&kind.as_str(), Type::TEXT), (&subject_id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.as_ref().map(Attempt::from_row))
+}
+
+pub async fn by_tag(db: &impl GenericClient, tag: &str) -> Result<Option<Attempt>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!("SELECT {COLUMNS} FROM replicate_attempts WHERE tag = $1"),
+            &[(&tag, Type::TEXT)],
+        )
+        .await?;
+    Ok(row.as_ref().map(Attempt::from_row))
+}
+
+/// Takes over a `starting` attempt whose lease expired, holding it for `lease_secs`. False if it
+/// is not (or no longer) `starting` with an expired lease: someone else holds or settled it.
+pub async fn take_over(
+    db: &impl GenericClient,
+    tag: &str,
+    lease_secs: i64,
+) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "UPDATE replicate_attempts SET lease_until = now() + make_interval(secs => $2), updated_at = now()
+             WHERE tag = $1 AND state = 'starting' AND (lease_until IS NULL OR lease_until <= now())",
+            &[(&tag, Type::TEXT), (&(lease_secs as f64), Type::FLOAT8)],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Records what the remote call will carry (the uploaded zip's URL or the seed, the destination
+/// model), if the attempt is still `starting` and held for at least `margin_secs` more. Checked right
+/// before the remote call: a holder whose time ran out never creates a job someone else settles.
+pub async fn prepare(
+    db: &impl GenericClient,
+    tag: &str,
+    input_ref: &str,
+    destination: Option<&str>,
+    margin_secs: i64,
+) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "UPDATE replicate_attempts SET input_ref = $2, destination = COALESCE($3, destination), updated_at = now()
+             WHERE tag = $1 AND state = 'starting' AND lease_until > now() + make_interval(secs => $4)",
+            &[
+                (&tag, Type::TEXT),
+                (&input_ref, Type::TEXT),
+                (&destination, Type::TEXT),
+                (&(margin_secs as f64), Type::FLOAT8),
+            ],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// The attempt became Replicate's job `replicate_id`. True if it moved (from `starting`, or it was
+/// already created with that id: idempotent).
+pub async fn mark_created(
+    db: &impl GenericClient,
+    tag: &str,
+    replicate_id: &str,
+) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "UPDATE replicate_attempts SET state = 'created', replicate_id = $2, lease_until = NULL, updated_at = now()
+             WHERE tag = $1 AND (state = 'starting' OR (state = 'created' AND replicate_id = $2))",
+            &[(&tag, Type::TEXT), (&replicate_id, Type::TEXT)],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// The attempt never became a job: only a `starting` one moves.
+pub async fn abandon(db: &impl GenericClient, tag: &str) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "UPDATE replicate_attempts SET state = 'abandoned', lease_until = NULL, updated_at = now()
+             WHERE tag = $1 AND state = 'starting'",
+            &[(&tag, Type::TEXT)],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// A job that was created but is not wanted (its model failed meanwhile): abandoned with its id.
+pub async fn abandon_created(
+    db: &impl GenericClient,
+    tag: &str,
+    replicate_id: &str,
+) -> Result<(), DbError> {
+    db.execute_typed(
+        "UPDATE replicate_attempts SET state = 'abandoned', replicate_id = COALESCE(replicate_id, $2),
+                lease_until = NULL, updated_at = now()
+         WHERE tag = $1",
+        &[(&tag, Type::TEXT), (&replicate_id, Type::TEXT)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Gives the lease back (a lookup failed): the next delivery takes the attempt over and looks again.
+pub async fn release(db: &impl GenericClient, tag: &str) -> Result<(), DbError> {
+    db.execute_typed(
+        "UPDATE replicate_attempts SET lease_until = now(), updated_at = now()
+         WHERE tag = $1 AND state = 'starting'",
+        &[(&tag, Type::TEXT)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Raises the alarm `key` unless it was raised within `period_secs`: true if this call raised it
+/// (so exactly one caller tells the admins per period, however many workers see the trouble).
+pub async fn raise_alarm(
+    db: &impl GenericClient,
+    key: &str,
+    period_secs: i64,
+) -> Result<bool, DbError> {
+    let row = db
+        .query_typed_opt(
+            "INSERT INTO ops_alarms (key, raised_at) VALUES ($1, now())
+             ON CONFLICT (key) DO UPDATE SET raised_at = now()
+             WHERE ops_alarms.raised_at <= now() - make_interval(secs => $2)
+             RETURNING 1",
+            &[(&key, Type::TEXT), (&(period_secs as f64), Type::FLOAT8)],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Whether the alarm `key` was raised within `period_secs`.
+pub async fn alarm_active(
+    db: &impl GenericClient,
+    key: &str,
+    period_secs: i64,
+) -> Result<bool, DbError> {
+    let row = db
+        .query_typed_opt(
+            "SELECT 1 FROM ops_alarms WHERE key = $1 AND raised_at > now() - make_interval(secs => $2)",
+            &[(&key, Type::TEXT), (&(period_secs as f64), Type::FLOAT8)],
+        )
+        .await?;
+    Ok(row.is_some())
+}

@@ -76,7 +76,10 @@ fn set_webhook_refuses_without_a_secret_or_with_plain_http() {
     let no_secret = run(&["set-webhook", "--url", "https://x.example.com"], None);
     assert!(!no_secret.status.success());
     assert!(String::from_utf8_lossy(&no_secret.stderr).contains("TELEGRAM_WEBHOOK_SECRET"));
-    let http = run(&["set-webhook", "--url", "http://x.example.com"], Some("s"));
+    let http = run(
+        &["set-webhook", "--url", "http://x.example.com"],
+        Some("s-0123456789abcdef0123456789abcdef"),
+    );
     assert!(String::from_utf8_lossy(&http.stderr).contains("https"));
 }
 

@@ -183,17 +183,70 @@ async fn owners_manage_admins_and_read_the_audit_log_through_the_api() {
     assert_eq!(owner_removal.status, StatusCode::CONFLICT);
 
     let model = fixtures::ready_model(app.db(), 3).await;
-    let system = app
-        .post(
-            &format!("/api/admin/models/{}/system", model.id),
-            2,
-            json!({"system": true}),
+    let offer = |admin: i64| {
+        let app = &app;
+        let path = format!("/api/admin/models/{}/system", model.id);
+        async move { app.post(&path, admin, json!({"system": true})).await }
+    };
+    // A plain admin cannot publish someone's face; an owner cannot either without its owner's consent.
+    assert_eq!(offer(2).await.status, StatusCode::FORBIDDEN);
+    let unconsented = offer(ADMIN_ID).await;
+    assert_eq!(unconsented.status, StatusCode::CONFLICT, "{unconsented:?}");
+    assert!(app
+        .get("/api/system-models", 3)
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let sharing = format!("/api/models/{}/sharing", model.id);
+    let stranger = app
+        .call(
+            Method::PUT,
+            &sharing,
+            Some(2),
+            Some(json!({"consent": true})),
         )
         .await;
+    assert_eq!(
+        stranger.status,
+        StatusCode::NOT_FOUND,
+        "only the model's owner consents"
+    );
+    let consent = app
+        .call(
+            Method::PUT,
+            &sharing,
+            Some(3),
+            Some(json!({"consent": true})),
+        )
+        .await;
+    assert_eq!(consent.status, StatusCode::NO_CONTENT, "{consent:?}");
+    let system = offer(ADMIN_ID).await;
     assert_eq!(system.status, StatusCode::NO_CONTENT, "{system:?}");
-    let offered = app.get("/api/system-models", 3).await;
+    let offered = app.get("/api/system-models", 2).await;
     assert_eq!(offered.body[0]["id"], model.id);
-    assert_eq!(offered.body[0]["model_type"], "system");
+    // The public view names nothing of its owner, weights or training.
+    let fields: Vec<&String> = offered.body[0].as_object().unwrap().keys().collect();
+    assert_eq!(fields, vec!["created_at", "id", "name", "preview_url"]);
+    // Withdrawn: no longer offered, at once.
+    let withdrawn = app
+        .call(
+            Method::PUT,
+            &sharing,
+            Some(3),
+            Some(json!({"consent": false})),
+        )
+        .await;
+    assert_eq!(withdrawn.status, StatusCode::NO_CONTENT);
+    assert!(app
+        .get("/api/system-models", 2)
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(offer(ADMIN_ID).await.status, StatusCode::CONFLICT);
 
     let removed = app
         .call(Method::DELETE, "/api/admin/admins/2", Some(ADMIN_ID), None)
@@ -214,7 +267,8 @@ async fn owners_manage_admins_and_read_the_audit_log_through_the_api() {
         .collect();
     assert_eq!(
         actions,
-        vec!["admin_remove", "model_change", "tokens", "admin_add"]
+        vec!["admin_remove", "model_change", "tokens", "admin_add"],
+        "refused offers change nothing and are not logged as changes"
     );
     let admins = app.get("/api/admin/admins", ADMIN_ID).await;
     assert_eq!(admins.body["owners"], json!([ADMIN_ID]));

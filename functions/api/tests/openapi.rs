@@ -20,6 +20,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/models/{id}"),
     ("delete", "/api/models/{id}"),
     ("post", "/api/train"),
+    ("put", "/api/models/{id}/sharing"),
     ("get", "/api/generations"),
     ("post", "/api/generations"),
     ("get", "/api/generations/{id}"),

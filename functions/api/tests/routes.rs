@@ -911,6 +911,12 @@ async fn styles_and_packs_are_listed() {
     let all = app.get("/api/styles", ANN).await;
     assert_eq!(all.status, StatusCode::OK);
     assert_eq!(names(&all.body), vec!["Beach", "Noir"]);
+    // Users see what a style is, not how it is made.
+    let fields: Vec<&String> = all.body[0].as_object().unwrap().keys().collect();
+    assert_eq!(
+        fields,
+        vec!["description", "gender", "id", "name", "preview_url", "tags"]
+    );
     assert_eq!(
         names(&app.get("/api/styles?tag=FILM", ANN).await.body),
         vec!["Noir"]

@@ -94,8 +94,29 @@ async fn a_system_model_is_offered_to_everyone() {
         "someone else's model is not Bob's"
     );
 
+    // Without its owner's consent the model stays theirs.
     app.send(&updates::text(
         2,
+        &owner,
+        &format!("/admin_system {}", model.id),
+    ))
+    .await;
+    assert!(
+        app.last_text(ADMIN_ID).contains("not agreed"),
+        "{}",
+        app.last_text(ADMIN_ID)
+    );
+    // Its owner agrees from /models, then an owner of the service offers it.
+    let five = TgUser::new(5, "Five");
+    app.send(&updates::text(20, &five, "/models")).await;
+    let share = format!("sh:{}:1", model.id);
+    assert!(last_buttons(&app, 5).iter().any(|(_, data)| *data == share));
+    app.send(&updates::callback(21, &five, &share)).await;
+    assert!(last_buttons(&app, 5)
+        .iter()
+        .any(|(_, data)| *data == format!("sh:{}:0", model.id)));
+    app.send(&updates::text(
+        22,
         &owner,
         &format!("/admin_system {}", model.id),
     ))

@@ -27,6 +27,8 @@ pub enum Callback {
     AdminTokens { user_id: i64, delta: i64 },
     /// Admin: switch a style on or off.
     AdminStyle { style_id: i64, active: bool },
+    /// The owner agrees (or no longer agrees) to have their model offered to everyone.
+    Share { model_id: i64, consent: bool },
 }
 
 impl Callback {
@@ -52,6 +54,9 @@ impl Callback {
             Callback::AdminTokens { user_id, delta } => format!("at:{user_id}:{delta}"),
             Callback::AdminStyle { style_id, active } => {
                 format!("as:{style_id}:{}", u8::from(*active))
+            }
+            Callback::Share { model_id, consent } => {
+                format!("sh:{model_id}:{}", u8::from(*consent))
             }
         }
     }
@@ -108,6 +113,10 @@ impl Callback {
                 style_id: int(a)?,
                 active: flag(b)?,
             },
+            ("sh", Some(_)) => Callback::Share {
+                model_id: int(a)?,
+                consent: flag(b)?,
+            },
             _ => return None,
         })
     }
@@ -122,6 +131,10 @@ mod tests {
         let all = [
             Callback::Generate {
                 model_id: 9_007_199_254_740_991,
+            },
+            Callback::Share {
+                model_id: 9_007_199_254_740_991,
+                consent: true,
             },
             Callback::Style { style_id: Some(3) },
             Callback::Style { style_id: None },

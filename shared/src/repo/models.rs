@@ -35,6 +35,8 @@ pub struct Model {
     pub preview_url: Option<String>,
     /// How long Replicate trained it.
     pub training_seconds: Option<f64>,
+    /// When its owner agreed to have it offered to everyone (`None`: they have not, or withdrew).
+    pub shared_consent_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub queued_at: Option<DateTime<Utc>>,
@@ -45,7 +47,7 @@ pub struct Model {
 const COLUMNS: &str = "m.id, m.user_id, m.name, m.trigger_word, m.status, m.cost_tokens, m.replicate_training_id, \
      m.replicate_model, m.version, m.weights_url, m.error, m.status_message_id, m.created_at, m.updated_at, \
      m.queued_at, m.training_started_at, m.finished_at, m.model_type, m.preview_file_id, m.preview_url, \
-     m.training_seconds, \
+     m.training_seconds, m.shared_consent_at, \
      (SELECT count(*) FROM training_photos p WHERE p.model_id = m.id) AS photo_count";
 
 impl Model {
@@ -70,6 +72,7 @@ impl Model {
             preview_file_id: row.get("preview_file_id"),
             preview_url: row.get("preview_url"),
             training_seconds: row.get("training_seconds"),
+            shared_consent_at: row.get("shared_consent_at"),
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
             queued_at: row.get("queued_at"),
@@ -174,6 +177,31 @@ pub async fn set_type(db: &impl GenericClient, id: i64, system: bool) -> Result<
         .execute_typed(
             "UPDATE models SET model_type = CASE WHEN $2 THEN 'system' ELSE 'user' END, updated_at = now() WHERE id = $1",
             &[(&id, Type::INT8), (&system, Type::BOOL)],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// The owner agrees (or no longer agrees) to have their model offered to everyone; withdrawing also
+/// stops offering it at once. `false` when the model is not theirs.
+pub async fn set_sharing_consent(
+    db: &impl GenericClient,
+    id: i64,
+    user_id: i64,
+    consent: bool,
+) -> Result<bool, DbError> {
+    let n = db
+        .execute_typed(
+            "UPDATE models SET
+                shared_consent_at = CASE WHEN $3 THEN COALESCE(shared_consent_at, now()) END,
+                model_type = CASE WHEN $3 THEN model_type ELSE 'user' END,
+                updated_at = now()
+             WHERE id = $1 AND user_id = $2",
+            &[
+                (&id, Type::INT8),
+                (&user_id, Type::INT8),
+                (&consent, Type::BOOL),
+            ],
         )
         .await?;
     Ok(n == 1)

@@ -171,7 +171,9 @@ pub async fn add_style(
     Ok(Some(created))
 }
 
-/// Offers a ready model to everyone as a system model (or makes it a user's own again).
+/// Offers a ready model to everyone as a system model (or makes it a user's own again). Offering is
+/// for owners only, and only a model whose owner agreed ([`crate::repo::models::set_sharing_consent`]):
+/// it is someone's face. Any admin may stop offering one.
 pub async fn set_system_model(
     services: &Services,
     admin_id: i64,
@@ -180,6 +182,9 @@ pub async fn set_system_model(
 ) -> Result<(), ServiceError> {
     let db = services.db()?;
     let mut conn = db.conn().await?;
+    if system && role(services, &**conn, admin_id).await? != Some(Role::Owner) {
+        return Err(ServiceError::Forbidden);
+    }
     let tx = conn.transaction().await?;
     let model = crate::repo::models::get_for_update(&*tx, model_id)
         .await?
@@ -187,6 +192,11 @@ pub async fn set_system_model(
     if system && model.status != crate::domain::status::ModelStatus::Ready {
         return Err(ServiceError::Conflict(
             "only a ready model can be offered to everyone".into(),
+        ));
+    }
+    if system && model.shared_consent_at.is_none() {
+        return Err(ServiceError::Conflict(
+            "its owner has not agreed to offer this model to everyone".into(),
         ));
     }
     crate::repo::models::set_type(&*tx, model_id, system).await?;

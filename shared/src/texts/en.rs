@@ -151,6 +151,13 @@ impl Texts for En {
     fn model_line(&self, name: &str, status: &str, photos: i64) -> String {
         format!("• {name} — {status} ({photos} photos)")
     }
+    fn button_share(&self, name: &str, shared: bool) -> String {
+        if shared {
+            format!("🔒 Stop offering «{name}» to everyone")
+        } else {
+            format!("🌍 Let us offer «{name}» to everyone")
+        }
+    }
     fn button_generate_with(&self, name: &str) -> String {
         format!("✨ Photos with “{name}”")
     }

@@ -117,6 +117,8 @@ pub trait Texts: Sync {
     fn models_header(&self) -> String;
     fn model_line(&self, name: &str, status: &str, photos: i64) -> String;
     fn button_generate_with(&self, name: &str) -> String;
+    /// Give (`shared` false) or withdraw (`shared` true) consent to offer the model to everyone.
+    fn button_share(&self, name: &str, shared: bool) -> String;
     fn history_empty(&self) -> String;
     fn history_header(&self) -> String;
     fn history_line(&self, date: &str, prompt: &str, status: &str, images: i32) -> String;

@@ -149,6 +149,13 @@ impl Texts for Ru {
     fn model_line(&self, name: &str, status: &str, photos: i64) -> String {
         format!("• {name} — {status} ({photos} фото)")
     }
+    fn button_share(&self, name: &str, shared: bool) -> String {
+        if shared {
+            format!("🔒 Больше не предлагать «{name}» всем")
+        } else {
+            format!("🌍 Разрешить предлагать «{name}» всем")
+        }
+    }
     fn button_generate_with(&self, name: &str) -> String {
         format!("✨ Фото с «{name}»")
     }

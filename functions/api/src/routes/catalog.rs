@@ -1,6 +1,8 @@
 //! What there is to choose from: `GET /api/styles`, `GET /api/packs`.
 
+use serde::Serialize;
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 use axum::extract::State as AxumState;
 use axum::Json;
@@ -32,12 +34,12 @@ pub struct StyleFilter {
 /// The active styles (by name), optionally with one tag.
 #[utoipa::path(get, path = "/api/styles", tag = "catalog", security(("tma" = [])),
     params(StyleFilter),
-    responses((status = 200, description = "Styles to generate with", body = Vec<Style>), AuthErrors, Invalid))]
+    responses((status = 200, description = "Styles to generate with", body = Vec<CatalogStyle>), AuthErrors, Invalid))]
 async fn list_styles(
     AxumState(state): AxumState<Arc<State>>,
     _caller: AuthUser,
     Query(filter): Query<StyleFilter>,
-) -> ApiResult<Json<Vec<Style>>> {
+) -> ApiResult<Json<Vec<CatalogStyle>>> {
     let tag = match filter
         .tag
         .as_deref()
@@ -56,7 +58,33 @@ async fn list_styles(
     };
     let db = state.services.db()?;
     let styles = styles::list_tagged(&**db.conn().await?, false, tag.as_deref()).await?;
-    Ok(Json(styles))
+    Ok(Json(styles.into_iter().map(Into::into).collect()))
+}
+
+/// A style as users see it: what it is called and looks like, not how it is made (its prompt
+/// template and LoRA are ours).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CatalogStyle {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub preview_url: Option<String>,
+    /// `male` or `female` when the style suits one.
+    pub gender: Option<String>,
+    pub tags: Vec<String>,
+}
+
+impl From<Style> for CatalogStyle {
+    fn from(s: Style) -> Self {
+        Self {
+            id: s.id,
+            name: s.name,
+            description: s.description,
+            preview_url: s.preview_url,
+            gender: s.gender,
+            tags: s.tags,
+        }
+    }
 }
 
 /// The packs of tokens for sale (prices in minor units of their currency).

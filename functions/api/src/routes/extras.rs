@@ -148,17 +148,38 @@ async fn rate_generation(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A model offered to everyone, as everyone may see it: nothing of its owner, its weights or its
+/// training.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SystemModel {
+    pub id: i64,
+    pub name: String,
+    /// An image made with it, when one was chosen as a URL.
+    pub preview_url: Option<String>,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+impl From<Model> for SystemModel {
+    fn from(m: Model) -> Self {
+        Self {
+            id: m.id,
+            name: m.name,
+            preview_url: m.preview_url,
+            created_at: m.created_at,
+        }
+    }
+}
+
 /// Ready models admins offer to everyone (generate with them like with your own).
 #[utoipa::path(get, path = "/api/system-models", tag = "models", security(("tma" = [])),
-    responses((status = 200, description = "System models", body = Vec<Model>), AuthErrors))]
+    responses((status = 200, description = "System models", body = Vec<SystemModel>), AuthErrors))]
 async fn list_system_models(
     AxumState(state): AxumState<Arc<State>>,
     _caller: AuthUser,
-) -> ApiResult<JsonResponse<Vec<Model>>> {
+) -> ApiResult<JsonResponse<Vec<SystemModel>>> {
     let db = state.services.db()?;
-    Ok(JsonResponse(
-        models::list_system(&**db.conn().await?).await?,
-    ))
+    let offered = models::list_system(&**db.conn().await?).await?;
+    Ok(JsonResponse(offered.into_iter().map(Into::into).collect()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -32,6 +32,29 @@ pub fn router() -> OpenApiRouter<Arc<State>> {
         .routes(routes!(list_models))
         .routes(routes!(get_model, delete_model))
         .routes(routes!(train))
+        .routes(routes!(set_sharing))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Sharing {
+    /// `true`: the caller agrees to have this model offered to everyone (an owner of the service
+    /// may then do so); `false`: withdraws that, and stops any offer at once.
+    pub consent: bool,
+}
+
+/// Gives or withdraws the caller's consent to have their model offered to everyone.
+#[utoipa::path(put, path = "/api/models/{id}/sharing", tag = "models", security(("tma" = [])),
+    params(("id" = i64, Path, description = "The model's id")),
+    request_body = Sharing,
+    responses((status = 204, description = "Changed"), AuthErrors, JsonBody, Invalid, NotFound))]
+async fn set_sharing(
+    AxumState(state): AxumState<Arc<State>>,
+    caller: AuthUser,
+    Path(id): Path<i64>,
+    error::Json(body): error::Json<Sharing>,
+) -> ApiResult<StatusCode> {
+    service::sharing::set_consent(&state.services, caller.user.id, id, body.consent).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The caller's models, newest first.

@@ -480,7 +480,7 @@ async fn list_models(ctx: &Ctx<'_>) -> Result<(), BotError> {
             t.system_model_label()
         ));
     }
-    let ready: Vec<_> = own
+    let mut ready: Vec<_> = own
         .iter()
         .filter(|m| m.status == shared::domain::status::ModelStatus::Ready)
         .chain(system.iter())
@@ -491,6 +491,23 @@ async fn list_models(ctx: &Ctx<'_>) -> Result<(), BotError> {
             )
         })
         .collect();
+    // Offering a model to everyone shows its owner's face: only with their say-so, which they give
+    // and take back here.
+    ready.extend(
+        own.iter()
+            .filter(|m| m.status == shared::domain::status::ModelStatus::Ready)
+            .map(|m| {
+                let shared = m.shared_consent_at.is_some();
+                (
+                    t.button_share(&m.name, shared),
+                    shared::domain::callbacks::Callback::Share {
+                        model_id: m.id,
+                        consent: !shared,
+                    }
+                    .encode(),
+                )
+            }),
+    );
     let markup = (!ready.is_empty()).then(|| notify::buttons(ready));
     ctx.finish_with(text, markup)
 }
@@ -552,6 +569,14 @@ async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotErro
     match callback {
         Callback::StartTraining { model_id } => training::submit(ctx, model_id).await,
         Callback::Generate { model_id } => generate::begin(ctx, model_id).await,
+        Callback::Share { model_id, consent } => {
+            match service::sharing::set_consent(ctx.services(), ctx.user.id, model_id, consent)
+                .await
+            {
+                Ok(()) | Err(ServiceError::NotFound(_)) => list_models(ctx).await,
+                Err(e) => Err(e.into()),
+            }
+        }
         Callback::Style { style_id } => generate::on_style(ctx, style_id).await,
         Callback::StylePage { tag, page } => generate::style_page(ctx, tag.as_deref(), page).await,
         Callback::Rate {

@@ -3,3 +3,6 @@
 ALTER TABLE payments DROP CONSTRAINT payments_status_check;
 ALTER TABLE payments ADD CONSTRAINT payments_status_check
     CHECK (status IN ('paid', 'refunded', 'disputed'));
+
+-- A model is offered to everyone only with its owner's consent, which they can withdraw.
+ALTER TABLE models ADD COLUMN shared_consent_at TIMESTAMPTZ;

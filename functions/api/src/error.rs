@@ -246,8 +246,8 @@ pub fn too_large() -> Error {
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
         format!(
-            "the request body is larger than {} MB; upload big photo sets as photo_urls",
-            crate::MAX_BODY_BYTES / (1024 * 1024)
+            "the request body is larger than {:.1} MB; upload big photo sets as photo_urls",
+            crate::MAX_BODY_BYTES as f64 / 1_000_000.0
         ),
     )
 }

@@ -5,9 +5,9 @@
 //! ([`error`]); lists are paginated ([`pagination`]); costly routes are rate limited per user in
 //! Postgres ([`limits`]); CORS answers the origins in `CORS_ORIGINS`.
 //!
-//! Bodies are limited to [`MAX_BODY_BYTES`] (10 MB), which is also API Gateway's payload limit: a
-//! multipart `POST /api/train` carries at most ~10 MB of photos in total, so larger photo sets are
-//! sent as `photo_urls`.
+//! Bodies are limited to [`MAX_BODY_BYTES`] (4.5 MB): a synchronous Lambda takes a 6 MB event, and
+//! API Gateway base64-encodes a binary body into it, so that is what really arrives. Larger photo
+//! sets are sent as `photo_urls`.
 
 pub mod auth;
 mod docs;
@@ -31,7 +31,8 @@ use utoipa_axum::router::OpenApiRouter;
 pub use limits::RateLimits;
 
 /// The largest request body (API Gateway's payload limit): 413 above it.
-pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// 6 MB of Lambda event, less the event's own fields, as base64 (4 bytes for every 3).
+pub const MAX_BODY_BYTES: usize = 4_500_000;
 
 /// Built once per cold start.
 #[derive(Clone, Debug)]
@@ -79,7 +80,7 @@ impl Modify for TmaAuth {
             Authenticate with `Authorization: tma <initData>`. Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`. \
             Ids and money are integers (money in minor units: stars for XTR, kopecks for RUB). \
             Lists are newest first, paginated with `limit` (1-100, default 20) and `cursor` (the previous page's `next_cursor`). \
-            Bodies are limited to 10 MB (API Gateway's limit): send big photo sets to `POST /api/train` as `photo_urls`."
+            Bodies are limited to 4.5 MB (what a Lambda behind API Gateway really receives): send big photo sets to `POST /api/train` as `photo_urls`."
     ),
     modifiers(&TmaAuth),
     components(schemas(shared::http::ErrorBody, shared::http::ErrorDetail)),

@@ -94,7 +94,7 @@ error_set!(
 error_set!(
     /// A JSON body.
     JsonBody {
-        "413" => "The body is larger than 10 MB (`payload_too_large`)",
+        "413" => "The body is larger than 4.5 MB (`payload_too_large`)",
         "415" => "The body is not sent as JSON (`unsupported_media_type`)",
     }
 );

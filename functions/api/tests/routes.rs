@@ -593,7 +593,7 @@ async fn training_from_photo_urls_and_bad_bodies() {
 }
 
 #[tokio::test]
-async fn bodies_over_ten_megabytes_are_refused_with_413() {
+async fn bodies_over_what_lambda_receives_are_refused_with_413() {
     let app = App::spawn().await;
     fixtures::user(app.db(), ANN, 1000).await;
     let big = vec![0xAB_u8; api::MAX_BODY_BYTES + 1024];
@@ -1348,5 +1348,66 @@ async fn admins_cannot_grant_themselves_and_grants_are_capped() {
             .count(),
         6,
         "every change is audited"
+    );
+}
+
+#[tokio::test]
+async fn a_form_of_fifty_thousand_parts_or_twenty_one_photos_is_refused_before_any_work() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 1000).await;
+    let post = |content_type: String, body: Vec<u8>| {
+        app.send(
+            Request::post("/api/train")
+                .header(header::AUTHORIZATION, tma(ANN))
+                .header(header::CONTENT_TYPE, content_type)
+                .body(Body::from(body))
+                .unwrap(),
+        )
+    };
+    let mut many = Vec::new();
+    for _ in 0..50_000 {
+        many.extend_from_slice(b"--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n");
+    }
+    many.extend_from_slice(b"--b--\r\n");
+    assert!(
+        many.len() < api::MAX_BODY_BYTES,
+        "within the body limit: the parts are the attack"
+    );
+    let answer = post("multipart/form-data; boundary=b".into(), many).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{answer:?}"
+    );
+    assert!(answer.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("at most"));
+
+    let photos: Vec<_> = (0..21u8)
+        .map(|i| ("photos", "p.jpg", "image/jpeg", jpeg(i)))
+        .collect();
+    let (content_type, body) = multipart(&[("name", "Many")], &photos);
+    let answer = post(content_type, body).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{answer:?}"
+    );
+    assert!(
+        answer.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("21"),
+        "{answer:?}"
+    );
+
+    assert!(app.env.replicate.calls().is_empty(), "nothing uploaded");
+    let conn = app.db().conn().await.unwrap();
+    assert!(
+        models::list_for_user(&**conn, ANN, shared::repo::Page::first(10))
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

@@ -145,7 +145,7 @@ pub struct TrainFromUrls {
     pub photo_urls: Vec<String>,
 }
 
-/// A training request as `multipart/form-data`: the photos themselves (10 MB in total at most).
+/// A training request as `multipart/form-data`: the photos themselves (4.5 MB in total at most).
 #[derive(Debug, Clone, ToSchema)]
 #[allow(dead_code)] // describes the form in the OpenAPI document
 pub struct TrainUpload {
@@ -163,6 +163,9 @@ pub struct Upload {
     pub content_type: String,
     pub bytes: Bytes,
 }
+
+/// A training form's fields at most: its name, 20 photos, and a few a client may add.
+const MAX_FORM_FIELDS: usize = 24;
 
 /// The body of `POST /api/train`, either way.
 #[derive(Debug, Clone)]
@@ -199,7 +202,22 @@ impl<S: Send + Sync> FromRequest<S> for TrainInput {
         })?;
         let mut name = None;
         let mut photos = Vec::new();
+        let mut fields = 0;
         while let Some(field) = form.next_field().await.map_err(multipart_error)? {
+            // Counted while reading: a form of 50,000 parts is refused at the first one too many,
+            // before the rest is even parsed.
+            fields += 1;
+            if fields > MAX_FORM_FIELDS {
+                return Err(Error::invalid(
+                    "photos",
+                    format!("a form has at most {MAX_FORM_FIELDS} fields"),
+                ));
+            }
+            if photos.len() as i64 == rules::MAX_PHOTOS
+                && matches!(field.name(), Some("photos") | Some("photos[]"))
+            {
+                return Err(RuleError::PhotoCount(rules::MAX_PHOTOS + 1).into());
+            }
             match field.name() {
                 Some("name") => name = Some(field.text().await.map_err(multipart_error)?),
                 Some("photos") | Some("photos[]") => {
@@ -236,6 +254,7 @@ fn looks_like_an_image(bytes: &[u8]) -> bool {
 /// Photos checked one by one (type and size by the shared rule, then the bytes), duplicates once.
 fn check_uploads(photos: Vec<Upload>) -> ApiResult<Vec<(String, Upload)>> {
     let mut unique: Vec<(String, Upload)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (i, photo) in photos.into_iter().enumerate() {
         let size = i64::try_from(photo.bytes.len()).unwrap_or(i64::MAX);
         let mime = photo
@@ -255,7 +274,7 @@ fn check_uploads(photos: Vec<Upload>) -> ApiResult<Vec<(String, Upload)>> {
             ));
         }
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(&photo.bytes)));
-        if !unique.iter().any(|(d, _)| *d == digest) {
+        if seen.insert(digest.clone()) {
             unique.push((
                 digest,
                 Upload {
@@ -430,7 +449,7 @@ async fn record_and_submit(
 }
 
 /// Trains a personal model from 10-20 photos of one person: a `multipart/form-data` upload
-/// (`name` + `photos` files; 10 MB in total at most through API Gateway) or JSON with `photo_urls`
+/// (`name` + `photos` files; 4.5 MB in total at most through API Gateway) or JSON with `photo_urls`
 /// (for bigger sets). Uploaded photos go to Replicate's file storage, not ours. The training's cost
 /// is debited and the model is queued: 202 with the model, which becomes `training` and then
 /// `ready` (or `failed`, refunded). Rate limited per user (3 an hour by default; requests refused

@@ -15,6 +15,7 @@ pub mod pg_cluster;
 pub mod queue;
 pub mod replicate;
 pub mod repo;
+pub mod secrets;
 pub mod service;
 pub mod services;
 pub mod signature;

@@ -29,6 +29,8 @@ pub enum StartupError {
     Db(#[from] DbError),
     #[error("could not build the HTTP client: {0}")]
     Http(String),
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
 }
 
 #[derive(Clone)]
@@ -51,9 +53,16 @@ impl std::fmt::Debug for Services {
 }
 
 impl Services {
-    /// Builds the services the environment configures (SQS when `TRAINING_QUEUE_URL` is set).
+    /// Builds the services the environment configures (SQS when `TRAINING_QUEUE_URL` is set), with
+    /// the secrets it names read from Secrets Manager ([`crate::secrets`]).
     pub async fn from_env() -> Result<Self, StartupError> {
-        let config = Config::from_env()?;
+        let env = |name: &str| std::env::var(name).ok();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| StartupError::Http(e.to_string()))?;
+        let secrets = crate::secrets::resolve(&env, &http).await?;
+        let config = Config::from_lookup(|name| secrets.get(name).cloned().or_else(|| env(name)))?;
         let queue = match &config.training_queue_url {
             Some(url) => TrainingQueue::sqs(url.clone()),
             None => TrainingQueue::Disabled,

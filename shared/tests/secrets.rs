@@ -1,0 +1,151 @@
+//! Secrets read from Secrets Manager at cold start, against a local Secrets Manager (moto, from
+//! PyPI; `.ci/setup` installs it). Its own test binary: it sets the AWS environment the default
+//! credential chain reads.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use shared::pg_cluster::free_port;
+use shared::secrets::{resolve, SecretsError};
+
+struct Moto(Child);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_moto(port: u16) -> Moto {
+    let port_arg = port.to_string();
+    let spawn = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+    };
+    let child = spawn("moto_server", &["-p", &port_arg])
+        .or_else(|_| spawn("python3", &["-m", "moto.server", "-p", &port_arg]))
+        .expect(
+            "moto's server is needed for this test: pip install 'moto[server]' (.ci/setup does)",
+        );
+    let moto = Moto(child);
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "moto did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    moto
+}
+
+/// Creates a secret the way the operator does (`aws secretsmanager create-secret`); moto does not
+/// check signatures, so an unsigned call will do here. Returns its ARN.
+async fn create_secret(http: &reqwest::Client, endpoint: &str, name: &str, value: &str) -> String {
+    let answer: serde_json::Value = http
+        .post(format!("{endpoint}/"))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", "secretsmanager.CreateSecret")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(json!({"Name": name, "SecretString": value}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["ARN"].as_str().expect("an ARN").to_owned()
+}
+
+#[tokio::test]
+async fn secrets_named_in_the_environment_are_read_at_cold_start() {
+    let port = free_port().unwrap();
+    let _moto = start_moto(port);
+    let endpoint = format!("http://127.0.0.1:{port}");
+    // SAFETY: this test binary has one test; nothing else reads the environment concurrently.
+    unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+    }
+    let http = reqwest::Client::new();
+    let bot = create_secret(
+        &http,
+        &endpoint,
+        "dream-photo/bot-token",
+        "123:ABC-from-the-vault",
+    )
+    .await;
+    let hook = create_secret(
+        &http,
+        &endpoint,
+        "dream-photo/webhook",
+        "w".repeat(40).as_str(),
+    )
+    .await;
+
+    let env: HashMap<&str, String> = [
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint.clone()),
+        ("TELEGRAM_BOT_TOKEN_ARN", bot.clone()),
+        (
+            "TELEGRAM_WEBHOOK_SECRET_ARN",
+            "dream-photo/webhook".to_owned(),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let lookup = |name: &str| env.get(name).cloned();
+    let values = resolve(&lookup, &http).await.expect("read");
+    assert_eq!(values["TELEGRAM_BOT_TOKEN"], "123:ABC-from-the-vault");
+    assert_eq!(values["TELEGRAM_WEBHOOK_SECRET"], "w".repeat(40));
+    assert_eq!(values.len(), 2, "only what is named is read");
+    let config = shared::config::Config::from_lookup(|name| {
+        values.get(name).cloned().or_else(|| lookup(name))
+    })
+    .expect("a configuration with the secrets in it");
+    assert!(config.telegram.bot_token.is_some());
+    assert!(
+        !format!("{config:?}").contains("from-the-vault"),
+        "never printed"
+    );
+    let _ = hook;
+
+    // A secret that does not exist stops the cold start, naming the setting, not the value.
+    let missing = |name: &str| match name {
+        "REPLICATE_API_TOKEN_ARN" => Some("dream-photo/nope".to_owned()),
+        other => lookup(other).filter(|_| !other.ends_with("_ARN")),
+    };
+    let error = resolve(&missing, &http).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            SecretsError::Fetch {
+                name: "REPLICATE_API_TOKEN",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("ResourceNotFound"), "{error}");
+
+    // Both a value and a secret for one setting is a mistake, refused before any call.
+    let both = |name: &str| match name {
+        "TELEGRAM_BOT_TOKEN" => Some("123:plain".to_owned()),
+        other => lookup(other),
+    };
+    assert!(matches!(
+        resolve(&both, &http).await.unwrap_err(),
+        SecretsError::Both("TELEGRAM_BOT_TOKEN")
+    ));
+    // Nothing named: nothing read, no AWS needed.
+    assert!(resolve(&|_: &str| None, &http).await.unwrap().is_empty());
+}

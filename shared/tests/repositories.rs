@@ -509,3 +509,32 @@ async fn dedupe_and_effect_rows_are_pruned_only_past_their_windows() {
         .unwrap()
         .is_none());
 }
+
+#[tokio::test]
+async fn the_runtime_role_writes_rows_but_cannot_change_the_schema() {
+    let t = test_db().await;
+    let mut url: url::Url = t.url.parse().unwrap();
+    url.set_username("dream_photo_app").unwrap();
+    let (client, connection) = tokio_postgres::connect(url.as_str(), tokio_postgres::NoTls)
+        .await
+        .expect("the runtime role logs in");
+    tokio::spawn(connection);
+    users::register(&client, &profile(1))
+        .await
+        .expect("rows are written");
+    assert!(users::get(&client, 1).await.unwrap().is_some());
+    for ddl in [
+        "CREATE TABLE stolen (x int)",
+        "DROP TABLE users",
+        "ALTER TABLE users ADD COLUMN x int",
+        "TRUNCATE token_ledger",
+        "DELETE FROM refinery_schema_history",
+    ] {
+        let error = client.batch_execute(ddl).await.expect_err(ddl);
+        assert_eq!(
+            error.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{ddl}: {error}"
+        );
+    }
+}

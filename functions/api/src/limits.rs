@@ -1,4 +1,4 @@
-//! Per-user rate limits of the costly routes (generation, training), counted in Postgres so they
+//! Per-user rate limits of the costly routes (generation, training, invoices), counted in Postgres so they
 //! hold across Lambda instances.
 
 use shared::repo::rate_limits::{self, Decision, Limit};
@@ -10,6 +10,8 @@ use crate::State;
 pub struct RateLimits {
     pub generation: Limit,
     pub training: Limit,
+    /// Each invoice is a Bot API call of ours: Telegram's limits are the bot's, not one user's.
+    pub invoice: Limit,
 }
 
 impl Default for RateLimits {
@@ -24,6 +26,11 @@ impl Default for RateLimits {
                 action: "training",
                 max: 3,
                 window_seconds: 3600,
+            },
+            invoice: Limit {
+                action: "invoice",
+                max: 20,
+                window_seconds: 600,
             },
         }
     }

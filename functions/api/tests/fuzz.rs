@@ -48,6 +48,7 @@ async fn schemathesis_finds_no_server_error_and_no_response_off_the_spec() {
             max: 1000,
             window_seconds: 3600,
         },
+        ..Default::default()
     };
     let app = App::spawn_with(|env| env.set("DATABASE_POOL_SIZE", Some("4")), limits).await;
     fixtures::user(app.db(), ADMIN_ID, 1_000_000).await;

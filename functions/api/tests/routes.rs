@@ -638,6 +638,7 @@ async fn costly_routes_are_rate_limited_per_user_in_postgres() {
             max: 1,
             window_seconds: 3600,
         },
+        ..Default::default()
     };
     let app = App::spawn_with(|_| {}, limits).await;
     fixtures::user(app.db(), ANN, 1000).await;
@@ -1410,4 +1411,21 @@ async fn a_form_of_fifty_thousand_parts_or_twenty_one_photos_is_refused_before_a
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn invoice_links_are_rate_limited_per_user() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 0).await;
+    for _ in 0..20 {
+        let answer = app
+            .post("/api/payments/invoice", ANN, json!({"pack_id": "small"}))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    }
+    let limited = app
+        .post("/api/payments/invoice", ANN, json!({"pack_id": "small"}))
+        .await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.env.telegram.calls_of("createInvoiceLink").len(), 20);
 }

@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 use crate::auth::AuthUser;
 use crate::error::{check_text, ApiResult, Error, Json, Query};
 use crate::pagination::{PageParams, Paginated};
-use crate::responses::{AuthErrors, Invalid, JsonBody, Upstream};
+use crate::responses::{AuthErrors, Invalid, JsonBody, RateLimited, Upstream};
 use crate::State;
 
 pub fn router() -> OpenApiRouter<Arc<State>> {
@@ -51,7 +51,7 @@ pub struct Invoice {
 #[utoipa::path(post, path = "/api/payments/invoice", tag = "payments", security(("tma" = [])),
     request_body = InvoiceRequest,
     responses((status = 200, description = "The invoice link", body = Invoice),
-              AuthErrors, JsonBody, Invalid, Upstream))]
+              AuthErrors, JsonBody, Invalid, RateLimited, Upstream))]
 async fn create_invoice(
     AxumState(state): AxumState<Arc<State>>,
     caller: AuthUser,
@@ -66,6 +66,7 @@ async fn create_invoice(
         ));
     }
     let telegram = services.telegram()?;
+    crate::limits::enforce(&state, caller.user.id, &state.limits.invoice).await?;
     let plan = payment_service::plan_invoice(services, caller.user.id, &body.pack_id).await?;
     let t = texts(Lang::from_code(caller.user.language_code.as_deref()));
     let pack = &plan.pack;

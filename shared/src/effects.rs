@@ -172,6 +172,26 @@ impl Written {
         Ok(())
     }
 
+    /// Writes a notice to the user under `key` and one to the admins under `admins:<key>`: one
+    /// cause, told to both, each once.
+    pub async fn tell_user_and_admins(
+        &mut self,
+        db: &impl GenericClient,
+        key: &str,
+        user_id: i64,
+        notice: Notice,
+        admins: AdminNotice,
+    ) -> Result<(), DbError> {
+        self.write(db, key, &Effect::Notify { user_id, notice })
+            .await?;
+        self.write(
+            db,
+            &format!("admins:{key}"),
+            &Effect::TellAdmins { notice: admins },
+        )
+        .await
+    }
+
     pub fn extend(&mut self, other: Written) {
         self.0.extend(other.0);
     }

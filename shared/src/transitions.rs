@@ -107,30 +107,19 @@ pub async fn fail_training(
     )
     .await?;
     let mut written = Written::new();
-    let key = format!("training-failed:{}", failed.id);
     written
-        .write(
+        .tell_user_and_admins(
             &*tx,
-            &key,
-            &Effect::Notify {
-                user_id: failed.user_id,
-                notice: Notice::TrainingFailed {
-                    name: failed.name.clone(),
-                    refunded,
-                },
+            &format!("training-failed:{}", failed.id),
+            failed.user_id,
+            Notice::TrainingFailed {
+                name: failed.name.clone(),
+                refunded,
             },
-        )
-        .await?;
-    written
-        .write(
-            &*tx,
-            &format!("admins:{key}"),
-            &Effect::TellAdmins {
-                notice: AdminNotice::TrainingFailed {
-                    user_id: failed.user_id,
-                    model_id: failed.id,
-                    error: error.to_owned(),
-                },
+            AdminNotice::TrainingFailed {
+                user_id: failed.user_id,
+                model_id: failed.id,
+                error: error.to_owned(),
             },
         )
         .await?;
@@ -159,27 +148,16 @@ pub async fn fail_generation(
     )
     .await?;
     let mut written = Written::new();
-    let key = format!("generation-failed:{}", failed.id);
     written
-        .write(
+        .tell_user_and_admins(
             &*tx,
-            &key,
-            &Effect::Notify {
+            &format!("generation-failed:{}", failed.id),
+            failed.user_id,
+            Notice::GenerationFailed { refunded },
+            AdminNotice::GenerationFailed {
                 user_id: failed.user_id,
-                notice: Notice::GenerationFailed { refunded },
-            },
-        )
-        .await?;
-    written
-        .write(
-            &*tx,
-            &format!("admins:{key}"),
-            &Effect::TellAdmins {
-                notice: AdminNotice::GenerationFailed {
-                    user_id: failed.user_id,
-                    generation_id: failed.id,
-                    error: error.to_owned(),
-                },
+                generation_id: failed.id,
+                error: error.to_owned(),
             },
         )
         .await?;

@@ -3,47 +3,9 @@
 //! credential chain reads.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::json;
-use shared::pg_cluster::free_port;
 use shared::secrets::{resolve, SecretsError};
-
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_moto(port: u16) -> Moto {
-    let port_arg = port.to_string();
-    let spawn = |program: &str, args: &[&str]| {
-        Command::new(program)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-    };
-    let child = spawn("moto_server", &["-p", &port_arg])
-        .or_else(|_| spawn("python3", &["-m", "moto.server", "-p", &port_arg]))
-        .expect(
-            "moto's server is needed for this test: pip install 'moto[server]' (.ci/setup does)",
-        );
-    let moto = Moto(child);
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "moto did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    moto
-}
 
 /// Creates a secret the way the operator does (`aws secretsmanager create-secret`); moto does not
 /// check signatures, so an unsigned call will do here. Returns its ARN.
@@ -68,8 +30,8 @@ async fn create_secret(http: &reqwest::Client, endpoint: &str, name: &str, value
 
 #[tokio::test]
 async fn secrets_named_in_the_environment_are_read_at_cold_start() {
-    let port = free_port().unwrap();
-    let _moto = start_moto(port);
+    let moto = shared::testkit::moto::Moto::start();
+    let port = moto.port;
     let endpoint = format!("http://127.0.0.1:{port}");
     // SAFETY: this test binary has one test; nothing else reads the environment concurrently.
     unsafe {

@@ -1,51 +1,12 @@
 //! The SQS training queue against a local SQS-compatible server (moto, from PyPI; `.ci/setup`
 //! installs it). Its own test binary: it sets the AWS environment the SDK reads.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use shared::pg_cluster::free_port;
 use shared::queue::{TrainingJob, TrainingQueue};
-
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_moto(port: u16) -> Moto {
-    let spawn = |program: &str, args: &[&str]| {
-        Command::new(program)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-    };
-    let port_arg = port.to_string();
-    let child = spawn("moto_server", &["-p", &port_arg])
-        .or_else(|_| spawn("python3", &["-m", "moto.server", "-p", &port_arg]))
-        .expect(
-            "moto's server is needed for this test: pip install 'moto[server]' (.ci/setup does)",
-        );
-    let moto = Moto(child);
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "moto did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    moto
-}
 
 #[tokio::test]
 async fn training_jobs_go_through_sqs() {
-    let port = free_port().unwrap();
-    let _moto = start_moto(port);
+    let moto = shared::testkit::moto::Moto::start();
+    let port = moto.port;
     // SAFETY: this test binary has one test; nothing else reads the environment concurrently.
     unsafe {
         std::env::set_var("AWS_ENDPOINT_URL_SQS", format!("http://127.0.0.1:{port}"));

@@ -3,57 +3,20 @@
 //! backoff), not after the queue's 30-minute visibility timeout. Its own test binary: it sets the
 //! AWS environment the SDK reads.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use serde_json::json;
 use shared::domain::status::ModelStatus;
-use shared::pg_cluster::free_port;
 use shared::queue::{TrainingJob, TrainingQueue};
 use shared::repo::models;
 use shared::services::Services;
 use shared::testkit::{fixtures, TestEnv};
 
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_moto(port: u16) -> Moto {
-    let spawn = |program: &str, args: &[&str]| {
-        Command::new(program)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-    };
-    let port_arg = port.to_string();
-    let child = spawn("moto_server", &["-p", &port_arg])
-        .or_else(|_| spawn("python3", &["-m", "moto.server", "-p", &port_arg]))
-        .expect(
-            "moto's server is needed for this test: pip install 'moto[server]' (.ci/setup does)",
-        );
-    let moto = Moto(child);
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "moto did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    moto
-}
-
 #[tokio::test]
 async fn three_503s_then_success_are_retried_within_seconds_through_visibility_changes() {
-    let port = free_port().unwrap();
-    let _moto = start_moto(port);
+    let moto = shared::testkit::moto::Moto::start();
+    let port = moto.port;
     // SAFETY: this test binary has one test; nothing else reads the environment concurrently.
     unsafe {
         std::env::set_var("AWS_ENDPOINT_URL_SQS", format!("http://127.0.0.1:{port}"));
@@ -91,20 +54,26 @@ async fn three_503s_then_success_are_retried_within_seconds_through_visibility_c
     let started = Instant::now();
     let mut received_at = Vec::new();
     loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&queue_url)
-            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-            .wait_time_seconds(20)
-            .send()
-            .await
-            .expect("receive");
-        let message = received
-            .messages
-            .unwrap_or_default()
-            .into_iter()
-            .next()
-            .expect("the job comes back within seconds, not after the visibility timeout");
+        // Long polls until the job is back (a loaded machine may answer a poll empty early), for far
+        // less than the queue's 30-minute visibility timeout.
+        let waiting_since = Instant::now();
+        let message = loop {
+            let received = sqs
+                .receive_message()
+                .queue_url(&queue_url)
+                .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+                .wait_time_seconds(5)
+                .send()
+                .await
+                .expect("receive");
+            if let Some(message) = received.messages.unwrap_or_default().into_iter().next() {
+                break message;
+            }
+            assert!(
+                waiting_since.elapsed() < Duration::from_secs(60),
+                "the job comes back within seconds, not after the visibility timeout"
+            );
+        };
         received_at.push(started.elapsed());
         let count = message
             .attributes

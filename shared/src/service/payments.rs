@@ -254,31 +254,20 @@ pub async fn credit(
         tracing::error!(payment_id = payment.id, reason = %reason, "a payment does not match its invoice");
         payments::mark_disputed(&*tx, payment.id).await?;
         let mut written = Written::new();
-        let key = format!("payment:{}", paid.telegram_charge_id);
         written
-            .write(
+            .tell_user_and_admins(
                 &*tx,
-                &key,
-                &Effect::Notify {
-                    user_id: paid.user_id,
-                    notice: Notice::PaymentDisputed {
-                        payment_id: payment.id,
-                    },
+                &format!("payment:{}", paid.telegram_charge_id),
+                paid.user_id,
+                Notice::PaymentDisputed {
+                    payment_id: payment.id,
                 },
-            )
-            .await?;
-        written
-            .write(
-                &*tx,
-                &format!("admins:{key}"),
-                &Effect::TellAdmins {
-                    notice: AdminNotice::PaymentDisputed {
-                        user_id: paid.user_id,
-                        payment_id: payment.id,
-                        amount: paid.total,
-                        currency: paid.currency.to_owned(),
-                        reason,
-                    },
+                AdminNotice::PaymentDisputed {
+                    user_id: paid.user_id,
+                    payment_id: payment.id,
+                    amount: paid.total,
+                    currency: paid.currency.to_owned(),
+                    reason,
                 },
             )
             .await?;

@@ -8,6 +8,7 @@
 
 mod env;
 pub mod fixtures;
+pub mod moto;
 pub mod replicate;
 mod telegram;
 pub mod updates;

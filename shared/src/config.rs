@@ -103,6 +103,19 @@ pub struct TrainingConfig {
     pub steps: u32,
 }
 
+/// How the training worker downloads photos from URLs people gave us (see [`crate::fetch`]).
+#[derive(Debug, Clone)]
+pub struct PhotoFetchConfig {
+    /// `PHOTO_FETCH_ALLOW_PRIVATE`: also http URLs and loopback/private addresses. For one machine
+    /// and tests with local fakes only; off by default, and never on AWS.
+    pub allow_private: bool,
+    /// `PHOTO_FETCH_TIMEOUT_SECONDS`: how long one photo may take to download (default 30).
+    pub photo_timeout_secs: u64,
+    /// `PHOTO_FETCH_JOB_TIMEOUT_SECONDS`: how long all of a training's photos may take (default 150;
+    /// less than the worker's 240 s per job, which also uploads the zip).
+    pub job_timeout_secs: u64,
+}
+
 /// A pack of tokens for sale.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TokenPack {
@@ -155,6 +168,7 @@ pub struct Config {
     /// Origins the REST API answers CORS requests from.
     pub cors_origins: Vec<String>,
     pub training: TrainingConfig,
+    pub photo_fetch: PhotoFetchConfig,
     pub product: ProductConfig,
     /// `JOB_STALE_SECONDS`: a training or generation with no news for this long is checked with Replicate.
     pub job_stale_seconds: Option<i64>,
@@ -339,6 +353,30 @@ impl Config {
             ));
         }
 
+        let photo_fetch = PhotoFetchConfig {
+            allow_private: parse_bool(
+                get("PHOTO_FETCH_ALLOW_PRIVATE"),
+                "PHOTO_FETCH_ALLOW_PRIVATE",
+            )?,
+            photo_timeout_secs: seconds(
+                get("PHOTO_FETCH_TIMEOUT_SECONDS"),
+                "PHOTO_FETCH_TIMEOUT_SECONDS",
+                30,
+            )?,
+            job_timeout_secs: seconds(
+                get("PHOTO_FETCH_JOB_TIMEOUT_SECONDS"),
+                "PHOTO_FETCH_JOB_TIMEOUT_SECONDS",
+                150,
+            )?,
+        };
+        if photo_fetch.job_timeout_secs > 200 {
+            // The worker gives a whole job 240 s, and the zip still has to be uploaded.
+            return Err(ConfigError::new(
+                "PHOTO_FETCH_JOB_TIMEOUT_SECONDS",
+                "must be at most 200 seconds",
+            ));
+        }
+
         let currency = get("PAYMENT_CURRENCY")
             .unwrap_or_else(|| "XTR".to_owned())
             .to_ascii_uppercase();
@@ -393,6 +431,7 @@ impl Config {
             training_queue_url,
             cors_origins,
             training,
+            photo_fetch,
             product,
             job_stale_seconds: get("JOB_STALE_SECONDS")
                 .map(|v| parse_or(Some(v), "JOB_STALE_SECONDS", 0i64))

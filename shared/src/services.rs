@@ -1,5 +1,6 @@
 //! Everything a function needs, built once per cold start from [`Config`]: the database pool (lazy),
-//! the bot, the Replicate client, the training queue, one shared HTTP client.
+//! the bot, the Replicate client, the training queue, one shared HTTP client, and the guarded
+//! fetcher for URLs people give us (its own client, without our tokens: [`crate::fetch`]).
 //!
 //! A part whose settings are missing is `None`, and asking for it yields [`Unavailable`], which says
 //! which variable enables it (HTTP handlers answer 503 with that message).
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use crate::config::{Config, ConfigError};
 use crate::db::{Db, DbError};
+use crate::fetch::PhotoFetcher;
 use crate::queue::TrainingQueue;
 use crate::replicate::Replicate;
 use crate::telegram::Telegram;
@@ -41,6 +43,8 @@ pub struct Services {
     pub replicate: Option<Replicate>,
     pub queue: TrainingQueue,
     pub http: reqwest::Client,
+    /// The only way to fetch a URL a user gave us.
+    pub photos: PhotoFetcher,
 }
 
 impl std::fmt::Debug for Services {
@@ -78,6 +82,8 @@ impl Services {
             .user_agent(concat!("dream-photo/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| StartupError::Http(e.to_string()))?;
+        let photos = PhotoFetcher::new(&config.photo_fetch)
+            .map_err(|e| StartupError::Http(e.to_string()))?;
         let db = match Db::connect_lazy(&config.database) {
             Ok(db) => Some(db),
             Err(DbError::NotConfigured) => {
@@ -105,6 +111,7 @@ impl Services {
             replicate,
             queue,
             http,
+            photos,
         })
     }
 

@@ -431,6 +431,46 @@ async fn training_from_uploaded_photos_stores_them_at_replicate_and_queues_the_m
 }
 
 #[tokio::test]
+async fn uploaded_photos_are_known_by_their_bytes_not_their_declared_type() {
+    let mut app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 150).await;
+
+    let mut html = photos(10);
+    html[4].3 = b"<!doctype html><html><body>Sign in</body></html>".to_vec();
+    let answer = post_form(&app, ANN, "Me", html).await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        answer.body["error"]["details"],
+        json!({"field": "photos", "index": 4, "reason": "the file is not an image (JPEG, PNG, WebP or HEIC)"})
+    );
+    assert!(app.env.replicate.calls_to("POST", "/files").is_empty());
+
+    // A PNG sent as "image/jpeg" is kept as what it is.
+    let mut png = photos(10);
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend_from_slice(&[0u8; 32]);
+    png[0].3 = bytes;
+    let answer = post_form(&app, ANN, "Me", png).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
+    let model_id = answer.body["id"].as_i64().unwrap();
+    assert_eq!(app.jobs.try_recv().unwrap().model_id, model_id);
+    let conn = app.db().conn().await.unwrap();
+    let stored = models::photos(&**conn, model_id).await.unwrap();
+    let types: Vec<_> = stored
+        .iter()
+        .map(|p| p.mime_type.as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        types.iter().filter(|t| **t == "image/png").count(),
+        1,
+        "{types:?}"
+    );
+    assert_eq!(types.iter().filter(|t| **t == "image/jpeg").count(), 9);
+    let uploads = app.env.replicate.calls_to("POST", "/files");
+    assert_eq!(uploads.len(), 10);
+}
+
+#[tokio::test]
 async fn training_requests_that_break_a_rule_are_refused_before_anything_is_uploaded() {
     let app = App::spawn().await;
     fixtures::user(app.db(), ANN, 150).await;
@@ -546,6 +586,21 @@ async fn training_from_photo_urls_and_bad_bodies() {
     assert_eq!(
         answer.body["error"]["details"],
         json!({"field": "photo_urls", "index": 5, "reason": "the URL must point to a public host"})
+    );
+
+    let mut plain = urls.clone();
+    plain[2] = "http://cdn.example.com/ann/2.jpg".into();
+    let answer = app
+        .post(
+            "/api/train",
+            ANN,
+            json!({"name": "Ann", "photo_urls": plain}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        answer.body["error"]["details"],
+        json!({"field": "photo_urls", "index": 2, "reason": "only https URLs"})
     );
 
     let answer = app.post("/api/train", ANN, json!({"name": "Ann"})).await;

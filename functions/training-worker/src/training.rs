@@ -12,6 +12,7 @@ use serde_json::json;
 use shared::attempts::{self as settle, Attached};
 use shared::db::{Db, DbError};
 use shared::domain::status::ModelStatus;
+use shared::fetch::{self, FetchError, Photo, COULD_NOT_DOWNLOAD};
 use shared::outcomes::{self, OutcomeError};
 use shared::replicate::{Replicate, ReplicateError};
 use shared::repo::attempts::{self, Attempt, Kind};
@@ -330,20 +331,27 @@ async fn create_training(
     }
 }
 
-/// Downloads every photo and zips them (stored, not deflated: JPEGs do not compress).
+/// Downloads every photo (all of them within the job's download deadline) and zips them (stored,
+/// not deflated: JPEGs do not compress).
 async fn zip_photos(services: &Services, photos: &[TrainingPhoto]) -> Result<Vec<u8>, Problem> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let deadline = tokio::time::Instant::now() + services.photos.job_timeout;
     for (i, photo) in photos.iter().enumerate() {
-        let (bytes, extension) = download(services, photo).await?;
+        let downloaded = download(services, photo, deadline).await?;
         let zip_err = |e: &dyn std::fmt::Display| {
             Problem::Permanent(Permanent(format!("zipping the photos failed: {e}")))
         };
         writer
-            .start_file(format!("photo-{:02}.{extension}", i + 1), options)
+            .start_file(
+                format!("photo-{:02}.{}", i + 1, downloaded.kind.extension()),
+                options,
+            )
             .map_err(|e| zip_err(&e))?;
-        writer.write_all(&bytes).map_err(|e| zip_err(&e))?;
+        writer
+            .write_all(&downloaded.bytes)
+            .map_err(|e| zip_err(&e))?;
     }
     let cursor = writer
         .finish()
@@ -351,17 +359,63 @@ async fn zip_photos(services: &Services, photos: &[TrainingPhoto]) -> Result<Vec
     Ok(cursor.into_inner())
 }
 
+/// Where a photo comes from.
+enum Source {
+    /// Telegram's file URL (it holds the bot token: never logged).
+    Telegram(url::Url),
+    /// A file we uploaded through Replicate's files API (served to its owner, with our token).
+    Ours(url::Url),
+    /// A URL a user gave us: fetched only through the guarded fetcher.
+    User(url::Url),
+}
+
+/// Downloads one photo before `deadline` (and its own, shorter deadline). A failure that is the
+/// photo's (gone, refused, too large, not an image) is permanent and told to the user in a fixed
+/// text; what the source said goes to the logs only.
 async fn download(
     services: &Services,
     photo: &TrainingPhoto,
-) -> Result<(Vec<u8>, &'static str), Problem> {
-    let extension = match photo.mime_type.as_deref() {
-        Some("image/png") => "png",
-        Some("image/webp") => "webp",
-        Some("image/heic") => "heic",
-        _ => "jpg",
+    deadline: tokio::time::Instant,
+) -> Result<Photo, Problem> {
+    let source = source(services, photo).await?;
+    let photo_deadline = deadline.min(tokio::time::Instant::now() + services.photos.photo_timeout);
+    let fetched = match &source {
+        Source::User(url) => services.photos.fetch(url, deadline).await,
+        Source::Telegram(url) | Source::Ours(url) => {
+            let mut request = services.http.get(url.clone());
+            if let (Source::Ours(_), Some(token)) = (&source, &services.config.replicate.api_token)
+            {
+                request = request.bearer_auth(token.expose());
+            }
+            match tokio::time::timeout_at(photo_deadline, request.send()).await {
+                Err(_) => Err(FetchError::Timeout),
+                Ok(Err(e)) => Err(if e.is_timeout() {
+                    FetchError::Timeout
+                } else {
+                    FetchError::Broken(e.without_url().to_string())
+                }),
+                Ok(Ok(response)) => fetch::read_photo(response, photo_deadline).await,
+            }
+        }
     };
-    let url = if let Some(file_id) = &photo.telegram_file_id {
+    fetched.map_err(|e| {
+        let (from, host) = match &source {
+            Source::Telegram(_) => ("telegram", None),
+            Source::Ours(_) => ("replicate", None),
+            Source::User(url) => ("user", url.host_str().map(str::to_owned)),
+        };
+        if e.is_transient() {
+            tracing::warn!(photo_id = photo.id, source = from, host = ?host, error = %e, "a training photo could not be downloaded for now");
+            Problem::Transient(WorkerError::Download(e.to_string()))
+        } else {
+            tracing::warn!(photo_id = photo.id, source = from, host = ?host, error = %e, "a training photo cannot be downloaded");
+            Problem::Permanent(Permanent(e.user_text().to_owned()))
+        }
+    })
+}
+
+async fn source(services: &Services, photo: &TrainingPhoto) -> Result<Source, Problem> {
+    if let Some(file_id) = &photo.telegram_file_id {
         let telegram = services
             .telegram()
             .map_err(|e| Problem::Transient(e.into()))?;
@@ -384,55 +438,32 @@ async fn download(
             .as_ref()
             .map(|t| t.expose().to_owned())
             .unwrap_or_default();
-        services
+        let url = services
             .config
             .telegram
             .api_url
             .join(&format!("file/bot{token}/{}", file.path))
-            .map_err(|e| Problem::Permanent(Permanent(format!("bad file path: {e}"))))?
-    } else if let Some(url) = &photo.source_url {
-        url.parse().map_err(|_| {
-            Problem::Permanent(Permanent("a training photo has a malformed URL".into()))
-        })?
-    } else {
+            .map_err(|e| Problem::Permanent(Permanent(format!("bad file path: {e}"))))?;
+        return Ok(Source::Telegram(url));
+    }
+    let Some(raw) = &photo.source_url else {
         return Err(Problem::Permanent(Permanent(
             "a training photo has no source".into(),
         )));
     };
-    // The URL may hold the bot token: errors keep only the kind of failure, never the URL.
-    let mut request = services.http.get(url.clone());
-    // Files we uploaded through Replicate's files API are served to their owner only.
-    if url
-        .as_str()
-        .starts_with(services.config.replicate.api_url.as_str())
-    {
-        if let Some(token) = &services.config.replicate.api_token {
-            request = request.bearer_auth(token.expose());
-        }
-    }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| Problem::Transient(WorkerError::Download(e.without_url().to_string())))?;
-    let status = response.status();
-    if status.is_server_error() || status.as_u16() == 429 {
-        return Err(Problem::Transient(WorkerError::Download(format!(
-            "HTTP {status}"
-        ))));
-    }
-    if !status.is_success() {
-        return Err(Problem::Permanent(Permanent(format!(
-            "a training photo is gone (HTTP {status})"
-        ))));
-    }
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| Problem::Transient(WorkerError::Download(e.without_url().to_string())))?;
-    if bytes.len() as i64 > shared::domain::rules::MAX_PHOTO_BYTES {
-        return Err(Problem::Permanent(Permanent(
-            "a training photo is larger than 20 MB".into(),
-        )));
-    }
-    Ok((bytes.to_vec(), extension))
+    let url: url::Url = raw
+        .parse()
+        .map_err(|_| Problem::Permanent(Permanent(COULD_NOT_DOWNLOAD.into())))?;
+    Ok(if is_our_replicate_file(services, &url) {
+        Source::Ours(url)
+    } else {
+        Source::User(url)
+    })
+}
+
+/// A file we uploaded through Replicate's files API: under our Replicate API URL (same scheme,
+/// host and port, and path prefix); the API refuses such URLs from users.
+fn is_our_replicate_file(services: &Services, url: &url::Url) -> bool {
+    let api = &services.config.replicate.api_url;
+    url.origin() == api.origin() && url.path().starts_with(api.path())
 }

@@ -509,3 +509,382 @@ async fn an_unconfirmed_generation_start_is_settled_by_lookup_in_the_sweep() {
         "only the lost one refunded"
     );
 }
+
+/// Photos from URLs people gave us: fetched only through the guarded fetcher.
+mod photo_urls {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use shared::domain::status::ModelStatus;
+    use shared::fetch::COULD_NOT_DOWNLOAD;
+    use shared::repo::models::{self, NewPhoto};
+    use shared::testkit::{fixtures, TestEnv};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use wiremock::matchers::any;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::{balance, model_of, sqs_event, state_of};
+
+    /// What a raw local server does with each connection.
+    #[derive(Clone, Copy)]
+    enum Behaviour {
+        /// Counts it and closes it.
+        Nothing,
+        /// A JPEG of 1,000 bytes, one byte a second.
+        Trickle,
+        /// A JPEG that never ends, as fast as it is read.
+        Endless,
+        /// Headers announcing 30 MB, then nothing.
+        DeclaresHuge,
+    }
+
+    /// A local server on 127.0.0.1 that counts connections and the body bytes it wrote.
+    struct RawServer {
+        port: u16,
+        connections: Arc<AtomicUsize>,
+        written: Arc<AtomicUsize>,
+    }
+
+    async fn raw_server(behaviour: Behaviour) -> RawServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let written = Arc::new(AtomicUsize::new(0));
+        let (counted, bytes) = (connections.clone(), written.clone());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let bytes = bytes.clone();
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    let jpeg = shared::testkit::fake_jpeg();
+                    match behaviour {
+                        Behaviour::Nothing => {}
+                        Behaviour::Trickle => {
+                            let head = "HTTP/1.1 200 OK\r\ncontent-type: image/jpeg\r\ncontent-length: 1000\r\n\r\n";
+                            if socket.write_all(head.as_bytes()).await.is_err() {
+                                return;
+                            }
+                            let mut body = jpeg.clone();
+                            body.resize(1000, 0);
+                            for byte in body {
+                                if socket.write_all(&[byte]).await.is_err() {
+                                    return;
+                                }
+                                bytes.fetch_add(1, Ordering::SeqCst);
+                                tokio::time::sleep(Duration::from_secs(1)).await;
+                            }
+                        }
+                        Behaviour::Endless => {
+                            let head = "HTTP/1.1 200 OK\r\ncontent-type: image/jpeg\r\nconnection: close\r\n\r\n";
+                            if socket.write_all(head.as_bytes()).await.is_err()
+                                || socket.write_all(&jpeg).await.is_err()
+                            {
+                                return;
+                            }
+                            let chunk = vec![0u8; 64 * 1024];
+                            while socket.write_all(&chunk).await.is_ok() {
+                                bytes.fetch_add(chunk.len(), Ordering::SeqCst);
+                            }
+                        }
+                        Behaviour::DeclaresHuge => {
+                            let head = "HTTP/1.1 200 OK\r\ncontent-type: image/jpeg\r\ncontent-length: 30000000\r\n\r\n";
+                            let _ = socket.write_all(head.as_bytes()).await;
+                            tokio::time::sleep(Duration::from_secs(60)).await;
+                        }
+                    }
+                });
+            }
+        });
+        RawServer {
+            port,
+            connections,
+            written,
+        }
+    }
+
+    /// A paid, queued model whose ten photos are these URLs.
+    async fn model_from_urls(env: &TestEnv, user_id: i64, urls: &[String]) -> models::Model {
+        let model = fixtures::queued_model(&env.db.db, user_id, 0, 100).await;
+        let conn = env.db.db.conn().await.unwrap();
+        for (i, url) in urls.iter().cycle().take(10).enumerate() {
+            let photo = NewPhoto {
+                file_unique_id: format!("url-{}-{i}", model.id),
+                telegram_file_id: None,
+                source_url: Some(format!("{url}?n={i}")),
+                file_size: None,
+                mime_type: None,
+            };
+            models::add_photo(&**conn, model.id, &photo).await.unwrap();
+        }
+        model
+    }
+
+    /// The model failed for good, refunded, with `text` as its error (nothing of the source in it).
+    async fn assert_failed_with(env: &TestEnv, model_id: i64, user_id: i64, text: &str) {
+        let model = model_of(env, model_id).await;
+        assert_eq!(model.status, ModelStatus::Failed);
+        assert_eq!(model.error.as_deref(), Some(text));
+        assert_eq!(balance(env, user_id).await, 100, "refunded");
+    }
+
+    fn two_jobs(a: i64, b: i64) -> aws_lambda_events::sqs::SqsEvent {
+        let mut event = sqs_event("m1", a);
+        event.records.extend(sqs_event("m2", b).records);
+        event
+    }
+
+    #[tokio::test]
+    async fn a_name_or_literal_address_of_loopback_is_never_connected_to() {
+        let env = TestEnv::start().await;
+        let state = state_of(&env);
+        let listener = raw_server(Behaviour::Nothing).await;
+        let port = listener.port;
+        let user = fixtures::user(&env.db.db, 1, 200).await;
+        let by_name =
+            model_from_urls(&env, user.id, &[format!("https://localhost:{port}/a.jpg")]).await;
+        let by_ip = model_from_urls(
+            &env,
+            user.id,
+            &[
+                format!("https://127.0.0.1:{port}/a.jpg"),
+                format!("https://[::ffff:127.0.0.1]:{port}/a.jpg"),
+            ],
+        )
+        .await;
+
+        let response = training_worker::handle_batch(&state, two_jobs(by_name.id, by_ip.id)).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "failed for good, not retried"
+        );
+
+        assert_eq!(
+            listener.connections.load(Ordering::SeqCst),
+            0,
+            "nothing reached the listener"
+        );
+        for model in [&by_name, &by_ip] {
+            let failed = model_of(&env, model.id).await;
+            assert_eq!(failed.status, ModelStatus::Failed);
+            assert_eq!(failed.error.as_deref(), Some(COULD_NOT_DOWNLOAD));
+        }
+        assert_eq!(balance(&env, user.id).await, 200, "both refunded");
+        assert!(env.replicate.calls_to("POST", "/files").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_not_followed_even_where_private_addresses_are_allowed() {
+        let mut env = TestEnv::start().await;
+        env.set("PHOTO_FETCH_ALLOW_PRIVATE", Some("true"));
+        let state = state_of(&env);
+        let target = raw_server(Behaviour::Nothing).await;
+        let redirector = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(302).insert_header(
+                "location",
+                format!("http://127.0.0.1:{}/secret", target.port).as_str(),
+            ))
+            .mount(&redirector)
+            .await;
+        let user = fixtures::user(&env.db.db, 1, 100).await;
+        let model = model_from_urls(&env, user.id, &[format!("{}/a.jpg", redirector.uri())]).await;
+
+        let response = training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+        assert!(response.batch_item_failures.is_empty());
+
+        assert_eq!(redirector.received_requests().await.unwrap().len(), 1);
+        assert_eq!(
+            target.connections.load(Ordering::SeqCst),
+            0,
+            "the redirect was not followed"
+        );
+        assert_failed_with(&env, model.id, user.id, COULD_NOT_DOWNLOAD).await;
+    }
+
+    #[tokio::test]
+    async fn photos_at_allowed_urls_are_fetched_without_our_tokens() {
+        let mut env = TestEnv::start().await;
+        env.set("PHOTO_FETCH_ALLOW_PRIVATE", Some("true"));
+        let state = state_of(&env);
+        let cdn = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(shared::testkit::fake_jpeg()))
+            .mount(&cdn)
+            .await;
+        let user = fixtures::user(&env.db.db, 1, 100).await;
+        let model = model_from_urls(&env, user.id, &[format!("{}/a.jpg", cdn.uri())]).await;
+
+        let response = training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+        assert!(response.batch_item_failures.is_empty());
+
+        let requests = cdn.received_requests().await.unwrap();
+        assert_eq!(requests.len(), 10);
+        assert!(requests
+            .iter()
+            .all(|r| !r.headers.contains_key("authorization")));
+        assert_eq!(model_of(&env, model.id).await.status, ModelStatus::Training);
+    }
+
+    #[tokio::test]
+    async fn a_trickling_photo_is_cut_at_its_deadline_and_the_next_job_still_starts() {
+        let mut env = TestEnv::start().await;
+        env.set("PHOTO_FETCH_ALLOW_PRIVATE", Some("true"));
+        env.set("PHOTO_FETCH_TIMEOUT_SECONDS", Some("1"));
+        let (services, mut jobs) = env.services();
+        let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
+        let trickle = raw_server(Behaviour::Trickle).await;
+        let user = fixtures::user(&env.db.db, 1, 200).await;
+        let slow = model_from_urls(
+            &env,
+            user.id,
+            &[format!("http://127.0.0.1:{}/a.jpg", trickle.port)],
+        )
+        .await;
+        let other = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+
+        let started = Instant::now();
+        let response = training_worker::handle_batch(&state, two_jobs(slow.id, other.id)).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "cut after its second, not after {:?}",
+            started.elapsed()
+        );
+        assert!(response.batch_item_failures.is_empty());
+        assert!(trickle.written.load(Ordering::SeqCst) <= 3);
+
+        // A slow source is a transient failure: retried later (bounded by the receive count),
+        // not refunded now; the other job was not held up.
+        assert_eq!(model_of(&env, slow.id).await.status, ModelStatus::Queued);
+        let retry = tokio::time::timeout(Duration::from_secs(5), jobs.recv())
+            .await
+            .expect("retried")
+            .unwrap();
+        assert_eq!(retry.model_id, slow.id);
+        assert_eq!(model_of(&env, other.id).await.status, ModelStatus::Training);
+        assert_eq!(balance(&env, user.id).await, 0);
+    }
+
+    #[tokio::test]
+    async fn an_endless_or_oversized_photo_is_cut_at_the_cap_and_the_next_job_still_starts() {
+        let mut env = TestEnv::start().await;
+        env.set("PHOTO_FETCH_ALLOW_PRIVATE", Some("true"));
+        let state = state_of(&env);
+        let endless = raw_server(Behaviour::Endless).await;
+        let huge = raw_server(Behaviour::DeclaresHuge).await;
+        let user = fixtures::user(&env.db.db, 1, 300).await;
+        let unending = model_from_urls(
+            &env,
+            user.id,
+            &[format!("http://127.0.0.1:{}/a.jpg", endless.port)],
+        )
+        .await;
+        let declared = model_from_urls(
+            &env,
+            user.id,
+            &[format!("http://127.0.0.1:{}/a.jpg", huge.port)],
+        )
+        .await;
+        let other = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+
+        let started = Instant::now();
+        let mut event = two_jobs(unending.id, declared.id);
+        event.records.extend(sqs_event("m3", other.id).records);
+        let response = training_worker::handle_batch(&state, event).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+
+        let cap = shared::domain::rules::MAX_PHOTO_BYTES as usize;
+        let sent = endless.written.load(Ordering::SeqCst);
+        assert!(sent > cap / 2, "it was read ({sent} bytes)");
+        // What sits in socket buffers aside, the reading stopped at the cap.
+        assert!(
+            sent < cap + 16 * 1024 * 1024,
+            "read on past the cap: {sent} bytes"
+        );
+        assert_eq!(huge.connections.load(Ordering::SeqCst), 1);
+
+        for model in [&unending, &declared] {
+            let failed = model_of(&env, model.id).await;
+            assert_eq!(failed.status, ModelStatus::Failed);
+            assert_eq!(
+                failed.error.as_deref(),
+                Some("a training photo is larger than 20 MB")
+            );
+        }
+        assert_eq!(model_of(&env, other.id).await.status, ModelStatus::Training);
+        assert_eq!(balance(&env, user.id).await, 200, "the two refunded");
+    }
+
+    #[tokio::test]
+    async fn a_page_that_is_not_an_image_is_refused_by_its_bytes() {
+        let mut env = TestEnv::start().await;
+        env.set("PHOTO_FETCH_ALLOW_PRIVATE", Some("true"));
+        let state = state_of(&env);
+        let site = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "image/jpeg")
+                    .set_body_string("<!doctype html><html><body>Sign in</body></html>"),
+            )
+            .mount(&site)
+            .await;
+        let user = fixtures::user(&env.db.db, 1, 100).await;
+        let model = model_from_urls(&env, user.id, &[format!("{}/a.jpg", site.uri())]).await;
+
+        let response = training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_failed_with(
+            &env,
+            model.id,
+            user.id,
+            "a training photo is not a JPEG, PNG, WebP or HEIC image",
+        )
+        .await;
+        assert!(env.replicate.calls_to("POST", "/files").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_photo_url_that_is_gone_fails_once_with_the_fixed_text_and_a_5xx_is_retried() {
+        let mut env = TestEnv::start().await;
+        env.set("PHOTO_FETCH_ALLOW_PRIVATE", Some("true"));
+        let (services, mut jobs) = env.services();
+        let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
+        let gone = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(404).set_body_string("no such file at 10.0.0.7"))
+            .mount(&gone)
+            .await;
+        let down = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&down)
+            .await;
+        let user = fixtures::user(&env.db.db, 1, 200).await;
+        let lost = model_from_urls(&env, user.id, &[format!("{}/a.jpg", gone.uri())]).await;
+        let later = model_from_urls(&env, user.id, &[format!("{}/a.jpg", down.uri())]).await;
+
+        training_worker::handle_batch(&state, two_jobs(lost.id, later.id)).await;
+        let failed = model_of(&env, lost.id).await;
+        assert_eq!(failed.status, ModelStatus::Failed);
+        assert_eq!(failed.error.as_deref(), Some(COULD_NOT_DOWNLOAD));
+        assert_eq!(model_of(&env, later.id).await.status, ModelStatus::Queued);
+        let retry = tokio::time::timeout(Duration::from_secs(5), jobs.recv())
+            .await
+            .expect("retried")
+            .unwrap();
+        assert_eq!(retry.model_id, later.id);
+        assert_eq!(
+            balance(&env, user.id).await,
+            100,
+            "only the gone one refunded"
+        );
+    }
+}

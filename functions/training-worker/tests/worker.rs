@@ -247,6 +247,43 @@ async fn a_permanent_failure_fails_the_model_refunds_it_and_tells_the_user() {
 }
 
 #[tokio::test]
+async fn a_telegram_file_that_is_not_an_image_fails_the_model_by_its_bytes() {
+    let (env, state) = setup().await;
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    // A document sent as "image/jpeg" that is a web page.
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path_regex(
+            r"^/file/bot[^/]+/photos/file-\d+-3\.jpg$",
+        ))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_body_string("<html><body>hi</body></html>"),
+        )
+        .with_priority(1)
+        .mount(&env.telegram.server)
+        .await;
+
+    let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
+    assert!(response.batch_item_failures.is_empty(), "not retried");
+    let conn = env.db.db.conn().await.unwrap();
+    let failed = models::get(&**conn, model.id).await.unwrap().unwrap();
+    assert_eq!(failed.status, ModelStatus::Failed);
+    assert_eq!(
+        failed.error.as_deref(),
+        Some("a training photo is not a JPEG, PNG, WebP or HEIC image")
+    );
+    assert_eq!(
+        users::get(&**conn, user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .tokens_left,
+        100
+    );
+    assert!(env.replicate.calls_to("POST", "/files").is_empty());
+}
+
+#[tokio::test]
 async fn photos_gone_from_telegram_fail_the_model_for_good() {
     let (env, state) = setup().await;
     let user = fixtures::user(&env.db.db, 1, 100).await;

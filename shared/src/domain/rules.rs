@@ -81,6 +81,54 @@ pub fn validate_photo(size: Option<i64>, mime_type: Option<&str>) -> Result<(), 
     Ok(())
 }
 
+/// What a photo's first bytes say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    Jpeg,
+    Png,
+    Webp,
+    Heic,
+}
+
+impl ImageKind {
+    pub fn mime_type(self) -> &'static str {
+        match self {
+            ImageKind::Jpeg => "image/jpeg",
+            ImageKind::Png => "image/png",
+            ImageKind::Webp => "image/webp",
+            ImageKind::Heic => "image/heic",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            ImageKind::Jpeg => "jpg",
+            ImageKind::Png => "png",
+            ImageKind::Webp => "webp",
+            ImageKind::Heic => "heic",
+        }
+    }
+}
+
+/// The image a photo's bytes begin like (JPEG, PNG, WebP, HEIC/HEIF), whatever its source claims;
+/// `None` for anything else. Every downloaded or uploaded photo is checked here.
+pub fn sniff_image(bytes: &[u8]) -> Option<ImageKind> {
+    const HEIF_BRANDS: [&[u8]; 10] = [
+        b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1",
+    ];
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(ImageKind::Jpeg)
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(ImageKind::Png)
+    } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some(ImageKind::Webp)
+    } else if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" && HEIF_BRANDS.contains(&&bytes[8..12]) {
+        Some(ImageKind::Heic)
+    } else {
+        None
+    }
+}
+
 pub fn training_cost(product: &ProductConfig) -> i64 {
     product.training_cost
 }
@@ -176,5 +224,32 @@ mod tests {
             Err(RuleError::PhotoTooLarge)
         );
         assert!(new_trigger_word().starts_with("DP"));
+    }
+
+    #[test]
+    fn images_are_known_by_their_bytes() {
+        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F', 0];
+        assert_eq!(sniff_image(&jpeg), Some(ImageKind::Jpeg));
+        assert_eq!(sniff_image(b"\x89PNG\r\n\x1a\n...."), Some(ImageKind::Png));
+        assert_eq!(sniff_image(b"RIFF\0\0\0\0WEBPVP8 "), Some(ImageKind::Webp));
+        assert_eq!(
+            sniff_image(b"\0\0\0\x18ftypheic\0\0"),
+            Some(ImageKind::Heic)
+        );
+        assert_eq!(
+            sniff_image(b"\0\0\0\x18ftypmif1\0\0"),
+            Some(ImageKind::Heic)
+        );
+        for not_an_image in [
+            &b"%PDF-1.7"[..],
+            b"<!doctype html><html>",
+            b"GIF89a",
+            b"\0\0\0\x18ftypisom\0\0",
+            b"RIFF\0\0\0\0WAVEfmt ",
+            b"\xFF\xD8",
+            b"",
+        ] {
+            assert_eq!(sniff_image(not_an_image), None);
+        }
     }
 }

@@ -54,7 +54,9 @@ impl TestEnv {
         }
     }
 
-    /// Sets (or with `None`, removes) a variable before `config()`/`services()`.
+    /// Sets (or with `None`, removes) a variable before `config()`/`services()`. Photo URLs are
+    /// fetched as in production (https, public addresses only) unless a test that serves photos
+    /// from a local fake sets `PHOTO_FETCH_ALLOW_PRIVATE` to `true`.
     pub fn set(&mut self, name: &str, value: Option<&str>) {
         match value {
             Some(v) => self.vars.insert(name.to_owned(), v.to_owned()),

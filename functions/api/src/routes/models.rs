@@ -12,6 +12,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use shared::domain::rules::{self, RuleError};
+use shared::fetch::is_forbidden;
 use shared::repo::models::{self, Model, NewPhoto};
 use shared::service::{self, ServiceError};
 use shared::services::Services;
@@ -139,8 +140,9 @@ pub struct TrainFromUrls {
     /// The model's name, 1-64 characters.
     #[schema(min_length = 1, max_length = 64)]
     pub name: String,
-    /// 10-20 http(s) URLs of photos of one person (JPEG, PNG, WebP or HEIC, at most 20 MB each),
-    /// downloaded by the training worker.
+    /// 10-20 https URLs of photos of one person (JPEG, PNG, WebP or HEIC, at most 20 MB each) on
+    /// public hosts, downloaded by the training worker (no redirects are followed; a photo that
+    /// cannot be downloaded fails the training, refunded).
     #[schema(min_items = 10, max_items = 20)]
     pub photo_urls: Vec<String>,
 }
@@ -242,16 +244,8 @@ impl<S: Send + Sync> FromRequest<S> for TrainInput {
     }
 }
 
-/// The photo's bytes begin like a JPEG, PNG, WebP or HEIC file.
-fn looks_like_an_image(bytes: &[u8]) -> bool {
-    let heic_brands: [&[u8]; 6] = [b"heic", b"heix", b"mif1", b"msf1", b"hevc", b"heim"];
-    bytes.starts_with(&[0xFF, 0xD8, 0xFF])
-        || bytes.starts_with(b"\x89PNG\r\n\x1a\n")
-        || (bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP")
-        || (bytes.len() >= 12 && &bytes[4..8] == b"ftyp" && heic_brands.contains(&&bytes[8..12]))
-}
-
-/// Photos checked one by one (type and size by the shared rule, then the bytes), duplicates once.
+/// Photos checked one by one (type and size by the shared rule, then the bytes, which decide the
+/// type kept), duplicates once.
 fn check_uploads(photos: Vec<Upload>) -> ApiResult<Vec<(String, Upload)>> {
     let mut unique: Vec<(String, Upload)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -264,21 +258,23 @@ fn check_uploads(photos: Vec<Upload>) -> ApiResult<Vec<(String, Upload)>> {
             .unwrap_or_default()
             .trim()
             .to_owned();
-        let broken = rules::validate_photo(Some(size), Some(&mime))
-            .err()
-            .or_else(|| (!looks_like_an_image(&photo.bytes)).then_some(RuleError::NotAnImage));
-        if let Some(rule) = broken {
-            let reason = rule.to_string();
-            return Err(Error::from(rule).with_details(
-                serde_json::json!({"field": "photos", "index": i, "reason": reason}),
-            ));
-        }
+        let checked = rules::validate_photo(Some(size), Some(&mime))
+            .and_then(|()| rules::sniff_image(&photo.bytes).ok_or(RuleError::NotAnImage));
+        let kind = match checked {
+            Ok(kind) => kind,
+            Err(rule) => {
+                let reason = rule.to_string();
+                return Err(Error::from(rule).with_details(
+                    serde_json::json!({"field": "photos", "index": i, "reason": reason}),
+                ));
+            }
+        };
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(&photo.bytes)));
         if seen.insert(digest.clone()) {
             unique.push((
                 digest,
                 Upload {
-                    content_type: mime,
+                    content_type: kind.mime_type().to_owned(),
                     ..photo
                 },
             ));
@@ -287,9 +283,17 @@ fn check_uploads(photos: Vec<Upload>) -> ApiResult<Vec<(String, Upload)>> {
     Ok(unique)
 }
 
-/// An http(s) URL the worker may fetch: not a local or private address, and not our Replicate
-/// API (the worker fetches files there with our token, and deletes them after a failure).
-fn check_photo_url(i: usize, url: &str, replicate_api: &url::Url) -> ApiResult<String> {
+/// A URL the worker may fetch: https, not a local name or a literal refused address, and not our
+/// Replicate API (the worker fetches files there with our token, and deletes them after a
+/// failure). Only the text is checked here: the worker's guarded fetcher checks the addresses a
+/// name resolves to when it connects ([`shared::fetch`]). `allow_private`
+/// (`PHOTO_FETCH_ALLOW_PRIVATE`, for local fakes) also lets http and local addresses through.
+fn check_photo_url(
+    i: usize,
+    url: &str,
+    replicate_api: &url::Url,
+    allow_private: bool,
+) -> ApiResult<String> {
     let invalid = |why: &str| {
         Error::invalid("photo_urls", why.to_owned())
             .with_details(serde_json::json!({"field": "photo_urls", "index": i, "reason": why}))
@@ -301,7 +305,10 @@ fn check_photo_url(i: usize, url: &str, replicate_api: &url::Url) -> ApiResult<S
     }
     let parsed = url::Url::parse(url).map_err(|_| invalid("not an absolute URL"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(invalid("only http(s) URLs"));
+        return Err(invalid("only https URLs"));
+    }
+    if parsed.host_str() == replicate_api.host_str() {
+        return Err(invalid("the URL must not point to our Replicate API"));
     }
     let local = match parsed.host() {
         None => true,
@@ -309,41 +316,16 @@ fn check_photo_url(i: usize, url: &str, replicate_api: &url::Url) -> ApiResult<S
             let d = d.trim_end_matches('.').to_ascii_lowercase();
             d == "localhost" || d.ends_with(".localhost") || d.ends_with(".internal")
         }
-        Some(url::Host::Ipv4(ip)) => !is_public(IpAddr::V4(ip)),
-        Some(url::Host::Ipv6(ip)) => !is_public(IpAddr::V6(ip)),
+        Some(url::Host::Ipv4(ip)) => is_forbidden(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => is_forbidden(IpAddr::V6(ip)),
     };
-    if local {
+    if local && !allow_private {
         return Err(invalid("the URL must point to a public host"));
     }
-    if parsed.host_str() == replicate_api.host_str() {
-        return Err(invalid("the URL must not point to our Replicate API"));
+    if parsed.scheme() == "http" && !allow_private {
+        return Err(invalid("only https URLs"));
     }
     Ok(parsed.to_string())
-}
-
-fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.octets()[0] == 0
-                || (v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])))
-        }
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| !is_public(IpAddr::V4(v4))))
-        }
-    }
 }
 
 /// Uploads the photos to Replicate's files API (four at a time); the URLs are what we keep.
@@ -495,9 +477,10 @@ async fn train(
                 return Err(RuleError::PhotoCount(urls.len() as i64).into());
             }
             let ours = &services.config.replicate.api_url;
+            let allow_private = services.config.photo_fetch.allow_private;
             let mut photos: Vec<NewPhoto> = Vec::new();
             for (i, url) in urls.iter().enumerate() {
-                let url = check_photo_url(i, url, ours)?;
+                let url = check_photo_url(i, url, ours, allow_private)?;
                 let digest = format!("url-sha256:{}", hex::encode(Sha256::digest(url.as_bytes())));
                 if photos.iter().all(|p| p.file_unique_id != digest) {
                     photos.push(NewPhoto {
@@ -571,12 +554,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn photo_urls_must_be_public_http_and_not_our_replicate_api() {
+    fn photo_urls_must_be_public_https_and_not_our_replicate_api() {
         let ours = url::Url::parse("https://api.replicate.com/v1").unwrap();
-        let check_photo_url = |i, url| check_photo_url(i, url, &ours);
-        assert!(check_photo_url(0, "https://cdn.example.com/a.jpg").is_ok());
+        let check = |i, url| check_photo_url(i, url, &ours, false);
+        assert!(check(0, "https://cdn.example.com/a.jpg").is_ok());
+        assert!(check(0, "https://8.8.8.8/a.jpg").is_ok());
         for bad in [
             "ftp://example.com/a.jpg",
+            "http://cdn.example.com/a.jpg",
+            "https://127.0.0.1/a.jpg",
+            "https://2130706433/a.jpg",
+            "https://100.64.0.1/a.jpg",
+            "https://198.18.0.1/a.jpg",
+            "https://[64:ff9b::7f00:1]/a",
+            "https://[2002:7f00:1::]/a",
+            "https://[2001::1]/a",
+            "https://[fec0::1]/a",
+            "https://[::127.0.0.1]/a",
             "http://localhost/a.jpg",
             "http://127.0.0.1/a.jpg",
             "http://169.254.169.254/latest/meta-data",
@@ -588,21 +582,12 @@ mod tests {
             "not a url",
             "",
         ] {
-            assert!(check_photo_url(0, bad).is_err(), "{bad} must be refused");
+            assert!(check(0, bad).is_err(), "{bad} must be refused");
         }
-    }
-
-    #[test]
-    fn image_bytes_are_sniffed() {
-        assert!(looks_like_an_image(&shared_fake_jpeg()));
-        assert!(looks_like_an_image(b"\x89PNG\r\n\x1a\n...."));
-        assert!(looks_like_an_image(b"RIFF\0\0\0\0WEBPVP8 "));
-        assert!(looks_like_an_image(b"\0\0\0\x18ftypheic\0\0"));
-        assert!(!looks_like_an_image(b"%PDF-1.7"));
-        assert!(!looks_like_an_image(b""));
-    }
-
-    fn shared_fake_jpeg() -> Vec<u8> {
-        vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F', 0]
+        // For local fakes only.
+        let local = |url| check_photo_url(0, url, &ours, true);
+        assert!(local("http://127.0.0.1:9000/a.jpg").is_ok());
+        assert!(local("ftp://127.0.0.1/a.jpg").is_err());
+        assert!(local("https://api.replicate.com/v1/files/abc/download").is_err());
     }
 }

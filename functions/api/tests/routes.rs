@@ -21,6 +21,7 @@ const BOB: i64 = 202;
 fn unauthenticated_routes() -> Vec<(Method, &'static str)> {
     vec![
         (Method::GET, "/api/me"),
+        (Method::DELETE, "/api/me"),
         (Method::GET, "/api/user/101"),
         (Method::GET, "/api/models"),
         (Method::GET, "/api/models/1"),
@@ -1507,4 +1508,38 @@ async fn replicate_failing_leaves_the_deletions_pending_and_the_sweep_finishes_t
             .len()
             >= 2
     );
+}
+
+#[tokio::test]
+async fn deleting_a_model_in_training_deletes_its_training_zip_at_replicate() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 100).await;
+    let model = fixtures::training_model(app.db(), ANN, "tr_zip", 100).await;
+    let zip_url = format!("{}/files/zip77/download", app.env.replicate.url());
+    shared::repo::attempts::start(
+        &**app.db().conn().await.unwrap(),
+        shared::repo::attempts::Kind::Training,
+        model.id,
+        &shared::repo::attempts::new_tag(),
+        Some(&zip_url),
+        60,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+
+    let answer = app
+        .call(
+            Method::DELETE,
+            &format!("/api/models/{}", model.id),
+            Some(ANN),
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(
+        app.env.replicate.calls_to("DELETE", "/files/zip77").len(),
+        1
+    );
+    assert!(fixtures::unsettled_effects(app.db()).await.is_empty());
 }

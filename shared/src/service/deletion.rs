@@ -4,7 +4,7 @@
 //! - A training in progress is canceled at Replicate first (its cost is not refunded: Replicate ran
 //!   it); a model still queued is refunded (nothing ran), and the worker skips it.
 //! - The trained version is deleted at Replicate, and so are the photos we uploaded to Replicate's
-//!   files API.
+//!   files API; the training zips are deleted through the effect log.
 //! - Replicate is asked before anything here changes, while the model's row is locked: if Replicate
 //!   fails, nothing is deleted and asking again works (Replicate's 404s count as done).
 //! - The model row stays, `canceled`, without photos, version or weights: the ledger and the
@@ -14,9 +14,9 @@ use crate::dispatch;
 use crate::domain::status::ModelStatus;
 use crate::effects::{Effect, Written};
 use crate::replicate::Replicate;
-use crate::repo::erasure;
 use crate::repo::ledger::{self, Change, LedgerError, Reason};
 use crate::repo::models::{self, Model};
+use crate::repo::{attempts, erasure};
 use crate::services::Services;
 
 use super::ServiceError;
@@ -74,6 +74,18 @@ pub async fn erase_model(
     }
 
     let photos_removed = erasure::erase_model(&*tx, model.id).await?;
+    // The zips of its photos uploaded for training go too (a training that settled asked already:
+    // the effect is once per file).
+    let mut written = Written::new();
+    for url in attempts::input_refs(&*tx, attempts::Kind::Training, model.id).await? {
+        written
+            .write(
+                &*tx,
+                &delete_file_key(&url),
+                &Effect::DeleteReplicateFile { url },
+            )
+            .await?;
+    }
     let mut refunded = 0;
     if model.status == ModelStatus::Queued && model.cost_tokens > 0 {
         let reference = format!("model:{}", model.id);
@@ -94,6 +106,8 @@ pub async fn erase_model(
     let model = models::get(&**conn, model.id)
         .await?
         .ok_or(ServiceError::NotFound("model"))?;
+    drop(conn);
+    dispatch::now(services, written).await;
     Ok(Erased {
         model,
         photos_removed,

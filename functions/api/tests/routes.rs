@@ -1543,3 +1543,47 @@ async fn deleting_a_model_in_training_deletes_its_training_zip_at_replicate() {
     );
     assert!(fixtures::unsettled_effects(app.db()).await.is_empty());
 }
+
+#[tokio::test]
+async fn deleting_my_data_cancels_a_generation_in_progress_and_its_results_are_never_kept() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 100).await;
+    let model = fixtures::ready_model(app.db(), ANN).await;
+    let generation =
+        fixtures::generation_in_flight(app.db(), ANN, model.id, "pr_live", 2, 20).await;
+
+    let answer = app.call(Method::DELETE, "/api/me", Some(ANN), None).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.body["predictions_canceled"], 1);
+    assert_eq!(
+        app.env
+            .replicate
+            .calls_to("POST", "/predictions/pr_live/cancel")
+            .len(),
+        1
+    );
+    // Results arriving late find the generation settled: nothing is stored or sent.
+    let urls = vec!["https://replicate.delivery/pbxt/late/out-0.jpg".to_owned()];
+    assert!(
+        shared::transitions::results_arrived(app.db(), generation.id, &urls)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let conn = app.db().conn().await.unwrap();
+    let stored = shared::repo::generations::get(&**conn, generation.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.status,
+        shared::domain::status::GenerationStatus::Canceled
+    );
+    assert!(stored.result_urls.is_empty());
+    assert_eq!(stored.prompt, "");
+    let user = shared::repo::users::get(&**conn, ANN)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((user.first_name.as_str(), user.username), ("", None));
+}

@@ -127,13 +127,13 @@ pub fn replicate_file_id(services: &Services, url: &str) -> Option<String> {
     (!id.is_empty()).then(|| id.to_owned())
 }
 
-/// What erasing an account did ([`erase_account`]).
+/// What erasing an account did ([`erase_account`]). The Replicate counts are of what this call
+/// asked Replicate for (none when an earlier erasure asked already).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct AccountErased {
     #[serde(flatten)]
     pub rows: erasure::ErasedRows,
     /// Trainings in progress canceled at Replicate (their cost is not refunded: Replicate ran them).
-    /// Each count below is of what this call asked Replicate for (none when asked already).
     pub trainings_canceled: usize,
     /// Generations in progress to cancel at Replicate.
     pub predictions_canceled: usize,

@@ -22,6 +22,7 @@ use crate::effects::{backoff, AdminNotice, Effect, Notice, Written, MAX_ATTEMPTS
 use crate::http::error_chain;
 use crate::notify;
 use crate::queue::{QueueError, TrainingJob};
+use crate::replicate::ReplicateError;
 use crate::repo::effects as log;
 use crate::repo::{generations, users};
 use crate::services::{Services, Unavailable};
@@ -275,7 +276,71 @@ async fn execute(services: &Services, effect: &Effect) -> Result<Value, Failure>
                 }),
             }
         }
+        Effect::DeleteReplicateVersion { version } => {
+            delete_replicate_version(services, version).await
+        }
+        Effect::DeleteReplicateFile { url } => delete_replicate_file(services, url).await,
+        Effect::CancelTraining { training_id } => cancel_training(services, training_id).await,
+        Effect::CancelPrediction { prediction_id } => {
+            cancel_prediction(services, prediction_id).await
+        }
     }
+}
+
+/// Replicate's errors, classified like the other executors': network, 5xx and 429 transient (with
+/// Replicate's `Retry-After`), our token refused (401/403) paused, any other 4xx permanent. (A 404
+/// never gets here: what is gone counts as deleted.)
+fn replicate_failure(e: ReplicateError) -> Failure {
+    if e.is_auth() {
+        Failure::Paused(format!("Replicate refused our API token: {e}"))
+    } else if e.is_transient() {
+        Failure::Transient {
+            retry_after: e.retry_after(),
+            error: e.to_string(),
+        }
+    } else {
+        Failure::Permanent(e.to_string())
+    }
+}
+
+async fn delete_replicate_version(services: &Services, version: &str) -> Result<Value, Failure> {
+    let replicate = services.replicate()?;
+    replicate
+        .delete_version(version)
+        .await
+        .map_err(replicate_failure)?;
+    Ok(json!({ "deleted_version": version }))
+}
+
+async fn delete_replicate_file(services: &Services, url: &str) -> Result<Value, Failure> {
+    // Only a file of our own Replicate account is ever asked for, never an id read off any URL.
+    let Some(file_id) = crate::service::deletion::replicate_file_id(services, url) else {
+        return Ok(skipped("not a Replicate file"));
+    };
+    let replicate = services.replicate()?;
+    replicate
+        .delete_file(&file_id)
+        .await
+        .map_err(replicate_failure)?;
+    Ok(json!({ "deleted_file": file_id }))
+}
+
+async fn cancel_training(services: &Services, training_id: &str) -> Result<Value, Failure> {
+    let replicate = services.replicate()?;
+    replicate
+        .cancel_training(training_id)
+        .await
+        .map_err(replicate_failure)?;
+    Ok(json!({ "canceled_training": training_id }))
+}
+
+async fn cancel_prediction(services: &Services, prediction_id: &str) -> Result<Value, Failure> {
+    let replicate = services.replicate()?;
+    replicate
+        .cancel_prediction(prediction_id)
+        .await
+        .map_err(replicate_failure)?;
+    Ok(json!({ "canceled_prediction": prediction_id }))
 }
 
 async fn notify_user(services: &Services, user_id: i64, notice: &Notice) -> Result<Value, Failure> {

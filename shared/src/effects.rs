@@ -28,6 +28,15 @@ pub enum Effect {
     DeliverGeneration { generation_id: i64 },
     /// A paid model's training job onto the training queue.
     QueueTraining { model_id: i64 },
+    /// A trained version deleted at Replicate (`owner/name:<id>`; user data deletion).
+    DeleteReplicateVersion { version: String },
+    /// A file we uploaded to Replicate's files API deleted (a training zip, an uploaded photo),
+    /// by its URL; a URL that is not one of Replicate's files is skipped.
+    DeleteReplicateFile { url: String },
+    /// A training in progress canceled at Replicate (its owner erased their data).
+    CancelTraining { training_id: String },
+    /// A prediction in progress canceled at Replicate (its owner erased their data).
+    CancelPrediction { prediction_id: String },
 }
 
 impl Effect {
@@ -37,6 +46,10 @@ impl Effect {
             Effect::TellAdmins { .. } => "tell_admins",
             Effect::DeliverGeneration { .. } => "deliver_generation",
             Effect::QueueTraining { .. } => "queue_training",
+            Effect::DeleteReplicateVersion { .. } => "delete_replicate_version",
+            Effect::DeleteReplicateFile { .. } => "delete_replicate_file",
+            Effect::CancelTraining { .. } => "cancel_training",
+            Effect::CancelPrediction { .. } => "cancel_prediction",
         }
     }
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::db::{Db, DbError, GenericClient};
 use crate::domain::status::{GenerationStatus, ModelStatus};
 use crate::effects::{AdminNotice, Effect, Notice, Written};
+use crate::repo::attempts;
 use crate::repo::events::{self, Event};
 use crate::repo::generations::{self, Generation};
 use crate::repo::ledger::{self, Change, LedgerError, Reason};
@@ -74,6 +75,7 @@ pub async fn model_ready(
             },
         )
         .await?;
+    delete_training_zips(&*tx, &mut written, model.id).await?;
     tx.commit().await?;
     Ok(Some(written))
 }
@@ -123,6 +125,7 @@ pub async fn fail_training(
             },
         )
         .await?;
+    delete_training_zips(&*tx, &mut written, failed.id).await?;
     tx.commit().await?;
     Ok(Some(written))
 }
@@ -236,6 +239,25 @@ pub async fn record_delivery(
     }
     tx.commit().await?;
     Ok(written)
+}
+
+/// A training settled (ready or failed): the zips of photos uploaded for it are deleted at
+/// Replicate, which no longer needs them (one effect per zip, whoever else asks for it too).
+async fn delete_training_zips(
+    db: &impl GenericClient,
+    written: &mut Written,
+    model_id: i64,
+) -> Result<(), TransitionError> {
+    for url in attempts::input_refs(db, attempts::Kind::Training, model_id).await? {
+        written
+            .write(
+                db,
+                &crate::service::deletion::delete_file_key(&url),
+                &Effect::DeleteReplicateFile { url },
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// Credits `tokens` back for `reference`, once (a second refund of the same thing is a no-op).

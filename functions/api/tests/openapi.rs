@@ -15,6 +15,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/"),
     ("get", "/health"),
     ("get", "/api/me"),
+    ("delete", "/api/me"),
     ("get", "/api/user/{user_id}"),
     ("get", "/api/models"),
     ("get", "/api/models/{id}"),

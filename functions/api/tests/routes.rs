@@ -21,6 +21,7 @@ const BOB: i64 = 202;
 fn unauthenticated_routes() -> Vec<(Method, &'static str)> {
     vec![
         (Method::GET, "/api/me"),
+        (Method::DELETE, "/api/me"),
         (Method::GET, "/api/user/101"),
         (Method::GET, "/api/models"),
         (Method::GET, "/api/models/1"),
@@ -1483,4 +1484,240 @@ async fn invoice_links_are_rate_limited_per_user() {
         .await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(app.env.telegram.calls_of("createInvoiceLink").len(), 20);
+}
+
+#[tokio::test]
+async fn deleting_my_data_erases_everything_but_payments_and_the_ledger_and_deletes_it_at_replicate(
+) {
+    let app = App::spawn().await;
+    let ann = fixtures::account_with_everything(app.db(), ANN, &app.env.replicate.url()).await;
+    fixtures::user(app.db(), BOB, 0).await;
+    let bobs = fixtures::ready_model(app.db(), BOB).await;
+    let balance_before = app.balance(ANN).await;
+
+    let answer = app.call(Method::DELETE, "/api/me", Some(ANN), None).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.body["photos"], 21, "{answer:?}");
+    assert_eq!(answer.body["models"], 2);
+    assert_eq!(answer.body["generations"], 1);
+    assert_eq!(answer.body["feedback"], 1);
+    assert_eq!(answer.body["profile"], true);
+    assert_eq!(answer.body["trainings_canceled"], 1);
+    assert_eq!(answer.body["versions_deleted"], 1);
+    assert_eq!(answer.body["files_deleted"], 3);
+
+    assert_eq!(
+        fixtures::assert_account_erased(app.db(), ANN).await,
+        balance_before,
+        "the balance stays the person's"
+    );
+    let replicate = &app.env.replicate;
+    assert_eq!(
+        replicate
+            .calls_to("POST", &format!("/trainings/{}/cancel", ann.training_id))
+            .len(),
+        1,
+        "the running training is canceled"
+    );
+    let (model, id) = ann.version.split_once(':').unwrap();
+    assert_eq!(
+        replicate
+            .calls_to("DELETE", &format!("/models/{model}/versions/{id}"))
+            .len(),
+        1
+    );
+    for file in &ann.file_ids {
+        assert_eq!(
+            replicate
+                .calls_to("DELETE", &format!("/files/{file}"))
+                .len(),
+            1,
+            "{file} is deleted at Replicate"
+        );
+    }
+    // The cancel went out before anything was deleted.
+    let calls = replicate.calls();
+    let cancel = calls
+        .iter()
+        .position(|c| c.path.ends_with("/cancel"))
+        .unwrap();
+    let first_delete = calls.iter().position(|c| c.method == "DELETE").unwrap();
+    assert!(cancel < first_delete, "{calls:?}");
+    assert!(
+        fixtures::unsettled_effects(app.db()).await.is_empty(),
+        "every deletion is done"
+    );
+    // Bob's data is untouched.
+    let conn = app.db().conn().await.unwrap();
+    let bob_model = models::get(&**conn, bobs.id).await.unwrap().unwrap();
+    assert_eq!(bob_model.status, ModelStatus::Ready);
+    assert_eq!(models::photos(&**conn, bobs.id).await.unwrap().len(), 10);
+    drop(conn);
+
+    // Erasing again does nothing more (the request itself signs the caller in again first).
+    let calls_before = replicate.calls().len();
+    let again = app.call(Method::DELETE, "/api/me", Some(ANN), None).await;
+    assert_eq!(again.status, StatusCode::OK, "{again:?}");
+    for field in [
+        "photos",
+        "models",
+        "generations",
+        "feedback",
+        "files_deleted",
+    ] {
+        assert_eq!(again.body[field], 0, "{field}: {again:?}");
+    }
+    assert_eq!(
+        replicate.calls().len(),
+        calls_before,
+        "no new Replicate call"
+    );
+    assert_eq!(app.balance(ANN).await, balance_before);
+
+    // Afterwards the person is someone the Mini App can sign in again, names refreshed.
+    let me = app.get("/api/me", ANN).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["profile"]["first_name"], format!("User{ANN}"));
+    assert_eq!(me.body["profile"]["tokens_left"], balance_before);
+}
+
+#[tokio::test]
+async fn concurrent_erasures_erase_once() {
+    let app = App::spawn().await;
+    let ann = fixtures::account_with_everything(app.db(), ANN, &app.env.replicate.url()).await;
+    // Two "Lambda instances", each with its own connection.
+    let ((one, _jobs_one), (two, _jobs_two)) = (app.env.services(), app.env.services());
+    let (a, b) = tokio::join!(
+        shared::service::deletion::erase_account(&one, ANN),
+        shared::service::deletion::erase_account(&two, ANN),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.rows.photos + b.rows.photos, 21, "{a:?} {b:?}");
+    assert_eq!(a.files_deleted + b.files_deleted, ann.file_ids.len());
+    assert_eq!(a.versions_deleted + b.versions_deleted, 1);
+    fixtures::assert_account_erased(app.db(), ANN).await;
+    for file in &ann.file_ids {
+        assert_eq!(
+            app.env
+                .replicate
+                .calls_to("DELETE", &format!("/files/{file}"))
+                .len(),
+            1,
+            "{file} is deleted once"
+        );
+    }
+}
+
+#[tokio::test]
+async fn replicate_failing_leaves_the_deletions_pending_and_the_sweep_finishes_them() {
+    let app = App::spawn().await;
+    let ann = fixtures::account_with_everything(app.db(), ANN, &app.env.replicate.url()).await;
+    let replicate = &app.env.replicate;
+    replicate.fail_always("/files", 500);
+    replicate.fail_always("/models", 500);
+    replicate.fail_always("/trainings", 503);
+
+    let answer = app.call(Method::DELETE, "/api/me", Some(ANN), None).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    fixtures::assert_account_erased(app.db(), ANN).await;
+    let pending = fixtures::unsettled_effects(app.db()).await;
+    assert_eq!(pending.len(), 1 + 1 + ann.file_ids.len(), "{pending:?}");
+    assert!(pending.iter().all(|e| e.attempts >= 1));
+
+    // Replicate is back; one file is already gone there (404 counts as deleted).
+    replicate.heal();
+    replicate.fail_next(&format!("/files/{}", ann.file_ids[0]), 404, "Not found.");
+    fixtures::make_effects_due(app.db()).await;
+    let drained = shared::dispatch::drain(&app.services, 100).await.unwrap();
+    assert_eq!(drained.done, pending.len(), "{drained:?}");
+    assert!(fixtures::unsettled_effects(app.db()).await.is_empty());
+    for file in &ann.file_ids {
+        let deletes = replicate.calls_to("DELETE", &format!("/files/{file}"));
+        assert!(deletes.len() >= 2, "{file} was asked again");
+    }
+    let (model, id) = ann.version.split_once(':').unwrap();
+    assert!(
+        replicate
+            .calls_to("DELETE", &format!("/models/{model}/versions/{id}"))
+            .len()
+            >= 2
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_model_in_training_deletes_its_training_zip_at_replicate() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 100).await;
+    let model = fixtures::training_model(app.db(), ANN, "tr_zip", 100).await;
+    let zip_url = format!("{}/files/zip77/download", app.env.replicate.url());
+    shared::repo::attempts::start(
+        &**app.db().conn().await.unwrap(),
+        shared::repo::attempts::Kind::Training,
+        model.id,
+        &shared::repo::attempts::new_tag(),
+        Some(&zip_url),
+        60,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+
+    let answer = app
+        .call(
+            Method::DELETE,
+            &format!("/api/models/{}", model.id),
+            Some(ANN),
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(
+        app.env.replicate.calls_to("DELETE", "/files/zip77").len(),
+        1
+    );
+    assert!(fixtures::unsettled_effects(app.db()).await.is_empty());
+}
+
+#[tokio::test]
+async fn deleting_my_data_cancels_a_generation_in_progress_and_its_results_are_never_kept() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 100).await;
+    let model = fixtures::ready_model(app.db(), ANN).await;
+    let generation =
+        fixtures::generation_in_flight(app.db(), ANN, model.id, "pr_live", 2, 20).await;
+
+    let answer = app.call(Method::DELETE, "/api/me", Some(ANN), None).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.body["predictions_canceled"], 1);
+    assert_eq!(
+        app.env
+            .replicate
+            .calls_to("POST", "/predictions/pr_live/cancel")
+            .len(),
+        1
+    );
+    // Results arriving late find the generation settled: nothing is stored or sent.
+    let urls = vec!["https://replicate.delivery/pbxt/late/out-0.jpg".to_owned()];
+    assert!(
+        shared::transitions::results_arrived(app.db(), generation.id, &urls)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let conn = app.db().conn().await.unwrap();
+    let stored = shared::repo::generations::get(&**conn, generation.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.status,
+        shared::domain::status::GenerationStatus::Canceled
+    );
+    assert!(stored.result_urls.is_empty());
+    assert_eq!(stored.prompt, "");
+    let user = shared::repo::users::get(&**conn, ANN)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((user.first_name.as_str(), user.username), ("", None));
 }

@@ -758,3 +758,73 @@ async fn a_payment_for_a_pack_no_longer_sold_is_recorded_and_credited_as_invoice
     assert!(to_admins.iter().any(|t| t.contains("начислено 500")));
     assert!(to_admins.iter().any(|t| t.contains("ничего не начислено")));
 }
+
+#[tokio::test]
+async fn delete_me_explains_asks_and_erases_only_when_confirmed() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    let replicate_url = app.env.replicate.url();
+    let account = fixtures::account_with_everything(&app.env.db.db, 1, &replicate_url).await;
+    app.send(&updates::text(1, &ann, "/start")).await;
+    let balance = app.user(1).await.unwrap().tokens_left;
+
+    app.send(&updates::text(2, &ann, "/delete_me")).await;
+    let explained = app.last_text(1);
+    assert!(explained.contains("Delete my data"), "{explained}");
+    assert!(explained.contains("payments"), "it says what is kept");
+    let buttons = last_buttons(&app, 1);
+    assert_eq!(buttons.len(), 2, "{buttons:?}");
+    assert_eq!(buttons[0].1, "em:1");
+    assert_eq!(buttons[1].1, "em:0");
+
+    // Cancel: nothing changes.
+    app.send(&updates::callback(3, &ann, &buttons[1].1)).await;
+    assert!(app.last_text(1).contains("nothing was deleted"));
+    let conn = app.env.db.db.conn().await.unwrap();
+    assert_eq!(
+        models::photos(&**conn, account.ready.id)
+            .await
+            .unwrap()
+            .len(),
+        11
+    );
+    drop(conn);
+    assert_eq!(app.user(1).await.unwrap().first_name, "Ann");
+    assert!(app.env.replicate.calls_to("DELETE", "/").is_empty());
+
+    // Confirm: erased, and said so.
+    app.send(&updates::callback(4, &ann, &buttons[0].1)).await;
+    assert!(
+        app.last_text(1).contains("Your data is deleted"),
+        "{}",
+        app.last_text(1)
+    );
+    assert_eq!(
+        fixtures::assert_account_erased(&app.env.db.db, 1).await,
+        balance
+    );
+    assert_eq!(
+        app.env
+            .replicate
+            .calls_to(
+                "POST",
+                &format!("/trainings/{}/cancel", account.training_id)
+            )
+            .len(),
+        1
+    );
+    assert_eq!(app.env.replicate.calls_to("DELETE", "/files/").len(), 3);
+    assert_eq!(app.env.replicate.calls_to("DELETE", "/models/").len(), 1);
+
+    // A confirm pressed twice (or delivered again) erases nothing more.
+    app.send(&updates::callback(5, &ann, &buttons[0].1)).await;
+    assert_eq!(app.env.replicate.calls_to("DELETE", "/").len(), 4);
+
+    // Later the person uses the bot afresh: /start registers their names again.
+    app.send(&updates::text(6, &ann, "/start")).await;
+    let user = app.user(1).await.unwrap();
+    assert_eq!(user.first_name, "Ann");
+    assert_eq!(user.tokens_left, balance);
+    app.send(&updates::text(7, &ann, "/models")).await;
+    assert!(!app.last_text(1).contains("Me —"), "{}", app.last_text(1));
+}

@@ -472,3 +472,96 @@ async fn the_sweep_settles_jobs_replicate_did_not_report() {
         95 // 100 - 50 (failed training, refunded) - 5 (the delivered generation) + 50
     );
 }
+
+/// Starts a queued model's training through the worker; returns the model (training) and the id of
+/// the zip it uploaded to Replicate.
+async fn started_training(
+    env: &TestEnv,
+    state: &std::sync::Arc<training_worker::State>,
+    cost: i64,
+) -> (models::Model, String) {
+    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let model = fixtures::queued_model(&env.db.db, user.id, 10, cost).await;
+    let response = training_worker::handle_batch(state, sqs_event(&[("m1", job(model.id))])).await;
+    assert!(response.batch_item_failures.is_empty());
+    let trainings = env
+        .replicate
+        .calls_to("POST", "/models/ostris/flux-dev-lora-trainer/versions/");
+    let zip_url = trainings[0].body["input"]["input_images"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let zip_id = zip_url
+        .split("/files/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    let model = models::get(&**env.db.db.conn().await.unwrap(), model.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(model.status, ModelStatus::Training);
+    assert!(env.replicate.calls_to("DELETE", "/files").is_empty());
+    (model, zip_id)
+}
+
+#[tokio::test]
+async fn the_training_zip_is_deleted_at_replicate_once_the_model_is_ready() {
+    let mut env = TestEnv::start().await;
+    env.set("JOB_STALE_SECONDS", Some("0"));
+    let (services, _jobs) = env.services();
+    let state = training_worker::State::new(services.clone());
+    let (model, zip) = started_training(&env, &state, 0).await;
+    let training_id = model.replicate_training_id.clone().unwrap();
+    env.replicate.set_job(training_succeeded(&training_id));
+
+    training_worker::sweep(&services).await.unwrap();
+    let conn = env.db.db.conn().await.unwrap();
+    let ready = models::get(&**conn, model.id).await.unwrap().unwrap();
+    assert_eq!(ready.status, ModelStatus::Ready);
+    assert_eq!(
+        env.replicate
+            .calls_to("DELETE", &format!("/files/{zip}"))
+            .len(),
+        1,
+        "the zip is deleted"
+    );
+    assert!(fixtures::unsettled_effects(&env.db.db).await.is_empty());
+    // Settling again (a late report) asks for nothing more.
+    drop(conn);
+    training_worker::sweep(&services).await.unwrap();
+    assert_eq!(env.replicate.calls_to("DELETE", "/files").len(), 1);
+}
+
+#[tokio::test]
+async fn the_training_zip_is_deleted_at_replicate_when_the_training_fails() {
+    let mut env = TestEnv::start().await;
+    env.set("JOB_STALE_SECONDS", Some("0"));
+    let (services, _jobs) = env.services();
+    let state = training_worker::State::new(services.clone());
+    let (model, zip) = started_training(&env, &state, 50).await;
+    let training_id = model.replicate_training_id.clone().unwrap();
+    env.replicate.set_job(job_failed(&training_id, "boom"));
+    // Replicate stumbles on the delete first: the sweep tries again.
+    env.replicate.fail_next("/files", 502, "Bad gateway");
+    env.replicate.fail_next("/files", 502, "Bad gateway");
+    env.replicate.fail_next("/files", 502, "Bad gateway");
+
+    training_worker::sweep(&services).await.unwrap();
+    let conn = env.db.db.conn().await.unwrap();
+    let failed = models::get(&**conn, model.id).await.unwrap().unwrap();
+    assert_eq!(failed.status, ModelStatus::Failed);
+    drop(conn);
+    assert_eq!(fixtures::unsettled_effects(&env.db.db).await.len(), 1);
+    fixtures::make_effects_due(&env.db.db).await;
+    shared::dispatch::drain(&services, 10).await.unwrap();
+    assert!(fixtures::unsettled_effects(&env.db.db).await.is_empty());
+    assert_eq!(
+        env.replicate
+            .calls_to("DELETE", &format!("/files/{zip}"))
+            .len(),
+        4,
+        "three failures, then deleted"
+    );
+}

@@ -29,6 +29,8 @@ pub enum Callback {
     AdminStyle { style_id: i64, active: bool },
     /// The owner agrees (or no longer agrees) to have their model offered to everyone.
     Share { model_id: i64, consent: bool },
+    /// `/delete_me`: delete the account's data (`confirm`), or leave it (cancel).
+    EraseMe { confirm: bool },
 }
 
 impl Callback {
@@ -58,6 +60,7 @@ impl Callback {
             Callback::Share { model_id, consent } => {
                 format!("sh:{model_id}:{}", u8::from(*consent))
             }
+            Callback::EraseMe { confirm } => format!("em:{}", u8::from(*confirm)),
         }
     }
 
@@ -90,6 +93,7 @@ impl Callback {
                 images: a?.parse().ok()?,
             },
             ("t", None) => Callback::StartTraining { model_id: int(a)? },
+            ("em", None) => Callback::EraseMe { confirm: flag(a)? },
             ("b", None) => Callback::Buy {
                 pack_id: a.filter(|p| !p.is_empty())?.to_owned(),
             },
@@ -138,6 +142,8 @@ mod tests {
             },
             Callback::Style { style_id: Some(3) },
             Callback::Style { style_id: None },
+            Callback::EraseMe { confirm: true },
+            Callback::EraseMe { confirm: false },
             Callback::Preset { index: 2 },
             Callback::StylePage {
                 tag: Some("portrait_pro-24chars-xxx".into()),

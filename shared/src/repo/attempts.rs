@@ -284,3 +284,20 @@ pub async fn alarm_active(
         .await?;
     Ok(row.is_some())
 }
+
+/// What every attempt of a model or generation carried (a training's uploaded zip URL), oldest
+/// first: what to delete at Replicate once the job settled.
+pub async fn input_refs(
+    db: &impl GenericClient,
+    kind: Kind,
+    subject_id: i64,
+) -> Result<Vec<String>, DbError> {
+    let rows = db
+        .query_typed(
+            "SELECT input_ref FROM replicate_attempts
+             WHERE kind = $1 AND subject_id = $2 AND input_ref IS NOT NULL ORDER BY id",
+            &[(&kind.as_str(), Type::TEXT), (&subject_id, Type::INT8)],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}

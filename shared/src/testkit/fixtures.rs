@@ -189,3 +189,210 @@ pub async fn expire_update_claim(db: &Db, update_id: i64) {
     .await
     .expect("claim aged");
 }
+
+/// What [`account_with_everything`] made.
+#[derive(Debug, Clone)]
+pub struct FullAccount {
+    pub ready: Model,
+    pub training: Model,
+    pub training_id: String,
+    pub version: String,
+    /// Files at Replicate: an uploaded photo and both trainings' zips.
+    pub file_ids: Vec<String>,
+    pub generation_id: i64,
+}
+
+/// A user with something of everything "delete my data" removes: a ready model (10 Telegram photos
+/// and one uploaded to Replicate's files API, its training zip, a preview, offered to everyone), a
+/// model in training (`tr_run_<user>`, its zip), a delivered generation (result URLs, Telegram file
+/// ids) with a rating and comment, journey events, and a paid purchase in the ledger.
+/// `replicate_url` is the fake Replicate's `REPLICATE_API_URL`.
+pub async fn account_with_everything(db: &Db, user_id: i64, replicate_url: &str) -> FullAccount {
+    use crate::repo::{attempts, events, feedback, payments};
+    user(db, user_id, 0).await;
+    {
+        let conn = db.conn().await.expect("a connection");
+        let charge = format!("ch_{user_id}");
+        payments::record(
+            &**conn,
+            &payments::NewPayment {
+                user_id,
+                pack_id: "small",
+                amount: 150,
+                currency: "XTR",
+                tokens: 500,
+                telegram_charge_id: &charge,
+                provider_charge_id: "",
+                payload: "pack:small:500:150",
+            },
+        )
+        .await
+        .expect("payment")
+        .expect("recorded");
+        let reference = format!("payment:{charge}");
+        ledger::apply(
+            &**conn,
+            &Change {
+                user_id,
+                delta: 500,
+                reason: Reason::Purchase,
+                reference: &reference,
+                note: None,
+            },
+        )
+        .await
+        .expect("credit");
+    }
+    let ready = ready_model(db, user_id).await;
+    let training_id = format!("tr_run_{user_id}");
+    let training = training_model(db, user_id, &training_id, 100).await;
+    let generation =
+        generation_in_flight(db, user_id, ready.id, &format!("pr_{user_id}"), 2, 20).await;
+    let conn = db.conn().await.expect("a connection");
+    let photo_url = format!("{replicate_url}/files/photo{user_id}/download");
+    models::add_photo(
+        &**conn,
+        ready.id,
+        &NewPhoto {
+            file_unique_id: format!("upload-{user_id}"),
+            telegram_file_id: None,
+            source_url: Some(photo_url),
+            file_size: Some(200_000),
+            mime_type: Some("image/jpeg".into()),
+        },
+    )
+    .await
+    .expect("an uploaded photo");
+    let mut file_ids = vec![format!("photo{user_id}")];
+    for model in [&ready, &training] {
+        let file = format!("zip{}", model.id);
+        let tag = attempts::new_tag();
+        attempts::start(
+            &**conn,
+            attempts::Kind::Training,
+            model.id,
+            &tag,
+            Some(&format!("{replicate_url}/files/{file}/download")),
+            60,
+        )
+        .await
+        .expect("an attempt")
+        .expect("started");
+        file_ids.push(file);
+    }
+    let urls = vec![
+        format!("https://replicate.delivery/pbxt/{user_id}/out-0.jpg"),
+        format!("https://replicate.delivery/pbxt/{user_id}/out-1.jpg"),
+    ];
+    assert!(generations::set_results(&**conn, generation.id, &urls)
+        .await
+        .expect("results"));
+    generations::advance(
+        &**conn,
+        generation.id,
+        crate::domain::status::GenerationStatus::Succeeded,
+        None,
+        None,
+    )
+    .await
+    .expect("advance")
+    .expect("it moved");
+    let file_ids_tg = vec![format!("tgfile-{user_id}-0"), format!("tgfile-{user_id}-1")];
+    generations::set_telegram_file_ids(&**conn, generation.id, &file_ids_tg)
+        .await
+        .expect("file ids");
+    models::set_first_preview(&**conn, ready.id, user_id, &file_ids_tg[0])
+        .await
+        .expect("preview");
+    assert!(feedback::rate(&**conn, generation.id, user_id, 4)
+        .await
+        .expect("rating"));
+    assert!(
+        feedback::comment(&**conn, generation.id, user_id, "my face looks great")
+            .await
+            .expect("comment")
+    );
+    events::record(
+        &**conn,
+        user_id,
+        events::Event::PromoUsed,
+        serde_json::json!({"code": "SPRING", "redemption_id": 1}),
+    )
+    .await
+    .expect("an event");
+    conn.execute(
+        "UPDATE models SET model_type = 'system', shared_consent_at = now() WHERE id = $1",
+        &[&ready.id],
+    )
+    .await
+    .expect("offered to everyone");
+    FullAccount {
+        version: ready.version.clone().expect("a version"),
+        ready,
+        training,
+        training_id,
+        file_ids,
+        generation_id: generation.id,
+    }
+}
+
+/// Checks that nothing naming or showing `user_id` is left in the database, and that their
+/// payments and ledger are (balance = sum of the ledger). Returns the balance.
+pub async fn assert_account_erased(db: &Db, user_id: i64) -> i64 {
+    let conn = db.conn().await.expect("a connection");
+    let count = |sql: &'static str| {
+        let conn = &conn;
+        async move {
+            let row = conn.query_one(sql, &[&user_id]).await.expect(sql);
+            row.get::<_, i64>(0)
+        }
+    };
+    let photos = count(
+        "SELECT count(*) FROM training_photos p JOIN models m ON m.id = p.model_id WHERE m.user_id = $1",
+    )
+    .await;
+    assert_eq!(photos, 0, "no training photo is left");
+    let models_left = count(
+        "SELECT count(*) FROM models WHERE user_id = $1 AND (status <> 'canceled' OR name <> 'deleted'
+            OR version IS NOT NULL OR weights_url IS NOT NULL OR preview_file_id IS NOT NULL
+            OR preview_url IS NOT NULL OR model_type <> 'user' OR shared_consent_at IS NOT NULL)",
+    )
+    .await;
+    assert_eq!(models_left, 0, "no model keeps a name, version or preview");
+    let generations_left = count(
+        "SELECT count(*) FROM generations WHERE user_id = $1 AND (prompt <> '' OR full_prompt <> ''
+            OR cardinality(result_urls) > 0 OR cardinality(telegram_file_ids) > 0)",
+    )
+    .await;
+    assert_eq!(
+        generations_left, 0,
+        "no prompt, result URL or file id is left"
+    );
+    let feedback_left = count("SELECT count(*) FROM generation_feedback WHERE user_id = $1").await;
+    assert_eq!(feedback_left, 0, "no feedback is left");
+    let events_left = count(
+        "SELECT count(*) FROM user_events WHERE user_id = $1 AND metadata - 'status' <> '{}'::jsonb",
+    )
+    .await;
+    assert_eq!(events_left, 0, "journey events keep no details");
+    let names = count(
+        "SELECT count(*) FROM users WHERE id = $1 AND (username IS NOT NULL OR first_name <> ''
+            OR last_name IS NOT NULL OR language_code IS NOT NULL OR erased_at IS NULL)",
+    )
+    .await;
+    assert_eq!(names, 0, "the profile names no one and is marked erased");
+    let payments = count("SELECT count(*) FROM payments WHERE user_id = $1").await;
+    assert!(payments > 0, "payments stay");
+    let ledger_rows = count("SELECT count(*) FROM token_ledger WHERE user_id = $1").await;
+    assert!(ledger_rows > 0, "the ledger stays");
+    let user = users::get(&**conn, user_id)
+        .await
+        .expect("get")
+        .expect("the user row stays");
+    assert_eq!(
+        ledger::sum(&**conn, user_id).await.expect("sum"),
+        user.tokens_left,
+        "balance = sum of the ledger"
+    );
+    user.tokens_left
+}

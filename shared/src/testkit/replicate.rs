@@ -117,6 +117,11 @@ impl FakeReplicate {
         state.always.push((format!("/v1{prefix}"), status));
     }
 
+    /// Stops what [`FakeReplicate::fail_always`] started: Replicate is back.
+    pub fn heal(&self) {
+        self.state.lock().expect("state").always.clear();
+    }
+
     fn script(&self, prefix: &str, script: Script) {
         let mut state = self.state.lock().expect("state");
         let prefix = format!("/v1{prefix}");

@@ -20,6 +20,7 @@ impl Texts for En {
          /buy — buy tokens\n\
          /referral — invite friends and earn a bonus\n\
          /cancel — leave the current dialogue\n\
+         /delete_me — delete my data\n\
          /help — this help"
             .to_owned()
     }
@@ -191,6 +192,32 @@ impl Texts for En {
     }
     fn cancelled(&self) -> String {
         "OK, cancelled. What next? /help".to_owned()
+    }
+    fn erase_explain(&self) -> String {
+        "<b>Delete my data</b>\n\n\
+         This deletes, here and at our AI provider (Replicate):\n\
+         • your training photos and your models (a training in progress is stopped);\n\
+         • your generations, their photos and your ratings;\n\
+         • your name, username and language.\n\n\
+         We keep your payments and the token history, by your user id only, as accounting requires; \
+         your token balance stays yours. You can use the bot again afterwards, from scratch.\n\n\
+         This cannot be undone."
+            .to_owned()
+    }
+    fn button_erase_confirm(&self) -> String {
+        "🗑 Yes, delete my data".to_owned()
+    }
+    fn button_erase_cancel(&self) -> String {
+        "Cancel".to_owned()
+    }
+    fn erase_done(&self, balance: i64) -> String {
+        format!(
+            "✅ Your data is deleted. Payments and the token history are kept by your id only; \
+             your balance: <b>{balance}</b> tokens. To start again: /start"
+        )
+    }
+    fn erase_kept(&self) -> String {
+        "OK, nothing was deleted.".to_owned()
     }
     fn train_ask_name(&self) -> String {
         "📸 What should we call your model? Send a name (up to 64 characters).".to_owned()
@@ -469,6 +496,7 @@ impl Texts for En {
             ("buy", "Buy tokens"),
             ("referral", "Invite friends"),
             ("cancel", "Leave the current dialogue"),
+            ("delete_me", "Delete my data"),
             ("help", "Help"),
         ]
     }

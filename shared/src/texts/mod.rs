@@ -127,6 +127,13 @@ pub trait Texts: Sync {
     fn referral_joined(&self, name: &str) -> String;
     fn referral_bonus(&self, tokens: i64) -> String;
     fn cancelled(&self) -> String;
+    /// `/delete_me`: what deleting the account's data removes and what it keeps, before confirming.
+    fn erase_explain(&self) -> String;
+    fn button_erase_confirm(&self) -> String;
+    fn button_erase_cancel(&self) -> String;
+    /// The data is deleted; `balance` tokens are still theirs.
+    fn erase_done(&self, balance: i64) -> String;
+    fn erase_kept(&self) -> String;
     fn train_ask_name(&self) -> String;
     fn train_bad_name(&self) -> String;
     fn train_ask_photos(&self, name: &str, min: i64, max: i64) -> String;

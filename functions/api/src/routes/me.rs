@@ -1,4 +1,5 @@
-//! The caller: `GET /api/me`, `GET /api/user/{user_id}`, `GET /api/referrals`.
+//! The caller: `GET /api/me`, `DELETE /api/me` (delete my data), `GET /api/user/{user_id}`,
+//! `GET /api/referrals`.
 
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use crate::State;
 
 pub fn router() -> OpenApiRouter<Arc<State>> {
     OpenApiRouter::new()
-        .routes(routes!(me))
+        .routes(routes!(me, delete_me))
         .routes(routes!(user))
         .routes(routes!(referral_program))
 }
@@ -124,6 +125,29 @@ async fn me(AxumState(state): AxumState<Arc<State>>, caller: AuthUser) -> ApiRes
         referral_link: referral_link(services, &caller.user.referral_code).await,
         prices: Prices::of(services),
     }))
+}
+
+/// Deletes the caller's data: training photos, models (and their versions and files at Replicate;
+/// a training in progress is canceled there first), generations and their images, feedback, the
+/// journey's details and the profile's names. Payments and the token ledger stay (accounting), and
+/// name no one beyond the user's id; the balance stays the caller's. Replicate's deletions are
+/// durable: while Replicate fails they are retried. Deleting again does nothing more; signing in
+/// again later registers the caller's names anew.
+#[utoipa::path(delete, path = "/api/me", tag = "me", security(("tma" = [])),
+    responses((status = 200, description = "What was deleted", body = service::deletion::AccountErased),
+              AuthErrors))]
+async fn delete_me(
+    AxumState(state): AxumState<Arc<State>>,
+    caller: AuthUser,
+) -> ApiResult<Json<service::deletion::AccountErased>> {
+    let erased = service::deletion::erase_account(&state.services, caller.user.id).await?;
+    tracing::info!(
+        photos = erased.rows.photos,
+        models = erased.rows.models,
+        generations = erased.rows.generations,
+        "account data deleted"
+    );
+    Ok(Json(erased))
 }
 
 /// A user's profile: the caller's own, or anyone's for an admin (others get 404).

@@ -381,6 +381,20 @@ async fn on_message(ctx: &Ctx<'_>, created: bool, message: &Message) -> Result<(
         Some("train") => training::start(ctx).await,
         Some("buy") => payments::offer(ctx).await,
         Some("promo") => payments::redeem_promo(ctx, argument).await,
+        Some("delete_me") => {
+            ctx.set_dialog(&Dialog::Idle).await?;
+            let markup = notify::buttons(vec![
+                (
+                    t.button_erase_confirm(),
+                    shared::domain::callbacks::Callback::EraseMe { confirm: true }.encode(),
+                ),
+                (
+                    t.button_erase_cancel(),
+                    shared::domain::callbacks::Callback::EraseMe { confirm: false }.encode(),
+                ),
+            ]);
+            ctx.finish_with(t.erase_explain(), Some(markup))
+        }
         Some(name) if name.starts_with("admin") => match ctx.role().await? {
             Some(role) => admin::command(ctx, role, name, argument).await,
             None => ctx.finish_with(t.unknown_command(), None),
@@ -576,6 +590,16 @@ async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotErro
                 Ok(()) | Err(ServiceError::NotFound(_)) => list_models(ctx).await,
                 Err(e) => Err(e.into()),
             }
+        }
+        Callback::EraseMe { confirm: false } => ctx.finish_with(t.erase_kept(), None),
+        Callback::EraseMe { confirm: true } => {
+            service::deletion::erase_account(ctx.services(), ctx.user.id).await?;
+            // The balance as the ledger has it now (a queued model's cost may have come back).
+            let db = ctx.services().db()?;
+            let balance = users::get(&**db.conn().await?, ctx.user.id)
+                .await?
+                .map_or(ctx.user.tokens_left, |u| u.tokens_left);
+            ctx.finish_with(t.erase_done(balance), None)
         }
         Callback::Style { style_id } => generate::on_style(ctx, style_id).await,
         Callback::StylePage { tag, page } => generate::style_page(ctx, tag.as_deref(), page).await,

@@ -37,6 +37,8 @@ const LEASE_SECONDS: i64 = 120;
 const INLINE_TRIES: u32 = 3;
 /// The longest wait sat out inline; a longer one leaves the effect for the sweep.
 const MAX_INLINE_WAIT: Duration = Duration::from_secs(3);
+/// How long one drain starts new effects (the scheduled run's Lambda has 300 s, the sweep too).
+const DRAIN_BUDGET: Duration = Duration::from_secs(120);
 /// Our own credentials refused, or a part not configured: the effect waits this long, uncounted.
 const PAUSE: Duration = Duration::from_secs(300);
 
@@ -65,7 +67,13 @@ pub async fn drain(services: &Services, limit: i64) -> Result<Drained, DbError> 
     let db = services.db().map_err(|_| DbError::NotConfigured)?;
     let due = log::due(&**db.conn().await?, limit).await?;
     let mut drained = Drained::default();
+    let started = std::time::Instant::now();
     for id in due {
+        // An effect can take seconds (teloxide sits out 10 s after a Bot API 5xx): what does not
+        // fit this run's budget is left for the next, never cut off half-way by the Lambda timeout.
+        if started.elapsed() > DRAIN_BUDGET {
+            break;
+        }
         match Box::pin(run(services, id, 1)).await {
             Ok(Some(Settled::Done)) => drained.done += 1,
             Ok(Some(Settled::Retrying)) => drained.retrying += 1,
@@ -148,13 +156,18 @@ async fn run_taken(
         // A failure that already took a while (teloxide sits out 10 s after a Bot API 5xx) is
         // not tried again inline: the invocation's time is the user's.
         let quick = started.elapsed() <= MAX_INLINE_WAIT;
-        let conn = db.conn().await?;
-        match outcome {
+        let failure = match outcome {
             Ok(result) => {
-                log::finish(&**conn, row.id, &result).await?;
+                // It happened: recording that is retried here, or the lease running out would
+                // have it happen again.
+                record_done(db, row.id, &result).await?;
                 return Ok(Some(Settled::Done));
             }
-            Err(Failure::Transient { error, retry_after }) => {
+            Err(failure) => failure,
+        };
+        let conn = db.conn().await?;
+        match failure {
+            Failure::Transient { error, retry_after } => {
                 let wait = retry_after.unwrap_or(Duration::from_millis(300 * u64::from(tried)));
                 if tried < tries && quick && wait <= MAX_INLINE_WAIT {
                     drop(conn);
@@ -172,16 +185,35 @@ async fn run_taken(
                 log::retry_later(&**conn, row.id, after.as_secs_f64(), &error, true).await?;
                 return Ok(Some(Settled::Retrying));
             }
-            Err(Failure::Paused(error)) => {
+            Failure::Paused(error) => {
                 tracing::error!(error = %error, "effect paused: our side must be fixed");
                 log::retry_later(&**conn, row.id, PAUSE.as_secs_f64(), &error, false).await?;
                 return Ok(Some(Settled::Retrying));
             }
-            Err(Failure::Permanent(error)) => {
+            Failure::Permanent(error) => {
                 drop(conn);
                 settle_failed(services, &row, Some(&effect), &error).await?;
                 return Ok(Some(Settled::Failed));
             }
+        }
+    }
+}
+
+async fn record_done(db: &crate::db::Db, id: i64, result: &Value) -> Result<(), DbError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let recorded = match db.conn().await {
+            Ok(conn) => log::finish(&**conn, id, result).await,
+            Err(e) => Err(e),
+        };
+        match recorded {
+            Ok(()) => return Ok(()),
+            Err(e) if tries < 4 => {
+                tracing::warn!(error = %error_chain(&e), "recording a done effect failed; trying again");
+                tokio::time::sleep(Duration::from_millis(250 * tries)).await;
+            }
+            Err(e) => return Err(e),
         }
     }
 }
@@ -444,9 +476,20 @@ async fn deliver_generation(services: &Services, generation_id: i64) -> Result<V
             },
         }
     }
-    let written = transitions::record_delivery(db, &generation, &file_ids, delivered_to)
-        .await
-        .map_err(transition_failure)?;
+    // The album is out: recording it is retried here, since a retry of the whole effect would send
+    // the album a second time.
+    let mut tries = 0;
+    let written = loop {
+        tries += 1;
+        match transitions::record_delivery(db, &generation, &file_ids, delivered_to).await {
+            Ok(written) => break written,
+            Err(TransitionError::Db(e)) if tries < 4 => {
+                tracing::warn!(error = %error_chain(&e), "recording a sent album failed; trying again");
+                tokio::time::sleep(Duration::from_millis(250 * tries)).await;
+            }
+            Err(e) => return Err(transition_failure(e)),
+        }
+    };
     Box::pin(now(services, written)).await;
     Ok(json!({ "file_ids": file_ids }))
 }

@@ -582,3 +582,89 @@ async fn a_webhook_for_an_abandoned_attempt_cancels_that_job() {
     assert_eq!(still.status, ModelStatus::Queued);
     assert_eq!(still.replicate_training_id, None);
 }
+
+#[tokio::test]
+async fn a_database_failure_after_the_album_went_out_does_not_send_it_twice() {
+    let app = App::spawn().await;
+    let user = fixtures::user(&app.env.db.db, 1, 100).await;
+    let model = fixtures::ready_model(&app.env.db.db, user.id).await;
+    let generation =
+        fixtures::generation_in_flight(&app.env.db.db, user.id, model.id, "pr_1", 2, 10).await;
+    // Injected between two steps of ours: the first write that marks it delivered fails, as if the
+    // database dropped the connection right after Telegram took the album.
+    app.env
+        .db
+        .db
+        .conn()
+        .await
+        .unwrap()
+        .batch_execute(
+            "CREATE SEQUENCE injected_failures;
+             CREATE FUNCTION fail_first_delivery() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF NEW.status = 'succeeded' AND nextval('injected_failures') = 1 THEN
+                     RAISE EXCEPTION 'injected failure' USING ERRCODE = '08006';
+                 END IF;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER fail_first_delivery BEFORE UPDATE ON generations
+                 FOR EACH ROW EXECUTE FUNCTION fail_first_delivery();",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        app.deliver("msg_1", &prediction_succeeded("pr_1", 2)).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.env.telegram.calls_of("sendMediaGroup").len(),
+        1,
+        "sent once"
+    );
+    let conn = app.env.db.db.conn().await.unwrap();
+    let delivered = generations::get(&**conn, generation.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivered.status, GenerationStatus::Succeeded);
+    assert_eq!(delivered.telegram_file_ids.len(), 2);
+}
+
+#[tokio::test]
+async fn a_database_failure_after_a_notice_went_out_does_not_send_it_twice() {
+    let app = App::spawn().await;
+    let user = fixtures::user(&app.env.db.db, 1, 100).await;
+    fixtures::training_model(&app.env.db.db, user.id, "tr_1", 100).await;
+    // Recording the sent notice fails once, as if the connection dropped right after Telegram
+    // took the message.
+    app.env
+        .db
+        .db
+        .conn()
+        .await
+        .unwrap()
+        .batch_execute(
+            "CREATE SEQUENCE injected_failures;
+             CREATE FUNCTION fail_first_done() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF NEW.state = 'done' AND nextval('injected_failures') = 1 THEN
+                     RAISE EXCEPTION 'injected failure' USING ERRCODE = '08006';
+                 END IF;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER fail_first_done BEFORE UPDATE ON effects
+                 FOR EACH ROW EXECUTE FUNCTION fail_first_done();",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        app.deliver("msg_1", &training_succeeded("tr_1")).await,
+        StatusCode::OK
+    );
+    // Even once any lease has run out and the sweep looks again, it went out once.
+    fixtures::make_effects_due(&app.env.db.db).await;
+    let (services, _jobs) = app.env.services();
+    shared::dispatch::drain(&services, 100).await.unwrap();
+    assert_eq!(app.env.telegram.sent_to(user.id).len(), 1);
+    assert!(fixtures::unsettled_effects(&app.env.db.db).await.is_empty());
+}

@@ -160,11 +160,14 @@ pub async fn generation_in_flight(
         .expect("the generation")
 }
 
-/// Makes every effect waiting for a retry due now (instead of after its backoff).
+/// Makes every unsettled effect due now: those waiting for a retry (instead of after their backoff),
+/// and those taken by an executor (as if its lease had run out).
 pub async fn make_effects_due(db: &Db) {
     let conn = db.conn().await.expect("connection");
     conn.execute(
-        "UPDATE effects SET next_attempt_at = now() WHERE state = 'pending'",
+        "UPDATE effects SET next_attempt_at = now(),
+            lease_until = CASE WHEN state = 'running' THEN now() - interval '1 second' END
+         WHERE state IN ('pending', 'running')",
         &[],
     )
     .await

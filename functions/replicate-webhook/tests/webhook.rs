@@ -592,26 +592,7 @@ async fn a_database_failure_after_the_album_went_out_does_not_send_it_twice() {
         fixtures::generation_in_flight(&app.env.db.db, user.id, model.id, "pr_1", 2, 10).await;
     // Injected between two steps of ours: the first write that marks it delivered fails, as if the
     // database dropped the connection right after Telegram took the album.
-    app.env
-        .db
-        .db
-        .conn()
-        .await
-        .unwrap()
-        .batch_execute(
-            "CREATE SEQUENCE injected_failures;
-             CREATE FUNCTION fail_first_delivery() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN
-                 IF NEW.status = 'succeeded' AND nextval('injected_failures') = 1 THEN
-                     RAISE EXCEPTION 'injected failure' USING ERRCODE = '08006';
-                 END IF;
-                 RETURN NEW;
-             END $$;
-             CREATE TRIGGER fail_first_delivery BEFORE UPDATE ON generations
-                 FOR EACH ROW EXECUTE FUNCTION fail_first_delivery();",
-        )
-        .await
-        .unwrap();
+    fixtures::fail_first_update(&app.env.db.db, "generations", "NEW.status = 'succeeded'").await;
     assert_eq!(
         app.deliver("msg_1", &prediction_succeeded("pr_1", 2)).await,
         StatusCode::OK
@@ -637,26 +618,7 @@ async fn a_database_failure_after_a_notice_went_out_does_not_send_it_twice() {
     fixtures::training_model(&app.env.db.db, user.id, "tr_1", 100).await;
     // Recording the sent notice fails once, as if the connection dropped right after Telegram
     // took the message.
-    app.env
-        .db
-        .db
-        .conn()
-        .await
-        .unwrap()
-        .batch_execute(
-            "CREATE SEQUENCE injected_failures;
-             CREATE FUNCTION fail_first_done() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN
-                 IF NEW.state = 'done' AND nextval('injected_failures') = 1 THEN
-                     RAISE EXCEPTION 'injected failure' USING ERRCODE = '08006';
-                 END IF;
-                 RETURN NEW;
-             END $$;
-             CREATE TRIGGER fail_first_done BEFORE UPDATE ON effects
-                 FOR EACH ROW EXECUTE FUNCTION fail_first_done();",
-        )
-        .await
-        .unwrap();
+    fixtures::fail_first_update(&app.env.db.db, "effects", "NEW.state = 'done'").await;
     assert_eq!(
         app.deliver("msg_1", &training_succeeded("tr_1")).await,
         StatusCode::OK

@@ -399,3 +399,24 @@ pub async fn assert_account_erased(db: &Db, user_id: i64) -> i64 {
     );
     user.tokens_left
 }
+
+/// Injects a failure between two steps of our code: the first UPDATE of `table` whose new row
+/// matches `when` (SQL over `NEW`) fails as a dropped connection would (SQLSTATE 08006); later ones
+/// pass. The counter is a sequence, so the failed transaction's rollback does not reset it.
+pub async fn fail_first_update(db: &Db, table: &str, when: &str) {
+    let conn = db.conn().await.expect("connection");
+    conn.batch_execute(&format!(
+        "CREATE SEQUENCE injected_failures_{table};
+         CREATE FUNCTION fail_first_update_{table}() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF ({when}) AND nextval('injected_failures_{table}') = 1 THEN
+                 RAISE EXCEPTION 'injected failure' USING ERRCODE = '08006';
+             END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER fail_first_update_{table} BEFORE UPDATE ON {table}
+             FOR EACH ROW EXECUTE FUNCTION fail_first_update_{table}();"
+    ))
+    .await
+    .expect("failure injected");
+}

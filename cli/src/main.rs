@@ -1,5 +1,6 @@
 //! `dream-photo`: run the whole backend on one machine, and the operator's commands.
 
+mod cluster;
 mod init_data;
 mod local;
 mod ops;

@@ -20,9 +20,9 @@ async fn database(
     if config.database.url.is_some() {
         return Ok((Db::connect_lazy(&config.database)?, None));
     }
-    let (cluster, url) = crate::local::local_database(
+    let (cluster, url) = crate::cluster::local_database(
         std::path::Path::new(".data/postgres"),
-        crate::local::LOCAL_PG_PORT,
+        crate::cluster::LOCAL_PG_PORT,
     )
     .await?;
     let mut database = config.database.clone();

@@ -387,7 +387,7 @@ async fn payments_and_referrals_record_once() {
     );
     let stats = referrals::statistics(&**conn, 1).await.unwrap();
     assert_eq!((stats.joined, stats.paid, stats.bonus_tokens), (1, 1, 10));
-    let stats = shared::repo::admin::global_statistics(&**conn)
+    let stats = shared::repo::stats::global_statistics(&**conn)
         .await
         .unwrap();
     assert_eq!(stats.users_total, 2);

@@ -5,7 +5,6 @@
 //! Statements go through `query_typed`: parameters carry their types, so each call is one round trip
 //! with an unnamed statement (nothing prepared, nothing pinned on RDS Proxy).
 
-pub mod admin;
 pub mod admins;
 pub mod attempts;
 pub mod deliveries;
@@ -20,6 +19,7 @@ pub mod payments;
 pub mod promos;
 pub mod rate_limits;
 pub mod referrals;
+pub mod stats;
 pub mod styles;
 pub mod users;
 

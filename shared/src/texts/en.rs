@@ -314,7 +314,7 @@ impl Texts for En {
     fn checkout_unknown_pack(&self) -> String {
         "This pack is no longer sold. Open /buy again.".to_owned()
     }
-    fn admin_stats(&self, s: &crate::repo::admin::GlobalStats) -> String {
+    fn admin_stats(&self, s: &crate::repo::stats::GlobalStats) -> String {
         let revenue: Vec<String> = s
             .revenue
             .iter()

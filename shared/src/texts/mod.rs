@@ -163,7 +163,7 @@ pub trait Texts: Sync {
     fn invoice_description(&self, tokens: i64) -> String;
     fn payment_thanks(&self, tokens: i64, balance: i64) -> String;
     fn checkout_unknown_pack(&self) -> String;
-    fn admin_stats(&self, s: &crate::repo::admin::GlobalStats) -> String;
+    fn admin_stats(&self, s: &crate::repo::stats::GlobalStats) -> String;
     fn admin_users_usage(&self) -> String;
     fn admin_user_not_found(&self) -> String;
     fn admin_user(

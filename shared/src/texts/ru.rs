@@ -311,7 +311,7 @@ impl Texts for Ru {
     fn checkout_unknown_pack(&self) -> String {
         "Этот пакет больше не продаётся. Откройте /buy ещё раз.".to_owned()
     }
-    fn admin_stats(&self, s: &crate::repo::admin::GlobalStats) -> String {
+    fn admin_stats(&self, s: &crate::repo::stats::GlobalStats) -> String {
         let revenue: Vec<String> = s
             .revenue
             .iter()

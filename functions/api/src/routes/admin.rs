@@ -8,8 +8,8 @@ use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::Json as JsonResponse;
 use serde::{Deserialize, Deserializer, Serialize};
-use shared::repo::admin::{self, GlobalStats};
 use shared::repo::payments::{self, Payment};
+use shared::repo::stats::{self, GlobalStats};
 use shared::repo::styles::{NewStyle, Style, StyleUpdate};
 use shared::repo::users;
 use shared::service::{self, styles as style_rules};
@@ -45,7 +45,7 @@ async fn stats(
 ) -> ApiResult<JsonResponse<GlobalStats>> {
     let db = state.services.db()?;
     Ok(JsonResponse(
-        admin::global_statistics(&**db.conn().await?).await?,
+        stats::global_statistics(&**db.conn().await?).await?,
     ))
 }
 

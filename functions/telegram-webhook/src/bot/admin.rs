@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use shared::domain::callbacks::Callback;
 use shared::repo::promos::Terms;
 use shared::repo::styles::{self, NewStyle, StyleUpdate};
-use shared::repo::{admin, admins, events, feedback, models, payments, promos, users, Page};
+use shared::repo::{admins, events, feedback, models, payments, promos, stats, users, Page};
 use shared::service::admin::Role;
 use shared::service::styles as style_rules;
 use shared::service::{self, ServiceError};
@@ -24,7 +24,7 @@ pub async fn command(
     match name {
         "admin_stats" => {
             let conn = db.conn().await?;
-            let stats = admin::global_statistics(&**conn).await?;
+            let stats = stats::global_statistics(&**conn).await?;
             let funnels = events::funnels(&**conn).await?;
             let ratings = feedback::by_style(&**conn).await?;
             let low = feedback::recent_low(&**conn, 5).await?;

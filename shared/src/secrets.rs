@@ -124,7 +124,6 @@ impl SecretsManager {
 /// default AWS credentials. Empty (and no AWS call) when none is named.
 pub async fn resolve(
     lookup: &dyn Fn(&str) -> Option<String>,
-    http: &reqwest::Client,
 ) -> Result<HashMap<String, String>, SecretsError> {
     let named: Vec<(&'static str, String)> = SECRET_SETTINGS
         .iter()
@@ -162,8 +161,16 @@ pub async fn resolve(
                 error: e.to_string(),
             })?;
     let identity: Identity = credentials.into();
+    // Its own client, made only when a secret is named (a cold start without any pays nothing).
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| SecretsError::Fetch {
+            name: first,
+            error: e.to_string(),
+        })?;
     let manager = SecretsManager::new(
-        http.clone(),
+        http,
         region,
         lookup("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| lookup("AWS_ENDPOINT_URL")),
     );

@@ -61,11 +61,7 @@ impl Services {
     /// the secrets it names read from Secrets Manager ([`crate::secrets`]).
     pub async fn from_env() -> Result<Self, StartupError> {
         let env = |name: &str| std::env::var(name).ok();
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|e| StartupError::Http(e.to_string()))?;
-        let secrets = crate::secrets::resolve(&env, &http).await?;
+        let secrets = crate::secrets::resolve(&env).await?;
         let config = Config::from_lookup(|name| secrets.get(name).cloned().or_else(|| env(name)))?;
         let queue = match &config.training_queue_url {
             Some(url) => TrainingQueue::sqs(url.clone()),

@@ -66,7 +66,7 @@ async fn secrets_named_in_the_environment_are_read_at_cold_start() {
     .into_iter()
     .collect();
     let lookup = |name: &str| env.get(name).cloned();
-    let values = resolve(&lookup, &http).await.expect("read");
+    let values = resolve(&lookup).await.expect("read");
     assert_eq!(values["TELEGRAM_BOT_TOKEN"], "123:ABC-from-the-vault");
     assert_eq!(values["TELEGRAM_WEBHOOK_SECRET"], "w".repeat(40));
     assert_eq!(values.len(), 2, "only what is named is read");
@@ -86,7 +86,7 @@ async fn secrets_named_in_the_environment_are_read_at_cold_start() {
         "REPLICATE_API_TOKEN_ARN" => Some("dream-photo/nope".to_owned()),
         other => lookup(other).filter(|_| !other.ends_with("_ARN")),
     };
-    let error = resolve(&missing, &http).await.unwrap_err();
+    let error = resolve(&missing).await.unwrap_err();
     assert!(
         matches!(
             error,
@@ -105,9 +105,9 @@ async fn secrets_named_in_the_environment_are_read_at_cold_start() {
         other => lookup(other),
     };
     assert!(matches!(
-        resolve(&both, &http).await.unwrap_err(),
+        resolve(&both).await.unwrap_err(),
         SecretsError::Both("TELEGRAM_BOT_TOKEN")
     ));
     // Nothing named: nothing read, no AWS needed.
-    assert!(resolve(&|_: &str| None, &http).await.unwrap().is_empty());
+    assert!(resolve(&|_: &str| None).await.unwrap().is_empty());
 }

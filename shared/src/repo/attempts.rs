@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 
-use super::{DbError, GenericClient, Type};
+use super::{fetch_opt, find, DbError, FromRow, GenericClient, Type};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -68,6 +68,11 @@ impl Attempt {
     pub fn lease_expired(&self) -> bool {
         self.lease_until.is_none_or(|until| until <= Utc::now())
     }
+}
+
+impl FromRow for Attempt {
+    const COLUMNS: &'static str = COLUMNS;
+    const FROM: &'static str = "replicate_attempts";
 
     fn from_row(row: &Row) -> Self {
         Self {
@@ -105,24 +110,23 @@ pub async fn start(
     input_ref: Option<&str>,
     lease_secs: i64,
 ) -> Result<Option<Attempt>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!(
-                "INSERT INTO replicate_attempts (tag, kind, subject_id, input_ref, lease_until)
+    fetch_opt(
+        db,
+        &format!(
+            "INSERT INTO replicate_attempts (tag, kind, subject_id, input_ref, lease_until)
                  VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
                  ON CONFLICT DO NOTHING
                  RETURNING {COLUMNS}"
-            ),
-            &[
-                (&tag, Type::TEXT),
-                (&kind.as_str(), Type::TEXT),
-                (&subject_id, Type::INT8),
-                (&input_ref, Type::TEXT),
-                (&(lease_secs as f64), Type::FLOAT8),
-            ],
-        )
-        .await?;
-    Ok(row.as_ref().map(Attempt::from_row))
+        ),
+        &[
+            (&tag, Type::TEXT),
+            (&kind.as_str(), Type::TEXT),
+            (&subject_id, Type::INT8),
+            (&input_ref, Type::TEXT),
+            (&(lease_secs as f64), Type::FLOAT8),
+        ],
+    )
+    .await
 }
 
 /// The live (`starting` or `created`) attempt of a model or generation.
@@ -131,26 +135,19 @@ pub async fn live(
     kind: Kind,
     subject_id: i64,
 ) -> Result<Option<Attempt>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!(
-                "SELECT {COLUMNS} FROM replicate_attempts
+    fetch_opt(
+        db,
+        &format!(
+            "SELECT {COLUMNS} FROM replicate_attempts
                  WHERE kind = $1 AND subject_id = $2 AND state IN ('starting', 'created')"
-            ),
-            &[(&kind.as_str(), Type::TEXT), (&subject_id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.as_ref().map(Attempt::from_row))
+        ),
+        &[(&kind.as_str(), Type::TEXT), (&subject_id, Type::INT8)],
+    )
+    .await
 }
 
 pub async fn by_tag(db: &impl GenericClient, tag: &str) -> Result<Option<Attempt>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!("SELECT {COLUMNS} FROM replicate_attempts WHERE tag = $1"),
-            &[(&tag, Type::TEXT)],
-        )
-        .await?;
-    Ok(row.as_ref().map(Attempt::from_row))
+    find(db, "tag = $1", &[(&tag, Type::TEXT)]).await
 }
 
 /// Takes over a `starting` attempt whose lease expired, holding it for `lease_secs`. False if it

@@ -8,7 +8,7 @@
 use serde_json::Value;
 use tokio_postgres::Row;
 
-use super::{DbError, GenericClient, Type};
+use super::{fetch_opt, find, find_all, DbError, FromRow, GenericClient, Type};
 
 /// One effect, as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,7 +25,10 @@ pub struct EffectRow {
 
 const COLUMNS: &str = "id, dedupe_key, kind, payload, state, attempts, last_error, result";
 
-impl EffectRow {
+impl FromRow for EffectRow {
+    const COLUMNS: &'static str = COLUMNS;
+    const FROM: &'static str = "effects";
+
     fn from_row(row: &Row) -> Self {
         Self {
             id: row.get("id"),
@@ -68,20 +71,19 @@ pub async fn take(
     id: i64,
     lease_seconds: i64,
 ) -> Result<Option<EffectRow>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!(
-                "UPDATE effects SET state = 'running', attempts = attempts + 1,
+    fetch_opt(
+        db,
+        &format!(
+            "UPDATE effects SET state = 'running', attempts = attempts + 1,
                     lease_until = now() + make_interval(secs => $2)
                  WHERE id = $1
                    AND ((state = 'pending' AND next_attempt_at <= now())
                         OR (state = 'running' AND lease_until < now()))
                  RETURNING {COLUMNS}"
-            ),
-            &[(&id, Type::INT8), (&(lease_seconds as f64), Type::FLOAT8)],
-        )
-        .await?;
-    Ok(row.as_ref().map(EffectRow::from_row))
+        ),
+        &[(&id, Type::INT8), (&(lease_seconds as f64), Type::FLOAT8)],
+    )
+    .await
 }
 
 /// Ids of effects that are due (oldest due first): pending ones whose time has come, and running
@@ -150,26 +152,12 @@ pub async fn get_by_key(
     db: &impl GenericClient,
     dedupe_key: &str,
 ) -> Result<Option<EffectRow>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!("SELECT {COLUMNS} FROM effects WHERE dedupe_key = $1"),
-            &[(&dedupe_key, Type::TEXT)],
-        )
-        .await?;
-    Ok(row.as_ref().map(EffectRow::from_row))
+    find(db, "dedupe_key = $1", &[(&dedupe_key, Type::TEXT)]).await
 }
 
 /// Effects not yet settled, oldest first (for the operator and the tests).
 pub async fn list_unsettled(db: &impl GenericClient) -> Result<Vec<EffectRow>, DbError> {
-    let rows = db
-        .query_typed(
-            &format!(
-                "SELECT {COLUMNS} FROM effects WHERE state IN ('pending', 'running') ORDER BY id"
-            ),
-            &[],
-        )
-        .await?;
-    Ok(rows.iter().map(EffectRow::from_row).collect())
+    find_all(db, "state IN ('pending', 'running') ORDER BY id", &[]).await
 }
 
 /// Deletes settled effects finished more than `days` ago, at most `limit` a call. Returns how many.

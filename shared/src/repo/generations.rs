@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::Row;
 
-use super::{DbError, GenericClient, Page, Type};
+use super::{
+    fetch_all, fetch_one, fetch_opt, find, find_all, DbError, FromRow, GenericClient, Page, Type,
+};
 use crate::domain::status::GenerationStatus;
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -32,7 +34,10 @@ pub struct Generation {
 const COLUMNS: &str = "id, user_id, model_id, style_id, prompt, full_prompt, num_images, status, \
      replicate_prediction_id, result_urls, telegram_file_ids, cost_tokens, error, created_at, finished_at";
 
-impl Generation {
+impl FromRow for Generation {
+    const COLUMNS: &'static str = COLUMNS;
+    const FROM: &'static str = "generations";
+
     fn from_row(row: &Row) -> Self {
         let status: &str = row.get("status");
         Self {
@@ -68,34 +73,28 @@ pub struct NewGeneration<'a> {
 }
 
 pub async fn create(db: &impl GenericClient, g: &NewGeneration<'_>) -> Result<Generation, DbError> {
-    let row = db
-        .query_typed_one(
-            &format!(
-                "INSERT INTO generations (user_id, model_id, style_id, prompt, full_prompt, num_images, cost_tokens)
+    let sql = format!(
+        "INSERT INTO generations (user_id, model_id, style_id, prompt, full_prompt, num_images, cost_tokens)
                  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
-            ),
-            &[
-                (&g.user_id, Type::INT8),
-                (&g.model_id, Type::INT8),
-                (&g.style_id, Type::INT8),
-                (&g.prompt, Type::TEXT),
-                (&g.full_prompt, Type::TEXT),
-                (&g.num_images, Type::INT4),
-                (&g.cost_tokens, Type::INT8),
-            ],
-        )
-        .await?;
-    Ok(Generation::from_row(&row))
+    );
+    fetch_one(
+        db,
+        &sql,
+        &[
+            (&g.user_id, Type::INT8),
+            (&g.model_id, Type::INT8),
+            (&g.style_id, Type::INT8),
+            (&g.prompt, Type::TEXT),
+            (&g.full_prompt, Type::TEXT),
+            (&g.num_images, Type::INT4),
+            (&g.cost_tokens, Type::INT8),
+        ],
+    )
+    .await
 }
 
 pub async fn get(db: &impl GenericClient, id: i64) -> Result<Option<Generation>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!("SELECT {COLUMNS} FROM generations WHERE id = $1"),
-            &[(&id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.as_ref().map(Generation::from_row))
+    find(db, "id = $1", &[(&id, Type::INT8)]).await
 }
 
 pub async fn get_owned(
@@ -103,13 +102,12 @@ pub async fn get_owned(
     id: i64,
     user_id: i64,
 ) -> Result<Option<Generation>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!("SELECT {COLUMNS} FROM generations WHERE id = $1 AND user_id = $2"),
-            &[(&id, Type::INT8), (&user_id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.as_ref().map(Generation::from_row))
+    find(
+        db,
+        "id = $1 AND user_id = $2",
+        &[(&id, Type::INT8), (&user_id, Type::INT8)],
+    )
+    .await
 }
 
 /// Locks the generation's row until the transaction ends.
@@ -117,26 +115,19 @@ pub async fn get_for_update(
     db: &impl GenericClient,
     id: i64,
 ) -> Result<Option<Generation>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!("SELECT {COLUMNS} FROM generations WHERE id = $1 FOR UPDATE"),
-            &[(&id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.as_ref().map(Generation::from_row))
+    find(db, "id = $1 FOR UPDATE", &[(&id, Type::INT8)]).await
 }
 
 pub async fn find_by_prediction_id(
     db: &impl GenericClient,
     prediction_id: &str,
 ) -> Result<Option<Generation>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!("SELECT {COLUMNS} FROM generations WHERE replicate_prediction_id = $1"),
-            &[(&prediction_id, Type::TEXT)],
-        )
-        .await?;
-    Ok(row.as_ref().map(Generation::from_row))
+    find(
+        db,
+        "replicate_prediction_id = $1",
+        &[(&prediction_id, Type::TEXT)],
+    )
+    .await
 }
 
 pub async fn list_for_user(
@@ -144,15 +135,16 @@ pub async fn list_for_user(
     user_id: i64,
     page: Page,
 ) -> Result<Vec<Generation>, DbError> {
-    let rows = db
-        .query_typed(
-            &format!(
-                "SELECT {COLUMNS} FROM generations WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
-            ),
-            &[(&user_id, Type::INT8), (&page.before(), Type::INT8), (&page.limit, Type::INT8)],
-        )
-        .await?;
-    Ok(rows.iter().map(Generation::from_row).collect())
+    find_all(
+        db,
+        "user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+        &[
+            (&user_id, Type::INT8),
+            (&page.before(), Type::INT8),
+            (&page.limit, Type::INT8),
+        ],
+    )
+    .await
 }
 
 /// In-flight generations not updated or checked for `older_than_secs` (to poll when no webhook can
@@ -162,22 +154,21 @@ pub async fn list_in_flight(
     older_than_secs: i64,
     limit: i64,
 ) -> Result<Vec<Generation>, DbError> {
-    let rows = db
-        .query_typed(
-            &format!(
-                "SELECT {COLUMNS} FROM generations
+    fetch_all(
+        db,
+        &format!(
+            "SELECT {COLUMNS} FROM generations
                  WHERE status IN ('starting', 'processing') AND replicate_prediction_id IS NOT NULL
                    AND updated_at < now() - make_interval(secs => $1)
                    AND (checked_at IS NULL OR checked_at <= now() - make_interval(secs => $1))
                  ORDER BY checked_at NULLS FIRST, updated_at LIMIT $2"
-            ),
-            &[
-                (&(older_than_secs as f64), Type::FLOAT8),
-                (&limit, Type::INT8),
-            ],
-        )
-        .await?;
-    Ok(rows.iter().map(Generation::from_row).collect())
+        ),
+        &[
+            (&(older_than_secs as f64), Type::FLOAT8),
+            (&limit, Type::INT8),
+        ],
+    )
+    .await
 }
 
 /// Generations paid for but never started at Replicate (their start failed after the debit was
@@ -187,21 +178,20 @@ pub async fn list_orphaned(
     older_than_secs: i64,
     limit: i64,
 ) -> Result<Vec<Generation>, DbError> {
-    let rows = db
-        .query_typed(
-            &format!(
-                "SELECT {COLUMNS} FROM generations
+    fetch_all(
+        db,
+        &format!(
+            "SELECT {COLUMNS} FROM generations
                  WHERE status = 'pending' AND replicate_prediction_id IS NULL
                    AND created_at < now() - make_interval(secs => $1)
                  ORDER BY created_at LIMIT $2"
-            ),
-            &[
-                (&(older_than_secs as f64), Type::FLOAT8),
-                (&limit, Type::INT8),
-            ],
-        )
-        .await?;
-    Ok(rows.iter().map(Generation::from_row).collect())
+        ),
+        &[
+            (&(older_than_secs as f64), Type::FLOAT8),
+            (&limit, Type::INT8),
+        ],
+    )
+    .await
 }
 
 /// Records the Replicate prediction of a pending generation.
@@ -234,25 +224,25 @@ pub async fn advance(
         .map(GenerationStatus::as_str)
         .collect();
     let next = next.as_str();
-    let row = db
-        .query_typed_opt(
-            &format!(
-                "UPDATE generations SET status = $2, result_urls = COALESCE($3, result_urls),
+    let sql = format!(
+        "UPDATE generations SET status = $2, result_urls = COALESCE($3, result_urls),
                     error = COALESCE($4, error), updated_at = now(),
                     finished_at = CASE WHEN $2 IN ('succeeded', 'failed', 'canceled') THEN now() ELSE finished_at END
                  WHERE id = $1 AND status = ANY($5)
                  RETURNING {COLUMNS}"
-            ),
-            &[
-                (&id, Type::INT8),
-                (&next, Type::TEXT),
-                (&result_urls, Type::TEXT_ARRAY),
-                (&error, Type::TEXT),
-                (&allowed_from, Type::TEXT_ARRAY),
-            ],
-        )
-        .await?;
-    Ok(row.as_ref().map(Generation::from_row))
+    );
+    fetch_opt(
+        db,
+        &sql,
+        &[
+            (&id, Type::INT8),
+            (&next, Type::TEXT),
+            (&result_urls, Type::TEXT_ARRAY),
+            (&error, Type::TEXT),
+            (&allowed_from, Type::TEXT_ARRAY),
+        ],
+    )
+    .await
 }
 
 /// Keeps a finished prediction's image URLs on a generation not yet settled (it shows as

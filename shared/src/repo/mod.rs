@@ -26,6 +26,78 @@ pub mod users;
 pub use crate::db::{DbError, GenericClient};
 pub use tokio_postgres::types::Type;
 
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
+/// A statement's parameters, each with its type (what `query_typed` sends in one round trip).
+pub(crate) type Params<'a> = &'a [(&'a (dyn ToSql + Sync), Type)];
+
+/// A row type its repository reads from its own column list.
+pub(crate) trait FromRow: Sized {
+    /// What `SELECT` lists for it.
+    const COLUMNS: &'static str;
+    /// Its table (with the alias `COLUMNS` uses, if any).
+    const FROM: &'static str;
+
+    fn from_row(row: &Row) -> Self;
+}
+
+/// The row of `T`'s table that matches `condition` (and whatever clauses follow it), if any.
+pub(crate) async fn find<T: FromRow>(
+    db: &impl GenericClient,
+    condition: &str,
+    params: Params<'_>,
+) -> Result<Option<T>, DbError> {
+    let sql = format!("SELECT {} FROM {} WHERE {condition}", T::COLUMNS, T::FROM);
+    fetch_opt(db, &sql, params).await
+}
+
+/// The rows of `T`'s table that match `condition` (and whatever clauses follow it).
+pub(crate) async fn find_all<T: FromRow>(
+    db: &impl GenericClient,
+    condition: &str,
+    params: Params<'_>,
+) -> Result<Vec<T>, DbError> {
+    let sql = format!("SELECT {} FROM {} WHERE {condition}", T::COLUMNS, T::FROM);
+    fetch_all(db, &sql, params).await
+}
+
+/// The statement's only row, read as `T`.
+pub(crate) async fn fetch_one<T: FromRow>(
+    db: &impl GenericClient,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<T, DbError> {
+    Ok(T::from_row(&db.query_typed_one(sql, params).await?))
+}
+
+/// The statement's row, if any, read as `T`.
+pub(crate) async fn fetch_opt<T: FromRow>(
+    db: &impl GenericClient,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Option<T>, DbError> {
+    Ok(db
+        .query_typed_opt(sql, params)
+        .await?
+        .as_ref()
+        .map(T::from_row))
+}
+
+/// Every row of the statement, read as `T`.
+pub(crate) async fn fetch_all<T: FromRow>(
+    db: &impl GenericClient,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Vec<T>, DbError> {
+    Ok(db
+        .query_typed(sql, params)
+        .await?
+        .iter()
+        .map(T::from_row)
+        .collect())
+}
+
 /// A page of a list: `limit` rows with ids below `cursor` (newest first).
 #[derive(Debug, Clone, Copy)]
 pub struct Page {

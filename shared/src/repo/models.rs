@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::Row;
 
-use super::{DbError, GenericClient, Page, Type};
+use super::{
+    fetch_all, fetch_one, fetch_opt, find, find_all, DbError, FromRow, GenericClient, Page, Type,
+};
 use crate::domain::status::ModelStatus;
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -50,7 +52,10 @@ const COLUMNS: &str = "m.id, m.user_id, m.name, m.trigger_word, m.status, m.cost
      m.training_seconds, m.shared_consent_at, \
      (SELECT count(*) FROM training_photos p WHERE p.model_id = m.id) AS photo_count";
 
-impl Model {
+impl FromRow for Model {
+    const COLUMNS: &'static str = COLUMNS;
+    const FROM: &'static str = "models m";
+
     fn from_row(row: &Row) -> Self {
         let status: &str = row.get("status");
         Self {
@@ -108,26 +113,24 @@ pub async fn create_draft(
     name: &str,
     trigger_word: &str,
 ) -> Result<Model, DbError> {
-    let row = db
-        .query_typed_one(
-            &format!(
-                "WITH m AS (INSERT INTO models (user_id, name, trigger_word) VALUES ($1, $2, $3) RETURNING *)
+    let sql = format!(
+        "WITH m AS (INSERT INTO models (user_id, name, trigger_word) VALUES ($1, $2, $3) RETURNING *)
                  SELECT {COLUMNS} FROM m"
-            ),
-            &[(&user_id, Type::INT8), (&name, Type::TEXT), (&trigger_word, Type::TEXT)],
-        )
-        .await?;
-    Ok(Model::from_row(&row))
+    );
+    fetch_one(
+        db,
+        &sql,
+        &[
+            (&user_id, Type::INT8),
+            (&name, Type::TEXT),
+            (&trigger_word, Type::TEXT),
+        ],
+    )
+    .await
 }
 
 pub async fn get(db: &impl GenericClient, id: i64) -> Result<Option<Model>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!("SELECT {COLUMNS} FROM models m WHERE m.id = $1"),
-            &[(&id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.as_ref().map(Model::from_row))
+    find(db, "m.id = $1", &[(&id, Type::INT8)]).await
 }
 
 /// The model, if `user_id` owns it (a user sees only their own).
@@ -136,13 +139,12 @@ pub async fn get_owned(
     id: i64,
     user_id: i64,
 ) -> Result<Option<Model>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!("SELECT {COLUMNS} FROM models m WHERE m.id = $1 AND m.user_id = $2"),
-            &[(&id, Type::INT8), (&user_id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.as_ref().map(Model::from_row))
+    find(
+        db,
+        "m.id = $1 AND m.user_id = $2",
+        &[(&id, Type::INT8), (&user_id, Type::INT8)],
+    )
+    .await
 }
 
 /// A model the user may generate with: their own, or a system model.
@@ -151,24 +153,22 @@ pub async fn get_usable(
     id: i64,
     user_id: i64,
 ) -> Result<Option<Model>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!("SELECT {COLUMNS} FROM models m WHERE m.id = $1 AND (m.user_id = $2 OR m.model_type = 'system')"),
-            &[(&id, Type::INT8), (&user_id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.as_ref().map(Model::from_row))
+    find(
+        db,
+        "m.id = $1 AND (m.user_id = $2 OR m.model_type = 'system')",
+        &[(&id, Type::INT8), (&user_id, Type::INT8)],
+    )
+    .await
 }
 
 /// Ready system models (provided to everyone).
 pub async fn list_system(db: &impl GenericClient) -> Result<Vec<Model>, DbError> {
-    let rows = db
-        .query_typed(
-            &format!("SELECT {COLUMNS} FROM models m WHERE m.model_type = 'system' AND m.status = 'ready' ORDER BY m.id"),
-            &[],
-        )
-        .await?;
-    Ok(rows.iter().map(Model::from_row).collect())
+    find_all(
+        db,
+        "m.model_type = 'system' AND m.status = 'ready' ORDER BY m.id",
+        &[],
+    )
+    .await
 }
 
 /// Makes a model a system model (or a user's again).
@@ -265,26 +265,19 @@ pub async fn set_training_seconds(
 
 /// Locks the model's row until the transaction ends.
 pub async fn get_for_update(db: &impl GenericClient, id: i64) -> Result<Option<Model>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!("SELECT {COLUMNS} FROM models m WHERE m.id = $1 FOR UPDATE OF m"),
-            &[(&id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.as_ref().map(Model::from_row))
+    find(db, "m.id = $1 FOR UPDATE OF m", &[(&id, Type::INT8)]).await
 }
 
 pub async fn find_by_training_id(
     db: &impl GenericClient,
     training_id: &str,
 ) -> Result<Option<Model>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!("SELECT {COLUMNS} FROM models m WHERE m.replicate_training_id = $1"),
-            &[(&training_id, Type::TEXT)],
-        )
-        .await?;
-    Ok(row.as_ref().map(Model::from_row))
+    find(
+        db,
+        "m.replicate_training_id = $1",
+        &[(&training_id, Type::TEXT)],
+    )
+    .await
 }
 
 pub async fn list_for_user(
@@ -292,20 +285,17 @@ pub async fn list_for_user(
     user_id: i64,
     page: Page,
 ) -> Result<Vec<Model>, DbError> {
-    let rows = db
-        .query_typed(
-            &format!(
-                "SELECT {COLUMNS} FROM models m WHERE m.user_id = $1 AND m.id < $2
-                 ORDER BY m.id DESC LIMIT $3"
-            ),
-            &[
-                (&user_id, Type::INT8),
-                (&page.before(), Type::INT8),
-                (&page.limit, Type::INT8),
-            ],
-        )
-        .await?;
-    Ok(rows.iter().map(Model::from_row).collect())
+    find_all(
+        db,
+        "m.user_id = $1 AND m.id < $2
+                 ORDER BY m.id DESC LIMIT $3",
+        &[
+            (&user_id, Type::INT8),
+            (&page.before(), Type::INT8),
+            (&page.limit, Type::INT8),
+        ],
+    )
+    .await
 }
 
 /// Most recent models of every user, optionally only those with one status (admin views).
@@ -315,16 +305,13 @@ pub async fn list_recent(
     limit: i64,
 ) -> Result<Vec<Model>, DbError> {
     let status = status.map(ModelStatus::as_str);
-    let rows = db
-        .query_typed(
-            &format!(
-                "SELECT {COLUMNS} FROM models m WHERE ($1::text IS NULL OR m.status = $1)
-                 ORDER BY m.updated_at DESC LIMIT $2"
-            ),
-            &[(&status, Type::TEXT), (&limit, Type::INT8)],
-        )
-        .await?;
-    Ok(rows.iter().map(Model::from_row).collect())
+    find_all(
+        db,
+        "($1::text IS NULL OR m.status = $1)
+                 ORDER BY m.updated_at DESC LIMIT $2",
+        &[(&status, Type::TEXT), (&limit, Type::INT8)],
+    )
+    .await
 }
 
 /// Models in `status` whose last change and last check are older than `older_than_secs`: trainings
@@ -336,22 +323,21 @@ pub async fn list_stale(
     older_than_secs: i64,
     limit: i64,
 ) -> Result<Vec<Model>, DbError> {
-    let rows = db
-        .query_typed(
-            &format!(
-                "SELECT {COLUMNS} FROM models m
+    fetch_all(
+        db,
+        &format!(
+            "SELECT {COLUMNS} FROM models m
                  WHERE m.status = $1 AND m.updated_at < now() - make_interval(secs => $2)
                    AND (m.checked_at IS NULL OR m.checked_at <= now() - make_interval(secs => $2))
                  ORDER BY m.checked_at NULLS FIRST, m.updated_at LIMIT $3"
-            ),
-            &[
-                (&status.as_str(), Type::TEXT),
-                (&(older_than_secs as f64), Type::FLOAT8),
-                (&limit, Type::INT8),
-            ],
-        )
-        .await?;
-    Ok(rows.iter().map(Model::from_row).collect())
+        ),
+        &[
+            (&status.as_str(), Type::TEXT),
+            (&(older_than_secs as f64), Type::FLOAT8),
+            (&limit, Type::INT8),
+        ],
+    )
+    .await
 }
 
 /// Takes queued models whose job has not started for `older_than_secs`, marking them touched so
@@ -361,24 +347,23 @@ pub async fn take_stuck_queued(
     older_than_secs: i64,
     limit: i64,
 ) -> Result<Vec<Model>, DbError> {
-    let rows = db
-        .query_typed(
-            &format!(
-                "UPDATE models m SET updated_at = now()
+    fetch_all(
+        db,
+        &format!(
+            "UPDATE models m SET updated_at = now()
                  WHERE m.id IN (
                      SELECT id FROM models
                      WHERE status = 'queued' AND updated_at < now() - make_interval(secs => $1)
                      ORDER BY updated_at LIMIT $2
                      FOR UPDATE SKIP LOCKED)
                  RETURNING {COLUMNS}"
-            ),
-            &[
-                (&(older_than_secs as f64), Type::FLOAT8),
-                (&limit, Type::INT8),
-            ],
-        )
-        .await?;
-    Ok(rows.iter().map(Model::from_row).collect())
+        ),
+        &[
+            (&(older_than_secs as f64), Type::FLOAT8),
+            (&limit, Type::INT8),
+        ],
+    )
+    .await
 }
 
 /// Adds a photo to a draft model; a photo already there (same file_unique_id) counts once.
@@ -494,10 +479,8 @@ pub async fn advance(
         .map(ModelStatus::as_str)
         .collect();
     let next = next.as_str();
-    let row = db
-        .query_typed_opt(
-            &format!(
-                "WITH m AS (
+    let sql = format!(
+        "WITH m AS (
                     UPDATE models SET status = $2,
                         version = COALESCE($3, version), weights_url = COALESCE($4, weights_url),
                         error = COALESCE($5, error), updated_at = now(),
@@ -506,18 +489,20 @@ pub async fn advance(
                     RETURNING *
                  )
                  SELECT {COLUMNS} FROM m"
-            ),
-            &[
-                (&model_id, Type::INT8),
-                (&next, Type::TEXT),
-                (&version, Type::TEXT),
-                (&weights_url, Type::TEXT),
-                (&error, Type::TEXT),
-                (&allowed_from, Type::TEXT_ARRAY),
-            ],
-        )
-        .await?;
-    Ok(row.as_ref().map(Model::from_row))
+    );
+    fetch_opt(
+        db,
+        &sql,
+        &[
+            (&model_id, Type::INT8),
+            (&next, Type::TEXT),
+            (&version, Type::TEXT),
+            (&weights_url, Type::TEXT),
+            (&error, Type::TEXT),
+            (&allowed_from, Type::TEXT_ARRAY),
+        ],
+    )
+    .await
 }
 
 /// Touches a model in training (a `start`/`processing` event), so the stuck-job check waits longer.

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::Row;
 
-use super::{DbError, GenericClient, Page, Type};
+use super::{fetch_opt, find_all, DbError, FromRow, GenericClient, Page, Type};
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Payment {
@@ -24,7 +24,10 @@ pub struct Payment {
 const COLUMNS: &str =
     "id, user_id, pack_id, amount, currency, tokens, telegram_charge_id, status, created_at";
 
-impl Payment {
+impl FromRow for Payment {
+    const COLUMNS: &'static str = COLUMNS;
+    const FROM: &'static str = "payments";
+
     fn from_row(row: &Row) -> Self {
         Self {
             id: row.get("id"),
@@ -57,28 +60,27 @@ pub async fn record(
     db: &impl GenericClient,
     p: &NewPayment<'_>,
 ) -> Result<Option<Payment>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!(
-                "INSERT INTO payments (user_id, pack_id, amount, currency, tokens, telegram_charge_id,
+    fetch_opt(
+        db,
+        &format!(
+            "INSERT INTO payments (user_id, pack_id, amount, currency, tokens, telegram_charge_id,
                                        provider_charge_id, payload)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (telegram_charge_id) DO NOTHING
                  RETURNING {COLUMNS}"
-            ),
-            &[
-                (&p.user_id, Type::INT8),
-                (&p.pack_id, Type::TEXT),
-                (&p.amount, Type::INT8),
-                (&p.currency, Type::TEXT),
-                (&p.tokens, Type::INT8),
-                (&p.telegram_charge_id, Type::TEXT),
-                (&p.provider_charge_id, Type::TEXT),
-                (&p.payload, Type::TEXT),
-            ],
-        )
-        .await?;
-    Ok(row.as_ref().map(Payment::from_row))
+        ),
+        &[
+            (&p.user_id, Type::INT8),
+            (&p.pack_id, Type::TEXT),
+            (&p.amount, Type::INT8),
+            (&p.currency, Type::TEXT),
+            (&p.tokens, Type::INT8),
+            (&p.telegram_charge_id, Type::TEXT),
+            (&p.provider_charge_id, Type::TEXT),
+            (&p.payload, Type::TEXT),
+        ],
+    )
+    .await
 }
 
 pub async fn list_for_user(
@@ -86,23 +88,25 @@ pub async fn list_for_user(
     user_id: i64,
     page: Page,
 ) -> Result<Vec<Payment>, DbError> {
-    let rows = db
-        .query_typed(
-            &format!("SELECT {COLUMNS} FROM payments WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"),
-            &[(&user_id, Type::INT8), (&page.before(), Type::INT8), (&page.limit, Type::INT8)],
-        )
-        .await?;
-    Ok(rows.iter().map(Payment::from_row).collect())
+    find_all(
+        db,
+        "user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+        &[
+            (&user_id, Type::INT8),
+            (&page.before(), Type::INT8),
+            (&page.limit, Type::INT8),
+        ],
+    )
+    .await
 }
 
 pub async fn list_recent(db: &impl GenericClient, page: Page) -> Result<Vec<Payment>, DbError> {
-    let rows = db
-        .query_typed(
-            &format!("SELECT {COLUMNS} FROM payments WHERE id < $1 ORDER BY id DESC LIMIT $2"),
-            &[(&page.before(), Type::INT8), (&page.limit, Type::INT8)],
-        )
-        .await?;
-    Ok(rows.iter().map(Payment::from_row).collect())
+    find_all(
+        db,
+        "id < $1 ORDER BY id DESC LIMIT $2",
+        &[(&page.before(), Type::INT8), (&page.limit, Type::INT8)],
+    )
+    .await
 }
 
 /// How many paid payments the user has (their first one pays their referrer a bonus).

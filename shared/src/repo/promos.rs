@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::Row;
 
-use super::{DbError, GenericClient, Type};
+use super::{fetch_all, fetch_opt, find, DbError, FromRow, GenericClient, Type};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PromoCode {
@@ -23,7 +23,10 @@ pub struct PromoCode {
 const COLUMNS: &str =
     "id, code, tokens, discount_percent, valid_from, valid_until, max_uses, used_count, is_active";
 
-impl PromoCode {
+impl FromRow for PromoCode {
+    const COLUMNS: &'static str = COLUMNS;
+    const FROM: &'static str = "promo_codes";
+
     fn from_row(row: &Row) -> Self {
         Self {
             id: row.get("id"),
@@ -56,24 +59,24 @@ pub async fn create(
     terms: &Terms,
     created_by: i64,
 ) -> Result<Option<PromoCode>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!(
-                "INSERT INTO promo_codes (code, tokens, discount_percent, valid_from, valid_until, max_uses, created_by)
+    let sql = format!(
+        "INSERT INTO promo_codes (code, tokens, discount_percent, valid_from, valid_until, max_uses, created_by)
                  VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (code) DO NOTHING RETURNING {COLUMNS}"
-            ),
-            &[
-                (&code, Type::TEXT),
-                (&terms.tokens, Type::INT8),
-                (&terms.discount_percent, Type::INT4),
-                (&terms.valid_from, Type::TIMESTAMPTZ),
-                (&terms.valid_until, Type::TIMESTAMPTZ),
-                (&terms.max_uses, Type::INT4),
-                (&created_by, Type::INT8),
-            ],
-        )
-        .await?;
-    Ok(row.as_ref().map(PromoCode::from_row))
+    );
+    fetch_opt(
+        db,
+        &sql,
+        &[
+            (&code, Type::TEXT),
+            (&terms.tokens, Type::INT8),
+            (&terms.discount_percent, Type::INT4),
+            (&terms.valid_from, Type::TIMESTAMPTZ),
+            (&terms.valid_until, Type::TIMESTAMPTZ),
+            (&terms.max_uses, Type::INT4),
+            (&created_by, Type::INT8),
+        ],
+    )
+    .await
 }
 
 /// Changes the validity window, max usages and active flag of a code (its kind and value stay).
@@ -84,37 +87,35 @@ pub async fn update(
     max_uses: Option<Option<i32>>,
     is_active: Option<bool>,
 ) -> Result<Option<PromoCode>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!(
-                "UPDATE promo_codes SET
+    fetch_opt(
+        db,
+        &format!(
+            "UPDATE promo_codes SET
                     valid_until = CASE WHEN $2 THEN $3 ELSE valid_until END,
                     max_uses = CASE WHEN $4 THEN $5 ELSE max_uses END,
                     is_active = COALESCE($6, is_active),
                     updated_at = now()
                  WHERE code = $1 RETURNING {COLUMNS}"
-            ),
-            &[
-                (&code, Type::TEXT),
-                (&valid_until.is_some(), Type::BOOL),
-                (&valid_until.flatten(), Type::TIMESTAMPTZ),
-                (&max_uses.is_some(), Type::BOOL),
-                (&max_uses.flatten(), Type::INT4),
-                (&is_active, Type::BOOL),
-            ],
-        )
-        .await?;
-    Ok(row.as_ref().map(PromoCode::from_row))
+        ),
+        &[
+            (&code, Type::TEXT),
+            (&valid_until.is_some(), Type::BOOL),
+            (&valid_until.flatten(), Type::TIMESTAMPTZ),
+            (&max_uses.is_some(), Type::BOOL),
+            (&max_uses.flatten(), Type::INT4),
+            (&is_active, Type::BOOL),
+        ],
+    )
+    .await
 }
 
 pub async fn list(db: &impl GenericClient) -> Result<Vec<PromoCode>, DbError> {
-    let rows = db
-        .query_typed(
-            &format!("SELECT {COLUMNS} FROM promo_codes ORDER BY id DESC"),
-            &[],
-        )
-        .await?;
-    Ok(rows.iter().map(PromoCode::from_row).collect())
+    fetch_all(
+        db,
+        &format!("SELECT {COLUMNS} FROM promo_codes ORDER BY id DESC"),
+        &[],
+    )
+    .await
 }
 
 /// The code, locked until the transaction ends (serialises concurrent redemptions of it).
@@ -122,13 +123,7 @@ pub async fn get_for_update(
     db: &impl GenericClient,
     code: &str,
 ) -> Result<Option<PromoCode>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!("SELECT {COLUMNS} FROM promo_codes WHERE code = $1 FOR UPDATE"),
-            &[(&code, Type::TEXT)],
-        )
-        .await?;
-    Ok(row.as_ref().map(PromoCode::from_row))
+    find(db, "code = $1 FOR UPDATE", &[(&code, Type::TEXT)]).await
 }
 
 /// Records a user's redemption and counts the use; `None` if the user already redeemed this code.

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
-use super::{DbError, GenericClient, Type};
+use super::{fetch_opt, find, find_all, DbError, FromRow, GenericClient, Type};
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Style {
@@ -70,7 +70,10 @@ pub fn normalize_tag(tag: &str) -> Option<String> {
 const COLUMNS: &str =
     "id, name, description, prompt_template, lora_url, lora_scale, trigger_word, preview_url, gender, tags, is_active";
 
-impl Style {
+impl FromRow for Style {
+    const COLUMNS: &'static str = COLUMNS;
+    const FROM: &'static str = "styles";
+
     fn from_row(row: &Row) -> Self {
         Self {
             id: row.get("id"),
@@ -91,37 +94,31 @@ impl Style {
 /// Adds a style, or `None` if one with that name exists.
 pub async fn create(db: &impl GenericClient, s: &NewStyle) -> Result<Option<Style>, DbError> {
     let tags: Vec<String> = s.tags.iter().filter_map(|t| normalize_tag(t)).collect();
-    let row = db
-        .query_typed_opt(
-            &format!(
-                "INSERT INTO styles (name, description, prompt_template, lora_url, lora_scale, trigger_word,
+    let sql = format!(
+        "INSERT INTO styles (name, description, prompt_template, lora_url, lora_scale, trigger_word,
                                      preview_url, gender, tags)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (name) DO NOTHING RETURNING {COLUMNS}"
-            ),
-            &[
-                (&s.name, Type::TEXT),
-                (&s.description, Type::TEXT),
-                (&s.prompt_template, Type::TEXT),
-                (&s.lora_url, Type::TEXT),
-                (&s.lora_scale, Type::FLOAT8),
-                (&s.trigger_word, Type::TEXT),
-                (&s.preview_url, Type::TEXT),
-                (&s.gender, Type::TEXT),
-                (&tags, Type::TEXT_ARRAY),
-            ],
-        )
-        .await?;
-    Ok(row.as_ref().map(Style::from_row))
+    );
+    fetch_opt(
+        db,
+        &sql,
+        &[
+            (&s.name, Type::TEXT),
+            (&s.description, Type::TEXT),
+            (&s.prompt_template, Type::TEXT),
+            (&s.lora_url, Type::TEXT),
+            (&s.lora_scale, Type::FLOAT8),
+            (&s.trigger_word, Type::TEXT),
+            (&s.preview_url, Type::TEXT),
+            (&s.gender, Type::TEXT),
+            (&tags, Type::TEXT_ARRAY),
+        ],
+    )
+    .await
 }
 
 pub async fn get(db: &impl GenericClient, id: i64) -> Result<Option<Style>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!("SELECT {COLUMNS} FROM styles WHERE id = $1"),
-            &[(&id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.as_ref().map(Style::from_row))
+    find(db, "id = $1", &[(&id, Type::INT8)]).await
 }
 
 /// Styles, active ones only unless `include_inactive` (the admin view), optionally with one tag.
@@ -134,16 +131,13 @@ pub async fn list_tagged(
     include_inactive: bool,
     tag: Option<&str>,
 ) -> Result<Vec<Style>, DbError> {
-    let rows = db
-        .query_typed(
-            &format!(
-                "SELECT {COLUMNS} FROM styles WHERE (is_active OR $1) AND ($2::text IS NULL OR tags @> ARRAY[$2])
-                 ORDER BY name"
-            ),
-            &[(&include_inactive, Type::BOOL), (&tag, Type::TEXT)],
-        )
-        .await?;
-    Ok(rows.iter().map(Style::from_row).collect())
+    find_all(
+        db,
+        "(is_active OR $1) AND ($2::text IS NULL OR tags @> ARRAY[$2])
+                 ORDER BY name",
+        &[(&include_inactive, Type::BOOL), (&tag, Type::TEXT)],
+    )
+    .await
 }
 
 /// The tags of active styles, with how many styles have each.
@@ -189,10 +183,10 @@ pub async fn update(
         .map(|tags| tags.iter().filter_map(|t| normalize_tag(t)).collect());
     let set = |field: &Option<Option<String>>| field.is_some();
     let value = |field: &Option<Option<String>>| field.clone().flatten();
-    let row = db
-        .query_typed_opt(
-            &format!(
-                "UPDATE styles SET
+    fetch_opt(
+        db,
+        &format!(
+            "UPDATE styles SET
                     name = COALESCE($2, name),
                     description = COALESCE($3, description),
                     prompt_template = COALESCE($4, prompt_template),
@@ -205,25 +199,24 @@ pub async fn update(
                     is_active = COALESCE($15, is_active),
                     updated_at = now()
                  WHERE id = $1 RETURNING {COLUMNS}"
-            ),
-            &[
-                (&id, Type::INT8),
-                (&u.name, Type::TEXT),
-                (&u.description, Type::TEXT),
-                (&u.prompt_template, Type::TEXT),
-                (&set(&u.lora_url), Type::BOOL),
-                (&value(&u.lora_url), Type::TEXT),
-                (&u.lora_scale, Type::FLOAT8),
-                (&set(&u.trigger_word), Type::BOOL),
-                (&value(&u.trigger_word), Type::TEXT),
-                (&set(&u.preview_url), Type::BOOL),
-                (&value(&u.preview_url), Type::TEXT),
-                (&set(&u.gender), Type::BOOL),
-                (&value(&u.gender), Type::TEXT),
-                (&tags, Type::TEXT_ARRAY),
-                (&u.is_active, Type::BOOL),
-            ],
-        )
-        .await?;
-    Ok(row.as_ref().map(Style::from_row))
+        ),
+        &[
+            (&id, Type::INT8),
+            (&u.name, Type::TEXT),
+            (&u.description, Type::TEXT),
+            (&u.prompt_template, Type::TEXT),
+            (&set(&u.lora_url), Type::BOOL),
+            (&value(&u.lora_url), Type::TEXT),
+            (&u.lora_scale, Type::FLOAT8),
+            (&set(&u.trigger_word), Type::BOOL),
+            (&value(&u.trigger_word), Type::TEXT),
+            (&set(&u.preview_url), Type::BOOL),
+            (&value(&u.preview_url), Type::TEXT),
+            (&set(&u.gender), Type::BOOL),
+            (&value(&u.gender), Type::TEXT),
+            (&tags, Type::TEXT_ARRAY),
+            (&u.is_active, Type::BOOL),
+        ],
+    )
+    .await
 }

@@ -6,7 +6,7 @@ use rand::Rng;
 use serde::Serialize;
 use tokio_postgres::Row;
 
-use super::{DbError, GenericClient, Page, Type};
+use super::{fetch_all, fetch_opt, find, find_all, DbError, FromRow, GenericClient, Page, Type};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct User {
@@ -29,7 +29,10 @@ pub struct User {
 const COLUMNS: &str = "id, username, first_name, last_name, language_code, activated_at, tokens_left, \
      tokens_spent, is_blocked, bot_blocked_at IS NOT NULL AS bot_blocked, referral_code, referred_by, dialog";
 
-impl User {
+impl FromRow for User {
+    const COLUMNS: &'static str = COLUMNS;
+    const FROM: &'static str = "users";
+
     fn from_row(row: &Row) -> Self {
         Self {
             id: row.get("id"),
@@ -47,7 +50,9 @@ impl User {
             dialog: row.get("dialog"),
         }
     }
+}
 
+impl User {
     pub fn display_name(&self) -> String {
         match (&self.username, &self.last_name) {
             (Some(u), _) => format!("@{u}"),
@@ -138,37 +143,19 @@ fn new_referral_code() -> String {
 }
 
 pub async fn get(db: &impl GenericClient, id: i64) -> Result<Option<User>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!("SELECT {COLUMNS} FROM users WHERE id = $1"),
-            &[(&id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.as_ref().map(User::from_row))
+    find(db, "id = $1", &[(&id, Type::INT8)]).await
 }
 
 /// Locks the user's row until the transaction ends (serialises a user's dialogue steps).
 pub async fn get_for_update(db: &impl GenericClient, id: i64) -> Result<Option<User>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!("SELECT {COLUMNS} FROM users WHERE id = $1 FOR UPDATE"),
-            &[(&id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.as_ref().map(User::from_row))
+    find(db, "id = $1 FOR UPDATE", &[(&id, Type::INT8)]).await
 }
 
 pub async fn find_by_referral_code(
     db: &impl GenericClient,
     code: &str,
 ) -> Result<Option<User>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!("SELECT {COLUMNS} FROM users WHERE referral_code = $1"),
-            &[(&code, Type::TEXT)],
-        )
-        .await?;
-    Ok(row.as_ref().map(User::from_row))
+    find(db, "referral_code = $1", &[(&code, Type::TEXT)]).await
 }
 
 /// Finds users by id, or by @username (case-insensitive, with or without the @).
@@ -180,22 +167,21 @@ pub async fn search(
     let query = query.trim();
     let id: Option<i64> = query.parse().ok();
     let username = query.trim_start_matches('@').to_lowercase();
-    let rows = db
-        .query_typed(
-            &format!(
-                "SELECT {COLUMNS} FROM users
+    fetch_all(
+        db,
+        &format!(
+            "SELECT {COLUMNS} FROM users
                  WHERE id = $1 OR lower(username) = $2 OR lower(username) LIKE $3
                  ORDER BY (id = $1 OR lower(username) = $2) DESC, id DESC LIMIT $4"
-            ),
-            &[
-                (&id, Type::INT8),
-                (&username, Type::TEXT),
-                (&format!("{}%", escape_like(&username)), Type::TEXT),
-                (&limit, Type::INT8),
-            ],
-        )
-        .await?;
-    Ok(rows.iter().map(User::from_row).collect())
+        ),
+        &[
+            (&id, Type::INT8),
+            (&username, Type::TEXT),
+            (&format!("{}%", escape_like(&username)), Type::TEXT),
+            (&limit, Type::INT8),
+        ],
+    )
+    .await
 }
 
 fn escape_like(s: &str) -> String {
@@ -205,13 +191,12 @@ fn escape_like(s: &str) -> String {
 }
 
 pub async fn list(db: &impl GenericClient, page: Page) -> Result<Vec<User>, DbError> {
-    let rows = db
-        .query_typed(
-            &format!("SELECT {COLUMNS} FROM users WHERE id < $1 ORDER BY id DESC LIMIT $2"),
-            &[(&page.before(), Type::INT8), (&page.limit, Type::INT8)],
-        )
-        .await?;
-    Ok(rows.iter().map(User::from_row).collect())
+    find_all(
+        db,
+        "id < $1 ORDER BY id DESC LIMIT $2",
+        &[(&page.before(), Type::INT8), (&page.limit, Type::INT8)],
+    )
+    .await
 }
 
 /// Blocks or unblocks a user (an admin action). Returns the user, or `None` if there is none.
@@ -220,13 +205,10 @@ pub async fn set_blocked(
     id: i64,
     blocked: bool,
 ) -> Result<Option<User>, DbError> {
-    let row = db
-        .query_typed_opt(
-            &format!("UPDATE users SET is_blocked = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"),
-            &[(&id, Type::INT8), (&blocked, Type::BOOL)],
-        )
-        .await?;
-    Ok(row.as_ref().map(User::from_row))
+    let sql = format!(
+        "UPDATE users SET is_blocked = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+    );
+    fetch_opt(db, &sql, &[(&id, Type::INT8), (&blocked, Type::BOOL)]).await
 }
 
 /// The user blocked the bot (Telegram answered 403): stop sending them messages until they return.

@@ -346,7 +346,7 @@ async fn delete_replicate_version(services: &Services, version: &str) -> Result<
 
 async fn delete_replicate_file(services: &Services, url: &str) -> Result<Value, Failure> {
     // Only a file of our own Replicate account is ever asked for, never an id read off any URL.
-    let Some(file_id) = crate::service::deletion::replicate_file_id(services, url) else {
+    let Some(file_id) = crate::replicate::file_id(&services.config.replicate.api_url, url) else {
         return Ok(skipped("not a Replicate file"));
     };
     let replicate = services.replicate()?;

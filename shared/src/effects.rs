@@ -217,3 +217,9 @@ impl Written {
         &self.0
     }
 }
+
+/// The dedupe key of a file's deletion: one per file, whoever asks (an erasure, a training that
+/// settled).
+pub fn delete_file_key(url: &str) -> String {
+    format!("delete-file:{url}")
+}

@@ -473,3 +473,12 @@ fn is_tagged(item: &Value, tag: &str, input_ref: Option<&str>) -> bool {
 fn without_url(e: reqwest::Error) -> String {
     e.without_url().to_string()
 }
+
+/// The Replicate file id of a photo we uploaded through the files API
+/// (`<REPLICATE_API_URL>/files/<id>/...`); `None` for any other URL.
+pub fn file_id(api_url: &url::Url, url: &str) -> Option<String> {
+    let files = api_url.join("files/").ok()?;
+    let rest = url.strip_prefix(files.as_str())?;
+    let id = rest.split(['/', '?']).next()?;
+    (!id.is_empty()).then(|| id.to_owned())
+}

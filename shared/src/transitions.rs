@@ -252,7 +252,7 @@ async fn delete_training_zips(
         written
             .write(
                 db,
-                &crate::service::deletion::delete_file_key(&url),
+                &crate::effects::delete_file_key(&url),
                 &Effect::DeleteReplicateFile { url },
             )
             .await?;

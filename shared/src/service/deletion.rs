@@ -54,7 +54,7 @@ pub async fn erase_model(
     let files: Vec<String> = photos
         .iter()
         .filter_map(|p| p.source_url.as_deref())
-        .filter_map(|url| replicate_file_id(services, url))
+        .filter_map(|url| crate::replicate::file_id(&services.config.replicate.api_url, url))
         .collect();
     let mut training_canceled = false;
     let mut version_deleted = false;
@@ -81,7 +81,7 @@ pub async fn erase_model(
         written
             .write(
                 &*tx,
-                &delete_file_key(&url),
+                &crate::effects::delete_file_key(&url),
                 &Effect::DeleteReplicateFile { url },
             )
             .await?;
@@ -116,15 +116,6 @@ pub async fn erase_model(
         training_canceled,
         refunded,
     })
-}
-
-/// The Replicate file id of a photo we uploaded through the files API
-/// (`<REPLICATE_API_URL>/files/<id>/...`); `None` for any other URL.
-pub fn replicate_file_id(services: &Services, url: &str) -> Option<String> {
-    let files = services.config.replicate.api_url.join("files/").ok()?;
-    let rest = url.strip_prefix(files.as_str())?;
-    let id = rest.split(['/', '?']).next()?;
-    (!id.is_empty()).then(|| id.to_owned())
 }
 
 /// What erasing an account did ([`erase_account`]). The Replicate counts are of what this call
@@ -207,12 +198,12 @@ pub async fn erase_account(
     for url in remote
         .file_urls
         .iter()
-        .filter(|url| replicate_file_id(services, url).is_some())
+        .filter(|url| crate::replicate::file_id(&services.config.replicate.api_url, url).is_some())
     {
         written
             .write(
                 &*tx,
-                &delete_file_key(url),
+                &crate::effects::delete_file_key(url),
                 &Effect::DeleteReplicateFile { url: url.clone() },
             )
             .await?;
@@ -238,10 +229,4 @@ pub async fn erase_account(
     drop(conn);
     dispatch::now(services, written).await;
     Ok(erased)
-}
-
-/// The dedupe key of a file's deletion: one per file, whoever asks (an erasure, a training that
-/// settled).
-pub fn delete_file_key(url: &str) -> String {
-    format!("delete-file:{url}")
 }

@@ -513,7 +513,7 @@ async fn train(
             let ids: Vec<String> = photos
                 .iter()
                 .filter_map(|p| p.source_url.as_deref())
-                .filter_map(|u| service::deletion::replicate_file_id(services, u))
+                .filter_map(|u| shared::replicate::file_id(&services.config.replicate.api_url, u))
                 .collect();
             delete_files(services, &ids).await;
             if let Some(model_id) = draft {

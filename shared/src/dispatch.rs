@@ -19,6 +19,7 @@ use teloxide_core::types::{ChatId, InputFile, InputMedia, InputMediaPhoto, Messa
 use crate::db::DbError;
 use crate::domain::status::GenerationStatus;
 use crate::effects::{backoff, AdminNotice, Effect, Notice, Written, MAX_ATTEMPTS};
+use crate::errors::Transient;
 use crate::http::error_chain;
 use crate::notify;
 use crate::queue::{QueueError, TrainingJob};
@@ -302,10 +303,11 @@ async fn execute(services: &Services, effect: &Effect) -> Result<Value, Failure>
             {
                 Ok(()) => Ok(json!({ "queued": true })),
                 Err(e @ QueueError::NotConfigured) => Err(Failure::Paused(e.to_string())),
-                Err(e) => Err(Failure::Transient {
+                Err(e) if e.is_transient() => Err(Failure::Transient {
                     error: e.to_string(),
                     retry_after: None,
                 }),
+                Err(e) => Err(Failure::Permanent(e.to_string())),
             }
         }
         Effect::DeleteReplicateVersion { version } => {

@@ -38,7 +38,7 @@ pub struct Photo {
     pub kind: ImageKind,
 }
 
-/// Why a photo could not be fetched. Only [`FetchError::is_transient`] ones are worth another try.
+/// Why a photo could not be fetched. Only transient ones ([`crate::errors`]) are worth another try.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     /// The URL itself is refused (scheme, a literal private address): nothing was sent.
@@ -62,19 +62,6 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    /// The source failed for now (a 5xx or 429, a timeout, a broken connection): worth another try.
-    /// Everything else is about the photo or its address and will fail the same way again.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            FetchError::Status(status) => *status >= 500 || *status == 429,
-            FetchError::Timeout | FetchError::Broken(_) => true,
-            FetchError::Refused(_)
-            | FetchError::Unreachable(_)
-            | FetchError::TooLarge
-            | FetchError::NotAnImage => false,
-        }
-    }
-
     /// What the person who gave us the photo is told (a fixed text).
     pub fn user_text(&self) -> &'static str {
         match self {

@@ -7,6 +7,7 @@ pub mod db;
 pub mod dispatch;
 pub mod domain;
 pub mod effects;
+pub mod errors;
 pub mod fetch;
 pub mod http;
 pub mod notify;

@@ -7,7 +7,7 @@ use teloxide_core::types::{InlineKeyboardButton, InlineKeyboardMarkup, ReplyMark
 use crate::db::DbError;
 use crate::domain::callbacks::Callback;
 use crate::effects::{AdminNotice, Notice};
-use crate::once::Transient;
+use crate::errors::Transient;
 use crate::repo::users::{self, User};
 use crate::services::{Services, Unavailable};
 use crate::telegram::TelegramError;
@@ -26,9 +26,9 @@ pub enum NotifyError {
 impl Transient for NotifyError {
     fn is_transient(&self) -> bool {
         match self {
-            NotifyError::Db(_) => true,
+            NotifyError::Db(e) => e.is_transient(),
             NotifyError::Telegram(e) => e.is_transient(),
-            NotifyError::Unavailable(_) => false,
+            NotifyError::Unavailable(e) => e.is_transient(),
         }
     }
 }

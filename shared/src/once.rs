@@ -5,13 +5,9 @@
 use std::future::Future;
 
 use crate::db::{Db, DbError};
+use crate::errors::Transient;
 use crate::http::error_chain;
 use crate::repo::deliveries::{self, Claim, Delivery};
-
-/// An error that knows whether a retry can help.
-pub trait Transient: std::error::Error + 'static {
-    fn is_transient(&self) -> bool;
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Handled<T> {

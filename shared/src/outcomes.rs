@@ -9,6 +9,7 @@
 use crate::db::DbError;
 use crate::dispatch;
 use crate::domain::status::{GenerationStatus, ReplicateStatus};
+use crate::errors::Transient;
 use crate::replicate::Job;
 use crate::repo::generations::{self, Generation};
 use crate::repo::ledger::LedgerError;
@@ -35,14 +36,12 @@ impl From<TransitionError> for OutcomeError {
     }
 }
 
-impl crate::once::Transient for OutcomeError {
-    /// Worth the sender delivering the report again.
+impl Transient for OutcomeError {
     fn is_transient(&self) -> bool {
         match self {
-            OutcomeError::Db(_) => true,
-            OutcomeError::Ledger(LedgerError::Db(_)) => true,
-            OutcomeError::Ledger(_) => false,
-            OutcomeError::Unavailable(_) => false,
+            OutcomeError::Db(e) => e.is_transient(),
+            OutcomeError::Ledger(e) => e.is_transient(),
+            OutcomeError::Unavailable(e) => e.is_transient(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The Replicate HTTP API client: files, destination models, trainings, predictions.
 //!
-//! Errors say whether trying again can help ([`ReplicateError::is_transient`]): 429, 5xx and network
+//! Errors say whether trying again can help ([`crate::errors`]): 429, 5xx and network
 //! failures can; 4xx answers (validation, auth) cannot.
 
 use reqwest::multipart::{Form, Part};
@@ -32,14 +32,6 @@ pub enum ReplicateError {
 }
 
 impl ReplicateError {
-    pub fn is_transient(&self) -> bool {
-        match self {
-            ReplicateError::Network(_) => true,
-            ReplicateError::Status { status, .. } => *status == 429 || *status >= 500,
-            ReplicateError::Decode(_) => false,
-        }
-    }
-
     /// How long Replicate asked us to wait before trying again (a throttled call's `Retry-After`).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

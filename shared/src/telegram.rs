@@ -26,36 +26,6 @@ pub enum TelegramError {
     Request(#[source] RequestError),
 }
 
-impl TelegramError {
-    /// Worth trying again later (network trouble, Telegram's 5xx or rate limits).
-    pub fn is_transient(&self) -> bool {
-        match self {
-            TelegramError::Blocked => false,
-            TelegramError::RateLimited(_) => true,
-            // A non-JSON answer is what a proxy in front of the Bot API gives during an outage.
-            TelegramError::Request(RequestError::Api(teloxide_core::ApiError::Unknown(
-                description,
-            ))) => is_server_error(description),
-            TelegramError::Request(e) => matches!(
-                e,
-                RequestError::Network(_) | RequestError::Io(_) | RequestError::InvalidJson { .. }
-            ),
-        }
-    }
-}
-
-/// Telegram's own 5xx answers come as `{"ok": false, "description": ...}` JSON, which teloxide
-/// reads as an unknown API error: these say the fault is Telegram's, for now.
-fn is_server_error(description: &str) -> bool {
-    const SERVER_ERRORS: [&str; 4] = [
-        "Internal Server Error",
-        "Bad Gateway",
-        "Service Unavailable",
-        "Gateway Timeout",
-    ];
-    SERVER_ERRORS.iter().any(|e| description.contains(e))
-}
-
 /// The bot: a teloxide-core [`Bot`] pointed at `TELEGRAM_API_URL`.
 #[derive(Clone, Debug)]
 pub struct Telegram {

@@ -28,6 +28,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use shared::db::DbError;
 use shared::domain::rules::RuleError;
+use shared::errors::Transient;
 use shared::http::{error_chain, ApiError};
 use shared::service::ServiceError;
 use shared::services::Unavailable;
@@ -122,22 +123,10 @@ impl From<Unavailable> for Error {
 
 impl From<DbError> for Error {
     fn from(e: DbError) -> Self {
-        match &e {
+        match e {
             DbError::NotConfigured => ApiError::from(e).into(),
-            // No connection, or it broke, or the server is busy or shutting down: worth trying again.
-            DbError::Pool(_) => Self::transient(&e),
-            DbError::Query(q) => match q.code().map(|c| c.code()) {
-                None => Self::transient(&e),
-                Some(code)
-                    if ["08", "40", "53", "57"]
-                        .iter()
-                        .any(|class| code.starts_with(class)) =>
-                {
-                    Self::transient(&e)
-                }
-                Some(_) => Self::internal(&e),
-            },
-            _ => Self::internal(&e),
+            e if e.is_transient() => Self::transient(&e),
+            e => Self::internal(&e),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! got is settled by finding the training at Replicate, never by starting a second paid one. No row
 //! lock or transaction is held while photos download or the zip uploads.
 
+use shared::errors::Transient;
 use std::io::Write;
 
 use serde_json::json;

@@ -15,13 +15,14 @@ pub mod users;
 
 use crate::db::DbError;
 use crate::domain::rules::RuleError;
+use crate::errors::Transient;
 use crate::queue::QueueError;
 use crate::replicate::ReplicateError;
 use crate::repo::ledger::LedgerError;
 use crate::services::Unavailable;
 
 /// Why a use case did not happen. Callers turn each into words for the person (bot) or a status and
-/// code (API); [`ServiceError::is_transient`] says whether trying again later may work.
+/// code (API); [`Transient::is_transient`] says whether trying again later may work.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error(transparent)]
@@ -74,12 +75,21 @@ impl From<tokio_postgres::Error> for ServiceError {
     }
 }
 
-impl ServiceError {
-    pub fn is_transient(&self) -> bool {
+impl Transient for ServiceError {
+    fn is_transient(&self) -> bool {
         match self {
-            ServiceError::Db(_) | ServiceError::Queue(_) => true,
+            ServiceError::Db(e) => e.is_transient(),
+            ServiceError::Queue(e) => e.is_transient(),
             ServiceError::Replicate(e) => e.is_transient(),
-            _ => false,
+            ServiceError::Ledger(e) => e.is_transient(),
+            ServiceError::Outcome(e) => e.is_transient(),
+            ServiceError::Unavailable(e) => e.is_transient(),
+            ServiceError::Rule(_)
+            | ServiceError::InsufficientTokens { .. }
+            | ServiceError::NotFound(_)
+            | ServiceError::Conflict(_)
+            | ServiceError::Forbidden
+            | ServiceError::Upstream(_) => false,
         }
     }
 }

@@ -5,6 +5,7 @@
 use shared::domain::callbacks::Callback;
 use shared::domain::rules::{self, MAX_IMAGES, MAX_PROMPT_CHARS, MIN_IMAGES, PRESET_PROMPTS};
 use shared::domain::status::ModelStatus;
+use shared::errors::Transient;
 use shared::repo::{feedback, models, styles};
 use shared::service::generation::{self, GenerationRequest};
 use teloxide_core::payloads::SendPhotoSetters;

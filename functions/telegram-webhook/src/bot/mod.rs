@@ -11,6 +11,7 @@ mod training;
 use shared::db::DbError;
 use shared::dispatch;
 use shared::effects::{AdminNotice, Effect, Notice, Written};
+use shared::errors::Transient;
 use shared::notify;
 use shared::repo::generations;
 use shared::repo::users::{self, TelegramProfile, User};
@@ -51,14 +52,14 @@ impl From<tokio_postgres::Error> for BotError {
     }
 }
 
-impl shared::once::Transient for BotError {
+impl Transient for BotError {
     fn is_transient(&self) -> bool {
         match self {
-            BotError::Db(_) => true,
-            BotError::Unavailable(_) => false,
+            BotError::Db(e) => e.is_transient(),
+            BotError::Unavailable(e) => e.is_transient(),
             BotError::Telegram(e) => e.is_transient(),
             BotError::Service(e) => e.is_transient(),
-            BotError::Notify(e) => shared::once::Transient::is_transient(e),
+            BotError::Notify(e) => e.is_transient(),
         }
     }
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use tokio_postgres::Row;
 
 use super::{
-    fetch_all, fetch_one, fetch_opt, find, find_all, DbError, FromRow, GenericClient, Page, Type,
+    fetch_all, fetch_one, fetch_opt, find, find_page, DbError, FromRow, GenericClient, Page, Type,
 };
 use crate::domain::status::GenerationStatus;
 
@@ -135,16 +135,7 @@ pub async fn list_for_user(
     user_id: i64,
     page: Page,
 ) -> Result<Vec<Generation>, DbError> {
-    find_all(
-        db,
-        "user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-        &[
-            (&user_id, Type::INT8),
-            (&page.before(), Type::INT8),
-            (&page.limit, Type::INT8),
-        ],
-    )
-    .await
+    find_page(db, Some(user_id), page).await
 }
 
 /// In-flight generations not updated or checked for `older_than_secs` (to poll when no webhook can

@@ -52,6 +52,35 @@ pub(crate) async fn find<T: FromRow>(
     fetch_opt(db, &sql, params).await
 }
 
+/// A page of `T`'s rows, newest first: `owner`'s only, or everyone's.
+pub(crate) async fn find_page<T: FromRow>(
+    db: &impl GenericClient,
+    owner: Option<i64>,
+    page: Page,
+) -> Result<Vec<T>, DbError> {
+    let (before, limit) = (page.before(), page.limit);
+    match owner {
+        Some(user_id) => {
+            let condition = "user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
+            let params: Params = &[
+                (&user_id, Type::INT8),
+                (&before, Type::INT8),
+                (&limit, Type::INT8),
+            ];
+            find_all(db, condition, params).await
+        }
+        None => {
+            let condition = "id < $1 ORDER BY id DESC LIMIT $2";
+            find_all(
+                db,
+                condition,
+                &[(&before, Type::INT8), (&limit, Type::INT8)],
+            )
+            .await
+        }
+    }
+}
+
 /// The rows of `T`'s table that match `condition` (and whatever clauses follow it).
 pub(crate) async fn find_all<T: FromRow>(
     db: &impl GenericClient,

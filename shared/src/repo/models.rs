@@ -5,7 +5,8 @@ use serde::Serialize;
 use tokio_postgres::Row;
 
 use super::{
-    fetch_all, fetch_one, fetch_opt, find, find_all, DbError, FromRow, GenericClient, Page, Type,
+    fetch_all, fetch_one, fetch_opt, find, find_all, find_page, DbError, FromRow, GenericClient,
+    Page, Type,
 };
 use crate::domain::status::ModelStatus;
 
@@ -285,17 +286,7 @@ pub async fn list_for_user(
     user_id: i64,
     page: Page,
 ) -> Result<Vec<Model>, DbError> {
-    find_all(
-        db,
-        "m.user_id = $1 AND m.id < $2
-                 ORDER BY m.id DESC LIMIT $3",
-        &[
-            (&user_id, Type::INT8),
-            (&page.before(), Type::INT8),
-            (&page.limit, Type::INT8),
-        ],
-    )
-    .await
+    find_page(db, Some(user_id), page).await
 }
 
 /// Most recent models of every user, optionally only those with one status (admin views).

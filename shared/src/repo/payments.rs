@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::Row;
 
-use super::{fetch_opt, find_all, DbError, FromRow, GenericClient, Page, Type};
+use super::{fetch_opt, find_page, DbError, FromRow, GenericClient, Page, Type};
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Payment {
@@ -88,25 +88,11 @@ pub async fn list_for_user(
     user_id: i64,
     page: Page,
 ) -> Result<Vec<Payment>, DbError> {
-    find_all(
-        db,
-        "user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-        &[
-            (&user_id, Type::INT8),
-            (&page.before(), Type::INT8),
-            (&page.limit, Type::INT8),
-        ],
-    )
-    .await
+    find_page(db, Some(user_id), page).await
 }
 
 pub async fn list_recent(db: &impl GenericClient, page: Page) -> Result<Vec<Payment>, DbError> {
-    find_all(
-        db,
-        "id < $1 ORDER BY id DESC LIMIT $2",
-        &[(&page.before(), Type::INT8), (&page.limit, Type::INT8)],
-    )
-    .await
+    find_page(db, None, page).await
 }
 
 /// How many paid payments the user has (their first one pays their referrer a bonus).

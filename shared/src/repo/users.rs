@@ -6,7 +6,7 @@ use rand::Rng;
 use serde::Serialize;
 use tokio_postgres::Row;
 
-use super::{fetch_all, fetch_opt, find, find_all, DbError, FromRow, GenericClient, Page, Type};
+use super::{fetch_all, fetch_opt, find, find_page, DbError, FromRow, GenericClient, Page, Type};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct User {
@@ -191,12 +191,7 @@ fn escape_like(s: &str) -> String {
 }
 
 pub async fn list(db: &impl GenericClient, page: Page) -> Result<Vec<User>, DbError> {
-    find_all(
-        db,
-        "id < $1 ORDER BY id DESC LIMIT $2",
-        &[(&page.before(), Type::INT8), (&page.limit, Type::INT8)],
-    )
-    .await
+    find_page(db, None, page).await
 }
 
 /// Blocks or unblocks a user (an admin action). Returns the user, or `None` if there is none.

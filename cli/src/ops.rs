@@ -3,9 +3,10 @@
 use shared::config::Config;
 use shared::db::Db;
 use shared::repo::styles::{self, NewStyle};
+use telegram_webhook::bot::{commands, Lang};
 use teloxide_core::payloads::{SetMyCommandsSetters, SetWebhookSetters};
 use teloxide_core::requests::Requester;
-use teloxide_core::types::{AllowedUpdate, BotCommand};
+use teloxide_core::types::AllowedUpdate;
 
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -93,21 +94,14 @@ pub async fn set_webhook(args: SetWebhookArgs) -> CliResult {
         .max_connections(40);
     telegram.call(request).await?;
     // The command menu: Russian by default, English for English-speaking users.
-    let menu = |lang: shared::texts::Lang| {
-        shared::texts::texts(lang)
-            .command_menu()
-            .into_iter()
-            .map(|(command, description)| BotCommand::new(command, description))
-            .collect::<Vec<_>>()
-    };
     telegram
-        .call(telegram.bot.set_my_commands(menu(shared::texts::Lang::Ru)))
+        .call(telegram.bot.set_my_commands(commands::menu(Lang::Ru)))
         .await?;
     telegram
         .call(
             telegram
                 .bot
-                .set_my_commands(menu(shared::texts::Lang::En))
+                .set_my_commands(commands::menu(Lang::En))
                 .language_code("en"),
         )
         .await?;

@@ -28,7 +28,6 @@ use crate::repo::effects as log;
 use crate::repo::{generations, users};
 use crate::services::{Services, Unavailable};
 use crate::telegram::{Telegram, TelegramError};
-use crate::texts::html;
 use crate::transitions::{self, TransitionError};
 use tracing::Instrument;
 
@@ -448,7 +447,7 @@ async fn deliver_generation(services: &Services, generation_id: i64) -> Result<V
     let mut delivered_to = None;
     if let Some(user) = user.filter(|u| !u.bot_blocked) {
         let telegram = services.telegram()?;
-        let caption = notify::texts_for(&user).generation_caption(&html(&generation.prompt));
+        let caption = notify::generation_caption(&generation.prompt);
         match send_album(telegram, user.id, &urls, &caption).await {
             Ok(messages) => {
                 file_ids = photo_file_ids(&messages);

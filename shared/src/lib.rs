@@ -23,7 +23,6 @@ pub mod services;
 pub mod signature;
 pub mod telegram;
 pub mod telemetry;
-pub mod texts;
 pub mod transitions;
 
 #[cfg(feature = "testkit")]

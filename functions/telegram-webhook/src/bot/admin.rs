@@ -9,20 +9,19 @@ use shared::repo::{admins, events, feedback, models, payments, promos, stats, us
 use shared::service::admin::Role;
 use shared::service::styles as style_rules;
 use shared::service::{self, ServiceError};
-use shared::texts::html;
 
-use super::{keyboards, BotError, Ctx};
+use super::{html, keyboards, BotError, Command, Ctx};
 
 pub async fn command(
     ctx: &Ctx<'_>,
     role: Role,
-    name: &str,
+    command: Command,
     argument: &str,
 ) -> Result<(), BotError> {
     let t = ctx.t();
     let db = ctx.services().db()?;
-    match name {
-        "admin_stats" => {
+    match command {
+        Command::AdminStats => {
             let conn = db.conn().await?;
             let stats = stats::global_statistics(&**conn).await?;
             let funnels = events::funnels(&**conn).await?;
@@ -33,10 +32,10 @@ pub async fn command(
             text.push_str(&t.admin_insights(&funnels, &ratings, &low));
             ctx.finish_with(text, None)
         }
-        "admin_system" => {
+        Command::AdminSystem => {
             let mut words = argument.split_whitespace();
             let Some(model_id) = words.next().and_then(|w| w.parse::<i64>().ok()) else {
-                return ctx.finish_with(t.admin_system_usage(), None);
+                return ctx.finish_with(t.admin_system_usage, None);
             };
             let system = words.next() != Some("off");
             match service::admin::set_system_model(ctx.services(), ctx.user.id, model_id, system)
@@ -46,16 +45,16 @@ pub async fn command(
                 Err(e) => admin_error(ctx, e),
             }
         }
-        "admin_users" => {
+        Command::AdminUsers => {
             if argument.is_empty() {
-                return ctx.finish_with(t.admin_users_usage(), None);
+                return ctx.finish_with(t.admin_users_usage, None);
             }
             match find_user(ctx, argument).await? {
                 Some(user) => show_user(ctx, user).await,
-                None => ctx.finish_with(t.admin_user_not_found(), None),
+                None => ctx.finish_with(t.admin_user_not_found, None),
             }
         }
-        "admin_models" => {
+        Command::AdminModels => {
             let conn = db.conn().await?;
             let recent = models::list_recent(&**conn, None, 10).await?;
             let failing = models::list_recent(
@@ -67,14 +66,14 @@ pub async fn command(
             drop(conn);
             ctx.finish_with(t.admin_models(&recent, &failing), None)
         }
-        "admin_payments" => {
+        Command::AdminPayments => {
             let conn = db.conn().await?;
             let recent = payments::list_recent(&**conn, Page::first(10)).await?;
             let totals = payments::revenue(&**conn).await?;
             drop(conn);
             ctx.finish_with(t.admin_payments(&recent, &totals), None)
         }
-        "admin_styles" => {
+        Command::AdminStyles => {
             if let Some(spec) = argument.strip_prefix("add") {
                 add_style(ctx, spec).await
             } else if let Some(spec) = argument.strip_prefix("tags") {
@@ -83,20 +82,22 @@ pub async fn command(
                 show_styles(ctx).await
             }
         }
-        "admin_promo" => promo(ctx, argument).await,
-        "admins" | "admin_add" | "admin_remove" | "admin_log" if role != Role::Owner => {
-            ctx.finish_with(t.owners_only(), None)
+        Command::AdminPromo => promo(ctx, argument).await,
+        Command::Admins | Command::AdminAdd | Command::AdminRemove | Command::AdminLog
+            if role != Role::Owner =>
+        {
+            ctx.finish_with(t.owners_only, None)
         }
-        "admins" => show_admins(ctx).await,
-        "admin_add" | "admin_remove" => {
+        Command::Admins => show_admins(ctx).await,
+        Command::AdminAdd | Command::AdminRemove => {
             let Some(user) = find_user(ctx, argument).await? else {
-                return ctx.finish_with(t.admin_user_not_found(), None);
+                return ctx.finish_with(t.admin_user_not_found, None);
             };
             let result = service::admin::change_admin(
                 ctx.services(),
                 ctx.user.id,
                 user.id,
-                name == "admin_add",
+                command == Command::AdminAdd,
             )
             .await;
             match result {
@@ -104,11 +105,11 @@ pub async fn command(
                 Err(e) => admin_error(ctx, e),
             }
         }
-        "admin_log" => {
+        Command::AdminLog => {
             let entries = admins::actions(&**db.conn().await?, Page::first(20)).await?;
             ctx.finish_with(t.admin_log(&entries), None)
         }
-        _ => ctx.finish_with(t.unknown_command(), None),
+        _ => ctx.finish_with(t.unknown_command, None),
     }
 }
 
@@ -116,7 +117,7 @@ pub async fn command(
 fn admin_error(ctx: &Ctx<'_>, error: ServiceError) -> Result<(), BotError> {
     let t = ctx.t();
     match error {
-        ServiceError::Forbidden => ctx.finish_with(t.owners_only(), None),
+        ServiceError::Forbidden => ctx.finish_with(t.owners_only, None),
         ServiceError::InsufficientTokens {
             available,
             required,
@@ -152,7 +153,12 @@ async fn show_user(ctx: &Ctx<'_>, user: users::User) -> Result<(), BotError> {
     let paid = payments::list_for_user(&**db.conn().await?, user.id, Page::first(5)).await?;
     let markup = keyboards::inline(vec![
         vec![(
-            t.button_block(!user.is_blocked),
+            if user.is_blocked {
+                t.button_unblock
+            } else {
+                t.button_block
+            }
+            .to_owned(),
             Callback::AdminBlock {
                 user_id: user.id,
                 blocked: !user.is_blocked,
@@ -196,7 +202,11 @@ async fn show_styles(ctx: &Ctx<'_>) -> Result<(), BotError> {
         .iter()
         .map(|s| {
             vec![(
-                t.button_style_toggle(&s.name, !s.is_active),
+                if s.is_active {
+                    t.button_style_disable(&s.name)
+                } else {
+                    t.button_style_enable(&s.name)
+                },
                 Callback::AdminStyle {
                     style_id: s.id,
                     active: !s.is_active,
@@ -214,7 +224,7 @@ async fn add_style(ctx: &Ctx<'_>, spec: &str) -> Result<(), BotError> {
     let parts: Vec<&str> = spec.split('|').map(str::trim).collect();
     let (name, rest) = match parts.split_first() {
         Some((name, rest)) if !name.is_empty() && name.chars().count() <= 64 => (*name, rest),
-        _ => return ctx.finish_with(t.admin_style_usage(), None),
+        _ => return ctx.finish_with(t.admin_style_usage, None),
     };
     let mut style = NewStyle {
         name: name.to_owned(),
@@ -232,7 +242,7 @@ async fn add_style(ctx: &Ctx<'_>, spec: &str) -> Result<(), BotError> {
             Some(("gender", v @ ("male" | "female"))) => style.gender = Some(v.to_owned()),
             Some(("weight", v)) => match v.trim().parse::<f64>() {
                 Ok(w) => style.lora_scale = w,
-                _ => return ctx.finish_with(t.admin_style_usage(), None),
+                _ => return ctx.finish_with(t.admin_style_usage, None),
             },
             _ if positional == 0 => {
                 style.description = part.to_string();
@@ -242,7 +252,7 @@ async fn add_style(ctx: &Ctx<'_>, spec: &str) -> Result<(), BotError> {
                 style.prompt_template = part.to_string();
                 positional += 1;
             }
-            _ => return ctx.finish_with(t.admin_style_usage(), None),
+            _ => return ctx.finish_with(t.admin_style_usage, None),
         }
     }
     // The same rules as the API's (URLs, weight range, tags, lengths).
@@ -252,13 +262,13 @@ async fn add_style(ctx: &Ctx<'_>, spec: &str) -> Result<(), BotError> {
     };
     match service::admin::add_style(ctx.services(), ctx.user.id, &style).await {
         Ok(Some(style)) => ctx.finish_with(t.admin_done(&html(&style.name)), None),
-        Ok(None) => ctx.finish_with(t.admin_style_exists(), None),
+        Ok(None) => ctx.finish_with(t.admin_style_exists, None),
         Err(e) => admin_error(ctx, e),
     }
 }
 
 fn invalid_style(ctx: &Ctx<'_>, e: style_rules::InvalidField) -> Result<(), BotError> {
-    let usage = ctx.t().admin_style_usage();
+    let usage = ctx.t().admin_style_usage;
     ctx.finish_with(
         format!("{}: {}\n\n{usage}", e.field, html(&e.message)),
         None,
@@ -273,7 +283,7 @@ async fn tag_style(ctx: &Ctx<'_>, spec: &str) -> Result<(), BotError> {
         words.next().and_then(|w| w.parse::<i64>().ok()),
         words.next().unwrap_or(""),
     ) else {
-        return ctx.finish_with(t.admin_style_usage(), None);
+        return ctx.finish_with(t.admin_style_usage, None);
     };
     let tags: Vec<String> = tags
         .split(',')
@@ -313,7 +323,7 @@ async fn promo(ctx: &Ctx<'_>, argument: &str) -> Result<(), BotError> {
         .map(|w| w.split_once('=').filter(|(k, _)| known.contains(k)))
         .collect::<Option<Vec<(&str, &str)>>>()
     else {
-        return ctx.finish_with(t.admin_promo_usage(), None);
+        return ctx.finish_with(t.admin_promo_usage, None);
     };
     let option = |key: &str| options.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
     let result = match (verb, code) {
@@ -342,12 +352,12 @@ async fn promo(ctx: &Ctx<'_>, argument: &str) -> Result<(), BotError> {
                 })
             })();
             let Ok(terms) = terms else {
-                return ctx.finish_with(t.admin_promo_usage(), None);
+                return ctx.finish_with(t.admin_promo_usage, None);
             };
             service::promo::create(services, ctx.user.id, code, &terms).await
         }
         (Some("edit"), Some(_)) if options.is_empty() => {
-            return ctx.finish_with(t.admin_promo_usage(), None);
+            return ctx.finish_with(t.admin_promo_usage, None);
         }
         (Some("edit"), Some(code)) => {
             let until = option("until").map(|v| {
@@ -368,14 +378,14 @@ async fn promo(ctx: &Ctx<'_>, argument: &str) -> Result<(), BotError> {
                 (Ok(until), Ok(max)) => {
                     service::promo::change(services, ctx.user.id, code, until, max, None).await
                 }
-                _ => return ctx.finish_with(t.admin_promo_usage(), None),
+                _ => return ctx.finish_with(t.admin_promo_usage, None),
             }
         }
         (Some(verb @ ("on" | "off")), Some(code)) => {
             service::promo::change(services, ctx.user.id, code, None, None, Some(verb == "on"))
                 .await
         }
-        _ => return ctx.finish_with(t.admin_promo_usage(), None),
+        _ => return ctx.finish_with(t.admin_promo_usage, None),
     };
     match result {
         Ok(promo) => ctx.finish_with(t.admin_done(&html(&promo.code)), None),

@@ -26,7 +26,7 @@ pub async fn begin(ctx: &Ctx<'_>, model_id: i64) -> Result<(), BotError> {
         .is_some_and(|m| m.status == ModelStatus::Ready);
     if !ready {
         drop(conn);
-        ctx.reply(t.model_not_ready(), None).await?;
+        ctx.reply(t.model_not_ready, None).await?;
         return Ok(());
     }
     let tags = styles::tags(&**conn).await?;
@@ -57,14 +57,14 @@ pub async fn begin(ctx: &Ctx<'_>, model_id: i64) -> Result<(), BotError> {
         })
         .collect();
     rows.push(vec![(
-        t.button_all_styles(),
+        t.button_all_styles.to_owned(),
         Callback::StylePage { tag: None, page: 0 },
     )]);
     rows.push(vec![(
-        t.button_no_style(),
+        t.button_no_style.to_owned(),
         Callback::Style { style_id: None },
     )]);
-    ctx.reply(t.choose_tag(), Some(keyboards::inline(rows).into()))
+    ctx.reply(t.choose_tag, Some(keyboards::inline(rows).into()))
         .await?;
     Ok(())
 }
@@ -147,7 +147,7 @@ async fn show_page(ctx: &Ctx<'_>, tag: Option<&str>, page: u32) -> Result<(), Bo
     let mut arrows = Vec::new();
     if page > 0 {
         arrows.push((
-            t.button_prev(),
+            t.button_prev.to_owned(),
             Callback::StylePage {
                 tag: tag.map(str::to_owned),
                 page: page - 1,
@@ -156,7 +156,7 @@ async fn show_page(ctx: &Ctx<'_>, tag: Option<&str>, page: u32) -> Result<(), Bo
     }
     if page + 1 < pages {
         arrows.push((
-            t.button_next(),
+            t.button_next.to_owned(),
             Callback::StylePage {
                 tag: tag.map(str::to_owned),
                 page: page + 1,
@@ -167,7 +167,7 @@ async fn show_page(ctx: &Ctx<'_>, tag: Option<&str>, page: u32) -> Result<(), Bo
         rows.push(arrows);
     }
     rows.push(vec![(
-        t.button_no_style(),
+        t.button_no_style.to_owned(),
         Callback::Style { style_id: None },
     )]);
     ctx.reply(
@@ -187,7 +187,7 @@ pub async fn on_rating(ctx: &Ctx<'_>, generation_id: i64, rating: i16) -> Result
     }
     ctx.set_dialog(&Dialog::AwaitingFeedbackComment { generation_id })
         .await?;
-    ctx.finish_with(ctx.t().rate_thanks(), None)
+    ctx.finish_with(ctx.t().rate_thanks, None)
 }
 
 /// The optional comment after a rating.
@@ -196,7 +196,7 @@ pub async fn on_comment(ctx: &Ctx<'_>, generation_id: i64, text: &str) -> Result
     let db = ctx.services().db()?;
     feedback::comment(&**db.conn().await?, generation_id, ctx.user.id, &comment).await?;
     ctx.set_dialog(&Dialog::Idle).await?;
-    ctx.finish_with(ctx.t().comment_thanks(), None)
+    ctx.finish_with(ctx.t().comment_thanks, None)
 }
 
 pub async fn on_style(ctx: &Ctx<'_>, style_id: Option<i64>) -> Result<(), BotError> {
@@ -303,6 +303,6 @@ pub async fn on_count(ctx: &Ctx<'_>, images: i32) -> Result<(), BotError> {
 }
 
 async fn outdated(ctx: &Ctx<'_>) -> Result<(), BotError> {
-    ctx.reply(ctx.t().outdated_button(), None).await?;
+    ctx.reply(ctx.t().outdated_button, None).await?;
     Ok(())
 }

@@ -2,42 +2,44 @@
 
 use shared::config::TokenPack;
 use shared::domain::callbacks::Callback;
-use shared::texts::{money, Texts};
 use teloxide_core::types::{
     InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup, ReplyMarkup,
 };
 
+use super::texts::{money, Texts};
+use super::Command;
+
 /// The persistent main menu under the input field.
-pub fn main_menu(t: &dyn Texts) -> ReplyMarkup {
+pub fn main_menu(t: &Texts) -> ReplyMarkup {
     let rows = vec![
         vec![
-            KeyboardButton::new(t.menu_train()),
-            KeyboardButton::new(t.menu_models()),
+            KeyboardButton::new(t.menu_train),
+            KeyboardButton::new(t.menu_models),
         ],
         vec![
-            KeyboardButton::new(t.menu_balance()),
-            KeyboardButton::new(t.menu_buy()),
+            KeyboardButton::new(t.menu_balance),
+            KeyboardButton::new(t.menu_buy),
         ],
         vec![
-            KeyboardButton::new(t.menu_referral()),
-            KeyboardButton::new(t.menu_help()),
+            KeyboardButton::new(t.menu_referral),
+            KeyboardButton::new(t.menu_help),
         ],
     ];
     ReplyMarkup::Keyboard(KeyboardMarkup::new(rows).resize_keyboard())
 }
 
 /// The command a main-menu button stands for.
-pub fn menu_command(t: &dyn Texts, text: &str) -> Option<&'static str> {
+pub fn menu_command(t: &Texts, text: &str) -> Option<Command> {
     [
-        (t.menu_train(), "train"),
-        (t.menu_models(), "models"),
-        (t.menu_balance(), "balance"),
-        (t.menu_buy(), "buy"),
-        (t.menu_referral(), "referral"),
-        (t.menu_help(), "help"),
+        (t.menu_train, Command::Train),
+        (t.menu_models, Command::Models),
+        (t.menu_balance, Command::Balance),
+        (t.menu_buy, Command::Buy),
+        (t.menu_referral, Command::Referral),
+        (t.menu_help, Command::Help),
     ]
     .into_iter()
-    .find(|(label, _)| label == text)
+    .find(|(label, _)| *label == text)
     .map(|(_, command)| command)
 }
 
@@ -49,11 +51,14 @@ pub fn inline(rows: Vec<Vec<(String, Callback)>>) -> InlineKeyboardMarkup {
     }))
 }
 
-pub fn buy_button(t: &dyn Texts) -> ReplyMarkup {
-    ReplyMarkup::InlineKeyboard(inline(vec![vec![(t.button_buy(), Callback::Packs)]]))
+pub fn buy_button(t: &Texts) -> ReplyMarkup {
+    ReplyMarkup::InlineKeyboard(inline(vec![vec![(
+        t.button_buy.to_owned(),
+        Callback::Packs,
+    )]]))
 }
 
-pub fn packs(t: &dyn Texts, packs: &[TokenPack]) -> ReplyMarkup {
+pub fn packs(t: &Texts, packs: &[TokenPack]) -> ReplyMarkup {
     ReplyMarkup::InlineKeyboard(inline(
         packs
             .iter()

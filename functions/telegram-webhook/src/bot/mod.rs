@@ -2,14 +2,17 @@
 //! (with the dialogue state), their models, generations and payments.
 
 mod admin;
+pub mod commands;
 mod dialog;
 mod generate;
 mod keyboards;
 mod payments;
+pub mod texts;
 mod training;
 
 use shared::db::DbError;
 use shared::dispatch;
+use shared::domain::callbacks::Callback;
 use shared::effects::{AdminNotice, Effect, Notice, Written};
 use shared::errors::Transient;
 use shared::notify;
@@ -18,7 +21,6 @@ use shared::repo::users::{self, TelegramProfile, User};
 use shared::repo::{models, referrals, Page};
 use shared::service::{self, ServiceError};
 use shared::telegram::{Telegram, TelegramError};
-use shared::texts::{html, texts, Lang, Texts};
 use teloxide_core::payloads::{
     AnswerCallbackQuerySetters, EditMessageTextSetters, SendMessageSetters,
 };
@@ -28,7 +30,9 @@ use teloxide_core::types::{
     UpdateKind,
 };
 
+pub use commands::Command;
 pub use dialog::Dialog;
+pub use texts::{html, texts, Lang, Texts};
 
 use crate::State;
 
@@ -106,17 +110,21 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    pub fn t(&self) -> &'static dyn Texts {
+    pub fn t(&self) -> &'static Texts {
         texts(self.lang)
     }
 
     /// The update's last message to the user, returned in the webhook response rather than sent
     /// (saves a Bot API call). Only for a reply nothing else follows and whose result nobody needs.
-    pub fn finish_with(&self, text: String, markup: Option<ReplyMarkup>) -> Result<(), BotError> {
+    pub fn finish_with(
+        &self,
+        text: impl Into<String>,
+        markup: Option<ReplyMarkup>,
+    ) -> Result<(), BotError> {
         let reply = WebhookReply {
             method: "sendMessage",
             chat_id: self.user.id,
-            text,
+            text: text.into(),
             parse_mode: "HTML",
             reply_markup: markup,
         };
@@ -145,10 +153,10 @@ impl Ctx<'_> {
     /// Sends an HTML message to the user. A user who blocked the bot is marked, not an error.
     pub async fn reply(
         &self,
-        text: String,
+        text: impl Into<String>,
         markup: Option<ReplyMarkup>,
     ) -> Result<Option<Message>, BotError> {
-        match self.send_text(text, markup).await {
+        match self.send_text(text.into(), markup).await {
             Err(TelegramError::Blocked) => {
                 notify::mark_blocked(self.services(), self.user.id).await?;
                 Ok(None)
@@ -249,6 +257,7 @@ impl Ctx<'_> {
     /// Words for a use case that did not happen (the errors a person can act on); other errors
     /// propagate (and a transient one makes Telegram deliver the update again).
     pub async fn explain(&self, error: ServiceError) -> Result<(), BotError> {
+        use shared::domain::rules::{RuleError, MAX_PROMPT_CHARS, MIN_PHOTOS};
         let t = self.t();
         let text = match &error {
             ServiceError::InsufficientTokens {
@@ -260,26 +269,20 @@ impl Ctx<'_> {
                     .await?;
                 return Ok(());
             }
-            ServiceError::Rule(shared::domain::rules::RuleError::PhotoCount(count)) => {
-                t.too_few_photos(*count, shared::domain::rules::MIN_PHOTOS)
+            ServiceError::Rule(RuleError::PhotoCount(count)) => {
+                t.too_few_photos(*count, MIN_PHOTOS)
             }
-            ServiceError::Rule(shared::domain::rules::RuleError::ModelNotReady) => {
-                t.model_not_ready()
-            }
-            ServiceError::Rule(shared::domain::rules::RuleError::Prompt) => {
-                t.bad_prompt(shared::domain::rules::MAX_PROMPT_CHARS)
-            }
-            ServiceError::Rule(shared::domain::rules::RuleError::ModelName) => t.train_bad_name(),
-            ServiceError::Rule(shared::domain::rules::RuleError::NotAnImage) => t.photo_not_image(),
-            ServiceError::Rule(shared::domain::rules::RuleError::PhotoTooLarge) => {
-                t.photo_too_large()
-            }
+            ServiceError::Rule(RuleError::Prompt) => t.bad_prompt(MAX_PROMPT_CHARS),
+            ServiceError::Rule(RuleError::ModelNotReady) => t.model_not_ready.to_owned(),
+            ServiceError::Rule(RuleError::ModelName) => t.train_bad_name.to_owned(),
+            ServiceError::Rule(RuleError::NotAnImage) => t.photo_not_image.to_owned(),
+            ServiceError::Rule(RuleError::PhotoTooLarge) => t.photo_too_large.to_owned(),
             // The failed generation's notice (failed, tokens returned) has told them already.
             ServiceError::Upstream(_) => return Ok(()),
             ServiceError::NotFound(_) | ServiceError::Conflict(_) | ServiceError::Rule(_) => {
-                t.outdated_button()
+                t.outdated_button.to_owned()
             }
-            ServiceError::Unavailable(_) => t.try_later(),
+            ServiceError::Unavailable(_) => t.try_later.to_owned(),
             _ => return Err(error.into()),
         };
         self.reply(text, None).await?;
@@ -355,62 +358,75 @@ async fn on_message(ctx: &Ctx<'_>, created: bool, message: &Message) -> Result<(
         return payments::successful(ctx, payment).await;
     }
     if ctx.user.is_blocked {
-        return ctx.finish_with(t.blocked(), None);
+        return ctx.finish_with(t.blocked, None);
     }
     if message.photo().is_some() || message.document().is_some() {
         return training::on_photo(ctx, message).await;
     }
     let text = message.text().unwrap_or_default().trim();
-    let (command, argument) = split_command(text);
-    let command = command.or_else(|| keyboards::menu_command(t, text));
+    let (typed, argument) = split_command(text);
+    let command = match typed {
+        Some(name) => match Command::parse(name) {
+            Some(command) => command,
+            None => return ctx.finish_with(t.unknown_command, None),
+        },
+        None => match keyboards::menu_command(t, text) {
+            Some(command) => command,
+            None => return on_text(ctx, text).await,
+        },
+    };
     match command {
-        Some("start") => start(ctx, created, argument).await,
-        Some("help") => {
+        Command::Start => start(ctx, created, argument).await,
+        Command::Help => {
             ctx.set_dialog(&Dialog::Idle).await?;
-            ctx.finish_with(t.help(), Some(keyboards::main_menu(t)))
+            ctx.finish_with(commands::help(ctx.lang), Some(keyboards::main_menu(t)))
         }
-        Some("cancel") => {
+        Command::Cancel => {
             ctx.set_dialog(&Dialog::Idle).await?;
-            ctx.finish_with(t.cancelled(), Some(keyboards::main_menu(t)))
+            ctx.finish_with(t.cancelled, Some(keyboards::main_menu(t)))
         }
-        Some("balance") => {
+        Command::Balance => {
             ctx.finish_with(t.balance(ctx.user.tokens_left, ctx.user.tokens_spent), None)
         }
-        Some("models") => list_models(ctx).await,
-        Some("history") => history(ctx).await,
-        Some("referral") => referral(ctx).await,
-        Some("train") => training::start(ctx).await,
-        Some("buy") => payments::offer(ctx).await,
-        Some("promo") => payments::redeem_promo(ctx, argument).await,
-        Some("delete_me") => {
+        Command::Models => list_models(ctx).await,
+        Command::History => history(ctx).await,
+        Command::Referral => referral(ctx).await,
+        Command::Train => training::start(ctx).await,
+        Command::Buy => payments::offer(ctx).await,
+        Command::Promo => payments::redeem_promo(ctx, argument).await,
+        Command::DeleteMe => {
             ctx.set_dialog(&Dialog::Idle).await?;
-            let markup = notify::buttons(vec![
-                (
-                    t.button_erase_confirm(),
-                    shared::domain::callbacks::Callback::EraseMe { confirm: true }.encode(),
-                ),
-                (
-                    t.button_erase_cancel(),
-                    shared::domain::callbacks::Callback::EraseMe { confirm: false }.encode(),
-                ),
+            let markup = keyboards::inline(vec![
+                vec![(
+                    t.button_erase_confirm.to_owned(),
+                    Callback::EraseMe { confirm: true },
+                )],
+                vec![(
+                    t.button_erase_cancel.to_owned(),
+                    Callback::EraseMe { confirm: false },
+                )],
             ]);
-            ctx.finish_with(t.erase_explain(), Some(markup))
+            ctx.finish_with(t.erase_explain, Some(markup.into()))
         }
-        Some(name) if name.starts_with("admin") => match ctx.role().await? {
-            Some(role) => admin::command(ctx, role, name, argument).await,
-            None => ctx.finish_with(t.unknown_command(), None),
+        admin_command if admin_command.is_admin() => match ctx.role().await? {
+            Some(role) => admin::command(ctx, role, admin_command, argument).await,
+            None => ctx.finish_with(t.unknown_command, None),
         },
-        Some(_) => ctx.finish_with(t.unknown_command(), None),
-        None => match ctx.dialog() {
-            Dialog::AwaitingModelName => training::on_name(ctx, text).await,
-            Dialog::AwaitingPrompt { model_id, style_id } => {
-                generate::on_prompt(ctx, model_id, style_id, text).await
-            }
-            Dialog::AwaitingFeedbackComment { generation_id } => {
-                generate::on_comment(ctx, generation_id, text).await
-            }
-            _ => ctx.finish_with(t.unknown_command(), None),
-        },
+        _ => ctx.finish_with(t.unknown_command, None),
+    }
+}
+
+/// A message that is not a command: the answer to what the dialogue asked.
+async fn on_text(ctx: &Ctx<'_>, text: &str) -> Result<(), BotError> {
+    match ctx.dialog() {
+        Dialog::AwaitingModelName => training::on_name(ctx, text).await,
+        Dialog::AwaitingPrompt { model_id, style_id } => {
+            generate::on_prompt(ctx, model_id, style_id, text).await
+        }
+        Dialog::AwaitingFeedbackComment { generation_id } => {
+            generate::on_comment(ctx, generation_id, text).await
+        }
+        _ => ctx.finish_with(ctx.t().unknown_command, None),
     }
 }
 
@@ -472,18 +488,19 @@ async fn list_models(ctx: &Ctx<'_>) -> Result<(), BotError> {
     let system = models::list_system(&**conn).await?;
     drop(conn);
     if own.is_empty() && system.is_empty() {
-        return ctx.finish_with(t.models_empty(), None);
+        return ctx.finish_with(t.models_empty, None);
     }
     let mut text = if own.is_empty() {
-        t.models_empty()
+        t.models_empty
     } else {
-        t.models_header()
-    };
+        t.models_header
+    }
+    .to_owned();
     for model in &own {
         text.push('\n');
         text.push_str(&t.model_line(
             &html(&model.name),
-            &t.status_label(model.status),
+            t.status_label(model.status),
             model.photo_count,
         ));
     }
@@ -492,7 +509,7 @@ async fn list_models(ctx: &Ctx<'_>) -> Result<(), BotError> {
         text.push_str(&format!(
             "• {} — {}",
             html(&model.name),
-            t.system_model_label()
+            t.system_model_label
         ));
     }
     let mut ready: Vec<_> = own
@@ -500,10 +517,10 @@ async fn list_models(ctx: &Ctx<'_>) -> Result<(), BotError> {
         .filter(|m| m.status == shared::domain::status::ModelStatus::Ready)
         .chain(system.iter())
         .map(|m| {
-            (
+            vec![(
                 t.button_generate_with(&m.name),
-                shared::domain::callbacks::Callback::Generate { model_id: m.id }.encode(),
-            )
+                Callback::Generate { model_id: m.id },
+            )]
         })
         .collect();
     // Offering a model to everyone shows its owner's face: only with their say-so, which they give
@@ -513,17 +530,21 @@ async fn list_models(ctx: &Ctx<'_>) -> Result<(), BotError> {
             .filter(|m| m.status == shared::domain::status::ModelStatus::Ready)
             .map(|m| {
                 let shared = m.shared_consent_at.is_some();
-                (
-                    t.button_share(&m.name, shared),
-                    shared::domain::callbacks::Callback::Share {
+                let label = if shared {
+                    t.button_unshare(&m.name)
+                } else {
+                    t.button_share(&m.name)
+                };
+                vec![(
+                    label,
+                    Callback::Share {
                         model_id: m.id,
                         consent: !shared,
-                    }
-                    .encode(),
-                )
+                    },
+                )]
             }),
     );
-    let markup = (!ready.is_empty()).then(|| notify::buttons(ready));
+    let markup = (!ready.is_empty()).then(|| keyboards::inline(ready).into());
     ctx.finish_with(text, markup)
 }
 
@@ -533,16 +554,16 @@ async fn history(ctx: &Ctx<'_>) -> Result<(), BotError> {
     let list =
         generations::list_for_user(&**db.conn().await?, ctx.user.id, Page::first(10)).await?;
     if list.is_empty() {
-        return ctx.finish_with(t.history_empty(), None);
+        return ctx.finish_with(t.history_empty, None);
     }
-    let mut text = t.history_header();
+    let mut text = t.history_header.to_owned();
     for g in &list {
         let prompt: String = g.prompt.chars().take(60).collect();
         text.push('\n');
         text.push_str(&t.history_line(
             &g.created_at.format("%d.%m %H:%M").to_string(),
             &html(&prompt),
-            &t.generation_status_label(g.status),
+            t.generation_status_label(g.status),
             g.num_images,
         ));
     }
@@ -562,7 +583,6 @@ async fn referral(ctx: &Ctx<'_>) -> Result<(), BotError> {
 }
 
 async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotError> {
-    use shared::domain::callbacks::Callback;
     let t = ctx.t();
     let answer = |text: Option<String>| {
         let mut request = ctx.telegram.bot.answer_callback_query(query.id.clone());
@@ -572,11 +592,15 @@ async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotErro
         request
     };
     if ctx.user.is_blocked {
-        ctx.telegram.call(answer(Some(t.blocked()))).await?;
+        ctx.telegram
+            .call(answer(Some(t.blocked.to_owned())))
+            .await?;
         return Ok(());
     }
     let Some(callback) = query.data.as_deref().and_then(Callback::parse) else {
-        ctx.telegram.call(answer(Some(t.outdated_button()))).await?;
+        ctx.telegram
+            .call(answer(Some(t.outdated_button.to_owned())))
+            .await?;
         return Ok(());
     };
     // Stop the button's spinner first: Telegram shows it until the query is answered.
@@ -592,7 +616,7 @@ async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotErro
                 Err(e) => Err(e.into()),
             }
         }
-        Callback::EraseMe { confirm: false } => ctx.finish_with(t.erase_kept(), None),
+        Callback::EraseMe { confirm: false } => ctx.finish_with(t.erase_kept, None),
         Callback::EraseMe { confirm: true } => {
             service::deletion::erase_account(ctx.services(), ctx.user.id).await?;
             // The balance as the ledger has it now (a queued model's cost may have come back).
@@ -618,7 +642,7 @@ async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotErro
             if ctx.role().await?.is_some() {
                 admin::callback(ctx, callback).await
             } else {
-                ctx.finish_with(t.unknown_command(), None)
+                ctx.finish_with(t.unknown_command, None)
             }
         }
     }

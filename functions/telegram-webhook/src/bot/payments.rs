@@ -2,16 +2,16 @@
 //! default), the pre-checkout query is answered at once, and a successful payment credits the tokens
 //! exactly once (keyed by Telegram's charge id).
 
+use shared::notify;
 use shared::repo::promos;
 use shared::service::payments::{self, CheckoutRefusal, ConfirmedPayment};
 use shared::service::promo::Redeemed;
 use shared::telegram::Telegram;
-use shared::texts::{texts, Lang};
 use teloxide_core::payloads::{AnswerPreCheckoutQuerySetters, SendInvoiceSetters};
 use teloxide_core::requests::Requester;
 use teloxide_core::types::{ChatId, LabeledPrice, PreCheckoutQuery, SuccessfulPayment};
 
-use super::{keyboards, BotError, Ctx};
+use super::{keyboards, texts, BotError, Ctx, Lang};
 use crate::State;
 
 /// The packs, priced for this user (a pending promo discount lowers every price).
@@ -20,7 +20,7 @@ pub async fn offer(ctx: &Ctx<'_>) -> Result<(), BotError> {
     let db = ctx.services().db()?;
     let discount = promos::pending_discount(&**db.conn().await?, ctx.user.id).await?;
     let mut packs = ctx.services().config.product.packs.clone();
-    let mut text = t.buy_header();
+    let mut text = t.buy_header.to_owned();
     if let Some(d) = discount {
         for pack in &mut packs {
             pack.price = shared::service::promo::discounted(pack, d.percent);
@@ -36,7 +36,7 @@ pub async fn offer(ctx: &Ctx<'_>) -> Result<(), BotError> {
 pub async fn redeem_promo(ctx: &Ctx<'_>, code: &str) -> Result<(), BotError> {
     let t = ctx.t();
     if code.is_empty() {
-        return ctx.finish_with(t.promo_usage(), None);
+        return ctx.finish_with(t.promo_usage, None);
     }
     let outcome =
         shared::service::promo::redeem(ctx.services(), ctx.user.id, code, chrono::Utc::now())
@@ -54,20 +54,21 @@ pub async fn send_invoice(ctx: &Ctx<'_>, pack_id: &str) -> Result<(), BotError> 
     let plan = match payments::plan_invoice(ctx.services(), ctx.user.id, pack_id).await {
         Ok(plan) => plan,
         Err(shared::service::ServiceError::NotFound(_)) => {
-            ctx.reply(t.checkout_unknown_pack(), None).await?;
+            ctx.reply(t.checkout_unknown_pack, None).await?;
             return Ok(());
         }
         Err(e) => return Err(e.into()),
     };
     let pack = &plan.pack;
+    let invoice = notify::texts(ctx.lang);
     let mut request = ctx.telegram.bot.send_invoice(
         ChatId(ctx.user.id),
-        t.invoice_title(pack.tokens),
-        t.invoice_description(pack.tokens),
+        invoice.invoice_title(pack.tokens),
+        invoice.invoice_description(pack.tokens),
         plan.payload.clone(),
         pack.currency.clone(),
         vec![LabeledPrice::new(
-            t.invoice_title(pack.tokens),
+            invoice.invoice_title(pack.tokens),
             plan.price as u32,
         )],
     );
@@ -104,8 +105,8 @@ pub async fn pre_checkout(
             .answer_pre_checkout_query(query.id.clone(), true),
         Err(refusal) => {
             let reason = match refusal {
-                CheckoutRefusal::Blocked => t.blocked(),
-                CheckoutRefusal::UnknownPack => t.checkout_unknown_pack(),
+                CheckoutRefusal::Blocked => t.blocked,
+                CheckoutRefusal::UnknownPack => t.checkout_unknown_pack,
             };
             telegram
                 .bot

@@ -5,14 +5,13 @@ use shared::domain::rules::{MAX_PHOTOS, MIN_PHOTOS};
 use shared::repo::models::{self, Model, NewPhoto};
 use shared::service::training::{self, PhotoAdded};
 use shared::service::ServiceError;
-use shared::texts::html;
 use teloxide_core::types::Message;
 
-use super::{keyboards, BotError, Ctx, Dialog};
+use super::{html, keyboards, BotError, Ctx, Dialog};
 
 pub async fn start(ctx: &Ctx<'_>) -> Result<(), BotError> {
     ctx.set_dialog(&Dialog::AwaitingModelName).await?;
-    ctx.reply(ctx.t().train_ask_name(), None).await?;
+    ctx.reply(ctx.t().train_ask_name, None).await?;
     Ok(())
 }
 
@@ -67,7 +66,7 @@ fn photo_of(message: &Message) -> Option<NewPhoto> {
 pub async fn on_photo(ctx: &Ctx<'_>, message: &Message) -> Result<(), BotError> {
     let t = ctx.t();
     let Dialog::CollectingPhotos { model_id } = ctx.dialog() else {
-        ctx.reply(t.photo_outside_dialog(), None).await?;
+        ctx.reply(t.photo_outside_dialog, None).await?;
         return Ok(());
     };
     let Some(photo) = photo_of(message) else {
@@ -83,7 +82,7 @@ pub async fn on_photo(ctx: &Ctx<'_>, message: &Message) -> Result<(), BotError> 
         drop(tx);
         drop(conn);
         ctx.set_dialog(&Dialog::Idle).await?;
-        ctx.reply(t.photo_outside_dialog(), None).await?;
+        ctx.reply(t.photo_outside_dialog, None).await?;
         return Ok(());
     };
     let outcome = match training::add_photo(&*tx, &model, &photo).await {
@@ -97,7 +96,7 @@ pub async fn on_photo(ctx: &Ctx<'_>, message: &Message) -> Result<(), BotError> 
             drop(tx);
             drop(conn);
             ctx.set_dialog(&Dialog::Idle).await?;
-            ctx.reply(t.already_started(), None).await?;
+            ctx.reply(t.already_started, None).await?;
             return Ok(());
         }
         Err(e) => return Err(e.into()),
@@ -159,7 +158,7 @@ pub async fn submit(ctx: &Ctx<'_>, model_id: i64) -> Result<(), BotError> {
             Ok(())
         }
         Err(ServiceError::Conflict(_)) => {
-            ctx.reply(ctx.t().already_started(), None).await?;
+            ctx.reply(ctx.t().already_started, None).await?;
             Ok(())
         }
         Err(e) => ctx.explain(e).await,

@@ -1,0 +1,195 @@
+use super::reports::Labels;
+use super::{GenerationStatusLabels, ModelStatusLabels, PromoRefusals, Templates, Texts};
+
+pub(super) static TEXTS: Texts = Texts {
+    help_title: "<b>What I can do</b>",
+    unknown_command: "I don't know that command. See /help for the list.",
+    blocked: "Your account is blocked. If you think this is a mistake, contact support.",
+    cancelled: "OK, cancelled. What next? /help",
+    outdated_button: "This button is out of date.",
+    try_later: "This is not available right now. Try again later.",
+
+    menu_train: "📸 Train a model",
+    menu_models: "🖼 My models",
+    menu_balance: "💰 Balance",
+    menu_buy: "🛒 Buy tokens",
+    menu_referral: "🎁 Invite a friend",
+    menu_help: "❓ Help",
+
+    models_empty: "You have no models yet. Train your first one: /train",
+    models_header: "<b>Your models</b>",
+    system_model_label: "for everyone",
+    history_empty: "No generations yet.",
+    history_header: "<b>Your latest generations</b>",
+
+    erase_explain: "<b>Delete my data</b>\n\n\
+        This deletes, here and at our AI provider (Replicate):\n\
+        • your training photos and your models (a training in progress is stopped);\n\
+        • your generations, their photos and your ratings;\n\
+        • your name, username and language.\n\n\
+        We keep your payments and the token history, by your user id only, as accounting requires; \
+        your token balance stays yours. You can use the bot again afterwards, from scratch.\n\n\
+        This cannot be undone.",
+    button_erase_confirm: "🗑 Yes, delete my data",
+    button_erase_cancel: "Cancel",
+    erase_kept: "OK, nothing was deleted.",
+
+    train_ask_name: "📸 What should we call your model? Send a name (up to 64 characters).",
+    train_bad_name: "The name must be 1 to 64 characters. Try again.",
+    photo_not_image: "That file is not a photo. Send a JPEG, PNG, WebP or HEIC image.",
+    photo_too_large: "The file is larger than 20 MB, which Telegram won't let us download. Send a smaller photo.",
+    photo_outside_dialog: "To train a model from your photos, start with /train.",
+    already_started: "This model is already training or trained.",
+
+    model_not_ready: "This model is not ready for generation yet.",
+    choose_tag: "🎨 Choose a style category:",
+    button_all_styles: "All styles",
+    button_no_style: "No style",
+    button_prev: "◀️ Back",
+    button_next: "Next ▶️",
+    rate_thanks: "Thanks for rating! Want to add a comment? Just send it (or /cancel).",
+    comment_thanks: "Thank you, we'll read it! 🙏",
+
+    buy_header: "🛒 Choose a token pack:",
+    button_buy: "🛒 Buy tokens",
+    checkout_unknown_pack: "This pack is no longer sold. Open /buy again.",
+    promo_usage: "Send a promo code like this: /promo CODE",
+
+    owners_only: "Only an owner (ADMIN_IDS) can do this.",
+    admin_users_usage: "Usage: /admin_users <id or @username>",
+    admin_user_not_found: "No such user.",
+    admin_system_usage: "Usage: /admin_system MODEL_ID [off] — offer a ready model to everyone (or stop)",
+    admin_style_usage: "Usage: /admin_styles add Name | description | template with {prompt} \
+        [| tags=a,b | preview=URL | lora=URL | weight=0.8 | trigger=WORD | gender=female]\n\
+        Tags: /admin_styles tags ID a,b",
+    admin_style_exists: "A style with that name exists.",
+    admin_promo_usage: "Create: /admin_promo add CODE tokens=100 (or discount=20) [max=50] [from=2026-12-01] [until=2026-12-31]\n\
+        Edit: /admin_promo edit CODE [max=N|max=none] [until=YYYY-MM-DD|until=none]\n\
+        Switch off/on: /admin_promo off CODE, /admin_promo on CODE",
+    button_block: "🔒 Block",
+    button_unblock: "🔓 Unblock",
+
+    templates: Templates {
+        welcome: "Hi, {first_name}! 👋\n\n\
+            I'm <b>Dream Photo</b>. Send me 10–20 selfies and I'll train your personal model, \
+            then create photos of you in any look and style.\n\n\
+            Start with /train or use the menu below.",
+        balance: "💰 Balance: <b>{left}</b> tokens\nSpent so far: {spent}\n\nTop up: /buy",
+        model_line: "• {name} — {status} ({photos} photos)",
+        button_generate_with: "✨ Photos with “{name}”",
+        button_share: "🌍 Let us offer «{name}» to everyone",
+        button_unshare: "🔒 Stop offering «{name}» to everyone",
+        history_line: "• {date}: {prompt} — {status}, {images} image(s)",
+
+        referral: "🎁 <b>Invite friends</b>\n\nYour link: {link}\n\n\
+            When a friend buys tokens for the first time, you get {bonus} tokens.\n\
+            Joined: {joined}, paid: {paid}, earned: {earned} tokens.",
+
+        erase_done: "✅ Your data is deleted. Payments and the token history are kept by your id only; \
+            your balance: <b>{balance}</b> tokens. To start again: /start",
+
+        train_ask_photos: "Great, model “{name}”. Now send {min} to {max} photos of yourself: \
+            face clearly visible, different angles and light, nobody else in the frame. Albums are fine.",
+        photos_missing: "📥 Photos received: <b>{count}</b> of {min}–{max}. Send {missing} more.",
+        photos_enough: "📥 Photos received: <b>{count}</b> (up to {max}). Ready to train — it costs {cost} tokens.",
+        photos_full: "That makes {max} photos, the maximum. Extra photos were not added.",
+        button_start_training: "🚀 Start training ({cost} tokens)",
+        training_started: "🚀 Training of “{name}” has started! It usually takes 20–30 minutes. \
+            I'll message you when it's ready.",
+        too_few_photos: "Only {count} photos so far; at least {min} are needed. Send more.",
+        not_enough_tokens: "Not enough tokens: {required} needed, you have {available}. Top up: /buy",
+
+        pick_style: "🎨 Styles{tag}: page {page} of {pages}. Pick one:",
+        quote: "“{text}”",
+        ask_prompt: "✍️ Describe the photo you want (up to {max} characters), or pick a preset.",
+        bad_prompt: "The description must be 1 to {max} characters.",
+        choose_count: "How many photos? Each one costs {price} tokens.",
+        button_count: "{images} — {cost} tokens",
+        generation_started: "🎨 Creating {images} photo(s)… usually under a minute.",
+
+        button_pack: "{tokens} tokens — {price}",
+        discount_note: "Your {percent}% discount is applied to these prices.",
+        promo_tokens: "🎉 Promo code accepted: +{tokens} tokens. Balance: {balance}.",
+        promo_discount: "🎉 Promo code accepted: {percent}% off your next purchase. Choose a pack: /buy",
+        promo_too_many_attempts: "Too many promo code attempts. Try again in {minutes} min.",
+
+        admin_done: "✅ Done: {what}",
+        tokens_delta: "{delta} tokens",
+        button_style_enable: "▶️ Enable “{name}”",
+        button_style_disable: "⏸ Disable “{name}”",
+        user_joined: "Joined: {date}",
+        funnel_days: "{days} days",
+        gives_tokens: "{tokens} tokens",
+        gives_discount: "{percent}% off",
+    },
+    model_statuses: ModelStatusLabels {
+        draft: "📝 draft",
+        queued: "⏳ queued",
+        training: "🔄 training",
+        ready: "✅ ready",
+        failed: "❌ failed",
+        canceled: "🚫 canceled",
+    },
+    generation_statuses: GenerationStatusLabels {
+        in_progress: "in progress",
+        succeeded: "done",
+        failed: "failed",
+        canceled: "canceled",
+    },
+    promo_refusals: PromoRefusals {
+        unknown: "There is no such promo code.",
+        expired: "This promo code has expired.",
+        exhausted: "This promo code has been used up.",
+        already_used: "You have already used this promo code.",
+    },
+    reports: Labels {
+        statistics: "Statistics",
+        users: "Users",
+        today: "today",
+        last_7_days: "7 days",
+        paying: "Paying",
+        revenue: "Revenue",
+        tokens_sold: "Tokens sold",
+        spent: "spent",
+        models: "Models",
+        generations_today: "Generations today",
+
+        funnel: "Funnel",
+        funnel_steps: "(started → trained → generated → paid)",
+        ratings_by_style: "Ratings by style",
+        ratings: "ratings",
+        no_style: "no style",
+        low_ratings: "Low ratings",
+
+        language: "Language",
+        balance: "Balance",
+        blocked: "Blocked",
+        yes: "yes",
+        no: "no",
+        payments: "Payments",
+        tokens: "tokens",
+
+        recent_models: "Recent models",
+        failed_models: "Failed",
+
+        recent_payments: "Recent payments",
+        total: "Total",
+        payment_count: "payments",
+
+        styles: "Styles",
+        on: "on",
+        off: "off",
+        add_style: "Add: /admin_styles add Name | description | template with {prompt}",
+
+        admins: "Admins",
+        owner: "owner",
+        added_by: "added by",
+        change_admins: "/admin_add id — add, /admin_remove id — remove",
+
+        audit_log: "Audit log",
+
+        promo_codes: "Promo codes",
+        used: "used",
+        until: "until",
+    },
+};

@@ -1,0 +1,336 @@
+//! The admins' reports (statistics, a user's card, recent models and payments, styles, admins, the
+//! audit log, promo codes): each laid out once, here, with each language's [`Labels`].
+
+use shared::repo::admins::{ActionEntry, AdminEntry};
+use shared::repo::events::Funnel;
+use shared::repo::feedback::{LowRating, StyleRating};
+use shared::repo::models::Model;
+use shared::repo::payments::{Payment, Revenue};
+use shared::repo::promos::PromoCode;
+use shared::repo::stats::GlobalStats;
+use shared::repo::styles::Style;
+use shared::repo::users::User;
+
+use super::{html, money, Texts};
+
+/// The words of the reports in one language.
+pub(super) struct Labels {
+    pub statistics: &'static str,
+    pub users: &'static str,
+    pub today: &'static str,
+    pub last_7_days: &'static str,
+    pub paying: &'static str,
+    pub revenue: &'static str,
+    pub tokens_sold: &'static str,
+    pub spent: &'static str,
+    pub models: &'static str,
+    pub generations_today: &'static str,
+
+    pub funnel: &'static str,
+    pub funnel_steps: &'static str,
+    pub ratings_by_style: &'static str,
+    /// After a count of ratings.
+    pub ratings: &'static str,
+    pub no_style: &'static str,
+    pub low_ratings: &'static str,
+
+    pub language: &'static str,
+    pub balance: &'static str,
+    pub blocked: &'static str,
+    pub yes: &'static str,
+    pub no: &'static str,
+    pub payments: &'static str,
+    /// After a count of tokens in a list.
+    pub tokens: &'static str,
+
+    pub recent_models: &'static str,
+    pub failed_models: &'static str,
+
+    pub recent_payments: &'static str,
+    pub total: &'static str,
+    /// After a count of payments.
+    pub payment_count: &'static str,
+
+    pub styles: &'static str,
+    pub on: &'static str,
+    pub off: &'static str,
+    pub add_style: &'static str,
+
+    pub admins: &'static str,
+    pub owner: &'static str,
+    pub added_by: &'static str,
+    pub change_admins: &'static str,
+
+    pub audit_log: &'static str,
+
+    pub promo_codes: &'static str,
+    pub used: &'static str,
+    pub until: &'static str,
+}
+
+/// A line per item, or a dash for none.
+fn lines<T>(items: &[T], line: impl FnMut(&T) -> String) -> String {
+    if items.is_empty() {
+        "  —".to_owned()
+    } else {
+        items.iter().map(line).collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// The items on one line, or a dash for none.
+fn inline<T>(items: &[T], item: impl FnMut(&T) -> String) -> String {
+    if items.is_empty() {
+        "—".to_owned()
+    } else {
+        items.iter().map(item).collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl Texts {
+    pub fn admin_stats(&self, s: &GlobalStats) -> String {
+        let l = &self.reports;
+        format!(
+            "📊 <b>{}</b>\n{}: {} ({} {}, {} {})\n{}: {}\n{}: {}\n{}: {}, {}: {}\n{}: {}\n{}: {}",
+            l.statistics,
+            l.users,
+            s.users_total,
+            l.today,
+            s.users_today,
+            l.last_7_days,
+            s.users_7_days,
+            l.paying,
+            s.paying_users,
+            l.revenue,
+            inline(&s.revenue, |r| money(r.amount, &r.currency)),
+            l.tokens_sold,
+            s.tokens_sold,
+            l.spent,
+            s.tokens_spent,
+            l.models,
+            inline(&s.models_by_status, |m| format!(
+                "{}: {}",
+                m.status, m.count
+            )),
+            l.generations_today,
+            s.generations_today
+        )
+    }
+
+    /// The funnel and the ratings, to follow [`Texts::admin_stats`].
+    pub fn admin_insights(
+        &self,
+        funnels: &[Funnel],
+        ratings: &[StyleRating],
+        low: &[LowRating],
+    ) -> String {
+        let l = &self.reports;
+        let funnel: Vec<String> = funnels
+            .iter()
+            .map(|f| {
+                let period = if f.days == 1 {
+                    l.today.to_owned()
+                } else {
+                    self.funnel_days(f.days)
+                };
+                format!(
+                    "  {period}: {} → {} → {} → {}",
+                    f.started, f.trained, f.generated, f.paid
+                )
+            })
+            .collect();
+        let rated = lines(ratings, |r| {
+            format!(
+                "  • {}: {:.2} ({} {})",
+                html(r.style.as_deref().unwrap_or(l.no_style)),
+                r.average,
+                r.ratings,
+                l.ratings
+            )
+        });
+        let lows = lines(low, |r| {
+            format!(
+                "  • #{} ⭐{} {}{}",
+                r.generation_id,
+                r.rating,
+                html(&r.prompt.chars().take(40).collect::<String>()),
+                r.comment
+                    .as_deref()
+                    .map(|c| format!(" — {}", self.quote(&html(c))))
+                    .unwrap_or_default()
+            )
+        });
+        format!(
+            "\n\n🔻 <b>{}</b> {}\n{}\n\n⭐ <b>{}</b>\n{rated}\n\n👎 <b>{}</b>\n{lows}",
+            l.funnel,
+            l.funnel_steps,
+            funnel.join("\n"),
+            l.ratings_by_style,
+            l.low_ratings,
+        )
+    }
+
+    pub fn admin_user(&self, u: &User, payments: &[Payment]) -> String {
+        let l = &self.reports;
+        let paid = lines(payments, |p| {
+            format!(
+                "  • {} — {} ({} {})",
+                p.created_at.format("%Y-%m-%d"),
+                money(p.amount, &p.currency),
+                p.tokens,
+                l.tokens
+            )
+        });
+        format!(
+            "👤 <b>{}</b> (id {})\n{}: {}\n{}\n{}: {}, {}: {}\n{}: {}\n{}:\n{paid}",
+            html(&u.display_name()),
+            u.id,
+            l.language,
+            u.language_code.as_deref().unwrap_or("—"),
+            self.user_joined(&u.activated_at.format("%Y-%m-%d").to_string()),
+            l.balance,
+            u.tokens_left,
+            l.spent,
+            u.tokens_spent,
+            l.blocked,
+            if u.is_blocked { l.yes } else { l.no },
+            l.payments,
+        )
+    }
+
+    pub fn admin_models(&self, recent: &[Model], failing: &[Model]) -> String {
+        let l = &self.reports;
+        let line = |m: &Model| {
+            format!(
+                "  • #{} {} (user {}) — {}{}",
+                m.id,
+                html(&m.name),
+                m.user_id,
+                m.status.as_str(),
+                m.error
+                    .as_deref()
+                    .map(|e| format!(": {}", html(e)))
+                    .unwrap_or_default()
+            )
+        };
+        format!(
+            "🧠 <b>{}</b>\n{}\n\n❌ <b>{}</b>\n{}",
+            l.recent_models,
+            lines(recent, line),
+            l.failed_models,
+            lines(failing, line)
+        )
+    }
+
+    pub fn admin_payments(&self, recent: &[Payment], totals: &[Revenue]) -> String {
+        let l = &self.reports;
+        let payments = lines(recent, |p| {
+            format!(
+                "  • {} user {} — {} ({} {})",
+                p.created_at.format("%Y-%m-%d %H:%M"),
+                p.user_id,
+                money(p.amount, &p.currency),
+                p.tokens,
+                l.tokens
+            )
+        });
+        let sums = inline(totals, |r| {
+            format!(
+                "{} ({} {})",
+                money(r.amount, &r.currency),
+                r.payments,
+                l.payment_count
+            )
+        });
+        format!(
+            "💳 <b>{}</b>\n{payments}\n\n{}: {sums}",
+            l.recent_payments, l.total
+        )
+    }
+
+    pub fn admin_styles(&self, styles: &[Style]) -> String {
+        let l = &self.reports;
+        let styles_list = lines(styles, |s| {
+            format!(
+                "  • #{} {} — {}",
+                s.id,
+                html(&s.name),
+                if s.is_active { l.on } else { l.off }
+            )
+        });
+        format!("🎨 <b>{}</b>\n{styles_list}\n\n{}", l.styles, l.add_style)
+    }
+
+    pub fn admin_admins(&self, owners: &[i64], admins: &[AdminEntry]) -> String {
+        let l = &self.reports;
+        let owners: Vec<String> = owners
+            .iter()
+            .map(|id| format!("  • {id} ({})", l.owner))
+            .collect();
+        let added = lines(admins, |a| {
+            format!(
+                "  • {} {} ({} {})",
+                a.user_id,
+                html(a.display_name.as_deref().unwrap_or("")),
+                l.added_by,
+                a.added_by
+            )
+        });
+        format!(
+            "👮 <b>{}</b>\n{}\n{added}\n\n{}",
+            l.admins,
+            owners.join("\n"),
+            l.change_admins
+        )
+    }
+
+    pub fn admin_log(&self, entries: &[ActionEntry]) -> String {
+        let actions = lines(entries, |e| {
+            format!(
+                "  • {} {} → {} {}{}",
+                e.created_at.format("%Y-%m-%d %H:%M"),
+                e.admin_id,
+                e.action.as_str(),
+                e.target_user_id
+                    .map(|u| format!("user {u}"))
+                    .unwrap_or_default(),
+                e.subject
+                    .as_deref()
+                    .map(|s| format!(" {}", html(s)))
+                    .unwrap_or_default()
+            )
+        });
+        format!("📜 <b>{}</b>\n{actions}", self.reports.audit_log)
+    }
+
+    pub fn admin_promos(&self, codes: &[PromoCode]) -> String {
+        let l = &self.reports;
+        let promos = lines(codes, |c| {
+            let gives = c
+                .tokens
+                .map(|tokens| self.gives_tokens(tokens))
+                .or(c
+                    .discount_percent
+                    .map(|percent| self.gives_discount(percent)))
+                .unwrap_or_default();
+            format!(
+                "  • {} — {gives}, {} {}{}{}{}",
+                c.code,
+                l.used,
+                c.used_count,
+                c.max_uses.map(|m| format!("/{m}")).unwrap_or_default(),
+                c.valid_until
+                    .map(|u| format!(", {} {}", l.until, u.format("%Y-%m-%d")))
+                    .unwrap_or_default(),
+                if c.is_active {
+                    String::new()
+                } else {
+                    format!(", {}", l.off)
+                }
+            )
+        });
+        format!(
+            "🎟 <b>{}</b>\n{promos}\n\n{}",
+            l.promo_codes, self.admin_promo_usage
+        )
+    }
+}

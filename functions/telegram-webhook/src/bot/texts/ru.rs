@@ -1,0 +1,196 @@
+use super::reports::Labels;
+use super::{GenerationStatusLabels, ModelStatusLabels, PromoRefusals, Templates, Texts};
+
+pub(super) static TEXTS: Texts = Texts {
+    help_title: "<b>Что я умею</b>",
+    unknown_command: "Не знаю такой команды. Список команд — /help.",
+    blocked: "Ваш аккаунт заблокирован. Если это ошибка, напишите в поддержку.",
+    cancelled: "Хорошо, отменено. Что дальше? /help",
+    outdated_button: "Эта кнопка устарела.",
+    try_later: "Сейчас это недоступно. Попробуйте позже.",
+
+    menu_train: "📸 Обучить модель",
+    menu_models: "🖼 Мои модели",
+    menu_balance: "💰 Баланс",
+    menu_buy: "🛒 Купить токены",
+    menu_referral: "🎁 Пригласить друга",
+    menu_help: "❓ Помощь",
+
+    models_empty: "У вас пока нет моделей. Обучите первую: /train",
+    models_header: "<b>Ваши модели</b>",
+    system_model_label: "для всех",
+    history_empty: "Генераций пока не было.",
+    history_header: "<b>Последние генерации</b>",
+
+    erase_explain: "<b>Удалить мои данные</b>\n\n\
+        Будут удалены — у нас и у нашего ИИ-провайдера (Replicate):\n\
+        • ваши фото для обучения и ваши модели (идущее обучение будет остановлено);\n\
+        • ваши генерации, их фото и ваши оценки;\n\
+        • ваше имя, username и язык.\n\n\
+        Платежи и история токенов сохраняются — только с вашим id, этого требует учёт; \
+        баланс токенов остаётся вашим. Потом можно пользоваться ботом заново.\n\n\
+        Это нельзя отменить.",
+    button_erase_confirm: "🗑 Да, удалить мои данные",
+    button_erase_cancel: "Отмена",
+    erase_kept: "Хорошо, ничего не удалено.",
+
+    train_ask_name: "📸 Как назовём вашу модель? Отправьте название (до 64 символов).",
+    train_bad_name: "Название должно быть от 1 до 64 символов. Попробуйте ещё раз.",
+    photo_not_image: "Этот файл не похож на фото. Пришлите изображение JPEG, PNG, WebP или HEIC.",
+    photo_too_large: "Файл больше 20 МБ — Telegram не даст нам его скачать. Пришлите фото поменьше.",
+    photo_outside_dialog: "Чтобы обучить модель по фото, начните с /train.",
+    already_started: "Эта модель уже обучается или обучена.",
+
+    model_not_ready: "Эта модель ещё не готова к генерации.",
+    choose_tag: "🎨 Выберите категорию стилей:",
+    button_all_styles: "Все стили",
+    button_no_style: "Без стиля",
+    button_prev: "◀️ Назад",
+    button_next: "Дальше ▶️",
+    rate_thanks: "Спасибо за оценку! Хотите добавить комментарий? Просто напишите его (или /cancel).",
+    comment_thanks: "Спасибо, мы прочитаем! 🙏",
+
+    buy_header: "🛒 Выберите пакет токенов:",
+    button_buy: "🛒 Купить токены",
+    checkout_unknown_pack: "Этот пакет больше не продаётся. Откройте /buy ещё раз.",
+    promo_usage: "Отправьте промокод так: /promo КОД",
+
+    owners_only: "Это может только владелец (ADMIN_IDS).",
+    admin_users_usage: "Использование: /admin_users <id или @username>",
+    admin_user_not_found: "Пользователь не найден.",
+    admin_system_usage: "Использование: /admin_system ID_модели [off] — сделать готовую модель доступной всем (или убрать)",
+    admin_style_usage: "Использование: /admin_styles add Название | описание | шаблон с {prompt} \
+        [| tags=a,b | preview=URL | lora=URL | weight=0.8 | trigger=СЛОВО | gender=female]\n\
+        Теги: /admin_styles tags ID a,b",
+    admin_style_exists: "Стиль с таким названием уже есть.",
+    admin_promo_usage: "Создать: /admin_promo add КОД tokens=100 (или discount=20) [max=50] [from=2026-12-01] [until=2026-12-31]\n\
+        Изменить: /admin_promo edit КОД [max=N|max=none] [until=ГГГГ-ММ-ДД|until=none]\n\
+        Выключить/включить: /admin_promo off КОД, /admin_promo on КОД",
+    button_block: "🔒 Заблокировать",
+    button_unblock: "🔓 Разблокировать",
+
+    templates: Templates {
+        welcome: "Привет, {first_name}! 👋\n\n\
+            Я — <b>Dream Photo</b>. Пришлите мне 10–20 своих селфи, и я обучу вашу личную модель, \
+            а затем буду создавать ваши фотографии в любых образах и стилях.\n\n\
+            Начните с /train или откройте меню ниже.",
+        balance: "💰 Баланс: <b>{left}</b> токенов\nПотрачено всего: {spent}\n\nПополнить: /buy",
+        model_line: "• {name} — {status} ({photos} фото)",
+        button_generate_with: "✨ Фото с «{name}»",
+        button_share: "🌍 Разрешить предлагать «{name}» всем",
+        button_unshare: "🔒 Больше не предлагать «{name}» всем",
+        history_line: "• {date}: {prompt} — {status}, {images} шт.",
+
+        referral: "🎁 <b>Пригласите друзей</b>\n\nВаша ссылка: {link}\n\n\
+            Когда друг впервые купит токены, вы получите {bonus} токенов.\n\
+            Присоединилось: {joined}, оплатили: {paid}, заработано: {earned} токенов.",
+
+        erase_done: "✅ Ваши данные удалены. Платежи и история токенов сохранены только с вашим id; \
+            баланс: <b>{balance}</b> токенов. Начать заново: /start",
+
+        train_ask_photos: "Отлично, модель «{name}». Теперь пришлите от {min} до {max} своих фото: \
+            лицо хорошо видно, разные ракурсы и освещение, без других людей в кадре. Можно альбомом.",
+        photos_missing: "📥 Получено фото: <b>{count}</b> из {min}–{max}. Пришлите ещё {missing}.",
+        photos_enough: "📥 Получено фото: <b>{count}</b> (максимум {max}). Можно начинать обучение — стоимость {cost} токенов.",
+        photos_full: "Это уже {max} фото — максимум. Лишние фото не добавлены.",
+        button_start_training: "🚀 Начать обучение ({cost} токенов)",
+        training_started: "🚀 Обучение модели «{name}» началось! Обычно это занимает 20–30 минут. \
+            Я напишу, когда всё будет готово.",
+        too_few_photos: "Пока только {count} фото, а нужно минимум {min}. Пришлите ещё.",
+        not_enough_tokens: "Недостаточно токенов: нужно {required}, у вас {available}. Пополните баланс: /buy",
+
+        pick_style: "🎨 Стили{tag}: страница {page} из {pages}. Выберите стиль:",
+        quote: "«{text}»",
+        ask_prompt: "✍️ Опишите, какое фото хотите (до {max} символов), или выберите готовый вариант. \
+            Пишите лучше по-английски.",
+        bad_prompt: "Описание должно быть от 1 до {max} символов.",
+        choose_count: "Сколько фото создать? Одно фото — {price} токенов.",
+        button_count: "{images} шт. — {cost} т.",
+        generation_started: "🎨 Создаю {images} фото… Обычно это меньше минуты.",
+
+        button_pack: "{tokens} токенов — {price}",
+        discount_note: "Ваша скидка {percent}% уже учтена в ценах.",
+        promo_tokens: "🎉 Промокод принят: +{tokens} токенов. Баланс: {balance}.",
+        promo_discount: "🎉 Промокод принят: скидка {percent}% на следующую покупку. Выберите пакет: /buy",
+        promo_too_many_attempts: "Слишком много попыток ввести промокод. Попробуйте через {minutes} мин.",
+
+        admin_done: "✅ Готово: {what}",
+        tokens_delta: "{delta} токенов",
+        button_style_enable: "▶️ Включить «{name}»",
+        button_style_disable: "⏸ Выключить «{name}»",
+        user_joined: "С нами с {date}",
+        funnel_days: "{days} дн.",
+        gives_tokens: "{tokens} токенов",
+        gives_discount: "скидка {percent}%",
+    },
+    model_statuses: ModelStatusLabels {
+        draft: "📝 черновик",
+        queued: "⏳ в очереди",
+        training: "🔄 обучается",
+        ready: "✅ готова",
+        failed: "❌ ошибка",
+        canceled: "🚫 отменена",
+    },
+    generation_statuses: GenerationStatusLabels {
+        in_progress: "в работе",
+        succeeded: "готово",
+        failed: "ошибка",
+        canceled: "отменено",
+    },
+    promo_refusals: PromoRefusals {
+        unknown: "Такого промокода нет.",
+        expired: "Срок действия промокода истёк.",
+        exhausted: "Промокод уже использован максимальное число раз.",
+        already_used: "Вы уже использовали этот промокод.",
+    },
+    reports: Labels {
+        statistics: "Статистика",
+        users: "Пользователи",
+        today: "сегодня",
+        last_7_days: "за 7 дней",
+        paying: "Платящие",
+        revenue: "Выручка",
+        tokens_sold: "Токенов продано",
+        spent: "потрачено",
+        models: "Модели",
+        generations_today: "Генераций сегодня",
+
+        funnel: "Воронка",
+        funnel_steps: "(старт → модель → фото → оплата)",
+        ratings_by_style: "Оценки по стилям",
+        ratings: "оценок",
+        no_style: "без стиля",
+        low_ratings: "Низкие оценки",
+
+        language: "Язык",
+        balance: "Баланс",
+        blocked: "Заблокирован",
+        yes: "да",
+        no: "нет",
+        payments: "Платежи",
+        tokens: "т.",
+
+        recent_models: "Последние модели",
+        failed_models: "Неудачные",
+
+        recent_payments: "Последние платежи",
+        total: "Итого",
+        payment_count: "платежей",
+
+        styles: "Стили",
+        on: "вкл.",
+        off: "выкл.",
+        add_style: "Добавить: /admin_styles add Название | описание | шаблон с {prompt}",
+
+        admins: "Администраторы",
+        owner: "владелец",
+        added_by: "добавил",
+        change_admins: "/admin_add id — добавить, /admin_remove id — убрать",
+
+        audit_log: "Журнал действий",
+
+        promo_codes: "Промокоды",
+        used: "использован",
+        until: "до",
+    },
+};

@@ -1,0 +1,447 @@
+//! What any function says to people outside a conversation: the notices the effect log carries (a
+//! finished training, a failed generation, a payment), rendered in the user's language, the album's
+//! caption and the invoice's texts; and "blocked the bot" handled once, here. Each language's words
+//! are in its own module ([`NoticeTexts`]); how a notice is put together is written once, below.
+
+mod en;
+mod format;
+mod lang;
+mod ru;
+
+use std::fmt::Display;
+
+use teloxide_core::types::{InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup};
+
+use crate::db::DbError;
+use crate::domain::callbacks::Callback;
+use crate::effects::{AdminNotice, Notice};
+use crate::errors::Transient;
+use crate::repo::users::{self, User};
+use crate::services::{Services, Unavailable};
+use crate::telegram::TelegramError;
+
+pub use format::{fill, html, money};
+pub use lang::Lang;
+
+/// The language of the admins' notices (the team's).
+const ADMIN_LANG: Lang = Lang::Ru;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Telegram(#[from] TelegramError),
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+}
+
+impl Transient for NotifyError {
+    fn is_transient(&self) -> bool {
+        match self {
+            NotifyError::Db(e) => e.is_transient(),
+            NotifyError::Telegram(e) => e.is_transient(),
+            NotifyError::Unavailable(e) => e.is_transient(),
+        }
+    }
+}
+
+pub fn lang_of(user: &User) -> Lang {
+    Lang::from_code(user.language_code.as_deref())
+}
+
+pub async fn mark_blocked(services: &Services, user_id: i64) -> Result<(), NotifyError> {
+    let db = services.db()?;
+    users::mark_bot_blocked(&**db.conn().await?, user_id).await?;
+    Ok(())
+}
+
+/// The words of the notices and invoices in one language. Each is a template for
+/// [`fill`]: its placeholders are named in the comments.
+pub struct NoticeTexts {
+    /// `{name}`
+    model_ready: &'static str,
+    button_generate: &'static str,
+    /// `{name}`, `{refund}` (the [`NoticeTexts::refund`] sentence, or nothing)
+    training_failed: &'static str,
+    /// `{refund}`
+    generation_failed: &'static str,
+    /// `{refunded}`: how many tokens came back, said after a failure.
+    refund: &'static str,
+    rate_prompt: &'static str,
+    /// `{tokens}`, `{balance}`
+    payment_thanks: &'static str,
+    /// `{payment_id}`
+    payment_disputed: &'static str,
+    /// `{name}`
+    referral_joined: &'static str,
+    /// `{tokens}`
+    referral_bonus: &'static str,
+    /// `{tokens}`
+    invoice_title: &'static str,
+    /// `{tokens}`
+    invoice_description: &'static str,
+    admin: AdminNoticeTexts,
+}
+
+/// The admins' notices: `{user}` is who it is about (a name, or their id when they are gone),
+/// `{paid}` an amount with its currency.
+struct AdminNoticeTexts {
+    /// `{user}`, `{id}`, `{referred}` (the [`AdminNoticeTexts::referred`] words, or nothing)
+    new_user: &'static str,
+    referred: &'static str,
+    /// `{user}`, `{tokens}`, `{paid}`
+    payment: &'static str,
+    /// `{payment_id}`, `{user}`, `{paid}`, `{pack}`, `{tokens}`
+    unknown_pack_credited: &'static str,
+    /// `{payment_id}`, `{user}`, `{paid}`, `{pack}`
+    unknown_pack_not_credited: &'static str,
+    /// `{payment_id}`, `{user}`, `{paid}`, `{reason}`
+    payment_disputed: &'static str,
+    /// `{model_id}`, `{user}`, `{error}`
+    training_failed: &'static str,
+    /// `{generation_id}`, `{user}`, `{error}`
+    generation_failed: &'static str,
+    /// `{error}`
+    replicate_refused_us: &'static str,
+    /// `{effect_id}`, `{what}`, `{error}`
+    effect_failed: &'static str,
+}
+
+pub fn texts(lang: Lang) -> &'static NoticeTexts {
+    match lang {
+        Lang::Ru => &ru::TEXTS,
+        Lang::En => &en::TEXTS,
+    }
+}
+
+impl NoticeTexts {
+    pub fn invoice_title(&self, tokens: i64) -> String {
+        fill(self.invoice_title, &[("tokens", &tokens)])
+    }
+
+    pub fn invoice_description(&self, tokens: i64) -> String {
+        fill(self.invoice_description, &[("tokens", &tokens)])
+    }
+
+    /// The text of a notice to a user (names already escaped for HTML).
+    fn notice(&self, notice: &Notice) -> String {
+        match notice {
+            Notice::ModelReady { name, .. } => fill(self.model_ready, &[("name", &html(name))]),
+            Notice::TrainingFailed { name, refunded } => fill(
+                self.training_failed,
+                &[("name", &html(name)), ("refund", &self.refund(*refunded))],
+            ),
+            Notice::GenerationFailed { refunded } => fill(
+                self.generation_failed,
+                &[("refund", &self.refund(*refunded))],
+            ),
+            Notice::RatePrompt { .. } => self.rate_prompt.to_owned(),
+            Notice::PaymentReceived { tokens, balance } => fill(
+                self.payment_thanks,
+                &[("tokens", tokens), ("balance", balance)],
+            ),
+            Notice::PaymentDisputed { payment_id } => {
+                fill(self.payment_disputed, &[("payment_id", payment_id)])
+            }
+            Notice::ReferralJoined { friend } => {
+                fill(self.referral_joined, &[("name", &html(friend))])
+            }
+            Notice::ReferralBonus { tokens } => fill(self.referral_bonus, &[("tokens", tokens)]),
+        }
+    }
+
+    fn refund(&self, refunded: i64) -> String {
+        if refunded > 0 {
+            fill(self.refund, &[("refunded", &refunded)])
+        } else {
+            String::new()
+        }
+    }
+
+    /// The text of a notice to the admins, about `user` (escaped for HTML).
+    fn admin_notice(&self, notice: &AdminNotice, user: &str) -> String {
+        let t = &self.admin;
+        let user: &dyn Display = &user;
+        match notice {
+            AdminNotice::NewUser { user_id, referred } => fill(
+                t.new_user,
+                &[
+                    ("user", user),
+                    ("id", user_id),
+                    ("referred", &if *referred { t.referred } else { "" }),
+                ],
+            ),
+            AdminNotice::Payment {
+                tokens,
+                amount,
+                currency,
+                ..
+            } => fill(
+                t.payment,
+                &[
+                    ("user", user),
+                    ("tokens", tokens),
+                    ("paid", &money(*amount, currency)),
+                ],
+            ),
+            AdminNotice::PaymentForUnknownPack {
+                payment_id,
+                pack_id,
+                tokens,
+                amount,
+                currency,
+                ..
+            } => {
+                let paid = money(*amount, currency);
+                let pack = html(pack_id);
+                let mut values: Vec<(&str, &dyn Display)> = vec![
+                    ("payment_id", payment_id),
+                    ("user", user),
+                    ("paid", &paid),
+                    ("pack", &pack),
+                ];
+                // `tokens` 0: the invoice did not say how many, so nothing was credited.
+                if *tokens > 0 {
+                    values.push(("tokens", tokens));
+                    fill(t.unknown_pack_credited, &values)
+                } else {
+                    fill(t.unknown_pack_not_credited, &values)
+                }
+            }
+            AdminNotice::PaymentDisputed {
+                payment_id,
+                amount,
+                currency,
+                reason,
+                ..
+            } => fill(
+                t.payment_disputed,
+                &[
+                    ("payment_id", payment_id),
+                    ("user", user),
+                    ("paid", &money(*amount, currency)),
+                    ("reason", &html(reason)),
+                ],
+            ),
+            AdminNotice::TrainingFailed {
+                model_id, error, ..
+            } => fill(
+                t.training_failed,
+                &[
+                    ("model_id", model_id),
+                    ("user", user),
+                    ("error", &html(error)),
+                ],
+            ),
+            AdminNotice::GenerationFailed {
+                generation_id,
+                error,
+                ..
+            } => fill(
+                t.generation_failed,
+                &[
+                    ("generation_id", generation_id),
+                    ("user", user),
+                    ("error", &html(error)),
+                ],
+            ),
+            AdminNotice::ReplicateRefusedUs { error } => {
+                fill(t.replicate_refused_us, &[("error", &html(error))])
+            }
+            AdminNotice::EffectFailed {
+                effect_id,
+                dedupe_key,
+                error,
+            } => fill(
+                t.effect_failed,
+                &[
+                    ("effect_id", effect_id),
+                    ("what", &html(dedupe_key)),
+                    ("error", &html(error)),
+                ],
+            ),
+        }
+    }
+}
+
+/// An inline keyboard with one button per row.
+fn buttons(rows: Vec<(String, String)>) -> ReplyMarkup {
+    ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(
+        rows.into_iter()
+            .map(|(label, data)| vec![InlineKeyboardButton::callback(label, data)]),
+    ))
+}
+
+/// The text and buttons of a notice to `user`.
+pub fn user_notice(user: &User, notice: &Notice) -> (String, Option<ReplyMarkup>) {
+    let t = texts(lang_of(user));
+    let markup = match notice {
+        Notice::ModelReady { model_id, .. } => Some(buttons(vec![(
+            t.button_generate.to_owned(),
+            Callback::Generate {
+                model_id: *model_id,
+            }
+            .encode(),
+        )])),
+        Notice::RatePrompt { generation_id } => Some(rating_buttons(*generation_id)),
+        _ => None,
+    };
+    (t.notice(notice), markup)
+}
+
+/// One row of 1-5 stars.
+fn rating_buttons(generation_id: i64) -> ReplyMarkup {
+    ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(vec![(1..=5)
+        .map(|rating| {
+            InlineKeyboardButton::callback(
+                "⭐".repeat(rating as usize),
+                Callback::Rate {
+                    generation_id,
+                    rating,
+                }
+                .encode(),
+            )
+        })
+        .collect::<Vec<_>>()]))
+}
+
+/// The text of a notice to the admins; `who` is the user it is about, when they still exist.
+pub fn admin_notice(notice: &AdminNotice, who: Option<&User>) -> String {
+    let user = match (who, notice.user_id()) {
+        (Some(who), _) => html(&who.display_name()),
+        (None, Some(user_id)) => user_id.to_string(),
+        (None, None) => String::new(),
+    };
+    texts(ADMIN_LANG).admin_notice(notice, &user)
+}
+
+/// The caption of a generation's album: its prompt (the same in every language).
+pub fn generation_caption(prompt: &str) -> String {
+    format!("✨ {}", html(prompt))
+}
+
+impl AdminNotice {
+    /// The user the notice is about.
+    pub fn user_id(&self) -> Option<i64> {
+        match self {
+            AdminNotice::NewUser { user_id, .. }
+            | AdminNotice::Payment { user_id, .. }
+            | AdminNotice::PaymentForUnknownPack { user_id, .. }
+            | AdminNotice::PaymentDisputed { user_id, .. }
+            | AdminNotice::TrainingFailed { user_id, .. }
+            | AdminNotice::GenerationFailed { user_id, .. } => Some(*user_id),
+            AdminNotice::EffectFailed { .. } | AdminNotice::ReplicateRefusedUs { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::effects::{AdminNotice, Notice};
+
+    fn notices() -> Vec<Notice> {
+        vec![
+            Notice::ModelReady {
+                model_id: 1,
+                name: "M".into(),
+            },
+            Notice::TrainingFailed {
+                name: "M".into(),
+                refunded: 100,
+            },
+            Notice::TrainingFailed {
+                name: "M".into(),
+                refunded: 0,
+            },
+            Notice::GenerationFailed { refunded: 20 },
+            Notice::RatePrompt { generation_id: 1 },
+            Notice::PaymentReceived {
+                tokens: 100,
+                balance: 250,
+            },
+            Notice::PaymentDisputed { payment_id: 1 },
+            Notice::ReferralJoined {
+                friend: "Bo".into(),
+            },
+            Notice::ReferralBonus { tokens: 50 },
+        ]
+    }
+
+    fn admin_notices() -> Vec<AdminNotice> {
+        let unknown_pack = |tokens| AdminNotice::PaymentForUnknownPack {
+            user_id: 1,
+            payment_id: 2,
+            pack_id: "old".into(),
+            tokens,
+            amount: 150,
+            currency: "XTR".into(),
+        };
+        vec![
+            AdminNotice::NewUser {
+                user_id: 1,
+                referred: true,
+            },
+            AdminNotice::Payment {
+                user_id: 1,
+                tokens: 100,
+                amount: 150,
+                currency: "XTR".into(),
+            },
+            unknown_pack(100),
+            unknown_pack(0),
+            AdminNotice::PaymentDisputed {
+                user_id: 1,
+                payment_id: 2,
+                amount: 150,
+                currency: "XTR".into(),
+                reason: "amount".into(),
+            },
+            AdminNotice::TrainingFailed {
+                user_id: 1,
+                model_id: 2,
+                error: "e".into(),
+            },
+            AdminNotice::GenerationFailed {
+                user_id: 1,
+                generation_id: 2,
+                error: "e".into(),
+            },
+            AdminNotice::ReplicateRefusedUs { error: "e".into() },
+            AdminNotice::EffectFailed {
+                effect_id: 1,
+                dedupe_key: "k".into(),
+                error: "e".into(),
+            },
+        ]
+    }
+
+    /// Every template of every language gets exactly the values it names ([`fill`] checks).
+    #[test]
+    fn every_notice_renders_in_every_language() {
+        for lang in [Lang::Ru, Lang::En] {
+            let t = texts(lang);
+            for notice in notices() {
+                assert!(!t.notice(&notice).is_empty());
+            }
+            for notice in admin_notices() {
+                assert!(!t.admin_notice(&notice, "@ann").is_empty());
+            }
+            assert!(t.invoice_title(100).contains("100"));
+            assert!(t.invoice_description(100).contains("100"));
+        }
+    }
+
+    #[test]
+    fn an_admin_notice_names_the_user_by_id_when_they_are_gone() {
+        let notice = AdminNotice::NewUser {
+            user_id: 7,
+            referred: false,
+        };
+        assert_eq!(
+            admin_notice(&notice, None),
+            "👋 Новый пользователь: 7 (id 7)"
+        );
+    }
+}

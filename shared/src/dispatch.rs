@@ -19,7 +19,6 @@ use teloxide_core::types::{ChatId, InputFile, InputMedia, InputMediaPhoto, Messa
 use crate::db::DbError;
 use crate::domain::status::GenerationStatus;
 use crate::effects::{backoff, AdminNotice, Effect, Notice, Written, MAX_ATTEMPTS};
-use crate::http::error_chain;
 use crate::notify;
 use crate::queue::{QueueError, TrainingJob};
 use crate::replicate::ReplicateError;
@@ -27,6 +26,7 @@ use crate::repo::effects as log;
 use crate::repo::{generations, users};
 use crate::services::{Services, Unavailable};
 use crate::telegram::{Telegram, TelegramError};
+use crate::telemetry::error_chain;
 use crate::texts::html;
 use crate::transitions::{self, TransitionError};
 use tracing::Instrument;

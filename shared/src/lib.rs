@@ -8,7 +8,6 @@ pub mod dispatch;
 pub mod domain;
 pub mod effects;
 pub mod fetch;
-pub mod http;
 pub mod notify;
 pub mod once;
 pub mod outcomes;

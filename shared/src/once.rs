@@ -5,8 +5,8 @@
 use std::future::Future;
 
 use crate::db::{Db, DbError};
-use crate::http::error_chain;
 use crate::repo::deliveries::{self, Claim, Delivery};
+use crate::telemetry::error_chain;
 
 /// An error that knows whether a retry can help.
 pub trait Transient: std::error::Error + 'static {

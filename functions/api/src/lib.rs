@@ -83,7 +83,7 @@ impl Modify for TmaAuth {
             Bodies are limited to 4.5 MB (what a Lambda behind API Gateway really receives): send big photo sets to `POST /api/train` as `photo_urls`."
     ),
     modifiers(&TmaAuth),
-    components(schemas(shared::http::ErrorBody, shared::http::ErrorDetail)),
+    components(schemas(web::ErrorBody, web::ErrorDetail)),
     tags(
         (name = "meta", description = "Health and documentation"),
         (name = "me", description = "The caller's profile, balance and referrals"),

@@ -106,7 +106,7 @@ pub async fn referral_link(services: &Services, code: &str) -> Option<String> {
     match telegram.start_link(code).await {
         Ok(link) => Some(link),
         Err(e) => {
-            tracing::warn!(error = %shared::http::error_chain(&e), "no referral link: the bot's name is unknown");
+            tracing::warn!(error = %shared::telemetry::error_chain(&e), "no referral link: the bot's name is unknown");
             None
         }
     }

@@ -6,7 +6,7 @@ use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
-use shared::http::error_chain;
+use shared::telemetry::error_chain;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

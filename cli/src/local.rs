@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use axum::Router;
 use shared::config::{Config, Secret};
-use shared::http::error_chain;
 use shared::queue::{TrainingJob, TrainingQueue};
 use shared::services::Services;
+use shared::telemetry::error_chain;
 use teloxide_core::payloads::GetUpdatesSetters;
 use teloxide_core::requests::Requester;
 use tokio::sync::mpsc::UnboundedReceiver;

@@ -161,7 +161,7 @@ pub async fn replicate_refused_us(services: &Services, error: &ReplicateError) {
     match raised {
         Ok(written) => crate::dispatch::now(services, written).await,
         Err(e) => {
-            tracing::error!(error = %crate::http::error_chain(&e), "could not record the Replicate credentials alarm")
+            tracing::error!(error = %crate::telemetry::error_chain(&e), "could not record the Replicate credentials alarm")
         }
     }
 }

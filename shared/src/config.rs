@@ -117,7 +117,7 @@ pub struct PhotoFetchConfig {
 }
 
 /// A pack of tokens for sale.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenPack {
     pub id: String,
     pub tokens: i64,

@@ -20,7 +20,6 @@ use crate::db::DbError;
 use crate::domain::status::GenerationStatus;
 use crate::effects::{backoff, AdminNotice, Effect, Notice, Written, MAX_ATTEMPTS};
 use crate::errors::Transient;
-use crate::http::error_chain;
 use crate::notify;
 use crate::queue::{QueueError, TrainingJob};
 use crate::replicate::ReplicateError;
@@ -28,6 +27,7 @@ use crate::repo::effects as log;
 use crate::repo::{generations, users};
 use crate::services::{Services, Unavailable};
 use crate::telegram::{Telegram, TelegramError};
+use crate::telemetry::error_chain;
 use crate::transitions::{self, TransitionError};
 use tracing::Instrument;
 

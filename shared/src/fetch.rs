@@ -77,9 +77,9 @@ impl FetchError {
         if e.is_timeout() {
             FetchError::Timeout
         } else if e.is_connect() {
-            FetchError::Unreachable(crate::http::error_chain(&e))
+            FetchError::Unreachable(crate::telemetry::error_chain(&e))
         } else {
-            FetchError::Broken(crate::http::error_chain(&e))
+            FetchError::Broken(crate::telemetry::error_chain(&e))
         }
     }
 }

@@ -9,7 +9,6 @@ pub mod domain;
 pub mod effects;
 pub mod errors;
 pub mod fetch;
-pub mod http;
 pub mod notify;
 pub mod once;
 pub mod outcomes;

@@ -6,8 +6,8 @@ use std::future::Future;
 
 use crate::db::{Db, DbError};
 use crate::errors::Transient;
-use crate::http::error_chain;
 use crate::repo::deliveries::{self, Claim, Delivery};
+use crate::telemetry::error_chain;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Handled<T> {

@@ -101,7 +101,7 @@ async fn find_by_attempt(
         match services.replicate() {
             Ok(replicate) => {
                 if let Err(e) = settle::cancel(replicate, attempt.kind, replicate_id).await {
-                    tracing::error!(error = %crate::http::error_chain(&e), "could not cancel an unwanted job");
+                    tracing::error!(error = %crate::telemetry::error_chain(&e), "could not cancel an unwanted job");
                 }
             }
             Err(e) => tracing::error!(error = %e, "an unwanted job cannot be canceled here"),

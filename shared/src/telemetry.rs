@@ -23,3 +23,15 @@ pub fn init() {
         builder.with_target(false).try_init()
     };
 }
+
+/// `error: cause: cause`, for one log line per failure.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}

@@ -29,10 +29,11 @@ use serde_json::{json, Value};
 use shared::db::DbError;
 use shared::domain::rules::RuleError;
 use shared::errors::Transient;
-use shared::http::{error_chain, ApiError};
 use shared::service::ServiceError;
 use shared::services::Unavailable;
 use shared::telegram::TelegramError;
+use shared::telemetry::error_chain;
+use web::ApiError;
 
 /// An API failure: the JSON error, and a `Retry-After` for rate limits.
 #[derive(Debug, Clone)]

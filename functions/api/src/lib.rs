@@ -16,12 +16,14 @@ pub mod limits;
 pub mod pagination;
 pub mod responses;
 pub mod routes;
+pub mod views;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Method};
 use axum::Router;
+use shared::db::Connection;
 use shared::services::{Services, StartupError};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
@@ -53,6 +55,11 @@ impl State {
     pub fn with_limits(services: Services, limits: RateLimits) -> Arc<Self> {
         Arc::new(Self { services, limits })
     }
+
+    /// A pooled database connection: 503 when there is no database, or it does not answer.
+    pub async fn conn(&self) -> error::ApiResult<Connection> {
+        Ok(self.services.db()?.conn().await?)
+    }
 }
 
 /// The `tma` security scheme: `Authorization: tma <initData>`.
@@ -83,7 +90,7 @@ impl Modify for TmaAuth {
             Bodies are limited to 4.5 MB (what a Lambda behind API Gateway really receives): send big photo sets to `POST /api/train` as `photo_urls`."
     ),
     modifiers(&TmaAuth),
-    components(schemas(shared::http::ErrorBody, shared::http::ErrorDetail)),
+    components(schemas(web::ErrorBody, web::ErrorDetail)),
     tags(
         (name = "meta", description = "Health and documentation"),
         (name = "me", description = "The caller's profile, balance and referrals"),
@@ -109,12 +116,13 @@ pub fn api_router(state: Arc<State>) -> (Router, utoipa::openapi::OpenApi) {
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::meta::router())
         .merge(routes::me::router())
+        .merge(routes::promo::router())
         .merge(routes::models::router())
+        .merge(routes::training::router())
         .merge(routes::generations::router())
         .merge(routes::catalog::router())
         .merge(routes::payments::router())
         .merge(routes::admin::router())
-        .merge(routes::extras::router())
         .with_state(state)
         .split_for_parts();
     openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();

@@ -38,8 +38,7 @@ impl Default for RateLimits {
 
 /// Counts the request; 429 with `Retry-After` when over the limit.
 pub async fn enforce(state: &State, user_id: i64, limit: &Limit) -> ApiResult<()> {
-    let db = state.services.db()?;
-    let decision = rate_limits::hit(&**db.conn().await?, user_id, limit).await?;
+    let decision = rate_limits::hit(&**state.conn().await?, user_id, limit).await?;
     match decision {
         Decision::Allowed { .. } => Ok(()),
         Decision::Limited { retry_after } => {

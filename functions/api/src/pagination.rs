@@ -45,13 +45,19 @@ pub struct Paginated<T: ToSchema> {
 }
 
 impl<T: ToSchema> Paginated<T> {
-    /// A page of `items` fetched with `page`; `id` gives an item's id.
-    pub fn new(items: Vec<T>, page: Page, id: impl Fn(&T) -> i64) -> Self {
-        let next_cursor = if items.len() as i64 >= page.limit {
-            items.last().map(id)
+    /// A page of repository `rows` fetched with `page`, each shown as a `T`; `id` gives a row's id.
+    pub fn from_rows<R>(rows: Vec<R>, page: Page, id: impl Fn(&R) -> i64) -> Self
+    where
+        T: From<R>,
+    {
+        let next_cursor = if rows.len() as i64 >= page.limit {
+            rows.last().map(id)
         } else {
             None
         };
-        Self { items, next_cursor }
+        Self {
+            items: crate::views::from_rows(rows),
+            next_cursor,
+        }
     }
 }

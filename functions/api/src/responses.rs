@@ -1,5 +1,5 @@
 //! The error responses routes declare in the OpenAPI document, in reusable sets (each a JSON
-//! [`shared::http::ErrorBody`]).
+//! [`web::ErrorBody`]).
 
 use std::collections::BTreeMap;
 

@@ -10,7 +10,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use shared::http::ApiError;
 use shared::once::{handle_once, Handled};
 use shared::outcomes;
 use shared::replicate::Job;
@@ -18,6 +17,7 @@ use shared::repo::deliveries::Delivery;
 use shared::services::{Services, StartupError, Unavailable};
 use shared::signature::WebhookSecret;
 use tracing::Instrument;
+use web::ApiError;
 
 /// Built once per cold start.
 #[derive(Clone, Debug)]

@@ -9,13 +9,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use shared::http::{error_chain, ApiError};
 use shared::once::{handle_claimed, Handled, OnceError};
 use shared::repo::deliveries::{self, Delivery};
 use shared::service;
+use shared::telemetry::error_chain;
 use subtle::ConstantTimeEq;
 use teloxide_core::types::Update;
 use tracing::Instrument;
+use web::ApiError;
 
 use crate::bot::{self, BotError, WebhookReply};
 use crate::State;

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use serde_json::Value;
-use shared::http::error_chain;
 use shared::queue::{Retry, TrainingJob};
 use shared::services::{Services, StartupError};
+use shared::telemetry::error_chain;
 use tracing::Instrument;
 
 pub use housekeeping::{housekeeping, HousekeepingReport};

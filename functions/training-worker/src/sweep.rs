@@ -10,7 +10,6 @@
 use serde::Serialize;
 use shared::attempts::{self as settle, Attached};
 use shared::domain::status::{GenerationStatus, ModelStatus};
-use shared::http::error_chain;
 use shared::outcomes::{self, Applied, OutcomeError, Subject};
 use shared::queue::TrainingJob;
 use shared::replicate::{Replicate, ReplicateError};
@@ -18,6 +17,7 @@ use shared::repo::attempts::{self, Kind, State as AttemptState};
 use shared::repo::generations::{self, Generation};
 use shared::repo::models::{self, Model};
 use shared::services::Services;
+use shared::telemetry::error_chain;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct SweepReport {

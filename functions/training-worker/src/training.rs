@@ -139,7 +139,7 @@ pub async fn start_training(services: &Services, model_id: i64) -> Result<(), Wo
         Err(Failure::LeaseLost) => Err(WorkerError::Busy),
         Err(Failure::Ambiguous(e)) => {
             // Replicate may have taken it: look before deciding.
-            tracing::warn!(error = %shared::http::error_chain(&e), "no clear answer to the create call; looking for the training");
+            tracing::warn!(error = %shared::telemetry::error_chain(&e), "no clear answer to the create call; looking for the training");
             let attempt = attempts::by_tag(&**db.conn().await?, &attempt.tag)
                 .await?
                 .unwrap_or(attempt);
@@ -150,7 +150,7 @@ pub async fn start_training(services: &Services, model_id: i64) -> Result<(), Wo
                     // failed too: the lease is given back, and the next delivery, seconds later,
                     // looks again before it starts a fresh attempt.
                     if let Err(lookup) = outcome {
-                        tracing::warn!(error = %shared::http::error_chain(&lookup), "the lookup failed too");
+                        tracing::warn!(error = %shared::telemetry::error_chain(&lookup), "the lookup failed too");
                     }
                     attempts::release(&**db.conn().await?, &attempt.tag).await?;
                     Err(e.into())

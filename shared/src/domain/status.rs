@@ -5,8 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A personal model: photos collected (`draft`), paid and waiting for the worker (`queued`), on
 /// Replicate (`training`), then `ready`, `failed` or `canceled`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ModelStatus {
     Draft,
     Queued,
@@ -61,8 +60,7 @@ impl ModelStatus {
 }
 
 /// A generation: written (`pending`), sent to Replicate (`starting`, `processing`), then final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GenerationStatus {
     Pending,
     Starting,

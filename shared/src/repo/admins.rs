@@ -1,7 +1,6 @@
 //! Admins kept in the database (besides the owners in ADMIN_IDS) and the audit log of admin actions.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::Value;
 
 use super::{DbError, GenericClient, Page, Type};
@@ -38,7 +37,7 @@ pub async fn remove(db: &impl GenericClient, user_id: i64) -> Result<bool, DbErr
     Ok(n == 1)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminEntry {
     pub user_id: i64,
     pub display_name: Option<String>,
@@ -66,8 +65,7 @@ pub async fn list(db: &impl GenericClient) -> Result<Vec<AdminEntry>, DbError> {
 }
 
 /// What an admin did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Tokens,
     Block,
@@ -140,14 +138,13 @@ pub async fn record(db: &impl GenericClient, a: &NewAction<'_>) -> Result<(), Db
     Ok(())
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ActionEntry {
     pub id: i64,
     pub admin_id: i64,
     pub action: Action,
     pub target_user_id: Option<i64>,
     pub subject: Option<String>,
-    #[schema(value_type = Object)]
     pub details: Value,
     pub created_at: DateTime<Utc>,
 }

@@ -102,7 +102,7 @@ pub async fn remote_data(db: &impl GenericClient, user_id: i64) -> Result<Remote
 }
 
 /// What [`erase_user`] removed or cleared (0 everywhere when there was nothing left to erase).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ErasedRows {
     /// Training photos deleted (with their Telegram file ids and URLs).
     pub photos: i64,

@@ -1,12 +1,10 @@
 //! The user journey: key events with metadata, and the funnel admins see.
 
-use serde::Serialize;
 use serde_json::Value;
 
 use super::{DbError, GenericClient, Type};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
     Started,
     ReferralJoined,
@@ -56,7 +54,7 @@ pub async fn record(
 }
 
 /// Distinct users at each step of the funnel within a period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Funnel {
     pub days: i32,
     pub started: i64,

@@ -1,7 +1,6 @@
 //! Ratings (1-5) and comments on generations, and what admins see of them.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 use super::{DbError, GenericClient, Type};
 
@@ -40,7 +39,7 @@ pub async fn comment(
     Ok(n == 1)
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StyleRating {
     /// `None`: generations without a style.
     pub style: Option<String>,
@@ -48,7 +47,7 @@ pub struct StyleRating {
     pub ratings: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LowRating {
     pub generation_id: i64,
     pub user_id: i64,

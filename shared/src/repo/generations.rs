@@ -1,7 +1,6 @@
 //! Generations: a prompt sent to Replicate for a user's model, and the images it gave.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use tokio_postgres::Row;
 
 use super::{
@@ -9,21 +8,18 @@ use super::{
 };
 use crate::domain::status::GenerationStatus;
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Generation {
     pub id: i64,
     pub user_id: i64,
     pub model_id: Option<i64>,
     pub style_id: Option<i64>,
     pub prompt: String,
-    #[serde(skip)]
     pub full_prompt: String,
     pub num_images: i32,
     pub status: GenerationStatus,
-    #[serde(skip)]
     pub replicate_prediction_id: Option<String>,
     pub result_urls: Vec<String>,
-    #[serde(skip)]
     pub telegram_file_ids: Vec<String>,
     pub cost_tokens: i64,
     pub error: Option<String>,

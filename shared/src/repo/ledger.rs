@@ -6,13 +6,11 @@
 //! debits of 1 against a balance of 10 make exactly 10 succeed.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 use super::{DbError, GenericClient, Page, Type};
 
 /// Why a balance changed; stored as the ledger row's `reason`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
     Purchase,
     ReferralBonus,
@@ -60,7 +58,7 @@ pub struct Change<'a> {
     pub note: Option<&'a str>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Balance {
     pub tokens_left: i64,
     pub tokens_spent: i64,
@@ -157,7 +155,7 @@ pub async fn apply(db: &impl GenericClient, change: &Change<'_>) -> Result<Balan
     }
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     pub id: i64,
     pub delta: i64,

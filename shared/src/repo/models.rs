@@ -1,7 +1,6 @@
 //! Personal models (LoRAs) and their training photos.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use tokio_postgres::Row;
 
 use super::{
@@ -10,7 +9,7 @@ use super::{
 };
 use crate::domain::status::ModelStatus;
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Model {
     pub id: i64,
     pub user_id: i64,
@@ -18,22 +17,16 @@ pub struct Model {
     pub trigger_word: String,
     pub status: ModelStatus,
     pub cost_tokens: i64,
-    #[serde(skip)]
     pub replicate_training_id: Option<String>,
-    #[serde(skip)]
     pub replicate_model: Option<String>,
-    #[serde(skip)]
     pub version: Option<String>,
-    #[serde(skip)]
     pub weights_url: Option<String>,
     pub error: Option<String>,
-    #[serde(skip)]
     pub status_message_id: Option<i64>,
     pub photo_count: i64,
     /// `user` (a person's own) or `system` (provided by admins to everyone).
     pub model_type: String,
     /// A photo made with the model (a Telegram file id), to show it by.
-    #[serde(skip)]
     pub preview_file_id: Option<String>,
     pub preview_url: Option<String>,
     /// How long Replicate trained it.

@@ -1,12 +1,11 @@
 //! Payments: a Telegram payment recorded once, keyed by its charge id.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use tokio_postgres::Row;
 
 use super::{fetch_opt, find_page, DbError, FromRow, GenericClient, Page, Type};
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Payment {
     pub id: i64,
     pub user_id: i64,
@@ -15,7 +14,6 @@ pub struct Payment {
     pub amount: i64,
     pub currency: String,
     pub tokens: i64,
-    #[serde(skip)]
     pub telegram_charge_id: String,
     pub status: String,
     pub created_at: DateTime<Utc>,
@@ -106,7 +104,7 @@ pub async fn count_paid(db: &impl GenericClient, user_id: i64) -> Result<i64, Db
     Ok(row.get("n"))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revenue {
     pub currency: String,
     pub amount: i64,

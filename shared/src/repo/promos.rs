@@ -2,12 +2,11 @@
 //! overall, once per user.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use tokio_postgres::Row;
 
 use super::{fetch_all, fetch_opt, find, DbError, FromRow, GenericClient, Type};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PromoCode {
     pub id: i64,
     pub code: String,

@@ -1,7 +1,5 @@
 //! The referral program: who invited whom, and the bonus on the invitee's first payment.
 
-use serde::Serialize;
-
 use super::{DbError, GenericClient, Type};
 
 /// Records that `referrer_id` invited `referred_id`. False if the invitee was already invited
@@ -47,7 +45,7 @@ pub async fn take_unpaid_bonus(
     Ok(row.map(|r| r.get("referrer_id")))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReferralStats {
     /// People who joined through the user's link.
     pub joined: i64,

@@ -1,11 +1,9 @@
 //! Admin statistics (the seed's get_global_statistics), in one round trip.
 
-use serde::Serialize;
-
 use super::payments::{self, Revenue};
 use super::{DbError, GenericClient};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GlobalStats {
     pub users_total: i64,
     pub users_today: i64,
@@ -18,7 +16,7 @@ pub struct GlobalStats {
     pub revenue: Vec<Revenue>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusCount {
     pub status: String,
     pub count: i64,

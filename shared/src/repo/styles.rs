@@ -1,12 +1,11 @@
 //! The style catalogue: admin-managed extra LoRAs and prompt templates users pick for a generation,
 //! browsed by tag.
 
-use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
 use super::{fetch_opt, find, find_all, DbError, FromRow, GenericClient, Type};
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Style {
     pub id: i64,
     pub name: String,
@@ -26,33 +25,17 @@ pub struct Style {
     pub is_active: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewStyle {
     pub name: String,
-    #[serde(default)]
     pub description: String,
-    #[serde(default = "default_template")]
     pub prompt_template: String,
-    #[serde(default)]
     pub lora_url: Option<String>,
-    #[serde(default = "default_scale")]
     pub lora_scale: f64,
-    #[serde(default)]
     pub trigger_word: Option<String>,
-    #[serde(default)]
     pub preview_url: Option<String>,
-    #[serde(default)]
     pub gender: Option<String>,
-    #[serde(default)]
     pub tags: Vec<String>,
-}
-
-fn default_template() -> String {
-    "{prompt}".to_owned()
-}
-
-fn default_scale() -> f64 {
-    1.0
 }
 
 /// A tag as stored: lower-case letters, digits, `_` and `-`, at most 24 characters (it travels in

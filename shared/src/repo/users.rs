@@ -3,12 +3,11 @@
 use chrono::{DateTime, Utc};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
-use serde::Serialize;
 use tokio_postgres::Row;
 
 use super::{fetch_all, fetch_opt, find, find_page, DbError, FromRow, GenericClient, Page, Type};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct User {
     pub id: i64,
     pub username: Option<String>,
@@ -22,7 +21,6 @@ pub struct User {
     pub bot_blocked: bool,
     pub referral_code: String,
     pub referred_by: Option<i64>,
-    #[serde(skip)]
     pub dialog: serde_json::Value,
 }
 

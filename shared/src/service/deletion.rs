@@ -120,9 +120,8 @@ pub async fn erase_model(
 
 /// What erasing an account did ([`erase_account`]). The Replicate counts are of what this call
 /// asked Replicate for (none when an earlier erasure asked already).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountErased {
-    #[serde(flatten)]
     pub rows: erasure::ErasedRows,
     /// Trainings in progress canceled at Replicate (their cost is not refunded: Replicate ran them).
     pub trainings_canceled: usize,

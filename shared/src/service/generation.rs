@@ -138,7 +138,7 @@ pub async fn create(
                 Ok(None) => return not_started(services, &attempt, generation, e).await,
                 Err(lookup) => {
                     // Unsettled: the sweep looks again and attaches or refunds it.
-                    tracing::warn!(error = %crate::http::error_chain(&lookup), generation_id = generation.id,
+                    tracing::warn!(error = %crate::telemetry::error_chain(&lookup), generation_id = generation.id,
                         "a prediction start is unconfirmed; the sweep settles it");
                     attempts::release(&**db.conn().await?, &attempt.tag).await?;
                     return Err(ServiceError::Upstream(format!(

@@ -1,14 +1,11 @@
 //! What there is to choose from: `GET /api/styles`, `GET /api/packs`.
 
-use serde::Serialize;
 use std::sync::Arc;
-use utoipa::ToSchema;
 
 use axum::extract::State as AxumState;
 use axum::Json;
 use serde::Deserialize;
-use shared::config::TokenPack;
-use shared::repo::styles::{self, Style};
+use shared::repo::styles;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,6 +13,9 @@ use utoipa_axum::routes;
 use crate::auth::AuthUser;
 use crate::error::{check_text, ApiResult, Query};
 use crate::responses::{AuthErrors, Invalid};
+use crate::views;
+use crate::views::payments::TokenPack;
+use crate::views::styles::CatalogStyle;
 use crate::State;
 
 pub fn router() -> OpenApiRouter<Arc<State>> {
@@ -56,35 +56,8 @@ async fn list_styles(
         }
         None => None,
     };
-    let db = state.services.db()?;
-    let styles = styles::list_tagged(&**db.conn().await?, false, tag.as_deref()).await?;
-    Ok(Json(styles.into_iter().map(Into::into).collect()))
-}
-
-/// A style as users see it: what it is called and looks like, not how it is made (its prompt
-/// template and LoRA are ours).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CatalogStyle {
-    pub id: i64,
-    pub name: String,
-    pub description: String,
-    pub preview_url: Option<String>,
-    /// `male` or `female` when the style suits one.
-    pub gender: Option<String>,
-    pub tags: Vec<String>,
-}
-
-impl From<Style> for CatalogStyle {
-    fn from(s: Style) -> Self {
-        Self {
-            id: s.id,
-            name: s.name,
-            description: s.description,
-            preview_url: s.preview_url,
-            gender: s.gender,
-            tags: s.tags,
-        }
-    }
+    let styles = styles::list_tagged(&**state.conn().await?, false, tag.as_deref()).await?;
+    Ok(Json(views::from_rows(styles)))
 }
 
 /// The packs of tokens for sale (prices in minor units of their currency).
@@ -94,5 +67,5 @@ async fn list_packs(
     AxumState(state): AxumState<Arc<State>>,
     _caller: AuthUser,
 ) -> ApiResult<Json<Vec<TokenPack>>> {
-    Ok(Json(state.services.config.product.packs.clone()))
+    Ok(Json(TokenPack::all(&state.services)))
 }

@@ -1,4 +1,5 @@
-//! Generations: `GET /api/generations`, `GET /api/generations/{id}`, `POST /api/generations`.
+//! Generations: `GET /api/generations`, `GET /api/generations/{id}`, `POST /api/generations`, and
+//! rating one: `POST /api/generations/{id}/feedback`.
 
 use std::sync::Arc;
 
@@ -6,24 +7,26 @@ use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::Json as JsonResponse;
 use serde::Deserialize;
-use shared::repo::generations::{self, Generation};
+use shared::repo::{feedback, generations};
 use shared::service::generation::{self, GenerationRequest};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
-use crate::error::{ApiResult, Error, Json, Path, Query};
+use crate::error::{check_text, ApiResult, Error, Json, Path, Query};
 use crate::pagination::{PageParams, Paginated};
 use crate::responses::{
     AuthErrors, Insufficient, Invalid, JsonBody, NotFound, RateLimited, Upstream,
 };
+use crate::views::generations::Generation;
 use crate::State;
 
 pub fn router() -> OpenApiRouter<Arc<State>> {
     OpenApiRouter::new()
         .routes(routes!(list_generations, create_generation))
         .routes(routes!(get_generation))
+        .routes(routes!(rate_generation))
 }
 
 /// The caller's generations, newest first.
@@ -37,9 +40,8 @@ async fn list_generations(
     Query(params): Query<PageParams>,
 ) -> ApiResult<JsonResponse<Paginated<Generation>>> {
     let page = params.page()?;
-    let db = state.services.db()?;
-    let items = generations::list_for_user(&**db.conn().await?, caller.user.id, page).await?;
-    Ok(JsonResponse(Paginated::new(items, page, |g| g.id)))
+    let rows = generations::list_for_user(&**state.conn().await?, caller.user.id, page).await?;
+    Ok(JsonResponse(Paginated::from_rows(rows, page, |g| g.id)))
 }
 
 /// One of the caller's generations (poll it until `succeeded`: `result_urls` hold the images).
@@ -51,11 +53,10 @@ async fn get_generation(
     caller: AuthUser,
     Path(id): Path<i64>,
 ) -> ApiResult<JsonResponse<Generation>> {
-    let db = state.services.db()?;
-    let generation = generations::get_owned(&**db.conn().await?, id, caller.user.id)
+    let generation = generations::get_owned(&**state.conn().await?, id, caller.user.id)
         .await?
         .ok_or_else(|| Error::not_found("generation"))?;
-    Ok(JsonResponse(generation))
+    Ok(JsonResponse(generation.into()))
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -102,5 +103,49 @@ async fn create_generation(
     )
     .await?;
     tracing::info!(generation_id = generation.id, "generation started");
-    Ok((StatusCode::ACCEPTED, JsonResponse(generation)))
+    Ok((StatusCode::ACCEPTED, JsonResponse(generation.into())))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Rating {
+    /// 1 to 5.
+    #[schema(minimum = 1, maximum = 5)]
+    pub rating: i16,
+    /// Optional words, up to 1000 characters.
+    pub comment: Option<String>,
+}
+
+/// Rates one of the caller's generations (again, to change it), with an optional comment.
+#[utoipa::path(post, path = "/api/generations/{id}/feedback", tag = "generations", security(("tma" = [])),
+    params(("id" = i64, Path, description = "The generation's id")),
+    request_body = Rating,
+    responses((status = 204, description = "Stored"), AuthErrors, JsonBody, Invalid, NotFound))]
+async fn rate_generation(
+    AxumState(state): AxumState<Arc<State>>,
+    caller: AuthUser,
+    Path(id): Path<i64>,
+    Json(body): Json<Rating>,
+) -> ApiResult<StatusCode> {
+    if !(1..=5).contains(&body.rating) {
+        return Err(Error::invalid("rating", "must be 1 to 5"));
+    }
+    if let Some(comment) = &body.comment {
+        check_text("comment", comment)?;
+        if comment.chars().count() > 1000 {
+            return Err(Error::invalid("comment", "must be at most 1000 characters"));
+        }
+    }
+    let conn = state.conn().await?;
+    if !feedback::rate(&**conn, id, caller.user.id, body.rating).await? {
+        return Err(Error::not_found("generation"));
+    }
+    if let Some(comment) = body
+        .comment
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        feedback::comment(&**conn, id, caller.user.id, comment).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
 }

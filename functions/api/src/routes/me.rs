@@ -5,20 +5,18 @@ use std::sync::Arc;
 
 use axum::extract::State as AxumState;
 use axum::Json;
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use shared::config::TokenPack;
-use shared::repo::referrals::{self, ReferralStats};
-use shared::repo::users::{self, User};
+use shared::repo::{referrals, users};
 use shared::service;
 use shared::services::Services;
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiResult, Error, Path};
 use crate::responses::{AuthErrors, NotFound};
+use crate::views::payments::Prices;
+use crate::views::referrals::Referrals;
+use crate::views::users::{AccountErased, Me, Profile};
 use crate::State;
 
 pub fn router() -> OpenApiRouter<Arc<State>> {
@@ -28,85 +26,13 @@ pub fn router() -> OpenApiRouter<Arc<State>> {
         .routes(routes!(referral_program))
 }
 
-/// A user as the API shows them.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Profile {
-    pub id: i64,
-    pub username: Option<String>,
-    pub first_name: String,
-    pub last_name: Option<String>,
-    pub language_code: Option<String>,
-    pub tokens_left: i64,
-    pub tokens_spent: i64,
-    pub referral_code: String,
-    pub referred_by: Option<i64>,
-    /// Blocked by an admin.
-    pub is_blocked: bool,
-    pub activated_at: DateTime<Utc>,
-}
-
-impl From<&User> for Profile {
-    fn from(u: &User) -> Self {
-        Self {
-            id: u.id,
-            username: u.username.clone(),
-            first_name: u.first_name.clone(),
-            last_name: u.last_name.clone(),
-            language_code: u.language_code.clone(),
-            tokens_left: u.tokens_left,
-            tokens_spent: u.tokens_spent,
-            referral_code: u.referral_code.clone(),
-            referred_by: u.referred_by,
-            is_blocked: u.is_blocked,
-            activated_at: u.activated_at,
-        }
-    }
-}
-
-/// What things cost, in tokens, and the packs of tokens for sale.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Prices {
-    /// Tokens a training costs.
-    pub training_cost: i64,
-    /// Tokens one generated image costs.
-    pub generation_cost_per_image: i64,
-    /// Tokens earned when someone invited pays for the first time.
-    pub referral_bonus: i64,
-    /// The currency of the packs' prices (`XTR`: Telegram Stars).
-    pub currency: String,
-    pub packs: Vec<TokenPack>,
-}
-
-impl Prices {
-    pub fn of(services: &Services) -> Self {
-        let product = &services.config.product;
-        Self {
-            training_cost: shared::domain::rules::training_cost(product),
-            generation_cost_per_image: shared::domain::rules::generation_cost(product, 1),
-            referral_bonus: product.referral_bonus,
-            currency: product.currency.clone(),
-            packs: product.packs.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Me {
-    pub profile: Profile,
-    /// An owner (ADMIN_IDS) or an admin.
-    pub is_admin: bool,
-    /// `https://t.me/<bot>?start=<referral code>`; `null` when the bot is not reachable.
-    pub referral_link: Option<String>,
-    pub prices: Prices,
-}
-
 /// The user's referral link, if the bot's name can be had.
 pub async fn referral_link(services: &Services, code: &str) -> Option<String> {
     let telegram = services.telegram().ok()?;
     match telegram.start_link(code).await {
         Ok(link) => Some(link),
         Err(e) => {
-            tracing::warn!(error = %shared::http::error_chain(&e), "no referral link: the bot's name is unknown");
+            tracing::warn!(error = %shared::telemetry::error_chain(&e), "no referral link: the bot's name is unknown");
             None
         }
     }
@@ -117,12 +43,12 @@ pub async fn referral_link(services: &Services, code: &str) -> Option<String> {
     responses((status = 200, description = "The caller", body = Me), AuthErrors))]
 async fn me(AxumState(state): AxumState<Arc<State>>, caller: AuthUser) -> ApiResult<Json<Me>> {
     let services = &state.services;
-    let db = services.db()?;
-    let role = service::admin::role(services, &**db.conn().await?, caller.user.id).await?;
+    let role = service::admin::role(services, &**state.conn().await?, caller.user.id).await?;
+    let referral_link = referral_link(services, &caller.user.referral_code).await;
     Ok(Json(Me {
-        profile: Profile::from(&caller.user),
+        profile: caller.user.into(),
         is_admin: role.is_some(),
-        referral_link: referral_link(services, &caller.user.referral_code).await,
+        referral_link,
         prices: Prices::of(services),
     }))
 }
@@ -134,12 +60,12 @@ async fn me(AxumState(state): AxumState<Arc<State>>, caller: AuthUser) -> ApiRes
 /// durable: while Replicate fails they are retried. Deleting again does nothing more; signing in
 /// again later registers the caller's names anew.
 #[utoipa::path(delete, path = "/api/me", tag = "me", security(("tma" = [])),
-    responses((status = 200, description = "What was deleted", body = service::deletion::AccountErased),
+    responses((status = 200, description = "What was deleted", body = AccountErased),
               AuthErrors))]
 async fn delete_me(
     AxumState(state): AxumState<Arc<State>>,
     caller: AuthUser,
-) -> ApiResult<Json<service::deletion::AccountErased>> {
+) -> ApiResult<Json<AccountErased>> {
     let erased = service::deletion::erase_account(&state.services, caller.user.id).await?;
     tracing::info!(
         photos = erased.rows.photos,
@@ -147,7 +73,7 @@ async fn delete_me(
         generations = erased.rows.generations,
         "account data deleted"
     );
-    Ok(Json(erased))
+    Ok(Json(erased.into()))
 }
 
 /// A user's profile: the caller's own, or anyone's for an admin (others get 404).
@@ -160,12 +86,10 @@ async fn user(
     Path(user_id): Path<i64>,
 ) -> ApiResult<Json<Profile>> {
     if user_id == caller.user.id {
-        return Ok(Json(Profile::from(&caller.user)));
+        return Ok(Json(caller.user.into()));
     }
-    let services = &state.services;
-    let db = services.db()?;
-    let conn = db.conn().await?;
-    if service::admin::role(services, &**conn, caller.user.id)
+    let conn = state.conn().await?;
+    if service::admin::role(&state.services, &**conn, caller.user.id)
         .await?
         .is_none()
     {
@@ -174,18 +98,7 @@ async fn user(
     let user = users::get(&**conn, user_id)
         .await?
         .ok_or_else(|| Error::not_found("user"))?;
-    Ok(Json(Profile::from(&user)))
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Referrals {
-    /// The caller's referral code (the `start` / `startapp` parameter of their link).
-    pub code: String,
-    /// `https://t.me/<bot>?start=<code>`; `null` when the bot is not reachable.
-    pub link: Option<String>,
-    /// Tokens earned per invited user's first payment.
-    pub bonus_tokens_per_referral: i64,
-    pub stats: ReferralStats,
+    Ok(Json(user.into()))
 }
 
 /// The caller's referral link and how many joined and paid through it.
@@ -196,12 +109,11 @@ async fn referral_program(
     caller: AuthUser,
 ) -> ApiResult<Json<Referrals>> {
     let services = &state.services;
-    let db = services.db()?;
-    let stats = referrals::statistics(&**db.conn().await?, caller.user.id).await?;
+    let stats = referrals::statistics(&**state.conn().await?, caller.user.id).await?;
     Ok(Json(Referrals {
         link: referral_link(services, &caller.user.referral_code).await,
         code: caller.user.referral_code,
         bonus_tokens_per_referral: services.config.product.referral_bonus,
-        stats,
+        stats: stats.into(),
     }))
 }

@@ -5,25 +5,17 @@ use std::sync::Arc;
 use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Serialize;
-use shared::http::error_chain;
-use utoipa::ToSchema;
+use shared::telemetry::error_chain;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::views::meta::{About, DatabaseHealth, Health};
 use crate::State;
 
 pub fn router() -> OpenApiRouter<Arc<State>> {
     OpenApiRouter::new()
         .routes(routes!(root))
         .routes(routes!(health))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct About {
-    pub name: &'static str,
-    pub version: &'static str,
-    pub docs: &'static str,
 }
 
 /// What this is: the API is up.
@@ -34,23 +26,6 @@ async fn root() -> Json<About> {
         version: env!("CARGO_PKG_VERSION"),
         docs: "/docs",
     })
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Health {
-    /// `ok` when every dependency answers, `degraded` otherwise.
-    pub status: &'static str,
-    pub version: &'static str,
-    pub database: DatabaseHealth,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DatabaseHealth {
-    /// `ok`, `error` or `not_configured`.
-    pub status: &'static str,
-    /// One round trip, in milliseconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub latency_ms: Option<f64>,
 }
 
 /// Health of the API and its database (one round trip, timed).

@@ -1,10 +1,11 @@
-//! The API's routes, a module per resource.
+//! The API's routes, a module per resource; what they answer is in [`crate::views`].
 
 pub mod admin;
 pub mod catalog;
-pub mod extras;
 pub mod generations;
 pub mod me;
 pub mod meta;
 pub mod models;
 pub mod payments;
+pub mod promo;
+pub mod training;

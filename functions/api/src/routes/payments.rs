@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use axum::extract::State as AxumState;
 use axum::Json as JsonResponse;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use shared::notify::{texts, Lang};
-use shared::repo::payments::{self, Payment};
+use shared::repo::payments;
 use shared::service::payments as payment_service;
 use teloxide_core::payloads::CreateInvoiceLinkSetters;
 use teloxide_core::requests::Requester;
@@ -21,6 +21,7 @@ use crate::auth::AuthUser;
 use crate::error::{check_text, ApiResult, Error, Json, Query};
 use crate::pagination::{PageParams, Paginated};
 use crate::responses::{AuthErrors, Invalid, JsonBody, RateLimited, Upstream};
+use crate::views::payments::{Invoice, Payment};
 use crate::State;
 
 pub fn router() -> OpenApiRouter<Arc<State>> {
@@ -33,18 +34,6 @@ pub fn router() -> OpenApiRouter<Arc<State>> {
 pub struct InvoiceRequest {
     /// A pack id from `GET /api/packs`.
     pub pack_id: String,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Invoice {
-    /// The invoice link (`https://t.me/$...`), for `Telegram.WebApp.openInvoice`.
-    pub url: String,
-    pub pack_id: String,
-    pub tokens: i64,
-    /// What the user pays, in minor units of `currency` (after a promo discount, if they have one).
-    pub price: i64,
-    pub currency: String,
-    pub discount_percent: Option<i32>,
 }
 
 /// A Telegram invoice link for a token pack (Telegram Stars, or the configured provider's currency).
@@ -105,7 +94,6 @@ async fn list_payments(
     Query(params): Query<PageParams>,
 ) -> ApiResult<JsonResponse<Paginated<Payment>>> {
     let page = params.page()?;
-    let db = state.services.db()?;
-    let items = payments::list_for_user(&**db.conn().await?, caller.user.id, page).await?;
-    Ok(JsonResponse(Paginated::new(items, page, |p| p.id)))
+    let rows = payments::list_for_user(&**state.conn().await?, caller.user.id, page).await?;
+    Ok(JsonResponse(Paginated::from_rows(rows, page, |p| p.id)))
 }

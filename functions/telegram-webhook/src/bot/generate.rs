@@ -127,7 +127,7 @@ async fn show_page(ctx: &Ctx<'_>, tag: Option<&str>, page: u32) -> Result<(), Bo
             return Err(e.into());
         }
         // A preview Telegram cannot fetch must not stop the choice: the buttons still come.
-        tracing::warn!(error = %shared::http::error_chain(&e), "style previews not shown");
+        tracing::warn!(error = %shared::telemetry::error_chain(&e), "style previews not shown");
     }
     let mut rows: Vec<Vec<(String, Callback)>> = shown
         .iter()

@@ -1,20 +1,23 @@
-//! HTTP errors as JSON, shared by every function: `{"error": {"code", "message", "details"?}}`.
+//! The HTTP plumbing the three HTTP functions share: errors as the JSON body
+//! `{"error": {"code", "message", "details"?}}` with their status, as an axum response.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use serde_json::Value;
+use shared::db::DbError;
+use shared::services::Unavailable;
+use shared::telemetry::error_chain;
 
-use crate::db::DbError;
-use crate::services::Unavailable;
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// A stable machine-readable code, e.g. `not_found`, `insufficient_tokens`.
     pub code: String,
@@ -25,6 +28,7 @@ pub struct ErrorDetail {
     pub details: Option<Value>,
 }
 
+/// A failure to answer with: its status and the error body's fields.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -113,16 +117,4 @@ impl IntoResponse for ApiError {
         };
         (self.status, Json(body)).into_response()
     }
-}
-
-/// `error: cause: cause`, for one log line per failure.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
 }

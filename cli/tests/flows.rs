@@ -7,8 +7,8 @@ use axum::http::Request;
 use serde_json::json;
 use shared::domain::status::{GenerationStatus, ModelStatus};
 use shared::repo::{generations, models, Page};
-use shared::testkit::replicate::{prediction_succeeded, training_succeeded};
-use shared::testkit::{fixtures, TestEnv, PUBLIC_URL};
+use testkit::replicate::{prediction_succeeded, training_succeeded};
+use testkit::{fixtures, TestEnv, PUBLIC_URL};
 use tower::ServiceExt;
 
 async fn post_webhook(
@@ -122,7 +122,7 @@ async fn queued_model_to_ready_model_to_delivered_album() {
 #[tokio::test]
 async fn the_funnel_counts_the_journey_events_written() {
     use shared::repo::events;
-    use shared::testkit::updates::{self, TgUser};
+    use testkit::updates::{self, TgUser};
 
     let env = TestEnv::start().await;
     let (services, _jobs) = env.services();
@@ -134,10 +134,7 @@ async fn the_funnel_counts_the_journey_events_written() {
         async move {
             let request = Request::post("/telegram/webhook")
                 .header("content-type", "application/json")
-                .header(
-                    "x-telegram-bot-api-secret-token",
-                    shared::testkit::WEBHOOK_SECRET,
-                )
+                .header("x-telegram-bot-api-secret-token", testkit::WEBHOOK_SECRET)
                 .body(Body::from(update.to_string()))
                 .unwrap();
             assert!(bot.oneshot(request).await.unwrap().status().is_success());

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use shared::testkit::{FakeTelegram, BOT_TOKEN};
+use testkit::{FakeTelegram, BOT_TOKEN};
 
 #[tokio::test]
 async fn set_webhook_registers_url_secret_update_types_and_the_command_menu() {
@@ -99,7 +99,7 @@ fn a_malformed_setting_stops_start_up_with_one_line_naming_it() {
 
 #[tokio::test]
 async fn migrate_applies_to_a_database_url() {
-    let db = shared::testkit::test_db().await;
+    let db = testkit::test_db().await;
     let url = db.url.clone();
     let output = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_dream-photo"))

@@ -5,9 +5,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use shared::pg_cluster::free_port;
-use shared::testkit::updates::{self, TgUser};
-use shared::testkit::{FakeTelegram, BOT_TOKEN};
+use testkit::cluster::free_port;
+use testkit::updates::{self, TgUser};
+use testkit::{FakeTelegram, BOT_TOKEN};
 
 struct Serve {
     child: Child,

@@ -12,7 +12,6 @@ pub mod http;
 pub mod notify;
 pub mod once;
 pub mod outcomes;
-pub mod pg_cluster;
 pub mod queue;
 pub mod replicate;
 pub mod repo;
@@ -24,6 +23,3 @@ pub mod telegram;
 pub mod telemetry;
 pub mod texts;
 pub mod transitions;
-
-#[cfg(feature = "testkit")]
-pub mod testkit;

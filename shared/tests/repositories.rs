@@ -5,7 +5,7 @@ use shared::repo::deliveries::{self, Claim, Delivery};
 use shared::repo::ledger::{self, Change, LedgerError, Reason};
 use shared::repo::users::{self, TelegramProfile};
 use shared::repo::{generations, models, payments, referrals};
-use shared::testkit::test_db;
+use testkit::test_db;
 
 fn profile(id: i64) -> TelegramProfile {
     TelegramProfile {
@@ -397,10 +397,10 @@ async fn payments_and_referrals_record_once() {
 
 #[tokio::test]
 async fn a_paid_training_gets_its_job_even_when_the_queue_fails_at_submit() {
-    let env = shared::testkit::TestEnv::start().await;
+    let env = testkit::TestEnv::start().await;
     let db = &env.db.db;
-    let user = shared::testkit::fixtures::user(db, 1, 100).await;
-    let model = shared::testkit::fixtures::draft_model(db, user.id, 10).await;
+    let user = testkit::fixtures::user(db, 1, 100).await;
+    let model = testkit::fixtures::draft_model(db, user.id, 10).await;
 
     // The queue is down when the user pays (its receiving end is gone).
     let (broken, receiver) = shared::queue::TrainingQueue::in_process();
@@ -420,7 +420,7 @@ async fn a_paid_training_gets_its_job_even_when_the_queue_fails_at_submit() {
         0
     );
     drop(conn);
-    let waiting = shared::testkit::fixtures::unsettled_effects(db).await;
+    let waiting = testkit::fixtures::unsettled_effects(db).await;
     assert_eq!(waiting.len(), 1);
     assert_eq!(waiting[0].kind, "queue_training");
 
@@ -432,7 +432,7 @@ async fn a_paid_training_gets_its_job_even_when_the_queue_fails_at_submit() {
     );
     let (working, mut jobs) = shared::queue::TrainingQueue::in_process();
     let services = shared::services::Services::new(env.config(), working).unwrap();
-    shared::testkit::fixtures::make_effects_due(db).await;
+    testkit::fixtures::make_effects_due(db).await;
     let drained = shared::dispatch::drain(&services, 10).await.unwrap();
     assert_eq!(drained.done, 1);
     assert_eq!(

@@ -30,7 +30,7 @@ async fn create_secret(http: &reqwest::Client, endpoint: &str, name: &str, value
 
 #[tokio::test]
 async fn secrets_named_in_the_environment_are_read_at_cold_start() {
-    let moto = shared::testkit::moto::Moto::start();
+    let moto = testkit::moto::Moto::start();
     let port = moto.port;
     let endpoint = format!("http://127.0.0.1:{port}");
     // SAFETY: this test binary has one test; nothing else reads the environment concurrently.

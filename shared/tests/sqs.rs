@@ -5,7 +5,7 @@ use shared::queue::{TrainingJob, TrainingQueue};
 
 #[tokio::test]
 async fn training_jobs_go_through_sqs() {
-    let moto = shared::testkit::moto::Moto::start();
+    let moto = testkit::moto::Moto::start();
     let port = moto.port;
     // SAFETY: this test binary has one test; nothing else reads the environment concurrently.
     unsafe {

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use common::{fixtures, tma, tma_signed_at, App, ADMIN_ID};
 use shared::repo::{referrals, users};
-use shared::testkit::BOT_TOKEN;
+use testkit::BOT_TOKEN;
 
 async fn me_with(app: &App, authorization: Option<&str>) -> common::Answer {
     let mut request = Request::get("/api/me");

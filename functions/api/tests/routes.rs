@@ -106,7 +106,7 @@ async fn me_shows_the_profile_balance_link_and_prices() {
         me["referral_link"],
         format!(
             "https://t.me/{}?start={}",
-            shared::testkit::BOT_USERNAME,
+            testkit::BOT_USERNAME,
             ann.referral_code
         )
     );
@@ -1331,7 +1331,7 @@ async fn unknown_routes_and_methods_answer_json() {
 
 #[tokio::test]
 async fn health_tells_the_public_degraded_but_not_why() {
-    let port = shared::pg_cluster::free_port().unwrap();
+    let port = testkit::cluster::free_port().unwrap();
     let down = format!("postgres://postgres:secret-pass@127.0.0.1:{port}/dream");
     let app = App::spawn_with(
         |env| env.set("DATABASE_URL", Some(&down)),

@@ -5,10 +5,10 @@ use axum::http::{Request, StatusCode};
 use serde_json::Value;
 use shared::domain::status::{GenerationStatus, ModelStatus};
 use shared::repo::{generations, ledger, models, users};
-use shared::testkit::replicate::{
+use testkit::replicate::{
     job_failed, job_with_status, prediction_succeeded, signed_webhook, training_succeeded,
 };
-use shared::testkit::{fixtures, TestEnv, REPLICATE_WEBHOOK_SECRET};
+use testkit::{fixtures, TestEnv, REPLICATE_WEBHOOK_SECRET};
 use tower::ServiceExt;
 
 struct App {
@@ -185,7 +185,7 @@ async fn a_failed_training_is_refunded_exactly_once_even_when_delivered_twice() 
     let to_user = app.env.telegram.sent_to(user.id);
     assert_eq!(to_user.len(), 1);
     assert!(to_user[0].text().contains("100 tokens are back"));
-    let to_admins = app.env.telegram.sent_to(shared::testkit::ADMIN_ID);
+    let to_admins = app.env.telegram.sent_to(testkit::ADMIN_ID);
     assert_eq!(to_admins.len(), 1);
 }
 
@@ -447,7 +447,7 @@ async fn a_notice_telegram_refuses_for_good_is_recorded_and_told_to_the_admins()
     let effect = effect.expect("the notice was logged");
     assert_eq!(effect.state, "failed");
     assert!(effect.last_error.unwrap().contains("too long"));
-    let to_admins = app.env.telegram.sent_to(shared::testkit::ADMIN_ID);
+    let to_admins = app.env.telegram.sent_to(testkit::ADMIN_ID);
     assert_eq!(to_admins.len(), 1);
     assert!(
         to_admins[0].text().contains("model-ready"),
@@ -474,11 +474,7 @@ async fn a_refused_bot_token_pauses_notices_instead_of_failing_them() {
     assert_eq!(waiting.len(), 1, "{waiting:?}");
     assert_eq!(waiting[0].attempts, 0, "a pause uses up no attempt");
     assert!(waiting[0].last_error.as_deref().unwrap().contains("token"));
-    assert!(app
-        .env
-        .telegram
-        .sent_to(shared::testkit::ADMIN_ID)
-        .is_empty());
+    assert!(app.env.telegram.sent_to(testkit::ADMIN_ID).is_empty());
 
     // Fixed: the next sweep delivers it.
     fixtures::make_effects_due(&app.env.db.db).await;

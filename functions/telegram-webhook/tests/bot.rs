@@ -7,8 +7,8 @@ use common::{last_buttons, App};
 use serde_json::Value;
 use shared::domain::status::ModelStatus;
 use shared::repo::{generations, ledger, models, payments, users, Page};
-use shared::testkit::updates::{self, TgUser};
-use shared::testkit::{fixtures, ADMIN_ID, WEBHOOK_SECRET};
+use testkit::updates::{self, TgUser};
+use testkit::{fixtures, ADMIN_ID, WEBHOOK_SECRET};
 
 #[tokio::test]
 async fn start_with_a_referral_code_records_the_invite_once() {
@@ -57,10 +57,9 @@ async fn start_with_a_referral_code_records_the_invite_once() {
     app.send(&updates::text(5, &bob, "/referral")).await;
     let calls = app.env.telegram.calls();
     assert!(calls.iter().any(|c| c.method == "getMe"), "{calls:?}");
-    assert!(app.last_text(2).contains(&format!(
-        "https://t.me/{}?start=",
-        shared::testkit::BOT_USERNAME
-    )));
+    assert!(app
+        .last_text(2)
+        .contains(&format!("https://t.me/{}?start=", testkit::BOT_USERNAME)));
     // Admins hear about new users.
     assert!(app
         .env
@@ -598,7 +597,7 @@ async fn telegram_rate_limits_are_waited_out_and_blocked_users_are_marked() {
 
 #[tokio::test]
 async fn a_provider_currency_invoice_carries_the_provider_token_and_kopecks() {
-    let mut env = shared::testkit::TestEnv::start().await;
+    let mut env = testkit::TestEnv::start().await;
     env.set("PAYMENT_CURRENCY", Some("RUB"));
     env.set("PAYMENT_PROVIDER_TOKEN", Some("381764678:TEST:provider"));
     env.set("TOKEN_PACKS", Some("starter:50:49900"));

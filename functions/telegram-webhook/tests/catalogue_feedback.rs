@@ -4,8 +4,8 @@ mod common;
 
 use common::{last_buttons, App};
 use shared::repo::feedback;
-use shared::testkit::updates::{self, TgUser};
-use shared::testkit::{fixtures, ADMIN_ID};
+use testkit::updates::{self, TgUser};
+use testkit::{fixtures, ADMIN_ID};
 
 #[tokio::test]
 async fn users_browse_styles_by_tag_with_previews_and_pages() {

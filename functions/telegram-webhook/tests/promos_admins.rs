@@ -5,8 +5,8 @@ mod common;
 use common::App;
 use shared::repo::admins::{self, Action};
 use shared::repo::{ledger, promos, Page};
-use shared::testkit::updates::{self, TgUser};
-use shared::testkit::{ADMIN_ID, WEBHOOK_SECRET};
+use testkit::updates::{self, TgUser};
+use testkit::{ADMIN_ID, WEBHOOK_SECRET};
 
 async fn admin_says(app: &App, update_id: i64, text: &str) -> String {
     let owner = TgUser::new(ADMIN_ID, "Boss");

@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use shared::testkit::updates::{self, TgUser};
-use shared::testkit::TestEnv;
 use telegram_webhook::{process_polled_update, process_update};
 use teloxide_core::types::Update;
+use testkit::updates::{self, TgUser};
+use testkit::TestEnv;
 
 const UPDATES: i64 = 500;
 

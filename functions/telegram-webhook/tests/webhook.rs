@@ -4,8 +4,8 @@ mod common;
 
 use axum::http::StatusCode;
 use common::App;
-use shared::testkit::updates::{self, TgUser};
-use shared::testkit::{TestEnv, WEBHOOK_SECRET};
+use testkit::updates::{self, TgUser};
+use testkit::{TestEnv, WEBHOOK_SECRET};
 
 #[tokio::test]
 async fn start_registers_the_user_and_replies_with_the_menu() {

@@ -10,8 +10,8 @@ use shared::domain::status::{GenerationStatus, ModelStatus};
 use shared::repo::attempts::{self, Kind, State as AttemptState};
 use shared::repo::{generations, ledger, models, users};
 use shared::service::generation::{self, GenerationRequest};
-use shared::testkit::replicate::training_succeeded;
-use shared::testkit::{fixtures, TestEnv, ADMIN_ID, PUBLIC_URL};
+use testkit::replicate::training_succeeded;
+use testkit::{fixtures, TestEnv, ADMIN_ID, PUBLIC_URL};
 
 const CREATE_TRAINING: &str = "/models/ostris/flux-dev-lora-trainer/versions/";
 
@@ -519,7 +519,7 @@ mod photo_urls {
     use shared::domain::status::ModelStatus;
     use shared::fetch::COULD_NOT_DOWNLOAD;
     use shared::repo::models::{self, NewPhoto};
-    use shared::testkit::{fixtures, TestEnv};
+    use testkit::{fixtures, TestEnv};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use wiremock::matchers::any;
     use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -559,7 +559,7 @@ mod photo_urls {
                 tokio::spawn(async move {
                     let mut request = [0u8; 4096];
                     let _ = socket.read(&mut request).await;
-                    let jpeg = shared::testkit::fake_jpeg();
+                    let jpeg = testkit::fake_jpeg();
                     match behaviour {
                         Behaviour::Nothing => {}
                         Behaviour::Trickle => {
@@ -711,7 +711,7 @@ mod photo_urls {
         let state = state_of(&env);
         let cdn = MockServer::start().await;
         Mock::given(any())
-            .respond_with(ResponseTemplate::new(200).set_body_bytes(shared::testkit::fake_jpeg()))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(testkit::fake_jpeg()))
             .mount(&cdn)
             .await;
         let user = fixtures::user(&env.db.db, 1, 100).await;

@@ -11,11 +11,11 @@ use shared::domain::status::ModelStatus;
 use shared::queue::{TrainingJob, TrainingQueue};
 use shared::repo::models;
 use shared::services::Services;
-use shared::testkit::{fixtures, TestEnv};
+use testkit::{fixtures, TestEnv};
 
 #[tokio::test]
 async fn three_503s_then_success_are_retried_within_seconds_through_visibility_changes() {
-    let moto = shared::testkit::moto::Moto::start();
+    let moto = testkit::moto::Moto::start();
     let port = moto.port;
     // SAFETY: this test binary has one test; nothing else reads the environment concurrently.
     unsafe {

@@ -5,10 +5,8 @@ use aws_lambda_events::sqs::SqsEvent;
 use serde_json::json;
 use shared::domain::status::{GenerationStatus, ModelStatus};
 use shared::repo::{generations, ledger, models, users};
-use shared::testkit::replicate::{
-    job_failed, prediction_succeeded, training_succeeded, TRAINER_VERSION,
-};
-use shared::testkit::{fixtures, TestEnv, PUBLIC_URL};
+use testkit::replicate::{job_failed, prediction_succeeded, training_succeeded, TRAINER_VERSION};
+use testkit::{fixtures, TestEnv, PUBLIC_URL};
 
 fn sqs_event(records: &[(&str, String)]) -> SqsEvent {
     let records: Vec<_> = records

@@ -7,10 +7,10 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use serde_json::Value;
 use shared::queue::TrainingJob;
-use shared::testkit::{TestEnv, BOT_TOKEN};
+use testkit::{TestEnv, BOT_TOKEN};
 use tower::ServiceExt;
 
-pub use shared::testkit::{fixtures, ADMIN_ID};
+pub use testkit::{fixtures, ADMIN_ID};
 
 pub struct App {
     pub env: TestEnv,
@@ -165,7 +165,7 @@ pub fn multipart(
 
 /// A distinct small JPEG-looking file (the fakes never decode images).
 pub fn jpeg(n: u8) -> Vec<u8> {
-    let mut bytes = shared::testkit::fake_jpeg();
+    let mut bytes = testkit::fake_jpeg();
     bytes.insert(20, n);
     bytes
 }

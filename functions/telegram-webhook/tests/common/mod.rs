@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
 use shared::repo::users;
-use shared::testkit::{TestEnv, WEBHOOK_SECRET};
+use testkit::{TestEnv, WEBHOOK_SECRET};
 use tower::ServiceExt;
 
 pub struct App {
@@ -71,7 +71,7 @@ impl App {
         let url = format!(
             "{}/bot{}/{method}",
             self.env.telegram.url(),
-            shared::testkit::BOT_TOKEN
+            testkit::BOT_TOKEN
         );
         let response = reqwest::Client::new()
             .post(url)
@@ -118,7 +118,7 @@ impl App {
 }
 
 /// The inline buttons of a Bot API call: (label, callback data).
-pub fn inline_buttons(call: &shared::testkit::SentCall) -> Vec<(String, String)> {
+pub fn inline_buttons(call: &testkit::SentCall) -> Vec<(String, String)> {
     call.body["reply_markup"]["inline_keyboard"]
         .as_array()
         .into_iter()

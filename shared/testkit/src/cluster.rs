@@ -1,5 +1,5 @@
 //! A private PostgreSQL cluster on this machine, for `dream-photo serve` (under `.data/`) and for the
-//! test harness (a throwaway one per test binary).
+//! tests (a throwaway one per test binary).
 //!
 //! It finds the server binaries (Debian's `/usr/lib/postgresql/<version>/bin`, or `initdb` on PATH),
 //! runs `initdb` once, and runs `postgres` as a child on 127.0.0.1. PostgreSQL refuses to run as root,
@@ -348,9 +348,13 @@ fn running_port(data_dir: &Path) -> Option<u16> {
     let mut lines = pid_file.lines();
     let pid: i32 = lines.next()?.trim().parse().ok()?;
     let port: u16 = lines.nth(2)?.trim().parse().ok()?;
-    // SAFETY: signal 0 only checks that the process exists.
-    let alive = unsafe { libc::kill(pid, 0) } == 0;
-    alive.then_some(port)
+    process_is_alive(pid).then_some(port)
+}
+
+/// Whether a process with this id exists.
+pub fn process_is_alive(pid: i32) -> bool {
+    // SAFETY: signal 0 sends nothing; it only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
 }
 
 /// A free TCP port on 127.0.0.1 (for a test cluster).

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::signature::WebhookSecret;
+use shared::signature::WebhookSecret;
 
 pub const ACCOUNT: &str = "dreamtest";
 pub const TRAINER_VERSION: &str = "trainer-version-1";
@@ -289,7 +289,7 @@ impl Responder {
                     .and_then(|v| v.to_str().ok())
                     .is_some_and(|v| v.starts_with("Bearer "));
                 if authorized {
-                    ResponseTemplate::new(200).set_body_bytes(super::fake_jpeg())
+                    ResponseTemplate::new(200).set_body_bytes(crate::fake_jpeg())
                 } else {
                     ResponseTemplate::new(401).set_body_json(json!({"detail": "Unauthenticated"}))
                 }

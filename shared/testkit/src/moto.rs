@@ -4,7 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::pg_cluster::free_port;
+use crate::cluster::free_port;
 
 pub struct Moto {
     child: Child,

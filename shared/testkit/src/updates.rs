@@ -118,7 +118,7 @@ pub fn callback(update_id: i64, from: &TgUser, data: &str) -> Value {
             "message": {
                 "message_id": 1, "date": 1_764_000_000,
                 "chat": from.chat(),
-                "from": {"id": super::BOT_ID, "is_bot": true, "first_name": "Dream Photo"},
+                "from": {"id": crate::BOT_ID, "is_bot": true, "first_name": "Dream Photo"},
                 "text": "menu"
             }
         }

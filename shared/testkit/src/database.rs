@@ -1,29 +1,11 @@
-//! The test harness (feature `testkit`): a real PostgreSQL cluster started once per test binary with a
-//! fresh, migrated database per test, and recording fakes of the Telegram Bot API and Replicate.
-//!
-//! ```ignore
-//! let db = testkit::test_db().await;          // a new database, migrations applied
-//! let telegram = testkit::FakeTelegram::start().await;
-//! ```
-
-mod env;
-pub mod fixtures;
-pub mod moto;
-pub mod replicate;
-mod telegram;
-pub mod updates;
-
-pub use env::{TestEnv, ADMIN_ID, PUBLIC_URL, REPLICATE_WEBHOOK_SECRET, WEBHOOK_SECRET};
-
-pub use replicate::FakeReplicate;
-pub use telegram::{fake_jpeg, FakeTelegram, SentCall, BOT_ID, BOT_TOKEN, BOT_USERNAME};
+//! A fresh, migrated database per test, in one PostgreSQL cluster per test process.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use crate::config::{DatabaseConfig, Secret};
-use crate::db::Db;
-use crate::pg_cluster::{free_port, ClusterOptions, LocalCluster};
+use crate::cluster::{free_port, process_is_alive, ClusterOptions, LocalCluster};
+use shared::config::{DatabaseConfig, Secret};
+use shared::db::Db;
 
 /// The migrated database every test database is copied from (one per test process).
 fn template_name() -> String {
@@ -68,8 +50,7 @@ fn remove_stale_clusters(root: &std::path::Path) {
         else {
             continue;
         };
-        // SAFETY: signal 0 only checks whether the process exists.
-        if unsafe { libc::kill(pid, 0) } != 0 {
+        if !process_is_alive(pid) {
             let _ = if path.is_dir() {
                 std::fs::remove_dir_all(&path)
             } else {

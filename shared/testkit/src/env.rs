@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use crate::config::Config;
-use crate::queue::{TrainingJob, TrainingQueue};
-use crate::services::Services;
+use shared::config::Config;
+use shared::queue::{TrainingJob, TrainingQueue};
+use shared::services::Services;
 
-use super::{test_db, FakeReplicate, FakeTelegram, TestDb, BOT_TOKEN};
+use crate::{test_db, FakeReplicate, FakeTelegram, TestDb, BOT_TOKEN};
 
 pub const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789abcdef";
 /// A Standard Webhooks secret (24 random bytes, base64) for the fake Replicate's signatures.
@@ -70,7 +70,7 @@ impl TestEnv {
         webhook_id: &str,
         job: &serde_json::Value,
     ) -> (Vec<(String, String)>, String) {
-        super::replicate::signed_webhook(
+        crate::replicate::signed_webhook(
             REPLICATE_WEBHOOK_SECRET,
             webhook_id,
             job,

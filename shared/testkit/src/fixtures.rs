@@ -1,11 +1,11 @@
 //! Data a test starts from, made through the repositories (users with tokens, queued models,
 //! generations in flight).
 
-use crate::db::Db;
-use crate::repo::generations::{self, Generation, NewGeneration};
-use crate::repo::ledger::{self, Change, Reason};
-use crate::repo::models::{self, Model, NewPhoto};
-use crate::repo::users::{self, TelegramProfile, User};
+use shared::db::Db;
+use shared::repo::generations::{self, Generation, NewGeneration};
+use shared::repo::ledger::{self, Change, Reason};
+use shared::repo::models::{self, Model, NewPhoto};
+use shared::repo::users::{self, TelegramProfile, User};
 
 pub async fn user(db: &Db, id: i64, tokens: i64) -> User {
     let conn = db.conn().await.expect("a connection");
@@ -104,7 +104,7 @@ pub async fn ready_model(db: &Db, user_id: i64) -> Model {
     models::advance(
         &**conn,
         model.id,
-        crate::domain::status::ModelStatus::Ready,
+        shared::domain::status::ModelStatus::Ready,
         Some(&format!("dreamtest/dream-photo-loras:{}", "b".repeat(64))),
         Some("https://replicate.delivery/weights.tar"),
         None,
@@ -175,9 +175,9 @@ pub async fn make_effects_due(db: &Db) {
 }
 
 /// The effects not yet settled (pending, or taken by an executor).
-pub async fn unsettled_effects(db: &Db) -> Vec<crate::repo::effects::EffectRow> {
+pub async fn unsettled_effects(db: &Db) -> Vec<shared::repo::effects::EffectRow> {
     let conn = db.conn().await.expect("connection");
-    crate::repo::effects::list_unsettled(&**conn)
+    shared::repo::effects::list_unsettled(&**conn)
         .await
         .expect("effects listed")
 }
@@ -211,7 +211,7 @@ pub struct FullAccount {
 /// ids) with a rating and comment, journey events, and a paid purchase in the ledger.
 /// `replicate_url` is the fake Replicate's `REPLICATE_API_URL`.
 pub async fn account_with_everything(db: &Db, user_id: i64, replicate_url: &str) -> FullAccount {
-    use crate::repo::{attempts, events, feedback, payments};
+    use shared::repo::{attempts, events, feedback, payments};
     user(db, user_id, 0).await;
     {
         let conn = db.conn().await.expect("a connection");
@@ -293,7 +293,7 @@ pub async fn account_with_everything(db: &Db, user_id: i64, replicate_url: &str)
     generations::advance(
         &**conn,
         generation.id,
-        crate::domain::status::GenerationStatus::Succeeded,
+        shared::domain::status::GenerationStatus::Succeeded,
         None,
         None,
     )

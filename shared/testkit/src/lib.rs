@@ -1,0 +1,23 @@
+//! Dream Photo's test kit: a real PostgreSQL cluster started once per test binary with a fresh,
+//! migrated database per test, recording fakes of the Telegram Bot API and Replicate, moto for the
+//! AWS services, fixtures and Telegram updates. Its [`cluster`] module is also the private cluster
+//! `dream-photo serve` runs on.
+//!
+//! ```ignore
+//! let db = testkit::test_db().await;          // a new database, migrations applied
+//! let telegram = testkit::FakeTelegram::start().await;
+//! ```
+
+pub mod cluster;
+mod database;
+mod env;
+pub mod fixtures;
+pub mod moto;
+pub mod replicate;
+mod telegram;
+pub mod updates;
+
+pub use database::{test_db, test_db_with_pool, TestDb};
+pub use env::{TestEnv, ADMIN_ID, PUBLIC_URL, REPLICATE_WEBHOOK_SECRET, WEBHOOK_SECRET};
+pub use replicate::FakeReplicate;
+pub use telegram::{fake_jpeg, FakeTelegram, SentCall, BOT_ID, BOT_TOKEN, BOT_USERNAME};

@@ -1,10 +1,25 @@
 //! moto's server (from PyPI; `.ci/setup` installs it) on a free local port: SQS and Secrets Manager
 //! as the AWS SDK and our signed calls speak to them. Stopped when dropped.
+//!
+//! Clients of it are given its endpoint, region and keys: tests share a process, so none sets the
+//! process environment the SDK would otherwise read.
 
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sqs::types::QueueAttributeName;
+use shared::queue::TrainingQueue;
+
 use crate::cluster::free_port;
+
+pub const REGION: &str = "us-east-1";
+
+/// The keys moto accepts (it checks no signature).
+pub fn credentials() -> Credentials {
+    Credentials::new("test", "test", None, None, "moto")
+}
 
 pub struct Moto {
     child: Child,
@@ -40,6 +55,39 @@ impl Moto {
     /// `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL_*`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// An SQS client of this server.
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        let config = aws_sdk_sqs::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(self.url())
+            .credentials_provider(credentials())
+            .build();
+        aws_sdk_sqs::Client::from_conf(config)
+    }
+
+    /// Creates the training queue (with these attributes) and returns its URL.
+    pub async fn create_training_queue(&self, attributes: &[(QueueAttributeName, &str)]) -> String {
+        let mut request = self.sqs().create_queue().queue_name("dream-photo-training");
+        for (name, value) in attributes {
+            request = request.attributes(name.clone(), *value);
+        }
+        request
+            .send()
+            .await
+            .expect("create the queue")
+            .queue_url
+            .expect("a queue URL")
+    }
+
+    /// The SQS training queue at `queue_url`, sending through this server.
+    pub fn training_queue(&self, queue_url: String) -> TrainingQueue {
+        TrainingQueue::Sqs {
+            client: Arc::new(tokio::sync::OnceCell::new_with(Some(self.sqs()))),
+            queue_url,
+        }
     }
 }
 

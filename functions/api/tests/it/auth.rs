@@ -2,17 +2,15 @@
 //! registration on first sight (with a referral code), blocked users and the admin boundary; and
 //! init data signed by an independent implementation (@telegram-apps/init-data-node, through node).
 
-mod common;
-
 use std::path::PathBuf;
 
+use crate::app::{fixtures, tma, tma_signed_at, App, ADMIN_ID};
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use common::{fixtures, tma, tma_signed_at, App, ADMIN_ID};
 use shared::repo::{referrals, users};
 use testkit::BOT_TOKEN;
 
-async fn me_with(app: &App, authorization: Option<&str>) -> common::Answer {
+async fn me_with(app: &App, authorization: Option<&str>) -> crate::app::Answer {
     let mut request = Request::get("/api/me");
     if let Some(value) = authorization {
         request = request.header(header::AUTHORIZATION, value);

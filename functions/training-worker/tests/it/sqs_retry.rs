@@ -1,44 +1,29 @@
 //! Retries on SQS, against a local SQS-compatible server (moto, from PyPI; `.ci/setup` installs it):
 //! a job that failed for now comes back within seconds (its visibility is changed with a growing
-//! backoff), not after the queue's 30-minute visibility timeout. Its own test binary: it sets the
-//! AWS environment the SDK reads.
+//! backoff), not after the queue's 30-minute visibility timeout.
 
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use serde_json::json;
 use shared::domain::status::ModelStatus;
-use shared::queue::{TrainingJob, TrainingQueue};
+use shared::queue::TrainingJob;
 use shared::repo::models;
 use shared::services::Services;
+use testkit::moto::Moto;
 use testkit::{fixtures, TestEnv};
 
 #[tokio::test]
 async fn three_503s_then_success_are_retried_within_seconds_through_visibility_changes() {
-    let moto = testkit::moto::Moto::start();
-    let port = moto.port;
-    // SAFETY: this test binary has one test; nothing else reads the environment concurrently.
-    unsafe {
-        std::env::set_var("AWS_ENDPOINT_URL_SQS", format!("http://127.0.0.1:{port}"));
-        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
-        std::env::set_var("AWS_REGION", "us-east-1");
-    }
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let sqs = aws_sdk_sqs::Client::new(&config);
+    let moto = Moto::start();
+    let sqs = moto.sqs();
     // As deployed: a visibility timeout far longer than the test may wait.
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("dream-photo-training")
-        .attributes(QueueAttributeName::VisibilityTimeout, "1800")
-        .send()
-        .await
-        .expect("create the queue")
-        .queue_url
-        .expect("a queue URL");
+    let queue_url = moto
+        .create_training_queue(&[(QueueAttributeName::VisibilityTimeout, "1800")])
+        .await;
 
     let env = TestEnv::start().await;
-    let queue = TrainingQueue::sqs(queue_url.clone());
+    let queue = moto.training_queue(queue_url.clone());
     let services = Services::new(env.config(), queue.clone()).unwrap();
     let state = training_worker::State::with_retry_base(services, Duration::from_secs(1));
     let user = fixtures::user(&env.db.db, 1, 100).await;

@@ -24,7 +24,7 @@ fn summary(name: &str, mut samples: Vec<Duration>) {
 }
 
 #[tokio::test]
-#[ignore = "a benchmark: cargo test -p telegram-webhook --test reply_in_body -- --ignored --nocapture"]
+#[ignore = "a benchmark: cargo test -p telegram-webhook --test it reply_in_body -- --ignored --nocapture"]
 async fn reply_in_the_response_versus_through_the_bot_api() {
     let env = TestEnv::start().await;
     let (queue, _jobs) = shared::queue::TrainingQueue::in_process();

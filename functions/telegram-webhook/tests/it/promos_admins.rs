@@ -1,8 +1,6 @@
 //! Promo codes and admins kept in the database, with the audit log, through the bot.
 
-mod common;
-
-use common::App;
+use crate::app::App;
 use shared::repo::admins::{self, Action};
 use shared::repo::{ledger, promos, Page};
 use testkit::updates::{self, TgUser};

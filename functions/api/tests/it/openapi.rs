@@ -1,13 +1,11 @@
 //! The OpenAPI document and the router agree: every route the issue asks for is in the spec, every
 //! operation in the spec is served, and every operation describes its errors and security.
 
-mod common;
-
 use std::collections::BTreeSet;
 
+use crate::app::{fixtures, method, App, ADMIN_ID};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{fixtures, method, App, ADMIN_ID};
 use serde_json::Value;
 
 /// The API's routes as the issues list them (plus the meta routes).

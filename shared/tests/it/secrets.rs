@@ -1,11 +1,11 @@
 //! Secrets read from Secrets Manager at cold start, against a local Secrets Manager (moto, from
-//! PyPI; `.ci/setup` installs it). Its own test binary: it sets the AWS environment the default
-//! credential chain reads.
+//! PyPI; `.ci/setup` installs it), signed with given test keys (the process environment, shared
+//! with the other tests, is left alone).
 
 use std::collections::HashMap;
 
 use serde_json::json;
-use shared::secrets::{resolve, SecretsError};
+use shared::secrets::{resolve_as, CredentialsSource, SecretsError};
 
 /// Creates a secret the way the operator does (`aws secretsmanager create-secret`); moto does not
 /// check signatures, so an unsigned call will do here. Returns its ARN.
@@ -28,16 +28,22 @@ async fn create_secret(http: &reqwest::Client, endpoint: &str, name: &str, value
     answer["ARN"].as_str().expect("an ARN").to_owned()
 }
 
+/// [`resolve_as`] with moto's test keys.
+async fn resolve(
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<HashMap<String, String>, SecretsError> {
+    resolve_as(
+        lookup,
+        CredentialsSource::Given(testkit::moto::credentials()),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn secrets_named_in_the_environment_are_read_at_cold_start() {
     let moto = testkit::moto::Moto::start();
     let port = moto.port;
     let endpoint = format!("http://127.0.0.1:{port}");
-    // SAFETY: this test binary has one test; nothing else reads the environment concurrently.
-    unsafe {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
-    }
     let http = reqwest::Client::new();
     let bot = create_secret(
         &http,

@@ -1,6 +1,5 @@
 //! The bot as Telegram sees it: the webhook router of one or more "Lambda instances" (each with its
 //! own one-connection pool), a real Postgres, and the fake Bot API and Replicate.
-#![allow(dead_code)]
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

@@ -1,8 +1,6 @@
 //! The tagged style catalogue, system models, and feedback on generations, through the bot.
 
-mod common;
-
-use common::{last_buttons, App};
+use crate::app::{last_buttons, App};
 use shared::repo::feedback;
 use testkit::updates::{self, TgUser};
 use testkit::{fixtures, ADMIN_ID};

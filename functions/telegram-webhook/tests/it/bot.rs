@@ -1,9 +1,7 @@
 //! Every flow of the bot, driven with real Update JSON against the fake Bot API on real Postgres.
 
-mod common;
-
+use crate::app::{last_buttons, App};
 use axum::http::StatusCode;
-use common::{last_buttons, App};
 use serde_json::Value;
 use shared::domain::status::ModelStatus;
 use shared::repo::{generations, ledger, models, payments, users, Page};

@@ -1,9 +1,7 @@
 //! The Telegram webhook, driven with real Update JSON against the fake Bot API and a real Postgres.
 
-mod common;
-
+use crate::app::App;
 use axum::http::StatusCode;
-use common::App;
 use testkit::updates::{self, TgUser};
 use testkit::{TestEnv, WEBHOOK_SECRET};
 

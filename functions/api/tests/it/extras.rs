@@ -1,9 +1,7 @@
 //! The API for promo codes, feedback, system models, the funnel, admins and the audit log.
 
-mod common;
-
+use crate::app::{fixtures, App, ADMIN_ID};
 use axum::http::{Method, StatusCode};
-use common::{fixtures, App, ADMIN_ID};
 use serde_json::json;
 
 #[tokio::test]

@@ -2,11 +2,9 @@
 //! credentials, another user's resource (404, indistinguishable from none), bad input (4xx that says
 //! what is wrong), and the admin boundary.
 
-mod common;
-
+use crate::app::{fixtures, jpeg, multipart, tma, App, ADMIN_ID};
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use common::{fixtures, jpeg, multipart, tma, App, ADMIN_ID};
 use serde_json::{json, Value};
 use shared::domain::status::ModelStatus;
 use shared::repo::models;
@@ -390,7 +388,7 @@ async fn post_form(
     user: i64,
     name: &str,
     files: Vec<(&'static str, String, &'static str, Vec<u8>)>,
-) -> common::Answer {
+) -> crate::app::Answer {
     let files: Vec<(&str, &str, &str, Vec<u8>)> = files
         .iter()
         .map(|(f, n, c, b)| (*f, n.as_str(), *c, b.clone()))

@@ -1,8 +1,6 @@
 //! The API under test: the router over a fresh database, the fake Bot API and the fake Replicate,
 //! and requests signed as the Mini App would send them.
 
-#![allow(dead_code)]
-
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use serde_json::Value;

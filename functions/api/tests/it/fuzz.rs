@@ -3,13 +3,11 @@
 //! tokens and a ready model. No answer may be a 5xx, and every answer must match the spec.
 //! Skipped (with a note) where schemathesis is not installed; `.ci/setup` installs it.
 
-mod common;
-
 use std::future::IntoFuture;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{fixtures, tma, App, ADMIN_ID};
+use crate::app::{fixtures, tma, App, ADMIN_ID};
 use shared::repo::rate_limits::Limit;
 
 const PYTHON: &str = "python3";

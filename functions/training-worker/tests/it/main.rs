@@ -1,0 +1,5 @@
+//! The training worker's integration tests: one binary, one PostgreSQL cluster for all of them.
+
+mod attempts;
+mod sqs_retry;
+mod worker;

@@ -3,10 +3,13 @@
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use shared::queue::TrainingJob;
 use testkit::{TestEnv, BOT_TOKEN};
 use tower::ServiceExt;
+
+use crate::views::{ErrorAnswer, ErrorBody};
 
 pub use testkit::{fixtures, ADMIN_ID};
 
@@ -31,8 +34,22 @@ impl std::fmt::Debug for Answer {
 }
 
 impl Answer {
-    pub fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or_default()
+    /// The body as `T`; a body of another shape fails the test, showing it.
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_value(self.body.clone())
+            .unwrap_or_else(|e| panic!("not the expected answer ({e}): {self:?}"))
+    }
+
+    /// The error of an error answer.
+    pub fn error(&self) -> ErrorBody {
+        self.json::<ErrorAnswer>().error
+    }
+
+    /// The error code, or "" when the answer is no error.
+    pub fn code(&self) -> String {
+        serde_json::from_value::<ErrorAnswer>(self.body.clone())
+            .map(|answer| answer.error.code)
+            .unwrap_or_default()
     }
 }
 
@@ -118,6 +135,23 @@ impl App {
 
     pub async fn post(&self, path: &str, user: i64, body: Value) -> Answer {
         self.call(Method::POST, path, Some(user), Some(body)).await
+    }
+
+    /// A POST without a body (an action such as blocking a user).
+    pub async fn post_empty(&self, path: &str, user: i64) -> Answer {
+        self.call(Method::POST, path, Some(user), None).await
+    }
+
+    pub async fn patch(&self, path: &str, user: i64, body: Value) -> Answer {
+        self.call(Method::PATCH, path, Some(user), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, user: i64, body: Value) -> Answer {
+        self.call(Method::PUT, path, Some(user), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, user: i64) -> Answer {
+        self.call(Method::DELETE, path, Some(user), None).await
     }
 
     pub async fn balance(&self, user_id: i64) -> i64 {

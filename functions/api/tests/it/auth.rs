@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::app::{fixtures, tma, tma_signed_at, App, ADMIN_ID};
+use crate::views::Me;
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use shared::repo::{referrals, users};
@@ -37,7 +38,7 @@ async fn missing_invalid_and_expired_init_data_are_told_apart() {
     let answer = me_with(&app, Some(&tampered)).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(answer.code(), "invalid_init_data");
-    assert_eq!(answer.body["error"]["details"]["reason"], "bad_signature");
+    assert_eq!(answer.error().reason(), "bad_signature");
 
     // Signed with another bot's token.
     let other = shared::auth::sign(
@@ -51,7 +52,7 @@ async fn missing_invalid_and_expired_init_data_are_told_apart() {
     // Malformed: no hash at all.
     let answer = me_with(&app, Some("tma user=%7B%7D&auth_date=1")).await;
     assert_eq!(answer.code(), "invalid_init_data");
-    assert_eq!(answer.body["error"]["details"]["reason"], "malformed");
+    assert_eq!(answer.error().reason(), "malformed");
 
     // Signed, but without a user.
     let no_user = shared::auth::sign(
@@ -61,14 +62,14 @@ async fn missing_invalid_and_expired_init_data_are_told_apart() {
     );
     let answer = me_with(&app, Some(&format!("tma {no_user}"))).await;
     assert_eq!(answer.code(), "invalid_init_data");
-    assert_eq!(answer.body["error"]["details"]["reason"], "no_user");
+    assert_eq!(answer.error().reason(), "no_user");
 
     // Expired: an hour and a minute old (a leaked init data string is good for an hour at most).
     let old = chrono::Utc::now().timestamp() - 3_660;
     let answer = me_with(&app, Some(&tma_signed_at(1, old, &[]))).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(answer.code(), "expired_init_data");
-    assert_eq!(answer.body["error"]["details"]["max_age_seconds"], 3_600);
+    assert_eq!(answer.error().details["max_age_seconds"], 3_600);
 
     // Nobody was registered by any of these.
     let conn = app.db().conn().await.unwrap();
@@ -109,9 +110,10 @@ async fn a_new_user_is_registered_on_first_sight_and_joins_through_the_referral_
     );
     let answer = me_with(&app, Some(&header)).await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-    assert_eq!(answer.body["profile"]["id"], 11);
-    assert_eq!(answer.body["profile"]["first_name"], "User11");
-    assert_eq!(answer.body["profile"]["referred_by"], 10);
+    let profile = answer.json::<Me>().profile;
+    assert_eq!(profile.id, 11);
+    assert_eq!(profile.first_name, "User11");
+    assert_eq!(profile.referred_by, Some(10));
 
     let conn = app.db().conn().await.unwrap();
     let joined = users::get(&**conn, 11).await.unwrap().unwrap();
@@ -134,10 +136,7 @@ async fn a_new_user_is_registered_on_first_sight_and_joins_through_the_referral_
         &[("start_param", &other.referral_code)],
     );
     let answer = me_with(&app, Some(&header)).await;
-    assert_eq!(
-        answer.body["profile"]["referred_by"],
-        serde_json::Value::Null
-    );
+    assert_eq!(answer.json::<Me>().profile.referred_by, None);
 
     let renamed = shared::auth::sign(
         BOT_TOKEN,
@@ -148,8 +147,9 @@ async fn a_new_user_is_registered_on_first_sight_and_joins_through_the_referral_
         chrono::Utc::now().timestamp(),
     );
     let answer = me_with(&app, Some(&format!("tma {renamed}"))).await;
-    assert_eq!(answer.body["profile"]["first_name"], "Renamed");
-    assert_eq!(answer.body["profile"]["username"], "new_name");
+    let profile = answer.json::<Me>().profile;
+    assert_eq!(profile.first_name, "Renamed");
+    assert_eq!(profile.username.as_deref(), Some("new_name"));
 }
 
 #[tokio::test]
@@ -241,8 +241,9 @@ async fn init_data_signed_by_telegram_apps_validates_and_tampered_does_not() {
     let app = App::spawn().await;
     let answer = me_with(&app, Some(&format!("tma {raw}"))).await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-    assert_eq!(answer.body["profile"]["id"], 7_123_456_789_i64);
-    assert_eq!(answer.body["profile"]["last_name"], "O'Neil");
+    let profile = answer.json::<Me>().profile;
+    assert_eq!(profile.id, 7_123_456_789);
+    assert_eq!(profile.last_name.as_deref(), Some("O'Neil"));
 
     // Tampered in a few ways: all refused.
     let tampered = [

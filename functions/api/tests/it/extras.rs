@@ -1,6 +1,7 @@
 //! The API for promo codes, feedback, system models, the funnel, admins and the audit log.
 
 use crate::app::{fixtures, App, ADMIN_ID};
+use crate::views::{Admins, AuditEntry, Insights, ModelView, Page, Promo, SystemModel};
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
@@ -44,7 +45,7 @@ async fn promo_codes_through_the_api_and_concurrent_redemption_of_the_last_use()
         )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
-    assert_eq!(created.body["code"], "LAST");
+    assert_eq!(created.json::<Promo>().code, "LAST");
     for id in 10..16 {
         fixtures::user(app.db(), id, 0).await;
     }
@@ -77,19 +78,18 @@ async fn promo_codes_through_the_api_and_concurrent_redemption_of_the_last_use()
     assert_eq!(unauthenticated.status, StatusCode::UNAUTHORIZED);
 
     let changed = app
-        .call(
-            Method::PATCH,
+        .patch(
             "/api/admin/promos/last",
-            Some(ADMIN_ID),
-            Some(json!({"max_uses": 5, "valid_until": null})),
+            ADMIN_ID,
+            json!({"max_uses": 5, "valid_until": null}),
         )
         .await;
     assert_eq!(changed.status, StatusCode::OK, "{changed:?}");
-    assert_eq!(changed.body["max_uses"], 5);
+    assert_eq!(changed.json::<Promo>().max_uses, Some(5));
     let again = app.post("/api/promo", 11, json!({"code": "LAST"})).await;
     assert_eq!(again.status, StatusCode::OK);
     let listed = app.get("/api/admin/promos", ADMIN_ID).await;
-    assert_eq!(listed.body[0]["used_count"], 2);
+    assert_eq!(listed.json::<Vec<Promo>>()[0].used_count, 2);
 
     app.post(
         "/api/admin/promos",
@@ -123,13 +123,17 @@ async fn feedback_on_ones_own_generation_only() {
     );
     let bad = app.post(&path, 1, json!({"rating": 9})).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(bad.body["error"]["details"]["field"], "rating");
+    assert_eq!(bad.error().field(), "rating");
 
     fixtures::user(app.db(), ADMIN_ID, 0).await;
     let insights = app.get("/api/admin/insights", ADMIN_ID).await;
     assert_eq!(insights.status, StatusCode::OK);
-    assert_eq!(insights.body["recent_low_ratings"][0]["comment"], "not me");
-    assert_eq!(insights.body["funnels"].as_array().unwrap().len(), 3);
+    let insights: Insights = insights.json();
+    assert_eq!(
+        insights.recent_low_ratings[0].comment.as_deref(),
+        Some("not me")
+    );
+    assert_eq!(insights.funnels.len(), 3);
     assert_eq!(
         app.get("/api/admin/insights", 1).await.status,
         StatusCode::FORBIDDEN
@@ -171,12 +175,7 @@ async fn owners_manage_admins_and_read_the_audit_log_through_the_api() {
         .await;
     assert_eq!(tokens.status, StatusCode::OK, "{tokens:?}");
     let owner_removal = app
-        .call(
-            Method::DELETE,
-            &format!("/api/admin/admins/{ADMIN_ID}"),
-            Some(ADMIN_ID),
-            None,
-        )
+        .delete(&format!("/api/admin/admins/{ADMIN_ID}"), ADMIN_ID)
         .await;
     assert_eq!(owner_removal.status, StatusCode::CONFLICT);
 
@@ -190,65 +189,30 @@ async fn owners_manage_admins_and_read_the_audit_log_through_the_api() {
     assert_eq!(offer(2).await.status, StatusCode::FORBIDDEN);
     let unconsented = offer(ADMIN_ID).await;
     assert_eq!(unconsented.status, StatusCode::CONFLICT, "{unconsented:?}");
-    assert!(app
-        .get("/api/system-models", 3)
-        .await
-        .body
-        .as_array()
-        .unwrap()
-        .is_empty());
+    assert!(system_models(&app, 3).await.is_empty());
     let sharing = format!("/api/models/{}/sharing", model.id);
-    let stranger = app
-        .call(
-            Method::PUT,
-            &sharing,
-            Some(2),
-            Some(json!({"consent": true})),
-        )
-        .await;
+    let stranger = app.put(&sharing, 2, json!({"consent": true})).await;
     assert_eq!(
         stranger.status,
         StatusCode::NOT_FOUND,
         "only the model's owner consents"
     );
-    let consent = app
-        .call(
-            Method::PUT,
-            &sharing,
-            Some(3),
-            Some(json!({"consent": true})),
-        )
-        .await;
+    let consent = app.put(&sharing, 3, json!({"consent": true})).await;
     assert_eq!(consent.status, StatusCode::NO_CONTENT, "{consent:?}");
     let system = offer(ADMIN_ID).await;
     assert_eq!(system.status, StatusCode::NO_CONTENT, "{system:?}");
     let offered = app.get("/api/system-models", 2).await;
-    assert_eq!(offered.body[0]["id"], model.id);
+    assert_eq!(offered.json::<Vec<SystemModel>>()[0].id, model.id);
     // The public view names nothing of its owner, weights or training.
     let fields: Vec<&String> = offered.body[0].as_object().unwrap().keys().collect();
     assert_eq!(fields, vec!["created_at", "id", "name", "preview_url"]);
     // Withdrawn: no longer offered, at once.
-    let withdrawn = app
-        .call(
-            Method::PUT,
-            &sharing,
-            Some(3),
-            Some(json!({"consent": false})),
-        )
-        .await;
+    let withdrawn = app.put(&sharing, 3, json!({"consent": false})).await;
     assert_eq!(withdrawn.status, StatusCode::NO_CONTENT);
-    assert!(app
-        .get("/api/system-models", 2)
-        .await
-        .body
-        .as_array()
-        .unwrap()
-        .is_empty());
+    assert!(system_models(&app, 2).await.is_empty());
     assert_eq!(offer(ADMIN_ID).await.status, StatusCode::CONFLICT);
 
-    let removed = app
-        .call(Method::DELETE, "/api/admin/admins/2", Some(ADMIN_ID), None)
-        .await;
+    let removed = app.delete("/api/admin/admins/2", ADMIN_ID).await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT);
     assert_eq!(
         app.get("/api/admin/stats", 2).await.status,
@@ -257,20 +221,17 @@ async fn owners_manage_admins_and_read_the_audit_log_through_the_api() {
 
     let log = app.get("/api/admin/actions?limit=10", ADMIN_ID).await;
     assert_eq!(log.status, StatusCode::OK);
-    let actions: Vec<&str> = log.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let log: Page<AuditEntry> = log.json();
+    let actions: Vec<&str> = log.items.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(
         actions,
         vec!["admin_remove", "model_change", "tokens", "admin_add"],
         "refused offers change nothing and are not logged as changes"
     );
     let admins = app.get("/api/admin/admins", ADMIN_ID).await;
-    assert_eq!(admins.body["owners"], json!([ADMIN_ID]));
-    assert_eq!(admins.body["admins"], json!([]));
+    let admins: Admins = admins.json();
+    assert_eq!(admins.owners, vec![ADMIN_ID]);
+    assert!(admins.admins.is_empty());
 }
 
 #[tokio::test]
@@ -315,8 +276,8 @@ async fn a_model_preview_can_be_chosen_from_its_delivered_generations() {
     );
     let shown = app.get(&format!("/api/models/{}", model.id), 1).await;
     assert_eq!(
-        shown.body["preview_url"],
-        "https://replicate.delivery/x/out-0.jpg"
+        shown.json::<ModelView>().preview_url.as_deref(),
+        Some("https://replicate.delivery/x/out-0.jpg")
     );
 }
 
@@ -343,4 +304,9 @@ async fn sixty_wrong_promo_codes_meet_a_429() {
     fixtures::user(app.db(), 2, 0).await;
     let other = app.post("/api/promo", 2, json!({"code": "GUESS"})).await;
     assert_eq!(other.status, StatusCode::NOT_FOUND);
+}
+
+/// The system models `user` is offered.
+async fn system_models(app: &App, user: i64) -> Vec<SystemModel> {
+    app.get("/api/system-models", user).await.json()
 }

@@ -6,3 +6,4 @@ mod extras;
 mod fuzz;
 mod openapi;
 mod routes;
+mod views;

@@ -3,9 +3,13 @@
 //! what is wrong), and the admin boundary.
 
 use crate::app::{fixtures, jpeg, multipart, tma, App, ADMIN_ID};
+use crate::views::{
+    Balance, Erasure, GenerationView, Health, Invoice, Me, ModelDeletion, ModelView, Pack, Page,
+    PaymentView, Profile, Referrals, Stats, StyleView,
+};
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 use shared::domain::status::ModelStatus;
 use shared::repo::models;
 use shared::repo::payments::{self, NewPayment};
@@ -96,28 +100,25 @@ async fn me_shows_the_profile_balance_link_and_prices() {
     let ann = fixtures::user(app.db(), ANN, 250).await;
     let answer = app.get("/api/me", ANN).await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-    let me = &answer.body;
-    assert_eq!(me["profile"]["id"], ANN);
-    assert_eq!(me["profile"]["tokens_left"], 250);
-    assert_eq!(me["is_admin"], false);
+    let me: Me = answer.json();
+    assert_eq!(me.profile.id, ANN);
+    assert_eq!(me.profile.tokens_left, 250);
+    assert!(!me.is_admin);
     assert_eq!(
-        me["referral_link"],
-        format!(
+        me.referral_link,
+        Some(format!(
             "https://t.me/{}?start={}",
             testkit::BOT_USERNAME,
             ann.referral_code
-        )
+        ))
     );
-    assert_eq!(me["prices"]["training_cost"], 100);
-    assert_eq!(me["prices"]["generation_cost_per_image"], 5);
-    assert_eq!(me["prices"]["currency"], "XTR");
-    assert_eq!(
-        me["prices"]["packs"][0],
-        json!({"id": "small", "tokens": 100, "price": 150, "currency": "XTR"})
-    );
+    assert_eq!(me.prices.training_cost, 100);
+    assert_eq!(me.prices.generation_cost_per_image, 5);
+    assert_eq!(me.prices.currency, "XTR");
+    assert_eq!(me.prices.packs[0], Pack::xtr("small", 100, 150));
 
     fixtures::user(app.db(), ADMIN_ID, 0).await;
-    assert_eq!(app.get("/api/me", ADMIN_ID).await.body["is_admin"], true);
+    assert!(app.get("/api/me", ADMIN_ID).await.json::<Me>().is_admin);
 }
 
 #[tokio::test]
@@ -129,7 +130,7 @@ async fn a_user_sees_their_own_profile_and_only_admins_see_others() {
 
     let own = app.get("/api/user/101", ANN).await;
     assert_eq!(own.status, StatusCode::OK);
-    assert_eq!(own.body["id"], ANN);
+    assert_eq!(own.json::<Profile>().id, ANN);
 
     let other = app.get("/api/user/202", ANN).await;
     let none = app.get("/api/user/999", ANN).await;
@@ -141,7 +142,7 @@ async fn a_user_sees_their_own_profile_and_only_admins_see_others() {
 
     let by_admin = app.get("/api/user/202", ADMIN_ID).await;
     assert_eq!(by_admin.status, StatusCode::OK);
-    assert_eq!(by_admin.body["tokens_left"], 40);
+    assert_eq!(by_admin.json::<Profile>().tokens_left, 40);
     assert_eq!(
         app.get("/api/user/999", ADMIN_ID).await.status,
         StatusCode::NOT_FOUND
@@ -165,14 +166,12 @@ async fn referrals_show_the_link_and_who_joined() {
     }
     let answer = app.get("/api/referrals", ANN).await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(answer.body["code"], ann.referral_code);
-    assert_eq!(answer.body["stats"]["joined"], 1);
-    assert_eq!(answer.body["stats"]["paid"], 0);
-    assert_eq!(answer.body["bonus_tokens_per_referral"], 30);
-    assert!(answer.body["link"]
-        .as_str()
-        .unwrap()
-        .ends_with(&ann.referral_code));
+    let referrals: Referrals = answer.json();
+    assert_eq!(referrals.code, ann.referral_code);
+    assert_eq!(referrals.stats.joined, 1);
+    assert_eq!(referrals.stats.paid, 0);
+    assert_eq!(referrals.bonus_tokens_per_referral, 30);
+    assert!(referrals.link.ends_with(&ann.referral_code));
 }
 
 #[tokio::test]
@@ -187,27 +186,17 @@ async fn models_are_listed_in_pages_and_others_models_are_not_found() {
 
     let page = app.get("/api/models?limit=2", ANN).await;
     assert_eq!(page.status, StatusCode::OK, "{page:?}");
-    let ids: Vec<i64> = page.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_i64().unwrap())
-        .collect();
-    assert_eq!(ids, vec![third.id, second.id]);
-    assert_eq!(page.body["next_cursor"], second.id);
-    let next = app
+    let page: Page<ModelView> = page.json();
+    assert_eq!(page.ids(), vec![third.id, second.id]);
+    assert_eq!(page.next_cursor, Some(second.id));
+    let next: Page<ModelView> = app
         .get(&format!("/api/models?limit=2&cursor={}", second.id), ANN)
-        .await;
-    let ids: Vec<i64> = next.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_i64().unwrap())
-        .collect();
-    assert_eq!(ids, vec![first.id]);
-    assert_eq!(next.body["next_cursor"], Value::Null);
+        .await
+        .json();
+    assert_eq!(next.ids(), vec![first.id]);
+    assert_eq!(next.next_cursor, None);
     let all = app.get("/api/models", ANN).await;
-    assert_eq!(all.body["items"].as_array().unwrap().len(), 3);
+    assert_eq!(all.json::<Page<ModelView>>().items.len(), 3);
     assert!(
         all.body["items"][0].get("version").is_none(),
         "Replicate references are not shown"
@@ -215,8 +204,9 @@ async fn models_are_listed_in_pages_and_others_models_are_not_found() {
 
     let one = app.get(&format!("/api/models/{}", first.id), ANN).await;
     assert_eq!(one.status, StatusCode::OK);
-    assert_eq!(one.body["status"], "ready");
-    assert_eq!(one.body["photo_count"], 10);
+    let one: ModelView = one.json();
+    assert_eq!(one.status, "ready");
+    assert_eq!(one.photo_count, 10);
 
     let foreign = app.get(&format!("/api/models/{}", bobs.id), ANN).await;
     let missing = app.get("/api/models/424242", ANN).await;
@@ -231,9 +221,10 @@ async fn models_are_listed_in_pages_and_others_models_are_not_found() {
     ] {
         let answer = app.get(&format!("/api/models?{query}"), ANN).await;
         assert_eq!(answer.status, status, "{query}: {answer:?}");
-        assert!(answer.body["error"]["message"].as_str().unwrap().len() > 5);
+        let error = answer.error();
+        assert!(error.message.len() > 5);
         if !field.is_empty() {
-            assert_eq!(answer.body["error"]["details"]["field"], field);
+            assert_eq!(error.field(), field);
         }
     }
 }
@@ -245,31 +236,18 @@ async fn deleting_a_ready_model_removes_its_photos_and_its_version_at_replicate(
     fixtures::user(app.db(), BOB, 0).await;
     let model = fixtures::ready_model(app.db(), ANN).await;
 
-    let foreign = app
-        .call(
-            Method::DELETE,
-            &format!("/api/models/{}", model.id),
-            Some(BOB),
-            None,
-        )
-        .await;
+    let foreign = app.delete(&format!("/api/models/{}", model.id), BOB).await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND);
     assert!(app.env.replicate.calls_to("DELETE", "/models").is_empty());
 
-    let answer = app
-        .call(
-            Method::DELETE,
-            &format!("/api/models/{}", model.id),
-            Some(ANN),
-            None,
-        )
-        .await;
+    let answer = app.delete(&format!("/api/models/{}", model.id), ANN).await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-    assert_eq!(answer.body["photos_removed"], 10);
-    assert_eq!(answer.body["version_deleted"], true);
-    assert_eq!(answer.body["training_canceled"], false);
-    assert_eq!(answer.body["model"]["status"], "canceled");
-    assert_eq!(answer.body["model"]["photo_count"], 0);
+    let deletion: ModelDeletion = answer.json();
+    assert_eq!(deletion.photos_removed, 10);
+    assert!(deletion.version_deleted);
+    assert!(!deletion.training_canceled);
+    assert_eq!(deletion.model.status, "canceled");
+    assert_eq!(deletion.model.photo_count, 0);
     let deletes = app
         .env
         .replicate
@@ -285,21 +263,12 @@ async fn deleting_a_ready_model_removes_its_photos_and_its_version_at_replicate(
     drop(conn);
 
     // Deleting again does nothing more.
-    let again = app
-        .call(
-            Method::DELETE,
-            &format!("/api/models/{}", model.id),
-            Some(ANN),
-            None,
-        )
-        .await;
+    let again = app.delete(&format!("/api/models/{}", model.id), ANN).await;
     assert_eq!(again.status, StatusCode::OK);
-    assert_eq!(again.body["photos_removed"], 0);
+    assert_eq!(again.json::<ModelDeletion>().photos_removed, 0);
     assert_eq!(app.env.replicate.calls_to("DELETE", "/models").len(), 1);
 
-    let bad = app
-        .call(Method::DELETE, "/api/models/x", Some(ANN), None)
-        .await;
+    let bad = app.delete("/api/models/x", ANN).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }
 
@@ -312,16 +281,12 @@ async fn deleting_a_model_in_training_cancels_it_and_a_queued_one_is_refunded() 
     assert_eq!(app.balance(ANN).await, 100);
 
     let answer = app
-        .call(
-            Method::DELETE,
-            &format!("/api/models/{}", training.id),
-            Some(ANN),
-            None,
-        )
+        .delete(&format!("/api/models/{}", training.id), ANN)
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-    assert_eq!(answer.body["training_canceled"], true);
-    assert_eq!(answer.body["refunded"], 0);
+    let deletion: ModelDeletion = answer.json();
+    assert!(deletion.training_canceled);
+    assert_eq!(deletion.refunded, 0);
     assert_eq!(
         app.env
             .replicate
@@ -330,15 +295,8 @@ async fn deleting_a_model_in_training_cancels_it_and_a_queued_one_is_refunded() 
         1
     );
 
-    let answer = app
-        .call(
-            Method::DELETE,
-            &format!("/api/models/{}", queued.id),
-            Some(ANN),
-            None,
-        )
-        .await;
-    assert_eq!(answer.body["refunded"], 100);
+    let answer = app.delete(&format!("/api/models/{}", queued.id), ANN).await;
+    assert_eq!(answer.json::<ModelDeletion>().refunded, 100);
     assert_eq!(app.balance(ANN).await, 200);
     // The worker then finds nothing to train.
     training_worker_skips(&app, queued.id).await;
@@ -361,14 +319,7 @@ async fn deletion_fails_cleanly_when_replicate_fails() {
     app.env
         .replicate
         .fail_next("/models/dreamtest", 500, "boom");
-    let answer = app
-        .call(
-            Method::DELETE,
-            &format!("/api/models/{}", model.id),
-            Some(ANN),
-            None,
-        )
-        .await;
+    let answer = app.delete(&format!("/api/models/{}", model.id), ANN).await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{answer:?}");
     assert_eq!(answer.code(), "temporarily_unavailable");
     let conn = app.db().conn().await.unwrap();
@@ -410,11 +361,12 @@ async fn training_from_uploaded_photos_stores_them_at_replicate_and_queues_the_m
     fixtures::user(app.db(), ANN, 150).await;
     let answer = post_form(&app, ANN, "Me at work", photos(11)).await;
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
-    assert_eq!(answer.body["status"], "queued");
-    assert_eq!(answer.body["name"], "Me at work");
-    assert_eq!(answer.body["photo_count"], 11);
-    assert_eq!(answer.body["cost_tokens"], 100);
-    let model_id = answer.body["id"].as_i64().unwrap();
+    let model: ModelView = answer.json();
+    assert_eq!(model.status, "queued");
+    assert_eq!(model.name, "Me at work");
+    assert_eq!(model.photo_count, 11);
+    assert_eq!(model.cost_tokens, 100);
+    let model_id = model.id;
 
     assert_eq!(app.env.replicate.calls_to("POST", "/files").len(), 11);
     assert_eq!(app.balance(ANN).await, 50);
@@ -439,7 +391,7 @@ async fn uploaded_photos_are_known_by_their_bytes_not_their_declared_type() {
     let answer = post_form(&app, ANN, "Me", html).await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
-        answer.body["error"]["details"],
+        answer.error().details,
         json!({"field": "photos", "index": 4, "reason": "the file is not an image (JPEG, PNG, WebP or HEIC)"})
     );
     assert!(app.env.replicate.calls_to("POST", "/files").is_empty());
@@ -451,7 +403,7 @@ async fn uploaded_photos_are_known_by_their_bytes_not_their_declared_type() {
     png[0].3 = bytes;
     let answer = post_form(&app, ANN, "Me", png).await;
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
-    let model_id = answer.body["id"].as_i64().unwrap();
+    let model_id = answer.json::<ModelView>().id;
     assert_eq!(app.jobs.try_recv().unwrap().model_id, model_id);
     let conn = app.db().conn().await.unwrap();
     let stored = models::photos(&**conn, model_id).await.unwrap();
@@ -477,11 +429,9 @@ async fn training_requests_that_break_a_rule_are_refused_before_anything_is_uplo
 
     let answer = post_form(&app, ANN, "Me", photos(9)).await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(answer.body["error"]["details"]["field"], "photos");
-    assert!(answer.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("10 to 20 photos"));
+    let error = answer.error();
+    assert_eq!(error.field(), "photos");
+    assert!(error.message.contains("10 to 20 photos"));
 
     // The same photo eleven times is one photo.
     let same: Vec<_> = (0..11)
@@ -501,11 +451,9 @@ async fn training_requests_that_break_a_rule_are_refused_before_anything_is_uplo
     );
     let answer = post_form(&app, ANN, "Me", pdf).await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(answer.body["error"]["details"]["index"], 3);
-    assert!(answer.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("not an image"));
+    let error = answer.error();
+    assert_eq!(error.details["index"], 3);
+    assert!(error.message.contains("not an image"));
 
     let mut disguised = photos(10);
     disguised[0].3 = b"definitely not a jpeg".to_vec();
@@ -516,13 +464,13 @@ async fn training_requests_that_break_a_rule_are_refused_before_anything_is_uplo
 
     let answer = post_form(&app, ANN, "", photos(10)).await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(answer.body["error"]["details"]["field"], "name");
+    assert_eq!(answer.error().field(), "name");
 
     let answer = post_form(&app, BOB, "Me", photos(10)).await;
     assert_eq!(answer.status, StatusCode::PAYMENT_REQUIRED);
     assert_eq!(answer.code(), "insufficient_tokens");
     assert_eq!(
-        answer.body["error"]["details"],
+        answer.error().details,
         json!({"available": 10, "required": 100})
     );
 
@@ -532,7 +480,10 @@ async fn training_requests_that_break_a_rule_are_refused_before_anything_is_uplo
     );
     assert_eq!(app.balance(ANN).await, 150);
     let models = app.get("/api/models", ANN).await;
-    assert_eq!(models.body["items"], json!([]), "no drafts are left behind");
+    assert!(
+        models.json::<Page<ModelView>>().items.is_empty(),
+        "no drafts are left behind"
+    );
 }
 
 #[tokio::test]
@@ -550,8 +501,8 @@ async fn training_from_photo_urls_and_bad_bodies() {
         )
         .await;
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
-    assert_eq!(answer.body["photo_count"], 12);
-    let model_id = answer.body["id"].as_i64().unwrap();
+    assert_eq!(answer.json::<ModelView>().photo_count, 12);
+    let model_id = answer.json::<ModelView>().id;
     assert_eq!(app.jobs.try_recv().unwrap().model_id, model_id);
     assert!(app.env.replicate.calls_to("POST", "/files").is_empty());
     let conn = app.db().conn().await.unwrap();
@@ -583,7 +534,7 @@ async fn training_from_photo_urls_and_bad_bodies() {
         .await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
-        answer.body["error"]["details"],
+        answer.error().details,
         json!({"field": "photo_urls", "index": 5, "reason": "the URL must point to a public host"})
     );
 
@@ -598,19 +549,13 @@ async fn training_from_photo_urls_and_bad_bodies() {
         .await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
-        answer.body["error"]["details"],
+        answer.error().details,
         json!({"field": "photo_urls", "index": 2, "reason": "only https URLs"})
     );
 
     let answer = app.post("/api/train", ANN, json!({"name": "Ann"})).await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        answer.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("photo_urls"),
-        "{answer:?}"
-    );
+    assert!(answer.error().message.contains("photo_urls"), "{answer:?}");
 
     let answer = app
         .post(
@@ -620,7 +565,7 @@ async fn training_from_photo_urls_and_bad_bodies() {
         )
         .await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(answer.body["error"]["details"]["field"], "name");
+    assert_eq!(answer.error().field(), "name");
 
     let answer = app
         .send(
@@ -720,7 +665,7 @@ async fn costly_routes_are_rate_limited_per_user_in_postgres() {
         .parse()
         .unwrap();
     assert!((1..=60).contains(&retry));
-    assert_eq!(limited.body["error"]["details"]["retry_after"], retry);
+    assert_eq!(limited.error().retry_after(), retry);
     assert_eq!(
         app.balance(ANN).await,
         990,
@@ -759,9 +704,7 @@ async fn costly_routes_are_rate_limited_per_user_in_postgres() {
         .await;
     assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
     // Windows are aligned to the clock: the wait is what is left of this hour's window.
-    let retry_after = answer.body["error"]["details"]["retry_after"]
-        .as_i64()
-        .unwrap();
+    let retry_after = answer.error().retry_after();
     assert!((1..=3600).contains(&retry_after), "{retry_after}");
 }
 
@@ -795,12 +738,13 @@ async fn generations_are_paid_started_listed_and_private() {
         )
         .await;
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
-    assert_eq!(answer.body["status"], "starting");
-    assert_eq!(answer.body["num_images"], 2);
-    assert_eq!(answer.body["cost_tokens"], 10);
-    assert_eq!(answer.body["style_id"], style.id);
     assert!(answer.body.get("full_prompt").is_none());
-    let id = answer.body["id"].as_i64().unwrap();
+    let generation: GenerationView = answer.json();
+    assert_eq!(generation.status, "starting");
+    assert_eq!(generation.num_images, 2);
+    assert_eq!(generation.cost_tokens, 10);
+    assert_eq!(generation.style_id, Some(style.id));
+    let id = generation.id;
     assert_eq!(app.balance(ANN).await, 90);
     let predictions = app.env.replicate.calls_to("POST", "/predictions");
     assert_eq!(predictions.len(), 1);
@@ -809,13 +753,11 @@ async fn generations_are_paid_started_listed_and_private() {
         .unwrap()
         .contains("film noir"));
 
-    let list = app.get("/api/generations", ANN).await;
-    assert_eq!(list.body["items"][0]["id"], id);
-    assert_eq!(list.body["next_cursor"], Value::Null);
-    assert_eq!(
-        app.get(&format!("/api/generations/{id}"), ANN).await.body["prompt"],
-        "on a beach"
-    );
+    let list: Page<GenerationView> = app.get("/api/generations", ANN).await.json();
+    assert_eq!(list.ids(), vec![id]);
+    assert_eq!(list.next_cursor, None);
+    let one: GenerationView = app.get(&format!("/api/generations/{id}"), ANN).await.json();
+    assert_eq!(one.prompt, "on a beach");
 
     let foreign = app.get(&format!("/api/generations/{id}"), BOB).await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND);
@@ -823,10 +765,8 @@ async fn generations_are_paid_started_listed_and_private() {
         foreign.body,
         app.get("/api/generations/999999", BOB).await.body
     );
-    assert_eq!(
-        app.get("/api/generations", BOB).await.body["items"],
-        json!([])
-    );
+    let bobs: Page<GenerationView> = app.get("/api/generations", BOB).await.json();
+    assert!(bobs.items.is_empty());
 
     // Generating with another user's model: not found, nothing charged.
     let answer = app
@@ -897,9 +837,10 @@ async fn generation_input_is_checked_and_failures_are_refunded() {
     for (body, status, field) in cases {
         let answer = app.post("/api/generations", ANN, body.clone()).await;
         assert_eq!(answer.status, status, "{body}: {answer:?}");
-        assert!(!answer.body["error"]["message"].as_str().unwrap().is_empty());
+        let error = answer.error();
+        assert!(!error.message.is_empty());
         if !field.is_empty() {
-            assert_eq!(answer.body["error"]["details"]["field"], field, "{body}");
+            assert_eq!(error.field(), field, "{body}");
         }
     }
     assert_eq!(app.balance(ANN).await, 12);
@@ -955,16 +896,16 @@ async fn styles_and_packs_are_listed() {
         };
         styles::update(&**conn, old.id, &off).await.unwrap();
     }
-    let names = |v: &Value| {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["name"].as_str().unwrap().to_owned())
+    let names = |answer: &crate::app::Answer| {
+        answer
+            .json::<Vec<StyleView>>()
+            .into_iter()
+            .map(|style| style.name)
             .collect::<Vec<_>>()
     };
     let all = app.get("/api/styles", ANN).await;
     assert_eq!(all.status, StatusCode::OK);
-    assert_eq!(names(&all.body), vec!["Beach", "Noir"]);
+    assert_eq!(names(&all), vec!["Beach", "Noir"]);
     // Users see what a style is, not how it is made.
     let fields: Vec<&String> = all.body[0].as_object().unwrap().keys().collect();
     assert_eq!(
@@ -972,21 +913,16 @@ async fn styles_and_packs_are_listed() {
         vec!["description", "gender", "id", "name", "preview_url", "tags"]
     );
     assert_eq!(
-        names(&app.get("/api/styles?tag=FILM", ANN).await.body),
+        names(&app.get("/api/styles?tag=FILM", ANN).await),
         vec!["Noir"]
     );
-    assert_eq!(
-        app.get("/api/styles?tag=no%20such%20tag", ANN).await.body,
-        json!([])
-    );
+    assert!(names(&app.get("/api/styles?tag=no%20such%20tag", ANN).await).is_empty());
 
     let packs = app.get("/api/packs", ANN).await;
     assert_eq!(packs.status, StatusCode::OK);
-    assert_eq!(packs.body.as_array().unwrap().len(), 3);
-    assert_eq!(
-        packs.body[2],
-        json!({"id": "large", "tokens": 1000, "price": 1200, "currency": "XTR"})
-    );
+    let packs: Vec<Pack> = packs.json();
+    assert_eq!(packs.len(), 3);
+    assert_eq!(packs[2], Pack::xtr("large", 1000, 1200));
 }
 
 #[tokio::test]
@@ -999,9 +935,10 @@ async fn an_invoice_link_is_made_for_a_pack_and_payments_are_private() {
         .post("/api/payments/invoice", ANN, json!({"pack_id": "medium"}))
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-    assert_eq!(answer.body["url"], "https://t.me/$invoice-test");
-    assert_eq!(answer.body["price"], 400);
-    assert_eq!(answer.body["tokens"], 300);
+    let invoice: Invoice = answer.json();
+    assert_eq!(invoice.url, "https://t.me/$invoice-test");
+    assert_eq!(invoice.price, 400);
+    assert_eq!(invoice.tokens, 300);
     let calls = app.env.telegram.calls_of("createInvoiceLink");
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].body["payload"], "pack:medium:300:400");
@@ -1015,7 +952,7 @@ async fn an_invoice_link_is_made_for_a_pack_and_payments_are_private() {
         .post("/api/payments/invoice", ANN, json!({"pack_id": "huge"}))
         .await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(answer.body["error"]["details"]["field"], "pack_id");
+    assert_eq!(answer.error().field(), "pack_id");
     let answer = app
         .post("/api/payments/invoice", ANN, json!({"pack": "small"}))
         .await;
@@ -1047,9 +984,10 @@ async fn an_invoice_link_is_made_for_a_pack_and_payments_are_private() {
     }
     let mine = app.get("/api/payments", ANN).await;
     assert_eq!(mine.status, StatusCode::OK);
-    assert_eq!(mine.body["items"][0]["amount"], 150);
     assert!(mine.body["items"][0].get("telegram_charge_id").is_none());
-    assert_eq!(app.get("/api/payments", BOB).await.body["items"], json!([]));
+    assert_eq!(mine.json::<Page<PaymentView>>().items[0].amount, 150);
+    let bobs: Page<PaymentView> = app.get("/api/payments", BOB).await.json();
+    assert!(bobs.items.is_empty());
 }
 
 #[tokio::test]
@@ -1078,26 +1016,29 @@ async fn admins_see_statistics_users_and_payments() {
     }
     let stats = app.get("/api/admin/stats", ADMIN_ID).await;
     assert_eq!(stats.status, StatusCode::OK);
-    assert_eq!(stats.body["users_total"], 3);
-    assert_eq!(stats.body["revenue"][0]["amount"], 150);
+    let stats: Stats = stats.json();
+    assert_eq!(stats.users_total, 3);
+    assert_eq!(stats.revenue[0].amount, 150);
 
-    let found = app.get("/api/admin/users?query=%40user202", ADMIN_ID).await;
-    assert_eq!(found.status, StatusCode::OK);
-    assert_eq!(found.body["items"][0]["id"], BOB);
-    let by_id = app.get("/api/admin/users?query=101", ADMIN_ID).await;
-    assert_eq!(by_id.body["items"][0]["id"], ANN);
-    let page = app.get("/api/admin/users?limit=2", ADMIN_ID).await;
-    assert_eq!(page.body["items"].as_array().unwrap().len(), 2);
-    let next = app
-        .get(
-            &format!(
-                "/api/admin/users?limit=2&cursor={}",
-                page.body["next_cursor"]
-            ),
-            ADMIN_ID,
-        )
-        .await;
-    assert_eq!(next.body["items"].as_array().unwrap().len(), 1);
+    let users = |query: String| {
+        let app = &app;
+        async move {
+            let answer = app
+                .get(&format!("/api/admin/users?{query}"), ADMIN_ID)
+                .await;
+            assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+            answer.json::<Page<Profile>>()
+        }
+    };
+    assert_eq!(users("query=%40user202".into()).await.ids(), vec![BOB]);
+    assert_eq!(users("query=101".into()).await.ids(), vec![ANN]);
+    let page = users("limit=2".into()).await;
+    assert_eq!(page.items.len(), 2);
+    let cursor = page.next_cursor.expect("a next page");
+    assert_eq!(
+        users(format!("limit=2&cursor={cursor}")).await.items.len(),
+        1
+    );
     let bad = app
         .get(
             &format!("/api/admin/users?query={}", "a".repeat(65)),
@@ -1107,7 +1048,10 @@ async fn admins_see_statistics_users_and_payments() {
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     let payments = app.get("/api/admin/payments", ADMIN_ID).await;
-    assert_eq!(payments.body["items"][0]["user_id"], BOB);
+    assert_eq!(
+        payments.json::<Page<PaymentView>>().items[0].user_id,
+        Some(BOB)
+    );
 }
 
 #[tokio::test]
@@ -1116,45 +1060,23 @@ async fn admins_block_unblock_and_adjust_tokens() {
     fixtures::user(app.db(), ADMIN_ID, 0).await;
     fixtures::user(app.db(), ANN, 10).await;
 
-    let blocked = app
-        .call(
-            Method::POST,
-            "/api/admin/users/101/block",
-            Some(ADMIN_ID),
-            None,
-        )
-        .await;
+    let blocked = app.post_empty("/api/admin/users/101/block", ADMIN_ID).await;
     assert_eq!(blocked.status, StatusCode::OK);
-    assert_eq!(blocked.body["is_blocked"], true);
+    assert!(blocked.json::<Profile>().is_blocked);
     assert_eq!(app.get("/api/me", ANN).await.code(), "blocked");
     let unblocked = app
-        .call(
-            Method::POST,
-            "/api/admin/users/101/unblock",
-            Some(ADMIN_ID),
-            None,
-        )
+        .post_empty("/api/admin/users/101/unblock", ADMIN_ID)
         .await;
-    assert_eq!(unblocked.body["is_blocked"], false);
+    assert!(!unblocked.json::<Profile>().is_blocked);
     assert_eq!(app.get("/api/me", ANN).await.status, StatusCode::OK);
     assert_eq!(
-        app.call(
-            Method::POST,
-            "/api/admin/users/555/block",
-            Some(ADMIN_ID),
-            None
-        )
-        .await
-        .status,
+        app.post_empty("/api/admin/users/555/block", ADMIN_ID)
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
     let own = app
-        .call(
-            Method::POST,
-            &format!("/api/admin/users/{ADMIN_ID}/block"),
-            Some(ADMIN_ID),
-            None,
-        )
+        .post_empty(&format!("/api/admin/users/{ADMIN_ID}/block"), ADMIN_ID)
         .await;
     assert_eq!(own.status, StatusCode::CONFLICT);
 
@@ -1166,7 +1088,8 @@ async fn admins_block_unblock_and_adjust_tokens() {
         )
         .await;
     assert_eq!(granted.status, StatusCode::OK, "{granted:?}");
-    assert_eq!(granted.body["tokens_left"], 60);
+    let balance: Balance = granted.json();
+    assert_eq!((balance.user_id, balance.tokens_left), (ANN, 60));
     let taken = app
         .post(
             "/api/admin/users/101/tokens",
@@ -1174,7 +1097,7 @@ async fn admins_block_unblock_and_adjust_tokens() {
             json!({"delta": -20, "reason": "mistake"}),
         )
         .await;
-    assert_eq!(taken.body["tokens_left"], 40);
+    assert_eq!(taken.json::<Balance>().tokens_left, 40);
     assert_eq!(app.balance(ANN).await, 40);
 
     let too_much = app
@@ -1194,7 +1117,7 @@ async fn admins_block_unblock_and_adjust_tokens() {
             .post("/api/admin/users/101/tokens", ADMIN_ID, body)
             .await;
         assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(answer.body["error"]["details"]["field"], field);
+        assert_eq!(answer.error().field(), field);
     }
     let nobody = app
         .post(
@@ -1217,9 +1140,10 @@ async fn admins_create_change_and_disable_styles() {
         .post("/api/admin/styles", ADMIN_ID, json!({"name": "Noir", "prompt_template": "{prompt}, film noir", "tags": ["Film"], "gender": "female"}))
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
-    assert_eq!(created.body["tags"], json!(["film"]));
-    assert_eq!(created.body["is_active"], true);
-    let id = created.body["id"].as_i64().unwrap();
+    let created: StyleView = created.json();
+    assert_eq!(created.tags, vec!["film"]);
+    assert_eq!(created.is_active, Some(true));
+    let id = created.id;
 
     let duplicate = app
         .post("/api/admin/styles", ADMIN_ID, json!({"name": "Noir"}))
@@ -1236,23 +1160,24 @@ async fn admins_create_change_and_disable_styles() {
     ] {
         let answer = app.post("/api/admin/styles", ADMIN_ID, body.clone()).await;
         assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-        assert_eq!(answer.body["error"]["details"]["field"], field);
+        assert_eq!(answer.error().field(), field);
     }
 
     let changed = app
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/admin/styles/{id}"),
-            Some(ADMIN_ID),
-            Some(json!({"name": "Film noir", "gender": null, "lora_scale": 0.8})),
+            ADMIN_ID,
+            json!({"name": "Film noir", "gender": null, "lora_scale": 0.8}),
         )
         .await;
     assert_eq!(changed.status, StatusCode::OK, "{changed:?}");
-    assert_eq!(changed.body["name"], "Film noir");
-    assert_eq!(changed.body["gender"], Value::Null);
-    assert_eq!(changed.body["lora_scale"], 0.8);
+    let changed: StyleView = changed.json();
+    assert_eq!(changed.name, "Film noir");
+    assert_eq!(changed.gender, None);
+    assert_eq!(changed.lora_scale, Some(0.8));
     assert_eq!(
-        changed.body["prompt_template"], "{prompt}, film noir",
+        changed.prompt_template.as_deref(),
+        Some("{prompt}, film noir"),
         "untouched fields stay"
     );
 
@@ -1260,58 +1185,39 @@ async fn admins_create_change_and_disable_styles() {
         .post("/api/admin/styles", ADMIN_ID, json!({"name": "Beach"}))
         .await;
     let taken = app
-        .call(
-            Method::PATCH,
-            &format!("/api/admin/styles/{}", other.body["id"]),
-            Some(ADMIN_ID),
-            Some(json!({"name": "Film noir"})),
+        .patch(
+            &format!("/api/admin/styles/{}", other.json::<StyleView>().id),
+            ADMIN_ID,
+            json!({"name": "Film noir"}),
         )
         .await;
     assert_eq!(taken.status, StatusCode::CONFLICT);
     let missing = app
-        .call(
-            Method::PATCH,
+        .patch(
             "/api/admin/styles/9999",
-            Some(ADMIN_ID),
-            Some(json!({"is_active": false})),
+            ADMIN_ID,
+            json!({"is_active": false}),
         )
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 
     let disabled = app
-        .call(
-            Method::DELETE,
-            &format!("/api/admin/styles/{id}"),
-            Some(ADMIN_ID),
-            None,
-        )
+        .delete(&format!("/api/admin/styles/{id}"), ADMIN_ID)
         .await;
     assert_eq!(disabled.status, StatusCode::OK);
-    assert_eq!(disabled.body["is_active"], false);
-    let visible = app.get("/api/styles", ANN).await;
-    assert_eq!(
-        visible.body.as_array().unwrap().len(),
-        1,
-        "only Beach is left for users"
-    );
+    assert_eq!(disabled.json::<StyleView>().is_active, Some(false));
+    let visible: Vec<StyleView> = app.get("/api/styles", ANN).await.json();
+    assert_eq!(visible.len(), 1, "only Beach is left for users");
     let back = app
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/api/admin/styles/{id}"),
-            Some(ADMIN_ID),
-            Some(json!({"is_active": true})),
+            ADMIN_ID,
+            json!({"is_active": true}),
         )
         .await;
-    assert_eq!(back.body["is_active"], true);
+    assert_eq!(back.json::<StyleView>().is_active, Some(true));
     assert_eq!(
-        app.call(
-            Method::DELETE,
-            "/api/admin/styles/9999",
-            Some(ADMIN_ID),
-            None
-        )
-        .await
-        .status,
+        app.delete("/api/admin/styles/9999", ADMIN_ID).await.status,
         StatusCode::NOT_FOUND
     );
 }
@@ -1338,8 +1244,9 @@ async fn health_tells_the_public_degraded_but_not_why() {
     .await;
     let answer = app.call(Method::GET, "/health", None, None).await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(answer.body["status"], "degraded");
-    assert_eq!(answer.body["database"]["status"], "error");
+    let health: Health = answer.json();
+    assert_eq!(health.status, "degraded");
+    assert_eq!(health.database.status, "error");
     let text = answer.body.to_string();
     for private in [
         "127.0.0.1",
@@ -1370,10 +1277,7 @@ async fn admins_cannot_grant_themselves_and_grants_are_capped() {
     };
     let own = grant(ADMIN_ID, 100).await;
     assert_eq!(own.status, StatusCode::CONFLICT, "{own:?}");
-    assert!(own.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("themselves"));
+    assert!(own.error().message.contains("themselves"));
     assert_eq!(app.balance(ADMIN_ID).await, 0);
 
     let huge = grant(ANN, 10_001).await;
@@ -1383,10 +1287,7 @@ async fn admins_cannot_grant_themselves_and_grants_are_capped() {
     }
     let over = grant(ANN, 1).await;
     assert_eq!(over.status, StatusCode::CONFLICT, "{over:?}");
-    assert!(over.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("a day"));
+    assert!(over.error().message.contains("a day"));
     assert_eq!(app.balance(ANN).await, 50_000);
     // Taking back is not a grant: still allowed.
     assert_eq!(grant(ANN, -1).await.status, StatusCode::OK);
@@ -1433,10 +1334,7 @@ async fn a_form_of_fifty_thousand_parts_or_twenty_one_photos_is_refused_before_a
         StatusCode::UNPROCESSABLE_ENTITY,
         "{answer:?}"
     );
-    assert!(answer.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("at most"));
+    assert!(answer.error().message.contains("at most"));
 
     let photos: Vec<_> = (0..21u8)
         .map(|i| ("photos", "p.jpg", "image/jpeg", jpeg(i)))
@@ -1448,13 +1346,7 @@ async fn a_form_of_fifty_thousand_parts_or_twenty_one_photos_is_refused_before_a
         StatusCode::UNPROCESSABLE_ENTITY,
         "{answer:?}"
     );
-    assert!(
-        answer.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("21"),
-        "{answer:?}"
-    );
+    assert!(answer.error().message.contains("21"), "{answer:?}");
 
     assert!(app.env.replicate.calls().is_empty(), "nothing uploaded");
     let conn = app.db().conn().await.unwrap();
@@ -1492,16 +1384,24 @@ async fn deleting_my_data_erases_everything_but_payments_and_the_ledger_and_dele
     let bobs = fixtures::ready_model(app.db(), BOB).await;
     let balance_before = app.balance(ANN).await;
 
-    let answer = app.call(Method::DELETE, "/api/me", Some(ANN), None).await;
+    let answer = app.delete("/api/me", ANN).await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-    assert_eq!(answer.body["photos"], 21, "{answer:?}");
-    assert_eq!(answer.body["models"], 2);
-    assert_eq!(answer.body["generations"], 1);
-    assert_eq!(answer.body["feedback"], 1);
-    assert_eq!(answer.body["profile"], true);
-    assert_eq!(answer.body["trainings_canceled"], 1);
-    assert_eq!(answer.body["versions_deleted"], 1);
-    assert_eq!(answer.body["files_deleted"], 3);
+    let erased: Erasure = answer.json();
+    assert_eq!(
+        erased,
+        Erasure {
+            photos: 21,
+            models: 2,
+            generations: 1,
+            feedback: 1,
+            profile: true,
+            trainings_canceled: 1,
+            versions_deleted: 1,
+            files_deleted: 3,
+            ..erased
+        },
+        "{answer:?}"
+    );
 
     assert_eq!(
         fixtures::assert_account_erased(app.db(), ANN).await,
@@ -1553,17 +1453,21 @@ async fn deleting_my_data_erases_everything_but_payments_and_the_ledger_and_dele
 
     // Erasing again does nothing more (the request itself signs the caller in again first).
     let calls_before = replicate.calls().len();
-    let again = app.call(Method::DELETE, "/api/me", Some(ANN), None).await;
+    let again = app.delete("/api/me", ANN).await;
     assert_eq!(again.status, StatusCode::OK, "{again:?}");
-    for field in [
-        "photos",
-        "models",
-        "generations",
-        "feedback",
-        "files_deleted",
-    ] {
-        assert_eq!(again.body[field], 0, "{field}: {again:?}");
-    }
+    let erased: Erasure = again.json();
+    assert_eq!(
+        erased,
+        Erasure {
+            photos: 0,
+            models: 0,
+            generations: 0,
+            feedback: 0,
+            files_deleted: 0,
+            ..erased
+        },
+        "{again:?}"
+    );
     assert_eq!(
         replicate.calls().len(),
         calls_before,
@@ -1574,8 +1478,9 @@ async fn deleting_my_data_erases_everything_but_payments_and_the_ledger_and_dele
     // Afterwards the person is someone the Mini App can sign in again, names refreshed.
     let me = app.get("/api/me", ANN).await;
     assert_eq!(me.status, StatusCode::OK);
-    assert_eq!(me.body["profile"]["first_name"], format!("User{ANN}"));
-    assert_eq!(me.body["profile"]["tokens_left"], balance_before);
+    let me: Me = me.json();
+    assert_eq!(me.profile.first_name, format!("User{ANN}"));
+    assert_eq!(me.profile.tokens_left, balance_before);
 }
 
 #[tokio::test]
@@ -1614,7 +1519,7 @@ async fn replicate_failing_leaves_the_deletions_pending_and_the_sweep_finishes_t
     replicate.fail_always("/models", 500);
     replicate.fail_always("/trainings", 503);
 
-    let answer = app.call(Method::DELETE, "/api/me", Some(ANN), None).await;
+    let answer = app.delete("/api/me", ANN).await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
     fixtures::assert_account_erased(app.db(), ANN).await;
     let pending = fixtures::unsettled_effects(app.db()).await;
@@ -1659,14 +1564,7 @@ async fn deleting_a_model_in_training_deletes_its_training_zip_at_replicate() {
     .unwrap()
     .unwrap();
 
-    let answer = app
-        .call(
-            Method::DELETE,
-            &format!("/api/models/{}", model.id),
-            Some(ANN),
-            None,
-        )
-        .await;
+    let answer = app.delete(&format!("/api/models/{}", model.id), ANN).await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
     assert_eq!(
         app.env.replicate.calls_to("DELETE", "/files/zip77").len(),
@@ -1683,9 +1581,9 @@ async fn deleting_my_data_cancels_a_generation_in_progress_and_its_results_are_n
     let generation =
         fixtures::generation_in_flight(app.db(), ANN, model.id, "pr_live", 2, 20).await;
 
-    let answer = app.call(Method::DELETE, "/api/me", Some(ANN), None).await;
+    let answer = app.delete("/api/me", ANN).await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-    assert_eq!(answer.body["predictions_canceled"], 1);
+    assert_eq!(answer.json::<Erasure>().predictions_canceled, 1);
     assert_eq!(
         app.env
             .replicate

@@ -8,6 +8,7 @@ use serde_json::json;
 use shared::domain::status::{GenerationStatus, ModelStatus};
 use shared::repo::{generations, models, Page};
 use testkit::replicate::{prediction_succeeded, training_succeeded};
+use testkit::stored;
 use testkit::{fixtures, TestEnv, PUBLIC_URL};
 use tower::ServiceExt;
 
@@ -37,8 +38,8 @@ async fn queued_model_to_ready_model_to_delivered_album() {
     let (services, _jobs) = env.services();
     let worker = training_worker::State::new(services.clone());
     let webhook = replicate_webhook::router(replicate_webhook::State::new(services.clone()));
-    let user = fixtures::user(&env.db.db, 1, 200).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let user = fixtures::user(env.db(), 1, 200).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
 
     // SQS delivers the job: the worker creates the training with our webhook URL.
     let event = serde_json::from_value(json!({"Records": [{"messageId": "m1", "body": json!({"model_id": model.id}).to_string()}]})).unwrap();
@@ -52,11 +53,9 @@ async fn queued_model_to_ready_model_to_delivered_album() {
         .as_str()
         .unwrap()
         .starts_with(&format!("{PUBLIC_URL}/replicate/webhook?attempt=")));
-    let conn = env.db.db.conn().await.unwrap();
-    let training_id = models::get(&**conn, model.id)
+    let conn = env.db().conn().await.unwrap();
+    let training_id = stored::model(env.db(), model.id)
         .await
-        .unwrap()
-        .unwrap()
         .replicate_training_id
         .unwrap();
 
@@ -65,7 +64,7 @@ async fn queued_model_to_ready_model_to_delivered_album() {
         post_webhook(&webhook, &env, "msg_t1", &training_succeeded(&training_id)).await,
         200
     );
-    let ready = models::get(&**conn, model.id).await.unwrap().unwrap();
+    let ready = stored::model(env.db(), model.id).await;
     assert_eq!(ready.status, ModelStatus::Ready);
     assert!(env
         .telegram
@@ -158,7 +157,7 @@ async fn the_funnel_counts_the_journey_events_written() {
     for i in 0..10 {
         send(updates::photo(10 + i, &ann, &format!("p{i}"), None)).await;
     }
-    let conn = env.db.db.conn().await.unwrap();
+    let conn = env.db().conn().await.unwrap();
     let model = models::list_for_user(&**conn, 1, Page::first(1))
         .await
         .unwrap()
@@ -169,16 +168,14 @@ async fn the_funnel_counts_the_journey_events_written() {
         .await
         .batch_item_failures
         .is_empty());
-    let training_id = models::get(&**conn, model.id)
+    let training_id = stored::model(env.db(), model.id)
         .await
-        .unwrap()
-        .unwrap()
         .replicate_training_id
         .unwrap();
     let mut done = training_succeeded(&training_id);
     done["metrics"] = json!({"predict_time": 1234.5});
     assert_eq!(post_webhook(&webhook, &env, "w1", &done).await, 200);
-    let ready = models::get(&**conn, model.id).await.unwrap().unwrap();
+    let ready = stored::model(env.db(), model.id).await;
     assert_eq!(
         ready.training_seconds,
         Some(1234.5),
@@ -219,10 +216,8 @@ async fn the_funnel_counts_the_journey_events_written() {
             .len(),
         5
     );
-    assert!(models::get(&**conn, model.id)
+    assert!(stored::model(env.db(), model.id)
         .await
-        .unwrap()
-        .unwrap()
         .preview_file_id
         .is_some());
 

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use shared::config::Config;
+use shared::db::Db;
 use shared::queue::{TrainingJob, TrainingQueue};
 use shared::services::Services;
 
@@ -52,6 +53,11 @@ impl TestEnv {
             replicate,
             vars,
         }
+    }
+
+    /// The test's database.
+    pub fn db(&self) -> &Db {
+        &self.db.db
     }
 
     /// Sets (or with `None`, removes) a variable before `config()`/`services()`. Photo URLs are

@@ -5,6 +5,7 @@ use shared::repo::deliveries::{self, Claim, Delivery};
 use shared::repo::ledger::{self, Change, LedgerError, Reason};
 use shared::repo::users::{self, TelegramProfile};
 use shared::repo::{generations, models, payments, referrals};
+use testkit::stored;
 use testkit::test_db;
 
 fn profile(id: i64) -> TelegramProfile {
@@ -63,7 +64,7 @@ async fn a_debit_below_zero_is_refused_and_the_ledger_untouched() {
         ),
         "{err:?}"
     );
-    let user = users::get(&**conn, 1).await.unwrap().unwrap();
+    let user = stored::user(&t.db, 1).await;
     assert_eq!(user.tokens_left, 5);
     assert_eq!(ledger::sum(&**conn, 1).await.unwrap(), 5);
     let entries = ledger::entries(&**conn, 1, shared::repo::Page::first(10))
@@ -109,7 +110,7 @@ async fn fifty_concurrent_debits_against_ten_tokens_make_exactly_ten_succeed() {
     }
     assert_eq!(ok, 10);
     let conn = t.db.conn().await.unwrap();
-    let user = users::get(&**conn, 1).await.unwrap().unwrap();
+    let user = stored::user(&t.db, 1).await;
     assert_eq!((user.tokens_left, user.tokens_spent), (0, 10));
     assert_eq!(ledger::sum(&**conn, 1).await.unwrap(), 0);
 }
@@ -132,10 +133,7 @@ async fn a_refund_happens_once_per_reference() {
         matches!(again, LedgerError::AlreadyApplied { .. }),
         "{again:?}"
     );
-    assert_eq!(
-        users::get(&**conn, 1).await.unwrap().unwrap().tokens_left,
-        3
-    );
+    assert_eq!(stored::user(&t.db, 1).await.tokens_left, 3);
 }
 
 #[tokio::test]
@@ -160,10 +158,7 @@ async fn a_repeated_once_only_change_leaves_the_callers_transaction_usable() {
     // The transaction goes on: the next statement and the commit succeed.
     ledger::apply(&*tx, &credit(1, 2, "grant")).await.unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(
-        users::get(&**conn, 1).await.unwrap().unwrap().tokens_left,
-        5
-    );
+    assert_eq!(stored::user(&t.db, 1).await.tokens_left, 5);
 }
 
 #[tokio::test]
@@ -398,7 +393,7 @@ async fn payments_and_referrals_record_once() {
 #[tokio::test]
 async fn a_paid_training_gets_its_job_even_when_the_queue_fails_at_submit() {
     let env = testkit::TestEnv::start().await;
-    let db = &env.db.db;
+    let db = env.db();
     let user = testkit::fixtures::user(db, 1, 100).await;
     let model = testkit::fixtures::draft_model(db, user.id, 10).await;
 
@@ -410,16 +405,7 @@ async fn a_paid_training_gets_its_job_even_when_the_queue_fails_at_submit() {
         .await
         .expect("paid and queued, the job waits");
     assert_eq!(queued.status, ModelStatus::Queued);
-    let conn = db.conn().await.unwrap();
-    assert_eq!(
-        users::get(&**conn, user.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .tokens_left,
-        0
-    );
-    drop(conn);
+    assert_eq!(stored::user(db, user.id).await.tokens_left, 0);
     let waiting = testkit::fixtures::unsettled_effects(db).await;
     assert_eq!(waiting.len(), 1);
     assert_eq!(waiting[0].kind, "queue_training");

@@ -10,6 +10,7 @@ use testkit::{TestEnv, BOT_TOKEN};
 use tower::ServiceExt;
 
 use crate::views::{ErrorAnswer, ErrorBody};
+use testkit::stored;
 
 pub use testkit::{fixtures, ADMIN_ID};
 
@@ -91,7 +92,7 @@ impl App {
     }
 
     pub fn db(&self) -> &shared::db::Db {
-        &self.env.db.db
+        self.env.db()
     }
 
     pub async fn send(&self, request: Request<Body>) -> Answer {
@@ -155,17 +156,7 @@ impl App {
     }
 
     pub async fn balance(&self, user_id: i64) -> i64 {
-        let conn = self.db().conn().await.unwrap();
-        let user = shared::repo::users::get(&**conn, user_id)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            shared::repo::ledger::sum(&**conn, user_id).await.unwrap(),
-            user.tokens_left,
-            "balance = sum of ledger"
-        );
-        user.tokens_left
+        stored::balance(self.db(), user_id).await
     }
 }
 

@@ -9,6 +9,7 @@ use crate::views::Me;
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use shared::repo::{referrals, users};
+use testkit::stored;
 use testkit::BOT_TOKEN;
 
 async fn me_with(app: &App, authorization: Option<&str>) -> crate::app::Answer {
@@ -116,7 +117,7 @@ async fn a_new_user_is_registered_on_first_sight_and_joins_through_the_referral_
     assert_eq!(profile.referred_by, Some(10));
 
     let conn = app.db().conn().await.unwrap();
-    let joined = users::get(&**conn, 11).await.unwrap().unwrap();
+    let joined = stored::user(app.db(), 11).await;
     assert_eq!(joined.referred_by, Some(10));
     assert_eq!(referrals::statistics(&**conn, 10).await.unwrap().joined, 1);
     // (User 10 has been with us for a day.)
@@ -358,17 +359,14 @@ async fn a_blocked_user_changes_nothing_and_the_mini_app_keeps_the_bot_blocked_m
     let answer = me_with(&app, Some(&signed(20))).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
     assert_eq!(answer.code(), "blocked");
-    let conn = app.db().conn().await.unwrap();
-    let blocked = users::get(&**conn, 20).await.unwrap().unwrap();
+    let blocked = stored::user(app.db(), 20).await;
     assert_eq!(blocked.first_name, "User20", "not renamed");
     assert_eq!(blocked.referred_by, None, "not referred");
 
     // Opening the Mini App says nothing about whether the bot may write to someone.
-    drop(conn);
     let answer = me_with(&app, Some(&signed(21))).await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-    let conn = app.db().conn().await.unwrap();
-    let seen = users::get(&**conn, 21).await.unwrap().unwrap();
+    let seen = stored::user(app.db(), 21).await;
     assert_eq!(seen.first_name, "Renamed");
     assert!(seen.bot_blocked, "still marked as having blocked the bot");
 }

@@ -15,6 +15,7 @@ use shared::repo::models;
 use shared::repo::payments::{self, NewPayment};
 use shared::repo::rate_limits::Limit;
 use shared::repo::styles::{self, NewStyle};
+use testkit::stored;
 
 const ANN: i64 = 101;
 const BOB: i64 = 202;
@@ -66,11 +67,7 @@ async fn every_api_route_needs_init_data_and_changes_nothing_without_it() {
         assert_eq!(answer.code(), "missing_auth", "{method} {path}");
     }
     assert_eq!(app.balance(ANN).await, 500);
-    let conn = app.db().conn().await.unwrap();
-    assert_eq!(
-        models::get(&**conn, 1).await.unwrap().unwrap().status,
-        ModelStatus::Ready
-    );
+    assert_eq!(stored::model(app.db(), 1).await.status, ModelStatus::Ready);
 }
 
 #[tokio::test]
@@ -255,12 +252,10 @@ async fn deleting_a_ready_model_removes_its_photos_and_its_version_at_replicate(
     assert_eq!(deletes.len(), 1);
     assert!(deletes[0].path.ends_with(&"b".repeat(64)));
 
-    let conn = app.db().conn().await.unwrap();
-    let stored = models::get(&**conn, model.id).await.unwrap().unwrap();
+    let stored = stored::model(app.db(), model.id).await;
     assert_eq!(stored.version, None);
     assert_eq!(stored.weights_url, None);
-    assert!(models::photos(&**conn, model.id).await.unwrap().is_empty());
-    drop(conn);
+    assert!(stored::photos(app.db(), model.id).await.is_empty());
 
     // Deleting again does nothing more.
     let again = app.delete(&format!("/api/models/{}", model.id), ANN).await;
@@ -304,7 +299,7 @@ async fn deleting_a_model_in_training_cancels_it_and_a_queued_one_is_refunded() 
 
 async fn training_worker_skips(app: &App, model_id: i64) {
     let conn = app.db().conn().await.unwrap();
-    let model = models::get(&**conn, model_id).await.unwrap().unwrap();
+    let model = stored::model(app.db(), model_id).await;
     assert_eq!(model.status, ModelStatus::Canceled);
     assert!(!models::start_training(&**conn, model_id, "tr_late", "x/y")
         .await
@@ -322,8 +317,7 @@ async fn deletion_fails_cleanly_when_replicate_fails() {
     let answer = app.delete(&format!("/api/models/{}", model.id), ANN).await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{answer:?}");
     assert_eq!(answer.code(), "temporarily_unavailable");
-    let conn = app.db().conn().await.unwrap();
-    let stored = models::get(&**conn, model.id).await.unwrap().unwrap();
+    let stored = stored::model(app.db(), model.id).await;
     assert_eq!(stored.status, ModelStatus::Ready, "nothing was deleted");
     assert_eq!(stored.photo_count, 10);
 }
@@ -371,8 +365,7 @@ async fn training_from_uploaded_photos_stores_them_at_replicate_and_queues_the_m
     assert_eq!(app.env.replicate.calls_to("POST", "/files").len(), 11);
     assert_eq!(app.balance(ANN).await, 50);
     assert_eq!(app.jobs.try_recv().unwrap().model_id, model_id);
-    let conn = app.db().conn().await.unwrap();
-    let stored = models::photos(&**conn, model_id).await.unwrap();
+    let stored = stored::photos(app.db(), model_id).await;
     assert_eq!(stored.len(), 11);
     assert!(stored.iter().all(
         |p| p.source_url.as_deref().unwrap().contains("/v1/files/file")
@@ -405,8 +398,7 @@ async fn uploaded_photos_are_known_by_their_bytes_not_their_declared_type() {
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
     let model_id = answer.json::<ModelView>().id;
     assert_eq!(app.jobs.try_recv().unwrap().model_id, model_id);
-    let conn = app.db().conn().await.unwrap();
-    let stored = models::photos(&**conn, model_id).await.unwrap();
+    let stored = stored::photos(app.db(), model_id).await;
     let types: Vec<_> = stored
         .iter()
         .map(|p| p.mime_type.as_deref().unwrap())
@@ -505,13 +497,11 @@ async fn training_from_photo_urls_and_bad_bodies() {
     let model_id = answer.json::<ModelView>().id;
     assert_eq!(app.jobs.try_recv().unwrap().model_id, model_id);
     assert!(app.env.replicate.calls_to("POST", "/files").is_empty());
-    let conn = app.db().conn().await.unwrap();
-    let stored = models::photos(&**conn, model_id).await.unwrap();
+    let stored = stored::photos(app.db(), model_id).await;
     assert_eq!(
         stored[0].source_url.as_deref(),
         Some("https://cdn.example.com/ann/0.jpg")
     );
-    drop(conn);
 
     // Now out of tokens.
     let answer = app
@@ -1445,11 +1435,9 @@ async fn deleting_my_data_erases_everything_but_payments_and_the_ledger_and_dele
         "every deletion is done"
     );
     // Bob's data is untouched.
-    let conn = app.db().conn().await.unwrap();
-    let bob_model = models::get(&**conn, bobs.id).await.unwrap().unwrap();
+    let bob_model = stored::model(app.db(), bobs.id).await;
     assert_eq!(bob_model.status, ModelStatus::Ready);
-    assert_eq!(models::photos(&**conn, bobs.id).await.unwrap().len(), 10);
-    drop(conn);
+    assert_eq!(stored::photos(app.db(), bobs.id).await.len(), 10);
 
     // Erasing again does nothing more (the request itself signs the caller in again first).
     let calls_before = replicate.calls().len();
@@ -1599,20 +1587,13 @@ async fn deleting_my_data_cancels_a_generation_in_progress_and_its_results_are_n
             .unwrap()
             .is_none()
     );
-    let conn = app.db().conn().await.unwrap();
-    let stored = shared::repo::generations::get(&**conn, generation.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored::generation(app.db(), generation.id).await;
     assert_eq!(
         stored.status,
         shared::domain::status::GenerationStatus::Canceled
     );
     assert!(stored.result_urls.is_empty());
     assert_eq!(stored.prompt, "");
-    let user = shared::repo::users::get(&**conn, ANN)
-        .await
-        .unwrap()
-        .unwrap();
+    let user = stored::user(app.db(), ANN).await;
     assert_eq!((user.first_name.as_str(), user.username), ("", None));
 }

@@ -4,10 +4,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
 use shared::domain::status::{GenerationStatus, ModelStatus};
-use shared::repo::{generations, ledger, models, users};
 use testkit::replicate::{
     job_failed, job_with_status, prediction_succeeded, signed_webhook, training_succeeded,
 };
+use testkit::stored;
 use testkit::{fixtures, TestEnv, REPLICATE_WEBHOOK_SECRET};
 use tower::ServiceExt;
 
@@ -60,22 +60,15 @@ impl App {
     }
 
     async fn balance(&self, user_id: i64) -> i64 {
-        let conn = self.env.db.db.conn().await.unwrap();
-        let user = users::get(&**conn, user_id).await.unwrap().unwrap();
-        assert_eq!(
-            ledger::sum(&**conn, user_id).await.unwrap(),
-            user.tokens_left,
-            "balance = sum of ledger"
-        );
-        user.tokens_left
+        stored::balance(self.env.db(), user_id).await
     }
 }
 
 #[tokio::test]
 async fn a_bad_or_stale_signature_is_refused_and_changes_nothing() {
     let app = App::spawn().await;
-    let user = fixtures::user(&app.env.db.db, 1, 100).await;
-    let model = fixtures::training_model(&app.env.db.db, user.id, "tr_1", 100).await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::training_model(app.env.db(), user.id, "tr_1", 100).await;
     let job = training_succeeded("tr_1");
 
     let (mut headers, body) = app.env.signed_replicate_webhook("msg_1", &job);
@@ -94,13 +87,8 @@ async fn a_bad_or_stale_signature_is_refused_and_changes_nothing() {
     let (status, _) = app.post_raw(vec![], job.to_string()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
-    let conn = app.env.db.db.conn().await.unwrap();
     assert_eq!(
-        models::get(&**conn, model.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
+        stored::model(app.env.db(), model.id).await.status,
         ModelStatus::Training
     );
     assert!(app.env.telegram.calls().is_empty());
@@ -109,8 +97,8 @@ async fn a_bad_or_stale_signature_is_refused_and_changes_nothing() {
 #[tokio::test]
 async fn a_succeeded_training_makes_the_model_ready_and_tells_the_user() {
     let app = App::spawn().await;
-    let user = fixtures::user(&app.env.db.db, 1, 100).await;
-    let model = fixtures::training_model(&app.env.db.db, user.id, "tr_1", 100).await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::training_model(app.env.db(), user.id, "tr_1", 100).await;
 
     assert_eq!(
         app.deliver("msg_1", &training_succeeded("tr_1")).await,
@@ -121,8 +109,7 @@ async fn a_succeeded_training_makes_the_model_ready_and_tells_the_user() {
         StatusCode::OK
     );
 
-    let conn = app.env.db.db.conn().await.unwrap();
-    let ready = models::get(&**conn, model.id).await.unwrap().unwrap();
+    let ready = stored::model(app.env.db(), model.id).await;
     assert_eq!(ready.status, ModelStatus::Ready);
     assert!(ready
         .version
@@ -142,11 +129,7 @@ async fn a_succeeded_training_makes_the_model_ready_and_tells_the_user() {
         StatusCode::OK
     );
     assert_eq!(
-        models::get(&**conn, model.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
+        stored::model(app.env.db(), model.id).await.status,
         ModelStatus::Ready
     );
 }
@@ -154,8 +137,8 @@ async fn a_succeeded_training_makes_the_model_ready_and_tells_the_user() {
 #[tokio::test]
 async fn a_failed_training_is_refunded_exactly_once_even_when_delivered_twice() {
     let app = App::spawn().await;
-    let user = fixtures::user(&app.env.db.db, 1, 100).await;
-    let model = fixtures::training_model(&app.env.db.db, user.id, "tr_1", 100).await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::training_model(app.env.db(), user.id, "tr_1", 100).await;
     assert_eq!(app.balance(user.id).await, 0);
 
     let failed = job_failed("tr_1", "CUDA out of memory");
@@ -178,8 +161,7 @@ async fn a_failed_training_is_refunded_exactly_once_even_when_delivered_twice() 
     );
 
     assert_eq!(app.balance(user.id).await, 100);
-    let conn = app.env.db.db.conn().await.unwrap();
-    let failed = models::get(&**conn, model.id).await.unwrap().unwrap();
+    let failed = stored::model(app.env.db(), model.id).await;
     assert_eq!(failed.status, ModelStatus::Failed);
     assert_eq!(failed.error.as_deref(), Some("CUDA out of memory"));
     let to_user = app.env.telegram.sent_to(user.id);
@@ -192,10 +174,10 @@ async fn a_failed_training_is_refunded_exactly_once_even_when_delivered_twice() 
 #[tokio::test]
 async fn a_succeeded_prediction_is_sent_as_one_album_and_file_ids_are_kept() {
     let app = App::spawn().await;
-    let user = fixtures::user(&app.env.db.db, 1, 100).await;
-    let model = fixtures::ready_model(&app.env.db.db, user.id).await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::ready_model(app.env.db(), user.id).await;
     let generation =
-        fixtures::generation_in_flight(&app.env.db.db, user.id, model.id, "pr_1", 2, 10).await;
+        fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 2, 10).await;
 
     assert_eq!(
         app.deliver("msg_s", &job_with_status("pr_1", "processing"))
@@ -213,11 +195,7 @@ async fn a_succeeded_prediction_is_sent_as_one_album_and_file_ids_are_kept() {
         albums[0].body["media"][0]["media"],
         "https://replicate.delivery/pbxt/pr_1/out-0.jpg"
     );
-    let conn = app.env.db.db.conn().await.unwrap();
-    let stored = generations::get(&**conn, generation.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored::generation(app.env.db(), generation.id).await;
     assert_eq!(stored.status, GenerationStatus::Succeeded);
     assert_eq!(stored.result_urls.len(), 2);
     assert_eq!(stored.telegram_file_ids.len(), 2);
@@ -227,10 +205,10 @@ async fn a_succeeded_prediction_is_sent_as_one_album_and_file_ids_are_kept() {
 #[tokio::test]
 async fn a_failed_prediction_is_refunded_once() {
     let app = App::spawn().await;
-    let user = fixtures::user(&app.env.db.db, 1, 100).await;
-    let model = fixtures::ready_model(&app.env.db.db, user.id).await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::ready_model(app.env.db(), user.id).await;
     let generation =
-        fixtures::generation_in_flight(&app.env.db.db, user.id, model.id, "pr_1", 4, 20).await;
+        fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 4, 20).await;
     assert_eq!(app.balance(user.id).await, 80);
 
     let failed = job_failed("pr_1", "NSFW content detected");
@@ -238,11 +216,7 @@ async fn a_failed_prediction_is_refunded_once() {
     assert_eq!(app.deliver("msg_1", &failed).await, StatusCode::OK);
     assert_eq!(app.deliver("msg_2", &failed).await, StatusCode::OK);
     assert_eq!(app.balance(user.id).await, 100);
-    let conn = app.env.db.db.conn().await.unwrap();
-    let stored = generations::get(&**conn, generation.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored::generation(app.env.db(), generation.id).await;
     assert_eq!(stored.status, GenerationStatus::Failed);
     assert_eq!(app.env.telegram.sent_to(user.id).len(), 1);
 }
@@ -264,23 +238,17 @@ async fn a_webhook_for_an_unknown_job_is_acknowledged_and_ignored() {
 async fn when_telegram_is_down_the_album_is_delivered_from_the_effect_log() {
     // (teloxide-core waits 10 s after a Bot API 5xx before it returns the error; this test takes that long)
     let app = App::spawn().await;
-    let user = fixtures::user(&app.env.db.db, 1, 100).await;
-    let model = fixtures::ready_model(&app.env.db.db, user.id).await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::ready_model(app.env.db(), user.id).await;
     let generation =
-        fixtures::generation_in_flight(&app.env.db.db, user.id, model.id, "pr_1", 2, 10).await;
+        fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 2, 10).await;
     app.env.telegram.outage_next("sendMediaGroup");
     let done = prediction_succeeded("pr_1", 2);
     // The result is ours once stored: Replicate need not deliver it again.
     assert_eq!(app.deliver("msg_1", &done).await, StatusCode::OK);
     let status = |app: &App| {
-        let db = app.env.db.db.clone();
-        async move {
-            let conn = db.conn().await.unwrap();
-            generations::get(&**conn, generation.id)
-                .await
-                .unwrap()
-                .unwrap()
-        }
+        let db = app.env.db().clone();
+        async move { stored::generation(&db, generation.id).await }
     };
     let waiting = status(&app).await;
     assert_eq!(waiting.status, GenerationStatus::Processing);
@@ -289,7 +257,7 @@ async fn when_telegram_is_down_the_album_is_delivered_from_the_effect_log() {
     assert_eq!(paid, 90, "paid, not refunded");
 
     // The sweep drains the album once it is due again.
-    fixtures::make_effects_due(&app.env.db.db).await;
+    fixtures::make_effects_due(app.env.db()).await;
     let (services, _jobs) = app.env.services();
     let drained = shared::dispatch::drain(&services, 100).await.unwrap();
     assert_eq!(
@@ -317,10 +285,10 @@ async fn when_telegram_is_down_the_album_is_delivered_from_the_effect_log() {
 #[tokio::test]
 async fn photos_telegram_will_never_take_fail_the_generation_with_a_refund() {
     let app = App::spawn().await;
-    let user = fixtures::user(&app.env.db.db, 1, 100).await;
-    let model = fixtures::ready_model(&app.env.db.db, user.id).await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::ready_model(app.env.db(), user.id).await;
     let generation =
-        fixtures::generation_in_flight(&app.env.db.db, user.id, model.id, "pr_1", 2, 10).await;
+        fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 2, 10).await;
     app.env.telegram.fail_next(
         "sendMediaGroup",
         400,
@@ -329,11 +297,7 @@ async fn photos_telegram_will_never_take_fail_the_generation_with_a_refund() {
     );
     let done = prediction_succeeded("pr_1", 2);
     assert_eq!(app.deliver("msg_1", &done).await, StatusCode::OK);
-    let conn = app.env.db.db.conn().await.unwrap();
-    let stored = generations::get(&**conn, generation.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored::generation(app.env.db(), generation.id).await;
     assert_eq!(stored.status, GenerationStatus::Failed);
     assert!(stored.error.unwrap().contains("could not be sent"));
     assert_eq!(app.balance(user.id).await, 100, "refunded");
@@ -346,24 +310,23 @@ async fn photos_telegram_will_never_take_fail_the_generation_with_a_refund() {
 #[tokio::test]
 async fn a_system_models_preview_is_never_another_users_photo() {
     let app = App::spawn().await;
-    let owner = fixtures::user(&app.env.db.db, 1, 100).await;
-    let other = fixtures::user(&app.env.db.db, 2, 100).await;
-    let model = fixtures::ready_model(&app.env.db.db, owner.id).await;
-    fixtures::generation_in_flight(&app.env.db.db, other.id, model.id, "pr_2", 1, 5).await;
+    let owner = fixtures::user(app.env.db(), 1, 100).await;
+    let other = fixtures::user(app.env.db(), 2, 100).await;
+    let model = fixtures::ready_model(app.env.db(), owner.id).await;
+    fixtures::generation_in_flight(app.env.db(), other.id, model.id, "pr_2", 1, 5).await;
     assert_eq!(
         app.deliver("msg_1", &prediction_succeeded("pr_2", 1)).await,
         StatusCode::OK
     );
-    let conn = app.env.db.db.conn().await.unwrap();
-    let stored = models::get(&**conn, model.id).await.unwrap().unwrap();
+    let stored = stored::model(app.env.db(), model.id).await;
     assert!(stored.preview_file_id.is_none(), "{stored:?}");
 
-    fixtures::generation_in_flight(&app.env.db.db, owner.id, model.id, "pr_3", 1, 5).await;
+    fixtures::generation_in_flight(app.env.db(), owner.id, model.id, "pr_3", 1, 5).await;
     assert_eq!(
         app.deliver("msg_2", &prediction_succeeded("pr_3", 1)).await,
         StatusCode::OK
     );
-    let stored = models::get(&**conn, model.id).await.unwrap().unwrap();
+    let stored = stored::model(app.env.db(), model.id).await;
     assert!(
         stored.preview_file_id.is_some(),
         "the owner's photo is the preview"
@@ -373,8 +336,8 @@ async fn a_system_models_preview_is_never_another_users_photo() {
 #[tokio::test]
 async fn the_model_ready_notice_survives_telegram_failing_and_arrives_once() {
     let app = App::spawn().await;
-    let user = fixtures::user(&app.env.db.db, 1, 100).await;
-    let model = fixtures::training_model(&app.env.db.db, user.id, "tr_1", 100).await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::training_model(app.env.db(), user.id, "tr_1", 100).await;
     // Telegram is rate limiting us for longer than one invocation waits.
     app.env.telegram.fail_next(
         "sendMessage",
@@ -386,9 +349,7 @@ async fn the_model_ready_notice_survives_telegram_failing_and_arrives_once() {
         app.deliver("msg_1", &training_succeeded("tr_1")).await,
         StatusCode::OK
     );
-    let conn = app.env.db.db.conn().await.unwrap();
-    let ready = models::get(&**conn, model.id).await.unwrap().unwrap();
-    drop(conn);
+    let ready = stored::model(app.env.db(), model.id).await;
     assert_eq!(ready.status, ModelStatus::Ready);
     assert!(app
         .env
@@ -402,7 +363,7 @@ async fn the_model_ready_notice_survives_telegram_failing_and_arrives_once() {
         app.deliver("msg_2", &training_succeeded("tr_1")).await,
         StatusCode::OK
     );
-    fixtures::make_effects_due(&app.env.db.db).await;
+    fixtures::make_effects_due(app.env.db()).await;
     let (services, _jobs) = app.env.services();
     assert_eq!(
         shared::dispatch::drain(&services, 100).await.unwrap().done,
@@ -430,8 +391,8 @@ async fn the_model_ready_notice_survives_telegram_failing_and_arrives_once() {
 #[tokio::test]
 async fn a_notice_telegram_refuses_for_good_is_recorded_and_told_to_the_admins() {
     let app = App::spawn().await;
-    let user = fixtures::user(&app.env.db.db, 1, 100).await;
-    let model = fixtures::training_model(&app.env.db.db, user.id, "tr_1", 100).await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::training_model(app.env.db(), user.id, "tr_1", 100).await;
     app.env
         .telegram
         .fail_next("sendMessage", 400, "Bad Request: message is too long", None);
@@ -439,7 +400,7 @@ async fn a_notice_telegram_refuses_for_good_is_recorded_and_told_to_the_admins()
         app.deliver("msg_1", &training_succeeded("tr_1")).await,
         StatusCode::OK
     );
-    let conn = app.env.db.db.conn().await.unwrap();
+    let conn = app.env.db().conn().await.unwrap();
     let effect = shared::repo::effects::get_by_key(&**conn, &format!("model-ready:{}", model.id))
         .await
         .unwrap();
@@ -454,14 +415,14 @@ async fn a_notice_telegram_refuses_for_good_is_recorded_and_told_to_the_admins()
         "{}",
         to_admins[0].text()
     );
-    assert!(fixtures::unsettled_effects(&app.env.db.db).await.is_empty());
+    assert!(fixtures::unsettled_effects(app.env.db()).await.is_empty());
 }
 
 #[tokio::test]
 async fn a_refused_bot_token_pauses_notices_instead_of_failing_them() {
     let app = App::spawn().await;
-    let user = fixtures::user(&app.env.db.db, 1, 100).await;
-    fixtures::training_model(&app.env.db.db, user.id, "tr_1", 100).await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    fixtures::training_model(app.env.db(), user.id, "tr_1", 100).await;
     // Our bot token is refused (revoked by mistake): our outage, not the user's.
     app.env
         .telegram
@@ -470,14 +431,14 @@ async fn a_refused_bot_token_pauses_notices_instead_of_failing_them() {
         app.deliver("msg_1", &training_succeeded("tr_1")).await,
         StatusCode::OK
     );
-    let waiting = fixtures::unsettled_effects(&app.env.db.db).await;
+    let waiting = fixtures::unsettled_effects(app.env.db()).await;
     assert_eq!(waiting.len(), 1, "{waiting:?}");
     assert_eq!(waiting[0].attempts, 0, "a pause uses up no attempt");
     assert!(waiting[0].last_error.as_deref().unwrap().contains("token"));
     assert!(app.env.telegram.sent_to(testkit::ADMIN_ID).is_empty());
 
     // Fixed: the next sweep delivers it.
-    fixtures::make_effects_due(&app.env.db.db).await;
+    fixtures::make_effects_due(app.env.db()).await;
     let (services, _jobs) = app.env.services();
     assert_eq!(
         shared::dispatch::drain(&services, 100).await.unwrap().done,
@@ -498,7 +459,7 @@ async fn a_refused_bot_token_pauses_notices_instead_of_failing_them() {
 /// flight (or after its answer was lost).
 async fn starting_attempt(app: &App, model_id: i64) -> String {
     use shared::repo::attempts::{self, Kind};
-    let conn = app.env.db.db.conn().await.unwrap();
+    let conn = app.env.db().conn().await.unwrap();
     let tag = attempts::new_tag();
     attempts::start(&**conn, Kind::Training, model_id, &tag, None, 300)
         .await
@@ -519,8 +480,8 @@ async fn starting_attempt(app: &App, model_id: i64) -> String {
 #[tokio::test]
 async fn a_webhook_that_beats_the_worker_is_handled_at_once_through_its_attempt() {
     let app = App::spawn().await;
-    let user = fixtures::user(&app.env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&app.env.db.db, user.id, 10, 100).await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::queued_model(app.env.db(), user.id, 10, 100).await;
     let tag = starting_attempt(&app, model.id).await;
 
     // Replicate is fast: the training is done before the worker stored its id.
@@ -533,8 +494,8 @@ async fn a_webhook_that_beats_the_worker_is_handled_at_once_through_its_attempt(
     assert_eq!(status, StatusCode::OK);
     assert_eq!(answer["result"], "handled");
 
-    let conn = app.env.db.db.conn().await.unwrap();
-    let ready = models::get(&**conn, model.id).await.unwrap().unwrap();
+    let conn = app.env.db().conn().await.unwrap();
+    let ready = stored::model(app.env.db(), model.id).await;
     assert_eq!(ready.status, ModelStatus::Ready);
     assert_eq!(ready.replicate_training_id.as_deref(), Some("tr_fast"));
     let told = app.env.telegram.sent_to(user.id);
@@ -551,10 +512,10 @@ async fn a_webhook_that_beats_the_worker_is_handled_at_once_through_its_attempt(
 #[tokio::test]
 async fn a_webhook_for_an_abandoned_attempt_cancels_that_job() {
     let app = App::spawn().await;
-    let user = fixtures::user(&app.env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&app.env.db.db, user.id, 10, 100).await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::queued_model(app.env.db(), user.id, 10, 100).await;
     let tag = starting_attempt(&app, model.id).await;
-    let conn = app.env.db.db.conn().await.unwrap();
+    let conn = app.env.db().conn().await.unwrap();
     shared::repo::attempts::abandon(&**conn, &tag)
         .await
         .unwrap();
@@ -574,7 +535,7 @@ async fn a_webhook_for_an_abandoned_attempt_cancels_that_job() {
         1,
         "canceled, not attached"
     );
-    let still = models::get(&**conn, model.id).await.unwrap().unwrap();
+    let still = stored::model(app.env.db(), model.id).await;
     assert_eq!(still.status, ModelStatus::Queued);
     assert_eq!(still.replicate_training_id, None);
 }
@@ -582,13 +543,13 @@ async fn a_webhook_for_an_abandoned_attempt_cancels_that_job() {
 #[tokio::test]
 async fn a_database_failure_after_the_album_went_out_does_not_send_it_twice() {
     let app = App::spawn().await;
-    let user = fixtures::user(&app.env.db.db, 1, 100).await;
-    let model = fixtures::ready_model(&app.env.db.db, user.id).await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::ready_model(app.env.db(), user.id).await;
     let generation =
-        fixtures::generation_in_flight(&app.env.db.db, user.id, model.id, "pr_1", 2, 10).await;
+        fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 2, 10).await;
     // Injected between two steps of ours: the first write that marks it delivered fails, as if the
     // database dropped the connection right after Telegram took the album.
-    fixtures::fail_first_update(&app.env.db.db, "generations", "NEW.status = 'succeeded'").await;
+    fixtures::fail_first_update(app.env.db(), "generations", "NEW.status = 'succeeded'").await;
     assert_eq!(
         app.deliver("msg_1", &prediction_succeeded("pr_1", 2)).await,
         StatusCode::OK
@@ -598,11 +559,7 @@ async fn a_database_failure_after_the_album_went_out_does_not_send_it_twice() {
         1,
         "sent once"
     );
-    let conn = app.env.db.db.conn().await.unwrap();
-    let delivered = generations::get(&**conn, generation.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let delivered = stored::generation(app.env.db(), generation.id).await;
     assert_eq!(delivered.status, GenerationStatus::Succeeded);
     assert_eq!(delivered.telegram_file_ids.len(), 2);
 }
@@ -610,19 +567,19 @@ async fn a_database_failure_after_the_album_went_out_does_not_send_it_twice() {
 #[tokio::test]
 async fn a_database_failure_after_a_notice_went_out_does_not_send_it_twice() {
     let app = App::spawn().await;
-    let user = fixtures::user(&app.env.db.db, 1, 100).await;
-    fixtures::training_model(&app.env.db.db, user.id, "tr_1", 100).await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    fixtures::training_model(app.env.db(), user.id, "tr_1", 100).await;
     // Recording the sent notice fails once, as if the connection dropped right after Telegram
     // took the message.
-    fixtures::fail_first_update(&app.env.db.db, "effects", "NEW.state = 'done'").await;
+    fixtures::fail_first_update(app.env.db(), "effects", "NEW.state = 'done'").await;
     assert_eq!(
         app.deliver("msg_1", &training_succeeded("tr_1")).await,
         StatusCode::OK
     );
     // Even once any lease has run out and the sweep looks again, it went out once.
-    fixtures::make_effects_due(&app.env.db.db).await;
+    fixtures::make_effects_due(app.env.db()).await;
     let (services, _jobs) = app.env.services();
     shared::dispatch::drain(&services, 100).await.unwrap();
     assert_eq!(app.env.telegram.sent_to(user.id).len(), 1);
-    assert!(fixtures::unsettled_effects(&app.env.db.db).await.is_empty());
+    assert!(fixtures::unsettled_effects(app.env.db()).await.is_empty());
 }

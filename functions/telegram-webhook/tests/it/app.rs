@@ -96,7 +96,7 @@ impl App {
     }
 
     pub async fn user(&self, id: i64) -> Option<users::User> {
-        users::get(&**self.env.db.db.conn().await.unwrap(), id)
+        users::get(&**self.env.db().conn().await.unwrap(), id)
             .await
             .unwrap()
     }

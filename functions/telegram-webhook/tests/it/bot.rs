@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use serde_json::Value;
 use shared::domain::status::ModelStatus;
 use shared::repo::{generations, ledger, models, payments, users, Page};
+use testkit::stored;
 use testkit::updates::{self, TgUser};
 use testkit::{fixtures, ADMIN_ID, WEBHOOK_SECRET};
 
@@ -28,7 +29,7 @@ async fn start_with_a_referral_code_records_the_invite_once() {
         .await;
     app.send(&updates::text(4, &ann, &format!("/start {code}")))
         .await;
-    let conn = app.env.db.db.conn().await.unwrap();
+    let conn = app.env.db().conn().await.unwrap();
     let stats = shared::repo::referrals::statistics(&**conn, 1)
         .await
         .unwrap();
@@ -98,7 +99,7 @@ async fn a_blocked_user_gets_one_clear_message_and_nothing_happens() {
     let app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");
     app.send(&updates::text(1, &ann, "/start")).await;
-    let conn = app.env.db.db.conn().await.unwrap();
+    let conn = app.env.db().conn().await.unwrap();
     users::set_blocked(&**conn, 1, true).await.unwrap();
     app.env.telegram.clear();
     app.send(&updates::text(2, &ann, "/train")).await;
@@ -112,7 +113,7 @@ async fn a_blocked_user_gets_one_clear_message_and_nothing_happens() {
 async fn an_album_of_twelve_posted_concurrently_stores_twelve_photos_and_one_status_message() {
     let app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");
-    fixtures::user(&app.env.db.db, 1, 500).await;
+    fixtures::user(app.env.db(), 1, 500).await;
     app.send(&updates::text(1, &ann, "/train")).await;
     app.send(&updates::text(2, &ann, "My face")).await;
     assert!(app.last_text(1).contains("My face"));
@@ -130,12 +131,12 @@ async fn an_album_of_twelve_posted_concurrently_stores_twelve_photos_and_one_sta
     // A duplicate of one photo (same file_unique_id) counts once.
     app.send(&updates::photo(200, &ann, "photo-3", None)).await;
 
-    let conn = app.env.db.db.conn().await.unwrap();
+    let conn = app.env.db().conn().await.unwrap();
     let model = &models::list_for_user(&**conn, 1, Page::first(5))
         .await
         .unwrap()[0];
     assert_eq!(model.photo_count, 12);
-    assert_eq!(models::photos(&**conn, model.id).await.unwrap().len(), 12);
+    assert_eq!(stored::photos(app.env.db(), model.id).await.len(), 12);
     let new_messages = app.env.telegram.calls_of("sendMessage");
     assert_eq!(
         new_messages.len(),
@@ -157,7 +158,7 @@ async fn an_album_of_twelve_posted_concurrently_stores_twelve_photos_and_one_sta
 async fn start_training_debits_queues_and_explains_what_happens_next() {
     let mut app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");
-    fixtures::user(&app.env.db.db, 1, 150).await;
+    fixtures::user(app.env.db(), 1, 150).await;
     app.send(&updates::text(1, &ann, "/train")).await;
     app.send(&updates::text(2, &ann, "Me")).await;
     for i in 0..9 {
@@ -165,7 +166,7 @@ async fn start_training_debits_queues_and_explains_what_happens_next() {
             .await;
     }
     assert!(app.last_text(1).contains("Send 1 more"));
-    let conn = app.env.db.db.conn().await.unwrap();
+    let conn = app.env.db().conn().await.unwrap();
     let model = models::list_for_user(&**conn, 1, Page::first(1))
         .await
         .unwrap()
@@ -201,7 +202,7 @@ async fn start_training_debits_queues_and_explains_what_happens_next() {
         .await;
     assert!(app.last_text(1).contains("has started"));
     assert_eq!(app.user(1).await.unwrap().tokens_left, 50);
-    let queued = models::get(&**conn, model.id).await.unwrap().unwrap();
+    let queued = stored::model(app.env.db(), model.id).await;
     assert_eq!(queued.status, ModelStatus::Queued);
     assert_eq!(queued.photo_count, 10);
     assert_eq!(app.jobs.try_recv().unwrap().model_id, model.id);
@@ -217,14 +218,14 @@ async fn start_training_debits_queues_and_explains_what_happens_next() {
 async fn not_enough_tokens_for_training_offers_to_buy_and_debits_nothing() {
     let app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");
-    fixtures::user(&app.env.db.db, 1, 10).await;
+    fixtures::user(app.env.db(), 1, 10).await;
     app.send(&updates::text(1, &ann, "/train")).await;
     app.send(&updates::text(2, &ann, "Me")).await;
     for i in 0..10 {
         app.send(&updates::photo(10 + i, &ann, &format!("p{i}"), None))
             .await;
     }
-    let conn = app.env.db.db.conn().await.unwrap();
+    let conn = app.env.db().conn().await.unwrap();
     let model = models::list_for_user(&**conn, 1, Page::first(1))
         .await
         .unwrap()
@@ -240,11 +241,7 @@ async fn not_enough_tokens_for_training_offers_to_buy_and_debits_nothing() {
     );
     assert_eq!(app.user(1).await.unwrap().tokens_left, 10);
     assert_eq!(
-        models::get(&**conn, model.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
+        stored::model(app.env.db(), model.id).await.status,
         ModelStatus::Draft
     );
 }
@@ -253,9 +250,9 @@ async fn not_enough_tokens_for_training_offers_to_buy_and_debits_nothing() {
 async fn generation_goes_style_prompt_count_then_replicate_with_our_trigger_word() {
     let app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");
-    fixtures::user(&app.env.db.db, 1, 100).await;
-    let model = fixtures::ready_model(&app.env.db.db, 1).await;
-    let conn = app.env.db.db.conn().await.unwrap();
+    fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::ready_model(app.env.db(), 1).await;
+    let conn = app.env.db().conn().await.unwrap();
     let style = shared::repo::styles::create(
         &**conn,
         &shared::repo::styles::NewStyle {
@@ -331,8 +328,8 @@ async fn generation_goes_style_prompt_count_then_replicate_with_our_trigger_word
 async fn generation_without_tokens_offers_to_buy_and_a_refused_prediction_refunds() {
     let app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");
-    fixtures::user(&app.env.db.db, 1, 7).await;
-    let model = fixtures::ready_model(&app.env.db.db, 1).await;
+    fixtures::user(app.env.db(), 1, 7).await;
+    let model = fixtures::ready_model(app.env.db(), 1).await;
     app.send(&updates::callback(1, &ann, &format!("g:{}", model.id)))
         .await;
     app.send(&updates::callback(2, &ann, "p:0")).await;
@@ -424,7 +421,7 @@ async fn buying_tokens_in_stars_credits_once_even_when_delivered_twice_concurren
     ))
     .await;
 
-    let conn = app.env.db.db.conn().await.unwrap();
+    let conn = app.env.db().conn().await.unwrap();
     assert_eq!(
         payments::list_for_user(&**conn, 2, Page::first(10))
             .await
@@ -465,7 +462,7 @@ async fn a_blocked_user_cannot_pay() {
     let app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");
     app.send(&updates::text(1, &ann, "/start")).await;
-    users::set_blocked(&**app.env.db.db.conn().await.unwrap(), 1, true)
+    users::set_blocked(&**app.env.db().conn().await.unwrap(), 1, true)
         .await
         .unwrap();
     app.send(&updates::pre_checkout(2, &ann, "XTR", 150, "pack:small"))
@@ -525,7 +522,7 @@ async fn admins_see_stats_manage_users_tokens_and_styles() {
     app.send(&updates::callback(5, &admin, "at:1:-500")).await;
     assert!(app.last_text(ADMIN_ID).contains("Not enough tokens"));
     assert_eq!(app.user(1).await.unwrap().tokens_left, 100);
-    let conn = app.env.db.db.conn().await.unwrap();
+    let conn = app.env.db().conn().await.unwrap();
     let entries = ledger::entries(&**conn, 1, Page::first(5)).await.unwrap();
     assert_eq!(entries[0].reason, shared::repo::ledger::Reason::Admin);
 
@@ -649,7 +646,7 @@ async fn a_payment_whose_handler_died_after_claiming_it_is_credited_on_redeliver
     let paid = updates::successful_payment(2, &ann, "XTR", 150, "pack:small:100:150", "ch-1");
     // An invocation claimed the update, then died (a Lambda timeout while the database stalled).
     shared::repo::deliveries::claim(
-        &**app.env.db.db.conn().await.unwrap(),
+        &**app.env.db().conn().await.unwrap(),
         shared::repo::deliveries::Delivery::TelegramUpdate(2),
     )
     .await
@@ -663,7 +660,7 @@ async fn a_payment_whose_handler_died_after_claiming_it_is_credited_on_redeliver
     assert_eq!(app.user(1).await.unwrap().tokens_left, 0);
 
     // Once the dead handler's lease ran out, the next redelivery takes it over and credits it.
-    fixtures::expire_update_claim(&app.env.db.db, 2).await;
+    fixtures::expire_update_claim(app.env.db(), 2).await;
     assert_eq!(app.send(&paid).await, StatusCode::OK);
     assert_eq!(app.send(&paid).await, StatusCode::OK);
     assert_eq!(app.user(1).await.unwrap().tokens_left, 100);
@@ -696,13 +693,13 @@ async fn the_payment_thanks_survives_telegram_failing_and_is_sent_once() {
         .sent_to(1)
         .iter()
         .any(|c| c.answered_ok() && c.text().contains("+100 tokens")));
-    let waiting = fixtures::unsettled_effects(&app.env.db.db).await;
+    let waiting = fixtures::unsettled_effects(app.env.db()).await;
     assert_eq!(waiting.len(), 1, "{waiting:?}");
     assert_eq!(waiting[0].dedupe_key, "payment:ch-1");
 
     // A redelivered payment does not write it again; the sweep sends it once it is due.
     assert_eq!(app.send(&paid).await, StatusCode::OK);
-    fixtures::make_effects_due(&app.env.db.db).await;
+    fixtures::make_effects_due(app.env.db()).await;
     let (services, _jobs) = app.env.services();
     let drained = shared::dispatch::drain(&services, 100).await.unwrap();
     assert_eq!(drained.done, 1);
@@ -715,7 +712,7 @@ async fn the_payment_thanks_survives_telegram_failing_and_is_sent_once() {
         .filter(|c| c.answered_ok() && c.text().contains("+100 tokens"))
         .collect();
     assert_eq!(thanks.len(), 1);
-    assert!(fixtures::unsettled_effects(&app.env.db.db).await.is_empty());
+    assert!(fixtures::unsettled_effects(app.env.db()).await.is_empty());
 }
 
 #[tokio::test]
@@ -733,7 +730,7 @@ async fn a_payment_for_a_pack_no_longer_sold_is_recorded_and_credited_as_invoice
     assert_eq!(app.send(&old).await, StatusCode::OK);
     assert_eq!(app.user(1).await.unwrap().tokens_left, 500);
 
-    let conn = app.env.db.db.conn().await.unwrap();
+    let conn = app.env.db().conn().await.unwrap();
     let recorded = payments::list_for_user(&**conn, 1, Page::first(10))
         .await
         .unwrap();
@@ -761,7 +758,7 @@ async fn delete_me_explains_asks_and_erases_only_when_confirmed() {
     let app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");
     let replicate_url = app.env.replicate.url();
-    let account = fixtures::account_with_everything(&app.env.db.db, 1, &replicate_url).await;
+    let account = fixtures::account_with_everything(app.env.db(), 1, &replicate_url).await;
     app.send(&updates::text(1, &ann, "/start")).await;
     let balance = app.user(1).await.unwrap().tokens_left;
 
@@ -777,15 +774,10 @@ async fn delete_me_explains_asks_and_erases_only_when_confirmed() {
     // Cancel: nothing changes.
     app.send(&updates::callback(3, &ann, &buttons[1].1)).await;
     assert!(app.last_text(1).contains("nothing was deleted"));
-    let conn = app.env.db.db.conn().await.unwrap();
     assert_eq!(
-        models::photos(&**conn, account.ready.id)
-            .await
-            .unwrap()
-            .len(),
+        stored::photos(app.env.db(), account.ready.id).await.len(),
         11
     );
-    drop(conn);
     assert_eq!(app.user(1).await.unwrap().first_name, "Ann");
     assert!(app.env.replicate.calls_to("DELETE", "/").is_empty());
 
@@ -797,7 +789,7 @@ async fn delete_me_explains_asks_and_erases_only_when_confirmed() {
         app.last_text(1)
     );
     assert_eq!(
-        fixtures::assert_account_erased(&app.env.db.db, 1).await,
+        fixtures::assert_account_erased(app.env.db(), 1).await,
         balance
     );
     assert_eq!(

@@ -17,8 +17,8 @@ async fn users_browse_styles_by_tag_with_previews_and_pages() {
     }
     app.send(&updates::text(20, &owner, "/admin_styles add Anime | drawn | anime {prompt} | tags=art | weight=0.7 | trigger=ANIMESTYLE")).await;
     let ann = TgUser::new(1, "Ann");
-    fixtures::user(&app.env.db.db, 1, 100).await;
-    let model = fixtures::ready_model(&app.env.db.db, 1).await;
+    fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::ready_model(app.env.db(), 1).await;
 
     app.send(&updates::callback(30, &ann, &format!("g:{}", model.id)))
         .await;
@@ -81,10 +81,10 @@ async fn users_browse_styles_by_tag_with_previews_and_pages() {
 async fn a_system_model_is_offered_to_everyone() {
     let app = App::spawn().await;
     let owner = TgUser::new(ADMIN_ID, "Boss");
-    fixtures::user(&app.env.db.db, 5, 0).await;
-    let model = fixtures::ready_model(&app.env.db.db, 5).await;
+    fixtures::user(app.env.db(), 5, 0).await;
+    let model = fixtures::ready_model(app.env.db(), 5).await;
     let bob = TgUser::new(2, "Bob");
-    fixtures::user(&app.env.db.db, 2, 50).await;
+    fixtures::user(app.env.db(), 2, 50).await;
     app.send(&updates::callback(1, &bob, &format!("g:{}", model.id)))
         .await;
     assert!(
@@ -136,10 +136,9 @@ async fn a_system_model_is_offered_to_everyone() {
 async fn ratings_and_comments_are_stored_and_admins_see_them() {
     let app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");
-    fixtures::user(&app.env.db.db, 1, 100).await;
-    let model = fixtures::ready_model(&app.env.db.db, 1).await;
-    let generation =
-        fixtures::generation_in_flight(&app.env.db.db, 1, model.id, "pr_1", 1, 5).await;
+    fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::ready_model(app.env.db(), 1).await;
+    let generation = fixtures::generation_in_flight(app.env.db(), 1, model.id, "pr_1", 1, 5).await;
 
     app.send(&updates::callback(
         1,
@@ -161,7 +160,7 @@ async fn ratings_and_comments_are_stored_and_admins_see_them() {
     .await;
     assert!(app.last_text(2).contains("out of date"));
 
-    let conn = app.env.db.db.conn().await.unwrap();
+    let conn = app.env.db().conn().await.unwrap();
     let low = feedback::recent_low(&**conn, 5).await.unwrap();
     assert_eq!(low.len(), 1);
     assert_eq!(low[0].comment.as_deref(), Some("the face looks off"));

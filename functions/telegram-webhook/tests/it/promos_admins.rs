@@ -49,7 +49,7 @@ async fn concurrent_redemptions_of_a_code_with_one_use_left_let_exactly_one_thro
         }
     }
     assert_eq!(winners, 1);
-    let conn = app.env.db.db.conn().await.unwrap();
+    let conn = app.env.db().conn().await.unwrap();
     let code = promos::list(&**conn).await.unwrap().remove(0);
     assert_eq!(code.used_count, 1);
 }
@@ -73,7 +73,7 @@ async fn token_codes_credit_through_the_ledger_once_and_bad_codes_say_why() {
         assert!(reply.contains("/admin_promo"), "{bad}: {reply}");
     }
     {
-        let conn = app.env.db.db.conn().await.unwrap();
+        let conn = app.env.db().conn().await.unwrap();
         let codes: Vec<String> = promos::list(&**conn)
             .await
             .unwrap()
@@ -100,7 +100,7 @@ async fn token_codes_credit_through_the_ledger_once_and_bad_codes_say_why() {
     assert!(app.last_text(1).contains("/promo CODE"));
 
     assert_eq!(app.user(1).await.unwrap().tokens_left, 25);
-    let conn = app.env.db.db.conn().await.unwrap();
+    let conn = app.env.db().conn().await.unwrap();
     let entries = ledger::entries(&**conn, 1, Page::first(5)).await.unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].reason, ledger::Reason::Promo);
@@ -236,7 +236,7 @@ async fn owners_manage_admins_admins_cannot_and_every_admin_action_is_audited() 
         "/admin_styles add Noir | bw | noir {prompt}",
     ))
     .await;
-    let conn = app.env.db.db.conn().await.unwrap();
+    let conn = app.env.db().conn().await.unwrap();
     let style = shared::repo::styles::list(&**conn, true)
         .await
         .unwrap()
@@ -317,7 +317,7 @@ async fn a_discount_paid_with_twice_at_once_is_spent_once_and_the_other_payment_
     assert!(a.0.is_success() && b.0.is_success());
 
     assert_eq!(app.user(1).await.unwrap().tokens_left, 100, "credited once");
-    let conn = app.env.db.db.conn().await.unwrap();
+    let conn = app.env.db().conn().await.unwrap();
     let mut statuses: Vec<String> =
         shared::repo::payments::list_for_user(&**conn, 1, Page::first(10))
             .await
@@ -348,7 +348,7 @@ async fn a_payment_whose_amount_or_currency_is_not_the_invoices_credits_nothing(
     assert!(app.send(&cheap).await.is_success());
     assert!(app.send(&euros).await.is_success());
     assert_eq!(app.user(1).await.unwrap().tokens_left, 0);
-    let conn = app.env.db.db.conn().await.unwrap();
+    let conn = app.env.db().conn().await.unwrap();
     let recorded = shared::repo::payments::list_for_user(&**conn, 1, Page::first(10))
         .await
         .unwrap();

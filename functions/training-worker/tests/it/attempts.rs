@@ -8,9 +8,10 @@ use aws_lambda_events::sqs::SqsEvent;
 use serde_json::json;
 use shared::domain::status::{GenerationStatus, ModelStatus};
 use shared::repo::attempts::{self, Kind, State as AttemptState};
-use shared::repo::{generations, ledger, models, users};
+use shared::repo::models;
 use shared::service::generation::{self, GenerationRequest};
 use testkit::replicate::training_succeeded;
+use testkit::stored;
 use testkit::{fixtures, TestEnv, ADMIN_ID, PUBLIC_URL};
 
 const CREATE_TRAINING: &str = "/models/ostris/flux-dev-lora-trainer/versions/";
@@ -30,20 +31,11 @@ fn state_of(env: &TestEnv) -> std::sync::Arc<training_worker::State> {
 }
 
 async fn model_of(env: &TestEnv, id: i64) -> models::Model {
-    models::get(&**env.db.db.conn().await.unwrap(), id)
-        .await
-        .unwrap()
-        .unwrap()
+    stored::model(env.db(), id).await
 }
 
 async fn balance(env: &TestEnv, user_id: i64) -> i64 {
-    let conn = env.db.db.conn().await.unwrap();
-    let user = users::get(&**conn, user_id).await.unwrap().unwrap();
-    assert_eq!(
-        ledger::sum(&**conn, user_id).await.unwrap(),
-        user.tokens_left
-    );
-    user.tokens_left
+    stored::balance(env.db(), user_id).await
 }
 
 /// Exactly one training exists at Replicate for the model, and the model is training with it.
@@ -62,8 +54,8 @@ async fn assert_one_training_attached(env: &TestEnv, model_id: i64) {
 async fn a_training_replicate_took_but_answered_500_is_found_not_created_again() {
     let env = TestEnv::start().await;
     let state = state_of(&env);
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
     env.replicate.accept_then_fail_next(CREATE_TRAINING, 500);
 
     training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
@@ -81,8 +73,8 @@ async fn a_500_that_created_nothing_is_looked_up_again_then_started_once() {
     let env = TestEnv::start().await;
     let (services, mut jobs) = env.services();
     let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
     env.replicate
         .fail_next(CREATE_TRAINING, 500, "Internal server error");
 
@@ -97,7 +89,7 @@ async fn a_500_that_created_nothing_is_looked_up_again_then_started_once() {
     assert_one_training_attached(&env, model.id).await;
     // Looked up after the 500, and again before the fresh attempt.
     assert_eq!(env.replicate.calls_to("GET", "/trainings").len(), 2);
-    let conn = env.db.db.conn().await.unwrap();
+    let conn = env.db().conn().await.unwrap();
     let states: Vec<String> = conn
         .query(
             "SELECT state FROM replicate_attempts WHERE subject_id = $1 ORDER BY id",
@@ -116,8 +108,8 @@ async fn a_training_create_that_hangs_past_our_timeout_is_found_not_created_agai
     let mut env = TestEnv::start().await;
     env.set("REPLICATE_TIMEOUT_SECONDS", Some("1"));
     let state = state_of(&env);
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
     // Longer than any timeout of ours (the shared HTTP client's is 25 s).
     env.replicate
         .accept_then_hang_next(CREATE_TRAINING, Duration::from_secs(40));
@@ -133,10 +125,10 @@ async fn a_training_create_that_hangs_past_our_timeout_is_found_not_created_agai
 async fn a_worker_that_died_after_creating_the_training_is_settled_by_lookup() {
     let env = TestEnv::start().await;
     let state = state_of(&env);
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
     // The dead worker's attempt (its lease ran out) and the training Replicate made for it.
-    let conn = env.db.db.conn().await.unwrap();
+    let conn = env.db().conn().await.unwrap();
     let tag = attempts::new_tag();
     attempts::start(&**conn, Kind::Training, model.id, &tag, None, 300)
         .await
@@ -182,9 +174,9 @@ async fn an_attempt_another_worker_holds_is_busy_not_started_twice() {
     let env = TestEnv::start().await;
     let (services, mut jobs) = env.services();
     let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
-    let conn = env.db.db.conn().await.unwrap();
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let conn = env.db().conn().await.unwrap();
     attempts::start(
         &**conn,
         Kind::Training,
@@ -217,8 +209,8 @@ async fn replicate_down_three_times_then_up_starts_the_training_within_seconds()
     let env = TestEnv::start().await;
     let (services, mut jobs) = env.services();
     let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
     for _ in 0..3 {
         env.replicate.fail_next("/files", 503, "upstream trouble");
     }
@@ -252,8 +244,8 @@ async fn a_throttled_create_is_retried_after_replicates_retry_after_and_starts_o
     let env = TestEnv::start().await;
     let (services, mut jobs) = env.services();
     let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
     env.replicate.throttle_next(CREATE_TRAINING, 1);
 
     let started = std::time::Instant::now();
@@ -282,9 +274,9 @@ async fn a_throttled_create_is_retried_after_replicates_retry_after_and_starts_o
 async fn a_refused_token_keeps_the_model_queued_unrefunded_and_alarms_the_admins_once() {
     let env = TestEnv::start().await;
     let state = state_of(&env);
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
-    let other = fixtures::queued_model(&env.db.db, user.id, 10, 0).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let other = fixtures::queued_model(env.db(), user.id, 10, 0).await;
     env.replicate.fail_always("/files", 401);
 
     for id in [model.id, other.id, model.id, other.id] {
@@ -308,7 +300,7 @@ async fn a_refused_token_keeps_the_model_queued_unrefunded_and_alarms_the_admins
     assert!(env.replicate.trainings().is_empty());
 
     // The sweep does not give up on them either while the alarm stands.
-    let conn = env.db.db.conn().await.unwrap();
+    let conn = env.db().conn().await.unwrap();
     conn.execute(
         "UPDATE models SET updated_at = now() - interval '1 hour', queued_at = now() - interval '7 hours'",
         &[],
@@ -325,9 +317,9 @@ async fn a_refused_token_keeps_the_model_queued_unrefunded_and_alarms_the_admins
 async fn the_six_hour_give_up_never_fails_a_model_with_a_live_attempt() {
     let env = TestEnv::start().await;
     let (services, mut jobs) = env.services();
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
-    let conn = env.db.db.conn().await.unwrap();
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let conn = env.db().conn().await.unwrap();
     attempts::start(
         &**conn,
         Kind::Training,
@@ -360,12 +352,12 @@ async fn the_sweep_rotates_so_jobs_that_always_error_do_not_block_the_others() {
     let mut env = TestEnv::start().await;
     env.set("JOB_STALE_SECONDS", Some("0"));
     let (services, _jobs) = env.services();
-    let user = fixtures::user(&env.db.db, 1, 100).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
     let batch = training_worker::SWEEP_BATCH as usize;
     for i in 0..batch {
-        fixtures::training_model(&env.db.db, user.id, &format!("tr_bad_{i}"), 0).await;
+        fixtures::training_model(env.db(), user.id, &format!("tr_bad_{i}"), 0).await;
     }
-    let good = fixtures::training_model(&env.db.db, user.id, "tr_ok", 0).await;
+    let good = fixtures::training_model(env.db(), user.id, "tr_ok", 0).await;
     env.replicate.fail_always("/trainings/tr_bad_", 500);
     env.replicate.set_job(training_succeeded("tr_ok"));
 
@@ -381,9 +373,9 @@ async fn a_training_replicate_no_longer_knows_fails_with_one_refund() {
     let mut env = TestEnv::start().await;
     env.set("JOB_STALE_SECONDS", Some("0"));
     let (services, _jobs) = env.services();
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::training_model(&env.db.db, user.id, "tr_gone", 100).await;
-    let conn = env.db.db.conn().await.unwrap();
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::training_model(env.db(), user.id, "tr_gone", 100).await;
+    let conn = env.db().conn().await.unwrap();
     conn.execute(
         "UPDATE models SET training_started_at = now() - interval '1 hour' WHERE id = $1",
         &[&model.id],
@@ -409,8 +401,8 @@ async fn a_training_replicate_no_longer_knows_fails_with_one_refund() {
 async fn a_prediction_replicate_took_but_answered_500_is_attached_not_refunded() {
     let env = TestEnv::start().await;
     let (services, _jobs) = env.services();
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::ready_model(&env.db.db, user.id).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::ready_model(env.db(), user.id).await;
     env.replicate.accept_then_fail_next("/predictions", 500);
 
     let request = GenerationRequest {
@@ -437,7 +429,7 @@ async fn a_prediction_replicate_took_but_answered_500_is_attached_not_refunded()
     assert!(tag.starts_with(&format!("{PUBLIC_URL}/replicate/webhook?attempt=")));
     let price = 100 - balance(&env, user.id).await;
     assert!(price > 0, "paid, not refunded");
-    let conn = env.db.db.conn().await.unwrap();
+    let conn = env.db().conn().await.unwrap();
     let attempt = attempts::live(&**conn, Kind::Prediction, created.id)
         .await
         .unwrap()
@@ -450,11 +442,11 @@ async fn a_prediction_replicate_took_but_answered_500_is_attached_not_refunded()
 async fn an_unconfirmed_generation_start_is_settled_by_lookup_in_the_sweep() {
     let env = TestEnv::start().await;
     let (services, _jobs) = env.services();
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::ready_model(&env.db.db, user.id).await;
-    let found = fixtures::generation_in_flight(&env.db.db, user.id, model.id, "pr_x", 1, 5).await;
-    let lost = fixtures::generation_in_flight(&env.db.db, user.id, model.id, "pr_y", 1, 5).await;
-    let conn = env.db.db.conn().await.unwrap();
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::ready_model(env.db(), user.id).await;
+    let found = fixtures::generation_in_flight(env.db(), user.id, model.id, "pr_x", 1, 5).await;
+    let lost = fixtures::generation_in_flight(env.db(), user.id, model.id, "pr_y", 1, 5).await;
+    let conn = env.db().conn().await.unwrap();
     let mut tags = Vec::new();
     for generation in [&found, &lost] {
         let tag = attempts::new_tag();
@@ -494,14 +486,13 @@ async fn an_unconfirmed_generation_start_is_settled_by_lookup_in_the_sweep() {
 
     let report = training_worker::sweep(&services).await.unwrap();
     assert_eq!(report.settled, 2, "one attached, one failed and refunded");
-    let conn = env.db.db.conn().await.unwrap();
-    let attached = generations::get(&**conn, found.id).await.unwrap().unwrap();
+    let attached = stored::generation(env.db(), found.id).await;
     assert_eq!(attached.status, GenerationStatus::Starting);
     assert_eq!(
         attached.replicate_prediction_id.as_deref(),
         Some("pr_found")
     );
-    let failed = generations::get(&**conn, lost.id).await.unwrap().unwrap();
+    let failed = stored::generation(env.db(), lost.id).await;
     assert_eq!(failed.status, GenerationStatus::Failed);
     assert_eq!(
         balance(&env, user.id).await,
@@ -607,8 +598,8 @@ mod photo_urls {
 
     /// A paid, queued model whose ten photos are these URLs.
     async fn model_from_urls(env: &TestEnv, user_id: i64, urls: &[String]) -> models::Model {
-        let model = fixtures::queued_model(&env.db.db, user_id, 0, 100).await;
-        let conn = env.db.db.conn().await.unwrap();
+        let model = fixtures::queued_model(env.db(), user_id, 0, 100).await;
+        let conn = env.db().conn().await.unwrap();
         for (i, url) in urls.iter().cycle().take(10).enumerate() {
             let photo = NewPhoto {
                 file_unique_id: format!("url-{}-{i}", model.id),
@@ -642,7 +633,7 @@ mod photo_urls {
         let state = state_of(&env);
         let listener = raw_server(Behaviour::Nothing).await;
         let port = listener.port;
-        let user = fixtures::user(&env.db.db, 1, 200).await;
+        let user = fixtures::user(env.db(), 1, 200).await;
         let by_name =
             model_from_urls(&env, user.id, &[format!("https://localhost:{port}/a.jpg")]).await;
         let by_ip = model_from_urls(
@@ -689,7 +680,7 @@ mod photo_urls {
             ))
             .mount(&redirector)
             .await;
-        let user = fixtures::user(&env.db.db, 1, 100).await;
+        let user = fixtures::user(env.db(), 1, 100).await;
         let model = model_from_urls(&env, user.id, &[format!("{}/a.jpg", redirector.uri())]).await;
 
         let response = training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
@@ -714,7 +705,7 @@ mod photo_urls {
             .respond_with(ResponseTemplate::new(200).set_body_bytes(testkit::fake_jpeg()))
             .mount(&cdn)
             .await;
-        let user = fixtures::user(&env.db.db, 1, 100).await;
+        let user = fixtures::user(env.db(), 1, 100).await;
         let model = model_from_urls(&env, user.id, &[format!("{}/a.jpg", cdn.uri())]).await;
 
         let response = training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
@@ -736,14 +727,14 @@ mod photo_urls {
         let (services, mut jobs) = env.services();
         let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
         let trickle = raw_server(Behaviour::Trickle).await;
-        let user = fixtures::user(&env.db.db, 1, 200).await;
+        let user = fixtures::user(env.db(), 1, 200).await;
         let slow = model_from_urls(
             &env,
             user.id,
             &[format!("http://127.0.0.1:{}/a.jpg", trickle.port)],
         )
         .await;
-        let other = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+        let other = fixtures::queued_model(env.db(), user.id, 10, 100).await;
 
         let started = Instant::now();
         let response = training_worker::handle_batch(&state, two_jobs(slow.id, other.id)).await;
@@ -774,7 +765,7 @@ mod photo_urls {
         let state = state_of(&env);
         let endless = raw_server(Behaviour::Endless).await;
         let huge = raw_server(Behaviour::DeclaresHuge).await;
-        let user = fixtures::user(&env.db.db, 1, 300).await;
+        let user = fixtures::user(env.db(), 1, 300).await;
         let unending = model_from_urls(
             &env,
             user.id,
@@ -787,7 +778,7 @@ mod photo_urls {
             &[format!("http://127.0.0.1:{}/a.jpg", huge.port)],
         )
         .await;
-        let other = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+        let other = fixtures::queued_model(env.db(), user.id, 10, 100).await;
 
         let started = Instant::now();
         let mut event = two_jobs(unending.id, declared.id);
@@ -836,7 +827,7 @@ mod photo_urls {
             )
             .mount(&site)
             .await;
-        let user = fixtures::user(&env.db.db, 1, 100).await;
+        let user = fixtures::user(env.db(), 1, 100).await;
         let model = model_from_urls(&env, user.id, &[format!("{}/a.jpg", site.uri())]).await;
 
         let response = training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
@@ -867,7 +858,7 @@ mod photo_urls {
             .respond_with(ResponseTemplate::new(503))
             .mount(&down)
             .await;
-        let user = fixtures::user(&env.db.db, 1, 200).await;
+        let user = fixtures::user(env.db(), 1, 200).await;
         let lost = model_from_urls(&env, user.id, &[format!("{}/a.jpg", gone.uri())]).await;
         let later = model_from_urls(&env, user.id, &[format!("{}/a.jpg", down.uri())]).await;
 

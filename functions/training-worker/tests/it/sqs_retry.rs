@@ -8,9 +8,9 @@ use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use serde_json::json;
 use shared::domain::status::ModelStatus;
 use shared::queue::TrainingJob;
-use shared::repo::models;
 use shared::services::Services;
 use testkit::moto::Moto;
+use testkit::stored;
 use testkit::{fixtures, TestEnv};
 
 #[tokio::test]
@@ -26,8 +26,8 @@ async fn three_503s_then_success_are_retried_within_seconds_through_visibility_c
     let queue = moto.training_queue(queue_url.clone());
     let services = Services::new(env.config(), queue.clone()).unwrap();
     let state = training_worker::State::with_retry_base(services, Duration::from_secs(1));
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
     for _ in 0..3 {
         env.replicate.fail_next("/files", 503, "upstream trouble");
     }
@@ -89,13 +89,8 @@ async fn three_503s_then_success_are_retried_within_seconds_through_visibility_c
             "waited {gap:?}, at least {least} s expected"
         );
     }
-    let conn = env.db.db.conn().await.unwrap();
     assert_eq!(
-        models::get(&**conn, model.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
+        stored::model(env.db(), model.id).await.status,
         ModelStatus::Training
     );
     assert_eq!(env.replicate.trainings().len(), 1);

@@ -4,8 +4,9 @@
 use aws_lambda_events::sqs::SqsEvent;
 use serde_json::json;
 use shared::domain::status::{GenerationStatus, ModelStatus};
-use shared::repo::{generations, ledger, models, users};
+use shared::repo::{ledger, models};
 use testkit::replicate::{job_failed, prediction_succeeded, training_succeeded, TRAINER_VERSION};
+use testkit::stored;
 use testkit::{fixtures, TestEnv, PUBLIC_URL};
 
 fn sqs_event(records: &[(&str, String)]) -> SqsEvent {
@@ -29,8 +30,8 @@ async fn setup() -> (TestEnv, std::sync::Arc<training_worker::State>) {
 #[tokio::test]
 async fn a_queued_model_becomes_a_training_with_our_webhook() {
     let (env, state) = setup().await;
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 12, 100).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 12, 100).await;
 
     let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
     assert!(response.batch_item_failures.is_empty());
@@ -63,7 +64,7 @@ async fn a_queued_model_becomes_a_training_with_our_webhook() {
     let tag = webhook
         .strip_prefix(&format!("{PUBLIC_URL}/replicate/webhook?attempt="))
         .expect("our webhook URL with the attempt's tag");
-    let attempt = shared::repo::attempts::by_tag(&**env.db.db.conn().await.unwrap(), tag)
+    let attempt = shared::repo::attempts::by_tag(&**env.db().conn().await.unwrap(), tag)
         .await
         .unwrap()
         .expect("the attempt is recorded");
@@ -80,8 +81,7 @@ async fn a_queued_model_becomes_a_training_with_our_webhook() {
         .unwrap()
         .contains("/files/"));
 
-    let conn = env.db.db.conn().await.unwrap();
-    let training = models::get(&**conn, model.id).await.unwrap().unwrap();
+    let training = stored::model(env.db(), model.id).await;
     assert_eq!(training.status, ModelStatus::Training);
     assert!(training.replicate_training_id.is_some());
 }
@@ -89,9 +89,9 @@ async fn a_queued_model_becomes_a_training_with_our_webhook() {
 #[tokio::test]
 async fn photos_uploaded_through_the_api_are_fetched_from_replicate_with_our_token() {
     let (env, state) = setup().await;
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 0, 100).await;
-    let conn = env.db.db.conn().await.unwrap();
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 0, 100).await;
+    let conn = env.db().conn().await.unwrap();
     for i in 0..10 {
         let photo = shared::repo::models::NewPhoto {
             file_unique_id: format!("upload-{i}"),
@@ -108,11 +108,7 @@ async fn photos_uploaded_through_the_api_are_fetched_from_replicate_with_our_tok
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(env.replicate.calls_to("GET", "/files/").len(), 10);
     assert_eq!(
-        models::get(&**conn, model.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
+        stored::model(env.db(), model.id).await.status,
         ModelStatus::Training
     );
 }
@@ -120,8 +116,8 @@ async fn photos_uploaded_through_the_api_are_fetched_from_replicate_with_our_tok
 #[tokio::test]
 async fn the_same_message_delivered_twice_starts_one_training() {
     let (env, state) = setup().await;
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
     let event = || sqs_event(&[("m1", job(model.id))]);
     let (a, b) = tokio::join!(
         training_worker::handle_batch(&state, event()),
@@ -140,9 +136,9 @@ async fn the_same_message_delivered_twice_starts_one_training() {
 #[tokio::test]
 async fn a_poisoned_record_is_the_only_one_reported_failed() {
     let (env, state) = setup().await;
-    let user = fixtures::user(&env.db.db, 1, 200).await;
-    let first = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
-    let second = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let user = fixtures::user(env.db(), 1, 200).await;
+    let first = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let second = fixtures::queued_model(env.db(), user.id, 10, 100).await;
     let event = sqs_event(&[
         ("good-1", job(first.id)),
         ("poison", "{not json".into()),
@@ -164,8 +160,8 @@ async fn a_transient_replicate_failure_is_retried_soon_and_nothing_is_refunded()
     let (services, mut jobs) = env.services();
     let state =
         training_worker::State::with_retry_base(services, std::time::Duration::from_millis(50));
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
     env.replicate.fail_next("/files", 503, "upstream trouble");
     let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
     // In process the job is queued again after the backoff (on SQS its visibility is changed).
@@ -175,33 +171,17 @@ async fn a_transient_replicate_failure_is_retried_soon_and_nothing_is_refunded()
         .expect("requeued within the backoff")
         .unwrap();
     assert_eq!(again.model_id, model.id);
-    let conn = env.db.db.conn().await.unwrap();
     assert_eq!(
-        models::get(&**conn, model.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
+        stored::model(env.db(), model.id).await.status,
         ModelStatus::Queued
     );
-    assert_eq!(
-        users::get(&**conn, user.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .tokens_left,
-        0
-    );
+    assert_eq!(stored::user(env.db(), user.id).await.tokens_left, 0);
 
     // SQS redelivers: now it works.
     let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(
-        models::get(&**conn, model.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
+        stored::model(env.db(), model.id).await.status,
         ModelStatus::Training
     );
 }
@@ -209,8 +189,8 @@ async fn a_transient_replicate_failure_is_retried_soon_and_nothing_is_refunded()
 #[tokio::test]
 async fn a_permanent_failure_fails_the_model_refunds_it_and_tells_the_user() {
     let (env, state) = setup().await;
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
     env.replicate
         .fail_next("/models/ostris", 422, "input_images: invalid zip");
     let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
@@ -221,18 +201,11 @@ async fn a_permanent_failure_fails_the_model_refunds_it_and_tells_the_user() {
     // A redelivery (or a duplicate) changes nothing more.
     training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
 
-    let conn = env.db.db.conn().await.unwrap();
-    let failed = models::get(&**conn, model.id).await.unwrap().unwrap();
+    let conn = env.db().conn().await.unwrap();
+    let failed = stored::model(env.db(), model.id).await;
     assert_eq!(failed.status, ModelStatus::Failed);
     assert!(failed.error.unwrap().contains("invalid zip"));
-    assert_eq!(
-        users::get(&**conn, user.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .tokens_left,
-        100
-    );
+    assert_eq!(stored::user(env.db(), user.id).await.tokens_left, 100);
     assert_eq!(ledger::sum(&**conn, user.id).await.unwrap(), 100);
     assert_eq!(
         env.telegram
@@ -247,8 +220,8 @@ async fn a_permanent_failure_fails_the_model_refunds_it_and_tells_the_user() {
 #[tokio::test]
 async fn a_telegram_file_that_is_not_an_image_fails_the_model_by_its_bytes() {
     let (env, state) = setup().await;
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
     // A document sent as "image/jpeg" that is a web page.
     wiremock::Mock::given(wiremock::matchers::method("GET"))
         .and(wiremock::matchers::path_regex(
@@ -263,29 +236,21 @@ async fn a_telegram_file_that_is_not_an_image_fails_the_model_by_its_bytes() {
 
     let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
     assert!(response.batch_item_failures.is_empty(), "not retried");
-    let conn = env.db.db.conn().await.unwrap();
-    let failed = models::get(&**conn, model.id).await.unwrap().unwrap();
+    let failed = stored::model(env.db(), model.id).await;
     assert_eq!(failed.status, ModelStatus::Failed);
     assert_eq!(
         failed.error.as_deref(),
         Some("a training photo is not a JPEG, PNG, WebP or HEIC image")
     );
-    assert_eq!(
-        users::get(&**conn, user.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .tokens_left,
-        100
-    );
+    assert_eq!(stored::user(env.db(), user.id).await.tokens_left, 100);
     assert!(env.replicate.calls_to("POST", "/files").is_empty());
 }
 
 #[tokio::test]
 async fn photos_gone_from_telegram_fail_the_model_for_good() {
     let (env, state) = setup().await;
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
     env.telegram.fail_next(
         "getFile",
         400,
@@ -293,35 +258,23 @@ async fn photos_gone_from_telegram_fail_the_model_for_good() {
         None,
     );
     training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
-    let conn = env.db.db.conn().await.unwrap();
     assert_eq!(
-        models::get(&**conn, model.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
+        stored::model(env.db(), model.id).await.status,
         ModelStatus::Failed
     );
-    assert_eq!(
-        users::get(&**conn, user.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .tokens_left,
-        100
-    );
+    assert_eq!(stored::user(env.db(), user.id).await.tokens_left, 100);
 }
 
 #[tokio::test]
 async fn the_sweep_queues_again_a_model_whose_job_was_lost() {
     let env = TestEnv::start().await;
     let (services, mut jobs) = env.services();
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 10, 100).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
     let report = training_worker::sweep(&services).await.unwrap();
     assert_eq!(report.requeued, 0, "a fresh queued model is left alone");
     // Time passes (test-only time travel) and no worker ever saw the job.
-    let conn = env.db.db.conn().await.unwrap();
+    let conn = env.db().conn().await.unwrap();
     conn.execute(
         "UPDATE models SET updated_at = now() - interval '1 hour' WHERE id = $1",
         &[&model.id],
@@ -348,14 +301,10 @@ async fn the_sweep_queues_again_a_model_whose_job_was_lost() {
     let report = training_worker::sweep(&services).await.unwrap();
     assert_eq!((report.requeued, report.settled), (0, 1));
     assert!(jobs.try_recv().is_err());
-    let failed = models::get(&**conn, model.id).await.unwrap().unwrap();
+    let failed = stored::model(env.db(), model.id).await;
     assert_eq!(failed.status, ModelStatus::Failed);
     assert_eq!(
-        users::get(&**conn, user.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .tokens_left,
+        stored::user(env.db(), user.id).await.tokens_left,
         100,
         "refunded"
     );
@@ -365,11 +314,11 @@ async fn the_sweep_queues_again_a_model_whose_job_was_lost() {
 async fn the_sweep_refunds_a_generation_paid_for_but_never_started() {
     let env = TestEnv::start().await;
     let (services, _jobs) = env.services();
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::ready_model(&env.db.db, user.id).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::ready_model(env.db(), user.id).await;
     let generation =
-        fixtures::generation_in_flight(&env.db.db, user.id, model.id, "pr_1", 1, 5).await;
-    let conn = env.db.db.conn().await.unwrap();
+        fixtures::generation_in_flight(env.db(), user.id, model.id, "pr_1", 1, 5).await;
+    let conn = env.db().conn().await.unwrap();
     // As if the start at Replicate was never recorded (the Lambda died after the debit).
     conn.execute(
         "UPDATE generations SET status = 'pending', replicate_prediction_id = NULL WHERE id = $1",
@@ -379,11 +328,7 @@ async fn the_sweep_refunds_a_generation_paid_for_but_never_started() {
     .unwrap();
     training_worker::sweep(&services).await.unwrap();
     assert_eq!(
-        users::get(&**conn, user.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .tokens_left,
+        stored::user(env.db(), user.id).await.tokens_left,
         95,
         "a fresh one may still be starting"
     );
@@ -395,19 +340,9 @@ async fn the_sweep_refunds_a_generation_paid_for_but_never_started() {
     .unwrap();
     let report = training_worker::sweep(&services).await.unwrap();
     assert_eq!(report.settled, 1);
-    let stored = generations::get(&**conn, generation.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored::generation(env.db(), generation.id).await;
     assert_eq!(stored.status, GenerationStatus::Failed);
-    assert_eq!(
-        users::get(&**conn, user.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .tokens_left,
-        100
-    );
+    assert_eq!(stored::user(env.db(), user.id).await.tokens_left, 100);
 }
 
 #[tokio::test]
@@ -415,33 +350,24 @@ async fn the_sweep_settles_jobs_replicate_did_not_report() {
     let mut env = TestEnv::start().await;
     env.set("JOB_STALE_SECONDS", Some("0"));
     let (services, _jobs) = env.services();
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let ready = fixtures::training_model(&env.db.db, user.id, "tr_ok", 0).await;
-    let failed = fixtures::training_model(&env.db.db, user.id, "tr_bad", 50).await;
-    let other = fixtures::ready_model(&env.db.db, user.id).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let ready = fixtures::training_model(env.db(), user.id, "tr_ok", 0).await;
+    let failed = fixtures::training_model(env.db(), user.id, "tr_bad", 50).await;
+    let other = fixtures::ready_model(env.db(), user.id).await;
     let generation =
-        fixtures::generation_in_flight(&env.db.db, user.id, other.id, "pr_1", 1, 5).await;
+        fixtures::generation_in_flight(env.db(), user.id, other.id, "pr_1", 1, 5).await;
     env.replicate.set_job(training_succeeded("tr_ok"));
     env.replicate.set_job(job_failed("tr_bad", "boom"));
     env.replicate.set_job(prediction_succeeded("pr_1", 1));
 
     let report = training_worker::sweep(&services).await.unwrap();
     assert_eq!((report.checked, report.settled, report.errors), (3, 3, 0));
-    let conn = env.db.db.conn().await.unwrap();
     assert_eq!(
-        models::get(&**conn, ready.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
+        stored::model(env.db(), ready.id).await.status,
         ModelStatus::Ready
     );
     assert_eq!(
-        models::get(&**conn, failed.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
+        stored::model(env.db(), failed.id).await.status,
         ModelStatus::Failed
     );
     assert_eq!(
@@ -450,10 +376,8 @@ async fn the_sweep_settles_jobs_replicate_did_not_report() {
         "a single image is sent as a photo"
     );
     assert_eq!(
-        shared::repo::generations::get(&**conn, generation.id)
+        stored::generation(env.db(), generation.id)
             .await
-            .unwrap()
-            .unwrap()
             .telegram_file_ids
             .len(),
         1
@@ -462,11 +386,7 @@ async fn the_sweep_settles_jobs_replicate_did_not_report() {
     let again = training_worker::sweep(&services).await.unwrap();
     assert_eq!(again.checked, 0);
     assert_eq!(
-        users::get(&**conn, user.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .tokens_left,
+        stored::user(env.db(), user.id).await.tokens_left,
         95 // 100 - 50 (failed training, refunded) - 5 (the delivered generation) + 50
     );
 }
@@ -478,8 +398,8 @@ async fn started_training(
     state: &std::sync::Arc<training_worker::State>,
     cost: i64,
 ) -> (models::Model, String) {
-    let user = fixtures::user(&env.db.db, 1, 100).await;
-    let model = fixtures::queued_model(&env.db.db, user.id, 10, cost).await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, cost).await;
     let response = training_worker::handle_batch(state, sqs_event(&[("m1", job(model.id))])).await;
     assert!(response.batch_item_failures.is_empty());
     let trainings = env
@@ -495,10 +415,7 @@ async fn started_training(
         .and_then(|rest| rest.split('/').next())
         .unwrap()
         .to_owned();
-    let model = models::get(&**env.db.db.conn().await.unwrap(), model.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let model = stored::model(env.db(), model.id).await;
     assert_eq!(model.status, ModelStatus::Training);
     assert!(env.replicate.calls_to("DELETE", "/files").is_empty());
     (model, zip_id)
@@ -515,8 +432,7 @@ async fn the_training_zip_is_deleted_at_replicate_once_the_model_is_ready() {
     env.replicate.set_job(training_succeeded(&training_id));
 
     training_worker::sweep(&services).await.unwrap();
-    let conn = env.db.db.conn().await.unwrap();
-    let ready = models::get(&**conn, model.id).await.unwrap().unwrap();
+    let ready = stored::model(env.db(), model.id).await;
     assert_eq!(ready.status, ModelStatus::Ready);
     assert_eq!(
         env.replicate
@@ -525,9 +441,8 @@ async fn the_training_zip_is_deleted_at_replicate_once_the_model_is_ready() {
         1,
         "the zip is deleted"
     );
-    assert!(fixtures::unsettled_effects(&env.db.db).await.is_empty());
+    assert!(fixtures::unsettled_effects(env.db()).await.is_empty());
     // Settling again (a late report) asks for nothing more.
-    drop(conn);
     training_worker::sweep(&services).await.unwrap();
     assert_eq!(env.replicate.calls_to("DELETE", "/files").len(), 1);
 }
@@ -547,14 +462,12 @@ async fn the_training_zip_is_deleted_at_replicate_when_the_training_fails() {
     env.replicate.fail_next("/files", 502, "Bad gateway");
 
     training_worker::sweep(&services).await.unwrap();
-    let conn = env.db.db.conn().await.unwrap();
-    let failed = models::get(&**conn, model.id).await.unwrap().unwrap();
+    let failed = stored::model(env.db(), model.id).await;
     assert_eq!(failed.status, ModelStatus::Failed);
-    drop(conn);
-    assert_eq!(fixtures::unsettled_effects(&env.db.db).await.len(), 1);
-    fixtures::make_effects_due(&env.db.db).await;
+    assert_eq!(fixtures::unsettled_effects(env.db()).await.len(), 1);
+    fixtures::make_effects_due(env.db()).await;
     shared::dispatch::drain(&services, 10).await.unwrap();
-    assert!(fixtures::unsettled_effects(&env.db.db).await.is_empty());
+    assert!(fixtures::unsettled_effects(env.db()).await.is_empty());
     assert_eq!(
         env.replicate
             .calls_to("DELETE", &format!("/files/{zip}"))

@@ -2,6 +2,7 @@
 //! generations in flight).
 
 use shared::db::Db;
+use shared::repo::attempts;
 use shared::repo::generations::{self, Generation, NewGeneration};
 use shared::repo::ledger::{self, Change, Reason};
 use shared::repo::models::{self, Model, NewPhoto};
@@ -114,6 +115,13 @@ pub async fn ready_model(db: &Db, user_id: i64) -> Model {
     .expect("it moved")
 }
 
+/// A user with `tokens` and a ready model.
+pub async fn user_with_ready_model(db: &Db, id: i64, tokens: i64) -> (User, Model) {
+    let user = user(db, id, tokens).await;
+    let model = ready_model(db, id).await;
+    (user, model)
+}
+
 /// A generation sent to Replicate as `prediction_id`, its cost debited.
 pub async fn generation_in_flight(
     db: &Db,
@@ -158,6 +166,23 @@ pub async fn generation_in_flight(
         .await
         .expect("get")
         .expect("the generation")
+}
+
+/// An attempt at Replicate (`kind` for `subject_id`) started under `tag` and leased for
+/// `lease_seconds`, as a worker records it before calling Replicate.
+pub async fn attempt(
+    db: &Db,
+    kind: attempts::Kind,
+    subject_id: i64,
+    tag: &str,
+    input_ref: Option<&str>,
+    lease_seconds: i64,
+) -> attempts::Attempt {
+    let conn = db.conn().await.expect("a connection");
+    attempts::start(&**conn, kind, subject_id, tag, input_ref, lease_seconds)
+        .await
+        .expect("start an attempt")
+        .expect("no attempt was under way")
 }
 
 /// Makes every unsettled effect due now: those waiting for a retry (instead of after their backoff),
@@ -211,7 +236,7 @@ pub struct FullAccount {
 /// ids) with a rating and comment, journey events, and a paid purchase in the ledger.
 /// `replicate_url` is the fake Replicate's `REPLICATE_API_URL`.
 pub async fn account_with_everything(db: &Db, user_id: i64, replicate_url: &str) -> FullAccount {
-    use shared::repo::{attempts, events, feedback, payments};
+    use shared::repo::{events, feedback, payments};
     user(db, user_id, 0).await;
     {
         let conn = db.conn().await.expect("a connection");
@@ -269,18 +294,16 @@ pub async fn account_with_everything(db: &Db, user_id: i64, replicate_url: &str)
     let mut file_ids = vec![format!("photo{user_id}")];
     for model in [&ready, &training] {
         let file = format!("zip{}", model.id);
-        let tag = attempts::new_tag();
-        attempts::start(
-            &**conn,
+        let zip_url = format!("{replicate_url}/files/{file}/download");
+        attempt(
+            db,
             attempts::Kind::Training,
             model.id,
-            &tag,
-            Some(&format!("{replicate_url}/files/{file}/download")),
+            &attempts::new_tag(),
+            Some(&zip_url),
             60,
         )
-        .await
-        .expect("an attempt")
-        .expect("started");
+        .await;
         file_ids.push(file);
     }
     let urls = vec![

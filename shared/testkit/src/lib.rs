@@ -21,4 +21,7 @@ pub mod updates;
 pub use database::{test_db, test_db_with_pool, TestDb};
 pub use env::{TestEnv, ADMIN_ID, PUBLIC_URL, REPLICATE_WEBHOOK_SECRET, WEBHOOK_SECRET};
 pub use replicate::FakeReplicate;
-pub use telegram::{fake_jpeg, FakeTelegram, SentCall, BOT_ID, BOT_TOKEN, BOT_USERNAME};
+pub use telegram::{
+    fake_jpeg, Button, FakeTelegram, InputMedia, Invoice, PreCheckoutAnswer, SentCall, BOT_ID,
+    BOT_TOKEN, BOT_USERNAME,
+};

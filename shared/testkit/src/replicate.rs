@@ -22,6 +22,18 @@ pub struct ReplicateCall {
     pub body: Value,
 }
 
+impl ReplicateCall {
+    /// An input parameter of a training or prediction created (`input.<name>`).
+    pub fn input(&self, name: &str) -> &Value {
+        &self.body["input"][name]
+    }
+
+    /// The webhook a training or prediction was created with.
+    pub fn webhook(&self) -> &str {
+        self.body["webhook"].as_str().unwrap_or_default()
+    }
+}
+
 #[derive(Default)]
 struct State {
     calls: Vec<ReplicateCall>,

@@ -4,6 +4,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -37,6 +39,102 @@ impl SentCall {
             .or(self.body["caption"].as_str())
             .unwrap_or_default()
     }
+
+    /// The call's parameters as `T`; parameters of another shape fail the test, showing them.
+    pub fn parse<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_value(self.body.clone()).unwrap_or_else(|e| {
+            panic!(
+                "{} was not called as expected ({e}): {}",
+                self.method, self.body
+            )
+        })
+    }
+
+    /// The inline keyboard's buttons, row by row, in one list (none without an inline keyboard).
+    pub fn buttons(&self) -> Vec<Button> {
+        serde_json::from_value::<Vec<Vec<Button>>>(
+            self.body["reply_markup"]["inline_keyboard"].clone(),
+        )
+        .map(|rows| rows.into_iter().flatten().collect())
+        .unwrap_or_default()
+    }
+
+    pub fn has_inline_keyboard(&self) -> bool {
+        self.body["reply_markup"]["inline_keyboard"].is_array()
+    }
+
+    /// A `sendInvoice` or `createInvoiceLink`.
+    pub fn invoice(&self) -> Invoice {
+        self.parse()
+    }
+
+    /// An `answerPreCheckoutQuery`.
+    pub fn pre_checkout_answer(&self) -> PreCheckoutAnswer {
+        self.parse()
+    }
+
+    /// The photos of a `sendMediaGroup` (sent as JSON, or as a multipart field holding JSON).
+    pub fn album(&self) -> Vec<InputMedia> {
+        match &self.body["media"] {
+            Value::String(media) => serde_json::from_str(media),
+            media => serde_json::from_value(media.clone()),
+        }
+        .unwrap_or_else(|e| panic!("{} sent no album ({e}): {}", self.method, self.body))
+    }
+}
+
+/// An inline keyboard button as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Button {
+    pub text: String,
+    #[serde(default)]
+    pub callback_data: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+impl Button {
+    /// `(label, callback data)`.
+    pub fn pressed(&self) -> (String, String) {
+        (
+            self.text.clone(),
+            self.callback_data.clone().unwrap_or_default(),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Invoice {
+    pub payload: String,
+    pub currency: String,
+    pub prices: Vec<LabeledPrice>,
+    #[serde(default)]
+    pub provider_token: Option<String>,
+}
+
+impl Invoice {
+    /// The price of its one line.
+    pub fn amount(&self) -> i64 {
+        self.prices[0].amount
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LabeledPrice {
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PreCheckoutAnswer {
+    pub ok: bool,
+    #[serde(default)]
+    pub error_message: Option<String>,
+}
+
+/// A photo of an album.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InputMedia {
+    pub media: String,
 }
 
 fn as_i64(v: &Value) -> Option<i64> {
@@ -91,6 +189,13 @@ impl FakeTelegram {
             .into_iter()
             .filter(|c| c.method == method)
             .collect()
+    }
+
+    /// The last call of one method (the test fails when there is none).
+    pub fn last_call(&self, method: &str) -> SentCall {
+        self.calls_of(method)
+            .pop()
+            .unwrap_or_else(|| panic!("{method} was called"))
     }
 
     /// Messages (and photos, albums, edits) addressed to a chat, in order.

@@ -53,8 +53,7 @@ fn unauthenticated_routes() -> Vec<(Method, &'static str)> {
 #[tokio::test]
 async fn every_api_route_needs_init_data_and_changes_nothing_without_it() {
     let app = App::spawn().await;
-    fixtures::user(app.db(), ANN, 500).await;
-    let model = fixtures::ready_model(app.db(), ANN).await;
+    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 500).await;
     assert_eq!(model.id, 1);
     for (method, path) in unauthenticated_routes() {
         let body = matches!(method, Method::POST | Method::PATCH).then(|| json!({}));
@@ -309,8 +308,7 @@ async fn training_worker_skips(app: &App, model_id: i64) {
 #[tokio::test]
 async fn deletion_fails_cleanly_when_replicate_fails() {
     let app = App::spawn().await;
-    fixtures::user(app.db(), ANN, 0).await;
-    let model = fixtures::ready_model(app.db(), ANN).await;
+    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 0).await;
     app.env
         .replicate
         .fail_next("/models/dreamtest", 500, "boom");
@@ -773,8 +771,7 @@ async fn generations_are_paid_started_listed_and_private() {
 #[tokio::test]
 async fn generation_input_is_checked_and_failures_are_refunded() {
     let app = App::spawn().await;
-    fixtures::user(app.db(), ANN, 12).await;
-    let model = fixtures::ready_model(app.db(), ANN).await;
+    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 12).await;
     let queued = fixtures::queued_model(app.db(), ANN, 10, 0).await;
     let cases = [
         (
@@ -1370,8 +1367,7 @@ async fn deleting_my_data_erases_everything_but_payments_and_the_ledger_and_dele
 ) {
     let app = App::spawn().await;
     let ann = fixtures::account_with_everything(app.db(), ANN, &app.env.replicate.url()).await;
-    fixtures::user(app.db(), BOB, 0).await;
-    let bobs = fixtures::ready_model(app.db(), BOB).await;
+    let (_, bobs) = fixtures::user_with_ready_model(app.db(), BOB, 0).await;
     let balance_before = app.balance(ANN).await;
 
     let answer = app.delete("/api/me", ANN).await;
@@ -1540,17 +1536,15 @@ async fn deleting_a_model_in_training_deletes_its_training_zip_at_replicate() {
     fixtures::user(app.db(), ANN, 100).await;
     let model = fixtures::training_model(app.db(), ANN, "tr_zip", 100).await;
     let zip_url = format!("{}/files/zip77/download", app.env.replicate.url());
-    shared::repo::attempts::start(
-        &**app.db().conn().await.unwrap(),
+    fixtures::attempt(
+        app.db(),
         shared::repo::attempts::Kind::Training,
         model.id,
         &shared::repo::attempts::new_tag(),
         Some(&zip_url),
         60,
     )
-    .await
-    .unwrap()
-    .unwrap();
+    .await;
 
     let answer = app.delete(&format!("/api/models/{}", model.id), ANN).await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
@@ -1564,8 +1558,7 @@ async fn deleting_a_model_in_training_deletes_its_training_zip_at_replicate() {
 #[tokio::test]
 async fn deleting_my_data_cancels_a_generation_in_progress_and_its_results_are_never_kept() {
     let app = App::spawn().await;
-    fixtures::user(app.db(), ANN, 100).await;
-    let model = fixtures::ready_model(app.db(), ANN).await;
+    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 100).await;
     let generation =
         fixtures::generation_in_flight(app.db(), ANN, model.id, "pr_live", 2, 20).await;
 

@@ -119,8 +119,8 @@ async fn a_succeeded_training_makes_the_model_ready_and_tells_the_user() {
     let told = app.env.telegram.sent_to(user.id);
     assert_eq!(told.len(), 1, "told once");
     assert!(told[0].text().contains("ready"));
-    let button = &told[0].body["reply_markup"]["inline_keyboard"][0][0];
-    assert_eq!(button["callback_data"], format!("g:{}", model.id));
+    let button = &told[0].buttons()[0];
+    assert_eq!(button.callback_data, Some(format!("g:{}", model.id)));
 
     // A late `processing` changes nothing.
     assert_eq!(
@@ -174,8 +174,7 @@ async fn a_failed_training_is_refunded_exactly_once_even_when_delivered_twice() 
 #[tokio::test]
 async fn a_succeeded_prediction_is_sent_as_one_album_and_file_ids_are_kept() {
     let app = App::spawn().await;
-    let user = fixtures::user(app.env.db(), 1, 100).await;
-    let model = fixtures::ready_model(app.env.db(), user.id).await;
+    let (user, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
     let generation =
         fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 2, 10).await;
 
@@ -190,9 +189,10 @@ async fn a_succeeded_prediction_is_sent_as_one_album_and_file_ids_are_kept() {
 
     let albums = app.env.telegram.calls_of("sendMediaGroup");
     assert_eq!(albums.len(), 1, "one album, even with two deliveries");
-    assert_eq!(albums[0].body["media"].as_array().unwrap().len(), 2);
+    let album = albums[0].album();
+    assert_eq!(album.len(), 2);
     assert_eq!(
-        albums[0].body["media"][0]["media"],
+        album[0].media,
         "https://replicate.delivery/pbxt/pr_1/out-0.jpg"
     );
     let stored = stored::generation(app.env.db(), generation.id).await;
@@ -205,8 +205,7 @@ async fn a_succeeded_prediction_is_sent_as_one_album_and_file_ids_are_kept() {
 #[tokio::test]
 async fn a_failed_prediction_is_refunded_once() {
     let app = App::spawn().await;
-    let user = fixtures::user(app.env.db(), 1, 100).await;
-    let model = fixtures::ready_model(app.env.db(), user.id).await;
+    let (user, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
     let generation =
         fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 4, 20).await;
     assert_eq!(app.balance(user.id).await, 80);
@@ -238,8 +237,7 @@ async fn a_webhook_for_an_unknown_job_is_acknowledged_and_ignored() {
 async fn when_telegram_is_down_the_album_is_delivered_from_the_effect_log() {
     // (teloxide-core waits 10 s after a Bot API 5xx before it returns the error; this test takes that long)
     let app = App::spawn().await;
-    let user = fixtures::user(app.env.db(), 1, 100).await;
-    let model = fixtures::ready_model(app.env.db(), user.id).await;
+    let (user, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
     let generation =
         fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 2, 10).await;
     app.env.telegram.outage_next("sendMediaGroup");
@@ -285,8 +283,7 @@ async fn when_telegram_is_down_the_album_is_delivered_from_the_effect_log() {
 #[tokio::test]
 async fn photos_telegram_will_never_take_fail_the_generation_with_a_refund() {
     let app = App::spawn().await;
-    let user = fixtures::user(app.env.db(), 1, 100).await;
-    let model = fixtures::ready_model(app.env.db(), user.id).await;
+    let (user, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
     let generation =
         fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 2, 10).await;
     app.env.telegram.fail_next(
@@ -461,10 +458,7 @@ async fn starting_attempt(app: &App, model_id: i64) -> String {
     use shared::repo::attempts::{self, Kind};
     let conn = app.env.db().conn().await.unwrap();
     let tag = attempts::new_tag();
-    attempts::start(&**conn, Kind::Training, model_id, &tag, None, 300)
-        .await
-        .unwrap()
-        .unwrap();
+    fixtures::attempt(app.env.db(), Kind::Training, model_id, &tag, None, 300).await;
     attempts::prepare(
         &**conn,
         &tag,
@@ -543,8 +537,7 @@ async fn a_webhook_for_an_abandoned_attempt_cancels_that_job() {
 #[tokio::test]
 async fn a_database_failure_after_the_album_went_out_does_not_send_it_twice() {
     let app = App::spawn().await;
-    let user = fixtures::user(app.env.db(), 1, 100).await;
-    let model = fixtures::ready_model(app.env.db(), user.id).await;
+    let (user, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
     let generation =
         fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 2, 10).await;
     // Injected between two steps of ours: the first write that marks it delivered fails, as if the

@@ -3,9 +3,10 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use serde::Deserialize;
 use serde_json::Value;
 use shared::repo::users;
-use testkit::{TestEnv, WEBHOOK_SECRET};
+use testkit::{Button, PreCheckoutAnswer, TestEnv, WEBHOOK_SECRET};
 use tower::ServiceExt;
 
 pub struct App {
@@ -101,6 +102,14 @@ impl App {
             .unwrap()
     }
 
+    /// How the bot answered the last pre-checkout query.
+    pub fn pre_checkout_answer(&self) -> PreCheckoutAnswer {
+        self.env
+            .telegram
+            .last_call("answerPreCheckoutQuery")
+            .pre_checkout_answer()
+    }
+
     pub fn last_text(&self, chat: i64) -> String {
         self.env.telegram.last_text_to(chat).unwrap_or_default()
     }
@@ -116,30 +125,43 @@ impl App {
     }
 }
 
-/// The inline buttons of a Bot API call: (label, callback data).
-pub fn inline_buttons(call: &testkit::SentCall) -> Vec<(String, String)> {
-    call.body["reply_markup"]["inline_keyboard"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
-        .map(|b| {
-            (
-                b["text"].as_str().unwrap_or_default().to_owned(),
-                b["callback_data"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
-/// The buttons of the last message with inline buttons sent to a chat.
+/// The buttons of the last message with inline buttons sent to a chat: (label, callback data).
 pub fn last_buttons(app: &App, chat: i64) -> Vec<(String, String)> {
     app.env
         .telegram
         .sent_to(chat)
         .iter()
         .rev()
-        .find(|c| c.body["reply_markup"]["inline_keyboard"].is_array())
-        .map(inline_buttons)
+        .find(|c| c.has_inline_keyboard())
+        .map(|call| call.buttons().iter().map(Button::pressed).collect())
         .unwrap_or_default()
+}
+
+/// A webhook response that carries the reply (Telegram calls `method` with the rest).
+#[derive(Debug, Deserialize)]
+pub struct ReplyInBody {
+    pub method: String,
+    pub chat_id: i64,
+    pub parse_mode: Option<String>,
+    pub text: String,
+}
+
+/// A refused webhook call: `{"error": {"code", "message"}}`.
+#[derive(Debug, Deserialize)]
+pub struct WebhookError {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+impl WebhookError {
+    pub fn of(body: &Value) -> ErrorBody {
+        serde_json::from_value::<Self>(body.clone())
+            .unwrap_or_else(|e| panic!("not an error answer ({e}): {body}"))
+            .error
+    }
 }

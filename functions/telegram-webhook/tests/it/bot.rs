@@ -250,8 +250,7 @@ async fn not_enough_tokens_for_training_offers_to_buy_and_debits_nothing() {
 async fn generation_goes_style_prompt_count_then_replicate_with_our_trigger_word() {
     let app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");
-    fixtures::user(app.env.db(), 1, 100).await;
-    let model = fixtures::ready_model(app.env.db(), 1).await;
+    let (_, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
     let conn = app.env.db().conn().await.unwrap();
     let style = shared::repo::styles::create(
         &**conn,
@@ -295,22 +294,21 @@ async fn generation_goes_style_prompt_count_then_replicate_with_our_trigger_word
     assert_eq!(app.user(1).await.unwrap().tokens_left, 85);
     let predictions = app.env.replicate.calls_to("POST", "/predictions");
     assert_eq!(predictions.len(), 1);
-    let body = &predictions[0].body;
-    assert_eq!(body["input"]["num_outputs"], 3);
-    let prompt = body["input"]["prompt"].as_str().unwrap();
+    let prediction = &predictions[0];
+    assert_eq!(prediction.input("num_outputs"), 3);
+    let prompt = prediction.input("prompt").as_str().unwrap();
     assert!(
         prompt.starts_with("photo of DPTEST person, NOIRSTYLE style, film noir, in a hat"),
         "{prompt}"
     );
     assert_eq!(prompt.matches("DPTEST").count(), 1);
     assert_eq!(
-        body["input"]["extra_lora"],
+        prediction.input("extra_lora"),
         "https://example.com/noir.safetensors"
     );
     // Our webhook URL, tagged with the generation's attempt.
-    assert!(body["webhook"]
-        .as_str()
-        .unwrap()
+    assert!(prediction
+        .webhook()
         .starts_with("https://dream.example.com/replicate/webhook?attempt="));
     let list = generations::list_for_user(&**conn, 1, Page::first(5))
         .await
@@ -328,8 +326,7 @@ async fn generation_goes_style_prompt_count_then_replicate_with_our_trigger_word
 async fn generation_without_tokens_offers_to_buy_and_a_refused_prediction_refunds() {
     let app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");
-    fixtures::user(app.env.db(), 1, 7).await;
-    let model = fixtures::ready_model(app.env.db(), 1).await;
+    let (_, model) = fixtures::user_with_ready_model(app.env.db(), 1, 7).await;
     app.send(&updates::callback(1, &ann, &format!("g:{}", model.id)))
         .await;
     app.send(&updates::callback(2, &ann, "p:0")).await;
@@ -375,33 +372,20 @@ async fn buying_tokens_in_stars_credits_once_even_when_delivered_twice_concurren
         ("100 tokens — 150 ⭐".to_owned(), "b:small".to_owned())
     );
     app.send(&updates::callback(4, &bob, "b:small")).await;
-    let invoice = app.env.telegram.calls_of("sendInvoice").pop().unwrap();
-    assert_eq!(invoice.body["currency"], "XTR");
-    assert_eq!(invoice.body["prices"][0]["amount"], 150);
-    assert_eq!(invoice.body["payload"], "pack:small:100:150");
-    assert!(invoice.body.get("provider_token").is_none() || invoice.body["provider_token"] == "");
+    let invoice = app.env.telegram.last_call("sendInvoice").invoice();
+    assert_eq!(invoice.currency, "XTR");
+    assert_eq!(invoice.amount(), 150);
+    assert_eq!(invoice.payload, "pack:small:100:150");
+    assert!(invoice.provider_token.unwrap_or_default().is_empty());
 
     app.send(&updates::pre_checkout(5, &bob, "XTR", 150, "pack:small"))
         .await;
-    let answer = app
-        .env
-        .telegram
-        .calls_of("answerPreCheckoutQuery")
-        .pop()
-        .unwrap();
-    assert_eq!(answer.body["ok"], true);
+    let answer = app.pre_checkout_answer();
+    assert!(answer.ok);
     app.send(&updates::pre_checkout(6, &bob, "XTR", 1, "pack:small"))
         .await;
-    let answer = app
-        .env
-        .telegram
-        .calls_of("answerPreCheckoutQuery")
-        .pop()
-        .unwrap();
-    assert_eq!(
-        answer.body["ok"], false,
-        "a price that is not ours is refused"
-    );
+    let answer = app.pre_checkout_answer();
+    assert!(!answer.ok, "a price that is not ours is refused");
 
     // The same payment, delivered twice at once (two update ids, two Lambdas), and once more later.
     let paid_a = updates::successful_payment(7, &bob, "XTR", 150, "pack:small", "charge-1");
@@ -467,17 +451,9 @@ async fn a_blocked_user_cannot_pay() {
         .unwrap();
     app.send(&updates::pre_checkout(2, &ann, "XTR", 150, "pack:small"))
         .await;
-    let answer = app
-        .env
-        .telegram
-        .calls_of("answerPreCheckoutQuery")
-        .pop()
-        .unwrap();
-    assert_eq!(answer.body["ok"], false);
-    assert!(answer.body["error_message"]
-        .as_str()
-        .unwrap()
-        .contains("blocked"));
+    let answer = app.pre_checkout_answer();
+    assert!(!answer.ok);
+    assert!(answer.error_message.unwrap().contains("blocked"));
 }
 
 #[tokio::test]
@@ -604,10 +580,13 @@ async fn a_provider_currency_invoice_carries_the_provider_token_and_kopecks() {
         ("50 токенов — 499.00 RUB".to_owned(), "b:starter".to_owned())
     );
     app.send(&updates::callback(2, &ann, "b:starter")).await;
-    let invoice = app.env.telegram.calls_of("sendInvoice").pop().unwrap();
-    assert_eq!(invoice.body["currency"], "RUB");
-    assert_eq!(invoice.body["provider_token"], "381764678:TEST:provider");
-    assert_eq!(invoice.body["prices"][0]["amount"], 49900);
+    let invoice = app.env.telegram.last_call("sendInvoice").invoice();
+    assert_eq!(invoice.currency, "RUB");
+    assert_eq!(
+        invoice.provider_token.as_deref(),
+        Some("381764678:TEST:provider")
+    );
+    assert_eq!(invoice.amount(), 49900);
     app.send(&updates::pre_checkout(
         3,
         &ann,
@@ -616,15 +595,7 @@ async fn a_provider_currency_invoice_carries_the_provider_token_and_kopecks() {
         "pack:starter",
     ))
     .await;
-    assert_eq!(
-        app.env
-            .telegram
-            .calls_of("answerPreCheckoutQuery")
-            .pop()
-            .unwrap()
-            .body["ok"],
-        true
-    );
+    assert!(app.pre_checkout_answer().ok);
     app.send(&updates::successful_payment(
         4,
         &ann,

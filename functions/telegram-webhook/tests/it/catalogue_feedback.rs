@@ -17,8 +17,7 @@ async fn users_browse_styles_by_tag_with_previews_and_pages() {
     }
     app.send(&updates::text(20, &owner, "/admin_styles add Anime | drawn | anime {prompt} | tags=art | weight=0.7 | trigger=ANIMESTYLE")).await;
     let ann = TgUser::new(1, "Ann");
-    fixtures::user(app.env.db(), 1, 100).await;
-    let model = fixtures::ready_model(app.env.db(), 1).await;
+    let (_, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
 
     app.send(&updates::callback(30, &ann, &format!("g:{}", model.id)))
         .await;
@@ -37,11 +36,7 @@ async fn users_browse_styles_by_tag_with_previews_and_pages() {
         .calls_of("sendMediaGroup")
         .pop()
         .expect("previews as an album");
-    assert_eq!(
-        album.body["media"].as_array().unwrap().len(),
-        6,
-        "one page of previews"
-    );
+    assert_eq!(album.album().len(), 6, "one page of previews");
     let page = last_buttons(&app, 1);
     assert!(page.iter().any(|(label, _)| label == "Portrait 0 (female)"));
     assert!(page.contains(&("Next ▶️".to_owned(), "sp:1:portrait".to_owned())));
@@ -71,7 +66,8 @@ async fn users_browse_styles_by_tag_with_previews_and_pages() {
         .calls_to("POST", "/predictions")
         .pop()
         .unwrap();
-    assert!(prediction.body["input"]["prompt"]
+    assert!(prediction
+        .input("prompt")
         .as_str()
         .unwrap()
         .contains("ANIMESTYLE style, anime in Tokyo"));
@@ -81,8 +77,7 @@ async fn users_browse_styles_by_tag_with_previews_and_pages() {
 async fn a_system_model_is_offered_to_everyone() {
     let app = App::spawn().await;
     let owner = TgUser::new(ADMIN_ID, "Boss");
-    fixtures::user(app.env.db(), 5, 0).await;
-    let model = fixtures::ready_model(app.env.db(), 5).await;
+    let (_, model) = fixtures::user_with_ready_model(app.env.db(), 5, 0).await;
     let bob = TgUser::new(2, "Bob");
     fixtures::user(app.env.db(), 2, 50).await;
     app.send(&updates::callback(1, &bob, &format!("g:{}", model.id)))
@@ -136,8 +131,7 @@ async fn a_system_model_is_offered_to_everyone() {
 async fn ratings_and_comments_are_stored_and_admins_see_them() {
     let app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");
-    fixtures::user(app.env.db(), 1, 100).await;
-    let model = fixtures::ready_model(app.env.db(), 1).await;
+    let (_, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
     let generation = fixtures::generation_in_flight(app.env.db(), 1, model.id, "pr_1", 1, 5).await;
 
     app.send(&updates::callback(

@@ -116,35 +116,19 @@ async fn a_discount_code_lowers_the_next_invoice_and_is_spent_by_the_payment() {
     app.send(&updates::text(11, &ann, "/buy")).await;
     assert!(app.last_text(1).contains("20% discount"));
     app.send(&updates::callback(12, &ann, "b:small")).await;
-    let invoice = app.env.telegram.calls_of("sendInvoice").pop().unwrap();
-    assert_eq!(invoice.body["prices"][0]["amount"], 120, "150 stars - 20%");
-    let payload = invoice.body["payload"].as_str().unwrap().to_owned();
+    let invoice = app.env.telegram.last_call("sendInvoice").invoice();
+    assert_eq!(invoice.amount(), 120, "150 stars - 20%");
+    let payload = invoice.payload;
     assert!(payload.starts_with("pack:small:100:120:d"), "{payload}");
 
     app.send(&updates::pre_checkout(13, &ann, "XTR", 120, &payload))
         .await;
-    assert_eq!(
-        app.env
-            .telegram
-            .calls_of("answerPreCheckoutQuery")
-            .pop()
-            .unwrap()
-            .body["ok"],
-        true
-    );
+    assert!(app.pre_checkout_answer().ok);
     // Someone else cannot use Ann's discount.
     let bob = TgUser::new(2, "Bob");
     app.send(&updates::pre_checkout(14, &bob, "XTR", 120, &payload))
         .await;
-    assert_eq!(
-        app.env
-            .telegram
-            .calls_of("answerPreCheckoutQuery")
-            .pop()
-            .unwrap()
-            .body["ok"],
-        false
-    );
+    assert!(!app.pre_checkout_answer().ok);
 
     app.send(&updates::successful_payment(
         15,
@@ -159,18 +143,10 @@ async fn a_discount_code_lowers_the_next_invoice_and_is_spent_by_the_payment() {
     // Spent: the same discounted invoice does not pass pre-checkout again, and prices are back.
     app.send(&updates::pre_checkout(16, &ann, "XTR", 120, &payload))
         .await;
-    assert_eq!(
-        app.env
-            .telegram
-            .calls_of("answerPreCheckoutQuery")
-            .pop()
-            .unwrap()
-            .body["ok"],
-        false
-    );
+    assert!(!app.pre_checkout_answer().ok);
     app.send(&updates::callback(17, &ann, "b:small")).await;
     assert_eq!(
-        app.env.telegram.calls_of("sendInvoice").pop().unwrap().body["prices"][0]["amount"],
+        app.env.telegram.last_call("sendInvoice").invoice().amount(),
         150
     );
 }
@@ -304,10 +280,7 @@ async fn a_discount_paid_with_twice_at_once_is_spent_once_and_the_other_payment_
     app.send(&updates::text(10, &ann, "/promo sale20")).await;
     // Two invoices made while the discount was unspent, both paid (two devices, one moment).
     app.send(&updates::callback(11, &ann, "b:small")).await;
-    let payload = app.env.telegram.calls_of("sendInvoice").pop().unwrap().body["payload"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let payload = app.env.telegram.last_call("sendInvoice").invoice().payload;
     let first = updates::successful_payment(12, &ann, "XTR", 120, &payload, "charge-a");
     let second = updates::successful_payment(13, &ann, "XTR", 120, &payload, "charge-b");
     let (a, b) = tokio::join!(

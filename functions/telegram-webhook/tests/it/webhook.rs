@@ -1,6 +1,6 @@
 //! The Telegram webhook, driven with real Update JSON against the fake Bot API and a real Postgres.
 
-use crate::app::App;
+use crate::app::{App, ReplyInBody, WebhookError};
 use axum::http::StatusCode;
 use testkit::updates::{self, TgUser};
 use testkit::{TestEnv, WEBHOOK_SECRET};
@@ -32,10 +32,11 @@ async fn a_final_reply_rides_in_the_webhook_response() {
         .post(&updates::text(2, &ann, "/balance"), Some(WEBHOOK_SECRET))
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["method"], "sendMessage", "{body}");
-    assert_eq!(body["chat_id"], 1001);
-    assert_eq!(body["parse_mode"], "HTML");
-    assert!(body["text"].as_str().unwrap().contains("Balance"));
+    let reply: ReplyInBody = serde_json::from_value(body.clone()).expect("a reply in the body");
+    assert_eq!(reply.method, "sendMessage", "{body}");
+    assert_eq!(reply.chat_id, 1001);
+    assert_eq!(reply.parse_mode.as_deref(), Some("HTML"));
+    assert!(reply.text.contains("Balance"));
 }
 
 #[tokio::test]
@@ -59,7 +60,7 @@ async fn a_wrong_or_missing_secret_is_refused_and_writes_nothing() {
         .post(&updates::text(1, &ann, "/start"), Some("wrong"))
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body["error"]["code"], "bad_secret");
+    assert_eq!(WebhookError::of(&body).code, "bad_secret");
     let (status, _) = app.post(&updates::text(2, &ann, "/start"), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(app.user(1001).await.is_none());
@@ -123,7 +124,7 @@ async fn garbage_is_a_bad_request() {
         .post(&serde_json::json!({"hello": 1}), Some(WEBHOOK_SECRET))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["error"]["code"], "bad_request");
+    assert_eq!(WebhookError::of(&body).code, "bad_request");
 }
 
 #[tokio::test]
@@ -138,8 +139,7 @@ async fn without_a_bot_token_the_webhook_says_which_variable_enables_it() {
         )
         .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
+    assert!(WebhookError::of(&body)
+        .message
         .contains("TELEGRAM_BOT_TOKEN"));
 }

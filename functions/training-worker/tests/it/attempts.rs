@@ -9,6 +9,7 @@ use serde_json::json;
 use shared::domain::status::{GenerationStatus, ModelStatus};
 use shared::repo::attempts::{self, Kind, State as AttemptState};
 use shared::repo::models;
+use shared::repo::users::User;
 use shared::service::generation::{self, GenerationRequest};
 use testkit::replicate::training_succeeded;
 use testkit::stored;
@@ -36,6 +37,15 @@ async fn model_of(env: &TestEnv, id: i64) -> models::Model {
 
 async fn balance(env: &TestEnv, user_id: i64) -> i64 {
     stored::balance(env.db(), user_id).await
+}
+
+/// A queued model paid for by user 1, whose training attempt a worker holds (leased for 5 minutes).
+async fn paid_model_with_a_live_attempt(env: &TestEnv) -> (User, models::Model) {
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let tag = attempts::new_tag();
+    fixtures::attempt(env.db(), Kind::Training, model.id, &tag, None, 300).await;
+    (user, model)
 }
 
 /// Exactly one training exists at Replicate for the model, and the model is training with it.
@@ -130,10 +140,7 @@ async fn a_worker_that_died_after_creating_the_training_is_settled_by_lookup() {
     // The dead worker's attempt (its lease ran out) and the training Replicate made for it.
     let conn = env.db().conn().await.unwrap();
     let tag = attempts::new_tag();
-    attempts::start(&**conn, Kind::Training, model.id, &tag, None, 300)
-        .await
-        .unwrap()
-        .unwrap();
+    fixtures::attempt(env.db(), Kind::Training, model.id, &tag, None, 300).await;
     conn.execute(
         "UPDATE replicate_attempts SET lease_until = now() - interval '1 minute',
                 destination = 'dreamtest/dream-photo-loras' WHERE tag = $1",
@@ -174,21 +181,7 @@ async fn an_attempt_another_worker_holds_is_busy_not_started_twice() {
     let env = TestEnv::start().await;
     let (services, mut jobs) = env.services();
     let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
-    let conn = env.db().conn().await.unwrap();
-    attempts::start(
-        &**conn,
-        Kind::Training,
-        model.id,
-        &attempts::new_tag(),
-        None,
-        300,
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    drop(conn);
+    let (_, model) = paid_model_with_a_live_attempt(&env).await;
 
     training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
     assert!(
@@ -317,20 +310,8 @@ async fn a_refused_token_keeps_the_model_queued_unrefunded_and_alarms_the_admins
 async fn the_six_hour_give_up_never_fails_a_model_with_a_live_attempt() {
     let env = TestEnv::start().await;
     let (services, mut jobs) = env.services();
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let (user, model) = paid_model_with_a_live_attempt(&env).await;
     let conn = env.db().conn().await.unwrap();
-    attempts::start(
-        &**conn,
-        Kind::Training,
-        model.id,
-        &attempts::new_tag(),
-        None,
-        300,
-    )
-    .await
-    .unwrap()
-    .unwrap();
     conn.execute(
         "UPDATE models SET updated_at = now() - interval '1 hour',
                 queued_at = now() - interval '7 hours' WHERE id = $1",
@@ -401,8 +382,7 @@ async fn a_training_replicate_no_longer_knows_fails_with_one_refund() {
 async fn a_prediction_replicate_took_but_answered_500_is_attached_not_refunded() {
     let env = TestEnv::start().await;
     let (services, _jobs) = env.services();
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::ready_model(env.db(), user.id).await;
+    let (user, model) = fixtures::user_with_ready_model(env.db(), 1, 100).await;
     env.replicate.accept_then_fail_next("/predictions", 500);
 
     let request = GenerationRequest {
@@ -442,25 +422,22 @@ async fn a_prediction_replicate_took_but_answered_500_is_attached_not_refunded()
 async fn an_unconfirmed_generation_start_is_settled_by_lookup_in_the_sweep() {
     let env = TestEnv::start().await;
     let (services, _jobs) = env.services();
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::ready_model(env.db(), user.id).await;
+    let (user, model) = fixtures::user_with_ready_model(env.db(), 1, 100).await;
     let found = fixtures::generation_in_flight(env.db(), user.id, model.id, "pr_x", 1, 5).await;
     let lost = fixtures::generation_in_flight(env.db(), user.id, model.id, "pr_y", 1, 5).await;
     let conn = env.db().conn().await.unwrap();
     let mut tags = Vec::new();
     for generation in [&found, &lost] {
         let tag = attempts::new_tag();
-        attempts::start(
-            &**conn,
+        fixtures::attempt(
+            env.db(),
             Kind::Prediction,
             generation.id,
             &tag,
             Some("12345"),
             120,
         )
-        .await
-        .unwrap()
-        .unwrap();
+        .await;
         tags.push(tag);
     }
     // Both debited, neither start confirmed (the Lambda died), an hour ago.

@@ -314,8 +314,7 @@ async fn the_sweep_queues_again_a_model_whose_job_was_lost() {
 async fn the_sweep_refunds_a_generation_paid_for_but_never_started() {
     let env = TestEnv::start().await;
     let (services, _jobs) = env.services();
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::ready_model(env.db(), user.id).await;
+    let (user, model) = fixtures::user_with_ready_model(env.db(), 1, 100).await;
     let generation =
         fixtures::generation_in_flight(env.db(), user.id, model.id, "pr_1", 1, 5).await;
     let conn = env.db().conn().await.unwrap();

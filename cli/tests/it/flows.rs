@@ -2,15 +2,12 @@
 //! webhook as they are wired on AWS (SQS event in, signed webhook back), on real Postgres with the
 //! fake Bot API and Replicate.
 
-use axum::body::Body;
-use axum::http::Request;
 use serde_json::json;
 use shared::domain::status::{GenerationStatus, ModelStatus};
 use shared::repo::{generations, models, Page};
 use testkit::replicate::{prediction_succeeded, training_succeeded};
 use testkit::stored;
-use testkit::{fixtures, TestEnv, PUBLIC_URL};
-use tower::ServiceExt;
+use testkit::{fixtures, router, TestEnv, PUBLIC_URL};
 
 async fn post_webhook(
     router: &axum::Router,
@@ -19,17 +16,8 @@ async fn post_webhook(
     job: &serde_json::Value,
 ) -> u16 {
     let (headers, body) = env.signed_replicate_webhook(webhook_id, job);
-    let mut request = Request::post("/replicate/webhook");
-    for (k, v) in headers {
-        request = request.header(k, v);
-    }
-    router
-        .clone()
-        .oneshot(request.body(Body::from(body)).unwrap())
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    let request = router::post("/replicate/webhook", headers, body);
+    router::send(router, request).await.status.as_u16()
 }
 
 #[tokio::test]
@@ -131,12 +119,8 @@ async fn the_funnel_counts_the_journey_events_written() {
     let send = |update: serde_json::Value| {
         let bot = bot.clone();
         async move {
-            let request = Request::post("/telegram/webhook")
-                .header("content-type", "application/json")
-                .header("x-telegram-bot-api-secret-token", testkit::WEBHOOK_SECRET)
-                .body(Body::from(update.to_string()))
-                .unwrap();
-            assert!(bot.oneshot(request).await.unwrap().status().is_success());
+            let request = router::telegram_update(&update, Some(testkit::WEBHOOK_SECRET));
+            assert!(router::send(&bot, request).await.status.is_success());
         }
     };
     let ann = TgUser::new(1, "Ann");

@@ -1,58 +1,65 @@
 //! The operator's commands against the fake Bot API and a real Postgres.
 
-use std::process::Command;
+use std::process::{Command, Output};
 
+use serde::Deserialize;
 use testkit::{FakeTelegram, BOT_TOKEN};
 
-#[tokio::test]
-async fn set_webhook_registers_url_secret_update_types_and_the_command_menu() {
-    let telegram = FakeTelegram::start().await;
-    let url = telegram.url();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_dream-photo"))
-            .args([
-                "set-webhook",
-                "--url",
-                "https://abc.execute-api.eu-west-1.amazonaws.com/",
-            ])
-            .current_dir(std::env::temp_dir())
-            .env("TELEGRAM_BOT_TOKEN", BOT_TOKEN)
-            .env(
-                "TELEGRAM_WEBHOOK_SECRET",
-                "op-secret-0123456789abcdef0123456789",
-            )
-            .env("TELEGRAM_API_URL", url)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+/// `dream-photo` with `args`, run from a directory without a `.env`.
+fn dream_photo(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dream-photo"));
+    command.args(args).current_dir(std::env::temp_dir());
+    command
+}
+
+/// Runs `command` off the test's runtime and expects it to succeed.
+async fn run_ok(mut command: Command) -> Output {
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    output
+}
 
-    let set = telegram.calls_of("setWebhook").remove(0);
+/// What `setWebhook` was called with.
+#[derive(Deserialize)]
+struct SetWebhook {
+    url: String,
+    secret_token: String,
+    allowed_updates: Vec<String>,
+}
+
+#[tokio::test]
+async fn set_webhook_registers_url_secret_update_types_and_the_command_menu() {
+    let telegram = FakeTelegram::start().await;
+    let url = telegram.url();
+    let mut command = dream_photo(&[
+        "set-webhook",
+        "--url",
+        "https://abc.execute-api.eu-west-1.amazonaws.com/",
+    ]);
+    command
+        .env("TELEGRAM_BOT_TOKEN", BOT_TOKEN)
+        .env(
+            "TELEGRAM_WEBHOOK_SECRET",
+            "op-secret-0123456789abcdef0123456789",
+        )
+        .env("TELEGRAM_API_URL", url);
+    run_ok(command).await;
+
+    let set: SetWebhook = telegram.last_call("setWebhook").parse();
     assert_eq!(
-        set.body["url"],
+        set.url,
         "https://abc.execute-api.eu-west-1.amazonaws.com/telegram/webhook"
     );
-    assert_eq!(
-        set.body["secret_token"],
-        "op-secret-0123456789abcdef0123456789"
-    );
-    let allowed: Vec<&str> = set.body["allowed_updates"]
-        .as_array()
-        .unwrap()
+    assert_eq!(set.secret_token, "op-secret-0123456789abcdef0123456789");
+    assert!(["pre_checkout_query", "callback_query", "message"]
         .iter()
-        .filter_map(|v| v.as_str())
-        .collect();
-    assert!(
-        allowed.contains(&"pre_checkout_query")
-            && allowed.contains(&"callback_query")
-            && allowed.contains(&"message")
-    );
+        .all(|kind| set.allowed_updates.iter().any(|allowed| allowed == kind)));
     let menus = telegram.calls_of("setMyCommands");
     assert_eq!(menus.len(), 2);
     assert_eq!(menus[1].body["language_code"], "en");
@@ -61,10 +68,8 @@ async fn set_webhook_registers_url_secret_update_types_and_the_command_menu() {
 #[test]
 fn set_webhook_refuses_without_a_secret_or_with_plain_http() {
     let run = |args: &[&str], secret: Option<&str>| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_dream-photo"));
+        let mut command = dream_photo(args);
         command
-            .args(args)
-            .current_dir(std::env::temp_dir())
             .env("TELEGRAM_BOT_TOKEN", BOT_TOKEN)
             .env("TELEGRAM_API_URL", "http://127.0.0.1:9");
         match secret {
@@ -85,9 +90,7 @@ fn set_webhook_refuses_without_a_secret_or_with_plain_http() {
 
 #[test]
 fn a_malformed_setting_stops_start_up_with_one_line_naming_it() {
-    let output = Command::new(env!("CARGO_BIN_EXE_dream-photo"))
-        .args(["migrate"])
-        .current_dir(std::env::temp_dir())
+    let output = dream_photo(&["migrate"])
         .env("ADMIN_IDS", "1,two")
         .output()
         .unwrap();
@@ -100,22 +103,9 @@ fn a_malformed_setting_stops_start_up_with_one_line_naming_it() {
 #[tokio::test]
 async fn migrate_applies_to_a_database_url() {
     let db = testkit::test_db().await;
-    let url = db.url.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_dream-photo"))
-            .args(["migrate"])
-            .current_dir(std::env::temp_dir())
-            .env("DATABASE_URL", url)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut command = dream_photo(&["migrate"]);
+    command.env("DATABASE_URL", &db.url);
+    let output = run_ok(command).await;
     assert!(
         String::from_utf8_lossy(&output.stdout).contains("0 new"),
         "the test database was already migrated"

@@ -8,6 +8,8 @@ use shared::repo::ledger::{self, Change, Reason};
 use shared::repo::models::{self, Model, NewPhoto};
 use shared::repo::users::{self, TelegramProfile, User};
 
+use crate::stored;
+
 pub async fn user(db: &Db, id: i64, tokens: i64) -> User {
     let conn = db.conn().await.expect("a connection");
     let profile = TelegramProfile {
@@ -18,42 +20,38 @@ pub async fn user(db: &Db, id: i64, tokens: i64) -> User {
         language_code: Some("en".into()),
     };
     users::register(&**conn, &profile).await.expect("register");
+    drop(conn);
     if tokens > 0 {
-        let change = Change {
-            user_id: id,
-            delta: tokens,
-            reason: Reason::Admin,
-            reference: "fixture",
-            note: None,
-        };
-        ledger::apply(&**conn, &change).await.expect("credit");
+        ledger_change(db, id, tokens, Reason::Admin, "fixture").await;
     }
-    users::get(&**conn, id)
+    stored::user(db, id).await
+}
+
+/// One change of a user's balance through the ledger (a debit when `delta` is negative).
+async fn ledger_change(db: &Db, user_id: i64, delta: i64, reason: Reason, reference: &str) {
+    let conn = db.conn().await.expect("a connection");
+    let change = Change {
+        user_id,
+        delta,
+        reason,
+        reference,
+        note: None,
+    };
+    ledger::apply(&**conn, &change)
         .await
-        .expect("get")
-        .expect("the user")
+        .expect("the ledger takes the change");
 }
 
 /// A paid, queued model with `photos` Telegram photos (the training cost debited through the ledger).
 pub async fn queued_model(db: &Db, user_id: i64, photos: usize, cost: i64) -> Model {
     let model = draft_model(db, user_id, photos).await;
-    let conn = db.conn().await.expect("a connection");
     if cost > 0 {
         let reference = format!("model:{}", model.id);
-        let change = Change {
-            user_id,
-            delta: -cost,
-            reason: Reason::Training,
-            reference: &reference,
-            note: None,
-        };
-        ledger::apply(&**conn, &change).await.expect("debit");
+        ledger_change(db, user_id, -cost, Reason::Training, &reference).await;
     }
+    let conn = db.conn().await.expect("a connection");
     assert!(models::queue(&**conn, model.id, cost).await.expect("queue"));
-    models::get(&**conn, model.id)
-        .await
-        .expect("get")
-        .expect("the model")
+    stored::model(db, model.id).await
 }
 
 /// A draft model with `photos` training photos (from Telegram).
@@ -74,10 +72,7 @@ pub async fn draft_model(db: &Db, user_id: i64, photos: usize) -> Model {
             .await
             .expect("photo");
     }
-    models::get(&**conn, model.id)
-        .await
-        .expect("get")
-        .expect("the model")
+    stored::model(db, model.id).await
 }
 
 /// A model in training with Replicate training `training_id`.
@@ -92,10 +87,7 @@ pub async fn training_model(db: &Db, user_id: i64, training_id: &str, cost: i64)
     )
     .await
     .expect("start"));
-    models::get(&**conn, model.id)
-        .await
-        .expect("get")
-        .expect("the model")
+    stored::model(db, model.id).await
 }
 
 /// A ready model.
@@ -148,24 +140,14 @@ pub async fn generation_in_flight(
     .expect("generation");
     if cost > 0 {
         let reference = format!("generation:{}", generation.id);
-        let change = Change {
-            user_id,
-            delta: -cost,
-            reason: Reason::Generation,
-            reference: &reference,
-            note: None,
-        };
-        ledger::apply(&**conn, &change).await.expect("debit");
+        ledger_change(db, user_id, -cost, Reason::Generation, &reference).await;
     }
     assert!(
         generations::set_prediction(&**conn, generation.id, prediction_id)
             .await
             .expect("prediction")
     );
-    generations::get(&**conn, generation.id)
-        .await
-        .expect("get")
-        .expect("the generation")
+    stored::generation(db, generation.id).await
 }
 
 /// An attempt at Replicate (`kind` for `subject_id`) started under `tag` and leased for
@@ -258,18 +240,7 @@ pub async fn account_with_everything(db: &Db, user_id: i64, replicate_url: &str)
         .expect("payment")
         .expect("recorded");
         let reference = format!("payment:{charge}");
-        ledger::apply(
-            &**conn,
-            &Change {
-                user_id,
-                delta: 500,
-                reason: Reason::Purchase,
-                reference: &reference,
-                note: None,
-            },
-        )
-        .await
-        .expect("credit");
+        ledger_change(db, user_id, 500, Reason::Purchase, &reference).await;
     }
     let ready = ready_model(db, user_id).await;
     let training_id = format!("tr_run_{user_id}");

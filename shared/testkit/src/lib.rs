@@ -14,6 +14,7 @@ mod env;
 pub mod fixtures;
 pub mod moto;
 pub mod replicate;
+pub mod router;
 pub mod stored;
 mod telegram;
 pub mod updates;

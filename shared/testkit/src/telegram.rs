@@ -227,24 +227,23 @@ impl FakeTelegram {
         if let Some(secs) = retry_after {
             body["parameters"] = json!({"retry_after": secs});
         }
-        self.state
-            .lock()
-            .expect("state")
-            .scripted
-            .entry(method.to_owned())
-            .or_default()
-            .push_back((error_code, Some(body)));
+        self.script(method, error_code, Some(body));
     }
 
     /// Makes the next call of `method` fail like an unreachable API (a proxy's plain-text 502).
     pub fn outage_next(&self, method: &str) {
+        self.script(method, 502, None);
+    }
+
+    /// The next call of `method` answers `status` with `answer` (a plain-text error without one).
+    fn script(&self, method: &str, status: u16, answer: Option<Value>) {
         self.state
             .lock()
             .expect("state")
             .scripted
             .entry(method.to_owned())
             .or_default()
-            .push_back((502, None));
+            .push_back((status, answer));
     }
 
     pub fn clear(&self) {

@@ -6,8 +6,8 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use shared::queue::TrainingJob;
+use testkit::router::RouterAnswer;
 use testkit::{TestEnv, BOT_TOKEN};
-use tower::ServiceExt;
 
 use crate::views::{ErrorAnswer, ErrorBody};
 use testkit::stored;
@@ -96,15 +96,14 @@ impl App {
     }
 
     pub async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
-            .await
-            .unwrap();
+        let RouterAnswer {
+            status,
+            headers,
+            body,
+        } = testkit::router::send(&self.router, request).await;
         Answer {
             status,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            body,
             headers,
         }
     }

@@ -1,15 +1,13 @@
 //! The Replicate webhook: signed deliveries against a real Postgres and the fake Bot API.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use serde_json::Value;
 use shared::domain::status::{GenerationStatus, ModelStatus};
 use testkit::replicate::{
     job_failed, job_with_status, prediction_succeeded, signed_webhook, training_succeeded,
 };
-use testkit::stored;
 use testkit::{fixtures, TestEnv, REPLICATE_WEBHOOK_SECRET};
-use tower::ServiceExt;
+use testkit::{router, stored};
 
 struct App {
     env: TestEnv,
@@ -34,24 +32,8 @@ impl App {
         headers: Vec<(String, String)>,
         body: String,
     ) -> (StatusCode, Value) {
-        let mut request = Request::post(path);
-        for (k, v) in headers {
-            request = request.header(k, v);
-        }
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        let answer = router::send(&self.router, router::post(path, headers, body)).await;
+        (answer.status, answer.body)
     }
 
     async fn deliver(&self, webhook_id: &str, job: &Value) -> StatusCode {

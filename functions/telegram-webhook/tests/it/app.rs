@@ -1,13 +1,12 @@
 //! The bot as Telegram sees it: the webhook router of one or more "Lambda instances" (each with its
 //! own one-connection pool), a real Postgres, and the fake Bot API and Replicate.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 use shared::repo::users;
+use testkit::router::{self, RouterAnswer};
 use testkit::{Button, PreCheckoutAnswer, TestEnv, WEBHOOK_SECRET};
-use tower::ServiceExt;
 
 pub struct App {
     pub env: TestEnv,
@@ -42,21 +41,9 @@ impl App {
         update: &Value,
         secret: Option<&str>,
     ) -> (StatusCode, Value) {
-        let mut request =
-            Request::post("/telegram/webhook").header("content-type", "application/json");
-        if let Some(secret) = secret {
-            request = request.header("x-telegram-bot-api-secret-token", secret);
-        }
-        let router = self.instances[instance % self.instances.len()].clone();
-        let response = router
-            .oneshot(request.body(Body::from(update.to_string())).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let router = &self.instances[instance % self.instances.len()];
+        let RouterAnswer { status, body, .. } =
+            router::send(router, router::telegram_update(update, secret)).await;
         if status.is_success() {
             self.execute_reply(&body).await;
         }

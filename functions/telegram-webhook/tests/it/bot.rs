@@ -9,16 +9,21 @@ use testkit::stored;
 use testkit::updates::{self, TgUser};
 use testkit::{fixtures, ADMIN_ID, WEBHOOK_SECRET};
 
-#[tokio::test]
-async fn start_with_a_referral_code_records_the_invite_once() {
-    let app = App::spawn().await;
+/// Ann (user 1) starts the bot; Bob (user 2) starts it with her referral code, which is returned.
+async fn bob_joins_through_ann(app: &App) -> (TgUser, TgUser, String) {
     let ann = TgUser::new(1, "Ann");
     let bob = TgUser::new(2, "Bob");
     app.send(&updates::text(1, &ann, "/start")).await;
     let code = app.user(1).await.unwrap().referral_code;
-
     app.send(&updates::text(2, &bob, &format!("/start {code}")))
         .await;
+    (ann, bob, code)
+}
+
+#[tokio::test]
+async fn start_with_a_referral_code_records_the_invite_once() {
+    let app = App::spawn().await;
+    let (ann, bob, code) = bob_joins_through_ann(&app).await;
     assert_eq!(app.user(2).await.unwrap().referred_by, Some(1));
     assert!(
         app.last_text(1).contains("Bob joined"),
@@ -359,12 +364,7 @@ async fn generation_without_tokens_offers_to_buy_and_a_refused_prediction_refund
 #[tokio::test]
 async fn buying_tokens_in_stars_credits_once_even_when_delivered_twice_concurrently() {
     let app = App::spawn().await;
-    let ann = TgUser::new(1, "Ann");
-    let bob = TgUser::new(2, "Bob");
-    app.send(&updates::text(1, &ann, "/start")).await;
-    let code = app.user(1).await.unwrap().referral_code;
-    app.send(&updates::text(2, &bob, &format!("/start {code}")))
-        .await;
+    let (_, bob, _) = bob_joins_through_ann(&app).await;
 
     app.send(&updates::text(3, &bob, "/buy")).await;
     assert_eq!(

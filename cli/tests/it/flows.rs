@@ -26,8 +26,7 @@ async fn queued_model_to_ready_model_to_delivered_album() {
     let (services, _jobs) = env.services();
     let worker = training_worker::State::new(services.clone());
     let webhook = replicate_webhook::router(replicate_webhook::State::new(services.clone()));
-    let user = fixtures::user(env.db(), 1, 200).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let (user, model) = fixtures::user_with_queued_model(env.db(), 1, 200).await;
 
     // SQS delivers the job: the worker creates the training with our webhook URL.
     let event = serde_json::from_value(json!({"Records": [{"messageId": "m1", "body": json!({"model_id": model.id}).to_string()}]})).unwrap();

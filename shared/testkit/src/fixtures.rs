@@ -107,6 +107,13 @@ pub async fn ready_model(db: &Db, user_id: i64) -> Model {
     .expect("it moved")
 }
 
+/// A user with `tokens` and a queued model of 10 photos, its training's 100 tokens paid.
+pub async fn user_with_queued_model(db: &Db, id: i64, tokens: i64) -> (User, Model) {
+    let user = user(db, id, tokens).await;
+    let model = queued_model(db, id, 10, 100).await;
+    (user, model)
+}
+
 /// A user with `tokens` and a ready model.
 pub async fn user_with_ready_model(db: &Db, id: i64, tokens: i64) -> (User, Model) {
     let user = user(db, id, tokens).await;

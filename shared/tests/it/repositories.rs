@@ -28,6 +28,14 @@ fn credit(user_id: i64, delta: i64, reference: &str) -> Change<'_> {
     }
 }
 
+/// User `id`, registered and granted `tokens`.
+async fn registered_with(conn: &tokio_postgres::Client, id: i64, tokens: i64) {
+    users::register(conn, &profile(id)).await.unwrap();
+    ledger::apply(conn, &credit(id, tokens, "grant"))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn register_is_idempotent_and_refreshes_names() {
     let t = test_db().await;
@@ -47,10 +55,7 @@ async fn register_is_idempotent_and_refreshes_names() {
 async fn a_debit_below_zero_is_refused_and_the_ledger_untouched() {
     let t = test_db().await;
     let conn = t.db.conn().await.unwrap();
-    users::register(&**conn, &profile(1)).await.unwrap();
-    ledger::apply(&**conn, &credit(1, 5, "grant"))
-        .await
-        .unwrap();
+    registered_with(&**conn, 1, 5).await;
     let err = ledger::apply(&**conn, &credit(1, -6, "take"))
         .await
         .unwrap_err();
@@ -78,10 +83,7 @@ async fn fifty_concurrent_debits_against_ten_tokens_make_exactly_ten_succeed() {
     let t = test_db().await;
     {
         let conn = t.db.conn().await.unwrap();
-        users::register(&**conn, &profile(1)).await.unwrap();
-        ledger::apply(&**conn, &credit(1, 10, "grant"))
-            .await
-            .unwrap();
+        registered_with(&**conn, 1, 10).await;
     }
     let tasks: Vec<_> = (0..50)
         .map(|i| {
@@ -165,10 +167,7 @@ async fn a_repeated_once_only_change_leaves_the_callers_transaction_usable() {
 async fn the_ledger_is_append_only() {
     let t = test_db().await;
     let conn = t.db.conn().await.unwrap();
-    users::register(&**conn, &profile(1)).await.unwrap();
-    ledger::apply(&**conn, &credit(1, 2, "grant"))
-        .await
-        .unwrap();
+    registered_with(&**conn, 1, 2).await;
     assert!(conn
         .batch_execute("UPDATE token_ledger SET delta = 100")
         .await

@@ -456,8 +456,7 @@ async fn starting_attempt(app: &App, model_id: i64) -> String {
 #[tokio::test]
 async fn a_webhook_that_beats_the_worker_is_handled_at_once_through_its_attempt() {
     let app = App::spawn().await;
-    let user = fixtures::user(app.env.db(), 1, 100).await;
-    let model = fixtures::queued_model(app.env.db(), user.id, 10, 100).await;
+    let (user, model) = fixtures::user_with_queued_model(app.env.db(), 1, 100).await;
     let tag = starting_attempt(&app, model.id).await;
 
     // Replicate is fast: the training is done before the worker stored its id.
@@ -488,8 +487,7 @@ async fn a_webhook_that_beats_the_worker_is_handled_at_once_through_its_attempt(
 #[tokio::test]
 async fn a_webhook_for_an_abandoned_attempt_cancels_that_job() {
     let app = App::spawn().await;
-    let user = fixtures::user(app.env.db(), 1, 100).await;
-    let model = fixtures::queued_model(app.env.db(), user.id, 10, 100).await;
+    let (_, model) = fixtures::user_with_queued_model(app.env.db(), 1, 100).await;
     let tag = starting_attempt(&app, model.id).await;
     let conn = app.env.db().conn().await.unwrap();
     shared::repo::attempts::abandon(&**conn, &tag)

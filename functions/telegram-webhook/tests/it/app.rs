@@ -97,6 +97,16 @@ impl App {
             .pre_checkout_answer()
     }
 
+    /// The user's newest model.
+    pub async fn newest_model(&self, user_id: i64) -> shared::repo::models::Model {
+        let conn = self.env.db().conn().await.unwrap();
+        shared::repo::models::list_for_user(&**conn, user_id, shared::repo::Page::first(1))
+            .await
+            .unwrap()
+            .pop()
+            .expect("the user has a model")
+    }
+
     pub fn last_text(&self, chat: i64) -> String {
         self.env.telegram.last_text_to(chat).unwrap_or_default()
     }

@@ -171,11 +171,7 @@ async fn start_training_debits_queues_and_explains_what_happens_next() {
             .await;
     }
     assert!(app.last_text(1).contains("Send 1 more"));
-    let conn = app.env.db().conn().await.unwrap();
-    let model = models::list_for_user(&**conn, 1, Page::first(1))
-        .await
-        .unwrap()
-        .remove(0);
+    let model = app.newest_model(1).await;
     // Too few photos: a clear message and nothing debited.
     app.send(&updates::callback(30, &ann, &format!("t:{}", model.id)))
         .await;
@@ -215,8 +211,7 @@ async fn start_training_debits_queues_and_explains_what_happens_next() {
     app.send(&updates::callback(35, &ann, &format!("t:{}", model.id)))
         .await;
     assert!(app.jobs.try_recv().is_err());
-    assert_eq!(app.user(1).await.unwrap().tokens_left, 50);
-    assert_eq!(ledger::sum(&**conn, 1).await.unwrap(), 50);
+    assert_eq!(stored::balance(app.env.db(), 1).await, 50);
 }
 
 #[tokio::test]
@@ -230,11 +225,7 @@ async fn not_enough_tokens_for_training_offers_to_buy_and_debits_nothing() {
         app.send(&updates::photo(10 + i, &ann, &format!("p{i}"), None))
             .await;
     }
-    let conn = app.env.db().conn().await.unwrap();
-    let model = models::list_for_user(&**conn, 1, Page::first(1))
-        .await
-        .unwrap()
-        .remove(0);
+    let model = app.newest_model(1).await;
     app.send(&updates::callback(30, &ann, &format!("t:{}", model.id)))
         .await;
     assert!(app

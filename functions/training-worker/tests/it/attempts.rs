@@ -7,6 +7,7 @@ use std::time::Duration;
 use aws_lambda_events::sqs::SqsEvent;
 use serde_json::json;
 use shared::domain::status::{GenerationStatus, ModelStatus};
+use shared::queue::TrainingJob;
 use shared::repo::attempts::{self, Kind, State as AttemptState};
 use shared::repo::models;
 use shared::repo::users::User;
@@ -14,6 +15,7 @@ use shared::service::generation::{self, GenerationRequest};
 use testkit::replicate::training_succeeded;
 use testkit::stored;
 use testkit::{fixtures, TestEnv, ADMIN_ID, PUBLIC_URL};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 const CREATE_TRAINING: &str = "/models/ostris/flux-dev-lora-trainer/versions/";
 
@@ -27,8 +29,27 @@ fn sqs_event(message_id: &str, model_id: i64) -> SqsEvent {
 }
 
 fn state_of(env: &TestEnv) -> std::sync::Arc<training_worker::State> {
-    let (services, _jobs) = env.services();
-    training_worker::State::with_retry_base(services, Duration::from_millis(20))
+    state_and_jobs(env).0
+}
+
+/// A worker whose retries wait 20 ms at first, and the queue it requeues jobs on.
+fn state_and_jobs(
+    env: &TestEnv,
+) -> (
+    std::sync::Arc<training_worker::State>,
+    UnboundedReceiver<TrainingJob>,
+) {
+    let (services, jobs) = env.services();
+    let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
+    (state, jobs)
+}
+
+/// The job the worker put back on the queue (within 5 seconds).
+async fn requeued(jobs: &mut UnboundedReceiver<TrainingJob>) -> TrainingJob {
+    tokio::time::timeout(Duration::from_secs(5), jobs.recv())
+        .await
+        .expect("requeued")
+        .expect("the queue is open")
 }
 
 async fn model_of(env: &TestEnv, id: i64) -> models::Model {
@@ -41,8 +62,7 @@ async fn balance(env: &TestEnv, user_id: i64) -> i64 {
 
 /// A queued model paid for by user 1, whose training attempt a worker holds (leased for 5 minutes).
 async fn paid_model_with_a_live_attempt(env: &TestEnv) -> (User, models::Model) {
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let (user, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
     let tag = attempts::new_tag();
     fixtures::attempt(env.db(), Kind::Training, model.id, &tag, None, 300).await;
     (user, model)
@@ -64,8 +84,7 @@ async fn assert_one_training_attached(env: &TestEnv, model_id: i64) {
 async fn a_training_replicate_took_but_answered_500_is_found_not_created_again() {
     let env = TestEnv::start().await;
     let state = state_of(&env);
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let (user, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
     env.replicate.accept_then_fail_next(CREATE_TRAINING, 500);
 
     training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
@@ -81,19 +100,14 @@ async fn a_training_replicate_took_but_answered_500_is_found_not_created_again()
 #[tokio::test]
 async fn a_500_that_created_nothing_is_looked_up_again_then_started_once() {
     let env = TestEnv::start().await;
-    let (services, mut jobs) = env.services();
-    let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let (state, mut jobs) = state_and_jobs(&env);
+    let (_, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
     env.replicate
         .fail_next(CREATE_TRAINING, 500, "Internal server error");
 
     training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
     assert!(env.replicate.trainings().is_empty());
-    let again = tokio::time::timeout(Duration::from_secs(5), jobs.recv())
-        .await
-        .expect("requeued")
-        .unwrap();
+    let again = requeued(&mut jobs).await;
     training_worker::handle_batch(&state, sqs_event("m1", again.model_id)).await;
 
     assert_one_training_attached(&env, model.id).await;
@@ -118,8 +132,7 @@ async fn a_training_create_that_hangs_past_our_timeout_is_found_not_created_agai
     let mut env = TestEnv::start().await;
     env.set("REPLICATE_TIMEOUT_SECONDS", Some("1"));
     let state = state_of(&env);
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let (_, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
     // Longer than any timeout of ours (the shared HTTP client's is 25 s).
     env.replicate
         .accept_then_hang_next(CREATE_TRAINING, Duration::from_secs(40));
@@ -135,8 +148,7 @@ async fn a_training_create_that_hangs_past_our_timeout_is_found_not_created_agai
 async fn a_worker_that_died_after_creating_the_training_is_settled_by_lookup() {
     let env = TestEnv::start().await;
     let state = state_of(&env);
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let (_, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
     // The dead worker's attempt (its lease ran out) and the training Replicate made for it.
     let conn = env.db().conn().await.unwrap();
     let tag = attempts::new_tag();
@@ -179,8 +191,7 @@ async fn a_worker_that_died_after_creating_the_training_is_settled_by_lookup() {
 #[tokio::test]
 async fn an_attempt_another_worker_holds_is_busy_not_started_twice() {
     let env = TestEnv::start().await;
-    let (services, mut jobs) = env.services();
-    let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
+    let (state, mut jobs) = state_and_jobs(&env);
     let (_, model) = paid_model_with_a_live_attempt(&env).await;
 
     training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
@@ -190,20 +201,15 @@ async fn an_attempt_another_worker_holds_is_busy_not_started_twice() {
     );
     assert_eq!(model_of(&env, model.id).await.status, ModelStatus::Queued);
     // Retried soon, not after the visibility timeout.
-    let again = tokio::time::timeout(Duration::from_secs(5), jobs.recv())
-        .await
-        .expect("requeued")
-        .unwrap();
+    let again = requeued(&mut jobs).await;
     assert_eq!(again.model_id, model.id);
 }
 
 #[tokio::test]
 async fn replicate_down_three_times_then_up_starts_the_training_within_seconds() {
     let env = TestEnv::start().await;
-    let (services, mut jobs) = env.services();
-    let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let (state, mut jobs) = state_and_jobs(&env);
+    let (_, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
     for _ in 0..3 {
         env.replicate.fail_next("/files", 503, "upstream trouble");
     }
@@ -235,10 +241,8 @@ async fn replicate_down_three_times_then_up_starts_the_training_within_seconds()
 #[tokio::test]
 async fn a_throttled_create_is_retried_after_replicates_retry_after_and_starts_once() {
     let env = TestEnv::start().await;
-    let (services, mut jobs) = env.services();
-    let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let (state, mut jobs) = state_and_jobs(&env);
+    let (user, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
     env.replicate.throttle_next(CREATE_TRAINING, 1);
 
     let started = std::time::Instant::now();
@@ -248,10 +252,7 @@ async fn a_throttled_create_is_retried_after_replicates_retry_after_and_starts_o
         "a 429 created nothing"
     );
     assert_eq!(model_of(&env, model.id).await.status, ModelStatus::Queued);
-    let again = tokio::time::timeout(Duration::from_secs(5), jobs.recv())
-        .await
-        .expect("requeued")
-        .unwrap();
+    let again = requeued(&mut jobs).await;
     assert!(
         started.elapsed() >= Duration::from_millis(900),
         "not before Retry-After"
@@ -267,8 +268,7 @@ async fn a_throttled_create_is_retried_after_replicates_retry_after_and_starts_o
 async fn a_refused_token_keeps_the_model_queued_unrefunded_and_alarms_the_admins_once() {
     let env = TestEnv::start().await;
     let state = state_of(&env);
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let (user, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
     let other = fixtures::queued_model(env.db(), user.id, 10, 0).await;
     env.replicate.fail_always("/files", 401);
 
@@ -492,7 +492,7 @@ mod photo_urls {
     use wiremock::matchers::any;
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
-    use super::{balance, model_of, sqs_event, state_of};
+    use super::{balance, model_of, sqs_event, state_and_jobs, state_of};
 
     /// What a raw local server does with each connection.
     #[derive(Clone, Copy)]
@@ -701,8 +701,7 @@ mod photo_urls {
         let mut env = TestEnv::start().await;
         env.set("PHOTO_FETCH_ALLOW_PRIVATE", Some("true"));
         env.set("PHOTO_FETCH_TIMEOUT_SECONDS", Some("1"));
-        let (services, mut jobs) = env.services();
-        let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
+        let (state, mut jobs) = state_and_jobs(&env);
         let trickle = raw_server(Behaviour::Trickle).await;
         let user = fixtures::user(env.db(), 1, 200).await;
         let slow = model_from_urls(
@@ -823,8 +822,7 @@ mod photo_urls {
     async fn a_photo_url_that_is_gone_fails_once_with_the_fixed_text_and_a_5xx_is_retried() {
         let mut env = TestEnv::start().await;
         env.set("PHOTO_FETCH_ALLOW_PRIVATE", Some("true"));
-        let (services, mut jobs) = env.services();
-        let state = training_worker::State::with_retry_base(services, Duration::from_millis(20));
+        let (state, mut jobs) = state_and_jobs(&env);
         let gone = MockServer::start().await;
         Mock::given(any())
             .respond_with(ResponseTemplate::new(404).set_body_string("no such file at 10.0.0.7"))

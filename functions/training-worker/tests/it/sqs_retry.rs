@@ -26,8 +26,7 @@ async fn three_503s_then_success_are_retried_within_seconds_through_visibility_c
     let queue = moto.training_queue(queue_url.clone());
     let services = Services::new(env.config(), queue.clone()).unwrap();
     let state = training_worker::State::with_retry_base(services, Duration::from_secs(1));
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let (_, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
     for _ in 0..3 {
         env.replicate.fail_next("/files", 503, "upstream trouble");
     }

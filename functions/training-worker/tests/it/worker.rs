@@ -116,8 +116,7 @@ async fn photos_uploaded_through_the_api_are_fetched_from_replicate_with_our_tok
 #[tokio::test]
 async fn the_same_message_delivered_twice_starts_one_training() {
     let (env, state) = setup().await;
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let (_, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
     let event = || sqs_event(&[("m1", job(model.id))]);
     let (a, b) = tokio::join!(
         training_worker::handle_batch(&state, event()),
@@ -160,8 +159,7 @@ async fn a_transient_replicate_failure_is_retried_soon_and_nothing_is_refunded()
     let (services, mut jobs) = env.services();
     let state =
         training_worker::State::with_retry_base(services, std::time::Duration::from_millis(50));
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let (user, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
     env.replicate.fail_next("/files", 503, "upstream trouble");
     let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
     // In process the job is queued again after the backoff (on SQS its visibility is changed).
@@ -189,8 +187,7 @@ async fn a_transient_replicate_failure_is_retried_soon_and_nothing_is_refunded()
 #[tokio::test]
 async fn a_permanent_failure_fails_the_model_refunds_it_and_tells_the_user() {
     let (env, state) = setup().await;
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let (user, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
     env.replicate
         .fail_next("/models/ostris", 422, "input_images: invalid zip");
     let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
@@ -220,8 +217,7 @@ async fn a_permanent_failure_fails_the_model_refunds_it_and_tells_the_user() {
 #[tokio::test]
 async fn a_telegram_file_that_is_not_an_image_fails_the_model_by_its_bytes() {
     let (env, state) = setup().await;
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let (user, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
     // A document sent as "image/jpeg" that is a web page.
     wiremock::Mock::given(wiremock::matchers::method("GET"))
         .and(wiremock::matchers::path_regex(
@@ -249,8 +245,7 @@ async fn a_telegram_file_that_is_not_an_image_fails_the_model_by_its_bytes() {
 #[tokio::test]
 async fn photos_gone_from_telegram_fail_the_model_for_good() {
     let (env, state) = setup().await;
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let (user, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
     env.telegram.fail_next(
         "getFile",
         400,
@@ -269,8 +264,7 @@ async fn photos_gone_from_telegram_fail_the_model_for_good() {
 async fn the_sweep_queues_again_a_model_whose_job_was_lost() {
     let env = TestEnv::start().await;
     let (services, mut jobs) = env.services();
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    let (user, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
     let report = training_worker::sweep(&services).await.unwrap();
     assert_eq!(report.requeued, 0, "a fresh queued model is left alone");
     // Time passes (test-only time travel) and no worker ever saw the job.

@@ -36,6 +36,12 @@ async fn registered_with(conn: &tokio_postgres::Client, id: i64, tokens: i64) {
         .unwrap();
 }
 
+/// A draft model of user 1 (registered here).
+async fn draft_of_user_1(conn: &tokio_postgres::Client) -> models::Model {
+    users::register(conn, &profile(1)).await.unwrap();
+    models::create_draft(conn, 1, "Me", "TOK1").await.unwrap()
+}
+
 #[tokio::test]
 async fn register_is_idempotent_and_refreshes_names() {
     let t = test_db().await;
@@ -241,10 +247,7 @@ async fn a_delivery_is_claimed_once_and_released_on_failure() {
 async fn statuses_only_move_forward() {
     let t = test_db().await;
     let conn = t.db.conn().await.unwrap();
-    users::register(&**conn, &profile(1)).await.unwrap();
-    let model = models::create_draft(&**conn, 1, "Me", "TOK1")
-        .await
-        .unwrap();
+    let model = draft_of_user_1(&**conn).await;
     assert!(models::queue(&**conn, model.id, 100).await.unwrap());
     assert!(
         !models::queue(&**conn, model.id, 100).await.unwrap(),
@@ -319,10 +322,7 @@ async fn statuses_only_move_forward() {
 async fn photos_count_once_per_file_unique_id() {
     let t = test_db().await;
     let conn = t.db.conn().await.unwrap();
-    users::register(&**conn, &profile(1)).await.unwrap();
-    let model = models::create_draft(&**conn, 1, "Me", "TOK1")
-        .await
-        .unwrap();
+    let model = draft_of_user_1(&**conn).await;
     let photo = |u: &str| models::NewPhoto {
         file_unique_id: u.into(),
         telegram_file_id: Some(format!("f-{u}")),

@@ -380,10 +380,9 @@ async fn uploaded_photos_are_known_by_their_bytes_not_their_declared_type() {
     let mut html = photos(10);
     html[4].3 = b"<!doctype html><html><body>Sign in</body></html>".to_vec();
     let answer = post_form(&app, ANN, "Me", html).await;
-    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        answer.error().details,
-        json!({"field": "photos", "index": 4, "reason": "the file is not an image (JPEG, PNG, WebP or HEIC)"})
+    assert_unprocessable(
+        &answer,
+        json!({"field": "photos", "index": 4, "reason": "the file is not an image (JPEG, PNG, WebP or HEIC)"}),
     );
     assert!(app.env.replicate.calls_to("POST", "/files").is_empty());
 
@@ -476,6 +475,22 @@ async fn training_requests_that_break_a_rule_are_refused_before_anything_is_uplo
     );
 }
 
+/// `POST /api/train` by ANN with photo URLs.
+async fn train_from_urls(app: &App, name: &str, urls: &[String]) -> crate::app::Answer {
+    let body = json!({"name": name, "photo_urls": urls});
+    app.post("/api/train", ANN, body).await
+}
+
+/// A 422 whose details are exactly these.
+fn assert_unprocessable(answer: &crate::app::Answer, details: serde_json::Value) {
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{answer:?}"
+    );
+    assert_eq!(answer.error().details, details);
+}
+
 #[tokio::test]
 async fn training_from_photo_urls_and_bad_bodies() {
     let mut app = App::spawn().await;
@@ -483,13 +498,7 @@ async fn training_from_photo_urls_and_bad_bodies() {
     let urls: Vec<String> = (0..12)
         .map(|i| format!("https://cdn.example.com/ann/{i}.jpg"))
         .collect();
-    let answer = app
-        .post(
-            "/api/train",
-            ANN,
-            json!({"name": "Ann", "photo_urls": urls}),
-        )
-        .await;
+    let answer = train_from_urls(&app, "Ann", &urls).await;
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
     assert_eq!(answer.json::<ModelView>().photo_count, 12);
     let model_id = answer.json::<ModelView>().id;
@@ -502,56 +511,30 @@ async fn training_from_photo_urls_and_bad_bodies() {
     );
 
     // Now out of tokens.
-    let answer = app
-        .post(
-            "/api/train",
-            ANN,
-            json!({"name": "Again", "photo_urls": urls}),
-        )
-        .await;
+    let answer = train_from_urls(&app, "Again", &urls).await;
     assert_eq!(answer.status, StatusCode::PAYMENT_REQUIRED);
 
     let mut local = urls.clone();
     local[5] = "http://169.254.169.254/latest/meta-data/".into();
-    let answer = app
-        .post(
-            "/api/train",
-            ANN,
-            json!({"name": "Ann", "photo_urls": local}),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        answer.error().details,
-        json!({"field": "photo_urls", "index": 5, "reason": "the URL must point to a public host"})
+    let answer = train_from_urls(&app, "Ann", &local).await;
+    assert_unprocessable(
+        &answer,
+        json!({"field": "photo_urls", "index": 5, "reason": "the URL must point to a public host"}),
     );
 
     let mut plain = urls.clone();
     plain[2] = "http://cdn.example.com/ann/2.jpg".into();
-    let answer = app
-        .post(
-            "/api/train",
-            ANN,
-            json!({"name": "Ann", "photo_urls": plain}),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        answer.error().details,
-        json!({"field": "photo_urls", "index": 2, "reason": "only https URLs"})
+    let answer = train_from_urls(&app, "Ann", &plain).await;
+    assert_unprocessable(
+        &answer,
+        json!({"field": "photo_urls", "index": 2, "reason": "only https URLs"}),
     );
 
     let answer = app.post("/api/train", ANN, json!({"name": "Ann"})).await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(answer.error().message.contains("photo_urls"), "{answer:?}");
 
-    let answer = app
-        .post(
-            "/api/train",
-            ANN,
-            json!({"name": "A\u{0}B", "photo_urls": urls}),
-        )
-        .await;
+    let answer = train_from_urls(&app, "A\u{0}B", &urls).await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(answer.error().field(), "name");
 
@@ -682,14 +665,10 @@ async fn costly_routes_are_rate_limited_per_user_in_postgres() {
         .map(|i| format!("https://cdn.example.com/{i}.jpg"))
         .collect();
     assert_eq!(
-        app.post("/api/train", ANN, json!({"name": "A", "photo_urls": urls}))
-            .await
-            .status,
+        train_from_urls(&app, "A", &urls).await.status,
         StatusCode::ACCEPTED
     );
-    let answer = app
-        .post("/api/train", ANN, json!({"name": "B", "photo_urls": urls}))
-        .await;
+    let answer = train_from_urls(&app, "B", &urls).await;
     assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
     // Windows are aligned to the clock: the wait is what is left of this hour's window.
     let retry_after = answer.error().retry_after();

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use shared::repo::users;
 use testkit::router::{self, RouterAnswer};
+use testkit::updates::{self, TgUser};
 use testkit::{Button, PreCheckoutAnswer, TestEnv, WEBHOOK_SECRET};
 
 pub struct App {
@@ -95,6 +96,19 @@ impl App {
             .telegram
             .last_call("answerPreCheckoutQuery")
             .pre_checkout_answer()
+    }
+
+    /// A press on an inline button, expected handled.
+    pub async fn press(&self, update_id: i64, from: &TgUser, data: &str) -> StatusCode {
+        self.send(&updates::callback(update_id, from, data)).await
+    }
+
+    /// The styles (the inactive ones too when asked).
+    pub async fn styles(&self, include_inactive: bool) -> Vec<shared::repo::styles::Style> {
+        let conn = self.env.db().conn().await.unwrap();
+        shared::repo::styles::list(&**conn, include_inactive)
+            .await
+            .unwrap()
     }
 
     /// The user's newest model.

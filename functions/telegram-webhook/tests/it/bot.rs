@@ -173,8 +173,7 @@ async fn start_training_debits_queues_and_explains_what_happens_next() {
     assert!(app.last_text(1).contains("Send 1 more"));
     let model = app.newest_model(1).await;
     // Too few photos: a clear message and nothing debited.
-    app.send(&updates::callback(30, &ann, &format!("t:{}", model.id)))
-        .await;
+    app.press(30, &ann, &format!("t:{}", model.id)).await;
     assert!(app.last_text(1).contains("at least 10"));
     assert_eq!(app.user(1).await.unwrap().tokens_left, 150);
 
@@ -199,8 +198,7 @@ async fn start_training_debits_queues_and_explains_what_happens_next() {
     .await;
     assert!(app.last_text(1).contains("larger than 20 MB"));
 
-    app.send(&updates::callback(34, &ann, &format!("t:{}", model.id)))
-        .await;
+    app.press(34, &ann, &format!("t:{}", model.id)).await;
     assert!(app.last_text(1).contains("has started"));
     assert_eq!(app.user(1).await.unwrap().tokens_left, 50);
     let queued = stored::model(app.env.db(), model.id).await;
@@ -208,8 +206,7 @@ async fn start_training_debits_queues_and_explains_what_happens_next() {
     assert_eq!(queued.photo_count, 10);
     assert_eq!(app.jobs.try_recv().unwrap().model_id, model.id);
     // A double click queues once and debits once.
-    app.send(&updates::callback(35, &ann, &format!("t:{}", model.id)))
-        .await;
+    app.press(35, &ann, &format!("t:{}", model.id)).await;
     assert!(app.jobs.try_recv().is_err());
     assert_eq!(stored::balance(app.env.db(), 1).await, 50);
 }
@@ -226,8 +223,7 @@ async fn not_enough_tokens_for_training_offers_to_buy_and_debits_nothing() {
             .await;
     }
     let model = app.newest_model(1).await;
-    app.send(&updates::callback(30, &ann, &format!("t:{}", model.id)))
-        .await;
+    app.press(30, &ann, &format!("t:{}", model.id)).await;
     assert!(app
         .last_text(1)
         .contains("Not enough tokens: 100 needed, you have 10"));
@@ -264,11 +260,9 @@ async fn generation_goes_style_prompt_count_then_replicate_with_our_trigger_word
     .unwrap()
     .unwrap();
 
-    app.send(&updates::callback(1, &ann, &format!("g:{}", model.id)))
-        .await;
+    app.press(1, &ann, &format!("g:{}", model.id)).await;
     assert!(last_buttons(&app, 1).contains(&("Noir".to_owned(), format!("s:{}", style.id))));
-    app.send(&updates::callback(2, &ann, &format!("s:{}", style.id)))
-        .await;
+    app.press(2, &ann, &format!("s:{}", style.id)).await;
     assert!(app.last_text(1).contains("Describe the photo"));
     app.send(&updates::text(3, &ann, &"x".repeat(501))).await;
     assert!(app.last_text(1).contains("1 to 500 characters"));
@@ -313,7 +307,7 @@ async fn generation_goes_style_prompt_count_then_replicate_with_our_trigger_word
     assert!(list[0].replicate_prediction_id.is_some());
 
     // An old button after the dialogue moved on does nothing.
-    app.send(&updates::callback(6, &ann, "n:2")).await;
+    app.press(6, &ann, "n:2").await;
     assert!(app.last_text(1).contains("out of date"));
     assert_eq!(app.env.replicate.calls_to("POST", "/predictions").len(), 1);
 }
@@ -323,10 +317,9 @@ async fn generation_without_tokens_offers_to_buy_and_a_refused_prediction_refund
     let app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");
     let (_, model) = fixtures::user_with_ready_model(app.env.db(), 1, 7).await;
-    app.send(&updates::callback(1, &ann, &format!("g:{}", model.id)))
-        .await;
-    app.send(&updates::callback(2, &ann, "p:0")).await;
-    app.send(&updates::callback(3, &ann, "n:2")).await;
+    app.press(1, &ann, &format!("g:{}", model.id)).await;
+    app.press(2, &ann, "p:0").await;
+    app.press(3, &ann, "n:2").await;
     assert!(app
         .last_text(1)
         .contains("Not enough tokens: 10 needed, you have 7"));
@@ -335,7 +328,7 @@ async fn generation_without_tokens_offers_to_buy_and_a_refused_prediction_refund
     app.env
         .replicate
         .fail_next("/predictions", 422, "invalid version");
-    app.send(&updates::callback(4, &ann, "n:1")).await;
+    app.press(4, &ann, "n:1").await;
     assert_eq!(
         app.user(1).await.unwrap().tokens_left,
         7,
@@ -362,7 +355,7 @@ async fn buying_tokens_in_stars_credits_once_even_when_delivered_twice_concurren
         last_buttons(&app, 2)[0],
         ("100 tokens — 150 ⭐".to_owned(), "b:small".to_owned())
     );
-    app.send(&updates::callback(4, &bob, "b:small")).await;
+    app.press(4, &bob, "b:small").await;
     let invoice = app.env.telegram.last_call("sendInvoice").invoice();
     assert_eq!(invoice.currency, "XTR");
     assert_eq!(invoice.amount(), 150);
@@ -467,7 +460,7 @@ async fn a_non_admin_gets_no_admin_data() {
             "{command}"
         );
     }
-    app.send(&updates::callback(10, &eve, "at:66:1000")).await;
+    app.press(10, &eve, "at:66:1000").await;
     assert_eq!(app.user(66).await.unwrap().tokens_left, 0);
 }
 
@@ -484,18 +477,18 @@ async fn admins_see_stats_manage_users_tokens_and_styles() {
     app.send(&updates::text(3, &admin, "/admin_users @ann"))
         .await;
     assert!(app.last_text(ADMIN_ID).contains("(id 1)"));
-    app.send(&updates::callback(4, &admin, "at:1:100")).await;
+    app.press(4, &admin, "at:1:100").await;
     assert_eq!(app.user(1).await.unwrap().tokens_left, 100);
-    app.send(&updates::callback(5, &admin, "at:1:-500")).await;
+    app.press(5, &admin, "at:1:-500").await;
     assert!(app.last_text(ADMIN_ID).contains("Not enough tokens"));
     assert_eq!(app.user(1).await.unwrap().tokens_left, 100);
     let conn = app.env.db().conn().await.unwrap();
     let entries = ledger::entries(&**conn, 1, Page::first(5)).await.unwrap();
     assert_eq!(entries[0].reason, shared::repo::ledger::Reason::Admin);
 
-    app.send(&updates::callback(6, &admin, "ab:1:1")).await;
+    app.press(6, &admin, "ab:1:1").await;
     assert!(app.user(1).await.unwrap().is_blocked);
-    app.send(&updates::callback(7, &admin, "ab:1:0")).await;
+    app.press(7, &admin, "ab:1:0").await;
     assert!(!app.user(1).await.unwrap().is_blocked);
 
     app.send(&updates::text(
@@ -506,20 +499,9 @@ async fn admins_see_stats_manage_users_tokens_and_styles() {
     .await;
     app.send(&updates::text(9, &admin, "/admin_styles")).await;
     assert!(app.last_text(ADMIN_ID).contains("Noir"));
-    let style = shared::repo::styles::list(&**conn, true)
-        .await
-        .unwrap()
-        .remove(0);
-    app.send(&updates::callback(
-        10,
-        &admin,
-        &format!("as:{}:0", style.id),
-    ))
-    .await;
-    assert!(shared::repo::styles::list(&**conn, false)
-        .await
-        .unwrap()
-        .is_empty());
+    let style = app.styles(true).await.remove(0);
+    app.press(10, &admin, &format!("as:{}:0", style.id)).await;
+    assert!(app.styles(false).await.is_empty());
     app.send(&updates::text(11, &admin, "/admin_models")).await;
     app.send(&updates::text(12, &admin, "/admin_payments"))
         .await;
@@ -570,7 +552,7 @@ async fn a_provider_currency_invoice_carries_the_provider_token_and_kopecks() {
         last_buttons(&app, 1)[0],
         ("50 токенов — 499.00 RUB".to_owned(), "b:starter".to_owned())
     );
-    app.send(&updates::callback(2, &ann, "b:starter")).await;
+    app.press(2, &ann, "b:starter").await;
     let invoice = app.env.telegram.last_call("sendInvoice").invoice();
     assert_eq!(invoice.currency, "RUB");
     assert_eq!(

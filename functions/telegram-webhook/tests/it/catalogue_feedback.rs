@@ -19,8 +19,7 @@ async fn users_browse_styles_by_tag_with_previews_and_pages() {
     let ann = TgUser::new(1, "Ann");
     let (_, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
 
-    app.send(&updates::callback(30, &ann, &format!("g:{}", model.id)))
-        .await;
+    app.press(30, &ann, &format!("g:{}", model.id)).await;
     let tags = last_buttons(&app, 1);
     assert!(
         tags.contains(&("portrait (8)".to_owned(), "sp:0:portrait".to_owned())),
@@ -28,8 +27,7 @@ async fn users_browse_styles_by_tag_with_previews_and_pages() {
     );
     assert!(tags.contains(&("art (1)".to_owned(), "sp:0:art".to_owned())));
 
-    app.send(&updates::callback(31, &ann, "sp:0:portrait"))
-        .await;
+    app.press(31, &ann, "sp:0:portrait").await;
     let album = app
         .env
         .telegram
@@ -40,8 +38,7 @@ async fn users_browse_styles_by_tag_with_previews_and_pages() {
     let page = last_buttons(&app, 1);
     assert!(page.iter().any(|(label, _)| label == "Portrait 0 (female)"));
     assert!(page.contains(&("Next ▶️".to_owned(), "sp:1:portrait".to_owned())));
-    app.send(&updates::callback(32, &ann, "sp:1:portrait"))
-        .await;
+    app.press(32, &ann, "sp:1:portrait").await;
     let page = last_buttons(&app, 1);
     assert!(page.contains(&("◀️ Back".to_owned(), "sp:0:portrait".to_owned())));
     assert_eq!(
@@ -52,14 +49,14 @@ async fn users_browse_styles_by_tag_with_previews_and_pages() {
     );
 
     // The art style's own trigger word and weight reach Replicate.
-    app.send(&updates::callback(33, &ann, "sp:0:art")).await;
+    app.press(33, &ann, "sp:0:art").await;
     let anime = last_buttons(&app, 1)
         .into_iter()
         .find(|(label, _)| label == "Anime")
         .unwrap();
     app.send(&updates::callback(34, &ann, &anime.1)).await;
     app.send(&updates::text(35, &ann, "in Tokyo")).await;
-    app.send(&updates::callback(36, &ann, "n:1")).await;
+    app.press(36, &ann, "n:1").await;
     let prediction = app
         .env
         .replicate
@@ -80,8 +77,7 @@ async fn a_system_model_is_offered_to_everyone() {
     let (_, model) = fixtures::user_with_ready_model(app.env.db(), 5, 0).await;
     let bob = TgUser::new(2, "Bob");
     fixtures::user(app.env.db(), 2, 50).await;
-    app.send(&updates::callback(1, &bob, &format!("g:{}", model.id)))
-        .await;
+    app.press(1, &bob, &format!("g:{}", model.id)).await;
     assert!(
         app.last_text(2).contains("not ready"),
         "someone else's model is not Bob's"
@@ -119,10 +115,9 @@ async fn a_system_model_is_offered_to_everyone() {
     assert!(last_buttons(&app, 2)
         .iter()
         .any(|(_, data)| *data == format!("g:{}", model.id)));
-    app.send(&updates::callback(4, &bob, &format!("g:{}", model.id)))
-        .await;
-    app.send(&updates::callback(5, &bob, "p:1")).await;
-    app.send(&updates::callback(6, &bob, "n:1")).await;
+    app.press(4, &bob, &format!("g:{}", model.id)).await;
+    app.press(5, &bob, "p:1").await;
+    app.press(6, &bob, "n:1").await;
     assert_eq!(app.env.replicate.calls_to("POST", "/predictions").len(), 1);
     assert_eq!(app.user(2).await.unwrap().tokens_left, 45);
 }
@@ -134,24 +129,14 @@ async fn ratings_and_comments_are_stored_and_admins_see_them() {
     let (_, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
     let generation = fixtures::generation_in_flight(app.env.db(), 1, model.id, "pr_1", 1, 5).await;
 
-    app.send(&updates::callback(
-        1,
-        &ann,
-        &format!("r:{}:2", generation.id),
-    ))
-    .await;
+    app.press(1, &ann, &format!("r:{}:2", generation.id)).await;
     assert!(app.last_text(1).contains("Thanks for rating"));
     app.send(&updates::text(2, &ann, "the face looks off"))
         .await;
     assert!(app.last_text(1).contains("Thank you"));
     // Changing one's mind updates the rating; someone else cannot rate it.
     let bob = TgUser::new(2, "Bob");
-    app.send(&updates::callback(
-        3,
-        &bob,
-        &format!("r:{}:5", generation.id),
-    ))
-    .await;
+    app.press(3, &bob, &format!("r:{}:5", generation.id)).await;
     assert!(app.last_text(2).contains("out of date"));
 
     let conn = app.env.db().conn().await.unwrap();

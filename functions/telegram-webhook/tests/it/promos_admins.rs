@@ -115,7 +115,7 @@ async fn a_discount_code_lowers_the_next_invoice_and_is_spent_by_the_payment() {
     assert!(app.last_text(1).contains("20% off"));
     app.send(&updates::text(11, &ann, "/buy")).await;
     assert!(app.last_text(1).contains("20% discount"));
-    app.send(&updates::callback(12, &ann, "b:small")).await;
+    app.press(12, &ann, "b:small").await;
     let invoice = app.env.telegram.last_call("sendInvoice").invoice();
     assert_eq!(invoice.amount(), 120, "150 stars - 20%");
     let payload = invoice.payload;
@@ -144,7 +144,7 @@ async fn a_discount_code_lowers_the_next_invoice_and_is_spent_by_the_payment() {
     app.send(&updates::pre_checkout(16, &ann, "XTR", 120, &payload))
         .await;
     assert!(!app.pre_checkout_answer().ok);
-    app.send(&updates::callback(17, &ann, "b:small")).await;
+    app.press(17, &ann, "b:small").await;
     assert_eq!(
         app.env.telegram.last_call("sendInvoice").invoice().amount(),
         150
@@ -186,19 +186,13 @@ async fn owners_manage_admins_admins_cannot_and_every_admin_action_is_audited() 
     );
 
     // The admin's actions, and the owner's.
-    app.send(&updates::callback(10, &mod_user, "at:1:40")).await;
-    app.send(&updates::callback(11, &mod_user, "at:1:-10"))
-        .await;
-    app.send(&updates::callback(12, &mod_user, "ab:1:1")).await;
-    app.send(&updates::callback(13, &mod_user, "ab:1:0")).await;
+    app.press(10, &mod_user, "at:1:40").await;
+    app.press(11, &mod_user, "at:1:-10").await;
+    app.press(12, &mod_user, "ab:1:1").await;
+    app.press(13, &mod_user, "ab:1:0").await;
     // The same rule as the API's: an owner, or oneself, cannot be blocked.
-    app.send(&updates::callback(
-        91,
-        &mod_user,
-        &format!("ab:{ADMIN_ID}:1"),
-    ))
-    .await;
-    app.send(&updates::callback(92, &mod_user, "ab:2:1")).await;
+    app.press(91, &mod_user, &format!("ab:{ADMIN_ID}:1")).await;
+    app.press(92, &mod_user, "ab:2:1").await;
     assert!(
         app.last_text(2).contains("cannot be blocked"),
         "{}",
@@ -213,16 +207,9 @@ async fn owners_manage_admins_admins_cannot_and_every_admin_action_is_audited() 
     ))
     .await;
     let conn = app.env.db().conn().await.unwrap();
-    let style = shared::repo::styles::list(&**conn, true)
-        .await
-        .unwrap()
-        .remove(0);
-    app.send(&updates::callback(
-        15,
-        &mod_user,
-        &format!("as:{}:0", style.id),
-    ))
-    .await;
+    let style = app.styles(true).await.remove(0);
+    app.press(15, &mod_user, &format!("as:{}:0", style.id))
+        .await;
     app.send(&updates::text(
         16,
         &mod_user,
@@ -279,7 +266,7 @@ async fn a_discount_paid_with_twice_at_once_is_spent_once_and_the_other_payment_
     let ann = TgUser::new(1, "Ann");
     app.send(&updates::text(10, &ann, "/promo sale20")).await;
     // Two invoices made while the discount was unspent, both paid (two devices, one moment).
-    app.send(&updates::callback(11, &ann, "b:small")).await;
+    app.press(11, &ann, "b:small").await;
     let payload = app.env.telegram.last_call("sendInvoice").invoice().payload;
     let first = updates::successful_payment(12, &ann, "XTR", 120, &payload, "charge-a");
     let second = updates::successful_payment(13, &ann, "XTR", 120, &payload, "charge-b");

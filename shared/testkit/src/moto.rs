@@ -82,6 +82,27 @@ impl Moto {
             .expect("a queue URL")
     }
 
+    /// Creates a secret the way the operator does (`aws secretsmanager create-secret`); moto does
+    /// not check signatures, so an unsigned call will do. Returns its ARN.
+    pub async fn create_secret(&self, name: &str, value: &str) -> String {
+        let answer: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/", self.url()))
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", "secretsmanager.CreateSecret")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(serde_json::json!({"Name": name, "SecretString": value}).to_string())
+            .send()
+            .await
+            .expect("moto answers")
+            .json()
+            .await
+            .expect("a JSON answer");
+        answer["ARN"].as_str().expect("an ARN").to_owned()
+    }
+
     /// The SQS training queue at `queue_url`, sending through this server.
     pub fn training_queue(&self, queue_url: String) -> TrainingQueue {
         TrainingQueue::Sqs {

@@ -4,29 +4,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::json;
 use shared::secrets::{resolve_as, CredentialsSource, SecretsError};
-
-/// Creates a secret the way the operator does (`aws secretsmanager create-secret`); moto does not
-/// check signatures, so an unsigned call will do here. Returns its ARN.
-async fn create_secret(http: &reqwest::Client, endpoint: &str, name: &str, value: &str) -> String {
-    let answer: serde_json::Value = http
-        .post(format!("{endpoint}/"))
-        .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amz-target", "secretsmanager.CreateSecret")
-        .header(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .body(json!({"Name": name, "SecretString": value}).to_string())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["ARN"].as_str().expect("an ARN").to_owned()
-}
 
 /// [`resolve_as`] with moto's test keys.
 async fn resolve(
@@ -42,23 +20,13 @@ async fn resolve(
 #[tokio::test]
 async fn secrets_named_in_the_environment_are_read_at_cold_start() {
     let moto = testkit::moto::Moto::start();
-    let port = moto.port;
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let bot = create_secret(
-        &http,
-        &endpoint,
-        "dream-photo/bot-token",
-        "123:ABC-from-the-vault",
-    )
-    .await;
-    let hook = create_secret(
-        &http,
-        &endpoint,
-        "dream-photo/webhook",
-        "w".repeat(40).as_str(),
-    )
-    .await;
+    let endpoint = moto.url();
+    let bot = moto
+        .create_secret("dream-photo/bot-token", "123:ABC-from-the-vault")
+        .await;
+    let hook = moto
+        .create_secret("dream-photo/webhook", "w".repeat(40).as_str())
+        .await;
 
     let env: HashMap<&str, String> = [
         ("AWS_REGION", "us-east-1".to_owned()),

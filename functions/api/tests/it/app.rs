@@ -137,6 +137,22 @@ impl App {
         self.call(Method::POST, path, Some(user), Some(body)).await
     }
 
+    /// A POST of raw bytes (a form, malformed JSON) as `user`.
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        user: i64,
+        content_type: impl AsRef<str>,
+        body: impl Into<Body>,
+    ) -> Answer {
+        let request = Request::post(path)
+            .header("authorization", tma(user))
+            .header("content-type", content_type.as_ref())
+            .body(body.into())
+            .unwrap();
+        self.send(request).await
+    }
+
     /// A POST without a body (an action such as blocking a user).
     pub async fn post_empty(&self, path: &str, user: i64) -> Answer {
         self.call(Method::POST, path, Some(user), None).await

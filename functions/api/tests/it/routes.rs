@@ -337,14 +337,7 @@ async fn post_form(
         .map(|(f, n, c, b)| (*f, n.as_str(), *c, b.clone()))
         .collect();
     let (content_type, body) = multipart(&[("name", name)], &files);
-    app.send(
-        Request::post("/api/train")
-            .header(header::AUTHORIZATION, tma(user))
-            .header(header::CONTENT_TYPE, content_type)
-            .body(Body::from(body))
-            .unwrap(),
-    )
-    .await
+    app.post_bytes("/api/train", user, content_type, body).await
 }
 
 #[tokio::test]
@@ -539,25 +532,13 @@ async fn training_from_photo_urls_and_bad_bodies() {
     assert_eq!(answer.error().field(), "name");
 
     let answer = app
-        .send(
-            Request::post("/api/train")
-                .header(header::AUTHORIZATION, tma(ANN))
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from("{\"name\": "))
-                .unwrap(),
-        )
+        .post_bytes("/api/train", ANN, "application/json", "{\"name\": ")
         .await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert_eq!(answer.code(), "malformed_json");
 
     let answer = app
-        .send(
-            Request::post("/api/train")
-                .header(header::AUTHORIZATION, tma(ANN))
-                .header(header::CONTENT_TYPE, "text/plain")
-                .body(Body::from("hello"))
-                .unwrap(),
-        )
+        .post_bytes("/api/train", ANN, "text/plain", "hello")
         .await;
     assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
@@ -571,15 +552,7 @@ async fn bodies_over_what_lambda_receives_are_refused_with_413() {
         &[("name", "Big")],
         &[("photos", "big.jpg", "image/jpeg", big)],
     );
-    let answer = app
-        .send(
-            Request::post("/api/train")
-                .header(header::AUTHORIZATION, tma(ANN))
-                .header(header::CONTENT_TYPE, content_type)
-                .body(Body::from(body))
-                .unwrap(),
-        )
-        .await;
+    let answer = app.post_bytes("/api/train", ANN, content_type, body).await;
     assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{answer:?}");
     assert_eq!(answer.code(), "payload_too_large");
 

@@ -492,7 +492,7 @@ mod photo_urls {
     use wiremock::matchers::any;
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
-    use super::{balance, model_of, sqs_event, state_and_jobs, state_of};
+    use super::{balance, model_of, requeued, sqs_event, state_and_jobs, state_of};
 
     /// What a raw local server does with each connection.
     #[derive(Clone, Copy)]
@@ -574,6 +574,16 @@ mod photo_urls {
     }
 
     /// A paid, queued model whose ten photos are these URLs.
+    /// A queued model of user `user_id` with one photo at `server`.
+    async fn model_from_server(env: &TestEnv, user_id: i64, server: &RawServer) -> models::Model {
+        model_from_urls(
+            env,
+            user_id,
+            &[format!("http://127.0.0.1:{}/a.jpg", server.port)],
+        )
+        .await
+    }
+
     async fn model_from_urls(env: &TestEnv, user_id: i64, urls: &[String]) -> models::Model {
         let model = fixtures::queued_model(env.db(), user_id, 0, 100).await;
         let conn = env.db().conn().await.unwrap();
@@ -704,12 +714,7 @@ mod photo_urls {
         let (state, mut jobs) = state_and_jobs(&env);
         let trickle = raw_server(Behaviour::Trickle).await;
         let user = fixtures::user(env.db(), 1, 200).await;
-        let slow = model_from_urls(
-            &env,
-            user.id,
-            &[format!("http://127.0.0.1:{}/a.jpg", trickle.port)],
-        )
-        .await;
+        let slow = model_from_server(&env, user.id, &trickle).await;
         let other = fixtures::queued_model(env.db(), user.id, 10, 100).await;
 
         let started = Instant::now();
@@ -725,10 +730,7 @@ mod photo_urls {
         // A slow source is a transient failure: retried later (bounded by the receive count),
         // not refunded now; the other job was not held up.
         assert_eq!(model_of(&env, slow.id).await.status, ModelStatus::Queued);
-        let retry = tokio::time::timeout(Duration::from_secs(5), jobs.recv())
-            .await
-            .expect("retried")
-            .unwrap();
+        let retry = requeued(&mut jobs).await;
         assert_eq!(retry.model_id, slow.id);
         assert_eq!(model_of(&env, other.id).await.status, ModelStatus::Training);
         assert_eq!(balance(&env, user.id).await, 0);
@@ -742,18 +744,8 @@ mod photo_urls {
         let endless = raw_server(Behaviour::Endless).await;
         let huge = raw_server(Behaviour::DeclaresHuge).await;
         let user = fixtures::user(env.db(), 1, 300).await;
-        let unending = model_from_urls(
-            &env,
-            user.id,
-            &[format!("http://127.0.0.1:{}/a.jpg", endless.port)],
-        )
-        .await;
-        let declared = model_from_urls(
-            &env,
-            user.id,
-            &[format!("http://127.0.0.1:{}/a.jpg", huge.port)],
-        )
-        .await;
+        let unending = model_from_server(&env, user.id, &endless).await;
+        let declared = model_from_server(&env, user.id, &huge).await;
         let other = fixtures::queued_model(env.db(), user.id, 10, 100).await;
 
         let started = Instant::now();
@@ -842,10 +834,7 @@ mod photo_urls {
         assert_eq!(failed.status, ModelStatus::Failed);
         assert_eq!(failed.error.as_deref(), Some(COULD_NOT_DOWNLOAD));
         assert_eq!(model_of(&env, later.id).await.status, ModelStatus::Queued);
-        let retry = tokio::time::timeout(Duration::from_secs(5), jobs.recv())
-            .await
-            .expect("retried")
-            .unwrap();
+        let retry = requeued(&mut jobs).await;
         assert_eq!(retry.model_id, later.id);
         assert_eq!(
             balance(&env, user.id).await,

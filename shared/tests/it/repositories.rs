@@ -61,7 +61,7 @@ async fn register_is_idempotent_and_refreshes_names() {
 async fn a_debit_below_zero_is_refused_and_the_ledger_untouched() {
     let t = test_db().await;
     let conn = t.db.conn().await.unwrap();
-    registered_with(&**conn, 1, 5).await;
+    registered_with(&conn, 1, 5).await;
     let err = ledger::apply(&**conn, &credit(1, -6, "take"))
         .await
         .unwrap_err();
@@ -89,7 +89,7 @@ async fn fifty_concurrent_debits_against_ten_tokens_make_exactly_ten_succeed() {
     let t = test_db().await;
     {
         let conn = t.db.conn().await.unwrap();
-        registered_with(&**conn, 1, 10).await;
+        registered_with(&conn, 1, 10).await;
     }
     let tasks: Vec<_> = (0..50)
         .map(|i| {
@@ -173,7 +173,7 @@ async fn a_repeated_once_only_change_leaves_the_callers_transaction_usable() {
 async fn the_ledger_is_append_only() {
     let t = test_db().await;
     let conn = t.db.conn().await.unwrap();
-    registered_with(&**conn, 1, 2).await;
+    registered_with(&conn, 1, 2).await;
     assert!(conn
         .batch_execute("UPDATE token_ledger SET delta = 100")
         .await
@@ -247,7 +247,7 @@ async fn a_delivery_is_claimed_once_and_released_on_failure() {
 async fn statuses_only_move_forward() {
     let t = test_db().await;
     let conn = t.db.conn().await.unwrap();
-    let model = draft_of_user_1(&**conn).await;
+    let model = draft_of_user_1(&conn).await;
     assert!(models::queue(&**conn, model.id, 100).await.unwrap());
     assert!(
         !models::queue(&**conn, model.id, 100).await.unwrap(),
@@ -322,7 +322,7 @@ async fn statuses_only_move_forward() {
 async fn photos_count_once_per_file_unique_id() {
     let t = test_db().await;
     let conn = t.db.conn().await.unwrap();
-    let model = draft_of_user_1(&**conn).await;
+    let model = draft_of_user_1(&conn).await;
     let photo = |u: &str| models::NewPhoto {
         file_unique_id: u.into(),
         telegram_file_id: Some(format!("f-{u}")),

@@ -174,6 +174,24 @@ pub async fn attempt(
         .expect("no attempt was under way")
 }
 
+/// A recorded payment of the small pack (150 stars for 100 tokens), the ledger untouched.
+pub async fn small_pack_paid(db: &Db, user_id: i64, telegram_charge_id: &str) {
+    let conn = db.conn().await.expect("a connection");
+    let payment = shared::repo::payments::NewPayment {
+        user_id,
+        pack_id: "small",
+        amount: 150,
+        currency: "XTR",
+        tokens: 100,
+        telegram_charge_id,
+        provider_charge_id: "",
+        payload: "pack:small",
+    };
+    shared::repo::payments::record(&**conn, &payment)
+        .await
+        .expect("record the payment");
+}
+
 /// Makes every unsettled effect due now: those waiting for a retry (instead of after their backoff),
 /// and those taken by an executor (as if its lease had run out).
 pub async fn make_effects_due(db: &Db) {

@@ -11,39 +11,25 @@ async fn promo_codes_through_the_api_and_concurrent_redemption_of_the_last_use()
     fixtures::user(app.db(), ADMIN_ID, 0).await;
     // Admin boundary: a user cannot create codes.
     fixtures::user(app.db(), 1, 0).await;
-    let refused = app
-        .post(
-            "/api/admin/promos",
-            1,
-            json!({"code": "FREE", "tokens": 10}),
-        )
-        .await;
+    let refused = create_promo(&app, 1, json!({"code": "FREE", "tokens": 10})).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     // Bad input is a clear 4xx.
-    let bad = app
-        .post(
-            "/api/admin/promos",
-            ADMIN_ID,
-            json!({"code": "x", "tokens": 10}),
-        )
-        .await;
+    let bad = create_promo(&app, ADMIN_ID, json!({"code": "x", "tokens": 10})).await;
     assert_eq!(bad.status, StatusCode::CONFLICT, "{bad:?}");
-    let bad = app
-        .post(
-            "/api/admin/promos",
-            ADMIN_ID,
-            json!({"code": "BOTH", "tokens": 10, "discount_percent": 5}),
-        )
-        .await;
+    let bad = create_promo(
+        &app,
+        ADMIN_ID,
+        json!({"code": "BOTH", "tokens": 10, "discount_percent": 5}),
+    )
+    .await;
     assert_eq!(bad.status, StatusCode::CONFLICT, "{bad:?}");
 
-    let created = app
-        .post(
-            "/api/admin/promos",
-            ADMIN_ID,
-            json!({"code": "LAST", "tokens": 30, "max_uses": 1}),
-        )
-        .await;
+    let created = create_promo(
+        &app,
+        ADMIN_ID,
+        json!({"code": "LAST", "tokens": 30, "max_uses": 1}),
+    )
+    .await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
     assert_eq!(created.json::<Promo>().code, "LAST");
     for id in 10..16 {
@@ -91,8 +77,8 @@ async fn promo_codes_through_the_api_and_concurrent_redemption_of_the_last_use()
     let listed = app.get("/api/admin/promos", ADMIN_ID).await;
     assert_eq!(listed.json::<Vec<Promo>>()[0].used_count, 2);
 
-    app.post(
-        "/api/admin/promos",
+    create_promo(
+        &app,
         ADMIN_ID,
         json!({"code": "SALE", "discount_percent": 25}),
     )
@@ -309,4 +295,9 @@ async fn sixty_wrong_promo_codes_meet_a_429() {
 /// The system models `user` is offered.
 async fn system_models(app: &App, user: i64) -> Vec<SystemModel> {
     app.get("/api/system-models", user).await.json()
+}
+
+/// `POST /api/admin/promos` as `user`.
+async fn create_promo(app: &App, user: i64, promo: serde_json::Value) -> crate::app::Answer {
+    app.post("/api/admin/promos", user, promo).await
 }

@@ -12,7 +12,6 @@ use axum::http::{header, Method, Request, StatusCode};
 use serde_json::json;
 use shared::domain::status::ModelStatus;
 use shared::repo::models;
-use shared::repo::payments::{self, NewPayment};
 use shared::repo::rate_limits::Limit;
 use shared::repo::styles::{self, NewStyle};
 use testkit::stored;
@@ -903,24 +902,7 @@ async fn an_invoice_link_is_made_for_a_pack_and_payments_are_private() {
         .await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{answer:?}");
 
-    {
-        let conn = app.db().conn().await.unwrap();
-        payments::record(
-            &**conn,
-            &NewPayment {
-                user_id: ANN,
-                pack_id: "small",
-                amount: 150,
-                currency: "XTR",
-                tokens: 100,
-                telegram_charge_id: "ch_1",
-                provider_charge_id: "",
-                payload: "pack:small",
-            },
-        )
-        .await
-        .unwrap();
-    }
+    fixtures::small_pack_paid(app.db(), ANN, "ch_1").await;
     let mine = app.get("/api/payments", ANN).await;
     assert_eq!(mine.status, StatusCode::OK);
     assert!(mine.body["items"][0].get("telegram_charge_id").is_none());
@@ -935,24 +917,7 @@ async fn admins_see_statistics_users_and_payments() {
     fixtures::user(app.db(), ADMIN_ID, 0).await;
     fixtures::user(app.db(), ANN, 10).await;
     fixtures::user(app.db(), BOB, 20).await;
-    {
-        let conn = app.db().conn().await.unwrap();
-        payments::record(
-            &**conn,
-            &NewPayment {
-                user_id: BOB,
-                pack_id: "small",
-                amount: 150,
-                currency: "XTR",
-                tokens: 100,
-                telegram_charge_id: "ch_9",
-                provider_charge_id: "",
-                payload: "pack:small",
-            },
-        )
-        .await
-        .unwrap();
-    }
+    fixtures::small_pack_paid(app.db(), BOB, "ch_9").await;
     let stats = app.get("/api/admin/stats", ADMIN_ID).await;
     assert_eq!(stats.status, StatusCode::OK);
     let stats: Stats = stats.json();

@@ -36,6 +36,15 @@ impl App {
         (answer.status, answer.body)
     }
 
+    /// Delivers a signed webhook and expects it taken (200).
+    async fn deliver_ok(&self, webhook_id: &str, job: &Value) {
+        assert_eq!(
+            self.deliver(webhook_id, job).await,
+            StatusCode::OK,
+            "{webhook_id} was not taken"
+        );
+    }
+
     async fn deliver(&self, webhook_id: &str, job: &Value) -> StatusCode {
         let (headers, body) = self.env.signed_replicate_webhook(webhook_id, job);
         self.post_raw(headers, body).await.0
@@ -82,14 +91,8 @@ async fn a_succeeded_training_makes_the_model_ready_and_tells_the_user() {
     let user = fixtures::user(app.env.db(), 1, 100).await;
     let model = fixtures::training_model(app.env.db(), user.id, "tr_1", 100).await;
 
-    assert_eq!(
-        app.deliver("msg_1", &training_succeeded("tr_1")).await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.deliver("msg_1", &training_succeeded("tr_1")).await,
-        StatusCode::OK
-    );
+    app.deliver_ok("msg_1", &training_succeeded("tr_1")).await;
+    app.deliver_ok("msg_1", &training_succeeded("tr_1")).await;
 
     let ready = stored::model(app.env.db(), model.id).await;
     assert_eq!(ready.status, ModelStatus::Ready);
@@ -105,11 +108,8 @@ async fn a_succeeded_training_makes_the_model_ready_and_tells_the_user() {
     assert_eq!(button.callback_data, Some(format!("g:{}", model.id)));
 
     // A late `processing` changes nothing.
-    assert_eq!(
-        app.deliver("msg_late", &job_with_status("tr_1", "processing"))
-            .await,
-        StatusCode::OK
-    );
+    app.deliver_ok("msg_late", &job_with_status("tr_1", "processing"))
+        .await;
     assert_eq!(
         stored::model(app.env.db(), model.id).await.status,
         ModelStatus::Ready
@@ -133,14 +133,11 @@ async fn a_failed_training_is_refunded_exactly_once_even_when_delivered_twice() 
         );
     }
     assert!(a == StatusCode::OK || b == StatusCode::OK);
-    assert_eq!(app.deliver("msg_1", &failed).await, StatusCode::OK);
+    app.deliver_ok("msg_1", &failed).await;
     // Replicate's retry with another id, and a "canceled" after: still one refund.
-    assert_eq!(app.deliver("msg_2", &failed).await, StatusCode::OK);
-    assert_eq!(
-        app.deliver("msg_3", &job_with_status("tr_1", "canceled"))
-            .await,
-        StatusCode::OK
-    );
+    app.deliver_ok("msg_2", &failed).await;
+    app.deliver_ok("msg_3", &job_with_status("tr_1", "canceled"))
+        .await;
 
     assert_eq!(app.balance(user.id).await, 100);
     let failed = stored::model(app.env.db(), model.id).await;
@@ -160,11 +157,8 @@ async fn a_succeeded_prediction_is_sent_as_one_album_and_file_ids_are_kept() {
     let generation =
         fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 2, 10).await;
 
-    assert_eq!(
-        app.deliver("msg_s", &job_with_status("pr_1", "processing"))
-            .await,
-        StatusCode::OK
-    );
+    app.deliver_ok("msg_s", &job_with_status("pr_1", "processing"))
+        .await;
     let done = prediction_succeeded("pr_1", 2);
     let (a, b) = tokio::join!(app.deliver("msg_1", &done), app.deliver("msg_2", &done));
     assert_eq!((a, b), (StatusCode::OK, StatusCode::OK));
@@ -193,9 +187,9 @@ async fn a_failed_prediction_is_refunded_once() {
     assert_eq!(app.balance(user.id).await, 80);
 
     let failed = job_failed("pr_1", "NSFW content detected");
-    assert_eq!(app.deliver("msg_1", &failed).await, StatusCode::OK);
-    assert_eq!(app.deliver("msg_1", &failed).await, StatusCode::OK);
-    assert_eq!(app.deliver("msg_2", &failed).await, StatusCode::OK);
+    app.deliver_ok("msg_1", &failed).await;
+    app.deliver_ok("msg_1", &failed).await;
+    app.deliver_ok("msg_2", &failed).await;
     assert_eq!(app.balance(user.id).await, 100);
     let stored = stored::generation(app.env.db(), generation.id).await;
     assert_eq!(stored.status, GenerationStatus::Failed);
@@ -225,7 +219,7 @@ async fn when_telegram_is_down_the_album_is_delivered_from_the_effect_log() {
     app.env.telegram.outage_next("sendMediaGroup");
     let done = prediction_succeeded("pr_1", 2);
     // The result is ours once stored: Replicate need not deliver it again.
-    assert_eq!(app.deliver("msg_1", &done).await, StatusCode::OK);
+    app.deliver_ok("msg_1", &done).await;
     let status = |app: &App| {
         let db = app.env.db().clone();
         async move { stored::generation(&db, generation.id).await }
@@ -256,7 +250,7 @@ async fn when_telegram_is_down_the_album_is_delivered_from_the_effect_log() {
     let albums = app.env.telegram.calls_of("sendMediaGroup");
     assert_eq!(albums.iter().filter(|c| c.answered_ok()).count(), 1);
     // A late duplicate of the report changes nothing and sends nothing.
-    assert_eq!(app.deliver("msg_2", &done).await, StatusCode::OK);
+    app.deliver_ok("msg_2", &done).await;
     shared::dispatch::drain(&services, 100).await.unwrap();
     assert_eq!(app.env.telegram.calls_of("sendMediaGroup").len(), 2);
     assert_eq!(app.balance(user.id).await, paid);
@@ -275,14 +269,14 @@ async fn photos_telegram_will_never_take_fail_the_generation_with_a_refund() {
         None,
     );
     let done = prediction_succeeded("pr_1", 2);
-    assert_eq!(app.deliver("msg_1", &done).await, StatusCode::OK);
+    app.deliver_ok("msg_1", &done).await;
     let stored = stored::generation(app.env.db(), generation.id).await;
     assert_eq!(stored.status, GenerationStatus::Failed);
     assert!(stored.error.unwrap().contains("could not be sent"));
     assert_eq!(app.balance(user.id).await, 100, "refunded");
     assert!(app.env.telegram.last_text_to(user.id).is_some(), "told");
     // Replicate's retry of the same report changes nothing more.
-    assert_eq!(app.deliver("msg_2", &done).await, StatusCode::OK);
+    app.deliver_ok("msg_2", &done).await;
     assert_eq!(app.balance(user.id).await, 100);
 }
 
@@ -293,18 +287,14 @@ async fn a_system_models_preview_is_never_another_users_photo() {
     let other = fixtures::user(app.env.db(), 2, 100).await;
     let model = fixtures::ready_model(app.env.db(), owner.id).await;
     fixtures::generation_in_flight(app.env.db(), other.id, model.id, "pr_2", 1, 5).await;
-    assert_eq!(
-        app.deliver("msg_1", &prediction_succeeded("pr_2", 1)).await,
-        StatusCode::OK
-    );
+    app.deliver_ok("msg_1", &prediction_succeeded("pr_2", 1))
+        .await;
     let stored = stored::model(app.env.db(), model.id).await;
     assert!(stored.preview_file_id.is_none(), "{stored:?}");
 
     fixtures::generation_in_flight(app.env.db(), owner.id, model.id, "pr_3", 1, 5).await;
-    assert_eq!(
-        app.deliver("msg_2", &prediction_succeeded("pr_3", 1)).await,
-        StatusCode::OK
-    );
+    app.deliver_ok("msg_2", &prediction_succeeded("pr_3", 1))
+        .await;
     let stored = stored::model(app.env.db(), model.id).await;
     assert!(
         stored.preview_file_id.is_some(),
@@ -324,10 +314,7 @@ async fn the_model_ready_notice_survives_telegram_failing_and_arrives_once() {
         "Too Many Requests: retry after 60",
         Some(60),
     );
-    assert_eq!(
-        app.deliver("msg_1", &training_succeeded("tr_1")).await,
-        StatusCode::OK
-    );
+    app.deliver_ok("msg_1", &training_succeeded("tr_1")).await;
     let ready = stored::model(app.env.db(), model.id).await;
     assert_eq!(ready.status, ModelStatus::Ready);
     assert!(app
@@ -338,10 +325,7 @@ async fn the_model_ready_notice_survives_telegram_failing_and_arrives_once() {
         .all(|c| !c.answered_ok()));
 
     // Replicate's retry of the same report changes nothing (and used to be the notice's only chance).
-    assert_eq!(
-        app.deliver("msg_2", &training_succeeded("tr_1")).await,
-        StatusCode::OK
-    );
+    app.deliver_ok("msg_2", &training_succeeded("tr_1")).await;
     fixtures::make_effects_due(app.env.db()).await;
     let (services, _jobs) = app.env.services();
     assert_eq!(
@@ -375,10 +359,7 @@ async fn a_notice_telegram_refuses_for_good_is_recorded_and_told_to_the_admins()
     app.env
         .telegram
         .fail_next("sendMessage", 400, "Bad Request: message is too long", None);
-    assert_eq!(
-        app.deliver("msg_1", &training_succeeded("tr_1")).await,
-        StatusCode::OK
-    );
+    app.deliver_ok("msg_1", &training_succeeded("tr_1")).await;
     let conn = app.env.db().conn().await.unwrap();
     let effect = shared::repo::effects::get_by_key(&**conn, &format!("model-ready:{}", model.id))
         .await
@@ -406,10 +387,7 @@ async fn a_refused_bot_token_pauses_notices_instead_of_failing_them() {
     app.env
         .telegram
         .fail_next("sendMessage", 401, "Unauthorized", None);
-    assert_eq!(
-        app.deliver("msg_1", &training_succeeded("tr_1")).await,
-        StatusCode::OK
-    );
+    app.deliver_ok("msg_1", &training_succeeded("tr_1")).await;
     let waiting = fixtures::unsettled_effects(app.env.db()).await;
     assert_eq!(waiting.len(), 1, "{waiting:?}");
     assert_eq!(waiting[0].attempts, 0, "a pause uses up no attempt");
@@ -523,10 +501,8 @@ async fn a_database_failure_after_the_album_went_out_does_not_send_it_twice() {
     // Injected between two steps of ours: the first write that marks it delivered fails, as if the
     // database dropped the connection right after Telegram took the album.
     fixtures::fail_first_update(app.env.db(), "generations", "NEW.status = 'succeeded'").await;
-    assert_eq!(
-        app.deliver("msg_1", &prediction_succeeded("pr_1", 2)).await,
-        StatusCode::OK
-    );
+    app.deliver_ok("msg_1", &prediction_succeeded("pr_1", 2))
+        .await;
     assert_eq!(
         app.env.telegram.calls_of("sendMediaGroup").len(),
         1,
@@ -545,10 +521,7 @@ async fn a_database_failure_after_a_notice_went_out_does_not_send_it_twice() {
     // Recording the sent notice fails once, as if the connection dropped right after Telegram
     // took the message.
     fixtures::fail_first_update(app.env.db(), "effects", "NEW.state = 'done'").await;
-    assert_eq!(
-        app.deliver("msg_1", &training_succeeded("tr_1")).await,
-        StatusCode::OK
-    );
+    app.deliver_ok("msg_1", &training_succeeded("tr_1")).await;
     // Even once any lease has run out and the sweep looks again, it went out once.
     fixtures::make_effects_due(app.env.db()).await;
     let (services, _jobs) = app.env.services();

@@ -98,6 +98,12 @@ impl App {
             .pre_checkout_answer()
     }
 
+    /// `user` sends `/start` (update `update_id`), expected handled.
+    pub async fn started(&self, update_id: i64, user: TgUser) -> TgUser {
+        self.send(&updates::text(update_id, &user, "/start")).await;
+        user
+    }
+
     /// A press on an inline button, expected handled.
     pub async fn press(&self, update_id: i64, from: &TgUser, data: &str) -> StatusCode {
         self.send(&updates::callback(update_id, from, data)).await

@@ -76,8 +76,7 @@ async fn start_with_a_referral_code_records_the_invite_once() {
 #[tokio::test]
 async fn balance_models_history_help_cancel_and_menu_buttons_answer() {
     let app = App::spawn().await;
-    let ann = TgUser::new(1, "Ann");
-    app.send(&updates::text(1, &ann, "/start")).await;
+    let ann = app.started(1, TgUser::new(1, "Ann")).await;
     app.send(&updates::text(2, &ann, "/balance")).await;
     assert!(app.last_text(1).contains("Balance: <b>0</b>"));
     app.send(&updates::text(3, &ann, "/models")).await;
@@ -102,8 +101,7 @@ async fn balance_models_history_help_cancel_and_menu_buttons_answer() {
 #[tokio::test]
 async fn a_blocked_user_gets_one_clear_message_and_nothing_happens() {
     let app = App::spawn().await;
-    let ann = TgUser::new(1, "Ann");
-    app.send(&updates::text(1, &ann, "/start")).await;
+    let ann = app.started(1, TgUser::new(1, "Ann")).await;
     let conn = app.env.db().conn().await.unwrap();
     users::set_blocked(&**conn, 1, true).await.unwrap();
     app.env.telegram.clear();
@@ -428,8 +426,7 @@ async fn buying_tokens_in_stars_credits_once_even_when_delivered_twice_concurren
 #[tokio::test]
 async fn a_blocked_user_cannot_pay() {
     let app = App::spawn().await;
-    let ann = TgUser::new(1, "Ann");
-    app.send(&updates::text(1, &ann, "/start")).await;
+    let ann = app.started(1, TgUser::new(1, "Ann")).await;
     users::set_blocked(&**app.env.db().conn().await.unwrap(), 1, true)
         .await
         .unwrap();
@@ -468,8 +465,7 @@ async fn a_non_admin_gets_no_admin_data() {
 async fn admins_see_stats_manage_users_tokens_and_styles() {
     let app = App::spawn().await;
     let admin = TgUser::new(ADMIN_ID, "Boss");
-    let ann = TgUser::new(1, "Ann");
-    app.send(&updates::text(1, &ann, "/start")).await;
+    app.started(1, TgUser::new(1, "Ann")).await;
     app.send(&updates::text(2, &admin, "/admin_stats")).await;
     let stats = app.last_text(ADMIN_ID);
     assert!(stats.contains("Users: 2"), "{stats}");
@@ -585,8 +581,7 @@ async fn a_provider_currency_invoice_carries_the_provider_token_and_kopecks() {
 #[tokio::test]
 async fn a_payment_whose_handler_died_after_claiming_it_is_credited_on_redelivery() {
     let app = App::spawn().await;
-    let ann = TgUser::new(1, "Ann");
-    app.send(&updates::text(1, &ann, "/start")).await;
+    let ann = app.started(1, TgUser::new(1, "Ann")).await;
     let paid = updates::successful_payment(2, &ann, "XTR", 150, "pack:small:100:150", "ch-1");
     // An invocation claimed the update, then died (a Lambda timeout while the database stalled).
     shared::repo::deliveries::claim(
@@ -619,8 +614,7 @@ async fn a_payment_whose_handler_died_after_claiming_it_is_credited_on_redeliver
 #[tokio::test]
 async fn the_payment_thanks_survives_telegram_failing_and_is_sent_once() {
     let app = App::spawn().await;
-    let ann = TgUser::new(1, "Ann");
-    app.send(&updates::text(1, &ann, "/start")).await;
+    let ann = app.started(1, TgUser::new(1, "Ann")).await;
     // Telegram asks us to wait longer than an invocation sits out.
     app.env.telegram.fail_next(
         "sendMessage",
@@ -662,8 +656,7 @@ async fn the_payment_thanks_survives_telegram_failing_and_is_sent_once() {
 #[tokio::test]
 async fn a_payment_for_a_pack_no_longer_sold_is_recorded_and_credited_as_invoiced() {
     let app = App::spawn().await;
-    let ann = TgUser::new(1, "Ann");
-    app.send(&updates::text(1, &ann, "/start")).await;
+    let ann = app.started(1, TgUser::new(1, "Ann")).await;
 
     // The invoice said 500 tokens for 900 stars; the pack was removed before the payment came.
     let paid = updates::successful_payment(2, &ann, "XTR", 900, "pack:gone:500:900", "ch-1");

@@ -300,8 +300,7 @@ async fn a_discount_paid_with_twice_at_once_is_spent_once_and_the_other_payment_
 #[tokio::test]
 async fn a_payment_whose_amount_or_currency_is_not_the_invoices_credits_nothing() {
     let app = App::spawn().await;
-    let ann = TgUser::new(1, "Ann");
-    app.send(&updates::text(1, &ann, "/start")).await;
+    let ann = app.started(1, TgUser::new(1, "Ann")).await;
     // A forged or mismatched confirmation: 1 star for a 150-star pack, then euros for stars.
     let cheap = updates::successful_payment(2, &ann, "XTR", 1, "pack:small:100:150", "ch-1");
     let euros = updates::successful_payment(3, &ann, "EUR", 150, "pack:small:100:150", "ch-2");

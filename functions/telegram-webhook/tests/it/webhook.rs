@@ -26,8 +26,7 @@ async fn start_registers_the_user_and_replies_with_the_menu() {
 #[tokio::test]
 async fn a_final_reply_rides_in_the_webhook_response() {
     let app = App::spawn().await;
-    let ann = TgUser::new(1001, "Ann");
-    app.send(&updates::text(1, &ann, "/start")).await;
+    let ann = app.started(1, TgUser::new(1001, "Ann")).await;
     let (status, body) = app
         .post(&updates::text(2, &ann, "/balance"), Some(WEBHOOK_SECRET))
         .await;

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::sqs::SqsEvent;
 use serde_json::json;
 use shared::domain::status::{GenerationStatus, ModelStatus};
 use shared::queue::TrainingJob;
@@ -17,16 +16,9 @@ use testkit::stored;
 use testkit::{fixtures, TestEnv, ADMIN_ID, PUBLIC_URL};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-const CREATE_TRAINING: &str = "/models/ostris/flux-dev-lora-trainer/versions/";
+use crate::deliveries::job_event;
 
-fn sqs_event(message_id: &str, model_id: i64) -> SqsEvent {
-    serde_json::from_value(json!({"Records": [{
-        "messageId": message_id,
-        "body": json!({ "model_id": model_id }).to_string(),
-        "eventSource": "aws:sqs",
-    }]}))
-    .unwrap()
-}
+const CREATE_TRAINING: &str = "/models/ostris/flux-dev-lora-trainer/versions/";
 
 fn state_of(env: &TestEnv) -> std::sync::Arc<training_worker::State> {
     state_and_jobs(env).0
@@ -87,9 +79,9 @@ async fn a_training_replicate_took_but_answered_500_is_found_not_created_again()
     let (user, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
     env.replicate.accept_then_fail_next(CREATE_TRAINING, 500);
 
-    training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+    training_worker::handle_batch(&state, job_event("m1", model.id)).await;
     // A redelivery (SQS, or the sweep's requeue) changes nothing.
-    let again = training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+    let again = training_worker::handle_batch(&state, job_event("m1", model.id)).await;
     assert!(again.batch_item_failures.is_empty());
 
     assert_one_training_attached(&env, model.id).await;
@@ -105,10 +97,10 @@ async fn a_500_that_created_nothing_is_looked_up_again_then_started_once() {
     env.replicate
         .fail_next(CREATE_TRAINING, 500, "Internal server error");
 
-    training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+    training_worker::handle_batch(&state, job_event("m1", model.id)).await;
     assert!(env.replicate.trainings().is_empty());
     let again = requeued(&mut jobs).await;
-    training_worker::handle_batch(&state, sqs_event("m1", again.model_id)).await;
+    training_worker::handle_batch(&state, job_event("m1", again.model_id)).await;
 
     assert_one_training_attached(&env, model.id).await;
     // Looked up after the 500, and again before the fresh attempt.
@@ -137,8 +129,8 @@ async fn a_training_create_that_hangs_past_our_timeout_is_found_not_created_agai
     env.replicate
         .accept_then_hang_next(CREATE_TRAINING, Duration::from_secs(40));
 
-    training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
-    training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+    training_worker::handle_batch(&state, job_event("m1", model.id)).await;
+    training_worker::handle_batch(&state, job_event("m1", model.id)).await;
 
     assert_one_training_attached(&env, model.id).await;
     assert_eq!(env.replicate.calls_to("POST", CREATE_TRAINING).len(), 1);
@@ -167,7 +159,7 @@ async fn a_worker_that_died_after_creating_the_training_is_settled_by_lookup() {
         "input": {"input_images": "https://example.com/zip"}
     }));
 
-    let response = training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+    let response = training_worker::handle_batch(&state, job_event("m1", model.id)).await;
     assert!(response.batch_item_failures.is_empty());
 
     assert_one_training_attached(&env, model.id).await;
@@ -194,7 +186,7 @@ async fn an_attempt_another_worker_holds_is_busy_not_started_twice() {
     let (state, mut jobs) = state_and_jobs(&env);
     let (_, model) = paid_model_with_a_live_attempt(&env).await;
 
-    training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+    training_worker::handle_batch(&state, job_event("m1", model.id)).await;
     assert!(
         env.replicate.calls().is_empty(),
         "nothing sent to Replicate"
@@ -218,7 +210,7 @@ async fn replicate_down_three_times_then_up_starts_the_training_within_seconds()
     let mut next = Some(model.id);
     while let Some(model_id) = next.take() {
         deliveries += 1;
-        let response = training_worker::handle_batch(&state, sqs_event("m1", model_id)).await;
+        let response = training_worker::handle_batch(&state, job_event("m1", model_id)).await;
         assert!(response.batch_item_failures.is_empty());
         if let Ok(Some(job)) = tokio::time::timeout(Duration::from_secs(3), jobs.recv()).await {
             next = Some(job.model_id);
@@ -246,7 +238,7 @@ async fn a_throttled_create_is_retried_after_replicates_retry_after_and_starts_o
     env.replicate.throttle_next(CREATE_TRAINING, 1);
 
     let started = std::time::Instant::now();
-    training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+    training_worker::handle_batch(&state, job_event("m1", model.id)).await;
     assert!(
         env.replicate.trainings().is_empty(),
         "a 429 created nothing"
@@ -257,7 +249,7 @@ async fn a_throttled_create_is_retried_after_replicates_retry_after_and_starts_o
         started.elapsed() >= Duration::from_millis(900),
         "not before Retry-After"
     );
-    training_worker::handle_batch(&state, sqs_event("m1", again.model_id)).await;
+    training_worker::handle_batch(&state, job_event("m1", again.model_id)).await;
 
     assert_one_training_attached(&env, model.id).await;
     assert_eq!(env.replicate.calls_to("POST", CREATE_TRAINING).len(), 2);
@@ -273,7 +265,7 @@ async fn a_refused_token_keeps_the_model_queued_unrefunded_and_alarms_the_admins
     env.replicate.fail_always("/files", 401);
 
     for id in [model.id, other.id, model.id, other.id] {
-        let response = training_worker::handle_batch(&state, sqs_event("m", id)).await;
+        let response = training_worker::handle_batch(&state, job_event("m", id)).await;
         assert!(
             response.batch_item_failures.is_empty(),
             "waits in the queue"
@@ -492,7 +484,8 @@ mod photo_urls {
     use wiremock::matchers::any;
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
-    use super::{balance, model_of, requeued, sqs_event, state_and_jobs, state_of};
+    use super::{balance, model_of, requeued, state_and_jobs, state_of};
+    use crate::deliveries::job_event;
 
     /// What a raw local server does with each connection.
     #[derive(Clone, Copy)]
@@ -609,8 +602,8 @@ mod photo_urls {
     }
 
     fn two_jobs(a: i64, b: i64) -> aws_lambda_events::sqs::SqsEvent {
-        let mut event = sqs_event("m1", a);
-        event.records.extend(sqs_event("m2", b).records);
+        let mut event = job_event("m1", a);
+        event.records.extend(job_event("m2", b).records);
         event
     }
 
@@ -670,7 +663,7 @@ mod photo_urls {
         let user = fixtures::user(env.db(), 1, 100).await;
         let model = model_from_urls(&env, user.id, &[format!("{}/a.jpg", redirector.uri())]).await;
 
-        let response = training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+        let response = training_worker::handle_batch(&state, job_event("m1", model.id)).await;
         assert!(response.batch_item_failures.is_empty());
 
         assert_eq!(redirector.received_requests().await.unwrap().len(), 1);
@@ -695,7 +688,7 @@ mod photo_urls {
         let user = fixtures::user(env.db(), 1, 100).await;
         let model = model_from_urls(&env, user.id, &[format!("{}/a.jpg", cdn.uri())]).await;
 
-        let response = training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+        let response = training_worker::handle_batch(&state, job_event("m1", model.id)).await;
         assert!(response.batch_item_failures.is_empty());
 
         let requests = cdn.received_requests().await.unwrap();
@@ -750,7 +743,7 @@ mod photo_urls {
 
         let started = Instant::now();
         let mut event = two_jobs(unending.id, declared.id);
-        event.records.extend(sqs_event("m3", other.id).records);
+        event.records.extend(job_event("m3", other.id).records);
         let response = training_worker::handle_batch(&state, event).await;
         assert!(response.batch_item_failures.is_empty());
         assert!(
@@ -798,7 +791,7 @@ mod photo_urls {
         let user = fixtures::user(env.db(), 1, 100).await;
         let model = model_from_urls(&env, user.id, &[format!("{}/a.jpg", site.uri())]).await;
 
-        let response = training_worker::handle_batch(&state, sqs_event("m1", model.id)).await;
+        let response = training_worker::handle_batch(&state, job_event("m1", model.id)).await;
         assert!(response.batch_item_failures.is_empty());
         assert_failed_with(
             &env,

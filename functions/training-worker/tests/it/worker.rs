@@ -1,25 +1,14 @@
 //! The training worker against a real Postgres, the fake Bot API (photo downloads) and the fake
 //! Replicate, fed real SQS event JSON.
 
-use aws_lambda_events::sqs::SqsEvent;
 use serde_json::json;
+
+use crate::deliveries::{job, job_event, sqs_event};
 use shared::domain::status::{GenerationStatus, ModelStatus};
 use shared::repo::{ledger, models};
 use testkit::replicate::{job_failed, prediction_succeeded, training_succeeded, TRAINER_VERSION};
 use testkit::stored;
 use testkit::{fixtures, TestEnv, PUBLIC_URL};
-
-fn sqs_event(records: &[(&str, String)]) -> SqsEvent {
-    let records: Vec<_> = records
-        .iter()
-        .map(|(id, body)| json!({"messageId": id, "body": body, "eventSource": "aws:sqs"}))
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).unwrap()
-}
-
-fn job(model_id: i64) -> String {
-    json!({ "model_id": model_id }).to_string()
-}
 
 async fn setup() -> (TestEnv, std::sync::Arc<training_worker::State>) {
     let env = TestEnv::start().await;
@@ -33,7 +22,7 @@ async fn a_queued_model_becomes_a_training_with_our_webhook() {
     let user = fixtures::user(env.db(), 1, 100).await;
     let model = fixtures::queued_model(env.db(), user.id, 12, 100).await;
 
-    let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
+    let response = training_worker::handle_batch(&state, job_event("m1", model.id)).await;
     assert!(response.batch_item_failures.is_empty());
 
     assert_eq!(
@@ -104,7 +93,7 @@ async fn photos_uploaded_through_the_api_are_fetched_from_replicate_with_our_tok
             .await
             .unwrap();
     }
-    let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
+    let response = training_worker::handle_batch(&state, job_event("m1", model.id)).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(env.replicate.calls_to("GET", "/files/").len(), 10);
     assert_eq!(
@@ -117,7 +106,7 @@ async fn photos_uploaded_through_the_api_are_fetched_from_replicate_with_our_tok
 async fn the_same_message_delivered_twice_starts_one_training() {
     let (env, state) = setup().await;
     let (_, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
-    let event = || sqs_event(&[("m1", job(model.id))]);
+    let event = || job_event("m1", model.id);
     let (a, b) = tokio::join!(
         training_worker::handle_batch(&state, event()),
         training_worker::handle_batch(&state, event())
@@ -161,7 +150,7 @@ async fn a_transient_replicate_failure_is_retried_soon_and_nothing_is_refunded()
         training_worker::State::with_retry_base(services, std::time::Duration::from_millis(50));
     let (user, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
     env.replicate.fail_next("/files", 503, "upstream trouble");
-    let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
+    let response = training_worker::handle_batch(&state, job_event("m1", model.id)).await;
     // In process the job is queued again after the backoff (on SQS its visibility is changed).
     assert!(response.batch_item_failures.is_empty());
     let again = tokio::time::timeout(std::time::Duration::from_secs(5), jobs.recv())
@@ -176,7 +165,7 @@ async fn a_transient_replicate_failure_is_retried_soon_and_nothing_is_refunded()
     assert_eq!(stored::user(env.db(), user.id).await.tokens_left, 0);
 
     // SQS redelivers: now it works.
-    let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
+    let response = training_worker::handle_batch(&state, job_event("m1", model.id)).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(
         stored::model(env.db(), model.id).await.status,
@@ -190,13 +179,13 @@ async fn a_permanent_failure_fails_the_model_refunds_it_and_tells_the_user() {
     let (user, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
     env.replicate
         .fail_next("/models/ostris", 422, "input_images: invalid zip");
-    let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
+    let response = training_worker::handle_batch(&state, job_event("m1", model.id)).await;
     assert!(
         response.batch_item_failures.is_empty(),
         "a permanent failure is not retried"
     );
     // A redelivery (or a duplicate) changes nothing more.
-    training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
+    training_worker::handle_batch(&state, job_event("m1", model.id)).await;
 
     let conn = env.db().conn().await.unwrap();
     let failed = stored::model(env.db(), model.id).await;
@@ -230,7 +219,7 @@ async fn a_telegram_file_that_is_not_an_image_fails_the_model_by_its_bytes() {
         .mount(&env.telegram.server)
         .await;
 
-    let response = training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
+    let response = training_worker::handle_batch(&state, job_event("m1", model.id)).await;
     assert!(response.batch_item_failures.is_empty(), "not retried");
     let failed = stored::model(env.db(), model.id).await;
     assert_eq!(failed.status, ModelStatus::Failed);
@@ -252,7 +241,7 @@ async fn photos_gone_from_telegram_fail_the_model_for_good() {
         "Bad Request: wrong file_id or the file is temporarily unavailable",
         None,
     );
-    training_worker::handle_batch(&state, sqs_event(&[("m1", job(model.id))])).await;
+    training_worker::handle_batch(&state, job_event("m1", model.id)).await;
     assert_eq!(
         stored::model(env.db(), model.id).await.status,
         ModelStatus::Failed
@@ -393,7 +382,7 @@ async fn started_training(
 ) -> (models::Model, String) {
     let user = fixtures::user(env.db(), 1, 100).await;
     let model = fixtures::queued_model(env.db(), user.id, 10, cost).await;
-    let response = training_worker::handle_batch(state, sqs_event(&[("m1", job(model.id))])).await;
+    let response = training_worker::handle_batch(state, job_event("m1", model.id)).await;
     assert!(response.batch_item_failures.is_empty());
     let trainings = env
         .replicate

@@ -36,9 +36,8 @@ async fn queued_model_to_ready_model_to_delivered_album() {
         .is_empty());
     let created = env.replicate.calls_to("POST", "/models/ostris");
     // Our webhook URL, tagged with the attempt that made the job.
-    assert!(created[0].body["webhook"]
-        .as_str()
-        .unwrap()
+    assert!(created[0]
+        .webhook()
         .starts_with(&format!("{PUBLIC_URL}/replicate/webhook?attempt=")));
     let conn = env.db().conn().await.unwrap();
     let training_id = stored::model(env.db(), model.id)
@@ -75,9 +74,8 @@ async fn queued_model_to_ready_model_to_delivered_album() {
     let prediction = env.replicate.calls_to("POST", "/predictions").remove(0);
     assert_eq!(prediction.body["version"], ready.version.clone().unwrap());
     // Our webhook URL, tagged with the attempt that made the job.
-    assert!(prediction.body["webhook"]
-        .as_str()
-        .unwrap()
+    assert!(prediction
+        .webhook()
         .starts_with(&format!("{PUBLIC_URL}/replicate/webhook?attempt=")));
     let prediction_id = generation.replicate_prediction_id.clone().unwrap();
     assert_eq!(

@@ -23,6 +23,16 @@ pub struct ReplicateCall {
 }
 
 impl ReplicateCall {
+    /// The call's body as `T`; a body of another shape fails the test, showing it.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> T {
+        serde_json::from_value(self.body.clone()).unwrap_or_else(|e| {
+            panic!(
+                "{} {} was not called as expected ({e}): {}",
+                self.method, self.path, self.body
+            )
+        })
+    }
+
     /// An input parameter of a training or prediction created (`input.<name>`).
     pub fn input(&self, name: &str) -> &Value {
         &self.body["input"][name]

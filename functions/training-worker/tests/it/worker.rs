@@ -1,9 +1,24 @@
 //! The training worker against a real Postgres, the fake Bot API (photo downloads) and the fake
 //! Replicate, fed real SQS event JSON.
 
-use serde_json::json;
+use serde::Deserialize;
 
 use crate::deliveries::{job, job_event, sqs_event};
+
+/// What the worker asks Replicate to train.
+#[derive(Deserialize)]
+struct TrainingRequest {
+    destination: String,
+    webhook: String,
+    webhook_events_filter: Vec<String>,
+    input: TrainingInput,
+}
+
+#[derive(Deserialize)]
+struct TrainingInput {
+    input_images: String,
+    trigger_word: String,
+}
 use shared::domain::status::{GenerationStatus, ModelStatus};
 use shared::repo::{ledger, models};
 use testkit::replicate::{job_failed, prediction_succeeded, training_succeeded, TRAINER_VERSION};
@@ -46,11 +61,11 @@ async fn a_queued_model_becomes_a_training_with_our_webhook() {
         .calls_to("POST", "/models/ostris/flux-dev-lora-trainer/versions/");
     assert_eq!(trainings.len(), 1);
     assert!(trainings[0].path.contains(TRAINER_VERSION));
-    let body = &trainings[0].body;
-    assert_eq!(body["destination"], "dreamtest/dream-photo-loras");
+    let request: TrainingRequest = trainings[0].parse();
+    assert_eq!(request.destination, "dreamtest/dream-photo-loras");
     // Tagged with the attempt recorded before the call: the webhook URL and the zip's name.
-    let webhook = body["webhook"].as_str().unwrap();
-    let tag = webhook
+    let tag = request
+        .webhook
         .strip_prefix(&format!("{PUBLIC_URL}/replicate/webhook?attempt="))
         .expect("our webhook URL with the attempt's tag");
     let attempt = shared::repo::attempts::by_tag(&**env.db().conn().await.unwrap(), tag)
@@ -61,14 +76,11 @@ async fn a_queued_model_becomes_a_training_with_our_webhook() {
     assert_eq!(attempt.state, shared::repo::attempts::State::Created);
     assert_eq!(
         attempt.input_ref.as_deref(),
-        body["input"]["input_images"].as_str()
+        Some(request.input.input_images.as_str())
     );
-    assert_eq!(body["webhook_events_filter"], json!(["start", "completed"]));
-    assert_eq!(body["input"]["trigger_word"], "DPTEST");
-    assert!(body["input"]["input_images"]
-        .as_str()
-        .unwrap()
-        .contains("/files/"));
+    assert_eq!(request.webhook_events_filter, ["start", "completed"]);
+    assert_eq!(request.input.trigger_word, "DPTEST");
+    assert!(request.input.input_images.contains("/files/"));
 
     let training = stored::model(env.db(), model.id).await;
     assert_eq!(training.status, ModelStatus::Training);
@@ -387,10 +399,7 @@ async fn started_training(
     let trainings = env
         .replicate
         .calls_to("POST", "/models/ostris/flux-dev-lora-trainer/versions/");
-    let zip_url = trainings[0].body["input"]["input_images"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let zip_url = trainings[0].parse::<TrainingRequest>().input.input_images;
     let zip_id = zip_url
         .split("/files/")
         .nth(1)

@@ -98,6 +98,12 @@ impl App {
             .pre_checkout_answer()
     }
 
+    /// `from` sends `text` (update `update_id`); the last text the bot sent them since.
+    pub async fn says(&self, update_id: i64, from: &TgUser, text: &str) -> String {
+        self.send(&updates::text(update_id, from, text)).await;
+        self.last_text(from.id)
+    }
+
     /// `user` sends `/start` (update `update_id`), expected handled.
     pub async fn started(&self, update_id: i64, user: TgUser) -> TgUser {
         self.send(&updates::text(update_id, &user, "/start")).await;

@@ -77,20 +77,22 @@ async fn start_with_a_referral_code_records_the_invite_once() {
 async fn balance_models_history_help_cancel_and_menu_buttons_answer() {
     let app = App::spawn().await;
     let ann = app.started(1, TgUser::new(1, "Ann")).await;
-    app.send(&updates::text(2, &ann, "/balance")).await;
-    assert!(app.last_text(1).contains("Balance: <b>0</b>"));
-    app.send(&updates::text(3, &ann, "/models")).await;
-    assert!(app.last_text(1).contains("no models"));
-    app.send(&updates::text(4, &ann, "/history")).await;
-    assert!(app.last_text(1).contains("No generations"));
+    assert!(app
+        .says(2, &ann, "/balance")
+        .await
+        .contains("Balance: <b>0</b>"));
+    assert!(app.says(3, &ann, "/models").await.contains("no models"));
+    assert!(app
+        .says(4, &ann, "/history")
+        .await
+        .contains("No generations"));
     app.send(&updates::text(5, &ann, "💰 Balance")).await;
     assert!(
         app.last_text(1).contains("Balance"),
         "the menu button works like /balance"
     );
     app.send(&updates::text(6, &ann, "/train")).await;
-    app.send(&updates::text(7, &ann, "/cancel")).await;
-    assert!(app.last_text(1).contains("cancelled"));
+    assert!(app.says(7, &ann, "/cancel").await.contains("cancelled"));
     app.send(&updates::text(8, &ann, "hello")).await;
     assert!(
         app.last_text(1).contains("don't know"),
@@ -118,8 +120,7 @@ async fn an_album_of_twelve_posted_concurrently_stores_twelve_photos_and_one_sta
     let ann = TgUser::new(1, "Ann");
     fixtures::user(app.env.db(), 1, 500).await;
     app.send(&updates::text(1, &ann, "/train")).await;
-    app.send(&updates::text(2, &ann, "My face")).await;
-    assert!(app.last_text(1).contains("My face"));
+    assert!(app.says(2, &ann, "My face").await.contains("My face"));
     app.env.telegram.clear();
 
     let album: Vec<Value> = (0..12)
@@ -470,9 +471,10 @@ async fn admins_see_stats_manage_users_tokens_and_styles() {
     let stats = app.last_text(ADMIN_ID);
     assert!(stats.contains("Users: 2"), "{stats}");
 
-    app.send(&updates::text(3, &admin, "/admin_users @ann"))
-        .await;
-    assert!(app.last_text(ADMIN_ID).contains("(id 1)"));
+    assert!(app
+        .says(3, &admin, "/admin_users @ann")
+        .await
+        .contains("(id 1)"));
     app.press(4, &admin, "at:1:100").await;
     assert_eq!(app.user(1).await.unwrap().tokens_left, 100);
     app.press(5, &admin, "at:1:-500").await;
@@ -493,15 +495,15 @@ async fn admins_see_stats_manage_users_tokens_and_styles() {
         "/admin_styles add Noir | Black and white | film noir, {prompt}",
     ))
     .await;
-    app.send(&updates::text(9, &admin, "/admin_styles")).await;
-    assert!(app.last_text(ADMIN_ID).contains("Noir"));
+    assert!(app.says(9, &admin, "/admin_styles").await.contains("Noir"));
     let style = app.styles(true).await.remove(0);
     app.press(10, &admin, &format!("as:{}:0", style.id)).await;
     assert!(app.styles(false).await.is_empty());
     app.send(&updates::text(11, &admin, "/admin_models")).await;
-    app.send(&updates::text(12, &admin, "/admin_payments"))
-        .await;
-    assert!(app.last_text(ADMIN_ID).contains("Recent payments"));
+    assert!(app
+        .says(12, &admin, "/admin_payments")
+        .await
+        .contains("Recent payments"));
 }
 
 #[tokio::test]

@@ -110,8 +110,7 @@ async fn a_system_model_is_offered_to_everyone() {
         &format!("/admin_system {}", model.id),
     ))
     .await;
-    app.send(&updates::text(3, &bob, "/models")).await;
-    assert!(app.last_text(2).contains("for everyone"));
+    assert!(app.says(3, &bob, "/models").await.contains("for everyone"));
     assert!(last_buttons(&app, 2)
         .iter()
         .any(|(_, data)| *data == format!("g:{}", model.id)));
@@ -131,9 +130,10 @@ async fn ratings_and_comments_are_stored_and_admins_see_them() {
 
     app.press(1, &ann, &format!("r:{}:2", generation.id)).await;
     assert!(app.last_text(1).contains("Thanks for rating"));
-    app.send(&updates::text(2, &ann, "the face looks off"))
-        .await;
-    assert!(app.last_text(1).contains("Thank you"));
+    assert!(app
+        .says(2, &ann, "the face looks off")
+        .await
+        .contains("Thank you"));
     // Changing one's mind updates the rating; someone else cannot rate it.
     let bob = TgUser::new(2, "Bob");
     app.press(3, &bob, &format!("r:{}:5", generation.id)).await;

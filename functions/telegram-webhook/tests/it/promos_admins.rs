@@ -83,21 +83,27 @@ async fn token_codes_credit_through_the_ledger_once_and_bad_codes_say_why() {
         assert!(!codes.iter().any(|c| c.starts_with("BAD")), "{codes:?}");
     }
     let ann = TgUser::new(1, "Ann");
-    app.send(&updates::text(10, &ann, "/promo gift")).await;
-    assert!(app.last_text(1).contains("+25 tokens"));
-    app.send(&updates::text(11, &ann, "/promo GIFT")).await;
-    assert!(app.last_text(1).contains("already used"));
-    app.send(&updates::text(12, &ann, "/promo OLD")).await;
-    assert!(app.last_text(1).contains("expired"));
+    assert!(app
+        .says(10, &ann, "/promo gift")
+        .await
+        .contains("+25 tokens"));
+    assert!(app
+        .says(11, &ann, "/promo GIFT")
+        .await
+        .contains("already used"));
+    assert!(app.says(12, &ann, "/promo OLD").await.contains("expired"));
     app.send(&updates::text(13, &ann, "/promo SOON")).await;
     // Not valid yet, or switched off: the same answer as a code that does not exist.
     assert!(app.last_text(1).contains("no such promo code"));
-    app.send(&updates::text(14, &ann, "/promo OFF")).await;
-    assert!(app.last_text(1).contains("no such promo code"));
-    app.send(&updates::text(15, &ann, "/promo NOPE")).await;
-    assert!(app.last_text(1).contains("no such promo code"));
-    app.send(&updates::text(16, &ann, "/promo")).await;
-    assert!(app.last_text(1).contains("/promo CODE"));
+    assert!(app
+        .says(14, &ann, "/promo OFF")
+        .await
+        .contains("no such promo code"));
+    assert!(app
+        .says(15, &ann, "/promo NOPE")
+        .await
+        .contains("no such promo code"));
+    assert!(app.says(16, &ann, "/promo").await.contains("/promo CODE"));
 
     assert_eq!(app.user(1).await.unwrap().tokens_left, 25);
     let conn = app.env.db().conn().await.unwrap();
@@ -111,10 +117,11 @@ async fn a_discount_code_lowers_the_next_invoice_and_is_spent_by_the_payment() {
     let app = App::spawn().await;
     admin_says(&app, 1, "/admin_promo add SALE20 discount=20").await;
     let ann = TgUser::new(1, "Ann");
-    app.send(&updates::text(10, &ann, "/promo sale20")).await;
-    assert!(app.last_text(1).contains("20% off"));
-    app.send(&updates::text(11, &ann, "/buy")).await;
-    assert!(app.last_text(1).contains("20% discount"));
+    assert!(app
+        .says(10, &ann, "/promo sale20")
+        .await
+        .contains("20% off"));
+    assert!(app.says(11, &ann, "/buy").await.contains("20% discount"));
     app.press(12, &ann, "b:small").await;
     let invoice = app.env.telegram.last_call("sendInvoice").invoice();
     assert_eq!(invoice.amount(), 120, "150 stars - 20%");
@@ -160,8 +167,10 @@ async fn owners_manage_admins_admins_cannot_and_every_admin_action_is_audited() 
     app.send(&updates::text(2, &mod_user, "/start")).await;
 
     // Before being added, Mod is nobody.
-    app.send(&updates::text(3, &mod_user, "/admin_stats")).await;
-    assert!(app.last_text(2).contains("don't know"));
+    assert!(app
+        .says(3, &mod_user, "/admin_stats")
+        .await
+        .contains("don't know"));
     // A prefix is not a name: `@mo` is nobody, not Mod.
     let reply = admin_says(&app, 90, "/admin_add @mo").await;
     assert!(!reply.contains("added by"), "{reply}");
@@ -170,14 +179,19 @@ async fn owners_manage_admins_admins_cannot_and_every_admin_action_is_audited() 
         reply.contains("(added by 900001)") || reply.contains("добавил 900001"),
         "{reply}"
     );
-    app.send(&updates::text(5, &mod_user, "/admin_stats")).await;
-    assert!(app.last_text(2).contains("Statistics"));
+    assert!(app
+        .says(5, &mod_user, "/admin_stats")
+        .await
+        .contains("Statistics"));
     // An admin is not an owner: no managing admins, no audit log.
-    app.send(&updates::text(6, &mod_user, "/admin_add @ann"))
-        .await;
-    assert!(app.last_text(2).contains("Only an owner"));
-    app.send(&updates::text(7, &mod_user, "/admin_log")).await;
-    assert!(app.last_text(2).contains("Only an owner"));
+    assert!(app
+        .says(6, &mod_user, "/admin_add @ann")
+        .await
+        .contains("Only an owner"));
+    assert!(app
+        .says(7, &mod_user, "/admin_log")
+        .await
+        .contains("Only an owner"));
     // Owners cannot be removed from chat.
     let reply = admin_says(&app, 8, &format!("/admin_remove {ADMIN_ID}")).await;
     assert!(

@@ -99,17 +99,19 @@ async fn the_allowed_age_is_configurable() {
     );
 }
 
+/// `GET /api/me` as `user_id`, from a Mini App opened through a referral link with `code`.
+async fn me_opening_a_referral_link(app: &App, user_id: i64, code: &str) -> crate::app::Answer {
+    let now = chrono::Utc::now().timestamp();
+    let header = tma_signed_at(user_id, now, &[("start_param", code)]);
+    me_with(app, Some(&header)).await
+}
+
 #[tokio::test]
 async fn a_new_user_is_registered_on_first_sight_and_joins_through_the_referral_code() {
     let app = App::spawn().await;
     let referrer = fixtures::user(app.db(), 10, 0).await;
 
-    let header = tma_signed_at(
-        11,
-        chrono::Utc::now().timestamp(),
-        &[("start_param", &referrer.referral_code)],
-    );
-    let answer = me_with(&app, Some(&header)).await;
+    let answer = me_opening_a_referral_link(&app, 11, &referrer.referral_code).await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
     let profile = answer.json::<Me>().profile;
     assert_eq!(profile.id, 11);
@@ -131,12 +133,7 @@ async fn a_new_user_is_registered_on_first_sight_and_joins_through_the_referral_
 
     // A known user opening a referral link changes nothing; renamed users are refreshed.
     let other = fixtures::user(app.db(), 12, 0).await;
-    let header = tma_signed_at(
-        10,
-        chrono::Utc::now().timestamp(),
-        &[("start_param", &other.referral_code)],
-    );
-    let answer = me_with(&app, Some(&header)).await;
+    let answer = me_opening_a_referral_link(&app, 10, &other.referral_code).await;
     assert_eq!(answer.json::<Me>().profile.referred_by, None);
 
     let renamed = shared::auth::sign(

@@ -98,4 +98,4 @@ AUTH_FILE=$work/auth.txt BODY="{\"model_id\":$model_id,\"prompt\":\"a portrait i
 load "GET /health" "$url/health"
 
 echo "== reply in the webhook response vs through the Bot API (debug build, in-process)"
-cargo test -q -p telegram-webhook --test reply_in_body -- --ignored --nocapture 2>&1 | grep -E "^reply"
+cargo test -q -p telegram-webhook --test it reply_in_body -- --ignored --nocapture 2>&1 | grep -E "^reply"

@@ -1,7 +1,7 @@
 //! The private PostgreSQL cluster under `.data/` that `serve` and the operator commands use when
 //! `DATABASE_URL` is unset: started (or reused) here, in one place.
 
-use shared::pg_cluster::{usable_data_dir, ClusterOptions, LocalCluster};
+use local_cluster::{usable_data_dir, ClusterOptions, LocalCluster};
 
 /// The port of the private cluster under `.data/` (fixed, so a second `serve` reuses it).
 pub const LOCAL_PG_PORT: u16 = 54329;

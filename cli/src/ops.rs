@@ -17,7 +17,7 @@ fn config() -> Result<Config, Box<dyn std::error::Error>> {
 /// DATABASE_URL's database, or with none set, the private cluster `serve` uses (started if needed).
 async fn database(
     config: &Config,
-) -> Result<(Db, Option<shared::pg_cluster::LocalCluster>), Box<dyn std::error::Error>> {
+) -> Result<(Db, Option<local_cluster::LocalCluster>), Box<dyn std::error::Error>> {
     if config.database.url.is_some() {
         return Ok((Db::connect_lazy(&config.database)?, None));
     }
@@ -32,7 +32,7 @@ async fn database(
 }
 
 /// Stops a cluster this command started (a running `serve`'s cluster is left alone).
-fn stop(cluster: Option<shared::pg_cluster::LocalCluster>) {
+fn stop(cluster: Option<local_cluster::LocalCluster>) {
     if let Some(cluster) = cluster {
         cluster.stop();
     }

@@ -12,7 +12,6 @@ pub mod fetch;
 pub mod notify;
 pub mod once;
 pub mod outcomes;
-pub mod pg_cluster;
 pub mod queue;
 pub mod replicate;
 pub mod repo;
@@ -23,6 +22,3 @@ pub mod signature;
 pub mod telegram;
 pub mod telemetry;
 pub mod transitions;
-
-#[cfg(feature = "testkit")]
-pub mod testkit;

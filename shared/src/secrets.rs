@@ -120,10 +120,26 @@ impl SecretsManager {
     }
 }
 
+/// Where [`resolve_as`] takes the AWS credentials it signs with.
+pub enum CredentialsSource {
+    /// The SDK's default chain (the function role's keys in the Lambda environment).
+    DefaultChain,
+    /// These keys (tests, which leave the process environment alone).
+    Given(aws_credential_types::Credentials),
+}
+
 /// The values of the secret settings that `lookup` names by `<NAME>_ARN`, read with the
 /// default AWS credentials. Empty (and no AWS call) when none is named.
 pub async fn resolve(
     lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<HashMap<String, String>, SecretsError> {
+    resolve_as(lookup, CredentialsSource::DefaultChain).await
+}
+
+/// [`resolve`], signing with the credentials of `source`.
+pub async fn resolve_as(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    source: CredentialsSource,
 ) -> Result<HashMap<String, String>, SecretsError> {
     let named: Vec<(&'static str, String)> = SECRET_SETTINGS
         .iter()
@@ -145,21 +161,10 @@ pub async fn resolve(
     let region = lookup("AWS_REGION")
         .or_else(|| lookup("AWS_DEFAULT_REGION"))
         .ok_or(SecretsError::NoRegion(first))?;
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(region.clone()))
-        .load()
-        .await;
-    let provider = config
-        .credentials_provider()
-        .expect("the default chain always has a credentials provider");
-    let credentials =
-        provider
-            .provide_credentials()
-            .await
-            .map_err(|e| SecretsError::Credentials {
-                name: first,
-                error: e.to_string(),
-            })?;
+    let credentials = match source {
+        CredentialsSource::DefaultChain => default_credentials(&region, first).await?,
+        CredentialsSource::Given(credentials) => credentials,
+    };
     let identity: Identity = credentials.into();
     // Its own client, made only when a secret is named (a cold start without any pays nothing).
     let http = reqwest::Client::builder()
@@ -175,6 +180,27 @@ pub async fn resolve(
         lookup("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| lookup("AWS_ENDPOINT_URL")),
     );
     fetch_all(&manager, &named, &identity).await
+}
+
+/// The default chain's credentials; an error names `setting`, the first secret to be read.
+async fn default_credentials(
+    region: &str,
+    setting: &'static str,
+) -> Result<aws_credential_types::Credentials, SecretsError> {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_owned()))
+        .load()
+        .await;
+    let provider = config
+        .credentials_provider()
+        .expect("the default chain always has a credentials provider");
+    provider
+        .provide_credentials()
+        .await
+        .map_err(|e| SecretsError::Credentials {
+            name: setting,
+            error: e.to_string(),
+        })
 }
 
 /// Reads each named secret (one call each; a cold start reads at most five).

@@ -1,0 +1,3 @@
+//! The Replicate webhook's integration tests: one binary, one PostgreSQL cluster for all of them.
+
+mod webhook;

@@ -1,0 +1,531 @@
+//! The Replicate webhook: signed deliveries against a real Postgres and the fake Bot API.
+
+use axum::http::StatusCode;
+use serde_json::Value;
+use shared::domain::status::{GenerationStatus, ModelStatus};
+use testkit::replicate::{
+    job_failed, job_with_status, prediction_succeeded, signed_webhook, training_succeeded,
+};
+use testkit::{fixtures, TestEnv, REPLICATE_WEBHOOK_SECRET};
+use testkit::{router, stored};
+
+struct App {
+    env: TestEnv,
+    router: axum::Router,
+}
+
+impl App {
+    async fn spawn() -> Self {
+        let env = TestEnv::start().await;
+        let (services, _jobs) = env.services();
+        let router = replicate_webhook::router(replicate_webhook::State::new(services));
+        Self { env, router }
+    }
+
+    async fn post_raw(&self, headers: Vec<(String, String)>, body: String) -> (StatusCode, Value) {
+        self.post_raw_to("/replicate/webhook", headers, body).await
+    }
+
+    async fn post_raw_to(
+        &self,
+        path: &str,
+        headers: Vec<(String, String)>,
+        body: String,
+    ) -> (StatusCode, Value) {
+        let answer = router::send(&self.router, router::post(path, headers, body)).await;
+        (answer.status, answer.body)
+    }
+
+    /// Delivers a signed webhook and expects it taken (200).
+    async fn deliver_ok(&self, webhook_id: &str, job: &Value) {
+        assert_eq!(
+            self.deliver(webhook_id, job).await,
+            StatusCode::OK,
+            "{webhook_id} was not taken"
+        );
+    }
+
+    async fn deliver(&self, webhook_id: &str, job: &Value) -> StatusCode {
+        let (headers, body) = self.env.signed_replicate_webhook(webhook_id, job);
+        self.post_raw(headers, body).await.0
+    }
+
+    async fn balance(&self, user_id: i64) -> i64 {
+        stored::balance(self.env.db(), user_id).await
+    }
+}
+
+#[tokio::test]
+async fn a_bad_or_stale_signature_is_refused_and_changes_nothing() {
+    let app = App::spawn().await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::training_model(app.env.db(), user.id, "tr_1", 100).await;
+    let job = training_succeeded("tr_1");
+
+    let (mut headers, body) = app.env.signed_replicate_webhook("msg_1", &job);
+    headers[2].1 = "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
+    let (status, answer) = app.post_raw(headers, body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer["error"]["code"], "bad_signature");
+
+    let old = chrono::Utc::now().timestamp() - 600;
+    let (headers, body) = signed_webhook(REPLICATE_WEBHOOK_SECRET, "msg_2", &job, old);
+    assert_eq!(
+        app.post_raw(headers, body).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let (status, _) = app.post_raw(vec![], job.to_string()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    assert_eq!(
+        stored::model(app.env.db(), model.id).await.status,
+        ModelStatus::Training
+    );
+    assert!(app.env.telegram.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_succeeded_training_makes_the_model_ready_and_tells_the_user() {
+    let app = App::spawn().await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::training_model(app.env.db(), user.id, "tr_1", 100).await;
+
+    app.deliver_ok("msg_1", &training_succeeded("tr_1")).await;
+    app.deliver_ok("msg_1", &training_succeeded("tr_1")).await;
+
+    let ready = stored::model(app.env.db(), model.id).await;
+    assert_eq!(ready.status, ModelStatus::Ready);
+    assert!(ready
+        .version
+        .unwrap()
+        .starts_with("dreamtest/dream-photo-loras:"));
+    assert!(ready.weights_url.is_some());
+    let told = app.env.telegram.sent_to(user.id);
+    assert_eq!(told.len(), 1, "told once");
+    assert!(told[0].text().contains("ready"));
+    let button = &told[0].buttons()[0];
+    assert_eq!(button.callback_data, Some(format!("g:{}", model.id)));
+
+    // A late `processing` changes nothing.
+    app.deliver_ok("msg_late", &job_with_status("tr_1", "processing"))
+        .await;
+    assert_eq!(
+        stored::model(app.env.db(), model.id).await.status,
+        ModelStatus::Ready
+    );
+}
+
+#[tokio::test]
+async fn a_failed_training_is_refunded_exactly_once_even_when_delivered_twice() {
+    let app = App::spawn().await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::training_model(app.env.db(), user.id, "tr_1", 100).await;
+    assert_eq!(app.balance(user.id).await, 0);
+
+    let failed = job_failed("tr_1", "CUDA out of memory");
+    let (a, b) = tokio::join!(app.deliver("msg_1", &failed), app.deliver("msg_1", &failed));
+    // The one that found the other still handling it is told to come back (never "done" early).
+    for status in [a, b] {
+        assert!(
+            status == StatusCode::OK || status == StatusCode::SERVICE_UNAVAILABLE,
+            "{status}"
+        );
+    }
+    assert!(a == StatusCode::OK || b == StatusCode::OK);
+    app.deliver_ok("msg_1", &failed).await;
+    // Replicate's retry with another id, and a "canceled" after: still one refund.
+    app.deliver_ok("msg_2", &failed).await;
+    app.deliver_ok("msg_3", &job_with_status("tr_1", "canceled"))
+        .await;
+
+    assert_eq!(app.balance(user.id).await, 100);
+    let failed = stored::model(app.env.db(), model.id).await;
+    assert_eq!(failed.status, ModelStatus::Failed);
+    assert_eq!(failed.error.as_deref(), Some("CUDA out of memory"));
+    let to_user = app.env.telegram.sent_to(user.id);
+    assert_eq!(to_user.len(), 1);
+    assert!(to_user[0].text().contains("100 tokens are back"));
+    let to_admins = app.env.telegram.sent_to(testkit::ADMIN_ID);
+    assert_eq!(to_admins.len(), 1);
+}
+
+#[tokio::test]
+async fn a_succeeded_prediction_is_sent_as_one_album_and_file_ids_are_kept() {
+    let app = App::spawn().await;
+    let (user, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
+    let generation =
+        fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 2, 10).await;
+
+    app.deliver_ok("msg_s", &job_with_status("pr_1", "processing"))
+        .await;
+    let done = prediction_succeeded("pr_1", 2);
+    let (a, b) = tokio::join!(app.deliver("msg_1", &done), app.deliver("msg_2", &done));
+    assert_eq!((a, b), (StatusCode::OK, StatusCode::OK));
+
+    let albums = app.env.telegram.calls_of("sendMediaGroup");
+    assert_eq!(albums.len(), 1, "one album, even with two deliveries");
+    let album = albums[0].album();
+    assert_eq!(album.len(), 2);
+    assert_eq!(
+        album[0].media,
+        "https://replicate.delivery/pbxt/pr_1/out-0.jpg"
+    );
+    let stored = stored::generation(app.env.db(), generation.id).await;
+    assert_eq!(stored.status, GenerationStatus::Succeeded);
+    assert_eq!(stored.result_urls.len(), 2);
+    assert_eq!(stored.telegram_file_ids.len(), 2);
+    assert_eq!(app.balance(user.id).await, 90, "a success is not refunded");
+}
+
+#[tokio::test]
+async fn a_failed_prediction_is_refunded_once() {
+    let app = App::spawn().await;
+    let (user, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
+    let generation =
+        fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 4, 20).await;
+    assert_eq!(app.balance(user.id).await, 80);
+
+    let failed = job_failed("pr_1", "NSFW content detected");
+    app.deliver_ok("msg_1", &failed).await;
+    app.deliver_ok("msg_1", &failed).await;
+    app.deliver_ok("msg_2", &failed).await;
+    assert_eq!(app.balance(user.id).await, 100);
+    let stored = stored::generation(app.env.db(), generation.id).await;
+    assert_eq!(stored.status, GenerationStatus::Failed);
+    assert_eq!(app.env.telegram.sent_to(user.id).len(), 1);
+}
+
+#[tokio::test]
+async fn a_webhook_for_an_unknown_job_is_acknowledged_and_ignored() {
+    let app = App::spawn().await;
+    let (status, body) = {
+        let (headers, body) = app
+            .env
+            .signed_replicate_webhook("msg_1", &training_succeeded("tr_nobody"));
+        app.post_raw(headers, body).await
+    };
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["result"], "unknown");
+}
+
+#[tokio::test]
+async fn when_telegram_is_down_the_album_is_delivered_from_the_effect_log() {
+    // (teloxide-core waits 10 s after a Bot API 5xx before it returns the error; this test takes that long)
+    let app = App::spawn().await;
+    let (user, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
+    let generation =
+        fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 2, 10).await;
+    app.env.telegram.outage_next("sendMediaGroup");
+    let done = prediction_succeeded("pr_1", 2);
+    // The result is ours once stored: Replicate need not deliver it again.
+    app.deliver_ok("msg_1", &done).await;
+    let status = |app: &App| {
+        let db = app.env.db().clone();
+        async move { stored::generation(&db, generation.id).await }
+    };
+    let waiting = status(&app).await;
+    assert_eq!(waiting.status, GenerationStatus::Processing);
+    assert_eq!(waiting.result_urls.len(), 2, "the result is kept");
+    let paid = app.balance(user.id).await;
+    assert_eq!(paid, 90, "paid, not refunded");
+
+    // The sweep drains the album once it is due again.
+    fixtures::make_effects_due(app.env.db()).await;
+    let (services, _jobs) = app.env.services();
+    let drained = shared::dispatch::drain(&services, 100).await.unwrap();
+    assert_eq!(
+        drained.done, 1,
+        "the album (its rating prompt is sent at once)"
+    );
+    assert!(app
+        .env
+        .telegram
+        .sent_to(user.id)
+        .iter()
+        .any(|c| c.answered_ok() && c.body["reply_markup"].to_string().contains("⭐")));
+    let delivered = status(&app).await;
+    assert_eq!(delivered.status, GenerationStatus::Succeeded);
+    assert_eq!(delivered.telegram_file_ids.len(), 2);
+    let albums = app.env.telegram.calls_of("sendMediaGroup");
+    assert_eq!(albums.iter().filter(|c| c.answered_ok()).count(), 1);
+    // A late duplicate of the report changes nothing and sends nothing.
+    app.deliver_ok("msg_2", &done).await;
+    shared::dispatch::drain(&services, 100).await.unwrap();
+    assert_eq!(app.env.telegram.calls_of("sendMediaGroup").len(), 2);
+    assert_eq!(app.balance(user.id).await, paid);
+}
+
+#[tokio::test]
+async fn photos_telegram_will_never_take_fail_the_generation_with_a_refund() {
+    let app = App::spawn().await;
+    let (user, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
+    let generation =
+        fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 2, 10).await;
+    app.env.telegram.fail_next(
+        "sendMediaGroup",
+        400,
+        "Bad Request: failed to get HTTP URL content",
+        None,
+    );
+    let done = prediction_succeeded("pr_1", 2);
+    app.deliver_ok("msg_1", &done).await;
+    let stored = stored::generation(app.env.db(), generation.id).await;
+    assert_eq!(stored.status, GenerationStatus::Failed);
+    assert!(stored.error.unwrap().contains("could not be sent"));
+    assert_eq!(app.balance(user.id).await, 100, "refunded");
+    assert!(app.env.telegram.last_text_to(user.id).is_some(), "told");
+    // Replicate's retry of the same report changes nothing more.
+    app.deliver_ok("msg_2", &done).await;
+    assert_eq!(app.balance(user.id).await, 100);
+}
+
+#[tokio::test]
+async fn a_system_models_preview_is_never_another_users_photo() {
+    let app = App::spawn().await;
+    let owner = fixtures::user(app.env.db(), 1, 100).await;
+    let other = fixtures::user(app.env.db(), 2, 100).await;
+    let model = fixtures::ready_model(app.env.db(), owner.id).await;
+    fixtures::generation_in_flight(app.env.db(), other.id, model.id, "pr_2", 1, 5).await;
+    app.deliver_ok("msg_1", &prediction_succeeded("pr_2", 1))
+        .await;
+    let stored = stored::model(app.env.db(), model.id).await;
+    assert!(stored.preview_file_id.is_none(), "{stored:?}");
+
+    fixtures::generation_in_flight(app.env.db(), owner.id, model.id, "pr_3", 1, 5).await;
+    app.deliver_ok("msg_2", &prediction_succeeded("pr_3", 1))
+        .await;
+    let stored = stored::model(app.env.db(), model.id).await;
+    assert!(
+        stored.preview_file_id.is_some(),
+        "the owner's photo is the preview"
+    );
+}
+
+#[tokio::test]
+async fn the_model_ready_notice_survives_telegram_failing_and_arrives_once() {
+    let app = App::spawn().await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::training_model(app.env.db(), user.id, "tr_1", 100).await;
+    // Telegram is rate limiting us for longer than one invocation waits.
+    app.env.telegram.fail_next(
+        "sendMessage",
+        429,
+        "Too Many Requests: retry after 60",
+        Some(60),
+    );
+    app.deliver_ok("msg_1", &training_succeeded("tr_1")).await;
+    let ready = stored::model(app.env.db(), model.id).await;
+    assert_eq!(ready.status, ModelStatus::Ready);
+    assert!(app
+        .env
+        .telegram
+        .sent_to(user.id)
+        .iter()
+        .all(|c| !c.answered_ok()));
+
+    // Replicate's retry of the same report changes nothing (and used to be the notice's only chance).
+    app.deliver_ok("msg_2", &training_succeeded("tr_1")).await;
+    fixtures::make_effects_due(app.env.db()).await;
+    let (services, _jobs) = app.env.services();
+    assert_eq!(
+        shared::dispatch::drain(&services, 100).await.unwrap().done,
+        1
+    );
+    assert_eq!(
+        shared::dispatch::drain(&services, 100).await.unwrap().done,
+        0
+    );
+    let delivered: Vec<_> = app
+        .env
+        .telegram
+        .sent_to(user.id)
+        .into_iter()
+        .filter(|c| c.answered_ok())
+        .collect();
+    assert_eq!(delivered.len(), 1);
+    assert!(
+        delivered[0].text().contains("ready"),
+        "{}",
+        delivered[0].text()
+    );
+}
+
+#[tokio::test]
+async fn a_notice_telegram_refuses_for_good_is_recorded_and_told_to_the_admins() {
+    let app = App::spawn().await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    let model = fixtures::training_model(app.env.db(), user.id, "tr_1", 100).await;
+    app.env
+        .telegram
+        .fail_next("sendMessage", 400, "Bad Request: message is too long", None);
+    app.deliver_ok("msg_1", &training_succeeded("tr_1")).await;
+    let conn = app.env.db().conn().await.unwrap();
+    let effect = shared::repo::effects::get_by_key(&**conn, &format!("model-ready:{}", model.id))
+        .await
+        .unwrap();
+    drop(conn);
+    let effect = effect.expect("the notice was logged");
+    assert_eq!(effect.state, "failed");
+    assert!(effect.last_error.unwrap().contains("too long"));
+    let to_admins = app.env.telegram.sent_to(testkit::ADMIN_ID);
+    assert_eq!(to_admins.len(), 1);
+    assert!(
+        to_admins[0].text().contains("model-ready"),
+        "{}",
+        to_admins[0].text()
+    );
+    assert!(fixtures::unsettled_effects(app.env.db()).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_bot_token_pauses_notices_instead_of_failing_them() {
+    let app = App::spawn().await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    fixtures::training_model(app.env.db(), user.id, "tr_1", 100).await;
+    // Our bot token is refused (revoked by mistake): our outage, not the user's.
+    app.env
+        .telegram
+        .fail_next("sendMessage", 401, "Unauthorized", None);
+    app.deliver_ok("msg_1", &training_succeeded("tr_1")).await;
+    let waiting = fixtures::unsettled_effects(app.env.db()).await;
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(waiting[0].attempts, 0, "a pause uses up no attempt");
+    assert!(waiting[0].last_error.as_deref().unwrap().contains("token"));
+    assert!(app.env.telegram.sent_to(testkit::ADMIN_ID).is_empty());
+
+    // Fixed: the next sweep delivers it.
+    fixtures::make_effects_due(app.env.db()).await;
+    let (services, _jobs) = app.env.services();
+    assert_eq!(
+        shared::dispatch::drain(&services, 100).await.unwrap().done,
+        1
+    );
+    assert_eq!(
+        app.env
+            .telegram
+            .sent_to(user.id)
+            .iter()
+            .filter(|c| c.answered_ok())
+            .count(),
+        1
+    );
+}
+
+/// A queued model with a `starting` attempt, as the worker leaves it while its create call is in
+/// flight (or after its answer was lost).
+async fn starting_attempt(app: &App, model_id: i64) -> String {
+    use shared::repo::attempts::{self, Kind};
+    let conn = app.env.db().conn().await.unwrap();
+    let tag = attempts::new_tag();
+    fixtures::attempt(app.env.db(), Kind::Training, model_id, &tag, None, 300).await;
+    attempts::prepare(
+        &**conn,
+        &tag,
+        "https://example.com/zip",
+        Some("dreamtest/dream-photo-loras"),
+        0,
+    )
+    .await
+    .unwrap();
+    tag
+}
+
+#[tokio::test]
+async fn a_webhook_that_beats_the_worker_is_handled_at_once_through_its_attempt() {
+    let app = App::spawn().await;
+    let (user, model) = fixtures::user_with_queued_model(app.env.db(), 1, 100).await;
+    let tag = starting_attempt(&app, model.id).await;
+
+    // Replicate is fast: the training is done before the worker stored its id.
+    let (headers, body) = app
+        .env
+        .signed_replicate_webhook("msg_1", &training_succeeded("tr_fast"));
+    let (status, answer) = app
+        .post_raw_to(&format!("/replicate/webhook?attempt={tag}"), headers, body)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["result"], "handled");
+
+    let conn = app.env.db().conn().await.unwrap();
+    let ready = stored::model(app.env.db(), model.id).await;
+    assert_eq!(ready.status, ModelStatus::Ready);
+    assert_eq!(ready.replicate_training_id.as_deref(), Some("tr_fast"));
+    let told = app.env.telegram.sent_to(user.id);
+    assert_eq!(told.len(), 1, "told once");
+    assert!(told[0].text().contains("ready"));
+    let attempt = shared::repo::attempts::by_tag(&**conn, &tag)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(attempt.state, shared::repo::attempts::State::Created);
+    assert_eq!(attempt.replicate_id.as_deref(), Some("tr_fast"));
+}
+
+#[tokio::test]
+async fn a_webhook_for_an_abandoned_attempt_cancels_that_job() {
+    let app = App::spawn().await;
+    let (_, model) = fixtures::user_with_queued_model(app.env.db(), 1, 100).await;
+    let tag = starting_attempt(&app, model.id).await;
+    let conn = app.env.db().conn().await.unwrap();
+    shared::repo::attempts::abandon(&**conn, &tag)
+        .await
+        .unwrap();
+
+    let (headers, body) = app
+        .env
+        .signed_replicate_webhook("msg_1", &job_with_status("tr_late", "starting"));
+    let (status, _) = app
+        .post_raw_to(&format!("/replicate/webhook?attempt={tag}"), headers, body)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        app.env
+            .replicate
+            .calls_to("POST", "/trainings/tr_late/cancel")
+            .len(),
+        1,
+        "canceled, not attached"
+    );
+    let still = stored::model(app.env.db(), model.id).await;
+    assert_eq!(still.status, ModelStatus::Queued);
+    assert_eq!(still.replicate_training_id, None);
+}
+
+#[tokio::test]
+async fn a_database_failure_after_the_album_went_out_does_not_send_it_twice() {
+    let app = App::spawn().await;
+    let (user, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
+    let generation =
+        fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 2, 10).await;
+    // Injected between two steps of ours: the first write that marks it delivered fails, as if the
+    // database dropped the connection right after Telegram took the album.
+    fixtures::fail_first_update(app.env.db(), "generations", "NEW.status = 'succeeded'").await;
+    app.deliver_ok("msg_1", &prediction_succeeded("pr_1", 2))
+        .await;
+    assert_eq!(
+        app.env.telegram.calls_of("sendMediaGroup").len(),
+        1,
+        "sent once"
+    );
+    let delivered = stored::generation(app.env.db(), generation.id).await;
+    assert_eq!(delivered.status, GenerationStatus::Succeeded);
+    assert_eq!(delivered.telegram_file_ids.len(), 2);
+}
+
+#[tokio::test]
+async fn a_database_failure_after_a_notice_went_out_does_not_send_it_twice() {
+    let app = App::spawn().await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    fixtures::training_model(app.env.db(), user.id, "tr_1", 100).await;
+    // Recording the sent notice fails once, as if the connection dropped right after Telegram
+    // took the message.
+    fixtures::fail_first_update(app.env.db(), "effects", "NEW.state = 'done'").await;
+    app.deliver_ok("msg_1", &training_succeeded("tr_1")).await;
+    // Even once any lease has run out and the sweep looks again, it went out once.
+    fixtures::make_effects_due(app.env.db()).await;
+    let (services, _jobs) = app.env.services();
+    shared::dispatch::drain(&services, 100).await.unwrap();
+    assert_eq!(app.env.telegram.sent_to(user.id).len(), 1);
+    assert!(fixtures::unsettled_effects(app.env.db()).await.is_empty());
+}

@@ -1,0 +1,8 @@
+//! The Telegram webhook's integration tests: one binary, one PostgreSQL cluster for all of them.
+
+mod app;
+mod bot;
+mod catalogue_feedback;
+mod promos_admins;
+mod reply_in_body;
+mod webhook;

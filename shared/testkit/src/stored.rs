@@ -1,0 +1,50 @@
+//! What a test reads back from the database: rows that must exist (a missing one fails the test).
+
+use shared::db::Db;
+use shared::repo::generations::{self, Generation};
+use shared::repo::ledger;
+use shared::repo::models::{self, Model, TrainingPhoto};
+use shared::repo::users::{self, User};
+
+pub async fn model(db: &Db, id: i64) -> Model {
+    let conn = db.conn().await.expect("a connection");
+    models::get(&**conn, id)
+        .await
+        .expect("read the model")
+        .unwrap_or_else(|| panic!("model {id} exists"))
+}
+
+pub async fn photos(db: &Db, model_id: i64) -> Vec<TrainingPhoto> {
+    let conn = db.conn().await.expect("a connection");
+    models::photos(&**conn, model_id)
+        .await
+        .expect("read the photos")
+}
+
+pub async fn generation(db: &Db, id: i64) -> Generation {
+    let conn = db.conn().await.expect("a connection");
+    generations::get(&**conn, id)
+        .await
+        .expect("read the generation")
+        .unwrap_or_else(|| panic!("generation {id} exists"))
+}
+
+pub async fn user(db: &Db, id: i64) -> User {
+    let conn = db.conn().await.expect("a connection");
+    users::get(&**conn, id)
+        .await
+        .expect("read the user")
+        .unwrap_or_else(|| panic!("user {id} exists"))
+}
+
+/// The user's balance, checked against their ledger (balance = sum of the ledger).
+pub async fn balance(db: &Db, user_id: i64) -> i64 {
+    let tokens_left = user(db, user_id).await.tokens_left;
+    let conn = db.conn().await.expect("a connection");
+    assert_eq!(
+        ledger::sum(&**conn, user_id).await.expect("sum the ledger"),
+        tokens_left,
+        "balance = sum of the ledger"
+    );
+    tokens_left
+}

@@ -1,0 +1,5 @@
+//! `shared`'s integration tests: one binary, one PostgreSQL cluster for all of them.
+
+mod repositories;
+mod secrets;
+mod sqs;

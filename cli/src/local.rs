@@ -58,7 +58,7 @@ pub async fn serve(args: ServeArgs) -> CliResult {
 async fn run(config: Config, args: &ServeArgs) -> CliResult {
     let (queue, jobs) = TrainingQueue::in_process();
     let services = Services::new(config, queue)?;
-    let applied = services.db()?.migrate().await?;
+    let applied = services.db().migrate().await?;
     tracing::info!(applied, "migrations up to date");
 
     let telegram_state = telegram_webhook::State::new(services.clone());

@@ -69,15 +69,17 @@ pub fn allowed_updates() -> Vec<AllowedUpdate> {
 
 pub async fn set_webhook(args: SetWebhookArgs) -> CliResult {
     let config = config()?;
-    let services = shared::services::Services::new(config, shared::queue::TrainingQueue::Disabled)?;
-    let telegram = services.telegram()?;
+    // Only the bot is needed here: no database, no Replicate.
+    let telegram =
+        shared::telegram::Telegram::from_config(&config.telegram, reqwest::Client::new())
+            .ok_or("TELEGRAM_BOT_TOKEN is not set")?;
     if args.delete {
         telegram.call(telegram.bot.delete_webhook()).await?;
         println!("webhook removed");
         return Ok(());
     }
     let base = args.url.ok_or("give --url <api base url> (or --delete)")?;
-    let secret = services.config.telegram.webhook_secret.as_ref().ok_or(
+    let secret = config.telegram.webhook_secret.as_ref().ok_or(
         "TELEGRAM_WEBHOOK_SECRET is not set: the webhook must be protected by a secret token",
     )?;
     let url: url::Url = format!("{}/telegram/webhook", base.trim_end_matches('/'))
@@ -114,7 +116,7 @@ pub async fn set_webhook(args: SetWebhookArgs) -> CliResult {
     Ok(())
 }
 
-/// Demo styles, like the original system's add_test_loras (no extra LoRA weights: templates only).
+/// Demo styles to try generation with: prompt templates only, no extra LoRA weights.
 pub fn demo_styles() -> Vec<NewStyle> {
     [
         (

@@ -132,9 +132,7 @@ pub const REFUSED_US_ALARM_PERIOD_SECS: i64 = 6 * 60 * 60;
 /// Replicate refused our credentials (401/403): jobs wait instead of failing, and the admins are
 /// told once per period however many jobs and workers run into it (deduplicated in the database).
 pub async fn replicate_refused_us(services: &Services, error: &ReplicateError) {
-    let Ok(db) = services.db() else {
-        return;
-    };
+    let db = services.db();
     // The alarm row and the notice to the admins commit together: raised once, told once.
     let raised = async {
         let mut conn = db.conn().await?;

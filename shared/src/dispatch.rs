@@ -64,7 +64,7 @@ pub struct Drained {
 /// Executes due effects (pending ones whose time has come, and leased ones whose executor died),
 /// at most `limit`, oldest due first.
 pub async fn drain(services: &Services, limit: i64) -> Result<Drained, DbError> {
-    let db = services.db().map_err(|_| DbError::NotConfigured)?;
+    let db = services.db();
     let due = log::due(&**db.conn().await?, limit).await?;
     let mut drained = Drained::default();
     let started = std::time::Instant::now();
@@ -126,7 +126,7 @@ impl From<DbError> for Failure {
 /// Takes effect `id` (if due and not owned by a live executor), executes it with up to `tries`
 /// quick tries, and settles it in the log.
 async fn run(services: &Services, id: i64, tries: u32) -> Result<Option<Settled>, DbError> {
-    let db = services.db().map_err(|_| DbError::NotConfigured)?;
+    let db = services.db();
     let Some(row) = log::take(&**db.conn().await?, id, LEASE_SECONDS).await? else {
         return Ok(None);
     };
@@ -139,7 +139,7 @@ async fn run_taken(
     row: log::EffectRow,
     tries: u32,
 ) -> Result<Option<Settled>, DbError> {
-    let db = services.db().map_err(|_| DbError::NotConfigured)?;
+    let db = services.db();
     let effect: Effect = match serde_json::from_value(row.payload.clone()) {
         Ok(effect) => effect,
         Err(e) => {
@@ -226,7 +226,7 @@ async fn settle_failed(
     error: &str,
 ) -> Result<(), DbError> {
     tracing::error!(error = %error, "effect failed for good");
-    let db = services.db().map_err(|_| DbError::NotConfigured)?;
+    let db = services.db();
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
     log::fail(&*tx, row.id, error).await?;
@@ -377,7 +377,7 @@ async fn cancel_prediction(services: &Services, prediction_id: &str) -> Result<V
 }
 
 async fn notify_user(services: &Services, user_id: i64, notice: &Notice) -> Result<Value, Failure> {
-    let db = services.db()?;
+    let db = services.db();
     let user = users::get(&**db.conn().await?, user_id).await?;
     let Some(user) = user else {
         return Ok(skipped("no such user"));
@@ -409,7 +409,7 @@ async fn tell_admins(services: &Services, notice: &AdminNotice) -> Result<Value,
         return Ok(skipped("no ADMIN_CHAT_ID"));
     };
     let who = match notice.user_id() {
-        Some(id) => users::get(&**services.db()?.conn().await?, id).await?,
+        Some(id) => users::get(&**services.db().conn().await?, id).await?,
         None => None,
     };
     let telegram = services.telegram()?;
@@ -430,7 +430,7 @@ async fn tell_admins(services: &Services, notice: &AdminNotice) -> Result<Value,
 /// succeeds, the rating prompt follows). No transaction is open while Telegram is called: a slow or
 /// failed send holds no row and cannot leave a generation both delivered and refunded.
 async fn deliver_generation(services: &Services, generation_id: i64) -> Result<Value, Failure> {
-    let db = services.db()?;
+    let db = services.db();
     let (generation, user) = {
         let conn = db.conn().await?;
         let Some(generation) = generations::get(&**conn, generation_id).await? else {

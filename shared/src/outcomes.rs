@@ -14,7 +14,7 @@ use crate::replicate::Job;
 use crate::repo::generations::{self, Generation};
 use crate::repo::ledger::LedgerError;
 use crate::repo::models::{self, Model};
-use crate::services::{Services, Unavailable};
+use crate::services::Services;
 use crate::transitions::{self, TransitionError};
 
 #[derive(Debug, thiserror::Error)]
@@ -23,8 +23,6 @@ pub enum OutcomeError {
     Db(#[from] DbError),
     #[error("refund failed")]
     Ledger(#[from] LedgerError),
-    #[error(transparent)]
-    Unavailable(#[from] Unavailable),
 }
 
 impl From<TransitionError> for OutcomeError {
@@ -41,7 +39,6 @@ impl Transient for OutcomeError {
         match self {
             OutcomeError::Db(e) => e.is_transient(),
             OutcomeError::Ledger(e) => e.is_transient(),
-            OutcomeError::Unavailable(e) => e.is_transient(),
         }
     }
 }
@@ -71,7 +68,7 @@ pub async fn find_subject(
     replicate_id: &str,
     attempt: Option<&str>,
 ) -> Result<Option<Subject>, OutcomeError> {
-    let db = services.db()?;
+    let db = services.db();
     let conn = db.conn().await?;
     if let Some(model) = models::find_by_training_id(&**conn, replicate_id).await? {
         return Ok(Some(Subject::Training(model)));
@@ -93,7 +90,7 @@ async fn find_by_attempt(
 ) -> Result<Option<Subject>, OutcomeError> {
     use crate::attempts::{self as settle, Attached};
     use crate::repo::attempts::{self, Kind};
-    let db = services.db()?;
+    let db = services.db();
     let Some(attempt) = attempts::by_tag(&**db.conn().await?, tag).await? else {
         return Ok(None);
     };
@@ -142,7 +139,7 @@ async fn apply_training(
     model: Model,
     job: &Job,
 ) -> Result<Applied, OutcomeError> {
-    let db = services.db()?;
+    let db = services.db();
     match job.status {
         ReplicateStatus::Starting | ReplicateStatus::Processing => {
             models::touch(&**db.conn().await?, model.id).await?;
@@ -191,7 +188,7 @@ pub async fn fail_training(
     model: Model,
     error: &str,
 ) -> Result<Applied, OutcomeError> {
-    let moved = transitions::fail_training(services.db()?, &model, error).await?;
+    let moved = transitions::fail_training(services.db(), &model, error).await?;
     Ok(dispatched(services, moved).await)
 }
 
@@ -200,7 +197,7 @@ async fn apply_prediction(
     generation: Generation,
     job: &Job,
 ) -> Result<Applied, OutcomeError> {
-    let db = services.db()?;
+    let db = services.db();
     match job.status {
         ReplicateStatus::Starting | ReplicateStatus::Processing => {
             let moved = generations::advance(
@@ -247,6 +244,6 @@ pub async fn fail_generation(
     status: GenerationStatus,
     error: &str,
 ) -> Result<Applied, OutcomeError> {
-    let moved = transitions::fail_generation(services.db()?, &generation, status, error).await?;
+    let moved = transitions::fail_generation(services.db(), &generation, status, error).await?;
     Ok(dispatched(services, moved).await)
 }

@@ -2,8 +2,10 @@
 //! the bot, the Replicate client, the training queue, one shared HTTP client, and the guarded
 //! fetcher for URLs people give us (its own client, without our tokens: [`crate::fetch`]).
 //!
-//! A part whose settings are missing is `None`, and asking for it yields [`Unavailable`], which says
-//! which variable enables it (HTTP handlers answer 503 with that message).
+//! The database is required: without `DATABASE_URL` a function does not start. The bot and Replicate
+//! are optional (one machine can serve the API without them): a part whose settings are missing is
+//! `None`, and asking for it yields [`Unavailable`], which says which variable enables it (the route
+//! that needs it answers 503 with that message; an effect that needs it waits).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,7 +40,7 @@ pub enum StartupError {
 #[derive(Clone)]
 pub struct Services {
     pub config: Arc<Config>,
-    pub db: Option<Db>,
+    pub db: Db,
     pub telegram: Option<Telegram>,
     pub replicate: Option<Replicate>,
     pub queue: TrainingQueue,
@@ -50,7 +52,7 @@ pub struct Services {
 impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Services")
-            .field("db", &self.db.is_some())
+            .field("db", &self.db)
             .field("telegram", &self.telegram.is_some())
             .finish()
     }
@@ -80,16 +82,7 @@ impl Services {
             .map_err(|e| StartupError::Http(e.to_string()))?;
         let photos = PhotoFetcher::new(&config.photo_fetch)
             .map_err(|e| StartupError::Http(e.to_string()))?;
-        let db = match Db::connect_lazy(&config.database) {
-            Ok(db) => Some(db),
-            Err(DbError::NotConfigured) => {
-                tracing::warn!(
-                    "no DATABASE_URL: everything that stores data answers 503 until it is set"
-                );
-                None
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let db = Db::connect_lazy(&config.database)?;
         let telegram = Telegram::from_config(&config.telegram, http.clone());
         if telegram.is_none() {
             tracing::warn!("no TELEGRAM_BOT_TOKEN: the bot is off until it is set");
@@ -111,11 +104,8 @@ impl Services {
         })
     }
 
-    pub fn db(&self) -> Result<&Db, Unavailable> {
-        self.db.as_ref().ok_or(Unavailable {
-            what: "the database",
-            var: "DATABASE_URL",
-        })
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     pub fn telegram(&self) -> Result<&Telegram, Unavailable> {

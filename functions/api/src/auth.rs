@@ -144,7 +144,7 @@ impl FromRequestParts<Arc<State>> for AuthUser {
             );
         }
 
-        let db = services.db()?;
+        let db = services.db();
         let conn = db.conn().await?;
         let known = users::get(&**conn, profile.id).await?;
         // A blocked account changes nothing, not even its names.
@@ -194,7 +194,7 @@ impl FromRequestParts<Arc<State>> for AdminUser {
         state: &Arc<State>,
     ) -> Result<Self, Self::Rejection> {
         let AuthUser { user, .. } = AuthUser::from_request_parts(parts, state).await?;
-        let db = state.services.db()?;
+        let db = state.services.db();
         let role = service::admin::role(&state.services, &**db.conn().await?, user.id).await?;
         match role {
             Some(role) => Ok(AdminUser { user, role }),

@@ -58,7 +58,7 @@ impl State {
 
     /// A pooled database connection: 503 when there is no database, or it does not answer.
     pub async fn conn(&self) -> error::ApiResult<Connection> {
-        Ok(self.services.db()?.conn().await?)
+        Ok(self.services.db().conn().await?)
     }
 }
 

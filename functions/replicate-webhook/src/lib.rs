@@ -110,10 +110,7 @@ async fn handle(
     job: Job,
     attempt: Option<&str>,
 ) -> Response {
-    let db = match services.db() {
-        Ok(db) => db,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
+    let db = services.db();
     // Only ids we stored when we created the job, or our attempt's tag in the URL we gave Replicate,
     // lead anywhere; the body names nothing else we trust.
     let subject = match outcomes::find_subject(services, &job.id, attempt).await {

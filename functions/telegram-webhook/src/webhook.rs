@@ -96,7 +96,7 @@ pub async fn process_update(
     let update_id = i64::from(update.id.0);
     let span = tracing::info_span!("update", update_id, user_id = tracing::field::Empty);
     async move {
-        let db = state.services.db()?;
+        let db = state.services.db();
         let delivery = Delivery::TelegramUpdate(update_id);
         let sender = bot::sender(&update).map(bot::profile_of);
         if let Some(profile) = &sender {

@@ -25,7 +25,7 @@ pub struct HousekeepingReport {
 
 pub async fn housekeeping(services: &Services) -> Result<HousekeepingReport, DbError> {
     let effects_done = dispatch::drain(services, DRAIN_LIMIT).await?;
-    let db = services.db().map_err(|_| DbError::NotConfigured)?;
+    let db = services.db();
     let conn = db.conn().await?;
     let pruned = deliveries::prune(&**conn, DEDUPE_DAYS, PRUNE_LIMIT).await?
         + effects::prune(&**conn, EFFECT_DAYS, PRUNE_LIMIT).await?;

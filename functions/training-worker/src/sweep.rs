@@ -63,7 +63,7 @@ pub enum SweepError {
 /// Checks jobs with no news for `JOB_STALE_SECONDS` (default: 20 s without a public URL, where
 /// polling is the only way results arrive; 15 minutes with one).
 pub async fn sweep(services: &Services) -> Result<SweepReport, SweepError> {
-    let db = services.db()?;
+    let db = services.db();
     let replicate = services.replicate()?;
     let stale_after = services.config.job_stale_seconds();
     let conn = db.conn().await?;
@@ -159,7 +159,7 @@ async fn check_training(
     replicate: &Replicate,
     model: Model,
 ) -> Result<Applied, SweepError> {
-    let db = services.db()?;
+    let db = services.db();
     let id = model.replicate_training_id.clone().unwrap_or_default();
     let answer = replicate.get_training(&id).await;
     let failed = answer.as_ref().is_err_and(|e| !e.is_auth());
@@ -201,7 +201,7 @@ async fn check_prediction(
     replicate: &Replicate,
     generation: Generation,
 ) -> Result<Applied, SweepError> {
-    let db = services.db()?;
+    let db = services.db();
     let id = generation
         .replicate_prediction_id
         .clone()
@@ -250,7 +250,7 @@ async fn settle_orphan(
     replicate: &Replicate,
     generation: Generation,
 ) -> Result<Applied, SweepError> {
-    let db = services.db()?;
+    let db = services.db();
     let attempt = attempts::live(&**db.conn().await?, Kind::Prediction, generation.id).await?;
     if let Some(attempt) = attempt {
         if attempt.state == AttemptState::Created {
@@ -287,7 +287,7 @@ async fn attached(
     attempt: &attempts::Attempt,
     replicate_id: &str,
 ) -> Result<Applied, SweepError> {
-    match settle::attach(services.db()?, attempt, replicate_id).await? {
+    match settle::attach(services.db(), attempt, replicate_id).await? {
         Attached::Started => Ok(Applied::Advanced),
         Attached::Already => Ok(Applied::Unchanged),
         Attached::Unwanted => {

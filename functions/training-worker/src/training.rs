@@ -89,7 +89,7 @@ enum Claim {
 /// delivery, or deleted) is done with. A transient failure is returned (the caller retries soon); a
 /// permanent one fails the model and refunds its tokens.
 pub async fn start_training(services: &Services, model_id: i64) -> Result<(), WorkerError> {
-    let db = services.db()?;
+    let db = services.db();
     let replicate = services.replicate()?;
     let (model, attempt) = match claim(db, model_id, None).await? {
         Claim::Skip => return Ok(()),
@@ -210,7 +210,7 @@ async fn attach(
     attempt: &Attempt,
     training_id: &str,
 ) -> Result<(), WorkerError> {
-    let db = services.db()?;
+    let db = services.db();
     match settle::attach(db, attempt, training_id).await? {
         Attached::Started => tracing::info!(training_id, "training started"),
         Attached::Already => tracing::info!(training_id, "training already attached"),
@@ -268,7 +268,7 @@ async fn create_training(
     model: &Model,
     attempt: &Attempt,
 ) -> Result<String, Failure> {
-    let db = services.db().map_err(|e| Problem::Transient(e.into()))?;
+    let db = services.db();
     let photos = models::photos(&**db.conn().await?, model.id).await?;
     if let Err(e) = shared::domain::rules::validate_photo_count(photos.len() as i64) {
         return Err(Problem::Permanent(Permanent(e.to_string())).into());

@@ -17,7 +17,7 @@ use crate::domain::callbacks::Callback;
 use crate::effects::{AdminNotice, Notice};
 use crate::errors::Transient;
 use crate::repo::users::{self, User};
-use crate::services::{Services, Unavailable};
+use crate::services::Services;
 use crate::telegram::TelegramError;
 
 pub use format::{fill, html, money};
@@ -32,8 +32,6 @@ pub enum NotifyError {
     Db(#[from] DbError),
     #[error(transparent)]
     Telegram(#[from] TelegramError),
-    #[error(transparent)]
-    Unavailable(#[from] Unavailable),
 }
 
 impl Transient for NotifyError {
@@ -41,7 +39,6 @@ impl Transient for NotifyError {
         match self {
             NotifyError::Db(e) => e.is_transient(),
             NotifyError::Telegram(e) => e.is_transient(),
-            NotifyError::Unavailable(e) => e.is_transient(),
         }
     }
 }
@@ -51,7 +48,7 @@ pub fn lang_of(user: &User) -> Lang {
 }
 
 pub async fn mark_blocked(services: &Services, user_id: i64) -> Result<(), NotifyError> {
-    let db = services.db()?;
+    let db = services.db();
     users::mark_bot_blocked(&**db.conn().await?, user_id).await?;
     Ok(())
 }

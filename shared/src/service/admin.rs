@@ -66,7 +66,7 @@ pub async fn set_blocked(
             "owners (ADMIN_IDS) and you yourself cannot be blocked".into(),
         ));
     }
-    let db = services.db()?;
+    let db = services.db();
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
     let user = users::set_blocked(&*tx, user_id, blocked)
@@ -110,7 +110,7 @@ pub async fn adjust_tokens(
             "one change is at most {MAX_GRANT} tokens"
         )));
     }
-    let db = services.db()?;
+    let db = services.db();
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
     let reference = format!("admin:{admin_id}");
@@ -152,7 +152,7 @@ pub async fn add_style(
     admin_id: i64,
     style: &NewStyle,
 ) -> Result<Option<Style>, ServiceError> {
-    let db = services.db()?;
+    let db = services.db();
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
     let Some(created) = styles::create(&*tx, style).await? else {
@@ -180,7 +180,7 @@ pub async fn set_system_model(
     model_id: i64,
     system: bool,
 ) -> Result<(), ServiceError> {
-    let db = services.db()?;
+    let db = services.db();
     let mut conn = db.conn().await?;
     if system && role(services, &**conn, admin_id).await? != Some(Role::Owner) {
         return Err(ServiceError::Forbidden);
@@ -226,7 +226,7 @@ pub async fn change_admin(
             "owners are set in ADMIN_IDS and cannot be removed here".into(),
         ));
     }
-    let db = services.db()?;
+    let db = services.db();
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
     if role(services, &*tx, owner_id).await? != Some(Role::Owner) {

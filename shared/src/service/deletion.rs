@@ -38,7 +38,7 @@ pub async fn erase_model(
     user_id: i64,
     model_id: i64,
 ) -> Result<Erased, ServiceError> {
-    let db = services.db()?;
+    let db = services.db();
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
     let model = models::get_for_update(&*tx, model_id)
@@ -144,7 +144,7 @@ pub async fn erase_account(
     services: &Services,
     user_id: i64,
 ) -> Result<AccountErased, ServiceError> {
-    let db = services.db()?;
+    let db = services.db();
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
     crate::repo::users::get_for_update(&*tx, user_id)

@@ -38,7 +38,7 @@ pub async fn create(
     let prompt = rules::validate_prompt(request.prompt)?;
     let images = rules::validate_image_count(request.images)?;
     let replicate = services.replicate()?;
-    let db = services.db()?;
+    let db = services.db();
     let mut conn = db.conn().await?;
     let model = models::get_usable(&**conn, request.model_id, request.user_id)
         .await?
@@ -175,7 +175,7 @@ async fn not_started(
     generation: Generation,
     e: ReplicateError,
 ) -> Result<Generation, ServiceError> {
-    let db = services.db()?;
+    let db = services.db();
     attempts::abandon(&**db.conn().await?, &attempt.tag).await?;
     if e.is_auth() {
         // Our token refused: the admins hear of it (once per period), the user gets the refund.

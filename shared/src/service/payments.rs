@@ -44,7 +44,7 @@ pub async fn plan_invoice(
         .pack(pack_id)
         .cloned()
         .ok_or(ServiceError::NotFound("pack"))?;
-    let db = services.db()?;
+    let db = services.db();
     let discount = promos::pending_discount(&**db.conn().await?, user_id).await?;
     Ok(match discount {
         Some(d) => {
@@ -145,7 +145,7 @@ pub async fn check_checkout(
     currency: &str,
     total: i64,
 ) -> Result<Result<(), CheckoutRefusal>, ServiceError> {
-    let db = services.db()?;
+    let db = services.db();
     let conn = db.conn().await?;
     let matches = expected_price(services, &**conn, user_id, payload)
         .await?
@@ -202,7 +202,7 @@ pub async fn credit(
         .or(pack.map(|p| p.tokens))
         .unwrap_or(0);
     let redemption = sold.as_ref().and_then(|s| s.redemption);
-    let db = services.db()?;
+    let db = services.db();
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
     // `Some(None)`: the invoice used a discount that is spent (another payment took it meanwhile).

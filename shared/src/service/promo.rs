@@ -57,7 +57,7 @@ pub async fn redeem(
     now: DateTime<Utc>,
 ) -> Result<Result<Redeemed, Refusal>, ServiceError> {
     let code = normalize(code);
-    let db = services.db()?;
+    let db = services.db();
     let mut conn = db.conn().await?;
     if let Decision::Limited { retry_after } = rate_limits::hit(&**conn, user_id, &ATTEMPTS).await?
     {
@@ -153,7 +153,7 @@ pub async fn create(
             "a code is 3-32 letters, digits, _ or -, and gives either tokens (> 0) or a discount (1-99%)".into(),
         ));
     }
-    let db = services.db()?;
+    let db = services.db();
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
     let promo = promos::create(&*tx, &code, terms, admin_id)
@@ -185,7 +185,7 @@ pub async fn change(
     is_active: Option<bool>,
 ) -> Result<PromoCode, ServiceError> {
     let code = normalize(code);
-    let db = services.db()?;
+    let db = services.db();
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
     let promo = promos::update(&*tx, &code, valid_until, max_uses, is_active)

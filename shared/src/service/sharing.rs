@@ -12,7 +12,7 @@ pub async fn set_consent(
     model_id: i64,
     consent: bool,
 ) -> Result<(), ServiceError> {
-    let db = services.db()?;
+    let db = services.db();
     if !models::set_sharing_consent(&**db.conn().await?, model_id, user_id, consent).await? {
         return Err(ServiceError::NotFound("model"));
     }

@@ -197,7 +197,7 @@ pub async fn update(
     style_id: i64,
     change: &StyleUpdate,
 ) -> Result<Style, ServiceError> {
-    let db = services.db()?;
+    let db = services.db();
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
     let style = match styles::update(&*tx, style_id, change).await {

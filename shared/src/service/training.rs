@@ -72,7 +72,7 @@ pub async fn submit(
     user_id: i64,
     model_id: i64,
 ) -> Result<Model, ServiceError> {
-    let db = services.db()?;
+    let db = services.db();
     // No queue here at all: refused before anything is paid.
     services.queue.check_configured()?;
     let mut conn = db.conn().await?;

@@ -1,5 +1,7 @@
 //! `shared`'s integration tests: one binary, one PostgreSQL cluster for all of them.
 
+mod architecture;
+mod errors;
 mod repositories;
 mod secrets;
 mod sqs;

@@ -304,7 +304,7 @@ async fn record_and_submit(
     name: &str,
     photos: &[NewPhoto],
 ) -> Result<models::Model, (Option<i64>, ServiceError)> {
-    let db = services.db().map_err(|e| (None, e.into()))?;
+    let db = services.db();
     let draft = service::training::start_draft(db, user_id, name)
         .await
         .map_err(|e| (None, e))?;
@@ -415,13 +415,10 @@ async fn train(
                 .collect();
             delete_files(services, &ids).await;
             if let Some(model_id) = draft {
-                let removed = match services.db() {
-                    Ok(db) => match db.conn().await {
-                        Ok(conn) => shared::repo::erasure::delete_draft(&**conn, model_id)
-                            .await
-                            .map_err(|e| e.to_string()),
-                        Err(e) => Err(e.to_string()),
-                    },
+                let removed = match services.db().conn().await {
+                    Ok(conn) => shared::repo::erasure::delete_draft(&**conn, model_id)
+                        .await
+                        .map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 };
                 if let Err(cleanup) = removed {

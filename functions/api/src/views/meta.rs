@@ -20,7 +20,7 @@ pub struct Health {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DatabaseHealth {
-    /// `ok`, `error` or `not_configured`.
+    /// `ok` or `error`.
     pub status: &'static str,
     /// One round trip, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]

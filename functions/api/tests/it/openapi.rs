@@ -71,8 +71,12 @@ fn spec_operations(spec: &Value) -> BTreeSet<(String, String)> {
 }
 
 fn spec() -> Value {
-    // The spec needs no database: build it from an unconfigured environment.
-    let config = shared::config::Config::from_lookup(|_| None).unwrap();
+    // The spec needs no database: the pool is only built (it connects on first use), and nothing else
+    // is configured.
+    let config = shared::config::Config::from_lookup(|name| {
+        (name == "DATABASE_URL").then(|| "postgres://127.0.0.1:9/unused".to_owned())
+    })
+    .unwrap();
     let services =
         shared::services::Services::new(config, shared::queue::TrainingQueue::Disabled).unwrap();
     let (_, openapi) = api::api_router(api::State::new(services));

@@ -19,7 +19,7 @@ pub async fn command(
     argument: &str,
 ) -> Result<(), BotError> {
     let t = ctx.t();
-    let db = ctx.services().db()?;
+    let db = ctx.services().db();
     match command {
         Command::AdminStats => {
             let conn = db.conn().await?;
@@ -133,7 +133,7 @@ async fn find_user(ctx: &Ctx<'_>, query: &str) -> Result<Option<users::User>, Bo
     if query.trim().is_empty() {
         return Ok(None);
     }
-    let db = ctx.services().db()?;
+    let db = ctx.services().db();
     // Exact matches sort first; a prefix match must not stand in for them (an admin command acts
     // on the one person named, never on the newest `bo…` for `@bo`).
     let found = users::search(&**db.conn().await?, query, 1).await?;
@@ -149,7 +149,7 @@ async fn find_user(ctx: &Ctx<'_>, query: &str) -> Result<Option<users::User>, Bo
 
 async fn show_user(ctx: &Ctx<'_>, user: users::User) -> Result<(), BotError> {
     let t = ctx.t();
-    let db = ctx.services().db()?;
+    let db = ctx.services().db();
     let paid = payments::list_for_user(&**db.conn().await?, user.id, Page::first(5)).await?;
     let markup = keyboards::inline(vec![
         vec![(
@@ -185,7 +185,7 @@ async fn show_user(ctx: &Ctx<'_>, user: users::User) -> Result<(), BotError> {
 }
 
 async fn show_admins(ctx: &Ctx<'_>) -> Result<(), BotError> {
-    let db = ctx.services().db()?;
+    let db = ctx.services().db();
     let list = admins::list(&**db.conn().await?).await?;
     ctx.finish_with(
         ctx.t()
@@ -196,7 +196,7 @@ async fn show_admins(ctx: &Ctx<'_>) -> Result<(), BotError> {
 
 async fn show_styles(ctx: &Ctx<'_>) -> Result<(), BotError> {
     let t = ctx.t();
-    let db = ctx.services().db()?;
+    let db = ctx.services().db();
     let all = styles::list(&**db.conn().await?, true).await?;
     let rows = all
         .iter()
@@ -328,7 +328,7 @@ async fn promo(ctx: &Ctx<'_>, argument: &str) -> Result<(), BotError> {
     let option = |key: &str| options.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
     let result = match (verb, code) {
         (None, _) => {
-            let db = services.db()?;
+            let db = services.db();
             let codes = promos::list(&**db.conn().await?).await?;
             return ctx.finish_with(t.admin_promos(&codes), None);
         }

@@ -19,7 +19,7 @@ const STYLES_PER_PAGE: usize = 6;
 
 pub async fn begin(ctx: &Ctx<'_>, model_id: i64) -> Result<(), BotError> {
     let t = ctx.t();
-    let db = ctx.services().db()?;
+    let db = ctx.services().db();
     let conn = db.conn().await?;
     let ready = models::get_usable(&**conn, model_id, ctx.user.id)
         .await?
@@ -80,7 +80,7 @@ pub async fn style_page(ctx: &Ctx<'_>, tag: Option<&str>, page: u32) -> Result<(
 /// per style and the page arrows.
 async fn show_page(ctx: &Ctx<'_>, tag: Option<&str>, page: u32) -> Result<(), BotError> {
     let t = ctx.t();
-    let db = ctx.services().db()?;
+    let db = ctx.services().db();
     let all = styles::list_tagged(&**db.conn().await?, false, tag).await?;
     let pages = all.len().div_ceil(STYLES_PER_PAGE).max(1) as u32;
     let page = page.min(pages - 1);
@@ -180,7 +180,7 @@ async fn show_page(ctx: &Ctx<'_>, tag: Option<&str>, page: u32) -> Result<(), Bo
 
 /// A rating from the buttons under a delivered album.
 pub async fn on_rating(ctx: &Ctx<'_>, generation_id: i64, rating: i16) -> Result<(), BotError> {
-    let db = ctx.services().db()?;
+    let db = ctx.services().db();
     let rated = feedback::rate(&**db.conn().await?, generation_id, ctx.user.id, rating).await?;
     if !rated {
         return outdated(ctx).await;
@@ -193,7 +193,7 @@ pub async fn on_rating(ctx: &Ctx<'_>, generation_id: i64, rating: i16) -> Result
 /// The optional comment after a rating.
 pub async fn on_comment(ctx: &Ctx<'_>, generation_id: i64, text: &str) -> Result<(), BotError> {
     let comment: String = text.trim().chars().take(1000).collect();
-    let db = ctx.services().db()?;
+    let db = ctx.services().db();
     feedback::comment(&**db.conn().await?, generation_id, ctx.user.id, &comment).await?;
     ctx.set_dialog(&Dialog::Idle).await?;
     ctx.finish_with(ctx.t().comment_thanks, None)

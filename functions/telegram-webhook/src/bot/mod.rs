@@ -146,7 +146,7 @@ impl Ctx<'_> {
         if self.services().config.is_admin(self.user.id) {
             return Ok(Some(service::admin::Role::Owner));
         }
-        let db = self.services().db()?;
+        let db = self.services().db();
         Ok(service::admin::role(self.services(), &**db.conn().await?, self.user.id).await?)
     }
 
@@ -227,7 +227,7 @@ impl Ctx<'_> {
         if self.dialog() == *dialog {
             return Ok(()); // already so: spare the round trip
         }
-        let db = self.services().db()?;
+        let db = self.services().db();
         users::set_dialog(&**db.conn().await?, self.user.id, &dialog.to_json()).await?;
         *self.dialog.lock().expect("dialog") = dialog.clone();
         Ok(())
@@ -236,7 +236,7 @@ impl Ctx<'_> {
     /// Leaves the dialogue step `expected` for `next`, unless another delivery already left it
     /// (then `false`: that one does the step's work).
     pub async fn take_dialog(&self, expected: &Dialog, next: &Dialog) -> Result<bool, BotError> {
-        let db = self.services().db()?;
+        let db = self.services().db();
         let taken = users::replace_dialog(
             &**db.conn().await?,
             self.user.id,
@@ -433,7 +433,7 @@ async fn on_text(ctx: &Ctx<'_>, text: &str) -> Result<(), BotError> {
 async fn start(ctx: &Ctx<'_>, created: bool, payload: &str) -> Result<(), BotError> {
     let t = ctx.t();
     let services = ctx.services();
-    let db = services.db()?;
+    let db = services.db();
     let referrer =
         service::referrals::join(&**db.conn().await?, &ctx.user, created, payload).await?;
     ctx.set_dialog(&Dialog::Idle).await?;
@@ -482,7 +482,7 @@ async fn start(ctx: &Ctx<'_>, created: bool, payload: &str) -> Result<(), BotErr
 
 async fn list_models(ctx: &Ctx<'_>) -> Result<(), BotError> {
     let t = ctx.t();
-    let db = ctx.services().db()?;
+    let db = ctx.services().db();
     let conn = db.conn().await?;
     let own = models::list_for_user(&**conn, ctx.user.id, Page::first(20)).await?;
     let system = models::list_system(&**conn).await?;
@@ -550,7 +550,7 @@ async fn list_models(ctx: &Ctx<'_>) -> Result<(), BotError> {
 
 async fn history(ctx: &Ctx<'_>) -> Result<(), BotError> {
     let t = ctx.t();
-    let db = ctx.services().db()?;
+    let db = ctx.services().db();
     let list =
         generations::list_for_user(&**db.conn().await?, ctx.user.id, Page::first(10)).await?;
     if list.is_empty() {
@@ -572,7 +572,7 @@ async fn history(ctx: &Ctx<'_>) -> Result<(), BotError> {
 
 async fn referral(ctx: &Ctx<'_>) -> Result<(), BotError> {
     let t = ctx.t();
-    let db = ctx.services().db()?;
+    let db = ctx.services().db();
     let stats = referrals::statistics(&**db.conn().await?, ctx.user.id).await?;
     let link = ctx.telegram.start_link(&ctx.user.referral_code).await?;
     let bonus = ctx.services().config.product.referral_bonus;
@@ -620,7 +620,7 @@ async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotErro
         Callback::EraseMe { confirm: true } => {
             service::deletion::erase_account(ctx.services(), ctx.user.id).await?;
             // The balance as the ledger has it now (a queued model's cost may have come back).
-            let db = ctx.services().db()?;
+            let db = ctx.services().db();
             let balance = users::get(&**db.conn().await?, ctx.user.id)
                 .await?
                 .map_or(ctx.user.tokens_left, |u| u.tokens_left);

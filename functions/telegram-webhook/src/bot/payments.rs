@@ -17,7 +17,7 @@ use crate::State;
 /// The packs, priced for this user (a pending promo discount lowers every price).
 pub async fn offer(ctx: &Ctx<'_>) -> Result<(), BotError> {
     let t = ctx.t();
-    let db = ctx.services().db()?;
+    let db = ctx.services().db();
     let discount = promos::pending_discount(&**db.conn().await?, ctx.user.id).await?;
     let mut packs = ctx.services().config.product.packs.clone();
     let mut text = t.buy_header.to_owned();

@@ -16,7 +16,7 @@ pub async fn start(ctx: &Ctx<'_>) -> Result<(), BotError> {
 }
 
 pub async fn on_name(ctx: &Ctx<'_>, name: &str) -> Result<(), BotError> {
-    let db = ctx.services().db()?;
+    let db = ctx.services().db();
     let model = match training::start_draft(db, ctx.user.id, name).await {
         Ok(model) => model,
         Err(e) => return ctx.explain(e).await,
@@ -72,7 +72,7 @@ pub async fn on_photo(ctx: &Ctx<'_>, message: &Message) -> Result<(), BotError> 
     let Some(photo) = photo_of(message) else {
         return Ok(());
     };
-    let db = ctx.services().db()?;
+    let db = ctx.services().db();
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
     let Some(model) = models::get_for_update(&*tx, model_id)

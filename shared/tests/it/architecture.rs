@@ -134,9 +134,9 @@ impl Graph {
         while let Some((id, path)) = stack.pop() {
             for dep in self.normal.get(&id).into_iter().flatten() {
                 let dep_name = self.names[dep].clone();
-                if !seen.contains_key(&dep_name) {
-                    let dep_path = format!("{path} → {dep_name}");
-                    seen.insert(dep_name, dep_path.clone());
+                if let std::collections::btree_map::Entry::Vacant(entry) = seen.entry(dep_name) {
+                    let dep_path = format!("{path} → {}", entry.key());
+                    entry.insert(dep_path.clone());
                     stack.push((dep.clone(), dep_path));
                 }
             }

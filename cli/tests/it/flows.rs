@@ -59,9 +59,9 @@ async fn queued_model_to_ready_model_to_delivered_album() {
         .contains("is ready"));
 
     // The user generates: a prediction with our webhook, then the album arrives and is stored.
-    let generation = shared::service::generation::create(
+    let generation = shared::usecases::generation::create(
         &services,
-        &shared::service::generation::GenerationRequest {
+        &shared::usecases::generation::GenerationRequest {
             user_id: user.id,
             model_id: model.id,
             style_id: None,

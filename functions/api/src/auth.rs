@@ -15,7 +15,7 @@ use axum::http::{header, StatusCode};
 use serde_json::json;
 use shared::auth::{self, InitDataError};
 use shared::repo::users::{self, TelegramProfile, User};
-use shared::service::{self, admin::Role};
+use shared::usecases::{self, admin::Role};
 
 use crate::error::Error;
 use crate::State;
@@ -157,12 +157,13 @@ impl FromRequestParts<Arc<State>> for AuthUser {
         }
         let (mut user, created) = match known {
             Some(user) if same_names(&user, &profile) => (user, false),
-            _ => service::users::register(&**conn, &profile, "mini_app").await?,
+            _ => usecases::users::register(&**conn, &profile, "mini_app").await?,
         };
         // (The service decides whether the user is new enough to be referred, with no query
         // for one who is not.)
         if let Some(code) = init.start_param.as_deref().filter(|c| !c.contains('\0')) {
-            if let Some(referrer) = service::referrals::join(&**conn, &user, created, code).await? {
+            if let Some(referrer) = usecases::referrals::join(&**conn, &user, created, code).await?
+            {
                 tracing::info!(
                     user_id = user.id,
                     referrer,
@@ -195,7 +196,7 @@ impl FromRequestParts<Arc<State>> for AdminUser {
     ) -> Result<Self, Self::Rejection> {
         let AuthUser { user, .. } = AuthUser::from_request_parts(parts, state).await?;
         let db = state.services.db();
-        let role = service::admin::role(&state.services, &**db.conn().await?, user.id).await?;
+        let role = usecases::admin::role(&state.services, &**db.conn().await?, user.id).await?;
         match role {
             Some(role) => Ok(AdminUser { user, role }),
             None => Err(Error::forbidden("only admins may use this route")),

@@ -29,10 +29,10 @@ use serde_json::{json, Value};
 use shared::db::DbError;
 use shared::domain::rules::RuleError;
 use shared::errors::Transient;
-use shared::service::ServiceError;
 use shared::services::Unavailable;
 use shared::telegram::TelegramError;
 use shared::telemetry::error_chain;
+use shared::usecases::ServiceError;
 use web::ApiError;
 
 /// An API failure: the JSON error, and a `Retry-After` for rate limits.
@@ -160,8 +160,8 @@ impl From<RuleError> for Error {
     }
 }
 
-impl From<shared::service::styles::InvalidField> for Error {
-    fn from(e: shared::service::styles::InvalidField) -> Self {
+impl From<shared::usecases::styles::InvalidField> for Error {
+    fn from(e: shared::usecases::styles::InvalidField) -> Self {
         Self::invalid(e.field, e.message)
     }
 }

@@ -11,8 +11,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use shared::once::{handle_claimed, Handled, OnceError};
 use shared::repo::deliveries::{self, Delivery};
-use shared::service;
 use shared::telemetry::error_chain;
+use shared::usecases;
 use subtle::ConstantTimeEq;
 use teloxide_core::types::Update;
 use tracing::Instrument;
@@ -110,7 +110,7 @@ pub async fn process_update(
             let client = &**conn;
             tokio::join!(deliveries::claim(client, delivery), async {
                 match &sender {
-                    Some(profile) => service::users::register(client, profile, "bot")
+                    Some(profile) => usecases::users::register(client, profile, "bot")
                         .await
                         .map(Some),
                     None => Ok(None),

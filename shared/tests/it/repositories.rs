@@ -400,7 +400,7 @@ async fn a_paid_training_gets_its_job_even_when_the_queue_fails_at_submit() {
     let (broken, receiver) = shared::queue::TrainingQueue::in_process();
     drop(receiver);
     let services = shared::services::Services::new(env.config(), broken).unwrap();
-    let queued = shared::service::training::submit(&services, user.id, model.id)
+    let queued = shared::usecases::training::submit(&services, user.id, model.id)
         .await
         .expect("paid and queued, the job waits");
     assert_eq!(queued.status, ModelStatus::Queued);
@@ -411,7 +411,7 @@ async fn a_paid_training_gets_its_job_even_when_the_queue_fails_at_submit() {
 
     // A double click pays and queues nothing more; the sweep sends the job once the queue is back.
     assert!(
-        shared::service::training::submit(&services, user.id, model.id)
+        shared::usecases::training::submit(&services, user.id, model.id)
             .await
             .is_err()
     );

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::Json as JsonResponse;
 use serde::Deserialize;
 use shared::repo::{feedback, generations};
-use shared::service::generation::{self, GenerationRequest};
+use shared::usecases::generation::{self, GenerationRequest};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use axum::extract::State as AxumState;
 use axum::Json;
 use shared::repo::{referrals, users};
-use shared::service;
 use shared::services::Services;
+use shared::usecases;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -43,7 +43,7 @@ pub async fn referral_link(services: &Services, code: &str) -> Option<String> {
     responses((status = 200, description = "The caller", body = Me), AuthErrors))]
 async fn me(AxumState(state): AxumState<Arc<State>>, caller: AuthUser) -> ApiResult<Json<Me>> {
     let services = &state.services;
-    let role = service::admin::role(services, &**state.conn().await?, caller.user.id).await?;
+    let role = usecases::admin::role(services, &**state.conn().await?, caller.user.id).await?;
     let referral_link = referral_link(services, &caller.user.referral_code).await;
     Ok(Json(Me {
         profile: caller.user.into(),
@@ -66,7 +66,7 @@ async fn delete_me(
     AxumState(state): AxumState<Arc<State>>,
     caller: AuthUser,
 ) -> ApiResult<Json<AccountErased>> {
-    let erased = service::deletion::erase_account(&state.services, caller.user.id).await?;
+    let erased = usecases::deletion::erase_account(&state.services, caller.user.id).await?;
     tracing::info!(
         photos = erased.rows.photos,
         models = erased.rows.models,
@@ -89,7 +89,7 @@ async fn user(
         return Ok(Json(caller.user.into()));
     }
     let conn = state.conn().await?;
-    if service::admin::role(&state.services, &**conn, caller.user.id)
+    if usecases::admin::role(&state.services, &**conn, caller.user.id)
         .await?
         .is_none()
     {

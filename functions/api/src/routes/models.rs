@@ -10,7 +10,7 @@ use axum::Json as JsonResponse;
 use serde::Deserialize;
 use shared::domain::status::GenerationStatus;
 use shared::repo::{generations, models};
-use shared::service;
+use shared::usecases;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -74,7 +74,7 @@ async fn delete_model(
     caller: AuthUser,
     Path(id): Path<i64>,
 ) -> ApiResult<JsonResponse<Deletion>> {
-    let erased = service::deletion::erase_model(&state.services, caller.user.id, id).await?;
+    let erased = usecases::deletion::erase_model(&state.services, caller.user.id, id).await?;
     tracing::info!(
         model_id = id,
         photos = erased.photos_removed,
@@ -101,7 +101,7 @@ async fn set_sharing(
     Path(id): Path<i64>,
     Json(body): Json<Sharing>,
 ) -> ApiResult<StatusCode> {
-    service::sharing::set_consent(&state.services, caller.user.id, id, body.consent).await?;
+    usecases::sharing::set_consent(&state.services, caller.user.id, id, body.consent).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

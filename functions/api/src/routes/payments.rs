@@ -9,7 +9,7 @@ use axum::Json as JsonResponse;
 use serde::Deserialize;
 use shared::notify::{texts, Lang};
 use shared::repo::payments;
-use shared::service::payments as payment_service;
+use shared::usecases::payments as payment_service;
 use teloxide_core::payloads::CreateInvoiceLinkSetters;
 use teloxide_core::requests::Requester;
 use teloxide_core::types::LabeledPrice;

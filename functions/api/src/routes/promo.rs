@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::Json as JsonResponse;
 use chrono::Utc;
 use serde::Deserialize;
-use shared::service;
-use shared::service::promo::Refusal;
+use shared::usecases;
+use shared::usecases::promo::Refusal;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -47,7 +47,7 @@ async fn redeem_promo(
         return Err(Error::invalid("code", "must be a promo code"));
     }
     let outcome =
-        service::promo::redeem(&state.services, caller.user.id, &body.code, Utc::now()).await?;
+        usecases::promo::redeem(&state.services, caller.user.id, &body.code, Utc::now()).await?;
     let refusal = match outcome {
         Ok(redeemed) => return Ok(JsonResponse(redeemed.into())),
         Err(refusal) => refusal,
@@ -56,7 +56,7 @@ async fn redeem_promo(
         Refusal::Unknown => return Err(Error::not_found("promo code")),
         Refusal::TooManyAttempts { retry_after } => {
             return Err(Error::rate_limited(
-                service::promo::ATTEMPTS.action,
+                usecases::promo::ATTEMPTS.action,
                 retry_after,
             ))
         }

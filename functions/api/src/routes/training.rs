@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 use shared::domain::rules::{self, RuleError};
 use shared::fetch::is_forbidden;
 use shared::repo::models::{self, NewPhoto};
-use shared::service::{self, ServiceError};
 use shared::services::Services;
+use shared::usecases::{self, ServiceError};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -305,7 +305,7 @@ async fn record_and_submit(
     photos: &[NewPhoto],
 ) -> Result<models::Model, (Option<i64>, ServiceError)> {
     let db = services.db();
-    let draft = service::training::start_draft(db, user_id, name)
+    let draft = usecases::training::start_draft(db, user_id, name)
         .await
         .map_err(|e| (None, e))?;
     let fail = |e: ServiceError| (Some(draft.id), e);
@@ -317,13 +317,13 @@ async fn record_and_submit(
             .map_err(|e| fail(e.into()))?
             .ok_or_else(|| fail(ServiceError::NotFound("model")))?;
         for photo in photos {
-            service::training::add_photo(&*tx, &model, photo)
+            usecases::training::add_photo(&*tx, &model, photo)
                 .await
                 .map_err(fail)?;
         }
         tx.commit().await.map_err(|e| fail(e.into()))?;
     }
-    service::training::submit(services, user_id, draft.id)
+    usecases::training::submit(services, user_id, draft.id)
         .await
         .map_err(fail)
 }

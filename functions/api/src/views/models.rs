@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use shared::domain::status;
 use shared::repo::models;
-use shared::service::deletion;
+use shared::usecases::deletion;
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

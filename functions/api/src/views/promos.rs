@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use shared::repo::promos;
-use shared::service::promo::Redeemed;
+use shared::usecases::promo::Redeemed;
 use utoipa::ToSchema;
 
 /// What a redeemed code gave: tokens at once, or a discount on the next pack.

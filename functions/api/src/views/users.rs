@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use shared::repo::erasure;
 use shared::repo::users::User;
-use shared::service::deletion;
+use shared::usecases::deletion;
 use utoipa::ToSchema;
 
 use super::payments::Prices;

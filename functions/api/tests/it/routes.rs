@@ -1391,8 +1391,8 @@ async fn concurrent_erasures_erase_once() {
     // Two "Lambda instances", each with its own connection.
     let ((one, _jobs_one), (two, _jobs_two)) = (app.env.services(), app.env.services());
     let (a, b) = tokio::join!(
-        shared::service::deletion::erase_account(&one, ANN),
-        shared::service::deletion::erase_account(&two, ANN),
+        shared::usecases::deletion::erase_account(&one, ANN),
+        shared::usecases::deletion::erase_account(&two, ANN),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.rows.photos + b.rows.photos, 21, "{a:?} {b:?}");

@@ -1,14 +1,14 @@
 //! Admin commands: for owners (ADMIN_IDS) and the admins they add; anyone else gets "unknown
-//! command". Every change goes through `shared::service` (audited there).
+//! command". Every change goes through `shared::usecases` (audited there).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use shared::domain::callbacks::Callback;
 use shared::repo::promos::Terms;
 use shared::repo::styles::{self, NewStyle, StyleUpdate};
 use shared::repo::{admins, events, feedback, models, payments, promos, stats, users, Page};
-use shared::service::admin::Role;
-use shared::service::styles as style_rules;
-use shared::service::{self, ServiceError};
+use shared::usecases::admin::Role;
+use shared::usecases::styles as style_rules;
+use shared::usecases::{self, ServiceError};
 
 use super::{html, keyboards, BotError, Command, Ctx};
 
@@ -38,7 +38,7 @@ pub async fn command(
                 return ctx.finish_with(t.admin_system_usage, None);
             };
             let system = words.next() != Some("off");
-            match service::admin::set_system_model(ctx.services(), ctx.user.id, model_id, system)
+            match usecases::admin::set_system_model(ctx.services(), ctx.user.id, model_id, system)
                 .await
             {
                 Ok(()) => ctx.finish_with(t.admin_done(&format!("model #{model_id}")), None),
@@ -93,7 +93,7 @@ pub async fn command(
             let Some(user) = find_user(ctx, argument).await? else {
                 return ctx.finish_with(t.admin_user_not_found, None);
             };
-            let result = service::admin::change_admin(
+            let result = usecases::admin::change_admin(
                 ctx.services(),
                 ctx.user.id,
                 user.id,
@@ -260,7 +260,7 @@ async fn add_style(ctx: &Ctx<'_>, spec: &str) -> Result<(), BotError> {
         Ok(style) => style,
         Err(e) => return invalid_style(ctx, e),
     };
-    match service::admin::add_style(ctx.services(), ctx.user.id, &style).await {
+    match usecases::admin::add_style(ctx.services(), ctx.user.id, &style).await {
         Ok(Some(style)) => ctx.finish_with(t.admin_done(&html(&style.name)), None),
         Ok(None) => ctx.finish_with(t.admin_style_exists, None),
         Err(e) => admin_error(ctx, e),
@@ -297,7 +297,7 @@ async fn tag_style(ctx: &Ctx<'_>, spec: &str) -> Result<(), BotError> {
         Ok(change) => change,
         Err(e) => return invalid_style(ctx, e),
     };
-    match service::styles::update(ctx.services(), ctx.user.id, id, &change).await {
+    match usecases::styles::update(ctx.services(), ctx.user.id, id, &change).await {
         Ok(style) => ctx.finish_with(
             t.admin_done(&html(&format!("{}: {}", style.name, style.tags.join(", ")))),
             None,
@@ -354,7 +354,7 @@ async fn promo(ctx: &Ctx<'_>, argument: &str) -> Result<(), BotError> {
             let Ok(terms) = terms else {
                 return ctx.finish_with(t.admin_promo_usage, None);
             };
-            service::promo::create(services, ctx.user.id, code, &terms).await
+            usecases::promo::create(services, ctx.user.id, code, &terms).await
         }
         (Some("edit"), Some(_)) if options.is_empty() => {
             return ctx.finish_with(t.admin_promo_usage, None);
@@ -376,13 +376,13 @@ async fn promo(ctx: &Ctx<'_>, argument: &str) -> Result<(), BotError> {
             });
             match (until.transpose(), max.transpose()) {
                 (Ok(until), Ok(max)) => {
-                    service::promo::change(services, ctx.user.id, code, until, max, None).await
+                    usecases::promo::change(services, ctx.user.id, code, until, max, None).await
                 }
                 _ => return ctx.finish_with(t.admin_promo_usage, None),
             }
         }
         (Some(verb @ ("on" | "off")), Some(code)) => {
-            service::promo::change(services, ctx.user.id, code, None, None, Some(verb == "on"))
+            usecases::promo::change(services, ctx.user.id, code, None, None, Some(verb == "on"))
                 .await
         }
         _ => return ctx.finish_with(t.admin_promo_usage, None),
@@ -404,13 +404,13 @@ pub async fn callback(ctx: &Ctx<'_>, callback: Callback) -> Result<(), BotError>
     let services = ctx.services();
     match callback {
         Callback::AdminBlock { user_id, blocked } => {
-            match service::admin::set_blocked(services, ctx.user.id, user_id, blocked).await {
+            match usecases::admin::set_blocked(services, ctx.user.id, user_id, blocked).await {
                 Ok(user) => show_user(ctx, user).await,
                 Err(e) => admin_error(ctx, e),
             }
         }
         Callback::AdminTokens { user_id, delta } => {
-            match service::admin::adjust_tokens(services, ctx.user.id, user_id, delta, Some("bot"))
+            match usecases::admin::adjust_tokens(services, ctx.user.id, user_id, delta, Some("bot"))
                 .await
             {
                 Ok(balance) => ctx.finish_with(
@@ -425,7 +425,7 @@ pub async fn callback(ctx: &Ctx<'_>, callback: Callback) -> Result<(), BotError>
                 is_active: Some(active),
                 ..Default::default()
             };
-            match service::styles::update(services, ctx.user.id, style_id, &change).await {
+            match usecases::styles::update(services, ctx.user.id, style_id, &change).await {
                 Ok(_) => show_styles(ctx).await,
                 Err(e) => admin_error(ctx, e),
             }

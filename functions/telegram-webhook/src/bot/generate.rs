@@ -7,7 +7,7 @@ use shared::domain::rules::{self, MAX_IMAGES, MAX_PROMPT_CHARS, MIN_IMAGES, PRES
 use shared::domain::status::ModelStatus;
 use shared::errors::Transient;
 use shared::repo::{feedback, models, styles};
-use shared::service::generation::{self, GenerationRequest};
+use shared::usecases::generation::{self, GenerationRequest};
 use teloxide_core::payloads::SendPhotoSetters;
 use teloxide_core::requests::Requester;
 use teloxide_core::types::{ChatId, InputFile, InputMedia, InputMediaPhoto};

@@ -19,8 +19,8 @@ use shared::notify;
 use shared::repo::generations;
 use shared::repo::users::{self, TelegramProfile, User};
 use shared::repo::{models, referrals, Page};
-use shared::service::{self, ServiceError};
 use shared::telegram::{Telegram, TelegramError};
+use shared::usecases::{self, ServiceError};
 use teloxide_core::payloads::{
     AnswerCallbackQuerySetters, EditMessageTextSetters, SendMessageSetters,
 };
@@ -142,12 +142,12 @@ impl Ctx<'_> {
     }
 
     /// The user's admin role (owner from ADMIN_IDS, or an admin an owner added), if any.
-    pub async fn role(&self) -> Result<Option<service::admin::Role>, BotError> {
+    pub async fn role(&self) -> Result<Option<usecases::admin::Role>, BotError> {
         if self.services().config.is_admin(self.user.id) {
-            return Ok(Some(service::admin::Role::Owner));
+            return Ok(Some(usecases::admin::Role::Owner));
         }
         let db = self.services().db();
-        Ok(service::admin::role(self.services(), &**db.conn().await?, self.user.id).await?)
+        Ok(usecases::admin::role(self.services(), &**db.conn().await?, self.user.id).await?)
     }
 
     /// Sends an HTML message to the user. A user who blocked the bot is marked, not an error.
@@ -435,7 +435,7 @@ async fn start(ctx: &Ctx<'_>, created: bool, payload: &str) -> Result<(), BotErr
     let services = ctx.services();
     let db = services.db();
     let referrer =
-        service::referrals::join(&**db.conn().await?, &ctx.user, created, payload).await?;
+        usecases::referrals::join(&**db.conn().await?, &ctx.user, created, payload).await?;
     ctx.set_dialog(&Dialog::Idle).await?;
     // The messages below go to other chats, so the welcome can still be the webhook's response.
     ctx.finish_with(
@@ -609,7 +609,7 @@ async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotErro
         Callback::StartTraining { model_id } => training::submit(ctx, model_id).await,
         Callback::Generate { model_id } => generate::begin(ctx, model_id).await,
         Callback::Share { model_id, consent } => {
-            match service::sharing::set_consent(ctx.services(), ctx.user.id, model_id, consent)
+            match usecases::sharing::set_consent(ctx.services(), ctx.user.id, model_id, consent)
                 .await
             {
                 Ok(()) | Err(ServiceError::NotFound(_)) => list_models(ctx).await,
@@ -618,7 +618,7 @@ async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotErro
         }
         Callback::EraseMe { confirm: false } => ctx.finish_with(t.erase_kept, None),
         Callback::EraseMe { confirm: true } => {
-            service::deletion::erase_account(ctx.services(), ctx.user.id).await?;
+            usecases::deletion::erase_account(ctx.services(), ctx.user.id).await?;
             // The balance as the ledger has it now (a queued model's cost may have come back).
             let db = ctx.services().db();
             let balance = users::get(&**db.conn().await?, ctx.user.id)

@@ -4,9 +4,9 @@
 
 use shared::notify;
 use shared::repo::promos;
-use shared::service::payments::{self, CheckoutRefusal, ConfirmedPayment};
-use shared::service::promo::Redeemed;
 use shared::telegram::Telegram;
+use shared::usecases::payments::{self, CheckoutRefusal, ConfirmedPayment};
+use shared::usecases::promo::Redeemed;
 use teloxide_core::payloads::{AnswerPreCheckoutQuerySetters, SendInvoiceSetters};
 use teloxide_core::requests::Requester;
 use teloxide_core::types::{ChatId, LabeledPrice, PreCheckoutQuery, SuccessfulPayment};
@@ -23,7 +23,7 @@ pub async fn offer(ctx: &Ctx<'_>) -> Result<(), BotError> {
     let mut text = t.buy_header.to_owned();
     if let Some(d) = discount {
         for pack in &mut packs {
-            pack.price = shared::service::promo::discounted(pack, d.percent);
+            pack.price = shared::usecases::promo::discounted(pack, d.percent);
         }
         text.push('\n');
         text.push_str(&t.discount_note(d.percent));
@@ -39,7 +39,7 @@ pub async fn redeem_promo(ctx: &Ctx<'_>, code: &str) -> Result<(), BotError> {
         return ctx.finish_with(t.promo_usage, None);
     }
     let outcome =
-        shared::service::promo::redeem(ctx.services(), ctx.user.id, code, chrono::Utc::now())
+        shared::usecases::promo::redeem(ctx.services(), ctx.user.id, code, chrono::Utc::now())
             .await?;
     let text = match outcome {
         Ok(Redeemed::Tokens { tokens, balance }) => t.promo_tokens(tokens, balance),
@@ -53,7 +53,7 @@ pub async fn send_invoice(ctx: &Ctx<'_>, pack_id: &str) -> Result<(), BotError> 
     let t = ctx.t();
     let plan = match payments::plan_invoice(ctx.services(), ctx.user.id, pack_id).await {
         Ok(plan) => plan,
-        Err(shared::service::ServiceError::NotFound(_)) => {
+        Err(shared::usecases::ServiceError::NotFound(_)) => {
             ctx.reply(t.checkout_unknown_pack, None).await?;
             return Ok(());
         }

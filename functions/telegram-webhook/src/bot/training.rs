@@ -3,8 +3,8 @@
 use shared::domain::callbacks::Callback;
 use shared::domain::rules::{MAX_PHOTOS, MIN_PHOTOS};
 use shared::repo::models::{self, Model, NewPhoto};
-use shared::service::training::{self, PhotoAdded};
-use shared::service::ServiceError;
+use shared::usecases::training::{self, PhotoAdded};
+use shared::usecases::ServiceError;
 use teloxide_core::types::Message;
 
 use super::{html, keyboards, BotError, Ctx, Dialog};

@@ -10,7 +10,7 @@ use shared::queue::TrainingJob;
 use shared::repo::attempts::{self, Kind, State as AttemptState};
 use shared::repo::models;
 use shared::repo::users::User;
-use shared::service::generation::{self, GenerationRequest};
+use shared::usecases::generation::{self, GenerationRequest};
 use testkit::replicate::training_succeeded;
 use testkit::stored;
 use testkit::{fixtures, TestEnv, ADMIN_ID, PUBLIC_URL};

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::Json as JsonResponse;
 use serde::Deserialize;
 use shared::repo::admins;
-use shared::service;
+use shared::usecases;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -60,7 +60,7 @@ async fn add_admin(
     Json(body): Json<NewAdmin>,
 ) -> ApiResult<StatusCode> {
     owner_only(&admin)?;
-    service::admin::change_admin(&state.services, admin.user.id, body.user_id, true).await?;
+    usecases::admin::change_admin(&state.services, admin.user.id, body.user_id, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -74,7 +74,7 @@ async fn remove_admin(
     Path(user_id): Path<i64>,
 ) -> ApiResult<StatusCode> {
     owner_only(&admin)?;
-    if !service::admin::change_admin(&state.services, admin.user.id, user_id, false).await? {
+    if !usecases::admin::change_admin(&state.services, admin.user.id, user_id, false).await? {
         return Err(Error::not_found("admin"));
     }
     Ok(StatusCode::NO_CONTENT)

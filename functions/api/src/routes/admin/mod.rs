@@ -13,7 +13,7 @@ pub mod users;
 
 use std::sync::Arc;
 
-use shared::service::admin::Role;
+use shared::usecases::admin::Role;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::AdminUser;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use shared::service;
+use shared::usecases;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -36,6 +36,6 @@ async fn set_system_model(
     Path(id): Path<i64>,
     Json(body): Json<SystemFlag>,
 ) -> ApiResult<StatusCode> {
-    service::admin::set_system_model(&state.services, admin.user.id, id, body.system).await?;
+    usecases::admin::set_system_model(&state.services, admin.user.id, id, body.system).await?;
     Ok(StatusCode::NO_CONTENT)
 }

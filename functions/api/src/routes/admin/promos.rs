@@ -9,7 +9,7 @@ use axum::Json as JsonResponse;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use shared::repo::promos::{self, Terms};
-use shared::service;
+use shared::usecases;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -69,7 +69,7 @@ async fn create_promo(
         valid_until: body.valid_until,
         max_uses: body.max_uses,
     };
-    let promo = service::promo::create(&state.services, admin.user.id, &body.code, &terms).await?;
+    let promo = usecases::promo::create(&state.services, admin.user.id, &body.code, &terms).await?;
     Ok((StatusCode::CREATED, JsonResponse(promo.into())))
 }
 
@@ -110,7 +110,7 @@ async fn change_promo(
     if body.max_uses.flatten().is_some_and(|m| m <= 0) {
         return Err(Error::invalid("max_uses", "must be positive"));
     }
-    let promo = service::promo::change(
+    let promo = usecases::promo::change(
         &state.services,
         admin.user.id,
         &code,

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::Json as JsonResponse;
 use serde::{Deserialize, Deserializer};
 use shared::repo::styles::{NewStyle, StyleUpdate};
-use shared::service::{self, styles as style_rules};
+use shared::usecases::{self, styles as style_rules};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -91,7 +91,7 @@ async fn create_style(
         gender: input.gender,
         tags: input.tags,
     })?;
-    match service::admin::add_style(&state.services, admin.user.id, &style).await? {
+    match usecases::admin::add_style(&state.services, admin.user.id, &style).await? {
         Some(created) => Ok((StatusCode::CREATED, JsonResponse(created.into()))),
         None => Err(Error::new(
             StatusCode::CONFLICT,
@@ -156,7 +156,7 @@ async fn update_style(
         tags: patch.tags,
         is_active: patch.is_active,
     })?;
-    let style = service::styles::update(&state.services, admin.user.id, id, &update).await?;
+    let style = usecases::styles::update(&state.services, admin.user.id, id, &update).await?;
     Ok(JsonResponse(style.into()))
 }
 
@@ -173,6 +173,6 @@ async fn disable_style(
         is_active: Some(false),
         ..Default::default()
     };
-    let style = service::styles::update(&state.services, admin.user.id, id, &change).await?;
+    let style = usecases::styles::update(&state.services, admin.user.id, id, &change).await?;
     Ok(JsonResponse(style.into()))
 }

@@ -6,7 +6,7 @@ use axum::extract::State as AxumState;
 use axum::Json as JsonResponse;
 use serde::Deserialize;
 use shared::repo::users;
-use shared::service;
+use shared::usecases;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -86,7 +86,7 @@ async fn set_blocked(
     blocked: bool,
 ) -> ApiResult<Profile> {
     let user =
-        service::admin::set_blocked(&state.services, admin.user.id, user_id, blocked).await?;
+        usecases::admin::set_blocked(&state.services, admin.user.id, user_id, blocked).await?;
     tracing::info!(
         admin_id = admin.user.id,
         user_id,
@@ -160,7 +160,7 @@ async fn adjust_tokens(
     if reason.is_empty() || reason.chars().count() > 200 {
         return Err(Error::invalid("reason", "must be 1 to 200 characters"));
     }
-    let balance = service::admin::adjust_tokens(
+    let balance = usecases::admin::adjust_tokens(
         &state.services,
         admin.user.id,
         id,

@@ -9,7 +9,7 @@ mod ru;
 
 use shared::domain::status::{GenerationStatus, ModelStatus};
 use shared::notify::fill;
-use shared::service::promo::Refusal;
+use shared::usecases::promo::Refusal;
 
 pub use shared::notify::{html, money, Lang};
 

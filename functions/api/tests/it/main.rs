@@ -2,8 +2,8 @@
 
 mod app;
 mod auth;
-mod extras;
 mod fuzz;
 mod openapi;
+mod promos_feedback_admins;
 mod routes;
 mod views;

@@ -37,8 +37,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/admin/styles"),
     ("patch", "/api/admin/styles/{id}"),
     ("delete", "/api/admin/styles/{id}"),
-    // What the original system had beyond its README (promo codes, feedback, system models, the
-    // funnel, admins in the database and their audit log).
+    // Promo codes, feedback, system models and previews, the funnel, admins and their audit log.
     ("post", "/api/promo"),
     ("post", "/api/generations/{id}/feedback"),
     ("get", "/api/system-models"),

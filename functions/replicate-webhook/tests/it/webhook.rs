@@ -324,7 +324,7 @@ async fn the_model_ready_notice_survives_telegram_failing_and_arrives_once() {
         .iter()
         .all(|c| !c.answered_ok()));
 
-    // Replicate's retry of the same report changes nothing (and used to be the notice's only chance).
+    // Replicate's retry of the same report changes nothing: the notice went out through the effect log.
     app.deliver_ok("msg_2", &training_succeeded("tr_1")).await;
     fixtures::make_effects_due(app.env.db()).await;
     let (services, _jobs) = app.env.services();

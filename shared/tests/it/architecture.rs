@@ -307,6 +307,43 @@ fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>>
         .find_map(|node| visit(node, graph, &mut Vec::new(), &mut done))
 }
 
+/// The layers of `shared`, bottom first, as docs/architecture.md lists them.
+const LAYERS: &[&[&str]] = &[
+    &["config", "secrets", "signature", "telemetry"],
+    &["domain"],
+    &["db", "repo"],
+    &["telegram", "replicate", "queue", "fetch", "auth"],
+    &["services", "errors"],
+    &["effects", "once", "notify"],
+    &["transitions", "dispatch"],
+    &["attempts", "outcomes"],
+    &["usecases"],
+];
+
+fn layer_of(module: &str) -> Option<usize> {
+    LAYERS.iter().position(|layer| layer.contains(&module))
+}
+
+#[test]
+fn shared_modules_use_only_their_layer_and_those_below() {
+    let graph = module_uses(&workspace_root().join("shared/src"));
+    let mut broken = Vec::new();
+    for (module, uses) in &graph {
+        let Some(level) = layer_of(module) else {
+            broken.push(format!("{module} is in no layer of docs/architecture.md"));
+            continue;
+        };
+        for used in uses {
+            match layer_of(used) {
+                Some(below) if below <= level => {}
+                Some(_) => broken.push(format!("{module} → {used} points up")),
+                None => broken.push(format!("{used} is in no layer of docs/architecture.md")),
+            }
+        }
+    }
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
+
 #[test]
 fn shared_modules_form_no_cycle() {
     let src = workspace_root().join("shared/src");

@@ -94,11 +94,24 @@ pub async fn fail_training(
     else {
         return Ok(None);
     };
-    let refunded = refund(
+    let job = FailedJob {
+        user_id: failed.user_id,
+        cost: failed.cost_tokens,
+        refund_reference: format!("model:{}", failed.id),
+        notice_key: format!("training-failed:{}", failed.id),
+    };
+    let (refunded, mut written) = refund_and_tell(
         &*tx,
-        failed.user_id,
-        failed.cost_tokens,
-        &format!("model:{}", failed.id),
+        job,
+        |refunded| Notice::TrainingFailed {
+            name: failed.name.clone(),
+            refunded,
+        },
+        AdminNotice::TrainingFailed {
+            user_id: failed.user_id,
+            model_id: failed.id,
+            error: error.to_owned(),
+        },
     )
     .await?;
     events::record(
@@ -108,23 +121,6 @@ pub async fn fail_training(
         json!({"model_id": failed.id, "status": "failed", "refunded": refunded}),
     )
     .await?;
-    let mut written = Written::new();
-    written
-        .tell_user_and_admins(
-            &*tx,
-            &format!("training-failed:{}", failed.id),
-            failed.user_id,
-            Notice::TrainingFailed {
-                name: failed.name.clone(),
-                refunded,
-            },
-            AdminNotice::TrainingFailed {
-                user_id: failed.user_id,
-                model_id: failed.id,
-                error: error.to_owned(),
-            },
-        )
-        .await?;
     delete_training_zips(&*tx, &mut written, failed.id).await?;
     tx.commit().await?;
     Ok(Some(written))
@@ -143,27 +139,23 @@ pub async fn fail_generation(
     else {
         return Ok(None);
     };
-    let refunded = refund(
+    let job = FailedJob {
+        user_id: failed.user_id,
+        cost: failed.cost_tokens,
+        refund_reference: format!("generation:{}", failed.id),
+        notice_key: format!("generation-failed:{}", failed.id),
+    };
+    let (_, written) = refund_and_tell(
         &*tx,
-        failed.user_id,
-        failed.cost_tokens,
-        &format!("generation:{}", failed.id),
+        job,
+        |refunded| Notice::GenerationFailed { refunded },
+        AdminNotice::GenerationFailed {
+            user_id: failed.user_id,
+            generation_id: failed.id,
+            error: error.to_owned(),
+        },
     )
     .await?;
-    let mut written = Written::new();
-    written
-        .tell_user_and_admins(
-            &*tx,
-            &format!("generation-failed:{}", failed.id),
-            failed.user_id,
-            Notice::GenerationFailed { refunded },
-            AdminNotice::GenerationFailed {
-                user_id: failed.user_id,
-                generation_id: failed.id,
-                error: error.to_owned(),
-            },
-        )
-        .await?;
     tx.commit().await?;
     Ok(Some(written))
 }
@@ -261,6 +253,36 @@ async fn delete_training_zips(
 }
 
 /// Credits `tokens` back for `reference`, once (a second refund of the same thing is a no-op).
+/// A paid job that failed: its owner, what it cost, and the keys that make its refund and its
+/// notices happen once.
+struct FailedJob {
+    user_id: i64,
+    cost: i64,
+    refund_reference: String,
+    notice_key: String,
+}
+
+/// Refunds a failed job's cost (once) and tells its owner, with what was refunded, and the admins.
+async fn refund_and_tell(
+    db: &impl GenericClient,
+    job: FailedJob,
+    notice: impl FnOnce(i64) -> Notice,
+    admin_notice: AdminNotice,
+) -> Result<(i64, Written), TransitionError> {
+    let refunded = refund(db, job.user_id, job.cost, &job.refund_reference).await?;
+    let mut written = Written::new();
+    written
+        .tell_user_and_admins(
+            db,
+            &job.notice_key,
+            job.user_id,
+            notice(refunded),
+            admin_notice,
+        )
+        .await?;
+    Ok((refunded, written))
+}
+
 async fn refund(
     db: &impl GenericClient,
     user_id: i64,

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{DbError, GenericClient, Page, Type};
+use super::{changed_one, DbError, GenericClient, Page, Type};
 
 pub async fn is_admin(db: &impl GenericClient, user_id: i64) -> Result<bool, DbError> {
     let row = db
@@ -17,24 +17,22 @@ pub async fn is_admin(db: &impl GenericClient, user_id: i64) -> Result<bool, DbE
 
 /// Adds an admin; false if they already were one.
 pub async fn add(db: &impl GenericClient, user_id: i64, added_by: i64) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "INSERT INTO admins (user_id, added_by) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING",
-            &[(&user_id, Type::INT8), (&added_by, Type::INT8)],
-        )
-        .await?;
-    Ok(n == 1)
+    changed_one(
+        db,
+        "INSERT INTO admins (user_id, added_by) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING",
+        &[(&user_id, Type::INT8), (&added_by, Type::INT8)],
+    )
+    .await
 }
 
 /// Removes an admin; false if they were not one.
 pub async fn remove(db: &impl GenericClient, user_id: i64) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "DELETE FROM admins WHERE user_id = $1",
-            &[(&user_id, Type::INT8)],
-        )
-        .await?;
-    Ok(n == 1)
+    changed_one(
+        db,
+        "DELETE FROM admins WHERE user_id = $1",
+        &[(&user_id, Type::INT8)],
+    )
+    .await
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 
-use super::{fetch_opt, find, DbError, FromRow, GenericClient, Type};
+use super::{changed_one, fetch_opt, find, DbError, FromRow, GenericClient, Type};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -157,14 +157,8 @@ pub async fn take_over(
     tag: &str,
     lease_secs: i64,
 ) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "UPDATE replicate_attempts SET lease_until = now() + make_interval(secs => $2), updated_at = now()
-             WHERE tag = $1 AND state = 'starting' AND (lease_until IS NULL OR lease_until <= now())",
-            &[(&tag, Type::TEXT), (&(lease_secs as f64), Type::FLOAT8)],
-        )
-        .await?;
-    Ok(n == 1)
+    changed_one(db, "UPDATE replicate_attempts SET lease_until = now() + make_interval(secs => $2), updated_at = now()
+             WHERE tag = $1 AND state = 'starting' AND (lease_until IS NULL OR lease_until <= now())", &[(&tag, Type::TEXT), (&(lease_secs as f64), Type::FLOAT8)]).await
 }
 
 /// Records what the remote call will carry (the uploaded zip's URL or the seed, the destination
@@ -177,19 +171,13 @@ pub async fn prepare(
     destination: Option<&str>,
     margin_secs: i64,
 ) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "UPDATE replicate_attempts SET input_ref = $2, destination = COALESCE($3, destination), updated_at = now()
-             WHERE tag = $1 AND state = 'starting' AND lease_until > now() + make_interval(secs => $4)",
-            &[
+    changed_one(db, "UPDATE replicate_attempts SET input_ref = $2, destination = COALESCE($3, destination), updated_at = now()
+             WHERE tag = $1 AND state = 'starting' AND lease_until > now() + make_interval(secs => $4)", &[
                 (&tag, Type::TEXT),
                 (&input_ref, Type::TEXT),
                 (&destination, Type::TEXT),
                 (&(margin_secs as f64), Type::FLOAT8),
-            ],
-        )
-        .await?;
-    Ok(n == 1)
+            ]).await
 }
 
 /// The attempt became Replicate's job `replicate_id`. True if it moved (from `starting`, or it was
@@ -199,26 +187,19 @@ pub async fn mark_created(
     tag: &str,
     replicate_id: &str,
 ) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "UPDATE replicate_attempts SET state = 'created', replicate_id = $2, lease_until = NULL, updated_at = now()
-             WHERE tag = $1 AND (state = 'starting' OR (state = 'created' AND replicate_id = $2))",
-            &[(&tag, Type::TEXT), (&replicate_id, Type::TEXT)],
-        )
-        .await?;
-    Ok(n == 1)
+    changed_one(db, "UPDATE replicate_attempts SET state = 'created', replicate_id = $2, lease_until = NULL, updated_at = now()
+             WHERE tag = $1 AND (state = 'starting' OR (state = 'created' AND replicate_id = $2))", &[(&tag, Type::TEXT), (&replicate_id, Type::TEXT)]).await
 }
 
 /// The attempt never became a job: only a `starting` one moves.
 pub async fn abandon(db: &impl GenericClient, tag: &str) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "UPDATE replicate_attempts SET state = 'abandoned', lease_until = NULL, updated_at = now()
+    changed_one(
+        db,
+        "UPDATE replicate_attempts SET state = 'abandoned', lease_until = NULL, updated_at = now()
              WHERE tag = $1 AND state = 'starting'",
-            &[(&tag, Type::TEXT)],
-        )
-        .await?;
-    Ok(n == 1)
+        &[(&tag, Type::TEXT)],
+    )
+    .await
 }
 
 /// A job that was created but is not wanted (its model failed meanwhile): abandoned with its id.

@@ -1,7 +1,7 @@
 //! User data deletion: a model's training photos and Replicate references removed, the model kept
 //! as `canceled` (its ledger entries and generations still point at it).
 
-use super::{DbError, GenericClient, Type};
+use super::{changed_one, DbError, GenericClient, Type};
 
 /// Deletes the model's training photos and clears what points at its trained weights (version,
 /// weights URL, destination, preview); the model becomes `canceled`. Returns the photos removed.
@@ -30,13 +30,12 @@ pub async fn erase_model(db: &impl GenericClient, model_id: i64) -> Result<i64, 
 /// Removes a model that is still a draft (with its photos): a training request that failed before
 /// anything was charged leaves nothing behind. False if it is no draft (any more).
 pub async fn delete_draft(db: &impl GenericClient, model_id: i64) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "DELETE FROM models WHERE id = $1 AND status = 'draft'",
-            &[(&model_id, Type::INT8)],
-        )
-        .await?;
-    Ok(n == 1)
+    changed_one(
+        db,
+        "DELETE FROM models WHERE id = $1 AND status = 'draft'",
+        &[(&model_id, Type::INT8)],
+    )
+    .await
 }
 
 /// What of a user's data lives at Replicate, to delete there (read under the user's row lock).

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{DbError, GenericClient, Type};
+use super::{changed_one, DbError, GenericClient, Type};
 
 /// Rates the user's own generation (again, if they change their mind). False if the generation is
 /// not theirs.
@@ -12,15 +12,9 @@ pub async fn rate(
     user_id: i64,
     rating: i16,
 ) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "INSERT INTO generation_feedback (generation_id, user_id, rating)
+    changed_one(db, "INSERT INTO generation_feedback (generation_id, user_id, rating)
              SELECT id, user_id, $3 FROM generations WHERE id = $1 AND user_id = $2
-             ON CONFLICT (generation_id) DO UPDATE SET rating = EXCLUDED.rating, updated_at = now()",
-            &[(&generation_id, Type::INT8), (&user_id, Type::INT8), (&rating, Type::INT2)],
-        )
-        .await?;
-    Ok(n == 1)
+             ON CONFLICT (generation_id) DO UPDATE SET rating = EXCLUDED.rating, updated_at = now()", &[(&generation_id, Type::INT8), (&user_id, Type::INT8), (&rating, Type::INT2)]).await
 }
 
 /// Adds a comment to the user's rating of a generation. False if there is no rating of theirs.
@@ -30,13 +24,7 @@ pub async fn comment(
     user_id: i64,
     text: &str,
 ) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "UPDATE generation_feedback SET comment = $3, updated_at = now() WHERE generation_id = $1 AND user_id = $2",
-            &[(&generation_id, Type::INT8), (&user_id, Type::INT8), (&text, Type::TEXT)],
-        )
-        .await?;
-    Ok(n == 1)
+    changed_one(db, "UPDATE generation_feedback SET comment = $3, updated_at = now() WHERE generation_id = $1 AND user_id = $2", &[(&generation_id, Type::INT8), (&user_id, Type::INT8), (&text, Type::TEXT)]).await
 }
 
 #[derive(Debug, Clone, PartialEq)]

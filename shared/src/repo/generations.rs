@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 
 use super::{
-    fetch_all, fetch_one, fetch_opt, find, find_page, DbError, FromRow, GenericClient, Page, Type,
+    changed_one, fetch_all, fetch_one, fetch_opt, find, find_page, DbError, FromRow, GenericClient,
+    Page, Type,
 };
 use crate::domain::status::GenerationStatus;
 
@@ -187,14 +188,8 @@ pub async fn set_prediction(
     id: i64,
     prediction_id: &str,
 ) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "UPDATE generations SET replicate_prediction_id = $2, status = 'starting', updated_at = now()
-             WHERE id = $1 AND status = 'pending'",
-            &[(&id, Type::INT8), (&prediction_id, Type::TEXT)],
-        )
-        .await?;
-    Ok(n == 1)
+    changed_one(db, "UPDATE generations SET replicate_prediction_id = $2, status = 'starting', updated_at = now()
+             WHERE id = $1 AND status = 'pending'", &[(&id, Type::INT8), (&prediction_id, Type::TEXT)]).await
 }
 
 /// Moves a generation forward to `next` (never back, never out of a final status). Returns it if it moved.
@@ -239,14 +234,13 @@ pub async fn set_results(
     id: i64,
     result_urls: &[String],
 ) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "UPDATE generations SET result_urls = $2, status = 'processing', updated_at = now()
+    changed_one(
+        db,
+        "UPDATE generations SET result_urls = $2, status = 'processing', updated_at = now()
              WHERE id = $1 AND status IN ('pending', 'starting', 'processing')",
-            &[(&id, Type::INT8), (&result_urls, Type::TEXT_ARRAY)],
-        )
-        .await?;
-    Ok(n == 1)
+        &[(&id, Type::INT8), (&result_urls, Type::TEXT_ARRAY)],
+    )
+    .await
 }
 
 /// Stores the Telegram file ids of the delivered images (Replicate's URLs expire within the hour).

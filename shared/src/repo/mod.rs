@@ -91,6 +91,15 @@ pub(crate) async fn find_all<T: FromRow>(
     fetch_all(db, &sql, params).await
 }
 
+/// Whether the statement changed exactly one row.
+pub(crate) async fn changed_one(
+    db: &impl GenericClient,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<bool, DbError> {
+    Ok(db.execute_typed(sql, params).await? == 1)
+}
+
 /// The statement's only row, read as `T`.
 pub(crate) async fn fetch_one<T: FromRow>(
     db: &impl GenericClient,

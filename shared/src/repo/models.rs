@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 
 use super::{
-    fetch_all, fetch_one, fetch_opt, find, find_all, find_page, DbError, FromRow, GenericClient,
-    Page, Type,
+    changed_one, fetch_all, fetch_one, fetch_opt, find, find_all, find_page, DbError, FromRow,
+    GenericClient, Page, Type,
 };
 use crate::domain::status::ModelStatus;
 
@@ -167,13 +167,7 @@ pub async fn list_system(db: &impl GenericClient) -> Result<Vec<Model>, DbError>
 
 /// Makes a model a system model (or a user's again).
 pub async fn set_type(db: &impl GenericClient, id: i64, system: bool) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "UPDATE models SET model_type = CASE WHEN $2 THEN 'system' ELSE 'user' END, updated_at = now() WHERE id = $1",
-            &[(&id, Type::INT8), (&system, Type::BOOL)],
-        )
-        .await?;
-    Ok(n == 1)
+    changed_one(db, "UPDATE models SET model_type = CASE WHEN $2 THEN 'system' ELSE 'user' END, updated_at = now() WHERE id = $1", &[(&id, Type::INT8), (&system, Type::BOOL)]).await
 }
 
 /// The owner agrees (or no longer agrees) to have their model offered to everyone; withdrawing also
@@ -184,21 +178,20 @@ pub async fn set_sharing_consent(
     user_id: i64,
     consent: bool,
 ) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "UPDATE models SET
+    changed_one(
+        db,
+        "UPDATE models SET
                 shared_consent_at = CASE WHEN $3 THEN COALESCE(shared_consent_at, now()) END,
                 model_type = CASE WHEN $3 THEN model_type ELSE 'user' END,
                 updated_at = now()
              WHERE id = $1 AND user_id = $2",
-            &[
-                (&id, Type::INT8),
-                (&user_id, Type::INT8),
-                (&consent, Type::BOOL),
-            ],
-        )
-        .await?;
-    Ok(n == 1)
+        &[
+            (&id, Type::INT8),
+            (&user_id, Type::INT8),
+            (&consent, Type::BOOL),
+        ],
+    )
+    .await
 }
 
 /// Sets the preview (a Telegram file id and/or a URL), replacing any.
@@ -208,17 +201,16 @@ pub async fn set_preview(
     file_id: Option<&str>,
     url: Option<&str>,
 ) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "UPDATE models SET preview_file_id = $2, preview_url = $3 WHERE id = $1",
-            &[
-                (&id, Type::INT8),
-                (&file_id, Type::TEXT),
-                (&url, Type::TEXT),
-            ],
-        )
-        .await?;
-    Ok(n == 1)
+    changed_one(
+        db,
+        "UPDATE models SET preview_file_id = $2, preview_url = $3 WHERE id = $1",
+        &[
+            (&id, Type::INT8),
+            (&file_id, Type::TEXT),
+            (&url, Type::TEXT),
+        ],
+    )
+    .await
 }
 
 /// Makes a photo the model's preview when it has none, if the photo is its owner's: a system
@@ -229,18 +221,17 @@ pub async fn set_first_preview(
     owner_id: i64,
     file_id: &str,
 ) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "UPDATE models SET preview_file_id = $3
+    changed_one(
+        db,
+        "UPDATE models SET preview_file_id = $3
              WHERE id = $1 AND user_id = $2 AND preview_file_id IS NULL AND preview_url IS NULL",
-            &[
-                (&id, Type::INT8),
-                (&owner_id, Type::INT8),
-                (&file_id, Type::TEXT),
-            ],
-        )
-        .await?;
-    Ok(n == 1)
+        &[
+            (&id, Type::INT8),
+            (&owner_id, Type::INT8),
+            (&file_id, Type::TEXT),
+        ],
+    )
+    .await
 }
 
 /// Records how long the training ran at Replicate.
@@ -420,14 +411,8 @@ pub async fn queue(
     model_id: i64,
     cost_tokens: i64,
 ) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "UPDATE models SET status = 'queued', cost_tokens = $2, queued_at = now(), updated_at = now()
-             WHERE id = $1 AND status = 'draft'",
-            &[(&model_id, Type::INT8), (&cost_tokens, Type::INT8)],
-        )
-        .await?;
-    Ok(n == 1)
+    changed_one(db, "UPDATE models SET status = 'queued', cost_tokens = $2, queued_at = now(), updated_at = now()
+             WHERE id = $1 AND status = 'draft'", &[(&model_id, Type::INT8), (&cost_tokens, Type::INT8)]).await
 }
 
 /// Records the Replicate training of a queued model and moves it to `training`.
@@ -437,15 +422,18 @@ pub async fn start_training(
     training_id: &str,
     replicate_model: &str,
 ) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "UPDATE models SET status = 'training', replicate_training_id = $2, replicate_model = $3,
+    changed_one(
+        db,
+        "UPDATE models SET status = 'training', replicate_training_id = $2, replicate_model = $3,
                     training_started_at = now(), updated_at = now()
              WHERE id = $1 AND status = 'queued'",
-            &[(&model_id, Type::INT8), (&training_id, Type::TEXT), (&replicate_model, Type::TEXT)],
-        )
-        .await?;
-    Ok(n == 1)
+        &[
+            (&model_id, Type::INT8),
+            (&training_id, Type::TEXT),
+            (&replicate_model, Type::TEXT),
+        ],
+    )
+    .await
 }
 
 /// Moves a model forward to `next` (only from an earlier, non-final status). Returns the model if it moved.

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 
-use super::{fetch_all, fetch_opt, find, DbError, FromRow, GenericClient, Type};
+use super::{changed_one, fetch_all, fetch_opt, find, DbError, FromRow, GenericClient, Type};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PromoCode {
@@ -212,11 +212,10 @@ pub async fn apply_to_payment(
     redemption_id: i64,
     payment_id: i64,
 ) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "UPDATE promo_redemptions SET payment_id = $2 WHERE id = $1 AND payment_id IS NULL",
-            &[(&redemption_id, Type::INT8), (&payment_id, Type::INT8)],
-        )
-        .await?;
-    Ok(n == 1)
+    changed_one(
+        db,
+        "UPDATE promo_redemptions SET payment_id = $2 WHERE id = $1 AND payment_id IS NULL",
+        &[(&redemption_id, Type::INT8), (&payment_id, Type::INT8)],
+    )
+    .await
 }

@@ -5,7 +5,9 @@ use rand::distributions::Alphanumeric;
 use rand::Rng;
 use tokio_postgres::Row;
 
-use super::{fetch_all, fetch_opt, find, find_page, DbError, FromRow, GenericClient, Page, Type};
+use super::{
+    changed_one, fetch_all, fetch_opt, find, find_page, DbError, FromRow, GenericClient, Page, Type,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
@@ -222,17 +224,16 @@ pub async fn replace_dialog(
     expected: &serde_json::Value,
     next: &serde_json::Value,
 ) -> Result<bool, DbError> {
-    let n = db
-        .execute_typed(
-            "UPDATE users SET dialog = $3, updated_at = now() WHERE id = $1 AND dialog = $2",
-            &[
-                (&id, Type::INT8),
-                (expected, Type::JSONB),
-                (next, Type::JSONB),
-            ],
-        )
-        .await?;
-    Ok(n == 1)
+    changed_one(
+        db,
+        "UPDATE users SET dialog = $3, updated_at = now() WHERE id = $1 AND dialog = $2",
+        &[
+            (&id, Type::INT8),
+            (expected, Type::JSONB),
+            (next, Type::JSONB),
+        ],
+    )
+    .await
 }
 
 pub async fn set_dialog(

@@ -61,6 +61,7 @@ async fn queued_model_to_ready_model_to_delivered_album() {
     // The user generates: a prediction with our webhook, then the album arrives and is stored.
     let generation = shared::usecases::generation::create(
         &services,
+        services.replicate().unwrap(),
         &shared::usecases::generation::GenerationRequest {
             user_id: user.id,
             model_id: model.id,

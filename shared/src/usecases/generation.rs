@@ -8,7 +8,7 @@ use crate::attempts::{self as settle, Attached};
 use crate::domain::rules;
 use crate::domain::status::{GenerationStatus, ModelStatus};
 use crate::outcomes;
-use crate::replicate::ReplicateError;
+use crate::replicate::{Replicate, ReplicateError};
 use crate::repo::attempts::{self, Attempt, Kind};
 use crate::repo::events::{self, Event};
 use crate::repo::generations::{self, Generation, NewGeneration};
@@ -27,17 +27,18 @@ pub struct GenerationRequest<'a> {
     pub images: i32,
 }
 
-/// Creates a generation: validates it, debits `images x price` with the row and its attempt written
+/// Creates a generation with `replicate` (the caller refuses the request when Replicate is not
+/// configured): validates it, debits `images x price` with the row and its attempt written
 /// in the same transaction, then creates the Replicate prediction. If Replicate refuses, the
 /// generation fails and is refunded at once; the caller gets the error. If the answer is lost (a
 /// timeout, a 5xx), the prediction is looked up first: found, it is attached and runs.
 pub async fn create(
     services: &Services,
+    replicate: &Replicate,
     request: &GenerationRequest<'_>,
 ) -> Result<Generation, ServiceError> {
     let prompt = rules::validate_prompt(request.prompt)?;
     let images = rules::validate_image_count(request.images)?;
-    let replicate = services.replicate()?;
     let db = services.db();
     let mut conn = db.conn().await?;
     let model = models::get_usable(&**conn, request.model_id, request.user_id)

@@ -90,9 +90,11 @@ async fn create_generation(
     // Input that breaks a rule is refused before it counts against the rate limit.
     shared::domain::rules::validate_prompt(&body.prompt)?;
     shared::domain::rules::validate_image_count(body.count)?;
+    let replicate = state.services.replicate()?;
     crate::limits::enforce(&state, caller.user.id, &state.limits.generation).await?;
     let generation = generation::create(
         &state.services,
+        replicate,
         &GenerationRequest {
             user_id: caller.user.id,
             model_id: body.model_id,

@@ -275,6 +275,11 @@ pub async fn on_count(ctx: &Ctx<'_>, images: i32) -> Result<(), BotError> {
     else {
         return outdated(ctx).await;
     };
+    // Without Replicate nothing is taken or paid: the choice stays open for later.
+    let Ok(replicate) = ctx.services().replicate() else {
+        ctx.reply(ctx.t().try_later, None).await?;
+        return Ok(());
+    };
     // The step is taken before the tokens are: a redelivered update or a second press of the
     // same keyboard finds it gone and cannot pay for a second generation.
     if !ctx.take_dialog(&choosing, &Dialog::Idle).await? {
@@ -287,7 +292,7 @@ pub async fn on_count(ctx: &Ctx<'_>, images: i32) -> Result<(), BotError> {
         prompt,
         images,
     };
-    match generation::create(ctx.services(), &request).await {
+    match generation::create(ctx.services(), replicate, &request).await {
         Ok(generation) => {
             ctx.reply(ctx.t().generation_started(generation.num_images), None)
                 .await?;

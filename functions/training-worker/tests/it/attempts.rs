@@ -384,7 +384,9 @@ async fn a_prediction_replicate_took_but_answered_500_is_attached_not_refunded()
         prompt: "on a beach",
         images: 1,
     };
-    let created = generation::create(&services, &request).await.unwrap();
+    let created = generation::create(&services, services.replicate().unwrap(), &request)
+        .await
+        .unwrap();
 
     let predictions = env.replicate.predictions();
     assert_eq!(predictions.len(), 1, "one prediction");

@@ -1507,3 +1507,28 @@ async fn deleting_my_data_cancels_a_generation_in_progress_and_its_results_are_n
     let user = stored::user(app.db(), ANN).await;
     assert_eq!((user.first_name.as_str(), user.username), ("", None));
 }
+
+#[tokio::test]
+async fn a_generation_without_replicate_configured_is_refused_before_anything_is_paid() {
+    let app = App::spawn_with(
+        |env| env.set("REPLICATE_API_TOKEN", None),
+        api::RateLimits::default(),
+    )
+    .await;
+    fixtures::user(app.db(), ANN, 100).await;
+    let model = fixtures::ready_model(app.db(), ANN).await;
+
+    let answer = app
+        .post(
+            "/api/generations",
+            ANN,
+            json!({"model_id": model.id, "prompt": "on a beach", "count": 1}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{answer:?}");
+    let error = answer.error();
+    assert_eq!(error.code, "not_configured");
+    assert!(error.message.contains("REPLICATE_API_TOKEN"), "{error:?}");
+    assert_eq!(stored::user(app.db(), ANN).await.tokens_left, 100);
+    assert!(app.env.replicate.predictions().is_empty());
+}

@@ -7,7 +7,7 @@ use shared::domain::status::ModelStatus;
 use shared::repo::{generations, ledger, models, payments, users, Page};
 use testkit::stored;
 use testkit::updates::{self, TgUser};
-use testkit::{fixtures, ADMIN_ID, WEBHOOK_SECRET};
+use testkit::{fixtures, TestEnv, ADMIN_ID, WEBHOOK_SECRET};
 
 /// Ann (user 1) starts the bot; Bob (user 2) starts it with her referral code, which is returned.
 async fn bob_joins_through_ann(app: &App) -> (TgUser, TgUser, String) {
@@ -755,4 +755,31 @@ async fn delete_me_explains_asks_and_erases_only_when_confirmed() {
     assert_eq!(user.tokens_left, balance);
     app.send(&updates::text(7, &ann, "/models")).await;
     assert!(!app.last_text(1).contains("Me —"), "{}", app.last_text(1));
+}
+
+#[tokio::test]
+async fn a_generation_without_replicate_configured_keeps_the_choice_open_and_charges_nothing() {
+    let mut env = TestEnv::start().await;
+    env.set("REPLICATE_API_TOKEN", None);
+    let app = App::with_env(env);
+    let ann = TgUser::new(1, "Ann");
+    let (_, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
+    app.press(1, &ann, &format!("g:{}", model.id)).await;
+    app.press(2, &ann, "p:0").await;
+    app.press(3, &ann, "n:1").await;
+    assert!(
+        app.last_text(1).contains("Try again later"),
+        "{:?}",
+        app.texts(1)
+    );
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 100);
+    assert!(app.env.replicate.predictions().is_empty());
+
+    // The choice is still open: once Replicate is back, the same button works.
+    let mut env = app.env;
+    env.set("REPLICATE_API_TOKEN", Some("r8_test_token"));
+    let app = App::with_env(env);
+    app.press(4, &ann, "n:1").await;
+    assert_eq!(app.env.replicate.predictions().len(), 1);
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 95);
 }

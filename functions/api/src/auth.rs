@@ -14,7 +14,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde_json::json;
 use shared::auth::{self, InitDataError};
-use shared::repo::users::{self, TelegramProfile, User};
+use shared::repo::users::{self, User};
 use shared::usecases::{self, admin::Role};
 
 use crate::error::Error;
@@ -79,13 +79,6 @@ pub fn init_data_of(parts: &Parts) -> Result<&str, InitDataError> {
         return Err(InitDataError::Missing);
     }
     Ok(data)
-}
-
-fn same_names(user: &User, profile: &TelegramProfile) -> bool {
-    user.username == profile.username
-        && user.first_name == profile.first_name
-        && user.last_name == profile.last_name
-        && (profile.language_code.is_none() || user.language_code == profile.language_code)
 }
 
 impl FromRequestParts<Arc<State>> for AuthUser {
@@ -155,10 +148,9 @@ impl FromRequestParts<Arc<State>> for AuthUser {
                 "this account is blocked",
             ));
         }
-        let (mut user, created) = match known {
-            Some(user) if same_names(&user, &profile) => (user, false),
-            _ => usecases::users::register(&**conn, &profile, "mini_app").await?,
-        };
+        let (mut user, created) =
+            usecases::users::meet(&**conn, &profile, usecases::users::FROM_THE_MINI_APP, known)
+                .await?;
         // (The service decides whether the user is new enough to be referred, with no query
         // for one who is not.)
         if let Some(code) = init.start_param.as_deref().filter(|c| !c.contains('\0')) {

@@ -110,9 +110,12 @@ pub async fn process_update(
             let client = &**conn;
             tokio::join!(deliveries::claim(client, delivery), async {
                 match &sender {
-                    Some(profile) => usecases::users::register(client, profile, "bot")
-                        .await
-                        .map(Some),
+                    Some(profile) => {
+                        let known = shared::repo::users::get(client, profile.id).await?;
+                        usecases::users::meet(client, profile, usecases::users::FROM_THE_BOT, known)
+                            .await
+                            .map(Some)
+                    }
                     None => Ok(None),
                 }
             })

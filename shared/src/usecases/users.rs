@@ -1,5 +1,6 @@
-//! Meeting a user: registration (or refreshing their names) on every contact, and the journey's
-//! `started` event on the first.
+//! Meeting a user: registration on the first contact (with the journey's `started` event), and
+//! refreshing their names when Telegram shows them changed. Meeting a known user as they are writes
+//! nothing.
 
 use serde_json::json;
 
@@ -9,14 +10,42 @@ use crate::repo::users::{self, TelegramProfile, User};
 
 use super::ServiceError;
 
+/// Where we met a user: in the bot (which also says the bot may write to them) or in the Mini App.
+pub const FROM_THE_BOT: &str = "bot";
+pub const FROM_THE_MINI_APP: &str = "mini_app";
+
+/// Whether `known` already holds what `profile` says, as met from `source`: the same names, the same
+/// language (a profile without one keeps ours), and, in the bot, no "blocked the bot" mark to clear.
+pub fn is_current(known: &User, profile: &TelegramProfile, source: &str) -> bool {
+    known.username == profile.username
+        && known.first_name == profile.first_name
+        && known.last_name == profile.last_name
+        && (profile.language_code.is_none() || known.language_code == profile.language_code)
+        && !(source == FROM_THE_BOT && known.bot_blocked)
+}
+
+/// Meets a user: `known` as loaded when it is current (nothing written), else registered or
+/// refreshed. Returns them and whether they are new.
+pub async fn meet(
+    db: &impl GenericClient,
+    profile: &TelegramProfile,
+    source: &str,
+    known: Option<User>,
+) -> Result<(User, bool), ServiceError> {
+    match known {
+        Some(user) if is_current(&user, profile, source) => Ok((user, false)),
+        _ => register(db, profile, source).await,
+    }
+}
+
 /// Registers the user or refreshes their names; returns them and whether they are new. `source` says
-/// where they came from (`bot`, `mini_app`).
+/// where they came from ([`FROM_THE_BOT`], [`FROM_THE_MINI_APP`]).
 pub async fn register(
     db: &impl GenericClient,
     profile: &TelegramProfile,
     source: &str,
 ) -> Result<(User, bool), ServiceError> {
-    let (user, created) = if source == "bot" {
+    let (user, created) = if source == FROM_THE_BOT {
         users::register(db, profile).await?
     } else {
         users::register_outside_the_bot(db, profile).await?

@@ -142,3 +142,35 @@ async fn without_a_bot_token_the_webhook_says_which_variable_enables_it() {
         .message
         .contains("TELEGRAM_BOT_TOKEN"));
 }
+
+/// The transaction id that last wrote the user's row.
+async fn last_write_to_user(app: &App, user_id: i64) -> String {
+    let conn = app.env.db().conn().await.unwrap();
+    conn.query_one("SELECT xmin::text FROM users WHERE id = $1", &[&user_id])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_known_user_as_they_are_is_read_not_written() {
+    let app = App::spawn().await;
+    let ann = app.started(1, TgUser::new(1, "Ann")).await;
+    let written = last_write_to_user(&app, 1).await;
+
+    app.send(&updates::text(2, &ann, "/help")).await;
+    assert_eq!(
+        last_write_to_user(&app, 1).await,
+        written,
+        "nothing changed"
+    );
+
+    let renamed = TgUser::new(1, "Anna");
+    app.send(&updates::text(3, &renamed, "/help")).await;
+    assert_ne!(
+        last_write_to_user(&app, 1).await,
+        written,
+        "the new name is kept"
+    );
+    assert_eq!(app.user(1).await.unwrap().first_name, "Anna");
+}

@@ -36,12 +36,16 @@ pub struct ServeArgs {
 
 pub async fn serve(args: ServeArgs) -> CliResult {
     let mut config = Config::from_env()?;
+    let explicit_pool = std::env::var("DATABASE_POOL_SIZE").is_ok_and(|v| !v.trim().is_empty());
+    config.database.pool_size = serve_pool_size(
+        explicit_pool.then_some(config.database.pool_size),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+    );
     let mut cluster = None;
     if config.database.url.is_none() {
         let (started, url) = local_database(&args.data_dir, args.pg_port).await?;
         tracing::info!(port = started.port, "private PostgreSQL cluster ready");
         config.database.url = Some(Secret::new(url));
-        config.database.pool_size = config.database.pool_size.max(8);
         cluster = Some(started);
     }
 
@@ -184,5 +188,25 @@ async fn long_poll(state: Arc<telegram_webhook::State>) {
             }
             offset = next;
         }
+    }
+}
+
+/// `serve`'s pool: what `DATABASE_POOL_SIZE` says, or else one that fits the machine (four
+/// connections a core, 8 to 32), whichever database it uses. A Lambda keeps its default of one:
+/// it serves one request at a time.
+fn serve_pool_size(explicit: Option<usize>, cores: usize) -> usize {
+    explicit.unwrap_or((cores * 4).clamp(8, 32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serve_pool_size;
+
+    #[test]
+    fn serve_sizes_its_pool_for_the_machine_unless_told() {
+        assert_eq!(serve_pool_size(None, 1), 8);
+        assert_eq!(serve_pool_size(None, 4), 16);
+        assert_eq!(serve_pool_size(None, 64), 32);
+        assert_eq!(serve_pool_size(Some(3), 64), 3);
     }
 }

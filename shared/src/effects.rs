@@ -87,6 +87,8 @@ pub enum Notice {
     ReferralBonus {
         tokens: i64,
     },
+    /// Photos came with no training dialogue open: how to start one.
+    StartTrainingFirst,
 }
 
 /// What the admins are told.

@@ -11,6 +11,7 @@ pub(super) static TEXTS: NoticeTexts = NoticeTexts {
     payment_disputed: "We received your payment #{payment_id}, but it does not match the offer it was for. Nothing is lost: our team will look into it and get back to you.",
     referral_joined: "🎉 {name} joined through your link! Your bonus arrives with their first purchase.",
     referral_bonus: "🎁 Your friend made their first purchase: {tokens} tokens are yours!",
+    start_training_first: "To train a model from your photos, start with /train.",
     invoice_title: "{tokens} Dream Photo tokens",
     invoice_description: "{tokens} tokens for training models and creating photos in Dream Photo.",
     admin: AdminNoticeTexts {

@@ -74,6 +74,7 @@ pub struct NoticeTexts {
     referral_joined: &'static str,
     /// `{tokens}`
     referral_bonus: &'static str,
+    start_training_first: &'static str,
     /// `{tokens}`
     invoice_title: &'static str,
     /// `{tokens}`
@@ -145,6 +146,7 @@ impl NoticeTexts {
                 fill(self.referral_joined, &[("name", &html(friend))])
             }
             Notice::ReferralBonus { tokens } => fill(self.referral_bonus, &[("tokens", tokens)]),
+            Notice::StartTrainingFirst => self.start_training_first.to_owned(),
         }
     }
 
@@ -363,6 +365,7 @@ mod tests {
                 friend: "Bo".into(),
             },
             Notice::ReferralBonus { tokens: 50 },
+            Notice::StartTrainingFirst,
         ]
     }
 

@@ -11,6 +11,7 @@ pub(super) static TEXTS: NoticeTexts = NoticeTexts {
     payment_disputed: "Мы получили вашу оплату #{payment_id}, но она не совпадает с предложением, за которое была выставлена. Ничего не потеряно: мы разберёмся и свяжемся с вами.",
     referral_joined: "🎉 {name} присоединился(ась) по вашей ссылке! Бонус придёт после первой покупки.",
     referral_bonus: "🎁 Ваш друг сделал первую покупку — вам начислено {tokens} токенов!",
+    start_training_first: "Чтобы обучить модель по фото, начните с /train.",
     invoice_title: "{tokens} токенов Dream Photo",
     invoice_description: "{tokens} токенов для обучения моделей и создания фото в Dream Photo.",
     admin: AdminNoticeTexts {

@@ -1,7 +1,10 @@
 //! `/train`: name -> photos (singly or as albums) -> "Start training" -> paid and queued.
 
+use shared::dispatch;
 use shared::domain::callbacks::Callback;
 use shared::domain::rules::{MAX_PHOTOS, MIN_PHOTOS};
+use shared::effects::{Effect, Notice, Written};
+use shared::notify;
 use shared::repo::models::{self, Model, NewPhoto};
 use shared::usecases::training::{self, PhotoAdded};
 use shared::usecases::ServiceError;
@@ -60,14 +63,37 @@ fn photo_of(message: &Message) -> Option<NewPhoto> {
     })
 }
 
+/// A photo with no training dialogue open is told how to start one, once per album: an album's
+/// photos arrive as separate updates, perhaps handled by several invocations at once, and the effect
+/// log's dedupe key lets only the first of them write the answer.
+async fn photo_outside_training(ctx: &Ctx<'_>, message: &Message) -> Result<(), BotError> {
+    let notice = Notice::StartTrainingFirst;
+    let Some(album) = message.media_group_id() else {
+        let (text, markup) = notify::user_notice(&ctx.user, &notice);
+        ctx.reply(text, markup).await?;
+        return Ok(());
+    };
+    let mut written = Written::new();
+    {
+        let conn = ctx.services().db().conn().await?;
+        let key = format!("start-training-first:{}:{}", ctx.user.id, album.0);
+        let effect = Effect::Notify {
+            user_id: ctx.user.id,
+            notice,
+        };
+        written.write(&**conn, &key, &effect).await?;
+    }
+    dispatch::now(ctx.services(), written).await;
+    Ok(())
+}
+
 /// A photo arrived. Album items arrive as separate updates, possibly handled in parallel: each one
 /// takes the draft's row lock, adds its photo and updates the one status message, so the user sees a
 /// single message whose count grows, and duplicates (same file_unique_id) count once.
 pub async fn on_photo(ctx: &Ctx<'_>, message: &Message) -> Result<(), BotError> {
     let t = ctx.t();
     let Dialog::CollectingPhotos { model_id } = ctx.dialog() else {
-        ctx.reply(t.photo_outside_dialog, None).await?;
-        return Ok(());
+        return photo_outside_training(ctx, message).await;
     };
     let Some(photo) = photo_of(message) else {
         return Ok(());
@@ -82,8 +108,7 @@ pub async fn on_photo(ctx: &Ctx<'_>, message: &Message) -> Result<(), BotError> 
         drop(tx);
         drop(conn);
         ctx.set_dialog(&Dialog::Idle).await?;
-        ctx.reply(t.photo_outside_dialog, None).await?;
-        return Ok(());
+        return photo_outside_training(ctx, message).await;
     };
     let outcome = match training::add_photo(&*tx, &model, &photo).await {
         Ok(outcome) => outcome,

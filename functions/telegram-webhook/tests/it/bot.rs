@@ -783,3 +783,32 @@ async fn a_generation_without_replicate_configured_keeps_the_choice_open_and_cha
     assert_eq!(app.env.replicate.predictions().len(), 1);
     assert_eq!(app.user(1).await.unwrap().tokens_left, 95);
 }
+
+#[tokio::test]
+async fn photos_sent_outside_training_get_one_answer_per_album() {
+    let app = App::spawn().await;
+    let ann = app.started(1, TgUser::new(1, "Ann")).await;
+    let told = |app: &App| {
+        app.texts(1)
+            .iter()
+            .filter(|t| t.contains("/train"))
+            .filter(|t| t.contains("start with"))
+            .count()
+    };
+
+    // An album's photos arrive as separate updates, here concurrently on different instances.
+    let album: Vec<_> = (0..4)
+        .map(|i| updates::photo(10 + i, &ann, &format!("a{i}"), Some("album-1")))
+        .collect();
+    futures::future::join_all(album.iter().map(|u| app.send(u))).await;
+    assert_eq!(told(&app), 1, "{:?}", app.texts(1));
+
+    // Its redelivery says nothing more; a lone photo and another album are answered once each.
+    app.send(&album[0]).await;
+    app.send(&updates::photo(20, &ann, "b", None)).await;
+    app.send(&updates::photo(21, &ann, "c0", Some("album-2")))
+        .await;
+    app.send(&updates::photo(22, &ann, "c1", Some("album-2")))
+        .await;
+    assert_eq!(told(&app), 3, "{:?}", app.texts(1));
+}

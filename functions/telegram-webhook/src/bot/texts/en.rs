@@ -38,7 +38,6 @@ pub(super) static TEXTS: Texts = Texts {
     train_bad_name: "The name must be 1 to 64 characters. Try again.",
     photo_not_image: "That file is not a photo. Send a JPEG, PNG, WebP or HEIC image.",
     photo_too_large: "The file is larger than 20 MB, which Telegram won't let us download. Send a smaller photo.",
-    photo_outside_dialog: "To train a model from your photos, start with /train.",
     already_started: "This model is already training or trained.",
 
     model_not_ready: "This model is not ready for generation yet.",

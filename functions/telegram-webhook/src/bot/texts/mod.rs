@@ -54,7 +54,6 @@ pub struct Texts {
     pub train_bad_name: &'static str,
     pub photo_not_image: &'static str,
     pub photo_too_large: &'static str,
-    pub photo_outside_dialog: &'static str,
     pub already_started: &'static str,
 
     pub model_not_ready: &'static str,

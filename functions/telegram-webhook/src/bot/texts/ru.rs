@@ -38,7 +38,6 @@ pub(super) static TEXTS: Texts = Texts {
     train_bad_name: "Название должно быть от 1 до 64 символов. Попробуйте ещё раз.",
     photo_not_image: "Этот файл не похож на фото. Пришлите изображение JPEG, PNG, WebP или HEIC.",
     photo_too_large: "Файл больше 20 МБ — Telegram не даст нам его скачать. Пришлите фото поменьше.",
-    photo_outside_dialog: "Чтобы обучить модель по фото, начните с /train.",
     already_started: "Эта модель уже обучается или обучена.",
 
     model_not_ready: "Эта модель ещё не готова к генерации.",

@@ -200,12 +200,14 @@ impl Ctx<'_> {
 
     /// Edits one of our messages in the user's chat ("not modified" is fine; a blocked user is
     /// skipped: the next message to them marks it).
+    /// Edits one of our messages; `false` when it is gone (the person deleted it) or can no longer
+    /// be edited, so the caller can post a new one.
     pub async fn edit(
         &self,
         message_id: i64,
         text: String,
         markup: Option<InlineKeyboardMarkup>,
-    ) -> Result<(), BotError> {
+    ) -> Result<bool, BotError> {
         let mut request = self
             .telegram
             .bot
@@ -214,11 +216,15 @@ impl Ctx<'_> {
         if let Some(markup) = markup {
             request = request.reply_markup(markup);
         }
+        use teloxide_core::{ApiError, RequestError};
         match self.telegram.call(request).await {
-            Ok(_) | Err(TelegramError::Blocked) => Ok(()),
-            Err(TelegramError::Request(teloxide_core::RequestError::Api(
-                teloxide_core::ApiError::MessageNotModified,
-            ))) => Ok(()),
+            Ok(_) | Err(TelegramError::Blocked) => Ok(true),
+            Err(TelegramError::Request(RequestError::Api(ApiError::MessageNotModified))) => {
+                Ok(true)
+            }
+            Err(TelegramError::Request(RequestError::Api(
+                ApiError::MessageToEditNotFound | ApiError::MessageCantBeEdited,
+            ))) => Ok(false),
             Err(e) => Err(e.into()),
         }
     }

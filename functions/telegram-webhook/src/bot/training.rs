@@ -136,7 +136,7 @@ pub async fn on_photo(ctx: &Ctx<'_>, message: &Message) -> Result<(), BotError> 
 }
 
 /// Posts the draft's status message, or edits it (with the "Start training" button once there are
-/// enough photos).
+/// enough photos); one the person deleted is posted anew.
 async fn show_status(
     ctx: &Ctx<'_>,
     db: &impl shared::db::GenericClient,
@@ -157,20 +157,21 @@ async fn show_status(
             Callback::StartTraining { model_id: model.id },
         )]])
     });
-    match model.status_message_id {
-        Some(message_id) => ctx.edit(message_id, text, markup).await,
-        None => {
-            let sent = ctx
-                .reply_within(
-                    db,
-                    text,
-                    markup.map(teloxide_core::types::ReplyMarkup::InlineKeyboard),
-                )
-                .await?;
-            models::set_status_message(db, model.id, sent.map(|m| i64::from(m.id.0))).await?;
-            Ok(())
+    if let Some(message_id) = model.status_message_id {
+        if ctx.edit(message_id, text.clone(), markup.clone()).await? {
+            return Ok(());
         }
+        // The person deleted it: a new status message takes its place.
     }
+    let sent = ctx
+        .reply_within(
+            db,
+            text,
+            markup.map(teloxide_core::types::ReplyMarkup::InlineKeyboard),
+        )
+        .await?;
+    models::set_status_message(db, model.id, sent.map(|m| i64::from(m.id.0))).await?;
+    Ok(())
 }
 
 /// "Start training": paid, queued, the user told what happens next.

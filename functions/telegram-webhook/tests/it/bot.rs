@@ -812,3 +812,48 @@ async fn photos_sent_outside_training_get_one_answer_per_album() {
         .await;
     assert_eq!(told(&app), 3, "{:?}", app.texts(1));
 }
+
+#[tokio::test]
+async fn a_deleted_status_message_does_not_lose_the_photo_a_new_one_takes_its_place() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    fixtures::user(app.env.db(), 1, 500).await;
+    app.send(&updates::text(1, &ann, "/train")).await;
+    app.says(2, &ann, "My face").await;
+    app.send(&updates::photo(3, &ann, "p0", None)).await;
+
+    // The person deleted the status message: Telegram cannot edit it any more.
+    app.env.telegram.clear();
+    app.env.telegram.fail_next(
+        "editMessageText",
+        400,
+        "Bad Request: message to edit not found",
+        None,
+    );
+    app.send(&updates::photo(4, &ann, "p1", None)).await;
+    let model = &models::list_for_user(&**app.env.db().conn().await.unwrap(), 1, Page::first(5))
+        .await
+        .unwrap()[0];
+    assert_eq!(model.photo_count, 2, "the photo is kept");
+    assert_eq!(
+        app.env.telegram.calls_of("sendMessage").len(),
+        1,
+        "a new status message"
+    );
+    assert!(
+        app.last_text(1).contains("<b>2</b>"),
+        "{}",
+        app.last_text(1)
+    );
+
+    // The next photo edits the new message.
+    app.env.telegram.clear();
+    app.send(&updates::photo(5, &ann, "p2", None)).await;
+    assert!(app.env.telegram.calls_of("sendMessage").is_empty());
+    assert_eq!(app.env.telegram.calls_of("editMessageText").len(), 1);
+    assert!(
+        app.last_text(1).contains("<b>3</b>"),
+        "{}",
+        app.last_text(1)
+    );
+}

@@ -34,8 +34,10 @@ impl Transient for DbError {
             // No connection in time, or it could not be opened.
             DbError::Pool(_) => true,
             DbError::Query(e) => match e.code().map(|c| c.code()) {
-                // No SQLSTATE: the connection broke or closed under us.
-                None => true,
+                // No SQLSTATE: the connection broke, closed or timed out under us; or our own
+                // statement and its rows disagree (no row for `query_one`, a column that does not
+                // convert), which fails the same way every time.
+                None => connection_trouble(e),
                 Some(code) => {
                     code == LOCK_NOT_AVAILABLE
                         || TRANSIENT_SQLSTATE_CLASSES
@@ -46,6 +48,14 @@ impl Transient for DbError {
             DbError::NotConfigured | DbError::Migrate(_) | DbError::Config(_) => false,
         }
     }
+}
+
+/// A client-side query error that is about the connection, not the statement.
+fn connection_trouble(e: &tokio_postgres::Error) -> bool {
+    use std::error::Error as _;
+    e.is_closed()
+        || e.source().is_some_and(|s| s.is::<std::io::Error>())
+        || e.to_string().contains("timeout")
 }
 
 impl Transient for LedgerError {

@@ -56,3 +56,24 @@ async fn a_connection_that_is_gone_is_transient() {
         .into();
     assert!(error.is_transient(), "{error:?}");
 }
+
+#[tokio::test]
+async fn a_statement_that_disagrees_with_its_rows_is_permanent() {
+    let db = testkit::test_db().await;
+    let conn = db.db.conn().await.expect("a connection");
+    let no_row: DbError = conn
+        .query_one("SELECT 1 WHERE false", &[])
+        .await
+        .expect_err("no row")
+        .into();
+    assert_eq!(no_row.sql_state(), None);
+    assert!(!no_row.is_transient(), "{no_row:?}");
+    let wrong_type: DbError = conn
+        .query_one("SELECT 'text'::text", &[])
+        .await
+        .expect("a row")
+        .try_get::<_, i64>(0)
+        .expect_err("text is not an i64")
+        .into();
+    assert!(!wrong_type.is_transient(), "{wrong_type:?}");
+}

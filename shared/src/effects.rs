@@ -142,6 +142,14 @@ pub enum AdminNotice {
         dedupe_key: String,
         error: String,
     },
+    /// Telegram reported a payment we could not record (the update failed for good): the money is
+    /// taken, nothing is credited, an admin must settle it.
+    PaymentNotRecorded {
+        user_id: i64,
+        charge_id: String,
+        amount: i64,
+        currency: String,
+    },
 }
 
 /// How many times an effect is taken before it counts as failed for good (with the backoff below,

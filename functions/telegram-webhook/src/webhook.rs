@@ -9,6 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use shared::dispatch;
+use shared::effects::{AdminNotice, Effect, Written};
 use shared::once::{handle_claimed, Handled, OnceError};
 use shared::repo::deliveries::{self, Delivery};
 use shared::telemetry::error_chain;
@@ -120,6 +122,7 @@ pub async fn process_update(
                 }
             })
         };
+        let payment = bot::payment_of(&update);
         // A failed registration goes through the handler, so the claim is given back with it.
         let handled = handle_claimed(
             db,
@@ -128,6 +131,10 @@ pub async fn process_update(
             move || async move { bot::handle(state, update, registered?).await },
         )
         .await?;
+        if let (Handled::Failed, Some(notice)) = (&handled, payment) {
+            // Telegram took the money and will not deliver this again: an admin must settle it.
+            tell_admins_once(&state.services, update_id, notice).await;
+        }
         Ok(match handled {
             Handled::Done(reply) => reply,
             Handled::Failed | Handled::Duplicate => None,
@@ -146,4 +153,27 @@ pub async fn process_polled_update(state: &State, update: Update) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// Writes the admins' notice of an update that failed for good (once per update) and sends it.
+async fn tell_admins_once(
+    services: &shared::services::Services,
+    update_id: i64,
+    notice: AdminNotice,
+) {
+    let mut written = Written::new();
+    let wrote = async {
+        let conn = services.db().conn().await?;
+        let key = format!("admins:update-failed:{update_id}");
+        written
+            .write(&**conn, &key, &Effect::TellAdmins { notice })
+            .await
+    }
+    .await;
+    match wrote {
+        Ok(()) => dispatch::now(services, written).await,
+        Err(e) => {
+            tracing::error!(error = %error_chain(&e), "the admins could not be told of a payment we did not record")
+        }
+    }
 }

@@ -25,5 +25,6 @@ pub(super) static TEXTS: NoticeTexts = NoticeTexts {
         generation_failed: "⚠️ Generation #{generation_id} ({user}) failed: {error}",
         replicate_refused_us: "🚨 Replicate refuses our API token ({error}). Trainings wait in the queue, nobody is refunded: renew the token or add credit.",
         effect_failed: "⚠️ Effect #{effect_id} ({what}) failed for good: {error}",
+        payment_not_recorded: "🚨 {user} paid {paid} (charge {charge_id}), but the payment could not be recorded: nothing was credited; settle it by hand (/admin_users)",
     },
 };

@@ -104,6 +104,8 @@ struct AdminNoticeTexts {
     replicate_refused_us: &'static str,
     /// `{effect_id}`, `{what}`, `{error}`
     effect_failed: &'static str,
+    /// `{user}`, `{paid}`, `{charge_id}`
+    payment_not_recorded: &'static str,
 }
 
 pub fn texts(lang: Lang) -> &'static NoticeTexts {
@@ -248,6 +250,19 @@ impl NoticeTexts {
             AdminNotice::ReplicateRefusedUs { error } => {
                 fill(t.replicate_refused_us, &[("error", &html(error))])
             }
+            AdminNotice::PaymentNotRecorded {
+                charge_id,
+                amount,
+                currency,
+                ..
+            } => fill(
+                t.payment_not_recorded,
+                &[
+                    ("user", user),
+                    ("paid", &money(*amount, currency)),
+                    ("charge_id", &html(charge_id)),
+                ],
+            ),
             AdminNotice::EffectFailed {
                 effect_id,
                 dedupe_key,
@@ -329,7 +344,8 @@ impl AdminNotice {
             | AdminNotice::PaymentForUnknownPack { user_id, .. }
             | AdminNotice::PaymentDisputed { user_id, .. }
             | AdminNotice::TrainingFailed { user_id, .. }
-            | AdminNotice::GenerationFailed { user_id, .. } => Some(*user_id),
+            | AdminNotice::GenerationFailed { user_id, .. }
+            | AdminNotice::PaymentNotRecorded { user_id, .. } => Some(*user_id),
             AdminNotice::EffectFailed { .. } | AdminNotice::ReplicateRefusedUs { .. } => None,
         }
     }
@@ -407,6 +423,12 @@ mod tests {
                 user_id: 1,
                 generation_id: 2,
                 error: "e".into(),
+            },
+            AdminNotice::PaymentNotRecorded {
+                user_id: 1,
+                charge_id: "ch_1".into(),
+                amount: 150,
+                currency: "XTR".into(),
             },
             AdminNotice::ReplicateRefusedUs { error: "e".into() },
             AdminNotice::EffectFailed {

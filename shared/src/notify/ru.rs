@@ -25,5 +25,6 @@ pub(super) static TEXTS: NoticeTexts = NoticeTexts {
         generation_failed: "⚠️ Генерация #{generation_id} ({user}) не удалась: {error}",
         replicate_refused_us: "🚨 Replicate не принимает наш API-токен ({error}). Обучения ждут в очереди, возвратов нет: обновите токен или пополните баланс.",
         effect_failed: "⚠️ Действие #{effect_id} ({what}) не выполнено: {error}",
+        payment_not_recorded: "🚨 {user} оплатил {paid} (платёж {charge_id}), но оплату не удалось записать: ничего не начислено; разберитесь вручную (/admin_users)",
     },
 };

@@ -318,6 +318,21 @@ pub fn sender(update: &teloxide_core::types::Update) -> Option<&teloxide_core::t
     }
 }
 
+/// What an admin must know of a payment whose update could not be handled: who paid, how much, and
+/// Telegram's charge id (to refund or credit it by hand).
+pub fn payment_of(update: &teloxide_core::types::Update) -> Option<shared::effects::AdminNotice> {
+    let UpdateKind::Message(message) = &update.kind else {
+        return None;
+    };
+    let payment = message.successful_payment()?;
+    Some(shared::effects::AdminNotice::PaymentNotRecorded {
+        user_id: message.chat.id.0,
+        charge_id: payment.telegram_payment_charge_id.0.clone(),
+        amount: i64::from(payment.total_amount),
+        currency: payment.currency.clone(),
+    })
+}
+
 /// Handles one update (already claimed as ours) from its [`sender`], registered (with whether they
 /// are new). Returns the final reply for the webhook response.
 pub async fn handle(

@@ -857,3 +857,30 @@ async fn a_deleted_status_message_does_not_lose_the_photo_a_new_one_takes_its_pl
         app.last_text(1)
     );
 }
+
+#[tokio::test]
+async fn a_payment_that_cannot_be_recorded_is_told_to_the_admins_with_its_charge_id() {
+    let app = App::spawn().await;
+    let ann = app.started(1, TgUser::new(1, "Ann")).await;
+    // A failure that every retry would meet again (here a constraint no row can pass).
+    let conn = app.env.db().conn().await.unwrap();
+    conn.batch_execute("ALTER TABLE payments ADD CONSTRAINT injected CHECK (false) NOT VALID")
+        .await
+        .unwrap();
+    drop(conn);
+    app.env.telegram.clear();
+
+    let paid = updates::successful_payment(2, &ann, "XTR", 150, "pack:small:100:150", "charge-x");
+    app.send(&paid).await;
+    app.send(&paid).await; // Telegram's redelivery tells nobody twice.
+
+    assert_eq!(
+        app.user(1).await.unwrap().tokens_left,
+        0,
+        "nothing credited"
+    );
+    let told = app.texts(ADMIN_ID);
+    let about: Vec<_> = told.iter().filter(|t| t.contains("charge-x")).collect();
+    assert_eq!(about.len(), 1, "{told:?}");
+    assert!(about[0].contains("150"), "{}", about[0]);
+}

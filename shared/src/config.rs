@@ -116,6 +116,39 @@ pub struct PhotoFetchConfig {
     pub job_timeout_secs: u64,
 }
 
+/// Where photos and generated images are kept (see [`crate::storage`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageConfig {
+    /// No storage configured: uploads, training and generation wait for it.
+    None,
+    /// An S3 bucket (`STORAGE_BUCKET`), in `AWS_REGION`; `AWS_ENDPOINT_URL_S3` points elsewhere (moto).
+    S3 {
+        bucket: String,
+        region: String,
+        endpoint: Option<String>,
+        /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` when set (Lambda sets
+        /// them); otherwise the default chain (container or instance credentials).
+        credentials: Option<AwsKeys>,
+    },
+    /// A directory on this machine (`STORAGE_DIR`), its objects served by the API itself at
+    /// `<public_url>/objects/...` through URLs signed with `signing_key`.
+    Local {
+        dir: std::path::PathBuf,
+        /// `STORAGE_PUBLIC_URL`, else `PUBLIC_URL`; `serve` fills in its own address when neither is set.
+        public_url: Option<Url>,
+        /// `STORAGE_SIGNING_KEY`; without it, a random key per process (URLs die with the process).
+        signing_key: Option<Secret>,
+    },
+}
+
+/// AWS keys read from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsKeys {
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
+}
+
 /// A pack of tokens for sale.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenPack {
@@ -169,6 +202,7 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub training: TrainingConfig,
     pub photo_fetch: PhotoFetchConfig,
+    pub storage: StorageConfig,
     pub product: ProductConfig,
     /// `JOB_STALE_SECONDS`: a training or generation with no news for this long is checked with Replicate.
     pub job_stale_seconds: Option<i64>,
@@ -377,6 +411,40 @@ impl Config {
             ));
         }
 
+        let storage = match (get("STORAGE_BUCKET"), get("STORAGE_DIR")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "STORAGE_DIR",
+                    "set STORAGE_BUCKET (S3) or STORAGE_DIR (one machine), not both",
+                ))
+            }
+            (Some(bucket), None) => StorageConfig::S3 {
+                bucket,
+                region: database
+                    .aws_region
+                    .clone()
+                    .unwrap_or_else(|| "us-east-1".to_owned()),
+                endpoint: get("AWS_ENDPOINT_URL_S3"),
+                credentials: match (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY")) {
+                    (Some(access_key_id), Some(secret)) => Some(AwsKeys {
+                        access_key_id,
+                        secret_access_key: Secret::new(secret),
+                        session_token: get("AWS_SESSION_TOKEN").map(Secret::new),
+                    }),
+                    _ => None,
+                },
+            },
+            (None, Some(dir)) => StorageConfig::Local {
+                dir: dir.into(),
+                public_url: match get("STORAGE_PUBLIC_URL") {
+                    Some(v) => Some(parse_url(Some(v), "STORAGE_PUBLIC_URL", "")?),
+                    None => public_url.clone(),
+                },
+                signing_key: get("STORAGE_SIGNING_KEY").map(Secret::new),
+            },
+            (None, None) => StorageConfig::None,
+        };
+
         let currency = get("PAYMENT_CURRENCY")
             .unwrap_or_else(|| "XTR".to_owned())
             .to_ascii_uppercase();
@@ -432,6 +500,7 @@ impl Config {
             cors_origins,
             training,
             photo_fetch,
+            storage,
             product,
             job_stale_seconds: get("JOB_STALE_SECONDS")
                 .map(|v| parse_or(Some(v), "JOB_STALE_SECONDS", 0i64))

@@ -20,12 +20,14 @@ use crate::db::DbError;
 use crate::domain::status::GenerationStatus;
 use crate::effects::{backoff, AdminNotice, Effect, Notice, Written, MAX_ATTEMPTS};
 use crate::errors::Transient;
+use crate::fetch::{read_photo, FetchError};
 use crate::notify;
 use crate::queue::{QueueError, TrainingJob};
 use crate::replicate::ReplicateError;
 use crate::repo::effects as log;
 use crate::repo::{generations, users};
 use crate::services::{Services, Unavailable};
+use crate::storage::{ObjectKey, StorageError};
 use crate::telegram::{Telegram, TelegramError};
 use crate::telemetry::error_chain;
 use crate::transitions::{self, TransitionError};
@@ -313,6 +315,14 @@ async fn execute(services: &Services, effect: &Effect) -> Result<Value, Failure>
             delete_replicate_version(services, version).await
         }
         Effect::DeleteReplicateFile { url } => delete_replicate_file(services, url).await,
+        Effect::DeleteStoredObjects { prefix } => {
+            let deleted = services
+                .storage()?
+                .delete_prefix(prefix)
+                .await
+                .map_err(storage_failure)?;
+            Ok(json!({ "deleted_objects": deleted }))
+        }
         Effect::CancelTraining { training_id } => cancel_training(services, training_id).await,
         Effect::CancelPrediction { prediction_id } => {
             cancel_prediction(services, prediction_id).await
@@ -333,6 +343,17 @@ fn replicate_failure(e: ReplicateError) -> Failure {
         }
     } else {
         Failure::Permanent(e.to_string())
+    }
+}
+
+fn storage_failure(e: StorageError) -> Failure {
+    if e.is_transient() {
+        Failure::Transient {
+            error: error_chain(&e),
+            retry_after: None,
+        }
+    } else {
+        Failure::Permanent(error_chain(&e))
     }
 }
 
@@ -442,6 +463,21 @@ async fn deliver_generation(services: &Services, generation_id: i64) -> Result<V
     if generation.status.is_final() {
         return Ok(skipped("already settled"));
     }
+    let generation = match keep_copies(services, generation).await? {
+        Ok(generation) => generation,
+        Err((generation, error)) => {
+            // Replicate no longer has an image we never copied: a result nobody can have is a
+            // failed generation, refunded.
+            let error = format!("the images could not be kept: {error}");
+            let written =
+                transitions::fail_generation(db, &generation, GenerationStatus::Failed, &error)
+                    .await
+                    .map_err(transition_failure)?
+                    .unwrap_or_default();
+            Box::pin(now(services, written)).await;
+            return Ok(json!({ "failed": error }));
+        }
+    };
     let urls = generation.result_urls.clone();
     let mut file_ids = Vec::new();
     let mut delivered_to = None;
@@ -493,6 +529,50 @@ async fn deliver_generation(services: &Services, generation_id: i64) -> Result<V
     };
     Box::pin(now(services, written)).await;
     Ok(json!({ "file_ids": file_ids }))
+}
+
+/// Copies a generation's images from Replicate (whose URLs expire within the hour) into our bucket,
+/// once: a retry finds the keys recorded and copies nothing. Writing the same key again is harmless,
+/// so a copy cut short is simply done again. `Err` inside: an image is gone for good.
+async fn keep_copies(
+    services: &Services,
+    generation: generations::Generation,
+) -> Result<Result<generations::Generation, (generations::Generation, String)>, Failure> {
+    if !generation.image_keys.is_empty() || generation.result_urls.is_empty() {
+        return Ok(Ok(generation));
+    }
+    let storage = services.storage()?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut keys = Vec::with_capacity(generation.result_urls.len());
+    for (index, url) in generation.result_urls.iter().enumerate() {
+        let fetched = match tokio::time::timeout_at(deadline, services.http.get(url).send()).await {
+            Err(_) => Err(FetchError::Timeout),
+            Ok(Err(e)) if e.is_timeout() => Err(FetchError::Timeout),
+            Ok(Err(e)) => Err(FetchError::Broken(e.without_url().to_string())),
+            Ok(Ok(response)) => read_photo(response, deadline).await,
+        };
+        let image = match fetched {
+            Ok(image) => image,
+            Err(e) if e.is_transient() => {
+                return Err(Failure::Transient {
+                    error: format!("copying image {index} from Replicate: {e}"),
+                    retry_after: None,
+                })
+            }
+            Err(e) => return Ok(Err((generation, e.to_string()))),
+        };
+        let key = ObjectKey::generated(generation.user_id, generation.id, index, image.kind);
+        storage
+            .put(&key, image.bytes, image.kind.mime_type())
+            .await
+            .map_err(storage_failure)?;
+        keys.push(key.as_str().to_owned());
+    }
+    generations::set_image_keys(&**services.db().conn().await?, generation.id, &keys).await?;
+    Ok(Ok(generations::Generation {
+        image_keys: keys,
+        ..generation
+    }))
 }
 
 async fn send_album(

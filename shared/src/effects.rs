@@ -33,6 +33,9 @@ pub enum Effect {
     /// A file we uploaded to Replicate's files API deleted (a training zip, an uploaded photo),
     /// by its URL; a URL that is not one of Replicate's files is skipped.
     DeleteReplicateFile { url: String },
+    /// Every object under a prefix of our bucket deleted (a model's training photos once it is
+    /// trained, a person's objects when they erase their data).
+    DeleteStoredObjects { prefix: String },
     /// A training in progress canceled at Replicate (its owner erased their data).
     CancelTraining { training_id: String },
     /// A prediction in progress canceled at Replicate (its owner erased their data).
@@ -48,6 +51,7 @@ impl Effect {
             Effect::QueueTraining { .. } => "queue_training",
             Effect::DeleteReplicateVersion { .. } => "delete_replicate_version",
             Effect::DeleteReplicateFile { .. } => "delete_replicate_file",
+            Effect::DeleteStoredObjects { .. } => "delete_stored_objects",
             Effect::CancelTraining { .. } => "cancel_training",
             Effect::CancelPrediction { .. } => "cancel_prediction",
         }

@@ -14,6 +14,7 @@ use crate::queue::QueueError;
 use crate::replicate::ReplicateError;
 use crate::repo::ledger::LedgerError;
 use crate::services::Unavailable;
+use crate::storage::StorageError;
 use crate::telegram::TelegramError;
 
 /// An error that knows whether a retry can help.
@@ -56,6 +57,29 @@ fn connection_trouble(e: &tokio_postgres::Error) -> bool {
     e.is_closed()
         || e.source().is_some_and(|s| s.is::<std::io::Error>())
         || e.to_string().contains("timeout")
+}
+
+impl Transient for StorageError {
+    fn is_transient(&self) -> bool {
+        use object_store::Error as E;
+        match self {
+            // The bucket did not answer, or answered 5xx or 403 (a policy being deployed): the
+            // same call may succeed later.
+            StorageError::Backend(e) => !matches!(
+                e,
+                E::NotFound { .. }
+                    | E::AlreadyExists { .. }
+                    | E::Precondition { .. }
+                    | E::NotSupported { .. }
+                    | E::NotImplemented { .. }
+                    | E::InvalidPath { .. }
+            ),
+            StorageError::NotFound(_)
+            | StorageError::BadSignature
+            | StorageError::Config(_)
+            | StorageError::Signing(_) => false,
+        }
+    }
 }
 
 impl Transient for LedgerError {

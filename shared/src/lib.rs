@@ -18,6 +18,7 @@ pub mod repo;
 pub mod secrets;
 pub mod services;
 pub mod signature;
+pub mod storage;
 pub mod telegram;
 pub mod telemetry;
 pub mod transitions;

@@ -15,6 +15,7 @@ use crate::db::{Db, DbError};
 use crate::fetch::PhotoFetcher;
 use crate::queue::TrainingQueue;
 use crate::replicate::Replicate;
+use crate::storage::{Storage, StorageError};
 use crate::telegram::Telegram;
 
 /// A part of the backend that is not configured here.
@@ -34,6 +35,8 @@ pub enum StartupError {
     #[error("could not build the HTTP client: {0}")]
     Http(String),
     #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
     Secrets(#[from] crate::secrets::SecretsError),
 }
 
@@ -47,6 +50,8 @@ pub struct Services {
     pub http: reqwest::Client,
     /// The only way to fetch a URL a user gave us.
     pub photos: PhotoFetcher,
+    /// Where photos and generated images are kept.
+    pub storage: Option<Storage>,
 }
 
 impl std::fmt::Debug for Services {
@@ -93,6 +98,10 @@ impl Services {
                 "no REPLICATE_API_TOKEN: training and generation are off until it is set"
             );
         }
+        let storage = Storage::from_config(&config.storage)?;
+        if storage.is_none() {
+            tracing::warn!("no STORAGE_BUCKET or STORAGE_DIR: photos and images cannot be kept until one is set");
+        }
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -101,6 +110,7 @@ impl Services {
             queue,
             http,
             photos,
+            storage,
         })
     }
 
@@ -112,6 +122,13 @@ impl Services {
         self.telegram.as_ref().ok_or(Unavailable {
             what: "the Telegram bot",
             var: "TELEGRAM_BOT_TOKEN",
+        })
+    }
+
+    pub fn storage(&self) -> Result<&Storage, Unavailable> {
+        self.storage.as_ref().ok_or(Unavailable {
+            what: "object storage (photos and generated images)",
+            var: "STORAGE_BUCKET or STORAGE_DIR",
         })
     }
 

@@ -75,7 +75,7 @@ pub async fn model_ready(
             },
         )
         .await?;
-    delete_training_zips(&*tx, &mut written, model.id).await?;
+    clean_up_training(&*tx, &mut written, &model).await?;
     tx.commit().await?;
     Ok(Some(written))
 }
@@ -121,7 +121,7 @@ pub async fn fail_training(
         json!({"model_id": failed.id, "status": "failed", "refunded": refunded}),
     )
     .await?;
-    delete_training_zips(&*tx, &mut written, failed.id).await?;
+    clean_up_training(&*tx, &mut written, &failed).await?;
     tx.commit().await?;
     Ok(Some(written))
 }
@@ -215,6 +215,9 @@ pub async fn record_delivery(
         // The owner's first delivered photo becomes the model's preview (an explicit one is kept).
         models::set_first_preview(&*tx, model_id, generation.user_id, file_id).await?;
     }
+    if let (Some(model_id), Some(key)) = (generation.model_id, generation.image_keys.first()) {
+        models::set_first_preview_key(&*tx, model_id, generation.user_id, key).await?;
+    }
     if let Some(user_id) = delivered_to {
         written
             .write(
@@ -234,13 +237,25 @@ pub async fn record_delivery(
 }
 
 /// A training settled (ready or failed): the zips of photos uploaded for it are deleted at
-/// Replicate, which no longer needs them (one effect per zip, whoever else asks for it too).
-async fn delete_training_zips(
+/// Replicate, which no longer needs them (one effect per zip, whoever else asks for it too), and
+/// the training photos in our bucket unless their owner keeps them.
+async fn clean_up_training(
     db: &impl GenericClient,
     written: &mut Written,
-    model_id: i64,
+    model: &Model,
 ) -> Result<(), TransitionError> {
-    for url in attempts::input_refs(db, attempts::Kind::Training, model_id).await? {
+    if !model.keep_photos {
+        let prefix = crate::storage::model_photos_prefix(model.user_id, model.id);
+        written
+            .write(
+                db,
+                &format!("delete-objects:{prefix}"),
+                &Effect::DeleteStoredObjects { prefix },
+            )
+            .await?;
+        models::forget_photo_storage(db, model.id).await?;
+    }
+    for url in attempts::input_refs(db, attempts::Kind::Training, model.id).await? {
         written
             .write(
                 db,

@@ -5,7 +5,7 @@
 use serde_json::json;
 use shared::domain::status::{GenerationStatus, ModelStatus};
 use shared::repo::{generations, models, Page};
-use testkit::replicate::{prediction_succeeded, training_succeeded};
+use testkit::replicate::training_succeeded;
 use testkit::stored;
 use testkit::{fixtures, router, TestEnv, PUBLIC_URL};
 
@@ -84,7 +84,7 @@ async fn queued_model_to_ready_model_to_delivered_album() {
             &webhook,
             &env,
             "msg_p1",
-            &prediction_succeeded(&prediction_id, 2)
+            &env.replicate.prediction_succeeded(&prediction_id, 2)
         )
         .await,
         200
@@ -177,7 +177,7 @@ async fn the_funnel_counts_the_journey_events_written() {
             &webhook,
             &env,
             "w2",
-            &prediction_succeeded(&prediction_id, 2)
+            &env.replicate.prediction_succeeded(&prediction_id, 2)
         )
         .await,
         200

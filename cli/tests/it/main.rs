@@ -3,5 +3,6 @@
 
 mod deploy;
 mod flows;
+mod mini_app;
 mod operator;
 mod serve;

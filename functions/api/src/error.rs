@@ -132,6 +132,22 @@ impl From<DbError> for Error {
     }
 }
 
+impl From<shared::storage::StorageError> for Error {
+    fn from(e: shared::storage::StorageError) -> Self {
+        use shared::storage::StorageError;
+        match e {
+            StorageError::BadSignature => Self::new(
+                StatusCode::FORBIDDEN,
+                "bad_signature",
+                "the link is invalid or has expired; ask the API for a new one",
+            ),
+            StorageError::NotFound(_) => Self::not_found("object"),
+            e if e.is_transient() => Self::transient(&e),
+            e => Self::internal(&e),
+        }
+    }
+}
+
 impl From<TelegramError> for Error {
     fn from(e: TelegramError) -> Self {
         if e.is_transient() {

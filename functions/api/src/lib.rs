@@ -119,6 +119,7 @@ pub fn api_router(state: Arc<State>) -> (Router, utoipa::openapi::OpenApi) {
         .merge(routes::promo::router())
         .merge(routes::models::router())
         .merge(routes::training::router())
+        .merge(routes::uploads::router())
         .merge(routes::generations::router())
         .merge(routes::catalog::router())
         .merge(routes::payments::router())
@@ -148,7 +149,18 @@ fn list_pack_ids(openapi: &mut utoipa::openapi::OpenApi, packs: &[String]) {
 /// limit and CORS.
 pub fn router(state: Arc<State>) -> Router {
     let cors = cors(&state.services.config.cors_origins);
+    let local_objects = state
+        .services
+        .storage
+        .as_ref()
+        .is_some_and(|s| s.is_local());
+    let objects = routes::objects::router(state.clone());
     let (router, openapi) = api_router(state);
+    let router = if local_objects {
+        router.merge(objects)
+    } else {
+        router
+    };
     let router = router
         .merge(docs::router(openapi))
         .fallback(error::no_route)
@@ -188,11 +200,16 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
             .allow_methods([
                 Method::GET,
                 Method::POST,
+                Method::PUT,
                 Method::PATCH,
                 Method::DELETE,
                 Method::OPTIONS,
             ])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::HeaderName::from_static("idempotency-key"),
+            ])
             .expose_headers([header::RETRY_AFTER])
             .max_age(std::time::Duration::from_secs(3600)),
     )

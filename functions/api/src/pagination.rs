@@ -50,13 +50,23 @@ impl<T: ToSchema> Paginated<T> {
     where
         T: From<R>,
     {
+        Self::map_rows(rows, page, id, T::from)
+    }
+
+    /// Like [`Paginated::from_rows`], each row shown by `view`.
+    pub fn map_rows<R>(
+        rows: Vec<R>,
+        page: Page,
+        id: impl Fn(&R) -> i64,
+        view: impl FnMut(R) -> T,
+    ) -> Self {
         let next_cursor = if rows.len() as i64 >= page.limit {
             rows.last().map(id)
         } else {
             None
         };
         Self {
-            items: crate::views::from_rows(rows),
+            items: rows.into_iter().map(view).collect(),
             next_cursor,
         }
     }

@@ -19,6 +19,7 @@ use shared::replicate::{Replicate, ReplicateError};
 use shared::repo::attempts::{self, Attempt, Kind};
 use shared::repo::models::{self, Model, TrainingPhoto};
 use shared::services::{Services, Unavailable};
+use shared::storage::{ObjectKey, StorageError};
 use shared::telegram::TelegramError;
 use teloxide_core::requests::Requester;
 
@@ -42,6 +43,8 @@ pub enum WorkerError {
     Download(String),
     #[error("Telegram failed")]
     Telegram(#[from] TelegramError),
+    #[error("object storage failed")]
+    Storage(#[from] StorageError),
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
     #[error("settling the failed training failed")]
@@ -273,7 +276,7 @@ async fn create_training(
     if let Err(e) = shared::domain::rules::validate_photo_count(photos.len() as i64) {
         return Err(Problem::Permanent(Permanent(e.to_string())).into());
     }
-    let zip = zip_photos(services, &photos).await?;
+    let zip = zip_photos(services, model, &photos).await?;
     let file = replicate
         .upload_file(
             &format!("model-{}-{}.zip", model.id, attempt.tag),
@@ -332,15 +335,19 @@ async fn create_training(
     }
 }
 
-/// Downloads every photo (all of them within the job's download deadline) and zips them (stored,
-/// not deflated: JPEGs do not compress).
-async fn zip_photos(services: &Services, photos: &[TrainingPhoto]) -> Result<Vec<u8>, Problem> {
+/// Reads every photo (all of them within the job's download deadline) and zips them (stored, not
+/// deflated: JPEGs do not compress).
+async fn zip_photos(
+    services: &Services,
+    model: &Model,
+    photos: &[TrainingPhoto],
+) -> Result<Vec<u8>, Problem> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     let deadline = tokio::time::Instant::now() + services.photos.job_timeout;
     for (i, photo) in photos.iter().enumerate() {
-        let downloaded = download(services, photo, deadline).await?;
+        let downloaded = kept_photo(services, model, photo, deadline).await?;
         let zip_err = |e: &dyn std::fmt::Display| {
             Problem::Permanent(Permanent(format!("zipping the photos failed: {e}")))
         };
@@ -358,6 +365,65 @@ async fn zip_photos(services: &Services, photos: &[TrainingPhoto]) -> Result<Vec
         .finish()
         .map_err(|e| Problem::Permanent(Permanent(format!("zipping the photos failed: {e}"))))?;
     Ok(cursor.into_inner())
+}
+
+/// A training photo from our bucket; one that is not there yet (sent to the bot, or given as a URL)
+/// is downloaded once and copied in first, so a retry reads our copy.
+async fn kept_photo(
+    services: &Services,
+    model: &Model,
+    photo: &TrainingPhoto,
+    deadline: tokio::time::Instant,
+) -> Result<Photo, Problem> {
+    let storage = services
+        .storage()
+        .map_err(|e| Problem::Transient(e.into()))?;
+    let storage_problem = |e: StorageError| {
+        if e.is_transient() {
+            Problem::Transient(e.into())
+        } else {
+            Problem::Permanent(Permanent(format!(
+                "a training photo could not be read: {e}"
+            )))
+        }
+    };
+    let has_other_source = photo.telegram_file_id.is_some() || photo.source_url.is_some();
+    if let Some(key) = photo.storage_key.as_deref().and_then(ObjectKey::parse) {
+        match storage.get(&key).await {
+            Ok(bytes) => {
+                let kind = shared::domain::rules::sniff_image(&bytes).ok_or_else(|| {
+                    Problem::Permanent(Permanent("a training photo is not an image".into()))
+                })?;
+                return Ok(Photo {
+                    bytes: bytes.to_vec(),
+                    kind,
+                });
+            }
+            // Our copy is gone but the photo's source is not: copied again below.
+            Err(StorageError::NotFound(_)) if has_other_source => {}
+            Err(e) => return Err(storage_problem(e)),
+        }
+    }
+    let downloaded = download(services, photo, deadline).await?;
+    let key = ObjectKey::training_photo(
+        model.user_id,
+        model.id,
+        &photo.id.to_string(),
+        downloaded.kind,
+    );
+    storage
+        .put(&key, downloaded.bytes.clone(), downloaded.kind.mime_type())
+        .await
+        .map_err(storage_problem)?;
+    let db = services.db();
+    models::set_photo_storage_key(
+        &**db.conn().await.map_err(|e| Problem::Transient(e.into()))?,
+        photo.id,
+        key.as_str(),
+    )
+    .await
+    .map_err(|e| Problem::Transient(e.into()))?;
+    Ok(downloaded)
 }
 
 /// Where a photo comes from.

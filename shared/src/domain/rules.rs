@@ -108,6 +108,20 @@ impl ImageKind {
             ImageKind::Heic => "heic",
         }
     }
+
+    pub fn from_extension(extension: &str) -> Option<Self> {
+        [Self::Jpeg, Self::Png, Self::Webp, Self::Heic]
+            .into_iter()
+            .find(|k| k.extension() == extension)
+    }
+
+    /// The kind a declared content type names (parameters such as `; charset` aside).
+    pub fn from_mime_type(content_type: &str) -> Option<Self> {
+        let mime = content_type.split(';').next().unwrap_or_default().trim();
+        [Self::Jpeg, Self::Png, Self::Webp, Self::Heic]
+            .into_iter()
+            .find(|k| k.mime_type().eq_ignore_ascii_case(mime))
+    }
 }
 
 /// The image a photo's bytes begin like (JPEG, PNG, WebP, HEIC/HEIF), whatever its source claims;

@@ -15,7 +15,7 @@ pub async fn erase_model(db: &impl GenericClient, model_id: i64) -> Result<i64, 
              ), erased AS (
                 UPDATE models SET status = 'canceled', version = NULL, weights_url = NULL,
                     replicate_model = NULL, preview_file_id = NULL, preview_url = NULL,
-                    error = 'deleted by its owner', updated_at = now(),
+                    preview_key = NULL, error = 'deleted by its owner', updated_at = now(),
                     finished_at = COALESCE(finished_at, now())
                 WHERE id = $1
                 RETURNING id
@@ -130,26 +130,28 @@ pub async fn erase_user(db: &impl GenericClient, user_id: i64) -> Result<ErasedR
              ), models_erased AS (
                 UPDATE models SET status = 'canceled', name = 'deleted', version = NULL,
                     weights_url = NULL, replicate_model = NULL, preview_file_id = NULL,
-                    preview_url = NULL, status_message_id = NULL, model_type = 'user',
+                    preview_url = NULL, preview_key = NULL, status_message_id = NULL, model_type = 'user',
                     shared_consent_at = NULL, error = 'deleted by its owner', updated_at = now(),
                     finished_at = COALESCE(finished_at, now())
                 WHERE user_id = $1
                   AND (status, name, version, weights_url, replicate_model, preview_file_id,
-                       preview_url, status_message_id, model_type, shared_consent_at)
+                       preview_url, preview_key, status_message_id, model_type, shared_consent_at)
                       IS DISTINCT FROM ('canceled', 'deleted', NULL, NULL, NULL, NULL, NULL, NULL,
-                                        'user', NULL)
+                                        NULL, 'user', NULL)
                 RETURNING 1
              ), generations_erased AS (
                 UPDATE generations SET prompt = '', full_prompt = '', result_urls = '{}',
-                    telegram_file_ids = '{}', error = NULL,
+                    telegram_file_ids = '{}', image_keys = '{}', error = NULL,
                     status = CASE WHEN status IN ('pending', 'starting', 'processing')
                                   THEN 'canceled' ELSE status END,
                     finished_at = COALESCE(finished_at, now()), updated_at = now()
                 WHERE user_id = $1
                   AND (prompt <> '' OR full_prompt <> '' OR result_urls <> '{}'
-                       OR telegram_file_ids <> '{}' OR error IS NOT NULL
+                       OR telegram_file_ids <> '{}' OR image_keys <> '{}' OR error IS NOT NULL
                        OR status IN ('pending', 'starting', 'processing'))
                 RETURNING 1
+             ), uploads_erased AS (
+                DELETE FROM uploads WHERE user_id = $1 RETURNING 1
              ), feedback AS (
                 DELETE FROM generation_feedback WHERE user_id = $1 RETURNING 1
              ), events AS (

@@ -22,6 +22,8 @@ pub struct Generation {
     pub replicate_prediction_id: Option<String>,
     pub result_urls: Vec<String>,
     pub telegram_file_ids: Vec<String>,
+    /// Our copies of the images in the bucket, in `result_urls`' order (empty until copied).
+    pub image_keys: Vec<String>,
     pub cost_tokens: i64,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -29,7 +31,7 @@ pub struct Generation {
 }
 
 const COLUMNS: &str = "id, user_id, model_id, style_id, prompt, full_prompt, num_images, status, \
-     replicate_prediction_id, result_urls, telegram_file_ids, cost_tokens, error, created_at, finished_at";
+     replicate_prediction_id, result_urls, telegram_file_ids, image_keys, cost_tokens, error, created_at, finished_at";
 
 impl FromRow for Generation {
     const COLUMNS: &'static str = COLUMNS;
@@ -50,6 +52,7 @@ impl FromRow for Generation {
             replicate_prediction_id: row.get("replicate_prediction_id"),
             result_urls: row.get("result_urls"),
             telegram_file_ids: row.get("telegram_file_ids"),
+            image_keys: row.get("image_keys"),
             cost_tokens: row.get("cost_tokens"),
             error: row.get("error"),
             created_at: row.get("created_at"),
@@ -269,4 +272,18 @@ pub async fn mark_checked(db: &impl GenericClient, id: i64, failed: bool) -> Res
         )
         .await?;
     Ok(row.map(|r| r.get(0)).unwrap_or_default())
+}
+
+/// Records where a generation's images are in the bucket (once: a second copy keeps the first).
+pub async fn set_image_keys(
+    db: &impl GenericClient,
+    id: i64,
+    keys: &[String],
+) -> Result<(), DbError> {
+    db.execute_typed(
+        "UPDATE generations SET image_keys = $2 WHERE id = $1 AND image_keys = '{}'",
+        &[(&id, Type::INT8), (&keys, Type::TEXT_ARRAY)],
+    )
+    .await?;
+    Ok(())
 }

@@ -21,6 +21,7 @@ pub mod rate_limits;
 pub mod referrals;
 pub mod stats;
 pub mod styles;
+pub mod uploads;
 pub mod users;
 
 pub use crate::db::{DbError, GenericClient};

@@ -29,6 +29,10 @@ pub struct Model {
     /// A photo made with the model (a Telegram file id), to show it by.
     pub preview_file_id: Option<String>,
     pub preview_url: Option<String>,
+    /// The preview as one of our objects (the first image generated with it).
+    pub preview_key: Option<String>,
+    /// Its owner keeps the training photos once the training ends (otherwise they are deleted).
+    pub keep_photos: bool,
     /// How long Replicate trained it.
     pub training_seconds: Option<f64>,
     /// When its owner agreed to have it offered to everyone (`None`: they have not, or withdrew).
@@ -43,7 +47,7 @@ pub struct Model {
 const COLUMNS: &str = "m.id, m.user_id, m.name, m.trigger_word, m.status, m.cost_tokens, m.replicate_training_id, \
      m.replicate_model, m.version, m.weights_url, m.error, m.status_message_id, m.created_at, m.updated_at, \
      m.queued_at, m.training_started_at, m.finished_at, m.model_type, m.preview_file_id, m.preview_url, \
-     m.training_seconds, m.shared_consent_at, \
+     m.preview_key, m.keep_photos, m.training_seconds, m.shared_consent_at, \
      (SELECT count(*) FROM training_photos p WHERE p.model_id = m.id) AS photo_count";
 
 impl FromRow for Model {
@@ -70,6 +74,8 @@ impl FromRow for Model {
             model_type: row.get("model_type"),
             preview_file_id: row.get("preview_file_id"),
             preview_url: row.get("preview_url"),
+            preview_key: row.get("preview_key"),
+            keep_photos: row.get("keep_photos"),
             training_seconds: row.get("training_seconds"),
             shared_consent_at: row.get("shared_consent_at"),
             created_at: row.get("created_at"),
@@ -89,16 +95,19 @@ pub struct TrainingPhoto {
     pub source_url: Option<String>,
     pub file_size: Option<i64>,
     pub mime_type: Option<String>,
+    /// Our copy in the bucket, once there is one.
+    pub storage_key: Option<String>,
 }
 
-/// A photo to add to a draft: from Telegram (file ids) or from a URL.
-#[derive(Debug, Clone)]
+/// A photo to add to a draft: from Telegram (file ids), from a URL, or already in our bucket.
+#[derive(Debug, Clone, Default)]
 pub struct NewPhoto {
     pub file_unique_id: String,
     pub telegram_file_id: Option<String>,
     pub source_url: Option<String>,
     pub file_size: Option<i64>,
     pub mime_type: Option<String>,
+    pub storage_key: Option<String>,
 }
 
 pub async fn create_draft(
@@ -351,8 +360,8 @@ pub async fn add_photo(
     let row = db
         .query_typed_one(
             "WITH added AS (
-                INSERT INTO training_photos (model_id, file_unique_id, telegram_file_id, source_url, file_size, mime_type)
-                VALUES ($1, $2, $3, $4, $5, $6)
+                INSERT INTO training_photos (model_id, file_unique_id, telegram_file_id, source_url, file_size, mime_type, storage_key)
+                VALUES ($1, $2, $3, $4, $5, $6, $7)
                 ON CONFLICT (model_id, file_unique_id) DO NOTHING
                 RETURNING 1
              )
@@ -365,6 +374,7 @@ pub async fn add_photo(
                 (&photo.source_url, Type::TEXT),
                 (&photo.file_size, Type::INT8),
                 (&photo.mime_type, Type::TEXT),
+                (&photo.storage_key, Type::TEXT),
             ],
         )
         .await?;
@@ -374,7 +384,7 @@ pub async fn add_photo(
 pub async fn photos(db: &impl GenericClient, model_id: i64) -> Result<Vec<TrainingPhoto>, DbError> {
     let rows = db
         .query_typed(
-            "SELECT id, file_unique_id, telegram_file_id, source_url, file_size, mime_type
+            "SELECT id, file_unique_id, telegram_file_id, source_url, file_size, mime_type, storage_key
              FROM training_photos WHERE model_id = $1 ORDER BY id",
             &[(&model_id, Type::INT8)],
         )
@@ -388,8 +398,85 @@ pub async fn photos(db: &impl GenericClient, model_id: i64) -> Result<Vec<Traini
             source_url: r.get("source_url"),
             file_size: r.get("file_size"),
             mime_type: r.get("mime_type"),
+            storage_key: r.get("storage_key"),
         })
         .collect())
+}
+
+/// Records where a training photo's copy in the bucket is.
+pub async fn set_photo_storage_key(
+    db: &impl GenericClient,
+    photo_id: i64,
+    key: &str,
+) -> Result<(), DbError> {
+    db.execute_typed(
+        "UPDATE training_photos SET storage_key = $2 WHERE id = $1",
+        &[(&photo_id, Type::INT8), (&key, Type::TEXT)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The training photos' copies are gone from the bucket (the training ended and they were not
+/// kept): the rows stop pointing at them.
+pub async fn forget_photo_storage(db: &impl GenericClient, model_id: i64) -> Result<(), DbError> {
+    db.execute_typed(
+        "UPDATE training_photos SET storage_key = NULL
+         WHERE model_id = $1 AND storage_key IS NOT NULL
+           AND (telegram_file_id IS NOT NULL OR source_url IS NOT NULL)",
+        &[(&model_id, Type::INT8)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Makes one of our objects the model's preview when it has none (nor an explicit URL), if the
+/// generation is its owner's.
+pub async fn set_first_preview_key(
+    db: &impl GenericClient,
+    model_id: i64,
+    user_id: i64,
+    key: &str,
+) -> Result<(), DbError> {
+    db.execute_typed(
+        "UPDATE models SET preview_key = $3
+         WHERE id = $1 AND user_id = $2 AND preview_key IS NULL AND preview_url IS NULL",
+        &[
+            (&model_id, Type::INT8),
+            (&user_id, Type::INT8),
+            (&key, Type::TEXT),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Sets (or clears) the model's preview object, replacing any.
+pub async fn set_preview_key(
+    db: &impl GenericClient,
+    model_id: i64,
+    key: Option<&str>,
+) -> Result<(), DbError> {
+    db.execute_typed(
+        "UPDATE models SET preview_key = $2 WHERE id = $1",
+        &[(&model_id, Type::INT8), (&key, Type::TEXT)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whether the owner keeps the model's training photos after the training.
+pub async fn set_keep_photos(
+    db: &impl GenericClient,
+    model_id: i64,
+    keep: bool,
+) -> Result<(), DbError> {
+    db.execute_typed(
+        "UPDATE models SET keep_photos = $2 WHERE id = $1",
+        &[(&model_id, Type::INT8), (&keep, Type::BOOL)],
+    )
+    .await?;
+    Ok(())
 }
 
 pub async fn set_status_message(

@@ -86,6 +86,15 @@ pub async fn erase_model(
             )
             .await?;
     }
+    // Its training photos in our bucket go too (the images generated with it stay the user's).
+    let prefix = crate::storage::model_photos_prefix(model.user_id, model.id);
+    written
+        .write(
+            &*tx,
+            &format!("delete-objects:{prefix}"),
+            &Effect::DeleteStoredObjects { prefix },
+        )
+        .await?;
     let mut refunded = 0;
     if model.status == ModelStatus::Queued && model.cost_tokens > 0 {
         let reference = format!("model:{}", model.id);
@@ -207,6 +216,18 @@ pub async fn erase_account(
             )
             .await?;
         erased.files_deleted = written.ids().len() - before;
+    }
+    // Everything of theirs in our bucket: uploads, training photos, generated images.
+    // Keyed by the time: objects made after an earlier erasure go with a later one.
+    let at = chrono::Utc::now().timestamp_millis();
+    for prefix in crate::storage::user_prefixes(user_id) {
+        written
+            .write(
+                &*tx,
+                &format!("delete-objects:{prefix}@{at}"),
+                &Effect::DeleteStoredObjects { prefix },
+            )
+            .await?;
     }
     for &(model_id, cost) in remote.queued.iter().filter(|(_, cost)| *cost > 0) {
         let reference = format!("model:{model_id}");

@@ -39,6 +39,8 @@ pub async fn create(
 ) -> Result<Generation, ServiceError> {
     let prompt = rules::validate_prompt(request.prompt)?;
     let images = rules::validate_image_count(request.images)?;
+    // The images are kept in our storage before they count as delivered: none, nothing is paid.
+    services.storage()?;
     let db = services.db();
     let mut conn = db.conn().await?;
     let model = models::get_usable(&**conn, request.model_id, request.user_id)

@@ -73,8 +73,9 @@ pub async fn submit(
     model_id: i64,
 ) -> Result<Model, ServiceError> {
     let db = services.db();
-    // No queue here at all: refused before anything is paid.
+    // No queue or no storage here at all: refused before anything is paid.
     services.queue.check_configured()?;
+    services.storage()?;
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
     let model = models::get_for_update(&*tx, model_id)

@@ -21,6 +21,47 @@ pub struct TestEnv {
     pub telegram: FakeTelegram,
     pub replicate: FakeReplicate,
     pub vars: HashMap<String, String>,
+    /// The test's object storage (`STORAGE_DIR`), removed with it.
+    pub objects: ObjectsDir,
+}
+
+/// A directory of objects that is gone when the test is.
+pub struct ObjectsDir(pub std::path::PathBuf);
+
+impl ObjectsDir {
+    fn new() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(std::env::temp_dir().join(format!("dream-photo-objects-{}-{n}", std::process::id())))
+    }
+
+    /// The files stored under `prefix` (`generations/1/`), relative to the storage root, sorted.
+    pub fn list(&self, prefix: &str) -> Vec<String> {
+        fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(root, &path, out);
+                } else if let Ok(rel) = path.strip_prefix(root) {
+                    out.push(rel.to_string_lossy().into_owned());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.0, &self.0, &mut out);
+        out.retain(|p| p.starts_with(prefix));
+        out.sort();
+        out
+    }
+}
+
+impl Drop for ObjectsDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl TestEnv {
@@ -28,6 +69,7 @@ impl TestEnv {
         let db = test_db().await;
         let telegram = FakeTelegram::start().await;
         let replicate = FakeReplicate::start().await;
+        let objects = ObjectsDir::new();
         let vars = [
             ("DATABASE_URL", db.url.clone()),
             ("DATABASE_POOL_SIZE", "1".to_owned()), // as on Lambda: catches code that needs two connections at once
@@ -43,6 +85,7 @@ impl TestEnv {
             ("PUBLIC_URL", PUBLIC_URL.to_owned()),
             ("ADMIN_IDS", ADMIN_ID.to_string()),
             ("ADMIN_CHAT_ID", ADMIN_ID.to_string()),
+            ("STORAGE_DIR", objects.0.to_string_lossy().into_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -52,6 +95,7 @@ impl TestEnv {
             telegram,
             replicate,
             vars,
+            objects,
         }
     }
 

@@ -67,6 +67,7 @@ pub async fn draft_model(db: &Db, user_id: i64, photos: usize) -> Model {
             source_url: None,
             file_size: Some(200_000),
             mime_type: None,
+            storage_key: None,
         };
         models::add_photo(&**conn, model.id, &photo)
             .await
@@ -283,6 +284,7 @@ pub async fn account_with_everything(db: &Db, user_id: i64, replicate_url: &str)
             source_url: Some(photo_url),
             file_size: Some(200_000),
             mime_type: Some("image/jpeg".into()),
+            storage_key: None,
         },
     )
     .await

@@ -1,4 +1,4 @@
-//! moto's server (from PyPI; `.ci/setup` installs it) on a free local port: SQS and Secrets Manager
+//! moto's server (from PyPI; `.ci/setup` installs it) on a free local port: SQS, S3 and Secrets Manager
 //! as the AWS SDK and our signed calls speak to them. Stopped when dropped.
 //!
 //! Clients of it are given its endpoint, region and keys: tests share a process, so none sets the
@@ -101,6 +101,31 @@ impl Moto {
             .await
             .expect("a JSON answer");
         answer["ARN"].as_str().expect("an ARN").to_owned()
+    }
+
+    /// Creates an S3 bucket (moto checks no signature: an unsigned `PUT /<bucket>` will do).
+    pub async fn create_bucket(&self, name: &str) {
+        let answer = reqwest::Client::new()
+            .put(format!("{}/{name}", self.url()))
+            .send()
+            .await
+            .expect("moto answers");
+        assert!(
+            answer.status().is_success(),
+            "bucket {name}: {}",
+            answer.status()
+        );
+    }
+
+    /// What a test sets for our S3 storage to be this server's bucket `bucket`.
+    pub fn storage_vars(&self, bucket: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("STORAGE_BUCKET", bucket.to_owned()),
+            ("AWS_ENDPOINT_URL_S3", self.url()),
+            ("AWS_REGION", REGION.to_owned()),
+            ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ]
     }
 
     /// The SQS training queue at `queue_url`, sending through this server.

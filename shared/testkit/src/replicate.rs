@@ -58,6 +58,8 @@ struct State {
     /// endpoints answer, newest first.
     created_trainings: Vec<Value>,
     created_predictions: Vec<Value>,
+    /// Replicate deleted its copies of the outputs (as it does within the hour).
+    outputs_deleted: bool,
 }
 
 /// How a scripted call goes wrong.
@@ -180,6 +182,21 @@ impl FakeReplicate {
             .clone()
     }
 
+    /// A finished prediction with `n` images, served by this fake (`GET /delivery/...`) until
+    /// [`FakeReplicate::delete_outputs`].
+    pub fn prediction_succeeded(&self, id: &str, n: usize) -> Value {
+        let base = self.server.uri();
+        let output: Vec<String> = (0..n)
+            .map(|i| format!("{base}/delivery/pbxt/{id}/out-{i}.jpg"))
+            .collect();
+        json!({"id": id, "status": "succeeded", "output": output, "error": null})
+    }
+
+    /// Replicate deletes its copies of every output (their URLs answer 404 from now on).
+    pub fn delete_outputs(&self) {
+        self.state.lock().expect("state").outputs_deleted = true;
+    }
+
     /// Sets what Replicate reports for a training or prediction when asked (polling).
     pub fn set_job(&self, job: Value) {
         let id = job["id"].as_str().expect("a job id").to_owned();
@@ -205,12 +222,15 @@ pub fn job_with_status(id: &str, status: &str) -> Value {
     json!({"id": id, "status": status, "output": null, "error": null})
 }
 
-/// A finished prediction with `n` images.
-pub fn prediction_succeeded(id: &str, n: usize) -> Value {
-    let output: Vec<String> = (0..n)
-        .map(|i| format!("https://replicate.delivery/pbxt/{id}/out-{i}.jpg"))
-        .collect();
-    json!({"id": id, "status": "succeeded", "output": output, "error": null})
+/// What the fake serves at an output URL: the start of a JPEG (what our checks read), and a tail
+/// saying which image it is.
+pub fn output_image(path: &str) -> Vec<u8> {
+    let mut bytes = vec![
+        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00,
+    ];
+    bytes.extend_from_slice(path.as_bytes());
+    bytes.extend_from_slice(&[0xFF, 0xD9]);
+    bytes
 }
 
 /// The headers and body of a webhook Replicate would post, signed with `secret` at `now`.
@@ -244,6 +264,15 @@ impl Respond for Responder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let method = request.method.to_string();
         let path = request.url.path().to_owned();
+        if path.starts_with("/delivery/") {
+            // Replicate's file CDN, not its API: not recorded as a call.
+            if self.state.lock().expect("state").outputs_deleted || method != "GET" {
+                return ResponseTemplate::new(404);
+            }
+            return ResponseTemplate::new(200)
+                .insert_header("content-type", "image/jpeg")
+                .set_body_bytes(output_image(&path));
+        }
         let body = serde_json::from_slice::<Value>(&request.body)
             .unwrap_or_else(|_| json!({"multipart_bytes": request.body.len()}));
         let mut state = self.state.lock().expect("state");

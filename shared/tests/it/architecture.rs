@@ -312,7 +312,7 @@ const LAYERS: &[&[&str]] = &[
     &["config", "secrets", "signature", "telemetry"],
     &["domain"],
     &["db", "repo"],
-    &["telegram", "replicate", "queue", "fetch", "auth"],
+    &["telegram", "replicate", "queue", "fetch", "auth", "storage"],
     &["services", "errors"],
     &["effects", "once", "notify"],
     &["transitions", "dispatch"],

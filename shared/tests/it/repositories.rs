@@ -329,6 +329,7 @@ async fn photos_count_once_per_file_unique_id() {
         source_url: None,
         file_size: Some(1000),
         mime_type: Some("image/jpeg".into()),
+        storage_key: None,
     };
     assert_eq!(
         models::add_photo(&**conn, model.id, &photo("a"))

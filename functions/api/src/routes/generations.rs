@@ -20,6 +20,7 @@ use crate::responses::{
     AuthErrors, Insufficient, Invalid, JsonBody, NotFound, RateLimited, Upstream,
 };
 use crate::views::generations::Generation;
+use crate::views::images::Images;
 use crate::State;
 
 pub fn router() -> OpenApiRouter<Arc<State>> {
@@ -41,7 +42,13 @@ async fn list_generations(
 ) -> ApiResult<JsonResponse<Paginated<Generation>>> {
     let page = params.page()?;
     let rows = generations::list_for_user(&**state.conn().await?, caller.user.id, page).await?;
-    Ok(JsonResponse(Paginated::from_rows(rows, page, |g| g.id)))
+    let images = Images::for_response(&state).await?;
+    Ok(JsonResponse(Paginated::map_rows(
+        rows,
+        page,
+        |g| g.id,
+        |g| Generation::signed(g, &images),
+    )))
 }
 
 /// One of the caller's generations (poll it until `succeeded`: `result_urls` hold the images).
@@ -56,7 +63,8 @@ async fn get_generation(
     let generation = generations::get_owned(&**state.conn().await?, id, caller.user.id)
         .await?
         .ok_or_else(|| Error::not_found("generation"))?;
-    Ok(JsonResponse(generation.into()))
+    let images = Images::for_response(&state).await?;
+    Ok(JsonResponse(Generation::signed(generation, &images)))
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]

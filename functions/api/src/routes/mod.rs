@@ -6,6 +6,8 @@ pub mod generations;
 pub mod me;
 pub mod meta;
 pub mod models;
+pub mod objects;
 pub mod payments;
 pub mod promo;
 pub mod training;
+pub mod uploads;

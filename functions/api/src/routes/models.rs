@@ -19,7 +19,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiResult, Error, Json, Path, Query};
 use crate::pagination::{PageParams, Paginated};
 use crate::responses::{AuthErrors, Conflict, Invalid, JsonBody, NotFound, Upstream};
-use crate::views;
+use crate::views::images::Images;
 use crate::views::models::{Deletion, Model, SystemModel};
 use crate::State;
 
@@ -44,7 +44,13 @@ async fn list_models(
 ) -> ApiResult<JsonResponse<Paginated<Model>>> {
     let page = params.page()?;
     let rows = models::list_for_user(&**state.conn().await?, caller.user.id, page).await?;
-    Ok(JsonResponse(Paginated::from_rows(rows, page, |m| m.id)))
+    let images = Images::for_response(&state).await?;
+    Ok(JsonResponse(Paginated::map_rows(
+        rows,
+        page,
+        |m| m.id,
+        |m| Model::signed(m, &images),
+    )))
 }
 
 /// One of the caller's models.
@@ -59,7 +65,8 @@ async fn get_model(
     let model = models::get_owned(&**state.conn().await?, id, caller.user.id)
         .await?
         .ok_or_else(|| Error::not_found("model"))?;
-    Ok(JsonResponse(model.into()))
+    let images = Images::for_response(&state).await?;
+    Ok(JsonResponse(Model::signed(model, &images)))
 }
 
 /// Deletes a model's data: its training photos (and their copies at Replicate), its trained version
@@ -144,6 +151,12 @@ async fn set_model_preview(
         generation.result_urls.first().map(String::as_str),
     )
     .await?;
+    models::set_preview_key(
+        &**conn,
+        id,
+        generation.image_keys.first().map(String::as_str),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -155,5 +168,11 @@ async fn list_system_models(
     _caller: AuthUser,
 ) -> ApiResult<JsonResponse<Vec<SystemModel>>> {
     let offered = models::list_system(&**state.conn().await?).await?;
-    Ok(JsonResponse(views::from_rows(offered)))
+    let images = Images::for_response(&state).await?;
+    Ok(JsonResponse(
+        offered
+            .into_iter()
+            .map(|m| SystemModel::signed(m, &images))
+            .collect(),
+    ))
 }

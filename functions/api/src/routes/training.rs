@@ -1,5 +1,6 @@
-//! Training a personal model: `POST /api/train`, from uploaded photos (`multipart/form-data`) or
-//! from photo URLs (JSON).
+//! Training a personal model: `POST /api/train`, from photos uploaded beforehand to our bucket
+//! (`upload_ids`, see [`crate::routes::uploads`]), sent in the request (`multipart/form-data`, small
+//! sets), or given as URLs (`photo_urls`). Every photo ends up in our bucket, under the model.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -11,10 +12,13 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use shared::domain::rules::{self, RuleError};
+use shared::db::DbError;
+use shared::domain::rules::{self, ImageKind, RuleError};
 use shared::fetch::is_forbidden;
 use shared::repo::models::{self, NewPhoto};
+use shared::repo::uploads;
 use shared::services::Services;
+use shared::storage::{ObjectKey, Storage};
 use shared::usecases::{self, ServiceError};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -25,6 +29,7 @@ use crate::error::{self, check_text, ApiResult, Error};
 use crate::responses::{
     AuthErrors, Conflict, Insufficient, Invalid, JsonBody, RateLimited, Upstream,
 };
+use crate::views::images::Images;
 use crate::views::models::Model;
 use crate::State;
 
@@ -32,17 +37,27 @@ pub fn router() -> OpenApiRouter<Arc<State>> {
     OpenApiRouter::new().routes(routes!(train))
 }
 
-/// A training request as JSON: photos already online.
+/// A training request as JSON: `upload_ids` (photos uploaded through `POST /api/uploads`), or
+/// `photo_urls`; exactly one of the two.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct TrainFromUrls {
+pub struct TrainRequest {
     /// The model's name, 1-64 characters.
     #[schema(min_length = 1, max_length = 64)]
     pub name: String,
-    /// 10-20 https URLs of photos of one person (JPEG, PNG, WebP or HEIC, at most 20 MB each) on
-    /// public hosts, downloaded by the training worker (no redirects are followed; a photo that
-    /// cannot be downloaded fails the training, refunded).
+    /// 10-20 upload ids from `POST /api/uploads`, each photo `PUT` to its URL already.
+    #[serde(default)]
     #[schema(min_items = 10, max_items = 20)]
-    pub photo_urls: Vec<String>,
+    pub upload_ids: Option<Vec<String>>,
+    /// Or 10-20 https URLs of photos of one person (JPEG, PNG, WebP or HEIC, at most 20 MB each) on
+    /// public hosts, downloaded by the training worker into our bucket (no redirects are followed;
+    /// a photo that cannot be downloaded fails the training, refunded).
+    #[serde(default)]
+    #[schema(min_items = 10, max_items = 20)]
+    pub photo_urls: Option<Vec<String>>,
+    /// Keep the photos after the training (to train again with them); by default they are deleted
+    /// from our bucket when the training ends.
+    #[serde(default)]
+    pub keep_photos: bool,
 }
 
 /// A training request as `multipart/form-data`: the photos themselves (4.5 MB in total at most).
@@ -55,6 +70,8 @@ pub struct TrainUpload {
     /// 10-20 photos of one person, each a JPEG, PNG, WebP or HEIC file of at most 20 MB.
     #[schema(value_type = Vec<String>, format = Binary, min_items = 10, max_items = 20)]
     pub photos: Vec<Vec<u8>>,
+    /// `true` keeps the photos after the training (see `TrainRequest.keep_photos`).
+    pub keep_photos: Option<bool>,
 }
 
 /// A photo uploaded in the form.
@@ -70,8 +87,12 @@ const MAX_FORM_FIELDS: usize = 24;
 /// The body of `POST /api/train`, either way.
 #[derive(Debug, Clone)]
 pub enum TrainInput {
-    Upload { name: String, photos: Vec<Upload> },
-    Urls(TrainFromUrls),
+    Form {
+        name: String,
+        photos: Vec<Upload>,
+        keep_photos: bool,
+    },
+    Json(TrainRequest),
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> Error {
@@ -93,14 +114,15 @@ impl<S: Send + Sync> FromRequest<S> for TrainInput {
             .unwrap_or_default()
             .to_ascii_lowercase();
         if !content_type.starts_with("multipart/form-data") {
-            let crate::error::Json(urls) =
-                crate::error::Json::<TrainFromUrls>::from_request(req, state).await?;
-            return Ok(TrainInput::Urls(urls));
+            let crate::error::Json(request) =
+                crate::error::Json::<TrainRequest>::from_request(req, state).await?;
+            return Ok(TrainInput::Json(request));
         }
         let mut form = Multipart::from_request(req, state).await.map_err(|e| {
             Error::bad_request(format!("the form could not be read: {}", e.body_text()))
         })?;
         let mut name = None;
+        let mut keep_photos = false;
         let mut photos = Vec::new();
         let mut fields = 0;
         while let Some(field) = form.next_field().await.map_err(multipart_error)? {
@@ -120,6 +142,14 @@ impl<S: Send + Sync> FromRequest<S> for TrainInput {
             }
             match field.name() {
                 Some("name") => name = Some(field.text().await.map_err(multipart_error)?),
+                Some("keep_photos") => {
+                    let value = field.text().await.map_err(multipart_error)?;
+                    keep_photos = match value.trim() {
+                        "true" | "1" => true,
+                        "false" | "0" | "" => false,
+                        _ => return Err(Error::invalid("keep_photos", "true or false")),
+                    };
+                }
                 Some("photos") | Some("photos[]") => {
                     let content_type = field
                         .content_type()
@@ -138,7 +168,11 @@ impl<S: Send + Sync> FromRequest<S> for TrainInput {
             }
         }
         let name = name.ok_or_else(|| Error::invalid("name", "the form has no `name` field"))?;
-        Ok(TrainInput::Upload { name, photos })
+        Ok(TrainInput::Form {
+            name,
+            photos,
+            keep_photos,
+        })
     }
 }
 
@@ -226,117 +260,236 @@ fn check_photo_url(
     Ok(parsed.to_string())
 }
 
-/// Uploads the photos to Replicate's files API (four at a time); the URLs are what we keep.
-async fn upload_all(
-    services: &Services,
-    photos: Vec<(String, Upload)>,
-) -> Result<Vec<NewPhoto>, (Vec<String>, ServiceError)> {
-    let replicate = match services.replicate() {
-        Ok(r) => r,
-        Err(e) => return Err((Vec::new(), e.into())),
+/// Where a training's photos come from, checked and not yet placed under the model.
+enum Photos {
+    /// Sent in the form: put into the bucket.
+    Sent(Vec<(String, Upload)>),
+    /// Uploaded beforehand: copied in the bucket from `uploads/` to the model.
+    Uploaded(Vec<uploads::Upload>),
+    /// URLs the worker downloads (into the bucket) when the training starts.
+    Urls(Vec<NewPhoto>),
+}
+
+impl Photos {
+    fn len(&self) -> usize {
+        match self {
+            Photos::Sent(p) => p.len(),
+            Photos::Uploaded(p) => p.len(),
+            Photos::Urls(p) => p.len(),
+        }
+    }
+}
+
+/// The caller's uploads named by `ids` (each once): waiting for a training, and in the bucket with
+/// the size and type they were announced with.
+async fn uploaded_photos(
+    state: &State,
+    storage: &Storage,
+    user_id: i64,
+    ids: &[String],
+) -> ApiResult<Vec<uploads::Upload>> {
+    if ids.len() > rules::MAX_PHOTOS as usize {
+        return Err(RuleError::PhotoCount(ids.len() as i64).into());
+    }
+    let mut unique: Vec<String> = Vec::new();
+    for id in ids {
+        if !unique.contains(id) {
+            unique.push(id.clone());
+        }
+    }
+    rules::validate_photo_count(unique.len() as i64)?;
+    let found = uploads::unused_for_update(&**state.conn().await?, user_id, &unique).await?;
+    let refuse = |i: usize, reason: String| {
+        Error::invalid("upload_ids", reason.clone())
+            .with_details(serde_json::json!({"field": "upload_ids", "index": i, "reason": reason}))
     };
-    let results: Vec<_> = futures::stream::iter(photos.into_iter().enumerate())
-        .map(|(i, (digest, photo))| async move {
-            let extension = match photo.content_type.as_str() {
-                "image/png" => "png",
-                "image/webp" => "webp",
-                "image/heic" => "heic",
-                _ => "jpg",
-            };
-            let size = photo.bytes.len() as i64;
-            replicate
-                .upload_file(
-                    &format!("photo-{i}.{extension}"),
-                    &photo.content_type,
-                    photo.bytes.to_vec(),
-                )
-                .await
-                .map(|file| {
-                    (
-                        file.id,
-                        NewPhoto {
-                            file_unique_id: digest,
-                            telegram_file_id: None,
-                            source_url: Some(file.urls.get),
-                            file_size: Some(size),
-                            mime_type: Some(photo.content_type.clone()),
-                        },
-                    )
-                })
+    let mut ordered = Vec::with_capacity(unique.len());
+    for (i, id) in unique.iter().enumerate() {
+        let upload = found.iter().find(|u| &u.id == id).cloned().ok_or_else(|| {
+            refuse(
+                i,
+                format!("no upload {id} waits for a training (unknown, expired, or trained with already)"),
+            )
+        })?;
+        ordered.push((i, upload));
+    }
+    let checked: Vec<ApiResult<uploads::Upload>> = futures::stream::iter(ordered)
+        .map(|(i, upload)| async move {
+            let key = ObjectKey::parse(&upload.storage_key)
+                .ok_or_else(|| refuse(i, "an upload key did not parse".into()))?;
+            match storage.size(&key).await? {
+                None => return Err(refuse(i, format!("upload {} was never PUT", upload.id))),
+                Some(size) if size != upload.size as u64 => {
+                    return Err(refuse(
+                        i,
+                        format!(
+                            "upload {} has {size} bytes, not the {} announced",
+                            upload.id, upload.size
+                        ),
+                    ))
+                }
+                Some(_) => {}
+            }
+            let head = storage.first_bytes(&key, 64).await?;
+            if rules::sniff_image(&head) != Some(key.kind()) {
+                return Err(refuse(
+                    i,
+                    format!(
+                        "upload {} is not the {} announced",
+                        upload.id, upload.content_type
+                    ),
+                ));
+            }
+            Ok(upload)
         })
-        .buffered(4)
+        .buffered(8)
         .collect()
         .await;
-    let mut uploaded = Vec::new();
-    let mut file_ids = Vec::new();
-    let mut failure = None;
-    for result in results {
-        match result {
-            Ok((id, photo)) => {
-                file_ids.push(id);
-                uploaded.push(photo);
-            }
-            Err(e) => failure = Some(ServiceError::from(e)),
+    checked.into_iter().collect()
+}
+
+/// Puts the photos under the draft in the bucket; what `record` then stores. On error, whatever was
+/// placed is under the model's prefix, which the caller deletes.
+async fn place(
+    storage: &Storage,
+    user_id: i64,
+    model_id: i64,
+    photos: &Photos,
+) -> ApiResult<Vec<NewPhoto>> {
+    match photos {
+        Photos::Urls(photos) => Ok(photos.clone()),
+        Photos::Sent(sent) => {
+            let placed: Vec<ApiResult<NewPhoto>> = futures::stream::iter(sent.iter().cloned())
+                .map(|(digest, photo)| async move {
+                    let kind =
+                        ImageKind::from_mime_type(&photo.content_type).unwrap_or(ImageKind::Jpeg);
+                    let name = digest
+                        .trim_start_matches("sha256:")
+                        .get(..32)
+                        .unwrap_or("photo");
+                    let key = ObjectKey::training_photo(user_id, model_id, name, kind);
+                    storage
+                        .put(&key, photo.bytes.clone(), kind.mime_type())
+                        .await?;
+                    Ok(NewPhoto {
+                        file_unique_id: digest,
+                        file_size: Some(photo.bytes.len() as i64),
+                        mime_type: Some(kind.mime_type().to_owned()),
+                        storage_key: Some(key.as_str().to_owned()),
+                        ..NewPhoto::default()
+                    })
+                })
+                .buffered(4)
+                .collect()
+                .await;
+            placed.into_iter().collect()
         }
-    }
-    match failure {
-        None => Ok(uploaded),
-        Some(e) => Err((file_ids, e)),
+        Photos::Uploaded(uploaded) => {
+            let placed: Vec<ApiResult<NewPhoto>> = futures::stream::iter(uploaded.iter().cloned())
+                .map(|upload| async move {
+                    let from = ObjectKey::parse(&upload.storage_key)
+                        .ok_or_else(|| Error::bad_request("an upload key did not parse"))?;
+                    let to = ObjectKey::training_photo(user_id, model_id, &upload.id, from.kind());
+                    storage.copy(&from, &to).await?;
+                    Ok(NewPhoto {
+                        file_unique_id: format!("upload:{}", upload.id),
+                        file_size: Some(upload.size),
+                        mime_type: Some(upload.content_type),
+                        storage_key: Some(to.as_str().to_owned()),
+                        ..NewPhoto::default()
+                    })
+                })
+                .buffered(8)
+                .collect()
+                .await;
+            placed.into_iter().collect()
+        }
     }
 }
 
-/// Best effort: files we uploaded for a request that failed.
-async fn delete_files(services: &Services, file_ids: &[String]) {
-    let Ok(replicate) = services.replicate() else {
-        return;
-    };
-    for id in file_ids {
-        if let Err(e) = replicate.delete_file(id).await {
-            tracing::warn!(error = %e, "could not delete an uploaded photo");
-        }
-    }
-}
-
-/// Records the draft with its photos and pays for and queues its training.
+/// Records the draft with its photos (taking the uploads it was given, once) and pays for and
+/// queues its training.
 async fn record_and_submit(
     services: &Services,
+    storage: &Storage,
     user_id: i64,
     name: &str,
-    photos: &[NewPhoto],
-) -> Result<models::Model, (Option<i64>, ServiceError)> {
+    keep_photos: bool,
+    photos: &Photos,
+) -> Result<models::Model, (Option<i64>, Error)> {
     let db = services.db();
     let draft = usecases::training::start_draft(db, user_id, name)
         .await
-        .map_err(|e| (None, e))?;
-    let fail = |e: ServiceError| (Some(draft.id), e);
+        .map_err(|e| (None, e.into()))?;
+    let fail = |e: Error| (Some(draft.id), e);
+    let placed = place(storage, user_id, draft.id, photos)
+        .await
+        .map_err(fail)?;
     {
         let mut conn = db.conn().await.map_err(|e| fail(e.into()))?;
-        let tx = conn.transaction().await.map_err(|e| fail(e.into()))?;
+        let tx = conn
+            .transaction()
+            .await
+            .map_err(|e| fail(DbError::from(e).into()))?;
         let model = models::get_for_update(&*tx, draft.id)
             .await
             .map_err(|e| fail(e.into()))?
-            .ok_or_else(|| fail(ServiceError::NotFound("model")))?;
-        for photo in photos {
+            .ok_or_else(|| fail(Error::not_found("model")))?;
+        if let Photos::Uploaded(uploaded) = photos {
+            let ids: Vec<String> = uploaded.iter().map(|u| u.id.clone()).collect();
+            let taken = uploads::take(&*tx, &ids, draft.id)
+                .await
+                .map_err(|e| fail(e.into()))?;
+            if taken != ids.len() as u64 {
+                return Err(fail(Error::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    "another training took some of these uploads",
+                )));
+            }
+        }
+        for photo in &placed {
             usecases::training::add_photo(&*tx, &model, photo)
                 .await
-                .map_err(fail)?;
+                .map_err(|e| fail(e.into()))?;
         }
-        tx.commit().await.map_err(|e| fail(e.into()))?;
+        if keep_photos {
+            models::set_keep_photos(&*tx, draft.id, true)
+                .await
+                .map_err(|e| fail(e.into()))?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| fail(DbError::from(e).into()))?;
     }
-    usecases::training::submit(services, user_id, draft.id)
+    let model = usecases::training::submit(services, user_id, draft.id)
         .await
-        .map_err(fail)
+        .map_err(|e| fail(e.into()))?;
+    if let Photos::Uploaded(uploaded) = photos {
+        // Copied under the model: the uploads themselves are no longer needed (what is left
+        // expires with the bucket's rule, or housekeeping on one machine).
+        for upload in uploaded {
+            if let Some(key) = ObjectKey::parse(&upload.storage_key) {
+                if let Err(e) = storage.delete(&key).await {
+                    tracing::warn!(error = %e, "an upload taken by a training could not be deleted");
+                }
+            }
+        }
+    }
+    Ok(model)
 }
 
-/// Trains a personal model from 10-20 photos of one person: a `multipart/form-data` upload
-/// (`name` + `photos` files; 4.5 MB in total at most through API Gateway) or JSON with `photo_urls`
-/// (for bigger sets). Uploaded photos go to Replicate's file storage, not ours. The training's cost
-/// is debited and the model is queued: 202 with the model, which becomes `training` and then
-/// `ready` (or `failed`, refunded). Rate limited per user (3 an hour by default; requests refused
-/// for their input do not count).
+/// Trains a personal model from 10-20 photos of one person, given one of three ways: `upload_ids`
+/// (photos `PUT` to the URLs of `POST /api/uploads`: the way for a Mini App, any size), a
+/// `multipart/form-data` upload (`name` + `photos` files, 4.5 MB in all through API Gateway), or
+/// `photo_urls` (public https URLs the worker downloads). Every photo is kept in our bucket under
+/// the model, and deleted when the training ends unless `keep_photos`. The training's cost is
+/// debited and the model is queued: 202 with the model, which becomes `training` and then `ready`
+/// (or `failed`, refunded). Rate limited per user (3 an hour by default; requests refused for
+/// their input do not count).
 #[utoipa::path(post, path = "/api/train", tag = "models", security(("tma" = [])),
     request_body(content(
-        (TrainFromUrls = "application/json"),
+        (TrainRequest = "application/json"),
         (TrainUpload = "multipart/form-data"),
     )),
     responses((status = 202, description = "The model is paid for and queued", body = Model),
@@ -348,73 +501,61 @@ async fn train(
 ) -> ApiResult<(StatusCode, Json<Model>)> {
     let services = &state.services;
     let user = &caller.user;
-    let (name, source) = match input {
-        TrainInput::Upload { name, photos } => (name, Ok(photos)),
-        TrainInput::Urls(TrainFromUrls { name, photo_urls }) => (name, Err(photo_urls)),
+    let (name, keep_photos) = match &input {
+        TrainInput::Form {
+            name, keep_photos, ..
+        } => (name.clone(), *keep_photos),
+        TrainInput::Json(request) => (request.name.clone(), request.keep_photos),
     };
     check_text("name", &name)?;
     let name = rules::validate_model_name(&name)?;
+    let storage = services.storage()?;
 
-    let photos: Vec<NewPhoto> = match source {
-        Ok(uploads) => {
-            let uploads = check_uploads(uploads)?;
-            rules::validate_photo_count(uploads.len() as i64)?;
-            check_balance(services, user)?;
-            crate::limits::enforce(&state, user.id, &state.limits.training).await?;
-            match upload_all(services, uploads).await {
-                Ok(photos) => photos,
-                Err((uploaded, e)) => {
-                    delete_files(services, &uploaded).await;
-                    return Err(e.into());
-                }
-            }
+    let photos = match input {
+        TrainInput::Form { photos, .. } => {
+            let sent = check_uploads(photos)?;
+            rules::validate_photo_count(sent.len() as i64)?;
+            Photos::Sent(sent)
         }
-        Err(urls) => {
-            // Bounded before any work per URL (duplicates aside, more could never be trained).
-            if urls.len() > rules::MAX_PHOTOS as usize {
-                return Err(RuleError::PhotoCount(urls.len() as i64).into());
-            }
-            let ours = &services.config.replicate.api_url;
-            let allow_private = services.config.photo_fetch.allow_private;
-            let mut photos: Vec<NewPhoto> = Vec::new();
-            for (i, url) in urls.iter().enumerate() {
-                let url = check_photo_url(i, url, ours, allow_private)?;
-                let digest = format!("url-sha256:{}", hex::encode(Sha256::digest(url.as_bytes())));
-                if photos.iter().all(|p| p.file_unique_id != digest) {
-                    photos.push(NewPhoto {
-                        file_unique_id: digest,
-                        telegram_file_id: None,
-                        source_url: Some(url),
-                        file_size: None,
-                        mime_type: None,
-                    });
-                }
-            }
-            rules::validate_photo_count(photos.len() as i64)?;
-            check_balance(services, user)?;
-            crate::limits::enforce(&state, user.id, &state.limits.training).await?;
-            photos
+        TrainInput::Json(TrainRequest {
+            upload_ids: Some(ids),
+            photo_urls: None,
+            ..
+        }) => Photos::Uploaded(uploaded_photos(&state, storage, user.id, &ids).await?),
+        TrainInput::Json(TrainRequest {
+            upload_ids: None,
+            photo_urls: Some(urls),
+            ..
+        }) => Photos::Urls(checked_urls(services, &urls)?),
+        TrainInput::Json(_) => {
+            return Err(Error::invalid(
+                "upload_ids",
+                "give either upload_ids or photo_urls",
+            ))
         }
     };
+    check_balance(services, user)?;
+    crate::limits::enforce(&state, user.id, &state.limits.training).await?;
 
-    match record_and_submit(services, user.id, &name, &photos).await {
+    match record_and_submit(services, storage, user.id, &name, keep_photos, &photos).await {
         Ok(model) => {
             tracing::info!(
                 model_id = model.id,
                 photos = photos.len(),
                 "training queued"
             );
-            Ok((StatusCode::ACCEPTED, Json(model.into())))
+            let images = Images::for_response(&state).await?;
+            Ok((StatusCode::ACCEPTED, Json(Model::signed(model, &images))))
         }
         Err((draft, e)) => {
-            // Nothing was charged: nothing of the request is kept, here or at Replicate.
-            let ids: Vec<String> = photos
-                .iter()
-                .filter_map(|p| p.source_url.as_deref())
-                .filter_map(|u| shared::replicate::file_id(&services.config.replicate.api_url, u))
-                .collect();
-            delete_files(services, &ids).await;
+            // Nothing was charged: nothing of the request is kept.
             if let Some(model_id) = draft {
+                if let Err(cleanup) = storage
+                    .delete_prefix(&shared::storage::model_photos_prefix(user.id, model_id))
+                    .await
+                {
+                    tracing::warn!(error = %cleanup, model_id, "could not delete the photos of a failed training request");
+                }
                 let removed = match services.db().conn().await {
                     Ok(conn) => shared::repo::erasure::delete_draft(&**conn, model_id)
                         .await
@@ -425,9 +566,33 @@ async fn train(
                     tracing::warn!(error = %cleanup, model_id, "could not remove the draft of a failed training request");
                 }
             }
-            Err(e.into())
+            Err(e)
         }
     }
+}
+
+/// The URLs of a `photo_urls` request, checked (each once).
+fn checked_urls(services: &Services, urls: &[String]) -> ApiResult<Vec<NewPhoto>> {
+    // Bounded before any work per URL (duplicates aside, more could never be trained).
+    if urls.len() > rules::MAX_PHOTOS as usize {
+        return Err(RuleError::PhotoCount(urls.len() as i64).into());
+    }
+    let ours = &services.config.replicate.api_url;
+    let allow_private = services.config.photo_fetch.allow_private;
+    let mut photos: Vec<NewPhoto> = Vec::new();
+    for (i, url) in urls.iter().enumerate() {
+        let url = check_photo_url(i, url, ours, allow_private)?;
+        let digest = format!("url-sha256:{}", hex::encode(Sha256::digest(url.as_bytes())));
+        if photos.iter().all(|p| p.file_unique_id != digest) {
+            photos.push(NewPhoto {
+                file_unique_id: digest,
+                source_url: Some(url),
+                ..NewPhoto::default()
+            });
+        }
+    }
+    rules::validate_photo_count(photos.len() as i64)?;
+    Ok(photos)
 }
 
 /// Refuses before anything is uploaded when the balance cannot cover the training (the debit itself

@@ -6,6 +6,8 @@ use shared::domain::status;
 use shared::repo::generations;
 use utoipa::ToSchema;
 
+use super::images::Images;
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Generation {
     pub id: i64,
@@ -15,6 +17,8 @@ pub struct Generation {
     pub prompt: String,
     pub num_images: i32,
     pub status: GenerationStatus,
+    /// The images: our copies once the generation succeeded, through URLs signed for an hour each
+    /// time the generation is fetched (fetch it again for fresh ones).
     pub result_urls: Vec<String>,
     pub cost_tokens: i64,
     pub error: Option<String>,
@@ -26,6 +30,16 @@ from_row!(generations::Generation => Generation {
     id, user_id, model_id, style_id, prompt, num_images, status, result_urls, cost_tokens, error,
     created_at, finished_at,
 });
+
+impl Generation {
+    /// The view of `row`, its images' URLs signed for this response.
+    pub fn signed(row: generations::Generation, images: &Images) -> Self {
+        let keys = row.image_keys.clone();
+        let mut view = Self::from(row);
+        view.result_urls = images.urls(&keys, std::mem::take(&mut view.result_urls));
+        view
+    }
+}
 
 /// A generation: written (`pending`), sent to Replicate (`starting`, `processing`), then final.
 #[derive(Debug, Clone, Serialize, ToSchema)]

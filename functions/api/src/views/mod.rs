@@ -34,6 +34,7 @@ macro_rules! from_variants {
 
 pub mod admins;
 pub mod generations;
+pub mod images;
 pub mod meta;
 pub mod models;
 pub mod payments;
@@ -41,6 +42,7 @@ pub mod promos;
 pub mod referrals;
 pub mod stats;
 pub mod styles;
+pub mod uploads;
 pub mod users;
 
 /// Repository rows, each shown as its view.

@@ -7,6 +7,8 @@ use shared::repo::models;
 use shared::usecases::deletion;
 use utoipa::ToSchema;
 
+use super::images::Images;
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Model {
     pub id: i64,
@@ -19,7 +21,11 @@ pub struct Model {
     pub photo_count: i64,
     /// `user` (a person's own) or `system` (provided by admins to everyone).
     pub model_type: String,
+    /// An image made with it (a URL signed for an hour), when there is one.
     pub preview_url: Option<String>,
+    /// Its training photos are kept after the training (for retraining); otherwise they are
+    /// deleted when the training ends.
+    pub keep_photos: bool,
     /// How long Replicate trained it.
     pub training_seconds: Option<f64>,
     /// When its owner agreed to have it offered to everyone (`None`: they have not, or withdrew).
@@ -33,9 +39,21 @@ pub struct Model {
 
 from_row!(models::Model => Model {
     id, user_id, name, trigger_word, status, cost_tokens, error, photo_count, model_type,
-    preview_url, training_seconds, shared_consent_at, created_at, updated_at, queued_at,
+    preview_url, keep_photos, training_seconds, shared_consent_at, created_at, updated_at, queued_at,
     training_started_at, finished_at,
 });
+
+impl Model {
+    /// The view of `row`, its preview's URL signed for this response.
+    pub fn signed(row: models::Model, images: &Images) -> Self {
+        let preview = row.preview_key.as_deref().and_then(|k| images.url(k));
+        let mut view = Self::from(row);
+        if preview.is_some() {
+            view.preview_url = preview;
+        }
+        view
+    }
+}
 
 /// A personal model: photos collected (`draft`), paid and waiting for the worker (`queued`), on
 /// Replicate (`training`), then `ready`, `failed` or `canceled`.
@@ -80,9 +98,21 @@ from_row!(deletion::Erased => Deletion {
 pub struct SystemModel {
     pub id: i64,
     pub name: String,
-    /// An image made with it, when one was chosen as a URL.
+    /// An image made with it, when there is one.
     pub preview_url: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
 from_row!(models::Model => SystemModel { id, name, preview_url, created_at });
+
+impl SystemModel {
+    /// The view of `row`, its preview's URL signed for this response.
+    pub fn signed(row: models::Model, images: &Images) -> Self {
+        let preview = row.preview_key.as_deref().and_then(|k| images.url(k));
+        let mut view = Self::from(row);
+        if preview.is_some() {
+            view.preview_url = preview;
+        }
+        view
+    }
+}

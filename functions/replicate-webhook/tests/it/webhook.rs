@@ -3,9 +3,7 @@
 use axum::http::StatusCode;
 use serde_json::Value;
 use shared::domain::status::{GenerationStatus, ModelStatus};
-use testkit::replicate::{
-    job_failed, job_with_status, prediction_succeeded, signed_webhook, training_succeeded,
-};
+use testkit::replicate::{job_failed, job_with_status, signed_webhook, training_succeeded};
 use testkit::{fixtures, TestEnv, REPLICATE_WEBHOOK_SECRET};
 use testkit::{router, stored};
 
@@ -159,7 +157,7 @@ async fn a_succeeded_prediction_is_sent_as_one_album_and_file_ids_are_kept() {
 
     app.deliver_ok("msg_s", &job_with_status("pr_1", "processing"))
         .await;
-    let done = prediction_succeeded("pr_1", 2);
+    let done = app.env.replicate.prediction_succeeded("pr_1", 2);
     let (a, b) = tokio::join!(app.deliver("msg_1", &done), app.deliver("msg_2", &done));
     assert_eq!((a, b), (StatusCode::OK, StatusCode::OK));
 
@@ -169,7 +167,10 @@ async fn a_succeeded_prediction_is_sent_as_one_album_and_file_ids_are_kept() {
     assert_eq!(album.len(), 2);
     assert_eq!(
         album[0].media,
-        "https://replicate.delivery/pbxt/pr_1/out-0.jpg"
+        format!(
+            "{}/delivery/pbxt/pr_1/out-0.jpg",
+            app.env.replicate.server.uri()
+        )
     );
     let stored = stored::generation(app.env.db(), generation.id).await;
     assert_eq!(stored.status, GenerationStatus::Succeeded);
@@ -217,7 +218,7 @@ async fn when_telegram_is_down_the_album_is_delivered_from_the_effect_log() {
     let generation =
         fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 2, 10).await;
     app.env.telegram.outage_next("sendMediaGroup");
-    let done = prediction_succeeded("pr_1", 2);
+    let done = app.env.replicate.prediction_succeeded("pr_1", 2);
     // The result is ours once stored: Replicate need not deliver it again.
     app.deliver_ok("msg_1", &done).await;
     let status = |app: &App| {
@@ -268,7 +269,7 @@ async fn photos_telegram_will_never_take_fail_the_generation_with_a_refund() {
         "Bad Request: failed to get HTTP URL content",
         None,
     );
-    let done = prediction_succeeded("pr_1", 2);
+    let done = app.env.replicate.prediction_succeeded("pr_1", 2);
     app.deliver_ok("msg_1", &done).await;
     let stored = stored::generation(app.env.db(), generation.id).await;
     assert_eq!(stored.status, GenerationStatus::Failed);
@@ -287,13 +288,13 @@ async fn a_system_models_preview_is_never_another_users_photo() {
     let other = fixtures::user(app.env.db(), 2, 100).await;
     let model = fixtures::ready_model(app.env.db(), owner.id).await;
     fixtures::generation_in_flight(app.env.db(), other.id, model.id, "pr_2", 1, 5).await;
-    app.deliver_ok("msg_1", &prediction_succeeded("pr_2", 1))
+    app.deliver_ok("msg_1", &app.env.replicate.prediction_succeeded("pr_2", 1))
         .await;
     let stored = stored::model(app.env.db(), model.id).await;
     assert!(stored.preview_file_id.is_none(), "{stored:?}");
 
     fixtures::generation_in_flight(app.env.db(), owner.id, model.id, "pr_3", 1, 5).await;
-    app.deliver_ok("msg_2", &prediction_succeeded("pr_3", 1))
+    app.deliver_ok("msg_2", &app.env.replicate.prediction_succeeded("pr_3", 1))
         .await;
     let stored = stored::model(app.env.db(), model.id).await;
     assert!(
@@ -501,7 +502,7 @@ async fn a_database_failure_after_the_album_went_out_does_not_send_it_twice() {
     // Injected between two steps of ours: the first write that marks it delivered fails, as if the
     // database dropped the connection right after Telegram took the album.
     fixtures::fail_first_update(app.env.db(), "generations", "NEW.status = 'succeeded'").await;
-    app.deliver_ok("msg_1", &prediction_succeeded("pr_1", 2))
+    app.deliver_ok("msg_1", &app.env.replicate.prediction_succeeded("pr_1", 2))
         .await;
     assert_eq!(
         app.env.telegram.calls_of("sendMediaGroup").len(),

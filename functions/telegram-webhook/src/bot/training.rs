@@ -45,6 +45,7 @@ fn photo_of(message: &Message) -> Option<NewPhoto> {
             source_url: None,
             file_size: Some(i64::from(largest.file.size)),
             mime_type: Some("image/jpeg".into()),
+            storage_key: None,
         });
     }
     let document = message.document()?;
@@ -60,6 +61,7 @@ fn photo_of(message: &Message) -> Option<NewPhoto> {
                 .map(|m| m.essence_str().to_owned())
                 .unwrap_or_else(|| "application/octet-stream".into()),
         ),
+        storage_key: None,
     })
 }
 

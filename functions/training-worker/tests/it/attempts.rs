@@ -589,6 +589,7 @@ mod photo_urls {
                 source_url: Some(format!("{url}?n={i}")),
                 file_size: None,
                 mime_type: None,
+                storage_key: None,
             };
             models::add_photo(&**conn, model.id, &photo).await.unwrap();
         }

@@ -21,7 +21,7 @@ struct TrainingInput {
 }
 use shared::domain::status::{GenerationStatus, ModelStatus};
 use shared::repo::{ledger, models};
-use testkit::replicate::{job_failed, prediction_succeeded, training_succeeded, TRAINER_VERSION};
+use testkit::replicate::{job_failed, training_succeeded, TRAINER_VERSION};
 use testkit::stored;
 use testkit::{fixtures, TestEnv, PUBLIC_URL};
 
@@ -100,6 +100,7 @@ async fn photos_uploaded_through_the_api_are_fetched_from_replicate_with_our_tok
             source_url: Some(format!("{}/files/file{i}/download", env.replicate.url())),
             file_size: Some(1000),
             mime_type: Some("image/png".into()),
+            storage_key: None,
         };
         shared::repo::models::add_photo(&**conn, model.id, &photo)
             .await
@@ -352,7 +353,8 @@ async fn the_sweep_settles_jobs_replicate_did_not_report() {
         fixtures::generation_in_flight(env.db(), user.id, other.id, "pr_1", 1, 5).await;
     env.replicate.set_job(training_succeeded("tr_ok"));
     env.replicate.set_job(job_failed("tr_bad", "boom"));
-    env.replicate.set_job(prediction_succeeded("pr_1", 1));
+    env.replicate
+        .set_job(env.replicate.prediction_succeeded("pr_1", 1));
 
     let report = training_worker::sweep(&services).await.unwrap();
     assert_eq!((report.checked, report.settled, report.errors), (3, 3, 0));

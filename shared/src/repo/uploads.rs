@@ -1,0 +1,147 @@
+//! Uploads: photos the Mini App puts straight into the bucket through signed URLs, kept here until a
+//! training takes them or they expire.
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::Row;
+
+use super::{fetch_all, find_all, DbError, FromRow, GenericClient, Type};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    pub id: String,
+    pub user_id: i64,
+    pub storage_key: String,
+    pub content_type: String,
+    pub size: i64,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// The model whose training took it.
+    pub model_id: Option<i64>,
+}
+
+const COLUMNS: &str =
+    "id, user_id, storage_key, content_type, size, created_at, expires_at, model_id";
+
+impl FromRow for Upload {
+    const COLUMNS: &'static str = COLUMNS;
+    const FROM: &'static str = "uploads";
+
+    fn from_row(row: &Row) -> Self {
+        Self {
+            id: row.get("id"),
+            user_id: row.get("user_id"),
+            storage_key: row.get("storage_key"),
+            content_type: row.get("content_type"),
+            size: row.get("size"),
+            created_at: row.get("created_at"),
+            expires_at: row.get("expires_at"),
+            model_id: row.get("model_id"),
+        }
+    }
+}
+
+/// An upload to announce: its id, where it goes, and what it may be.
+#[derive(Debug, Clone)]
+pub struct NewUpload {
+    pub id: String,
+    pub storage_key: String,
+    pub content_type: String,
+    pub size: i64,
+}
+
+/// Records a user's announced uploads, valid for `ttl_secs`.
+pub async fn create_all(
+    db: &impl GenericClient,
+    user_id: i64,
+    uploads: &[NewUpload],
+    ttl_secs: i64,
+) -> Result<Vec<Upload>, DbError> {
+    let ids: Vec<&str> = uploads.iter().map(|u| u.id.as_str()).collect();
+    let keys: Vec<&str> = uploads.iter().map(|u| u.storage_key.as_str()).collect();
+    let types: Vec<&str> = uploads.iter().map(|u| u.content_type.as_str()).collect();
+    let sizes: Vec<i64> = uploads.iter().map(|u| u.size).collect();
+    let sql = format!(
+        "INSERT INTO uploads (id, user_id, storage_key, content_type, size, expires_at)
+         SELECT id, $2, storage_key, content_type, size, now() + make_interval(secs => $6)
+         FROM unnest($1::text[], $3::text[], $4::text[], $5::int8[])
+              WITH ORDINALITY AS u(id, storage_key, content_type, size, n)
+         ORDER BY n
+         RETURNING {COLUMNS}"
+    );
+    let ttl = ttl_secs as f64;
+    fetch_all(
+        db,
+        &sql,
+        &[
+            (&ids, Type::TEXT_ARRAY),
+            (&user_id, Type::INT8),
+            (&keys, Type::TEXT_ARRAY),
+            (&types, Type::TEXT_ARRAY),
+            (&sizes, Type::INT8_ARRAY),
+            (&ttl, Type::FLOAT8),
+        ],
+    )
+    .await
+}
+
+/// The user's uploads among `ids` that no training took yet and that have not expired, locked until
+/// the caller's transaction ends (two trainings cannot take the same photo).
+pub async fn unused_for_update(
+    db: &impl GenericClient,
+    user_id: i64,
+    ids: &[String],
+) -> Result<Vec<Upload>, DbError> {
+    find_all(
+        db,
+        "user_id = $1 AND id = ANY($2) AND model_id IS NULL AND expires_at > now() FOR UPDATE",
+        &[(&user_id, Type::INT8), (&ids, Type::TEXT_ARRAY)],
+    )
+    .await
+}
+
+/// Marks uploads as taken by a model's training.
+pub async fn take(db: &impl GenericClient, ids: &[String], model_id: i64) -> Result<u64, DbError> {
+    db.execute_typed(
+        "UPDATE uploads SET model_id = $2 WHERE id = ANY($1) AND model_id IS NULL",
+        &[(&ids, Type::TEXT_ARRAY), (&model_id, Type::INT8)],
+    )
+    .await
+    .map_err(DbError::from)
+}
+
+/// Uploads no training took, expired for `grace_secs`: what housekeeping deletes (objects, then rows).
+pub async fn expired(
+    db: &impl GenericClient,
+    grace_secs: i64,
+    limit: i64,
+) -> Result<Vec<Upload>, DbError> {
+    let grace = grace_secs as f64;
+    find_all(
+        db,
+        "model_id IS NULL AND expires_at < now() - make_interval(secs => $1) ORDER BY expires_at LIMIT $2",
+        &[(&grace, Type::FLOAT8), (&limit, Type::INT8)],
+    )
+    .await
+}
+
+/// Forgets uploads whose objects were deleted.
+pub async fn delete(db: &impl GenericClient, ids: &[String]) -> Result<u64, DbError> {
+    db.execute_typed(
+        "DELETE FROM uploads WHERE id = ANY($1)",
+        &[(&ids, Type::TEXT_ARRAY)],
+    )
+    .await
+    .map_err(DbError::from)
+}
+
+/// How many of the user's uploads wait for a training (not taken, not expired).
+pub async fn count_waiting(db: &impl GenericClient, user_id: i64) -> Result<i64, DbError> {
+    let row = db
+        .query_typed_one(
+            "SELECT count(*) AS n FROM uploads
+             WHERE user_id = $1 AND model_id IS NULL AND expires_at > now()",
+            &[(&user_id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.get("n"))
+}

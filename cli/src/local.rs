@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use shared::config::StorageConfig;
 use shared::config::{Config, Secret};
 use shared::queue::{TrainingJob, TrainingQueue};
 use shared::services::Services;
@@ -41,6 +42,32 @@ pub async fn serve(args: ServeArgs) -> CliResult {
         explicit_pool.then_some(config.database.pool_size),
         std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
+    // Objects in a directory beside the database unless told otherwise, served at this address
+    // when no public URL is given.
+    let here = match std::env::var("STORAGE_PUBLIC_URL") {
+        Ok(v) if !v.trim().is_empty() => {
+            url::Url::parse(v.trim()).map_err(|e| format!("STORAGE_PUBLIC_URL: {e}"))?
+        }
+        _ => url::Url::parse(&format!("http://{}", SocketAddr::new(args.host, args.port)))
+            .expect("an address is a URL"),
+    };
+    config.storage = match config.storage {
+        StorageConfig::None => StorageConfig::Local {
+            dir: ".data/objects".into(),
+            public_url: Some(here.clone()),
+            signing_key: None,
+        },
+        StorageConfig::Local {
+            dir,
+            public_url,
+            signing_key,
+        } => StorageConfig::Local {
+            dir,
+            public_url: public_url.or(Some(here)),
+            signing_key,
+        },
+        s3 => s3,
+    };
     let mut cluster = None;
     if config.database.url.is_none() {
         let (started, url) = local_database(&args.data_dir, args.pg_port).await?;

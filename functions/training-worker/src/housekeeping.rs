@@ -4,8 +4,9 @@
 use serde::Serialize;
 use shared::db::DbError;
 use shared::dispatch::{self, Drained};
-use shared::repo::{deliveries, effects};
+use shared::repo::{deliveries, effects, uploads};
 use shared::services::Services;
+use shared::storage::ObjectKey;
 
 /// Effects executed per run (each is a Telegram call or two; the next run takes the rest).
 const DRAIN_LIMIT: i64 = 200;
@@ -14,6 +15,9 @@ const DRAIN_LIMIT: i64 = 200;
 const DEDUPE_DAYS: i32 = 7;
 /// Settled effects stay a month, for reading what was sent when.
 const EFFECT_DAYS: i32 = 30;
+/// Uploads no training took are deleted a day after their URLs expired (S3's lifecycle rule
+/// deletes their objects too; on one machine this is what does).
+const UPLOAD_GRACE_SECS: i64 = 24 * 60 * 60;
 /// Rows deleted per kind per run, so a backlog is worked off without one long statement.
 const PRUNE_LIMIT: i64 = 5_000;
 
@@ -28,7 +32,8 @@ pub async fn housekeeping(services: &Services) -> Result<HousekeepingReport, DbE
     let db = services.db();
     let conn = db.conn().await?;
     let pruned = deliveries::prune(&**conn, DEDUPE_DAYS, PRUNE_LIMIT).await?
-        + effects::prune(&**conn, EFFECT_DAYS, PRUNE_LIMIT).await?;
+        + effects::prune(&**conn, EFFECT_DAYS, PRUNE_LIMIT).await?
+        + prune_uploads(services, &**conn).await?;
     if effects_done != Drained::default() || pruned > 0 {
         tracing::info!(
             done = effects_done.done,
@@ -42,4 +47,29 @@ pub async fn housekeeping(services: &Services) -> Result<HousekeepingReport, DbE
         effects: effects_done,
         pruned,
     })
+}
+
+/// Deletes uploads no training took, object first: a row is forgotten only once its object is gone.
+async fn prune_uploads(
+    services: &Services,
+    db: &impl shared::db::GenericClient,
+) -> Result<u64, DbError> {
+    let Ok(storage) = services.storage() else {
+        return Ok(0);
+    };
+    let expired = uploads::expired(db, UPLOAD_GRACE_SECS, PRUNE_LIMIT).await?;
+    let mut gone = Vec::with_capacity(expired.len());
+    for upload in expired {
+        let deleted = match ObjectKey::parse(&upload.storage_key) {
+            Some(key) => storage.delete(&key).await,
+            None => Ok(()),
+        };
+        match deleted {
+            Ok(()) => gone.push(upload.id),
+            Err(e) => {
+                tracing::warn!(error = %e, "an expired upload could not be deleted; next run")
+            }
+        }
+    }
+    uploads::delete(db, &gone).await
 }

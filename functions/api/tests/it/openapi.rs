@@ -19,6 +19,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/models/{id}"),
     ("delete", "/api/models/{id}"),
     ("post", "/api/train"),
+    ("post", "/api/uploads"),
     ("put", "/api/models/{id}/sharing"),
     ("get", "/api/generations"),
     ("post", "/api/generations"),

@@ -29,6 +29,7 @@ fn unauthenticated_routes() -> Vec<(Method, &'static str)> {
         (Method::GET, "/api/models/1"),
         (Method::DELETE, "/api/models/1"),
         (Method::POST, "/api/train"),
+        (Method::POST, "/api/uploads"),
         (Method::GET, "/api/generations"),
         (Method::POST, "/api/generations"),
         (Method::GET, "/api/generations/1"),
@@ -340,7 +341,7 @@ async fn post_form(
 }
 
 #[tokio::test]
-async fn training_from_uploaded_photos_stores_them_at_replicate_and_queues_the_model() {
+async fn training_from_a_form_keeps_the_photos_in_our_bucket_and_queues_the_model() {
     let mut app = App::spawn().await;
     fixtures::user(app.db(), ANN, 150).await;
     let answer = post_form(&app, ANN, "Me at work", photos(11)).await;
@@ -352,16 +353,27 @@ async fn training_from_uploaded_photos_stores_them_at_replicate_and_queues_the_m
     assert_eq!(model.cost_tokens, 100);
     let model_id = model.id;
 
-    assert_eq!(app.env.replicate.calls_to("POST", "/files").len(), 11);
+    // Nothing goes to Replicate's file storage: the photos are ours, under the model.
+    assert!(app.env.replicate.calls_to("POST", "/files").is_empty());
     assert_eq!(app.balance(ANN).await, 50);
     assert_eq!(app.jobs.try_recv().unwrap().model_id, model_id);
     let stored = stored::photos(app.db(), model_id).await;
     assert_eq!(stored.len(), 11);
-    assert!(stored.iter().all(
-        |p| p.source_url.as_deref().unwrap().contains("/v1/files/file")
-            && p.telegram_file_id.is_none()
-            && p.mime_type.as_deref() == Some("image/jpeg")
-    ));
+    assert!(stored.iter().all(|p| p
+        .storage_key
+        .as_deref()
+        .unwrap()
+        .starts_with(&format!("photos/{ANN}/{model_id}/"))
+        && p.source_url.is_none()
+        && p.telegram_file_id.is_none()
+        && p.mime_type.as_deref() == Some("image/jpeg")));
+    assert_eq!(
+        app.env
+            .objects
+            .list(&format!("photos/{ANN}/{model_id}/"))
+            .len(),
+        11
+    );
 }
 
 #[tokio::test]
@@ -376,7 +388,7 @@ async fn uploaded_photos_are_known_by_their_bytes_not_their_declared_type() {
         &answer,
         json!({"field": "photos", "index": 4, "reason": "the file is not an image (JPEG, PNG, WebP or HEIC)"}),
     );
-    assert!(app.env.replicate.calls_to("POST", "/files").is_empty());
+    assert!(app.env.objects.list("photos/").is_empty());
 
     // A PNG sent as "image/jpeg" is kept as what it is.
     let mut png = photos(10);
@@ -398,8 +410,12 @@ async fn uploaded_photos_are_known_by_their_bytes_not_their_declared_type() {
         "{types:?}"
     );
     assert_eq!(types.iter().filter(|t| **t == "image/jpeg").count(), 9);
-    let uploads = app.env.replicate.calls_to("POST", "/files");
-    assert_eq!(uploads.len(), 10);
+    let kept = app.env.objects.list(&format!("photos/{ANN}/{model_id}/"));
+    assert_eq!(
+        kept.iter().filter(|k| k.ends_with(".png")).count(),
+        1,
+        "{kept:?}"
+    );
 }
 
 #[tokio::test]

@@ -6,4 +6,5 @@ mod fuzz;
 mod openapi;
 mod promos_feedback_admins;
 mod routes;
+mod uploads;
 mod views;

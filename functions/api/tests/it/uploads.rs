@@ -1,0 +1,190 @@
+//! `POST /api/uploads` and the URLs it signs, with objects on this machine: what is refused, and
+//! that a refusal changes nothing (no charge, no model, nothing taken).
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::{fixtures, App};
+
+const ANN: i64 = 7001;
+const BOB: i64 = 7002;
+
+#[derive(Debug, Deserialize)]
+struct Slots {
+    uploads: Vec<Slot>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Slot {
+    id: String,
+    url: String,
+    headers: BTreeMap<String, String>,
+}
+
+fn jpeg_of(size: usize, n: u8) -> Vec<u8> {
+    let mut bytes = testkit::fake_jpeg();
+    bytes.resize(size, n);
+    bytes
+}
+
+async fn slots(app: &App, user: i64, sizes: &[usize]) -> Vec<Slot> {
+    let photos: Vec<_> = sizes
+        .iter()
+        .map(|s| json!({"content_type": "image/jpeg", "size": s}))
+        .collect();
+    let answer = app
+        .post("/api/uploads", user, json!({"photos": photos}))
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
+    answer.json::<Slots>().uploads
+}
+
+async fn put(app: &App, slot: &Slot, content_type: &str, body: Vec<u8>) -> StatusCode {
+    let path = slot.url.strip_prefix(testkit::PUBLIC_URL).unwrap();
+    let request = Request::put(path)
+        .header("content-type", content_type)
+        .body(Body::from(body))
+        .unwrap();
+    app.send(request).await.status
+}
+
+#[tokio::test]
+async fn announcing_uploads_refuses_what_could_never_train() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 150).await;
+    for (photos, why) in [
+        (json!([]), "none"),
+        (
+            json!((0..21)
+                .map(|_| json!({"content_type": "image/jpeg", "size": 10}))
+                .collect::<Vec<_>>()),
+            "21",
+        ),
+        (
+            json!([{"content_type": "application/pdf", "size": 10}]),
+            "a PDF",
+        ),
+        (
+            json!([{"content_type": "image/jpeg", "size": 21 * 1024 * 1024}]),
+            "over 20 MB",
+        ),
+        (json!([{"content_type": "image/jpeg", "size": 0}]), "empty"),
+    ] {
+        let answer = app
+            .post("/api/uploads", ANN, json!({"photos": photos}))
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{why}: {answer:?}"
+        );
+    }
+    assert!(app.env.objects.list("").is_empty());
+    // Two full sets may wait at once; a third is refused until they are used.
+    slots(&app, ANN, &[10; 20]).await;
+    slots(&app, ANN, &[10; 20]).await;
+    let answer = app
+        .post(
+            "/api/uploads",
+            ANN,
+            json!({"photos": [{"content_type": "image/jpeg", "size": 10}]}),
+        )
+        .await;
+    assert_eq!(answer.code(), "too_many_uploads");
+}
+
+#[tokio::test]
+async fn an_upload_url_takes_exactly_what_it_was_signed_for() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 150).await;
+    let slot = slots(&app, ANN, &[1000]).await.remove(0);
+    assert_eq!(slot.headers["content-length"], "1000");
+    assert_eq!(slot.headers["content-type"], "image/jpeg");
+    assert_eq!(
+        put(&app, &slot, "image/png", jpeg_of(1000, 1)).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        put(&app, &slot, "image/jpeg", jpeg_of(999, 1)).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        put(&app, &slot, "image/jpeg", jpeg_of(5000, 1)).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    let forged = Slot {
+        url: slot
+            .url
+            .replace(&format!("uploads/{ANN}/"), &format!("uploads/{BOB}/")),
+        ..slot
+    };
+    assert_eq!(
+        put(&app, &forged, "image/jpeg", jpeg_of(1000, 1)).await,
+        StatusCode::FORBIDDEN
+    );
+    assert!(app.env.objects.list("").is_empty(), "nothing was stored");
+}
+
+#[tokio::test]
+async fn training_refuses_uploads_that_are_missing_wrong_or_someone_elses() {
+    let mut app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 150).await;
+    fixtures::user(app.db(), BOB, 150).await;
+    let ann = slots(&app, ANN, &[1000; 10]).await;
+    for (i, slot) in ann.iter().enumerate().skip(1) {
+        assert_eq!(
+            put(&app, slot, "image/jpeg", jpeg_of(1000, i as u8)).await,
+            StatusCode::OK
+        );
+    }
+    let ids: Vec<String> = ann.iter().map(|s| s.id.clone()).collect();
+    let train = |user: i64, ids: Vec<String>| {
+        let app = &app;
+        async move {
+            app.post("/api/train", user, json!({"name": "Me", "upload_ids": ids}))
+                .await
+        }
+    };
+    // The first was never PUT.
+    let answer = train(ANN, ids.clone()).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{answer:?}"
+    );
+    assert_eq!(answer.body["error"]["details"]["index"], 0);
+    // Not an image, though announced as a JPEG.
+    assert_eq!(
+        put(&app, &ann[0], "image/jpeg", vec![b'x'; 1000]).await,
+        StatusCode::OK
+    );
+    let answer = train(ANN, ids.clone()).await;
+    assert_eq!(answer.body["error"]["details"]["index"], 0, "{answer:?}");
+    // Ann's uploads are not Bob's.
+    assert_eq!(
+        put(&app, &ann[0], "image/jpeg", jpeg_of(1000, 0)).await,
+        StatusCode::OK
+    );
+    let answer = train(BOB, ids.clone()).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{answer:?}"
+    );
+    assert_eq!(app.balance(BOB).await, 150);
+    // Refusals changed nothing: Ann trains with them now, once.
+    assert_eq!(app.balance(ANN).await, 150);
+    let answer = train(ANN, ids.clone()).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
+    assert_eq!(app.balance(ANN).await, 50);
+    assert!(app.jobs.try_recv().is_ok());
+    assert!(
+        app.env.objects.list(&format!("uploads/{ANN}/")).is_empty(),
+        "copied under the model"
+    );
+    assert_eq!(app.env.objects.list(&format!("photos/{ANN}/")).len(), 10);
+}

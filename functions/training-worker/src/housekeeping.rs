@@ -1,10 +1,11 @@
 //! The scheduled run's other half: effects left in the log are executed (a transient failure, a
-//! crash between commit and dispatch), and dedupe and effect rows past their windows are pruned.
+//! crash between commit and dispatch), and dedupe, effect and idempotency-key rows past their windows
+//! are pruned.
 
 use serde::Serialize;
 use shared::db::DbError;
 use shared::dispatch::{self, Drained};
-use shared::repo::{deliveries, effects};
+use shared::repo::{deliveries, effects, idempotency};
 use shared::services::Services;
 
 /// Effects executed per run (each is a Telegram call or two; the next run takes the rest).
@@ -28,7 +29,8 @@ pub async fn housekeeping(services: &Services) -> Result<HousekeepingReport, DbE
     let db = services.db();
     let conn = db.conn().await?;
     let pruned = deliveries::prune(&**conn, DEDUPE_DAYS, PRUNE_LIMIT).await?
-        + effects::prune(&**conn, EFFECT_DAYS, PRUNE_LIMIT).await?;
+        + effects::prune(&**conn, EFFECT_DAYS, PRUNE_LIMIT).await?
+        + idempotency::purge(&**conn, PRUNE_LIMIT).await?;
     if effects_done != Drained::default() || pruned > 0 {
         tracing::info!(
             done = effects_done.done,

@@ -598,3 +598,22 @@ fn the_spec_documents_the_key_on_each_opted_in_operation() {
         .iter()
         .all(|p| p["name"] != "Idempotency-Key"));
 }
+
+#[tokio::test]
+async fn erasing_the_account_deletes_its_stored_answers() {
+    let app = App::spawn().await;
+    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 100).await;
+    let body = generation(model.id, "a private prompt");
+    assert_eq!(
+        generate(&app, ANN, KEY, &body).await.status,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(key_rows(&app).await, 1);
+    let erased = app.delete("/api/me", ANN).await;
+    assert_eq!(erased.status, StatusCode::OK, "{erased:?}");
+    assert_eq!(
+        key_rows(&app).await,
+        0,
+        "the prompt is not kept in a stored answer"
+    );
+}

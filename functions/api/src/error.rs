@@ -236,7 +236,7 @@ impl IntoResponse for Error {
     }
 }
 
-fn body_rejection(rejection: BytesRejection) -> Error {
+pub(crate) fn body_rejection(rejection: BytesRejection) -> Error {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         too_large()
     } else {

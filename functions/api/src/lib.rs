@@ -3,7 +3,8 @@
 //!
 //! Every `/api` route needs `Authorization: tma <initData>` ([`auth`]); errors are JSON
 //! ([`error`]); lists are paginated ([`pagination`]); costly routes are rate limited per user in
-//! Postgres ([`limits`]); CORS answers the origins in `CORS_ORIGINS`.
+//! Postgres ([`limits`]); paid and state-changing POSTs take an `Idempotency-Key` ([`idempotency`]);
+//! CORS answers the origins in `CORS_ORIGINS`.
 //!
 //! Bodies are limited to [`MAX_BODY_BYTES`] (4.5 MB): a synchronous Lambda takes a 6 MB event, and
 //! API Gateway base64-encodes a binary body into it, so that is what really arrives. Larger photo
@@ -12,6 +13,7 @@
 pub mod auth;
 mod docs;
 pub mod error;
+pub mod idempotency;
 pub mod limits;
 pub mod pagination;
 pub mod responses;
@@ -113,6 +115,7 @@ pub fn api_router(state: Arc<State>) -> (Router, utoipa::openapi::OpenApi) {
         .iter()
         .map(|p| p.id.clone())
         .collect();
+    let guarded = state.clone();
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::meta::router())
         .merge(routes::me::router())
@@ -126,6 +129,7 @@ pub fn api_router(state: Arc<State>) -> (Router, utoipa::openapi::OpenApi) {
         .merge(routes::admin::router())
         .with_state(state)
         .split_for_parts();
+    let router = idempotency::apply(router, &mut openapi, guarded);
     openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
     list_pack_ids(&mut openapi, &packs);
     (router, openapi)
@@ -208,9 +212,9 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
             .allow_headers([
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,
-                header::HeaderName::from_static("idempotency-key"),
+                idempotency::IDEMPOTENCY_KEY,
             ])
-            .expose_headers([header::RETRY_AFTER])
+            .expose_headers([header::RETRY_AFTER, idempotency::IDEMPOTENT_REPLAYED])
             .max_age(std::time::Duration::from_secs(3600)),
     )
 }

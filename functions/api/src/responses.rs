@@ -15,7 +15,7 @@ fn error(description: &str) -> ResponseBuilder {
     )
 }
 
-fn integer_header(description: &str) -> utoipa::openapi::header::Header {
+pub(crate) fn integer_header(description: &str) -> utoipa::openapi::header::Header {
     HeaderBuilder::new()
         .schema(
             utoipa::openapi::ObjectBuilder::new()

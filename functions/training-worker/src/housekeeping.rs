@@ -1,10 +1,11 @@
 //! The scheduled run's other half: effects left in the log are executed (a transient failure, a
-//! crash between commit and dispatch), and dedupe and effect rows past their windows are pruned.
+//! crash between commit and dispatch), and dedupe, effect and idempotency-key rows past their windows
+//! are pruned.
 
 use serde::Serialize;
 use shared::db::DbError;
 use shared::dispatch::{self, Drained};
-use shared::repo::{deliveries, effects, uploads};
+use shared::repo::{deliveries, effects, idempotency, uploads};
 use shared::services::Services;
 use shared::storage::ObjectKey;
 
@@ -33,6 +34,7 @@ pub async fn housekeeping(services: &Services) -> Result<HousekeepingReport, DbE
     let conn = db.conn().await?;
     let pruned = deliveries::prune(&**conn, DEDUPE_DAYS, PRUNE_LIMIT).await?
         + effects::prune(&**conn, EFFECT_DAYS, PRUNE_LIMIT).await?
+        + idempotency::purge(&**conn, PRUNE_LIMIT).await?
         + prune_uploads(services, &**conn).await?;
     if effects_done != Drained::default() || pruned > 0 {
         tracing::info!(

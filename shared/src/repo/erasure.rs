@@ -154,6 +154,9 @@ pub async fn erase_user(db: &impl GenericClient, user_id: i64) -> Result<ErasedR
                 DELETE FROM uploads WHERE user_id = $1 RETURNING 1
              ), feedback AS (
                 DELETE FROM generation_feedback WHERE user_id = $1 RETURNING 1
+             ), answers AS (
+                -- Stored API answers repeat prompts and names (a running key holds none).
+                DELETE FROM idempotency_keys WHERE user_id = $1 AND state = 'done' RETURNING 1
              ), events AS (
                 UPDATE user_events SET metadata = CASE WHEN metadata ? 'status'
                         THEN jsonb_build_object('status', metadata->'status') ELSE '{}' END

@@ -13,6 +13,7 @@ pub mod erasure;
 pub mod events;
 pub mod feedback;
 pub mod generations;
+pub mod idempotency;
 pub mod ledger;
 pub mod models;
 pub mod payments;

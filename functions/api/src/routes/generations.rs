@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
 use crate::error::{check_text, ApiResult, Error, Json, Path, Query};
+use crate::idempotency::IdempotencyKey;
 use crate::pagination::{PageParams, Paginated};
 use crate::responses::{
     AuthErrors, Insufficient, Invalid, JsonBody, NotFound, RateLimited, Upstream,
@@ -87,6 +88,7 @@ pub struct NewGeneration {
 /// returned and the answer is 502. Rate limited per user (10 a minute by default; requests refused
 /// for their input do not count).
 #[utoipa::path(post, path = "/api/generations", tag = "generations", security(("tma" = [])),
+    params(IdempotencyKey),
     request_body = NewGeneration,
     responses((status = 202, description = "The generation is paid for and started", body = Generation),
               AuthErrors, JsonBody, Invalid, Insufficient, NotFound, RateLimited, Upstream))]

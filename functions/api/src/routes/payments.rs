@@ -19,6 +19,7 @@ use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
 use crate::error::{check_text, ApiResult, Error, Json, Query};
+use crate::idempotency::IdempotencyKey;
 use crate::pagination::{PageParams, Paginated};
 use crate::responses::{AuthErrors, Invalid, JsonBody, RateLimited, Upstream};
 use crate::views::payments::{Invoice, Payment};
@@ -38,6 +39,7 @@ pub struct InvoiceRequest {
 
 /// A Telegram invoice link for a token pack (Telegram Stars, or the configured provider's currency).
 #[utoipa::path(post, path = "/api/payments/invoice", tag = "payments", security(("tma" = [])),
+    params(IdempotencyKey),
     request_body = InvoiceRequest,
     responses((status = 200, description = "The invoice link", body = Invoice),
               AuthErrors, JsonBody, Invalid, RateLimited, Upstream))]

@@ -16,6 +16,7 @@ use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
 use crate::error::{check_text, ApiResult, Error, Json};
+use crate::idempotency::IdempotencyKey;
 use crate::responses::{AuthErrors, Conflict, Invalid, JsonBody, NotFound, RateLimited};
 use crate::views::promos::Redemption;
 use crate::State;
@@ -34,6 +35,7 @@ pub struct PromoRedemption {
 /// (`promo_expired`, `promo_exhausted`, `promo_already_used`), 429 after 10 attempts in 10 minutes
 /// (wrong guesses count).
 #[utoipa::path(post, path = "/api/promo", tag = "me", security(("tma" = [])),
+    params(IdempotencyKey),
     request_body = PromoRedemption,
     responses((status = 200, description = "What the code gave", body = Redemption),
               AuthErrors, JsonBody, Invalid, NotFound, Conflict, RateLimited))]

@@ -25,6 +25,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
+use crate::idempotency::IdempotencyKey;
 use crate::error::{self, check_text, ApiResult, Error};
 use crate::responses::{
     AuthErrors, Conflict, Insufficient, Invalid, JsonBody, RateLimited, Upstream,
@@ -488,6 +489,7 @@ async fn record_and_submit(
 /// (or `failed`, refunded). Rate limited per user (3 an hour by default; requests refused for
 /// their input do not count).
 #[utoipa::path(post, path = "/api/train", tag = "models", security(("tma" = [])),
+    params(IdempotencyKey),
     request_body(content(
         (TrainRequest = "application/json"),
         (TrainUpload = "multipart/form-data"),

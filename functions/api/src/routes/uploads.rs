@@ -16,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
+use crate::idempotency::IdempotencyKey;
 use crate::error::{ApiResult, Error, Json};
 use crate::responses::{AuthErrors, Conflict, Invalid, JsonBody};
 use crate::views::uploads::{UploadSlot, UploadSlots};
@@ -49,6 +50,7 @@ pub struct PlannedPhoto {
 /// train with `POST /api/train` `{"name", "upload_ids": [...]}`. An upload no training takes is
 /// deleted after a day. At most 40 uploads may wait for a training at once.
 #[utoipa::path(post, path = "/api/uploads", tag = "models", security(("tma" = [])),
+    params(IdempotencyKey),
     request_body = UploadRequest,
     responses((status = 201, description = "Where to put each photo", body = UploadSlots),
               AuthErrors, JsonBody, Invalid, Conflict))]

@@ -3,6 +3,7 @@
 mod app;
 mod auth;
 mod fuzz;
+mod idempotency;
 mod openapi;
 mod promos_feedback_admins;
 mod routes;

@@ -70,7 +70,7 @@ fn spec_operations(spec: &Value) -> BTreeSet<(String, String)> {
     out
 }
 
-fn spec() -> Value {
+pub(crate) fn spec() -> Value {
     // The spec needs no database: the pool is only built (it connects on first use), and nothing else
     // is configured.
     let config = shared::config::Config::from_lookup(|name| {

@@ -469,3 +469,30 @@ async fn the_training_zip_is_deleted_at_replicate_when_the_training_fails() {
         "three failures, then deleted"
     );
 }
+
+#[tokio::test]
+async fn housekeeping_purges_idempotency_keys_older_than_a_day() {
+    let env = TestEnv::start().await;
+    let (services, _jobs) = env.services();
+    fixtures::user(env.db(), 1, 0).await;
+    let conn = env.db().conn().await.unwrap();
+    conn.batch_execute(
+        "INSERT INTO idempotency_keys (user_id, key, request_hash, created_at, lease_until) VALUES
+             (1, 'old', sha256('a'), now() - interval '25 hours', now() - interval '25 hours'),
+             (1, 'new', sha256('b'), now() - interval '23 hours', now() - interval '23 hours')",
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let report = training_worker::housekeeping(&services).await.unwrap();
+    assert!(report.pruned >= 1, "{report:?}");
+    let conn = env.db().conn().await.unwrap();
+    let keys: Vec<String> = conn
+        .query("SELECT key FROM idempotency_keys", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(keys, vec!["new".to_owned()]);
+}

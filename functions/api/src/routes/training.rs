@@ -25,8 +25,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
-use crate::idempotency::IdempotencyKey;
 use crate::error::{self, check_text, ApiResult, Error};
+use crate::idempotency::IdempotencyKey;
 use crate::responses::{
     AuthErrors, Conflict, Insufficient, Invalid, JsonBody, RateLimited, Upstream,
 };

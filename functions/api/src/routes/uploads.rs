@@ -16,8 +16,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
-use crate::idempotency::IdempotencyKey;
 use crate::error::{ApiResult, Error, Json};
+use crate::idempotency::IdempotencyKey;
 use crate::responses::{AuthErrors, Conflict, Invalid, JsonBody};
 use crate::views::uploads::{UploadSlot, UploadSlots};
 use crate::State;

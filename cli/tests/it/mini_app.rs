@@ -1,7 +1,8 @@
 //! The Mini App's whole flow over HTTP, as a frontend developer builds it: presign 12 uploads, PUT
 //! 12 photos of 3 MB each, train, the model becomes ready, generate, list the generations, and
-//! download every image through the URL the API gives, after Replicate deleted its own copy. Once
-//! with objects in a local directory (served by the API itself) and once in S3 (moto's).
+//! download every image through the URL the API gives, after Replicate deleted its own copy: with
+//! objects in a local directory (served by the API itself), in S3 (moto's), and on the
+//! `dream-photo serve` binary as a developer runs it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,10 +11,12 @@ use axum::body::Body;
 use axum::http::Request;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use shared::db::Db;
 use shared::domain::status::ModelStatus;
+use shared::storage::Storage;
 use testkit::moto::Moto;
 use testkit::replicate::{output_image, training_succeeded};
-use testkit::{fixtures, router, stored, TestEnv, PUBLIC_URL};
+use testkit::{fixtures, router, stored, FakeReplicate, FakeTelegram, TestEnv, PUBLIC_URL};
 use tower::ServiceExt;
 
 const USER: i64 = 4242;
@@ -58,14 +61,29 @@ fn photo(n: u8) -> Vec<u8> {
     bytes
 }
 
+/// Where the backend runs: in this process (as the Lambdas are wired), or as `dream-photo serve`.
+enum Backend {
+    InProcess {
+        env: TestEnv,
+        api: axum::Router,
+        webhook: axum::Router,
+        worker: Arc<training_worker::State>,
+        jobs: tokio::sync::mpsc::UnboundedReceiver<shared::queue::TrainingJob>,
+        _moto: Option<Moto>,
+    },
+    Serve {
+        serve: crate::serve::Serve,
+        telegram: FakeTelegram,
+        replicate: FakeReplicate,
+        db: Db,
+    },
+}
+
 struct MiniApp {
-    env: TestEnv,
-    api: axum::Router,
-    webhook: axum::Router,
-    worker: Arc<training_worker::State>,
-    jobs: tokio::sync::mpsc::UnboundedReceiver<shared::queue::TrainingJob>,
+    backend: Backend,
+    /// What the backend keeps its objects in, to check what is left there.
+    storage: Storage,
     http: reqwest::Client,
-    _moto: Option<Moto>,
 }
 
 struct Answer {
@@ -86,21 +104,81 @@ impl Answer {
 }
 
 impl MiniApp {
-    async fn start(env: TestEnv, moto: Option<Moto>) -> Self {
+    async fn in_process(env: TestEnv, moto: Option<Moto>) -> Self {
         let (services, jobs) = env.services();
         Self {
-            api: api::router(api::State::new(services.clone())),
-            webhook: replicate_webhook::router(replicate_webhook::State::new(services.clone())),
-            worker: training_worker::State::new(services),
-            jobs,
-            env,
+            storage: services.storage().unwrap().clone(),
+            backend: Backend::InProcess {
+                api: api::router(api::State::new(services.clone())),
+                webhook: replicate_webhook::router(replicate_webhook::State::new(services.clone())),
+                worker: training_worker::State::new(services),
+                jobs,
+                env,
+                _moto: moto,
+            },
             http: reqwest::Client::new(),
-            _moto: moto,
         }
     }
 
-    /// A request to `url`: our API (and on one machine its objects) by the router, anything else
-    /// (S3) over the network.
+    async fn serve() -> Self {
+        let telegram = FakeTelegram::start().await;
+        let replicate = FakeReplicate::start().await;
+        let env = [
+            ("REPLICATE_API_TOKEN", "r8_test_token".to_owned()),
+            ("REPLICATE_API_URL", replicate.url()),
+            (
+                "REPLICATE_WEBHOOK_SECRET",
+                testkit::REPLICATE_WEBHOOK_SECRET.to_owned(),
+            ),
+        ];
+        let mut serve = crate::serve::Serve::start_with("mini-app", &telegram.url(), &env);
+        let http = reqwest::Client::new();
+        serve.wait_healthy(&http).await;
+        let vars = |name: &str| match name {
+            "DATABASE_URL" => Some(format!(
+                "postgres://postgres@127.0.0.1:{}/dream_photo",
+                serve.pg_port
+            )),
+            "STORAGE_DIR" => Some(serve.dir.0.join(".data/objects").display().to_string()),
+            "STORAGE_PUBLIC_URL" => Some(serve.url("")),
+            _ => None,
+        };
+        let config = shared::config::Config::from_lookup(vars).unwrap();
+        Self {
+            storage: Storage::from_config(&config.storage).unwrap().unwrap(),
+            backend: Backend::Serve {
+                db: Db::connect_lazy(&config.database).unwrap(),
+                serve,
+                telegram,
+                replicate,
+            },
+            http,
+        }
+    }
+
+    fn db(&self) -> &Db {
+        match &self.backend {
+            Backend::InProcess { env, .. } => env.db(),
+            Backend::Serve { db, .. } => db,
+        }
+    }
+
+    fn replicate(&self) -> &FakeReplicate {
+        match &self.backend {
+            Backend::InProcess { env, .. } => &env.replicate,
+            Backend::Serve { replicate, .. } => replicate,
+        }
+    }
+
+    fn telegram(&self) -> &FakeTelegram {
+        match &self.backend {
+            Backend::InProcess { env, .. } => &env.telegram,
+            Backend::Serve { telegram, .. } => telegram,
+        }
+    }
+
+    /// A request to `url` (or to a path of ours): in process, our API (and on one machine its
+    /// objects) by the router and anything else (S3) over the network; `serve`, over the network.
     async fn fetch(
         &self,
         method: &str,
@@ -108,27 +186,33 @@ impl MiniApp {
         headers: &[(String, String)],
         body: Vec<u8>,
     ) -> Answer {
-        if let Some(path) = url
-            .strip_prefix(PUBLIC_URL)
-            .or(url.starts_with('/').then_some(url))
-        {
-            let mut request = Request::builder().method(method).uri(path);
-            for (name, value) in headers {
-                request = request.header(name, value);
+        let url = match &self.backend {
+            Backend::InProcess { api, .. } => {
+                let ours = url
+                    .strip_prefix(PUBLIC_URL)
+                    .or(url.starts_with('/').then_some(url));
+                if let Some(path) = ours {
+                    let mut request = Request::builder().method(method).uri(path);
+                    for (name, value) in headers {
+                        request = request.header(name, value);
+                    }
+                    let response = api
+                        .clone()
+                        .oneshot(request.body(Body::from(body)).unwrap())
+                        .await
+                        .unwrap();
+                    let status = response.status().as_u16();
+                    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                        .await
+                        .unwrap()
+                        .to_vec();
+                    return Answer { status, body };
+                }
+                url.to_owned()
             }
-            let response = self
-                .api
-                .clone()
-                .oneshot(request.body(Body::from(body)).unwrap())
-                .await
-                .unwrap();
-            let status = response.status().as_u16();
-            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-                .await
-                .unwrap()
-                .to_vec();
-            return Answer { status, body };
-        }
+            Backend::Serve { serve, .. } if url.starts_with('/') => serve.url(url),
+            Backend::Serve { .. } => url.to_owned(),
+        };
         let mut request = self
             .http
             .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url);
@@ -157,26 +241,62 @@ impl MiniApp {
         self.fetch(method, path, &headers, body).await
     }
 
-    /// The training job the API queued, delivered to the worker as SQS would.
-    async fn run_training_job(&mut self) {
-        let job = self.jobs.try_recv().expect("a training job was queued");
-        let event = serde_json::from_value(
-            json!({"Records": [{"messageId": "m1", "body": serde_json::to_string(&job).unwrap()}]}),
-        )
-        .unwrap();
-        let answer = training_worker::handle_batch(&self.worker, event).await;
-        assert!(answer.batch_item_failures.is_empty());
+    /// The training job the API queued, delivered to the worker as SQS would (`serve` runs it
+    /// itself: wait for the training to be created).
+    async fn run_training_job(&mut self, model_id: i64) {
+        match &mut self.backend {
+            Backend::InProcess { worker, jobs, .. } => {
+                let job = jobs.try_recv().expect("a training job was queued");
+                let event = serde_json::from_value(json!({"Records": [{"messageId": "m1", "body": serde_json::to_string(&job).unwrap()}]})).unwrap();
+                let answer = training_worker::handle_batch(worker, event).await;
+                assert!(answer.batch_item_failures.is_empty());
+            }
+            Backend::Serve { .. } => {
+                let started = std::time::Instant::now();
+                while stored::model(self.db(), model_id)
+                    .await
+                    .replicate_training_id
+                    .is_none()
+                {
+                    assert!(
+                        started.elapsed() < std::time::Duration::from_secs(60),
+                        "serve's worker did not start the training"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
     }
 
     async fn replicate_reports(&self, webhook_id: &str, job: &Value) {
-        let (headers, body) = self.env.signed_replicate_webhook(webhook_id, job);
-        let answer = router::send(
-            &self.webhook,
-            router::post("/replicate/webhook", headers, body),
-        )
-        .await;
-        assert_eq!(answer.status.as_u16(), 200);
+        let (headers, body) = testkit::replicate::signed_webhook(
+            testkit::REPLICATE_WEBHOOK_SECRET,
+            webhook_id,
+            job,
+            chrono_now(),
+        );
+        let status = match &self.backend {
+            Backend::InProcess { webhook, .. } => {
+                router::send(webhook, router::post("/replicate/webhook", headers, body))
+                    .await
+                    .status
+                    .as_u16()
+            }
+            Backend::Serve { .. } => {
+                self.fetch("POST", "/replicate/webhook", &headers, body.into_bytes())
+                    .await
+                    .status
+            }
+        };
+        assert_eq!(status, 200);
     }
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 fn tma(user_id: i64) -> String {
@@ -199,7 +319,7 @@ fn tma(user_id: i64) -> String {
 }
 
 async fn the_whole_flow(mut app: MiniApp) {
-    fixtures::user(app.env.db(), USER, 1000).await;
+    fixtures::user(app.db(), USER, 1000).await;
     let photos: Vec<Vec<u8>> = (1..=12).map(photo).collect();
 
     // 1. Twelve upload slots.
@@ -245,7 +365,7 @@ async fn the_whole_flow(mut app: MiniApp) {
     );
     let model: ModelView = answer.json();
     assert_eq!(model.status, "queued");
-    assert_eq!(stored::balance(app.env.db(), USER).await, 900);
+    assert_eq!(stored::balance(app.db(), USER).await, 900);
     let taken_twice = app
         .call(
             "POST",
@@ -256,27 +376,27 @@ async fn the_whole_flow(mut app: MiniApp) {
     assert_eq!(taken_twice.status, 422, "an upload trains one model");
 
     // 4. The worker zips the 12 photos from our bucket for Replicate; Replicate reports success.
-    app.run_training_job().await;
-    let zip = app.env.replicate.calls_to("POST", "/files").remove(0);
+    app.run_training_job(model.id).await;
+    let zip = app.replicate().calls_to("POST", "/files").remove(0);
     let zipped = zip.body["multipart_bytes"].as_u64().unwrap() as usize;
     assert!(
         zipped > 12 * PHOTO_BYTES,
         "all 12 photos are in the zip ({zipped} bytes)"
     );
-    let training_id = stored::model(app.env.db(), model.id)
+    let training_id = stored::model(app.db(), model.id)
         .await
         .replicate_training_id
         .unwrap();
     app.replicate_reports("msg_t", &training_succeeded(&training_id))
         .await;
     assert_eq!(
-        stored::model(app.env.db(), model.id).await.status,
+        stored::model(app.db(), model.id).await.status,
         ModelStatus::Ready
     );
-    let kept = stored::photos(app.env.db(), model.id).await;
+    let kept = stored::photos(app.db(), model.id).await;
     assert_eq!(kept.len(), 12);
     // The photos were not kept for retraining: gone from the bucket with the training.
-    let storage = app.worker.services.storage().unwrap();
+    let storage = &app.storage;
     for photo in &kept {
         let key = shared::storage::ObjectKey::parse(photo.storage_key.as_deref().unwrap()).unwrap();
         assert_eq!(storage.size(&key).await.unwrap(), None, "{key} deleted");
@@ -297,16 +417,16 @@ async fn the_whole_flow(mut app: MiniApp) {
         String::from_utf8_lossy(&answer.body)
     );
     let generation: GenerationView = answer.json();
-    let prediction_id = stored::generation(app.env.db(), generation.id)
+    let prediction_id = stored::generation(app.db(), generation.id)
         .await
         .replicate_prediction_id
         .unwrap();
-    let done = app.env.replicate.prediction_succeeded(&prediction_id, 2);
+    let done = app.replicate().prediction_succeeded(&prediction_id, 2);
     app.replicate_reports("msg_p", &done).await;
-    assert_eq!(app.env.telegram.calls_of("sendMediaGroup").len(), 1);
+    assert_eq!(app.telegram().calls_of("sendMediaGroup").len(), 1);
 
     // 6. Replicate deletes its copies; our list still shows every image.
-    app.env.replicate.delete_outputs();
+    app.replicate().delete_outputs();
     let page: Page<GenerationView> = app.call("GET", "/api/generations", None).await.json();
     let listed = &page.items[0];
     assert_eq!(
@@ -352,7 +472,7 @@ async fn the_whole_flow(mut app: MiniApp) {
 #[tokio::test]
 async fn the_mini_app_flow_with_objects_on_this_machine() {
     let env = TestEnv::start().await;
-    the_whole_flow(MiniApp::start(env, None).await).await;
+    the_whole_flow(MiniApp::in_process(env, None).await).await;
 }
 
 #[tokio::test]
@@ -364,5 +484,10 @@ async fn the_mini_app_flow_with_objects_in_s3() {
     for (name, value) in moto.storage_vars("dream-photo-test") {
         env.set(name, Some(&value));
     }
-    the_whole_flow(MiniApp::start(env, Some(moto)).await).await;
+    the_whole_flow(MiniApp::in_process(env, Some(moto)).await).await;
+}
+
+#[tokio::test]
+async fn the_mini_app_flow_on_dream_photo_serve() {
+    the_whole_flow(MiniApp::serve().await).await;
 }

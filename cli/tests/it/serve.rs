@@ -9,14 +9,14 @@ use testkit::cluster::free_port;
 use testkit::updates::{self, TgUser};
 use testkit::{FakeTelegram, BOT_TOKEN};
 
-struct Serve {
+pub(crate) struct Serve {
     child: Child,
-    port: u16,
-    pg_port: u16,
-    _dir: TempDir,
+    pub port: u16,
+    pub pg_port: u16,
+    pub dir: TempDir,
 }
 
-struct TempDir(std::path::PathBuf);
+pub(crate) struct TempDir(pub std::path::PathBuf);
 
 impl Drop for TempDir {
     fn drop(&mut self) {
@@ -24,9 +24,35 @@ impl Drop for TempDir {
     }
 }
 
+impl Drop for Serve {
+    /// A test that ends without stopping `serve` (it passed, or it failed half-way) stops it as
+    /// Ctrl+C would, so neither it nor its Postgres outlives the test.
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let started = Instant::now();
+        while self.child.try_wait().ok().flatten().is_none() {
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = self.child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
 impl Serve {
     fn start(telegram_url: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("dream-photo-serve-{}", std::process::id()));
+        Self::start_with("hello", telegram_url, &[])
+    }
+
+    /// `serve` in a directory of its own (`name` tells tests of one process apart), with `env` added.
+    pub(crate) fn start_with(name: &str, telegram_url: &str, env: &[(&str, String)]) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("dream-photo-serve-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let port = free_port().unwrap();
         let pg_port = free_port().unwrap();
@@ -50,6 +76,7 @@ impl Serve {
             .env("TELEGRAM_API_URL", telegram_url)
             .env("PUBLIC_URL", "https://dream.example.com")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -58,15 +85,15 @@ impl Serve {
             child,
             port,
             pg_port,
-            _dir: TempDir(dir),
+            dir: TempDir(dir),
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    async fn wait_healthy(&mut self, http: &reqwest::Client) -> Value {
+    pub(crate) async fn wait_healthy(&mut self, http: &reqwest::Client) -> Value {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {

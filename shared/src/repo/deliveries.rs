@@ -27,29 +27,6 @@ pub enum Claim {
     InProgress,
 }
 
-// The insert claims a new delivery or takes over one whose handler's lease ran out; otherwise the
-// row as it was before this statement says whether it is done or still being handled.
-const CLAIM_UPDATE: &str = "WITH claimed AS (
-         INSERT INTO processed_updates (update_id) VALUES ($1)
-         ON CONFLICT (update_id) DO UPDATE SET claimed_at = now()
-         WHERE processed_updates.status = 'processing'
-           AND processed_updates.claimed_at < now() - interval '2 minutes'
-         RETURNING 'claimed'::text AS claim)
-     SELECT claim FROM claimed
-     UNION ALL
-     SELECT status FROM processed_updates
-     WHERE update_id = $1 AND NOT EXISTS (SELECT 1 FROM claimed)";
-const CLAIM_WEBHOOK: &str = "WITH claimed AS (
-         INSERT INTO webhook_deliveries (webhook_id, subject) VALUES ($1, $2)
-         ON CONFLICT (webhook_id) DO UPDATE SET claimed_at = now()
-         WHERE webhook_deliveries.status = 'processing'
-           AND webhook_deliveries.claimed_at < now() - interval '2 minutes'
-         RETURNING 'claimed'::text AS claim)
-     SELECT claim FROM claimed
-     UNION ALL
-     SELECT status FROM webhook_deliveries
-     WHERE webhook_id = $1 AND NOT EXISTS (SELECT 1 FROM claimed)";
-
 impl Delivery<'_> {
     /// Where its dedupe row lives: the table, its key column, and the key.
     fn dedupe_row(&self) -> (&'static str, &'static str, Param<'_>) {
@@ -68,13 +45,35 @@ const DEDUPE_TABLES: [(&str, &str); 2] = [
     ("webhook_deliveries", "webhook_id"),
 ];
 
+/// The statement claiming a delivery whose row is inserted as `columns` = `values` (the key first).
+/// The insert claims a new delivery or takes over one whose handler's lease ran out; otherwise the
+/// row as it was before this statement says whether it is done or still being handled.
+fn claim_statement(table: &str, key: &str, columns: &str, values: &str) -> String {
+    format!(
+        "WITH claimed AS (
+             INSERT INTO {table} ({columns}) VALUES ({values})
+             ON CONFLICT ({key}) DO UPDATE SET claimed_at = now()
+             WHERE {table}.status = 'processing'
+               AND {table}.claimed_at < now() - interval '2 minutes'
+             RETURNING 'claimed'::text AS claim)
+         SELECT claim FROM claimed
+         UNION ALL
+         SELECT status FROM {table}
+         WHERE {key} = $1 AND NOT EXISTS (SELECT 1 FROM claimed)"
+    )
+}
+
 pub async fn claim(db: &impl GenericClient, delivery: Delivery<'_>) -> Result<Claim, DbError> {
+    let (table, key, id) = delivery.dedupe_row();
     let claim: Option<String> = match delivery {
-        Delivery::TelegramUpdate(id) => fetch_value_opt(db, CLAIM_UPDATE, &[int8(&id)]).await?,
-        Delivery::ReplicateWebhook {
-            webhook_id,
-            subject,
-        } => fetch_value_opt(db, CLAIM_WEBHOOK, &[text(&webhook_id), text(&subject)]).await?,
+        Delivery::TelegramUpdate(_) => {
+            let sql = claim_statement(table, key, key, "$1");
+            fetch_value_opt(db, &sql, &[id]).await?
+        }
+        Delivery::ReplicateWebhook { subject, .. } => {
+            let sql = claim_statement(table, key, "webhook_id, subject", "$1, $2");
+            fetch_value_opt(db, &sql, &[id, text(&subject)]).await?
+        }
     };
     Ok(match claim.as_deref() {
         Some("claimed") => Claim::Claimed,

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    boolean, changed_one, execute, fetch_one, fetch_opt, fetch_value_opt, find, find_all,
-    find_page, float8, int4, int8, text, text_array, DbError, GenericClient, Page,
+    changed_one, execute, fetch_one, fetch_opt, find, find_all, find_page, float8, int4, int8,
+    record_check, text, text_array, DbError, GenericClient, Page,
 };
 use crate::domain::status::GenerationStatus;
 
@@ -223,13 +223,5 @@ pub async fn set_telegram_file_ids(
 /// Records a sweep's check of a generation (to the back of the line); returns the failed checks in
 /// a row (a good check resets them).
 pub async fn mark_checked(db: &impl GenericClient, id: i64, failed: bool) -> Result<i32, DbError> {
-    Ok(fetch_value_opt(
-        db,
-        "UPDATE generations SET checked_at = now(),
-                    failed_checks = CASE WHEN $2 THEN failed_checks + 1 ELSE 0 END
-             WHERE id = $1 RETURNING failed_checks",
-        &[int8(&id), boolean(&failed)],
-    )
-    .await?
-    .unwrap_or_default())
+    record_check(db, "generations", id, failed).await
 }

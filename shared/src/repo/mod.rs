@@ -234,6 +234,24 @@ pub(crate) async fn fetch_all<T: FromRow>(
         .collect())
 }
 
+/// Records a sweep's check of row `id` of `table` (models and generations are checked alike): the
+/// check time moves it to the back of the line, and a failed check is counted where a good one
+/// resets the count. Returns the failed checks in a row (0 when there is no such row).
+pub(crate) async fn record_check(
+    db: &impl GenericClient,
+    table: &str,
+    id: i64,
+    failed: bool,
+) -> Result<i32, DbError> {
+    let sql = format!(
+        "UPDATE {table} SET checked_at = now(),
+             failed_checks = CASE WHEN $2 THEN failed_checks + 1 ELSE 0 END
+         WHERE id = $1 RETURNING failed_checks"
+    );
+    let failed_checks = fetch_value_opt(db, &sql, &[int8(&id), boolean(&failed)]).await?;
+    Ok(failed_checks.unwrap_or_default())
+}
+
 /// A page of a list: `limit` rows with ids below `cursor` (newest first).
 #[derive(Debug, Clone, Copy)]
 pub struct Page {

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    boolean, changed_one, execute, fetch_all, fetch_one, fetch_opt, fetch_value_opt, find,
-    find_all, find_page, float8, int8, text, text_array, DbError, GenericClient, Page,
+    boolean, changed_one, execute, fetch_all, fetch_one, fetch_opt, find, find_all, find_page,
+    float8, int8, record_check, text, text_array, DbError, GenericClient, Page,
 };
 use crate::domain::status::ModelStatus;
 
@@ -429,13 +429,5 @@ pub async fn touch(db: &impl GenericClient, model_id: i64) -> Result<(), DbError
 /// Records a sweep's check of a model (to the back of the line); a failed check is counted, a good
 /// one resets the count. Returns the failed checks in a row.
 pub async fn mark_checked(db: &impl GenericClient, id: i64, failed: bool) -> Result<i32, DbError> {
-    Ok(fetch_value_opt(
-        db,
-        "UPDATE models SET checked_at = now(),
-                    failed_checks = CASE WHEN $2 THEN failed_checks + 1 ELSE 0 END
-             WHERE id = $1 RETURNING failed_checks",
-        &[int8(&id), boolean(&failed)],
-    )
-    .await?
-    .unwrap_or_default())
+    record_check(db, "models", id, failed).await
 }

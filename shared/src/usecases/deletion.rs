@@ -19,7 +19,7 @@ use crate::repo::models::{self, Model};
 use crate::repo::{attempts, erasure};
 use crate::services::Services;
 
-use super::ServiceError;
+use super::{lock_own_model, ServiceError};
 
 /// What a deletion did.
 #[derive(Debug, Clone)]
@@ -41,10 +41,7 @@ pub async fn erase_model(
     let db = services.db();
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
-    let model = models::get_for_update(&*tx, model_id)
-        .await?
-        .filter(|m| m.user_id == user_id)
-        .ok_or(ServiceError::NotFound("model"))?;
+    let model = lock_own_model(&*tx, user_id, model_id).await?;
     let photos = models::photos(&*tx, model.id).await?;
 
     let training = model

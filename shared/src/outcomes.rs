@@ -6,42 +6,16 @@
 //! each effect by its dedupe key, so a report delivered twice, or by webhook and poller at once, has
 //! its effects once.
 
-use crate::db::DbError;
 use crate::dispatch;
 use crate::domain::status::{GenerationStatus, ReplicateStatus};
-use crate::errors::Transient;
 use crate::replicate::Job;
 use crate::repo::generations::{self, Generation};
-use crate::repo::ledger::LedgerError;
 use crate::repo::models::{self, Model};
 use crate::services::Services;
 use crate::transitions::{self, TransitionError};
 
-#[derive(Debug, thiserror::Error)]
-pub enum OutcomeError {
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error("refund failed")]
-    Ledger(#[from] LedgerError),
-}
-
-impl From<TransitionError> for OutcomeError {
-    fn from(e: TransitionError) -> Self {
-        match e {
-            TransitionError::Db(e) => OutcomeError::Db(e),
-            TransitionError::Ledger(e) => OutcomeError::Ledger(e),
-        }
-    }
-}
-
-impl Transient for OutcomeError {
-    fn is_transient(&self) -> bool {
-        match self {
-            OutcomeError::Db(e) => e.is_transient(),
-            OutcomeError::Ledger(e) => e.is_transient(),
-        }
-    }
-}
+/// Applying a report fails as its transition does: in the database, or in the refund.
+pub type OutcomeError = TransitionError;
 
 /// What a report was about.
 #[derive(Debug, Clone, PartialEq)]

@@ -173,11 +173,7 @@ impl Replicate {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<T, ReplicateError> {
-        let response = request
-            .bearer_auth(self.token.expose())
-            .send()
-            .await
-            .map_err(|e| ReplicateError::Network(without_url(e)))?;
+        let response = self.authorized(request).await?;
         let status = response.status();
         let retry_after = retry_after(&response);
         let bytes = response
@@ -196,6 +192,18 @@ impl Replicate {
             });
         }
         serde_json::from_slice(&bytes).map_err(|e| ReplicateError::Decode(e.to_string()))
+    }
+
+    /// Sends the request with our token; only a failure to reach Replicate is an error here.
+    async fn authorized(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ReplicateError> {
+        request
+            .bearer_auth(self.token.expose())
+            .send()
+            .await
+            .map_err(|e| ReplicateError::Network(without_url(e)))
     }
 
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
@@ -248,11 +256,7 @@ impl Replicate {
     }
 
     async fn send_empty(&self, request: reqwest::RequestBuilder) -> Result<(), ReplicateError> {
-        let response = request
-            .bearer_auth(self.token.expose())
-            .send()
-            .await
-            .map_err(|e| ReplicateError::Network(without_url(e)))?;
+        let response = self.authorized(request).await?;
         let status = response.status();
         if status.is_success() || status == StatusCode::NOT_FOUND {
             return Ok(());
@@ -318,11 +322,7 @@ impl Replicate {
         input: Value,
         webhook: Option<&str>,
     ) -> Result<Job, ReplicateError> {
-        let mut body = json!({"destination": destination, "input": input});
-        if let Some(url) = webhook {
-            body["webhook"] = json!(url);
-            body["webhook_events_filter"] = json!(["start", "completed"]);
-        }
+        let body = with_webhook(json!({"destination": destination, "input": input}), webhook);
         self.send(
             self.request(
                 Method::POST,
@@ -340,11 +340,7 @@ impl Replicate {
         input: Value,
         webhook: Option<&str>,
     ) -> Result<Job, ReplicateError> {
-        let mut body = json!({"version": version, "input": input});
-        if let Some(url) = webhook {
-            body["webhook"] = json!(url);
-            body["webhook_events_filter"] = json!(["start", "completed"]);
-        }
+        let body = with_webhook(json!({"version": version, "input": input}), webhook);
         self.send(self.request(Method::POST, "predictions").json(&body))
             .await
     }
@@ -440,6 +436,15 @@ fn retry_after(response: &reqwest::Response) -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// A job's body asking Replicate to report its start and its completion to `webhook`, if any.
+fn with_webhook(mut body: Value, webhook: Option<&str>) -> Value {
+    if let Some(url) = webhook {
+        body["webhook"] = json!(url);
+        body["webhook_events_filter"] = json!(["start", "completed"]);
+    }
+    body
 }
 
 /// Whether a listed job carries our attempt: its webhook URL's `attempt` parameter is `tag`, or a

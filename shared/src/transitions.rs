@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::db::{Db, DbError, GenericClient};
 use crate::domain::status::{GenerationStatus, ModelStatus};
 use crate::effects::{AdminNotice, Effect, Notice, Written};
+use crate::errors::Transient;
 use crate::repo::attempts;
 use crate::repo::events::{self, Event};
 use crate::repo::generations::{self, Generation};
@@ -21,6 +22,15 @@ pub enum TransitionError {
     Db(#[from] DbError),
     #[error("refund failed")]
     Ledger(#[from] LedgerError),
+}
+
+impl Transient for TransitionError {
+    fn is_transient(&self) -> bool {
+        match self {
+            TransitionError::Db(e) => e.is_transient(),
+            TransitionError::Ledger(e) => e.is_transient(),
+        }
+    }
 }
 
 impl From<tokio_postgres::Error> for TransitionError {

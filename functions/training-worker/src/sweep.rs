@@ -15,7 +15,7 @@ use shared::queue::TrainingJob;
 use shared::replicate::{Replicate, ReplicateError};
 use shared::repo::attempts::{self, Kind, State as AttemptState};
 use shared::repo::generations::{self, Generation};
-use shared::repo::models::{self, Model};
+use shared::repo::models;
 use shared::services::Services;
 use shared::telemetry::error_chain;
 
@@ -122,7 +122,7 @@ pub async fn sweep(services: &Services) -> Result<SweepReport, SweepError> {
     for model in trainings {
         report.checked += 1;
         let id = model.replicate_training_id.clone().unwrap_or_default();
-        let result = check_training(services, replicate, model).await;
+        let result = check_job(services, replicate, Subject::Training(model)).await;
         tally(&mut report, result, &id);
     }
     for generation in predictions {
@@ -131,7 +131,7 @@ pub async fn sweep(services: &Services) -> Result<SweepReport, SweepError> {
             .replicate_prediction_id
             .clone()
             .unwrap_or_default();
-        let result = check_prediction(services, replicate, generation).await;
+        let result = check_job(services, replicate, Subject::Prediction(generation)).await;
         tally(&mut report, result, &id);
     }
     if report.checked > 0 || report.requeued > 0 {
@@ -151,96 +151,80 @@ fn seconds_since(at: Option<chrono::DateTime<chrono::Utc>>) -> i64 {
         .unwrap_or(i64::MAX)
 }
 
-/// Asks Replicate about a training and applies the answer; moves it to the back of the line either
-/// way. A training Replicate does not know is gone (failed, refunded once); one whose status cannot
-/// be read is given up on only after many checks and long after it started.
-async fn check_training(
+/// Asks Replicate about a training or a prediction and applies the answer; moves it to the back of
+/// the line either way. A job Replicate does not know is gone (failed, refunded once); one whose
+/// status cannot be read is given up on only after many checks and long after it started.
+async fn check_job(
     services: &Services,
     replicate: &Replicate,
-    model: Model,
+    subject: Subject,
 ) -> Result<Applied, SweepError> {
     let db = services.db();
-    let id = model.replicate_training_id.clone().unwrap_or_default();
-    let answer = replicate.get_training(&id).await;
-    let failed = answer.as_ref().is_err_and(|e| !e.is_auth());
-    let failed_checks = models::mark_checked(&**db.conn().await?, model.id, failed).await?;
+    let (id, started, answer, failed_checks) = match &subject {
+        Subject::Training(model) => {
+            let id = model.replicate_training_id.clone().unwrap_or_default();
+            let answer = replicate.get_training(&id).await;
+            let failed = answer.as_ref().is_err_and(|e| !e.is_auth());
+            let failed_checks = models::mark_checked(&**db.conn().await?, model.id, failed).await?;
+            (id, model.training_started_at, answer, failed_checks)
+        }
+        Subject::Prediction(generation) => {
+            let id = generation
+                .replicate_prediction_id
+                .clone()
+                .unwrap_or_default();
+            let answer = replicate.get_prediction(&id).await;
+            let failed = answer.as_ref().is_err_and(|e| !e.is_auth());
+            let failed_checks =
+                generations::mark_checked(&**db.conn().await?, generation.id, failed).await?;
+            (id, Some(generation.created_at), answer, failed_checks)
+        }
+    };
     match answer {
-        Ok(job) => Ok(outcomes::apply(services, Subject::Training(model), &job).await?),
+        Ok(job) => Ok(outcomes::apply(services, subject, &job).await?),
         Err(e) if e.is_not_found() => {
-            if seconds_since(model.training_started_at) < GONE_GRACE_SECONDS {
+            if seconds_since(started) < GONE_GRACE_SECONDS {
                 return Err(e.into());
             }
-            tracing::warn!(training_id = %id, "Replicate does not know the training; it failed");
-            Ok(
-                outcomes::fail_training(services, model, "the training is gone at Replicate")
-                    .await?,
-            )
+            if let Subject::Training(_) = subject {
+                tracing::warn!(training_id = %id, "Replicate does not know the training; it failed");
+            }
+            let why = |job: &str| format!("the {job} is gone at Replicate");
+            give_up(services, subject, why).await
         }
         Err(e) => {
             if e.is_auth() {
                 settle::replicate_refused_us(services, &e).await;
             } else if failed_checks >= MAX_FAILED_CHECKS
-                && seconds_since(model.training_started_at) > GIVE_UP_CHECKS_AFTER_SECONDS
+                && seconds_since(started) > GIVE_UP_CHECKS_AFTER_SECONDS
             {
-                tracing::error!(training_id = %id, failed_checks, "the training's status cannot be read; given up");
-                return Ok(outcomes::fail_training(
-                    services,
-                    model,
-                    "the training's status could not be read",
-                )
-                .await?);
+                if let Subject::Training(_) = subject {
+                    tracing::error!(training_id = %id, failed_checks, "the training's status cannot be read; given up");
+                }
+                let why = |job: &str| format!("the {job}'s status could not be read");
+                return give_up(services, subject, why).await;
             }
             Err(e.into())
         }
     }
 }
 
-/// Like [`check_training`], for a prediction.
-async fn check_prediction(
+/// Fails a job the sweep gave up on (refunded once), with the error `why` gives for its kind
+/// ("training" or "generation").
+async fn give_up(
     services: &Services,
-    replicate: &Replicate,
-    generation: Generation,
+    subject: Subject,
+    why: impl FnOnce(&str) -> String,
 ) -> Result<Applied, SweepError> {
-    let db = services.db();
-    let id = generation
-        .replicate_prediction_id
-        .clone()
-        .unwrap_or_default();
-    let answer = replicate.get_prediction(&id).await;
-    let failed = answer.as_ref().is_err_and(|e| !e.is_auth());
-    let failed_checks =
-        generations::mark_checked(&**db.conn().await?, generation.id, failed).await?;
-    match answer {
-        Ok(job) => Ok(outcomes::apply(services, Subject::Prediction(generation), &job).await?),
-        Err(e) if e.is_not_found() => {
-            if seconds_since(Some(generation.created_at)) < GONE_GRACE_SECONDS {
-                return Err(e.into());
-            }
-            Ok(outcomes::fail_generation(
-                services,
-                generation,
-                GenerationStatus::Failed,
-                "the generation is gone at Replicate",
-            )
-            .await?)
+    Ok(match subject {
+        Subject::Training(model) => {
+            outcomes::fail_training(services, model, &why("training")).await?
         }
-        Err(e) => {
-            if e.is_auth() {
-                settle::replicate_refused_us(services, &e).await;
-            } else if failed_checks >= MAX_FAILED_CHECKS
-                && seconds_since(Some(generation.created_at)) > GIVE_UP_CHECKS_AFTER_SECONDS
-            {
-                return Ok(outcomes::fail_generation(
-                    services,
-                    generation,
-                    GenerationStatus::Failed,
-                    "the generation's status could not be read",
-                )
-                .await?);
-            }
-            Err(e.into())
+        Subject::Prediction(generation) => {
+            let failed = GenerationStatus::Failed;
+            outcomes::fail_generation(services, generation, failed, &why("generation")).await?
         }
-    }
+    })
 }
 
 /// A paid generation with no prediction stored: a start that never happened is refunded; an

@@ -3,16 +3,17 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{changed_one, DbError, GenericClient, Page, Type};
+use super::{
+    changed_one, execute, fetch_all, int8, jsonb, returns_row, text, DbError, GenericClient, Page,
+};
 
 pub async fn is_admin(db: &impl GenericClient, user_id: i64) -> Result<bool, DbError> {
-    let row = db
-        .query_typed_opt(
-            "SELECT 1 AS one FROM admins WHERE user_id = $1",
-            &[(&user_id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.is_some())
+    returns_row(
+        db,
+        "SELECT 1 AS one FROM admins WHERE user_id = $1",
+        &[int8(&user_id)],
+    )
+    .await
 }
 
 /// Adds an admin; false if they already were one.
@@ -20,7 +21,7 @@ pub async fn add(db: &impl GenericClient, user_id: i64, added_by: i64) -> Result
     changed_one(
         db,
         "INSERT INTO admins (user_id, added_by) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING",
-        &[(&user_id, Type::INT8), (&added_by, Type::INT8)],
+        &[int8(&user_id), int8(&added_by)],
     )
     .await
 }
@@ -30,7 +31,7 @@ pub async fn remove(db: &impl GenericClient, user_id: i64) -> Result<bool, DbErr
     changed_one(
         db,
         "DELETE FROM admins WHERE user_id = $1",
-        &[(&user_id, Type::INT8)],
+        &[int8(&user_id)],
     )
     .await
 }
@@ -43,23 +44,16 @@ pub struct AdminEntry {
     pub created_at: DateTime<Utc>,
 }
 
+from_row!(AdminEntry, |row| { user_id, display_name, added_by, created_at });
+
 pub async fn list(db: &impl GenericClient) -> Result<Vec<AdminEntry>, DbError> {
-    let rows = db
-        .query_typed(
-            "SELECT a.user_id, COALESCE('@' || u.username, u.first_name) AS display_name, a.added_by, a.created_at
-             FROM admins a LEFT JOIN users u ON u.id = a.user_id ORDER BY a.created_at",
-            &[],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| AdminEntry {
-            user_id: r.get("user_id"),
-            display_name: r.get("display_name"),
-            added_by: r.get("added_by"),
-            created_at: r.get("created_at"),
-        })
-        .collect())
+    fetch_all(
+        db,
+        "SELECT a.user_id, COALESCE('@' || u.username, u.first_name) AS display_name, a.added_by, a.created_at
+         FROM admins a LEFT JOIN users u ON u.id = a.user_id ORDER BY a.created_at",
+        &[],
+    )
+    .await
 }
 
 /// What an admin did.
@@ -122,18 +116,18 @@ pub struct NewAction<'a> {
 }
 
 pub async fn record(db: &impl GenericClient, a: &NewAction<'_>) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "INSERT INTO admin_actions (admin_id, action, target_user_id, subject, details) VALUES ($1, $2, $3, $4, $5)",
         &[
-            (&a.admin_id, Type::INT8),
-            (&a.action.as_str(), Type::TEXT),
-            (&a.target_user_id, Type::INT8),
-            (&a.subject, Type::TEXT),
-            (&a.details, Type::JSONB),
+            int8(&a.admin_id),
+            text(&a.action.as_str()),
+            int8(&a.target_user_id),
+            text(&a.subject),
+            jsonb(&a.details),
         ],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -152,7 +146,7 @@ pub async fn actions(db: &impl GenericClient, page: Page) -> Result<Vec<ActionEn
         .query_typed(
             "SELECT id, admin_id, action, target_user_id, subject, details, created_at FROM admin_actions
              WHERE id < $1 ORDER BY id DESC LIMIT $2",
-            &[(&page.before(), Type::INT8), (&page.limit, Type::INT8)],
+            &[int8(&page.before()), int8(&page.limit)],
         )
         .await?;
     Ok(rows

@@ -6,9 +6,11 @@
 //! At most one live (`starting`/`created`) attempt exists per model or generation.
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::Row;
 
-use super::{changed_one, fetch_opt, find, DbError, FromRow, GenericClient, Type};
+use super::{
+    changed_one, execute, fetch_opt, fetch_values, find, float8, int8, returns_row, text, DbError,
+    GenericClient,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -70,25 +72,13 @@ impl Attempt {
     }
 }
 
-impl FromRow for Attempt {
-    const COLUMNS: &'static str = COLUMNS;
-    const FROM: &'static str = "replicate_attempts";
-
-    fn from_row(row: &Row) -> Self {
-        Self {
-            id: row.get("id"),
-            tag: row.get("tag"),
-            kind: Kind::parse(row.get("kind")),
-            subject_id: row.get("subject_id"),
-            state: State::parse(row.get("state")),
-            replicate_id: row.get("replicate_id"),
-            input_ref: row.get("input_ref"),
-            destination: row.get("destination"),
-            lease_until: row.get("lease_until"),
-            created_at: row.get("created_at"),
-        }
-    }
-}
+from_row!(Attempt, table "replicate_attempts", columns COLUMNS, |row| {
+    id, tag,
+    kind: Kind::parse(row.get("kind")),
+    subject_id,
+    state: State::parse(row.get("state")),
+    replicate_id, input_ref, destination, lease_until, created_at,
+});
 
 const COLUMNS: &str =
     "id, tag, kind, subject_id, state, replicate_id, input_ref, destination, lease_until, created_at";
@@ -119,11 +109,11 @@ pub async fn start(
                  RETURNING {COLUMNS}"
         ),
         &[
-            (&tag, Type::TEXT),
-            (&kind.as_str(), Type::TEXT),
-            (&subject_id, Type::INT8),
-            (&input_ref, Type::TEXT),
-            (&(lease_secs as f64), Type::FLOAT8),
+            text(&tag),
+            text(&kind.as_str()),
+            int8(&subject_id),
+            text(&input_ref),
+            float8(&(lease_secs as f64)),
         ],
     )
     .await
@@ -135,19 +125,16 @@ pub async fn live(
     kind: Kind,
     subject_id: i64,
 ) -> Result<Option<Attempt>, DbError> {
-    fetch_opt(
+    find(
         db,
-        &format!(
-            "SELECT {COLUMNS} FROM replicate_attempts
-                 WHERE kind = $1 AND subject_id = $2 AND state IN ('starting', 'created')"
-        ),
-        &[(&kind.as_str(), Type::TEXT), (&subject_id, Type::INT8)],
+        "kind = $1 AND subject_id = $2 AND state IN ('starting', 'created')",
+        &[text(&kind.as_str()), int8(&subject_id)],
     )
     .await
 }
 
 pub async fn by_tag(db: &impl GenericClient, tag: &str) -> Result<Option<Attempt>, DbError> {
-    find(db, "tag = $1", &[(&tag, Type::TEXT)]).await
+    find(db, "tag = $1", &[text(&tag)]).await
 }
 
 /// Takes over a `starting` attempt whose lease expired, holding it for `lease_secs`. False if it
@@ -157,8 +144,13 @@ pub async fn take_over(
     tag: &str,
     lease_secs: i64,
 ) -> Result<bool, DbError> {
-    changed_one(db, "UPDATE replicate_attempts SET lease_until = now() + make_interval(secs => $2), updated_at = now()
-             WHERE tag = $1 AND state = 'starting' AND (lease_until IS NULL OR lease_until <= now())", &[(&tag, Type::TEXT), (&(lease_secs as f64), Type::FLOAT8)]).await
+    changed_one(
+        db,
+        "UPDATE replicate_attempts SET lease_until = now() + make_interval(secs => $2), updated_at = now()
+             WHERE tag = $1 AND state = 'starting' AND (lease_until IS NULL OR lease_until <= now())",
+        &[text(&tag), float8(&(lease_secs as f64))],
+    )
+    .await
 }
 
 /// Records what the remote call will carry (the uploaded zip's URL or the seed, the destination
@@ -171,13 +163,13 @@ pub async fn prepare(
     destination: Option<&str>,
     margin_secs: i64,
 ) -> Result<bool, DbError> {
-    changed_one(db, "UPDATE replicate_attempts SET input_ref = $2, destination = COALESCE($3, destination), updated_at = now()
-             WHERE tag = $1 AND state = 'starting' AND lease_until > now() + make_interval(secs => $4)", &[
-                (&tag, Type::TEXT),
-                (&input_ref, Type::TEXT),
-                (&destination, Type::TEXT),
-                (&(margin_secs as f64), Type::FLOAT8),
-            ]).await
+    changed_one(
+        db,
+        "UPDATE replicate_attempts SET input_ref = $2, destination = COALESCE($3, destination), updated_at = now()
+             WHERE tag = $1 AND state = 'starting' AND lease_until > now() + make_interval(secs => $4)",
+        &[text(&tag), text(&input_ref), text(&destination), float8(&(margin_secs as f64))],
+    )
+    .await
 }
 
 /// The attempt became Replicate's job `replicate_id`. True if it moved (from `starting`, or it was
@@ -187,8 +179,13 @@ pub async fn mark_created(
     tag: &str,
     replicate_id: &str,
 ) -> Result<bool, DbError> {
-    changed_one(db, "UPDATE replicate_attempts SET state = 'created', replicate_id = $2, lease_until = NULL, updated_at = now()
-             WHERE tag = $1 AND (state = 'starting' OR (state = 'created' AND replicate_id = $2))", &[(&tag, Type::TEXT), (&replicate_id, Type::TEXT)]).await
+    changed_one(
+        db,
+        "UPDATE replicate_attempts SET state = 'created', replicate_id = $2, lease_until = NULL, updated_at = now()
+             WHERE tag = $1 AND (state = 'starting' OR (state = 'created' AND replicate_id = $2))",
+        &[text(&tag), text(&replicate_id)],
+    )
+    .await
 }
 
 /// The attempt never became a job: only a `starting` one moves.
@@ -197,7 +194,7 @@ pub async fn abandon(db: &impl GenericClient, tag: &str) -> Result<bool, DbError
         db,
         "UPDATE replicate_attempts SET state = 'abandoned', lease_until = NULL, updated_at = now()
              WHERE tag = $1 AND state = 'starting'",
-        &[(&tag, Type::TEXT)],
+        &[text(&tag)],
     )
     .await
 }
@@ -208,25 +205,25 @@ pub async fn abandon_created(
     tag: &str,
     replicate_id: &str,
 ) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "UPDATE replicate_attempts SET state = 'abandoned', replicate_id = COALESCE(replicate_id, $2),
                 lease_until = NULL, updated_at = now()
          WHERE tag = $1",
-        &[(&tag, Type::TEXT), (&replicate_id, Type::TEXT)],
+        &[text(&tag), text(&replicate_id)],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Gives the lease back (a lookup failed): the next delivery takes the attempt over and looks again.
 pub async fn release(db: &impl GenericClient, tag: &str) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "UPDATE replicate_attempts SET lease_until = now(), updated_at = now()
          WHERE tag = $1 AND state = 'starting'",
-        &[(&tag, Type::TEXT)],
+        &[text(&tag)],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Raises the alarm `key` unless it was raised within `period_secs`: true if this call raised it
@@ -236,16 +233,15 @@ pub async fn raise_alarm(
     key: &str,
     period_secs: i64,
 ) -> Result<bool, DbError> {
-    let row = db
-        .query_typed_opt(
-            "INSERT INTO ops_alarms (key, raised_at) VALUES ($1, now())
+    returns_row(
+        db,
+        "INSERT INTO ops_alarms (key, raised_at) VALUES ($1, now())
              ON CONFLICT (key) DO UPDATE SET raised_at = now()
              WHERE ops_alarms.raised_at <= now() - make_interval(secs => $2)
              RETURNING 1",
-            &[(&key, Type::TEXT), (&(period_secs as f64), Type::FLOAT8)],
-        )
-        .await?;
-    Ok(row.is_some())
+        &[text(&key), float8(&(period_secs as f64))],
+    )
+    .await
 }
 
 /// Whether the alarm `key` was raised within `period_secs`.
@@ -254,13 +250,12 @@ pub async fn alarm_active(
     key: &str,
     period_secs: i64,
 ) -> Result<bool, DbError> {
-    let row = db
-        .query_typed_opt(
-            "SELECT 1 FROM ops_alarms WHERE key = $1 AND raised_at > now() - make_interval(secs => $2)",
-            &[(&key, Type::TEXT), (&(period_secs as f64), Type::FLOAT8)],
-        )
-        .await?;
-    Ok(row.is_some())
+    returns_row(
+        db,
+        "SELECT 1 FROM ops_alarms WHERE key = $1 AND raised_at > now() - make_interval(secs => $2)",
+        &[text(&key), float8(&(period_secs as f64))],
+    )
+    .await
 }
 
 /// What every attempt of a model or generation carried (a training's uploaded zip URL), oldest
@@ -270,12 +265,11 @@ pub async fn input_refs(
     kind: Kind,
     subject_id: i64,
 ) -> Result<Vec<String>, DbError> {
-    let rows = db
-        .query_typed(
-            "SELECT input_ref FROM replicate_attempts
+    fetch_values(
+        db,
+        "SELECT input_ref FROM replicate_attempts
              WHERE kind = $1 AND subject_id = $2 AND input_ref IS NOT NULL ORDER BY id",
-            &[(&kind.as_str(), Type::TEXT), (&subject_id, Type::INT8)],
-        )
-        .await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+        &[text(&kind.as_str()), int8(&subject_id)],
+    )
+    .await
 }

@@ -5,7 +5,7 @@
 //! while another invocation still holds the claim is told so (the sender must come back, not be told
 //! "done"). A claim older than two minutes (its handler died, e.g. a Lambda timeout) is taken over.
 
-use super::{DbError, GenericClient, Type};
+use super::{execute, fetch_value_opt, int4, int8, text, DbError, GenericClient, Param};
 
 /// What was delivered: a Telegram update (by `update_id`) or a Replicate webhook (by `webhook-id`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,47 +27,54 @@ pub enum Claim {
     InProgress,
 }
 
-// The insert claims a new delivery or takes over one whose handler's lease ran out; otherwise the
-// row as it was before this statement says whether it is done or still being handled.
-const CLAIM_UPDATE: &str = "WITH claimed AS (
-         INSERT INTO processed_updates (update_id) VALUES ($1)
-         ON CONFLICT (update_id) DO UPDATE SET claimed_at = now()
-         WHERE processed_updates.status = 'processing'
-           AND processed_updates.claimed_at < now() - interval '2 minutes'
-         RETURNING 'claimed'::text AS claim)
-     SELECT claim FROM claimed
-     UNION ALL
-     SELECT status FROM processed_updates
-     WHERE update_id = $1 AND NOT EXISTS (SELECT 1 FROM claimed)";
-const CLAIM_WEBHOOK: &str = "WITH claimed AS (
-         INSERT INTO webhook_deliveries (webhook_id, subject) VALUES ($1, $2)
-         ON CONFLICT (webhook_id) DO UPDATE SET claimed_at = now()
-         WHERE webhook_deliveries.status = 'processing'
-           AND webhook_deliveries.claimed_at < now() - interval '2 minutes'
-         RETURNING 'claimed'::text AS claim)
-     SELECT claim FROM claimed
-     UNION ALL
-     SELECT status FROM webhook_deliveries
-     WHERE webhook_id = $1 AND NOT EXISTS (SELECT 1 FROM claimed)";
+impl Delivery<'_> {
+    /// Where its dedupe row lives: the table, its key column, and the key.
+    fn dedupe_row(&self) -> (&'static str, &'static str, Param<'_>) {
+        match self {
+            Delivery::TelegramUpdate(id) => ("processed_updates", "update_id", int8(id)),
+            Delivery::ReplicateWebhook { webhook_id, .. } => {
+                ("webhook_deliveries", "webhook_id", text(webhook_id))
+            }
+        }
+    }
+}
+
+/// The dedupe tables with their key columns, for [`prune`].
+const DEDUPE_TABLES: [(&str, &str); 2] = [
+    ("processed_updates", "update_id"),
+    ("webhook_deliveries", "webhook_id"),
+];
+
+/// The statement claiming a delivery whose row is inserted as `columns` = `values` (the key first).
+/// The insert claims a new delivery or takes over one whose handler's lease ran out; otherwise the
+/// row as it was before this statement says whether it is done or still being handled.
+fn claim_statement(table: &str, key: &str, columns: &str, values: &str) -> String {
+    format!(
+        "WITH claimed AS (
+             INSERT INTO {table} ({columns}) VALUES ({values})
+             ON CONFLICT ({key}) DO UPDATE SET claimed_at = now()
+             WHERE {table}.status = 'processing'
+               AND {table}.claimed_at < now() - interval '2 minutes'
+             RETURNING 'claimed'::text AS claim)
+         SELECT claim FROM claimed
+         UNION ALL
+         SELECT status FROM {table}
+         WHERE {key} = $1 AND NOT EXISTS (SELECT 1 FROM claimed)"
+    )
+}
 
 pub async fn claim(db: &impl GenericClient, delivery: Delivery<'_>) -> Result<Claim, DbError> {
-    let row = match delivery {
-        Delivery::TelegramUpdate(id) => {
-            db.query_typed_opt(CLAIM_UPDATE, &[(&id, Type::INT8)])
-                .await?
+    let (table, key, id) = delivery.dedupe_row();
+    let claim: Option<String> = match delivery {
+        Delivery::TelegramUpdate(_) => {
+            let sql = claim_statement(table, key, key, "$1");
+            fetch_value_opt(db, &sql, &[id]).await?
         }
-        Delivery::ReplicateWebhook {
-            webhook_id,
-            subject,
-        } => {
-            db.query_typed_opt(
-                CLAIM_WEBHOOK,
-                &[(&webhook_id, Type::TEXT), (&subject, Type::TEXT)],
-            )
-            .await?
+        Delivery::ReplicateWebhook { subject, .. } => {
+            let sql = claim_statement(table, key, "webhook_id, subject", "$1, $2");
+            fetch_value_opt(db, &sql, &[id, text(&subject)]).await?
         }
     };
-    let claim: Option<String> = row.map(|r| r.get(0));
     Ok(match claim.as_deref() {
         Some("claimed") => Claim::Claimed,
         Some("done") => Claim::Duplicate,
@@ -78,64 +85,29 @@ pub async fn claim(db: &impl GenericClient, delivery: Delivery<'_>) -> Result<Cl
 
 /// Marks a claimed delivery as handled for good.
 pub async fn finish(db: &impl GenericClient, delivery: Delivery<'_>) -> Result<(), DbError> {
-    match delivery {
-        Delivery::TelegramUpdate(id) => {
-            db.execute_typed(
-                "UPDATE processed_updates SET status = 'done', done_at = now() WHERE update_id = $1",
-                &[(&id, Type::INT8)],
-            )
-            .await?
-        }
-        Delivery::ReplicateWebhook { webhook_id, .. } => {
-            db.execute_typed(
-                "UPDATE webhook_deliveries SET status = 'done', done_at = now() WHERE webhook_id = $1",
-                &[(&webhook_id, Type::TEXT)],
-            )
-            .await?
-        }
-    };
-    Ok(())
+    let (table, key, id) = delivery.dedupe_row();
+    let sql = format!("UPDATE {table} SET status = 'done', done_at = now() WHERE {key} = $1");
+    execute(db, &sql, &[id]).await
 }
 
 /// Gives a claim back after a failed attempt, so the sender's retry is handled.
 pub async fn release(db: &impl GenericClient, delivery: Delivery<'_>) -> Result<(), DbError> {
-    match delivery {
-        Delivery::TelegramUpdate(id) => {
-            db.execute_typed(
-                "DELETE FROM processed_updates WHERE update_id = $1 AND status = 'processing'",
-                &[(&id, Type::INT8)],
-            )
-            .await?
-        }
-        Delivery::ReplicateWebhook { webhook_id, .. } => {
-            db.execute_typed(
-                "DELETE FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'processing'",
-                &[(&webhook_id, Type::TEXT)],
-            )
-            .await?
-        }
-    };
-    Ok(())
+    let (table, key, id) = delivery.dedupe_row();
+    let sql = format!("DELETE FROM {table} WHERE {key} = $1 AND status = 'processing'");
+    execute(db, &sql, &[id]).await
 }
 
 /// Deletes finished dedupe rows older than `days` (past the senders' retry windows: Telegram keeps
 /// an update for 24 hours, Replicate retries a webhook for minutes), at most `limit` of each kind.
 pub async fn prune(db: &impl GenericClient, days: i32, limit: i64) -> Result<u64, DbError> {
-    let updates = db
-        .execute_typed(
-            "DELETE FROM processed_updates WHERE update_id IN (
-                 SELECT update_id FROM processed_updates
-                 WHERE status = 'done' AND done_at < now() - make_interval(days => $1) LIMIT $2)",
-            &[(&days, Type::INT4), (&limit, Type::INT8)],
-        )
-        .await?;
-    let webhooks = db
-        .execute_typed(
-            "DELETE FROM webhook_deliveries WHERE webhook_id IN (
-                 SELECT webhook_id FROM webhook_deliveries
-                 WHERE status = 'done' AND done_at < now() - make_interval(days => $1) LIMIT $2)",
-            &[(&days, Type::INT4), (&limit, Type::INT8)],
-        )
-        .await?;
-    Ok(updates + webhooks)
+    let mut pruned = 0;
+    for (table, key) in DEDUPE_TABLES {
+        let sql = format!(
+            "DELETE FROM {table} WHERE {key} IN (
+                 SELECT {key} FROM {table}
+                 WHERE status = 'done' AND done_at < now() - make_interval(days => $1) LIMIT $2)"
+        );
+        pruned += db.execute_typed(&sql, &[int4(&days), int8(&limit)]).await?;
+    }
+    Ok(pruned)
 }

@@ -6,9 +6,11 @@
 //! died) is due again.
 
 use serde_json::Value;
-use tokio_postgres::Row;
 
-use super::{fetch_opt, find, find_all, DbError, FromRow, GenericClient, Type};
+use super::{
+    boolean, execute, fetch_opt, fetch_value_opt, fetch_values, find, find_all, float8, int4, int8,
+    jsonb, text, DbError, GenericClient,
+};
 
 /// One effect, as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,23 +27,9 @@ pub struct EffectRow {
 
 const COLUMNS: &str = "id, dedupe_key, kind, payload, state, attempts, last_error, result";
 
-impl FromRow for EffectRow {
-    const COLUMNS: &'static str = COLUMNS;
-    const FROM: &'static str = "effects";
-
-    fn from_row(row: &Row) -> Self {
-        Self {
-            id: row.get("id"),
-            dedupe_key: row.get("dedupe_key"),
-            kind: row.get("kind"),
-            payload: row.get("payload"),
-            state: row.get("state"),
-            attempts: row.get("attempts"),
-            last_error: row.get("last_error"),
-            result: row.get("result"),
-        }
-    }
-}
+from_row!(EffectRow, table "effects", columns COLUMNS, |row| {
+    id, dedupe_key, kind, payload, state, attempts, last_error, result,
+});
 
 /// Writes an effect unless one with the same key exists. Returns its id when it is new.
 pub async fn insert(
@@ -50,18 +38,13 @@ pub async fn insert(
     kind: &str,
     payload: &Value,
 ) -> Result<Option<i64>, DbError> {
-    let row = db
-        .query_typed_opt(
-            "INSERT INTO effects (dedupe_key, kind, payload) VALUES ($1, $2, $3)
+    fetch_value_opt(
+        db,
+        "INSERT INTO effects (dedupe_key, kind, payload) VALUES ($1, $2, $3)
              ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-            &[
-                (&dedupe_key, Type::TEXT),
-                (&kind, Type::TEXT),
-                (payload, Type::JSONB),
-            ],
-        )
-        .await?;
-    Ok(row.map(|r| r.get("id")))
+        &[text(&dedupe_key), text(&kind), jsonb(payload)],
+    )
+    .await
 }
 
 /// Takes a due effect for execution under a lease of `lease_seconds`: `None` when it is done, failed,
@@ -81,7 +64,7 @@ pub async fn take(
                         OR (state = 'running' AND lease_until < now()))
                  RETURNING {COLUMNS}"
         ),
-        &[(&id, Type::INT8), (&(lease_seconds as f64), Type::FLOAT8)],
+        &[int8(&id), float8(&(lease_seconds as f64))],
     )
     .await
 }
@@ -89,27 +72,26 @@ pub async fn take(
 /// Ids of effects that are due (oldest due first): pending ones whose time has come, and running
 /// ones whose executor's lease ran out.
 pub async fn due(db: &impl GenericClient, limit: i64) -> Result<Vec<i64>, DbError> {
-    let rows = db
-        .query_typed(
-            "SELECT id FROM effects
+    fetch_values(
+        db,
+        "SELECT id FROM effects
              WHERE (state = 'pending' AND next_attempt_at <= now())
                 OR (state = 'running' AND lease_until < now())
              ORDER BY next_attempt_at, id LIMIT $1",
-            &[(&limit, Type::INT8)],
-        )
-        .await?;
-    Ok(rows.iter().map(|r| r.get("id")).collect())
+        &[int8(&limit)],
+    )
+    .await
 }
 
 /// Executed: what the remote answered is kept.
 pub async fn finish(db: &impl GenericClient, id: i64, result: &Value) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "UPDATE effects SET state = 'done', result = $2, finished_at = now(), lease_until = NULL
          WHERE id = $1",
-        &[(&id, Type::INT8), (result, Type::JSONB)],
+        &[int8(&id), jsonb(result)],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Not executed this time: due again after `after_seconds`. With `counted` false the attempt does
@@ -121,38 +103,38 @@ pub async fn retry_later(
     error: &str,
     counted: bool,
 ) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "UPDATE effects SET state = 'pending', next_attempt_at = now() + make_interval(secs => $2),
             last_error = $3, lease_until = NULL,
             attempts = CASE WHEN $4 THEN attempts ELSE attempts - 1 END
          WHERE id = $1",
         &[
-            (&id, Type::INT8),
-            (&after_seconds, Type::FLOAT8),
-            (&error, Type::TEXT),
-            (&counted, Type::BOOL),
+            int8(&id),
+            float8(&after_seconds),
+            text(&error),
+            boolean(&counted),
         ],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Failed for good: kept with its error for the admins.
 pub async fn fail(db: &impl GenericClient, id: i64, error: &str) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "UPDATE effects SET state = 'failed', last_error = $2, finished_at = now(), lease_until = NULL
          WHERE id = $1",
-        &[(&id, Type::INT8), (&error, Type::TEXT)],
+        &[int8(&id), text(&error)],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 pub async fn get_by_key(
     db: &impl GenericClient,
     dedupe_key: &str,
 ) -> Result<Option<EffectRow>, DbError> {
-    find(db, "dedupe_key = $1", &[(&dedupe_key, Type::TEXT)]).await
+    find(db, "dedupe_key = $1", &[text(&dedupe_key)]).await
 }
 
 /// Effects not yet settled, oldest first (for the operator and the tests).
@@ -167,7 +149,7 @@ pub async fn prune(db: &impl GenericClient, days: i32, limit: i64) -> Result<u64
              SELECT id FROM effects
              WHERE state IN ('done', 'failed') AND finished_at < now() - make_interval(days => $1)
              LIMIT $2)",
-        &[(&days, Type::INT4), (&limit, Type::INT8)],
+        &[int4(&days), int8(&limit)],
     )
     .await
     .map_err(Into::into)

@@ -1,16 +1,16 @@
 //! User data deletion: a model's training photos and Replicate references removed, the model kept
 //! as `canceled` (its ledger entries and generations still point at it).
 
-use super::{changed_one, DbError, GenericClient, Type};
+use super::{changed_one, fetch_value, fetch_values, int8, DbError, GenericClient};
 
 /// Deletes the model's training photos and clears what points at its trained weights (version,
 /// weights URL, destination, preview); the model becomes `canceled`. Returns the photos removed.
 /// The training id stays, so a late Replicate report still finds the model (and, it being final,
 /// changes nothing).
 pub async fn erase_model(db: &impl GenericClient, model_id: i64) -> Result<i64, DbError> {
-    let row = db
-        .query_typed_one(
-            "WITH photos AS (
+    fetch_value(
+        db,
+        "WITH photos AS (
                 DELETE FROM training_photos WHERE model_id = $1 RETURNING 1
              ), erased AS (
                 UPDATE models SET status = 'canceled', version = NULL, weights_url = NULL,
@@ -21,10 +21,9 @@ pub async fn erase_model(db: &impl GenericClient, model_id: i64) -> Result<i64, 
                 RETURNING id
              )
              SELECT (SELECT count(*) FROM photos) AS photos, (SELECT count(*) FROM erased) AS models",
-            &[(&model_id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.get("photos"))
+        &[int8(&model_id)],
+    )
+    .await
 }
 
 /// Removes a model that is still a draft (with its photos): a training request that failed before
@@ -33,7 +32,7 @@ pub async fn delete_draft(db: &impl GenericClient, model_id: i64) -> Result<bool
     changed_one(
         db,
         "DELETE FROM models WHERE id = $1 AND status = 'draft'",
-        &[(&model_id, Type::INT8)],
+        &[int8(&model_id)],
     )
     .await
 }
@@ -59,7 +58,7 @@ pub async fn remote_data(db: &impl GenericClient, user_id: i64) -> Result<Remote
         .query_typed(
             "SELECT id, status, cost_tokens, replicate_training_id, version FROM models
              WHERE user_id = $1 ORDER BY id FOR UPDATE",
-            &[(&user_id, Type::INT8)],
+            &[int8(&user_id)],
         )
         .await?;
     let mut data = RemoteData::default();
@@ -75,28 +74,26 @@ pub async fn remote_data(db: &impl GenericClient, user_id: i64) -> Result<Remote
         data.versions
             .extend(row.get::<_, Option<String>>("version"));
     }
-    let files = db
-        .query_typed(
-            "SELECT p.source_url AS url FROM training_photos p JOIN models m ON m.id = p.model_id
+    data.file_urls = fetch_values(
+        db,
+        "SELECT p.source_url AS url FROM training_photos p JOIN models m ON m.id = p.model_id
              WHERE m.user_id = $1 AND p.source_url IS NOT NULL
              UNION
              SELECT a.input_ref FROM replicate_attempts a JOIN models m ON m.id = a.subject_id
              WHERE a.kind = 'training' AND m.user_id = $1 AND a.input_ref IS NOT NULL
              ORDER BY 1",
-            &[(&user_id, Type::INT8)],
-        )
-        .await?;
-    data.file_urls = files.iter().map(|r| r.get("url")).collect();
-    let predictions = db
-        .query_typed(
-            "SELECT replicate_prediction_id FROM generations
+        &[int8(&user_id)],
+    )
+    .await?;
+    data.predictions = fetch_values(
+        db,
+        "SELECT replicate_prediction_id FROM generations
              WHERE user_id = $1 AND status IN ('pending', 'starting', 'processing')
                AND replicate_prediction_id IS NOT NULL
              ORDER BY id",
-            &[(&user_id, Type::INT8)],
-        )
-        .await?;
-    data.predictions = predictions.iter().map(|r| r.get(0)).collect();
+        &[int8(&user_id)],
+    )
+    .await?;
     Ok(data)
 }
 
@@ -194,7 +191,7 @@ pub async fn erase_user(db: &impl GenericClient, user_id: i64) -> Result<ErasedR
                     (SELECT count(*) FROM events) AS events,
                     (SELECT count(*) FROM effects_scrubbed) AS effects,
                     (SELECT count(*) FROM profile) AS profile",
-            &[(&user_id, Type::INT8)],
+            &[int8(&user_id)],
         )
         .await?;
     Ok(ErasedRows {

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{DbError, GenericClient, Type};
+use super::{execute, fetch_all, int8, jsonb, text, DbError, GenericClient};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -41,16 +41,12 @@ pub async fn record(
     event: Event,
     metadata: Value,
 ) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "INSERT INTO user_events (user_id, event, metadata) VALUES ($1, $2, $3)",
-        &[
-            (&user_id, Type::INT8),
-            (&event.as_str(), Type::TEXT),
-            (&metadata, Type::JSONB),
-        ],
+        &[int8(&user_id), text(&event.as_str()), jsonb(&metadata)],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Distinct users at each step of the funnel within a period.
@@ -65,10 +61,12 @@ pub struct Funnel {
     pub paid: i64,
 }
 
+from_row!(Funnel, |row| { days, started, trained, generated, paid });
+
 /// The funnel for today (since midnight UTC), the last 7 and the last 30 days, in one round trip.
 pub async fn funnels(db: &impl GenericClient) -> Result<Vec<Funnel>, DbError> {
-    let rows = db
-        .query_typed(
+    fetch_all(
+        db,
             "SELECT p.days,
                 count(DISTINCT e.user_id) FILTER (WHERE e.event = 'started') AS started,
                 count(DISTINCT e.user_id) FILTER (WHERE e.event = 'training_finished' AND e.metadata->>'status' = 'ready') AS trained,
@@ -78,17 +76,7 @@ pub async fn funnels(db: &impl GenericClient) -> Result<Vec<Funnel>, DbError> {
              LEFT JOIN user_events e ON e.created_at >= CASE WHEN p.days = 1 THEN date_trunc('day', now())
                                                              ELSE now() - make_interval(days => p.days) END
              GROUP BY p.days ORDER BY p.days",
-            &[],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Funnel {
-            days: r.get("days"),
-            started: r.get("started"),
-            trained: r.get("trained"),
-            generated: r.get("generated"),
-            paid: r.get("paid"),
-        })
-        .collect())
+        &[],
+    )
+    .await
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{changed_one, DbError, GenericClient, Type};
+use super::{changed_one, fetch_all, int2, int8, text, DbError, GenericClient};
 
 /// Rates the user's own generation (again, if they change their mind). False if the generation is
 /// not theirs.
@@ -12,9 +12,14 @@ pub async fn rate(
     user_id: i64,
     rating: i16,
 ) -> Result<bool, DbError> {
-    changed_one(db, "INSERT INTO generation_feedback (generation_id, user_id, rating)
+    changed_one(
+        db,
+        "INSERT INTO generation_feedback (generation_id, user_id, rating)
              SELECT id, user_id, $3 FROM generations WHERE id = $1 AND user_id = $2
-             ON CONFLICT (generation_id) DO UPDATE SET rating = EXCLUDED.rating, updated_at = now()", &[(&generation_id, Type::INT8), (&user_id, Type::INT8), (&rating, Type::INT2)]).await
+             ON CONFLICT (generation_id) DO UPDATE SET rating = EXCLUDED.rating, updated_at = now()",
+        &[int8(&generation_id), int8(&user_id), int2(&rating)],
+    )
+    .await
 }
 
 /// Adds a comment to the user's rating of a generation. False if there is no rating of theirs.
@@ -22,9 +27,14 @@ pub async fn comment(
     db: &impl GenericClient,
     generation_id: i64,
     user_id: i64,
-    text: &str,
+    comment: &str,
 ) -> Result<bool, DbError> {
-    changed_one(db, "UPDATE generation_feedback SET comment = $3, updated_at = now() WHERE generation_id = $1 AND user_id = $2", &[(&generation_id, Type::INT8), (&user_id, Type::INT8), (&text, Type::TEXT)]).await
+    changed_one(
+        db,
+        "UPDATE generation_feedback SET comment = $3, updated_at = now() WHERE generation_id = $1 AND user_id = $2",
+        &[int8(&generation_id), int8(&user_id), text(&comment)],
+    )
+    .await
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,47 +56,38 @@ pub struct LowRating {
     pub at: DateTime<Utc>,
 }
 
+from_row!(StyleRating, |row| {
+    style,
+    average: (row.get::<_, f64>("average") * 100.0).round() / 100.0,
+    ratings,
+});
+
+from_row!(LowRating, |row| {
+    generation_id, user_id, rating, comment, style, prompt,
+    at: row.get("updated_at"),
+});
+
 pub async fn by_style(db: &impl GenericClient) -> Result<Vec<StyleRating>, DbError> {
-    let rows = db
-        .query_typed(
-            "SELECT s.name AS style, avg(f.rating)::float8 AS average, count(*) AS ratings
-             FROM generation_feedback f JOIN generations g ON g.id = f.generation_id
-             LEFT JOIN styles s ON s.id = g.style_id
-             GROUP BY s.name ORDER BY average, s.name NULLS FIRST",
-            &[],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| StyleRating {
-            style: r.get("style"),
-            average: (r.get::<_, f64>("average") * 100.0).round() / 100.0,
-            ratings: r.get("ratings"),
-        })
-        .collect())
+    fetch_all(
+        db,
+        "SELECT s.name AS style, avg(f.rating)::float8 AS average, count(*) AS ratings
+         FROM generation_feedback f JOIN generations g ON g.id = f.generation_id
+         LEFT JOIN styles s ON s.id = g.style_id
+         GROUP BY s.name ORDER BY average, s.name NULLS FIRST",
+        &[],
+    )
+    .await
 }
 
 /// The latest ratings of 1 or 2.
 pub async fn recent_low(db: &impl GenericClient, limit: i64) -> Result<Vec<LowRating>, DbError> {
-    let rows = db
-        .query_typed(
-            "SELECT f.generation_id, f.user_id, f.rating, f.comment, s.name AS style, g.prompt, f.updated_at
-             FROM generation_feedback f JOIN generations g ON g.id = f.generation_id
-             LEFT JOIN styles s ON s.id = g.style_id
-             WHERE f.rating <= 2 ORDER BY f.updated_at DESC LIMIT $1",
-            &[(&limit, Type::INT8)],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| LowRating {
-            generation_id: r.get("generation_id"),
-            user_id: r.get("user_id"),
-            rating: r.get("rating"),
-            comment: r.get("comment"),
-            style: r.get("style"),
-            prompt: r.get("prompt"),
-            at: r.get("updated_at"),
-        })
-        .collect())
+    fetch_all(
+        db,
+        "SELECT f.generation_id, f.user_id, f.rating, f.comment, s.name AS style, g.prompt, f.updated_at
+         FROM generation_feedback f JOIN generations g ON g.id = f.generation_id
+         LEFT JOIN styles s ON s.id = g.style_id
+         WHERE f.rating <= 2 ORDER BY f.updated_at DESC LIMIT $1",
+        &[int8(&limit)],
+    )
+    .await
 }

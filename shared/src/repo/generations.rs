@@ -1,11 +1,10 @@
 //! Generations: a prompt sent to Replicate for a user's model, and the images it gave.
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::Row;
 
 use super::{
-    changed_one, fetch_all, fetch_one, fetch_opt, find, find_page, DbError, FromRow, GenericClient,
-    Page, Type,
+    changed_one, execute, fetch_one, fetch_opt, find, find_all, find_page, float8, int4, int8,
+    record_check, text, text_array, DbError, GenericClient, Page, Type,
 };
 use crate::domain::status::GenerationStatus;
 
@@ -33,33 +32,13 @@ pub struct Generation {
 const COLUMNS: &str = "id, user_id, model_id, style_id, prompt, full_prompt, num_images, status, \
      replicate_prediction_id, result_urls, telegram_file_ids, image_keys, cost_tokens, error, created_at, finished_at";
 
-impl FromRow for Generation {
-    const COLUMNS: &'static str = COLUMNS;
-    const FROM: &'static str = "generations";
-
-    fn from_row(row: &Row) -> Self {
-        let status: &str = row.get("status");
-        Self {
-            id: row.get("id"),
-            user_id: row.get("user_id"),
-            model_id: row.get("model_id"),
-            style_id: row.get("style_id"),
-            prompt: row.get("prompt"),
-            full_prompt: row.get("full_prompt"),
-            num_images: row.get("num_images"),
-            status: GenerationStatus::parse(status)
-                .expect("the CHECK constraint admits only known statuses"),
-            replicate_prediction_id: row.get("replicate_prediction_id"),
-            result_urls: row.get("result_urls"),
-            telegram_file_ids: row.get("telegram_file_ids"),
-            image_keys: row.get("image_keys"),
-            cost_tokens: row.get("cost_tokens"),
-            error: row.get("error"),
-            created_at: row.get("created_at"),
-            finished_at: row.get("finished_at"),
-        }
-    }
-}
+from_row!(Generation, table "generations", columns COLUMNS, |row| {
+    id, user_id, model_id, style_id, prompt, full_prompt, num_images,
+    status: GenerationStatus::parse(row.get("status"))
+        .expect("the CHECK constraint admits only known statuses"),
+    replicate_prediction_id, result_urls, telegram_file_ids, image_keys, cost_tokens, error, created_at,
+    finished_at,
+});
 
 #[derive(Debug, Clone)]
 pub struct NewGeneration<'a> {
@@ -81,20 +60,20 @@ pub async fn create(db: &impl GenericClient, g: &NewGeneration<'_>) -> Result<Ge
         db,
         &sql,
         &[
-            (&g.user_id, Type::INT8),
-            (&g.model_id, Type::INT8),
-            (&g.style_id, Type::INT8),
-            (&g.prompt, Type::TEXT),
-            (&g.full_prompt, Type::TEXT),
-            (&g.num_images, Type::INT4),
-            (&g.cost_tokens, Type::INT8),
+            int8(&g.user_id),
+            int8(&g.model_id),
+            int8(&g.style_id),
+            text(&g.prompt),
+            text(&g.full_prompt),
+            int4(&g.num_images),
+            int8(&g.cost_tokens),
         ],
     )
     .await
 }
 
 pub async fn get(db: &impl GenericClient, id: i64) -> Result<Option<Generation>, DbError> {
-    find(db, "id = $1", &[(&id, Type::INT8)]).await
+    find(db, "id = $1", &[int8(&id)]).await
 }
 
 pub async fn get_owned(
@@ -102,12 +81,7 @@ pub async fn get_owned(
     id: i64,
     user_id: i64,
 ) -> Result<Option<Generation>, DbError> {
-    find(
-        db,
-        "id = $1 AND user_id = $2",
-        &[(&id, Type::INT8), (&user_id, Type::INT8)],
-    )
-    .await
+    find(db, "id = $1 AND user_id = $2", &[int8(&id), int8(&user_id)]).await
 }
 
 /// Locks the generation's row until the transaction ends.
@@ -115,19 +89,14 @@ pub async fn get_for_update(
     db: &impl GenericClient,
     id: i64,
 ) -> Result<Option<Generation>, DbError> {
-    find(db, "id = $1 FOR UPDATE", &[(&id, Type::INT8)]).await
+    find(db, "id = $1 FOR UPDATE", &[int8(&id)]).await
 }
 
 pub async fn find_by_prediction_id(
     db: &impl GenericClient,
     prediction_id: &str,
 ) -> Result<Option<Generation>, DbError> {
-    find(
-        db,
-        "replicate_prediction_id = $1",
-        &[(&prediction_id, Type::TEXT)],
-    )
-    .await
+    find(db, "replicate_prediction_id = $1", &[text(&prediction_id)]).await
 }
 
 pub async fn list_for_user(
@@ -145,19 +114,13 @@ pub async fn list_in_flight(
     older_than_secs: i64,
     limit: i64,
 ) -> Result<Vec<Generation>, DbError> {
-    fetch_all(
+    find_all(
         db,
-        &format!(
-            "SELECT {COLUMNS} FROM generations
-                 WHERE status IN ('starting', 'processing') AND replicate_prediction_id IS NOT NULL
+        "status IN ('starting', 'processing') AND replicate_prediction_id IS NOT NULL
                    AND updated_at < now() - make_interval(secs => $1)
                    AND (checked_at IS NULL OR checked_at <= now() - make_interval(secs => $1))
-                 ORDER BY checked_at NULLS FIRST, updated_at LIMIT $2"
-        ),
-        &[
-            (&(older_than_secs as f64), Type::FLOAT8),
-            (&limit, Type::INT8),
-        ],
+                 ORDER BY checked_at NULLS FIRST, updated_at LIMIT $2",
+        &[float8(&(older_than_secs as f64)), int8(&limit)],
     )
     .await
 }
@@ -169,18 +132,12 @@ pub async fn list_orphaned(
     older_than_secs: i64,
     limit: i64,
 ) -> Result<Vec<Generation>, DbError> {
-    fetch_all(
+    find_all(
         db,
-        &format!(
-            "SELECT {COLUMNS} FROM generations
-                 WHERE status = 'pending' AND replicate_prediction_id IS NULL
+        "status = 'pending' AND replicate_prediction_id IS NULL
                    AND created_at < now() - make_interval(secs => $1)
-                 ORDER BY created_at LIMIT $2"
-        ),
-        &[
-            (&(older_than_secs as f64), Type::FLOAT8),
-            (&limit, Type::INT8),
-        ],
+                 ORDER BY created_at LIMIT $2",
+        &[float8(&(older_than_secs as f64)), int8(&limit)],
     )
     .await
 }
@@ -191,8 +148,13 @@ pub async fn set_prediction(
     id: i64,
     prediction_id: &str,
 ) -> Result<bool, DbError> {
-    changed_one(db, "UPDATE generations SET replicate_prediction_id = $2, status = 'starting', updated_at = now()
-             WHERE id = $1 AND status = 'pending'", &[(&id, Type::INT8), (&prediction_id, Type::TEXT)]).await
+    changed_one(
+        db,
+        "UPDATE generations SET replicate_prediction_id = $2, status = 'starting', updated_at = now()
+             WHERE id = $1 AND status = 'pending'",
+        &[int8(&id), text(&prediction_id)],
+    )
+    .await
 }
 
 /// Moves a generation forward to `next` (never back, never out of a final status). Returns it if it moved.
@@ -220,11 +182,11 @@ pub async fn advance(
         db,
         &sql,
         &[
-            (&id, Type::INT8),
-            (&next, Type::TEXT),
-            (&result_urls, Type::TEXT_ARRAY),
-            (&error, Type::TEXT),
-            (&allowed_from, Type::TEXT_ARRAY),
+            int8(&id),
+            text(&next),
+            text_array(&result_urls),
+            text(&error),
+            text_array(&allowed_from),
         ],
     )
     .await
@@ -241,7 +203,7 @@ pub async fn set_results(
         db,
         "UPDATE generations SET result_urls = $2, status = 'processing', updated_at = now()
              WHERE id = $1 AND status IN ('pending', 'starting', 'processing')",
-        &[(&id, Type::INT8), (&result_urls, Type::TEXT_ARRAY)],
+        &[int8(&id), text_array(&result_urls)],
     )
     .await
 }
@@ -252,26 +214,18 @@ pub async fn set_telegram_file_ids(
     id: i64,
     file_ids: &[String],
 ) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "UPDATE generations SET telegram_file_ids = $2, updated_at = now() WHERE id = $1",
-        &[(&id, Type::INT8), (&file_ids, Type::TEXT_ARRAY)],
+        &[int8(&id), text_array(&file_ids)],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Records a sweep's check of a generation (to the back of the line); returns the failed checks in
 /// a row (a good check resets them).
 pub async fn mark_checked(db: &impl GenericClient, id: i64, failed: bool) -> Result<i32, DbError> {
-    let row = db
-        .query_typed_opt(
-            "UPDATE generations SET checked_at = now(),
-                    failed_checks = CASE WHEN $2 THEN failed_checks + 1 ELSE 0 END
-             WHERE id = $1 RETURNING failed_checks",
-            &[(&id, Type::INT8), (&failed, Type::BOOL)],
-        )
-        .await?;
-    Ok(row.map(|r| r.get(0)).unwrap_or_default())
+    record_check(db, "generations", id, failed).await
 }
 
 /// Records where a generation's images are in the bucket (once: a second copy keeps the first).

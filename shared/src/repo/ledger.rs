@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{DbError, GenericClient, Page, Type};
+use super::{fetch_value, find_page, int8, text, DbError, GenericClient, Page};
 
 /// Why a balance changed; stored as the ledger row's `reason`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,11 +118,11 @@ pub async fn apply(db: &impl GenericClient, change: &Change<'_>) -> Result<Balan
                     EXISTS (SELECT 1 FROM already) AS already_applied
              FROM current LEFT JOIN moved ON true LEFT JOIN written ON true",
             &[
-                (&change.user_id, Type::INT8),
-                (&change.delta, Type::INT8),
-                (&reason, Type::TEXT),
-                (&change.reference, Type::TEXT),
-                (&change.note, Type::TEXT),
+                int8(&change.user_id),
+                int8(&change.delta),
+                text(&reason),
+                text(&change.reference),
+                text(&change.note),
             ],
         )
         .await;
@@ -166,45 +166,30 @@ pub struct Entry {
     pub created_at: DateTime<Utc>,
 }
 
+from_row!(Entry, table "token_ledger",
+columns "id, delta, balance_after, reason, reference, note, created_at",
+|row| {
+    id, delta, balance_after,
+    reason: Reason::parse(row.get("reason")),
+    reference, note, created_at,
+});
+
 pub async fn entries(
     db: &impl GenericClient,
     user_id: i64,
     page: Page,
 ) -> Result<Vec<Entry>, DbError> {
-    let rows = db
-        .query_typed(
-            "SELECT id, delta, balance_after, reason, reference, note, created_at FROM token_ledger
-             WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-            &[
-                (&user_id, Type::INT8),
-                (&page.before(), Type::INT8),
-                (&page.limit, Type::INT8),
-            ],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Entry {
-            id: r.get("id"),
-            delta: r.get("delta"),
-            balance_after: r.get("balance_after"),
-            reason: Reason::parse(r.get("reason")),
-            reference: r.get("reference"),
-            note: r.get("note"),
-            created_at: r.get("created_at"),
-        })
-        .collect())
+    find_page(db, Some(user_id), page).await
 }
 
 /// The sum of a user's ledger, which must always equal their `tokens_left`.
 pub async fn sum(db: &impl GenericClient, user_id: i64) -> Result<i64, DbError> {
-    let row = db
-        .query_typed_one(
-            "SELECT COALESCE(sum(delta), 0)::int8 AS total FROM token_ledger WHERE user_id = $1",
-            &[(&user_id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.get("total"))
+    fetch_value(
+        db,
+        "SELECT COALESCE(sum(delta), 0)::int8 AS total FROM token_ledger WHERE user_id = $1",
+        &[int8(&user_id)],
+    )
+    .await
 }
 
 /// Tokens an admin granted (positive admin changes under `reference`) in the last 24 hours, with
@@ -216,16 +201,15 @@ pub async fn granted_today_locked(
 ) -> Result<i64, DbError> {
     db.execute_typed(
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-        &[(&reference, Type::TEXT)],
+        &[text(&reference)],
     )
     .await?;
-    let row = db
-        .query_typed_one(
-            "SELECT COALESCE(sum(delta), 0)::int8 AS granted FROM token_ledger
+    fetch_value(
+        db,
+        "SELECT COALESCE(sum(delta), 0)::int8 AS granted FROM token_ledger
              WHERE reason = 'admin' AND reference = $1 AND delta > 0
                AND created_at > now() - interval '24 hours'",
-            &[(&reference, Type::TEXT)],
-        )
-        .await?;
-    Ok(row.get("granted"))
+        &[text(&reference)],
+    )
+    .await
 }

@@ -5,6 +5,32 @@
 //! Statements go through `query_typed`: parameters carry their types, so each call is one round trip
 //! with an unnamed statement (nothing prepared, nothing pinned on RDS Proxy).
 
+/// Implements [`FromRow`] for a struct whose fields are read by their column names; a field written
+/// `name: expr` is computed from the row instead (a parsed status, a renamed column). With
+/// `table` and `columns` it also implements [`Table`], for [`find`] and its kin.
+macro_rules! from_row {
+    ($ty:ty, table $from:expr, columns $columns:expr, $($reader:tt)+) => {
+        from_row!($ty, $($reader)+);
+        impl $crate::repo::Table for $ty {
+            const COLUMNS: &'static str = $columns;
+            const FROM: &'static str = $from;
+        }
+    };
+    ($ty:ty, |$row:ident| { $($field:ident $(: $value:expr)?),* $(,)? }) => {
+        impl $crate::repo::FromRow for $ty {
+            fn from_row($row: &tokio_postgres::Row) -> Self {
+                Self { $($field: from_row!(@read $row, $field $(, $value)?)),* }
+            }
+        }
+    };
+    (@read $row:ident, $field:ident) => {
+        $row.get(stringify!($field))
+    };
+    (@read $row:ident, $field:ident, $value:expr) => {
+        $value
+    };
+}
+
 pub mod admins;
 pub mod attempts;
 pub mod deliveries;
@@ -28,24 +54,54 @@ pub mod users;
 pub use crate::db::{DbError, GenericClient};
 pub use tokio_postgres::types::Type;
 
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::Row;
 
 /// A statement's parameters, each with its type (what `query_typed` sends in one round trip).
 pub(crate) type Params<'a> = &'a [(&'a (dyn ToSql + Sync), Type)];
 
-/// A row type its repository reads from its own column list.
+/// One of a statement's [`Params`]: a value and the type it is sent as.
+pub(crate) type Param<'a> = (&'a (dyn ToSql + Sync), Type);
+
+/// Constructors of a [`Param`] of one type each: `int8(&id)` for `(&id, Type::INT8)`.
+macro_rules! typed_params {
+    ($($name:ident => $ty:ident),* $(,)?) => {
+        $(
+            #[doc = concat!("`value` sent as `", stringify!($ty), "`.")]
+            pub(crate) fn $name(value: &(dyn ToSql + Sync)) -> Param<'_> {
+                (value, Type::$ty)
+            }
+        )*
+    };
+}
+
+typed_params! {
+    int2 => INT2,
+    int4 => INT4,
+    int8 => INT8,
+    float8 => FLOAT8,
+    boolean => BOOL,
+    text => TEXT,
+    text_array => TEXT_ARRAY,
+    jsonb => JSONB,
+    timestamptz => TIMESTAMPTZ,
+}
+
+/// A type read from one row of a statement, by column names.
 pub(crate) trait FromRow: Sized {
+    fn from_row(row: &Row) -> Self;
+}
+
+/// A row type its repository reads from its own column list.
+pub(crate) trait Table: FromRow {
     /// What `SELECT` lists for it.
     const COLUMNS: &'static str;
     /// Its table (with the alias `COLUMNS` uses, if any).
     const FROM: &'static str;
-
-    fn from_row(row: &Row) -> Self;
 }
 
 /// The row of `T`'s table that matches `condition` (and whatever clauses follow it), if any.
-pub(crate) async fn find<T: FromRow>(
+pub(crate) async fn find<T: Table>(
     db: &impl GenericClient,
     condition: &str,
     params: Params<'_>,
@@ -55,7 +111,7 @@ pub(crate) async fn find<T: FromRow>(
 }
 
 /// A page of `T`'s rows, newest first: `owner`'s only, or everyone's.
-pub(crate) async fn find_page<T: FromRow>(
+pub(crate) async fn find_page<T: Table>(
     db: &impl GenericClient,
     owner: Option<i64>,
     page: Page,
@@ -64,27 +120,22 @@ pub(crate) async fn find_page<T: FromRow>(
     match owner {
         Some(user_id) => {
             let condition = "user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
-            let params: Params = &[
-                (&user_id, Type::INT8),
-                (&before, Type::INT8),
-                (&limit, Type::INT8),
-            ];
-            find_all(db, condition, params).await
-        }
-        None => {
-            let condition = "id < $1 ORDER BY id DESC LIMIT $2";
             find_all(
                 db,
                 condition,
-                &[(&before, Type::INT8), (&limit, Type::INT8)],
+                &[int8(&user_id), int8(&before), int8(&limit)],
             )
             .await
+        }
+        None => {
+            let condition = "id < $1 ORDER BY id DESC LIMIT $2";
+            find_all(db, condition, &[int8(&before), int8(&limit)]).await
         }
     }
 }
 
 /// The rows of `T`'s table that match `condition` (and whatever clauses follow it).
-pub(crate) async fn find_all<T: FromRow>(
+pub(crate) async fn find_all<T: Table>(
     db: &impl GenericClient,
     condition: &str,
     params: Params<'_>,
@@ -100,6 +151,53 @@ pub(crate) async fn changed_one(
     params: Params<'_>,
 ) -> Result<bool, DbError> {
     Ok(db.execute_typed(sql, params).await? == 1)
+}
+
+/// Runs a statement for its effect alone.
+pub(crate) async fn execute(
+    db: &impl GenericClient,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<(), DbError> {
+    db.execute_typed(sql, params).await?;
+    Ok(())
+}
+
+/// Whether the statement returned a row (something matched, or was inserted).
+pub(crate) async fn returns_row(
+    db: &impl GenericClient,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<bool, DbError> {
+    Ok(db.query_typed_opt(sql, params).await?.is_some())
+}
+
+/// The first column of the statement's only row.
+pub(crate) async fn fetch_value<T: for<'r> FromSql<'r>>(
+    db: &impl GenericClient,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<T, DbError> {
+    Ok(db.query_typed_one(sql, params).await?.get(0))
+}
+
+/// The first column of the statement's row, if there is one.
+pub(crate) async fn fetch_value_opt<T: for<'r> FromSql<'r>>(
+    db: &impl GenericClient,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Option<T>, DbError> {
+    Ok(db.query_typed_opt(sql, params).await?.map(|row| row.get(0)))
+}
+
+/// The first column of every row of the statement.
+pub(crate) async fn fetch_values<T: for<'r> FromSql<'r>>(
+    db: &impl GenericClient,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Vec<T>, DbError> {
+    let rows = db.query_typed(sql, params).await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
 /// The statement's only row, read as `T`.
@@ -136,6 +234,24 @@ pub(crate) async fn fetch_all<T: FromRow>(
         .iter()
         .map(T::from_row)
         .collect())
+}
+
+/// Records a sweep's check of row `id` of `table` (models and generations are checked alike): the
+/// check time moves it to the back of the line, and a failed check is counted where a good one
+/// resets the count. Returns the failed checks in a row (0 when there is no such row).
+pub(crate) async fn record_check(
+    db: &impl GenericClient,
+    table: &str,
+    id: i64,
+    failed: bool,
+) -> Result<i32, DbError> {
+    let sql = format!(
+        "UPDATE {table} SET checked_at = now(),
+             failed_checks = CASE WHEN $2 THEN failed_checks + 1 ELSE 0 END
+         WHERE id = $1 RETURNING failed_checks"
+    );
+    let failed_checks = fetch_value_opt(db, &sql, &[int8(&id), boolean(&failed)]).await?;
+    Ok(failed_checks.unwrap_or_default())
 }
 
 /// A page of a list: `limit` rows with ids below `cursor` (newest first).

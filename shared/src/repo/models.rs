@@ -1,11 +1,10 @@
 //! Personal models (LoRAs) and their training photos.
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::Row;
 
 use super::{
-    changed_one, fetch_all, fetch_one, fetch_opt, find, find_all, find_page, DbError, FromRow,
-    GenericClient, Page, Type,
+    boolean, changed_one, execute, fetch_all, fetch_one, fetch_opt, find, find_all, find_page,
+    float8, int8, record_check, text, text_array, DbError, GenericClient, Page, Type,
 };
 use crate::domain::status::ModelStatus;
 
@@ -50,42 +49,15 @@ const COLUMNS: &str = "m.id, m.user_id, m.name, m.trigger_word, m.status, m.cost
      m.preview_key, m.keep_photos, m.training_seconds, m.shared_consent_at, \
      (SELECT count(*) FROM training_photos p WHERE p.model_id = m.id) AS photo_count";
 
-impl FromRow for Model {
-    const COLUMNS: &'static str = COLUMNS;
-    const FROM: &'static str = "models m";
-
-    fn from_row(row: &Row) -> Self {
-        let status: &str = row.get("status");
-        Self {
-            id: row.get("id"),
-            user_id: row.get("user_id"),
-            name: row.get("name"),
-            trigger_word: row.get("trigger_word"),
-            status: ModelStatus::parse(status)
-                .expect("the CHECK constraint admits only known statuses"),
-            cost_tokens: row.get("cost_tokens"),
-            replicate_training_id: row.get("replicate_training_id"),
-            replicate_model: row.get("replicate_model"),
-            version: row.get("version"),
-            weights_url: row.get("weights_url"),
-            error: row.get("error"),
-            status_message_id: row.get("status_message_id"),
-            photo_count: row.get("photo_count"),
-            model_type: row.get("model_type"),
-            preview_file_id: row.get("preview_file_id"),
-            preview_url: row.get("preview_url"),
-            preview_key: row.get("preview_key"),
-            keep_photos: row.get("keep_photos"),
-            training_seconds: row.get("training_seconds"),
-            shared_consent_at: row.get("shared_consent_at"),
-            created_at: row.get("created_at"),
-            updated_at: row.get("updated_at"),
-            queued_at: row.get("queued_at"),
-            training_started_at: row.get("training_started_at"),
-            finished_at: row.get("finished_at"),
-        }
-    }
-}
+from_row!(Model, table "models m", columns COLUMNS, |row| {
+    id, user_id, name, trigger_word,
+    status: ModelStatus::parse(row.get("status"))
+        .expect("the CHECK constraint admits only known statuses"),
+    cost_tokens, replicate_training_id, replicate_model, version, weights_url, error,
+    status_message_id, photo_count, model_type, preview_file_id, preview_url, preview_key, keep_photos,
+    training_seconds,
+    shared_consent_at, created_at, updated_at, queued_at, training_started_at, finished_at,
+});
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrainingPhoto {
@@ -98,6 +70,10 @@ pub struct TrainingPhoto {
     /// Our copy in the bucket, once there is one.
     pub storage_key: Option<String>,
 }
+
+from_row!(TrainingPhoto, table "training_photos",
+    columns "id, file_unique_id, telegram_file_id, source_url, file_size, mime_type, storage_key",
+    |row| { id, file_unique_id, telegram_file_id, source_url, file_size, mime_type, storage_key });
 
 /// A photo to add to a draft: from Telegram (file ids), from a URL, or already in our bucket.
 #[derive(Debug, Clone, Default)]
@@ -123,17 +99,13 @@ pub async fn create_draft(
     fetch_one(
         db,
         &sql,
-        &[
-            (&user_id, Type::INT8),
-            (&name, Type::TEXT),
-            (&trigger_word, Type::TEXT),
-        ],
+        &[int8(&user_id), text(&name), text(&trigger_word)],
     )
     .await
 }
 
 pub async fn get(db: &impl GenericClient, id: i64) -> Result<Option<Model>, DbError> {
-    find(db, "m.id = $1", &[(&id, Type::INT8)]).await
+    find(db, "m.id = $1", &[int8(&id)]).await
 }
 
 /// The model, if `user_id` owns it (a user sees only their own).
@@ -145,7 +117,7 @@ pub async fn get_owned(
     find(
         db,
         "m.id = $1 AND m.user_id = $2",
-        &[(&id, Type::INT8), (&user_id, Type::INT8)],
+        &[int8(&id), int8(&user_id)],
     )
     .await
 }
@@ -159,7 +131,7 @@ pub async fn get_usable(
     find(
         db,
         "m.id = $1 AND (m.user_id = $2 OR m.model_type = 'system')",
-        &[(&id, Type::INT8), (&user_id, Type::INT8)],
+        &[int8(&id), int8(&user_id)],
     )
     .await
 }
@@ -176,7 +148,12 @@ pub async fn list_system(db: &impl GenericClient) -> Result<Vec<Model>, DbError>
 
 /// Makes a model a system model (or a user's again).
 pub async fn set_type(db: &impl GenericClient, id: i64, system: bool) -> Result<bool, DbError> {
-    changed_one(db, "UPDATE models SET model_type = CASE WHEN $2 THEN 'system' ELSE 'user' END, updated_at = now() WHERE id = $1", &[(&id, Type::INT8), (&system, Type::BOOL)]).await
+    changed_one(
+        db,
+        "UPDATE models SET model_type = CASE WHEN $2 THEN 'system' ELSE 'user' END, updated_at = now() WHERE id = $1",
+        &[int8(&id), boolean(&system)],
+    )
+    .await
 }
 
 /// The owner agrees (or no longer agrees) to have their model offered to everyone; withdrawing also
@@ -194,11 +171,7 @@ pub async fn set_sharing_consent(
                 model_type = CASE WHEN $3 THEN model_type ELSE 'user' END,
                 updated_at = now()
              WHERE id = $1 AND user_id = $2",
-        &[
-            (&id, Type::INT8),
-            (&user_id, Type::INT8),
-            (&consent, Type::BOOL),
-        ],
+        &[int8(&id), int8(&user_id), boolean(&consent)],
     )
     .await
 }
@@ -213,11 +186,7 @@ pub async fn set_preview(
     changed_one(
         db,
         "UPDATE models SET preview_file_id = $2, preview_url = $3 WHERE id = $1",
-        &[
-            (&id, Type::INT8),
-            (&file_id, Type::TEXT),
-            (&url, Type::TEXT),
-        ],
+        &[int8(&id), text(&file_id), text(&url)],
     )
     .await
 }
@@ -234,11 +203,7 @@ pub async fn set_first_preview(
         db,
         "UPDATE models SET preview_file_id = $3
              WHERE id = $1 AND user_id = $2 AND preview_file_id IS NULL AND preview_url IS NULL",
-        &[
-            (&id, Type::INT8),
-            (&owner_id, Type::INT8),
-            (&file_id, Type::TEXT),
-        ],
+        &[int8(&id), int8(&owner_id), text(&file_id)],
     )
     .await
 }
@@ -249,29 +214,24 @@ pub async fn set_training_seconds(
     id: i64,
     seconds: f64,
 ) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "UPDATE models SET training_seconds = $2 WHERE id = $1",
-        &[(&id, Type::INT8), (&seconds, Type::FLOAT8)],
+        &[int8(&id), float8(&seconds)],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Locks the model's row until the transaction ends.
 pub async fn get_for_update(db: &impl GenericClient, id: i64) -> Result<Option<Model>, DbError> {
-    find(db, "m.id = $1 FOR UPDATE OF m", &[(&id, Type::INT8)]).await
+    find(db, "m.id = $1 FOR UPDATE OF m", &[int8(&id)]).await
 }
 
 pub async fn find_by_training_id(
     db: &impl GenericClient,
     training_id: &str,
 ) -> Result<Option<Model>, DbError> {
-    find(
-        db,
-        "m.replicate_training_id = $1",
-        &[(&training_id, Type::TEXT)],
-    )
-    .await
+    find(db, "m.replicate_training_id = $1", &[text(&training_id)]).await
 }
 
 pub async fn list_for_user(
@@ -293,7 +253,7 @@ pub async fn list_recent(
         db,
         "($1::text IS NULL OR m.status = $1)
                  ORDER BY m.updated_at DESC LIMIT $2",
-        &[(&status, Type::TEXT), (&limit, Type::INT8)],
+        &[text(&status), int8(&limit)],
     )
     .await
 }
@@ -307,18 +267,15 @@ pub async fn list_stale(
     older_than_secs: i64,
     limit: i64,
 ) -> Result<Vec<Model>, DbError> {
-    fetch_all(
+    find_all(
         db,
-        &format!(
-            "SELECT {COLUMNS} FROM models m
-                 WHERE m.status = $1 AND m.updated_at < now() - make_interval(secs => $2)
+        "m.status = $1 AND m.updated_at < now() - make_interval(secs => $2)
                    AND (m.checked_at IS NULL OR m.checked_at <= now() - make_interval(secs => $2))
-                 ORDER BY m.checked_at NULLS FIRST, m.updated_at LIMIT $3"
-        ),
+                 ORDER BY m.checked_at NULLS FIRST, m.updated_at LIMIT $3",
         &[
-            (&status.as_str(), Type::TEXT),
-            (&(older_than_secs as f64), Type::FLOAT8),
-            (&limit, Type::INT8),
+            text(&status.as_str()),
+            float8(&(older_than_secs as f64)),
+            int8(&limit),
         ],
     )
     .await
@@ -342,10 +299,7 @@ pub async fn take_stuck_queued(
                      FOR UPDATE SKIP LOCKED)
                  RETURNING {COLUMNS}"
         ),
-        &[
-            (&(older_than_secs as f64), Type::FLOAT8),
-            (&limit, Type::INT8),
-        ],
+        &[float8(&(older_than_secs as f64)), int8(&limit)],
     )
     .await
 }
@@ -368,13 +322,13 @@ pub async fn add_photo(
              SELECT (SELECT count(*) FROM added) AS added,
                     (SELECT count(*) FROM training_photos WHERE model_id = $1) + (SELECT count(*) FROM added) AS total",
             &[
-                (&model_id, Type::INT8),
-                (&photo.file_unique_id, Type::TEXT),
-                (&photo.telegram_file_id, Type::TEXT),
-                (&photo.source_url, Type::TEXT),
-                (&photo.file_size, Type::INT8),
-                (&photo.mime_type, Type::TEXT),
-                (&photo.storage_key, Type::TEXT),
+                int8(&model_id),
+                text(&photo.file_unique_id),
+                text(&photo.telegram_file_id),
+                text(&photo.source_url),
+                int8(&photo.file_size),
+                text(&photo.mime_type),
+                text(&photo.storage_key),
             ],
         )
         .await?;
@@ -382,25 +336,7 @@ pub async fn add_photo(
 }
 
 pub async fn photos(db: &impl GenericClient, model_id: i64) -> Result<Vec<TrainingPhoto>, DbError> {
-    let rows = db
-        .query_typed(
-            "SELECT id, file_unique_id, telegram_file_id, source_url, file_size, mime_type, storage_key
-             FROM training_photos WHERE model_id = $1 ORDER BY id",
-            &[(&model_id, Type::INT8)],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| TrainingPhoto {
-            id: r.get("id"),
-            file_unique_id: r.get("file_unique_id"),
-            telegram_file_id: r.get("telegram_file_id"),
-            source_url: r.get("source_url"),
-            file_size: r.get("file_size"),
-            mime_type: r.get("mime_type"),
-            storage_key: r.get("storage_key"),
-        })
-        .collect())
+    find_all(db, "model_id = $1 ORDER BY id", &[int8(&model_id)]).await
 }
 
 /// Records where a training photo's copy in the bucket is.
@@ -484,12 +420,12 @@ pub async fn set_status_message(
     model_id: i64,
     message_id: Option<i64>,
 ) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "UPDATE models SET status_message_id = $2 WHERE id = $1",
-        &[(&model_id, Type::INT8), (&message_id, Type::INT8)],
+        &[int8(&model_id), int8(&message_id)],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Moves a draft to `queued` with what it cost. False if it was not a draft (e.g. a double click).
@@ -498,8 +434,13 @@ pub async fn queue(
     model_id: i64,
     cost_tokens: i64,
 ) -> Result<bool, DbError> {
-    changed_one(db, "UPDATE models SET status = 'queued', cost_tokens = $2, queued_at = now(), updated_at = now()
-             WHERE id = $1 AND status = 'draft'", &[(&model_id, Type::INT8), (&cost_tokens, Type::INT8)]).await
+    changed_one(
+        db,
+        "UPDATE models SET status = 'queued', cost_tokens = $2, queued_at = now(), updated_at = now()
+             WHERE id = $1 AND status = 'draft'",
+        &[int8(&model_id), int8(&cost_tokens)],
+    )
+    .await
 }
 
 /// Records the Replicate training of a queued model and moves it to `training`.
@@ -514,11 +455,7 @@ pub async fn start_training(
         "UPDATE models SET status = 'training', replicate_training_id = $2, replicate_model = $3,
                     training_started_at = now(), updated_at = now()
              WHERE id = $1 AND status = 'queued'",
-        &[
-            (&model_id, Type::INT8),
-            (&training_id, Type::TEXT),
-            (&replicate_model, Type::TEXT),
-        ],
+        &[int8(&model_id), text(&training_id), text(&replicate_model)],
     )
     .await
 }
@@ -553,12 +490,12 @@ pub async fn advance(
         db,
         &sql,
         &[
-            (&model_id, Type::INT8),
-            (&next, Type::TEXT),
-            (&version, Type::TEXT),
-            (&weights_url, Type::TEXT),
-            (&error, Type::TEXT),
-            (&allowed_from, Type::TEXT_ARRAY),
+            int8(&model_id),
+            text(&next),
+            text(&version),
+            text(&weights_url),
+            text(&error),
+            text_array(&allowed_from),
         ],
     )
     .await
@@ -566,24 +503,16 @@ pub async fn advance(
 
 /// Touches a model in training (a `start`/`processing` event), so the stuck-job check waits longer.
 pub async fn touch(db: &impl GenericClient, model_id: i64) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "UPDATE models SET updated_at = now() WHERE id = $1 AND status = 'training'",
-        &[(&model_id, Type::INT8)],
+        &[int8(&model_id)],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Records a sweep's check of a model (to the back of the line); a failed check is counted, a good
 /// one resets the count. Returns the failed checks in a row.
 pub async fn mark_checked(db: &impl GenericClient, id: i64, failed: bool) -> Result<i32, DbError> {
-    let row = db
-        .query_typed_opt(
-            "UPDATE models SET checked_at = now(),
-                    failed_checks = CASE WHEN $2 THEN failed_checks + 1 ELSE 0 END
-             WHERE id = $1 RETURNING failed_checks",
-            &[(&id, Type::INT8), (&failed, Type::BOOL)],
-        )
-        .await?;
-    Ok(row.map(|r| r.get(0)).unwrap_or_default())
+    record_check(db, "models", id, failed).await
 }

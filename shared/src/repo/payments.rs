@@ -1,9 +1,10 @@
 //! Payments: a Telegram payment recorded once, keyed by its charge id.
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::Row;
 
-use super::{fetch_opt, find_page, DbError, FromRow, GenericClient, Page, Type};
+use super::{
+    execute, fetch_all, fetch_opt, fetch_value, find_page, int8, text, DbError, GenericClient, Page,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Payment {
@@ -22,24 +23,9 @@ pub struct Payment {
 const COLUMNS: &str =
     "id, user_id, pack_id, amount, currency, tokens, telegram_charge_id, status, created_at";
 
-impl FromRow for Payment {
-    const COLUMNS: &'static str = COLUMNS;
-    const FROM: &'static str = "payments";
-
-    fn from_row(row: &Row) -> Self {
-        Self {
-            id: row.get("id"),
-            user_id: row.get("user_id"),
-            pack_id: row.get("pack_id"),
-            amount: row.get("amount"),
-            currency: row.get("currency"),
-            tokens: row.get("tokens"),
-            telegram_charge_id: row.get("telegram_charge_id"),
-            status: row.get("status"),
-            created_at: row.get("created_at"),
-        }
-    }
-}
+from_row!(Payment, table "payments", columns COLUMNS, |row| {
+    id, user_id, pack_id, amount, currency, tokens, telegram_charge_id, status, created_at,
+});
 
 #[derive(Debug, Clone)]
 pub struct NewPayment<'a> {
@@ -68,14 +54,14 @@ pub async fn record(
                  RETURNING {COLUMNS}"
         ),
         &[
-            (&p.user_id, Type::INT8),
-            (&p.pack_id, Type::TEXT),
-            (&p.amount, Type::INT8),
-            (&p.currency, Type::TEXT),
-            (&p.tokens, Type::INT8),
-            (&p.telegram_charge_id, Type::TEXT),
-            (&p.provider_charge_id, Type::TEXT),
-            (&p.payload, Type::TEXT),
+            int8(&p.user_id),
+            text(&p.pack_id),
+            int8(&p.amount),
+            text(&p.currency),
+            int8(&p.tokens),
+            text(&p.telegram_charge_id),
+            text(&p.provider_charge_id),
+            text(&p.payload),
         ],
     )
     .await
@@ -95,13 +81,12 @@ pub async fn list_recent(db: &impl GenericClient, page: Page) -> Result<Vec<Paym
 
 /// How many paid payments the user has (their first one pays their referrer a bonus).
 pub async fn count_paid(db: &impl GenericClient, user_id: i64) -> Result<i64, DbError> {
-    let row = db
-        .query_typed_one(
-            "SELECT count(*) AS n FROM payments WHERE user_id = $1 AND status = 'paid'",
-            &[(&user_id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.get("n"))
+    fetch_value(
+        db,
+        "SELECT count(*) AS n FROM payments WHERE user_id = $1 AND status = 'paid'",
+        &[int8(&user_id)],
+    )
+    .await
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,32 +97,25 @@ pub struct Revenue {
     pub tokens: i64,
 }
 
+from_row!(Revenue, |row| { currency, amount, payments, tokens });
+
 /// Total revenue per currency (the seed's calculate_total_revenue), paid payments only.
 pub async fn revenue(db: &impl GenericClient) -> Result<Vec<Revenue>, DbError> {
-    let rows = db
-        .query_typed(
-            "SELECT currency, sum(amount)::int8 AS amount, count(*) AS payments, sum(tokens)::int8 AS tokens
-             FROM payments WHERE status = 'paid' GROUP BY currency ORDER BY currency",
-            &[],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Revenue {
-            currency: r.get("currency"),
-            amount: r.get("amount"),
-            payments: r.get("payments"),
-            tokens: r.get("tokens"),
-        })
-        .collect())
+    fetch_all(
+        db,
+        "SELECT currency, sum(amount)::int8 AS amount, count(*) AS payments, sum(tokens)::int8 AS tokens
+         FROM payments WHERE status = 'paid' GROUP BY currency ORDER BY currency",
+        &[],
+    )
+    .await
 }
 
 /// Marks a payment that does not match its invoice as disputed (it counts as no purchase).
 pub async fn mark_disputed(db: &impl GenericClient, payment_id: i64) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "UPDATE payments SET status = 'disputed' WHERE id = $1",
-        &[(&payment_id, Type::INT8)],
+        &[int8(&payment_id)],
     )
-    .await?;
-    Ok(())
+    .await
 }

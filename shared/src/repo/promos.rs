@@ -2,9 +2,11 @@
 //! overall, once per user.
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::Row;
 
-use super::{changed_one, fetch_all, fetch_opt, find, DbError, FromRow, GenericClient, Type};
+use super::{
+    boolean, changed_one, fetch_all, fetch_opt, fetch_value_opt, find, int4, int8, text,
+    timestamptz, DbError, GenericClient,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PromoCode {
@@ -22,24 +24,9 @@ pub struct PromoCode {
 const COLUMNS: &str =
     "id, code, tokens, discount_percent, valid_from, valid_until, max_uses, used_count, is_active";
 
-impl FromRow for PromoCode {
-    const COLUMNS: &'static str = COLUMNS;
-    const FROM: &'static str = "promo_codes";
-
-    fn from_row(row: &Row) -> Self {
-        Self {
-            id: row.get("id"),
-            code: row.get("code"),
-            tokens: row.get("tokens"),
-            discount_percent: row.get("discount_percent"),
-            valid_from: row.get("valid_from"),
-            valid_until: row.get("valid_until"),
-            max_uses: row.get("max_uses"),
-            used_count: row.get("used_count"),
-            is_active: row.get("is_active"),
-        }
-    }
-}
+from_row!(PromoCode, table "promo_codes", columns COLUMNS, |row| {
+    id, code, tokens, discount_percent, valid_from, valid_until, max_uses, used_count, is_active,
+});
 
 /// A code's terms, for creating or editing it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -66,13 +53,13 @@ pub async fn create(
         db,
         &sql,
         &[
-            (&code, Type::TEXT),
-            (&terms.tokens, Type::INT8),
-            (&terms.discount_percent, Type::INT4),
-            (&terms.valid_from, Type::TIMESTAMPTZ),
-            (&terms.valid_until, Type::TIMESTAMPTZ),
-            (&terms.max_uses, Type::INT4),
-            (&created_by, Type::INT8),
+            text(&code),
+            int8(&terms.tokens),
+            int4(&terms.discount_percent),
+            timestamptz(&terms.valid_from),
+            timestamptz(&terms.valid_until),
+            int4(&terms.max_uses),
+            int8(&created_by),
         ],
     )
     .await
@@ -97,12 +84,12 @@ pub async fn update(
                  WHERE code = $1 RETURNING {COLUMNS}"
         ),
         &[
-            (&code, Type::TEXT),
-            (&valid_until.is_some(), Type::BOOL),
-            (&valid_until.flatten(), Type::TIMESTAMPTZ),
-            (&max_uses.is_some(), Type::BOOL),
-            (&max_uses.flatten(), Type::INT4),
-            (&is_active, Type::BOOL),
+            text(&code),
+            boolean(&valid_until.is_some()),
+            timestamptz(&valid_until.flatten()),
+            boolean(&max_uses.is_some()),
+            int4(&max_uses.flatten()),
+            boolean(&is_active),
         ],
     )
     .await
@@ -122,7 +109,7 @@ pub async fn get_for_update(
     db: &impl GenericClient,
     code: &str,
 ) -> Result<Option<PromoCode>, DbError> {
-    find(db, "code = $1 FOR UPDATE", &[(&code, Type::TEXT)]).await
+    find(db, "code = $1 FOR UPDATE", &[text(&code)]).await
 }
 
 /// Records a user's redemption and counts the use; `None` if the user already redeemed this code.
@@ -131,9 +118,9 @@ pub async fn redeem(
     promo_id: i64,
     user_id: i64,
 ) -> Result<Option<i64>, DbError> {
-    let row = db
-        .query_typed_opt(
-            "WITH redemption AS (
+    fetch_value_opt(
+        db,
+        "WITH redemption AS (
                 INSERT INTO promo_redemptions (promo_id, user_id) VALUES ($1, $2)
                 ON CONFLICT (promo_id, user_id) DO NOTHING RETURNING id
              ), counted AS (
@@ -141,10 +128,9 @@ pub async fn redeem(
                 WHERE id = $1 AND EXISTS (SELECT 1 FROM redemption)
              )
              SELECT id FROM redemption",
-            &[(&promo_id, Type::INT8), (&user_id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.map(|r| r.get("id")))
+        &[int8(&promo_id), int8(&user_id)],
+    )
+    .await
 }
 
 /// A discount the user redeemed and has not used on a payment yet (the latest).
@@ -154,22 +140,28 @@ pub struct PendingDiscount {
     pub percent: i32,
 }
 
+from_row!(PendingDiscount, |row| {
+    redemption_id: row.get("id"),
+    percent: row.get("discount_percent"),
+});
+
+/// The discount of redemption `$1` if it is user `$2`'s and not yet spent on a payment.
+const UNSPENT_DISCOUNT: &str = "SELECT p.discount_percent
+     FROM promo_redemptions r JOIN promo_codes p ON p.id = r.promo_id
+     WHERE r.id = $1 AND r.user_id = $2 AND r.payment_id IS NULL";
+
 pub async fn pending_discount(
     db: &impl GenericClient,
     user_id: i64,
 ) -> Result<Option<PendingDiscount>, DbError> {
-    let row = db
-        .query_typed_opt(
-            "SELECT r.id, p.discount_percent FROM promo_redemptions r JOIN promo_codes p ON p.id = r.promo_id
-             WHERE r.user_id = $1 AND r.payment_id IS NULL AND p.discount_percent IS NOT NULL
-             ORDER BY r.id DESC LIMIT 1",
-            &[(&user_id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.map(|r| PendingDiscount {
-        redemption_id: r.get("id"),
-        percent: r.get("discount_percent"),
-    }))
+    fetch_opt(
+        db,
+        "SELECT r.id, p.discount_percent FROM promo_redemptions r JOIN promo_codes p ON p.id = r.promo_id
+         WHERE r.user_id = $1 AND r.payment_id IS NULL AND p.discount_percent IS NOT NULL
+         ORDER BY r.id DESC LIMIT 1",
+        &[int8(&user_id)],
+    )
+    .await
 }
 
 /// The discount of one redemption, if it belongs to the user and is still pending.
@@ -178,14 +170,10 @@ pub async fn discount_of(
     redemption_id: i64,
     user_id: i64,
 ) -> Result<Option<i32>, DbError> {
-    let row = db
-        .query_typed_opt(
-            "SELECT p.discount_percent FROM promo_redemptions r JOIN promo_codes p ON p.id = r.promo_id
-             WHERE r.id = $1 AND r.user_id = $2 AND r.payment_id IS NULL",
-            &[(&redemption_id, Type::INT8), (&user_id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.and_then(|r| r.get("discount_percent")))
+    let params = &[int8(&redemption_id), int8(&user_id)];
+    Ok(fetch_value_opt(db, UNSPENT_DISCOUNT, params)
+        .await?
+        .flatten())
 }
 
 /// The discount of one of the user's redemptions not yet spent, locked until the caller's transaction
@@ -195,15 +183,9 @@ pub async fn lock_unspent_discount(
     redemption_id: i64,
     user_id: i64,
 ) -> Result<Option<i32>, DbError> {
-    let row = db
-        .query_typed_opt(
-            "SELECT p.discount_percent FROM promo_redemptions r JOIN promo_codes p ON p.id = r.promo_id
-             WHERE r.id = $1 AND r.user_id = $2 AND r.payment_id IS NULL
-             FOR UPDATE OF r",
-            &[(&redemption_id, Type::INT8), (&user_id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.and_then(|r| r.get("discount_percent")))
+    let sql = format!("{UNSPENT_DISCOUNT} FOR UPDATE OF r");
+    let params = &[int8(&redemption_id), int8(&user_id)];
+    Ok(fetch_value_opt(db, &sql, params).await?.flatten())
 }
 
 /// Marks a discount used by a payment (once).
@@ -215,7 +197,7 @@ pub async fn apply_to_payment(
     changed_one(
         db,
         "UPDATE promo_redemptions SET payment_id = $2 WHERE id = $1 AND payment_id IS NULL",
-        &[(&redemption_id, Type::INT8), (&payment_id, Type::INT8)],
+        &[int8(&redemption_id), int8(&payment_id)],
     )
     .await
 }

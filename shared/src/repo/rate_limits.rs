@@ -1,6 +1,6 @@
 //! Per-user rate limits in fixed windows, stored in Postgres so they hold across Lambda instances.
 
-use super::{DbError, GenericClient, Type};
+use super::{float8, int8, text, DbError, GenericClient};
 
 /// At most `max` requests of `action` per `window_seconds`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,9 +46,9 @@ pub async fn hit(
                 GREATEST(1, ceil(extract(epoch FROM
                     r.window_start + make_interval(secs => $3) - now())))::int8 AS retry_after",
             &[
-                (&user_id, Type::INT8),
-                (&limit.action, Type::TEXT),
-                (&(window as f64), Type::FLOAT8),
+                int8(&user_id),
+                text(&limit.action),
+                float8(&(window as f64)),
             ],
         )
         .await?;

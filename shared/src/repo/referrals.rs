@@ -1,6 +1,6 @@
 //! The referral program: who invited whom, and the bonus on the invitee's first payment.
 
-use super::{DbError, GenericClient, Type};
+use super::{fetch_one, fetch_value_opt, int8, returns_row, DbError, GenericClient};
 
 /// Records that `referrer_id` invited `referred_id`. False if the invitee was already invited
 /// (by anyone) or is the referrer.
@@ -12,19 +12,18 @@ pub async fn record_invite(
     if referrer_id == referred_id {
         return Ok(false);
     }
-    let row = db
-        .query_typed_opt(
-            "WITH invite AS (
+    returns_row(
+        db,
+        "WITH invite AS (
                 INSERT INTO referral_invites (referrer_id, referred_id) VALUES ($1, $2)
                 ON CONFLICT (referred_id) DO NOTHING
                 RETURNING referred_id
              )
              UPDATE users SET referred_by = $1 FROM invite WHERE users.id = invite.referred_id
              RETURNING users.id",
-            &[(&referrer_id, Type::INT8), (&referred_id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.is_some())
+        &[int8(&referrer_id), int8(&referred_id)],
+    )
+    .await
 }
 
 /// The invite of `referred_id` whose bonus is still unpaid, marked paid with `bonus_tokens`.
@@ -34,15 +33,14 @@ pub async fn take_unpaid_bonus(
     referred_id: i64,
     bonus_tokens: i64,
 ) -> Result<Option<i64>, DbError> {
-    let row = db
-        .query_typed_opt(
-            "UPDATE referral_invites SET bonus_tokens = $2, bonus_paid_at = now()
+    fetch_value_opt(
+        db,
+        "UPDATE referral_invites SET bonus_tokens = $2, bonus_paid_at = now()
              WHERE referred_id = $1 AND bonus_paid_at IS NULL
              RETURNING referrer_id",
-            &[(&referred_id, Type::INT8), (&bonus_tokens, Type::INT8)],
-        )
-        .await?;
-    Ok(row.map(|r| r.get("referrer_id")))
+        &[int8(&referred_id), int8(&bonus_tokens)],
+    )
+    .await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,20 +52,17 @@ pub struct ReferralStats {
     pub bonus_tokens: i64,
 }
 
+from_row!(ReferralStats, |row| { joined, paid, bonus_tokens: row.get("bonus") });
+
 pub async fn statistics(
     db: &impl GenericClient,
     referrer_id: i64,
 ) -> Result<ReferralStats, DbError> {
-    let row = db
-        .query_typed_one(
-            "SELECT count(*) AS joined, count(bonus_paid_at) AS paid, COALESCE(sum(bonus_tokens), 0)::int8 AS bonus
-             FROM referral_invites WHERE referrer_id = $1",
-            &[(&referrer_id, Type::INT8)],
-        )
-        .await?;
-    Ok(ReferralStats {
-        joined: row.get("joined"),
-        paid: row.get("paid"),
-        bonus_tokens: row.get("bonus"),
-    })
+    fetch_one(
+        db,
+        "SELECT count(*) AS joined, count(bonus_paid_at) AS paid, COALESCE(sum(bonus_tokens), 0)::int8 AS bonus
+         FROM referral_invites WHERE referrer_id = $1",
+        &[int8(&referrer_id)],
+    )
+    .await
 }

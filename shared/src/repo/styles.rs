@@ -1,9 +1,9 @@
 //! The style catalogue: admin-managed extra LoRAs and prompt templates users pick for a generation,
 //! browsed by tag.
 
-use tokio_postgres::Row;
-
-use super::{fetch_opt, find, find_all, DbError, FromRow, GenericClient, Type};
+use super::{
+    boolean, fetch_opt, find, find_all, float8, int8, text, text_array, DbError, GenericClient,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Style {
@@ -53,26 +53,10 @@ pub fn normalize_tag(tag: &str) -> Option<String> {
 const COLUMNS: &str =
     "id, name, description, prompt_template, lora_url, lora_scale, trigger_word, preview_url, gender, tags, is_active";
 
-impl FromRow for Style {
-    const COLUMNS: &'static str = COLUMNS;
-    const FROM: &'static str = "styles";
-
-    fn from_row(row: &Row) -> Self {
-        Self {
-            id: row.get("id"),
-            name: row.get("name"),
-            description: row.get("description"),
-            prompt_template: row.get("prompt_template"),
-            lora_url: row.get("lora_url"),
-            lora_scale: row.get("lora_scale"),
-            trigger_word: row.get("trigger_word"),
-            preview_url: row.get("preview_url"),
-            gender: row.get("gender"),
-            tags: row.get("tags"),
-            is_active: row.get("is_active"),
-        }
-    }
-}
+from_row!(Style, table "styles", columns COLUMNS, |row| {
+    id, name, description, prompt_template, lora_url, lora_scale, trigger_word, preview_url,
+    gender, tags, is_active,
+});
 
 /// Adds a style, or `None` if one with that name exists.
 pub async fn create(db: &impl GenericClient, s: &NewStyle) -> Result<Option<Style>, DbError> {
@@ -86,22 +70,22 @@ pub async fn create(db: &impl GenericClient, s: &NewStyle) -> Result<Option<Styl
         db,
         &sql,
         &[
-            (&s.name, Type::TEXT),
-            (&s.description, Type::TEXT),
-            (&s.prompt_template, Type::TEXT),
-            (&s.lora_url, Type::TEXT),
-            (&s.lora_scale, Type::FLOAT8),
-            (&s.trigger_word, Type::TEXT),
-            (&s.preview_url, Type::TEXT),
-            (&s.gender, Type::TEXT),
-            (&tags, Type::TEXT_ARRAY),
+            text(&s.name),
+            text(&s.description),
+            text(&s.prompt_template),
+            text(&s.lora_url),
+            float8(&s.lora_scale),
+            text(&s.trigger_word),
+            text(&s.preview_url),
+            text(&s.gender),
+            text_array(&tags),
         ],
     )
     .await
 }
 
 pub async fn get(db: &impl GenericClient, id: i64) -> Result<Option<Style>, DbError> {
-    find(db, "id = $1", &[(&id, Type::INT8)]).await
+    find(db, "id = $1", &[int8(&id)]).await
 }
 
 /// Styles, active ones only unless `include_inactive` (the admin view), optionally with one tag.
@@ -118,7 +102,7 @@ pub async fn list_tagged(
         db,
         "(is_active OR $1) AND ($2::text IS NULL OR tags @> ARRAY[$2])
                  ORDER BY name",
-        &[(&include_inactive, Type::BOOL), (&tag, Type::TEXT)],
+        &[boolean(&include_inactive), text(&tag)],
     )
     .await
 }
@@ -184,21 +168,21 @@ pub async fn update(
                  WHERE id = $1 RETURNING {COLUMNS}"
         ),
         &[
-            (&id, Type::INT8),
-            (&u.name, Type::TEXT),
-            (&u.description, Type::TEXT),
-            (&u.prompt_template, Type::TEXT),
-            (&set(&u.lora_url), Type::BOOL),
-            (&value(&u.lora_url), Type::TEXT),
-            (&u.lora_scale, Type::FLOAT8),
-            (&set(&u.trigger_word), Type::BOOL),
-            (&value(&u.trigger_word), Type::TEXT),
-            (&set(&u.preview_url), Type::BOOL),
-            (&value(&u.preview_url), Type::TEXT),
-            (&set(&u.gender), Type::BOOL),
-            (&value(&u.gender), Type::TEXT),
-            (&tags, Type::TEXT_ARRAY),
-            (&u.is_active, Type::BOOL),
+            int8(&id),
+            text(&u.name),
+            text(&u.description),
+            text(&u.prompt_template),
+            boolean(&set(&u.lora_url)),
+            text(&value(&u.lora_url)),
+            float8(&u.lora_scale),
+            boolean(&set(&u.trigger_word)),
+            text(&value(&u.trigger_word)),
+            boolean(&set(&u.preview_url)),
+            text(&value(&u.preview_url)),
+            boolean(&set(&u.gender)),
+            text(&value(&u.gender)),
+            text_array(&tags),
+            boolean(&u.is_active),
         ],
     )
     .await

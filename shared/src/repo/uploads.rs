@@ -1,10 +1,8 @@
 //! Uploads: photos the Mini App puts straight into the bucket through signed URLs, kept here until a
 //! training takes them or they expire.
 
+use super::{fetch_all, find_all, DbError, GenericClient, Type};
 use chrono::{DateTime, Utc};
-use tokio_postgres::Row;
-
-use super::{fetch_all, find_all, DbError, FromRow, GenericClient, Type};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Upload {
@@ -22,23 +20,9 @@ pub struct Upload {
 const COLUMNS: &str =
     "id, user_id, storage_key, content_type, size, created_at, expires_at, model_id";
 
-impl FromRow for Upload {
-    const COLUMNS: &'static str = COLUMNS;
-    const FROM: &'static str = "uploads";
-
-    fn from_row(row: &Row) -> Self {
-        Self {
-            id: row.get("id"),
-            user_id: row.get("user_id"),
-            storage_key: row.get("storage_key"),
-            content_type: row.get("content_type"),
-            size: row.get("size"),
-            created_at: row.get("created_at"),
-            expires_at: row.get("expires_at"),
-            model_id: row.get("model_id"),
-        }
-    }
-}
+from_row!(Upload, table "uploads", columns COLUMNS, |row| {
+    id, user_id, storage_key, content_type, size, created_at, expires_at, model_id,
+});
 
 /// An upload to announce: its id, where it goes, and what it may be.
 #[derive(Debug, Clone)]

@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
-use tokio_postgres::Row;
 
 use super::{
-    changed_one, fetch_all, fetch_opt, find, find_page, DbError, FromRow, GenericClient, Page, Type,
+    boolean, changed_one, execute, fetch_opt, find, find_all, find_page, int8, jsonb, text,
+    DbError, FromRow, GenericClient, Page,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,28 +29,10 @@ pub struct User {
 const COLUMNS: &str = "id, username, first_name, last_name, language_code, activated_at, tokens_left, \
      tokens_spent, is_blocked, bot_blocked_at IS NOT NULL AS bot_blocked, referral_code, referred_by, dialog";
 
-impl FromRow for User {
-    const COLUMNS: &'static str = COLUMNS;
-    const FROM: &'static str = "users";
-
-    fn from_row(row: &Row) -> Self {
-        Self {
-            id: row.get("id"),
-            username: row.get("username"),
-            first_name: row.get("first_name"),
-            last_name: row.get("last_name"),
-            language_code: row.get("language_code"),
-            activated_at: row.get("activated_at"),
-            tokens_left: row.get("tokens_left"),
-            tokens_spent: row.get("tokens_spent"),
-            is_blocked: row.get("is_blocked"),
-            bot_blocked: row.get("bot_blocked"),
-            referral_code: row.get("referral_code"),
-            referred_by: row.get("referred_by"),
-            dialog: row.get("dialog"),
-        }
-    }
-}
+from_row!(User, table "users", columns COLUMNS, |row| {
+    id, username, first_name, last_name, language_code, activated_at, tokens_left, tokens_spent,
+    is_blocked, bot_blocked, referral_code, referred_by, dialog,
+});
 
 impl User {
     pub fn display_name(&self) -> String {
@@ -111,13 +93,13 @@ async fn register_through(
                      RETURNING {COLUMNS}, (xmax = 0) AS created"
                 ),
                 &[
-                    (&profile.id, Type::INT8),
-                    (&profile.username, Type::TEXT),
-                    (&profile.first_name, Type::TEXT),
-                    (&profile.last_name, Type::TEXT),
-                    (&profile.language_code, Type::TEXT),
-                    (&code, Type::TEXT),
-                    (&wrote_to_the_bot, Type::BOOL),
+                    int8(&profile.id),
+                    text(&profile.username),
+                    text(&profile.first_name),
+                    text(&profile.last_name),
+                    text(&profile.language_code),
+                    text(&code),
+                    boolean(&wrote_to_the_bot),
                 ],
             )
             .await;
@@ -143,19 +125,19 @@ fn new_referral_code() -> String {
 }
 
 pub async fn get(db: &impl GenericClient, id: i64) -> Result<Option<User>, DbError> {
-    find(db, "id = $1", &[(&id, Type::INT8)]).await
+    find(db, "id = $1", &[int8(&id)]).await
 }
 
 /// Locks the user's row until the transaction ends (serialises a user's dialogue steps).
 pub async fn get_for_update(db: &impl GenericClient, id: i64) -> Result<Option<User>, DbError> {
-    find(db, "id = $1 FOR UPDATE", &[(&id, Type::INT8)]).await
+    find(db, "id = $1 FOR UPDATE", &[int8(&id)]).await
 }
 
 pub async fn find_by_referral_code(
     db: &impl GenericClient,
     code: &str,
 ) -> Result<Option<User>, DbError> {
-    find(db, "referral_code = $1", &[(&code, Type::TEXT)]).await
+    find(db, "referral_code = $1", &[text(&code)]).await
 }
 
 /// Finds users by id, or by @username (case-insensitive, with or without the @).
@@ -167,18 +149,15 @@ pub async fn search(
     let query = query.trim();
     let id: Option<i64> = query.parse().ok();
     let username = query.trim_start_matches('@').to_lowercase();
-    fetch_all(
+    find_all(
         db,
-        &format!(
-            "SELECT {COLUMNS} FROM users
-                 WHERE id = $1 OR lower(username) = $2 OR lower(username) LIKE $3
-                 ORDER BY (id = $1 OR lower(username) = $2) DESC, id DESC LIMIT $4"
-        ),
+        "id = $1 OR lower(username) = $2 OR lower(username) LIKE $3
+                 ORDER BY (id = $1 OR lower(username) = $2) DESC, id DESC LIMIT $4",
         &[
-            (&id, Type::INT8),
-            (&username, Type::TEXT),
-            (&format!("{}%", escape_like(&username)), Type::TEXT),
-            (&limit, Type::INT8),
+            int8(&id),
+            text(&username),
+            text(&format!("{}%", escape_like(&username))),
+            int8(&limit),
         ],
     )
     .await
@@ -203,17 +182,17 @@ pub async fn set_blocked(
     let sql = format!(
         "UPDATE users SET is_blocked = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
     );
-    fetch_opt(db, &sql, &[(&id, Type::INT8), (&blocked, Type::BOOL)]).await
+    fetch_opt(db, &sql, &[int8(&id), boolean(&blocked)]).await
 }
 
 /// The user blocked the bot (Telegram answered 403): stop sending them messages until they return.
 pub async fn mark_bot_blocked(db: &impl GenericClient, id: i64) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "UPDATE users SET bot_blocked_at = now() WHERE id = $1 AND bot_blocked_at IS NULL",
-        &[(&id, Type::INT8)],
+        &[int8(&id)],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Moves the dialogue from `expected` to `next` only if it is still `expected`: of two deliveries
@@ -227,11 +206,7 @@ pub async fn replace_dialog(
     changed_one(
         db,
         "UPDATE users SET dialog = $3, updated_at = now() WHERE id = $1 AND dialog = $2",
-        &[
-            (&id, Type::INT8),
-            (expected, Type::JSONB),
-            (next, Type::JSONB),
-        ],
+        &[int8(&id), jsonb(expected), jsonb(next)],
     )
     .await
 }
@@ -241,10 +216,10 @@ pub async fn set_dialog(
     id: i64,
     dialog: &serde_json::Value,
 ) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "UPDATE users SET dialog = $2, updated_at = now() WHERE id = $1",
-        &[(&id, Type::INT8), (dialog, Type::JSONB)],
+        &[int8(&id), jsonb(dialog)],
     )
-    .await?;
-    Ok(())
+    .await
 }

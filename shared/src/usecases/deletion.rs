@@ -10,6 +10,7 @@
 //! - The model row stays, `canceled`, without photos, version or weights: the ledger and the
 //!   generations made with it still refer to it.
 
+use crate::db::{DbError, GenericClient};
 use crate::dispatch;
 use crate::domain::status::ModelStatus;
 use crate::effects::{Effect, Written};
@@ -19,7 +20,7 @@ use crate::repo::models::{self, Model};
 use crate::repo::{attempts, erasure};
 use crate::services::Services;
 
-use super::ServiceError;
+use super::{lock_own_model, ServiceError};
 
 /// What a deletion did.
 #[derive(Debug, Clone)]
@@ -41,10 +42,7 @@ pub async fn erase_model(
     let db = services.db();
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
-    let model = models::get_for_update(&*tx, model_id)
-        .await?
-        .filter(|m| m.user_id == user_id)
-        .ok_or(ServiceError::NotFound("model"))?;
+    let model = lock_own_model(&*tx, user_id, model_id).await?;
     let photos = models::photos(&*tx, model.id).await?;
 
     let training = model
@@ -97,19 +95,8 @@ pub async fn erase_model(
         .await?;
     let mut refunded = 0;
     if model.status == ModelStatus::Queued && model.cost_tokens > 0 {
-        let reference = format!("model:{}", model.id);
-        let change = Change {
-            user_id,
-            delta: model.cost_tokens,
-            reason: Reason::Refund,
-            reference: &reference,
-            note: Some("deleted before its training started"),
-        };
-        match ledger::apply(&*tx, &change).await {
-            Ok(_) => refunded = model.cost_tokens,
-            Err(LedgerError::AlreadyApplied { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+        let note = "deleted before its training started";
+        refunded = refund_once(&*tx, user_id, model.id, model.cost_tokens, note).await?;
     }
     tx.commit().await?;
     let model = models::get(&**conn, model.id)
@@ -144,6 +131,45 @@ pub struct AccountErased {
     pub refunded: i64,
 }
 
+/// Refunds `cost` of a model whose training never started, once: the tokens returned now (0 when
+/// an earlier erasure refunded them already).
+async fn refund_once(
+    tx: &impl GenericClient,
+    user_id: i64,
+    model_id: i64,
+    cost: i64,
+    note: &str,
+) -> Result<i64, ServiceError> {
+    let reference = format!("model:{model_id}");
+    let change = Change {
+        user_id,
+        delta: cost,
+        reason: Reason::Refund,
+        reference: &reference,
+        note: Some(note),
+    };
+    match ledger::apply(tx, &change).await {
+        Ok(_) => Ok(cost),
+        Err(LedgerError::AlreadyApplied { .. }) => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Writes one effect per `(dedupe key, effect)` into `written`; how many of them were new (an
+/// erasure run again finds them written already). A `Vec`, not an iterator: the future stays `Send`
+/// for the API's handlers.
+async fn write_new(
+    tx: &impl GenericClient,
+    written: &mut Written,
+    effects: Vec<(String, Effect)>,
+) -> Result<usize, DbError> {
+    let before = written.ids().len();
+    for (key, effect) in effects {
+        written.write(tx, &key, &effect).await?;
+    }
+    Ok(written.ids().len() - before)
+}
+
 /// Erases the data of `user_id`'s account ("delete my data"), in one transaction under the user's
 /// row lock (so concurrent erasures erase once): see [`erasure::erase_user`] for what goes and what
 /// stays. What lives at Replicate (a training in progress, trained versions, uploaded files) is
@@ -163,86 +189,43 @@ pub async fn erase_account(
     let mut written = Written::new();
     let mut erased = AccountErased::default();
     // Cancels first: a training stopped before its zip and version go.
-    let before = written.ids().len();
-    for training_id in &remote.trainings {
-        written
-            .write(
-                &*tx,
-                &format!("cancel-training:{training_id}"),
-                &Effect::CancelTraining {
-                    training_id: training_id.clone(),
-                },
-            )
-            .await?;
-        erased.trainings_canceled = written.ids().len() - before;
-    }
-    let before = written.ids().len();
-    for prediction_id in &remote.predictions {
-        written
-            .write(
-                &*tx,
-                &format!("cancel-prediction:{prediction_id}"),
-                &Effect::CancelPrediction {
-                    prediction_id: prediction_id.clone(),
-                },
-            )
-            .await?;
-        erased.predictions_canceled = written.ids().len() - before;
-    }
-    let before = written.ids().len();
-    for version in &remote.versions {
-        written
-            .write(
-                &*tx,
-                &format!("delete-version:{version}"),
-                &Effect::DeleteReplicateVersion {
-                    version: version.clone(),
-                },
-            )
-            .await?;
-        erased.versions_deleted = written.ids().len() - before;
-    }
-    let before = written.ids().len();
-    for url in remote
-        .file_urls
-        .iter()
-        .filter(|url| crate::replicate::file_id(&services.config.replicate.api_url, url).is_some())
-    {
-        written
-            .write(
-                &*tx,
-                &crate::effects::delete_file_key(url),
-                &Effect::DeleteReplicateFile { url: url.clone() },
-            )
-            .await?;
-        erased.files_deleted = written.ids().len() - before;
-    }
-    // Everything of theirs in our bucket: uploads, training photos, generated images.
-    // Keyed by the time: objects made after an earlier erasure go with a later one.
+    let trainings = remote.trainings.into_iter().map(|training_id| {
+        let key = format!("cancel-training:{training_id}");
+        (key, Effect::CancelTraining { training_id })
+    });
+    erased.trainings_canceled = write_new(&*tx, &mut written, trainings.collect()).await?;
+    let predictions = remote.predictions.into_iter().map(|prediction_id| {
+        let key = format!("cancel-prediction:{prediction_id}");
+        (key, Effect::CancelPrediction { prediction_id })
+    });
+    erased.predictions_canceled = write_new(&*tx, &mut written, predictions.collect()).await?;
+    let versions = remote.versions.into_iter().map(|version| {
+        let key = format!("delete-version:{version}");
+        (key, Effect::DeleteReplicateVersion { version })
+    });
+    erased.versions_deleted = write_new(&*tx, &mut written, versions.collect()).await?;
+    let api_url = &services.config.replicate.api_url;
+    let files = remote.file_urls.into_iter();
+    let files = files
+        .filter(|url| crate::replicate::file_id(api_url, url).is_some())
+        .map(|url| {
+            let key = crate::effects::delete_file_key(&url);
+            (key, Effect::DeleteReplicateFile { url })
+        });
+    erased.files_deleted = write_new(&*tx, &mut written, files.collect()).await?;
+    // Everything of theirs in our bucket: uploads, training photos, generated images. Keyed by
+    // the time: objects made after an earlier erasure go with a later one.
     let at = chrono::Utc::now().timestamp_millis();
-    for prefix in crate::storage::user_prefixes(user_id) {
-        written
-            .write(
-                &*tx,
-                &format!("delete-objects:{prefix}@{at}"),
-                &Effect::DeleteStoredObjects { prefix },
-            )
-            .await?;
-    }
+    let prefixes = crate::storage::user_prefixes(user_id)
+        .into_iter()
+        .map(|prefix| {
+            let key = format!("delete-objects:{prefix}@{at}");
+            (key, Effect::DeleteStoredObjects { prefix })
+        });
+    write_new(&*tx, &mut written, prefixes.collect()).await?;
     for &(model_id, cost) in remote.queued.iter().filter(|(_, cost)| *cost > 0) {
-        let reference = format!("model:{model_id}");
-        let change = Change {
-            user_id,
-            delta: cost,
-            reason: Reason::Refund,
-            reference: &reference,
-            note: Some("account data deleted before the training started"),
-        };
-        match ledger::apply(&*tx, &change).await {
-            Ok(_) => erased.refunded += cost,
-            Err(LedgerError::AlreadyApplied { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+        let note = "account data deleted before the training started";
+        erased.refunded += refund_once(&*tx, user_id, model_id, cost, note).await?;
     }
     erased.rows = erasure::erase_user(&*tx, user_id).await?;
     tx.commit().await?;

@@ -13,12 +13,13 @@ pub mod styles;
 pub mod training;
 pub mod users;
 
-use crate::db::DbError;
+use crate::db::{DbError, GenericClient};
 use crate::domain::rules::RuleError;
 use crate::errors::Transient;
 use crate::queue::QueueError;
 use crate::replicate::ReplicateError;
 use crate::repo::ledger::LedgerError;
+use crate::repo::models::{self, Model};
 use crate::services::Unavailable;
 
 /// Why a use case did not happen. Callers turn each into words for the person (bot) or a status and
@@ -50,6 +51,19 @@ pub enum ServiceError {
     /// Replicate (or Telegram) refused a job for a reason of theirs; nothing was charged.
     #[error("{0}")]
     Upstream(String),
+}
+
+/// Locks `user_id`'s model `model_id` until the transaction `tx` ends; another user's model is not
+/// found (so its existence is not told).
+pub(crate) async fn lock_own_model(
+    tx: &impl GenericClient,
+    user_id: i64,
+    model_id: i64,
+) -> Result<Model, ServiceError> {
+    models::get_for_update(tx, model_id)
+        .await?
+        .filter(|m| m.user_id == user_id)
+        .ok_or(ServiceError::NotFound("model"))
 }
 
 impl From<LedgerError> for ServiceError {

@@ -12,7 +12,7 @@ use crate::repo::ledger::{self, Change, Reason};
 use crate::repo::models::{self, Model, NewPhoto};
 use crate::services::Services;
 
-use super::ServiceError;
+use super::{lock_own_model, ServiceError};
 
 /// Starts a draft model with a validated name and a fresh trigger word.
 pub async fn start_draft(db: &Db, user_id: i64, name: &str) -> Result<Model, ServiceError> {
@@ -78,10 +78,7 @@ pub async fn submit(
     services.storage()?;
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
-    let model = models::get_for_update(&*tx, model_id)
-        .await?
-        .filter(|m| m.user_id == user_id)
-        .ok_or(ServiceError::NotFound("model"))?;
+    let model = lock_own_model(&*tx, user_id, model_id).await?;
     if model.status != ModelStatus::Draft {
         return Err(ServiceError::Conflict(format!(
             "the model is already {}",

@@ -7,6 +7,7 @@ use shared::repo::generations::{self, Generation, NewGeneration};
 use shared::repo::ledger::{self, Change, Reason};
 use shared::repo::models::{self, Model, NewPhoto};
 use shared::repo::users::{self, TelegramProfile, User};
+use tokio_postgres::types::ToSql;
 
 use crate::stored;
 
@@ -419,6 +420,25 @@ pub async fn assert_account_erased(db: &Db, user_id: i64) -> i64 {
         "balance = sum of the ledger"
     );
     user.tokens_left
+}
+
+/// Changes stored rows behind the code's back: time travel (a row made an hour older) or a state the
+/// code itself never leaves (a lease run out, a start never recorded).
+pub async fn rewrite_rows(db: &Db, statement: &str, params: &[&(dyn ToSql + Sync)]) {
+    let conn = db.conn().await.expect("a connection");
+    conn.execute(statement, params).await.expect(statement);
+}
+
+/// Makes a queued model look queued seven hours ago and untouched for an hour: past the sweep's
+/// six-hour give-up on a job that never started.
+pub async fn queued_hours_ago(db: &Db, model_id: i64) {
+    rewrite_rows(
+        db,
+        "UPDATE models SET updated_at = now() - interval '1 hour',
+                queued_at = now() - interval '7 hours' WHERE id = $1",
+        &[&model_id],
+    )
+    .await;
 }
 
 /// Injects a failure between two steps of our code: the first UPDATE of `table` whose new row

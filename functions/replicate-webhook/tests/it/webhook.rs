@@ -3,6 +3,8 @@
 use axum::http::StatusCode;
 use serde_json::Value;
 use shared::domain::status::{GenerationStatus, ModelStatus};
+use shared::repo::generations::Generation;
+use shared::repo::users::User;
 use testkit::replicate::{job_failed, job_with_status, signed_webhook, training_succeeded};
 use testkit::{fixtures, TestEnv, REPLICATE_WEBHOOK_SECRET};
 use testkit::{router, stored};
@@ -50,6 +52,15 @@ impl App {
 
     async fn balance(&self, user_id: i64) -> i64 {
         stored::balance(self.env.db(), user_id).await
+    }
+
+    /// User 1 (100 tokens) with a ready model and a two-image generation (10 tokens, paid) that
+    /// Replicate runs as `pr_1`: what the album tests start from.
+    async fn album_in_flight(&self) -> (User, Generation) {
+        let (user, model) = fixtures::user_with_ready_model(self.env.db(), 1, 100).await;
+        let generation =
+            fixtures::generation_in_flight(self.env.db(), user.id, model.id, "pr_1", 2, 10).await;
+        (user, generation)
     }
 }
 
@@ -151,9 +162,7 @@ async fn a_failed_training_is_refunded_exactly_once_even_when_delivered_twice() 
 #[tokio::test]
 async fn a_succeeded_prediction_is_sent_as_one_album_and_file_ids_are_kept() {
     let app = App::spawn().await;
-    let (user, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
-    let generation =
-        fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 2, 10).await;
+    let (user, generation) = app.album_in_flight().await;
 
     app.deliver_ok("msg_s", &job_with_status("pr_1", "processing"))
         .await;
@@ -214,9 +223,7 @@ async fn a_webhook_for_an_unknown_job_is_acknowledged_and_ignored() {
 async fn when_telegram_is_down_the_album_is_delivered_from_the_effect_log() {
     // (teloxide-core waits 10 s after a Bot API 5xx before it returns the error; this test takes that long)
     let app = App::spawn().await;
-    let (user, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
-    let generation =
-        fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 2, 10).await;
+    let (user, generation) = app.album_in_flight().await;
     app.env.telegram.outage_next("sendMediaGroup");
     let done = app.env.replicate.prediction_succeeded("pr_1", 2);
     // The result is ours once stored: Replicate need not deliver it again.
@@ -260,9 +267,7 @@ async fn when_telegram_is_down_the_album_is_delivered_from_the_effect_log() {
 #[tokio::test]
 async fn photos_telegram_will_never_take_fail_the_generation_with_a_refund() {
     let app = App::spawn().await;
-    let (user, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
-    let generation =
-        fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 2, 10).await;
+    let (user, generation) = app.album_in_flight().await;
     app.env.telegram.fail_next(
         "sendMediaGroup",
         400,
@@ -496,9 +501,7 @@ async fn a_webhook_for_an_abandoned_attempt_cancels_that_job() {
 #[tokio::test]
 async fn a_database_failure_after_the_album_went_out_does_not_send_it_twice() {
     let app = App::spawn().await;
-    let (user, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
-    let generation =
-        fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 2, 10).await;
+    let (_, generation) = app.album_in_flight().await;
     // Injected between two steps of ours: the first write that marks it delivered fails, as if the
     // database dropped the connection right after Telegram took the album.
     fixtures::fail_first_update(app.env.db(), "generations", "NEW.status = 'succeeded'").await;

@@ -7,7 +7,7 @@ use serde_json::Value;
 use shared::repo::users;
 use testkit::router::{self, RouterAnswer};
 use testkit::updates::{self, TgUser};
-use testkit::{Button, PreCheckoutAnswer, TestEnv, WEBHOOK_SECRET};
+use testkit::{Button, Invoice, PreCheckoutAnswer, TestEnv, WEBHOOK_SECRET};
 
 pub struct App {
     pub env: TestEnv,
@@ -113,6 +113,12 @@ impl App {
     /// A press on an inline button, expected handled.
     pub async fn press(&self, update_id: i64, from: &TgUser, data: &str) -> StatusCode {
         self.send(&updates::callback(update_id, from, data)).await
+    }
+
+    /// `from` presses the button of `pack` under /buy (update `update_id`); the invoice the bot sent.
+    pub async fn invoice_for(&self, update_id: i64, from: &TgUser, pack: &str) -> Invoice {
+        self.press(update_id, from, &format!("b:{pack}")).await;
+        self.env.telegram.last_call("sendInvoice").invoice()
     }
 
     /// The styles (the inactive ones too when asked).

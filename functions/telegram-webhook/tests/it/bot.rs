@@ -354,8 +354,7 @@ async fn buying_tokens_in_stars_credits_once_even_when_delivered_twice_concurren
         last_buttons(&app, 2)[0],
         ("100 tokens — 150 ⭐".to_owned(), "b:small".to_owned())
     );
-    app.press(4, &bob, "b:small").await;
-    let invoice = app.env.telegram.last_call("sendInvoice").invoice();
+    let invoice = app.invoice_for(4, &bob, "small").await;
     assert_eq!(invoice.currency, "XTR");
     assert_eq!(invoice.amount(), 150);
     assert_eq!(invoice.payload, "pack:small:100:150");
@@ -550,8 +549,7 @@ async fn a_provider_currency_invoice_carries_the_provider_token_and_kopecks() {
         last_buttons(&app, 1)[0],
         ("50 токенов — 499.00 RUB".to_owned(), "b:starter".to_owned())
     );
-    app.press(2, &ann, "b:starter").await;
-    let invoice = app.env.telegram.last_call("sendInvoice").invoice();
+    let invoice = app.invoice_for(2, &ann, "starter").await;
     assert_eq!(invoice.currency, "RUB");
     assert_eq!(
         invoice.provider_token.as_deref(),

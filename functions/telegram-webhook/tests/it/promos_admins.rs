@@ -83,27 +83,19 @@ async fn token_codes_credit_through_the_ledger_once_and_bad_codes_say_why() {
         assert!(!codes.iter().any(|c| c.starts_with("BAD")), "{codes:?}");
     }
     let ann = TgUser::new(1, "Ann");
-    assert!(app
-        .says(10, &ann, "/promo gift")
-        .await
-        .contains("+25 tokens"));
-    assert!(app
-        .says(11, &ann, "/promo GIFT")
-        .await
-        .contains("already used"));
-    assert!(app.says(12, &ann, "/promo OLD").await.contains("expired"));
-    app.send(&updates::text(13, &ann, "/promo SOON")).await;
-    // Not valid yet, or switched off: the same answer as a code that does not exist.
-    assert!(app.last_text(1).contains("no such promo code"));
-    assert!(app
-        .says(14, &ann, "/promo OFF")
-        .await
-        .contains("no such promo code"));
-    assert!(app
-        .says(15, &ann, "/promo NOPE")
-        .await
-        .contains("no such promo code"));
-    assert!(app.says(16, &ann, "/promo").await.contains("/promo CODE"));
+    for (id, command, answer) in [
+        (10, "/promo gift", "+25 tokens"),
+        (11, "/promo GIFT", "already used"),
+        (12, "/promo OLD", "expired"),
+        // Not valid yet, or switched off: the same answer as a code that does not exist.
+        (13, "/promo SOON", "no such promo code"),
+        (14, "/promo OFF", "no such promo code"),
+        (15, "/promo NOPE", "no such promo code"),
+        (16, "/promo", "/promo CODE"),
+    ] {
+        let reply = app.says(id, &ann, command).await;
+        assert!(reply.contains(answer), "{command}: {reply}");
+    }
 
     assert_eq!(app.user(1).await.unwrap().tokens_left, 25);
     let conn = app.env.db().conn().await.unwrap();
@@ -122,8 +114,7 @@ async fn a_discount_code_lowers_the_next_invoice_and_is_spent_by_the_payment() {
         .await
         .contains("20% off"));
     assert!(app.says(11, &ann, "/buy").await.contains("20% discount"));
-    app.press(12, &ann, "b:small").await;
-    let invoice = app.env.telegram.last_call("sendInvoice").invoice();
+    let invoice = app.invoice_for(12, &ann, "small").await;
     assert_eq!(invoice.amount(), 120, "150 stars - 20%");
     let payload = invoice.payload;
     assert!(payload.starts_with("pack:small:100:120:d"), "{payload}");
@@ -151,11 +142,7 @@ async fn a_discount_code_lowers_the_next_invoice_and_is_spent_by_the_payment() {
     app.send(&updates::pre_checkout(16, &ann, "XTR", 120, &payload))
         .await;
     assert!(!app.pre_checkout_answer().ok);
-    app.press(17, &ann, "b:small").await;
-    assert_eq!(
-        app.env.telegram.last_call("sendInvoice").invoice().amount(),
-        150
-    );
+    assert_eq!(app.invoice_for(17, &ann, "small").await.amount(), 150);
 }
 
 #[tokio::test]
@@ -280,8 +267,7 @@ async fn a_discount_paid_with_twice_at_once_is_spent_once_and_the_other_payment_
     let ann = TgUser::new(1, "Ann");
     app.send(&updates::text(10, &ann, "/promo sale20")).await;
     // Two invoices made while the discount was unspent, both paid (two devices, one moment).
-    app.press(11, &ann, "b:small").await;
-    let payload = app.env.telegram.last_call("sendInvoice").invoice().payload;
+    let payload = app.invoice_for(11, &ann, "small").await.payload;
     let first = updates::successful_payment(12, &ann, "XTR", 120, &payload, "charge-a");
     let second = updates::successful_payment(13, &ann, "XTR", 120, &payload, "charge-b");
     let (a, b) = tokio::join!(

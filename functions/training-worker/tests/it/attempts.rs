@@ -16,7 +16,7 @@ use testkit::stored;
 use testkit::{fixtures, TestEnv, ADMIN_ID, PUBLIC_URL};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::deliveries::job_event;
+use crate::deliveries::{deliver_job, job_event};
 
 const CREATE_TRAINING: &str = "/models/ostris/flux-dev-lora-trainer/versions/";
 
@@ -142,25 +142,22 @@ async fn a_worker_that_died_after_creating_the_training_is_settled_by_lookup() {
     let state = state_of(&env);
     let (_, model) = fixtures::user_with_queued_model(env.db(), 1, 100).await;
     // The dead worker's attempt (its lease ran out) and the training Replicate made for it.
-    let conn = env.db().conn().await.unwrap();
     let tag = attempts::new_tag();
     fixtures::attempt(env.db(), Kind::Training, model.id, &tag, None, 300).await;
-    conn.execute(
+    fixtures::rewrite_rows(
+        env.db(),
         "UPDATE replicate_attempts SET lease_until = now() - interval '1 minute',
                 destination = 'dreamtest/dream-photo-loras' WHERE tag = $1",
         &[&tag],
     )
-    .await
-    .unwrap();
-    drop(conn);
+    .await;
     env.replicate.add_training(json!({
         "id": "tr_orphan", "status": "processing",
         "webhook": format!("{PUBLIC_URL}/replicate/webhook?attempt={tag}"),
         "input": {"input_images": "https://example.com/zip"}
     }));
 
-    let response = training_worker::handle_batch(&state, job_event("m1", model.id)).await;
-    assert!(response.batch_item_failures.is_empty());
+    deliver_job(&state, model.id).await;
 
     assert_one_training_attached(&env, model.id).await;
     assert_eq!(
@@ -210,8 +207,7 @@ async fn replicate_down_three_times_then_up_starts_the_training_within_seconds()
     let mut next = Some(model.id);
     while let Some(model_id) = next.take() {
         deliveries += 1;
-        let response = training_worker::handle_batch(&state, job_event("m1", model_id)).await;
-        assert!(response.batch_item_failures.is_empty());
+        deliver_job(&state, model_id).await;
         if let Ok(Some(job)) = tokio::time::timeout(Duration::from_secs(3), jobs.recv()).await {
             next = Some(job.model_id);
         }
@@ -285,14 +281,9 @@ async fn a_refused_token_keeps_the_model_queued_unrefunded_and_alarms_the_admins
     assert!(env.replicate.trainings().is_empty());
 
     // The sweep does not give up on them either while the alarm stands.
-    let conn = env.db().conn().await.unwrap();
-    conn.execute(
-        "UPDATE models SET updated_at = now() - interval '1 hour', queued_at = now() - interval '7 hours'",
-        &[],
-    )
-    .await
-    .unwrap();
-    drop(conn);
+    for id in [model.id, other.id] {
+        fixtures::queued_hours_ago(env.db(), id).await;
+    }
     let (services, _jobs) = env.services();
     training_worker::sweep(&services).await.unwrap();
     assert_eq!(model_of(&env, model.id).await.status, ModelStatus::Queued);
@@ -303,15 +294,7 @@ async fn the_six_hour_give_up_never_fails_a_model_with_a_live_attempt() {
     let env = TestEnv::start().await;
     let (services, mut jobs) = env.services();
     let (user, model) = paid_model_with_a_live_attempt(&env).await;
-    let conn = env.db().conn().await.unwrap();
-    conn.execute(
-        "UPDATE models SET updated_at = now() - interval '1 hour',
-                queued_at = now() - interval '7 hours' WHERE id = $1",
-        &[&model.id],
-    )
-    .await
-    .unwrap();
-    drop(conn);
+    fixtures::queued_hours_ago(env.db(), model.id).await;
 
     let report = training_worker::sweep(&services).await.unwrap();
     assert_eq!((report.settled, report.requeued), (0, 1));
@@ -348,14 +331,12 @@ async fn a_training_replicate_no_longer_knows_fails_with_one_refund() {
     let (services, _jobs) = env.services();
     let user = fixtures::user(env.db(), 1, 100).await;
     let model = fixtures::training_model(env.db(), user.id, "tr_gone", 100).await;
-    let conn = env.db().conn().await.unwrap();
-    conn.execute(
+    fixtures::rewrite_rows(
+        env.db(),
         "UPDATE models SET training_started_at = now() - interval '1 hour' WHERE id = $1",
         &[&model.id],
     )
-    .await
-    .unwrap();
-    drop(conn);
+    .await;
     env.replicate.fail_always("/trainings/tr_gone", 404);
 
     let report = training_worker::sweep(&services).await.unwrap();
@@ -435,19 +416,19 @@ async fn an_unconfirmed_generation_start_is_settled_by_lookup_in_the_sweep() {
         tags.push(tag);
     }
     // Both debited, neither start confirmed (the Lambda died), an hour ago.
-    conn.execute(
+    fixtures::rewrite_rows(
+        env.db(),
         "UPDATE generations SET status = 'pending', replicate_prediction_id = NULL,
                 created_at = now() - interval '1 hour'",
         &[],
     )
-    .await
-    .unwrap();
-    conn.execute(
+    .await;
+    fixtures::rewrite_rows(
+        env.db(),
         "UPDATE replicate_attempts SET lease_until = now() - interval '1 minute'",
         &[],
     )
-    .await
-    .unwrap();
+    .await;
     drop(conn);
     // Replicate has the first one (found by its webhook tag); the second never reached it.
     env.replicate.add_prediction(json!({
@@ -487,7 +468,7 @@ mod photo_urls {
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     use super::{balance, model_of, requeued, state_and_jobs, state_of};
-    use crate::deliveries::job_event;
+    use crate::deliveries::{deliver_job, job_event};
 
     /// What a raw local server does with each connection.
     #[derive(Clone, Copy)]
@@ -666,8 +647,7 @@ mod photo_urls {
         let user = fixtures::user(env.db(), 1, 100).await;
         let model = model_from_urls(&env, user.id, &[format!("{}/a.jpg", redirector.uri())]).await;
 
-        let response = training_worker::handle_batch(&state, job_event("m1", model.id)).await;
-        assert!(response.batch_item_failures.is_empty());
+        deliver_job(&state, model.id).await;
 
         assert_eq!(redirector.received_requests().await.unwrap().len(), 1);
         assert_eq!(
@@ -691,8 +671,7 @@ mod photo_urls {
         let user = fixtures::user(env.db(), 1, 100).await;
         let model = model_from_urls(&env, user.id, &[format!("{}/a.jpg", cdn.uri())]).await;
 
-        let response = training_worker::handle_batch(&state, job_event("m1", model.id)).await;
-        assert!(response.batch_item_failures.is_empty());
+        deliver_job(&state, model.id).await;
 
         let requests = cdn.received_requests().await.unwrap();
         assert_eq!(requests.len(), 10);
@@ -794,8 +773,7 @@ mod photo_urls {
         let user = fixtures::user(env.db(), 1, 100).await;
         let model = model_from_urls(&env, user.id, &[format!("{}/a.jpg", site.uri())]).await;
 
-        let response = training_worker::handle_batch(&state, job_event("m1", model.id)).await;
-        assert!(response.batch_item_failures.is_empty());
+        deliver_job(&state, model.id).await;
         assert_failed_with(
             &env,
             model.id,

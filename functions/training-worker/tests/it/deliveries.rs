@@ -21,3 +21,13 @@ pub fn job(model_id: i64) -> String {
 pub fn job_event(message_id: &str, model_id: i64) -> SqsEvent {
     sqs_event(&[(message_id, job(model_id))])
 }
+
+/// Hands the worker one training job for `model_id` and checks that it reports no failure: the
+/// job was handled, or the worker put it back on the queue itself.
+pub async fn deliver_job(state: &training_worker::State, model_id: i64) {
+    let response = training_worker::handle_batch(state, job_event("m1", model_id)).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "no failure reported"
+    );
+}

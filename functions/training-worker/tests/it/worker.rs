@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::deliveries::{job, job_event, sqs_event};
+use crate::deliveries::{deliver_job, job, job_event, sqs_event};
 
 /// What the worker asks Replicate to train.
 #[derive(Deserialize)]
@@ -37,8 +37,7 @@ async fn a_queued_model_becomes_a_training_with_our_webhook() {
     let user = fixtures::user(env.db(), 1, 100).await;
     let model = fixtures::queued_model(env.db(), user.id, 12, 100).await;
 
-    let response = training_worker::handle_batch(&state, job_event("m1", model.id)).await;
-    assert!(response.batch_item_failures.is_empty());
+    deliver_job(&state, model.id).await;
 
     assert_eq!(
         env.telegram.calls_of("getFile").len(),
@@ -106,8 +105,7 @@ async fn photos_uploaded_through_the_api_are_fetched_from_replicate_with_our_tok
             .await
             .unwrap();
     }
-    let response = training_worker::handle_batch(&state, job_event("m1", model.id)).await;
-    assert!(response.batch_item_failures.is_empty());
+    deliver_job(&state, model.id).await;
     assert_eq!(env.replicate.calls_to("GET", "/files/").len(), 10);
     assert_eq!(
         stored::model(env.db(), model.id).await.status,
@@ -178,8 +176,7 @@ async fn a_transient_replicate_failure_is_retried_soon_and_nothing_is_refunded()
     assert_eq!(stored::user(env.db(), user.id).await.tokens_left, 0);
 
     // SQS redelivers: now it works.
-    let response = training_worker::handle_batch(&state, job_event("m1", model.id)).await;
-    assert!(response.batch_item_failures.is_empty());
+    deliver_job(&state, model.id).await;
     assert_eq!(
         stored::model(env.db(), model.id).await.status,
         ModelStatus::Training
@@ -270,13 +267,12 @@ async fn the_sweep_queues_again_a_model_whose_job_was_lost() {
     let report = training_worker::sweep(&services).await.unwrap();
     assert_eq!(report.requeued, 0, "a fresh queued model is left alone");
     // Time passes (test-only time travel) and no worker ever saw the job.
-    let conn = env.db().conn().await.unwrap();
-    conn.execute(
+    fixtures::rewrite_rows(
+        env.db(),
         "UPDATE models SET updated_at = now() - interval '1 hour' WHERE id = $1",
         &[&model.id],
     )
-    .await
-    .unwrap();
+    .await;
     let report = training_worker::sweep(&services).await.unwrap();
     assert_eq!(report.requeued, 1);
     assert_eq!(jobs.try_recv().unwrap().model_id, model.id);
@@ -287,13 +283,7 @@ async fn the_sweep_queues_again_a_model_whose_job_was_lost() {
     );
 
     // A job that never starts, hours on: the model fails with a refund instead of looping.
-    conn.execute(
-        "UPDATE models SET updated_at = now() - interval '1 hour',
-                queued_at = now() - interval '7 hours' WHERE id = $1",
-        &[&model.id],
-    )
-    .await
-    .unwrap();
+    fixtures::queued_hours_ago(env.db(), model.id).await;
     let report = training_worker::sweep(&services).await.unwrap();
     assert_eq!((report.requeued, report.settled), (0, 1));
     assert!(jobs.try_recv().is_err());
@@ -313,26 +303,25 @@ async fn the_sweep_refunds_a_generation_paid_for_but_never_started() {
     let (user, model) = fixtures::user_with_ready_model(env.db(), 1, 100).await;
     let generation =
         fixtures::generation_in_flight(env.db(), user.id, model.id, "pr_1", 1, 5).await;
-    let conn = env.db().conn().await.unwrap();
     // As if the start at Replicate was never recorded (the Lambda died after the debit).
-    conn.execute(
+    fixtures::rewrite_rows(
+        env.db(),
         "UPDATE generations SET status = 'pending', replicate_prediction_id = NULL WHERE id = $1",
         &[&generation.id],
     )
-    .await
-    .unwrap();
+    .await;
     training_worker::sweep(&services).await.unwrap();
     assert_eq!(
         stored::user(env.db(), user.id).await.tokens_left,
         95,
         "a fresh one may still be starting"
     );
-    conn.execute(
+    fixtures::rewrite_rows(
+        env.db(),
         "UPDATE generations SET created_at = now() - interval '1 hour' WHERE id = $1",
         &[&generation.id],
     )
-    .await
-    .unwrap();
+    .await;
     let report = training_worker::sweep(&services).await.unwrap();
     assert_eq!(report.settled, 1);
     let stored = stored::generation(env.db(), generation.id).await;

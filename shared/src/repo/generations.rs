@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     changed_one, execute, fetch_one, fetch_opt, find, find_all, find_page, float8, int4, int8,
-    record_check, text, text_array, DbError, GenericClient, Page, Type,
+    record_check, text, text_array, DbError, GenericClient, Page,
 };
 use crate::domain::status::GenerationStatus;
 
@@ -234,10 +234,10 @@ pub async fn set_image_keys(
     id: i64,
     keys: &[String],
 ) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "UPDATE generations SET image_keys = $2 WHERE id = $1 AND image_keys = '{}'",
-        &[(&id, Type::INT8), (&keys, Type::TEXT_ARRAY)],
+        &[int8(&id), text_array(&keys)],
     )
-    .await?;
-    Ok(())
+    .await
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     boolean, changed_one, execute, fetch_all, fetch_one, fetch_opt, find, find_all, find_page,
-    float8, int8, record_check, text, text_array, DbError, GenericClient, Page, Type,
+    float8, int8, record_check, text, text_array, DbError, GenericClient, Page,
 };
 use crate::domain::status::ModelStatus;
 
@@ -345,25 +345,25 @@ pub async fn set_photo_storage_key(
     photo_id: i64,
     key: &str,
 ) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "UPDATE training_photos SET storage_key = $2 WHERE id = $1",
-        &[(&photo_id, Type::INT8), (&key, Type::TEXT)],
+        &[int8(&photo_id), text(&key)],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// The training photos' copies are gone from the bucket (the training ended and they were not
 /// kept): the rows stop pointing at them.
 pub async fn forget_photo_storage(db: &impl GenericClient, model_id: i64) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "UPDATE training_photos SET storage_key = NULL
          WHERE model_id = $1 AND storage_key IS NOT NULL
            AND (telegram_file_id IS NOT NULL OR source_url IS NOT NULL)",
-        &[(&model_id, Type::INT8)],
+        &[int8(&model_id)],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Makes one of our objects the model's preview when it has none (nor an explicit URL), if the
@@ -374,17 +374,13 @@ pub async fn set_first_preview_key(
     user_id: i64,
     key: &str,
 ) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "UPDATE models SET preview_key = $3
          WHERE id = $1 AND user_id = $2 AND preview_key IS NULL AND preview_url IS NULL",
-        &[
-            (&model_id, Type::INT8),
-            (&user_id, Type::INT8),
-            (&key, Type::TEXT),
-        ],
+        &[int8(&model_id), int8(&user_id), text(&key)],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Sets (or clears) the model's preview object, replacing any.
@@ -393,12 +389,12 @@ pub async fn set_preview_key(
     model_id: i64,
     key: Option<&str>,
 ) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "UPDATE models SET preview_key = $2 WHERE id = $1",
-        &[(&model_id, Type::INT8), (&key, Type::TEXT)],
+        &[int8(&model_id), text(&key)],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Whether the owner keeps the model's training photos after the training.
@@ -407,12 +403,12 @@ pub async fn set_keep_photos(
     model_id: i64,
     keep: bool,
 ) -> Result<(), DbError> {
-    db.execute_typed(
+    execute(
+        db,
         "UPDATE models SET keep_photos = $2 WHERE id = $1",
-        &[(&model_id, Type::INT8), (&keep, Type::BOOL)],
+        &[int8(&model_id), boolean(&keep)],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 pub async fn set_status_message(

@@ -1,7 +1,7 @@
 //! Uploads: photos the Mini App puts straight into the bucket through signed URLs, kept here until a
 //! training takes them or they expire.
 
-use super::{fetch_all, find_all, DbError, GenericClient, Type};
+use super::{fetch_all, find_all, float8, int8, text_array, DbError, GenericClient, Type};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -57,12 +57,12 @@ pub async fn create_all(
         db,
         &sql,
         &[
-            (&ids, Type::TEXT_ARRAY),
-            (&user_id, Type::INT8),
-            (&keys, Type::TEXT_ARRAY),
-            (&types, Type::TEXT_ARRAY),
+            text_array(&ids),
+            int8(&user_id),
+            text_array(&keys),
+            text_array(&types),
             (&sizes, Type::INT8_ARRAY),
-            (&ttl, Type::FLOAT8),
+            float8(&ttl),
         ],
     )
     .await
@@ -78,7 +78,7 @@ pub async fn unused_for_update(
     find_all(
         db,
         "user_id = $1 AND id = ANY($2) AND model_id IS NULL AND expires_at > now() FOR UPDATE",
-        &[(&user_id, Type::INT8), (&ids, Type::TEXT_ARRAY)],
+        &[int8(&user_id), text_array(&ids)],
     )
     .await
 }
@@ -87,7 +87,7 @@ pub async fn unused_for_update(
 pub async fn take(db: &impl GenericClient, ids: &[String], model_id: i64) -> Result<u64, DbError> {
     db.execute_typed(
         "UPDATE uploads SET model_id = $2 WHERE id = ANY($1) AND model_id IS NULL",
-        &[(&ids, Type::TEXT_ARRAY), (&model_id, Type::INT8)],
+        &[text_array(&ids), int8(&model_id)],
     )
     .await
     .map_err(DbError::from)
@@ -103,7 +103,7 @@ pub async fn expired(
     find_all(
         db,
         "model_id IS NULL AND expires_at < now() - make_interval(secs => $1) ORDER BY expires_at LIMIT $2",
-        &[(&grace, Type::FLOAT8), (&limit, Type::INT8)],
+        &[float8(&grace), int8(&limit)],
     )
     .await
 }
@@ -112,7 +112,7 @@ pub async fn expired(
 pub async fn delete(db: &impl GenericClient, ids: &[String]) -> Result<u64, DbError> {
     db.execute_typed(
         "DELETE FROM uploads WHERE id = ANY($1)",
-        &[(&ids, Type::TEXT_ARRAY)],
+        &[text_array(&ids)],
     )
     .await
     .map_err(DbError::from)
@@ -124,7 +124,7 @@ pub async fn count_waiting(db: &impl GenericClient, user_id: i64) -> Result<i64,
         .query_typed_one(
             "SELECT count(*) AS n FROM uploads
              WHERE user_id = $1 AND model_id IS NULL AND expires_at > now()",
-            &[(&user_id, Type::INT8)],
+            &[int8(&user_id)],
         )
         .await?;
     Ok(row.get("n"))

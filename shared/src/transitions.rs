@@ -221,12 +221,16 @@ pub async fn record_delivery(
         json!({"generation_id": generation.id, "images": generation.result_urls.len()}),
     )
     .await?;
-    if let (Some(model_id), Some(file_id)) = (generation.model_id, file_ids.first()) {
-        // The owner's first delivered photo becomes the model's preview (an explicit one is kept).
-        models::set_first_preview(&*tx, model_id, generation.user_id, file_id).await?;
-    }
-    if let (Some(model_id), Some(key)) = (generation.model_id, generation.image_keys.first()) {
-        models::set_first_preview_key(&*tx, model_id, generation.user_id, key).await?;
+    if let Some(model_id) = generation.model_id {
+        // The owner's first delivered image becomes the model's preview (an explicit one is kept).
+        models::set_first_preview(
+            &*tx,
+            model_id,
+            generation.user_id,
+            file_ids.first().map(String::as_str),
+            generation.image_keys.first().map(String::as_str),
+        )
+        .await?;
     }
     if let Some(user_id) = delivered_to {
         written

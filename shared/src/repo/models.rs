@@ -176,34 +176,51 @@ pub async fn set_sharing_consent(
     .await
 }
 
-/// Sets the preview (a Telegram file id and/or a URL), replacing any.
+/// What a model is shown by: a Telegram file id (what the bot sends), an image URL, one of our
+/// objects (what the API signs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Preview<'a> {
+    pub file_id: Option<&'a str>,
+    pub url: Option<&'a str>,
+    pub key: Option<&'a str>,
+}
+
+/// Sets the preview, replacing any.
 pub async fn set_preview(
     db: &impl GenericClient,
     id: i64,
-    file_id: Option<&str>,
-    url: Option<&str>,
+    preview: Preview<'_>,
 ) -> Result<bool, DbError> {
     changed_one(
         db,
-        "UPDATE models SET preview_file_id = $2, preview_url = $3 WHERE id = $1",
-        &[int8(&id), text(&file_id), text(&url)],
+        "UPDATE models SET preview_file_id = $2, preview_url = $3, preview_key = $4 WHERE id = $1",
+        &[
+            int8(&id),
+            text(&preview.file_id),
+            text(&preview.url),
+            text(&preview.key),
+        ],
     )
     .await
 }
 
-/// Makes a photo the model's preview when it has none, if the photo is its owner's: a system
-/// model's preview is never one user's photo shown to everyone.
+/// Makes a delivered image the model's preview where it has none (an explicit URL is kept), if the
+/// image is its owner's: a system model's preview is never one user's photo shown to everyone.
 pub async fn set_first_preview(
     db: &impl GenericClient,
     id: i64,
     owner_id: i64,
-    file_id: &str,
+    file_id: Option<&str>,
+    key: Option<&str>,
 ) -> Result<bool, DbError> {
     changed_one(
         db,
-        "UPDATE models SET preview_file_id = $3
-             WHERE id = $1 AND user_id = $2 AND preview_file_id IS NULL AND preview_url IS NULL",
-        &[int8(&id), int8(&owner_id), text(&file_id)],
+        "UPDATE models SET preview_file_id = COALESCE(preview_file_id, $3),
+                           preview_key = COALESCE(preview_key, $4)
+             WHERE id = $1 AND user_id = $2 AND preview_url IS NULL
+               AND (preview_file_id IS NULL AND $3::text IS NOT NULL
+                    OR preview_key IS NULL AND $4::text IS NOT NULL)",
+        &[int8(&id), int8(&owner_id), text(&file_id), text(&key)],
     )
     .await
 }
@@ -362,37 +379,6 @@ pub async fn forget_photo_storage(db: &impl GenericClient, model_id: i64) -> Res
          WHERE model_id = $1 AND storage_key IS NOT NULL
            AND (telegram_file_id IS NOT NULL OR source_url IS NOT NULL)",
         &[int8(&model_id)],
-    )
-    .await
-}
-
-/// Makes one of our objects the model's preview when it has none (nor an explicit URL), if the
-/// generation is its owner's.
-pub async fn set_first_preview_key(
-    db: &impl GenericClient,
-    model_id: i64,
-    user_id: i64,
-    key: &str,
-) -> Result<(), DbError> {
-    execute(
-        db,
-        "UPDATE models SET preview_key = $3
-         WHERE id = $1 AND user_id = $2 AND preview_key IS NULL AND preview_url IS NULL",
-        &[int8(&model_id), int8(&user_id), text(&key)],
-    )
-    .await
-}
-
-/// Sets (or clears) the model's preview object, replacing any.
-pub async fn set_preview_key(
-    db: &impl GenericClient,
-    model_id: i64,
-    key: Option<&str>,
-) -> Result<(), DbError> {
-    execute(
-        db,
-        "UPDATE models SET preview_key = $2 WHERE id = $1",
-        &[int8(&model_id), text(&key)],
     )
     .await
 }

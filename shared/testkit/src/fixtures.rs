@@ -326,7 +326,7 @@ pub async fn account_with_everything(db: &Db, user_id: i64, replicate_url: &str)
     generations::set_telegram_file_ids(&**conn, generation.id, &file_ids_tg)
         .await
         .expect("file ids");
-    models::set_first_preview(&**conn, ready.id, user_id, &file_ids_tg[0])
+    models::set_first_preview(&**conn, ready.id, user_id, Some(&file_ids_tg[0]), None)
         .await
         .expect("preview");
     assert!(feedback::rate(&**conn, generation.id, user_id, 4)

@@ -144,19 +144,17 @@ async fn set_model_preview(
             "the generation has no delivered photos",
         ));
     }
-    models::set_preview(
-        &**conn,
-        id,
-        generation.telegram_file_ids.first().map(String::as_str),
-        generation.result_urls.first().map(String::as_str),
-    )
-    .await?;
-    models::set_preview_key(
-        &**conn,
-        id,
-        generation.image_keys.first().map(String::as_str),
-    )
-    .await?;
+    // Our copy once there is one (Replicate's URL expires within the hour).
+    let key = generation.image_keys.first().map(String::as_str);
+    let preview = models::Preview {
+        file_id: generation.telegram_file_ids.first().map(String::as_str),
+        url: key
+            .is_none()
+            .then(|| generation.result_urls.first().map(String::as_str))
+            .flatten(),
+        key,
+    };
+    models::set_preview(&**conn, id, preview).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

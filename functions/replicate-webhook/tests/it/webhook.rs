@@ -297,8 +297,9 @@ async fn a_system_models_preview_is_never_another_users_photo() {
         .await;
     let stored = stored::model(app.env.db(), model.id).await;
     assert!(stored.preview_file_id.is_none(), "{stored:?}");
+    assert!(stored.preview_key.is_none(), "{stored:?}");
 
-    fixtures::generation_in_flight(app.env.db(), owner.id, model.id, "pr_3", 1, 5).await;
+    let mine = fixtures::generation_in_flight(app.env.db(), owner.id, model.id, "pr_3", 1, 5).await;
     app.deliver_ok("msg_2", &app.env.replicate.prediction_succeeded("pr_3", 1))
         .await;
     let stored = stored::model(app.env.db(), model.id).await;
@@ -306,6 +307,10 @@ async fn a_system_models_preview_is_never_another_users_photo() {
         stored.preview_file_id.is_some(),
         "the owner's photo is the preview"
     );
+    // In the bot by its Telegram file id, in the API by our copy.
+    let generated = stored::generation(app.env.db(), mine.id).await;
+    assert_eq!(stored.preview_key.as_ref(), generated.image_keys.first());
+    assert!(stored.preview_key.is_some());
 }
 
 #[tokio::test]

@@ -542,7 +542,8 @@ async fn keep_copies(
         return Ok(Ok(generation));
     }
     let storage = services.storage()?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    // Inside the 29 s of an HTTP Lambda: a slow copy is left for the sweep, not cut off.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let mut keys = Vec::with_capacity(generation.result_urls.len());
     for (index, url) in generation.result_urls.iter().enumerate() {
         let fetched = match tokio::time::timeout_at(deadline, services.http.get(url).send()).await {

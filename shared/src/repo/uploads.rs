@@ -68,26 +68,33 @@ pub async fn create_all(
     .await
 }
 
-/// The user's uploads among `ids` that no training took yet and that have not expired, locked until
-/// the caller's transaction ends (two trainings cannot take the same photo).
-pub async fn unused_for_update(
+/// The user's uploads among `ids` that wait for a training (none took them, not expired). Only a
+/// check: [`take`] is what makes one training's, once.
+pub async fn waiting_among(
     db: &impl GenericClient,
     user_id: i64,
     ids: &[String],
 ) -> Result<Vec<Upload>, DbError> {
     find_all(
         db,
-        "user_id = $1 AND id = ANY($2) AND model_id IS NULL AND expires_at > now() FOR UPDATE",
+        "user_id = $1 AND id = ANY($2) AND model_id IS NULL AND expires_at > now()",
         &[int8(&user_id), text_array(&ids)],
     )
     .await
 }
 
-/// Marks uploads as taken by a model's training.
-pub async fn take(db: &impl GenericClient, ids: &[String], model_id: i64) -> Result<u64, DbError> {
+/// Marks uploads as taken by a model's training: only those still waiting (a second training
+/// asking for the same ones takes fewer, and is refused). Returns how many it took.
+pub async fn take(
+    db: &impl GenericClient,
+    user_id: i64,
+    ids: &[String],
+    model_id: i64,
+) -> Result<u64, DbError> {
     db.execute_typed(
-        "UPDATE uploads SET model_id = $2 WHERE id = ANY($1) AND model_id IS NULL",
-        &[text_array(&ids), int8(&model_id)],
+        "UPDATE uploads SET model_id = $3
+         WHERE user_id = $1 AND id = ANY($2) AND model_id IS NULL AND expires_at > now()",
+        &[int8(&user_id), text_array(&ids), int8(&model_id)],
     )
     .await
     .map_err(DbError::from)

@@ -299,7 +299,7 @@ async fn uploaded_photos(
         }
     }
     rules::validate_photo_count(unique.len() as i64)?;
-    let found = uploads::unused_for_update(&**state.conn().await?, user_id, &unique).await?;
+    let found = uploads::waiting_among(&**state.conn().await?, user_id, &unique).await?;
     let refuse = |i: usize, reason: String| {
         Error::invalid("upload_ids", reason.clone())
             .with_details(serde_json::json!({"field": "upload_ids", "index": i, "reason": reason}))
@@ -438,7 +438,7 @@ async fn record_and_submit(
             .ok_or_else(|| fail(Error::not_found("model")))?;
         if let Photos::Uploaded(uploaded) = photos {
             let ids: Vec<String> = uploaded.iter().map(|u| u.id.clone()).collect();
-            let taken = uploads::take(&*tx, &ids, draft.id)
+            let taken = uploads::take(&*tx, user_id, &ids, draft.id)
                 .await
                 .map_err(|e| fail(e.into()))?;
             if taken != ids.len() as u64 {

@@ -188,3 +188,29 @@ async fn training_refuses_uploads_that_are_missing_wrong_or_someone_elses() {
     );
     assert_eq!(app.env.objects.list(&format!("photos/{ANN}/")).len(), 10);
 }
+
+#[tokio::test]
+async fn two_trainings_racing_for_the_same_uploads_charge_once() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 500).await;
+    let set = slots(&app, ANN, &[1000; 10]).await;
+    for (i, slot) in set.iter().enumerate() {
+        assert_eq!(
+            put(&app, slot, "image/jpeg", jpeg_of(1000, i as u8)).await,
+            StatusCode::OK
+        );
+    }
+    let ids: Vec<String> = set.iter().map(|s| s.id.clone()).collect();
+    let body = json!({"name": "Me", "upload_ids": ids});
+    let (a, b) = tokio::join!(
+        app.post("/api/train", ANN, body.clone()),
+        app.post("/api/train", ANN, body)
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses[0], StatusCode::ACCEPTED, "{a:?} {b:?}");
+    assert!(statuses[1].is_client_error(), "{a:?} {b:?}");
+    assert_eq!(app.balance(ANN).await, 400, "one training paid");
+    // The loser's copies are gone with its draft; the winner's photos stay.
+    assert_eq!(app.env.objects.list(&format!("photos/{ANN}/")).len(), 10);
+}

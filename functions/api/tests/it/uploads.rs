@@ -214,3 +214,67 @@ async fn two_trainings_racing_for_the_same_uploads_charge_once() {
     // The loser's copies are gone with its draft; the winner's photos stay.
     assert_eq!(app.env.objects.list(&format!("photos/{ANN}/")).len(), 10);
 }
+
+/// Puts an object at `key` in the app's storage, as a delivery or an upload would have.
+async fn stored_object(app: &App, key: &str) {
+    let key = shared::storage::ObjectKey::parse(key).unwrap();
+    app.services
+        .storage()
+        .unwrap()
+        .put(&key, testkit::fake_jpeg(), "image/jpeg")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn deleting_my_data_empties_my_part_of_the_bucket_every_time() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 150).await;
+    fixtures::user(app.db(), BOB, 150).await;
+    for key in [
+        format!("uploads/{ANN}/u1.jpg"),
+        format!("photos/{ANN}/1/p1.jpg"),
+        format!("generations/{ANN}/1/0.jpg"),
+        format!("generations/{BOB}/2/0.jpg"),
+    ] {
+        stored_object(&app, &key).await;
+    }
+    let answer = app.delete("/api/me", ANN).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert!(app.env.objects.list(&format!("uploads/{ANN}/")).is_empty());
+    assert!(app.env.objects.list(&format!("photos/{ANN}/")).is_empty());
+    assert!(app
+        .env
+        .objects
+        .list(&format!("generations/{ANN}/"))
+        .is_empty());
+    assert_eq!(
+        app.env.objects.list(&format!("generations/{BOB}/")).len(),
+        1,
+        "only the caller's objects go"
+    );
+    // Back again, new images, erased again: those go too.
+    stored_object(&app, &format!("generations/{ANN}/3/0.jpg")).await;
+    app.delete("/api/me", ANN).await;
+    assert!(app
+        .env
+        .objects
+        .list(&format!("generations/{ANN}/"))
+        .is_empty());
+}
+
+#[tokio::test]
+async fn deleting_a_model_deletes_its_training_photos_from_the_bucket() {
+    let app = App::spawn().await;
+    let (user, model) = fixtures::user_with_ready_model(app.db(), ANN, 10).await;
+    stored_object(&app, &format!("photos/{}/{}/p1.jpg", user.id, model.id)).await;
+    stored_object(&app, &format!("generations/{}/9/0.jpg", user.id)).await;
+    let answer = app.delete(&format!("/api/models/{}", model.id), ANN).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert!(app.env.objects.list(&format!("photos/{ANN}/")).is_empty());
+    assert_eq!(
+        app.env.objects.list(&format!("generations/{ANN}/")).len(),
+        1,
+        "the images made with it stay the user's"
+    );
+}

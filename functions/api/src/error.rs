@@ -18,7 +18,7 @@
 //! | 502 | `upstream_error` | Replicate or Telegram refused |
 //! | 503 | `not_configured`, `temporarily_unavailable` | a part is not configured; a transient failure |
 
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -264,7 +264,7 @@ fn nul_path(value: &Value, path: &mut Vec<String>) -> bool {
     match value {
         Value::String(s) => s.contains('\0'),
         Value::Array(items) => items.iter().enumerate().any(|(i, v)| {
-            path.push(i.to_string());
+            path.push(format!("[{i}]"));
             let found = nul_path(v, path);
             if !found {
                 path.pop();
@@ -304,18 +304,63 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     let mut path = Vec::new();
     if nul_path(&value, &mut path) {
         return Err(Error::invalid(
-            &path.join("."),
+            &json_path(&path),
             "must not contain NUL characters",
         ));
     }
-    serde_json::from_value(value).map_err(|e| {
-        Error::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            format!("the body does not have the expected fields: {e}"),
-        )
-        .with_details(json!({"reason": e.to_string()}))
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let segments: Vec<String> = e
+            .path()
+            .iter()
+            .map(|segment| match segment {
+                serde_path_to_error::Segment::Seq { index } => format!("[{index}]"),
+                serde_path_to_error::Segment::Map { key } => key.clone(),
+                serde_path_to_error::Segment::Enum { variant } => variant.clone(),
+                serde_path_to_error::Segment::Unknown => "?".to_owned(),
+            })
+            .collect();
+        shape_error(segments, &e.inner().to_string())
     })
+}
+
+/// `photos[3].size` from its segments (`photos`, `[3]`, `size`).
+fn json_path(segments: &[String]) -> String {
+    let mut path = String::new();
+    for segment in segments {
+        if !path.is_empty() && !segment.starts_with('[') {
+            path.push('.');
+        }
+        path.push_str(segment);
+    }
+    path
+}
+
+/// 422 naming the field at fault (its JSON path, or the query parameter) and what was expected.
+/// serde reports a missing field at its parent: the path is completed with its name.
+fn shape_error(mut segments: Vec<String>, reason: &str) -> Error {
+    let reason = reason
+        .split(" at line ")
+        .next()
+        .unwrap_or(reason)
+        .to_owned();
+    if let Some(missing) = reason
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        segments.push(missing.to_owned());
+    }
+    let field = json_path(&segments);
+    let field = if field.is_empty() {
+        "body".to_owned()
+    } else {
+        field
+    };
+    Error::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        format!("{field}: {reason}"),
+    )
+    .with_details(json!({"field": field, "reason": reason}))
 }
 
 /// `application/json` or `application/*+json`, with any parameters.
@@ -389,12 +434,20 @@ where
 {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| Query(q.0))
-            .map_err(|e: QueryRejection| {
-                Error::bad_request(format!("the query is not valid: {}", e.body_text()))
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(Query)
+            .map_err(|e| {
+                let segments = e
+                    .path()
+                    .iter()
+                    .map(|segment| segment.to_string())
+                    .filter(|s| s != "?")
+                    .collect();
+                shape_error(segments, &e.inner().to_string())
             })
     }
 }

@@ -213,7 +213,7 @@ async fn models_are_listed_in_pages_and_others_models_are_not_found() {
         ("limit=0", StatusCode::UNPROCESSABLE_ENTITY, "limit"),
         ("limit=101", StatusCode::UNPROCESSABLE_ENTITY, "limit"),
         ("cursor=-4", StatusCode::UNPROCESSABLE_ENTITY, "cursor"),
-        ("limit=ten", StatusCode::BAD_REQUEST, ""),
+        ("limit=ten", StatusCode::UNPROCESSABLE_ENTITY, "limit"),
     ] {
         let answer = app.get(&format!("/api/models?{query}"), ANN).await;
         assert_eq!(answer.status, status, "{query}: {answer:?}");

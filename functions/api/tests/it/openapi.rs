@@ -197,4 +197,12 @@ async fn every_documented_operation_is_served_and_nothing_else_is() {
         .send(Request::get("/docs").body(Body::empty()).unwrap())
         .await;
     assert_eq!(docs.status, StatusCode::OK);
+    let asset = app
+        .send(
+            Request::get("/docs/swagger-ui-bundle.js")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(asset.status, StatusCode::OK);
 }

@@ -196,6 +196,9 @@ pub struct Config {
     pub admin_ids: Vec<i64>,
     /// Where admin notifications go (a user or a group chat id).
     pub admin_chat_id: Option<i64>,
+    /// `SUPPORT_CONTACT`: whom people write to about payments and their account (`@username`, an
+    /// https link or an e-mail address); the first owner when unset.
+    pub support_contact: Option<String>,
     /// The SQS queue of training jobs; unset on one machine, where an in-process queue stands in.
     pub training_queue_url: Option<String>,
     /// Origins the REST API answers CORS requests from.
@@ -325,6 +328,16 @@ impl Config {
                 })
                 .collect::<Result<_, _>>()?,
         };
+        let support_contact = get("SUPPORT_CONTACT");
+        if support_contact
+            .as_deref()
+            .is_some_and(|c| c.chars().count() > 128 || c.chars().any(char::is_control))
+        {
+            return Err(ConfigError::new(
+                "SUPPORT_CONTACT",
+                "must be one line of at most 128 characters (@username, a link or an e-mail)",
+            ));
+        }
         let admin_chat_id = get("ADMIN_CHAT_ID")
             .map(|v| {
                 v.parse::<i64>()
@@ -495,6 +508,7 @@ impl Config {
             replicate,
             public_url,
             admin_ids,
+            support_contact,
             admin_chat_id,
             training_queue_url,
             cors_origins,

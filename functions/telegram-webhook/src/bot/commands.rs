@@ -163,6 +163,27 @@ commands! {
                 help: "this help",
             },
         },
+        // Telegram asks every bot that sells for Stars to answer these two.
+        PaySupport: "paysupport" => Described {
+            ru: About {
+                menu: "Поддержка по оплате",
+                help: "помощь с оплатой и токенами",
+            },
+            en: About {
+                menu: "Payment support",
+                help: "help with payments and tokens",
+            },
+        },
+        Terms: "terms" => Described {
+            ru: About {
+                menu: "Условия",
+                help: "условия сервиса",
+            },
+            en: About {
+                menu: "Terms of service",
+                help: "the terms of service",
+            },
+        },
     }
     hidden {
         /// `/start [referral code]`

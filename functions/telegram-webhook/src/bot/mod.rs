@@ -379,7 +379,8 @@ async fn on_message(ctx: &Ctx<'_>, created: bool, message: &Message) -> Result<(
         return payments::successful(ctx, payment).await;
     }
     if ctx.user.is_blocked {
-        return ctx.finish_with(t.blocked, None);
+        let text = t.blocked_contact(&support_contact(ctx));
+        return ctx.finish_with(text, None);
     }
     if message.photo().is_some() || message.document().is_some() {
         return training::on_photo(ctx, message).await;
@@ -405,6 +406,16 @@ async fn on_message(ctx: &Ctx<'_>, created: bool, message: &Message) -> Result<(
         Command::Cancel => {
             ctx.set_dialog(&Dialog::Idle).await?;
             ctx.finish_with(t.cancelled, Some(keyboards::main_menu(t)))
+        }
+        Command::PaySupport => ctx.finish_with(t.pay_support(&support_contact(ctx)), None),
+        Command::Terms => {
+            let product = &ctx.services().config.product;
+            let text = t.terms(
+                &support_contact(ctx),
+                shared::domain::rules::training_cost(product),
+                product.generation_cost,
+            );
+            ctx.finish_with(&text, None)
         }
         Command::Balance => {
             ctx.finish_with(t.balance(ctx.user.tokens_left, ctx.user.tokens_spent), None)
@@ -677,6 +688,27 @@ pub fn split_command(text: &str) -> (Option<&str>, &str) {
     let (head, argument) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
     let command = head.split('@').next().unwrap_or(head);
     (Some(command), argument.trim())
+}
+
+/// Whom to write to, as HTML: `SUPPORT_CONTACT` (an `@username` as it is, a link or an e-mail
+/// address linked), else a link to the first owner's chat.
+fn support_contact(ctx: &Ctx<'_>) -> String {
+    let config = &ctx.services().config;
+    let t = ctx.t();
+    match config.support_contact.as_deref() {
+        Some(contact) if contact.starts_with("https://") || contact.starts_with("tg://") => {
+            let href = html(contact).replace('"', "&quot;");
+            format!("<a href=\"{href}\">{}</a>", html(contact))
+        }
+        Some(contact) if contact.contains('@') && !contact.starts_with('@') => {
+            format!("<a href=\"mailto:{0}\">{0}</a>", html(contact))
+        }
+        Some(contact) => html(contact),
+        None => match config.admin_ids.first() {
+            Some(owner) => format!("<a href=\"tg://user?id={owner}\">{}</a>", t.support_link),
+            None => t.no_support_contact.to_owned(),
+        },
+    }
 }
 
 #[cfg(test)]

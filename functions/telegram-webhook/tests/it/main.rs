@@ -5,4 +5,5 @@ mod bot;
 mod catalogue_feedback;
 mod promos_admins;
 mod reply_in_body;
+mod support;
 mod webhook;

@@ -5,6 +5,8 @@ pub(super) static TEXTS: Texts = Texts {
     help_title: "<b>What I can do</b>",
     unknown_command: "I don't know that command. See /help for the list.",
     blocked: "Your account is blocked. If you think this is a mistake, contact support.",
+    no_support_contact: "the bot's owners (support is not set up yet)",
+    support_link: "support",
     cancelled: "OK, cancelled. What next? /help",
     outdated_button: "This button is out of date.",
     try_later: "This is not available right now. Try again later.",
@@ -69,6 +71,19 @@ pub(super) static TEXTS: Texts = Texts {
     button_unblock: "🔓 Unblock",
 
     templates: Templates {
+        pay_support: "💬 <b>Payment support</b>\n\n\
+            A problem with a payment or your tokens? Write to {contact} with the date and the amount \
+            of the payment; we answer within a day.\n\n\
+            A training or a generation that fails gives its tokens back by itself: see /balance.",
+        terms: "📄 <b>Terms of service</b>\n\n\
+            • Tokens are bought with Telegram Stars and spent on trainings ({training} tokens each) \
+            and photos ({image} tokens an image).\n\
+            • A training or a generation that fails is refunded in tokens, automatically.\n\
+            • Your photos train your own model only. They are deleted when the training ends; \
+            /delete_me deletes everything else of yours.\n\
+            • Send photos of yourself only, or of someone who agreed.\n\
+            • Stars for tokens you have not spent: write to {contact}.",
+        blocked_contact: "Your account is blocked. If you think this is a mistake, write to {contact}.",
         welcome: "Hi, {first_name}! 👋\n\n\
             I'm <b>Dream Photo</b>. Send me 10–20 selfies and I'll train your personal model, \
             then create photos of you in any look and style.\n\n\

@@ -26,6 +26,10 @@ pub struct Texts {
     pub help_title: &'static str,
     pub unknown_command: &'static str,
     pub blocked: &'static str,
+    /// Who to write to when no `SUPPORT_CONTACT` and no owner is set.
+    pub no_support_contact: &'static str,
+    /// The link text of the owner who is the support contact by default.
+    pub support_link: &'static str,
     pub cancelled: &'static str,
     pub outdated_button: &'static str,
     pub try_later: &'static str,
@@ -109,6 +113,10 @@ macro_rules! templates {
 
 templates! {
     pub fn welcome(first_name: &str);
+    /// `contact`: HTML, made by the caller.
+    pub fn pay_support(contact: &str);
+    pub fn terms(contact: &str, training: i64, image: i64);
+    pub fn blocked_contact(contact: &str);
     pub fn balance(left: i64, spent: i64);
     pub fn model_line(name: &str, status: &str, photos: i64);
     pub fn button_generate_with(name: &str);

@@ -17,6 +17,8 @@ pub enum Callback {
     Count { images: i32 },
     /// Pay for and start the training of the draft.
     StartTraining { model_id: i64 },
+    /// `/train` found a draft left behind: go on with it (`resume`), or drop it and start anew.
+    Draft { model_id: i64, resume: bool },
     /// Show the token packs.
     Packs,
     /// Buy a token pack.
@@ -48,6 +50,7 @@ impl Callback {
             Callback::Preset { index } => format!("p:{index}"),
             Callback::Count { images } => format!("n:{images}"),
             Callback::StartTraining { model_id } => format!("t:{model_id}"),
+            Callback::Draft { model_id, resume } => format!("dr:{model_id}:{}", u8::from(*resume)),
             Callback::Packs => "packs".to_owned(),
             Callback::Buy { pack_id } => format!("b:{pack_id}"),
             Callback::AdminBlock { user_id, blocked } => {
@@ -117,6 +120,10 @@ impl Callback {
                 style_id: int(a)?,
                 active: flag(b)?,
             },
+            ("dr", Some(_)) => Callback::Draft {
+                model_id: int(a)?,
+                resume: flag(b)?,
+            },
             ("sh", Some(_)) => Callback::Share {
                 model_id: int(a)?,
                 consent: flag(b)?,
@@ -135,6 +142,10 @@ mod tests {
         let all = [
             Callback::Generate {
                 model_id: 9_007_199_254_740_991,
+            },
+            Callback::Draft {
+                model_id: 9_007_199_254_740_991,
+                resume: true,
             },
             Callback::Share {
                 model_id: 9_007_199_254_740_991,

@@ -239,6 +239,16 @@ pub async fn set_training_seconds(
     .await
 }
 
+/// The user's newest draft (a `/train` left half-way), if any.
+pub async fn latest_draft(db: &impl GenericClient, user_id: i64) -> Result<Option<Model>, DbError> {
+    find(
+        db,
+        "m.user_id = $1 AND m.status = 'draft' ORDER BY m.id DESC LIMIT 1",
+        &[int8(&user_id)],
+    )
+    .await
+}
+
 /// Locks the model's row until the transaction ends.
 pub async fn get_for_update(db: &impl GenericClient, id: i64) -> Result<Option<Model>, DbError> {
     find(db, "m.id = $1 FOR UPDATE OF m", &[int8(&id)]).await

@@ -26,6 +26,23 @@ pub async fn start_draft(db: &Db, user_id: i64, name: &str) -> Result<Model, Ser
     .await?)
 }
 
+/// Drops the user's draft (another user's is not found; one already paid for is not a draft).
+pub async fn drop_draft(db: &Db, user_id: i64, model_id: i64) -> Result<(), ServiceError> {
+    let conn = db.conn().await?;
+    let draft = models::get(&**conn, model_id)
+        .await?
+        .filter(|m| m.user_id == user_id)
+        .ok_or(ServiceError::NotFound("model"))?;
+    if draft.status != ModelStatus::Draft {
+        return Err(ServiceError::Conflict(format!(
+            "the model is already {}",
+            draft.status.as_str()
+        )));
+    }
+    crate::repo::erasure::delete_draft(&**conn, model_id).await?;
+    Ok(())
+}
+
 /// What adding a photo did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PhotoAdded {

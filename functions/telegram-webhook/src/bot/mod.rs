@@ -639,6 +639,7 @@ async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotErro
     ctx.telegram.call(answer(None)).await?;
     match callback {
         Callback::StartTraining { model_id } => training::submit(ctx, model_id).await,
+        Callback::Draft { model_id, resume } => training::on_draft(ctx, model_id, resume).await,
         Callback::Generate { model_id } => generate::begin(ctx, model_id).await,
         Callback::Share { model_id, consent } => {
             match usecases::sharing::set_consent(ctx.services(), ctx.user.id, model_id, consent)

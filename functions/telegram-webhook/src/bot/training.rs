@@ -3,6 +3,7 @@
 use shared::dispatch;
 use shared::domain::callbacks::Callback;
 use shared::domain::rules::{MAX_PHOTOS, MIN_PHOTOS};
+use shared::domain::status::ModelStatus;
 use shared::effects::{Effect, Notice, Written};
 use shared::notify;
 use shared::repo::models::{self, Model, NewPhoto};
@@ -12,10 +13,67 @@ use teloxide_core::types::Message;
 
 use super::{html, keyboards, BotError, Ctx, Dialog};
 
+/// `/train`: a draft left behind is offered first (go on with it, or drop it); else a new model.
 pub async fn start(ctx: &Ctx<'_>) -> Result<(), BotError> {
+    let draft = models::latest_draft(&**ctx.services().db().conn().await?, ctx.user.id).await?;
+    let Some(draft) = draft else {
+        return ask_name(ctx).await;
+    };
+    let t = ctx.t();
+    ctx.set_dialog(&Dialog::Idle).await?;
+    let name = html(&draft.name);
+    let markup = keyboards::inline(vec![
+        vec![(
+            t.button_resume_draft(&name),
+            Callback::Draft {
+                model_id: draft.id,
+                resume: true,
+            },
+        )],
+        vec![(
+            t.button_new_model.to_owned(),
+            Callback::Draft {
+                model_id: draft.id,
+                resume: false,
+            },
+        )],
+    ]);
+    ctx.reply(
+        t.draft_found(&name, draft.photo_count),
+        Some(teloxide_core::types::ReplyMarkup::InlineKeyboard(markup)),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn ask_name(ctx: &Ctx<'_>) -> Result<(), BotError> {
     ctx.set_dialog(&Dialog::AwaitingModelName).await?;
     ctx.reply(ctx.t().train_ask_name, None).await?;
     Ok(())
+}
+
+/// The answer to the draft offer: photos are collected for it again (its status message posted
+/// anew), or it is dropped and a new model named.
+pub async fn on_draft(ctx: &Ctx<'_>, model_id: i64, resume: bool) -> Result<(), BotError> {
+    if !resume {
+        if let Err(e) = training::drop_draft(ctx.services().db(), ctx.user.id, model_id).await {
+            return ctx.explain(e).await;
+        }
+        return ask_name(ctx).await;
+    }
+    let draft = models::get(&**ctx.services().db().conn().await?, model_id)
+        .await?
+        .filter(|m| m.user_id == ctx.user.id && m.status == ModelStatus::Draft);
+    let Some(mut draft) = draft else {
+        return ctx.finish_with(ctx.t().outdated_button, None);
+    };
+    ctx.set_dialog(&Dialog::CollectingPhotos { model_id }).await?;
+    // One connection at a time (a Lambda's pool has one).
+    let conn = ctx.services().db().conn().await?;
+    models::set_status_message(&**conn, model_id, None).await?;
+    draft.status_message_id = None;
+    let total = draft.photo_count;
+    show_status(ctx, &**conn, &draft, total, total >= MAX_PHOTOS).await
 }
 
 pub async fn on_name(ctx: &Ctx<'_>, name: &str) -> Result<(), BotError> {

@@ -882,3 +882,73 @@ async fn a_payment_that_cannot_be_recorded_is_told_to_the_admins_with_its_charge
     assert_eq!(about.len(), 1, "{told:?}");
     assert!(about[0].contains("150"), "{}", about[0]);
 }
+
+#[tokio::test]
+async fn a_draft_left_behind_is_offered_by_train_to_go_on_with_or_drop() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    fixtures::user(app.env.db(), 1, 150).await;
+    app.send(&updates::text(1, &ann, "/train")).await;
+    app.send(&updates::text(2, &ann, "Beach me")).await;
+    for i in 0..3 {
+        app.send(&updates::photo(10 + i, &ann, &format!("p{i}"), None))
+            .await;
+    }
+    app.send(&updates::text(20, &ann, "/cancel")).await;
+    let draft = app.newest_model(1).await;
+
+    // /train again: the draft is offered, not forgotten.
+    app.send(&updates::text(21, &ann, "/train")).await;
+    assert!(
+        app.last_text(1).contains("Beach me"),
+        "{}",
+        app.last_text(1)
+    );
+    assert_eq!(
+        last_buttons(&app, 1),
+        vec![
+            (
+                "▶️ Go on with «Beach me»".to_owned(),
+                format!("dr:{}:1", draft.id)
+            ),
+            (
+                "🆕 Start a new model".to_owned(),
+                format!("dr:{}:0", draft.id)
+            ),
+        ]
+    );
+    // Going on: photos count on from three.
+    app.press(22, &ann, &format!("dr:{}:1", draft.id)).await;
+    assert!(
+        app.last_text(1).contains("<b>3</b>"),
+        "{}",
+        app.last_text(1)
+    );
+    app.send(&updates::photo(23, &ann, "p3", None)).await;
+    assert_eq!(app.newest_model(1).await.id, draft.id);
+    assert_eq!(app.newest_model(1).await.photo_count, 4);
+
+    // Dropping it: the draft is gone and a new model is named.
+    app.send(&updates::text(24, &ann, "/train")).await;
+    app.press(25, &ann, &format!("dr:{}:0", draft.id)).await;
+    assert!(
+        app.last_text(1).contains("What should we call"),
+        "{}",
+        app.last_text(1)
+    );
+    let conn = app.env.db().conn().await.unwrap();
+    assert!(shared::repo::models::get(&**conn, draft.id)
+        .await
+        .unwrap()
+        .is_none());
+    // Someone else's draft cannot be dropped by a forged button.
+    let bob = TgUser::new(2, "Bob");
+    fixtures::user(app.env.db(), 2, 0).await;
+    let bobs = fixtures::draft_model(app.env.db(), 2, 2).await;
+    app.press(26, &ann, &format!("dr:{}:0", bobs.id)).await;
+    assert!(shared::repo::models::get(&**conn, bobs.id)
+        .await
+        .unwrap()
+        .is_some());
+    let _ = bob;
+}

@@ -6,6 +6,7 @@ pub(super) static TEXTS: Texts = Texts {
     unknown_command: "I don't know that command. See /help for the list.",
     blocked: "Your account is blocked. If you think this is a mistake, contact support.",
     no_support_contact: "the bot's owners (support is not set up yet)",
+    button_new_model: "🆕 Start a new model",
     support_link: "support",
     cancelled: "OK, cancelled. What next? /help",
     outdated_button: "This button is out of date.",
@@ -71,6 +72,8 @@ pub(super) static TEXTS: Texts = Texts {
     button_unblock: "🔓 Unblock",
 
     templates: Templates {
+        draft_found: "You have an unfinished model, «{name}», with {photos} photos. Go on with it, or start a new one (that one is dropped)?",
+        button_resume_draft: "▶️ Go on with «{name}»",
         pay_support: "💬 <b>Payment support</b>\n\n\
             A problem with a payment or your tokens? Write to {contact} with the date and the amount \
             of the payment; we answer within a day.\n\n\

@@ -28,6 +28,7 @@ pub struct Texts {
     pub blocked: &'static str,
     /// Who to write to when no `SUPPORT_CONTACT` and no owner is set.
     pub no_support_contact: &'static str,
+    pub button_new_model: &'static str,
     /// The link text of the owner who is the support contact by default.
     pub support_link: &'static str,
     pub cancelled: &'static str,
@@ -130,6 +131,9 @@ templates! {
     pub fn erase_done(balance: i64);
 
     pub fn train_ask_photos(name: &str, min: i64, max: i64);
+    /// `/train` with a draft left behind.
+    pub fn draft_found(name: &str, photos: i64);
+    pub fn button_resume_draft(name: &str);
     fn photos_missing(count: i64, min: i64, max: i64, missing: i64);
     fn photos_enough(count: i64, max: i64, cost: i64);
     pub fn photos_full(max: i64);

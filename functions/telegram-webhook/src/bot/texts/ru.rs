@@ -6,6 +6,7 @@ pub(super) static TEXTS: Texts = Texts {
     unknown_command: "Не знаю такой команды. Список команд — /help.",
     blocked: "Ваш аккаунт заблокирован. Если это ошибка, напишите в поддержку.",
     no_support_contact: "владельцам бота (поддержка ещё не настроена)",
+    button_new_model: "🆕 Начать новую модель",
     support_link: "в поддержку",
     cancelled: "Хорошо, отменено. Что дальше? /help",
     outdated_button: "Эта кнопка устарела.",
@@ -71,6 +72,8 @@ pub(super) static TEXTS: Texts = Texts {
     button_unblock: "🔓 Разблокировать",
 
     templates: Templates {
+        draft_found: "У вас есть незаконченная модель «{name}», фото: {photos}. Продолжить её или начать новую (эта будет удалена)?",
+        button_resume_draft: "▶️ Продолжить «{name}»",
         pay_support: "💬 <b>Поддержка по оплате</b>\n\n\
             Проблема с оплатой или токенами? Напишите {contact}, указав дату и сумму платежа; \
             мы ответим в течение суток.\n\n\

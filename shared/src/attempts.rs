@@ -2,6 +2,7 @@
 //! service, the webhook and the sweep all attach a found (or just created) Replicate job to its model
 //! or generation here, in one transaction with the attempt, and cancel jobs nobody wants any more.
 
+use crate::metrics;
 use serde_json::json;
 use url::Url;
 
@@ -86,6 +87,12 @@ pub async fn attach(db: &Db, attempt: &Attempt, replicate_id: &str) -> Result<At
         attempts::abandon_created(&*tx, &attempt.tag, replicate_id).await?;
     }
     tx.commit().await?;
+    if attached == Attached::Started {
+        match attempt.kind {
+            Kind::Training => metrics::training(metrics::Training::Started),
+            Kind::Prediction => metrics::generation(metrics::Generation::Started),
+        }
+    }
     Ok(attached)
 }
 
@@ -132,6 +139,7 @@ pub const REFUSED_US_ALARM_PERIOD_SECS: i64 = 6 * 60 * 60;
 /// Replicate refused our credentials (401/403): jobs wait instead of failing, and the admins are
 /// told once per period however many jobs and workers run into it (deduplicated in the database).
 pub async fn replicate_refused_us(services: &Services, error: &ReplicateError) {
+    metrics::remote_error(metrics::Remote::Replicate, metrics::ErrorKind::Auth);
     let db = services.db();
     // The alarm row and the notice to the admins commit together: raised once, told once.
     let raised = async {

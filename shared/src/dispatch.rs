@@ -21,6 +21,7 @@ use crate::domain::status::GenerationStatus;
 use crate::effects::{backoff, AdminNotice, Effect, Notice, Written, MAX_ATTEMPTS};
 use crate::errors::Transient;
 use crate::fetch::{read_photo, FetchError};
+use crate::metrics::{self, ErrorKind, Remote};
 use crate::notify;
 use crate::queue::{QueueError, TrainingJob};
 use crate::replicate::ReplicateError;
@@ -267,23 +268,36 @@ impl From<Unavailable> for Failure {
 
 impl From<TelegramError> for Failure {
     fn from(e: TelegramError) -> Self {
-        match e {
-            TelegramError::RateLimited(wait) => Failure::Transient {
-                error: e.to_string(),
-                retry_after: Some(wait),
-            },
-            TelegramError::Request(teloxide_core::RequestError::Api(
-                teloxide_core::ApiError::InvalidToken,
-            )) => Failure::Paused(format!(
-                "Telegram refused our bot token: {}",
-                error_chain(&e)
-            )),
-            e if e.is_transient() => Failure::Transient {
-                error: error_chain(&e),
-                retry_after: None,
-            },
-            e => Failure::Permanent(error_chain(&e)),
-        }
+        let failure = telegram_failure(e);
+        let kind = match &failure {
+            Failure::Transient { .. } => ErrorKind::Transient,
+            Failure::Paused(_) => ErrorKind::Auth,
+            Failure::Permanent(_) => ErrorKind::Permanent,
+        };
+        metrics::remote_error(Remote::Telegram, kind);
+        failure
+    }
+}
+
+/// Telegram's errors: a rate limit transient with its wait, our bot token refused paused, the rest as
+/// [`Transient`] says.
+fn telegram_failure(e: TelegramError) -> Failure {
+    match e {
+        TelegramError::RateLimited(wait) => Failure::Transient {
+            error: e.to_string(),
+            retry_after: Some(wait),
+        },
+        TelegramError::Request(teloxide_core::RequestError::Api(
+            teloxide_core::ApiError::InvalidToken,
+        )) => Failure::Paused(format!(
+            "Telegram refused our bot token: {}",
+            error_chain(&e)
+        )),
+        e if e.is_transient() => Failure::Transient {
+            error: error_chain(&e),
+            retry_after: None,
+        },
+        e => Failure::Permanent(error_chain(&e)),
     }
 }
 
@@ -335,13 +349,17 @@ async fn execute(services: &Services, effect: &Effect) -> Result<Value, Failure>
 /// never gets here: what is gone counts as deleted.)
 fn replicate_failure(e: ReplicateError) -> Failure {
     if e.is_auth() {
+        // Our credentials refused: the alarm on this metric calls a person.
+        metrics::remote_error(Remote::Replicate, ErrorKind::Auth);
         Failure::Paused(format!("Replicate refused our API token: {e}"))
     } else if e.is_transient() {
+        metrics::remote_error(Remote::Replicate, ErrorKind::Transient);
         Failure::Transient {
             retry_after: e.retry_after(),
             error: e.to_string(),
         }
     } else {
+        metrics::remote_error(Remote::Replicate, ErrorKind::Permanent);
         Failure::Permanent(e.to_string())
     }
 }

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod effects;
 pub mod errors;
 pub mod fetch;
+pub mod metrics;
 pub mod notify;
 pub mod once;
 pub mod outcomes;

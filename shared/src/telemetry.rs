@@ -1,27 +1,110 @@
 //! Logging: JSON lines on Lambda (CloudWatch picks fields out of them), readable text on a terminal.
 //! `RUST_LOG` sets the filter (default `info`). Handlers open one span per update or request with its
 //! ids; nothing logs secrets, tokens or init data.
+//!
+//! On Lambda every line carries the invocation's `requestId` and `coldStart` (true for the first
+//! invocation of a process) as top-level fields: each `main.rs` runs its handler inside
+//! [`invocation`] with the request id the runtime gives it.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::Value;
+use tracing::Subscriber;
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, MakeWriter};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber once; later calls (tests) are no-ops.
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let on_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = if on_lambda {
-        // The span list carries the Lambda runtime's `requestId` span into every line, beside our own
-        // spans (update_id, webhook_id, user_id, model_id).
-        builder
-            .json()
-            .with_current_span(false)
-            .with_span_list(true)
-            .with_ansi(false)
-            .without_time() // CloudWatch stamps every line
-            .try_init()
+    if on_lambda {
+        let _ = json_subscriber(filter, std::io::stdout).try_init();
     } else {
-        builder.with_target(false).try_init()
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_target(false)
+            .try_init();
+    }
+}
+
+/// The JSON lines of Lambda, written to `writer`. The span list carries the Lambda runtime's
+/// `requestId` span into every line, beside our own spans (update_id, webhook_id, user_id,
+/// model_id); the invocation's fields are added at the top.
+pub fn json_subscriber<W>(filter: EnvFilter, writer: W) -> impl Subscriber + Send + Sync
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let format = tracing_subscriber::fmt::format()
+        .json()
+        .with_current_span(false)
+        .with_span_list(true)
+        .without_time(); // CloudWatch stamps every line
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .json()
+        .with_ansi(false)
+        .with_writer(writer)
+        .event_format(WithInvocation(format))
+        .finish()
+}
+
+/// The Lambda invocation being handled.
+#[derive(Debug, Clone)]
+struct Invocation {
+    request_id: String,
+    cold_start: bool,
+}
+
+tokio::task_local! {
+    static INVOCATION: Invocation;
+}
+
+/// Set once the process has begun its first invocation.
+static WARM: AtomicBool = AtomicBool::new(false);
+
+/// Runs one invocation's handler: what it logs carries `request_id` and whether this is the
+/// process's first invocation (a cold start).
+pub async fn invocation<F: Future>(request_id: impl Into<String>, handler: F) -> F::Output {
+    let current = Invocation {
+        request_id: request_id.into(),
+        cold_start: !WARM.swap(true, Ordering::Relaxed),
     };
+    INVOCATION.scope(current, handler).await
+}
+
+/// A JSON event format with the invocation's fields added at the top of each line.
+struct WithInvocation<F>(F);
+
+impl<S, N, F> FormatEvent<S, N> for WithInvocation<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let Ok(current) = INVOCATION.try_with(Invocation::clone) else {
+            return self.0.format_event(ctx, writer, event);
+        };
+        let mut line = String::new();
+        self.0.format_event(ctx, Writer::new(&mut line), event)?;
+        match serde_json::from_str::<Value>(line.trim_end()) {
+            Ok(Value::Object(mut fields)) => {
+                fields.insert("requestId".into(), Value::String(current.request_id));
+                fields.insert("coldStart".into(), Value::Bool(current.cold_start));
+                writeln!(writer, "{}", Value::Object(fields))
+            }
+            _ => writer.write_str(&line),
+        }
+    }
 }
 
 /// `error: cause: cause`, for one log line per failure.

@@ -10,6 +10,7 @@ use crate::db::{Db, DbError, GenericClient};
 use crate::domain::status::{GenerationStatus, ModelStatus};
 use crate::effects::{AdminNotice, Effect, Notice, Written};
 use crate::errors::Transient;
+use crate::metrics;
 use crate::repo::attempts;
 use crate::repo::events::{self, Event};
 use crate::repo::generations::{self, Generation};
@@ -87,6 +88,7 @@ pub async fn model_ready(
         .await?;
     clean_up_training(&*tx, &mut written, &model).await?;
     tx.commit().await?;
+    metrics::training(metrics::Training::Succeeded);
     Ok(Some(written))
 }
 
@@ -133,6 +135,8 @@ pub async fn fail_training(
     .await?;
     clean_up_training(&*tx, &mut written, &failed).await?;
     tx.commit().await?;
+    metrics::training(metrics::Training::Failed);
+    refunded_metric(metrics::Job::Training, refunded);
     Ok(Some(written))
 }
 
@@ -155,7 +159,7 @@ pub async fn fail_generation(
         refund_reference: format!("generation:{}", failed.id),
         notice_key: format!("generation-failed:{}", failed.id),
     };
-    let (_, written) = refund_and_tell(
+    let (refunded, written) = refund_and_tell(
         &*tx,
         job,
         |refunded| Notice::GenerationFailed { refunded },
@@ -167,7 +171,16 @@ pub async fn fail_generation(
     )
     .await?;
     tx.commit().await?;
+    metrics::generation(metrics::Generation::Failed);
+    refunded_metric(metrics::Job::Generation, refunded);
     Ok(Some(written))
+}
+
+/// A refund that happened (not one already made, nor of a free job) is counted.
+fn refunded_metric(job: metrics::Job, tokens: i64) {
+    if tokens > 0 {
+        metrics::refund(job, tokens);
+    }
 }
 
 /// A prediction succeeded: its image URLs are kept and the album is due. The generation counts as
@@ -247,6 +260,7 @@ pub async fn record_delivery(
             .await?;
     }
     tx.commit().await?;
+    metrics::generation(metrics::Generation::Succeeded);
     Ok(written)
 }
 

@@ -1,11 +1,11 @@
 //! The scheduled run's other half: effects left in the log are executed (a transient failure, a
 //! crash between commit and dispatch), and dedupe, effect and idempotency-key rows past their windows
-//! are pruned.
+//! are pruned; the effect backlog and the training queue are measured.
 
 use serde::Serialize;
 use shared::db::DbError;
 use shared::dispatch::{self, Drained};
-use shared::repo::{deliveries, effects, idempotency, uploads};
+use shared::repo::{deliveries, effects, idempotency, models, uploads};
 use shared::services::Services;
 use shared::storage::ObjectKey;
 
@@ -36,6 +36,11 @@ pub async fn housekeeping(services: &Services) -> Result<HousekeepingReport, DbE
         + effects::prune(&**conn, EFFECT_DAYS, PRUNE_LIMIT).await?
         + idempotency::purge(&**conn, PRUNE_LIMIT).await?
         + prune_uploads(services, &**conn).await?;
+    // What is still waiting after this run: the alarms and the dashboard read these gauges.
+    let backlog = effects::backlog(&**conn).await?;
+    shared::metrics::effect_backlog(backlog.count, backlog.oldest_seconds);
+    let queued = models::queued_backlog(&**conn).await?;
+    shared::metrics::training_queue(queued.count, queued.oldest_seconds);
     if effects_done != Drained::default() || pruned > 0 {
         tracing::info!(
             done = effects_done.done,

@@ -83,6 +83,22 @@ pub async fn due(db: &impl GenericClient, limit: i64) -> Result<Vec<i64>, DbErro
     .await
 }
 
+/// The effects due now (as [`due`] finds them), and how long the oldest has been due.
+pub async fn backlog(db: &impl GenericClient) -> Result<super::Backlog, DbError> {
+    super::fetch_one(
+        db,
+        "SELECT count(*) AS count,
+                COALESCE(EXTRACT(EPOCH FROM now() - min(
+                    CASE WHEN state = 'pending' THEN next_attempt_at ELSE lease_until END
+                ))::float8, 0) AS oldest_seconds
+             FROM effects
+             WHERE (state = 'pending' AND next_attempt_at <= now())
+                OR (state = 'running' AND lease_until < now())",
+        &[],
+    )
+    .await
+}
+
 /// Executed: what the remote answered is kept.
 pub async fn finish(db: &impl GenericClient, id: i64, result: &Value) -> Result<(), DbError> {
     execute(

@@ -276,3 +276,12 @@ impl Page {
         self.before_id.unwrap_or(i64::MAX)
     }
 }
+
+/// Work waiting: how many items, and how long the oldest has waited (0 when none).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Backlog {
+    pub count: i64,
+    pub oldest_seconds: f64,
+}
+
+from_row!(Backlog, |row| { count, oldest_seconds });

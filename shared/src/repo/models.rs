@@ -508,3 +508,15 @@ pub async fn touch(db: &impl GenericClient, model_id: i64) -> Result<(), DbError
 pub async fn mark_checked(db: &impl GenericClient, id: i64, failed: bool) -> Result<i32, DbError> {
     record_check(db, "models", id, failed).await
 }
+
+/// Trainings paid for and not started yet, and how long the oldest has been queued.
+pub async fn queued_backlog(db: &impl GenericClient) -> Result<super::Backlog, DbError> {
+    fetch_one(
+        db,
+        "SELECT count(*) AS count,
+                COALESCE(EXTRACT(EPOCH FROM now() - min(queued_at))::float8, 0) AS oldest_seconds
+             FROM models WHERE status = 'queued'",
+        &[],
+    )
+    .await
+}

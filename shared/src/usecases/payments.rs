@@ -4,6 +4,7 @@
 use crate::config::TokenPack;
 use crate::dispatch;
 use crate::effects::{AdminNotice, Effect, Notice, Written};
+use crate::metrics;
 use crate::repo::events::{self, Event};
 use crate::repo::ledger::{self, Change, Reason};
 use crate::repo::payments::{self, NewPayment, Payment};
@@ -276,6 +277,7 @@ pub async fn credit(
             .map_or(0, |u| u.tokens_left);
         tx.commit().await?;
         drop(conn);
+        metrics::payment(paid.currency, paid.total);
         dispatch::now(services, written).await;
         return Ok(Some(Credited {
             payment,
@@ -388,6 +390,7 @@ pub async fn credit(
     }
     tx.commit().await?;
     drop(conn);
+    metrics::payment(paid.currency, paid.total);
     dispatch::now(services, written).await;
     Ok(Some(Credited {
         payment,

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::dispatch;
 use crate::effects::{Effect, Written};
+use crate::metrics;
 use crate::repo::events::{self, Event};
 use crate::repo::ledger::{self, Change, Reason};
 use crate::repo::models::{self, Model, NewPhoto};
@@ -150,6 +151,7 @@ pub async fn submit(
         .ok_or(ServiceError::NotFound("model"))?;
     tx.commit().await?;
     drop(conn);
+    metrics::training(metrics::Training::Queued);
     dispatch::now(services, written).await;
     Ok(queued)
 }

@@ -309,7 +309,7 @@ fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>>
 
 /// The layers of `shared`, bottom first, as docs/architecture.md lists them.
 const LAYERS: &[&[&str]] = &[
-    &["config", "secrets", "signature", "telemetry"],
+    &["config", "secrets", "signature", "telemetry", "metrics"],
     &["domain"],
     &["db", "repo"],
     &["telegram", "replicate", "queue", "fetch", "auth", "storage"],

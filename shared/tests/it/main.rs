@@ -2,6 +2,7 @@
 
 mod architecture;
 mod errors;
+mod observability;
 mod repositories;
 mod secrets;
 mod sqs;

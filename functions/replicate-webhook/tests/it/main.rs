@@ -1,3 +1,4 @@
 //! The Replicate webhook's integration tests: one binary, one PostgreSQL cluster for all of them.
 
+mod metrics;
 mod webhook;

@@ -51,7 +51,11 @@ async fn migrations_apply_and_report_success() {
     let db = testkit::test_db().await;
     let cfn = response_url().await;
     let vars = HashMap::from([("DATABASE_URL", db.url.clone())]);
-    run(request("Create", "Custom::Migrations", &cfn.uri(), json!({})), &vars).await;
+    run(
+        request("Create", "Custom::Migrations", &cfn.uri(), json!({})),
+        &vars,
+    )
+    .await;
     let body = reported(&cfn).await;
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(body["RequestId"], "req-1");
@@ -59,7 +63,9 @@ async fn migrations_apply_and_report_success() {
     assert!(body["Data"]["Applied"].is_number());
     // The schema is there: the runtime role's tables answer.
     let conn = db.db.conn().await.unwrap();
-    conn.query_typed("SELECT count(*) FROM users", &[]).await.unwrap();
+    conn.query_typed("SELECT count(*) FROM users", &[])
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -70,7 +76,11 @@ async fn a_migration_failure_is_reported_with_its_error() {
         "DATABASE_URL",
         "postgres://owner@127.0.0.1:9/dream_photo".to_owned(),
     )]);
-    run(request("Update", "Custom::Migrations", &cfn.uri(), json!({})), &vars).await;
+    run(
+        request("Update", "Custom::Migrations", &cfn.uri(), json!({})),
+        &vars,
+    )
+    .await;
     let body = reported(&cfn).await;
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
@@ -81,14 +91,21 @@ async fn a_migration_failure_is_reported_with_its_error() {
 async fn deleting_the_migrations_leaves_the_database_alone() {
     let cfn = response_url().await;
     let vars = HashMap::new();
-    run(request("Delete", "Custom::Migrations", &cfn.uri(), json!({})), &vars).await;
+    run(
+        request("Delete", "Custom::Migrations", &cfn.uri(), json!({})),
+        &vars,
+    )
+    .await;
     assert_eq!(reported(&cfn).await["Status"], "SUCCESS");
 }
 
 fn bot_vars(telegram: &FakeTelegram) -> HashMap<&'static str, String> {
     HashMap::from([
         ("TELEGRAM_BOT_TOKEN", BOT_TOKEN.to_owned()),
-        ("TELEGRAM_WEBHOOK_SECRET", testkit::WEBHOOK_SECRET.to_owned()),
+        (
+            "TELEGRAM_WEBHOOK_SECRET",
+            testkit::WEBHOOK_SECRET.to_owned(),
+        ),
         ("TELEGRAM_API_URL", telegram.url()),
     ])
 }
@@ -116,7 +133,11 @@ async fn the_webhook_is_set_with_its_secret_and_the_menus() {
     assert_eq!(menus.len(), 2, "Russian and English menus");
     let en: Value = menus[1].parse();
     assert_eq!(en["language_code"], "en");
-    assert!(en["commands"].as_array().unwrap().iter().any(|c| c["command"] == "train"));
+    assert!(en["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["command"] == "train"));
 }
 
 #[tokio::test]

@@ -186,7 +186,7 @@ async fn long_poll(state: Arc<telegram_webhook::State>) {
             .get_updates()
             .offset(offset)
             .timeout(25)
-            .allowed_updates(crate::ops::allowed_updates());
+            .allowed_updates(telegram_webhook::registration::allowed_updates());
         let updates = match request.await {
             Ok(updates) => updates,
             Err(teloxide_core::RequestError::Api(

@@ -3,10 +3,8 @@
 use shared::config::Config;
 use shared::db::Db;
 use shared::repo::styles::{self, NewStyle};
-use telegram_webhook::bot::{commands, Lang};
-use teloxide_core::payloads::{SetMyCommandsSetters, SetWebhookSetters};
+use telegram_webhook::registration;
 use teloxide_core::requests::Requester;
-use teloxide_core::types::AllowedUpdate;
 
 pub type CliResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -58,15 +56,6 @@ pub struct SetWebhookArgs {
     pub delete: bool,
 }
 
-/// The update types the bot handles (pre_checkout_query must be listed to be delivered).
-pub fn allowed_updates() -> Vec<AllowedUpdate> {
-    vec![
-        AllowedUpdate::Message,
-        AllowedUpdate::CallbackQuery,
-        AllowedUpdate::PreCheckoutQuery,
-    ]
-}
-
 pub async fn set_webhook(args: SetWebhookArgs) -> CliResult {
     let config = config()?;
     // Only the bot is needed here: no database, no Replicate.
@@ -74,7 +63,7 @@ pub async fn set_webhook(args: SetWebhookArgs) -> CliResult {
         shared::telegram::Telegram::from_config(&config.telegram, reqwest::Client::new())
             .ok_or("TELEGRAM_BOT_TOKEN is not set")?;
     if args.delete {
-        telegram.call(telegram.bot.delete_webhook()).await?;
+        registration::unregister(&telegram).await?;
         println!("webhook removed");
         return Ok(());
     }
@@ -82,31 +71,8 @@ pub async fn set_webhook(args: SetWebhookArgs) -> CliResult {
     let secret = config.telegram.webhook_secret.as_ref().ok_or(
         "TELEGRAM_WEBHOOK_SECRET is not set: the webhook must be protected by a secret token",
     )?;
-    let url: url::Url = format!("{}/telegram/webhook", base.trim_end_matches('/'))
-        .parse()
-        .map_err(|_| "--url must be an https URL")?;
-    if url.scheme() != "https" {
-        return Err("--url must be https: Telegram only delivers webhooks over TLS".into());
-    }
-    let request = telegram
-        .bot
-        .set_webhook(url.clone())
-        .secret_token(secret.expose().to_owned())
-        .allowed_updates(allowed_updates())
-        .max_connections(40);
-    telegram.call(request).await?;
-    // The command menu: Russian by default, English for English-speaking users.
-    telegram
-        .call(telegram.bot.set_my_commands(commands::menu(Lang::Ru)))
-        .await?;
-    telegram
-        .call(
-            telegram
-                .bot
-                .set_my_commands(commands::menu(Lang::En))
-                .language_code("en"),
-        )
-        .await?;
+    let url = registration::webhook_url(&base).map_err(|e| format!("--url: {e}"))?;
+    registration::register(&telegram, url.clone(), secret.expose()).await?;
     let info = telegram.call(telegram.bot.get_webhook_info()).await?;
     println!(
         "webhook set to {url} (pending updates: {}, last error: {})",

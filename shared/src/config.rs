@@ -52,6 +52,56 @@ pub const DEFAULT_REPLICATE_API_URL: &str = "https://api.replicate.com/v1";
 /// How old Mini App init data may be by default (what telegram-apps' validators accept): 24 hours.
 pub const DEFAULT_INIT_DATA_MAX_AGE_SECONDS: i64 = 60 * 60;
 
+/// Every variable [`Config::from_lookup`] reads (a secret among them may instead be given as
+/// `<NAME>_ARN`, see [`crate::secrets::SECRET_SETTINGS`]). The deploy test checks the SAM template
+/// against it: a function's environment names only these (and Lambda's own), so a misspelt or stale
+/// variable in `template.yaml` fails the suite instead of being ignored in production.
+pub const VARIABLES: &[&str] = &[
+    "ADMIN_CHAT_ID",
+    "ADMIN_IDS",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_REGION",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "CORS_ORIGINS",
+    "DATABASE_IAM_AUTH",
+    "DATABASE_POOL_SIZE",
+    "DATABASE_URL",
+    "GENERATION_COST_TOKENS",
+    "INIT_DATA_MAX_AGE_SECONDS",
+    "JOB_STALE_SECONDS",
+    "PAYMENT_CURRENCY",
+    "PAYMENT_PROVIDER_TOKEN",
+    "PHOTO_FETCH_ALLOW_PRIVATE",
+    "PHOTO_FETCH_JOB_TIMEOUT_SECONDS",
+    "PHOTO_FETCH_TIMEOUT_SECONDS",
+    "PUBLIC_URL",
+    "REFERRAL_BONUS_TOKENS",
+    "REPLICATE_API_TOKEN",
+    "REPLICATE_API_URL",
+    "REPLICATE_DESTINATION_MODEL",
+    "REPLICATE_MODEL_HARDWARE",
+    "REPLICATE_TIMEOUT_SECONDS",
+    "REPLICATE_TRAINER",
+    "REPLICATE_TRAINER_VERSION",
+    "REPLICATE_UPLOAD_TIMEOUT_SECONDS",
+    "REPLICATE_WEBHOOK_SECRET",
+    "STORAGE_BUCKET",
+    "STORAGE_DIR",
+    "STORAGE_PUBLIC_URL",
+    "STORAGE_SIGNING_KEY",
+    "TELEGRAM_API_URL",
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_BOT_USERNAME",
+    "TELEGRAM_WEBHOOK_SECRET",
+    "TOKEN_PACKS",
+    "TRAINING_COST_TOKENS",
+    "TRAINING_QUEUE_URL",
+    "TRAINING_STEPS",
+];
+
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
     /// `postgres://user:password@host:port/db?sslmode=require`; `sslmode=require` turns TLS on.
@@ -765,5 +815,23 @@ mod tests {
                 "INIT_DATA_MAX_AGE_SECONDS"
             );
         }
+    }
+
+    #[test]
+    fn variables_lists_every_variable_the_code_reads() {
+        let source = include_str!("config.rs");
+        let code = source.split("#[cfg(test)]").next().unwrap();
+        let mut read: Vec<&str> = code
+            .match_indices("get(\"")
+            .map(|(at, _)| {
+                let rest = &code[at + 5..];
+                &rest[..rest.find('"').unwrap()]
+            })
+            .collect();
+        read.sort_unstable();
+        read.dedup();
+        let mut listed = VARIABLES.to_vec();
+        listed.sort_unstable();
+        assert_eq!(read, listed);
     }
 }

@@ -2,6 +2,7 @@
 //! handle each update once, and talk back through the Bot API.
 
 pub mod bot;
+pub mod registration;
 mod webhook;
 
 use std::sync::Arc;

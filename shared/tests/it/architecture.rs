@@ -194,6 +194,19 @@ fn crates_depend_only_as_the_map_allows() {
     // The worker is not behind HTTP: it links no web framework at all.
     broken.extend(forbidden(&graph, "training-worker", WEB));
     broken.extend(forbidden(&graph, "web", FUNCTIONS));
+    // The deploy's custom resources: `shared`, and the bot's registration from telegram-webhook
+    // (its command menus live there); no other function, no test kit, and no function depends on it.
+    let deploy_bans: Vec<&str> = FUNCTIONS
+        .iter()
+        .filter(|f| **f != "telegram-webhook")
+        .chain(TEST_ONLY)
+        .chain(&["dream-photo"])
+        .copied()
+        .collect();
+    broken.extend(forbidden(&graph, "deploy-hooks", &deploy_bans));
+    for function in FUNCTIONS.iter().chain(&["shared", "web", "dream-photo"]) {
+        broken.extend(forbidden(&graph, function, &["deploy-hooks"]));
+    }
 
     assert!(
         broken.is_empty(),

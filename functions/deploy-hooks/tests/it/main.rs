@@ -1,0 +1,168 @@
+//! The custom resources, driven as CloudFormation drives them: a request naming a pre-signed
+//! ResponseURL (here a fake that records the PUT), the database of the test harness, the fake Bot API.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+use testkit::FakeTelegram;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const BOT_TOKEN: &str = "123456:TEST-token";
+
+/// Stands in for the S3 URL CloudFormation waits on.
+async fn response_url() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn reported(server: &MockServer) -> Value {
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1, "exactly one response is PUT");
+    serde_json::from_slice(&requests[0].body).unwrap()
+}
+
+fn request(kind: &str, resource_type: &str, url: &str, properties: Value) -> Value {
+    json!({
+        "RequestType": kind,
+        "ResponseURL": format!("{url}/response?X-Amz-Signature=abc"),
+        "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/dream-photo-dev/1",
+        "RequestId": "req-1",
+        "LogicalResourceId": "Migrations",
+        "ResourceType": resource_type,
+        "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:hooks",
+        "ResourceProperties": properties,
+    })
+}
+
+async fn run(event: Value, vars: &HashMap<&str, String>) {
+    let lookup = |name: &str| vars.get(name).cloned();
+    deploy_hooks::handle(event, &lookup, &reqwest::Client::new())
+        .await
+        .expect("the response is delivered");
+}
+
+#[tokio::test]
+async fn migrations_apply_and_report_success() {
+    let db = testkit::test_db().await;
+    let cfn = response_url().await;
+    let vars = HashMap::from([("DATABASE_URL", db.url.clone())]);
+    run(
+        request("Create", "Custom::Migrations", &cfn.uri(), json!({})),
+        &vars,
+    )
+    .await;
+    let body = reported(&cfn).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(body["RequestId"], "req-1");
+    assert_eq!(body["LogicalResourceId"], "Migrations");
+    assert!(body["Data"]["Applied"].is_number());
+    // The schema is there: the runtime role's tables answer.
+    let conn = db.db.conn().await.unwrap();
+    conn.query_typed("SELECT count(*) FROM users", &[])
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_migration_failure_is_reported_with_its_error() {
+    let cfn = response_url().await;
+    // Nothing listens on port 9: the connection fails, as an unreachable proxy would.
+    let vars = HashMap::from([(
+        "DATABASE_URL",
+        "postgres://owner@127.0.0.1:9/dream_photo".to_owned(),
+    )]);
+    run(
+        request("Update", "Custom::Migrations", &cfn.uri(), json!({})),
+        &vars,
+    )
+    .await;
+    let body = reported(&cfn).await;
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(reason.contains("database connection"), "{reason}");
+}
+
+#[tokio::test]
+async fn deleting_the_migrations_leaves_the_database_alone() {
+    let cfn = response_url().await;
+    let vars = HashMap::new();
+    run(
+        request("Delete", "Custom::Migrations", &cfn.uri(), json!({})),
+        &vars,
+    )
+    .await;
+    assert_eq!(reported(&cfn).await["Status"], "SUCCESS");
+}
+
+fn bot_vars(telegram: &FakeTelegram) -> HashMap<&'static str, String> {
+    HashMap::from([
+        ("TELEGRAM_BOT_TOKEN", BOT_TOKEN.to_owned()),
+        (
+            "TELEGRAM_WEBHOOK_SECRET",
+            testkit::WEBHOOK_SECRET.to_owned(),
+        ),
+        ("TELEGRAM_API_URL", telegram.url()),
+    ])
+}
+
+#[tokio::test]
+async fn the_webhook_is_set_with_its_secret_and_the_menus() {
+    let telegram = FakeTelegram::start().await;
+    let cfn = response_url().await;
+    let event = request(
+        "Create",
+        "Custom::TelegramWebhook",
+        &cfn.uri(),
+        json!({ "ApiUrl": "https://abc.execute-api.eu-west-1.amazonaws.com" }),
+    );
+    run(event, &bot_vars(&telegram)).await;
+    let body = reported(&cfn).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let set: Value = telegram.last_call("setWebhook").parse();
+    assert_eq!(
+        set["url"],
+        "https://abc.execute-api.eu-west-1.amazonaws.com/telegram/webhook"
+    );
+    assert_eq!(set["secret_token"], testkit::WEBHOOK_SECRET);
+    let menus = telegram.calls_of("setMyCommands");
+    assert_eq!(menus.len(), 2, "Russian and English menus");
+    let en: Value = menus[1].parse();
+    assert_eq!(en["language_code"], "en");
+    assert!(en["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["command"] == "train"));
+}
+
+#[tokio::test]
+async fn a_webhook_telegram_refuses_fails_the_deploy() {
+    let telegram = FakeTelegram::start().await;
+    let cfn = response_url().await;
+    let event = request(
+        "Create",
+        "Custom::TelegramWebhook",
+        &cfn.uri(),
+        json!({ "ApiUrl": "http://not-tls.example.com" }),
+    );
+    run(event, &bot_vars(&telegram)).await;
+    let body = reported(&cfn).await;
+    assert_eq!(body["Status"], "FAILED");
+    assert!(body["Reason"].as_str().unwrap().contains("https"));
+    assert!(telegram.calls_of("setWebhook").is_empty());
+}
+
+#[tokio::test]
+async fn deleting_the_stack_removes_the_webhook() {
+    let telegram = FakeTelegram::start().await;
+    let cfn = response_url().await;
+    let event = request("Delete", "Custom::TelegramWebhook", &cfn.uri(), json!({}));
+    run(event, &bot_vars(&telegram)).await;
+    assert_eq!(reported(&cfn).await["Status"], "SUCCESS");
+    assert_eq!(telegram.calls_of("deleteWebhook").len(), 1);
+}

@@ -67,7 +67,8 @@ pub async fn on_draft(ctx: &Ctx<'_>, model_id: i64, resume: bool) -> Result<(), 
     let Some(mut draft) = draft else {
         return ctx.finish_with(ctx.t().outdated_button, None);
     };
-    ctx.set_dialog(&Dialog::CollectingPhotos { model_id }).await?;
+    ctx.set_dialog(&Dialog::CollectingPhotos { model_id })
+        .await?;
     // One connection at a time (a Lambda's pool has one).
     let conn = ctx.services().db().conn().await?;
     models::set_status_message(&**conn, model_id, None).await?;

@@ -102,10 +102,10 @@ impl std::io::Write for Buffer {
 fn a_lambda_log_line_carries_the_request_id_and_whether_the_start_was_cold() {
     let buffer = Buffer::default();
     let writer = buffer.clone();
-    let subscriber = shared::telemetry::json_subscriber(
-        tracing_subscriber::EnvFilter::new("info"),
-        move || writer.clone(),
-    );
+    let subscriber =
+        shared::telemetry::json_subscriber(tracing_subscriber::EnvFilter::new("info"), move || {
+            writer.clone()
+        });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a runtime");

@@ -2,5 +2,6 @@
 
 mod attempts;
 mod deliveries;
+mod metrics;
 mod sqs_retry;
 mod worker;

@@ -30,8 +30,11 @@ use crate::domain::rules::ImageKind;
 /// How long a download URL works: long enough to show a gallery, short enough that a leaked link
 /// dies the same hour. Lists sign their URLs afresh on every response.
 pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(60 * 60);
-/// How long an upload URL works.
+/// How long an upload URL works (to start the PUT).
 pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
+/// How long an uploaded photo waits for a training (S3's lifecycle rule deletes `uploads/` after a
+/// day too): a slow set of 20 photos is never refused for taking longer than one URL lives.
+pub const UPLOAD_KEPT: Duration = Duration::from_secs(24 * 60 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -342,12 +345,14 @@ impl Storage {
         }
     }
 
-    /// The object's first `n` bytes (fewer when it is shorter).
-    pub async fn first_bytes(&self, key: &ObjectKey, n: u64) -> Result<Bytes, StorageError> {
-        let size = self
-            .size(key)
-            .await?
-            .ok_or_else(|| StorageError::NotFound(key.to_string()))?;
+    /// The first `n` bytes of an object of `size` bytes (fewer when it is shorter); the size is the
+    /// caller's, read once with [`Storage::size`].
+    pub async fn first_bytes(
+        &self,
+        key: &ObjectKey,
+        size: u64,
+        n: u64,
+    ) -> Result<Bytes, StorageError> {
         if size == 0 {
             return Ok(Bytes::new());
         }
@@ -735,7 +740,7 @@ mod tests {
         storage.copy(&a, &b).await.unwrap();
         assert_eq!(storage.size(&b).await.unwrap(), Some(6));
         assert_eq!(
-            &storage.first_bytes(&b, 3).await.unwrap()[..],
+            &storage.first_bytes(&b, 6, 3).await.unwrap()[..],
             b"\xff\xd8\xff"
         );
         assert_eq!(

@@ -118,3 +118,21 @@ impl IntoResponse for ApiError {
         (self.status, Json(body)).into_response()
     }
 }
+
+/// Serves `app` on Lambda (API Gateway events): each request inside its invocation, so every log
+/// line carries its request id and whether it is the cold start. What the three HTTP functions'
+/// mains hand their router to.
+pub async fn run_on_lambda(app: axum::Router) -> Result<(), lambda_http::Error> {
+    use lambda_http::tower::ServiceExt;
+    use lambda_http::RequestExt;
+    lambda_http::run(lambda_http::service_fn(
+        move |request: lambda_http::Request| {
+            let request_id = request
+                .lambda_context_ref()
+                .map(|context| context.request_id.clone())
+                .unwrap_or_default();
+            shared::telemetry::invocation(request_id, app.clone().oneshot(request))
+        },
+    ))
+    .await
+}

@@ -68,8 +68,10 @@ pub async fn create_all(
     .await
 }
 
-/// The user's uploads among `ids` that wait for a training (none took them, not expired). Only a
-/// check: [`take`] is what makes one training's, once.
+/// The user's uploads among `ids` that wait for a training: not expired, and taken by none, or by a
+/// draft left unpaid for five minutes (longer than any request runs: the request that took them
+/// died before paying).
+/// Only a check: [`take`] is what makes one training's, once.
 pub async fn waiting_among(
     db: &impl GenericClient,
     user_id: i64,
@@ -77,14 +79,15 @@ pub async fn waiting_among(
 ) -> Result<Vec<Upload>, DbError> {
     find_all(
         db,
-        "user_id = $1 AND id = ANY($2) AND model_id IS NULL AND expires_at > now()",
+        "user_id = $1 AND id = ANY($2) AND expires_at > now() AND (model_id IS NULL OR model_id IN
+             (SELECT id FROM models WHERE user_id = $1 AND status = 'draft' AND created_at < now() - interval '5 minutes'))",
         &[int8(&user_id), text_array(&ids)],
     )
     .await
 }
 
-/// Marks uploads as taken by a model's training: only those still waiting (a second training
-/// asking for the same ones takes fewer, and is refused). Returns how many it took.
+/// Marks uploads as taken by a model's training: only those still waiting (see [`waiting_among`];
+/// a second training asking for them at once takes none, and is refused). Returns how many it took.
 pub async fn take(
     db: &impl GenericClient,
     user_id: i64,
@@ -93,7 +96,10 @@ pub async fn take(
 ) -> Result<u64, DbError> {
     db.execute_typed(
         "UPDATE uploads SET model_id = $3
-         WHERE user_id = $1 AND id = ANY($2) AND model_id IS NULL AND expires_at > now()",
+         WHERE user_id = $1 AND id = ANY($2) AND expires_at > now()
+           AND (model_id IS NULL OR model_id IN
+                (SELECT id FROM models WHERE user_id = $1 AND status = 'draft' AND id <> $3
+                   AND created_at < now() - interval '5 minutes'))",
         &[int8(&user_id), text_array(&ids), int8(&model_id)],
     )
     .await

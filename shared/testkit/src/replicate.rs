@@ -60,6 +60,8 @@ struct State {
     created_predictions: Vec<Value>,
     /// Replicate deleted its copies of the outputs (as it does within the hour).
     outputs_deleted: bool,
+    /// The file CDN answers this status for now (a 500, say).
+    outputs_failing: Option<u16>,
 }
 
 /// How a scripted call goes wrong.
@@ -192,6 +194,15 @@ impl FakeReplicate {
         json!({"id": id, "status": "succeeded", "output": output, "error": null})
     }
 
+    /// Replicate's file CDN answers `status` for every output until [`FakeReplicate::heal_outputs`].
+    pub fn fail_outputs(&self, status: u16) {
+        self.state.lock().expect("state").outputs_failing = Some(status);
+    }
+
+    pub fn heal_outputs(&self) {
+        self.state.lock().expect("state").outputs_failing = None;
+    }
+
     /// Replicate deletes its copies of every output (their URLs answer 404 from now on).
     pub fn delete_outputs(&self) {
         self.state.lock().expect("state").outputs_deleted = true;
@@ -266,7 +277,11 @@ impl Respond for Responder {
         let path = request.url.path().to_owned();
         if path.starts_with("/delivery/") {
             // Replicate's file CDN, not its API: not recorded as a call.
-            if self.state.lock().expect("state").outputs_deleted || method != "GET" {
+            let state = self.state.lock().expect("state");
+            if let Some(status) = state.outputs_failing {
+                return ResponseTemplate::new(status);
+            }
+            if state.outputs_deleted || method != "GET" {
                 return ResponseTemplate::new(404);
             }
             return ResponseTemplate::new(200)

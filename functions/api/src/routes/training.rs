@@ -318,7 +318,7 @@ async fn uploaded_photos(
         .map(|(i, upload)| async move {
             let key = ObjectKey::parse(&upload.storage_key)
                 .ok_or_else(|| refuse(i, "an upload key did not parse".into()))?;
-            match storage.size(&key).await? {
+            let size = match storage.size(&key).await? {
                 None => return Err(refuse(i, format!("upload {} was never PUT", upload.id))),
                 Some(size) if size != upload.size as u64 => {
                     return Err(refuse(
@@ -329,9 +329,9 @@ async fn uploaded_photos(
                         ),
                     ))
                 }
-                Some(_) => {}
-            }
-            let head = storage.first_bytes(&key, 64).await?;
+                Some(size) => size,
+            };
+            let head = storage.first_bytes(&key, size, 64).await?;
             if rules::sniff_image(&head) != Some(key.kind()) {
                 return Err(refuse(
                     i,

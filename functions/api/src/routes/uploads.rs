@@ -10,7 +10,7 @@ use axum::Json as JsonResponse;
 use serde::Deserialize;
 use shared::domain::rules::{self, ImageKind, RuleError};
 use shared::repo::uploads::{self, NewUpload};
-use shared::storage::{ObjectKey, UPLOAD_URL_TTL};
+use shared::storage::{ObjectKey, UPLOAD_KEPT};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -106,8 +106,7 @@ async fn create_uploads(
             }
         })
         .collect();
-    let created =
-        uploads::create_all(&**conn, user_id, &new, UPLOAD_URL_TTL.as_secs() as i64).await?;
+    let created = uploads::create_all(&**conn, user_id, &new, UPLOAD_KEPT.as_secs() as i64).await?;
     drop(conn);
     let signer = storage.signer().await?;
     let mut slots = Vec::with_capacity(created.len());

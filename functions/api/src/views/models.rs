@@ -43,15 +43,22 @@ from_row!(models::Model => Model {
     training_started_at, finished_at,
 });
 
+/// A model's preview as a response shows it: our copy, signed for this response, else its URL.
+fn preview_url(row: &models::Model, images: &Images) -> Option<String> {
+    row.preview_key
+        .as_deref()
+        .and_then(|key| images.url(key))
+        .or_else(|| row.preview_url.clone())
+}
+
 impl Model {
     /// The view of `row`, its preview's URL signed for this response.
     pub fn signed(row: models::Model, images: &Images) -> Self {
-        let preview = row.preview_key.as_deref().and_then(|k| images.url(k));
-        let mut view = Self::from(row);
-        if preview.is_some() {
-            view.preview_url = preview;
+        let preview_url = preview_url(&row, images);
+        Self {
+            preview_url,
+            ..Self::from(row)
         }
-        view
     }
 }
 
@@ -108,11 +115,10 @@ from_row!(models::Model => SystemModel { id, name, preview_url, created_at });
 impl SystemModel {
     /// The view of `row`, its preview's URL signed for this response.
     pub fn signed(row: models::Model, images: &Images) -> Self {
-        let preview = row.preview_key.as_deref().and_then(|k| images.url(k));
-        let mut view = Self::from(row);
-        if preview.is_some() {
-            view.preview_url = preview;
+        let preview_url = preview_url(&row, images);
+        Self {
+            preview_url,
+            ..Self::from(row)
         }
-        view
     }
 }

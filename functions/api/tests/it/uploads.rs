@@ -278,3 +278,79 @@ async fn deleting_a_model_deletes_its_training_photos_from_the_bucket() {
         "the images made with it stay the user's"
     );
 }
+
+#[tokio::test]
+async fn uploads_held_by_a_request_that_died_before_paying_train_on_a_retry() {
+    let mut app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 150).await;
+    let set = slots(&app, ANN, &[1000; 10]).await;
+    for (i, slot) in set.iter().enumerate() {
+        assert_eq!(
+            put(&app, slot, "image/jpeg", jpeg_of(1000, i as u8)).await,
+            StatusCode::OK
+        );
+    }
+    let ids: Vec<String> = set.iter().map(|s| s.id.clone()).collect();
+    // A first request took the uploads for its draft and died before the payment.
+    let draft = fixtures::draft_model(app.db(), ANN, 0).await;
+    {
+        let conn = app.db().conn().await.unwrap();
+        assert_eq!(
+            shared::repo::uploads::take(&**conn, ANN, &ids, draft.id)
+                .await
+                .unwrap(),
+            10
+        );
+    }
+    let body = json!({"name": "Me", "upload_ids": ids});
+    // While it might still be running, the uploads are its own.
+    let answer = app.post("/api/train", ANN, body.clone()).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{answer:?}"
+    );
+    assert_eq!(app.balance(ANN).await, 150);
+    // Past any request's time, they are given up to the retry: trained once, paid once.
+    fixtures::rewrite_rows(
+        app.db(),
+        "UPDATE models SET created_at = now() - interval '10 minutes' WHERE id = $1",
+        &[&draft.id],
+    )
+    .await;
+    let answer = app.post("/api/train", ANN, body).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
+    assert_eq!(app.balance(ANN).await, 50);
+    assert!(app.jobs.try_recv().is_ok());
+    assert!(app.jobs.try_recv().is_err(), "one training queued");
+}
+
+#[tokio::test]
+async fn an_uploaded_photo_waits_a_day_for_its_training_not_the_fifteen_minutes_of_its_url() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 150).await;
+    let set = slots(&app, ANN, &[1000; 10]).await;
+    for (i, slot) in set.iter().enumerate() {
+        assert_eq!(
+            put(&app, slot, "image/jpeg", jpeg_of(1000, i as u8)).await,
+            StatusCode::OK
+        );
+    }
+    fixtures::rewrite_rows(
+        app.db(),
+        "UPDATE uploads SET created_at = created_at - interval '1 hour', expires_at = expires_at - interval '1 hour'",
+        &[],
+    )
+    .await;
+    let conn = app.db().conn().await.unwrap();
+    let ids: Vec<String> = set.iter().map(|s| s.id.clone()).collect();
+    let waiting = shared::repo::uploads::waiting_among(&**conn, ANN, &ids)
+        .await
+        .unwrap();
+    assert_eq!(waiting.len(), 10);
+    drop(conn);
+    let answer = app
+        .post("/api/train", ANN, json!({"name": "Me", "upload_ids": ids}))
+        .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
+}

@@ -538,3 +538,56 @@ async fn a_database_failure_after_a_notice_went_out_does_not_send_it_twice() {
     assert_eq!(app.env.telegram.sent_to(user.id).len(), 1);
     assert!(fixtures::unsettled_effects(app.env.db()).await.is_empty());
 }
+
+#[tokio::test]
+async fn images_replicate_cannot_serve_for_now_are_copied_later_and_delivered_once() {
+    let app = App::spawn().await;
+    let (user, generation) = app.album_in_flight().await;
+    app.env.replicate.fail_outputs(500);
+    let done = app.env.replicate.prediction_succeeded("pr_1", 2);
+    app.deliver_ok("msg_1", &done).await;
+    let waiting = stored::generation(app.env.db(), generation.id).await;
+    assert_eq!(
+        waiting.status,
+        GenerationStatus::Processing,
+        "not failed for a 500"
+    );
+    assert!(waiting.image_keys.is_empty());
+    assert!(
+        app.env.telegram.calls_of("sendMediaGroup").is_empty(),
+        "no album before the copy"
+    );
+    assert_eq!(app.balance(user.id).await, 90, "paid, not refunded");
+
+    // Replicate serves them again: the sweep copies, then delivers, once.
+    app.env.replicate.heal_outputs();
+    fixtures::make_effects_due(app.env.db()).await;
+    let (services, _jobs) = app.env.services();
+    shared::dispatch::drain(&services, 100).await.unwrap();
+    let delivered = stored::generation(app.env.db(), generation.id).await;
+    assert_eq!(delivered.status, GenerationStatus::Succeeded);
+    assert_eq!(delivered.image_keys.len(), 2);
+    assert_eq!(
+        app.env
+            .objects
+            .list(&format!("generations/{}/", user.id))
+            .len(),
+        2
+    );
+    assert_eq!(app.env.telegram.calls_of("sendMediaGroup").len(), 1);
+    shared::dispatch::drain(&services, 100).await.unwrap();
+    assert_eq!(app.env.telegram.calls_of("sendMediaGroup").len(), 1);
+}
+
+#[tokio::test]
+async fn images_replicate_no_longer_has_fail_the_generation_with_a_refund() {
+    let app = App::spawn().await;
+    let (user, generation) = app.album_in_flight().await;
+    app.env.replicate.delete_outputs();
+    let done = app.env.replicate.prediction_succeeded("pr_1", 2);
+    app.deliver_ok("msg_1", &done).await;
+    let failed = stored::generation(app.env.db(), generation.id).await;
+    assert_eq!(failed.status, GenerationStatus::Failed);
+    assert!(app.env.telegram.calls_of("sendMediaGroup").is_empty());
+    assert_eq!(app.balance(user.id).await, 100, "refunded");
+}

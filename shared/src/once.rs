@@ -58,6 +58,25 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
+    handle_claimed_recording(db, delivery, claim, handler, |_| true).await
+}
+
+/// [`handle_claimed`] for a handler whose success may leave nothing to guard: when `record` says so
+/// of what it returned, the claim is left as it is (no round trip). A redelivery inside the claim's
+/// lease is told to come back; after it, the delivery is handled again, which is right for a handler
+/// that changed nothing and whose answer travels in the response the sender did not get.
+pub async fn handle_claimed_recording<T, E, F, Fut>(
+    db: &Db,
+    delivery: Delivery<'_>,
+    claim: Claim,
+    handler: F,
+    record: impl FnOnce(&T) -> bool,
+) -> Result<Handled<T>, OnceError<E>>
+where
+    E: Transient,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
     match claim {
         Claim::Claimed => {}
         Claim::Duplicate => {
@@ -71,7 +90,9 @@ where
     }
     match handler().await {
         Ok(value) => {
-            deliveries::finish(&**db.conn().await?, delivery).await?;
+            if record(&value) {
+                deliveries::finish(&**db.conn().await?, delivery).await?;
+            }
             Ok(Handled::Done(value))
         }
         Err(e) if e.is_transient() => {

@@ -11,7 +11,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use shared::dispatch;
 use shared::effects::{AdminNotice, Effect, Written};
-use shared::once::{handle_claimed, Handled, OnceError};
+use shared::once::{handle_claimed_recording, Handled, OnceError};
 use shared::repo::deliveries::{self, Delivery};
 use shared::telemetry::error_chain;
 use shared::usecases;
@@ -107,28 +107,39 @@ pub async fn process_update(
         // The claim and the sender's registration (which loads their state) are sent together:
         // tokio-postgres pipelines queries made concurrently on one connection, so they cost one
         // round trip. Registering for a duplicate is harmless: it only refreshes the same names.
-        let (claim, registered) = {
+        let (claim, met) = {
             let conn = db.conn().await.map_err(OnceError::Db)?;
             let client = &**conn;
             tokio::join!(deliveries::claim(client, delivery), async {
-                match &sender {
+                let met: Result<_, usecases::ServiceError> = match &sender {
                     Some(profile) => {
+                        let source = usecases::users::FROM_THE_BOT;
                         let known = shared::repo::users::get(client, profile.id).await?;
-                        usecases::users::meet(client, profile, usecases::users::FROM_THE_BOT, known)
-                            .await
-                            .map(Some)
+                        let wrote = !known
+                            .as_ref()
+                            .is_some_and(|u| usecases::users::is_current(u, profile, source));
+                        let met = usecases::users::meet(client, profile, source, known).await?;
+                        Ok((Some(met), wrote))
                     }
-                    None => Ok(None),
-                }
+                    None => Ok((None, false)),
+                };
+                met
             })
+        };
+        let (registered, registration_wrote) = match met {
+            Ok((registered, wrote)) => (Ok(registered), wrote),
+            Err(e) => (Err(e), false),
         };
         let payment = bot::payment_of(&update);
         // A failed registration goes through the handler, so the claim is given back with it.
-        let handled = handle_claimed(
+        // An update that only read and answered in the response is not recorded as done: one round
+        // trip in all, and if Telegram never got the response, its redelivery answers again.
+        let handled = handle_claimed_recording(
             db,
             delivery,
             claim.map_err(OnceError::Db)?,
             move || async move { bot::handle(state, update, registered?).await },
+            |handling| registration_wrote || handling.acted,
         )
         .await?;
         if let (Handled::Failed, Some(notice)) = (&handled, payment) {
@@ -136,7 +147,7 @@ pub async fn process_update(
             tell_admins_once(&state.services, update_id, notice).await;
         }
         Ok(match handled {
-            Handled::Done(reply) => reply,
+            Handled::Done(handling) => handling.reply,
             Handled::Failed | Handled::Duplicate => None,
         })
     }

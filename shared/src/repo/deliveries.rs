@@ -97,15 +97,21 @@ pub async fn release(db: &impl GenericClient, delivery: Delivery<'_>) -> Result<
     execute(db, &sql, &[id]).await
 }
 
-/// Deletes finished dedupe rows older than `days` (past the senders' retry windows: Telegram keeps
-/// an update for 24 hours, Replicate retries a webhook for minutes), at most `limit` of each kind.
+/// Deletes dedupe rows older than `days` (past the senders' retry windows: Telegram keeps an update
+/// for 24 hours, Replicate retries a webhook for minutes), at most `limit` of each kind: finished
+/// ones, and claims never finished (a handler that died, or one that changed nothing and left its
+/// claim as it was).
 pub async fn prune(db: &impl GenericClient, days: i32, limit: i64) -> Result<u64, DbError> {
     let mut pruned = 0;
     for (table, key) in DEDUPE_TABLES {
         let sql = format!(
             "DELETE FROM {table} WHERE {key} IN (
-                 SELECT {key} FROM {table}
-                 WHERE status = 'done' AND done_at < now() - make_interval(days => $1) LIMIT $2)"
+                 (SELECT {key} FROM {table}
+                  WHERE status = 'done' AND done_at < now() - make_interval(days => $1)
+                  UNION ALL
+                  SELECT {key} FROM {table}
+                  WHERE status = 'processing' AND claimed_at < now() - make_interval(days => $1))
+                 LIMIT $2)"
         );
         pruned += db.execute_typed(&sql, &[int4(&days), int8(&limit)]).await?;
     }

@@ -432,17 +432,19 @@ async fn a_paid_training_gets_its_job_even_when_the_queue_fails_at_submit() {
 async fn dedupe_and_effect_rows_are_pruned_only_past_their_windows() {
     let t = test_db().await;
     let conn = t.db.conn().await.unwrap();
-    for id in [1, 2, 3] {
+    for id in [1, 2, 3, 4] {
         let update = Delivery::TelegramUpdate(id);
         deliveries::claim(&**conn, update).await.unwrap();
         deliveries::finish(&**conn, update).await.unwrap();
     }
-    // Update 1 was done long ago, 2 yesterday (inside Telegram's window), 3 is still being handled.
+    // Update 1 was done long ago, 2 yesterday (inside Telegram's window), 3 is being handled now,
+    // 4 was claimed long ago and never finished (its handler died, or it changed nothing).
     conn.batch_execute(
         "UPDATE processed_updates SET done_at = now() - interval '8 days' WHERE update_id = 1;
          UPDATE processed_updates SET done_at = now() - interval '1 day' WHERE update_id = 2;
+         UPDATE processed_updates SET status = 'processing', done_at = NULL WHERE update_id = 3;
          UPDATE processed_updates SET status = 'processing', done_at = NULL,
-             claimed_at = now() - interval '9 days' WHERE update_id = 3;",
+             claimed_at = now() - interval '9 days' WHERE update_id = 4;",
     )
     .await
     .unwrap();
@@ -465,7 +467,7 @@ async fn dedupe_and_effect_rows_are_pruned_only_past_their_windows() {
     .await
     .unwrap();
 
-    assert_eq!(deliveries::prune(&**conn, 7, 100).await.unwrap(), 1);
+    assert_eq!(deliveries::prune(&**conn, 7, 100).await.unwrap(), 2);
     assert_eq!(
         shared::repo::effects::prune(&**conn, 30, 100)
             .await
@@ -481,6 +483,19 @@ async fn dedupe_and_effect_rows_are_pruned_only_past_their_windows() {
     );
     assert_eq!(
         deliveries::claim(&**conn, Delivery::TelegramUpdate(1))
+            .await
+            .unwrap(),
+        Claim::Claimed,
+        "pruned"
+    );
+    assert_eq!(
+        deliveries::claim(&**conn, Delivery::TelegramUpdate(3))
+            .await
+            .unwrap(),
+        Claim::InProgress
+    );
+    assert_eq!(
+        deliveries::claim(&**conn, Delivery::TelegramUpdate(4))
             .await
             .unwrap(),
         Claim::Claimed,

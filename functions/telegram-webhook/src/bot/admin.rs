@@ -187,11 +187,7 @@ async fn show_user(ctx: &Ctx<'_>, user: users::User) -> Result<(), BotError> {
 async fn show_admins(ctx: &Ctx<'_>) -> Result<(), BotError> {
     let db = ctx.services().db();
     let list = admins::list(&**db.conn().await?).await?;
-    ctx.finish_with(
-        ctx.t()
-            .admin_admins(&ctx.services().config.admin_ids, &list),
-        None,
-    )
+    ctx.finish_with(ctx.t().admin_admins(&ctx.config().admin_ids, &list), None)
 }
 
 async fn show_styles(ctx: &Ctx<'_>) -> Result<(), BotError> {

@@ -99,11 +99,11 @@ async fn show_page(ctx: &Ctx<'_>, tag: Option<&str>, page: u32) -> Result<(), Bo
         1 => {
             let (url, name) = previews.into_iter().next().expect("one preview");
             let request = ctx
-                .telegram
+                .telegram()
                 .bot
                 .send_photo(ChatId(ctx.user.id), InputFile::url(url))
                 .caption(name);
-            ctx.telegram.call(request).await.map(|_| ())
+            ctx.telegram().call(request).await.map(|_| ())
         }
         _ => {
             let media = previews
@@ -112,9 +112,9 @@ async fn show_page(ctx: &Ctx<'_>, tag: Option<&str>, page: u32) -> Result<(), Bo
                     InputMedia::Photo(InputMediaPhoto::new(InputFile::url(url)).caption(name))
                 })
                 .collect::<Vec<_>>();
-            ctx.telegram
+            ctx.telegram()
                 .call(
-                    ctx.telegram
+                    ctx.telegram()
                         .bot
                         .send_media_group(ChatId(ctx.user.id), media),
                 )
@@ -242,7 +242,7 @@ pub async fn on_prompt(
         Ok(prompt) => prompt,
         Err(e) => return ctx.explain(e.into()).await,
     };
-    let product = &ctx.services().config.product;
+    let product = &ctx.config().product;
     let row: Vec<(String, Callback)> = (MIN_IMAGES..=MAX_IMAGES)
         .map(|images| {
             (

@@ -100,13 +100,16 @@ impl WebhookReply {
 
 /// One update's context: who, in which language, and how to answer.
 pub struct Ctx<'a> {
-    pub state: &'a State,
-    pub telegram: &'a Telegram,
+    state: &'a State,
+    telegram: &'a Telegram,
     pub user: User,
     pub lang: Lang,
     /// The dialogue state as of this update's last write (the user row holds it as loaded).
     dialog: std::sync::Mutex<Dialog>,
     final_reply: std::sync::Mutex<Option<WebhookReply>>,
+    /// Whether the handling reached for the database or the Bot API (beyond the final reply), so it
+    /// may have changed something: see [`Handling::acted`].
+    acted: std::sync::atomic::AtomicBool,
 }
 
 impl Ctx<'_> {
@@ -137,13 +140,26 @@ impl Ctx<'_> {
         self.final_reply.lock().expect("final reply").take()
     }
 
+    /// The function's parts, to read or change something: the handling counts as having acted.
     pub fn services(&self) -> &shared::services::Services {
+        self.acted.store(true, std::sync::atomic::Ordering::Relaxed);
         &self.state.services
+    }
+
+    /// The Bot API client, to call it beyond the final reply: the handling counts as having acted.
+    pub fn telegram(&self) -> &Telegram {
+        self.acted.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.telegram
+    }
+
+    /// The configuration (reading it changes nothing).
+    pub fn config(&self) -> &shared::config::Config {
+        &self.state.services.config
     }
 
     /// The user's admin role (owner from ADMIN_IDS, or an admin an owner added), if any.
     pub async fn role(&self) -> Result<Option<usecases::admin::Role>, BotError> {
-        if self.services().config.is_admin(self.user.id) {
+        if self.config().is_admin(self.user.id) {
             return Ok(Some(usecases::admin::Role::Owner));
         }
         let db = self.services().db();
@@ -188,14 +204,14 @@ impl Ctx<'_> {
         markup: Option<ReplyMarkup>,
     ) -> Result<Message, TelegramError> {
         let mut request = self
-            .telegram
+            .telegram()
             .bot
             .send_message(ChatId(self.user.id), text)
             .parse_mode(ParseMode::Html);
         if let Some(markup) = markup {
             request = request.reply_markup(markup);
         }
-        self.telegram.call(request).await
+        self.telegram().call(request).await
     }
 
     /// Edits one of our messages in the user's chat ("not modified" is fine; a blocked user is
@@ -209,7 +225,7 @@ impl Ctx<'_> {
         markup: Option<InlineKeyboardMarkup>,
     ) -> Result<bool, BotError> {
         let mut request = self
-            .telegram
+            .telegram()
             .bot
             .edit_message_text(ChatId(self.user.id), MessageId(message_id as i32), text)
             .parse_mode(ParseMode::Html);
@@ -217,7 +233,7 @@ impl Ctx<'_> {
             request = request.reply_markup(markup);
         }
         use teloxide_core::{ApiError, RequestError};
-        match self.telegram.call(request).await {
+        match self.telegram().call(request).await {
             Ok(_) | Err(TelegramError::Blocked) => Ok(true),
             Err(TelegramError::Request(RequestError::Api(ApiError::MessageNotModified))) => {
                 Ok(true)
@@ -333,13 +349,24 @@ pub fn payment_of(update: &teloxide_core::types::Update) -> Option<shared::effec
     })
 }
 
+/// How an update was handled: the final reply for the webhook response, and whether anything else
+/// happened.
+#[derive(Debug, Default)]
+pub struct Handling {
+    pub reply: Option<WebhookReply>,
+    /// The handling reached for the database or the Bot API beyond the final reply. When it did not,
+    /// handling the update again changes nothing, and until Telegram has the webhook's response the
+    /// reply is not delivered: such an update need not be, and should not be, recorded as done.
+    pub acted: bool,
+}
+
 /// Handles one update (already claimed as ours) from its [`sender`], registered (with whether they
-/// are new). Returns the final reply for the webhook response.
+/// are new).
 pub async fn handle(
     state: &State,
     update: teloxide_core::types::Update,
     sender: Option<(User, bool)>,
-) -> Result<Option<WebhookReply>, BotError> {
+) -> Result<Handling, BotError> {
     let telegram = state.services.telegram()?;
     let context = |user: User| {
         let lang = Lang::from_code(user.language_code.as_deref());
@@ -350,25 +377,33 @@ pub async fn handle(
             user,
             lang,
             final_reply: std::sync::Mutex::new(None),
+            acted: std::sync::atomic::AtomicBool::new(false),
         }
+    };
+    let finished = |ctx: Ctx<'_>| Handling {
+        reply: ctx.take_final_reply(),
+        acted: ctx.acted.into_inner(),
     };
     match (update.kind, sender) {
         (UpdateKind::Message(message), Some((user, created))) => {
             let ctx = context(user);
             on_message(&ctx, created, &message).await?;
-            Ok(ctx.take_final_reply())
+            Ok(finished(ctx))
         }
         (UpdateKind::CallbackQuery(query), Some((user, _))) => {
             let ctx = context(user);
             on_callback(&ctx, &query).await?;
-            Ok(ctx.take_final_reply())
+            Ok(finished(ctx))
         }
         (UpdateKind::PreCheckoutQuery(query), _) => {
             payments::pre_checkout(state, telegram, &query).await?;
-            Ok(None)
+            Ok(Handling {
+                reply: None,
+                acted: true,
+            })
         }
         // Groups, channels, other bots, and update kinds we did not ask for.
-        _ => Ok(None),
+        _ => Ok(Handling::default()),
     }
 }
 
@@ -409,7 +444,7 @@ async fn on_message(ctx: &Ctx<'_>, created: bool, message: &Message) -> Result<(
         }
         Command::PaySupport => ctx.finish_with(t.pay_support(&support_contact(ctx)), None),
         Command::Terms => {
-            let product = &ctx.services().config.product;
+            let product = &ctx.config().product;
             let text = t.terms(
                 &support_contact(ctx),
                 shared::domain::rules::training_cost(product),
@@ -464,16 +499,20 @@ async fn on_text(ctx: &Ctx<'_>, text: &str) -> Result<(), BotError> {
 
 async fn start(ctx: &Ctx<'_>, created: bool, payload: &str) -> Result<(), BotError> {
     let t = ctx.t();
-    let services = ctx.services();
-    let db = services.db();
-    let referrer =
-        usecases::referrals::join(&**db.conn().await?, &ctx.user, created, payload).await?;
     ctx.set_dialog(&Dialog::Idle).await?;
     // The messages below go to other chats, so the welcome can still be the webhook's response.
     ctx.finish_with(
         t.welcome(&html(&ctx.user.first_name)),
         Some(keyboards::main_menu(t)),
     )?;
+    // Nobody to tell of a known user's /start without a referral code (joining needs one).
+    if !created && payload.is_empty() {
+        return Ok(());
+    }
+    let services = ctx.services();
+    let db = services.db();
+    let referrer =
+        usecases::referrals::join(&**db.conn().await?, &ctx.user, created, payload).await?;
     // The referrer and the admins are told through the effect log: once, and retried if Telegram
     // fails now.
     let mut written = Written::new();
@@ -606,8 +645,8 @@ async fn referral(ctx: &Ctx<'_>) -> Result<(), BotError> {
     let t = ctx.t();
     let db = ctx.services().db();
     let stats = referrals::statistics(&**db.conn().await?, ctx.user.id).await?;
-    let link = ctx.telegram.start_link(&ctx.user.referral_code).await?;
-    let bonus = ctx.services().config.product.referral_bonus;
+    let link = ctx.telegram().start_link(&ctx.user.referral_code).await?;
+    let bonus = ctx.config().product.referral_bonus;
     ctx.finish_with(
         t.referral(&link, stats.joined, stats.paid, stats.bonus_tokens, bonus),
         None,
@@ -617,26 +656,26 @@ async fn referral(ctx: &Ctx<'_>) -> Result<(), BotError> {
 async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotError> {
     let t = ctx.t();
     let answer = |text: Option<String>| {
-        let mut request = ctx.telegram.bot.answer_callback_query(query.id.clone());
+        let mut request = ctx.telegram().bot.answer_callback_query(query.id.clone());
         if let Some(text) = text {
             request = request.text(text);
         }
         request
     };
     if ctx.user.is_blocked {
-        ctx.telegram
+        ctx.telegram()
             .call(answer(Some(t.blocked.to_owned())))
             .await?;
         return Ok(());
     }
     let Some(callback) = query.data.as_deref().and_then(Callback::parse) else {
-        ctx.telegram
+        ctx.telegram()
             .call(answer(Some(t.outdated_button.to_owned())))
             .await?;
         return Ok(());
     };
     // Stop the button's spinner first: Telegram shows it until the query is answered.
-    ctx.telegram.call(answer(None)).await?;
+    ctx.telegram().call(answer(None)).await?;
     match callback {
         Callback::StartTraining { model_id } => training::submit(ctx, model_id).await,
         Callback::Draft { model_id, resume } => training::on_draft(ctx, model_id, resume).await,
@@ -694,7 +733,7 @@ pub fn split_command(text: &str) -> (Option<&str>, &str) {
 /// Whom to write to, as HTML: `SUPPORT_CONTACT` (an `@username` as it is, a link or an e-mail
 /// address linked), else a link to the first owner's chat.
 fn support_contact(ctx: &Ctx<'_>) -> String {
-    let config = &ctx.services().config;
+    let config = ctx.config();
     let t = ctx.t();
     match config.support_contact.as_deref() {
         Some(contact) if contact.starts_with("https://") || contact.starts_with("tg://") => {

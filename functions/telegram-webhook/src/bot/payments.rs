@@ -19,7 +19,7 @@ pub async fn offer(ctx: &Ctx<'_>) -> Result<(), BotError> {
     let t = ctx.t();
     let db = ctx.services().db();
     let discount = promos::pending_discount(&**db.conn().await?, ctx.user.id).await?;
-    let mut packs = ctx.services().config.product.packs.clone();
+    let mut packs = ctx.config().product.packs.clone();
     let mut text = t.buy_header.to_owned();
     if let Some(d) = discount {
         for pack in &mut packs {
@@ -61,7 +61,7 @@ pub async fn send_invoice(ctx: &Ctx<'_>, pack_id: &str) -> Result<(), BotError> 
     };
     let pack = &plan.pack;
     let invoice = notify::texts(ctx.lang);
-    let mut request = ctx.telegram.bot.send_invoice(
+    let mut request = ctx.telegram().bot.send_invoice(
         ChatId(ctx.user.id),
         invoice.invoice_title(pack.tokens),
         invoice.invoice_description(pack.tokens),
@@ -73,10 +73,10 @@ pub async fn send_invoice(ctx: &Ctx<'_>, pack_id: &str) -> Result<(), BotError> 
         )],
     );
     // Stars need an empty provider token; other currencies go through the configured provider.
-    if let Some(token) = &ctx.services().config.product.provider_token {
+    if let Some(token) = &ctx.config().product.provider_token {
         request = request.provider_token(token.expose().to_owned());
     }
-    let result = ctx.telegram.call(request).await;
+    let result = ctx.telegram().call(request).await;
     match result {
         Ok(_) | Err(shared::telegram::TelegramError::Blocked) => Ok(()),
         Err(e) => Err(e.into()),

@@ -206,7 +206,7 @@ async fn show_status(
     full: bool,
 ) -> Result<(), BotError> {
     let t = ctx.t();
-    let cost = shared::domain::rules::training_cost(&ctx.services().config.product);
+    let cost = shared::domain::rules::training_cost(&ctx.config().product);
     let mut text = t.photos_status(total, MIN_PHOTOS, MAX_PHOTOS, cost);
     if full {
         text.push_str("\n\n");

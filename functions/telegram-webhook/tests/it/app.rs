@@ -70,6 +70,16 @@ impl App {
         assert!(response.status().is_success());
     }
 
+    /// Posts an update whose response never reaches Telegram (the connection drops): a method named
+    /// in it is not called.
+    pub async fn post_unanswered(&self, update: &Value) -> RouterAnswer {
+        router::send(
+            &self.instances[0],
+            router::telegram_update(update, Some(WEBHOOK_SECRET)),
+        )
+        .await
+    }
+
     pub async fn post(&self, update: &Value, secret: Option<&str>) -> (StatusCode, Value) {
         self.post_to(0, update, secret).await
     }

@@ -174,3 +174,81 @@ async fn a_known_user_as_they_are_is_read_not_written() {
     );
     assert_eq!(app.user(1).await.unwrap().first_name, "Anna");
 }
+
+/// Where the update's claim stands: `processing` (claimed, not recorded as done), `done`, or none.
+async fn claim_of(app: &App, update_id: i64) -> Option<String> {
+    app.env
+        .db()
+        .conn()
+        .await
+        .unwrap()
+        .query_opt(
+            "SELECT status FROM processed_updates WHERE update_id = $1",
+            &[&update_id],
+        )
+        .await
+        .unwrap()
+        .map(|row| row.get(0))
+}
+
+#[tokio::test]
+async fn an_answer_telegram_never_got_is_given_again_on_redelivery() {
+    let app = App::spawn().await;
+    let ann = app.started(1, TgUser::new(1001, "Ann")).await;
+    let update = updates::text(2, &ann, "/help");
+    // The answer rides in the response, which Telegram does not get (the connection drops).
+    let first = app.post_unanswered(&update).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(first.body["method"], "sendMessage", "{}", first.body);
+    assert_eq!(
+        claim_of(&app, 2).await.as_deref(),
+        Some("processing"),
+        "a read-only update is not recorded as done"
+    );
+
+    // Redelivered while the claim's lease runs: come back later (nothing sent twice meanwhile).
+    let (status, _) = app.post(&update, Some(WEBHOOK_SECRET)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+
+    // Redelivered after it: answered again, so the person gets the answer once.
+    app.env
+        .db()
+        .conn()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE processed_updates SET claimed_at = now() - interval '3 minutes' WHERE update_id = 2",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (status, body) = app.post(&update, Some(WEBHOOK_SECRET)).await;
+    assert_eq!(status, StatusCode::OK);
+    let reply: ReplyInBody = serde_json::from_value(body.clone()).expect("the answer again");
+    assert!(reply.text.contains("What I can do"), "{}", reply.text);
+    assert_eq!(
+        app.env.telegram.sent_to(1001).len(),
+        2,
+        "the welcome and one help"
+    );
+}
+
+#[tokio::test]
+async fn an_update_that_changed_something_is_recorded_as_done() {
+    let app = App::spawn().await;
+    let ann = app.started(1, TgUser::new(1001, "Ann")).await;
+    assert_eq!(
+        claim_of(&app, 1).await.as_deref(),
+        Some("done"),
+        "registered"
+    );
+    // /train changes the dialogue and sends its status message: handled once, whatever comes later.
+    app.send(&updates::text(2, &ann, "/train")).await;
+    assert_eq!(claim_of(&app, 2).await.as_deref(), Some("done"));
+    let sent = app.env.telegram.sent_to(1001).len();
+    assert_eq!(
+        app.send(&updates::text(2, &ann, "/train")).await,
+        StatusCode::OK
+    );
+    assert_eq!(app.env.telegram.sent_to(1001).len(), sent);
+}

@@ -14,10 +14,12 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde_json::json;
 use shared::auth::{self, InitDataError};
-use shared::repo::users::{self, User};
+use shared::db::Client;
+use shared::repo::users::{self, TelegramProfile, User};
+use shared::usecases::users::FROM_THE_MINI_APP;
 use shared::usecases::{self, admin::Role};
 
-use crate::error::Error;
+use crate::error::{ApiResult, Error};
 use crate::State;
 
 /// The caller, registered, not blocked.
@@ -81,16 +83,21 @@ pub fn init_data_of(parts: &Parts) -> Result<&str, InitDataError> {
     Ok(data)
 }
 
-impl FromRequestParts<Arc<State>> for AuthUser {
+/// The caller as their init data says, checked but not yet looked up: for a route that reads, so that
+/// the caller's row and the route's answer come in one round trip ([`Caller::with`]).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    profile: TelegramProfile,
+    start_param: Option<String>,
+}
+
+impl FromRequestParts<Arc<State>> for Caller {
     type Rejection = Error;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &Arc<State>,
     ) -> Result<Self, Self::Rejection> {
-        if let Some(known) = parts.extensions.get::<AuthUser>() {
-            return Ok(known.clone());
-        }
         let services = &state.services;
         let token =
             services
@@ -117,45 +124,65 @@ impl FromRequestParts<Arc<State>> for AuthUser {
             .with_details(json!({"reason": "no_user"})));
         };
         let profile = web_user.profile();
-        if profile.first_name.contains('\0')
-            || profile
-                .username
-                .as_deref()
-                .is_some_and(|u| u.contains('\0'))
-            || profile
-                .last_name
-                .as_deref()
-                .is_some_and(|u| u.contains('\0'))
-            || profile
-                .language_code
-                .as_deref()
-                .is_some_and(|u| u.contains('\0'))
+        let has_nul = |text: Option<&str>| text.is_some_and(|t| t.contains('\0'));
+        if has_nul(Some(&profile.first_name))
+            || has_nul(profile.username.as_deref())
+            || has_nul(profile.last_name.as_deref())
+            || has_nul(profile.language_code.as_deref())
         {
             return Err(
                 unauthorized("invalid_init_data", "the user's names hold NUL characters")
                     .with_details(json!({"reason": "malformed"})),
             );
         }
+        tracing::Span::current().record("user_id", profile.id);
+        Ok(Caller {
+            profile,
+            start_param: init.start_param.filter(|c| !c.contains('\0')),
+        })
+    }
+}
 
-        let db = services.db();
-        let conn = db.conn().await?;
-        let known = users::get(&**conn, profile.id).await?;
-        // A blocked account changes nothing, not even its names.
+impl Caller {
+    /// The caller, registered and not blocked, with `read` of their data: the caller's row and the
+    /// read are sent together on one connection (tokio-postgres pipelines them), so a known caller
+    /// costs one round trip. A new or renamed caller is written first and read for again.
+    pub async fn with<T, E>(
+        self,
+        state: &State,
+        read: impl AsyncFn(&Client, i64) -> Result<T, E>,
+    ) -> ApiResult<(AuthUser, T)>
+    where
+        Error: From<E>,
+    {
+        let conn = state.conn().await?;
+        let id = self.profile.id;
+        let (known, answer) = tokio::join!(users::get(&**conn, id), read(&**conn, id));
+        let known = known?;
+        let current = known
+            .as_ref()
+            .is_some_and(|u| usecases::users::is_current(u, &self.profile, FROM_THE_MINI_APP));
+        let caller = self.meet(&conn, known).await?;
+        let answer = if current {
+            answer?
+        } else {
+            read(&**conn, id).await?
+        };
+        Ok((caller, answer))
+    }
+
+    /// Registers the caller or refreshes their names as `known` shows them (a blocked account changes
+    /// nothing, not even its names), and joins them through the referral code they came with.
+    async fn meet(self, db: &Client, known: Option<User>) -> ApiResult<AuthUser> {
         if known.as_ref().is_some_and(|u| u.is_blocked) {
-            return Err(Error::new(
-                StatusCode::FORBIDDEN,
-                "blocked",
-                "this account is blocked",
-            ));
+            return Err(blocked());
         }
         let (mut user, created) =
-            usecases::users::meet(&**conn, &profile, usecases::users::FROM_THE_MINI_APP, known)
-                .await?;
+            usecases::users::meet(db, &self.profile, FROM_THE_MINI_APP, known).await?;
         // (The service decides whether the user is new enough to be referred, with no query
         // for one who is not.)
-        if let Some(code) = init.start_param.as_deref().filter(|c| !c.contains('\0')) {
-            if let Some(referrer) = usecases::referrals::join(&**conn, &user, created, code).await?
-            {
+        if let Some(code) = self.start_param.as_deref() {
+            if let Some(referrer) = usecases::referrals::join(db, &user, created, code).await? {
                 tracing::info!(
                     user_id = user.id,
                     referrer,
@@ -164,16 +191,32 @@ impl FromRequestParts<Arc<State>> for AuthUser {
                 user.referred_by = Some(referrer);
             }
         }
-        drop(conn);
         if user.is_blocked {
-            return Err(Error::new(
-                StatusCode::FORBIDDEN,
-                "blocked",
-                "this account is blocked",
-            ));
+            return Err(blocked());
         }
-        tracing::Span::current().record("user_id", user.id);
-        let auth = AuthUser { user, created };
+        Ok(AuthUser { user, created })
+    }
+}
+
+fn blocked() -> Error {
+    Error::new(StatusCode::FORBIDDEN, "blocked", "this account is blocked")
+}
+
+impl FromRequestParts<Arc<State>> for AuthUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<State>,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(known) = parts.extensions.get::<AuthUser>() {
+            return Ok(known.clone());
+        }
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let conn = state.conn().await?;
+        let known = users::get(&**conn, caller.profile.id).await?;
+        let auth = caller.meet(&conn, known).await?;
+        drop(conn);
         parts.extensions.insert(auth.clone());
         Ok(auth)
     }

@@ -16,12 +16,12 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures::future::BoxFuture;
 use tokio_postgres::config::SslMode;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::NoTls;
 
 use crate::config::DatabaseConfig;
 
 pub use deadpool_postgres::{Object as Connection, Transaction};
-pub use tokio_postgres::GenericClient;
+pub use tokio_postgres::{Client, GenericClient};
 
 mod embedded {
     refinery::embed_migrations!("../migrations");

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Caller};
 use crate::error::{check_text, ApiResult, Error, Json, Path, Query};
 use crate::idempotency::IdempotencyKey;
 use crate::pagination::{PageParams, Paginated};
@@ -38,11 +38,15 @@ pub fn router() -> OpenApiRouter<Arc<State>> {
               AuthErrors, Invalid))]
 async fn list_generations(
     AxumState(state): AxumState<Arc<State>>,
-    caller: AuthUser,
+    caller: Caller,
     Query(params): Query<PageParams>,
 ) -> ApiResult<JsonResponse<Paginated<Generation>>> {
     let page = params.page()?;
-    let rows = generations::list_for_user(&**state.conn().await?, caller.user.id, page).await?;
+    let (_, rows) = caller
+        .with(&state, async move |db, user_id| {
+            generations::list_for_user(db, user_id, page).await
+        })
+        .await?;
     let images = Images::for_response(&state).await?;
     Ok(JsonResponse(Paginated::map_rows(
         rows,
@@ -58,12 +62,15 @@ async fn list_generations(
     responses((status = 200, description = "The generation", body = Generation), AuthErrors, NotFound))]
 async fn get_generation(
     AxumState(state): AxumState<Arc<State>>,
-    caller: AuthUser,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<JsonResponse<Generation>> {
-    let generation = generations::get_owned(&**state.conn().await?, id, caller.user.id)
-        .await?
-        .ok_or_else(|| Error::not_found("generation"))?;
+    let (_, generation) = caller
+        .with(&state, async move |db, user_id| {
+            generations::get_owned(db, id, user_id).await
+        })
+        .await?;
+    let generation = generation.ok_or_else(|| Error::not_found("generation"))?;
     let images = Images::for_response(&state).await?;
     Ok(JsonResponse(Generation::signed(generation, &images)))
 }

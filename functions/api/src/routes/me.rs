@@ -11,7 +11,7 @@ use shared::usecases;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Caller};
 use crate::error::{ApiResult, Error, Path};
 use crate::responses::{AuthErrors, NotFound};
 use crate::views::payments::Prices;
@@ -41,9 +41,14 @@ pub async fn referral_link(services: &Services, code: &str) -> Option<String> {
 /// The caller's profile, balance, referral link and prices.
 #[utoipa::path(get, path = "/api/me", tag = "me", security(("tma" = [])),
     responses((status = 200, description = "The caller", body = Me), AuthErrors))]
-async fn me(AxumState(state): AxumState<Arc<State>>, caller: AuthUser) -> ApiResult<Json<Me>> {
+async fn me(AxumState(state): AxumState<Arc<State>>, caller: Caller) -> ApiResult<Json<Me>> {
+    let (caller, role) = caller
+        .with(&state, {
+            let state = state.clone();
+            async move |db, user_id| usecases::admin::role(&state.services, db, user_id).await
+        })
+        .await?;
     let services = &state.services;
-    let role = usecases::admin::role(services, &**state.conn().await?, caller.user.id).await?;
     let referral_link = referral_link(services, &caller.user.referral_code).await;
     Ok(Json(Me {
         profile: caller.user.into(),

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Caller};
 use crate::error::{ApiResult, Error, Json, Path, Query};
 use crate::pagination::{PageParams, Paginated};
 use crate::responses::{AuthErrors, Conflict, Invalid, JsonBody, NotFound, Upstream};
@@ -39,11 +39,15 @@ pub fn router() -> OpenApiRouter<Arc<State>> {
               AuthErrors, Invalid))]
 async fn list_models(
     AxumState(state): AxumState<Arc<State>>,
-    caller: AuthUser,
+    caller: Caller,
     Query(params): Query<PageParams>,
 ) -> ApiResult<JsonResponse<Paginated<Model>>> {
     let page = params.page()?;
-    let rows = models::list_for_user(&**state.conn().await?, caller.user.id, page).await?;
+    let (_, rows) = caller
+        .with(&state, async move |db, user_id| {
+            models::list_for_user(db, user_id, page).await
+        })
+        .await?;
     let images = Images::for_response(&state).await?;
     Ok(JsonResponse(Paginated::map_rows(
         rows,
@@ -59,12 +63,15 @@ async fn list_models(
     responses((status = 200, description = "The model", body = Model), AuthErrors, NotFound))]
 async fn get_model(
     AxumState(state): AxumState<Arc<State>>,
-    caller: AuthUser,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<JsonResponse<Model>> {
-    let model = models::get_owned(&**state.conn().await?, id, caller.user.id)
-        .await?
-        .ok_or_else(|| Error::not_found("model"))?;
+    let (_, model) = caller
+        .with(&state, async move |db, user_id| {
+            models::get_owned(db, id, user_id).await
+        })
+        .await?;
+    let model = model.ok_or_else(|| Error::not_found("model"))?;
     let images = Images::for_response(&state).await?;
     Ok(JsonResponse(Model::signed(model, &images)))
 }

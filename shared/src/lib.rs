@@ -2,6 +2,7 @@
 
 pub mod attempts;
 pub mod auth;
+pub mod aws;
 pub mod config;
 pub mod db;
 pub mod dispatch;

@@ -175,7 +175,7 @@ pub enum Retry {
 async fn sqs_client(client: &OnceCell<aws_sdk_sqs::Client>) -> &aws_sdk_sqs::Client {
     client
         .get_or_init(|| async {
-            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let config = crate::aws::sdk_config(None).await;
             aws_sdk_sqs::Client::new(&config)
         })
         .await

@@ -187,10 +187,7 @@ async fn default_credentials(
     region: &str,
     setting: &'static str,
 ) -> Result<aws_credential_types::Credentials, SecretsError> {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(region.to_owned()))
-        .load()
-        .await;
+    let config = crate::aws::sdk_config(Some(region)).await;
     let provider = config
         .credentials_provider()
         .expect("the default chain always has a credentials provider");

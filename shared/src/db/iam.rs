@@ -50,10 +50,7 @@ impl TokenSigner {
         let provider = self
             .provider
             .get_or_init(|| async {
-                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .region(aws_config::Region::new(self.region.clone()))
-                    .load()
-                    .await;
+                let config = crate::aws::sdk_config(Some(&self.region)).await;
                 config
                     .credentials_provider()
                     .expect("the default chain always has a credentials provider")

@@ -64,6 +64,7 @@ impl Moto {
             .region(Region::new(REGION))
             .endpoint_url(self.url())
             .credentials_provider(credentials())
+            .http_client(shared::aws::http_client())
             .build();
         aws_sdk_sqs::Client::from_conf(config)
     }

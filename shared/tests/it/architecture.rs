@@ -322,7 +322,14 @@ fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>>
 
 /// The layers of `shared`, bottom first, as docs/architecture.md lists them.
 const LAYERS: &[&[&str]] = &[
-    &["config", "secrets", "signature", "telemetry", "metrics"],
+    &[
+        "aws",
+        "config",
+        "secrets",
+        "signature",
+        "telemetry",
+        "metrics",
+    ],
     &["domain"],
     &["db", "repo"],
     &["telegram", "replicate", "queue", "fetch", "auth", "storage"],

@@ -93,7 +93,7 @@ load() { # name, then wrk arguments
 BASE=100000000 TEXT=/start SECRET=bench-secret-0123456789abcdef0123456789 load "POST /telegram/webhook: /start" -s "$bench/update.lua" "$url"
 BASE=200000000 TEXT=/help SECRET=bench-secret-0123456789abcdef0123456789 load "POST /telegram/webhook: /help" -s "$bench/update.lua" "$url"
 load "GET /api/models" -H "Authorization: $admin" "$url/api/models"
-AUTH_FILE=$work/auth.txt BODY="{\"model_id\":$model_id,\"prompt\":\"a portrait in the rain\",\"count\":1}" \
+AUTH_FILE=$work/auth.txt MODEL_ID=$model_id \
   load "POST /api/generations" -s "$bench/generate.lua" "$url"
 load "GET /health" "$url/health"
 

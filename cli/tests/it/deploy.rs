@@ -749,3 +749,27 @@ fn reserved_concurrency_is_off_by_default_and_leaves_the_bot_its_share() {
         );
     }
 }
+
+#[test]
+fn the_replicate_signing_secret_is_read_by_the_deploy() {
+    for (set, params) in parameter_sets() {
+        let template = resolved(&params);
+        let resources = &template["Resources"];
+        assert_eq!(
+            resources["ReplicateWebhookSigningSecret"]["Type"],
+            "Custom::ReplicateWebhookSecret"
+        );
+        assert_eq!(
+            resources["ReplicateWebhookSecret"]["Properties"]["SecretString"],
+            serde_json::json!({"Fn::GetAtt": ["ReplicateWebhookSigningSecret", "Key"]}),
+            "nobody copies it by hand ({set})"
+        );
+        if resources.get("NatGateway").is_some() {
+            assert!(
+                waits_for(&template, "ReplicateWebhookSigningSecret")
+                    .contains("PrivateDefaultRoute"),
+                "Replicate is reached through the NAT ({set})"
+            );
+        }
+    }
+}

@@ -6,6 +6,9 @@
 //!   Delete leaves the database alone.
 //! - `Custom::TelegramWebhook`: registers `<ApiUrl>/telegram/webhook` with the secret token and the
 //!   command menus (what `dream-photo set-webhook` does); delete removes the webhook.
+//! - `Custom::ReplicateWebhookSecret`: reads the account's webhook signing secret from Replicate
+//!   (`GET /v1/webhooks/default/secret` with the API token) and returns it as the `Key` attribute,
+//!   `NoEcho`, for the stack to keep in its secret: nobody copies it by hand. Delete does nothing.
 //!
 //! Every request is answered, success or failure, by a PUT of the JSON response to the pre-signed
 //! `ResponseURL`: a failure carries the error as its `Reason`, so CloudFormation shows it and rolls
@@ -46,12 +49,15 @@ pub enum RequestType {
 /// The resource types this function serves.
 pub const MIGRATIONS: &str = "Custom::Migrations";
 pub const TELEGRAM_WEBHOOK: &str = "Custom::TelegramWebhook";
+pub const REPLICATE_WEBHOOK_SECRET: &str = "Custom::ReplicateWebhookSecret";
 
 /// What happened, for the response.
 #[derive(Debug)]
 struct Outcome {
     physical_id: String,
     data: Value,
+    /// The data is a secret: CloudFormation masks it (`NoEcho`) wherever it would show it.
+    no_echo: bool,
 }
 
 /// Handles one request and reports it to CloudFormation. `Err` only when even the report could not
@@ -75,6 +81,7 @@ pub async fn handle(
                 "RequestId": request.request_id,
                 "LogicalResourceId": request.logical_resource_id,
                 "Data": outcome.data,
+                "NoEcho": outcome.no_echo,
             })
         }
         Err(error) => {
@@ -109,10 +116,20 @@ async fn run(
     let physical_id = physical_id(request);
     match (request.resource_type.as_str(), request.request_type) {
         // The schema stays: dropping people's data is never part of a deploy or a rollback.
-        (MIGRATIONS, RequestType::Delete) => Ok(Outcome {
+        (MIGRATIONS | REPLICATE_WEBHOOK_SECRET, RequestType::Delete) => Ok(Outcome {
             physical_id,
             data: json!({}),
+            no_echo: false,
         }),
+        (REPLICATE_WEBHOOK_SECRET, _) => {
+            let config = config(lookup).await?;
+            let key = replicate_signing_secret(&config, http).await?;
+            Ok(Outcome {
+                physical_id,
+                data: json!({ "Key": key }),
+                no_echo: true,
+            })
+        }
         (MIGRATIONS, _) => {
             let config = config(lookup).await?;
             let db = Db::connect_lazy(&config.database).map_err(chain)?;
@@ -121,6 +138,7 @@ async fn run(
             Ok(Outcome {
                 physical_id,
                 data: json!({ "Applied": applied }),
+                no_echo: false,
             })
         }
         (TELEGRAM_WEBHOOK, kind) => {
@@ -134,6 +152,7 @@ async fn run(
                 return Ok(Outcome {
                     physical_id,
                     data: json!({}),
+                    no_echo: false,
                 });
             }
             let config = config?;
@@ -153,10 +172,56 @@ async fn run(
             Ok(Outcome {
                 physical_id,
                 data: json!({ "WebhookUrl": url.as_str() }),
+                no_echo: false,
             })
         }
         (other, _) => Err(format!("unknown resource type {other}")),
     }
+}
+
+/// The account's webhook signing secret (`whsec_...`), as Replicate gives it to the token's owner.
+async fn replicate_signing_secret(
+    config: &Config,
+    http: &reqwest::Client,
+) -> Result<String, String> {
+    let token = config
+        .replicate
+        .api_token
+        .as_ref()
+        .ok_or("REPLICATE_API_TOKEN is not set")?;
+    let url = config
+        .replicate
+        .api_url
+        .join("webhooks/default/secret")
+        .map_err(|e| e.to_string())?;
+    let response = http
+        .get(url)
+        .bearer_auth(token.expose())
+        .timeout(std::time::Duration::from_secs(20))
+        .send()
+        .await
+        .map_err(|e| format!("Replicate did not answer: {}", chain(e)))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        return Err(format!(
+            "Replicate refused the API token ({status}): check ReplicateApiToken"
+        ));
+    }
+    if !status.is_success() {
+        return Err(format!(
+            "Replicate answered {status} for the webhook secret"
+        ));
+    }
+    let body: Value = response
+        .json()
+        .await
+        .map_err(|e| format!("Replicate's webhook secret is not JSON: {e}"))?;
+    let key = body["key"]
+        .as_str()
+        .ok_or("Replicate's answer has no webhook secret (key)")?;
+    shared::signature::WebhookSecret::parse(key)
+        .map_err(|e| format!("Replicate's webhook secret {e}"))?;
+    Ok(key.to_owned())
 }
 
 async fn unregister(config: Result<Config, String>, http: &reqwest::Client) -> Result<(), String> {

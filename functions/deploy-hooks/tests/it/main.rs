@@ -166,3 +166,111 @@ async fn deleting_the_stack_removes_the_webhook() {
     assert_eq!(reported(&cfn).await["Status"], "SUCCESS");
     assert_eq!(telegram.calls_of("deleteWebhook").len(), 1);
 }
+
+const REPLICATE_TOKEN: &str = "r8_test-token";
+
+/// Replicate's `GET /v1/webhooks/default/secret`, answering the right token only.
+async fn fake_replicate(key: &str) -> MockServer {
+    use wiremock::matchers::{header, path};
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/webhooks/default/secret"))
+        .and(header("authorization", format!("Bearer {REPLICATE_TOKEN}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "key": key })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(json!({ "detail": "Invalid token." })),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+fn replicate_vars(replicate: &MockServer, token: &str) -> HashMap<&'static str, String> {
+    HashMap::from([
+        ("REPLICATE_API_TOKEN", token.to_owned()),
+        ("REPLICATE_API_URL", format!("{}/v1", replicate.uri())),
+    ])
+}
+
+#[tokio::test]
+async fn the_replicate_signing_secret_is_fetched_for_the_stack_and_masked() {
+    let replicate = fake_replicate(testkit::REPLICATE_WEBHOOK_SECRET).await;
+    let cfn = response_url().await;
+    for kind in ["Create", "Update"] {
+        let event = request(
+            kind,
+            "Custom::ReplicateWebhookSecret",
+            &cfn.uri(),
+            json!({}),
+        );
+        run(event, &replicate_vars(&replicate, REPLICATE_TOKEN)).await;
+    }
+    let requests = cfn.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 2);
+    for request in requests {
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(body["Status"], "SUCCESS", "{body}");
+        assert_eq!(body["Data"]["Key"], testkit::REPLICATE_WEBHOOK_SECRET);
+        assert_eq!(body["NoEcho"], true, "CloudFormation never shows the key");
+        let physical = body["PhysicalResourceId"].as_str().unwrap();
+        assert!(!physical.contains("whsec_"), "the id is not the secret");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_replicate_token_fails_the_deploy_with_a_clear_reason() {
+    let replicate = fake_replicate(testkit::REPLICATE_WEBHOOK_SECRET).await;
+    let cfn = response_url().await;
+    let event = request(
+        "Create",
+        "Custom::ReplicateWebhookSecret",
+        &cfn.uri(),
+        json!({}),
+    );
+    run(event, &replicate_vars(&replicate, "r8_revoked")).await;
+    let body = reported(&cfn).await;
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains("refused the API token") && reason.contains("ReplicateApiToken"),
+        "{reason}"
+    );
+    assert!(body.get("Data").is_none());
+}
+
+#[tokio::test]
+async fn a_signing_secret_that_is_not_one_fails_the_deploy() {
+    let replicate = fake_replicate("not-a-whsec").await;
+    let cfn = response_url().await;
+    let event = request(
+        "Create",
+        "Custom::ReplicateWebhookSecret",
+        &cfn.uri(),
+        json!({}),
+    );
+    run(event, &replicate_vars(&replicate, REPLICATE_TOKEN)).await;
+    let body = reported(&cfn).await;
+    assert_eq!(body["Status"], "FAILED");
+    assert!(
+        body["Reason"].as_str().unwrap().contains("whsec_"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn deleting_the_signing_secret_resource_calls_nobody() {
+    let replicate = fake_replicate(testkit::REPLICATE_WEBHOOK_SECRET).await;
+    let cfn = response_url().await;
+    let event = request(
+        "Delete",
+        "Custom::ReplicateWebhookSecret",
+        &cfn.uri(),
+        json!({}),
+    );
+    run(event, &replicate_vars(&replicate, REPLICATE_TOKEN)).await;
+    assert_eq!(reported(&cfn).await["Status"], "SUCCESS");
+    assert!(replicate.received_requests().await.unwrap().is_empty());
+}

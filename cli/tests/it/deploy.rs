@@ -584,7 +584,7 @@ fn the_functions_log_in_as_the_runtime_role_and_the_migrations_as_the_owner() {
 
 /// The resources one depends on: DependsOn, and every Ref, Fn::GetAtt and ${...} of Fn::Sub in it.
 fn direct_dependencies(resource: &Value, names: &BTreeSet<String>) -> BTreeSet<String> {
-    fn walk(node: &Value, names: &BTreeSet<String>, found: &mut BTreeSet<String>) {
+    fn walk(node: &Value, found: &mut BTreeSet<String>) {
         match node {
             Value::Object(map) => {
                 for (key, value) in map {
@@ -604,13 +604,13 @@ fn direct_dependencies(resource: &Value, names: &BTreeSet<String>) -> BTreeSet<S
                                 let name = piece.split(['}', '.']).next().unwrap();
                                 found.insert(name.to_owned());
                             }
-                            walk(sub, names, found);
+                            walk(sub, found);
                         }
-                        _ => walk(value, names, found),
+                        _ => walk(value, found),
                     }
                 }
             }
-            Value::Array(list) => list.iter().for_each(|v| walk(v, names, found)),
+            Value::Array(list) => list.iter().for_each(|v| walk(v, found)),
             _ => {}
         }
     }
@@ -618,7 +618,7 @@ fn direct_dependencies(resource: &Value, names: &BTreeSet<String>) -> BTreeSet<S
         .iter()
         .map(|d| d.as_str().unwrap().to_owned())
         .collect();
-    walk(&resource["Properties"], names, &mut found);
+    walk(&resource["Properties"], &mut found);
     found.retain(|n| names.contains(n));
     found
 }

@@ -15,10 +15,12 @@
 //! back. Configuration and secrets are read per request, so that a bad setting is reported too
 //! instead of crashing the cold start (which would leave CloudFormation waiting for an hour).
 
+use std::time::{Duration, Instant};
+
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shared::config::Config;
-use shared::db::Db;
+use shared::db::{Db, DbError};
 use shared::telegram::Telegram;
 use telegram_webhook::registration;
 
@@ -60,6 +62,12 @@ struct Outcome {
     no_echo: bool,
 }
 
+/// How long the migrations wait for the database to accept a connection. A proxy that CloudFormation
+/// has just created may refuse connections for a few minutes while its target registers; the hook's
+/// timeout (300 s) leaves room to report after this.
+pub const CONNECT_WAIT: Duration = Duration::from_secs(240);
+const CONNECT_RETRY_EVERY: Duration = Duration::from_secs(10);
+
 /// Handles one request and reports it to CloudFormation. `Err` only when even the report could not
 /// be delivered (Lambda then logs it; CloudFormation times the resource out).
 pub async fn handle(
@@ -67,9 +75,19 @@ pub async fn handle(
     lookup: &(dyn Fn(&str) -> Option<String> + Sync),
     http: &reqwest::Client,
 ) -> Result<(), String> {
+    handle_with(event, lookup, http, CONNECT_WAIT).await
+}
+
+/// [`handle`], waiting at most `connect_wait` for the database.
+pub async fn handle_with(
+    event: Value,
+    lookup: &(dyn Fn(&str) -> Option<String> + Sync),
+    http: &reqwest::Client,
+    connect_wait: Duration,
+) -> Result<(), String> {
     let request: Request = serde_json::from_value(event)
         .map_err(|e| format!("not a CloudFormation custom resource request: {e}"))?;
-    let result = run(&request, lookup, http).await;
+    let result = run(&request, lookup, http, connect_wait).await;
     let body = match result {
         Ok(outcome) => {
             tracing::info!(resource = %request.logical_resource_id, kind = ?request.request_type, "done");
@@ -112,6 +130,7 @@ async fn run(
     request: &Request,
     lookup: &(dyn Fn(&str) -> Option<String> + Sync),
     http: &reqwest::Client,
+    connect_wait: Duration,
 ) -> Result<Outcome, String> {
     let physical_id = physical_id(request);
     match (request.resource_type.as_str(), request.request_type) {
@@ -133,7 +152,7 @@ async fn run(
         (MIGRATIONS, _) => {
             let config = config(lookup).await?;
             let db = Db::connect_lazy(&config.database).map_err(chain)?;
-            let applied = db.migrate().await.map_err(chain)?;
+            let applied = migrate(&db, connect_wait).await?;
             tracing::info!(applied, "migrations applied");
             Ok(Outcome {
                 physical_id,
@@ -222,6 +241,22 @@ async fn replicate_signing_secret(
     shared::signature::WebhookSecret::parse(key)
         .map_err(|e| format!("Replicate's webhook secret {e}"))?;
     Ok(key.to_owned())
+}
+
+/// Applies the migrations, trying again while no connection can be had (and only then: a failing
+/// migration fails at once), until `wait` is over.
+async fn migrate(db: &Db, wait: Duration) -> Result<usize, String> {
+    let deadline = Instant::now() + wait;
+    loop {
+        match db.migrate().await {
+            Ok(applied) => return Ok(applied),
+            Err(error @ DbError::Pool(_)) if Instant::now() + CONNECT_RETRY_EVERY < deadline => {
+                tracing::warn!(error = %chain(error), "no database connection yet; trying again");
+                tokio::time::sleep(CONNECT_RETRY_EVERY).await;
+            }
+            Err(error) => return Err(chain(error)),
+        }
+    }
 }
 
 async fn unregister(config: Result<Config, String>, http: &reqwest::Client) -> Result<(), String> {

@@ -2,6 +2,7 @@
 //! ResponseURL (here a fake that records the PUT), the database of the test harness, the fake Bot API.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use testkit::FakeTelegram;
@@ -39,9 +40,14 @@ fn request(kind: &str, resource_type: &str, url: &str, properties: Value) -> Val
     })
 }
 
+/// One request, not waiting for a database that does not answer.
 async fn run(event: Value, vars: &HashMap<&str, String>) {
+    run_waiting(event, vars, Duration::ZERO).await
+}
+
+async fn run_waiting(event: Value, vars: &HashMap<&str, String>, connect_wait: Duration) {
     let lookup = |name: &str| vars.get(name).cloned();
-    deploy_hooks::handle(event, &lookup, &reqwest::Client::new())
+    deploy_hooks::handle_with(event, &lookup, &reqwest::Client::new(), connect_wait)
         .await
         .expect("the response is delivered");
 }
@@ -85,6 +91,55 @@ async fn a_migration_failure_is_reported_with_its_error() {
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
     assert!(reason.contains("database connection"), "{reason}");
+}
+
+/// A proxy CloudFormation has just created refuses connections until its target is registered: the
+/// migrations wait for it instead of failing the first deploy.
+#[tokio::test]
+async fn a_database_that_answers_late_is_migrated_once_it_does() {
+    let db = testkit::test_db().await;
+    let real: reqwest::Url = db.url.parse().unwrap();
+    let real_addr = format!("{}:{}", real.host_str().unwrap(), real.port().unwrap());
+    // A port with nothing on it for the first three seconds, then a forwarder to the database.
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        loop {
+            let (mut client, _) = listener.accept().await.unwrap();
+            let real_addr = real_addr.clone();
+            tokio::spawn(async move {
+                let mut server = tokio::net::TcpStream::connect(real_addr).await.unwrap();
+                tokio::io::copy_bidirectional(&mut client, &mut server)
+                    .await
+                    .ok();
+            });
+        }
+    });
+    let mut late = real.clone();
+    late.set_port(Some(port)).unwrap();
+    let cfn = response_url().await;
+    let vars = HashMap::from([("DATABASE_URL", late.to_string())]);
+    run_waiting(
+        request("Create", "Custom::Migrations", &cfn.uri(), json!({})),
+        &vars,
+        Duration::from_secs(60),
+    )
+    .await;
+    let body = reported(&cfn).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    db.db
+        .conn()
+        .await
+        .unwrap()
+        .query_typed("SELECT count(*) FROM users", &[])
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -6,16 +6,21 @@
 //!   Delete leaves the database alone.
 //! - `Custom::TelegramWebhook`: registers `<ApiUrl>/telegram/webhook` with the secret token and the
 //!   command menus (what `dream-photo set-webhook` does); delete removes the webhook.
+//! - `Custom::ReplicateWebhookSecret`: reads the account's webhook signing secret from Replicate
+//!   (`GET /v1/webhooks/default/secret` with the API token) and returns it as the `Key` attribute,
+//!   `NoEcho`, for the stack to keep in its secret: nobody copies it by hand. Delete does nothing.
 //!
 //! Every request is answered, success or failure, by a PUT of the JSON response to the pre-signed
 //! `ResponseURL`: a failure carries the error as its `Reason`, so CloudFormation shows it and rolls
 //! back. Configuration and secrets are read per request, so that a bad setting is reported too
 //! instead of crashing the cold start (which would leave CloudFormation waiting for an hour).
 
+use std::time::{Duration, Instant};
+
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shared::config::Config;
-use shared::db::Db;
+use shared::db::{Db, DbError};
 use shared::telegram::Telegram;
 use telegram_webhook::registration;
 
@@ -46,13 +51,22 @@ pub enum RequestType {
 /// The resource types this function serves.
 pub const MIGRATIONS: &str = "Custom::Migrations";
 pub const TELEGRAM_WEBHOOK: &str = "Custom::TelegramWebhook";
+pub const REPLICATE_WEBHOOK_SECRET: &str = "Custom::ReplicateWebhookSecret";
 
 /// What happened, for the response.
 #[derive(Debug)]
 struct Outcome {
     physical_id: String,
     data: Value,
+    /// The data is a secret: CloudFormation masks it (`NoEcho`) wherever it would show it.
+    no_echo: bool,
 }
+
+/// How long the migrations wait for the database to accept a connection. A proxy that CloudFormation
+/// has just created may refuse connections for a few minutes while its target registers; the hook's
+/// timeout (300 s) leaves room to report after this.
+pub const CONNECT_WAIT: Duration = Duration::from_secs(240);
+const CONNECT_RETRY_EVERY: Duration = Duration::from_secs(10);
 
 /// Handles one request and reports it to CloudFormation. `Err` only when even the report could not
 /// be delivered (Lambda then logs it; CloudFormation times the resource out).
@@ -61,9 +75,19 @@ pub async fn handle(
     lookup: &(dyn Fn(&str) -> Option<String> + Sync),
     http: &reqwest::Client,
 ) -> Result<(), String> {
+    handle_with(event, lookup, http, CONNECT_WAIT).await
+}
+
+/// [`handle`], waiting at most `connect_wait` for the database.
+pub async fn handle_with(
+    event: Value,
+    lookup: &(dyn Fn(&str) -> Option<String> + Sync),
+    http: &reqwest::Client,
+    connect_wait: Duration,
+) -> Result<(), String> {
     let request: Request = serde_json::from_value(event)
         .map_err(|e| format!("not a CloudFormation custom resource request: {e}"))?;
-    let result = run(&request, lookup, http).await;
+    let result = run(&request, lookup, http, connect_wait).await;
     let body = match result {
         Ok(outcome) => {
             tracing::info!(resource = %request.logical_resource_id, kind = ?request.request_type, "done");
@@ -75,6 +99,7 @@ pub async fn handle(
                 "RequestId": request.request_id,
                 "LogicalResourceId": request.logical_resource_id,
                 "Data": outcome.data,
+                "NoEcho": outcome.no_echo,
             })
         }
         Err(error) => {
@@ -105,22 +130,34 @@ async fn run(
     request: &Request,
     lookup: &(dyn Fn(&str) -> Option<String> + Sync),
     http: &reqwest::Client,
+    connect_wait: Duration,
 ) -> Result<Outcome, String> {
     let physical_id = physical_id(request);
     match (request.resource_type.as_str(), request.request_type) {
         // The schema stays: dropping people's data is never part of a deploy or a rollback.
-        (MIGRATIONS, RequestType::Delete) => Ok(Outcome {
+        (MIGRATIONS | REPLICATE_WEBHOOK_SECRET, RequestType::Delete) => Ok(Outcome {
             physical_id,
             data: json!({}),
+            no_echo: false,
         }),
+        (REPLICATE_WEBHOOK_SECRET, _) => {
+            let config = config(lookup).await?;
+            let key = replicate_signing_secret(&config, http).await?;
+            Ok(Outcome {
+                physical_id,
+                data: json!({ "Key": key }),
+                no_echo: true,
+            })
+        }
         (MIGRATIONS, _) => {
             let config = config(lookup).await?;
             let db = Db::connect_lazy(&config.database).map_err(chain)?;
-            let applied = db.migrate().await.map_err(chain)?;
+            let applied = migrate(&db, connect_wait).await?;
             tracing::info!(applied, "migrations applied");
             Ok(Outcome {
                 physical_id,
                 data: json!({ "Applied": applied }),
+                no_echo: false,
             })
         }
         (TELEGRAM_WEBHOOK, kind) => {
@@ -134,6 +171,7 @@ async fn run(
                 return Ok(Outcome {
                     physical_id,
                     data: json!({}),
+                    no_echo: false,
                 });
             }
             let config = config?;
@@ -153,9 +191,71 @@ async fn run(
             Ok(Outcome {
                 physical_id,
                 data: json!({ "WebhookUrl": url.as_str() }),
+                no_echo: false,
             })
         }
         (other, _) => Err(format!("unknown resource type {other}")),
+    }
+}
+
+/// The account's webhook signing secret (`whsec_...`), as Replicate gives it to the token's owner.
+async fn replicate_signing_secret(
+    config: &Config,
+    http: &reqwest::Client,
+) -> Result<String, String> {
+    let token = config
+        .replicate
+        .api_token
+        .as_ref()
+        .ok_or("REPLICATE_API_TOKEN is not set")?;
+    let url = config
+        .replicate
+        .api_url
+        .join("webhooks/default/secret")
+        .map_err(|e| e.to_string())?;
+    let response = http
+        .get(url)
+        .bearer_auth(token.expose())
+        .timeout(std::time::Duration::from_secs(20))
+        .send()
+        .await
+        .map_err(|e| format!("Replicate did not answer: {}", chain(e)))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        return Err(format!(
+            "Replicate refused the API token ({status}): check ReplicateApiToken"
+        ));
+    }
+    if !status.is_success() {
+        return Err(format!(
+            "Replicate answered {status} for the webhook secret"
+        ));
+    }
+    let body: Value = response
+        .json()
+        .await
+        .map_err(|e| format!("Replicate's webhook secret is not JSON: {e}"))?;
+    let key = body["key"]
+        .as_str()
+        .ok_or("Replicate's answer has no webhook secret (key)")?;
+    shared::signature::WebhookSecret::parse(key)
+        .map_err(|e| format!("Replicate's webhook secret {e}"))?;
+    Ok(key.to_owned())
+}
+
+/// Applies the migrations, trying again while no connection can be had (and only then: a failing
+/// migration fails at once), until `wait` is over.
+async fn migrate(db: &Db, wait: Duration) -> Result<usize, String> {
+    let deadline = Instant::now() + wait;
+    loop {
+        match db.migrate().await {
+            Ok(applied) => return Ok(applied),
+            Err(error @ DbError::Pool(_)) if Instant::now() + CONNECT_RETRY_EVERY < deadline => {
+                tracing::warn!(error = %chain(error), "no database connection yet; trying again");
+                tokio::time::sleep(CONNECT_RETRY_EVERY).await;
+            }
+            Err(error) => return Err(chain(error)),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! ResponseURL (here a fake that records the PUT), the database of the test harness, the fake Bot API.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use testkit::FakeTelegram;
@@ -39,9 +40,14 @@ fn request(kind: &str, resource_type: &str, url: &str, properties: Value) -> Val
     })
 }
 
+/// One request, not waiting for a database that does not answer.
 async fn run(event: Value, vars: &HashMap<&str, String>) {
+    run_waiting(event, vars, Duration::ZERO).await
+}
+
+async fn run_waiting(event: Value, vars: &HashMap<&str, String>, connect_wait: Duration) {
     let lookup = |name: &str| vars.get(name).cloned();
-    deploy_hooks::handle(event, &lookup, &reqwest::Client::new())
+    deploy_hooks::handle_with(event, &lookup, &reqwest::Client::new(), connect_wait)
         .await
         .expect("the response is delivered");
 }
@@ -85,6 +91,55 @@ async fn a_migration_failure_is_reported_with_its_error() {
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
     assert!(reason.contains("database connection"), "{reason}");
+}
+
+/// A proxy CloudFormation has just created refuses connections until its target is registered: the
+/// migrations wait for it instead of failing the first deploy.
+#[tokio::test]
+async fn a_database_that_answers_late_is_migrated_once_it_does() {
+    let db = testkit::test_db().await;
+    let real: reqwest::Url = db.url.parse().unwrap();
+    let real_addr = format!("{}:{}", real.host_str().unwrap(), real.port().unwrap());
+    // A port with nothing on it for the first three seconds, then a forwarder to the database.
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        loop {
+            let (mut client, _) = listener.accept().await.unwrap();
+            let real_addr = real_addr.clone();
+            tokio::spawn(async move {
+                let mut server = tokio::net::TcpStream::connect(real_addr).await.unwrap();
+                tokio::io::copy_bidirectional(&mut client, &mut server)
+                    .await
+                    .ok();
+            });
+        }
+    });
+    let mut late = real.clone();
+    late.set_port(Some(port)).unwrap();
+    let cfn = response_url().await;
+    let vars = HashMap::from([("DATABASE_URL", late.to_string())]);
+    run_waiting(
+        request("Create", "Custom::Migrations", &cfn.uri(), json!({})),
+        &vars,
+        Duration::from_secs(60),
+    )
+    .await;
+    let body = reported(&cfn).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    db.db
+        .conn()
+        .await
+        .unwrap()
+        .query_typed("SELECT count(*) FROM users", &[])
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -165,4 +220,112 @@ async fn deleting_the_stack_removes_the_webhook() {
     run(event, &bot_vars(&telegram)).await;
     assert_eq!(reported(&cfn).await["Status"], "SUCCESS");
     assert_eq!(telegram.calls_of("deleteWebhook").len(), 1);
+}
+
+const REPLICATE_TOKEN: &str = "r8_test-token";
+
+/// Replicate's `GET /v1/webhooks/default/secret`, answering the right token only.
+async fn fake_replicate(key: &str) -> MockServer {
+    use wiremock::matchers::{header, path};
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/webhooks/default/secret"))
+        .and(header("authorization", format!("Bearer {REPLICATE_TOKEN}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "key": key })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(json!({ "detail": "Invalid token." })),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+fn replicate_vars(replicate: &MockServer, token: &str) -> HashMap<&'static str, String> {
+    HashMap::from([
+        ("REPLICATE_API_TOKEN", token.to_owned()),
+        ("REPLICATE_API_URL", format!("{}/v1", replicate.uri())),
+    ])
+}
+
+#[tokio::test]
+async fn the_replicate_signing_secret_is_fetched_for_the_stack_and_masked() {
+    let replicate = fake_replicate(testkit::REPLICATE_WEBHOOK_SECRET).await;
+    let cfn = response_url().await;
+    for kind in ["Create", "Update"] {
+        let event = request(
+            kind,
+            "Custom::ReplicateWebhookSecret",
+            &cfn.uri(),
+            json!({}),
+        );
+        run(event, &replicate_vars(&replicate, REPLICATE_TOKEN)).await;
+    }
+    let requests = cfn.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 2);
+    for request in requests {
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(body["Status"], "SUCCESS", "{body}");
+        assert_eq!(body["Data"]["Key"], testkit::REPLICATE_WEBHOOK_SECRET);
+        assert_eq!(body["NoEcho"], true, "CloudFormation never shows the key");
+        let physical = body["PhysicalResourceId"].as_str().unwrap();
+        assert!(!physical.contains("whsec_"), "the id is not the secret");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_replicate_token_fails_the_deploy_with_a_clear_reason() {
+    let replicate = fake_replicate(testkit::REPLICATE_WEBHOOK_SECRET).await;
+    let cfn = response_url().await;
+    let event = request(
+        "Create",
+        "Custom::ReplicateWebhookSecret",
+        &cfn.uri(),
+        json!({}),
+    );
+    run(event, &replicate_vars(&replicate, "r8_revoked")).await;
+    let body = reported(&cfn).await;
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains("refused the API token") && reason.contains("ReplicateApiToken"),
+        "{reason}"
+    );
+    assert!(body.get("Data").is_none());
+}
+
+#[tokio::test]
+async fn a_signing_secret_that_is_not_one_fails_the_deploy() {
+    let replicate = fake_replicate("not-a-whsec").await;
+    let cfn = response_url().await;
+    let event = request(
+        "Create",
+        "Custom::ReplicateWebhookSecret",
+        &cfn.uri(),
+        json!({}),
+    );
+    run(event, &replicate_vars(&replicate, REPLICATE_TOKEN)).await;
+    let body = reported(&cfn).await;
+    assert_eq!(body["Status"], "FAILED");
+    assert!(
+        body["Reason"].as_str().unwrap().contains("whsec_"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn deleting_the_signing_secret_resource_calls_nobody() {
+    let replicate = fake_replicate(testkit::REPLICATE_WEBHOOK_SECRET).await;
+    let cfn = response_url().await;
+    let event = request(
+        "Delete",
+        "Custom::ReplicateWebhookSecret",
+        &cfn.uri(),
+        json!({}),
+    );
+    run(event, &replicate_vars(&replicate, REPLICATE_TOKEN)).await;
+    assert_eq!(reported(&cfn).await["Status"], "SUCCESS");
+    assert!(replicate.received_requests().await.unwrap().is_empty());
 }

@@ -67,10 +67,14 @@ def pgbench(psql, script):
     """Requests/s the database alone serves for one request's statements (one pgbench transaction)."""
     path = f"{BENCH}/pgbench/{script}.sql"
     host, port, user, db = (psql[psql.index(flag) + 1] for flag in ("-h", "-p", "-U", "-d"))
-    out = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", "8", "-j", "2", "-T", "5",
+    run = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", "8", "-j", "2", "-T", "5",
                           "-h", host, "-p", port, "-U", user, "-f", path, db],
-                         capture_output=True, text=True, check=True).stdout
-    return float(re.search(r"tps = ([\d.]+)", out).group(1))
+                         capture_output=True, text=True)
+    found = re.search(r"tps = ([\d.]+)", run.stdout)
+    if run.returncode != 0 or not found:
+        print(f"  pgbench {script}: failed: {run.stderr.strip()[-400:]}", flush=True)
+        return None
+    return float(found.group(1))
 
 
 def main():
@@ -108,7 +112,7 @@ def main():
         flags = "".join(f" ({r['bad']} non-2xx)" for r in (py, rs) if r["bad"])
         print(f"| `{name}` | {py['rate']:,.0f} | {rs['rate']:,.0f} | **{rs['rate'] / py['rate']:.1f}x** | "
               f"{rs['p50']:.1f} / {rs['p99']:.1f} ms | {py['p50']:.1f} / {py['p99']:.1f} ms | "
-              f"{ceiling:,.0f} | {rs['rate'] / ceiling:.0%}{flags} |")
+              + (f"{ceiling:,.0f} | {rs['rate'] / ceiling:.0%}" if ceiling else "n/a | n/a") + f"{flags} |")
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ def pgbench(psql, script):
     path = f"{BENCH}/pgbench/{script}.sql"
     host, port, user, db = (psql[psql.index(flag) + 1] for flag in ("-h", "-p", "-U", "-d"))
     run = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", "8", "-j", "2", "-T", "5",
+                          "-D", f"users={os.environ.get('BENCH_USERS', '6000')}",
                           "-h", host, "-p", port, "-U", user, "-f", path, db],
                          capture_output=True, text=True)
     found = re.search(r"tps = ([\d.]+)", run.stdout)

@@ -34,7 +34,9 @@ export WORK=$work
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 tg_port=$(free_port); rep_port=$(free_port); rust_port=$(free_port); python_port=$(free_port); pg_port=$(free_port)
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; sleep 3; rm -rf "$work"' EXIT
+# Stopped last started first: the reference before the database it uses.
+stop() { for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null; sleep 0.5; done; sleep 3; rm -rf "$work"; }
+trap stop EXIT
 
 sed -e "s|WORK|$work|g" -e "s|TELEGRAM_PORT|$tg_port|" -e "s|REPLICATE_PORT|$rep_port|" \
   "$bench/fakes.nginx.conf" > "$work/nginx.conf"
@@ -84,7 +86,7 @@ done
 "${psql_python[@]}" -c 'VACUUM ANALYZE'
 
 echo "== load"
-ADMIN_AUTH=$admin MODEL_ID=$model_id SECRET=$secret \
+ADMIN_AUTH=$admin MODEL_ID=$model_id SECRET=$secret BENCH_USERS=$BENCH_USERS \
   python3 "$bench/compare.py" "http://127.0.0.1:$python_port" "http://127.0.0.1:$rust_port" "${psql_rust[@]}"
 echo
 echo "machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs);" \

@@ -106,6 +106,25 @@ fn every_function_variable_is_one_config_reads() {
     }
 }
 
+/// The variables that only some functions read reach those that do: the bot's (its buttons) and
+/// the deploy hooks' (its registration with Telegram).
+#[test]
+fn the_mini_app_url_reaches_the_bot_and_its_registration() {
+    let template = expanded();
+    for function in ["TelegramWebhookFunction", "DeployHooksFunction"] {
+        let vars = &template["Resources"][function]["Properties"]["Environment"]["Variables"];
+        for needed in ["MINI_APP_URL", "ADMIN_IDS", "SUPPORT_CONTACT"]
+            .iter()
+            .filter(|n| function == "TelegramWebhookFunction" || **n != "SUPPORT_CONTACT")
+        {
+            assert!(
+                vars.get(*needed).is_some(),
+                "{function} needs {needed}"
+            );
+        }
+    }
+}
+
 #[test]
 fn migrations_run_before_the_functions_that_use_the_database() {
     let template = expanded();

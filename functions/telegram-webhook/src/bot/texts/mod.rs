@@ -55,6 +55,14 @@ pub struct Texts {
     pub button_erase_cancel: &'static str,
     pub erase_kept: &'static str,
 
+    /// `/language`: the question, the same in both languages (the person may read only one).
+    pub language_choose: &'static str,
+    /// Said in the language just chosen.
+    pub language_set: &'static str,
+    /// The button that opens the Mini App, and the words offering it.
+    pub button_mini_app: &'static str,
+    pub mini_app_offer: &'static str,
+
     pub train_ask_name: &'static str,
     pub train_bad_name: &'static str,
     pub photo_not_image: &'static str,

@@ -11,7 +11,7 @@ use shared::repo::stats::GlobalStats;
 use shared::repo::styles::Style;
 use shared::repo::users::User;
 
-use super::{html, money, Texts};
+use super::{html, money, Lang, Texts};
 
 /// The words of the reports in one language.
 pub(super) struct Labels {
@@ -29,7 +29,7 @@ pub(super) struct Labels {
     pub funnel: &'static str,
     pub funnel_steps: &'static str,
     pub ratings_by_style: &'static str,
-    /// After a count of ratings.
+    /// After a count of ratings: its plural forms ([`Lang::plural`]), like every count's word below.
     pub ratings: &'static str,
     pub no_style: &'static str,
     pub low_ratings: &'static str,
@@ -144,7 +144,7 @@ impl Texts {
                 html(r.style.as_deref().unwrap_or(l.no_style)),
                 r.average,
                 r.ratings,
-                l.ratings
+                Lang::plural(r.ratings, l.ratings)
             )
         });
         let lows = lines(low, |r| {
@@ -177,7 +177,7 @@ impl Texts {
                 p.created_at.format("%Y-%m-%d"),
                 money(p.amount, &p.currency),
                 p.tokens,
-                l.tokens
+                Lang::plural(p.tokens, l.tokens)
             )
         });
         format!(
@@ -230,7 +230,7 @@ impl Texts {
                 p.user_id,
                 money(p.amount, &p.currency),
                 p.tokens,
-                l.tokens
+                Lang::plural(p.tokens, l.tokens)
             )
         });
         let sums = inline(totals, |r| {
@@ -238,7 +238,7 @@ impl Texts {
                 "{} ({} {})",
                 money(r.amount, &r.currency),
                 r.payments,
-                l.payment_count
+                Lang::plural(r.payments, l.payment_count)
             )
         });
         format!(

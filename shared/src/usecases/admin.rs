@@ -259,6 +259,8 @@ pub async fn change_admin(
             .await?;
     }
     tx.commit().await?;
+    // The effect takes a connection of its own (a Lambda's pool has one).
+    drop(conn);
     dispatch::now(services, written).await;
     Ok(changed)
 }

@@ -83,6 +83,8 @@ pub async fn set_language(
         )
         .await?;
     tx.commit().await?;
+    // The effect takes a connection of its own (a Lambda's pool has one).
+    drop(conn);
     dispatch::now(services, written).await;
     Ok(user)
 }

@@ -2,6 +2,7 @@
 //! (with the dialogue state), their models, generations and payments.
 
 mod admin;
+pub mod chart;
 pub mod commands;
 mod dialog;
 mod generate;

@@ -142,6 +142,8 @@ pub(super) static TEXTS: Texts = Texts {
         funnel_days: "{days} {days:day|days}",
         gives_tokens: "{tokens} {tokens:token|tokens}",
         gives_discount: "{percent}% off",
+        chart_caption: "📈 In {days} {days:day|days}: {users} new {users:user|users}, \
+            {generations} {generations:generation|generations}, revenue {revenue}.",
     },
     model_statuses: ModelStatusLabels {
         draft: "📝 draft",
@@ -212,5 +214,10 @@ pub(super) static TEXTS: Texts = Texts {
         promo_codes: "Promo codes",
         used: "used",
         until: "until",
+
+        chart_title: "Dream Photo: the last 30 days",
+        chart_new_users: "New users",
+        chart_generations: "Generations",
+        chart_revenue: "Revenue",
     },
 };

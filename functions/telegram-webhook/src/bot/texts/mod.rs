@@ -177,6 +177,8 @@ templates! {
     /// What a promo code gives.
     fn gives_tokens(tokens: i64);
     fn gives_discount(percent: i32);
+    /// Under the chart: its totals (`revenue` with its currency).
+    pub fn chart_caption(days: i32, users: i64, generations: i64, revenue: &str);
 }
 
 struct ModelStatusLabels {
@@ -313,6 +315,7 @@ mod tests {
                 t.funnel_days(7),
                 t.gives_tokens(100),
                 t.gives_discount(20),
+                t.chart_caption(30, 21, 22, "5 ⭐"),
             ];
             assert!(rendered.iter().all(|text| !text.is_empty()));
             for status in ModelStatus::ALL {

@@ -66,6 +66,12 @@ pub(super) struct Labels {
     pub promo_codes: &'static str,
     pub used: &'static str,
     pub until: &'static str,
+
+    /// The chart's title and its panels' (the revenue's is followed by the currency).
+    pub chart_title: &'static str,
+    pub chart_new_users: &'static str,
+    pub chart_generations: &'static str,
+    pub chart_revenue: &'static str,
 }
 
 /// A line per item, or a dash for none.
@@ -87,6 +93,20 @@ fn inline<T>(items: &[T], item: impl FnMut(&T) -> String) -> String {
 }
 
 impl Texts {
+    /// The chart's words; `currency` as the payments are in.
+    pub fn chart_labels(&self, currency: &str) -> (String, [String; 3]) {
+        let l = &self.reports;
+        let currency = if currency == "XTR" { "Stars" } else { currency };
+        (
+            l.chart_title.to_owned(),
+            [
+                l.chart_new_users.to_owned(),
+                l.chart_generations.to_owned(),
+                format!("{}, {currency}", l.chart_revenue),
+            ],
+        )
+    }
+
     pub fn admin_stats(&self, s: &GlobalStats) -> String {
         let l = &self.reports;
         format!(

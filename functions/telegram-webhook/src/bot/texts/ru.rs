@@ -144,6 +144,8 @@ pub(super) static TEXTS: Texts = Texts {
         funnel_days: "{days} {days:день|дня|дней}",
         gives_tokens: "{tokens} {tokens:токен|токена|токенов}",
         gives_discount: "скидка {percent}%",
+        chart_caption: "📈 За {days} {days:день|дня|дней}: {users} {users:новый пользователь|новых пользователя|новых пользователей}, \
+            {generations} {generations:генерация|генерации|генераций}, выручка {revenue}.",
     },
     model_statuses: ModelStatusLabels {
         draft: "📝 черновик",
@@ -214,5 +216,10 @@ pub(super) static TEXTS: Texts = Texts {
         promo_codes: "Промокоды",
         used: "использован",
         until: "до",
+
+        chart_title: "Dream Photo: последние 30 дней",
+        chart_new_users: "Новые пользователи",
+        chart_generations: "Генерации",
+        chart_revenue: "Выручка",
     },
 };

@@ -18,13 +18,12 @@ use teloxide_core::payloads::{
 };
 use teloxide_core::requests::Requester;
 use teloxide_core::types::{
-    BotCommandScope, ChatId, InputFile, InputMedia, InputMediaPhoto, Message,
-    ParseMode, Recipient,
+    BotCommandScope, ChatId, InputFile, InputMedia, InputMediaPhoto, Message, ParseMode, Recipient,
 };
 
 use crate::db::DbError;
-use crate::domain::status::GenerationStatus;
 use crate::domain::lang::Lang;
+use crate::domain::status::GenerationStatus;
 use crate::effects::{backoff, AdminNotice, Effect, Notice, Written, MAX_ATTEMPTS};
 use crate::errors::Transient;
 use crate::fetch::{read_photo, FetchError};
@@ -361,7 +360,9 @@ async fn refresh_commands(services: &Services, user_id: i64) -> Result<Value, Fa
         let user = users::get(&**conn, user_id).await?;
         (user, admins::is_admin(&**conn, user_id).await?)
     };
-    let lang = user.as_ref().map_or(Lang::from_code(None), users::User::lang);
+    let lang = user
+        .as_ref()
+        .map_or(Lang::from_code(None), users::User::lang);
     let chose = user.as_ref().is_some_and(|u| u.language.is_some());
     let role = if services.config.is_admin(user_id) {
         Some(MenuRole::Owner)

@@ -117,10 +117,7 @@ fn the_mini_app_url_reaches_the_bot_and_its_registration() {
             .iter()
             .filter(|n| function == "TelegramWebhookFunction" || **n != "SUPPORT_CONTACT")
         {
-            assert!(
-                vars.get(*needed).is_some(),
-                "{function} needs {needed}"
-            );
+            assert!(vars.get(*needed).is_some(), "{function} needs {needed}");
         }
     }
 }

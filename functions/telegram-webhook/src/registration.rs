@@ -7,9 +7,7 @@ use shared::config::Config;
 use shared::db::{DbError, GenericClient};
 use shared::repo::{admins, users};
 use shared::telegram::{Telegram, TelegramError};
-use teloxide_core::payloads::{
-    SetChatMenuButtonSetters, SetMyCommandsSetters, SetWebhookSetters,
-};
+use teloxide_core::payloads::{SetChatMenuButtonSetters, SetMyCommandsSetters, SetWebhookSetters};
 use teloxide_core::requests::Requester;
 use teloxide_core::types::{
     AllowedUpdate, BotCommandScope, ChatId, MenuButton, Recipient, WebAppInfo,

@@ -322,7 +322,10 @@ mod tests {
     fn admins_menus_hold_the_users_commands_and_their_own() {
         for lang in Lang::ALL {
             let names = |role| -> Vec<String> {
-                role_menu(lang, role).into_iter().map(|c| c.command).collect()
+                role_menu(lang, role)
+                    .into_iter()
+                    .map(|c| c.command)
+                    .collect()
             };
             let (user, admin, owner) = (
                 names(MenuRole::User),

@@ -20,8 +20,8 @@ use crate::repo::users::{self, User};
 use crate::services::Services;
 use crate::telegram::TelegramError;
 
-pub use format::{fill, html, money};
 pub use crate::domain::lang::Lang;
+pub use format::{fill, html, money};
 
 /// The language of the admins' notices (the team's).
 const ADMIN_LANG: Lang = Lang::Ru;

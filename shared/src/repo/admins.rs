@@ -3,9 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{
-    changed_one, fetch_all, int8, jsonb, returns_row, text, DbError, GenericClient, Page,
-};
+use super::{changed_one, fetch_all, int8, jsonb, returns_row, text, DbError, GenericClient, Page};
 
 pub async fn is_admin(db: &impl GenericClient, user_id: i64) -> Result<bool, DbError> {
     returns_row(

@@ -53,8 +53,16 @@ impl SentCall {
     }
 
     /// The bytes of a file uploaded in the multipart field `name` (a `sendPhoto` of a picture we
-    /// made), if there is one.
+    /// made), if there is one; a field that says `attach://<part>` is that part's.
     pub fn file(&self, name: &str) -> Option<Vec<u8>> {
+        let part = self.part(name)?;
+        match part.strip_prefix(b"attach://") {
+            Some(attached) => self.part(std::str::from_utf8(attached).ok()?),
+            None => Some(part),
+        }
+    }
+
+    fn part(&self, name: &str) -> Option<Vec<u8>> {
         let raw = &self.raw;
         let first_line = raw.windows(2).position(|w| w == b"\r\n")?;
         let boundary = [b"\r\n", &raw[..first_line]].concat();

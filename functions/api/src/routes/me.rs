@@ -73,17 +73,9 @@ async fn update_me(
     caller: AuthUser,
     BodyJson(body): BodyJson<ProfileUpdate>,
 ) -> ApiResult<Json<Me>> {
-    let user =
-        usecases::users::set_language(&state.services, caller.user.id, body.language.into())
-            .await?;
-    me(
-        state,
-        AuthUser {
-            user,
-            ..caller
-        },
-    )
-    .await
+    let user = usecases::users::set_language(&state.services, caller.user.id, body.language.into())
+        .await?;
+    me(state, AuthUser { user, ..caller }).await
 }
 
 /// Deletes the caller's data: training photos, models (and their versions and files at Replicate;

@@ -135,7 +135,10 @@ async fn the_caller_reads_and_sets_their_language() {
     assert_eq!(me.profile.id, ANN);
     let me: Me = app.get("/api/me", ANN).await.json();
     assert_eq!(me.language, "ru");
-    assert_eq!(stored::user(app.db(), ANN).await.language.as_deref(), Some("ru"));
+    assert_eq!(
+        stored::user(app.db(), ANN).await.language.as_deref(),
+        Some("ru")
+    );
     // The chat's own command menu is now the Russian one.
     let menu = app.env.telegram.last_call("setMyCommands");
     assert_eq!(menu.body["scope"], json!({"type": "chat", "chat_id": ANN}));
@@ -145,13 +148,24 @@ async fn the_caller_reads_and_sets_their_language() {
         .iter()
         .any(|c| c["command"] == "train" && c["description"] == "Обучить модель по фото"));
 
-    for bad in [json!({"language": "de"}), json!({}), json!({"language": "en", "x": 1})] {
+    for bad in [
+        json!({"language": "de"}),
+        json!({}),
+        json!({"language": "en", "x": 1}),
+    ] {
         let refused = app.patch("/api/me", ANN, bad.clone()).await;
-        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad} {refused:?}");
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad} {refused:?}"
+        );
     }
     let refused = app.patch("/api/me", ANN, json!({"language": "de"})).await;
     assert_eq!(refused.error().details["field"], "language");
-    assert_eq!(stored::user(app.db(), ANN).await.language.as_deref(), Some("ru"));
+    assert_eq!(
+        stored::user(app.db(), ANN).await.language.as_deref(),
+        Some("ru")
+    );
 }
 
 #[tokio::test]

@@ -118,7 +118,9 @@ async fn the_webhook_is_set_with_its_secret_and_the_menus() {
     testkit::fixtures::user(&db.db, 7002, 0).await;
     {
         let conn = db.db.conn().await.unwrap();
-        shared::repo::admins::add(&**conn, 7002, 7001).await.unwrap();
+        shared::repo::admins::add(&**conn, 7002, 7001)
+            .await
+            .unwrap();
         shared::repo::users::set_language(&**conn, 7002, shared::notify::Lang::En)
             .await
             .unwrap();
@@ -145,7 +147,11 @@ async fn the_webhook_is_set_with_its_secret_and_the_menus() {
     );
     assert_eq!(set["secret_token"], testkit::WEBHOOK_SECRET);
     let menus = telegram.calls_of("setMyCommands");
-    assert_eq!(menus.len(), 4, "Russian and English menus, and the two admins' own");
+    assert_eq!(
+        menus.len(),
+        4,
+        "Russian and English menus, and the two admins' own"
+    );
     let en: Value = menus[1].parse();
     assert_eq!(en["language_code"], "en");
     let names = |menu: &Value| -> Vec<String> {

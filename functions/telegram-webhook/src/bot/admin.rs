@@ -35,8 +35,10 @@ pub async fn command(
             drop(conn);
             let mut text = t.admin_stats(&stats);
             text.push_str(&t.admin_insights(&funnels, &ratings, &low));
-            ctx.reply(text, None).await?;
-            send_chart(ctx).await
+            // The chart first: the figures, the longer read, are the last message (and the
+            // webhook's response).
+            send_chart(ctx).await?;
+            ctx.finish_with(text, None)
         }
         Command::AdminSystem => {
             let mut words = argument.split_whitespace();
@@ -139,7 +141,7 @@ async fn send_chart(ctx: &Ctx<'_>) -> Result<(), BotError> {
     let png = match chart::render(&series, &labels) {
         Ok(png) => png,
         Err(e) => {
-            // The statistics are sent already; a chart that cannot be drawn is our bug to see.
+            // The figures still follow; a chart that cannot be drawn is our bug to see.
             tracing::error!(error = %shared::telemetry::error_chain(&e), "the statistics chart was not drawn");
             return Ok(());
         }

@@ -400,10 +400,9 @@ async fn on_message(ctx: &Ctx<'_>, created: bool, message: &Message) -> Result<(
     };
     match command {
         Command::Start => start(ctx, created, argument).await,
-        Command::Language => ctx.finish_with(
-            t.language_choose,
-            Some(keyboards::languages().into()),
-        ),
+        Command::Language => {
+            ctx.finish_with(t.language_choose, Some(keyboards::languages().into()))
+        }
         Command::Help => {
             ctx.set_dialog(&Dialog::Idle).await?;
             ctx.finish_with(commands::help(ctx.lang), Some(keyboards::main_menu(t)))
@@ -533,9 +532,8 @@ async fn list_models(ctx: &Ctx<'_>) -> Result<(), BotError> {
     drop(conn);
     let mini_app = ctx.services().config.mini_app_url.as_ref();
     if own.is_empty() && system.is_empty() {
-        let markup = mini_app.map(|url| {
-            InlineKeyboardMarkup::new(vec![keyboards::mini_app_row(t, url)]).into()
-        });
+        let markup = mini_app
+            .map(|url| InlineKeyboardMarkup::new(vec![keyboards::mini_app_row(t, url)]).into());
         return ctx.finish_with(t.models_empty, markup);
     }
     let mut text = if own.is_empty() {

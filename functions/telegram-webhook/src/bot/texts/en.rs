@@ -95,7 +95,7 @@ pub(super) static TEXTS: Texts = Texts {
             I'm <b>Dream Photo</b>. Send me 10–20 selfies and I'll train your personal model, \
             then create photos of you in any look and style.\n\n\
             Start with /train or use the menu below.",
-        balance: "💰 Balance: <b>{left}</b> tokens\nSpent so far: {spent}\n\nTop up: /buy",
+        balance: "💰 Balance: <b>{left}</b> {left:token|tokens}\nSpent so far: {spent}\n\nTop up: /buy",
         model_line: "• {name} — {status} ({photos} {photos:photo|photos})",
         button_generate_with: "✨ Photos with “{name}”",
         button_share: "🌍 Let us offer «{name}» to everyone",

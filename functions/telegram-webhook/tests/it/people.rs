@@ -429,3 +429,22 @@ fn a_chart_renders_the_same_words_in_both_languages() {
         .unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_refused_checkout_is_explained_in_the_chosen_language() {
+    let app = App::spawn().await;
+    let ann = app.started(1, TgUser::new(6901, "Ann")).await; // Telegram's language: English
+    app.press(2, &ann, "lang:ru").await;
+    fixtures::rewrite_rows(
+        app.env.db(),
+        "UPDATE users SET is_blocked = true WHERE id = $1",
+        &[&ann.id],
+    )
+    .await;
+    app.send(&updates::pre_checkout(3, &ann, "XTR", 150, "pack:small"))
+        .await;
+    let answer = app.pre_checkout_answer();
+    assert!(!answer.ok);
+    let reason = answer.error_message.unwrap();
+    assert!(reason.contains("заблокирован"), "{reason}");
+}

@@ -398,8 +398,12 @@ async fn refresh_commands(services: &Services, user_id: i64) -> Result<Value, Fa
     };
     match result {
         Ok(done) => Ok(done),
-        // A chat the bot cannot reach has no menu to keep right.
+        // A chat the bot cannot reach has no menu to keep right, nor has one the person never
+        // opened (they met us in the Mini App only): Telegram applies it when there is one.
         Err(TelegramError::Blocked) => Ok(skipped("the user blocked the bot")),
+        Err(TelegramError::Request(teloxide_core::RequestError::Api(
+            teloxide_core::ApiError::ChatNotFound,
+        ))) => Ok(skipped("no chat with the bot yet")),
         Err(e) => Err(e.into()),
     }
 }

@@ -168,6 +168,37 @@ async fn the_caller_reads_and_sets_their_language() {
     );
 }
 
+/// Someone who met us in the Mini App only has no chat with the bot: their language is set, and
+/// the menu that chat would have is skipped, not an effect failed for the admins to read about.
+#[tokio::test]
+async fn a_language_set_before_any_chat_with_the_bot_fails_nothing() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 0).await;
+    app.env
+        .telegram
+        .fail_next("setMyCommands", 400, "Bad Request: chat not found", None);
+    let changed = app.patch("/api/me", ANN, json!({"language": "ru"})).await;
+    assert_eq!(changed.status, StatusCode::OK, "{changed:?}");
+    assert!(fixtures::unsettled_effects(app.db()).await.is_empty());
+    let conn = app.db().conn().await.unwrap();
+    let settled = conn
+        .query_one(
+            "SELECT state, result->>'skipped' FROM effects WHERE kind = 'refresh_commands'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(settled.get::<_, String>(0), "done");
+    assert_eq!(
+        settled.get::<_, Option<String>>(1).as_deref(),
+        Some("no chat with the bot yet")
+    );
+    assert!(
+        app.env.telegram.sent_to(ADMIN_ID).is_empty(),
+        "no admin notice"
+    );
+}
+
 #[tokio::test]
 async fn a_user_sees_their_own_profile_and_only_admins_see_others() {
     let app = App::spawn().await;

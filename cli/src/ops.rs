@@ -72,7 +72,16 @@ pub async fn set_webhook(args: SetWebhookArgs) -> CliResult {
         "TELEGRAM_WEBHOOK_SECRET is not set: the webhook must be protected by a secret token",
     )?;
     let url = registration::webhook_url(&base).map_err(|e| format!("--url: {e}"))?;
-    registration::register(&telegram, url.clone(), secret.expose()).await?;
+    // No database here: the owners get their menus in the default language (the deploy, which has
+    // the database, sets every admin's in theirs).
+    registration::register(
+        &telegram,
+        url.clone(),
+        secret.expose(),
+        config.mini_app_url.as_ref(),
+        &registration::owner_chats(&config),
+    )
+    .await?;
     let info = telegram.call(telegram.bot.get_webhook_info()).await?;
     println!(
         "webhook set to {url} (pending updates: {}, last error: {})",

@@ -72,6 +72,7 @@ pub const VARIABLES: &[&str] = &[
     "GENERATION_COST_TOKENS",
     "INIT_DATA_MAX_AGE_SECONDS",
     "JOB_STALE_SECONDS",
+    "MINI_APP_URL",
     "PAYMENT_CURRENCY",
     "PAYMENT_PROVIDER_TOKEN",
     "PHOTO_FETCH_ALLOW_PRIVATE",
@@ -250,6 +251,9 @@ pub struct Config {
     /// `SUPPORT_CONTACT`: whom people write to about payments and their account (`@username`, an
     /// https link or an e-mail address); the first owner when unset.
     pub support_contact: Option<String>,
+    /// `MINI_APP_URL`: the Mini App (https), which the bot's menu button and a few of its buttons
+    /// open; unset, the bot offers none.
+    pub mini_app_url: Option<Url>,
     /// The SQS queue of training jobs; unset on one machine, where an in-process queue stands in.
     pub training_queue_url: Option<String>,
     /// Origins the REST API answers CORS requests from.
@@ -389,6 +393,15 @@ impl Config {
                 "must be one line of at most 128 characters (@username, a link or an e-mail)",
             ));
         }
+        let mini_app_url = get("MINI_APP_URL")
+            .map(|v| match v.parse::<Url>() {
+                Ok(url) if url.scheme() == "https" => Ok(url),
+                _ => Err(ConfigError::new(
+                    "MINI_APP_URL",
+                    "must be an https URL (Telegram opens Mini Apps over TLS only)",
+                )),
+            })
+            .transpose()?;
         let admin_chat_id = get("ADMIN_CHAT_ID")
             .map(|v| {
                 v.parse::<i64>()
@@ -560,6 +573,7 @@ impl Config {
             public_url,
             admin_ids,
             support_contact,
+            mini_app_url,
             admin_chat_id,
             training_queue_url,
             cors_origins,

@@ -12,21 +12,28 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use teloxide_core::payloads::{SendMediaGroupSetters, SendMessageSetters, SendPhotoSetters};
+use teloxide_core::payloads::{
+    DeleteMyCommandsSetters, SendMediaGroupSetters, SendMessageSetters, SendPhotoSetters,
+    SetMyCommandsSetters,
+};
 use teloxide_core::requests::Requester;
-use teloxide_core::types::{ChatId, InputFile, InputMedia, InputMediaPhoto, Message, ParseMode};
+use teloxide_core::types::{
+    BotCommandScope, ChatId, InputFile, InputMedia, InputMediaPhoto, Message, ParseMode, Recipient,
+};
 
 use crate::db::DbError;
+use crate::domain::lang::Lang;
 use crate::domain::status::GenerationStatus;
 use crate::effects::{backoff, AdminNotice, Effect, Notice, Written, MAX_ATTEMPTS};
 use crate::errors::Transient;
 use crate::fetch::{read_photo, FetchError};
 use crate::metrics::{self, ErrorKind, Remote};
 use crate::notify;
+use crate::notify::commands::{self, MenuRole};
 use crate::queue::{QueueError, TrainingJob};
 use crate::replicate::ReplicateError;
 use crate::repo::effects as log;
-use crate::repo::{generations, users};
+use crate::repo::{admins, generations, users};
 use crate::services::{Services, Unavailable};
 use crate::storage::{ObjectKey, StorageError};
 use crate::telegram::{Telegram, TelegramError};
@@ -341,6 +348,63 @@ async fn execute(services: &Services, effect: &Effect) -> Result<Value, Failure>
         Effect::CancelPrediction { prediction_id } => {
             cancel_prediction(services, prediction_id).await
         }
+        Effect::RefreshCommands { user_id } => refresh_commands(services, *user_id).await,
+    }
+}
+
+/// Sets (or deletes) a user's own command menu as their role and language are now.
+async fn refresh_commands(services: &Services, user_id: i64) -> Result<Value, Failure> {
+    let (user, admin) = {
+        let db = services.db();
+        let conn = db.conn().await?;
+        let user = users::get(&**conn, user_id).await?;
+        (user, admins::is_admin(&**conn, user_id).await?)
+    };
+    let lang = user
+        .as_ref()
+        .map_or(Lang::from_code(None), users::User::lang);
+    let chose = user.as_ref().is_some_and(|u| u.language.is_some());
+    let role = if services.config.is_admin(user_id) {
+        Some(MenuRole::Owner)
+    } else if admin {
+        Some(MenuRole::Admin)
+    } else if chose {
+        Some(MenuRole::User)
+    } else {
+        None
+    };
+    let telegram = services.telegram()?;
+    let scope = BotCommandScope::Chat {
+        chat_id: Recipient::Id(ChatId(user_id)),
+    };
+    let result = match role {
+        Some(role) => {
+            let request = telegram
+                .bot
+                .set_my_commands(commands::role_menu(lang, role))
+                .scope(scope);
+            telegram
+                .call(request)
+                .await
+                .map(|_| json!({ "menu": format!("{role:?}").to_lowercase(), "lang": lang.code() }))
+        }
+        None => {
+            let request = telegram.bot.delete_my_commands().scope(scope);
+            telegram
+                .call(request)
+                .await
+                .map(|_| json!({ "menu": "default" }))
+        }
+    };
+    match result {
+        Ok(done) => Ok(done),
+        // A chat the bot cannot reach has no menu to keep right, nor has one the person never
+        // opened (they met us in the Mini App only): Telegram applies it when there is one.
+        Err(TelegramError::Blocked) => Ok(skipped("the user blocked the bot")),
+        Err(TelegramError::Request(teloxide_core::RequestError::Api(
+            teloxide_core::ApiError::ChatNotFound,
+        ))) => Ok(skipped("no chat with the bot yet")),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -40,6 +40,17 @@ pub enum Effect {
     CancelTraining { training_id: String },
     /// A prediction in progress canceled at Replicate (its owner erased their data).
     CancelPrediction { prediction_id: String },
+    /// A user's own command menu (setMyCommands scoped to their chat) set to what they may use now,
+    /// in their language: the owners' or the admins' menu, the users' menu in the language they
+    /// chose, else none of their own (deleteMyCommands: Telegram's per-language default applies).
+    /// Read at execution, so every run leaves the menu right whatever order they ran in.
+    RefreshCommands { user_id: i64 },
+}
+
+/// The dedupe key of a menu refresh: one per change that causes it (a refresh reads the state it
+/// finds, so a repeated one only sets the same menu again).
+pub fn refresh_commands_key(user_id: i64, cause: &str) -> String {
+    format!("commands:{user_id}:{cause}")
 }
 
 impl Effect {
@@ -54,6 +65,7 @@ impl Effect {
             Effect::DeleteStoredObjects { .. } => "delete_stored_objects",
             Effect::CancelTraining { .. } => "cancel_training",
             Effect::CancelPrediction { .. } => "cancel_prediction",
+            Effect::RefreshCommands { .. } => "refresh_commands",
         }
     }
 }

@@ -185,9 +185,22 @@ async fn run(
                 .webhook_secret
                 .as_ref()
                 .ok_or("TELEGRAM_WEBHOOK_SECRET is not set")?;
-            registration::register(&telegram, url.clone(), secret.expose())
-                .await
-                .map_err(|e| format!("Telegram refused the webhook: {}", chain(e)))?;
+            let admin_chats = {
+                let db = Db::connect_lazy(&config.database).map_err(chain)?;
+                let conn = db.conn().await.map_err(chain)?;
+                registration::admin_chats(&config, &**conn)
+                    .await
+                    .map_err(chain)?
+            };
+            registration::register(
+                &telegram,
+                url.clone(),
+                secret.expose(),
+                config.mini_app_url.as_ref(),
+                &admin_chats,
+            )
+            .await
+            .map_err(|e| format!("Telegram refused the webhook: {}", chain(e)))?;
             Ok(Outcome {
                 physical_id,
                 data: json!({ "WebhookUrl": url.as_str() }),

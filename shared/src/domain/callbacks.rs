@@ -1,6 +1,8 @@
 //! Inline button payloads (`callback_data`, at most 64 bytes): one enum, encoded and parsed here,
 //! used by the bot and by notifications sent from the other functions.
 
+use super::lang::Lang;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Callback {
     /// Start generating with a ready model.
@@ -33,6 +35,8 @@ pub enum Callback {
     Share { model_id: i64, consent: bool },
     /// `/delete_me`: delete the account's data (`confirm`), or leave it (cancel).
     EraseMe { confirm: bool },
+    /// `/language`: speak this language from now on.
+    Language { lang: Lang },
 }
 
 impl Callback {
@@ -64,6 +68,7 @@ impl Callback {
                 format!("sh:{model_id}:{}", u8::from(*consent))
             }
             Callback::EraseMe { confirm } => format!("em:{}", u8::from(*confirm)),
+            Callback::Language { lang } => format!("lang:{}", lang.code()),
         }
     }
 
@@ -97,6 +102,9 @@ impl Callback {
             },
             ("t", None) => Callback::StartTraining { model_id: int(a)? },
             ("em", None) => Callback::EraseMe { confirm: flag(a)? },
+            ("lang", None) => Callback::Language {
+                lang: Lang::parse(a?)?,
+            },
             ("b", None) => Callback::Buy {
                 pack_id: a.filter(|p| !p.is_empty())?.to_owned(),
             },
@@ -182,6 +190,8 @@ mod tests {
                 style_id: 7,
                 active: false,
             },
+            Callback::Language { lang: Lang::Ru },
+            Callback::Language { lang: Lang::En },
         ];
         for c in all {
             let data = c.encode();

@@ -2,6 +2,7 @@
 //! what they cost, how the prompt sent to Replicate is made.
 
 use crate::config::ProductConfig;
+use crate::domain::lang::Lang;
 
 /// Photos a training needs.
 pub const MIN_PHOTOS: i64 = 10;
@@ -191,12 +192,47 @@ pub fn full_prompt(
     }
 }
 
-/// Preset prompts offered in the bot and the API.
-pub const PRESET_PROMPTS: [&str; 4] = [
-    "portrait in a business suit, studio lighting, sharp focus",
-    "walking on a beach at sunset, golden hour, candid",
-    "in a cozy cafe, reading a book, soft window light",
-    "as an astronaut on the Moon, cinematic, detailed",
+/// A ready-made prompt: what the person reads (in their language) and what the model gets (in
+/// English, the language FLUX follows best).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preset {
+    pub prompt: &'static str,
+    pub ru: &'static str,
+    pub en: &'static str,
+}
+
+impl Preset {
+    /// What the person reads.
+    pub fn label(&self, lang: Lang) -> &'static str {
+        match lang {
+            Lang::Ru => self.ru,
+            Lang::En => self.en,
+        }
+    }
+}
+
+/// Preset prompts offered when generating.
+pub const PRESETS: [Preset; 4] = [
+    Preset {
+        prompt: "portrait in a business suit, studio lighting, sharp focus",
+        ru: "💼 Деловой портрет в студии",
+        en: "💼 Business portrait in a studio",
+    },
+    Preset {
+        prompt: "walking on a beach at sunset, golden hour, candid",
+        ru: "🌅 Прогулка по пляжу на закате",
+        en: "🌅 A walk on the beach at sunset",
+    },
+    Preset {
+        prompt: "in a cozy cafe, reading a book, soft window light",
+        ru: "☕ С книгой в уютном кафе",
+        en: "☕ Reading in a cozy cafe",
+    },
+    Preset {
+        prompt: "as an astronaut on the Moon, cinematic, detailed",
+        ru: "🚀 Астронавт на Луне",
+        en: "🚀 An astronaut on the Moon",
+    },
 ];
 
 #[cfg(test)]

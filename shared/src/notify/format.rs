@@ -1,7 +1,9 @@
 //! Putting values into texts: HTML escaping for Telegram, amounts for people, and the one way a
 //! language's template gets its values.
 
-use std::fmt::{Display, Write};
+use std::fmt::Display;
+
+use crate::domain::lang::Lang;
 
 /// Escapes text for Telegram's HTML parse mode.
 pub fn html(text: &str) -> String {
@@ -24,6 +26,9 @@ pub fn money(amount: i64, currency: &str) -> String {
 /// read as a template). Each language writes its own sentence around the same placeholders, so the
 /// word order is the language's; a placeholder without a value, or a value without a placeholder,
 /// is a mistake in a language's texts and fails in debug builds (every text is rendered in tests).
+///
+/// `{name:forms}` is the word for the count `name` in its plural form (`{tokens} {tokens:токен|токена|токенов}`),
+/// by the one plural rule, [`Lang::plural`].
 pub fn fill(template: &str, values: &[(&str, &dyn Display)]) -> String {
     let mut out = String::with_capacity(template.len() + 16 * values.len());
     let mut used = vec![false; values.len()];
@@ -32,14 +37,25 @@ pub fn fill(template: &str, values: &[(&str, &dyn Display)]) -> String {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
         let found = after.find('}').and_then(|close| {
-            let key = &after[..close];
+            let (key, forms) = match after[..close].split_once(':') {
+                Some((key, forms)) => (key, Some(forms)),
+                None => (&after[..close], None),
+            };
             let index = values.iter().position(|(name, _)| *name == key)?;
-            Some((close, index))
+            Some((close, index, forms))
         });
         match found {
-            Some((close, index)) => {
+            Some((close, index, forms)) => {
                 used[index] = true;
-                write!(out, "{}", values[index].1).expect("writing to a String");
+                let value = values[index].1.to_string();
+                match forms {
+                    None => out.push_str(&value),
+                    Some(forms) => {
+                        let count = value.parse::<i64>();
+                        debug_assert!(count.is_ok(), "a plural of a non-number in {template:?}");
+                        out.push_str(Lang::plural(count.unwrap_or(0), forms));
+                    }
+                }
                 rest = &after[close + 1..];
             }
             None => {
@@ -73,6 +89,27 @@ mod tests {
         assert_eq!(money(150, "XTR"), "150 ⭐");
         assert_eq!(money(99005, "RUB"), "990.05 RUB");
         assert_eq!(money(500, "JPY"), "500 JPY");
+    }
+
+    #[test]
+    fn a_count_s_word_takes_its_plural_form() {
+        let template = "{n} {n:токен|токена|токенов}";
+        let said: Vec<String> = [1, 2, 5, 11, 21, 22]
+            .iter()
+            .map(|n| fill(template, &[("n", n)]))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                "1 токен",
+                "2 токена",
+                "5 токенов",
+                "11 токенов",
+                "21 токен",
+                "22 токена"
+            ]
+        );
+        assert_eq!(fill("{n} {n:token|tokens}", &[("n", &1)]), "1 token");
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! caption and the invoice's texts; and "blocked the bot" handled once, here. Each language's words
 //! are in its own module ([`NoticeTexts`]); how a notice is put together is written once, below.
 
+pub mod commands;
 mod en;
 mod format;
-mod lang;
 mod ru;
 
 use std::fmt::Display;
@@ -20,8 +20,8 @@ use crate::repo::users::{self, User};
 use crate::services::Services;
 use crate::telegram::TelegramError;
 
+pub use crate::domain::lang::Lang;
 pub use format::{fill, html, money};
-pub use lang::Lang;
 
 /// The language of the admins' notices (the team's).
 const ADMIN_LANG: Lang = Lang::Ru;
@@ -43,8 +43,9 @@ impl Transient for NotifyError {
     }
 }
 
+/// The language a user is spoken to in (see [`Lang::of`]).
 pub fn lang_of(user: &User) -> Lang {
-    Lang::from_code(user.language_code.as_deref())
+    user.lang()
 }
 
 pub async fn mark_blocked(services: &Services, user_id: i64) -> Result<(), NotifyError> {

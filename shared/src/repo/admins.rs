@@ -3,9 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{
-    changed_one, execute, fetch_all, int8, jsonb, returns_row, text, DbError, GenericClient, Page,
-};
+use super::{changed_one, fetch_all, int8, jsonb, returns_row, text, DbError, GenericClient, Page};
 
 pub async fn is_admin(db: &impl GenericClient, user_id: i64) -> Result<bool, DbError> {
     returns_row(
@@ -115,19 +113,22 @@ pub struct NewAction<'a> {
     pub details: Value,
 }
 
-pub async fn record(db: &impl GenericClient, a: &NewAction<'_>) -> Result<(), DbError> {
-    execute(
-        db,
-        "INSERT INTO admin_actions (admin_id, action, target_user_id, subject, details) VALUES ($1, $2, $3, $4, $5)",
-        &[
-            int8(&a.admin_id),
-            text(&a.action.as_str()),
-            int8(&a.target_user_id),
-            text(&a.subject),
-            jsonb(&a.details),
-        ],
-    )
-    .await
+/// Records an action; returns its id.
+pub async fn record(db: &impl GenericClient, a: &NewAction<'_>) -> Result<i64, DbError> {
+    let row = db
+        .query_typed_one(
+            "INSERT INTO admin_actions (admin_id, action, target_user_id, subject, details)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            &[
+                int8(&a.admin_id),
+                text(&a.action.as_str()),
+                int8(&a.target_user_id),
+                text(&a.subject),
+                jsonb(&a.details),
+            ],
+        )
+        .await?;
+    Ok(row.get(0))
 }
 
 #[derive(Debug, Clone, PartialEq)]

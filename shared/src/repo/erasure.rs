@@ -177,11 +177,11 @@ pub async fn erase_user(db: &impl GenericClient, user_id: i64) -> Result<ErasedR
                 RETURNING 1
              ), profile AS (
                 UPDATE users SET username = NULL, first_name = '', last_name = NULL,
-                    language_code = NULL, dialog = '{\"state\": \"idle\"}',
+                    language_code = NULL, language = NULL, dialog = '{\"state\": \"idle\"}',
                     erased_at = now(), updated_at = now()
                 WHERE id = $1
                   AND (username IS NOT NULL OR first_name <> '' OR last_name IS NOT NULL
-                       OR language_code IS NOT NULL)
+                       OR language_code IS NOT NULL OR language IS NOT NULL)
                 RETURNING 1
              )
              SELECT (SELECT count(*) FROM photos) AS photos,

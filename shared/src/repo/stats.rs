@@ -60,3 +60,62 @@ pub async fn global_statistics(db: &impl GenericClient) -> Result<GlobalStats, D
         revenue: payments::revenue(db).await?,
     })
 }
+
+/// One day of [`daily`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Day {
+    pub day: chrono::NaiveDate,
+    pub new_users: i64,
+    pub generations: i64,
+    /// Paid (not refunded) payments in the one currency asked for, in its minor units.
+    pub revenue: i64,
+}
+
+/// The last `days` days (UTC, today the last), each with its new users, generations started and
+/// revenue in `currency`; a day with none of them is there with zeros.
+pub async fn daily(
+    db: &impl GenericClient,
+    days: i32,
+    currency: &str,
+) -> Result<Vec<Day>, DbError> {
+    let rows = db
+        .query_typed(
+            "WITH days AS (
+                SELECT d::date AS day
+                FROM generate_series((now() AT TIME ZONE 'UTC')::date - ($1::int4 - 1),
+                                     (now() AT TIME ZONE 'UTC')::date, interval '1 day') d
+             ), since AS (SELECT (min(day)::timestamp AT TIME ZONE 'UTC') AS t FROM days)
+             SELECT days.day,
+                    COALESCE(u.n, 0)::int8 AS new_users,
+                    COALESCE(g.n, 0)::int8 AS generations,
+                    COALESCE(p.amount, 0)::int8 AS revenue
+             FROM days
+             LEFT JOIN (SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n
+                        FROM users WHERE created_at >= (SELECT t FROM since) GROUP BY 1) u
+                    USING (day)
+             LEFT JOIN (SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n
+                        FROM generations WHERE created_at >= (SELECT t FROM since) GROUP BY 1) g
+                    USING (day)
+             LEFT JOIN (SELECT (created_at AT TIME ZONE 'UTC')::date AS day, sum(amount) AS amount
+                        FROM payments
+                        WHERE created_at >= (SELECT t FROM since) AND status = 'paid'
+                          AND currency = $2
+                        GROUP BY 1) p
+                    USING (day)
+             ORDER BY days.day",
+            &[
+                (&days, tokio_postgres::types::Type::INT4),
+                (&currency, tokio_postgres::types::Type::TEXT),
+            ],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| Day {
+            day: row.get("day"),
+            new_users: row.get("new_users"),
+            generations: row.get("generations"),
+            revenue: row.get("revenue"),
+        })
+        .collect())
+}

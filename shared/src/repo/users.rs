@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 
+use crate::domain::lang::Lang;
+
 use super::{
     boolean, changed_one, execute, fetch_opt, find, find_all, find_page, int8, jsonb, text,
     DbError, FromRow, GenericClient, Page,
@@ -16,6 +18,8 @@ pub struct User {
     pub first_name: String,
     pub last_name: Option<String>,
     pub language_code: Option<String>,
+    /// The language they chose (`ru`, `en`), if they did.
+    pub language: Option<String>,
     pub activated_at: DateTime<Utc>,
     pub tokens_left: i64,
     pub tokens_spent: i64,
@@ -26,15 +30,20 @@ pub struct User {
     pub dialog: serde_json::Value,
 }
 
-const COLUMNS: &str = "id, username, first_name, last_name, language_code, activated_at, tokens_left, \
+const COLUMNS: &str = "id, username, first_name, last_name, language_code, language, activated_at, tokens_left, \
      tokens_spent, is_blocked, bot_blocked_at IS NOT NULL AS bot_blocked, referral_code, referred_by, dialog";
 
 from_row!(User, table "users", columns COLUMNS, |row| {
-    id, username, first_name, last_name, language_code, activated_at, tokens_left, tokens_spent,
-    is_blocked, bot_blocked, referral_code, referred_by, dialog,
+    id, username, first_name, last_name, language_code, language, activated_at, tokens_left,
+    tokens_spent, is_blocked, bot_blocked, referral_code, referred_by, dialog,
 });
 
 impl User {
+    /// The language they are spoken to in: the one they chose, else their Telegram's.
+    pub fn lang(&self) -> Lang {
+        Lang::of(self.language.as_deref(), self.language_code.as_deref())
+    }
+
     pub fn display_name(&self) -> String {
         match (&self.username, &self.last_name) {
             (Some(u), _) => format!("@{u}"),
@@ -122,6 +131,23 @@ fn new_referral_code() -> String {
         .take(10)
         .map(char::from)
         .collect()
+}
+
+/// Remembers the language the user chose. `None` when there is no such user.
+pub async fn set_language(
+    db: &impl GenericClient,
+    id: i64,
+    lang: Lang,
+) -> Result<Option<User>, DbError> {
+    let row = db
+        .query_typed_opt(
+            &format!(
+                "UPDATE users SET language = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+            ),
+            &[int8(&id), text(&lang.code())],
+        )
+        .await?;
+    Ok(row.as_ref().map(User::from_row))
 }
 
 pub async fn get(db: &impl GenericClient, id: i64) -> Result<Option<User>, DbError> {

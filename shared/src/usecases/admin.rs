@@ -7,6 +7,8 @@
 use serde_json::json;
 
 use crate::db::GenericClient;
+use crate::dispatch;
+use crate::effects::{refresh_commands_key, Effect, Written};
 use crate::repo::admins::{self, Action, NewAction};
 use crate::repo::ledger::{self, Balance, Change, Reason};
 use crate::repo::styles::{self, NewStyle, Style};
@@ -40,8 +42,8 @@ async fn audit(
     target_user_id: Option<i64>,
     subject: Option<&str>,
     details: serde_json::Value,
-) -> Result<(), ServiceError> {
-    admins::record(
+) -> Result<i64, ServiceError> {
+    Ok(admins::record(
         db,
         &NewAction {
             admin_id,
@@ -51,8 +53,7 @@ async fn audit(
             details,
         },
     )
-    .await?;
-    Ok(())
+    .await?)
 }
 
 pub async fn set_blocked(
@@ -214,7 +215,8 @@ pub async fn set_system_model(
 }
 
 /// Owners add admins (the user must have used the bot) and remove them; an owner (ADMIN_IDS)
-/// cannot be removed from chat. Returns whether anything changed.
+/// cannot be removed from chat. Returns whether anything changed. A change refreshes the user's
+/// own command menu, through the effect log.
 pub async fn change_admin(
     services: &Services,
     owner_id: i64,
@@ -232,6 +234,7 @@ pub async fn change_admin(
     if role(services, &*tx, owner_id).await? != Some(Role::Owner) {
         return Err(ServiceError::Forbidden);
     }
+    let mut written = Written::new();
     let changed = if add {
         if users::get(&*tx, user_id).await?.is_none() {
             return Err(ServiceError::NotFound("user"));
@@ -246,8 +249,18 @@ pub async fn change_admin(
         } else {
             Action::AdminRemove
         };
-        audit(&*tx, owner_id, action, Some(user_id), None, json!({})).await?;
+        let action_id = audit(&*tx, owner_id, action, Some(user_id), None, json!({})).await?;
+        written
+            .write(
+                &*tx,
+                &refresh_commands_key(user_id, &format!("admin-action:{action_id}")),
+                &Effect::RefreshCommands { user_id },
+            )
+            .await?;
     }
     tx.commit().await?;
+    // The effect takes a connection of its own (a Lambda's pool has one).
+    drop(conn);
+    dispatch::now(services, written).await;
     Ok(changed)
 }

@@ -5,8 +5,12 @@
 use serde_json::json;
 
 use crate::db::GenericClient;
+use crate::dispatch;
+use crate::domain::lang::Lang;
+use crate::effects::{refresh_commands_key, Effect, Written};
 use crate::repo::events::{self, Event};
 use crate::repo::users::{self, TelegramProfile, User};
+use crate::services::Services;
 
 use super::ServiceError;
 
@@ -54,4 +58,33 @@ pub async fn register(
         events::record(db, user.id, Event::Started, json!({"source": source})).await?;
     }
     Ok((user, created))
+}
+
+/// Remembers the language the user chose (the bot and the Mini App speak it from now on); their own
+/// command menu follows it, through the effect log.
+pub async fn set_language(
+    services: &Services,
+    user_id: i64,
+    lang: Lang,
+) -> Result<User, ServiceError> {
+    let db = services.db();
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    let user = users::set_language(&*tx, user_id, lang)
+        .await?
+        .ok_or(ServiceError::NotFound("user"))?;
+    let mut written = Written::new();
+    let cause = format!("language:{}", chrono::Utc::now().timestamp_micros());
+    written
+        .write(
+            &*tx,
+            &refresh_commands_key(user_id, &cause),
+            &Effect::RefreshCommands { user_id },
+        )
+        .await?;
+    tx.commit().await?;
+    // The effect takes a connection of its own (a Lambda's pool has one).
+    drop(conn);
+    dispatch::now(services, written).await;
+    Ok(user)
 }

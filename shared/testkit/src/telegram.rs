@@ -22,6 +22,8 @@ pub struct SentCall {
     pub body: Value,
     /// The HTTP status the fake answered with (a scripted failure, or 200).
     pub status: u16,
+    /// The request body as sent (a multipart upload's files are only here).
+    pub raw: Vec<u8>,
 }
 
 impl SentCall {
@@ -48,6 +50,27 @@ impl SentCall {
                 self.method, self.body
             )
         })
+    }
+
+    /// The bytes of a file uploaded in the multipart field `name` (a `sendPhoto` of a picture we
+    /// made), if there is one; a field that says `attach://<part>` is that part's.
+    pub fn file(&self, name: &str) -> Option<Vec<u8>> {
+        let part = self.part(name)?;
+        match part.strip_prefix(b"attach://") {
+            Some(attached) => self.part(std::str::from_utf8(attached).ok()?),
+            None => Some(part),
+        }
+    }
+
+    fn part(&self, name: &str) -> Option<Vec<u8>> {
+        let raw = &self.raw;
+        let first_line = raw.windows(2).position(|w| w == b"\r\n")?;
+        let boundary = [b"\r\n", &raw[..first_line]].concat();
+        let header = format!("name=\"{name}\"");
+        let at = find(raw, header.as_bytes(), 0)?;
+        let start = find(raw, b"\r\n\r\n", at)? + 4;
+        let end = find(raw, &boundary, start)?;
+        Some(raw[start..end].to_vec())
     }
 
     /// The inline keyboard's buttons, row by row, in one list (none without an inline keyboard).
@@ -280,6 +303,7 @@ impl Respond for Responder {
                 method: method.clone(),
                 body: body.clone(),
                 status: scripted.as_ref().map_or(200, |(status, _)| *status),
+                raw: request.body.clone(),
             });
             scripted
         };
@@ -374,6 +398,15 @@ impl Responder {
             _ => json!(true),
         }
     }
+}
+
+/// Where `needle` first occurs in `haystack` at or after `from`.
+fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    haystack
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|at| at + from)
 }
 
 fn parse_body(request: &Request) -> Value {

@@ -5,23 +5,25 @@ use std::sync::Arc;
 
 use axum::extract::State as AxumState;
 use axum::Json;
+use serde::Deserialize;
 use shared::repo::{referrals, users};
 use shared::services::Services;
 use shared::usecases;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{AuthUser, Caller};
-use crate::error::{ApiResult, Error, Path};
-use crate::responses::{AuthErrors, NotFound};
+use crate::error::{ApiResult, Error, Json as BodyJson, Path};
+use crate::responses::{AuthErrors, Invalid, JsonBody, NotFound};
 use crate::views::payments::Prices;
 use crate::views::referrals::Referrals;
-use crate::views::users::{AccountErased, Me, Profile};
+use crate::views::users::{AccountErased, Language, Me, Profile};
 use crate::State;
 
 pub fn router() -> OpenApiRouter<Arc<State>> {
     OpenApiRouter::new()
-        .routes(routes!(me, delete_me))
+        .routes(routes!(me, delete_me, update_me))
         .routes(routes!(user))
         .routes(routes!(referral_program))
 }
@@ -48,14 +50,44 @@ async fn me(AxumState(state): AxumState<Arc<State>>, caller: Caller) -> ApiResul
             async move |db, user_id| usecases::admin::role(&state.services, db, user_id).await
         })
         .await?;
-    let services = &state.services;
-    let referral_link = referral_link(services, &caller.user.referral_code).await;
-    Ok(Json(Me {
-        profile: caller.user.into(),
-        is_admin: role.is_some(),
+    Ok(Json(
+        me_of(&state.services, caller.user, role.is_some()).await,
+    ))
+}
+
+async fn me_of(services: &Services, user: shared::repo::users::User, is_admin: bool) -> Me {
+    let referral_link = referral_link(services, &user.referral_code).await;
+    Me {
+        language: user.lang().into(),
+        language_chosen: user.language.is_some(),
+        profile: user.into(),
+        is_admin,
         referral_link,
         prices: Prices::of(services),
-    }))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    /// The language to speak from now on, in the bot and the Mini App.
+    pub language: Language,
+}
+
+/// Changes what the caller may set of their profile (their language); answers as `GET /api/me`.
+#[utoipa::path(patch, path = "/api/me", tag = "me", security(("tma" = [])),
+    request_body = ProfileUpdate,
+    responses((status = 200, description = "The caller, changed", body = Me), AuthErrors, JsonBody, Invalid))]
+async fn update_me(
+    AxumState(state): AxumState<Arc<State>>,
+    caller: AuthUser,
+    BodyJson(body): BodyJson<ProfileUpdate>,
+) -> ApiResult<Json<Me>> {
+    let services = &state.services;
+    let user =
+        usecases::users::set_language(services, caller.user.id, body.language.into()).await?;
+    let role = usecases::admin::role(services, &**state.conn().await?, user.id).await?;
+    Ok(Json(me_of(services, user, role.is_some()).await))
 }
 
 /// Deletes the caller's data: training photos, models (and their versions and files at Replicate;

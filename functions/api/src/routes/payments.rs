@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::State as AxumState;
 use axum::Json as JsonResponse;
 use serde::Deserialize;
-use shared::notify::{texts, Lang};
+use shared::notify::texts;
 use shared::repo::payments;
 use shared::usecases::payments as payment_service;
 use teloxide_core::payloads::CreateInvoiceLinkSetters;
@@ -59,7 +59,7 @@ async fn create_invoice(
     let telegram = services.telegram()?;
     crate::limits::enforce(&state, caller.user.id, &state.limits.invoice).await?;
     let plan = payment_service::plan_invoice(services, caller.user.id, &body.pack_id).await?;
-    let t = texts(Lang::from_code(caller.user.language_code.as_deref()));
+    let t = texts(shared::notify::lang_of(&caller.user));
     let pack = &plan.pack;
     let price = u32::try_from(plan.price)
         .map_err(|_| Error::invalid("pack_id", "the pack's price is out of Telegram's range"))?;

@@ -2,7 +2,8 @@
 //! and balances after an admin's change.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use shared::notify::Lang;
 use shared::repo::erasure;
 use shared::repo::users::User;
 use shared::usecases::deletion;
@@ -32,9 +33,34 @@ from_row!(User => Profile {
     referred_by, is_blocked, activated_at,
 });
 
+/// A language the bot and the Mini App speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    Ru,
+    En,
+}
+
+from_variants!(Lang => Language { Ru, En });
+
+impl From<Language> for Lang {
+    fn from(language: Language) -> Self {
+        match language {
+            Language::Ru => Lang::Ru,
+            Language::En => Lang::En,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Me {
     pub profile: Profile,
+    /// The language the bot and the Mini App speak to the caller: the one they chose (`PATCH
+    /// /api/me`, or `/language` in the bot), else the one their Telegram's language suggests
+    /// (Russian for Russian and its neighbours, English for any other).
+    pub language: Language,
+    /// Whether the caller chose it (else it follows Telegram's).
+    pub language_chosen: bool,
     /// An owner (ADMIN_IDS) or an admin.
     pub is_admin: bool,
     /// `https://t.me/<bot>?start=<referral code>`; `null` when the bot is not reachable.

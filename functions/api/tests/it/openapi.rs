@@ -13,6 +13,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/"),
     ("get", "/health"),
     ("get", "/api/me"),
+    ("patch", "/api/me"),
     ("delete", "/api/me"),
     ("get", "/api/user/{user_id}"),
     ("get", "/api/models"),

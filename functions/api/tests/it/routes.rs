@@ -24,6 +24,7 @@ fn unauthenticated_routes() -> Vec<(Method, &'static str)> {
     vec![
         (Method::GET, "/api/me"),
         (Method::DELETE, "/api/me"),
+        (Method::PATCH, "/api/me"),
         (Method::GET, "/api/user/101"),
         (Method::GET, "/api/models"),
         (Method::GET, "/api/models/1"),
@@ -115,6 +116,87 @@ async fn me_shows_the_profile_balance_link_and_prices() {
 
     fixtures::user(app.db(), ADMIN_ID, 0).await;
     assert!(app.get("/api/me", ADMIN_ID).await.json::<Me>().is_admin);
+}
+
+/// The Mini App reads the language the bot speaks and sets it; the bot's menu follows, a language we
+/// do not speak is a 422 naming the field, and nothing changes then.
+#[tokio::test]
+async fn the_caller_reads_and_sets_their_language() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 0).await; // Telegram's language: English
+
+    let me: Me = app.get("/api/me", ANN).await.json();
+    assert_eq!((me.language.as_str(), me.language_chosen), ("en", false));
+
+    let changed = app.patch("/api/me", ANN, json!({"language": "ru"})).await;
+    assert_eq!(changed.status, StatusCode::OK, "{changed:?}");
+    let me: Me = changed.json();
+    assert_eq!((me.language.as_str(), me.language_chosen), ("ru", true));
+    assert_eq!(me.profile.id, ANN);
+    let me: Me = app.get("/api/me", ANN).await.json();
+    assert_eq!(me.language, "ru");
+    assert_eq!(
+        stored::user(app.db(), ANN).await.language.as_deref(),
+        Some("ru")
+    );
+    // The chat's own command menu is now the Russian one.
+    let menu = app.env.telegram.last_call("setMyCommands");
+    assert_eq!(menu.body["scope"], json!({"type": "chat", "chat_id": ANN}));
+    assert!(menu.body["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["command"] == "train" && c["description"] == "Обучить модель по фото"));
+
+    for bad in [
+        json!({"language": "de"}),
+        json!({}),
+        json!({"language": "en", "x": 1}),
+    ] {
+        let refused = app.patch("/api/me", ANN, bad.clone()).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad} {refused:?}"
+        );
+    }
+    let refused = app.patch("/api/me", ANN, json!({"language": "de"})).await;
+    assert_eq!(refused.error().details["field"], "language");
+    assert_eq!(
+        stored::user(app.db(), ANN).await.language.as_deref(),
+        Some("ru")
+    );
+}
+
+/// Someone who met us in the Mini App only has no chat with the bot: their language is set, and
+/// the menu that chat would have is skipped, not an effect failed for the admins to read about.
+#[tokio::test]
+async fn a_language_set_before_any_chat_with_the_bot_fails_nothing() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 0).await;
+    app.env
+        .telegram
+        .fail_next("setMyCommands", 400, "Bad Request: chat not found", None);
+    let changed = app.patch("/api/me", ANN, json!({"language": "ru"})).await;
+    assert_eq!(changed.status, StatusCode::OK, "{changed:?}");
+    assert!(fixtures::unsettled_effects(app.db()).await.is_empty());
+    let conn = app.db().conn().await.unwrap();
+    let settled = conn
+        .query_one(
+            "SELECT state, result->>'skipped' FROM effects WHERE kind = 'refresh_commands'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(settled.get::<_, String>(0), "done");
+    assert_eq!(
+        settled.get::<_, Option<String>>(1).as_deref(),
+        Some("no chat with the bot yet")
+    );
+    assert!(
+        app.env.telegram.sent_to(ADMIN_ID).is_empty(),
+        "no admin notice"
+    );
 }
 
 #[tokio::test]

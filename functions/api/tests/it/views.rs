@@ -118,6 +118,8 @@ pub struct Balance {
 #[derive(Debug, Deserialize)]
 pub struct Me {
     pub profile: Profile,
+    pub language: String,
+    pub language_chosen: bool,
     pub is_admin: bool,
     pub referral_link: Option<String>,
     pub prices: Prices,

@@ -167,6 +167,19 @@ fn bot_vars(telegram: &FakeTelegram) -> HashMap<&'static str, String> {
 
 #[tokio::test]
 async fn the_webhook_is_set_with_its_secret_and_the_menus() {
+    let db = testkit::test_db().await;
+    // An owner (ADMIN_IDS) and an admin they added, who chose English.
+    testkit::fixtures::user(&db.db, 7001, 0).await;
+    testkit::fixtures::user(&db.db, 7002, 0).await;
+    {
+        let conn = db.db.conn().await.unwrap();
+        shared::repo::admins::add(&**conn, 7002, 7001)
+            .await
+            .unwrap();
+        shared::repo::users::set_language(&**conn, 7002, shared::notify::Lang::En)
+            .await
+            .unwrap();
+    }
     let telegram = FakeTelegram::start().await;
     let cfn = response_url().await;
     let event = request(
@@ -175,7 +188,11 @@ async fn the_webhook_is_set_with_its_secret_and_the_menus() {
         &cfn.uri(),
         json!({ "ApiUrl": "https://abc.execute-api.eu-west-1.amazonaws.com" }),
     );
-    run(event, &bot_vars(&telegram)).await;
+    let mut vars = bot_vars(&telegram);
+    vars.insert("DATABASE_URL", db.url.clone());
+    vars.insert("ADMIN_IDS", "7001".to_owned());
+    vars.insert("MINI_APP_URL", "https://app.example.com/dream".to_owned());
+    run(event, &vars).await;
     let body = reported(&cfn).await;
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     let set: Value = telegram.last_call("setWebhook").parse();
@@ -185,14 +202,66 @@ async fn the_webhook_is_set_with_its_secret_and_the_menus() {
     );
     assert_eq!(set["secret_token"], testkit::WEBHOOK_SECRET);
     let menus = telegram.calls_of("setMyCommands");
-    assert_eq!(menus.len(), 2, "Russian and English menus");
+    assert_eq!(
+        menus.len(),
+        4,
+        "Russian and English menus, and the two admins' own"
+    );
     let en: Value = menus[1].parse();
     assert_eq!(en["language_code"], "en");
-    assert!(en["commands"]
+    let names = |menu: &Value| -> Vec<String> {
+        menu["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["command"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(names(&en).contains(&"train".to_owned()));
+    assert!(!names(&en).contains(&"admin_stats".to_owned()));
+    // Each admin's menu is scoped to their chat: the owner's with the owners' commands, in the
+    // default language; the admin's without them, in the English they chose.
+    let owner: Value = menus[2].parse();
+    assert_eq!(owner["scope"], json!({"type": "chat", "chat_id": 7001}));
+    assert!(names(&owner).contains(&"admin_add".to_owned()));
+    assert!(names(&owner).contains(&"train".to_owned()));
+    let admin: Value = menus[3].parse();
+    assert_eq!(admin["scope"], json!({"type": "chat", "chat_id": 7002}));
+    assert!(names(&admin).contains(&"admin_stats".to_owned()));
+    assert!(!names(&admin).contains(&"admin_add".to_owned()));
+    let stats = admin["commands"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|c| c["command"] == "train"));
+        .find(|c| c["command"] == "admin_stats")
+        .unwrap();
+    assert_eq!(stats["description"], "Statistics and a 30-day chart");
+    // The menu button opens the Mini App.
+    let button: Value = telegram.last_call("setChatMenuButton").parse();
+    assert_eq!(button["menu_button"]["type"], "web_app");
+    assert_eq!(
+        button["menu_button"]["web_app"]["url"],
+        "https://app.example.com/dream"
+    );
+}
+
+#[tokio::test]
+async fn without_a_mini_app_the_menu_button_is_left_alone() {
+    let db = testkit::test_db().await;
+    let telegram = FakeTelegram::start().await;
+    let cfn = response_url().await;
+    let event = request(
+        "Create",
+        "Custom::TelegramWebhook",
+        &cfn.uri(),
+        json!({ "ApiUrl": "https://abc.execute-api.eu-west-1.amazonaws.com" }),
+    );
+    let mut vars = bot_vars(&telegram);
+    vars.insert("DATABASE_URL", db.url.clone());
+    run(event, &vars).await;
+    assert_eq!(reported(&cfn).await["Status"], "SUCCESS");
+    assert!(telegram.calls_of("setChatMenuButton").is_empty());
+    assert_eq!(telegram.calls_of("setMyCommands").len(), 2);
 }
 
 #[tokio::test]

@@ -10,7 +10,12 @@ use shared::usecases::admin::Role;
 use shared::usecases::styles as style_rules;
 use shared::usecases::{self, ServiceError};
 
-use super::{html, keyboards, BotError, Command, Ctx};
+use teloxide_core::payloads::SendPhotoSetters;
+use teloxide_core::requests::Requester;
+use teloxide_core::types::{ChatId, InputFile};
+
+use super::texts::money;
+use super::{chart, html, keyboards, BotError, Command, Ctx};
 
 pub async fn command(
     ctx: &Ctx<'_>,
@@ -30,6 +35,9 @@ pub async fn command(
             drop(conn);
             let mut text = t.admin_stats(&stats);
             text.push_str(&t.admin_insights(&funnels, &ratings, &low));
+            // The chart first: the figures, the longer read, are the last message (and the
+            // webhook's response).
+            send_chart(ctx).await?;
             ctx.finish_with(text, None)
         }
         Command::AdminSystem => {
@@ -110,6 +118,55 @@ pub async fn command(
             ctx.finish_with(t.admin_log(&entries), None)
         }
         _ => ctx.finish_with(t.unknown_command, None),
+    }
+}
+
+/// The chart of the last [`chart::DAYS`] days, as a photo with its totals as the caption.
+async fn send_chart(ctx: &Ctx<'_>) -> Result<(), BotError> {
+    let t = ctx.t();
+    let currency = ctx.services().config.product.currency.clone();
+    let days = {
+        let db = ctx.services().db();
+        let conn = db.conn().await?;
+        stats::daily(&**conn, chart::DAYS, &currency).await?
+    };
+    let series = chart::Series::of(&days, &currency);
+    let (title, [new_users, generations, revenue]) = t.chart_labels(&currency);
+    let labels = chart::Labels {
+        title: &title,
+        new_users: &new_users,
+        generations: &generations,
+        revenue: &revenue,
+    };
+    let png = match chart::render(&series, &labels) {
+        Ok(png) => png,
+        Err(e) => {
+            // The figures still follow; a chart that cannot be drawn is our bug to see.
+            tracing::error!(error = %shared::telemetry::error_chain(&e), "the statistics chart was not drawn");
+            return Ok(());
+        }
+    };
+    let caption = t.chart_caption(
+        chart::DAYS,
+        days.iter().map(|d| d.new_users).sum(),
+        days.iter().map(|d| d.generations).sum(),
+        &money(days.iter().map(|d| d.revenue).sum(), &currency),
+    );
+    let request = ctx
+        .telegram
+        .bot
+        .send_photo(
+            ChatId(ctx.user.id),
+            InputFile::memory(png).file_name("dream-photo-stats.png"),
+        )
+        .caption(caption);
+    match ctx.telegram.call(request).await {
+        Ok(_) => Ok(()),
+        Err(shared::telegram::TelegramError::Blocked) => {
+            shared::notify::mark_blocked(ctx.services(), ctx.user.id).await?;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -3,7 +3,7 @@
 //! webhook delivers the album, then asks for a rating).
 
 use shared::domain::callbacks::Callback;
-use shared::domain::rules::{self, MAX_IMAGES, MAX_PROMPT_CHARS, MIN_IMAGES, PRESET_PROMPTS};
+use shared::domain::rules::{self, MAX_IMAGES, MAX_PROMPT_CHARS, MIN_IMAGES, PRESETS};
 use shared::domain::status::ModelStatus;
 use shared::errors::Transient;
 use shared::repo::{feedback, models, styles};
@@ -207,10 +207,15 @@ pub async fn on_style(ctx: &Ctx<'_>, style_id: Option<i64>) -> Result<(), BotErr
 }
 
 async fn ask_prompt(ctx: &Ctx<'_>, model_id: i64, style_id: Option<i64>) -> Result<(), BotError> {
-    let rows = PRESET_PROMPTS
+    let rows = PRESETS
         .iter()
         .enumerate()
-        .map(|(index, preset)| vec![(preset.to_string(), Callback::Preset { index })])
+        .map(|(index, preset)| {
+            vec![(
+                preset.label(ctx.lang).to_owned(),
+                Callback::Preset { index },
+            )]
+        })
         .collect();
     ctx.set_dialog(&Dialog::AwaitingPrompt { model_id, style_id })
         .await?;
@@ -223,9 +228,9 @@ async fn ask_prompt(ctx: &Ctx<'_>, model_id: i64, style_id: Option<i64>) -> Resu
 }
 
 pub async fn on_preset(ctx: &Ctx<'_>, index: usize) -> Result<(), BotError> {
-    match (ctx.dialog(), PRESET_PROMPTS.get(index)) {
+    match (ctx.dialog(), PRESETS.get(index)) {
         (Dialog::AwaitingPrompt { model_id, style_id }, Some(preset)) => {
-            on_prompt(ctx, model_id, style_id, preset).await
+            on_prompt(ctx, model_id, style_id, preset.prompt).await
         }
         _ => outdated(ctx).await,
     }

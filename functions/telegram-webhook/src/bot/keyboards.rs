@@ -4,9 +4,10 @@ use shared::config::TokenPack;
 use shared::domain::callbacks::Callback;
 use teloxide_core::types::{
     InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup, ReplyMarkup,
+    WebAppInfo,
 };
 
-use super::texts::{money, Texts};
+use super::texts::{money, Lang, Texts};
 use super::Command;
 
 /// The persistent main menu under the input field.
@@ -49,6 +50,29 @@ pub fn inline(rows: Vec<Vec<(String, Callback)>>) -> InlineKeyboardMarkup {
             .map(|(label, callback)| InlineKeyboardButton::callback(label, callback.encode()))
             .collect::<Vec<_>>()
     }))
+}
+
+/// A row with the button that opens the Mini App (an inline one: only those hand it the init data
+/// the API checks).
+pub fn mini_app_row(t: &Texts, url: &url::Url) -> Vec<InlineKeyboardButton> {
+    vec![InlineKeyboardButton::web_app(
+        t.button_mini_app,
+        WebAppInfo { url: url.clone() },
+    )]
+}
+
+/// `/language`: one button per language, each named in itself.
+pub fn languages() -> InlineKeyboardMarkup {
+    inline(vec![Lang::ALL
+        .iter()
+        .map(|&lang| {
+            let label = match lang {
+                Lang::Ru => "🇷🇺 Русский",
+                Lang::En => "🇬🇧 English",
+            };
+            (label.to_owned(), Callback::Language { lang })
+        })
+        .collect()])
 }
 
 pub fn buy_button(t: &Texts) -> ReplyMarkup {

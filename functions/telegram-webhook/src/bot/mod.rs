@@ -2,6 +2,7 @@
 //! (with the dialogue state), their models, generations and payments.
 
 mod admin;
+pub mod chart;
 pub mod commands;
 mod dialog;
 mod generate;
@@ -369,7 +370,7 @@ pub async fn handle(
 ) -> Result<Handling, BotError> {
     let telegram = state.services.telegram()?;
     let context = |user: User| {
-        let lang = Lang::from_code(user.language_code.as_deref());
+        let lang = notify::lang_of(&user);
         Ctx {
             state,
             telegram,
@@ -434,6 +435,9 @@ async fn on_message(ctx: &Ctx<'_>, created: bool, message: &Message) -> Result<(
     };
     match command {
         Command::Start => start(ctx, created, argument).await,
+        Command::Language => {
+            ctx.finish_with(t.language_choose, Some(keyboards::languages().into()))
+        }
         Command::Help => {
             ctx.set_dialog(&Dialog::Idle).await?;
             ctx.finish_with(commands::help(ctx.lang), Some(keyboards::main_menu(t)))
@@ -500,11 +504,18 @@ async fn on_text(ctx: &Ctx<'_>, text: &str) -> Result<(), BotError> {
 async fn start(ctx: &Ctx<'_>, created: bool, payload: &str) -> Result<(), BotError> {
     let t = ctx.t();
     ctx.set_dialog(&Dialog::Idle).await?;
-    // The messages below go to other chats, so the welcome can still be the webhook's response.
-    ctx.finish_with(
-        t.welcome(&html(&ctx.user.first_name)),
-        Some(keyboards::main_menu(t)),
-    )?;
+    // The messages below go to other chats, so the last message here can still be the webhook's
+    // response: the welcome, or the Mini App's offer after it (a message has one keyboard: the
+    // welcome brings the menu, the offer the button that opens the app).
+    let welcome = t.welcome(&html(&ctx.user.first_name));
+    match &ctx.config().mini_app_url {
+        Some(url) => {
+            ctx.reply(welcome, Some(keyboards::main_menu(t))).await?;
+            let markup = InlineKeyboardMarkup::new(vec![keyboards::mini_app_row(t, url)]);
+            ctx.finish_with(t.mini_app_offer, Some(markup.into()))?;
+        }
+        None => ctx.finish_with(welcome, Some(keyboards::main_menu(t)))?,
+    }
     // Nobody to tell of a known user's /start without a referral code (joining needs one).
     if !created && payload.is_empty() {
         return Ok(());
@@ -558,8 +569,11 @@ async fn list_models(ctx: &Ctx<'_>) -> Result<(), BotError> {
     let own = models::list_for_user(&**conn, ctx.user.id, Page::first(20)).await?;
     let system = models::list_system(&**conn).await?;
     drop(conn);
+    let mini_app = ctx.services().config.mini_app_url.as_ref();
     if own.is_empty() && system.is_empty() {
-        return ctx.finish_with(t.models_empty, None);
+        let markup = mini_app
+            .map(|url| InlineKeyboardMarkup::new(vec![keyboards::mini_app_row(t, url)]).into());
+        return ctx.finish_with(t.models_empty, markup);
     }
     let mut text = if own.is_empty() {
         t.models_empty
@@ -615,7 +629,11 @@ async fn list_models(ctx: &Ctx<'_>) -> Result<(), BotError> {
                 )]
             }),
     );
-    let markup = (!ready.is_empty()).then(|| keyboards::inline(ready).into());
+    let mut markup = keyboards::inline(ready);
+    if let Some(url) = mini_app {
+        markup = markup.append_row(keyboards::mini_app_row(t, url));
+    }
+    let markup = (!markup.inline_keyboard.is_empty()).then(|| markup.into());
     ctx.finish_with(text, markup)
 }
 
@@ -689,6 +707,12 @@ async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotErro
             }
         }
         Callback::EraseMe { confirm: false } => ctx.finish_with(t.erase_kept, None),
+        Callback::Language { lang } => {
+            usecases::users::set_language(ctx.services(), ctx.user.id, lang).await?;
+            // Said in the new language, with the main menu's buttons in it too.
+            let t = texts(lang);
+            ctx.finish_with(t.language_set, Some(keyboards::main_menu(t)))
+        }
         Callback::EraseMe { confirm: true } => {
             usecases::deletion::erase_account(ctx.services(), ctx.user.id).await?;
             // The balance as the ledger has it now (a queued model's cost may have come back).

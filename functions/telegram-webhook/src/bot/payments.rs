@@ -90,7 +90,6 @@ pub async fn pre_checkout(
     query: &PreCheckoutQuery,
 ) -> Result<(), BotError> {
     let user_id = query.from.id.0 as i64;
-    let t = texts(Lang::from_code(query.from.language_code.as_deref()));
     let decision = payments::check_checkout(
         &state.services,
         user_id,
@@ -104,6 +103,16 @@ pub async fn pre_checkout(
             .bot
             .answer_pre_checkout_query(query.id.clone(), true),
         Err(refusal) => {
+            // The refusal in the language they chose (a second read, on this rare path only).
+            let chosen = {
+                let db = state.services.db();
+                let conn = db.conn().await?;
+                shared::repo::users::get(&**conn, user_id).await?
+            };
+            let t = texts(chosen.as_ref().map_or_else(
+                || Lang::from_code(query.from.language_code.as_deref()),
+                notify::lang_of,
+            ));
             let reason = match refusal {
                 CheckoutRefusal::Blocked => t.blocked,
                 CheckoutRefusal::UnknownPack => t.checkout_unknown_pack,

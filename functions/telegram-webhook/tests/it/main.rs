@@ -3,6 +3,7 @@
 mod app;
 mod bot;
 mod catalogue_feedback;
+mod people;
 mod promos_admins;
 mod reply_in_body;
 mod support;

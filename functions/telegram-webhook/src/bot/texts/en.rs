@@ -35,6 +35,10 @@ pub(super) static TEXTS: Texts = Texts {
         This cannot be undone.",
     button_erase_confirm: "🗑 Yes, delete my data",
     button_erase_cancel: "Cancel",
+    language_choose: "🌐 Choose your language / Выберите язык:",
+    language_set: "✅ Done: I speak English with you now.",
+    button_mini_app: "📱 Open the app",
+    mini_app_offer: "All of this is in the app too: your models, photos and purchases in one window.",
     erase_kept: "OK, nothing was deleted.",
 
     train_ask_name: "📸 What should we call your model? Send a name (up to 64 characters).",
@@ -91,53 +95,55 @@ pub(super) static TEXTS: Texts = Texts {
             I'm <b>Dream Photo</b>. Send me 10–20 selfies and I'll train your personal model, \
             then create photos of you in any look and style.\n\n\
             Start with /train or use the menu below.",
-        balance: "💰 Balance: <b>{left}</b> tokens\nSpent so far: {spent}\n\nTop up: /buy",
-        model_line: "• {name} — {status} ({photos} photos)",
+        balance: "💰 Balance: <b>{left}</b> {left:token|tokens}\nSpent so far: {spent}\n\nTop up: /buy",
+        model_line: "• {name} — {status} ({photos} {photos:photo|photos})",
         button_generate_with: "✨ Photos with “{name}”",
         button_share: "🌍 Let us offer «{name}» to everyone",
         button_unshare: "🔒 Stop offering «{name}» to everyone",
-        history_line: "• {date}: {prompt} — {status}, {images} image(s)",
+        history_line: "• {date}: {prompt} — {status}, {images} {images:image|images}",
 
         referral: "🎁 <b>Invite friends</b>\n\nYour link: {link}\n\n\
-            When a friend buys tokens for the first time, you get {bonus} tokens.\n\
-            Joined: {joined}, paid: {paid}, earned: {earned} tokens.",
+            When a friend buys tokens for the first time, you get {bonus} {bonus:token|tokens}.\n\
+            Joined: {joined}, paid: {paid}, earned: {earned} {earned:token|tokens}.",
 
         erase_done: "✅ Your data is deleted. Payments and the token history are kept by your id only; \
-            your balance: <b>{balance}</b> tokens. To start again: /start",
+            your balance: <b>{balance}</b> {balance:token|tokens}. To start again: /start",
 
         train_ask_photos: "Great, model “{name}”. Now send {min} to {max} photos of yourself: \
             face clearly visible, different angles and light, nobody else in the frame. Albums are fine.",
         photos_missing: "📥 Photos received: <b>{count}</b> of {min}–{max}. Send {missing} more.",
-        photos_enough: "📥 Photos received: <b>{count}</b> (up to {max}). Ready to train — it costs {cost} tokens.",
+        photos_enough: "📥 Photos received: <b>{count}</b> (up to {max}). Ready to train — it costs {cost} {cost:token|tokens}.",
         photos_full: "That makes {max} photos, the maximum. Extra photos were not added.",
-        button_start_training: "🚀 Start training ({cost} tokens)",
+        button_start_training: "🚀 Start training ({cost} {cost:token|tokens})",
         training_started: "🚀 Training of “{name}” has started! It usually takes 20–30 minutes. \
             I'll message you when it's ready.",
-        too_few_photos: "Only {count} photos so far; at least {min} are needed. Send more.",
+        too_few_photos: "Only {count} {count:photo|photos} so far; at least {min} are needed. Send more.",
         not_enough_tokens: "Not enough tokens: {required} needed, you have {available}. Top up: /buy",
 
         pick_style: "🎨 Styles{tag}: page {page} of {pages}. Pick one:",
         quote: "“{text}”",
         ask_prompt: "✍️ Describe the photo you want (up to {max} characters), or pick a preset.",
         bad_prompt: "The description must be 1 to {max} characters.",
-        choose_count: "How many photos? Each one costs {price} tokens.",
-        button_count: "{images} — {cost} tokens",
-        generation_started: "🎨 Creating {images} photo(s)… usually under a minute.",
+        choose_count: "How many photos? Each one costs {price} {price:token|tokens}.",
+        button_count: "{images} — {cost} {cost:token|tokens}",
+        generation_started: "🎨 Creating {images} {images:photo|photos}… usually under a minute.",
 
-        button_pack: "{tokens} tokens — {price}",
+        button_pack: "{tokens} {tokens:token|tokens} — {price}",
         discount_note: "Your {percent}% discount is applied to these prices.",
-        promo_tokens: "🎉 Promo code accepted: +{tokens} tokens. Balance: {balance}.",
+        promo_tokens: "🎉 Promo code accepted: +{tokens} {tokens:token|tokens}. Balance: {balance}.",
         promo_discount: "🎉 Promo code accepted: {percent}% off your next purchase. Choose a pack: /buy",
-        promo_too_many_attempts: "Too many promo code attempts. Try again in {minutes} min.",
+        promo_too_many_attempts: "Too many promo code attempts. Try again in {minutes} {minutes:minute|minutes}.",
 
         admin_done: "✅ Done: {what}",
-        tokens_delta: "{delta} tokens",
+        tokens_delta: "{delta} {delta:token|tokens}",
         button_style_enable: "▶️ Enable “{name}”",
         button_style_disable: "⏸ Disable “{name}”",
         user_joined: "Joined: {date}",
-        funnel_days: "{days} days",
-        gives_tokens: "{tokens} tokens",
+        funnel_days: "{days} {days:day|days}",
+        gives_tokens: "{tokens} {tokens:token|tokens}",
         gives_discount: "{percent}% off",
+        chart_caption: "📈 In {days} {days:day|days}: {users} new {users:user|users}, \
+            {generations} {generations:generation|generations}, revenue {revenue}.",
     },
     model_statuses: ModelStatusLabels {
         draft: "📝 draft",
@@ -174,7 +180,7 @@ pub(super) static TEXTS: Texts = Texts {
         funnel: "Funnel",
         funnel_steps: "(started → trained → generated → paid)",
         ratings_by_style: "Ratings by style",
-        ratings: "ratings",
+        ratings: "rating|ratings",
         no_style: "no style",
         low_ratings: "Low ratings",
 
@@ -184,14 +190,14 @@ pub(super) static TEXTS: Texts = Texts {
         yes: "yes",
         no: "no",
         payments: "Payments",
-        tokens: "tokens",
+        tokens: "token|tokens",
 
         recent_models: "Recent models",
         failed_models: "Failed",
 
         recent_payments: "Recent payments",
         total: "Total",
-        payment_count: "payments",
+        payment_count: "payment|payments",
 
         styles: "Styles",
         on: "on",
@@ -208,5 +214,10 @@ pub(super) static TEXTS: Texts = Texts {
         promo_codes: "Promo codes",
         used: "used",
         until: "until",
+
+        chart_title: "Dream Photo: the last 30 days",
+        chart_new_users: "New users",
+        chart_generations: "Generations",
+        chart_revenue: "Revenue",
     },
 };

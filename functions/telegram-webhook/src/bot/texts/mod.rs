@@ -55,6 +55,14 @@ pub struct Texts {
     pub button_erase_cancel: &'static str,
     pub erase_kept: &'static str,
 
+    /// `/language`: the question, the same in both languages (the person may read only one).
+    pub language_choose: &'static str,
+    /// Said in the language just chosen.
+    pub language_set: &'static str,
+    /// The button that opens the Mini App, and the words offering it.
+    pub button_mini_app: &'static str,
+    pub mini_app_offer: &'static str,
+
     pub train_ask_name: &'static str,
     pub train_bad_name: &'static str,
     pub photo_not_image: &'static str,
@@ -169,6 +177,8 @@ templates! {
     /// What a promo code gives.
     fn gives_tokens(tokens: i64);
     fn gives_discount(percent: i32);
+    /// Under the chart: its totals (`revenue` with its currency).
+    pub fn chart_caption(days: i32, users: i64, generations: i64, revenue: &str);
 }
 
 struct ModelStatusLabels {
@@ -305,6 +315,7 @@ mod tests {
                 t.funnel_days(7),
                 t.gives_tokens(100),
                 t.gives_discount(20),
+                t.chart_caption(30, 21, 22, "5 ⭐"),
             ];
             assert!(rendered.iter().all(|text| !text.is_empty()));
             for status in ModelStatus::ALL {

@@ -11,7 +11,7 @@ use shared::repo::stats::GlobalStats;
 use shared::repo::styles::Style;
 use shared::repo::users::User;
 
-use super::{html, money, Texts};
+use super::{html, money, Lang, Texts};
 
 /// The words of the reports in one language.
 pub(super) struct Labels {
@@ -29,7 +29,7 @@ pub(super) struct Labels {
     pub funnel: &'static str,
     pub funnel_steps: &'static str,
     pub ratings_by_style: &'static str,
-    /// After a count of ratings.
+    /// After a count of ratings: its plural forms ([`Lang::plural`]), like every count's word below.
     pub ratings: &'static str,
     pub no_style: &'static str,
     pub low_ratings: &'static str,
@@ -66,6 +66,12 @@ pub(super) struct Labels {
     pub promo_codes: &'static str,
     pub used: &'static str,
     pub until: &'static str,
+
+    /// The chart's title and its panels' (the revenue's is followed by the currency).
+    pub chart_title: &'static str,
+    pub chart_new_users: &'static str,
+    pub chart_generations: &'static str,
+    pub chart_revenue: &'static str,
 }
 
 /// A line per item, or a dash for none.
@@ -87,6 +93,20 @@ fn inline<T>(items: &[T], item: impl FnMut(&T) -> String) -> String {
 }
 
 impl Texts {
+    /// The chart's words; `currency` as the payments are in.
+    pub fn chart_labels(&self, currency: &str) -> (String, [String; 3]) {
+        let l = &self.reports;
+        let currency = if currency == "XTR" { "Stars" } else { currency };
+        (
+            l.chart_title.to_owned(),
+            [
+                l.chart_new_users.to_owned(),
+                l.chart_generations.to_owned(),
+                format!("{}, {currency}", l.chart_revenue),
+            ],
+        )
+    }
+
     pub fn admin_stats(&self, s: &GlobalStats) -> String {
         let l = &self.reports;
         format!(
@@ -144,7 +164,7 @@ impl Texts {
                 html(r.style.as_deref().unwrap_or(l.no_style)),
                 r.average,
                 r.ratings,
-                l.ratings
+                Lang::plural(r.ratings, l.ratings)
             )
         });
         let lows = lines(low, |r| {
@@ -177,7 +197,7 @@ impl Texts {
                 p.created_at.format("%Y-%m-%d"),
                 money(p.amount, &p.currency),
                 p.tokens,
-                l.tokens
+                Lang::plural(p.tokens, l.tokens)
             )
         });
         format!(
@@ -230,7 +250,7 @@ impl Texts {
                 p.user_id,
                 money(p.amount, &p.currency),
                 p.tokens,
-                l.tokens
+                Lang::plural(p.tokens, l.tokens)
             )
         });
         let sums = inline(totals, |r| {
@@ -238,7 +258,7 @@ impl Texts {
                 "{} ({} {})",
                 money(r.amount, &r.currency),
                 r.payments,
-                l.payment_count
+                Lang::plural(r.payments, l.payment_count)
             )
         });
         format!(

@@ -37,6 +37,11 @@ pub(super) static TEXTS: Texts = Texts {
     button_erase_cancel: "Отмена",
     erase_kept: "Хорошо, ничего не удалено.",
 
+    language_choose: "🌐 Выберите язык / Choose your language:",
+    language_set: "✅ Готово: теперь я говорю с вами по-русски.",
+    button_mini_app: "📱 Открыть приложение",
+    mini_app_offer: "Всё это есть и в приложении: модели, фото и покупки в одном окне.",
+
     train_ask_name: "📸 Как назовём вашу модель? Отправьте название (до 64 символов).",
     train_bad_name: "Название должно быть от 1 до 64 символов. Попробуйте ещё раз.",
     photo_not_image: "Этот файл не похож на фото. Пришлите изображение JPEG, PNG, WebP или HEIC.",
@@ -79,8 +84,8 @@ pub(super) static TEXTS: Texts = Texts {
             мы ответим в течение суток.\n\n\
             Если обучение или генерация не удались, токены возвращаются сами: см. /balance.",
         terms: "📄 <b>Условия сервиса</b>\n\n\
-            • Токены покупаются за Telegram Stars и тратятся на обучение ({training} токенов) \
-            и фото ({image} токенов за изображение).\n\
+            • Токены покупаются за Telegram Stars и тратятся на обучение ({training} {training:токен|токена|токенов}) \
+            и фото ({image} {image:токен|токена|токенов} за изображение).\n\
             • Неудавшиеся обучение или генерация возвращаются токенами автоматически.\n\
             • Ваши фото обучают только вашу модель. Они удаляются после обучения; \
             /delete_me удаляет всё остальное.\n\
@@ -91,7 +96,7 @@ pub(super) static TEXTS: Texts = Texts {
             Я — <b>Dream Photo</b>. Пришлите мне 10–20 своих селфи, и я обучу вашу личную модель, \
             а затем буду создавать ваши фотографии в любых образах и стилях.\n\n\
             Начните с /train или откройте меню ниже.",
-        balance: "💰 Баланс: <b>{left}</b> токенов\nПотрачено всего: {spent}\n\nПополнить: /buy",
+        balance: "💰 Баланс: <b>{left}</b> {left:токен|токена|токенов}\nПотрачено всего: {spent}\n\nПополнить: /buy",
         model_line: "• {name} — {status} ({photos} фото)",
         button_generate_with: "✨ Фото с «{name}»",
         button_share: "🌍 Разрешить предлагать «{name}» всем",
@@ -99,18 +104,18 @@ pub(super) static TEXTS: Texts = Texts {
         history_line: "• {date}: {prompt} — {status}, {images} шт.",
 
         referral: "🎁 <b>Пригласите друзей</b>\n\nВаша ссылка: {link}\n\n\
-            Когда друг впервые купит токены, вы получите {bonus} токенов.\n\
-            Присоединилось: {joined}, оплатили: {paid}, заработано: {earned} токенов.",
+            Когда друг впервые купит токены, вы получите {bonus} {bonus:токен|токена|токенов}.\n\
+            Присоединилось: {joined}, оплатили: {paid}, заработано: {earned} {earned:токен|токена|токенов}.",
 
         erase_done: "✅ Ваши данные удалены. Платежи и история токенов сохранены только с вашим id; \
-            баланс: <b>{balance}</b> токенов. Начать заново: /start",
+            баланс: <b>{balance}</b> {balance:токен|токена|токенов}. Начать заново: /start",
 
         train_ask_photos: "Отлично, модель «{name}». Теперь пришлите от {min} до {max} своих фото: \
             лицо хорошо видно, разные ракурсы и освещение, без других людей в кадре. Можно альбомом.",
-        photos_missing: "📥 Получено фото: <b>{count}</b> из {min}–{max}. Пришлите ещё {missing}.",
-        photos_enough: "📥 Получено фото: <b>{count}</b> (максимум {max}). Можно начинать обучение — стоимость {cost} токенов.",
+        photos_missing: "📥 Получено фото: <b>{count}</b> из {min}–{max}. Пришлите ещё {missing} фото.",
+        photos_enough: "📥 Получено фото: <b>{count}</b> (максимум {max}). Можно начинать обучение — стоимость {cost} {cost:токен|токена|токенов}.",
         photos_full: "Это уже {max} фото — максимум. Лишние фото не добавлены.",
-        button_start_training: "🚀 Начать обучение ({cost} токенов)",
+        button_start_training: "🚀 Начать обучение ({cost} {cost:токен|токена|токенов})",
         training_started: "🚀 Обучение модели «{name}» началось! Обычно это занимает 20–30 минут. \
             Я напишу, когда всё будет готово.",
         too_few_photos: "Пока только {count} фото, а нужно минимум {min}. Пришлите ещё.",
@@ -121,24 +126,26 @@ pub(super) static TEXTS: Texts = Texts {
         ask_prompt: "✍️ Опишите, какое фото хотите (до {max} символов), или выберите готовый вариант. \
             Пишите лучше по-английски.",
         bad_prompt: "Описание должно быть от 1 до {max} символов.",
-        choose_count: "Сколько фото создать? Одно фото — {price} токенов.",
+        choose_count: "Сколько фото создать? Одно фото — {price} {price:токен|токена|токенов}.",
         button_count: "{images} шт. — {cost} т.",
         generation_started: "🎨 Создаю {images} фото… Обычно это меньше минуты.",
 
-        button_pack: "{tokens} токенов — {price}",
+        button_pack: "{tokens} {tokens:токен|токена|токенов} — {price}",
         discount_note: "Ваша скидка {percent}% уже учтена в ценах.",
-        promo_tokens: "🎉 Промокод принят: +{tokens} токенов. Баланс: {balance}.",
+        promo_tokens: "🎉 Промокод принят: +{tokens} {tokens:токен|токена|токенов}. Баланс: {balance}.",
         promo_discount: "🎉 Промокод принят: скидка {percent}% на следующую покупку. Выберите пакет: /buy",
-        promo_too_many_attempts: "Слишком много попыток ввести промокод. Попробуйте через {minutes} мин.",
+        promo_too_many_attempts: "Слишком много попыток ввести промокод. Попробуйте через {minutes} {minutes:минуту|минуты|минут}.",
 
         admin_done: "✅ Готово: {what}",
-        tokens_delta: "{delta} токенов",
+        tokens_delta: "{delta} {delta:токен|токена|токенов}",
         button_style_enable: "▶️ Включить «{name}»",
         button_style_disable: "⏸ Выключить «{name}»",
         user_joined: "С нами с {date}",
-        funnel_days: "{days} дн.",
-        gives_tokens: "{tokens} токенов",
+        funnel_days: "{days} {days:день|дня|дней}",
+        gives_tokens: "{tokens} {tokens:токен|токена|токенов}",
         gives_discount: "скидка {percent}%",
+        chart_caption: "📈 За {days} {days:день|дня|дней}: {users} {users:новый пользователь|новых пользователя|новых пользователей}, \
+            {generations} {generations:генерация|генерации|генераций}, выручка {revenue}.",
     },
     model_statuses: ModelStatusLabels {
         draft: "📝 черновик",
@@ -175,7 +182,7 @@ pub(super) static TEXTS: Texts = Texts {
         funnel: "Воронка",
         funnel_steps: "(старт → модель → фото → оплата)",
         ratings_by_style: "Оценки по стилям",
-        ratings: "оценок",
+        ratings: "оценка|оценки|оценок",
         no_style: "без стиля",
         low_ratings: "Низкие оценки",
 
@@ -185,14 +192,14 @@ pub(super) static TEXTS: Texts = Texts {
         yes: "да",
         no: "нет",
         payments: "Платежи",
-        tokens: "т.",
+        tokens: "токен|токена|токенов",
 
         recent_models: "Последние модели",
         failed_models: "Неудачные",
 
         recent_payments: "Последние платежи",
         total: "Итого",
-        payment_count: "платежей",
+        payment_count: "платёж|платежа|платежей",
 
         styles: "Стили",
         on: "вкл.",
@@ -209,5 +216,10 @@ pub(super) static TEXTS: Texts = Texts {
         promo_codes: "Промокоды",
         used: "использован",
         until: "до",
+
+        chart_title: "Dream Photo: последние 30 дней",
+        chart_new_users: "Новые пользователи",
+        chart_generations: "Генерации",
+        chart_revenue: "Выручка",
     },
 };

@@ -1,5 +1,6 @@
 //! Domain rules: plain functions and small enums, unit-tested without a database.
 
 pub mod callbacks;
+pub mod progress;
 pub mod rules;
 pub mod status;

@@ -5,6 +5,10 @@ use serde_json::json;
 use rand::Rng;
 
 use crate::attempts::{self as settle, Attached};
+use crate::dispatch;
+use crate::domain::progress::Tracked;
+use crate::effects::Written;
+use crate::transitions;
 use crate::domain::rules;
 use crate::domain::status::{GenerationStatus, ModelStatus};
 use crate::outcomes;
@@ -113,8 +117,20 @@ pub async fn create(
     )
     .await?
     .ok_or_else(|| ServiceError::Conflict("the generation is already starting".into()))?;
+    let mut written = Written::new();
+    transitions::track(
+        &*tx,
+        &mut written,
+        Tracked::Generation {
+            generation_id: generation.id,
+        },
+        request.user_id,
+    )
+    .await?;
     tx.commit().await?;
     drop(conn);
+    // "Creating…" is on the screen while Replicate is asked.
+    dispatch::now(services, written).await;
 
     let mut input = json!({
         "prompt": full_prompt,

@@ -2,6 +2,7 @@
 
 use crate::db::{Db, GenericClient};
 use crate::domain::rules::{self, MAX_PHOTOS};
+use crate::domain::progress::Tracked;
 use crate::domain::status::ModelStatus;
 use serde_json::json;
 
@@ -12,6 +13,7 @@ use crate::repo::events::{self, Event};
 use crate::repo::ledger::{self, Change, Reason};
 use crate::repo::models::{self, Model, NewPhoto};
 use crate::services::Services;
+use crate::transitions;
 
 use super::{lock_own_model, ServiceError};
 
@@ -137,6 +139,14 @@ pub async fn submit(
     )
     .await?;
     let mut written = Written::new();
+    // The status message first: the person sees it before the job is even queued.
+    transitions::track(
+        &*tx,
+        &mut written,
+        Tracked::Training { model_id: model.id },
+        user_id,
+    )
+    .await?;
     written
         .write(
             &*tx,

@@ -199,6 +199,8 @@ commands! {
         AdminUsers: "admin_users",
         AdminModels: "admin_models",
         AdminPayments: "admin_payments",
+        /// `/admin_refund <telegram_payment_charge_id>`
+        AdminRefund: "admin_refund",
         /// `/admin_styles`, `/admin_styles add ...`, `/admin_styles tags ...`
         AdminStyles: "admin_styles",
         /// `/admin_promo`, `/admin_promo add|edit|off|on CODE ...`

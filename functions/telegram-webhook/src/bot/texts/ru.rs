@@ -68,6 +68,10 @@ pub(super) static TEXTS: Texts = Texts {
     admin_promo_usage: "Создать: /admin_promo add КОД tokens=100 (или discount=20) [max=50] [from=2026-12-01] [until=2026-12-31]\n\
         Изменить: /admin_promo edit КОД [max=N|max=none] [until=ГГГГ-ММ-ДД|until=none]\n\
         Выключить/включить: /admin_promo off КОД, /admin_promo on КОД",
+    admin_refund_usage: "Использование: /admin_refund ID_платежа — вернуть оплату в Stars (ID платежа есть в /admin_payments и в уведомлении об оплате); купленные токены списываются",
+    admin_refund_not_found: "Платежа с таким ID нет.",
+    admin_refund_already: "Эта оплата уже возвращена.",
+    admin_refund_in_progress: "Возврат этой оплаты уже выполняется.",
     button_block: "🔒 Заблокировать",
     button_unblock: "🔓 Разблокировать",
 
@@ -111,8 +115,6 @@ pub(super) static TEXTS: Texts = Texts {
         photos_enough: "📥 Получено фото: <b>{count}</b> (максимум {max}). Можно начинать обучение — стоимость {cost} токенов.",
         photos_full: "Это уже {max} фото — максимум. Лишние фото не добавлены.",
         button_start_training: "🚀 Начать обучение ({cost} токенов)",
-        training_started: "🚀 Обучение модели «{name}» началось! Обычно это занимает 20–30 минут. \
-            Я напишу, когда всё будет готово.",
         too_few_photos: "Пока только {count} фото, а нужно минимум {min}. Пришлите ещё.",
         not_enough_tokens: "Недостаточно токенов: нужно {required}, у вас {available}. Пополните баланс: /buy",
 
@@ -123,7 +125,6 @@ pub(super) static TEXTS: Texts = Texts {
         bad_prompt: "Описание должно быть от 1 до {max} символов.",
         choose_count: "Сколько фото создать? Одно фото — {price} токенов.",
         button_count: "{images} шт. — {cost} т.",
-        generation_started: "🎨 Создаю {images} фото… Обычно это меньше минуты.",
 
         button_pack: "{tokens} токенов — {price}",
         discount_note: "Ваша скидка {percent}% уже учтена в ценах.",
@@ -139,6 +140,11 @@ pub(super) static TEXTS: Texts = Texts {
         funnel_days: "{days} дн.",
         gives_tokens: "{tokens} токенов",
         gives_discount: "скидка {percent}%",
+        admin_refund_done: "↩️ Оплата #{payment_id} возвращена: списано {tokens} токенов, баланс пользователя — {balance}. Пользователь уведомлён.",
+        admin_refund_pending: "⏳ Оплата #{payment_id}: списано {tokens} токенов; Telegram ещё не подтвердил возврат, запрос будет повторяться, пока не подтвердит.",
+        admin_refund_refused: "⚠️ Telegram отказал в возврате оплаты #{payment_id}: {error}. Токены возвращены пользователю, оплата остаётся в силе.",
+        admin_refund_spent: "⚠️ Не возвращено: оплата дала {tokens} токенов, а у пользователя осталось только {balance} (остальные потрачены). Ничего не изменилось.",
+        admin_refund_not_stars: "⚠️ Не возвращено: оплата была в {currency}; вернуть здесь можно только оплату в Telegram Stars.",
     },
     model_statuses: ModelStatusLabels {
         draft: "📝 черновик",

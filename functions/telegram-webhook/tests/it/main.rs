@@ -4,6 +4,7 @@ mod app;
 mod bot;
 mod catalogue_feedback;
 mod promos_admins;
+mod refunds;
 mod reply_in_body;
 mod support;
 mod webhook;

@@ -17,13 +17,16 @@ struct Flow {
     worker: std::sync::Arc<training_worker::State>,
     ann: TgUser,
     update_id: std::sync::atomic::AtomicI64,
+    /// Kept open so the training queue takes jobs.
+    _jobs: tokio::sync::mpsc::UnboundedReceiver<shared::queue::TrainingJob>,
 }
 
 impl Flow {
     async fn start() -> Self {
         let env = TestEnv::start().await;
-        let (services, _jobs) = env.services();
+        let (services, jobs) = env.services();
         Self {
+            _jobs: jobs,
             bot: telegram_webhook::router(telegram_webhook::State::new(services.clone())),
             webhook: replicate_webhook::router(replicate_webhook::State::new(services.clone())),
             worker: training_worker::State::new(services),

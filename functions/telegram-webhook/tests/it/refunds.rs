@@ -136,17 +136,11 @@ async fn an_admin_refunds_a_stars_payment_once_however_often_asked() {
     ))
     .await;
     let owner = TgUser::new(ADMIN_ID, "Boss");
+    let first = updates::text(21, &owner, "/admin_refund charge-2");
+    let second = updates::text(22, &owner, "/admin_refund charge-2");
     let (a, b) = tokio::join!(
-        app.post_to(
-            0,
-            &updates::text(21, &owner, "/admin_refund charge-2"),
-            Some(WEBHOOK_SECRET)
-        ),
-        app.post_to(
-            1,
-            &updates::text(22, &owner, "/admin_refund charge-2"),
-            Some(WEBHOOK_SECRET)
-        ),
+        app.post_to(0, &first, Some(WEBHOOK_SECRET)),
+        app.post_to(1, &second, Some(WEBHOOK_SECRET)),
     );
     assert!(a.0.is_success() && b.0.is_success());
     assert_eq!(refunds_asked(&app).len(), 2, "charge-2 refunded once");

@@ -21,6 +21,7 @@ use teloxide_core::types::{
 };
 
 use crate::db::DbError;
+use crate::domain::progress::Tracked;
 use crate::domain::status::GenerationStatus;
 use crate::effects::{backoff, AdminNotice, Effect, Notice, Written, MAX_ATTEMPTS};
 use crate::errors::Transient;
@@ -30,7 +31,6 @@ use crate::notify;
 use crate::queue::{QueueError, TrainingJob};
 use crate::replicate::ReplicateError;
 use crate::repo::effects as log;
-use crate::domain::progress::Tracked;
 use crate::repo::{generations, models, payments, progress, users};
 use crate::services::{Services, Unavailable};
 use crate::storage::{ObjectKey, StorageError};

@@ -7,18 +7,18 @@
 use serde_json::json;
 
 use crate::db::{Db, DbError, GenericClient};
+use crate::domain::progress::{Progress, Tracked, EDIT_INTERVAL_SECS};
 use crate::domain::status::{GenerationStatus, ModelStatus};
 use crate::effects::{AdminNotice, Effect, Notice, Written};
 use crate::errors::Transient;
 use crate::metrics;
-use crate::domain::progress::{Progress, Tracked, EDIT_INTERVAL_SECS};
 use crate::repo::attempts;
-use crate::repo::payments::{self, Payment};
-use crate::repo::progress;
 use crate::repo::events::{self, Event};
 use crate::repo::generations::{self, Generation};
 use crate::repo::ledger::{self, Change, LedgerError, Reason};
 use crate::repo::models::{self, Model};
+use crate::repo::payments::{self, Payment};
+use crate::repo::progress;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransitionError {
@@ -89,12 +89,7 @@ pub async fn model_ready(
             },
         )
         .await?;
-    end_progress(
-        &*tx,
-        &mut written,
-        Tracked::Training { model_id: model.id },
-    )
-    .await?;
+    end_progress(&*tx, &mut written, Tracked::Training { model_id: model.id }).await?;
     clean_up_training(&*tx, &mut written, &model).await?;
     tx.commit().await?;
     metrics::training(metrics::Training::Succeeded);

@@ -55,7 +55,8 @@ impl Flow {
     async fn presses(&self, data: &str) {
         let ann = self.ann.clone();
         let data = data.to_owned();
-        self.send(move |id| updates::callback(id, &ann, &data)).await;
+        self.send(move |id| updates::callback(id, &ann, &data))
+            .await;
     }
 
     /// Replicate posts a signed callback; the status our webhook answers.

@@ -148,8 +148,8 @@ mod tests {
 
     #[test]
     fn an_unknown_eta_hours_and_bare_counts_are_read() {
-        let start = from_logs("flux_train_replicate:   0%|          | 0/1000 [00:00<?, ?it/s]")
-            .unwrap();
+        let start =
+            from_logs("flux_train_replicate:   0%|          | 0/1000 [00:00<?, ?it/s]").unwrap();
         assert_eq!(start.percent, 0);
         assert_eq!(start.eta_seconds, None);
         let long = from_logs(" 5%|▌ | 50/1000 [00:30<1:02:03, 1.1s/it]").unwrap();
@@ -158,8 +158,8 @@ mod tests {
         let bare = from_logs("step 250/1000").unwrap();
         assert_eq!((bare.percent, bare.steps), (25, Some((250, 1000))));
         // A prediction's sampling bar.
-        let predict = from_logs("Using seed: 42\n 54%|█████▎    | 15/28 [00:02<00:01,  7.01it/s]")
-            .unwrap();
+        let predict =
+            from_logs("Using seed: 42\n 54%|█████▎    | 15/28 [00:02<00:01,  7.01it/s]").unwrap();
         assert_eq!((predict.percent, predict.steps), (54, Some((15, 28))));
     }
 

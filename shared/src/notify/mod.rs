@@ -194,9 +194,7 @@ impl NoticeTexts {
     /// far as they are known.
     fn progress(&self, job: &ProgressOf, progress: Option<&Progress>) -> String {
         let mut text = match job {
-            ProgressOf::Training { name } => {
-                fill(self.training_progress, &[("name", &html(name))])
-            }
+            ProgressOf::Training { name } => fill(self.training_progress, &[("name", &html(name))]),
             ProgressOf::Generation { images } => {
                 fill(self.generation_progress, &[("images", images)])
             }

@@ -26,7 +26,8 @@ pub struct Payment {
     pub refund_error: Option<String>,
 }
 
-const COLUMNS: &str = "id, user_id, pack_id, amount, currency, tokens, telegram_charge_id, status, \
+const COLUMNS: &str =
+    "id, user_id, pack_id, amount, currency, tokens, telegram_charge_id, status, \
      created_at, refund_attempts, refunded_at, refund_error";
 
 from_row!(Payment, table "payments", columns COLUMNS, |row| {

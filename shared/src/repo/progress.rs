@@ -100,7 +100,11 @@ pub async fn set_message(
         db,
         "UPDATE job_progress SET message_id = $3
          WHERE kind = $1 AND subject_id = $2 AND settled_at IS NULL AND message_id IS NULL",
-        &[text(&job.kind()), int8(&job.subject_id()), int8(&message_id)],
+        &[
+            text(&job.kind()),
+            int8(&job.subject_id()),
+            int8(&message_id),
+        ],
     )
     .await
 }
@@ -115,7 +119,11 @@ pub async fn forget_message(
         db,
         "UPDATE job_progress SET message_id = NULL
          WHERE kind = $1 AND subject_id = $2 AND message_id = $3",
-        &[text(&job.kind()), int8(&job.subject_id()), int8(&message_id)],
+        &[
+            text(&job.kind()),
+            int8(&job.subject_id()),
+            int8(&message_id),
+        ],
     )
     .await
 }

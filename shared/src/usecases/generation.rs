@@ -7,10 +7,9 @@ use rand::Rng;
 use crate::attempts::{self as settle, Attached};
 use crate::dispatch;
 use crate::domain::progress::Tracked;
-use crate::effects::Written;
-use crate::transitions;
 use crate::domain::rules;
 use crate::domain::status::{GenerationStatus, ModelStatus};
+use crate::effects::Written;
 use crate::outcomes;
 use crate::replicate::{Replicate, ReplicateError};
 use crate::repo::attempts::{self, Attempt, Kind};
@@ -19,6 +18,7 @@ use crate::repo::generations::{self, Generation, NewGeneration};
 use crate::repo::ledger::{self, Change, Reason};
 use crate::repo::{models, styles};
 use crate::services::Services;
+use crate::transitions;
 
 use super::ServiceError;
 

@@ -28,12 +28,17 @@ pub enum Refused {
     /// No payment has this charge id.
     NotFound,
     /// Paid in another currency: the Bot API refunds Stars only.
-    NotStars { currency: String },
+    NotStars {
+        currency: String,
+    },
     AlreadyRefunded,
     /// A refund of it is already waiting for Telegram.
     InProgress,
     /// The user has fewer tokens than the payment bought: they were spent.
-    Spent { balance: i64, tokens: i64 },
+    Spent {
+        balance: i64,
+        tokens: i64,
+    },
 }
 
 /// Where a refund stands after it was asked for.
@@ -175,7 +180,10 @@ pub async fn reported(
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
     let Some(payment) = payments::lock_by_charge(&*tx, charge_id).await? else {
-        tracing::warn!(charge_id, "Telegram reported the refund of a payment we do not know");
+        tracing::warn!(
+            charge_id,
+            "Telegram reported the refund of a payment we do not know"
+        );
         return Ok(Reported::Unchanged);
     };
     if payment.user_id != user_id {

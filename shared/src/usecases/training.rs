@@ -1,8 +1,8 @@
 //! A personal model from draft to queue: name it, collect 10-20 photos, pay, queue the training job.
 
 use crate::db::{Db, GenericClient};
-use crate::domain::rules::{self, MAX_PHOTOS};
 use crate::domain::progress::Tracked;
+use crate::domain::rules::{self, MAX_PHOTOS};
 use crate::domain::status::ModelStatus;
 use serde_json::json;
 

@@ -28,9 +28,7 @@ async fn an_admin_refunds_a_stars_payment_once_and_not_when_its_tokens_are_spent
     assert_eq!(app.balance(5).await, 100);
 
     // Not an admin's to ask.
-    let refused = app
-        .post_empty("/api/admin/payments/ch-a/refund", 5)
-        .await;
+    let refused = app.post_empty("/api/admin/payments/ch-a/refund", 5).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
 
     let done = app
@@ -90,7 +88,10 @@ async fn an_admin_refunds_a_stars_payment_once_and_not_when_its_tokens_are_spent
         .await;
     assert_eq!(spent.status, StatusCode::CONFLICT, "{spent:?}");
     assert_eq!(spent.code(), "tokens_spent");
-    assert_eq!(spent.body["error"]["details"], json!({"balance": 70, "tokens": 100}));
+    assert_eq!(
+        spent.body["error"]["details"],
+        json!({"balance": 70, "tokens": 100})
+    );
     assert_eq!(app.balance(5).await, 70, "nothing changed");
     assert_eq!(app.env.telegram.calls_of("refundStarPayment").len(), 1);
 }

@@ -243,7 +243,10 @@ async fn a_refund_telegram_reports_takes_back_what_is_left_once() {
     .await;
     assert_eq!(balance(&app, bob.id).await, 0);
     assert_eq!(told_refunded(&app, bob.id), 1);
-    assert!(refunds_asked(&app).is_empty(), "Telegram refunded it itself");
+    assert!(
+        refunds_asked(&app).is_empty(),
+        "Telegram refunded it itself"
+    );
     let again = admin_says(&app, 12, "/admin_refund charge-1").await;
     assert!(again.contains("already refunded"), "{again}");
 }

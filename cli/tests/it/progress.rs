@@ -129,6 +129,15 @@ impl Flow {
             .collect()
     }
 
+    /// The calls of `method` about one message (the photo intake's own status message is edited
+    /// and deleted too).
+    fn calls_on(&self, method: &str, message: i64) -> Vec<SentCall> {
+        self.calls(method)
+            .into_iter()
+            .filter(|c| c.body["message_id"].as_i64() == Some(message))
+            .collect()
+    }
+
     /// Effects that failed for good or still wait: none may be left by any of this.
     async fn assert_effects_settled(&self) {
         let conn = self.env.db().conn().await.unwrap();
@@ -142,10 +151,6 @@ impl Flow {
             .await
             .is_empty());
     }
-}
-
-fn message_id(call: &SentCall) -> i64 {
-    call.body["message_id"].as_i64().expect("a message id")
 }
 
 #[tokio::test]
@@ -175,9 +180,8 @@ async fn training_progress_is_one_status_message_edited_at_most_every_20_seconds
     );
     assert_eq!(answers, (200, 200, 200, 200, 200));
     assert_eq!(flow.replicate_reports("logs-0", &report).await, 200);
-    let edits = flow.calls("editMessageText");
+    let edits = flow.calls_on("editMessageText", status_id);
     assert_eq!(edits.len(), 1, "one edit for the burst");
-    assert_eq!(message_id(&edits[0]), status_id);
     let shown = edits[0].text();
     assert!(shown.contains("“Me”"), "{shown}");
     assert!(shown.contains("▓▓▓▓▓░░░░░ 45%"), "{shown}");
@@ -189,10 +193,14 @@ async fn training_progress_is_one_status_message_edited_at_most_every_20_seconds
     flow.twenty_seconds_pass().await;
     let older = logs_report(&training_id, 300, 1000, 500);
     assert_eq!(flow.replicate_reports("logs-old", &older).await, 200);
-    assert_eq!(flow.calls("editMessageText").len(), 1, "not taken back");
+    assert_eq!(
+        flow.calls_on("editMessageText", status_id).len(),
+        1,
+        "not taken back"
+    );
     let newer = logs_report(&training_id, 600, 1000, 250);
     assert_eq!(flow.replicate_reports("logs-6", &newer).await, 200);
-    let edits = flow.calls("editMessageText");
+    let edits = flow.calls_on("editMessageText", status_id);
     assert_eq!(edits.len(), 2);
     assert!(edits[1].text().contains("60%"), "{}", edits[1].text());
 
@@ -220,12 +228,10 @@ async fn training_progress_is_one_status_message_edited_at_most_every_20_seconds
         ready.buttons()[0].callback_data,
         Some(format!("g:{model_id}"))
     );
-    let deleted = flow.calls("deleteMessage");
-    assert_eq!(deleted.len(), 1);
-    assert_eq!(message_id(&deleted[0]), status_id);
+    assert_eq!(flow.calls_on("deleteMessage", status_id).len(), 1);
 
     // A late logs callback after the success (and the success again) change nothing.
-    let edits_before = flow.calls("editMessageText").len();
+    let edits_before = flow.calls_on("editMessageText", status_id).len();
     flow.twenty_seconds_pass().await;
     let late = logs_report(&training_id, 990, 1000, 5);
     assert_eq!(flow.replicate_reports("logs-late", &late).await, 200);
@@ -234,8 +240,11 @@ async fn training_progress_is_one_status_message_edited_at_most_every_20_seconds
             .await,
         200
     );
-    assert_eq!(flow.calls("editMessageText").len(), edits_before);
-    assert_eq!(flow.calls("deleteMessage").len(), 1);
+    assert_eq!(
+        flow.calls_on("editMessageText", status_id).len(),
+        edits_before
+    );
+    assert_eq!(flow.calls_on("deleteMessage", status_id).len(), 1);
     assert!(flow
         .env
         .telegram
@@ -250,6 +259,7 @@ async fn a_status_message_the_person_deleted_stops_the_edits_and_breaks_nothing(
     let flow = Flow::start().await;
     let (model_id, training_id) = flow.training_started().await;
     let job = Tracked::Training { model_id };
+    let status_id = flow.progress(job).await.message_id.expect("kept");
 
     flow.env.telegram.fail_next(
         "editMessageText",
@@ -265,7 +275,7 @@ async fn a_status_message_the_person_deleted_stops_the_edits_and_breaks_nothing(
     let later = logs_report(&training_id, 500, 1000, 300);
     assert_eq!(flow.replicate_reports("logs-2", &later).await, 200);
     assert_eq!(
-        flow.calls("editMessageText").len(),
+        flow.calls_on("editMessageText", status_id).len(),
         1,
         "no edits of a message that is gone"
     );
@@ -281,7 +291,7 @@ async fn a_status_message_the_person_deleted_stops_the_edits_and_breaks_nothing(
         .last_text_to(flow.ann.id)
         .unwrap()
         .contains("is ready"));
-    assert!(flow.calls("deleteMessage").is_empty());
+    assert!(flow.calls_on("deleteMessage", status_id).is_empty());
     flow.assert_effects_settled().await;
     // The admins heard of no failure.
     assert!(flow
@@ -324,17 +334,21 @@ async fn a_generation_shows_creating_edited_with_progress_and_the_album_replaces
     let prediction_id = generation.replicate_prediction_id.clone().unwrap();
     let report = logs_report(&prediction_id, 15, 28, 2);
     assert_eq!(flow.replicate_reports("p-logs", &report).await, 200);
-    let edit = flow.calls("editMessageText").pop().expect("an edit");
-    assert_eq!(message_id(&edit), status_id);
+    let edit = flow
+        .calls_on("editMessageText", status_id)
+        .pop()
+        .expect("an edit");
     assert!(edit.text().contains("53%"), "{}", edit.text());
     assert!(edit.text().contains("About 2 s left"), "{}", edit.text());
 
     let done = flow.env.replicate.prediction_succeeded(&prediction_id, 2);
     assert_eq!(flow.replicate_reports("p-done", &done).await, 200);
     assert_eq!(flow.calls("sendMediaGroup").len(), 1);
-    let deleted = flow.calls("deleteMessage");
-    assert_eq!(deleted.len(), 1, "the status message goes with the album");
-    assert_eq!(message_id(&deleted[0]), status_id);
+    assert_eq!(
+        flow.calls_on("deleteMessage", status_id).len(),
+        1,
+        "the status message goes with the album"
+    );
     assert!(
         flow.progress(job).await.settled_at.is_some(),
         "no more edits"

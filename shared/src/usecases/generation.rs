@@ -129,8 +129,6 @@ pub async fn create(
     .await?;
     tx.commit().await?;
     drop(conn);
-    // "Creating…" is on the screen while Replicate is asked.
-    dispatch::now(services, written).await;
 
     let mut input = json!({
         "prompt": full_prompt,
@@ -169,7 +167,9 @@ pub async fn create(
         Err(e) => return not_started(services, &attempt, generation, e).await,
     };
     match settle::attach(db, &attempt, &job_id).await? {
-        Attached::Started | Attached::Already => {}
+        // "Creating…" goes out once the job runs: Telegram being slow never delays Replicate. (A
+        // job that failed to start settles its status message unsent; the sweep finds it so.)
+        Attached::Started | Attached::Already => dispatch::now(services, written).await,
         Attached::Unwanted => {
             // Settled without it meanwhile (failed and refunded): the job must not run.
             settle::cancel(replicate, Kind::Prediction, &job_id).await?;

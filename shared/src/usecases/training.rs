@@ -139,14 +139,6 @@ pub async fn submit(
     )
     .await?;
     let mut written = Written::new();
-    // The status message first: the person sees it before the job is even queued.
-    transitions::track(
-        &*tx,
-        &mut written,
-        Tracked::Training { model_id: model.id },
-        user_id,
-    )
-    .await?;
     written
         .write(
             &*tx,
@@ -154,6 +146,14 @@ pub async fn submit(
             &Effect::QueueTraining { model_id: model.id },
         )
         .await?;
+    // Its status message, sent right after the job is queued and edited as the training goes.
+    transitions::track(
+        &*tx,
+        &mut written,
+        Tracked::Training { model_id: model.id },
+        user_id,
+    )
+    .await?;
     // Read before commit: nothing may fail after the charge commits (a caller cleaning up after an
     // error would undo a paid request).
     let queued = models::get(&*tx, model.id)

@@ -13,16 +13,18 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{json, Value};
 use teloxide_core::payloads::{
-    DeleteMyCommandsSetters, SendMediaGroupSetters, SendMessageSetters, SendPhotoSetters,
-    SetMyCommandsSetters,
+    DeleteMyCommandsSetters, EditMessageTextSetters, SendMediaGroupSetters, SendMessageSetters,
+    SendPhotoSetters, SetMyCommandsSetters,
 };
 use teloxide_core::requests::Requester;
 use teloxide_core::types::{
-    BotCommandScope, ChatId, InputFile, InputMedia, InputMediaPhoto, Message, ParseMode, Recipient,
+    BotCommandScope, ChatId, InputFile, InputMedia, InputMediaPhoto, Message, MessageId, ParseMode,
+    Recipient,
 };
 
 use crate::db::DbError;
 use crate::domain::lang::Lang;
+use crate::domain::progress::Tracked;
 use crate::domain::status::GenerationStatus;
 use crate::effects::{backoff, AdminNotice, Effect, Notice, Written, MAX_ATTEMPTS};
 use crate::errors::Transient;
@@ -33,7 +35,7 @@ use crate::notify::commands::{self, MenuRole};
 use crate::queue::{QueueError, TrainingJob};
 use crate::replicate::ReplicateError;
 use crate::repo::effects as log;
-use crate::repo::{admins, generations, users};
+use crate::repo::{admins, generations, models, payments, progress, users};
 use crate::services::{Services, Unavailable};
 use crate::storage::{ObjectKey, StorageError};
 use crate::telegram::{Telegram, TelegramError};
@@ -349,6 +351,12 @@ async fn execute(services: &Services, effect: &Effect) -> Result<Value, Failure>
             cancel_prediction(services, prediction_id).await
         }
         Effect::RefreshCommands { user_id } => refresh_commands(services, *user_id).await,
+        Effect::ShowProgress { job, open } => show_progress(services, *job, *open).await,
+        Effect::EndProgress { job } => end_progress(services, *job).await,
+        Effect::RefundStarPayment {
+            payment_id,
+            attempt,
+        } => refund_star_payment(services, *payment_id, *attempt).await,
     }
 }
 
@@ -406,6 +414,164 @@ async fn refresh_commands(services: &Services, user_id: i64) -> Result<Value, Fa
         ))) => Ok(skipped("no chat with the bot yet")),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Whether Telegram says the message is no longer there to edit or delete (its owner deleted it,
+/// or it is too old), which ends what we wanted of it rather than failing.
+fn message_gone(e: &TelegramError) -> bool {
+    use teloxide_core::{ApiError, RequestError};
+    matches!(
+        e,
+        TelegramError::Request(RequestError::Api(
+            ApiError::MessageToEditNotFound
+                | ApiError::MessageCantBeEdited
+                | ApiError::MessageToDeleteNotFound
+                | ApiError::MessageCantBeDeleted
+        ))
+    )
+}
+
+/// Sends (`open`) or edits a job's status message with the progress last recorded. Every edit
+/// shows the latest progress, so one that runs late or twice shows nothing stale; none runs once
+/// the job settled (its status message is deleted then).
+async fn show_progress(services: &Services, job: Tracked, open: bool) -> Result<Value, Failure> {
+    use teloxide_core::{ApiError, RequestError};
+    let db = services.db();
+    let (row, user, about) = {
+        let conn = db.conn().await?;
+        let Some(row) = progress::get(&**conn, job).await? else {
+            return Ok(skipped("not tracked"));
+        };
+        if row.settled_at.is_some() {
+            return Ok(skipped("the job settled"));
+        }
+        let about = match job {
+            Tracked::Training { model_id } => models::get(&**conn, model_id)
+                .await?
+                .map(|m| notify::ProgressOf::Training { name: m.name }),
+            Tracked::Generation { generation_id } => generations::get(&**conn, generation_id)
+                .await?
+                .map(|g| notify::ProgressOf::Generation {
+                    images: g.num_images,
+                }),
+        };
+        let user = users::get(&**conn, row.user_id).await?;
+        (row, user, about)
+    };
+    let (Some(user), Some(about)) = (user, about) else {
+        return Ok(skipped("no such job"));
+    };
+    if user.bot_blocked {
+        return Ok(skipped("the user blocked the bot"));
+    }
+    let telegram = services.telegram()?;
+    let text = notify::progress_text(&user, &about, row.progress().as_ref());
+    let Some(message_id) = row.message_id else {
+        if !open {
+            // Not sent yet: the message, when it is, shows the latest progress.
+            return Ok(skipped("no status message yet"));
+        }
+        let request = telegram
+            .bot
+            .send_message(ChatId(user.id), text)
+            .parse_mode(ParseMode::Html);
+        return match telegram.call(request).await {
+            Ok(message) => {
+                let id = i64::from(message.id.0);
+                if !progress::set_message(&**db.conn().await?, job, id).await? {
+                    // The job settled while it was sent: it must not stay behind.
+                    let _ = telegram
+                        .call(telegram.bot.delete_message(ChatId(user.id), message.id))
+                        .await;
+                    return Ok(json!({ "message_ids": [id], "deleted": true }));
+                }
+                Ok(json!({ "message_ids": [id] }))
+            }
+            Err(TelegramError::Blocked) => {
+                users::mark_bot_blocked(&**db.conn().await?, user.id).await?;
+                Ok(skipped("the user blocked the bot"))
+            }
+            Err(e) => Err(e.into()),
+        };
+    };
+    let request = telegram
+        .bot
+        .edit_message_text(ChatId(user.id), MessageId(message_id as i32), text)
+        .parse_mode(ParseMode::Html);
+    match telegram.call(request).await {
+        Ok(_) => Ok(json!({ "edited": message_id })),
+        Err(TelegramError::Request(RequestError::Api(ApiError::MessageNotModified))) => {
+            Ok(json!({ "edited": message_id, "unchanged": true }))
+        }
+        Err(e) if message_gone(&e) => {
+            progress::forget_message(&**db.conn().await?, job, message_id).await?;
+            Ok(skipped("the status message is gone"))
+        }
+        Err(TelegramError::Blocked) => Ok(skipped("the user blocked the bot")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Deletes a settled job's status message (the ready, failed or album message says the rest).
+async fn end_progress(services: &Services, job: Tracked) -> Result<Value, Failure> {
+    let db = services.db();
+    let Some(row) = progress::get(&**db.conn().await?, job).await? else {
+        return Ok(skipped("not tracked"));
+    };
+    let Some(message_id) = row.message_id else {
+        return Ok(skipped("no status message"));
+    };
+    let telegram = services.telegram()?;
+    let request = telegram
+        .bot
+        .delete_message(ChatId(row.user_id), MessageId(message_id as i32));
+    match telegram.call(request).await {
+        Ok(_) => Ok(json!({ "deleted": message_id })),
+        Err(e) if message_gone(&e) => Ok(skipped("the status message is gone")),
+        Err(TelegramError::Blocked) => Ok(skipped("the user blocked the bot")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Asks Telegram to refund a Stars payment whose tokens were taken back. Confirmed, the payment is
+/// refunded and its owner told; refused for good, the tokens are returned and the admins told why.
+/// Telegram saying it was refunded already counts as done.
+async fn refund_star_payment(
+    services: &Services,
+    payment_id: i64,
+    attempt: i32,
+) -> Result<Value, Failure> {
+    use teloxide_core::types::{TelegramTransactionId, UserId};
+    let db = services.db();
+    let Some(payment) = payments::get(&**db.conn().await?, payment_id).await? else {
+        return Ok(skipped("no such payment"));
+    };
+    if payment.status != payments::REFUND_PENDING || payment.refund_attempts != attempt {
+        return Ok(skipped("the refund is no longer pending"));
+    }
+    let telegram = services.telegram()?;
+    let request = telegram.bot.refund_star_payment(
+        UserId(payment.user_id as u64),
+        TelegramTransactionId(payment.telegram_charge_id.clone()),
+    );
+    let refused = match telegram.call(request).await {
+        Ok(_) => None,
+        Err(e) => match Failure::from(e) {
+            Failure::Permanent(error) if error.contains("CHARGE_ALREADY_REFUNDED") => None,
+            Failure::Permanent(error) => Some(error),
+            other => return Err(other),
+        },
+    };
+    let written = match &refused {
+        None => transitions::refund_confirmed(db, payment.id, attempt).await,
+        Some(error) => transitions::refund_refused(db, payment.id, attempt, error).await,
+    }
+    .map_err(transition_failure)?;
+    Box::pin(now(services, written.unwrap_or_default())).await;
+    Ok(match refused {
+        None => json!({ "refunded": payment.telegram_charge_id }),
+        Some(error) => json!({ "refused": error }),
+    })
 }
 
 /// Replicate's errors, classified like the other executors': network, 5xx and 429 transient (with

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::db::{DbError, GenericClient};
+use crate::domain::progress::Tracked;
 use crate::repo::effects as log;
 
 /// An outside effect, as written to the log.
@@ -45,6 +46,14 @@ pub enum Effect {
     /// chose, else none of their own (deleteMyCommands: Telegram's per-language default applies).
     /// Read at execution, so every run leaves the menu right whatever order they ran in.
     RefreshCommands { user_id: i64 },
+    /// A job's status message shown with the progress last recorded: sent (`open`, once per job)
+    /// or edited; nothing once the job settled.
+    ShowProgress { job: Tracked, open: bool },
+    /// A settled job's status message deleted (the ready, failed or album message replaces it).
+    EndProgress { job: Tracked },
+    /// A Stars payment refunded at Telegram (`refundStarPayment`), its tokens already taken back;
+    /// Telegram refusing it for good returns them.
+    RefundStarPayment { payment_id: i64, attempt: i32 },
 }
 
 /// The dedupe key of a menu refresh: one per change that causes it (a refresh reads the state it
@@ -66,6 +75,9 @@ impl Effect {
             Effect::CancelTraining { .. } => "cancel_training",
             Effect::CancelPrediction { .. } => "cancel_prediction",
             Effect::RefreshCommands { .. } => "refresh_commands",
+            Effect::ShowProgress { .. } => "show_progress",
+            Effect::EndProgress { .. } => "end_progress",
+            Effect::RefundStarPayment { .. } => "refund_star_payment",
         }
     }
 }
@@ -105,6 +117,13 @@ pub enum Notice {
     },
     /// Photos came with no training dialogue open: how to start one.
     StartTrainingFirst,
+    /// A payment was refunded (by an admin, or as Telegram reported): `tokens` taken back.
+    PaymentRefunded {
+        tokens: i64,
+        balance: i64,
+        amount: i64,
+        currency: String,
+    },
 }
 
 /// What the admins are told.
@@ -165,6 +184,23 @@ pub enum AdminNotice {
         charge_id: String,
         amount: i64,
         currency: String,
+    },
+    /// A payment was refunded: `taken` of the `tokens` it bought were taken back (fewer only when
+    /// Telegram reported a refund we did not ask for and they were spent).
+    PaymentRefunded {
+        user_id: i64,
+        payment_id: i64,
+        tokens: i64,
+        taken: i64,
+        amount: i64,
+        currency: String,
+        by_telegram: bool,
+    },
+    /// Telegram refused a refund we asked for: the tokens are back with the user, the payment paid.
+    RefundRefused {
+        user_id: i64,
+        payment_id: i64,
+        error: String,
     },
 }
 

@@ -7,6 +7,7 @@
 //! its effects once.
 
 use crate::dispatch;
+use crate::domain::progress::{self, Tracked};
 use crate::domain::status::{GenerationStatus, ReplicateStatus};
 use crate::replicate::Job;
 use crate::repo::generations::{self, Generation};
@@ -117,6 +118,8 @@ async fn apply_training(
     match job.status {
         ReplicateStatus::Starting | ReplicateStatus::Processing => {
             models::touch(&**db.conn().await?, model.id).await?;
+            let job_progress = Tracked::Training { model_id: model.id };
+            report_progress(services, job_progress, job).await?;
             Ok(Applied::Unchanged)
         }
         ReplicateStatus::Succeeded => match job.training_output() {
@@ -143,6 +146,21 @@ async fn apply_training(
             fail_training(services, model, &error).await
         }
     }
+}
+
+/// A report of a job still running: the progress its logs show, if any, goes to its status message
+/// (throttled; see [`transitions::progress_reported`]).
+async fn report_progress(
+    services: &Services,
+    tracked: Tracked,
+    job: &Job,
+) -> Result<(), OutcomeError> {
+    let Some(progress) = job.logs.as_deref().and_then(progress::from_logs) else {
+        return Ok(());
+    };
+    let moved = transitions::progress_reported(services.db(), tracked, &progress).await?;
+    dispatched(services, moved).await;
+    Ok(())
 }
 
 /// Executes the effects of a change that moved, and says whether it did.
@@ -182,6 +200,10 @@ async fn apply_prediction(
                 None,
             )
             .await?;
+            let job_progress = Tracked::Generation {
+                generation_id: generation.id,
+            };
+            report_progress(services, job_progress, job).await?;
             Ok(if moved.is_some() {
                 Applied::Advanced
             } else {

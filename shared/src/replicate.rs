@@ -438,11 +438,12 @@ fn retry_after(response: &reqwest::Response) -> Option<u64> {
         .ok()
 }
 
-/// A job's body asking Replicate to report its start and its completion to `webhook`, if any.
+/// A job's body asking Replicate to report its start, its logs (the progress its owner is shown;
+/// Replicate sends them at most every 500 ms) and its completion to `webhook`, if any.
 fn with_webhook(mut body: Value, webhook: Option<&str>) -> Value {
     if let Some(url) = webhook {
         body["webhook"] = json!(url);
-        body["webhook_events_filter"] = json!(["start", "completed"]);
+        body["webhook_events_filter"] = json!(["start", "logs", "completed"]);
     }
     body
 }

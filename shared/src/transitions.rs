@@ -7,6 +7,7 @@
 use serde_json::json;
 
 use crate::db::{Db, DbError, GenericClient};
+use crate::domain::progress::{Progress, Tracked, EDIT_INTERVAL_SECS};
 use crate::domain::status::{GenerationStatus, ModelStatus};
 use crate::effects::{AdminNotice, Effect, Notice, Written};
 use crate::errors::Transient;
@@ -16,6 +17,8 @@ use crate::repo::events::{self, Event};
 use crate::repo::generations::{self, Generation};
 use crate::repo::ledger::{self, Change, LedgerError, Reason};
 use crate::repo::models::{self, Model};
+use crate::repo::payments::{self, Payment};
+use crate::repo::progress;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransitionError {
@@ -86,6 +89,7 @@ pub async fn model_ready(
             },
         )
         .await?;
+    end_progress(&*tx, &mut written, Tracked::Training { model_id: model.id }).await?;
     clean_up_training(&*tx, &mut written, &model).await?;
     tx.commit().await?;
     metrics::training(metrics::Training::Succeeded);
@@ -133,6 +137,14 @@ pub async fn fail_training(
         json!({"model_id": failed.id, "status": "failed", "refunded": refunded}),
     )
     .await?;
+    end_progress(
+        &*tx,
+        &mut written,
+        Tracked::Training {
+            model_id: failed.id,
+        },
+    )
+    .await?;
     clean_up_training(&*tx, &mut written, &failed).await?;
     tx.commit().await?;
     metrics::training(metrics::Training::Failed);
@@ -159,7 +171,7 @@ pub async fn fail_generation(
         refund_reference: format!("generation:{}", failed.id),
         notice_key: format!("generation-failed:{}", failed.id),
     };
-    let (refunded, written) = refund_and_tell(
+    let (refunded, mut written) = refund_and_tell(
         &*tx,
         job,
         |refunded| Notice::GenerationFailed { refunded },
@@ -167,6 +179,14 @@ pub async fn fail_generation(
             user_id: failed.user_id,
             generation_id: failed.id,
             error: error.to_owned(),
+        },
+    )
+    .await?;
+    end_progress(
+        &*tx,
+        &mut written,
+        Tracked::Generation {
+            generation_id: failed.id,
         },
     )
     .await?;
@@ -245,6 +265,15 @@ pub async fn record_delivery(
         )
         .await?;
     }
+    // The album is there: the "creating…" message goes.
+    end_progress(
+        &*tx,
+        &mut written,
+        Tracked::Generation {
+            generation_id: generation.id,
+        },
+    )
+    .await?;
     if let Some(user_id) = delivered_to {
         written
             .write(
@@ -262,6 +291,67 @@ pub async fn record_delivery(
     tx.commit().await?;
     metrics::generation(metrics::Generation::Succeeded);
     Ok(written)
+}
+
+/// Starts showing a new job's progress to its owner (in the transaction that creates the job): its
+/// status message is sent at once, and edited as Replicate reports.
+pub async fn track(
+    db: &impl GenericClient,
+    written: &mut Written,
+    job: Tracked,
+    user_id: i64,
+) -> Result<(), DbError> {
+    progress::start(db, job, user_id).await?;
+    written
+        .write(
+            db,
+            &format!("progress:{}:0", job.key()),
+            &Effect::ShowProgress { job, open: true },
+        )
+        .await
+}
+
+/// Replicate reported `progress` for a job: recorded, and its status message edited, unless it was
+/// edited less than [`EDIT_INTERVAL_SECS`] ago, the job settled, or the report is older than what
+/// is shown (`None`: nothing to do).
+pub async fn progress_reported(
+    db: &Db,
+    job: Tracked,
+    reported: &Progress,
+) -> Result<Option<Written>, TransitionError> {
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    let Some(edit) = progress::record(&*tx, job, reported, EDIT_INTERVAL_SECS).await? else {
+        return Ok(None);
+    };
+    let mut written = Written::new();
+    written
+        .write(
+            &*tx,
+            &format!("progress:{}:{edit}", job.key()),
+            &Effect::ShowProgress { job, open: false },
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(Some(written))
+}
+
+/// A job settled: its status message stops changing and is deleted (what settled it says the rest).
+async fn end_progress(
+    db: &impl GenericClient,
+    written: &mut Written,
+    job: Tracked,
+) -> Result<(), DbError> {
+    if progress::settle(db, job).await? {
+        written
+            .write(
+                db,
+                &format!("progress-end:{}", job.key()),
+                &Effect::EndProgress { job },
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// A training settled (ready or failed): the zips of photos uploaded for it are deleted at
@@ -347,4 +437,122 @@ async fn refund(
         Err(LedgerError::AlreadyApplied { .. }) => Ok(0),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The ledger reference of refund `attempt` of the payment of `charge_id` (its tokens taken back,
+/// and returned if Telegram refuses).
+pub fn refund_reference(charge_id: &str, attempt: i32) -> String {
+    format!("payment:{charge_id}:refund:{attempt}")
+}
+
+/// A refund happened at Telegram (ours confirmed, or one Telegram reported), with `taken` tokens
+/// already taken back: the payment is refunded, its owner and the admins are told, once. In the
+/// caller's transaction, which holds the payment's lock.
+pub async fn refund_done(
+    db: &impl GenericClient,
+    payment: &Payment,
+    taken: i64,
+    by_telegram: bool,
+) -> Result<Written, TransitionError> {
+    let mut written = Written::new();
+    if !payments::mark_refunded(db, payment.id).await? {
+        return Ok(written);
+    }
+    let balance = crate::repo::users::get(db, payment.user_id)
+        .await?
+        .map_or(0, |u| u.tokens_left);
+    written
+        .tell_user_and_admins(
+            db,
+            &format!("payment-refunded:{}", payment.telegram_charge_id),
+            payment.user_id,
+            Notice::PaymentRefunded {
+                tokens: taken,
+                balance,
+                amount: payment.amount,
+                currency: payment.currency.clone(),
+            },
+            AdminNotice::PaymentRefunded {
+                user_id: payment.user_id,
+                payment_id: payment.id,
+                tokens: payment.tokens,
+                taken,
+                amount: payment.amount,
+                currency: payment.currency.clone(),
+                by_telegram,
+            },
+        )
+        .await?;
+    Ok(written)
+}
+
+/// Telegram confirmed refund `attempt` of a payment: refunded, told. `None` when that refund is no
+/// longer pending (Telegram reported it first, or it was settled otherwise).
+pub async fn refund_confirmed(
+    db: &Db,
+    payment_id: i64,
+    attempt: i32,
+) -> Result<Option<Written>, TransitionError> {
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    let Some(payment) = payments::lock(&*tx, payment_id).await? else {
+        return Ok(None);
+    };
+    if payment.status != payments::REFUND_PENDING || payment.refund_attempts != attempt {
+        return Ok(None);
+    }
+    let written = refund_done(&*tx, &payment, payment.tokens, false).await?;
+    tx.commit().await?;
+    Ok(Some(written))
+}
+
+/// Telegram refused refund `attempt` for good: the payment is back as it was, the tokens taken
+/// for it are returned, and the admins are told why. `None` when that refund is no longer pending.
+pub async fn refund_refused(
+    db: &Db,
+    payment_id: i64,
+    attempt: i32,
+    error: &str,
+) -> Result<Option<Written>, TransitionError> {
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    let Some(payment) = payments::lock(&*tx, payment_id).await? else {
+        return Ok(None);
+    };
+    if !payments::refund_refused(&*tx, payment.id, attempt, error).await? {
+        return Ok(None);
+    }
+    if payment.tokens > 0 {
+        let reference = refund_reference(&payment.telegram_charge_id, attempt);
+        let change = Change {
+            user_id: payment.user_id,
+            delta: payment.tokens,
+            reason: Reason::PaymentRefundReversed,
+            reference: &reference,
+            note: None,
+        };
+        match ledger::apply(&*tx, &change).await {
+            Ok(_) | Err(LedgerError::AlreadyApplied { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut written = Written::new();
+    written
+        .write(
+            &*tx,
+            &format!(
+                "admins:refund-refused:{}:{attempt}",
+                payment.telegram_charge_id
+            ),
+            &Effect::TellAdmins {
+                notice: AdminNotice::RefundRefused {
+                    user_id: payment.user_id,
+                    payment_id: payment.id,
+                    error: error.to_owned(),
+                },
+            },
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(Some(written))
 }

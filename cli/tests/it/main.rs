@@ -5,4 +5,5 @@ mod deploy;
 mod flows;
 mod mini_app;
 mod operator;
+mod progress;
 mod serve;

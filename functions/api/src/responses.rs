@@ -118,3 +118,11 @@ error_set!(
     /// Routes that call Replicate or Telegram.
     Upstream { "502" => "Replicate or Telegram refused (`upstream_error`)" }
 );
+
+error_set!(
+    /// A refund that was not started.
+    RefundRefused {
+        "404" => "No payment has this charge id (`not_found`)",
+        "409" => "Already refunded (`already_refunded`), a refund is under way (`refund_in_progress`), not a Telegram Stars payment (`not_stars`), or the tokens it bought are spent: `details.balance` of `details.tokens` are left (`tokens_spent`)",
+    }
+);

@@ -121,6 +121,16 @@ async fn handle(
         }
         Err(e) => return ApiError::internal(&e).into_response(),
     };
+    if !job.status.is_final() {
+        // A report of a job still running (its start, its logs every half second) changes nothing
+        // twice: a status moves only forward and its status message is edited at most every few
+        // seconds, in the database. So it needs no dedupe row, and Replicate does not retry it.
+        return match outcomes::apply(services, subject, &job).await {
+            Ok(_) => ok("handled"),
+            Err(e) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "retry", e.to_string())
+                .into_response(),
+        };
+    }
     let label = subject.label();
     let delivery = Delivery::ReplicateWebhook {
         webhook_id,

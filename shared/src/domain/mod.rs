@@ -2,5 +2,6 @@
 
 pub mod callbacks;
 pub mod lang;
+pub mod progress;
 pub mod rules;
 pub mod status;

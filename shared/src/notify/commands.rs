@@ -227,6 +227,8 @@ commands! {
         AdminUsers: "admin_users" => ad("Пользователь: id или @username", "A user: id or @username"),
         AdminModels: "admin_models" => ad("Последние и неудачные модели", "Recent and failed models"),
         AdminPayments: "admin_payments" => ad("Последние платежи", "Recent payments"),
+        /// `/admin_refund <telegram_payment_charge_id>`
+        AdminRefund: "admin_refund" => ad("Вернуть платёж Stars", "Refund a Stars payment"),
         /// `/admin_styles`, `/admin_styles add ...`, `/admin_styles tags ...`
         AdminStyles: "admin_styles" => ad("Стили", "Styles"),
         /// `/admin_promo`, `/admin_promo add|edit|off|on CODE ...`

@@ -14,6 +14,7 @@ use teloxide_core::types::{InlineKeyboardButton, InlineKeyboardMarkup, ReplyMark
 
 use crate::db::DbError;
 use crate::domain::callbacks::Callback;
+use crate::domain::progress::Progress;
 use crate::effects::{AdminNotice, Notice};
 use crate::errors::Transient;
 use crate::repo::users::{self, User};
@@ -80,6 +81,22 @@ pub struct NoticeTexts {
     invoice_title: &'static str,
     /// `{tokens}`
     invoice_description: &'static str,
+    /// `{tokens}` taken back, `{paid}`, `{balance}`
+    payment_refunded: &'static str,
+    /// A training's status message: `{name}`
+    training_progress: &'static str,
+    /// A generation's status message: `{images}`
+    generation_progress: &'static str,
+    /// `{bar}`, `{percent}`
+    progress_bar: &'static str,
+    /// `{step}`, `{total}`
+    progress_steps: &'static str,
+    /// `{left}` (a [`NoticeTexts::minutes`] or [`NoticeTexts::seconds`])
+    progress_left: &'static str,
+    /// `{n}`
+    minutes: &'static str,
+    /// `{n}`
+    seconds: &'static str,
     admin: AdminNoticeTexts,
 }
 
@@ -107,6 +124,14 @@ struct AdminNoticeTexts {
     effect_failed: &'static str,
     /// `{user}`, `{paid}`, `{charge_id}`
     payment_not_recorded: &'static str,
+    /// `{payment_id}`, `{user}`, `{paid}`, `{tokens}`, `{by}` (one of the two below)
+    payment_refunded: &'static str,
+    /// `{payment_id}`, `{user}`, `{paid}`, `{taken}`, `{tokens}`, `{by}`: fewer taken than bought
+    payment_refunded_short: &'static str,
+    refunded_by_admin: &'static str,
+    refunded_by_telegram: &'static str,
+    /// `{payment_id}`, `{user}`, `{error}`
+    refund_refused: &'static str,
 }
 
 pub fn texts(lang: Lang) -> &'static NoticeTexts {
@@ -150,7 +175,59 @@ impl NoticeTexts {
             }
             Notice::ReferralBonus { tokens } => fill(self.referral_bonus, &[("tokens", tokens)]),
             Notice::StartTrainingFirst => self.start_training_first.to_owned(),
+            Notice::PaymentRefunded {
+                tokens,
+                balance,
+                amount,
+                currency,
+            } => fill(
+                self.payment_refunded,
+                &[
+                    ("tokens", tokens),
+                    ("paid", &money(*amount, currency)),
+                    ("balance", balance),
+                ],
+            ),
         }
+    }
+
+    /// A job's status message: what it is, then the progress bar, the steps and the time left as
+    /// far as they are known.
+    fn progress(&self, job: &ProgressOf, progress: Option<&Progress>) -> String {
+        let mut text = match job {
+            ProgressOf::Training { name } => fill(self.training_progress, &[("name", &html(name))]),
+            ProgressOf::Generation { images } => {
+                fill(self.generation_progress, &[("images", images)])
+            }
+        };
+        let Some(progress) = progress else {
+            return text;
+        };
+        text.push_str("\n\n");
+        text.push_str(&fill(
+            self.progress_bar,
+            &[
+                ("bar", &crate::domain::progress::bar(progress.percent, 10)),
+                ("percent", &progress.percent),
+            ],
+        ));
+        if let Some((step, total)) = progress.steps {
+            text.push_str(" · ");
+            text.push_str(&fill(
+                self.progress_steps,
+                &[("step", &step), ("total", &total)],
+            ));
+        }
+        if let Some(seconds) = progress.eta_seconds.filter(|s| *s > 0) {
+            let left = if seconds >= 60 {
+                fill(self.minutes, &[("n", &((seconds + 59) / 60))])
+            } else {
+                fill(self.seconds, &[("n", &seconds)])
+            };
+            text.push('\n');
+            text.push_str(&fill(self.progress_left, &[("left", &left)]));
+        }
+        text
     }
 
     fn refund(&self, refunded: i64) -> String {
@@ -264,6 +341,45 @@ impl NoticeTexts {
                     ("charge_id", &html(charge_id)),
                 ],
             ),
+            AdminNotice::PaymentRefunded {
+                payment_id,
+                tokens,
+                taken,
+                amount,
+                currency,
+                by_telegram,
+                ..
+            } => {
+                let paid = money(*amount, currency);
+                let by = if *by_telegram {
+                    t.refunded_by_telegram
+                } else {
+                    t.refunded_by_admin
+                };
+                let mut values: Vec<(&str, &dyn Display)> = vec![
+                    ("payment_id", payment_id),
+                    ("user", user),
+                    ("paid", &paid),
+                    ("tokens", tokens),
+                    ("by", &by),
+                ];
+                if taken < tokens {
+                    values.push(("taken", taken));
+                    fill(t.payment_refunded_short, &values)
+                } else {
+                    fill(t.payment_refunded, &values)
+                }
+            }
+            AdminNotice::RefundRefused {
+                payment_id, error, ..
+            } => fill(
+                t.refund_refused,
+                &[
+                    ("payment_id", payment_id),
+                    ("user", user),
+                    ("error", &html(error)),
+                ],
+            ),
             AdminNotice::EffectFailed {
                 effect_id,
                 dedupe_key,
@@ -331,6 +447,18 @@ pub fn admin_notice(notice: &AdminNotice, who: Option<&User>) -> String {
     texts(ADMIN_LANG).admin_notice(notice, &user)
 }
 
+/// What a status message is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgressOf {
+    Training { name: String },
+    Generation { images: i32 },
+}
+
+/// The text of a job's status message to `user`, with what was last reported of its progress.
+pub fn progress_text(user: &User, job: &ProgressOf, progress: Option<&Progress>) -> String {
+    texts(lang_of(user)).progress(job, progress)
+}
+
 /// The caption of a generation's album: its prompt (the same in every language).
 pub fn generation_caption(prompt: &str) -> String {
     format!("✨ {}", html(prompt))
@@ -346,7 +474,9 @@ impl AdminNotice {
             | AdminNotice::PaymentDisputed { user_id, .. }
             | AdminNotice::TrainingFailed { user_id, .. }
             | AdminNotice::GenerationFailed { user_id, .. }
-            | AdminNotice::PaymentNotRecorded { user_id, .. } => Some(*user_id),
+            | AdminNotice::PaymentNotRecorded { user_id, .. }
+            | AdminNotice::PaymentRefunded { user_id, .. }
+            | AdminNotice::RefundRefused { user_id, .. } => Some(*user_id),
             AdminNotice::EffectFailed { .. } | AdminNotice::ReplicateRefusedUs { .. } => None,
         }
     }
@@ -383,6 +513,12 @@ mod tests {
             },
             Notice::ReferralBonus { tokens: 50 },
             Notice::StartTrainingFirst,
+            Notice::PaymentRefunded {
+                tokens: 100,
+                balance: 5,
+                amount: 150,
+                currency: "XTR".into(),
+            },
         ]
     }
 
@@ -432,6 +568,29 @@ mod tests {
                 currency: "XTR".into(),
             },
             AdminNotice::ReplicateRefusedUs { error: "e".into() },
+            AdminNotice::PaymentRefunded {
+                user_id: 1,
+                payment_id: 2,
+                tokens: 100,
+                taken: 100,
+                amount: 150,
+                currency: "XTR".into(),
+                by_telegram: false,
+            },
+            AdminNotice::PaymentRefunded {
+                user_id: 1,
+                payment_id: 2,
+                tokens: 100,
+                taken: 40,
+                amount: 150,
+                currency: "XTR".into(),
+                by_telegram: true,
+            },
+            AdminNotice::RefundRefused {
+                user_id: 1,
+                payment_id: 2,
+                error: "e".into(),
+            },
             AdminNotice::EffectFailed {
                 effect_id: 1,
                 dedupe_key: "k".into(),
@@ -450,6 +609,20 @@ mod tests {
             }
             for notice in admin_notices() {
                 assert!(!t.admin_notice(&notice, "@ann").is_empty());
+            }
+            let progress = Progress {
+                percent: 45,
+                steps: Some((450, 1000)),
+                eta_seconds: Some(380),
+            };
+            let training = ProgressOf::Training { name: "M".into() };
+            let generation = ProgressOf::Generation { images: 2 };
+            for job in [&training, &generation] {
+                assert!(!t.progress(job, None).contains('%'));
+                let shown = t.progress(job, Some(&progress));
+                assert!(shown.contains("▓▓▓▓▓░░░░░ 45%"), "{shown}");
+                assert!(shown.contains("450") && shown.contains("1000"), "{shown}");
+                assert!(shown.contains('7'), "about 7 minutes left: {shown}");
             }
             assert!(t.invoice_title(100).contains("100"));
             assert!(t.invoice_description(100).contains("100"));

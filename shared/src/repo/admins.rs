@@ -67,6 +67,7 @@ pub enum Action {
     AdminAdd,
     AdminRemove,
     ModelChange,
+    PaymentRefund,
 }
 
 impl Action {
@@ -82,6 +83,7 @@ impl Action {
             Action::AdminAdd => "admin_add",
             Action::AdminRemove => "admin_remove",
             Action::ModelChange => "model_change",
+            Action::PaymentRefund => "payment_refund",
         }
     }
 
@@ -97,6 +99,7 @@ impl Action {
             Action::AdminAdd,
             Action::AdminRemove,
             Action::ModelChange,
+            Action::PaymentRefund,
         ]
         .into_iter()
         .find(|a| a.as_str() == s)

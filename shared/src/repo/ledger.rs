@@ -19,6 +19,10 @@ pub enum Reason {
     Refund,
     Admin,
     Promo,
+    /// A refunded payment's tokens taken back.
+    PaymentRefund,
+    /// Telegram refused that refund: the tokens returned.
+    PaymentRefundReversed,
 }
 
 impl Reason {
@@ -31,6 +35,8 @@ impl Reason {
             Reason::Refund => "refund",
             Reason::Admin => "admin",
             Reason::Promo => "promo",
+            Reason::PaymentRefund => "payment_refund",
+            Reason::PaymentRefundReversed => "payment_refund_reversed",
         }
     }
 
@@ -42,13 +48,16 @@ impl Reason {
             "generation" => Reason::Generation,
             "refund" => Reason::Refund,
             "promo" => Reason::Promo,
+            "payment_refund" => Reason::PaymentRefund,
+            "payment_refund_reversed" => Reason::PaymentRefundReversed,
             _ => Reason::Admin,
         }
     }
 }
 
 /// A balance change to apply: `delta` tokens (negative to debit) for `reason`, about `reference`
-/// (e.g. `model:12`). Purchases, referral bonuses and refunds happen once per reference.
+/// (e.g. `model:12`). Purchases, referral bonuses, refunds and payment refunds (and their
+/// reversals) happen once per reference.
 #[derive(Debug, Clone)]
 pub struct Change<'a> {
     pub user_id: i64,
@@ -98,7 +107,8 @@ pub async fn apply(db: &impl GenericClient, change: &Change<'_>) -> Result<Balan
              ), already AS (
                 SELECT 1 FROM token_ledger
                 WHERE reason = $3 AND reference = $4
-                  AND $3 IN ('purchase', 'referral_bonus', 'refund', 'promo')
+                  AND $3 IN ('purchase', 'referral_bonus', 'refund', 'promo', 'payment_refund',
+                             'payment_refund_reversed')
                 LIMIT 1
              ), moved AS (
                 UPDATE users SET

@@ -43,6 +43,7 @@ pub mod idempotency;
 pub mod ledger;
 pub mod models;
 pub mod payments;
+pub mod progress;
 pub mod promos;
 pub mod rate_limits;
 pub mod referrals;

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    execute, fetch_all, fetch_opt, fetch_value, find_page, int8, text, DbError, GenericClient, Page,
+    execute, fetch_all, fetch_opt, fetch_value, fetch_value_opt, find_page, int8, text, DbError,
+    GenericClient, Page,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -18,14 +19,28 @@ pub struct Payment {
     pub telegram_charge_id: String,
     pub status: String,
     pub created_at: DateTime<Utc>,
+    /// Refunds asked for so far (each one's ledger rows and effect are keyed by its number).
+    pub refund_attempts: i32,
+    pub refunded_at: Option<DateTime<Utc>>,
+    /// Why Telegram refused the last refund asked for.
+    pub refund_error: Option<String>,
 }
 
 const COLUMNS: &str =
-    "id, user_id, pack_id, amount, currency, tokens, telegram_charge_id, status, created_at";
+    "id, user_id, pack_id, amount, currency, tokens, telegram_charge_id, status, \
+     created_at, refund_attempts, refunded_at, refund_error";
 
 from_row!(Payment, table "payments", columns COLUMNS, |row| {
     id, user_id, pack_id, amount, currency, tokens, telegram_charge_id, status, created_at,
+    refund_attempts, refunded_at, refund_error,
 });
+
+/// A payment's status: paid, disputed (nothing credited), refund pending (the tokens taken back,
+/// Telegram not yet confirmed), refunded.
+pub const PAID: &str = "paid";
+pub const DISPUTED: &str = "disputed";
+pub const REFUND_PENDING: &str = "refund_pending";
+pub const REFUNDED: &str = "refunded";
 
 #[derive(Debug, Clone)]
 pub struct NewPayment<'a> {
@@ -116,6 +131,76 @@ pub async fn mark_disputed(db: &impl GenericClient, payment_id: i64) -> Result<(
         db,
         "UPDATE payments SET status = 'disputed' WHERE id = $1",
         &[int8(&payment_id)],
+    )
+    .await
+}
+
+pub async fn get(db: &impl GenericClient, payment_id: i64) -> Result<Option<Payment>, DbError> {
+    super::find(db, "id = $1", &[int8(&payment_id)]).await
+}
+
+/// The payment, locked until the caller's transaction ends.
+pub async fn lock(db: &impl GenericClient, payment_id: i64) -> Result<Option<Payment>, DbError> {
+    super::find(db, "id = $1 FOR UPDATE", &[int8(&payment_id)]).await
+}
+
+/// The payment of a Telegram charge id, locked until the caller's transaction ends.
+pub async fn lock_by_charge(
+    db: &impl GenericClient,
+    charge_id: &str,
+) -> Result<Option<Payment>, DbError> {
+    super::find(
+        db,
+        "telegram_charge_id = $1 FOR UPDATE",
+        &[text(&charge_id)],
+    )
+    .await
+}
+
+/// A paid (or disputed) payment's refund is asked for by `admin_id` (`None`: Telegram reported
+/// it): pending until Telegram confirms. Returns the attempt's number, or `None` when the payment
+/// is not paid or disputed.
+pub async fn start_refund(
+    db: &impl GenericClient,
+    payment_id: i64,
+    admin_id: Option<i64>,
+) -> Result<Option<i32>, DbError> {
+    fetch_value_opt(
+        db,
+        "UPDATE payments SET status = 'refund_pending', refund_from = status,
+             refund_attempts = refund_attempts + 1, refund_requested_by = $2,
+             refund_requested_at = now(), refund_error = NULL
+         WHERE id = $1 AND status IN ('paid', 'disputed')
+         RETURNING refund_attempts",
+        &[int8(&payment_id), int8(&admin_id)],
+    )
+    .await
+}
+
+/// The payment is refunded (Telegram confirmed ours, or reported one). `false` when it already was.
+pub async fn mark_refunded(db: &impl GenericClient, payment_id: i64) -> Result<bool, DbError> {
+    super::changed_one(
+        db,
+        "UPDATE payments SET status = 'refunded', refunded_at = now()
+         WHERE id = $1 AND status <> 'refunded'",
+        &[int8(&payment_id)],
+    )
+    .await
+}
+
+/// Telegram refused refund `attempt`: the payment is back where it was, with the reason. `false`
+/// when that refund is no longer pending.
+pub async fn refund_refused(
+    db: &impl GenericClient,
+    payment_id: i64,
+    attempt: i32,
+    error: &str,
+) -> Result<bool, DbError> {
+    super::changed_one(
+        db,
+        "UPDATE payments SET status = COALESCE(refund_from, 'paid'), refund_error = $3
+         WHERE id = $1 AND status = 'refund_pending' AND refund_attempts = $2",
+        &[int8(&payment_id), super::int4(&attempt), text(&error)],
     )
     .await
 }

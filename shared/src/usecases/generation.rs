@@ -5,8 +5,11 @@ use serde_json::json;
 use rand::Rng;
 
 use crate::attempts::{self as settle, Attached};
+use crate::dispatch;
+use crate::domain::progress::Tracked;
 use crate::domain::rules;
 use crate::domain::status::{GenerationStatus, ModelStatus};
+use crate::effects::Written;
 use crate::outcomes;
 use crate::replicate::{Replicate, ReplicateError};
 use crate::repo::attempts::{self, Attempt, Kind};
@@ -15,6 +18,7 @@ use crate::repo::generations::{self, Generation, NewGeneration};
 use crate::repo::ledger::{self, Change, Reason};
 use crate::repo::{models, styles};
 use crate::services::Services;
+use crate::transitions;
 
 use super::ServiceError;
 
@@ -113,6 +117,16 @@ pub async fn create(
     )
     .await?
     .ok_or_else(|| ServiceError::Conflict("the generation is already starting".into()))?;
+    let mut written = Written::new();
+    transitions::track(
+        &*tx,
+        &mut written,
+        Tracked::Generation {
+            generation_id: generation.id,
+        },
+        request.user_id,
+    )
+    .await?;
     tx.commit().await?;
     drop(conn);
 
@@ -153,7 +167,9 @@ pub async fn create(
         Err(e) => return not_started(services, &attempt, generation, e).await,
     };
     match settle::attach(db, &attempt, &job_id).await? {
-        Attached::Started | Attached::Already => {}
+        // "Creating…" goes out once the job runs: Telegram being slow never delays Replicate. (A
+        // job that failed to start settles its status message unsent; the sweep finds it so.)
+        Attached::Started | Attached::Already => dispatch::now(services, written).await,
         Attached::Unwanted => {
             // Settled without it meanwhile (failed and refunded): the job must not run.
             settle::cancel(replicate, Kind::Prediction, &job_id).await?;

@@ -8,6 +8,7 @@ pub mod generation;
 pub mod payments;
 pub mod promo;
 pub mod referrals;
+pub mod refunds;
 pub mod sharing;
 pub mod styles;
 pub mod training;

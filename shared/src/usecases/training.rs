@@ -1,6 +1,7 @@
 //! A personal model from draft to queue: name it, collect 10-20 photos, pay, queue the training job.
 
 use crate::db::{Db, GenericClient};
+use crate::domain::progress::Tracked;
 use crate::domain::rules::{self, MAX_PHOTOS};
 use crate::domain::status::ModelStatus;
 use serde_json::json;
@@ -12,6 +13,7 @@ use crate::repo::events::{self, Event};
 use crate::repo::ledger::{self, Change, Reason};
 use crate::repo::models::{self, Model, NewPhoto};
 use crate::services::Services;
+use crate::transitions;
 
 use super::{lock_own_model, ServiceError};
 
@@ -144,6 +146,14 @@ pub async fn submit(
             &Effect::QueueTraining { model_id: model.id },
         )
         .await?;
+    // Its status message, sent right after the job is queued and edited as the training goes.
+    transitions::track(
+        &*tx,
+        &mut written,
+        Tracked::Training { model_id: model.id },
+        user_id,
+    )
+    .await?;
     // Read before commit: nothing may fail after the charge commits (a caller cleaning up after an
     // error would undo a paid request).
     let queued = models::get(&*tx, model.id)

@@ -225,6 +225,21 @@ pub fn training_succeeded(id: &str) -> Value {
     })
 }
 
+/// A running job as its `logs` webhook reports it: its logs so far, ending in the tqdm line of
+/// `step` of `total` (as the FLUX LoRA trainer and the FLUX models write it), `seconds_left` to go.
+pub fn logs_report(id: &str, step: i32, total: i32, seconds_left: i32) -> Value {
+    let percent = step * 100 / total;
+    let bar = "█".repeat((percent / 10) as usize);
+    let logs = format!(
+        "Downloading weights\nCaptioning 12 images\n\
+         flux_train_replicate:   0%|          | 0/{total} [00:00<?, ?it/s]\r\
+         flux_train_replicate: {percent:>3}%|{bar:<10}| {step}/{total} [01:00<{:02}:{:02}, 1.45it/s]",
+        seconds_left / 60,
+        seconds_left % 60
+    );
+    json!({"id": id, "status": "processing", "output": null, "error": null, "logs": logs})
+}
+
 pub fn job_failed(id: &str, error: &str) -> Value {
     json!({"id": id, "status": "failed", "output": null, "error": error})
 }

@@ -162,3 +162,21 @@ pub fn successful_payment(
     });
     update
 }
+
+/// The service message Telegram sends when a Stars payment was refunded (`refunded_payment`).
+pub fn refunded_payment(
+    update_id: i64,
+    from: &TgUser,
+    total: i64,
+    payload: &str,
+    charge_id: &str,
+) -> Value {
+    let mut update = message_base(update_id, from, update_id);
+    update["message"]["refunded_payment"] = json!({
+        "currency": "XTR",
+        "total_amount": total,
+        "invoice_payload": payload,
+        "telegram_payment_charge_id": charge_id
+    });
+    update
+}

@@ -38,11 +38,12 @@ pub enum Action {
     AdminAdd,
     AdminRemove,
     ModelChange,
+    PaymentRefund,
 }
 
 from_variants!(admins::Action => Action {
     Tokens, Block, Unblock, StyleAdd, StyleChange, PromoAdd, PromoChange, AdminAdd, AdminRemove,
-    ModelChange,
+    ModelChange, PaymentRefund,
 });
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

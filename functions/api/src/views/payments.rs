@@ -75,10 +75,55 @@ pub struct Payment {
     pub amount: i64,
     pub currency: String,
     pub tokens: i64,
+    /// `paid`, `disputed` (nothing credited), `refund_pending`, or `refunded`.
     pub status: String,
     pub created_at: DateTime<Utc>,
+    pub refunded_at: Option<DateTime<Utc>>,
 }
 
 from_row!(payments::Payment => Payment {
-    id, user_id, pack_id, amount, currency, tokens, status, created_at,
+    id, user_id, pack_id, amount, currency, tokens, status, created_at, refunded_at,
 });
+
+/// Where an admin's refund of a Stars payment stands.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundState {
+    /// Telegram refunded it.
+    Refunded,
+    /// Telegram has not confirmed yet; it is asked again until it does.
+    Pending,
+    /// Telegram refused: the tokens are back with the user, the payment stands.
+    Refused,
+}
+
+/// A refund asked for: the payment as it is now, what was taken back, and the user's balance.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaymentRefund {
+    pub payment: Payment,
+    pub state: RefundState,
+    /// Why Telegram refused, when it did.
+    pub error: Option<String>,
+    /// The tokens the payment bought, taken back (returned again when refused).
+    pub tokens: i64,
+    /// The user's balance now.
+    pub balance: i64,
+}
+
+impl From<shared::usecases::refunds::Refund> for PaymentRefund {
+    fn from(refund: shared::usecases::refunds::Refund) -> Self {
+        use shared::usecases::refunds::RefundState as State;
+        let (state, error) = match refund.state {
+            State::Refunded => (RefundState::Refunded, None),
+            State::Pending => (RefundState::Pending, None),
+            State::Refused { error } => (RefundState::Refused, Some(error)),
+        };
+        Self {
+            payment: refund.payment.into(),
+            state,
+            error,
+            tokens: refund.tokens_taken,
+            balance: refund.balance,
+        }
+    }
+}

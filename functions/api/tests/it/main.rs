@@ -8,6 +8,7 @@ mod fuzz;
 mod idempotency;
 mod openapi;
 mod promos_feedback_admins;
+mod refunds;
 mod routes;
 mod uploads;
 mod views;

@@ -36,6 +36,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/admin/users/{id}/unblock"),
     ("post", "/api/admin/users/{id}/tokens"),
     ("get", "/api/admin/payments"),
+    ("post", "/api/admin/payments/{charge_id}/refund"),
     ("post", "/api/admin/styles"),
     ("patch", "/api/admin/styles/{id}"),
     ("delete", "/api/admin/styles/{id}"),

@@ -81,6 +81,7 @@ pub async fn command(
             drop(conn);
             ctx.finish_with(t.admin_payments(&recent, &totals), None)
         }
+        Command::AdminRefund => refund(ctx, argument).await,
         Command::AdminStyles => {
             if let Some(spec) = argument.strip_prefix("add") {
                 add_style(ctx, spec).await
@@ -153,14 +154,14 @@ async fn send_chart(ctx: &Ctx<'_>) -> Result<(), BotError> {
         &money(days.iter().map(|d| d.revenue).sum(), &currency),
     );
     let request = ctx
-        .telegram
+        .telegram()
         .bot
         .send_photo(
             ChatId(ctx.user.id),
             InputFile::memory(png).file_name("dream-photo-stats.png"),
         )
         .caption(caption);
-    match ctx.telegram.call(request).await {
+    match ctx.telegram().call(request).await {
         Ok(_) => Ok(()),
         Err(shared::telegram::TelegramError::Blocked) => {
             shared::notify::mark_blocked(ctx.services(), ctx.user.id).await?;
@@ -168,6 +169,34 @@ async fn send_chart(ctx: &Ctx<'_>) -> Result<(), BotError> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// `/admin_refund <charge id>`: the payment refunded at Telegram, its tokens taken back; the admin
+/// is told how it went, or why nothing changed.
+async fn refund(ctx: &Ctx<'_>, argument: &str) -> Result<(), BotError> {
+    use usecases::refunds::{self, RefundState, Refused};
+    let t = ctx.t();
+    let charge_id = argument.trim();
+    if charge_id.is_empty() || charge_id.contains(char::is_whitespace) {
+        return ctx.finish_with(t.admin_refund_usage, None);
+    }
+    let text = match refunds::refund(ctx.services(), ctx.user.id, charge_id).await? {
+        Ok(done) => match done.state {
+            RefundState::Refunded => {
+                t.admin_refund_done(done.payment.id, done.tokens_taken, done.balance)
+            }
+            RefundState::Pending => t.admin_refund_pending(done.payment.id, done.tokens_taken),
+            RefundState::Refused { error } => {
+                t.admin_refund_refused(done.payment.id, &html(&error))
+            }
+        },
+        Err(Refused::NotFound) => t.admin_refund_not_found.to_owned(),
+        Err(Refused::NotStars { currency }) => t.admin_refund_not_stars(&html(&currency)),
+        Err(Refused::AlreadyRefunded) => t.admin_refund_already.to_owned(),
+        Err(Refused::InProgress) => t.admin_refund_in_progress.to_owned(),
+        Err(Refused::Spent { balance, tokens }) => t.admin_refund_spent(tokens, balance),
+    };
+    ctx.finish_with(text, None)
 }
 
 /// A use case an admin asked for that did not happen: its message, plainly.

@@ -298,11 +298,8 @@ pub async fn on_count(ctx: &Ctx<'_>, images: i32) -> Result<(), BotError> {
         images,
     };
     match generation::create(ctx.services(), replicate, &request).await {
-        Ok(generation) => {
-            ctx.reply(ctx.t().generation_started(generation.num_images), None)
-                .await?;
-            Ok(())
-        }
+        // Its status message ("creating…"), sent by the use case, says it started.
+        Ok(_) => Ok(()),
         Err(e) if e.is_transient() => Err(e.into()),
         Err(e) => {
             // Nothing was paid (or it was refunded): the choice stays open, e.g. after /buy.

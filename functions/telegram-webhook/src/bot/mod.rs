@@ -414,6 +414,10 @@ async fn on_message(ctx: &Ctx<'_>, created: bool, message: &Message) -> Result<(
     if let Some(payment) = message.successful_payment() {
         return payments::successful(ctx, payment).await;
     }
+    // So is a refund Telegram reports: the tokens go back with the money.
+    if let teloxide_core::types::MessageKind::RefundedPayment(refunded) = &message.kind {
+        return payments::refunded(ctx, &refunded.refunded_payment).await;
+    }
     if ctx.user.is_blocked {
         let text = t.blocked_contact(&support_contact(ctx));
         return ctx.finish_with(text, None);

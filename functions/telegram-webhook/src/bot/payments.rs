@@ -9,7 +9,9 @@ use shared::usecases::payments::{self, CheckoutRefusal, ConfirmedPayment};
 use shared::usecases::promo::Redeemed;
 use teloxide_core::payloads::{AnswerPreCheckoutQuerySetters, SendInvoiceSetters};
 use teloxide_core::requests::Requester;
-use teloxide_core::types::{ChatId, LabeledPrice, PreCheckoutQuery, SuccessfulPayment};
+use teloxide_core::types::{
+    ChatId, LabeledPrice, PreCheckoutQuery, RefundedPayment, SuccessfulPayment,
+};
 
 use super::{keyboards, texts, BotError, Ctx, Lang};
 use crate::State;
@@ -142,6 +144,21 @@ pub async fn successful(ctx: &Ctx<'_>, payment: &SuccessfulPayment) -> Result<()
         .is_none()
     {
         tracing::info!("payment already credited");
+    }
+    Ok(())
+}
+
+/// Telegram reports a refund (one we asked for, or one made elsewhere): handled once, whatever
+/// Telegram repeats; the user and the admins are told by its effects.
+pub async fn refunded(ctx: &Ctx<'_>, refunded: &RefundedPayment) -> Result<(), BotError> {
+    let charge_id = &refunded.telegram_payment_charge_id.0;
+    match shared::usecases::refunds::reported(ctx.services(), ctx.user.id, charge_id).await? {
+        shared::usecases::refunds::Reported::Refunded { taken } => {
+            tracing::info!(taken, "a refund Telegram reported is recorded");
+        }
+        shared::usecases::refunds::Reported::Unchanged => {
+            tracing::info!("a refund Telegram reported was recorded already");
+        }
     }
     Ok(())
 }

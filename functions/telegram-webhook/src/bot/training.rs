@@ -238,10 +238,9 @@ async fn show_status(
 /// "Start training": paid, queued, the user told what happens next.
 pub async fn submit(ctx: &Ctx<'_>, model_id: i64) -> Result<(), BotError> {
     match training::submit(ctx.services(), ctx.user.id, model_id).await {
-        Ok(model) => {
+        // The training's status message, sent by the use case, says it started.
+        Ok(_) => {
             ctx.set_dialog(&Dialog::Idle).await?;
-            ctx.reply(ctx.t().training_started(&html(&model.name)), None)
-                .await?;
             Ok(())
         }
         Err(ServiceError::Conflict(_)) => {

@@ -5,6 +5,7 @@ mod bot;
 mod catalogue_feedback;
 mod people;
 mod promos_admins;
+mod refunds;
 mod reply_in_body;
 mod support;
 mod webhook;

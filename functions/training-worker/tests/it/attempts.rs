@@ -390,7 +390,15 @@ async fn a_prediction_replicate_took_but_answered_500_is_attached_not_refunded()
         .unwrap()
         .unwrap();
     assert_eq!(attempt.state, AttemptState::Created);
-    assert!(env.telegram.sent_to(user.id).is_empty(), "no failure told");
+    // Told it is being made (its status message), and no failure.
+    let told: Vec<String> = env
+        .telegram
+        .sent_to(user.id)
+        .iter()
+        .map(|c| c.text().to_owned())
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].contains("Creating 1 photo"), "{told:?}");
 }
 
 #[tokio::test]

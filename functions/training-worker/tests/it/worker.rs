@@ -77,7 +77,10 @@ async fn a_queued_model_becomes_a_training_with_our_webhook() {
         attempt.input_ref.as_deref(),
         Some(request.input.input_images.as_str())
     );
-    assert_eq!(request.webhook_events_filter, ["start", "completed"]);
+    assert_eq!(
+        request.webhook_events_filter,
+        ["start", "logs", "completed"]
+    );
     assert_eq!(request.input.trigger_word, "DPTEST");
     assert!(request.input.input_images.contains("/files/"));
 

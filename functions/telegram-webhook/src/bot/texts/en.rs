@@ -72,6 +72,10 @@ pub(super) static TEXTS: Texts = Texts {
     admin_promo_usage: "Create: /admin_promo add CODE tokens=100 (or discount=20) [max=50] [from=2026-12-01] [until=2026-12-31]\n\
         Edit: /admin_promo edit CODE [max=N|max=none] [until=YYYY-MM-DD|until=none]\n\
         Switch off/on: /admin_promo off CODE, /admin_promo on CODE",
+    admin_refund_usage: "Usage: /admin_refund CHARGE_ID — refund a Stars payment (its charge id is in /admin_payments and the payment notice); the tokens it bought are taken back",
+    admin_refund_not_found: "No payment has this charge id.",
+    admin_refund_already: "This payment is already refunded.",
+    admin_refund_in_progress: "A refund of this payment is already under way.",
     button_block: "🔒 Block",
     button_unblock: "🔓 Unblock",
 
@@ -115,8 +119,6 @@ pub(super) static TEXTS: Texts = Texts {
         photos_enough: "📥 Photos received: <b>{count}</b> (up to {max}). Ready to train — it costs {cost} {cost:token|tokens}.",
         photos_full: "That makes {max} photos, the maximum. Extra photos were not added.",
         button_start_training: "🚀 Start training ({cost} {cost:token|tokens})",
-        training_started: "🚀 Training of “{name}” has started! It usually takes 20–30 minutes. \
-            I'll message you when it's ready.",
         too_few_photos: "Only {count} {count:photo|photos} so far; at least {min} are needed. Send more.",
         not_enough_tokens: "Not enough tokens: {required} needed, you have {available}. Top up: /buy",
 
@@ -126,7 +128,6 @@ pub(super) static TEXTS: Texts = Texts {
         bad_prompt: "The description must be 1 to {max} characters.",
         choose_count: "How many photos? Each one costs {price} {price:token|tokens}.",
         button_count: "{images} — {cost} {cost:token|tokens}",
-        generation_started: "🎨 Creating {images} {images:photo|photos}… usually under a minute.",
 
         button_pack: "{tokens} {tokens:token|tokens} — {price}",
         discount_note: "Your {percent}% discount is applied to these prices.",
@@ -144,6 +145,11 @@ pub(super) static TEXTS: Texts = Texts {
         gives_discount: "{percent}% off",
         chart_caption: "📈 In {days} {days:day|days}: {users} new {users:user|users}, \
             {generations} {generations:generation|generations}, revenue {revenue}.",
+        admin_refund_done: "↩️ Payment #{payment_id} refunded: {tokens} {tokens:token|tokens} taken back; the user's balance is {balance}. They were told.",
+        admin_refund_pending: "⏳ Payment #{payment_id}: {tokens} {tokens:token|tokens} taken back; Telegram has not confirmed the refund yet and is asked again until it does.",
+        admin_refund_refused: "⚠️ Telegram refused to refund payment #{payment_id}: {error}. The tokens are back with the user; the payment stands.",
+        admin_refund_spent: "⚠️ Not refunded: the payment bought {tokens} {tokens:token|tokens}, but the user has only {balance} left (the rest is spent). Nothing changed.",
+        admin_refund_not_stars: "⚠️ Not refunded: this payment was in {currency}; only Telegram Stars payments can be refunded here.",
     },
     model_statuses: ModelStatusLabels {
         draft: "📝 draft",

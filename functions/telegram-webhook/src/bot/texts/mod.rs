@@ -90,6 +90,10 @@ pub struct Texts {
     pub admin_style_usage: &'static str,
     pub admin_style_exists: &'static str,
     pub admin_promo_usage: &'static str,
+    pub admin_refund_usage: &'static str,
+    pub admin_refund_not_found: &'static str,
+    pub admin_refund_already: &'static str,
+    pub admin_refund_in_progress: &'static str,
     pub button_block: &'static str,
     pub button_unblock: &'static str,
 
@@ -146,7 +150,6 @@ templates! {
     fn photos_enough(count: i64, max: i64, cost: i64);
     pub fn photos_full(max: i64);
     pub fn button_start_training(cost: i64);
-    pub fn training_started(name: &str);
     pub fn too_few_photos(count: i64, min: i64);
     pub fn not_enough_tokens(available: i64, required: i64);
 
@@ -158,7 +161,6 @@ templates! {
     pub fn bad_prompt(max: usize);
     pub fn choose_count(price: i64);
     pub fn button_count(images: i32, cost: i64);
-    pub fn generation_started(images: i32);
 
     pub fn button_pack(tokens: i64, price: &str);
     pub fn discount_note(percent: i32);
@@ -179,6 +181,11 @@ templates! {
     fn gives_discount(percent: i32);
     /// Under the chart: its totals (`revenue` with its currency).
     pub fn chart_caption(days: i32, users: i64, generations: i64, revenue: &str);
+    pub fn admin_refund_done(payment_id: i64, tokens: i64, balance: i64);
+    pub fn admin_refund_pending(payment_id: i64, tokens: i64);
+    pub fn admin_refund_refused(payment_id: i64, error: &str);
+    pub fn admin_refund_spent(tokens: i64, balance: i64);
+    pub fn admin_refund_not_stars(currency: &str);
 }
 
 struct ModelStatusLabels {
@@ -292,7 +299,6 @@ mod tests {
                 t.photos_status(12, 10, 20, 100),
                 t.photos_full(20),
                 t.button_start_training(100),
-                t.training_started("M"),
                 t.too_few_photos(3, 10),
                 t.not_enough_tokens(5, 100),
                 t.styles_page(Some("tag"), 0, 3),
@@ -301,13 +307,17 @@ mod tests {
                 t.bad_prompt(500),
                 t.choose_count(10),
                 t.button_count(2, 20),
-                t.generation_started(2),
                 t.button_pack(100, "150 ⭐"),
                 t.discount_note(15),
                 t.promo_tokens(100, 250),
                 t.promo_discount(15),
                 t.promo_refused(Refusal::TooManyAttempts { retry_after: 61 }),
                 t.admin_done("x"),
+                t.admin_refund_done(1, 100, 5),
+                t.admin_refund_pending(1, 100),
+                t.admin_refund_refused(1, "e"),
+                t.admin_refund_spent(100, 5),
+                t.admin_refund_not_stars("RUB"),
                 t.button_tokens(-100),
                 t.button_style_enable("S"),
                 t.button_style_disable("S"),

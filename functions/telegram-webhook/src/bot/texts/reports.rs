@@ -244,13 +244,20 @@ impl Texts {
     pub fn admin_payments(&self, recent: &[Payment], totals: &[Revenue]) -> String {
         let l = &self.reports;
         let payments = lines(recent, |p| {
+            // The charge id is what /admin_refund takes; a status other than paid is shown.
+            let status = if p.status == "paid" {
+                String::new()
+            } else {
+                format!(" [{}]", p.status)
+            };
             format!(
-                "  • {} user {} — {} ({} {})",
+                "  • {} user {} — {} ({} {}){status} <code>{}</code>",
                 p.created_at.format("%Y-%m-%d %H:%M"),
                 p.user_id,
                 money(p.amount, &p.currency),
                 p.tokens,
-                Lang::plural(p.tokens, l.tokens)
+                Lang::plural(p.tokens, l.tokens),
+                html(&p.telegram_charge_id)
             )
         });
         let sums = inline(totals, |r| {

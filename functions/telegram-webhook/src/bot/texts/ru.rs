@@ -73,6 +73,10 @@ pub(super) static TEXTS: Texts = Texts {
     admin_promo_usage: "Создать: /admin_promo add КОД tokens=100 (или discount=20) [max=50] [from=2026-12-01] [until=2026-12-31]\n\
         Изменить: /admin_promo edit КОД [max=N|max=none] [until=ГГГГ-ММ-ДД|until=none]\n\
         Выключить/включить: /admin_promo off КОД, /admin_promo on КОД",
+    admin_refund_usage: "Использование: /admin_refund ID_платежа — вернуть оплату в Stars (ID платежа есть в /admin_payments и в уведомлении об оплате); купленные токены списываются",
+    admin_refund_not_found: "Платежа с таким ID нет.",
+    admin_refund_already: "Эта оплата уже возвращена.",
+    admin_refund_in_progress: "Возврат этой оплаты уже выполняется.",
     button_block: "🔒 Заблокировать",
     button_unblock: "🔓 Разблокировать",
 
@@ -116,8 +120,6 @@ pub(super) static TEXTS: Texts = Texts {
         photos_enough: "📥 Получено фото: <b>{count}</b> (максимум {max}). Можно начинать обучение — стоимость {cost} {cost:токен|токена|токенов}.",
         photos_full: "Это уже {max} фото — максимум. Лишние фото не добавлены.",
         button_start_training: "🚀 Начать обучение ({cost} {cost:токен|токена|токенов})",
-        training_started: "🚀 Обучение модели «{name}» началось! Обычно это занимает 20–30 минут. \
-            Я напишу, когда всё будет готово.",
         too_few_photos: "Пока только {count} фото, а нужно минимум {min}. Пришлите ещё.",
         not_enough_tokens: "Недостаточно токенов: нужно {required}, у вас {available}. Пополните баланс: /buy",
 
@@ -128,7 +130,6 @@ pub(super) static TEXTS: Texts = Texts {
         bad_prompt: "Описание должно быть от 1 до {max} символов.",
         choose_count: "Сколько фото создать? Одно фото — {price} {price:токен|токена|токенов}.",
         button_count: "{images} шт. — {cost} т.",
-        generation_started: "🎨 Создаю {images} фото… Обычно это меньше минуты.",
 
         button_pack: "{tokens} {tokens:токен|токена|токенов} — {price}",
         discount_note: "Ваша скидка {percent}% уже учтена в ценах.",
@@ -146,6 +147,11 @@ pub(super) static TEXTS: Texts = Texts {
         gives_discount: "скидка {percent}%",
         chart_caption: "📈 За {days} {days:день|дня|дней}: {users} {users:новый пользователь|новых пользователя|новых пользователей}, \
             {generations} {generations:генерация|генерации|генераций}, выручка {revenue}.",
+        admin_refund_done: "↩️ Оплата #{payment_id} возвращена: списано {tokens} {tokens:токен|токена|токенов}, баланс пользователя — {balance}. Пользователь уведомлён.",
+        admin_refund_pending: "⏳ Оплата #{payment_id}: списано {tokens} {tokens:токен|токена|токенов}; Telegram ещё не подтвердил возврат, запрос будет повторяться, пока не подтвердит.",
+        admin_refund_refused: "⚠️ Telegram отказал в возврате оплаты #{payment_id}: {error}. Токены возвращены пользователю, оплата остаётся в силе.",
+        admin_refund_spent: "⚠️ Не возвращено: оплата дала {tokens} {tokens:токен|токена|токенов}, а у пользователя осталось только {balance} (остальные потрачены). Ничего не изменилось.",
+        admin_refund_not_stars: "⚠️ Не возвращено: оплата была в {currency}; вернуть здесь можно только оплату в Telegram Stars.",
     },
     model_statuses: ModelStatusLabels {
         draft: "📝 черновик",

@@ -2,6 +2,8 @@
 # Benchmarks of docs/benchmarks.md: cold start, peak memory and size of each function binary beside a
 # hello-world lambda_runtime binary, then the hot path of `dream-photo serve` under wrk.
 # Needs: release builds (built here), python3, wrk (apt-get install wrk), PostgreSQL server binaries.
+# SKIP_COLD=1 leaves out the cold starts, SKIP_LOAD=1 the wrk load (the round-trip counts stay);
+# .ci/bench/compare.sh is the side-by-side load against the original stack.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bench=.ci/bench
@@ -9,8 +11,12 @@ runs=${RUNS:-20}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 
 command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null; }
-cargo build --release -p telegram-webhook -p api -p replicate-webhook -p training-worker -p dream-photo
-cargo build --release --manifest-path "$bench/hello-lambda/Cargo.toml"
+if [ -n "${SKIP_COLD:-}" ]; then
+  cargo build --release -p dream-photo
+else
+  cargo build --release -p telegram-webhook -p api -p replicate-webhook -p training-worker -p dream-photo
+  cargo build --release --manifest-path "$bench/hello-lambda/Cargo.toml"
+fi
 rel=$CARGO_TARGET_DIR/release
 
 [ -n "${SKIP_COLD:-}" ] || {
@@ -83,6 +89,7 @@ python3 "$bench/hot_path.py" count "$counted" "$control" models 200 "$admin"
 python3 "$bench/hot_path.py" count "$counted" "$control" generation 200 "$work/auth.txt" "$model_id"
 python3 "$bench/hot_path.py" count "$counted" "$control" health 200
 
+[ -z "${SKIP_LOAD:-}" ] || exit 0
 echo "-- throughput and latency: wrk, 2 threads, ${CONNECTIONS:-16} connections, ${DURATION:-10s} each"
 load() { # name, then wrk arguments
   local name=$1; shift

@@ -325,7 +325,7 @@ async fn a_generation_shows_creating_edited_with_progress_and_the_album_replaces
     };
     let creating = flow.calls("sendMessage").pop().unwrap();
     assert!(
-        creating.text().contains("Creating 2 photo(s)"),
+        creating.text().contains("Creating 2 photos"),
         "{}",
         creating.text()
     );

@@ -36,7 +36,7 @@ def setup(url, auth_file, admin, psql):
         ids.append(me.get("profile", me)["id"])
     # Straight into the table: an admin's grants are capped per day, and these are many users.
     subprocess.check_call(psql + ["-c", "UPDATE users SET tokens_left = 1000000 WHERE id = ANY('{%s}'::bigint[])"
-                                  % ",".join(map(str, ids))])
+                                  % ",".join(map(str, ids))], stdout=subprocess.DEVNULL)
     model_id = subprocess.check_output(psql + [
         "-Atc",
         "INSERT INTO models (user_id, name, trigger_word, status, replicate_model, version, finished_at, shared_consent_at)"
@@ -56,7 +56,7 @@ def update(update_id, user_id, text):
 
 
 def count(url, control, kind, n, args):
-    secret = {"X-Telegram-Bot-Api-Secret-Token": os.environ.get("SECRET", "bench-secret")}
+    secret = {"X-Telegram-Bot-Api-Secret-Token": os.environ.get("SECRET", os.environ.get("TELEGRAM_WEBHOOK_SECRET", ""))}
     base = int(os.environ.get("BASE", "900000000"))
     auth = [line.strip() for line in open(args[0])] if kind == "generation" else []
 

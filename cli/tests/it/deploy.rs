@@ -538,7 +538,10 @@ fn the_mini_app_url_reaches_the_bot_and_its_registration() {
                 .iter()
                 .filter(|n| function == "TelegramWebhookFunction" || **n != "SUPPORT_CONTACT")
             {
-                assert!(vars.contains_key(*needed), "{set}: {function} needs {needed}");
+                assert!(
+                    vars.contains_key(*needed),
+                    "{set}: {function} needs {needed}"
+                );
             }
         }
     }

@@ -186,7 +186,7 @@ async fn run_taken(
                     tokio::time::sleep(wait).await;
                     continue;
                 }
-                if row.attempts >= MAX_ATTEMPTS {
+                if row.attempts >= MAX_ATTEMPTS && !effect.retried_until_answered() {
                     drop(conn);
                     let error = format!("gave up after {} attempts: {error}", row.attempts);
                     settle_failed(services, &row, Some(&effect), &error).await?;

@@ -63,6 +63,14 @@ pub fn refresh_commands_key(user_id: i64, cause: &str) -> String {
 }
 
 impl Effect {
+    /// Whether a remote that keeps failing is asked again for as long as it takes, never given up on
+    /// after [`MAX_ATTEMPTS`]: a refund whose tokens are already taken back. Giving up would leave them
+    /// taken with no refund, and returning them could pay twice if a call that timed out did refund;
+    /// only Telegram's answer settles it (the effect-backlog alarm tells a person meanwhile).
+    pub fn retried_until_answered(&self) -> bool {
+        matches!(self, Effect::RefundStarPayment { .. })
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             Effect::Notify { .. } => "notify",

@@ -272,6 +272,11 @@ impl FakeTelegram {
     pub fn clear(&self) {
         self.state.lock().expect("state").calls.clear();
     }
+
+    /// Forgets the failures still scripted for `method`: it answers normally again.
+    pub fn clear_scripts(&self, method: &str) {
+        self.state.lock().expect("state").scripted.remove(method);
+    }
 }
 
 struct Responder {

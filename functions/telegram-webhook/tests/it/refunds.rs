@@ -250,3 +250,47 @@ async fn a_refund_telegram_reports_takes_back_what_is_left_once() {
     let again = admin_says(&app, 12, "/admin_refund charge-1").await;
     assert!(again.contains("already refunded"), "{again}");
 }
+
+#[tokio::test]
+async fn a_refund_telegram_keeps_failing_is_asked_until_it_answers_never_dropped() {
+    let app = App::spawn().await;
+    let bob = bob_paid(&app, 1, "charge-1").await;
+    for _ in 0..10 {
+        app.env.telegram.outage_next("refundStarPayment");
+    }
+    let reply = admin_says(&app, 10, "/admin_refund charge-1").await;
+    assert!(reply.contains("not confirmed"), "{reply}");
+    assert_eq!(balance(&app, bob.id).await, 0, "the tokens are taken back");
+
+    // Telegram has failed for as long as any effect is tried: the refund is still asked for, since
+    // giving up would leave the tokens taken with no refund (and crediting them back could pay
+    // twice, if one of the failed calls did refund).
+    app.env
+        .db()
+        .conn()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE effects SET attempts = $1 WHERE kind = 'refund_star_payment'",
+            &[&shared::effects::MAX_ATTEMPTS],
+        )
+        .await
+        .unwrap();
+    testkit::fixtures::make_effects_due(app.env.db()).await;
+    let (services, _jobs) = app.env.services();
+    shared::dispatch::drain(&services, 100).await.unwrap();
+    let waiting = testkit::fixtures::unsettled_effects(app.env.db()).await;
+    assert_eq!(waiting.len(), 1, "still to be asked: {waiting:?}");
+    assert_eq!(
+        payment(&app, bob.id, "charge-1").await.status,
+        "refund_pending"
+    );
+
+    // Telegram answers again: refunded, the user told.
+    app.env.telegram.clear_scripts("refundStarPayment");
+    testkit::fixtures::make_effects_due(app.env.db()).await;
+    shared::dispatch::drain(&services, 100).await.unwrap();
+    assert_eq!(payment(&app, bob.id, "charge-1").await.status, "refunded");
+    assert_eq!(told_refunded(&app, bob.id), 1);
+    assert_eq!(balance(&app, bob.id).await, 0);
+}

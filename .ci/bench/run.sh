@@ -2,7 +2,8 @@
 # Benchmarks of docs/benchmarks.md: cold start, peak memory and size of each function binary beside a
 # hello-world lambda_runtime binary, then the hot path of `dream-photo serve` under wrk.
 # Needs: release builds (built here), python3, wrk (apt-get install wrk), PostgreSQL server binaries.
-# SKIP_COLD=1 leaves out the cold starts, SKIP_LOAD=1 the wrk load (the round-trip counts stay);
+# SKIP_COLD=1 leaves out the cold starts, SKIP_LOAD=1 the wrk load (the round-trip counts stay;
+# PROFILE=debug counts them on a debug build);
 # .ci/bench/compare.sh is the side-by-side load against the original stack.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,13 +12,16 @@ runs=${RUNS:-20}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 
 command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null; }
-if [ -n "${SKIP_COLD:-}" ]; then
+if [ "${PROFILE:-release}" = debug ]; then
+  # Round trips only (SKIP_COLD=1 SKIP_LOAD=1): they do not depend on the optimisation level.
+  cargo build -p dream-photo
+elif [ -n "${SKIP_COLD:-}" ]; then
   cargo build --release -p dream-photo
 else
   cargo build --release -p telegram-webhook -p api -p replicate-webhook -p training-worker -p dream-photo
   cargo build --release --manifest-path "$bench/hello-lambda/Cargo.toml"
 fi
-rel=$CARGO_TARGET_DIR/release
+rel=$CARGO_TARGET_DIR/${PROFILE:-release}
 
 [ -n "${SKIP_COLD:-}" ] || {
 echo "== cold start (exec -> first /next), $runs runs each; peak RSS after one invocation"

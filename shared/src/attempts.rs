@@ -38,6 +38,13 @@ pub fn webhook_url(services: &Services, tag: &str) -> Option<Url> {
 /// attempt → `created`, model → `training` (generation → `starting`). Idempotent.
 pub async fn attach(db: &Db, attempt: &Attempt, replicate_id: &str) -> Result<Attached, DbError> {
     let mut conn = db.conn().await?;
+    // The usual case, a new prediction for a pending generation, is one statement.
+    if attempt.kind == Kind::Prediction
+        && attempts::attach_prediction(&**conn, &attempt.tag, replicate_id).await?
+    {
+        metrics::generation(metrics::Generation::Started);
+        return Ok(Attached::Started);
+    }
     let tx = conn.transaction().await?;
     if !attempts::mark_created(&*tx, &attempt.tag, replicate_id).await? {
         // Abandoned (or another job's): this one must not run for it.

@@ -438,25 +438,32 @@ async fn show_progress(services: &Services, job: Tracked, open: bool) -> Result<
     use teloxide_core::{ApiError, RequestError};
     let db = services.db();
     let (row, user, about) = {
+        // The progress, its user and its job, in one round trip.
         let conn = db.conn().await?;
-        let Some(row) = progress::get(&**conn, job).await? else {
+        let about = async {
+            Ok::<_, DbError>(match job {
+                Tracked::Training { model_id } => models::get(&**conn, model_id)
+                    .await?
+                    .map(|m| notify::ProgressOf::Training { name: m.name }),
+                Tracked::Generation { generation_id } => generations::get(&**conn, generation_id)
+                    .await?
+                    .map(|g| notify::ProgressOf::Generation {
+                        images: g.num_images,
+                    }),
+            })
+        };
+        let (row, user, about) = tokio::join!(
+            progress::get(&**conn, job),
+            users::tracking(&**conn, job),
+            about
+        );
+        let Some(row) = row? else {
             return Ok(skipped("not tracked"));
         };
         if row.settled_at.is_some() {
             return Ok(skipped("the job settled"));
         }
-        let about = match job {
-            Tracked::Training { model_id } => models::get(&**conn, model_id)
-                .await?
-                .map(|m| notify::ProgressOf::Training { name: m.name }),
-            Tracked::Generation { generation_id } => generations::get(&**conn, generation_id)
-                .await?
-                .map(|g| notify::ProgressOf::Generation {
-                    images: g.num_images,
-                }),
-        };
-        let user = users::get(&**conn, row.user_id).await?;
-        (row, user, about)
+        (row, user?, about?)
     };
     let (Some(user), Some(about)) = (user, about) else {
         return Ok(skipped("no such job"));

@@ -275,6 +275,11 @@ impl Written {
         .await
     }
 
+    /// What [`write`] returned, for dispatch.
+    pub fn from_ids(ids: impl IntoIterator<Item = i64>) -> Self {
+        Self(ids.into_iter().collect())
+    }
+
     pub fn extend(&mut self, other: Written) {
         self.0.extend(other.0);
     }

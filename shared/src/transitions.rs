@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::db::{Db, DbError, GenericClient};
 use crate::domain::progress::{Progress, Tracked, EDIT_INTERVAL_SECS};
 use crate::domain::status::{GenerationStatus, ModelStatus};
-use crate::effects::{AdminNotice, Effect, Notice, Written};
+use crate::effects::{self, AdminNotice, Effect, Notice, Written};
 use crate::errors::Transient;
 use crate::metrics;
 use crate::repo::attempts;
@@ -294,21 +294,23 @@ pub async fn record_delivery(
 }
 
 /// Starts showing a new job's progress to its owner (in the transaction that creates the job): its
-/// status message is sent at once, and edited as Replicate reports.
+/// status message is sent at once, and edited as Replicate reports. Its two statements go out
+/// together (the effect reads the progress row only when it runs).
 pub async fn track(
     db: &impl GenericClient,
     written: &mut Written,
     job: Tracked,
     user_id: i64,
 ) -> Result<(), DbError> {
-    progress::start(db, job, user_id).await?;
-    written
-        .write(
-            db,
-            &format!("progress:{}:0", job.key()),
-            &Effect::ShowProgress { job, open: true },
-        )
-        .await
+    let key = format!("progress:{}:0", job.key());
+    let effect = Effect::ShowProgress { job, open: true };
+    let (started, shown) = tokio::join!(
+        progress::start(db, job, user_id),
+        effects::write(db, &key, &effect)
+    );
+    started?;
+    written.extend(Written::from_ids(shown?));
+    Ok(())
 }
 
 /// Replicate reported `progress` for a job: recorded, and its status message edited, unless it was

@@ -89,6 +89,8 @@ pub fn init_data_of(parts: &Parts) -> Result<&str, InitDataError> {
 pub struct Caller {
     profile: TelegramProfile,
     start_param: Option<String>,
+    /// Looked up already (by the idempotency layer, for the key it keeps).
+    met: Option<AuthUser>,
 }
 
 impl FromRequestParts<Arc<State>> for Caller {
@@ -139,6 +141,7 @@ impl FromRequestParts<Arc<State>> for Caller {
         Ok(Caller {
             profile,
             start_param: init.start_param.filter(|c| !c.contains('\0')),
+            met: parts.extensions.get::<AuthUser>().cloned(),
         })
     }
 }
@@ -156,19 +159,47 @@ impl Caller {
         Error: From<E>,
     {
         let conn = state.conn().await?;
-        let id = self.profile.id;
-        let (known, answer) = tokio::join!(users::get(&**conn, id), read(&**conn, id));
-        let known = known?;
-        let current = known
-            .as_ref()
-            .is_some_and(|u| usecases::users::is_current(u, &self.profile, FROM_THE_MINI_APP));
-        let caller = self.meet(&conn, known).await?;
-        let answer = if current {
+        let id = self.id();
+        let (row, answer) = tokio::join!(self.look_up(&conn), read(&conn, id));
+        let (caller, stands) = self.meet_as_found(&conn, row?).await?;
+        let answer = if stands {
             answer?
         } else {
-            read(&**conn, id).await?
+            read(&conn, id).await?
         };
         Ok((caller, answer))
+    }
+
+    /// The caller's id, as their init data says.
+    pub fn id(&self) -> i64 {
+        self.profile.id
+    }
+
+    /// The caller's row, for [`Caller::meet_as_found`]: join it with the route's own statements on the
+    /// same connection, so they share one round trip. (Nothing is read when the caller was met
+    /// already.)
+    pub async fn look_up(&self, db: &Client) -> Result<Option<User>, shared::db::DbError> {
+        match self.met {
+            Some(_) => Ok(None),
+            None => users::get(db, self.profile.id).await,
+        }
+    }
+
+    /// The caller, registered and not blocked, from the row [`Caller::look_up`] found; with whether
+    /// what was read beside it stands (false: the caller was new or renamed and written now, so
+    /// reads of theirs are to be made again).
+    pub async fn meet_as_found(
+        self,
+        db: &Client,
+        row: Option<User>,
+    ) -> ApiResult<(AuthUser, bool)> {
+        if let Some(met) = self.met.clone() {
+            return Ok((met, true));
+        }
+        let current = row
+            .as_ref()
+            .is_some_and(|u| usecases::users::is_current(u, &self.profile, FROM_THE_MINI_APP));
+        Ok((self.meet(db, row).await?, current))
     }
 
     /// Registers the caller or refreshes their names as `known` shows them (a blocked account changes

@@ -39,6 +39,11 @@ impl Default for RateLimits {
 /// Counts the request; 429 with `Retry-After` when over the limit.
 pub async fn enforce(state: &State, user_id: i64, limit: &Limit) -> ApiResult<()> {
     let decision = rate_limits::hit(&**state.conn().await?, user_id, limit).await?;
+    allow(user_id, limit, decision)
+}
+
+/// What a counted request may do: 429 with `Retry-After` when it went over the limit.
+pub fn allow(user_id: i64, limit: &Limit, decision: Decision) -> ApiResult<()> {
     match decision {
         Decision::Allowed { .. } => Ok(()),
         Decision::Limited { retry_after } => {

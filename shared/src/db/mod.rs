@@ -8,6 +8,7 @@
 //! - TLS with rustls when the URL says `sslmode=require`; an IAM auth token made fresh for every new
 //!   connection when `DATABASE_IAM_AUTH` is on.
 
+mod burst;
 mod iam;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use tokio_postgres::NoTls;
 
 use crate::config::DatabaseConfig;
 
+pub use burst::Burst;
 pub use deadpool_postgres::{Object as Connection, Transaction};
 pub use tokio_postgres::{Client, GenericClient};
 

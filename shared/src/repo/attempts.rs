@@ -8,8 +8,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    changed_one, execute, fetch_opt, fetch_values, find, float8, int8, returns_row, text, DbError,
-    GenericClient,
+    changed_one, execute, fetch_opt, fetch_value, fetch_values, find, float8, int8, returns_row,
+    text, DbError, GenericClient,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +183,33 @@ pub async fn mark_created(
         db,
         "UPDATE replicate_attempts SET state = 'created', replicate_id = $2, lease_until = NULL, updated_at = now()
              WHERE tag = $1 AND (state = 'starting' OR (state = 'created' AND replicate_id = $2))",
+        &[text(&tag), text(&replicate_id)],
+    )
+    .await
+}
+
+/// The attempt became Replicate's prediction `replicate_id` and its generation, still `pending`,
+/// moved to `starting` with it: [`mark_created`] and `generations::set_prediction` in one statement.
+/// False when either did not move (the caller looks closer, in a transaction).
+pub async fn attach_prediction(
+    db: &impl GenericClient,
+    tag: &str,
+    replicate_id: &str,
+) -> Result<bool, DbError> {
+    fetch_value(
+        db,
+        "WITH marked AS (
+            UPDATE replicate_attempts SET state = 'created', replicate_id = $2, lease_until = NULL,
+                   updated_at = now()
+             WHERE tag = $1 AND kind = 'prediction'
+               AND (state = 'starting' OR (state = 'created' AND replicate_id = $2))
+             RETURNING subject_id
+         ), started AS (
+            UPDATE generations SET replicate_prediction_id = $2, status = 'starting', updated_at = now()
+             WHERE id = (SELECT subject_id FROM marked) AND status = 'pending'
+             RETURNING id
+         )
+         SELECT EXISTS (SELECT 1 FROM started)",
         &[text(&tag), text(&replicate_id)],
     )
     .await

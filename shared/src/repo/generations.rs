@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    changed_one, execute, fetch_one, fetch_opt, find, find_all, find_page, float8, int4, int8,
-    record_check, text, text_array, DbError, GenericClient, Page,
+    changed_one, execute, fetch_one, fetch_opt, fetch_value, find, find_all, find_page, float8,
+    int4, int8, record_check, text, text_array, DbError, GenericClient, Page,
 };
 use crate::domain::status::GenerationStatus;
 
@@ -42,6 +42,8 @@ from_row!(Generation, table "generations", columns COLUMNS, |row| {
 
 #[derive(Debug, Clone)]
 pub struct NewGeneration<'a> {
+    /// An id taken by [`next_id`], or `None` for the next one.
+    pub id: Option<i64>,
     pub user_id: i64,
     pub model_id: i64,
     pub style_id: Option<i64>,
@@ -53,8 +55,11 @@ pub struct NewGeneration<'a> {
 
 pub async fn create(db: &impl GenericClient, g: &NewGeneration<'_>) -> Result<Generation, DbError> {
     let sql = format!(
-        "INSERT INTO generations (user_id, model_id, style_id, prompt, full_prompt, num_images, cost_tokens)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+        "INSERT INTO generations (id, user_id, model_id, style_id, prompt, full_prompt, num_images, cost_tokens)
+                 OVERRIDING SYSTEM VALUE
+                 VALUES (COALESCE($8, nextval(pg_get_serial_sequence('generations', 'id'))),
+                         $1, $2, $3, $4, $5, $6, $7)
+                 RETURNING {COLUMNS}"
     );
     fetch_one(
         db,
@@ -67,7 +72,19 @@ pub async fn create(db: &impl GenericClient, g: &NewGeneration<'_>) -> Result<Ge
             text(&g.full_prompt),
             int4(&g.num_images),
             int8(&g.cost_tokens),
+            int8(&g.id),
         ],
+    )
+    .await
+}
+
+/// Takes the id the next generation is written with: known before its row, it lets the statements
+/// that pay for it go out together with its insert.
+pub async fn next_id(db: &impl GenericClient) -> Result<i64, DbError> {
+    fetch_value(
+        db,
+        "SELECT nextval(pg_get_serial_sequence('generations', 'id'))",
+        &[],
     )
     .await
 }

@@ -5,6 +5,7 @@ use rand::distributions::Alphanumeric;
 use rand::Rng;
 
 use crate::domain::lang::Lang;
+use crate::domain::progress::Tracked;
 
 use super::{
     boolean, changed_one, execute, fetch_opt, find, find_all, find_page, int8, jsonb, text,
@@ -152,6 +153,17 @@ pub async fn set_language(
 
 pub async fn get(db: &impl GenericClient, id: i64) -> Result<Option<User>, DbError> {
     find(db, "id = $1", &[int8(&id)]).await
+}
+
+/// The user a job's progress is shown to (its `job_progress` row's), read with no need to read that
+/// row first.
+pub async fn tracking(db: &impl GenericClient, job: Tracked) -> Result<Option<User>, DbError> {
+    find(
+        db,
+        "id = (SELECT user_id FROM job_progress WHERE kind = $1 AND subject_id = $2)",
+        &[text(&job.kind()), int8(&job.subject_id())],
+    )
+    .await
 }
 
 /// Locks the user's row until the transaction ends (serialises a user's dialogue steps).

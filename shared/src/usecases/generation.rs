@@ -5,6 +5,7 @@ use serde_json::json;
 use rand::Rng;
 
 use crate::attempts::{self as settle, Attached};
+use crate::db::{Burst, GenericClient};
 use crate::dispatch;
 use crate::domain::progress::Tracked;
 use crate::domain::rules;
@@ -16,7 +17,8 @@ use crate::repo::attempts::{self, Attempt, Kind};
 use crate::repo::events::{self, Event};
 use crate::repo::generations::{self, Generation, NewGeneration};
 use crate::repo::ledger::{self, Change, Reason};
-use crate::repo::{models, styles};
+use crate::repo::models;
+use crate::repo::styles::{self, Style};
 use crate::services::Services;
 use crate::transitions;
 
@@ -31,33 +33,52 @@ pub struct GenerationRequest<'a> {
     pub images: i32,
 }
 
-/// Creates a generation with `replicate` (the caller refuses the request when Replicate is not
-/// configured): validates it, debits `images x price` with the row and its attempt written
-/// in the same transaction, then creates the Replicate prediction. If Replicate refuses, the
-/// generation fails and is refunded at once; the caller gets the error. If the answer is lost (a
-/// timeout, a 5xx), the prediction is looked up first: found, it is attached and runs.
-pub async fn create(
+/// A generation checked against its model and style, with the id it will be written under: what
+/// [`start`] pays for.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    id: i64,
+    user_id: i64,
+    model_id: i64,
+    version: String,
+    style: Option<Style>,
+    prompt: String,
+    full_prompt: String,
+    images: i32,
+    cost: i64,
+}
+
+/// Checks `request` (its prompt and count, a ready model the user may use, an active style) and
+/// takes the new generation's id. Its reads go out together, in one round trip, and write nothing
+/// that matters: the caller may send them beside its own (the caller's row, the rate limit).
+pub async fn check(
     services: &Services,
-    replicate: &Replicate,
+    db: &impl GenericClient,
     request: &GenerationRequest<'_>,
-) -> Result<Generation, ServiceError> {
+) -> Result<Checked, ServiceError> {
     let prompt = rules::validate_prompt(request.prompt)?;
     let images = rules::validate_image_count(request.images)?;
     // The images are kept in our storage before they count as delivered: none, nothing is paid.
     services.storage()?;
-    let db = services.db();
-    let mut conn = db.conn().await?;
-    let model = models::get_usable(&**conn, request.model_id, request.user_id)
-        .await?
-        .ok_or(ServiceError::NotFound("model"))?;
+    let style = async {
+        match request.style_id {
+            Some(id) => styles::get(db, id).await,
+            None => Ok(None),
+        }
+    };
+    let (model, style, id) = tokio::join!(
+        models::get_usable(db, request.model_id, request.user_id),
+        style,
+        generations::next_id(db),
+    );
+    let model = model?.ok_or(ServiceError::NotFound("model"))?;
     let version = match (&model.status, &model.version) {
         (ModelStatus::Ready, Some(version)) => version.clone(),
         _ => return Err(rules::RuleError::ModelNotReady.into()),
     };
     let style = match request.style_id {
-        Some(id) => Some(
-            styles::get(&**conn, id)
-                .await?
+        Some(_) => Some(
+            style?
                 .filter(|s| s.is_active)
                 .ok_or(ServiceError::NotFound("style"))?,
         ),
@@ -69,83 +90,142 @@ pub async fn create(
         style.as_ref().map(|s| s.prompt_template.as_str()),
         style.as_ref().and_then(|s| s.trigger_word.as_deref()),
     );
-    let cost = rules::generation_cost(&services.config.product, images);
+    Ok(Checked {
+        id: id?,
+        user_id: request.user_id,
+        model_id: model.id,
+        version,
+        style,
+        prompt,
+        full_prompt,
+        images,
+        cost: rules::generation_cost(&services.config.product, images),
+    })
+}
 
-    let tx = conn.transaction().await?;
-    let generation = generations::create(
-        &*tx,
-        &NewGeneration {
-            user_id: request.user_id,
-            model_id: model.id,
-            style_id: style.as_ref().map(|s| s.id),
-            prompt: &prompt,
-            full_prompt: &full_prompt,
-            num_images: images,
-            cost_tokens: cost,
-        },
-    )
-    .await?;
-    let reference = format!("generation:{}", generation.id);
-    ledger::apply(
-        &*tx,
-        &Change {
-            user_id: request.user_id,
-            delta: -cost,
-            reason: Reason::Generation,
-            reference: &reference,
-            note: None,
-        },
-    )
-    .await?;
-    events::record(
-        &*tx,
-        request.user_id,
-        Event::GenerationRequested,
-        json!({"generation_id": generation.id, "model_id": model.id, "images": images, "style_id": request.style_id}),
-    )
-    .await?;
+/// Creates a generation with `replicate` (the caller refuses the request when Replicate is not
+/// configured): [`check`], then [`start`].
+pub async fn create(
+    services: &Services,
+    replicate: &Replicate,
+    request: &GenerationRequest<'_>,
+) -> Result<Generation, ServiceError> {
+    let checked = check(services, &**services.db().conn().await?, request).await?;
+    start(services, replicate, checked).await
+}
+
+/// Pays for a checked generation and starts it at Replicate: `images x price` is debited with the
+/// row, its attempt and its status message written in the same transaction (sent in one burst),
+/// then the prediction is created while the status message goes out. If Replicate refuses, the
+/// generation fails and is refunded at once; the caller gets the error. If the answer is lost (a
+/// timeout, a 5xx), the prediction is looked up first: found, it is attached and runs.
+pub async fn start(
+    services: &Services,
+    replicate: &Replicate,
+    checked: Checked,
+) -> Result<Generation, ServiceError> {
+    let db = services.db();
     // The attempt is recorded with the debit, before the call: a seed of its own in the input and
     // its tag in the webhook URL find the prediction at Replicate if its answer is lost.
     let seed: u32 = rand::thread_rng().gen_range(1..i32::MAX as u32);
-    let attempt = attempts::start(
-        &*tx,
-        Kind::Prediction,
-        generation.id,
-        &attempts::new_tag(),
-        Some(&seed.to_string()),
-        PREDICTION_LEASE_SECS,
-    )
-    .await?
-    .ok_or_else(|| ServiceError::Conflict("the generation is already starting".into()))?;
+    let tag = attempts::new_tag();
+    let reference = format!("generation:{}", checked.id);
     let mut written = Written::new();
-    transitions::track(
-        &*tx,
-        &mut written,
-        Tracked::Generation {
-            generation_id: generation.id,
-        },
-        request.user_id,
-    )
-    .await?;
-    tx.commit().await?;
-    drop(conn);
+    let style_id = checked.style.as_ref().map(|s| s.id);
+    let new = NewGeneration {
+        id: Some(checked.id),
+        user_id: checked.user_id,
+        model_id: checked.model_id,
+        style_id,
+        prompt: &checked.prompt,
+        full_prompt: &checked.full_prompt,
+        num_images: checked.images,
+        cost_tokens: checked.cost,
+    };
+    let debit = Change {
+        user_id: checked.user_id,
+        delta: -checked.cost,
+        reason: Reason::Generation,
+        reference: &reference,
+        note: None,
+    };
+    let requested = json!({"generation_id": checked.id, "model_id": checked.model_id,
+                           "images": checked.images, "style_id": style_id});
+    let seed_ref = seed.to_string();
+    let burst = Burst::new(db.conn().await?);
+    let paid = {
+        let tx = burst.client();
+        let (begun, generation, debited, recorded, attempt, tracked) = tokio::join!(
+            burst.begin(),
+            generations::create(tx, &new),
+            ledger::apply(tx, &debit),
+            events::record(tx, checked.user_id, Event::GenerationRequested, requested),
+            attempts::start(
+                tx,
+                Kind::Prediction,
+                checked.id,
+                &tag,
+                Some(&seed_ref),
+                PREDICTION_LEASE_SECS,
+            ),
+            transitions::track(
+                tx,
+                &mut written,
+                Tracked::Generation {
+                    generation_id: checked.id,
+                },
+                checked.user_id,
+            ),
+        );
+        // The first failure is the cause (the statements after it fail for the aborted transaction).
+        (|| -> Result<_, ServiceError> {
+            begun?;
+            let generation = generation?;
+            debited?;
+            recorded?;
+            let attempt = attempt?.ok_or_else(|| {
+                ServiceError::Conflict("the generation is already starting".into())
+            })?;
+            tracked?;
+            Ok((generation, attempt))
+        })()
+    };
+    let (mut generation, attempt) = match paid {
+        Ok(paid) => {
+            drop(burst.commit().await?);
+            paid
+        }
+        Err(e) => {
+            drop(burst.rollback().await?);
+            return Err(e);
+        }
+    };
 
     let mut input = json!({
-        "prompt": full_prompt,
-        "num_outputs": images,
+        "prompt": checked.full_prompt,
+        "num_outputs": checked.images,
         "aspect_ratio": "1:1",
         "output_format": "jpg",
         "output_quality": 90,
         "seed": seed,
     });
-    if let Some(lora) = style.as_ref().and_then(|s| s.lora_url.as_ref()) {
-        input["extra_lora"] = json!(lora);
-        input["extra_lora_scale"] = json!(style.as_ref().map(|s| s.lora_scale).unwrap_or(1.0));
+    if let Some(style) = &checked.style {
+        if let Some(lora) = &style.lora_url {
+            input["extra_lora"] = json!(lora);
+            input["extra_lora_scale"] = json!(style.lora_scale);
+        }
     }
     let webhook = settle::webhook_url(services, &attempt.tag);
-    let created = replicate
-        .create_prediction(&version, input, webhook.as_ref().map(|u| u.as_str()))
-        .await;
+    // "Creating…" goes out while Replicate is asked: neither waits for the other. (If the job does
+    // not start, settling it deletes the status message.)
+    let (created, ()) = tokio::join!(
+        replicate.create_prediction(
+            &checked.version,
+            input,
+            webhook.as_ref().map(|u| u.as_str())
+        ),
+        dispatch::now(services, written),
+    );
     let job_id = match created {
         Ok(job) => job.id,
         Err(e) if e.may_have_created() => {
@@ -167,20 +247,23 @@ pub async fn create(
         Err(e) => return not_started(services, &attempt, generation, e).await,
     };
     match settle::attach(db, &attempt, &job_id).await? {
-        // "Creating…" goes out once the job runs: Telegram being slow never delays Replicate. (A
-        // job that failed to start settles its status message unsent; the sweep finds it so.)
-        Attached::Started | Attached::Already => dispatch::now(services, written).await,
+        Attached::Started => {
+            // As it stands now (a callback may have moved it on meanwhile: the caller polls).
+            generation.status = GenerationStatus::Starting;
+            generation.replicate_prediction_id = Some(job_id);
+            Ok(generation)
+        }
+        Attached::Already => generations::get(&**db.conn().await?, generation.id)
+            .await?
+            .ok_or(ServiceError::NotFound("generation")),
         Attached::Unwanted => {
             // Settled without it meanwhile (failed and refunded): the job must not run.
             settle::cancel(replicate, Kind::Prediction, &job_id).await?;
-            return Err(ServiceError::Upstream(
+            Err(ServiceError::Upstream(
                 "the generation could not start; the tokens were returned".into(),
-            ));
+            ))
         }
     }
-    generations::get(&**db.conn().await?, generation.id)
-        .await?
-        .ok_or(ServiceError::NotFound("generation"))
 }
 
 /// How long a generation's start may take before the sweep may settle its attempt.

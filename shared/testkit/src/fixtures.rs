@@ -136,6 +136,7 @@ pub async fn generation_in_flight(
     let generation = generations::create(
         &**conn,
         &NewGeneration {
+            id: None,
             user_id,
             model_id,
             style_id: None,

@@ -281,6 +281,7 @@ async fn statuses_only_move_forward() {
     let generation = generations::create(
         &**conn,
         &generations::NewGeneration {
+            id: None,
             user_id: 1,
             model_id: model.id,
             style_id: None,

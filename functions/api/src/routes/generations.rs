@@ -7,7 +7,7 @@ use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::Json as JsonResponse;
 use serde::Deserialize;
-use shared::repo::{feedback, generations};
+use shared::repo::{feedback, generations, rate_limits};
 use shared::usecases::generation::{self, GenerationRequest};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -101,26 +101,38 @@ pub struct NewGeneration {
               AuthErrors, JsonBody, Invalid, Insufficient, NotFound, RateLimited, Upstream))]
 async fn create_generation(
     AxumState(state): AxumState<Arc<State>>,
-    caller: AuthUser,
+    caller: Caller,
     Json(body): Json<NewGeneration>,
 ) -> ApiResult<(StatusCode, JsonResponse<Generation>)> {
     // Input that breaks a rule is refused before it counts against the rate limit.
     shared::domain::rules::validate_prompt(&body.prompt)?;
     shared::domain::rules::validate_image_count(body.count)?;
     let replicate = state.services.replicate()?;
-    crate::limits::enforce(&state, caller.user.id, &state.limits.generation).await?;
-    let generation = generation::create(
-        &state.services,
-        replicate,
-        &GenerationRequest {
-            user_id: caller.user.id,
-            model_id: body.model_id,
-            style_id: body.style_id,
-            prompt: &body.prompt,
-            images: body.count,
-        },
-    )
-    .await?;
+    let limit = &state.limits.generation;
+    let request = GenerationRequest {
+        user_id: caller.id(),
+        model_id: body.model_id,
+        style_id: body.style_id,
+        prompt: &body.prompt,
+        images: body.count,
+    };
+    // The caller, the rate limit's count and the generation's checks: one round trip.
+    let conn = state.conn().await?;
+    let (row, decision, checked) = tokio::join!(
+        caller.look_up(&conn),
+        rate_limits::hit(&**conn, request.user_id, limit),
+        generation::check(&state.services, &**conn, &request),
+    );
+    let (caller, stands) = caller.meet_as_found(&conn, row?).await?;
+    let decision = decision?;
+    let checked = if stands {
+        checked
+    } else {
+        generation::check(&state.services, &**conn, &request).await
+    };
+    drop(conn);
+    crate::limits::allow(caller.user.id, limit, decision)?;
+    let generation = generation::start(&state.services, replicate, checked?).await?;
     tracing::info!(generation_id = generation.id, "generation started");
     Ok((StatusCode::ACCEPTED, JsonResponse(generation.into())))
 }

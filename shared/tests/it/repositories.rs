@@ -540,3 +540,53 @@ async fn the_runtime_role_writes_rows_but_cannot_change_the_schema() {
         );
     }
 }
+
+/// A burst dropped before it ended (its caller stopped waiting) must not hand its open transaction to
+/// the pool's next user: what it wrote is gone, and the next statement on the pool commits on its own.
+#[tokio::test]
+async fn an_unfinished_burst_rolls_back_and_leaves_no_transaction_in_the_pool() {
+    let t = testkit::test_db_with_pool(1).await;
+    {
+        let burst = shared::db::Burst::new(t.db.conn().await.unwrap());
+        let first = profile(1);
+        let (begun, registered) =
+            tokio::join!(burst.begin(), users::register(burst.client(), &first));
+        begun.unwrap();
+        registered.unwrap();
+        // Dropped here, neither committed nor rolled back.
+    }
+    let conn = t.db.conn().await.unwrap();
+    // A savepoint is refused outside a transaction block.
+    assert!(
+        conn.batch_execute("SAVEPOINT probe").await.is_err(),
+        "the pooled connection is inside the burst's transaction"
+    );
+    assert!(users::get(&**conn, 1).await.unwrap().is_none());
+}
+
+/// A burst that fails part-way rolls back whole, and its connection goes back to the pool usable.
+#[tokio::test]
+async fn a_burst_rolled_back_after_a_refused_statement_leaves_nothing() {
+    let t = testkit::test_db_with_pool(1).await;
+    let conn = t.db.conn().await.unwrap();
+    registered_with(&conn, 1, 5).await;
+    drop(conn);
+    let burst = shared::db::Burst::new(t.db.conn().await.unwrap());
+    let (first, second) = (credit(1, 3, "first"), credit(1, -100, "second"));
+    let (begun, credited, overdrawn) = tokio::join!(
+        burst.begin(),
+        ledger::apply(burst.client(), &first),
+        ledger::apply(burst.client(), &second),
+    );
+    begun.unwrap();
+    credited.unwrap();
+    assert!(matches!(
+        overdrawn.unwrap_err(),
+        LedgerError::Insufficient { .. }
+    ));
+    let conn = burst.rollback().await.unwrap();
+    assert_eq!(
+        users::get(&**conn, 1).await.unwrap().unwrap().tokens_left,
+        5
+    );
+}

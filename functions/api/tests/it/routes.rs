@@ -818,6 +818,40 @@ async fn generations_are_paid_started_listed_and_private() {
     assert_eq!(app.balance(BOB).await, 100);
 }
 
+/// Four generations at once with tokens for one: one is paid and started, the others are refused
+/// with 402 and leave nothing behind (no generation, no Replicate call, no status message), and the
+/// balance is the ledger's sum.
+#[tokio::test]
+async fn concurrent_generations_pay_once_for_the_tokens_there_are() {
+    let app = App::spawn().await;
+    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 5).await;
+    let body = json!({"model_id": model.id, "prompt": "on a beach", "count": 1});
+    let answers =
+        futures::future::join_all((0..4).map(|_| app.post("/api/generations", ANN, body.clone())))
+            .await;
+    let mut statuses: Vec<StatusCode> = answers.iter().map(|a| a.status).collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        vec![
+            StatusCode::ACCEPTED,
+            StatusCode::PAYMENT_REQUIRED,
+            StatusCode::PAYMENT_REQUIRED,
+            StatusCode::PAYMENT_REQUIRED
+        ],
+        "{answers:?}"
+    );
+    assert_eq!(stored::balance(app.db(), ANN).await, 0);
+    let list: Page<GenerationView> = app.get("/api/generations", ANN).await.json();
+    assert_eq!(list.items.len(), 1, "the refused ones left no generation");
+    assert_eq!(app.env.replicate.calls_to("POST", "/predictions").len(), 1);
+    assert_eq!(
+        app.env.telegram.calls_of("sendMessage").len(),
+        1,
+        "one status message"
+    );
+}
+
 #[tokio::test]
 async fn generation_input_is_checked_and_failures_are_refunded() {
     let app = App::spawn().await;

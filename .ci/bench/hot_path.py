@@ -11,6 +11,7 @@
              generation AUTH_FILE MODEL_ID, health
 """
 import json
+import time
 import os
 import subprocess
 import sys
@@ -77,13 +78,16 @@ def count(url, control, kind, n, args):
 
     one(n)  # warm up (the user exists, the connection is open)
     before = call("GET", control)
+    started = time.monotonic()
     for i in range(n):
         one(i)
+    elapsed = time.monotonic() - started
     after = call("GET", control)
     statements = (after["statements"] - before["statements"]) / n
     trips = (after["round_trips"] - before["round_trips"]) / n
     print(f"{kind}: {statements:.2f} statements, {trips:.2f} round trips per request "
-          f"({n} requests; new connections: {after['connections'] - before['connections']})")
+          f"({n} requests, {elapsed * 1000 / n:.2f} ms each; new connections: "
+          f"{after['connections'] - before['connections']})")
 
 
 if __name__ == "__main__":

@@ -97,9 +97,19 @@ impl Answer {
             panic!(
                 "not the expected answer ({e}): {} {}",
                 self.status,
-                String::from_utf8_lossy(&self.body)
+                self.text()
             )
         })
+    }
+
+    /// The body as `T`, once the status is checked to be `status`.
+    fn json_with<T: serde::de::DeserializeOwned>(&self, status: u16) -> T {
+        assert_eq!(self.status, status, "{}", self.text());
+        self.json()
+    }
+
+    fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
     }
 }
 
@@ -327,16 +337,10 @@ async fn the_whole_flow(mut app: MiniApp) {
         .iter()
         .map(|p| json!({"content_type": "image/jpeg", "size": p.len()}))
         .collect();
-    let answer = app
+    let slots: Slots = app
         .call("POST", "/api/uploads", Some(json!({"photos": planned})))
-        .await;
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    let slots: Slots = answer.json();
+        .await
+        .json_with(201);
     assert_eq!(slots.uploads.len(), 12);
 
     // 2. Each photo PUT to its slot, with the headers it was signed with; a wrong size is refused
@@ -345,25 +349,19 @@ async fn the_whole_flow(mut app: MiniApp) {
         assert_eq!(slot.method, "PUT");
         let headers: Vec<(String, String)> = slot.headers.clone().into_iter().collect();
         let put = app.fetch("PUT", &slot.url, &headers, bytes.clone()).await;
-        assert_eq!(put.status, 200, "{}", String::from_utf8_lossy(&put.body));
+        assert_eq!(put.status, 200, "{}", put.text());
     }
 
     // 3. Train with the upload ids: paid, queued.
     let ids: Vec<&str> = slots.uploads.iter().map(|s| s.id.as_str()).collect();
-    let answer = app
+    let model: ModelView = app
         .call(
             "POST",
             "/api/train",
             Some(json!({"name": "Mia", "upload_ids": ids})),
         )
-        .await;
-    assert_eq!(
-        answer.status,
-        202,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    let model: ModelView = answer.json();
+        .await
+        .json_with(202);
     assert_eq!(model.status, "queued");
     assert_eq!(stored::balance(app.db(), USER).await, 900);
     let taken_twice = app
@@ -403,20 +401,14 @@ async fn the_whole_flow(mut app: MiniApp) {
     }
 
     // 5. Generate two images; Replicate reports them; they are copied and sent to the chat.
-    let answer = app
+    let generation: GenerationView = app
         .call(
             "POST",
             "/api/generations",
             Some(json!({"model_id": model.id, "prompt": "on a mountain", "count": 2})),
         )
-        .await;
-    assert_eq!(
-        answer.status,
-        202,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    let generation: GenerationView = answer.json();
+        .await
+        .json_with(202);
     let prediction_id = stored::generation(app.db(), generation.id)
         .await
         .replicate_prediction_id

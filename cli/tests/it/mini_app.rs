@@ -4,7 +4,6 @@
 //! objects in a local directory (served by the API itself), in S3 (moto's), and on the
 //! `dream-photo serve` binary as a developer runs it.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -14,6 +13,7 @@ use serde_json::{json, Value};
 use shared::db::Db;
 use shared::domain::status::ModelStatus;
 use shared::storage::Storage;
+use testkit::api::UploadSlots;
 use testkit::moto::Moto;
 use testkit::replicate::{output_image, training_succeeded};
 use testkit::{fixtures, router, stored, FakeReplicate, FakeTelegram, TestEnv, PUBLIC_URL};
@@ -21,19 +21,6 @@ use tower::ServiceExt;
 
 const USER: i64 = 4242;
 const PHOTO_BYTES: usize = 3 * 1024 * 1024;
-
-#[derive(Debug, Deserialize)]
-struct Slots {
-    uploads: Vec<Slot>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Slot {
-    id: String,
-    method: String,
-    url: String,
-    headers: BTreeMap<String, String>,
-}
 
 #[derive(Debug, Deserialize)]
 struct ModelView {
@@ -56,9 +43,7 @@ struct Page<T> {
 
 /// A distinct photo of 3 MB (a JPEG's first bytes: all our checks read).
 fn photo(n: u8) -> Vec<u8> {
-    let mut bytes = testkit::fake_jpeg();
-    bytes.resize(PHOTO_BYTES, n);
-    bytes
+    testkit::fake_jpeg_sized(PHOTO_BYTES, n)
 }
 
 /// Where the backend runs: in this process (as the Lambdas are wired), or as `dream-photo serve`.
@@ -337,7 +322,7 @@ async fn the_whole_flow(mut app: MiniApp) {
         .iter()
         .map(|p| json!({"content_type": "image/jpeg", "size": p.len()}))
         .collect();
-    let slots: Slots = app
+    let slots: UploadSlots = app
         .call("POST", "/api/uploads", Some(json!({"photos": planned})))
         .await
         .json_with(201);

@@ -41,7 +41,7 @@ where
     Fut: Future<Output = Result<T, E>>,
 {
     let claim = deliveries::claim(&**db.conn().await?, delivery).await?;
-    handle_claimed_recording(db, delivery, claim, handler, |_| true).await
+    handle_claimed(db, delivery, claim, handler, |_| true).await
 }
 
 /// The rest of [`handle_once`], for a caller that made the claim itself (to send it in one round
@@ -52,7 +52,7 @@ where
 /// claim is left as it is (no round trip). A redelivery inside the claim's lease is told to come
 /// back; after it, the delivery is handled again, which is right for a handler that changed nothing
 /// and whose answer travels in the response the sender did not get.
-pub async fn handle_claimed_recording<T, E, F, Fut>(
+pub async fn handle_claimed<T, E, F, Fut>(
     db: &Db,
     delivery: Delivery<'_>,
     claim: Claim,

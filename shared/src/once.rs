@@ -41,31 +41,18 @@ where
     Fut: Future<Output = Result<T, E>>,
 {
     let claim = deliveries::claim(&**db.conn().await?, delivery).await?;
-    handle_claimed(db, delivery, claim, handler).await
+    handle_claimed(db, delivery, claim, handler, |_| true).await
 }
 
 /// The rest of [`handle_once`], for a caller that made the claim itself (to send it in one round
 /// trip with its handler's first query). A `Claimed` delivery is finished or released here whatever
 /// the handler does, so the handler must own every step after the claim, failures included.
+///
+/// A handler's success may leave nothing to guard: when `record` says so of what it returned, the
+/// claim is left as it is (no round trip). A redelivery inside the claim's lease is told to come
+/// back; after it, the delivery is handled again, which is right for a handler that changed nothing
+/// and whose answer travels in the response the sender did not get.
 pub async fn handle_claimed<T, E, F, Fut>(
-    db: &Db,
-    delivery: Delivery<'_>,
-    claim: Claim,
-    handler: F,
-) -> Result<Handled<T>, OnceError<E>>
-where
-    E: Transient,
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-{
-    handle_claimed_recording(db, delivery, claim, handler, |_| true).await
-}
-
-/// [`handle_claimed`] for a handler whose success may leave nothing to guard: when `record` says so
-/// of what it returned, the claim is left as it is (no round trip). A redelivery inside the claim's
-/// lease is told to come back; after it, the delivery is handled again, which is right for a handler
-/// that changed nothing and whose answer travels in the response the sender did not get.
-pub async fn handle_claimed_recording<T, E, F, Fut>(
     db: &Db,
     delivery: Delivery<'_>,
     claim: Claim,

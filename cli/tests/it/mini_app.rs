@@ -4,7 +4,6 @@
 //! objects in a local directory (served by the API itself), in S3 (moto's), and on the
 //! `dream-photo serve` binary as a developer runs it.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -14,6 +13,7 @@ use serde_json::{json, Value};
 use shared::db::Db;
 use shared::domain::status::ModelStatus;
 use shared::storage::Storage;
+use testkit::api::UploadSlots;
 use testkit::moto::Moto;
 use testkit::replicate::{output_image, training_succeeded};
 use testkit::{fixtures, router, stored, FakeReplicate, FakeTelegram, TestEnv, PUBLIC_URL};
@@ -21,19 +21,6 @@ use tower::ServiceExt;
 
 const USER: i64 = 4242;
 const PHOTO_BYTES: usize = 3 * 1024 * 1024;
-
-#[derive(Debug, Deserialize)]
-struct Slots {
-    uploads: Vec<Slot>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Slot {
-    id: String,
-    method: String,
-    url: String,
-    headers: BTreeMap<String, String>,
-}
 
 #[derive(Debug, Deserialize)]
 struct ModelView {
@@ -56,9 +43,7 @@ struct Page<T> {
 
 /// A distinct photo of 3 MB (a JPEG's first bytes: all our checks read).
 fn photo(n: u8) -> Vec<u8> {
-    let mut bytes = testkit::fake_jpeg();
-    bytes.resize(PHOTO_BYTES, n);
-    bytes
+    testkit::fake_jpeg_sized(PHOTO_BYTES, n)
 }
 
 /// Where the backend runs: in this process (as the Lambdas are wired), or as `dream-photo serve`.
@@ -97,9 +82,19 @@ impl Answer {
             panic!(
                 "not the expected answer ({e}): {} {}",
                 self.status,
-                String::from_utf8_lossy(&self.body)
+                self.text()
             )
         })
+    }
+
+    /// The body as `T`, once the status is checked to be `status`.
+    fn json_with<T: serde::de::DeserializeOwned>(&self, status: u16) -> T {
+        assert_eq!(self.status, status, "{}", self.text());
+        self.json()
+    }
+
+    fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
     }
 }
 
@@ -327,16 +322,10 @@ async fn the_whole_flow(mut app: MiniApp) {
         .iter()
         .map(|p| json!({"content_type": "image/jpeg", "size": p.len()}))
         .collect();
-    let answer = app
+    let slots: UploadSlots = app
         .call("POST", "/api/uploads", Some(json!({"photos": planned})))
-        .await;
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    let slots: Slots = answer.json();
+        .await
+        .json_with(201);
     assert_eq!(slots.uploads.len(), 12);
 
     // 2. Each photo PUT to its slot, with the headers it was signed with; a wrong size is refused
@@ -345,25 +334,19 @@ async fn the_whole_flow(mut app: MiniApp) {
         assert_eq!(slot.method, "PUT");
         let headers: Vec<(String, String)> = slot.headers.clone().into_iter().collect();
         let put = app.fetch("PUT", &slot.url, &headers, bytes.clone()).await;
-        assert_eq!(put.status, 200, "{}", String::from_utf8_lossy(&put.body));
+        assert_eq!(put.status, 200, "{}", put.text());
     }
 
     // 3. Train with the upload ids: paid, queued.
     let ids: Vec<&str> = slots.uploads.iter().map(|s| s.id.as_str()).collect();
-    let answer = app
+    let model: ModelView = app
         .call(
             "POST",
             "/api/train",
             Some(json!({"name": "Mia", "upload_ids": ids})),
         )
-        .await;
-    assert_eq!(
-        answer.status,
-        202,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    let model: ModelView = answer.json();
+        .await
+        .json_with(202);
     assert_eq!(model.status, "queued");
     assert_eq!(stored::balance(app.db(), USER).await, 900);
     let taken_twice = app
@@ -403,20 +386,14 @@ async fn the_whole_flow(mut app: MiniApp) {
     }
 
     // 5. Generate two images; Replicate reports them; they are copied and sent to the chat.
-    let answer = app
+    let generation: GenerationView = app
         .call(
             "POST",
             "/api/generations",
             Some(json!({"model_id": model.id, "prompt": "on a mountain", "count": 2})),
         )
-        .await;
-    assert_eq!(
-        answer.status,
-        202,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    let generation: GenerationView = answer.json();
+        .await
+        .json_with(202);
     let prediction_id = stored::generation(app.db(), generation.id)
         .await
         .replicate_prediction_id

@@ -66,6 +66,35 @@ impl Flow {
         router::send(&self.webhook, request).await.status.as_u16()
     }
 
+    /// Replicate posts a signed callback, and our webhook takes it.
+    async fn replicate_reported(&self, webhook_id: &str, job: &Value) {
+        let status = self.replicate_reports(webhook_id, job).await;
+        assert_eq!(status, 200, "the callback {webhook_id}");
+    }
+
+    /// Replicate reports the training at `step` of 1000, `seconds_left` to go.
+    async fn training_logs(
+        &self,
+        webhook_id: &str,
+        training_id: &str,
+        step: i32,
+        seconds_left: i32,
+    ) {
+        let report = logs_report(training_id, step, 1000, seconds_left);
+        self.replicate_reported(webhook_id, &report).await;
+    }
+
+    /// Replicate reports the training succeeded.
+    async fn training_succeeds(&self, training_id: &str) {
+        self.replicate_reported("done", &training_succeeded(training_id))
+            .await;
+    }
+
+    /// What Ann was told last.
+    fn last_text(&self) -> String {
+        self.env.telegram.last_text_to(self.ann.id).unwrap()
+    }
+
     /// Ann pays, trains a model from 10 photos and presses "Start training"; the worker starts it
     /// at Replicate. The model and its training id.
     async fn training_started(&self) -> (i64, String) {
@@ -179,7 +208,7 @@ async fn training_progress_is_one_status_message_edited_at_most_every_20_seconds
         flow.replicate_reports("logs-4", &report),
     );
     assert_eq!(answers, (200, 200, 200, 200, 200));
-    assert_eq!(flow.replicate_reports("logs-0", &report).await, 200);
+    flow.replicate_reported("logs-0", &report).await;
     let edits = flow.calls_on("editMessageText", status_id);
     assert_eq!(edits.len(), 1, "one edit for the burst");
     let shown = edits[0].text();
@@ -191,15 +220,13 @@ async fn training_progress_is_one_status_message_edited_at_most_every_20_seconds
     // 20 seconds later: an older report (out of order) does not take the bar back; a newer one does
     // move it.
     flow.twenty_seconds_pass().await;
-    let older = logs_report(&training_id, 300, 1000, 500);
-    assert_eq!(flow.replicate_reports("logs-old", &older).await, 200);
+    flow.training_logs("logs-old", &training_id, 300, 500).await;
     assert_eq!(
         flow.calls_on("editMessageText", status_id).len(),
         1,
         "not taken back"
     );
-    let newer = logs_report(&training_id, 600, 1000, 250);
-    assert_eq!(flow.replicate_reports("logs-6", &newer).await, 200);
+    flow.training_logs("logs-6", &training_id, 600, 250).await;
     let edits = flow.calls_on("editMessageText", status_id);
     assert_eq!(edits.len(), 2);
     assert!(edits[1].text().contains("60%"), "{}", edits[1].text());
@@ -212,16 +239,11 @@ async fn training_progress_is_one_status_message_edited_at_most_every_20_seconds
         "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
         None,
     );
-    let same = logs_report(&training_id, 700, 1000, 180);
-    assert_eq!(flow.replicate_reports("logs-7", &same).await, 200);
+    flow.training_logs("logs-7", &training_id, 700, 180).await;
     flow.assert_effects_settled().await;
 
     // Ready: the ready message with its Generate button, and the status message deleted.
-    assert_eq!(
-        flow.replicate_reports("done", &training_succeeded(&training_id))
-            .await,
-        200
-    );
+    flow.training_succeeds(&training_id).await;
     let ready = flow.calls("sendMessage").pop().unwrap();
     assert!(ready.text().contains("is ready"), "{}", ready.text());
     assert_eq!(
@@ -233,24 +255,14 @@ async fn training_progress_is_one_status_message_edited_at_most_every_20_seconds
     // A late logs callback after the success (and the success again) change nothing.
     let edits_before = flow.calls_on("editMessageText", status_id).len();
     flow.twenty_seconds_pass().await;
-    let late = logs_report(&training_id, 990, 1000, 5);
-    assert_eq!(flow.replicate_reports("logs-late", &late).await, 200);
-    assert_eq!(
-        flow.replicate_reports("done", &training_succeeded(&training_id))
-            .await,
-        200
-    );
+    flow.training_logs("logs-late", &training_id, 990, 5).await;
+    flow.training_succeeds(&training_id).await;
     assert_eq!(
         flow.calls_on("editMessageText", status_id).len(),
         edits_before
     );
     assert_eq!(flow.calls_on("deleteMessage", status_id).len(), 1);
-    assert!(flow
-        .env
-        .telegram
-        .last_text_to(flow.ann.id)
-        .unwrap()
-        .contains("is ready"));
+    assert!(flow.last_text().contains("is ready"));
     flow.assert_effects_settled().await;
 }
 
@@ -267,30 +279,19 @@ async fn a_status_message_the_person_deleted_stops_the_edits_and_breaks_nothing(
         "Bad Request: message to edit not found",
         None,
     );
-    let report = logs_report(&training_id, 100, 1000, 600);
-    assert_eq!(flow.replicate_reports("logs-1", &report).await, 200);
+    flow.training_logs("logs-1", &training_id, 100, 600).await;
     assert_eq!(flow.progress(job).await.message_id, None, "forgotten");
 
     flow.twenty_seconds_pass().await;
-    let later = logs_report(&training_id, 500, 1000, 300);
-    assert_eq!(flow.replicate_reports("logs-2", &later).await, 200);
+    flow.training_logs("logs-2", &training_id, 500, 300).await;
     assert_eq!(
         flow.calls_on("editMessageText", status_id).len(),
         1,
         "no edits of a message that is gone"
     );
 
-    assert_eq!(
-        flow.replicate_reports("done", &training_succeeded(&training_id))
-            .await,
-        200
-    );
-    assert!(flow
-        .env
-        .telegram
-        .last_text_to(flow.ann.id)
-        .unwrap()
-        .contains("is ready"));
+    flow.training_succeeds(&training_id).await;
+    assert!(flow.last_text().contains("is ready"));
     assert!(flow.calls_on("deleteMessage", status_id).is_empty());
     flow.assert_effects_settled().await;
     // The admins heard of no failure.
@@ -306,11 +307,7 @@ async fn a_status_message_the_person_deleted_stops_the_edits_and_breaks_nothing(
 async fn a_generation_shows_creating_edited_with_progress_and_the_album_replaces_it() {
     let flow = Flow::start().await;
     let (model_id, training_id) = flow.training_started().await;
-    assert_eq!(
-        flow.replicate_reports("done", &training_succeeded(&training_id))
-            .await,
-        200
-    );
+    flow.training_succeeds(&training_id).await;
 
     flow.presses(&format!("g:{model_id}")).await;
     flow.presses("p:0").await;
@@ -333,7 +330,7 @@ async fn a_generation_shows_creating_edited_with_progress_and_the_album_replaces
 
     let prediction_id = generation.replicate_prediction_id.clone().unwrap();
     let report = logs_report(&prediction_id, 15, 28, 2);
-    assert_eq!(flow.replicate_reports("p-logs", &report).await, 200);
+    flow.replicate_reported("p-logs", &report).await;
     let edit = flow
         .calls_on("editMessageText", status_id)
         .pop()
@@ -342,7 +339,7 @@ async fn a_generation_shows_creating_edited_with_progress_and_the_album_replaces
     assert!(edit.text().contains("About 2 s left"), "{}", edit.text());
 
     let done = flow.env.replicate.prediction_succeeded(&prediction_id, 2);
-    assert_eq!(flow.replicate_reports("p-done", &done).await, 200);
+    flow.replicate_reported("p-done", &done).await;
     assert_eq!(flow.calls("sendMediaGroup").len(), 1);
     assert_eq!(
         flow.calls_on("deleteMessage", status_id).len(),

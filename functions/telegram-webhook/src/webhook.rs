@@ -11,7 +11,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use shared::dispatch;
 use shared::effects::{AdminNotice, Effect, Written};
-use shared::once::{handle_claimed_recording, Handled, OnceError};
+use shared::once::{handle_claimed, Handled, OnceError};
 use shared::repo::deliveries::{self, Delivery};
 use shared::telemetry::error_chain;
 use shared::usecases;
@@ -134,7 +134,7 @@ pub async fn process_update(
         // A failed registration goes through the handler, so the claim is given back with it.
         // An update that only read and answered in the response is not recorded as done: one round
         // trip in all, and if Telegram never got the response, its redelivery answers again.
-        let handled = handle_claimed_recording(
+        let handled = handle_claimed(
             db,
             delivery,
             claim.map_err(OnceError::Db)?,

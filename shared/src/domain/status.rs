@@ -3,43 +3,21 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A personal model: photos collected (`draft`), paid and waiting for the worker (`queued`), on
-/// Replicate (`training`), then `ready`, `failed` or `canceled`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ModelStatus {
-    Draft,
-    Queued,
-    Training,
-    Ready,
-    Failed,
-    Canceled,
+named_enum! {
+    /// A personal model: photos collected (`draft`), paid and waiting for the worker (`queued`), on
+    /// Replicate (`training`), then `ready`, `failed` or `canceled`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum ModelStatus {
+        Draft => "draft",
+        Queued => "queued",
+        Training => "training",
+        Ready => "ready",
+        Failed => "failed",
+        Canceled => "canceled",
+    }
 }
 
 impl ModelStatus {
-    pub const ALL: [ModelStatus; 6] = [
-        Self::Draft,
-        Self::Queued,
-        Self::Training,
-        Self::Ready,
-        Self::Failed,
-        Self::Canceled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "draft",
-            Self::Queued => "queued",
-            Self::Training => "training",
-            Self::Ready => "ready",
-            Self::Failed => "failed",
-            Self::Canceled => "canceled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-
     pub fn is_final(self) -> bool {
         matches!(self, Self::Ready | Self::Failed | Self::Canceled)
     }
@@ -59,42 +37,20 @@ impl ModelStatus {
     }
 }
 
-/// A generation: written (`pending`), sent to Replicate (`starting`, `processing`), then final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum GenerationStatus {
-    Pending,
-    Starting,
-    Processing,
-    Succeeded,
-    Failed,
-    Canceled,
+named_enum! {
+    /// A generation: written (`pending`), sent to Replicate (`starting`, `processing`), then final.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum GenerationStatus {
+        Pending => "pending",
+        Starting => "starting",
+        Processing => "processing",
+        Succeeded => "succeeded",
+        Failed => "failed",
+        Canceled => "canceled",
+    }
 }
 
 impl GenerationStatus {
-    pub const ALL: [GenerationStatus; 6] = [
-        Self::Pending,
-        Self::Starting,
-        Self::Processing,
-        Self::Succeeded,
-        Self::Failed,
-        Self::Canceled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Starting => "starting",
-            Self::Processing => "processing",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::Canceled => "canceled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-
     pub fn is_final(self) -> bool {
         matches!(self, Self::Succeeded | Self::Failed | Self::Canceled)
     }

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{changed_one, fetch_all, int8, jsonb, returns_row, text, DbError, GenericClient, Page};
+use crate::domain::named_enum;
 
 pub async fn is_admin(db: &impl GenericClient, user_id: i64) -> Result<bool, DbError> {
     returns_row(
@@ -54,55 +55,21 @@ pub async fn list(db: &impl GenericClient) -> Result<Vec<AdminEntry>, DbError> {
     .await
 }
 
-/// What an admin did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Tokens,
-    Block,
-    Unblock,
-    StyleAdd,
-    StyleChange,
-    PromoAdd,
-    PromoChange,
-    AdminAdd,
-    AdminRemove,
-    ModelChange,
-    PaymentRefund,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Tokens => "tokens",
-            Action::Block => "block",
-            Action::Unblock => "unblock",
-            Action::StyleAdd => "style_add",
-            Action::StyleChange => "style_change",
-            Action::PromoAdd => "promo_add",
-            Action::PromoChange => "promo_change",
-            Action::AdminAdd => "admin_add",
-            Action::AdminRemove => "admin_remove",
-            Action::ModelChange => "model_change",
-            Action::PaymentRefund => "payment_refund",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        [
-            Action::Tokens,
-            Action::Block,
-            Action::Unblock,
-            Action::StyleAdd,
-            Action::StyleChange,
-            Action::PromoAdd,
-            Action::PromoChange,
-            Action::AdminAdd,
-            Action::AdminRemove,
-            Action::ModelChange,
-            Action::PaymentRefund,
-        ]
-        .into_iter()
-        .find(|a| a.as_str() == s)
+named_enum! {
+    /// What an admin did.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Action {
+        Tokens => "tokens",
+        Block => "block",
+        Unblock => "unblock",
+        StyleAdd => "style_add",
+        StyleChange => "style_change",
+        PromoAdd => "promo_add",
+        PromoChange => "promo_change",
+        AdminAdd => "admin_add",
+        AdminRemove => "admin_remove",
+        ModelChange => "model_change",
+        PaymentRefund => "payment_refund",
     }
 }
 

@@ -3,35 +3,22 @@
 use serde_json::Value;
 
 use super::{execute, fetch_all, int8, jsonb, text, DbError, GenericClient};
+use crate::domain::named_enum;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
-    Started,
-    ReferralJoined,
-    PhotosUploaded,
-    TrainingPaid,
-    TrainingStarted,
-    TrainingFinished,
-    GenerationRequested,
-    GenerationDelivered,
-    Payment,
-    PromoUsed,
-}
-
-impl Event {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Event::Started => "started",
-            Event::ReferralJoined => "referral_joined",
-            Event::PhotosUploaded => "photos_uploaded",
-            Event::TrainingPaid => "training_paid",
-            Event::TrainingStarted => "training_started",
-            Event::TrainingFinished => "training_finished",
-            Event::GenerationRequested => "generation_requested",
-            Event::GenerationDelivered => "generation_delivered",
-            Event::Payment => "payment",
-            Event::PromoUsed => "promo_used",
-        }
+named_enum! {
+    /// A step of the user journey, as it is recorded.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Event {
+        Started => "started",
+        ReferralJoined => "referral_joined",
+        PhotosUploaded => "photos_uploaded",
+        TrainingPaid => "training_paid",
+        TrainingStarted => "training_started",
+        TrainingFinished => "training_finished",
+        GenerationRequested => "generation_requested",
+        GenerationDelivered => "generation_delivered",
+        Payment => "payment",
+        PromoUsed => "promo_used",
     }
 }
 

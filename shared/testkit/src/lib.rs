@@ -8,6 +8,7 @@
 //! let telegram = testkit::FakeTelegram::start().await;
 //! ```
 
+pub mod api;
 mod database;
 mod env;
 pub mod fixtures;
@@ -25,6 +26,6 @@ pub use database::{test_db, test_db_with_pool, TestDb};
 pub use env::{TestEnv, ADMIN_ID, PUBLIC_URL, REPLICATE_WEBHOOK_SECRET, WEBHOOK_SECRET};
 pub use replicate::FakeReplicate;
 pub use telegram::{
-    fake_jpeg, Button, FakeTelegram, InputMedia, Invoice, PreCheckoutAnswer, SentCall, BOT_ID,
-    BOT_TOKEN, BOT_USERNAME,
+    fake_jpeg, fake_jpeg_sized, Button, FakeTelegram, InputMedia, Invoice, PreCheckoutAnswer,
+    SentCall, BOT_ID, BOT_TOKEN, BOT_USERNAME,
 };

@@ -1,17 +1,20 @@
 //! What a test reads back from the database: rows that must exist (a missing one fails the test).
 
-use shared::db::Db;
+use shared::db::{Db, DbError};
 use shared::repo::generations::{self, Generation};
 use shared::repo::ledger;
 use shared::repo::models::{self, Model, TrainingPhoto};
 use shared::repo::users::{self, User};
 
+/// The row a read found, which must exist.
+fn existing<T>(what: &str, id: i64, read: Result<Option<T>, DbError>) -> T {
+    read.unwrap_or_else(|e| panic!("read the {what}: {e:?}"))
+        .unwrap_or_else(|| panic!("{what} {id} exists"))
+}
+
 pub async fn model(db: &Db, id: i64) -> Model {
     let conn = db.conn().await.expect("a connection");
-    models::get(&**conn, id)
-        .await
-        .expect("read the model")
-        .unwrap_or_else(|| panic!("model {id} exists"))
+    existing("model", id, models::get(&**conn, id).await)
 }
 
 pub async fn photos(db: &Db, model_id: i64) -> Vec<TrainingPhoto> {
@@ -23,18 +26,12 @@ pub async fn photos(db: &Db, model_id: i64) -> Vec<TrainingPhoto> {
 
 pub async fn generation(db: &Db, id: i64) -> Generation {
     let conn = db.conn().await.expect("a connection");
-    generations::get(&**conn, id)
-        .await
-        .expect("read the generation")
-        .unwrap_or_else(|| panic!("generation {id} exists"))
+    existing("generation", id, generations::get(&**conn, id).await)
 }
 
 pub async fn user(db: &Db, id: i64) -> User {
     let conn = db.conn().await.expect("a connection");
-    users::get(&**conn, id)
-        .await
-        .expect("read the user")
-        .unwrap_or_else(|| panic!("user {id} exists"))
+    existing("user", id, users::get(&**conn, id).await)
 }
 
 /// The user's balance, checked against their ledger (balance = sum of the ledger).

@@ -445,3 +445,10 @@ pub fn fake_jpeg() -> Vec<u8> {
     bytes.extend_from_slice(&[0xFF, 0xD9]);
     bytes
 }
+
+/// [`fake_jpeg`] grown to `size` bytes of `fill`: distinct photos of a size the checks read.
+pub fn fake_jpeg_sized(size: usize, fill: u8) -> Vec<u8> {
+    let mut bytes = fake_jpeg();
+    bytes.resize(size, fill);
+    bytes
+}

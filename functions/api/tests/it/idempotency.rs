@@ -121,6 +121,16 @@ async fn keys_sql(app: &App, sql: &str) -> u64 {
     conn.execute(sql, &[]).await.unwrap()
 }
 
+/// The key's row as while its first request runs, its lease ending `lease_left` from now (a
+/// negative interval: a lease run out, the request interrupted).
+async fn mark_running(app: &App, lease_left: &str) {
+    let sql = format!(
+        "UPDATE idempotency_keys SET state = 'running', status = NULL, content_type = NULL,
+             body = NULL, lease_until = now() + interval '{lease_left}'"
+    );
+    keys_sql(app, &sql).await;
+}
+
 async fn key_rows(app: &App) -> i64 {
     let conn = app.db().conn().await.unwrap();
     conn.query_one("SELECT count(*) FROM idempotency_keys", &[])
@@ -129,14 +139,32 @@ async fn key_rows(app: &App) -> i64 {
         .get(0)
 }
 
+/// Ann with a ready model and `tokens`, and the body of a generation with that model.
+async fn ann_with_a_model(tokens: i64) -> (App, Value) {
+    let app = App::spawn().await;
+    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, tokens).await;
+    (app, generation(model.id, "on a beach"))
+}
+
+/// Ann's generation with `KEY`, carried out.
+async fn generate_once(app: &App, body: &Value) -> Raw {
+    let first = generate(app, ANN, KEY, body).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{first:?}");
+    first
+}
+
+/// Ann was charged for one generation, and it was started once at Replicate.
+async fn assert_charged_once(app: &App) {
+    assert_eq!(app.balance(ANN).await, 95);
+    assert_eq!(ledger(app, ANN).await.len(), 1);
+    assert_eq!(predictions(app), 1);
+}
+
 #[tokio::test]
 async fn a_retried_generation_with_the_same_key_is_charged_and_started_once() {
-    let app = App::spawn().await;
-    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 100).await;
-    let body = generation(model.id, "on a beach");
+    let (app, body) = ann_with_a_model(100).await;
 
-    let first = generate(&app, ANN, KEY, &body).await;
-    assert_eq!(first.status, StatusCode::ACCEPTED, "{first:?}");
+    let first = generate_once(&app, &body).await;
     assert!(!first.replayed());
     let retry = generate(&app, ANN, KEY, &body).await;
     assert_eq!(retry.status, StatusCode::ACCEPTED, "{retry:?}");
@@ -161,12 +189,12 @@ async fn a_retried_generation_with_the_same_key_is_charged_and_started_once() {
 
 #[tokio::test]
 async fn the_same_key_with_another_request_is_refused_and_charges_nothing() {
-    let app = App::spawn().await;
-    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 100).await;
-    let first = generate(&app, ANN, KEY, &generation(model.id, "on a beach")).await;
-    assert_eq!(first.status, StatusCode::ACCEPTED);
+    let (app, body) = ann_with_a_model(100).await;
+    let first = generate_once(&app, &body).await;
 
-    let other = generate(&app, ANN, KEY, &generation(model.id, "in the snow")).await;
+    let mut another = body.clone();
+    another["prompt"] = "in the snow".into();
+    let other = generate(&app, ANN, KEY, &another).await;
     assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY, "{other:?}");
     assert_eq!(other.code(), "idempotency_key_reused");
     assert!(!other.replayed());
@@ -183,24 +211,20 @@ async fn the_same_key_with_another_request_is_refused_and_charges_nothing() {
     assert_eq!(invoice.code(), "idempotency_key_reused");
     assert!(app.env.telegram.calls_of("createInvoiceLink").is_empty());
 
-    assert_eq!(app.balance(ANN).await, 95);
-    assert_eq!(ledger(&app, ANN).await.len(), 1);
-    assert_eq!(predictions(&app), 1);
+    assert_charged_once(&app).await;
     // The first answer is still what the key gives.
-    let retry = generate(&app, ANN, KEY, &generation(model.id, "on a beach")).await;
+    let retry = generate(&app, ANN, KEY, &body).await;
     assert!(retry.replayed());
     assert_eq!(retry.body, first.body);
 }
 
 #[tokio::test]
 async fn two_requests_with_one_key_at_once_are_carried_out_once() {
-    let app = App::spawn().await;
-    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 100).await;
+    let (app, body) = ann_with_a_model(100).await;
     // The first request to reach Replicate is still waiting for it when the other arrives.
     app.env
         .replicate
         .accept_then_hang_next("/predictions", Duration::from_millis(1500));
-    let body = generation(model.id, "on a beach");
 
     let (a, b) = tokio::join!(
         generate(&app, ANN, KEY, &body),
@@ -220,9 +244,7 @@ async fn two_requests_with_one_key_at_once_are_carried_out_once() {
     };
     assert_eq!(busy.code(), "idempotency_key_in_progress");
     assert_eq!(busy.headers[header::RETRY_AFTER], "1");
-    assert_eq!(app.balance(ANN).await, 95);
-    assert_eq!(ledger(&app, ANN).await.len(), 1);
-    assert_eq!(predictions(&app), 1);
+    assert_charged_once(&app).await;
 
     // Retried after the second, it gets the first's answer.
     let retry = generate(&app, ANN, KEY, &body).await;
@@ -233,33 +255,20 @@ async fn two_requests_with_one_key_at_once_are_carried_out_once() {
 
 #[tokio::test]
 async fn a_key_whose_request_is_running_answers_in_progress() {
-    let app = App::spawn().await;
-    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 100).await;
-    let body = generation(model.id, "on a beach");
-    assert_eq!(
-        generate(&app, ANN, KEY, &body).await.status,
-        StatusCode::ACCEPTED
-    );
+    let (app, body) = ann_with_a_model(100).await;
+    generate_once(&app, &body).await;
     // As while the first request runs, within its lease.
-    keys_sql(
-        &app,
-        "UPDATE idempotency_keys SET state = 'running', status = NULL, content_type = NULL,
-             body = NULL, lease_until = now() + interval '60 seconds'",
-    )
-    .await;
+    mark_running(&app, "60 seconds").await;
     let busy = generate(&app, ANN, KEY, &body).await;
     assert_eq!(busy.status, StatusCode::CONFLICT, "{busy:?}");
     assert_eq!(busy.code(), "idempotency_key_in_progress");
     assert_eq!(busy.headers[header::RETRY_AFTER], "1");
-    assert_eq!(app.balance(ANN).await, 95);
-    assert_eq!(predictions(&app), 1);
+    assert_charged_once(&app).await;
 }
 
 #[tokio::test]
 async fn a_failed_answer_releases_the_key_so_the_retry_is_carried_out() {
-    let app = App::spawn().await;
-    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 100).await;
-    let body = generation(model.id, "on a beach");
+    let (app, body) = ann_with_a_model(100).await;
     app.env
         .replicate
         .fail_next("/predictions", 500, "Replicate is down");
@@ -295,9 +304,7 @@ async fn a_failed_answer_releases_the_key_so_the_retry_is_carried_out() {
 
 #[tokio::test]
 async fn a_final_refusal_is_kept_and_replayed() {
-    let app = App::spawn().await;
-    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 3).await;
-    let body = generation(model.id, "on a beach");
+    let (app, body) = ann_with_a_model(3).await;
     let poor = generate(&app, ANN, KEY, &body).await;
     assert_eq!(poor.status, StatusCode::PAYMENT_REQUIRED, "{poor:?}");
     let again = generate(&app, ANN, KEY, &body).await;
@@ -310,21 +317,11 @@ async fn a_final_refusal_is_kept_and_replayed() {
 
 #[tokio::test]
 async fn an_interrupted_first_request_is_never_carried_out_again() {
-    let app = App::spawn().await;
-    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 100).await;
-    let body = generation(model.id, "on a beach");
-    assert_eq!(
-        generate(&app, ANN, KEY, &body).await.status,
-        StatusCode::ACCEPTED
-    );
+    let (app, body) = ann_with_a_model(100).await;
+    generate_once(&app, &body).await;
     // The Lambda was killed after charging, before it stored the answer: the row stays running
     // past its lease.
-    keys_sql(
-        &app,
-        "UPDATE idempotency_keys SET state = 'running', status = NULL, content_type = NULL,
-             body = NULL, lease_until = now() - interval '1 second'",
-    )
-    .await;
+    mark_running(&app, "-1 second").await;
 
     let answer = generate(&app, ANN, KEY, &body).await;
     assert_eq!(answer.status, StatusCode::CONFLICT, "{answer:?}");
@@ -337,9 +334,7 @@ async fn an_interrupted_first_request_is_never_carried_out_again() {
     assert!(message.contains("GET /api/generations"), "{message}");
     assert!(message.contains("new key"), "{message}");
     assert!(answer.headers.get(header::RETRY_AFTER).is_none());
-    assert_eq!(app.balance(ANN).await, 95, "never charged twice");
-    assert_eq!(ledger(&app, ANN).await.len(), 1);
-    assert_eq!(predictions(&app), 1);
+    assert_charged_once(&app).await;
 
     // A new key is a new request.
     let fresh = generate(&app, ANN, "another-key", &body).await;
@@ -366,11 +361,8 @@ async fn keys_are_each_users_own() {
 
 #[tokio::test]
 async fn a_key_older_than_a_day_counts_as_new_and_is_purged() {
-    let app = App::spawn().await;
-    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 100).await;
-    let body = generation(model.id, "on a beach");
-    let first = generate(&app, ANN, KEY, &body).await;
-    assert_eq!(first.status, StatusCode::ACCEPTED);
+    let (app, body) = ann_with_a_model(100).await;
+    let first = generate_once(&app, &body).await;
     keys_sql(
         &app,
         "UPDATE idempotency_keys SET created_at = now() - interval '24 hours 1 minute'",
@@ -401,9 +393,7 @@ async fn a_key_older_than_a_day_counts_as_new_and_is_purged() {
 
 #[tokio::test]
 async fn a_bad_key_is_refused_with_400_and_nothing_done() {
-    let app = App::spawn().await;
-    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 100).await;
-    let body = generation(model.id, "on a beach");
+    let (app, body) = ann_with_a_model(100).await;
     let long = "k".repeat(256);
     let bad = [
         HeaderValue::from_static(""),
@@ -451,9 +441,7 @@ async fn a_bad_key_is_refused_with_400_and_nothing_done() {
 
 #[tokio::test]
 async fn a_request_that_fails_auth_never_touches_the_key_table() {
-    let app = App::spawn().await;
-    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 100).await;
-    let body = generation(model.id, "on a beach");
+    let (app, body) = ann_with_a_model(100).await;
     let key = Some(HeaderValue::from_static(KEY));
     let anonymous = send(&app, keyed("/api/generations", None, key.clone(), &body)).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
@@ -465,10 +453,7 @@ async fn a_request_that_fails_auth_never_touches_the_key_table() {
     assert_eq!(send(&app, forged).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(key_rows(&app).await, 0);
     // The real request with that key afterwards is carried out.
-    assert_eq!(
-        generate(&app, ANN, KEY, &body).await.status,
-        StatusCode::ACCEPTED
-    );
+    generate_once(&app, &body).await;
 }
 
 #[tokio::test]
@@ -601,13 +586,8 @@ fn the_spec_documents_the_key_on_each_opted_in_operation() {
 
 #[tokio::test]
 async fn erasing_the_account_deletes_its_stored_answers() {
-    let app = App::spawn().await;
-    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 100).await;
-    let body = generation(model.id, "a private prompt");
-    assert_eq!(
-        generate(&app, ANN, KEY, &body).await.status,
-        StatusCode::ACCEPTED
-    );
+    let (app, body) = ann_with_a_model(100).await;
+    generate_once(&app, &body).await;
     assert_eq!(key_rows(&app).await, 1);
     let erased = app.delete("/api/me", ANN).await;
     assert_eq!(erased.status, StatusCode::OK, "{erased:?}");

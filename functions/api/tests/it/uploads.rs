@@ -1,37 +1,18 @@
 //! `POST /api/uploads` and the URLs it signs, with objects on this machine: what is refused, and
 //! that a refusal changes nothing (no charge, no model, nothing taken).
 
-use std::collections::BTreeMap;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use serde::Deserialize;
 use serde_json::json;
+use testkit::api::{UploadSlot, UploadSlots};
+use testkit::fake_jpeg_sized;
 
 use crate::app::{fixtures, App};
 
 const ANN: i64 = 7001;
 const BOB: i64 = 7002;
 
-#[derive(Debug, Deserialize)]
-struct Slots {
-    uploads: Vec<Slot>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Slot {
-    id: String,
-    url: String,
-    headers: BTreeMap<String, String>,
-}
-
-fn jpeg_of(size: usize, n: u8) -> Vec<u8> {
-    let mut bytes = testkit::fake_jpeg();
-    bytes.resize(size, n);
-    bytes
-}
-
-async fn slots(app: &App, user: i64, sizes: &[usize]) -> Vec<Slot> {
+async fn slots(app: &App, user: i64, sizes: &[usize]) -> Vec<UploadSlot> {
     let photos: Vec<_> = sizes
         .iter()
         .map(|s| json!({"content_type": "image/jpeg", "size": s}))
@@ -40,16 +21,28 @@ async fn slots(app: &App, user: i64, sizes: &[usize]) -> Vec<Slot> {
         .post("/api/uploads", user, json!({"photos": photos}))
         .await;
     assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
-    answer.json::<Slots>().uploads
+    answer.json::<UploadSlots>().uploads
 }
 
-async fn put(app: &App, slot: &Slot, content_type: &str, body: Vec<u8>) -> StatusCode {
+async fn put(app: &App, slot: &UploadSlot, content_type: &str, body: Vec<u8>) -> StatusCode {
     let path = slot.url.strip_prefix(testkit::PUBLIC_URL).unwrap();
     let request = Request::put(path)
         .header("content-type", content_type)
         .body(Body::from(body))
         .unwrap();
     app.send(request).await.status
+}
+
+/// Ten distinct photos announced and PUT by `user`: their upload ids.
+async fn ten_uploaded(app: &App, user: i64) -> Vec<String> {
+    let set = slots(app, user, &[1000; 10]).await;
+    for (i, slot) in set.iter().enumerate() {
+        assert_eq!(
+            put(app, slot, "image/jpeg", fake_jpeg_sized(1000, i as u8)).await,
+            StatusCode::OK
+        );
+    }
+    set.into_iter().map(|slot| slot.id).collect()
 }
 
 #[tokio::test]
@@ -105,25 +98,25 @@ async fn an_upload_url_takes_exactly_what_it_was_signed_for() {
     assert_eq!(slot.headers["content-length"], "1000");
     assert_eq!(slot.headers["content-type"], "image/jpeg");
     assert_eq!(
-        put(&app, &slot, "image/png", jpeg_of(1000, 1)).await,
+        put(&app, &slot, "image/png", fake_jpeg_sized(1000, 1)).await,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        put(&app, &slot, "image/jpeg", jpeg_of(999, 1)).await,
+        put(&app, &slot, "image/jpeg", fake_jpeg_sized(999, 1)).await,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        put(&app, &slot, "image/jpeg", jpeg_of(5000, 1)).await,
+        put(&app, &slot, "image/jpeg", fake_jpeg_sized(5000, 1)).await,
         StatusCode::PAYLOAD_TOO_LARGE
     );
-    let forged = Slot {
+    let forged = UploadSlot {
         url: slot
             .url
             .replace(&format!("uploads/{ANN}/"), &format!("uploads/{BOB}/")),
         ..slot
     };
     assert_eq!(
-        put(&app, &forged, "image/jpeg", jpeg_of(1000, 1)).await,
+        put(&app, &forged, "image/jpeg", fake_jpeg_sized(1000, 1)).await,
         StatusCode::FORBIDDEN
     );
     assert!(app.env.objects.list("").is_empty(), "nothing was stored");
@@ -137,7 +130,7 @@ async fn training_refuses_uploads_that_are_missing_wrong_or_someone_elses() {
     let ann = slots(&app, ANN, &[1000; 10]).await;
     for (i, slot) in ann.iter().enumerate().skip(1) {
         assert_eq!(
-            put(&app, slot, "image/jpeg", jpeg_of(1000, i as u8)).await,
+            put(&app, slot, "image/jpeg", fake_jpeg_sized(1000, i as u8)).await,
             StatusCode::OK
         );
     }
@@ -166,7 +159,7 @@ async fn training_refuses_uploads_that_are_missing_wrong_or_someone_elses() {
     assert_eq!(answer.body["error"]["details"]["index"], 0, "{answer:?}");
     // Ann's uploads are not Bob's.
     assert_eq!(
-        put(&app, &ann[0], "image/jpeg", jpeg_of(1000, 0)).await,
+        put(&app, &ann[0], "image/jpeg", fake_jpeg_sized(1000, 0)).await,
         StatusCode::OK
     );
     let answer = train(BOB, ids.clone()).await;
@@ -193,14 +186,7 @@ async fn training_refuses_uploads_that_are_missing_wrong_or_someone_elses() {
 async fn two_trainings_racing_for_the_same_uploads_charge_once() {
     let app = App::spawn().await;
     fixtures::user(app.db(), ANN, 500).await;
-    let set = slots(&app, ANN, &[1000; 10]).await;
-    for (i, slot) in set.iter().enumerate() {
-        assert_eq!(
-            put(&app, slot, "image/jpeg", jpeg_of(1000, i as u8)).await,
-            StatusCode::OK
-        );
-    }
-    let ids: Vec<String> = set.iter().map(|s| s.id.clone()).collect();
+    let ids = ten_uploaded(&app, ANN).await;
     let body = json!({"name": "Me", "upload_ids": ids});
     let (a, b) = tokio::join!(
         app.post("/api/train", ANN, body.clone()),
@@ -283,14 +269,7 @@ async fn deleting_a_model_deletes_its_training_photos_from_the_bucket() {
 async fn uploads_held_by_a_request_that_died_before_paying_train_on_a_retry() {
     let mut app = App::spawn().await;
     fixtures::user(app.db(), ANN, 150).await;
-    let set = slots(&app, ANN, &[1000; 10]).await;
-    for (i, slot) in set.iter().enumerate() {
-        assert_eq!(
-            put(&app, slot, "image/jpeg", jpeg_of(1000, i as u8)).await,
-            StatusCode::OK
-        );
-    }
-    let ids: Vec<String> = set.iter().map(|s| s.id.clone()).collect();
+    let ids = ten_uploaded(&app, ANN).await;
     // A first request took the uploads for its draft and died before the payment.
     let draft = fixtures::draft_model(app.db(), ANN, 0).await;
     {
@@ -329,13 +308,7 @@ async fn uploads_held_by_a_request_that_died_before_paying_train_on_a_retry() {
 async fn an_uploaded_photo_waits_a_day_for_its_training_not_the_fifteen_minutes_of_its_url() {
     let app = App::spawn().await;
     fixtures::user(app.db(), ANN, 150).await;
-    let set = slots(&app, ANN, &[1000; 10]).await;
-    for (i, slot) in set.iter().enumerate() {
-        assert_eq!(
-            put(&app, slot, "image/jpeg", jpeg_of(1000, i as u8)).await,
-            StatusCode::OK
-        );
-    }
+    let ids = ten_uploaded(&app, ANN).await;
     fixtures::rewrite_rows(
         app.db(),
         "UPDATE uploads SET created_at = created_at - interval '1 hour', expires_at = expires_at - interval '1 hour'",
@@ -343,7 +316,6 @@ async fn an_uploaded_photo_waits_a_day_for_its_training_not_the_fifteen_minutes_
     )
     .await;
     let conn = app.db().conn().await.unwrap();
-    let ids: Vec<String> = set.iter().map(|s| s.id.clone()).collect();
     let waiting = shared::repo::uploads::waiting_among(&**conn, ANN, &ids)
         .await
         .unwrap();

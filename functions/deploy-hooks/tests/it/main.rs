@@ -165,6 +165,25 @@ fn bot_vars(telegram: &FakeTelegram) -> HashMap<&'static str, String> {
     ])
 }
 
+/// [`bot_vars`] and the database the admins' menus are read from.
+fn bot_and_db_vars(telegram: &FakeTelegram, db: &testkit::TestDb) -> HashMap<&'static str, String> {
+    let mut vars = bot_vars(telegram);
+    vars.insert("DATABASE_URL", db.url.clone());
+    vars
+}
+
+const API_URL: &str = "https://abc.execute-api.eu-west-1.amazonaws.com";
+
+/// CloudFormation creating the webhook of the API at `api_url`.
+fn webhook_created(cfn: &MockServer, api_url: &str) -> Value {
+    request(
+        "Create",
+        "Custom::TelegramWebhook",
+        &cfn.uri(),
+        json!({ "ApiUrl": api_url }),
+    )
+}
+
 #[tokio::test]
 async fn the_webhook_is_set_with_its_secret_and_the_menus() {
     let db = testkit::test_db().await;
@@ -182,24 +201,15 @@ async fn the_webhook_is_set_with_its_secret_and_the_menus() {
     }
     let telegram = FakeTelegram::start().await;
     let cfn = response_url().await;
-    let event = request(
-        "Create",
-        "Custom::TelegramWebhook",
-        &cfn.uri(),
-        json!({ "ApiUrl": "https://abc.execute-api.eu-west-1.amazonaws.com" }),
-    );
-    let mut vars = bot_vars(&telegram);
-    vars.insert("DATABASE_URL", db.url.clone());
+    let event = webhook_created(&cfn, API_URL);
+    let mut vars = bot_and_db_vars(&telegram, &db);
     vars.insert("ADMIN_IDS", "7001".to_owned());
     vars.insert("MINI_APP_URL", "https://app.example.com/dream".to_owned());
     run(event, &vars).await;
     let body = reported(&cfn).await;
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     let set: Value = telegram.last_call("setWebhook").parse();
-    assert_eq!(
-        set["url"],
-        "https://abc.execute-api.eu-west-1.amazonaws.com/telegram/webhook"
-    );
+    assert_eq!(set["url"], format!("{API_URL}/telegram/webhook"));
     assert_eq!(set["secret_token"], testkit::WEBHOOK_SECRET);
     let menus = telegram.calls_of("setMyCommands");
     assert_eq!(
@@ -250,15 +260,8 @@ async fn without_a_mini_app_the_menu_button_is_left_alone() {
     let db = testkit::test_db().await;
     let telegram = FakeTelegram::start().await;
     let cfn = response_url().await;
-    let event = request(
-        "Create",
-        "Custom::TelegramWebhook",
-        &cfn.uri(),
-        json!({ "ApiUrl": "https://abc.execute-api.eu-west-1.amazonaws.com" }),
-    );
-    let mut vars = bot_vars(&telegram);
-    vars.insert("DATABASE_URL", db.url.clone());
-    run(event, &vars).await;
+    let event = webhook_created(&cfn, API_URL);
+    run(event, &bot_and_db_vars(&telegram, &db)).await;
     assert_eq!(reported(&cfn).await["Status"], "SUCCESS");
     assert!(telegram.calls_of("setChatMenuButton").is_empty());
     assert_eq!(telegram.calls_of("setMyCommands").len(), 2);
@@ -268,12 +271,7 @@ async fn without_a_mini_app_the_menu_button_is_left_alone() {
 async fn a_webhook_telegram_refuses_fails_the_deploy() {
     let telegram = FakeTelegram::start().await;
     let cfn = response_url().await;
-    let event = request(
-        "Create",
-        "Custom::TelegramWebhook",
-        &cfn.uri(),
-        json!({ "ApiUrl": "http://not-tls.example.com" }),
-    );
+    let event = webhook_created(&cfn, "http://not-tls.example.com");
     run(event, &bot_vars(&telegram)).await;
     let body = reported(&cfn).await;
     assert_eq!(body["Status"], "FAILED");
@@ -319,23 +317,25 @@ fn replicate_vars(replicate: &MockServer, token: &str) -> HashMap<&'static str, 
     ])
 }
 
+/// CloudFormation's `kind` request for the signing secret, run with Replicate's API `token`: what
+/// it was answered.
+async fn run_signing_secret(kind: &str, replicate: &MockServer, token: &str) -> Value {
+    let cfn = response_url().await;
+    let event = request(
+        kind,
+        "Custom::ReplicateWebhookSecret",
+        &cfn.uri(),
+        json!({}),
+    );
+    run(event, &replicate_vars(replicate, token)).await;
+    reported(&cfn).await
+}
+
 #[tokio::test]
 async fn the_replicate_signing_secret_is_fetched_for_the_stack_and_masked() {
     let replicate = fake_replicate(testkit::REPLICATE_WEBHOOK_SECRET).await;
-    let cfn = response_url().await;
     for kind in ["Create", "Update"] {
-        let event = request(
-            kind,
-            "Custom::ReplicateWebhookSecret",
-            &cfn.uri(),
-            json!({}),
-        );
-        run(event, &replicate_vars(&replicate, REPLICATE_TOKEN)).await;
-    }
-    let requests = cfn.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 2);
-    for request in requests {
-        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let body = run_signing_secret(kind, &replicate, REPLICATE_TOKEN).await;
         assert_eq!(body["Status"], "SUCCESS", "{body}");
         assert_eq!(body["Data"]["Key"], testkit::REPLICATE_WEBHOOK_SECRET);
         assert_eq!(body["NoEcho"], true, "CloudFormation never shows the key");
@@ -347,15 +347,7 @@ async fn the_replicate_signing_secret_is_fetched_for_the_stack_and_masked() {
 #[tokio::test]
 async fn a_refused_replicate_token_fails_the_deploy_with_a_clear_reason() {
     let replicate = fake_replicate(testkit::REPLICATE_WEBHOOK_SECRET).await;
-    let cfn = response_url().await;
-    let event = request(
-        "Create",
-        "Custom::ReplicateWebhookSecret",
-        &cfn.uri(),
-        json!({}),
-    );
-    run(event, &replicate_vars(&replicate, "r8_revoked")).await;
-    let body = reported(&cfn).await;
+    let body = run_signing_secret("Create", &replicate, "r8_revoked").await;
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
     assert!(
@@ -368,15 +360,7 @@ async fn a_refused_replicate_token_fails_the_deploy_with_a_clear_reason() {
 #[tokio::test]
 async fn a_signing_secret_that_is_not_one_fails_the_deploy() {
     let replicate = fake_replicate("not-a-whsec").await;
-    let cfn = response_url().await;
-    let event = request(
-        "Create",
-        "Custom::ReplicateWebhookSecret",
-        &cfn.uri(),
-        json!({}),
-    );
-    run(event, &replicate_vars(&replicate, REPLICATE_TOKEN)).await;
-    let body = reported(&cfn).await;
+    let body = run_signing_secret("Create", &replicate, REPLICATE_TOKEN).await;
     assert_eq!(body["Status"], "FAILED");
     assert!(
         body["Reason"].as_str().unwrap().contains("whsec_"),
@@ -387,14 +371,7 @@ async fn a_signing_secret_that_is_not_one_fails_the_deploy() {
 #[tokio::test]
 async fn deleting_the_signing_secret_resource_calls_nobody() {
     let replicate = fake_replicate(testkit::REPLICATE_WEBHOOK_SECRET).await;
-    let cfn = response_url().await;
-    let event = request(
-        "Delete",
-        "Custom::ReplicateWebhookSecret",
-        &cfn.uri(),
-        json!({}),
-    );
-    run(event, &replicate_vars(&replicate, REPLICATE_TOKEN)).await;
-    assert_eq!(reported(&cfn).await["Status"], "SUCCESS");
+    let body = run_signing_secret("Delete", &replicate, REPLICATE_TOKEN).await;
+    assert_eq!(body["Status"], "SUCCESS");
     assert!(replicate.received_requests().await.unwrap().is_empty());
 }

@@ -1,4 +1,5 @@
 //! The Replicate webhook's integration tests: one binary, one PostgreSQL cluster for all of them.
 
+mod app;
 mod metrics;
 mod webhook;

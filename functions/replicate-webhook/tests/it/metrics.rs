@@ -1,33 +1,9 @@
 //! The business metrics a Replicate report emits: once per change, nothing for a redelivery.
 
-use axum::http::StatusCode;
-use serde_json::Value;
-use shared::metrics::{self, Captured};
+use testkit::fixtures;
 use testkit::replicate::{job_failed, training_succeeded};
-use testkit::{fixtures, router, TestEnv};
 
-struct App {
-    env: TestEnv,
-    router: axum::Router,
-}
-
-impl App {
-    async fn spawn() -> Self {
-        let env = TestEnv::start().await;
-        let (services, _jobs) = env.services();
-        let router = replicate_webhook::router(replicate_webhook::State::new(services));
-        Self { env, router }
-    }
-
-    /// Delivers a signed webhook, expects it taken, and returns the metrics its handling emitted.
-    async fn deliver(&self, webhook_id: &str, job: &Value) -> Captured {
-        let (headers, body) = self.env.signed_replicate_webhook(webhook_id, job);
-        let request = router::post("/replicate/webhook", headers, body);
-        let (answer, captured) = metrics::capture(router::send(&self.router, request)).await;
-        assert_eq!(answer.status, StatusCode::OK, "{webhook_id} was not taken");
-        captured
-    }
-}
+use crate::app::App;
 
 #[tokio::test]
 async fn a_training_that_succeeds_emits_one_training_succeeded_and_a_redelivery_nothing() {
@@ -35,14 +11,18 @@ async fn a_training_that_succeeds_emits_one_training_succeeded_and_a_redelivery_
     let user = fixtures::user(app.env.db(), 1, 100).await;
     fixtures::training_model(app.env.db(), user.id, "tr_1", 100).await;
 
-    let first = app.deliver("msg_1", &training_succeeded("tr_1")).await;
+    let first = app
+        .deliver_measured("msg_1", &training_succeeded("tr_1"))
+        .await;
     assert_eq!(first.count("TrainingSucceeded"), 1, "{:?}", first.lines());
     assert_eq!(first.count("TrainingFailed"), 0);
     assert_eq!(first.count("Refund"), 0);
 
     // The same delivery again, and Replicate's retry under another id: nothing moved, nothing emitted.
     for webhook_id in ["msg_1", "msg_2"] {
-        let again = app.deliver(webhook_id, &training_succeeded("tr_1")).await;
+        let again = app
+            .deliver_measured(webhook_id, &training_succeeded("tr_1"))
+            .await;
         assert!(again.lines().is_empty(), "{:?}", again.lines());
     }
 }
@@ -54,7 +34,7 @@ async fn a_training_that_fails_emits_training_failed_and_its_refund_once() {
     fixtures::training_model(app.env.db(), user.id, "tr_1", 100).await;
 
     let failed = job_failed("tr_1", "CUDA out of memory");
-    let first = app.deliver("msg_1", &failed).await;
+    let first = app.deliver_measured("msg_1", &failed).await;
     assert_eq!(first.count("TrainingFailed"), 1, "{:?}", first.lines());
     assert_eq!(first.count("TrainingSucceeded"), 0);
     assert_eq!(first.values("RefundedTokens"), vec![100.0]);
@@ -65,6 +45,6 @@ async fn a_training_that_fails_emits_training_failed_and_its_refund_once() {
         .expect("a refund line");
     assert_eq!(refund["Job"], "training");
 
-    let again = app.deliver("msg_2", &failed).await;
+    let again = app.deliver_measured("msg_2", &failed).await;
     assert!(again.lines().is_empty(), "{:?}", again.lines());
 }

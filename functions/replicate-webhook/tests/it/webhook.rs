@@ -1,55 +1,15 @@
 //! The Replicate webhook: signed deliveries against a real Postgres and the fake Bot API.
 
 use axum::http::StatusCode;
-use serde_json::Value;
 use shared::domain::status::{GenerationStatus, ModelStatus};
 use shared::repo::generations::Generation;
 use shared::repo::users::User;
 use testkit::replicate::{job_failed, job_with_status, signed_webhook, training_succeeded};
-use testkit::{fixtures, TestEnv, REPLICATE_WEBHOOK_SECRET};
-use testkit::{router, stored};
+use testkit::{fixtures, stored, REPLICATE_WEBHOOK_SECRET};
 
-struct App {
-    env: TestEnv,
-    router: axum::Router,
-}
+use crate::app::App;
 
 impl App {
-    async fn spawn() -> Self {
-        let env = TestEnv::start().await;
-        let (services, _jobs) = env.services();
-        let router = replicate_webhook::router(replicate_webhook::State::new(services));
-        Self { env, router }
-    }
-
-    async fn post_raw(&self, headers: Vec<(String, String)>, body: String) -> (StatusCode, Value) {
-        self.post_raw_to("/replicate/webhook", headers, body).await
-    }
-
-    async fn post_raw_to(
-        &self,
-        path: &str,
-        headers: Vec<(String, String)>,
-        body: String,
-    ) -> (StatusCode, Value) {
-        let answer = router::send(&self.router, router::post(path, headers, body)).await;
-        (answer.status, answer.body)
-    }
-
-    /// Delivers a signed webhook and expects it taken (200).
-    async fn deliver_ok(&self, webhook_id: &str, job: &Value) {
-        assert_eq!(
-            self.deliver(webhook_id, job).await,
-            StatusCode::OK,
-            "{webhook_id} was not taken"
-        );
-    }
-
-    async fn deliver(&self, webhook_id: &str, job: &Value) -> StatusCode {
-        let (headers, body) = self.env.signed_replicate_webhook(webhook_id, job);
-        self.post_raw(headers, body).await.0
-    }
-
     async fn balance(&self, user_id: i64) -> i64 {
         stored::balance(self.env.db(), user_id).await
     }

@@ -211,17 +211,12 @@ async fn an_answer_telegram_never_got_is_given_again_on_redelivery() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 
     // Redelivered after it: answered again, so the person gets the answer once.
-    app.env
-        .db()
-        .conn()
-        .await
-        .unwrap()
-        .execute(
-            "UPDATE processed_updates SET claimed_at = now() - interval '3 minutes' WHERE update_id = 2",
-            &[],
-        )
-        .await
-        .unwrap();
+    testkit::fixtures::rewrite_rows(
+        app.env.db(),
+        "UPDATE processed_updates SET claimed_at = now() - interval '3 minutes' WHERE update_id = 2",
+        &[],
+    )
+    .await;
     let (status, body) = app.post(&update, Some(WEBHOOK_SECRET)).await;
     assert_eq!(status, StatusCode::OK);
     let reply: ReplyInBody = serde_json::from_value(body.clone()).expect("the answer again");

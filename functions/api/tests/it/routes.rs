@@ -929,6 +929,8 @@ async fn generation_input_is_checked_and_failures_are_refunded() {
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{answer:?}");
     assert_eq!(answer.code(), "upstream_error");
     assert_eq!(app.balance(ANN).await, 12, "refunded");
+    // The status message sent while Replicate was asked does not stay behind.
+    assert_eq!(app.env.telegram.calls_of("deleteMessage").len(), 1);
 }
 
 #[tokio::test]

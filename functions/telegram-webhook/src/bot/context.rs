@@ -134,9 +134,8 @@ impl Ctx<'_> {
     }
 
     /// Edits one of our messages in the user's chat ("not modified" is fine; a blocked user is
-    /// skipped: the next message to them marks it).
-    /// Edits one of our messages; `false` when it is gone (the person deleted it) or can no longer
-    /// be edited, so the caller can post a new one.
+    /// skipped: the next message to them marks it). `false` when it is gone (the person deleted it)
+    /// or can no longer be edited, so the caller can post a new one.
     pub async fn edit(
         &self,
         message_id: i64,

@@ -825,3 +825,59 @@ mod photo_urls {
         );
     }
 }
+
+/// The database fails between Replicate taking the prediction and our attaching it (after the paying
+/// transaction committed): the request errs, and once its lease runs out the sweep finds the
+/// prediction by its tag and attaches it, with no refund and no second prediction.
+#[tokio::test]
+async fn a_prediction_whose_attach_failed_is_attached_by_the_sweep_not_refunded() {
+    let env = TestEnv::start().await;
+    let (services, _jobs) = env.services();
+    let (user, model) = fixtures::user_with_ready_model(env.db(), 1, 100).await;
+    fixtures::fail_first_update(env.db(), "replicate_attempts", "NEW.state = 'created'").await;
+    let request = GenerationRequest {
+        user_id: user.id,
+        model_id: model.id,
+        style_id: None,
+        prompt: "on a beach",
+        images: 1,
+    };
+    generation::create(&services, services.replicate().unwrap(), &request)
+        .await
+        .expect_err("the attach failed");
+    let paid = balance(&env, user.id).await;
+    assert!(paid < 100, "paid");
+    // Later: the start's lease ran out.
+    fixtures::rewrite_rows(
+        env.db(),
+        "UPDATE generations SET created_at = now() - interval '1 hour'",
+        &[],
+    )
+    .await;
+    fixtures::rewrite_rows(
+        env.db(),
+        "UPDATE replicate_attempts SET lease_until = now() - interval '1 minute'",
+        &[],
+    )
+    .await;
+
+    training_worker::sweep(&services).await.unwrap();
+    let predictions = env.replicate.predictions();
+    assert_eq!(predictions.len(), 1, "not created again");
+    let tag = predictions[0]["webhook"]
+        .as_str()
+        .unwrap()
+        .rsplit('=')
+        .next()
+        .unwrap();
+    let conn = env.db().conn().await.unwrap();
+    let attempt = attempts::by_tag(&**conn, tag).await.unwrap().unwrap();
+    assert_eq!(attempt.state, AttemptState::Created);
+    let generation = stored::generation(env.db(), attempt.subject_id).await;
+    assert_eq!(generation.status, GenerationStatus::Starting);
+    assert_eq!(
+        generation.replicate_prediction_id.as_deref(),
+        predictions[0]["id"].as_str()
+    );
+    assert_eq!(balance(&env, user.id).await, paid, "not refunded");
+}

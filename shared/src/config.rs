@@ -78,6 +78,7 @@ pub const VARIABLES: &[&str] = &[
     "PHOTO_FETCH_ALLOW_PRIVATE",
     "PHOTO_FETCH_JOB_TIMEOUT_SECONDS",
     "PHOTO_FETCH_TIMEOUT_SECONDS",
+    "PROMPT_BLOCK_LIST",
     "PUBLIC_URL",
     "REFERRAL_BONUS_TOKENS",
     "REPLICATE_API_TOKEN",
@@ -229,6 +230,9 @@ pub struct ProductConfig {
     pub currency: String,
     /// The payment provider's token (`PAYMENT_PROVIDER_TOKEN`); required for any currency but XTR.
     pub provider_token: Option<Secret>,
+    /// `PROMPT_BLOCK_LIST`: words and phrases (comma-separated) a prompt is refused for, before
+    /// anything is paid.
+    pub block_list: Vec<String>,
 }
 
 impl ProductConfig {
@@ -552,6 +556,13 @@ impl Config {
             packs,
             currency,
             provider_token,
+            block_list: get("PROMPT_BLOCK_LIST")
+                .map(|list| {
+                    list.split(',')
+                        .map(|entry| entry.trim().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default(),
         };
 
         let init_data_max_age_seconds = parse_or(

@@ -105,6 +105,10 @@ pub enum Notice {
     GenerationFailed {
         refunded: i64,
     },
+    /// Replicate's safety checker refused the pictures: refunded like any failure, said plainly.
+    GenerationUnsafe {
+        refunded: i64,
+    },
     /// After an album: the 1-5 rating buttons.
     RatePrompt {
         generation_id: i64,

@@ -7,6 +7,7 @@
 use serde_json::json;
 
 use crate::db::{Db, DbError, GenericClient};
+use crate::domain::moderation;
 use crate::domain::progress::{Progress, Tracked, EDIT_INTERVAL_SECS};
 use crate::domain::status::{GenerationStatus, ModelStatus};
 use crate::effects::{self, AdminNotice, Effect, Notice, Written};
@@ -174,7 +175,13 @@ pub async fn fail_generation(
     let (refunded, mut written) = refund_and_tell(
         &*tx,
         job,
-        |refunded| Notice::GenerationFailed { refunded },
+        |refunded| {
+            if moderation::is_safety_refusal(error) {
+                Notice::GenerationUnsafe { refunded }
+            } else {
+                Notice::GenerationFailed { refunded }
+            }
+        },
         AdminNotice::GenerationFailed {
             user_id: failed.user_id,
             generation_id: failed.id,

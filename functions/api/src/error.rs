@@ -163,7 +163,7 @@ impl From<TelegramError> for Error {
 pub fn rule_field(rule: &RuleError) -> &'static str {
     match rule {
         RuleError::ModelName => "name",
-        RuleError::Prompt => "prompt",
+        RuleError::Prompt | RuleError::PromptRefused | RuleError::PromptUnsafe => "prompt",
         RuleError::ImageCount => "count",
         RuleError::PhotoCount(_) | RuleError::PhotoTooLarge | RuleError::NotAnImage => "photos",
         RuleError::ModelNotReady => "model_id",

@@ -23,6 +23,10 @@ pub enum RuleError {
     ModelName,
     #[error("the prompt must be 1 to {MAX_PROMPT_CHARS} characters")]
     Prompt,
+    #[error("the prompt contains a word or phrase we do not generate")]
+    PromptRefused,
+    #[error("Replicate's safety checker refused the prompt; the tokens were returned")]
+    PromptUnsafe,
     #[error("the number of images must be {MIN_IMAGES} to {MAX_IMAGES}")]
     ImageCount,
     #[error("a training needs {MIN_PHOTOS} to {MAX_PHOTOS} photos, not {0}")]
@@ -44,11 +48,15 @@ pub fn validate_model_name(name: &str) -> Result<String, RuleError> {
     Ok(name.to_owned())
 }
 
-pub fn validate_prompt(prompt: &str) -> Result<String, RuleError> {
+/// A prompt of the right length, none of whose words is on `block_list` (`PROMPT_BLOCK_LIST`).
+pub fn validate_prompt(prompt: &str, block_list: &[String]) -> Result<String, RuleError> {
     let prompt = prompt.trim();
     let chars = prompt.chars().count();
     if chars == 0 || chars > MAX_PROMPT_CHARS {
         return Err(RuleError::Prompt);
+    }
+    if super::moderation::refuses(block_list, prompt) {
+        return Err(RuleError::PromptRefused);
     }
     Ok(prompt.to_owned())
 }
@@ -256,9 +264,9 @@ mod tests {
 
     #[test]
     fn limits_are_enforced() {
-        assert!(validate_prompt(&"a".repeat(MAX_PROMPT_CHARS + 1)).is_err());
-        assert!(validate_prompt("   ").is_err());
-        assert_eq!(validate_prompt(" hi ").unwrap(), "hi");
+        assert!(validate_prompt(&"a".repeat(MAX_PROMPT_CHARS + 1), &[]).is_err());
+        assert!(validate_prompt("   ", &[]).is_err());
+        assert_eq!(validate_prompt(" hi ", &[]).unwrap(), "hi");
         assert!(validate_model_name("").is_err());
         assert!(validate_image_count(0).is_err());
         assert!(validate_image_count(5).is_err());

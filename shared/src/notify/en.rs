@@ -5,6 +5,7 @@ pub(super) static TEXTS: NoticeTexts = NoticeTexts {
     button_generate: "✨ Generate photos",
     training_failed: "😔 Training your model “{name}” failed.{refund} Try again with other photos: /train",
     generation_failed: "😔 Generating your photos failed.{refund} Try another prompt.",
+    generation_unsafe: "🚫 Replicate's safety filter stopped these pictures: it judged them not safe to show.{refund} Describe another scene and try again.",
     refund: " {refunded} {refunded:token is|tokens are} back on your balance.",
     rate_prompt: "How do you like these photos? Rate them 1 to 5:",
     payment_thanks: "✅ Payment received: +{tokens} {tokens:token|tokens}. Balance: {balance}.",

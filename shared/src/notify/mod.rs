@@ -65,6 +65,8 @@ pub struct NoticeTexts {
     training_failed: &'static str,
     /// `{refund}`
     generation_failed: &'static str,
+    /// `{refund}`: Replicate's safety checker refused the picture.
+    generation_unsafe: &'static str,
     /// `{refunded}`: how many tokens came back, said after a failure.
     refund: &'static str,
     rate_prompt: &'static str,
@@ -160,6 +162,10 @@ impl NoticeTexts {
             ),
             Notice::GenerationFailed { refunded } => fill(
                 self.generation_failed,
+                &[("refund", &self.refund(*refunded))],
+            ),
+            Notice::GenerationUnsafe { refunded } => fill(
+                self.generation_unsafe,
                 &[("refund", &self.refund(*refunded))],
             ),
             Notice::RatePrompt { .. } => self.rate_prompt.to_owned(),
@@ -502,6 +508,7 @@ mod tests {
                 refunded: 0,
             },
             Notice::GenerationFailed { refunded: 20 },
+            Notice::GenerationUnsafe { refunded: 20 },
             Notice::RatePrompt { generation_id: 1 },
             Notice::PaymentReceived {
                 tokens: 100,

@@ -5,6 +5,7 @@ pub(super) static TEXTS: NoticeTexts = NoticeTexts {
     button_generate: "✨ Создать фото",
     training_failed: "😔 Не удалось обучить модель «{name}».{refund} Попробуйте ещё раз с другими фото: /train",
     generation_failed: "😔 Не удалось создать фото.{refund} Попробуйте другой запрос.",
+    generation_unsafe: "🚫 Фильтр безопасности Replicate остановил эти картинки: он счёл их недопустимыми.{refund} Опишите другую сцену и попробуйте снова.",
     refund: " {refunded} {refunded:токен возвращён|токена возвращены|токенов возвращены} на баланс.",
     rate_prompt: "Как вам эти фото? Оцените от 1 до 5:",
     payment_thanks: "✅ Оплата получена: +{tokens} {tokens:токен|токена|токенов}. Баланс: {balance}.",

@@ -7,6 +7,7 @@ use rand::Rng;
 use crate::attempts::{self as settle, Attached};
 use crate::db::{Burst, GenericClient};
 use crate::dispatch;
+use crate::domain::moderation;
 use crate::domain::progress::Tracked;
 use crate::domain::rules;
 use crate::domain::status::{GenerationStatus, ModelStatus};
@@ -56,7 +57,7 @@ pub async fn check(
     db: &impl GenericClient,
     request: &GenerationRequest<'_>,
 ) -> Result<Checked, ServiceError> {
-    let prompt = rules::validate_prompt(request.prompt)?;
+    let prompt = rules::validate_prompt(request.prompt, &services.config.product.block_list)?;
     let images = rules::validate_image_count(request.images)?;
     // The images are kept in our storage before they count as delivered: none, nothing is paid.
     services.storage()?;
@@ -283,13 +284,11 @@ async fn not_started(
         // Our token refused: the admins hear of it (once per period), the user gets the refund.
         settle::replicate_refused_us(services, &e).await;
     }
-    outcomes::fail_generation(
-        services,
-        generation,
-        GenerationStatus::Failed,
-        &e.to_string(),
-    )
-    .await?;
+    let error = e.to_string();
+    outcomes::fail_generation(services, generation, GenerationStatus::Failed, &error).await?;
+    if moderation::is_safety_refusal(&error) {
+        return Err(rules::RuleError::PromptUnsafe.into());
+    }
     Err(ServiceError::Upstream(format!(
         "the generation could not start ({e}); the tokens were returned"
     )))

@@ -105,7 +105,8 @@ async fn create_generation(
     Json(body): Json<NewGeneration>,
 ) -> ApiResult<(StatusCode, JsonResponse<Generation>)> {
     // Input that breaks a rule is refused before it counts against the rate limit.
-    shared::domain::rules::validate_prompt(&body.prompt)?;
+    let block_list = &state.services.config.product.block_list;
+    shared::domain::rules::validate_prompt(&body.prompt, block_list)?;
     shared::domain::rules::validate_image_count(body.count)?;
     let replicate = state.services.replicate()?;
     let limit = &state.limits.generation;

@@ -6,6 +6,7 @@ mod docs;
 mod errors;
 mod fuzz;
 mod idempotency;
+mod moderation;
 mod openapi;
 mod promos_feedback_admins;
 mod refunds;

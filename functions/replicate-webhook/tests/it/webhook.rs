@@ -164,6 +164,23 @@ async fn a_failed_prediction_is_refunded_once() {
     let stored = stored::generation(app.env.db(), generation.id).await;
     assert_eq!(stored.status, GenerationStatus::Failed);
     assert_eq!(app.env.telegram.sent_to(user.id).len(), 1);
+    // Replicate's safety checker refused it: the person is told so, not "it failed".
+    let told = app.env.telegram.last_text_to(user.id).unwrap();
+    assert!(told.contains("safety filter"), "{told}");
+    assert!(told.contains("20 tokens are back"), "{told}");
+}
+
+#[tokio::test]
+async fn a_prediction_that_fails_for_another_reason_is_refunded_as_a_failure() {
+    let app = App::spawn().await;
+    let (user, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
+    fixtures::generation_in_flight(app.env.db(), user.id, model.id, "pr_1", 1, 5).await;
+    app.deliver_ok("msg_1", &job_failed("pr_1", "CUDA out of memory"))
+        .await;
+    assert_eq!(app.balance(user.id).await, 100);
+    let told = app.env.telegram.last_text_to(user.id).unwrap();
+    assert!(told.contains("failed"), "{told}");
+    assert!(!told.contains("safety"), "{told}");
 }
 
 #[tokio::test]

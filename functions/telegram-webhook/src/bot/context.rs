@@ -214,11 +214,14 @@ impl Ctx<'_> {
             }
             ServiceError::Rule(RuleError::Prompt) => t.bad_prompt(MAX_PROMPT_CHARS),
             ServiceError::Rule(RuleError::ModelNotReady) => t.model_not_ready.to_owned(),
+            ServiceError::Rule(RuleError::PromptRefused) => t.prompt_refused.to_owned(),
             ServiceError::Rule(RuleError::ModelName) => t.train_bad_name.to_owned(),
             ServiceError::Rule(RuleError::NotAnImage) => t.photo_not_image.to_owned(),
             ServiceError::Rule(RuleError::PhotoTooLarge) => t.photo_too_large.to_owned(),
             // The failed generation's notice (failed, tokens returned) has told them already.
-            ServiceError::Upstream(_) => return Ok(()),
+            ServiceError::Upstream(_) | ServiceError::Rule(RuleError::PromptUnsafe) => {
+                return Ok(())
+            }
             ServiceError::NotFound(_) | ServiceError::Conflict(_) | ServiceError::Rule(_) => {
                 t.outdated_button.to_owned()
             }

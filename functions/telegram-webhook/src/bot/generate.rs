@@ -243,7 +243,7 @@ pub async fn on_prompt(
     text: &str,
 ) -> Result<(), BotError> {
     let t = ctx.t();
-    let prompt = match rules::validate_prompt(text) {
+    let prompt = match rules::validate_prompt(text, &ctx.config().product.block_list) {
         Ok(prompt) => prompt,
         Err(e) => return ctx.explain(e.into()).await,
     };

@@ -312,6 +312,49 @@ async fn generation_goes_style_prompt_count_then_replicate_with_our_trigger_word
 }
 
 #[tokio::test]
+async fn a_prompt_on_the_block_list_is_refused_as_it_is_typed_and_nothing_is_paid() {
+    let mut env = TestEnv::start().await;
+    env.set("PROMPT_BLOCK_LIST", Some("nude, naked child"));
+    let app = App::with_env(env);
+    let ann = TgUser::new(1, "Ann");
+    let (_, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
+    app.press(1, &ann, &format!("g:{}", model.id)).await;
+    assert!(app.last_text(1).contains("Describe the photo"));
+    app.send(&updates::text(2, &ann, "me, Nude, on a beach"))
+        .await;
+    assert!(app.last_text(1).contains("nothing was charged"));
+    // Still asked for a prompt: another one goes on to the count.
+    app.send(&updates::text(3, &ann, "me on a beach")).await;
+    assert_eq!(last_buttons(&app, 1).len(), 4, "1 to 4 images");
+    app.press(4, &ann, "n:1").await;
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 95);
+    let predictions = app.env.replicate.calls_to("POST", "/predictions");
+    assert_eq!(predictions.len(), 1);
+    let prompt = predictions[0].input("prompt").as_str().unwrap().to_owned();
+    assert!(
+        prompt.contains("on a beach") && !prompt.contains("Nude"),
+        "{prompt}"
+    );
+}
+
+#[tokio::test]
+async fn a_generation_replicate_refuses_as_unsafe_is_refunded_and_said_plainly() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    let (_, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
+    app.press(1, &ann, &format!("g:{}", model.id)).await;
+    app.send(&updates::text(2, &ann, "me on a beach")).await;
+    app.env
+        .replicate
+        .fail_next("/predictions", 422, "NSFW content detected");
+    app.press(3, &ann, "n:2").await;
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 100, "refunded");
+    let told = app.last_text(1);
+    assert!(told.contains("safety filter"), "{told}");
+    assert!(told.contains("10 tokens are back"), "{told}");
+}
+
+#[tokio::test]
 async fn generation_without_tokens_offers_to_buy_and_a_refused_prediction_refunds() {
     let app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");

@@ -48,6 +48,7 @@ pub(super) static TEXTS: Texts = Texts {
     already_started: "This model is already training or trained.",
 
     model_not_ready: "This model is not ready for generation yet.",
+    prompt_refused: "🚫 We don't make pictures like that, so nothing was charged. Describe another scene.",
     choose_tag: "🎨 Choose a style category:",
     button_all_styles: "All styles",
     button_no_style: "No style",

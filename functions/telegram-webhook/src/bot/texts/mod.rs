@@ -70,6 +70,8 @@ pub struct Texts {
     pub already_started: &'static str,
 
     pub model_not_ready: &'static str,
+    /// A prompt refused by the block list: nothing was paid.
+    pub prompt_refused: &'static str,
     pub choose_tag: &'static str,
     pub button_all_styles: &'static str,
     pub button_no_style: &'static str,

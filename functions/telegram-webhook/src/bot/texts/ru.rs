@@ -49,6 +49,7 @@ pub(super) static TEXTS: Texts = Texts {
     already_started: "Эта модель уже обучается или обучена.",
 
     model_not_ready: "Эта модель ещё не готова к генерации.",
+    prompt_refused: "🚫 Такие картинки мы не создаём, поэтому токены не списаны. Опишите другую сцену.",
     choose_tag: "🎨 Выберите категорию стилей:",
     button_all_styles: "Все стили",
     button_no_style: "Без стиля",

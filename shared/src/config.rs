@@ -84,12 +84,15 @@ pub const VARIABLES: &[&str] = &[
     "REPLICATE_API_TOKEN",
     "REPLICATE_API_URL",
     "REPLICATE_DESTINATION_MODEL",
+    "REPLICATE_HARDWARE_PRICES",
     "REPLICATE_MODEL_HARDWARE",
     "REPLICATE_TIMEOUT_SECONDS",
     "REPLICATE_TRAINER",
     "REPLICATE_TRAINER_VERSION",
+    "REPLICATE_TRAINING_HARDWARE",
     "REPLICATE_UPLOAD_TIMEOUT_SECONDS",
     "REPLICATE_WEBHOOK_SECRET",
+    "REVENUE_USD_RATES",
     "STORAGE_BUCKET",
     "STORAGE_DIR",
     "STORAGE_PUBLIC_URL",
@@ -241,6 +244,37 @@ impl ProductConfig {
     }
 }
 
+/// What Replicate's hardware costs us and what a unit of revenue is worth, in US dollars: the
+/// admins' costs and margins.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostConfig {
+    /// `REPLICATE_TRAINING_HARDWARE`: what the trainer runs on (its model page says; `gpu-h100`).
+    /// Generations run on the destination model's hardware (`REPLICATE_MODEL_HARDWARE`).
+    pub training_hardware: String,
+    /// `REPLICATE_HARDWARE_PRICES`: `hardware:usd_per_second` items, comma-separated (Replicate's
+    /// price list); both hardwares we use must be priced.
+    pub hardware_prices: Vec<(String, f64)>,
+    /// `REVENUE_USD_RATES`: `currency:usd_per_minor_unit` items (a star, a cent, a kopeck);
+    /// `PAYMENT_CURRENCY` must have one. Payments in a currency with none are left out of margins.
+    pub usd_rates: Vec<(String, f64)>,
+}
+
+/// Replicate's public prices per second (2025) of the hardware a FLUX LoRA trains and runs on.
+pub const DEFAULT_HARDWARE_PRICES: &str =
+    "gpu-t4:0.000225,gpu-l40s:0.000975,gpu-a100-large:0.0014,gpu-h100:0.001525";
+/// What Telegram pays a developer for a star, in US dollars.
+pub const DEFAULT_USD_RATES: &str = "XTR:0.013";
+
+impl CostConfig {
+    /// The price per second of `hardware`, if it has one.
+    pub fn price_per_second(&self, hardware: &str) -> Option<f64> {
+        self.hardware_prices
+            .iter()
+            .find(|(name, _)| name == hardware)
+            .map(|(_, price)| *price)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database: DatabaseConfig,
@@ -266,6 +300,7 @@ pub struct Config {
     pub photo_fetch: PhotoFetchConfig,
     pub storage: StorageConfig,
     pub product: ProductConfig,
+    pub costs: CostConfig,
     /// `JOB_STALE_SECONDS`: a training or generation with no news for this long is checked with Replicate.
     pub job_stale_seconds: Option<i64>,
     /// `INIT_DATA_MAX_AGE_SECONDS`: how old a Mini App's init data (its `auth_date`) may be for the
@@ -577,6 +612,37 @@ impl Config {
             ));
         }
 
+        let costs = CostConfig {
+            training_hardware: get("REPLICATE_TRAINING_HARDWARE")
+                .unwrap_or_else(|| "gpu-h100".to_owned()),
+            hardware_prices: parse_rates(
+                get("REPLICATE_HARDWARE_PRICES")
+                    .as_deref()
+                    .unwrap_or(DEFAULT_HARDWARE_PRICES),
+                "REPLICATE_HARDWARE_PRICES",
+            )?,
+            usd_rates: parse_rates(
+                get("REVENUE_USD_RATES")
+                    .as_deref()
+                    .unwrap_or(DEFAULT_USD_RATES),
+                "REVENUE_USD_RATES",
+            )?,
+        };
+        for hardware in [&costs.training_hardware, &training.hardware] {
+            if costs.price_per_second(hardware).is_none() {
+                return Err(ConfigError::new(
+                    "REPLICATE_HARDWARE_PRICES",
+                    format!("has no price for {hardware}, which our jobs run on"),
+                ));
+            }
+        }
+        if !costs.usd_rates.iter().any(|(c, _)| *c == product.currency) {
+            return Err(ConfigError::new(
+                "REVENUE_USD_RATES",
+                format!("has no rate for {}, the payment currency", product.currency),
+            ));
+        }
+
         Ok(Self {
             database,
             telegram,
@@ -592,6 +658,7 @@ impl Config {
             photo_fetch,
             storage,
             product,
+            costs,
             job_stale_seconds: get("JOB_STALE_SECONDS")
                 .map(|v| parse_or(Some(v), "JOB_STALE_SECONDS", 0i64))
                 .transpose()?,
@@ -712,6 +779,26 @@ fn parse_packs(list: &str, currency: &str) -> Result<Vec<TokenPack>, ConfigError
     Ok(packs)
 }
 
+/// `name:number` items, comma-separated, each number finite and not negative.
+fn parse_rates(list: &str, var: &'static str) -> Result<Vec<(String, f64)>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let (name, number) = item
+                .rsplit_once(':')
+                .ok_or_else(|| ConfigError::new(var, "items must be name:number"))?;
+            let number: f64 = number
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n: &f64| n.is_finite() && *n >= 0.0)
+                .ok_or_else(|| ConfigError::new(var, "each number must be 0 or more"))?;
+            Ok((name.trim().to_owned(), number))
+        })
+        .collect()
+}
+
 fn parse_bool(value: Option<String>, var: &'static str) -> Result<bool, ConfigError> {
     match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("0" | "false" | "no" | "off") => Ok(false),
@@ -794,6 +881,37 @@ mod tests {
         assert!(error.to_string().contains("32-256"), "{error}");
         let long = "a".repeat(MIN_WEBHOOK_SECRET_LEN);
         assert!(config(&[("TELEGRAM_WEBHOOK_SECRET", &long)]).is_ok());
+    }
+
+    #[test]
+    fn job_costs_need_a_price_for_our_hardware_and_a_rate_for_our_currency() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.costs.training_hardware, "gpu-h100");
+        assert_eq!(c.costs.price_per_second("gpu-h100"), Some(0.001525));
+        assert_eq!(
+            c.costs.price_per_second(&c.training.hardware),
+            Some(0.000975)
+        );
+        assert_eq!(c.costs.usd_rates, vec![("XTR".to_owned(), 0.013)]);
+        let c = config(&[
+            ("REPLICATE_MODEL_HARDWARE", "gpu-a40-large"),
+            (
+                "REPLICATE_HARDWARE_PRICES",
+                "gpu-h100:0.0015, gpu-a40-large:0.000725",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.costs.price_per_second("gpu-a40-large"), Some(0.000725));
+        let unpriced = config(&[("REPLICATE_MODEL_HARDWARE", "gpu-a40-large")]).unwrap_err();
+        assert_eq!(unpriced.var, "REPLICATE_HARDWARE_PRICES");
+        assert!(unpriced.to_string().contains("gpu-a40-large"), "{unpriced}");
+        for bad in ["gpu-h100", "gpu-h100:-1", "gpu-h100:x", "gpu-h100:inf"] {
+            let error = config(&[("REPLICATE_HARDWARE_PRICES", bad)]).unwrap_err();
+            assert_eq!(error.var, "REPLICATE_HARDWARE_PRICES", "{bad}");
+        }
+        let no_rate = config(&[("REVENUE_USD_RATES", "RUB:0.0001")]).unwrap_err();
+        assert_eq!(no_rate.var, "REVENUE_USD_RATES");
+        assert!(no_rate.to_string().contains("XTR"), "{no_rate}");
     }
 
     #[test]

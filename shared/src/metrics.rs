@@ -144,6 +144,16 @@ pub fn refund(job: Job, tokens: i64) {
     );
 }
 
+/// A finished job's cost was recorded: its `JobCostUsd`, and `DayMarginUsd`, today's (UTC) revenue
+/// less today's costs with it (negative: the day loses money).
+pub fn job_cost(cost_usd: f64, day_margin_usd: f64) {
+    emit(&Line::new().value("JobCostUsd", cost_usd, "None").value(
+        "DayMarginUsd",
+        day_margin_usd,
+        "None",
+    ));
+}
+
 /// A call to Replicate or Telegram failed: one `RemoteError` by remote and kind (and, in a second
 /// dimension set, by function).
 pub fn remote_error(remote: Remote, kind: ErrorKind) {

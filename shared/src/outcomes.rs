@@ -9,7 +9,9 @@
 use crate::dispatch;
 use crate::domain::progress::{self, Tracked};
 use crate::domain::status::{GenerationStatus, ReplicateStatus};
+use crate::metrics;
 use crate::replicate::Job;
+use crate::repo::costs::{self, CostKind, JobCost, UsdRates};
 use crate::repo::generations::{self, Generation};
 use crate::repo::models::{self, Model};
 use crate::services::Services;
@@ -103,10 +105,61 @@ pub async fn apply(
     subject: Subject,
     job: &Job,
 ) -> Result<Applied, OutcomeError> {
+    record_cost(services, &subject, job).await?;
     match subject {
         Subject::Training(model) => apply_training(services, model, job).await,
         Subject::Prediction(generation) => apply_prediction(services, generation, job).await,
     }
+}
+
+/// A finished job's run time is what Replicate bills us for: recorded once, at the price of the
+/// hardware it ran on, and today's margin with it goes out as a metric (its alarm fires on a day
+/// that loses money). Recorded before the status changes, so a failure here has the report
+/// delivered again, and the record is there whatever the transition does.
+async fn record_cost(
+    services: &Services,
+    subject: &Subject,
+    job: &Job,
+) -> Result<(), OutcomeError> {
+    let Some(seconds) = job.metrics.as_ref().and_then(|m| m.predict_time) else {
+        return Ok(());
+    };
+    if !job.status.is_final() {
+        return Ok(());
+    }
+    let config = &services.config;
+    let (kind, user_id, model_id, generation_id, hardware) = match subject {
+        Subject::Training(model) => (
+            CostKind::Training,
+            model.user_id,
+            Some(model.id),
+            None,
+            &config.costs.training_hardware,
+        ),
+        Subject::Prediction(generation) => (
+            CostKind::Generation,
+            generation.user_id,
+            generation.model_id,
+            Some(generation.id),
+            &config.training.hardware,
+        ),
+    };
+    let cost = JobCost {
+        replicate_id: &job.id,
+        user_id,
+        kind,
+        model_id,
+        generation_id,
+        hardware,
+        seconds: seconds.max(0.0),
+        // Configuration refuses to start with either hardware unpriced.
+        usd_per_second: config.costs.price_per_second(hardware).unwrap_or_default(),
+    };
+    let rates = UsdRates::new(&config.costs.usd_rates);
+    if let Some(margin) = costs::record(&**services.db().conn().await?, &cost, &rates).await? {
+        metrics::job_cost(cost.seconds * cost.usd_per_second, margin);
+    }
+    Ok(())
 }
 
 async fn apply_training(

@@ -33,6 +33,7 @@ macro_rules! from_row {
 
 pub mod admins;
 pub mod attempts;
+pub mod costs;
 pub mod deliveries;
 pub mod effects;
 pub mod erasure;

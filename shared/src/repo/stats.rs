@@ -1,9 +1,10 @@
 //! Admin statistics (the seed's get_global_statistics), in one round trip.
 
+use super::costs::{self, Period, UsdRates};
 use super::payments::{self, Revenue};
 use super::{DbError, GenericClient};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GlobalStats {
     pub users_total: i64,
     pub users_today: i64,
@@ -14,6 +15,8 @@ pub struct GlobalStats {
     pub models_by_status: Vec<StatusCount>,
     pub generations_today: i64,
     pub revenue: Vec<Revenue>,
+    /// Revenue against Replicate's costs: today, 7 and 30 days, all time.
+    pub economics: Vec<Period>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,9 +25,12 @@ pub struct StatusCount {
     pub count: i64,
 }
 
-pub async fn global_statistics(db: &impl GenericClient) -> Result<GlobalStats, DbError> {
-    let row = db
-        .query_typed_one(
+pub async fn global_statistics(
+    db: &impl GenericClient,
+    rates: &UsdRates,
+) -> Result<GlobalStats, DbError> {
+    // The three statements go out together: one round trip.
+    let counts = db.query_typed_one(
             "SELECT
                 (SELECT count(*) FROM users) AS users_total,
                 (SELECT count(*) FROM users WHERE created_at >= date_trunc('day', now())) AS users_today,
@@ -36,8 +42,10 @@ pub async fn global_statistics(db: &impl GenericClient) -> Result<GlobalStats, D
                 (SELECT COALESCE(json_agg(json_build_object('status', status, 'count', n) ORDER BY status), '[]')
                    FROM (SELECT status, count(*) AS n FROM models GROUP BY status) s) AS models_by_status",
             &[],
-        )
-        .await?;
+        );
+    let counts = async { Ok::<_, DbError>(counts.await?) };
+    let (row, revenue, economics) =
+        tokio::try_join!(counts, payments::revenue(db), costs::periods(db, rates))?;
     let models_by_status: serde_json::Value = row.get("models_by_status");
     let models_by_status = models_by_status
         .as_array()
@@ -57,7 +65,8 @@ pub async fn global_statistics(db: &impl GenericClient) -> Result<GlobalStats, D
         tokens_spent: row.get("tokens_spent"),
         models_by_status,
         generations_today: row.get("generations_today"),
-        revenue: payments::revenue(db).await?,
+        revenue,
+        economics,
     })
 }
 

@@ -383,12 +383,23 @@ async fn payments_and_referrals_record_once() {
     );
     let stats = referrals::statistics(&**conn, 1).await.unwrap();
     assert_eq!((stats.joined, stats.paid, stats.bonus_tokens), (1, 1, 10));
-    let stats = shared::repo::stats::global_statistics(&**conn)
+    // Revenue in US dollars at the configured rates; a currency without one is left out.
+    let rates = shared::repo::costs::UsdRates::new(&[("XTR".to_owned(), 0.5)]);
+    let stats = shared::repo::stats::global_statistics(&**conn, &rates)
         .await
         .unwrap();
     assert_eq!(stats.users_total, 2);
     assert_eq!(stats.paying_users, 1);
     assert_eq!(stats.revenue[0].amount, 100);
+    let today = &stats.economics[0];
+    assert_eq!(today.days, Some(1));
+    assert_eq!(today.economics.revenue_usd, 50.0);
+    assert_eq!(today.economics.cost_usd, 0.0);
+    let unpriced = shared::repo::costs::UsdRates::new(&[]);
+    let stats = shared::repo::stats::global_statistics(&**conn, &unpriced)
+        .await
+        .unwrap();
+    assert_eq!(stats.economics[3].economics.revenue_usd, 0.0);
 }
 
 #[tokio::test]

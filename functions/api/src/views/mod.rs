@@ -33,6 +33,7 @@ macro_rules! from_variants {
 }
 
 pub mod admins;
+pub mod costs;
 pub mod generations;
 pub mod images;
 pub mod meta;

@@ -17,6 +17,8 @@ pub struct GlobalStats {
     pub models_by_status: Vec<StatusCount>,
     pub generations_today: i64,
     pub revenue: Vec<Revenue>,
+    /// Revenue against Replicate's costs: today, 7 and 30 days, all time (`days` null).
+    pub economics: Vec<super::costs::Period>,
 }
 
 impl From<stats::GlobalStats> for GlobalStats {
@@ -31,6 +33,7 @@ impl From<stats::GlobalStats> for GlobalStats {
             models_by_status: super::from_rows(s.models_by_status),
             generations_today: s.generations_today,
             revenue: super::from_rows(s.revenue),
+            economics: super::from_rows(s.economics),
         }
     }
 }

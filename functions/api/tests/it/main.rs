@@ -2,6 +2,7 @@
 
 mod app;
 mod auth;
+mod costs;
 mod docs;
 mod errors;
 mod fuzz;

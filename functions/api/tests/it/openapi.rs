@@ -31,6 +31,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/payments"),
     ("get", "/api/referrals"),
     ("get", "/api/admin/stats"),
+    ("get", "/api/admin/costs"),
+    ("get", "/api/admin/users/{id}/costs"),
     ("get", "/api/admin/users"),
     ("post", "/api/admin/users/{id}/block"),
     ("post", "/api/admin/users/{id}/unblock"),

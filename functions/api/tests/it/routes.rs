@@ -40,6 +40,8 @@ fn unauthenticated_routes() -> Vec<(Method, &'static str)> {
         (Method::GET, "/api/payments"),
         (Method::GET, "/api/referrals"),
         (Method::GET, "/api/admin/stats"),
+        (Method::GET, "/api/admin/costs"),
+        (Method::GET, "/api/admin/users/101/costs"),
         (Method::GET, "/api/admin/users"),
         (Method::POST, "/api/admin/users/101/block"),
         (Method::POST, "/api/admin/users/101/unblock"),

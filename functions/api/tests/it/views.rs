@@ -198,6 +198,21 @@ pub struct PaymentView {
 pub struct Stats {
     pub users_total: i64,
     pub revenue: Vec<Revenue>,
+    pub economics: Vec<Economics>,
+}
+
+/// Revenue against Replicate's costs: in `GET /api/admin/stats` (with `days`), `GET /api/admin/costs`
+/// (with `day`) and `GET /api/admin/users/{id}/costs`.
+#[derive(Debug, Deserialize, PartialEq)]
+pub struct Economics {
+    #[serde(default)]
+    pub days: Option<i32>,
+    #[serde(default)]
+    pub day: Option<chrono::NaiveDate>,
+    pub revenue_usd: f64,
+    pub cost_usd: f64,
+    pub margin_usd: f64,
+    pub jobs: i64,
 }
 
 #[derive(Debug, Deserialize)]

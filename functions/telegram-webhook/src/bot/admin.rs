@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use shared::domain::callbacks::Callback;
+use shared::repo::costs::{self, UsdRates};
 use shared::repo::promos::Terms;
 use shared::repo::styles::{self, NewStyle, StyleUpdate};
 use shared::repo::{admins, events, feedback, models, payments, promos, stats, users, Page};
@@ -28,7 +29,8 @@ pub async fn command(
     match command {
         Command::AdminStats => {
             let conn = db.conn().await?;
-            let stats = stats::global_statistics(&**conn).await?;
+            let rates = UsdRates::new(&ctx.config().costs.usd_rates);
+            let stats = stats::global_statistics(&**conn, &rates).await?;
             let funnels = events::funnels(&**conn).await?;
             let ratings = feedback::by_style(&**conn).await?;
             let low = feedback::recent_low(&**conn, 5).await?;
@@ -236,7 +238,13 @@ async fn find_user(ctx: &Ctx<'_>, query: &str) -> Result<Option<users::User>, Bo
 async fn show_user(ctx: &Ctx<'_>, user: users::User) -> Result<(), BotError> {
     let t = ctx.t();
     let db = ctx.services().db();
-    let paid = payments::list_for_user(&**db.conn().await?, user.id, Page::first(5)).await?;
+    let rates = UsdRates::new(&ctx.config().costs.usd_rates);
+    let conn = db.conn().await?;
+    let (paid, economics) = tokio::try_join!(
+        payments::list_for_user(&**conn, user.id, Page::first(5)),
+        costs::for_user(&**conn, user.id, &rates),
+    )?;
+    drop(conn);
     let markup = keyboards::inline(vec![
         vec![(
             if user.is_blocked {
@@ -267,7 +275,7 @@ async fn show_user(ctx: &Ctx<'_>, user: users::User) -> Result<(), BotError> {
             ),
         ],
     ]);
-    ctx.finish_with(t.admin_user(&user, &paid), Some(markup.into()))
+    ctx.finish_with(t.admin_user(&user, &paid, &economics), Some(markup.into()))
 }
 
 async fn show_admins(ctx: &Ctx<'_>) -> Result<(), BotError> {

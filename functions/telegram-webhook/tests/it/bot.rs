@@ -549,6 +549,61 @@ async fn admins_see_stats_manage_users_tokens_and_styles() {
 }
 
 #[tokio::test]
+async fn admins_see_what_each_period_and_each_user_cost_against_what_they_paid() {
+    let app = App::spawn().await;
+    let admin = TgUser::new(ADMIN_ID, "Boss");
+    app.started(1, TgUser::new(1, "Ann")).await;
+    // Ann paid 150 stars ($1.95 at the default rate); one of her jobs ran 100 s at $0.01 a second.
+    fixtures::small_pack_paid(app.env.db(), 1, "ch_1").await;
+    let cost = shared::repo::costs::JobCost {
+        replicate_id: "pr_1",
+        user_id: 1,
+        kind: shared::repo::costs::CostKind::Generation,
+        model_id: None,
+        generation_id: None,
+        hardware: "gpu-l40s",
+        seconds: 100.0,
+        usd_per_second: 0.01,
+    };
+    let rates = shared::repo::costs::UsdRates::new(&app.env.config().costs.usd_rates);
+    shared::repo::costs::record(&**app.env.db().conn().await.unwrap(), &cost, &rates)
+        .await
+        .unwrap();
+
+    let stats = app.says(2, &admin, "/admin_stats").await;
+    assert!(
+        stats.contains("Revenue against Replicate's costs (USD)"),
+        "{stats}"
+    );
+    for period in ["today", "7 days", "30 days", "all time"] {
+        let line = format!("{period}: revenue $1.95 − cost $1.00 = margin $0.95 (1 job)");
+        assert!(stats.contains(&line), "{line} in {stats}");
+    }
+    let card = app.says(3, &admin, "/admin_users 1").await;
+    assert!(
+        card.contains("revenue $1.95 − cost $1.00 = margin $0.95 (1 job)"),
+        "{card}"
+    );
+    // Someone who costs more than they paid shows a negative margin.
+    let free_rider = shared::repo::costs::JobCost {
+        replicate_id: "pr_2",
+        user_id: ADMIN_ID,
+        seconds: 50.0,
+        ..cost
+    };
+    shared::repo::costs::record(&**app.env.db().conn().await.unwrap(), &free_rider, &rates)
+        .await
+        .unwrap();
+    let card = app
+        .says(4, &admin, &format!("/admin_users {ADMIN_ID}"))
+        .await;
+    assert!(
+        card.contains("revenue $0.00 − cost $0.50 = margin −$0.50 (1 job)"),
+        "{card}"
+    );
+}
+
+#[tokio::test]
 async fn telegram_rate_limits_are_waited_out_and_blocked_users_are_marked() {
     let app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");

@@ -1,18 +1,23 @@
-//! `GET /api/admin/stats` (users, payments and revenue, models, generations) and
+//! `GET /api/admin/stats` (users, payments and revenue, models, generations, margins),
+//! `GET /api/admin/costs` (revenue against Replicate's costs, day by day) and
 //! `GET /api/admin/insights` (the journey funnel and what users think of the photos).
 
 use std::sync::Arc;
 
 use axum::extract::State as AxumState;
 use axum::Json;
+use serde::Deserialize;
+use shared::repo::costs::{self, UsdRates};
 use shared::repo::{events, feedback, stats};
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::AdminUser;
-use crate::error::ApiResult;
-use crate::responses::AdminErrors;
+use crate::error::{ApiResult, Error, Query};
+use crate::responses::{AdminErrors, Invalid};
 use crate::views;
+use crate::views::costs::Day;
 use crate::views::stats::{GlobalStats, Insights};
 use crate::State;
 
@@ -20,6 +25,7 @@ pub fn router() -> OpenApiRouter<Arc<State>> {
     OpenApiRouter::new()
         .routes(routes!(stats))
         .routes(routes!(insights))
+        .routes(routes!(daily_costs))
 }
 
 /// Statistics over everything: users, payments and revenue, models, generations.
@@ -29,8 +35,35 @@ async fn stats(
     AxumState(state): AxumState<Arc<State>>,
     _admin: AdminUser,
 ) -> ApiResult<Json<GlobalStats>> {
-    let global = stats::global_statistics(&**state.conn().await?).await?;
+    let rates = UsdRates::new(&state.services.config.costs.usd_rates);
+    let global = stats::global_statistics(&**state.conn().await?, &rates).await?;
     Ok(Json(global.into()))
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DaysParams {
+    /// How many days, today the last (1-365, 30 by default).
+    #[param(minimum = 1, maximum = 365)]
+    pub days: Option<i32>,
+}
+
+/// Revenue against Replicate's costs and the margin, for each of the last days (UTC), oldest first.
+#[utoipa::path(get, path = "/api/admin/costs", tag = "admin", security(("tma" = [])),
+    params(DaysParams),
+    responses((status = 200, description = "One entry a day", body = Vec<Day>), AdminErrors, Invalid))]
+async fn daily_costs(
+    AxumState(state): AxumState<Arc<State>>,
+    _admin: AdminUser,
+    Query(params): Query<DaysParams>,
+) -> ApiResult<Json<Vec<Day>>> {
+    let days = params.days.unwrap_or(30);
+    if !(1..=365).contains(&days) {
+        return Err(Error::invalid("days", "must be 1 to 365"));
+    }
+    let rates = UsdRates::new(&state.services.config.costs.usd_rates);
+    let daily = costs::daily(&**state.conn().await?, days, &rates).await?;
+    Ok(Json(views::from_rows(daily)))
 }
 
 /// The journey funnel and what users think of the photos.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::State as AxumState;
 use axum::Json as JsonResponse;
 use serde::Deserialize;
+use shared::repo::costs::{self, UsdRates};
 use shared::repo::users;
 use shared::usecases;
 use utoipa::{IntoParams, ToSchema};
@@ -16,6 +17,7 @@ use crate::error::{check_text, ApiResult, Error, Json, Path, Query};
 use crate::pagination::{PageParams, Paginated};
 use crate::responses::{AdminErrors, Conflict, Insufficient, Invalid, JsonBody, NotFound};
 use crate::views;
+use crate::views::costs::Economics;
 use crate::views::users::{Profile, TokenBalance};
 use crate::State;
 
@@ -25,6 +27,7 @@ pub fn router() -> OpenApiRouter<Arc<State>> {
         .routes(routes!(block_user))
         .routes(routes!(unblock_user))
         .routes(routes!(adjust_tokens))
+        .routes(routes!(user_costs))
 }
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
@@ -108,6 +111,25 @@ async fn block_user(
     set_blocked(&state, &admin, id, true)
         .await
         .map(JsonResponse)
+}
+
+/// What a user paid us against what their Replicate jobs cost, over all time.
+#[utoipa::path(get, path = "/api/admin/users/{id}/costs", tag = "admin", security(("tma" = [])),
+    params(("id" = i64, Path, description = "The user's Telegram id")),
+    responses((status = 200, description = "The user's revenue, cost and margin", body = Economics), AdminErrors, NotFound))]
+async fn user_costs(
+    AxumState(state): AxumState<Arc<State>>,
+    _admin: AdminUser,
+    Path(id): Path<i64>,
+) -> ApiResult<JsonResponse<Economics>> {
+    let rates = UsdRates::new(&state.services.config.costs.usd_rates);
+    let conn = state.conn().await?;
+    let (user, economics) = tokio::try_join!(
+        users::get(&**conn, id),
+        costs::for_user(&**conn, id, &rates)
+    )?;
+    user.ok_or(Error::not_found("user"))?;
+    Ok(JsonResponse(economics.into()))
 }
 
 /// Unblocks a user.

@@ -183,6 +183,11 @@ pub(super) static TEXTS: Texts = Texts {
         spent: "spent",
         models: "Models",
         generations_today: "Generations today",
+        economics: "Revenue against Replicate's costs (USD)",
+        all_time: "all time",
+        cost: "cost",
+        margin: "margin",
+        jobs: "job|jobs",
 
         funnel: "Funnel",
         funnel_steps: "(started → trained → generated → paid)",

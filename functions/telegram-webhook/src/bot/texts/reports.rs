@@ -2,6 +2,7 @@
 //! audit log, promo codes): each laid out once, here, with each language's [`Labels`].
 
 use shared::repo::admins::{ActionEntry, AdminEntry};
+use shared::repo::costs::{Economics, Period};
 use shared::repo::events::Funnel;
 use shared::repo::feedback::{LowRating, StyleRating};
 use shared::repo::models::Model;
@@ -25,6 +26,13 @@ pub(super) struct Labels {
     pub spent: &'static str,
     pub models: &'static str,
     pub generations_today: &'static str,
+    /// Revenue against Replicate's costs, in US dollars.
+    pub economics: &'static str,
+    pub all_time: &'static str,
+    pub cost: &'static str,
+    pub margin: &'static str,
+    /// After a count of Replicate jobs.
+    pub jobs: &'static str,
 
     pub funnel: &'static str,
     pub funnel_steps: &'static str,
@@ -83,6 +91,17 @@ fn lines<T>(items: &[T], line: impl FnMut(&T) -> String) -> String {
     }
 }
 
+/// US dollars, to the cent (a cost under a cent shows as such rather than as nothing).
+fn usd(amount: f64) -> String {
+    let sign = if amount < 0.0 { "−" } else { "" };
+    let amount = amount.abs();
+    if amount > 0.0 && amount < 0.005 {
+        format!("{sign}<$0.01")
+    } else {
+        format!("{sign}${amount:.2}")
+    }
+}
+
 /// The items on one line, or a dash for none.
 fn inline<T>(items: &[T], item: impl FnMut(&T) -> String) -> String {
     if items.is_empty() {
@@ -107,10 +126,42 @@ impl Texts {
         )
     }
 
-    pub fn admin_stats(&self, s: &GlobalStats) -> String {
+    /// Revenue, cost and margin, with the jobs counted.
+    fn economics(&self, e: &Economics) -> String {
         let l = &self.reports;
         format!(
-            "📊 <b>{}</b>\n{}: {} ({} {}, {} {})\n{}: {}\n{}: {}\n{}: {}, {}: {}\n{}: {}\n{}: {}",
+            "{} {} − {} {} = {} {} ({} {})",
+            l.revenue.to_lowercase(),
+            usd(e.revenue_usd),
+            l.cost,
+            usd(e.cost_usd),
+            l.margin,
+            usd(e.margin_usd()),
+            e.jobs,
+            Lang::plural(e.jobs, l.jobs)
+        )
+    }
+
+    fn period(&self, days: Option<i32>) -> String {
+        let l = &self.reports;
+        match days {
+            None => l.all_time.to_owned(),
+            Some(1) => l.today.to_owned(),
+            Some(days) => self.funnel_days(days),
+        }
+    }
+
+    pub fn admin_stats(&self, s: &GlobalStats) -> String {
+        let l = &self.reports;
+        let economics = lines(&s.economics, |p: &Period| {
+            format!(
+                "  {}: {}",
+                self.period(p.days),
+                self.economics(&p.economics)
+            )
+        });
+        format!(
+            "📊 <b>{}</b>\n{}: {} ({} {}, {} {})\n{}: {}\n{}: {}\n{}: {}, {}: {}\n{}: {}\n{}: {}\n\n💵 <b>{}</b>\n{economics}",
             l.statistics,
             l.users,
             s.users_total,
@@ -132,7 +183,8 @@ impl Texts {
                 m.status, m.count
             )),
             l.generations_today,
-            s.generations_today
+            s.generations_today,
+            l.economics,
         )
     }
 
@@ -147,11 +199,7 @@ impl Texts {
         let funnel: Vec<String> = funnels
             .iter()
             .map(|f| {
-                let period = if f.days == 1 {
-                    l.today.to_owned()
-                } else {
-                    self.funnel_days(f.days)
-                };
+                let period = self.period(Some(f.days));
                 format!(
                     "  {period}: {} → {} → {} → {}",
                     f.started, f.trained, f.generated, f.paid
@@ -189,7 +237,7 @@ impl Texts {
         )
     }
 
-    pub fn admin_user(&self, u: &User, payments: &[Payment]) -> String {
+    pub fn admin_user(&self, u: &User, payments: &[Payment], economics: &Economics) -> String {
         let l = &self.reports;
         let paid = lines(payments, |p| {
             format!(
@@ -201,7 +249,7 @@ impl Texts {
             )
         });
         format!(
-            "👤 <b>{}</b> (id {})\n{}: {}\n{}\n{}: {}, {}: {}\n{}: {}\n{}:\n{paid}",
+            "👤 <b>{}</b> (id {})\n{}: {}\n{}\n{}: {}, {}: {}\n{}: {}\n💵 {}\n{}:\n{paid}",
             html(&u.display_name()),
             u.id,
             l.language,
@@ -213,6 +261,7 @@ impl Texts {
             u.tokens_spent,
             l.blocked,
             if u.is_blocked { l.yes } else { l.no },
+            self.economics(economics),
             l.payments,
         )
     }

@@ -185,6 +185,11 @@ pub(super) static TEXTS: Texts = Texts {
         spent: "потрачено",
         models: "Модели",
         generations_today: "Генераций сегодня",
+        economics: "Выручка против затрат на Replicate (USD)",
+        all_time: "за всё время",
+        cost: "затраты",
+        margin: "маржа",
+        jobs: "задача|задачи|задач",
 
         funnel: "Воронка",
         funnel_steps: "(старт → модель → фото → оплата)",

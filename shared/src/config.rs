@@ -92,6 +92,7 @@ pub const VARIABLES: &[&str] = &[
     "REPLICATE_TRAINING_HARDWARE",
     "REPLICATE_UPLOAD_TIMEOUT_SECONDS",
     "REPLICATE_WEBHOOK_SECRET",
+    "RETRAINING_COST_TOKENS",
     "REVENUE_USD_RATES",
     "STORAGE_BUCKET",
     "STORAGE_DIR",
@@ -223,6 +224,8 @@ pub const MIN_WEBHOOK_SECRET_LEN: usize = 32;
 pub struct ProductConfig {
     /// Tokens a training costs (`TRAINING_COST_TOKENS`).
     pub training_cost: i64,
+    /// Tokens retraining a ready model with more photos costs (`RETRAINING_COST_TOKENS`).
+    pub retraining_cost: i64,
     /// Tokens one generated image costs (`GENERATION_COST_TOKENS`).
     pub generation_cost: i64,
     /// Tokens a referrer earns on their invitee's first payment (`REFERRAL_BONUS_TOKENS`).
@@ -585,6 +588,7 @@ impl Config {
         )?;
         let product = ProductConfig {
             training_cost: positive(get("TRAINING_COST_TOKENS"), "TRAINING_COST_TOKENS", 100)?,
+            retraining_cost: positive(get("RETRAINING_COST_TOKENS"), "RETRAINING_COST_TOKENS", 80)?,
             generation_cost: positive(get("GENERATION_COST_TOKENS"), "GENERATION_COST_TOKENS", 5)?,
             referral_bonus: parse_or(get("REFERRAL_BONUS_TOKENS"), "REFERRAL_BONUS_TOKENS", 30i64)?
                 .max(0),

@@ -92,6 +92,19 @@ pub async fn model_ready(
         .await?;
     end_progress(&*tx, &mut written, Tracked::Training { model_id: model.id }).await?;
     clean_up_training(&*tx, &mut written, &model).await?;
+    if let Some(old) = model.retrain_of {
+        // The retraining replaces its model: the old version goes at Replicate (once, whoever
+        // else asks for it too).
+        if let Some(Some(version)) = models::retire(&*tx, old, model.id).await? {
+            written
+                .write(
+                    &*tx,
+                    &format!("delete-version:{version}"),
+                    &Effect::DeleteReplicateVersion { version },
+                )
+                .await?;
+        }
+    }
     tx.commit().await?;
     metrics::training(metrics::Training::Succeeded);
     Ok(Some(written))

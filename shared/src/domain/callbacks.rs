@@ -33,6 +33,8 @@ pub enum Callback {
     AdminStyle { style_id: i64, active: bool },
     /// The owner agrees (or no longer agrees) to have their model offered to everyone.
     Share { model_id: i64, consent: bool },
+    /// Retrain a ready model with more photos (a new version replaces it once ready).
+    Retrain { model_id: i64 },
     /// `/delete_me`: delete the account's data (`confirm`), or leave it (cancel).
     EraseMe { confirm: bool },
     /// `/language`: speak this language from now on.
@@ -67,6 +69,7 @@ impl Callback {
             Callback::Share { model_id, consent } => {
                 format!("sh:{model_id}:{}", u8::from(*consent))
             }
+            Callback::Retrain { model_id } => format!("rt:{model_id}"),
             Callback::EraseMe { confirm } => format!("em:{}", u8::from(*confirm)),
             Callback::Language { lang } => format!("lang:{}", lang.code()),
         }
@@ -101,6 +104,7 @@ impl Callback {
                 images: a?.parse().ok()?,
             },
             ("t", None) => Callback::StartTraining { model_id: int(a)? },
+            ("rt", None) => Callback::Retrain { model_id: int(a)? },
             ("em", None) => Callback::EraseMe { confirm: flag(a)? },
             ("lang", None) => Callback::Language {
                 lang: Lang::parse(a?)?,
@@ -154,6 +158,9 @@ mod tests {
             Callback::Draft {
                 model_id: 9_007_199_254_740_991,
                 resume: true,
+            },
+            Callback::Retrain {
+                model_id: 9_007_199_254_740_991,
             },
             Callback::Share {
                 model_id: 9_007_199_254_740_991,

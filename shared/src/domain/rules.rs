@@ -69,6 +69,14 @@ pub fn validate_image_count(images: i32) -> Result<i32, RuleError> {
     }
 }
 
+/// Photos added to the `carried` ones a retraining starts with: at least one, and 10-20 in all.
+pub fn validate_added_photos(carried: i64, added: i64) -> Result<(), RuleError> {
+    if added < 1 {
+        return Err(RuleError::PhotoCount(carried));
+    }
+    validate_photo_count(carried + added)
+}
+
 pub fn validate_photo_count(count: i64) -> Result<(), RuleError> {
     if (MIN_PHOTOS..=MAX_PHOTOS).contains(&count) {
         Ok(())
@@ -154,6 +162,14 @@ pub fn sniff_image(bytes: &[u8]) -> Option<ImageKind> {
 
 pub fn training_cost(product: &ProductConfig) -> i64 {
     product.training_cost
+}
+
+/// What training a draft costs: a retraining of a ready model (`retrain_of`) its own price.
+pub fn draft_cost(product: &ProductConfig, retrain_of: Option<i64>) -> i64 {
+    match retrain_of {
+        Some(_) => product.retraining_cost,
+        None => product.training_cost,
+    }
 }
 
 pub fn generation_cost(product: &ProductConfig, images: i32) -> i64 {

@@ -36,6 +36,8 @@ pub struct Model {
     pub training_seconds: Option<f64>,
     /// When its owner agreed to have it offered to everyone (`None`: they have not, or withdrew).
     pub shared_consent_at: Option<DateTime<Utc>>,
+    /// The ready model this one retrains with more photos (and replaces once ready).
+    pub retrain_of: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub queued_at: Option<DateTime<Utc>>,
@@ -46,7 +48,7 @@ pub struct Model {
 const COLUMNS: &str = "m.id, m.user_id, m.name, m.trigger_word, m.status, m.cost_tokens, m.replicate_training_id, \
      m.replicate_model, m.version, m.weights_url, m.error, m.status_message_id, m.created_at, m.updated_at, \
      m.queued_at, m.training_started_at, m.finished_at, m.model_type, m.preview_file_id, m.preview_url, \
-     m.preview_key, m.keep_photos, m.training_seconds, m.shared_consent_at, \
+     m.preview_key, m.keep_photos, m.training_seconds, m.shared_consent_at, m.retrain_of, \
      (SELECT count(*) FROM training_photos p WHERE p.model_id = m.id) AS photo_count";
 
 from_row!(Model, table "models m", columns COLUMNS, |row| {
@@ -56,7 +58,7 @@ from_row!(Model, table "models m", columns COLUMNS, |row| {
     cost_tokens, replicate_training_id, replicate_model, version, weights_url, error,
     status_message_id, photo_count, model_type, preview_file_id, preview_url, preview_key, keep_photos,
     training_seconds,
-    shared_consent_at, created_at, updated_at, queued_at, training_started_at, finished_at,
+    shared_consent_at, retrain_of, created_at, updated_at, queued_at, training_started_at, finished_at,
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +102,90 @@ pub async fn create_draft(
         db,
         &sql,
         &[int8(&user_id), text(&name), text(&trigger_word)],
+    )
+    .await
+}
+
+/// A training photo (`p`) that can still be fetched: on Telegram, at its URL, or in our bucket.
+const FETCHABLE: &str =
+    "(p.telegram_file_id IS NOT NULL OR p.source_url IS NOT NULL OR p.storage_key IS NOT NULL)";
+
+/// A draft retraining `old` (a ready model): the same name and trigger word (prompts and styles
+/// made for it keep working), carrying the old model's photos that can still be fetched. Call with
+/// `old`'s row locked, after [`open_retrain`] found none.
+pub async fn create_retrain(db: &impl GenericClient, old: &Model) -> Result<Model, DbError> {
+    let sql = format!(
+        "WITH m AS (
+            INSERT INTO models (user_id, name, trigger_word, retrain_of, keep_photos)
+            VALUES ($1, $2, $3, $4, $5)
+            RETURNING *
+         ),
+         carried AS (
+            INSERT INTO training_photos
+                (model_id, file_unique_id, telegram_file_id, source_url, file_size, mime_type, storage_key)
+            SELECT m.id, p.file_unique_id, p.telegram_file_id, p.source_url, p.file_size, p.mime_type,
+                   p.storage_key
+            FROM m, training_photos p
+            WHERE p.model_id = $4 AND {FETCHABLE}
+            RETURNING 1
+         )
+         SELECT {COLUMNS}, (SELECT count(*) FROM carried) AS carried FROM m"
+    );
+    let row = db
+        .query_typed_one(
+            &sql,
+            &[
+                int8(&old.user_id),
+                text(&old.name),
+                text(&old.trigger_word),
+                int8(&old.id),
+                boolean(&old.keep_photos),
+            ],
+        )
+        .await?;
+    let mut model = <Model as super::FromRow>::from_row(&row);
+    // The count in COLUMNS sees the statement's snapshot, before the carried photos.
+    model.photo_count = row.get("carried");
+    Ok(model)
+}
+
+/// How many of `model_id`'s photos a retraining of it would carry (those that can still be fetched).
+pub async fn carried_photo_count(db: &impl GenericClient, model_id: i64) -> Result<i64, DbError> {
+    let sql =
+        format!("SELECT count(*) FROM training_photos p WHERE p.model_id = $1 AND {FETCHABLE}");
+    super::fetch_value(db, &sql, &[int8(&model_id)]).await
+}
+
+/// The retraining of `model_id` not yet settled (a draft, queued or training), if any.
+pub async fn open_retrain(
+    db: &impl GenericClient,
+    model_id: i64,
+) -> Result<Option<Model>, DbError> {
+    find(
+        db,
+        "m.retrain_of = $1 AND m.status IN ('draft', 'queued', 'training')",
+        &[int8(&model_id)],
+    )
+    .await
+}
+
+/// Retires a model its retraining replaced: `canceled`, without its version or weights (deleted at
+/// Replicate through the effect log), no longer offered to anyone. Returns the version it had, when
+/// it was still ready.
+pub async fn retire(
+    db: &impl GenericClient,
+    model_id: i64,
+    replaced_by: i64,
+) -> Result<Option<Option<String>>, DbError> {
+    let error = format!("replaced by model #{replaced_by}, retrained with more photos");
+    super::fetch_value_opt(
+        db,
+        "UPDATE models m SET status = 'canceled', error = $2, version = NULL, weights_url = NULL,
+                model_type = 'user', shared_consent_at = NULL, updated_at = now(), finished_at = now()
+         FROM (SELECT id, version FROM models WHERE id = $1 AND status = 'ready' FOR UPDATE) old
+         WHERE m.id = old.id
+         RETURNING old.version",
+        &[int8(&model_id), text(&error)],
     )
     .await
 }

@@ -29,6 +29,32 @@ pub async fn start_draft(db: &Db, user_id: i64, name: &str) -> Result<Model, Ser
     .await?)
 }
 
+/// Starts retraining the user's ready model with more photos: a draft carrying the photos it was
+/// trained on that can still be fetched, paid at the retraining price when submitted. The old
+/// model stays usable until the new one is ready, and is then retired. A retraining already open
+/// for it (a double tap, another device) is returned instead: a draft to add photos to, or one
+/// queued or training already. Says whether the draft was started now.
+pub async fn start_retrain(
+    db: &Db,
+    user_id: i64,
+    model_id: i64,
+) -> Result<(Model, bool), ServiceError> {
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    let old = lock_own_model(&*tx, user_id, model_id).await?;
+    if old.status != ModelStatus::Ready || old.version.is_none() {
+        return Err(ServiceError::Conflict(
+            "only a ready model can be retrained".into(),
+        ));
+    }
+    let retrain = match models::open_retrain(&*tx, old.id).await? {
+        Some(open) => (open, false),
+        None => (models::create_retrain(&*tx, &old).await?, true),
+    };
+    tx.commit().await?;
+    Ok(retrain)
+}
+
 /// Drops the user's draft (another user's is not found; one already paid for is not a draft).
 pub async fn drop_draft(db: &Db, user_id: i64, model_id: i64) -> Result<(), ServiceError> {
     let conn = db.conn().await?;
@@ -106,7 +132,7 @@ pub async fn submit(
         )));
     }
     rules::validate_photo_count(model.photo_count)?;
-    let cost = rules::training_cost(&services.config.product);
+    let cost = rules::draft_cost(&services.config.product, model.retrain_of);
     let reference = format!("model:{}", model.id);
     ledger::apply(
         &*tx,

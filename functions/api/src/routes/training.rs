@@ -14,6 +14,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use shared::db::DbError;
 use shared::domain::rules::{self, ImageKind, RuleError};
+use shared::domain::status::ModelStatus;
 use shared::fetch::is_forbidden;
 use shared::repo::models::{self, NewPhoto};
 use shared::repo::uploads;
@@ -28,14 +29,16 @@ use crate::auth::AuthUser;
 use crate::error::{self, check_text, ApiResult, Error};
 use crate::idempotency::IdempotencyKey;
 use crate::responses::{
-    AuthErrors, Conflict, Insufficient, Invalid, JsonBody, RateLimited, Upstream,
+    AuthErrors, Conflict, Insufficient, Invalid, JsonBody, NotFound, RateLimited, Upstream,
 };
 use crate::views::images::Images;
 use crate::views::models::Model;
 use crate::State;
 
 pub fn router() -> OpenApiRouter<Arc<State>> {
-    OpenApiRouter::new().routes(routes!(train))
+    OpenApiRouter::new()
+        .routes(routes!(train))
+        .routes(routes!(retrain))
 }
 
 /// A training request as JSON: `upload_ids` (photos uploaded through `POST /api/uploads`), or
@@ -59,6 +62,47 @@ pub struct TrainRequest {
     /// from our bucket when the training ends.
     #[serde(default)]
     pub keep_photos: bool,
+}
+
+/// A retraining request: the photos to add to those the model was trained on (`upload_ids` or
+/// `photo_urls`, exactly one of the two; 10-20 photos in all).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct RetrainRequest {
+    /// 1-20 upload ids from `POST /api/uploads`, each photo `PUT` to its URL already.
+    #[serde(default)]
+    #[schema(min_items = 1, max_items = 20)]
+    pub upload_ids: Option<Vec<String>>,
+    /// Or 1-20 https URLs of photos on public hosts (as in `TrainRequest.photo_urls`).
+    #[serde(default)]
+    #[schema(min_items = 1, max_items = 20)]
+    pub photo_urls: Option<Vec<String>>,
+    /// Keep the photos after the training; by default as the model being retrained does.
+    #[serde(default)]
+    pub keep_photos: Option<bool>,
+}
+
+/// How many photos a request must give: a training's 10-20, or what a retraining adds to those it
+/// carries over.
+#[derive(Debug, Clone, Copy)]
+enum Wanted {
+    Training,
+    Adding { carried: i64 },
+}
+
+impl Wanted {
+    fn check(self, given: usize) -> Result<(), RuleError> {
+        match self {
+            Wanted::Training => rules::validate_photo_count(given as i64),
+            Wanted::Adding { carried } => rules::validate_added_photos(carried, given as i64),
+        }
+    }
+}
+
+/// The draft a request trains: a new one, or the retraining of a ready model.
+#[derive(Debug, Clone, Copy)]
+enum Draft<'a> {
+    New { name: &'a str },
+    Retrain { model_id: i64 },
 }
 
 /// A training request as `multipart/form-data`: the photos themselves (4.5 MB in total at most).
@@ -288,6 +332,7 @@ async fn uploaded_photos(
     storage: &Storage,
     user_id: i64,
     ids: &[String],
+    wanted: Wanted,
 ) -> ApiResult<Vec<uploads::Upload>> {
     if ids.len() > rules::MAX_PHOTOS as usize {
         return Err(RuleError::PhotoCount(ids.len() as i64).into());
@@ -298,7 +343,7 @@ async fn uploaded_photos(
             unique.push(id.clone());
         }
     }
-    rules::validate_photo_count(unique.len() as i64)?;
+    wanted.check(unique.len())?;
     let found = uploads::waiting_among(&**state.conn().await?, user_id, &unique).await?;
     let refuse = |i: usize, reason: String| {
         Error::invalid("upload_ids", reason.clone())
@@ -414,15 +459,26 @@ async fn record_and_submit(
     services: &Services,
     storage: &Storage,
     user_id: i64,
-    name: &str,
+    draft: Draft<'_>,
     keep_photos: bool,
     photos: &Photos,
 ) -> Result<models::Model, (Option<i64>, Error)> {
     let db = services.db();
-    let draft = usecases::training::start_draft(db, user_id, name)
-        .await
-        .map_err(|e| (None, e.into()))?;
-    let fail = |e: Error| (Some(draft.id), e);
+    let (draft, started) = match draft {
+        Draft::New { name } => (
+            usecases::training::start_draft(db, user_id, name).await,
+            true,
+        ),
+        Draft::Retrain { model_id } => {
+            match usecases::training::start_retrain(db, user_id, model_id).await {
+                Ok((draft, started)) => (Ok(draft), started),
+                Err(e) => (Err(e), false),
+            }
+        }
+    };
+    let draft = draft.map_err(|e| (None, e.into()))?;
+    // A draft this request did not start (a retraining begun in the bot) is not removed on failure.
+    let fail = |e: Error| (started.then_some(draft.id), e);
     let placed = place(storage, user_id, draft.id, photos)
         .await
         .map_err(fail)?;
@@ -523,12 +579,14 @@ async fn train(
             upload_ids: Some(ids),
             photo_urls: None,
             ..
-        }) => Photos::Uploaded(uploaded_photos(&state, storage, user.id, &ids).await?),
+        }) => Photos::Uploaded(
+            uploaded_photos(&state, storage, user.id, &ids, Wanted::Training).await?,
+        ),
         TrainInput::Json(TrainRequest {
             upload_ids: None,
             photo_urls: Some(urls),
             ..
-        }) => Photos::Urls(checked_urls(services, &urls)?),
+        }) => Photos::Urls(checked_urls(services, &urls, Wanted::Training)?),
         TrainInput::Json(_) => {
             return Err(Error::invalid(
                 "upload_ids",
@@ -536,24 +594,97 @@ async fn train(
             ))
         }
     };
-    check_balance(services, user)?;
+    check_balance(user, rules::training_cost(&services.config.product))?;
     crate::limits::enforce(&state, user.id, &state.limits.training).await?;
+    let draft = Draft::New { name: &name };
+    submit_or_clean_up(&state, storage, user.id, draft, keep_photos, &photos).await
+}
 
-    match record_and_submit(services, storage, user.id, &name, keep_photos, &photos).await {
+/// Retrains a ready model with more photos: a new model of the same name and trigger word (prompts
+/// and styles made for the old one keep working), trained on the old one's photos that are still
+/// kept plus those given here, 10-20 in all. Paid at the retraining price: 202 with the new model
+/// (`retrain_of` the old one), which trains like any other. The old model keeps working until the
+/// new one is ready; then it is retired (`canceled`, its version deleted at Replicate). If the
+/// training fails, its tokens come back and the old model stays. A retraining already under way is
+/// a 409.
+#[utoipa::path(post, path = "/api/models/{id}/retrain", tag = "models", security(("tma" = [])),
+    params(("id" = i64, Path, description = "The ready model to retrain"), IdempotencyKey),
+    request_body = RetrainRequest,
+    responses((status = 202, description = "The new model is paid for and queued", body = Model),
+              AuthErrors, JsonBody, Invalid, Insufficient, NotFound, Conflict, RateLimited, Upstream))]
+async fn retrain(
+    AxumState(state): AxumState<Arc<State>>,
+    caller: AuthUser,
+    error::Path(model_id): error::Path<i64>,
+    error::Json(request): error::Json<RetrainRequest>,
+) -> ApiResult<(StatusCode, Json<Model>)> {
+    let services = &state.services;
+    let user = &caller.user;
+    let storage = services.storage()?;
+    let (old, carried, open) = {
+        let conn = state.conn().await?;
+        tokio::try_join!(
+            models::get_owned(&**conn, model_id, user.id),
+            models::carried_photo_count(&**conn, model_id),
+            models::open_retrain(&**conn, model_id),
+        )?
+    };
+    let old = old.ok_or(Error::not_found("model"))?;
+    if old.status != ModelStatus::Ready {
+        return Err(ServiceError::Conflict("only a ready model can be retrained".into()).into());
+    }
+    if open.is_some_and(|open| open.status != ModelStatus::Draft) {
+        return Err(ServiceError::Conflict("this model is being retrained already".into()).into());
+    }
+    let wanted = Wanted::Adding { carried };
+    let photos = match (&request.upload_ids, &request.photo_urls) {
+        (Some(ids), None) => {
+            Photos::Uploaded(uploaded_photos(&state, storage, user.id, ids, wanted).await?)
+        }
+        (None, Some(urls)) => Photos::Urls(checked_urls(services, urls, wanted)?),
+        _ => {
+            return Err(Error::invalid(
+                "upload_ids",
+                "give either upload_ids or photo_urls",
+            ))
+        }
+    };
+    check_balance(
+        user,
+        rules::draft_cost(&services.config.product, Some(old.id)),
+    )?;
+    crate::limits::enforce(&state, user.id, &state.limits.training).await?;
+    let keep_photos = request.keep_photos.unwrap_or(old.keep_photos);
+    let draft = Draft::Retrain { model_id: old.id };
+    submit_or_clean_up(&state, storage, user.id, draft, keep_photos, &photos).await
+}
+
+/// Records the draft with its photos and submits it: 202 with the queued model. When that fails,
+/// nothing was charged, and nothing of the request is kept (a draft it did not start stays).
+async fn submit_or_clean_up(
+    state: &State,
+    storage: &Storage,
+    user_id: i64,
+    draft: Draft<'_>,
+    keep_photos: bool,
+    photos: &Photos,
+) -> ApiResult<(StatusCode, Json<Model>)> {
+    let services = &state.services;
+    match record_and_submit(services, storage, user_id, draft, keep_photos, photos).await {
         Ok(model) => {
             tracing::info!(
                 model_id = model.id,
                 photos = photos.len(),
                 "training queued"
             );
-            let images = Images::for_response(&state).await?;
+            let images = Images::for_response(state).await?;
             Ok((StatusCode::ACCEPTED, Json(Model::signed(model, &images))))
         }
         Err((draft, e)) => {
             // Nothing was charged: nothing of the request is kept.
             if let Some(model_id) = draft {
                 if let Err(cleanup) = storage
-                    .delete_prefix(&shared::storage::model_photos_prefix(user.id, model_id))
+                    .delete_prefix(&shared::storage::model_photos_prefix(user_id, model_id))
                     .await
                 {
                     tracing::warn!(error = %cleanup, model_id, "could not delete the photos of a failed training request");
@@ -574,7 +705,7 @@ async fn train(
 }
 
 /// The URLs of a `photo_urls` request, checked (each once).
-fn checked_urls(services: &Services, urls: &[String]) -> ApiResult<Vec<NewPhoto>> {
+fn checked_urls(services: &Services, urls: &[String], wanted: Wanted) -> ApiResult<Vec<NewPhoto>> {
     // Bounded before any work per URL (duplicates aside, more could never be trained).
     if urls.len() > rules::MAX_PHOTOS as usize {
         return Err(RuleError::PhotoCount(urls.len() as i64).into());
@@ -593,14 +724,13 @@ fn checked_urls(services: &Services, urls: &[String]) -> ApiResult<Vec<NewPhoto>
             });
         }
     }
-    rules::validate_photo_count(photos.len() as i64)?;
+    wanted.check(photos.len())?;
     Ok(photos)
 }
 
 /// Refuses before anything is uploaded when the balance cannot cover the training (the debit itself
 /// checks again, atomically).
-fn check_balance(services: &Services, user: &shared::repo::users::User) -> ApiResult<()> {
-    let required = rules::training_cost(&services.config.product);
+fn check_balance(user: &shared::repo::users::User, required: i64) -> ApiResult<()> {
     if user.tokens_left < required {
         return Err(ServiceError::InsufficientTokens {
             available: user.tokens_left,

@@ -30,6 +30,9 @@ pub struct Model {
     pub training_seconds: Option<f64>,
     /// When its owner agreed to have it offered to everyone (`None`: they have not, or withdrew).
     pub shared_consent_at: Option<DateTime<Utc>>,
+    /// The model this one retrains with more photos (`POST /api/models/{id}/retrain`); once this
+    /// one is ready, that one is retired.
+    pub retrain_of: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub queued_at: Option<DateTime<Utc>>,
@@ -39,7 +42,7 @@ pub struct Model {
 
 from_row!(models::Model => Model {
     id, user_id, name, trigger_word, status, cost_tokens, error, photo_count, model_type,
-    preview_url, keep_photos, training_seconds, shared_consent_at, created_at, updated_at, queued_at,
+    preview_url, keep_photos, training_seconds, shared_consent_at, retrain_of, created_at, updated_at, queued_at,
     training_started_at, finished_at,
 });
 

@@ -11,6 +11,7 @@ mod moderation;
 mod openapi;
 mod promos_feedback_admins;
 mod refunds;
+mod retraining;
 mod routes;
 mod uploads;
 mod views;

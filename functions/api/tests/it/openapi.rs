@@ -20,6 +20,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/models/{id}"),
     ("delete", "/api/models/{id}"),
     ("post", "/api/train"),
+    ("post", "/api/models/{id}/retrain"),
     ("post", "/api/uploads"),
     ("put", "/api/models/{id}/sharing"),
     ("get", "/api/generations"),

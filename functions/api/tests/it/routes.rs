@@ -30,6 +30,7 @@ fn unauthenticated_routes() -> Vec<(Method, &'static str)> {
         (Method::GET, "/api/models/1"),
         (Method::DELETE, "/api/models/1"),
         (Method::POST, "/api/train"),
+        (Method::POST, "/api/models/1/retrain"),
         (Method::POST, "/api/uploads"),
         (Method::GET, "/api/generations"),
         (Method::POST, "/api/generations"),

@@ -3,4 +3,5 @@
 mod app;
 mod costs;
 mod metrics;
+mod retraining;
 mod webhook;

@@ -403,6 +403,16 @@ async fn list_models(ctx: &Ctx<'_>) -> Result<(), BotError> {
                 )]
             }),
     );
+    ready.extend(
+        own.iter()
+            .filter(|m| m.status == shared::domain::status::ModelStatus::Ready)
+            .map(|m| {
+                vec![(
+                    t.button_retrain(&m.name),
+                    Callback::Retrain { model_id: m.id },
+                )]
+            }),
+    );
     let mut markup = keyboards::inline(ready);
     if let Some(url) = mini_app {
         markup = markup.append_row(keyboards::mini_app_row(t, url));
@@ -472,6 +482,7 @@ async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotErro
         Callback::StartTraining { model_id } => training::submit(ctx, model_id).await,
         Callback::Draft { model_id, resume } => training::on_draft(ctx, model_id, resume).await,
         Callback::Generate { model_id } => generate::begin(ctx, model_id).await,
+        Callback::Retrain { model_id } => training::on_retrain(ctx, model_id).await,
         Callback::Share { model_id, consent } => {
             match usecases::sharing::set_consent(ctx.services(), ctx.user.id, model_id, consent)
                 .await

@@ -64,14 +64,39 @@ pub async fn on_draft(ctx: &Ctx<'_>, model_id: i64, resume: bool) -> Result<(), 
     let draft = models::get(&**ctx.services().db().conn().await?, model_id)
         .await?
         .filter(|m| m.user_id == ctx.user.id && m.status == ModelStatus::Draft);
-    let Some(mut draft) = draft else {
+    let Some(draft) = draft else {
         return ctx.finish_with(ctx.t().outdated_button, None);
     };
-    ctx.set_dialog(&Dialog::CollectingPhotos { model_id })
+    collect_photos(ctx, draft).await
+}
+
+/// "Retrain with more photos": a draft carrying the model's photos collects more, paid at the
+/// retraining price; the model keeps working until the new version replaces it.
+pub async fn on_retrain(ctx: &Ctx<'_>, model_id: i64) -> Result<(), BotError> {
+    let t = ctx.t();
+    let draft = match training::start_retrain(ctx.services().db(), ctx.user.id, model_id).await {
+        Ok((draft, _)) => draft,
+        Err(e) => return ctx.explain(e).await,
+    };
+    if draft.status != ModelStatus::Draft {
+        return ctx.finish_with(t.already_started, None);
+    }
+    let cost = shared::domain::rules::draft_cost(&ctx.config().product, draft.retrain_of);
+    ctx.reply(
+        t.retrain_started(&html(&draft.name), draft.photo_count, cost),
+        None,
+    )
+    .await?;
+    collect_photos(ctx, draft).await
+}
+
+/// Photos are collected for `draft` (again): its status message is posted anew.
+async fn collect_photos(ctx: &Ctx<'_>, mut draft: Model) -> Result<(), BotError> {
+    ctx.set_dialog(&Dialog::CollectingPhotos { model_id: draft.id })
         .await?;
     // One connection at a time (a Lambda's pool has one).
     let conn = ctx.services().db().conn().await?;
-    models::set_status_message(&**conn, model_id, None).await?;
+    models::set_status_message(&**conn, draft.id, None).await?;
     draft.status_message_id = None;
     let total = draft.photo_count;
     show_status(ctx, &**conn, &draft, total, total >= MAX_PHOTOS).await
@@ -206,7 +231,7 @@ async fn show_status(
     full: bool,
 ) -> Result<(), BotError> {
     let t = ctx.t();
-    let cost = shared::domain::rules::training_cost(&ctx.config().product);
+    let cost = shared::domain::rules::draft_cost(&ctx.config().product, model.retrain_of);
     let mut text = t.photos_status(total, MIN_PHOTOS, MAX_PHOTOS, cost);
     if full {
         text.push_str("\n\n");

@@ -7,5 +7,6 @@ mod people;
 mod promos_admins;
 mod refunds;
 mod reply_in_body;
+mod retraining;
 mod support;
 mod webhook;

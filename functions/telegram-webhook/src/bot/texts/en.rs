@@ -105,6 +105,8 @@ pub(super) static TEXTS: Texts = Texts {
         button_generate_with: "✨ Photos with “{name}”",
         button_share: "🌍 Let us offer «{name}» to everyone",
         button_unshare: "🔒 Stop offering «{name}» to everyone",
+        button_retrain: "🔁 Retrain «{name}» with more photos",
+        retrain_started: "🔁 Retraining «{name}» for {cost} {cost:token|tokens}. {photos} {photos:photo|photos} came along from the first training; send more (or better) ones. «{name}» keeps working until the new version is ready and takes its place.",
         history_line: "• {date}: {prompt} — {status}, {images} {images:image|images}",
 
         referral: "🎁 <b>Invite friends</b>\n\nYour link: {link}\n\n\

@@ -139,6 +139,10 @@ templates! {
     pub fn button_share(name: &str);
     /// Withdrawing it.
     pub fn button_unshare(name: &str);
+    /// Retraining a ready model with more photos.
+    pub fn button_retrain(name: &str);
+    /// A retraining started, `photos` of the old model's photos carried into it.
+    pub fn retrain_started(name: &str, photos: i64, cost: i64);
     pub fn history_line(date: &str, prompt: &str, status: &str, images: i32);
     pub fn referral(link: &str, joined: i64, paid: i64, earned: i64, bonus: i64);
     /// The data is deleted; `balance` tokens are still theirs.
@@ -293,6 +297,8 @@ mod tests {
                 t.button_generate_with("M"),
                 t.button_share("M"),
                 t.button_unshare("M"),
+                t.button_retrain("M"),
+                t.retrain_started("M", 12, 80),
                 t.history_line("01.02", "cat", "done", 2),
                 t.referral("link", 1, 2, 3, 4),
                 t.erase_done(5),

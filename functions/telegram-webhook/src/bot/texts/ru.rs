@@ -106,6 +106,8 @@ pub(super) static TEXTS: Texts = Texts {
         button_generate_with: "✨ Фото с «{name}»",
         button_share: "🌍 Разрешить предлагать «{name}» всем",
         button_unshare: "🔒 Больше не предлагать «{name}» всем",
+        button_retrain: "🔁 Дообучить «{name}» на новых фото",
+        retrain_started: "🔁 Переобучение «{name}» за {cost} {cost:токен|токена|токенов}. Из прежних фото перенесено: {photos}; пришлите ещё (или лучше). «{name}» работает, пока новая версия не будет готова и не заменит её.",
         history_line: "• {date}: {prompt} — {status}, {images} шт.",
 
         referral: "🎁 <b>Пригласите друзей</b>\n\nВаша ссылка: {link}\n\n\

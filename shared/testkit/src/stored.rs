@@ -45,3 +45,15 @@ pub async fn balance(db: &Db, user_id: i64) -> i64 {
     );
     tokens_left
 }
+
+/// How many models retrain another one (whatever their state).
+pub async fn retrainings(db: &Db) -> i64 {
+    let conn = db.conn().await.expect("a connection");
+    conn.query_one(
+        "SELECT count(*) FROM models WHERE retrain_of IS NOT NULL",
+        &[],
+    )
+    .await
+    .expect("count the retrainings")
+    .get(0)
+}

@@ -96,16 +96,7 @@ async fn a_retraining_request_that_breaks_a_rule_changes_nothing() {
         assert!(!answer.error().message.is_empty());
     }
     assert_eq!(app.balance(ANN).await, 100);
-    let conn = app.db().conn().await.unwrap();
-    let retrains: i64 = conn
-        .query_one(
-            "SELECT count(*) FROM models WHERE retrain_of IS NOT NULL",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(retrains, 0);
+    assert_eq!(stored::retrainings(app.db()).await, 0);
 
     // Too few tokens: a 402, nothing started.
     fixtures::rewrite_rows(

@@ -31,16 +31,7 @@ async fn a_ready_model_is_retrained_with_more_photos_at_the_retraining_price() {
         .expect("the retraining explained");
     assert!(started.contains("80 tokens"), "{started}");
     assert!(started.contains("10 photos came along"), "{started}");
-    let conn = app.env.db().conn().await.unwrap();
-    let open: i64 = conn
-        .query_one(
-            "SELECT count(*) FROM models WHERE retrain_of = $1",
-            &[&model.id],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(open, 1);
+    assert_eq!(stored::retrainings(app.env.db()).await, 1);
     let draft = app.newest_model(1).await;
     assert_eq!(draft.retrain_of, Some(model.id));
     assert_eq!(draft.status, ModelStatus::Draft);
@@ -99,15 +90,6 @@ async fn only_one_s_own_ready_model_is_retrained() {
             .await;
         assert!(app.last_text(1).contains("out of date"), "{model_id}");
     }
-    let conn = app.env.db().conn().await.unwrap();
-    let retrains: i64 = conn
-        .query_one(
-            "SELECT count(*) FROM models WHERE retrain_of IS NOT NULL",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(retrains, 0);
+    assert_eq!(stored::retrainings(app.env.db()).await, 0);
     assert_eq!(app.user(1).await.unwrap().tokens_left, 100);
 }

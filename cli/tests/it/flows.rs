@@ -68,6 +68,7 @@ async fn queued_model_to_ready_model_to_delivered_album() {
             style_id: None,
             prompt: "at the seaside",
             images: 2,
+            aspect_ratio: Default::default(),
         },
     )
     .await

@@ -7,5 +7,6 @@ mod people;
 mod promos_admins;
 mod refunds;
 mod reply_in_body;
+mod second_try;
 mod support;
 mod webhook;

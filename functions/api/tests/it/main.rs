@@ -11,5 +11,6 @@ mod openapi;
 mod promos_feedback_admins;
 mod refunds;
 mod routes;
+mod second_try;
 mod uploads;
 mod views;

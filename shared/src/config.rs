@@ -69,6 +69,7 @@ pub const VARIABLES: &[&str] = &[
     "DATABASE_IAM_AUTH",
     "DATABASE_POOL_SIZE",
     "DATABASE_URL",
+    "FREE_REDOS_PER_GENERATION",
     "GENERATION_COST_TOKENS",
     "INIT_DATA_MAX_AGE_SECONDS",
     "JOB_STALE_SECONDS",
@@ -239,6 +240,9 @@ pub struct ProductConfig {
     /// `PROMPT_BLOCK_LIST`: words and phrases (comma-separated) a prompt is refused for, before
     /// anything is paid.
     pub block_list: Vec<String>,
+    /// `FREE_REDOS_PER_GENERATION`: free redos a paid generation rated 1 or 2 earns (default 1; 0
+    /// switches them off).
+    pub free_redos: i64,
 }
 
 impl ProductConfig {
@@ -602,7 +606,18 @@ impl Config {
                         .collect()
                 })
                 .unwrap_or_default(),
+            free_redos: parse_or(
+                get("FREE_REDOS_PER_GENERATION"),
+                "FREE_REDOS_PER_GENERATION",
+                1i64,
+            )?,
         };
+        if !(0..=10).contains(&product.free_redos) {
+            return Err(ConfigError::new(
+                "FREE_REDOS_PER_GENERATION",
+                "must be 0 (none) to 10 free redos per generation",
+            ));
+        }
 
         let init_data_max_age_seconds = parse_or(
             get("INIT_DATA_MAX_AGE_SECONDS"),

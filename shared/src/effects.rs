@@ -104,13 +104,24 @@ pub enum Notice {
     },
     GenerationFailed {
         refunded: i64,
+        /// A free redo of this generation failed: nothing was charged, and the redo may be asked
+        /// for again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        free_redo_of: Option<i64>,
     },
     /// Replicate's safety checker refused the pictures: refunded like any failure, said plainly.
     GenerationUnsafe {
         refunded: i64,
     },
-    /// After an album: the 1-5 rating buttons.
+    /// After an album: the 1-5 rating buttons, and "more like this" (in a shape to pick) for
+    /// `again_cost` tokens (absent from notices written before it was offered).
     RatePrompt {
+        generation_id: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        again_cost: Option<i64>,
+    },
+    /// A rating of 1 or 2 earned a free redo of the generation: its button.
+    FreeRedoOffered {
         generation_id: i64,
     },
     /// The payment did not match its invoice: recorded, nothing credited, the admins will settle it.

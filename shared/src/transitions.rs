@@ -179,9 +179,15 @@ pub async fn fail_generation(
     else {
         return Ok(None);
     };
+    // A free redo's debit was paid by its credit, not by the user: refunding it would turn the
+    // credit into tokens. Nothing comes back; the redo itself does (a failed one does not count).
+    let (cost, free_redo_of) = match (failed.free_redo, failed.again_of) {
+        (true, source) => (0, source),
+        (false, _) => (failed.cost_tokens, None),
+    };
     let job = FailedJob {
         user_id: failed.user_id,
-        cost: failed.cost_tokens,
+        cost,
         refund_reference: format!("generation:{}", failed.id),
         notice_key: format!("generation-failed:{}", failed.id),
     };
@@ -192,7 +198,10 @@ pub async fn fail_generation(
             if moderation::is_safety_refusal(error) {
                 Notice::GenerationUnsafe { refunded }
             } else {
-                Notice::GenerationFailed { refunded }
+                Notice::GenerationFailed {
+                    refunded,
+                    free_redo_of,
+                }
             }
         },
         AdminNotice::GenerationFailed {
@@ -303,6 +312,8 @@ pub async fn record_delivery(
                     user_id,
                     notice: Notice::RatePrompt {
                         generation_id: generation.id,
+                        // The same count again (a free redo's price is what it was credited).
+                        again_cost: Some(generation.cost_tokens),
                     },
                 },
             )

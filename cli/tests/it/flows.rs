@@ -68,6 +68,7 @@ async fn queued_model_to_ready_model_to_delivered_album() {
             style_id: None,
             prompt: "at the seaside",
             images: 2,
+            aspect_ratio: Default::default(),
         },
     )
     .await
@@ -191,7 +192,14 @@ async fn the_funnel_counts_the_journey_events_written() {
         .rev()
         .find(|c| c.text().contains("Rate them"))
         .expect("a rating prompt");
-    assert_eq!(rate.buttons().len(), 5, "five stars in one row");
+    // Five stars in the first row, then "more like this" in each shape.
+    let rows = &rate.body["reply_markup"]["inline_keyboard"];
+    assert_eq!(
+        rows[0].as_array().unwrap().len(),
+        5,
+        "five stars in one row"
+    );
+    assert_eq!(rate.buttons().len(), 9, "{:?}", rate.buttons());
     assert!(stored::model(env.db(), model.id)
         .await
         .preview_file_id

@@ -167,12 +167,25 @@ pub fn rule_field(rule: &RuleError) -> &'static str {
         RuleError::ImageCount => "count",
         RuleError::PhotoCount(_) | RuleError::PhotoTooLarge | RuleError::NotAnImage => "photos",
         RuleError::ModelNotReady => "model_id",
+        RuleError::AspectRatio => "aspect_ratio",
+        RuleError::FreeRedoNotOffered | RuleError::FreeRedoUsed => "id",
     }
 }
 
 impl From<RuleError> for Error {
     fn from(rule: RuleError) -> Self {
-        Self::invalid(rule_field(&rule), rule.to_string())
+        match rule {
+            // Not the input but the generation's state refuses these.
+            RuleError::FreeRedoNotOffered => Self::new(
+                StatusCode::CONFLICT,
+                "free_redo_not_offered",
+                rule.to_string(),
+            ),
+            RuleError::FreeRedoUsed => {
+                Self::new(StatusCode::CONFLICT, "free_redo_used", rule.to_string())
+            }
+            rule => Self::invalid(rule_field(&rule), rule.to_string()),
+        }
     }
 }
 

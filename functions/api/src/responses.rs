@@ -126,3 +126,10 @@ error_set!(
         "409" => "Already refunded (`already_refunded`), a refund is under way (`refund_in_progress`), not a Telegram Stars payment (`not_stars`), or the tokens it bought are spent: `details.balance` of `details.tokens` are left (`tokens_spent`)",
     }
 );
+
+error_set!(
+    /// A free redo that is not due.
+    FreeRedoRefused {
+        "409" => "No free redo: the generation is not rated 1 or 2, not delivered, or was itself a free redo (`free_redo_not_offered`), or its free redo is already used (`free_redo_used`)",
+    }
+);

@@ -2,6 +2,7 @@
 //! used by the bot and by notifications sent from the other functions.
 
 use super::lang::Lang;
+use super::rules::AspectRatio;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Callback {
@@ -13,6 +14,13 @@ pub enum Callback {
     StylePage { tag: Option<String>, page: u32 },
     /// Rate a delivered generation, 1-5.
     Rate { generation_id: i64, rating: i16 },
+    /// "More like this": a delivered generation again, paid, in `aspect_ratio` (`None`: its own).
+    Again {
+        generation_id: i64,
+        aspect_ratio: Option<AspectRatio>,
+    },
+    /// The free redo a rating of 1 or 2 earned.
+    FreeRedo { generation_id: i64 },
     /// A preset prompt, by its index.
     Preset { index: usize },
     /// How many images to generate.
@@ -53,6 +61,11 @@ impl Callback {
                 generation_id,
                 rating,
             } => format!("r:{generation_id}:{rating}"),
+            Callback::Again {
+                generation_id,
+                aspect_ratio,
+            } => format!("a:{generation_id}:{}", ratio_code(*aspect_ratio)),
+            Callback::FreeRedo { generation_id } => format!("fr:{generation_id}"),
             Callback::Preset { index } => format!("p:{index}"),
             Callback::Count { images } => format!("n:{images}"),
             Callback::StartTraining { model_id } => format!("t:{model_id}"),
@@ -105,6 +118,13 @@ impl Callback {
             },
             ("t", None) => Callback::StartTraining { model_id: int(a)? },
             ("rt", None) => Callback::Retrain { model_id: int(a)? },
+            ("fr", None) => Callback::FreeRedo {
+                generation_id: int(a)?,
+            },
+            ("a", Some(code)) => Callback::Again {
+                generation_id: int(a)?,
+                aspect_ratio: parse_ratio(code)?,
+            },
             ("em", None) => Callback::EraseMe { confirm: flag(a)? },
             ("lang", None) => Callback::Language {
                 lang: Lang::parse(a?)?,
@@ -145,6 +165,23 @@ impl Callback {
     }
 }
 
+/// An aspect ratio in a callback (`:` separates the parts): `0` for none.
+fn ratio_code(ratio: Option<AspectRatio>) -> &'static str {
+    match ratio {
+        None => "0",
+        Some(AspectRatio::Square) => "1x1",
+        Some(AspectRatio::Portrait) => "3x4",
+        Some(AspectRatio::Story) => "9x16",
+    }
+}
+
+fn parse_ratio(code: &str) -> Option<Option<AspectRatio>> {
+    [None]
+        .into_iter()
+        .chain(AspectRatio::ALL.map(Some))
+        .find(|r| ratio_code(*r) == code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +218,17 @@ mod tests {
                 rating: 5,
             },
             Callback::Count { images: 4 },
+            Callback::Again {
+                generation_id: 9_007_199_254_740_991,
+                aspect_ratio: Some(AspectRatio::Story),
+            },
+            Callback::Again {
+                generation_id: 1,
+                aspect_ratio: None,
+            },
+            Callback::FreeRedo {
+                generation_id: 9_007_199_254_740_991,
+            },
             Callback::StartTraining { model_id: 12 },
             Callback::Buy {
                 pack_id: "medium".into(),
@@ -210,7 +258,8 @@ mod tests {
     #[test]
     fn garbage_does_not_parse() {
         for data in [
-            "", "x", "g:", "g:abc", "ab:1:2", "n:1:2", "b:", "r:1:6", "r:1:0",
+            "", "x", "g:", "g:abc", "ab:1:2", "n:1:2", "b:", "r:1:6", "r:1:0", "a:1", "a:1:16x9",
+            "fr:", "fr:1:2",
         ] {
             assert_eq!(Callback::parse(data), None, "{data}");
         }

@@ -37,6 +37,12 @@ pub enum RuleError {
     NotAnImage,
     #[error("the model is not ready for generation")]
     ModelNotReady,
+    #[error("the aspect ratio must be one of 1:1, 3:4, 9:16")]
+    AspectRatio,
+    #[error("a free redo follows a rating of 1 or 2 of a delivered generation that was paid for")]
+    FreeRedoNotOffered,
+    #[error("the free redo of this generation was already used")]
+    FreeRedoUsed,
 }
 
 pub fn validate_model_name(name: &str) -> Result<String, RuleError> {
@@ -216,6 +222,73 @@ pub fn full_prompt(
     }
 }
 
+/// The shapes a generation may have, as Replicate's `aspect_ratio` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum AspectRatio {
+    /// 1:1, what a generation has unless another is asked for.
+    #[default]
+    Square,
+    /// 3:4, a portrait.
+    Portrait,
+    /// 9:16, a phone's screen (stories).
+    Story,
+}
+
+impl AspectRatio {
+    pub const ALL: [AspectRatio; 3] = [Self::Square, Self::Portrait, Self::Story];
+
+    /// As Replicate (and our API, and the `generations.aspect_ratio` column) spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Square => "1:1",
+            Self::Portrait => "3:4",
+            Self::Story => "9:16",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, RuleError> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s.trim())
+            .ok_or(RuleError::AspectRatio)
+    }
+}
+
+/// The highest rating that offers a free redo.
+pub const LOW_RATING_MAX: i16 = 2;
+
+/// What decides a generation's free redo: its owner's rating, whether it was delivered and paid
+/// for (a free redo earns none of its own), and its free redos so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedoState {
+    pub rating: Option<i16>,
+    pub delivered: bool,
+    pub was_free_redo: bool,
+    /// Free redos of it ever written (their number names the next one's ledger slot).
+    pub made: i64,
+    /// Those that did not fail: a failed one gives its redo back, as nothing was made.
+    pub live: i64,
+}
+
+/// A free redo may be made in ledger slot `slot` (`free-redo:<generation>:<slot>`, once): `allowed`
+/// (`FREE_REDOS_PER_GENERATION`) per generation rated 1 or 2.
+pub fn free_redo(allowed: i64, state: &RedoState) -> Result<i64, RuleError> {
+    let low = state.rating.is_some_and(|r| r <= LOW_RATING_MAX);
+    if allowed <= 0 || !low || !state.delivered || state.was_free_redo {
+        return Err(RuleError::FreeRedoNotOffered);
+    }
+    if state.live >= allowed {
+        return Err(RuleError::FreeRedoUsed);
+    }
+    Ok(state.made)
+}
+
+/// The ledger reference of a free redo's credit: unique, so a slot is credited once however often
+/// the redo is pressed.
+pub fn free_redo_reference(generation_id: i64, slot: i64) -> String {
+    format!("free-redo:{generation_id}:{slot}")
+}
+
 /// A ready-made prompt: what the person reads (in their language) and what the model gets (in
 /// English, the language FLUX follows best).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,6 +371,70 @@ mod tests {
             Err(RuleError::PhotoTooLarge)
         );
         assert!(new_trigger_word().starts_with("DP"));
+    }
+
+    #[test]
+    fn aspect_ratios_are_the_three_we_offer() {
+        for ratio in AspectRatio::ALL {
+            assert_eq!(AspectRatio::parse(ratio.as_str()), Ok(ratio));
+        }
+        assert_eq!(AspectRatio::default().as_str(), "1:1");
+        for bad in ["", "16:9", "4:3", "1:1 ", "square"] {
+            if bad.trim() != "1:1" {
+                assert_eq!(
+                    AspectRatio::parse(bad),
+                    Err(RuleError::AspectRatio),
+                    "{bad}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_free_redo_follows_a_low_rating_of_a_paid_delivered_generation_once() {
+        let state = RedoState {
+            rating: Some(2),
+            delivered: true,
+            was_free_redo: false,
+            made: 0,
+            live: 0,
+        };
+        assert_eq!(free_redo(1, &state), Ok(0));
+        for rating in [None, Some(3), Some(5)] {
+            let state = RedoState { rating, ..state };
+            assert_eq!(free_redo(1, &state), Err(RuleError::FreeRedoNotOffered));
+        }
+        assert_eq!(free_redo(0, &state), Err(RuleError::FreeRedoNotOffered));
+        let undelivered = RedoState {
+            delivered: false,
+            ..state
+        };
+        assert_eq!(
+            free_redo(1, &undelivered),
+            Err(RuleError::FreeRedoNotOffered)
+        );
+        let itself_free = RedoState {
+            was_free_redo: true,
+            ..state
+        };
+        assert_eq!(
+            free_redo(1, &itself_free),
+            Err(RuleError::FreeRedoNotOffered)
+        );
+        let used = RedoState {
+            made: 1,
+            live: 1,
+            ..state
+        };
+        assert_eq!(free_redo(1, &used), Err(RuleError::FreeRedoUsed));
+        assert_eq!(free_redo(2, &used), Ok(1));
+        // One that failed gave its redo back: the next takes the next slot.
+        let failed = RedoState {
+            made: 1,
+            live: 0,
+            ..state
+        };
+        assert_eq!(free_redo(1, &failed), Ok(1));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use teloxide_core::types::{InlineKeyboardButton, InlineKeyboardMarkup, ReplyMark
 use crate::db::DbError;
 use crate::domain::callbacks::Callback;
 use crate::domain::progress::Progress;
+use crate::domain::rules::AspectRatio;
 use crate::effects::{AdminNotice, Notice};
 use crate::errors::Transient;
 use crate::repo::users::{self, User};
@@ -70,6 +71,16 @@ pub struct NoticeTexts {
     /// `{refunded}`: how many tokens came back, said after a failure.
     refund: &'static str,
     rate_prompt: &'static str,
+    /// Under the rating buttons: `{cost}` of "more like this"
+    again_prompt: &'static str,
+    button_again: &'static str,
+    /// "More like this" in a shape: `{ratio}` (1:1, 3:4, 9:16)
+    button_again_in: &'static str,
+    /// After a rating of 1 or 2
+    free_redo_offered: &'static str,
+    button_free_redo: &'static str,
+    /// After a failed free redo: nothing was charged, and it may be asked for again
+    free_redo_back: &'static str,
     /// `{tokens}`, `{balance}`
     payment_thanks: &'static str,
     /// `{payment_id}`
@@ -160,15 +171,35 @@ impl NoticeTexts {
                 self.training_failed,
                 &[("name", &html(name)), ("refund", &self.refund(*refunded))],
             ),
-            Notice::GenerationFailed { refunded } => fill(
-                self.generation_failed,
-                &[("refund", &self.refund(*refunded))],
-            ),
+            Notice::GenerationFailed {
+                refunded,
+                free_redo_of,
+            } => {
+                let failed = fill(
+                    self.generation_failed,
+                    &[("refund", &self.refund(*refunded))],
+                );
+                match free_redo_of {
+                    Some(_) => format!("{failed}\n\n{}", self.free_redo_back),
+                    None => failed,
+                }
+            }
             Notice::GenerationUnsafe { refunded } => fill(
                 self.generation_unsafe,
                 &[("refund", &self.refund(*refunded))],
             ),
-            Notice::RatePrompt { .. } => self.rate_prompt.to_owned(),
+            Notice::RatePrompt {
+                again_cost: None, ..
+            } => self.rate_prompt.to_owned(),
+            Notice::RatePrompt {
+                again_cost: Some(cost),
+                ..
+            } => format!(
+                "{}\n\n{}",
+                self.rate_prompt,
+                fill(self.again_prompt, &[("cost", cost)])
+            ),
+            Notice::FreeRedoOffered { .. } => self.free_redo_offered.to_owned(),
             Notice::PaymentReceived { tokens, balance } => fill(
                 self.payment_thanks,
                 &[("tokens", tokens), ("balance", balance)],
@@ -421,26 +452,67 @@ pub fn user_notice(user: &User, notice: &Notice) -> (String, Option<ReplyMarkup>
             }
             .encode(),
         )])),
-        Notice::RatePrompt { generation_id } => Some(rating_buttons(*generation_id)),
+        Notice::RatePrompt {
+            generation_id,
+            again_cost,
+        } => Some(rating_buttons(t, *generation_id, again_cost.is_some())),
+        Notice::FreeRedoOffered { generation_id }
+        | Notice::GenerationFailed {
+            free_redo_of: Some(generation_id),
+            ..
+        } => Some(buttons(vec![(
+            t.button_free_redo.to_owned(),
+            Callback::FreeRedo {
+                generation_id: *generation_id,
+            }
+            .encode(),
+        )])),
         _ => None,
     };
     (t.notice(notice), markup)
 }
 
-/// One row of 1-5 stars.
-fn rating_buttons(generation_id: i64) -> ReplyMarkup {
-    ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(vec![(1..=5)
+/// One row of 1-5 stars; with `again`, "more like this" under it (the shape it had), and a row of
+/// it in each shape.
+fn rating_buttons(t: &NoticeTexts, generation_id: i64, again: bool) -> ReplyMarkup {
+    let button = |label: String, callback: Callback| {
+        InlineKeyboardButton::callback(label, callback.encode())
+    };
+    let mut rows = vec![(1..=5)
         .map(|rating| {
-            InlineKeyboardButton::callback(
+            button(
                 "⭐".repeat(rating as usize),
                 Callback::Rate {
                     generation_id,
                     rating,
-                }
-                .encode(),
+                },
             )
         })
-        .collect::<Vec<_>>()]))
+        .collect::<Vec<_>>()];
+    if again {
+        rows.push(vec![button(
+            t.button_again.to_owned(),
+            Callback::Again {
+                generation_id,
+                aspect_ratio: None,
+            },
+        )]);
+        rows.push(
+            AspectRatio::ALL
+                .into_iter()
+                .map(|ratio| {
+                    button(
+                        fill(t.button_again_in, &[("ratio", &ratio.as_str())]),
+                        Callback::Again {
+                            generation_id,
+                            aspect_ratio: Some(ratio),
+                        },
+                    )
+                })
+                .collect(),
+        );
+    }
+    ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(rows))
 }
 
 /// The text of a notice to the admins; `who` is the user it is about, when they still exist.
@@ -507,9 +579,24 @@ mod tests {
                 name: "M".into(),
                 refunded: 0,
             },
-            Notice::GenerationFailed { refunded: 20 },
+            Notice::GenerationFailed {
+                refunded: 20,
+                free_redo_of: None,
+            },
+            Notice::GenerationFailed {
+                refunded: 0,
+                free_redo_of: Some(1),
+            },
             Notice::GenerationUnsafe { refunded: 20 },
-            Notice::RatePrompt { generation_id: 1 },
+            Notice::RatePrompt {
+                generation_id: 1,
+                again_cost: None,
+            },
+            Notice::RatePrompt {
+                generation_id: 1,
+                again_cost: Some(10),
+            },
+            Notice::FreeRedoOffered { generation_id: 1 },
             Notice::PaymentReceived {
                 tokens: 100,
                 balance: 250,

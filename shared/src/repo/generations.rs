@@ -3,9 +3,10 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    changed_one, execute, fetch_one, fetch_opt, fetch_value, find, find_all, find_page, float8,
-    int4, int8, record_check, text, text_array, DbError, GenericClient, Page,
+    boolean, changed_one, execute, fetch_one, fetch_opt, fetch_value, find, find_all, find_page,
+    float8, int4, int8, record_check, text, text_array, DbError, GenericClient, Page,
 };
+use crate::domain::rules::{AspectRatio, RedoState};
 use crate::domain::status::GenerationStatus;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -27,10 +28,16 @@ pub struct Generation {
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    pub aspect_ratio: AspectRatio,
+    /// The generation this one repeats ("more like this", or a free redo of it).
+    pub again_of: Option<i64>,
+    /// Paid by a free redo's credit: its failure refunds nothing.
+    pub free_redo: bool,
 }
 
 const COLUMNS: &str = "id, user_id, model_id, style_id, prompt, full_prompt, num_images, status, \
-     replicate_prediction_id, result_urls, telegram_file_ids, image_keys, cost_tokens, error, created_at, finished_at";
+     replicate_prediction_id, result_urls, telegram_file_ids, image_keys, cost_tokens, error, created_at, finished_at, \
+     aspect_ratio, again_of, free_redo";
 
 from_row!(Generation, table "generations", columns COLUMNS, |row| {
     id, user_id, model_id, style_id, prompt, full_prompt, num_images,
@@ -38,6 +45,9 @@ from_row!(Generation, table "generations", columns COLUMNS, |row| {
         .expect("the CHECK constraint admits only known statuses"),
     replicate_prediction_id, result_urls, telegram_file_ids, image_keys, cost_tokens, error, created_at,
     finished_at,
+    aspect_ratio: AspectRatio::parse(row.get("aspect_ratio"))
+        .expect("the CHECK constraint admits only known ratios"),
+    again_of, free_redo,
 });
 
 #[derive(Debug, Clone)]
@@ -51,16 +61,21 @@ pub struct NewGeneration<'a> {
     pub full_prompt: &'a str,
     pub num_images: i32,
     pub cost_tokens: i64,
+    pub aspect_ratio: AspectRatio,
+    pub again_of: Option<i64>,
+    pub free_redo: bool,
 }
 
 pub async fn create(db: &impl GenericClient, g: &NewGeneration<'_>) -> Result<Generation, DbError> {
     let sql = format!(
-        "INSERT INTO generations (id, user_id, model_id, style_id, prompt, full_prompt, num_images, cost_tokens)
+        "INSERT INTO generations (id, user_id, model_id, style_id, prompt, full_prompt, num_images, cost_tokens,
+                                  aspect_ratio, again_of, free_redo)
                  OVERRIDING SYSTEM VALUE
                  VALUES (COALESCE($8, nextval(pg_get_serial_sequence('generations', 'id'))),
-                         $1, $2, $3, $4, $5, $6, $7)
+                         $1, $2, $3, $4, $5, $6, $7, $9, $10, $11)
                  RETURNING {COLUMNS}"
     );
+    let aspect_ratio = g.aspect_ratio.as_str();
     fetch_one(
         db,
         &sql,
@@ -73,6 +88,9 @@ pub async fn create(db: &impl GenericClient, g: &NewGeneration<'_>) -> Result<Ge
             int4(&g.num_images),
             int8(&g.cost_tokens),
             int8(&g.id),
+            text(&aspect_ratio),
+            int8(&g.again_of),
+            boolean(&g.free_redo),
         ],
     )
     .await
@@ -99,6 +117,36 @@ pub async fn get_owned(
     user_id: i64,
 ) -> Result<Option<Generation>, DbError> {
     find(db, "id = $1 AND user_id = $2", &[int8(&id), int8(&user_id)]).await
+}
+
+/// What decides `user_id`'s generation `id`'s free redo (`None`: not theirs): their rating, whether
+/// it was delivered, and its free redos so far (the failed among them given back).
+pub async fn redo_state(
+    db: &impl GenericClient,
+    id: i64,
+    user_id: i64,
+) -> Result<Option<RedoState>, DbError> {
+    let row = db
+        .query_typed_opt(
+            "SELECT g.status = 'succeeded' AS delivered, g.free_redo,
+                    (SELECT f.rating FROM generation_feedback f
+                      WHERE f.generation_id = g.id AND f.user_id = g.user_id) AS rating,
+                    count(r.id) AS made,
+                    count(r.id) FILTER (WHERE r.status NOT IN ('failed', 'canceled')) AS live
+             FROM generations g
+             LEFT JOIN generations r ON r.again_of = g.id AND r.free_redo
+             WHERE g.id = $1 AND g.user_id = $2
+             GROUP BY g.id",
+            &[int8(&id), int8(&user_id)],
+        )
+        .await?;
+    Ok(row.map(|row| RedoState {
+        rating: row.get("rating"),
+        delivered: row.get("delivered"),
+        was_free_redo: row.get("free_redo"),
+        made: row.get("made"),
+        live: row.get("live"),
+    }))
 }
 
 /// Locks the generation's row until the transaction ends.

@@ -23,6 +23,9 @@ pub enum Reason {
     PaymentRefund,
     /// Telegram refused that refund: the tokens returned.
     PaymentRefundReversed,
+    /// A free redo after a low rating: the redo's price, credited in the transaction that debits
+    /// it, once per slot (`free-redo:<generation>:<n>`).
+    FreeRedo,
 }
 
 impl Reason {
@@ -37,6 +40,7 @@ impl Reason {
             Reason::Promo => "promo",
             Reason::PaymentRefund => "payment_refund",
             Reason::PaymentRefundReversed => "payment_refund_reversed",
+            Reason::FreeRedo => "free_redo",
         }
     }
 
@@ -50,14 +54,15 @@ impl Reason {
             "promo" => Reason::Promo,
             "payment_refund" => Reason::PaymentRefund,
             "payment_refund_reversed" => Reason::PaymentRefundReversed,
+            "free_redo" => Reason::FreeRedo,
             _ => Reason::Admin,
         }
     }
 }
 
 /// A balance change to apply: `delta` tokens (negative to debit) for `reason`, about `reference`
-/// (e.g. `model:12`). Purchases, referral bonuses, refunds and payment refunds (and their
-/// reversals) happen once per reference.
+/// (e.g. `model:12`). Purchases, referral bonuses, refunds, payment refunds (and their reversals)
+/// and free redos happen once per reference.
 #[derive(Debug, Clone)]
 pub struct Change<'a> {
     pub user_id: i64,
@@ -108,14 +113,16 @@ pub async fn apply(db: &impl GenericClient, change: &Change<'_>) -> Result<Balan
                 SELECT 1 FROM token_ledger
                 WHERE reason = $3 AND reference = $4
                   AND $3 IN ('purchase', 'referral_bonus', 'refund', 'promo', 'payment_refund',
-                             'payment_refund_reversed')
+                             'payment_refund_reversed', 'free_redo')
                 LIMIT 1
              ), moved AS (
                 UPDATE users SET
                     tokens_left = tokens_left + $2,
                     -- spending is what training and generation cost, less what was refunded
+                    -- or given for a free redo
                     tokens_spent = GREATEST(0, tokens_spent
-                        - CASE WHEN $3 IN ('training', 'generation', 'refund') THEN $2 ELSE 0 END),
+                        - CASE WHEN $3 IN ('training', 'generation', 'refund', 'free_redo') THEN $2
+                               ELSE 0 END),
                     updated_at = now()
                 WHERE id = $1 AND tokens_left + $2 >= 0 AND NOT EXISTS (SELECT 1 FROM already)
                 RETURNING tokens_left, tokens_spent

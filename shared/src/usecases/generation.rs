@@ -1,4 +1,5 @@
-//! A generation: checked, paid per image, recorded, and sent to Replicate with our webhook.
+//! A generation: checked, paid per image, recorded, and sent to Replicate with our webhook; a
+//! second try of one ("more like this", or the free redo a rating of 1 or 2 earns); its rating.
 
 use serde_json::json;
 
@@ -9,15 +10,16 @@ use crate::db::{Burst, GenericClient};
 use crate::dispatch;
 use crate::domain::moderation;
 use crate::domain::progress::Tracked;
-use crate::domain::rules;
+use crate::domain::rules::{self, AspectRatio};
 use crate::domain::status::{GenerationStatus, ModelStatus};
 use crate::effects::Written;
 use crate::outcomes;
 use crate::replicate::{Replicate, ReplicateError};
 use crate::repo::attempts::{self, Attempt, Kind};
 use crate::repo::events::{self, Event};
+use crate::repo::feedback;
 use crate::repo::generations::{self, Generation, NewGeneration};
-use crate::repo::ledger::{self, Change, Reason};
+use crate::repo::ledger::{self, Change, LedgerError, Reason};
 use crate::repo::models;
 use crate::repo::styles::{self, Style};
 use crate::services::Services;
@@ -32,6 +34,7 @@ pub struct GenerationRequest<'a> {
     pub style_id: Option<i64>,
     pub prompt: &'a str,
     pub images: i32,
+    pub aspect_ratio: AspectRatio,
 }
 
 /// A generation checked against its model and style, with the id it will be written under: what
@@ -47,6 +50,11 @@ pub struct Checked {
     full_prompt: String,
     images: i32,
     cost: i64,
+    aspect_ratio: AspectRatio,
+    /// The generation this one repeats.
+    again_of: Option<i64>,
+    /// A free redo: the ledger reference its price is credited under, once.
+    free_redo: Option<String>,
 }
 
 /// Checks `request` (its prompt and count, a ready model the user may use, an active style) and
@@ -101,7 +109,104 @@ pub async fn check(
         full_prompt,
         images,
         cost: rules::generation_cost(&services.config.product, images),
+        aspect_ratio: request.aspect_ratio,
+        again_of: None,
+        free_redo: None,
     })
+}
+
+/// A second try of a generation: the same model, prompt, style and count with a new seed, in
+/// `aspect_ratio` (else the one it had).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Again {
+    /// "More like this": paid like any generation.
+    MoreLikeThis,
+    /// The free redo a rating of 1 or 2 earned ([`rules::free_redo`]): its price is credited and
+    /// debited together, so the balance does not move.
+    FreeRedo,
+}
+
+/// Checks a second try of the user's generation `source_id` as [`check`] does, and for a free redo
+/// that one is still due (which slot of the ledger it takes).
+pub async fn check_again(
+    services: &Services,
+    db: &impl GenericClient,
+    user_id: i64,
+    source_id: i64,
+    aspect_ratio: Option<AspectRatio>,
+    again: Again,
+) -> Result<Checked, ServiceError> {
+    let state = async {
+        match again {
+            Again::FreeRedo => generations::redo_state(db, source_id, user_id).await,
+            Again::MoreLikeThis => Ok(None),
+        }
+    };
+    let (source, state) = tokio::join!(generations::get_owned(db, source_id, user_id), state);
+    let source = source?.ok_or(ServiceError::NotFound("generation"))?;
+    let free_redo = match again {
+        Again::FreeRedo => {
+            let state = state?.ok_or(ServiceError::NotFound("generation"))?;
+            let slot = rules::free_redo(services.config.product.free_redos, &state)?;
+            Some(rules::free_redo_reference(source.id, slot))
+        }
+        Again::MoreLikeThis => None,
+    };
+    let request = GenerationRequest {
+        user_id,
+        model_id: source.model_id.ok_or(ServiceError::NotFound("model"))?,
+        style_id: source.style_id,
+        prompt: &source.prompt,
+        images: source.num_images,
+        aspect_ratio: aspect_ratio.unwrap_or(source.aspect_ratio),
+    };
+    let mut checked = check(services, db, &request).await?;
+    checked.again_of = Some(source.id);
+    checked.free_redo = free_redo;
+    Ok(checked)
+}
+
+/// A second try of the user's generation `source_id` with `replicate`: [`check_again`], then
+/// [`start`].
+pub async fn again(
+    services: &Services,
+    replicate: &Replicate,
+    user_id: i64,
+    source_id: i64,
+    aspect_ratio: Option<AspectRatio>,
+    again: Again,
+) -> Result<Generation, ServiceError> {
+    let conn = services.db().conn().await?;
+    let checked = check_again(services, &**conn, user_id, source_id, aspect_ratio, again).await?;
+    drop(conn);
+    start(services, replicate, checked).await
+}
+
+/// A rating stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rated {
+    /// A free redo of the generation may be asked for now ([`Again::FreeRedo`]).
+    pub free_redo: bool,
+}
+
+/// Rates the user's generation 1-5 (again, to change it): whether that earns a free redo.
+pub async fn rate(
+    services: &Services,
+    user_id: i64,
+    generation_id: i64,
+    rating: i16,
+) -> Result<Rated, ServiceError> {
+    let conn = services.db().conn().await?;
+    if !feedback::rate(&**conn, generation_id, user_id, rating).await? {
+        return Err(ServiceError::NotFound("generation"));
+    }
+    if rating > rules::LOW_RATING_MAX {
+        return Ok(Rated { free_redo: false });
+    }
+    let state = generations::redo_state(&**conn, generation_id, user_id).await?;
+    let free_redo = state
+        .is_some_and(|state| rules::free_redo(services.config.product.free_redos, &state).is_ok());
+    Ok(Rated { free_redo })
 }
 
 /// Creates a generation with `replicate` (the caller refuses the request when Replicate is not
@@ -116,7 +221,8 @@ pub async fn create(
 }
 
 /// Pays for a checked generation and starts it at Replicate: `images x price` is debited with the
-/// row, its attempt and its status message written in the same transaction (sent in one burst),
+/// row, its attempt and its status message written in the same transaction (sent in one burst;
+/// a free redo's credit of the same price goes first, once per slot, so the two net to zero),
 /// then the prediction is created while the status message goes out. If Replicate refuses, the
 /// generation fails and is refunded at once; the caller gets the error. If the answer is lost (a
 /// timeout, a 5xx), the prediction is looked up first: found, it is attached and runs.
@@ -142,7 +248,17 @@ pub async fn start(
         full_prompt: &checked.full_prompt,
         num_images: checked.images,
         cost_tokens: checked.cost,
+        aspect_ratio: checked.aspect_ratio,
+        again_of: checked.again_of,
+        free_redo: checked.free_redo.is_some(),
     };
+    let credit = checked.free_redo.as_deref().map(|reference| Change {
+        user_id: checked.user_id,
+        delta: checked.cost,
+        reason: Reason::FreeRedo,
+        reference,
+        note: None,
+    });
     let debit = Change {
         user_id: checked.user_id,
         delta: -checked.cost,
@@ -151,14 +267,23 @@ pub async fn start(
         note: None,
     };
     let requested = json!({"generation_id": checked.id, "model_id": checked.model_id,
-                           "images": checked.images, "style_id": style_id});
+                           "images": checked.images, "style_id": style_id,
+                           "aspect_ratio": checked.aspect_ratio.as_str(),
+                           "again_of": checked.again_of, "free_redo": checked.free_redo.is_some()});
     let seed_ref = seed.to_string();
     let burst = Burst::new(db.conn().await?);
     let paid = {
         let tx = burst.client();
-        let (begun, generation, debited, recorded, attempt, tracked) = tokio::join!(
+        let credit = async {
+            match &credit {
+                Some(credit) => ledger::apply(tx, credit).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (begun, generation, credited, debited, recorded, attempt, tracked) = tokio::join!(
             burst.begin(),
             generations::create(tx, &new),
+            credit,
             ledger::apply(tx, &debit),
             events::record(tx, checked.user_id, Event::GenerationRequested, requested),
             attempts::start(
@@ -182,6 +307,11 @@ pub async fn start(
         (|| -> Result<_, ServiceError> {
             begun?;
             let generation = generation?;
+            // A second press of the same free redo (or one racing it) finds its slot credited.
+            credited.map_err(|e| match e {
+                LedgerError::AlreadyApplied { .. } => rules::RuleError::FreeRedoUsed.into(),
+                e => ServiceError::from(e),
+            })?;
             debited?;
             recorded?;
             let attempt = attempt?.ok_or_else(|| {
@@ -205,7 +335,7 @@ pub async fn start(
     let mut input = json!({
         "prompt": checked.full_prompt,
         "num_outputs": checked.images,
-        "aspect_ratio": "1:1",
+        "aspect_ratio": checked.aspect_ratio.as_str(),
         "output_format": "jpg",
         "output_quality": 90,
         "seed": seed,

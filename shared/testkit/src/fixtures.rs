@@ -144,6 +144,9 @@ pub async fn generation_in_flight(
             full_prompt: "photo of DPTEST person, on a beach",
             num_images: images,
             cost_tokens: cost,
+            aspect_ratio: Default::default(),
+            again_of: None,
+            free_redo: false,
         },
     )
     .await

@@ -289,6 +289,9 @@ async fn statuses_only_move_forward() {
             full_prompt: "TOK1 on a beach",
             num_images: 2,
             cost_tokens: 2,
+            aspect_ratio: Default::default(),
+            again_of: None,
+            free_redo: false,
         },
     )
     .await

@@ -1,5 +1,7 @@
-//! Generations: `GET /api/generations`, `GET /api/generations/{id}`, `POST /api/generations`, and
-//! rating one: `POST /api/generations/{id}/feedback`.
+//! Generations: `GET /api/generations`, `GET /api/generations/{id}`, `POST /api/generations`,
+//! rating one: `POST /api/generations/{id}/feedback`, and a second try of one: "more like this"
+//! (`POST /api/generations/{id}/again`, paid) and the free redo a rating of 1 or 2 earns
+//! (`POST /api/generations/{id}/redo`).
 
 use std::sync::Arc;
 
@@ -8,7 +10,7 @@ use axum::http::StatusCode;
 use axum::Json as JsonResponse;
 use serde::Deserialize;
 use shared::repo::{feedback, generations, rate_limits};
-use shared::usecases::generation::{self, GenerationRequest};
+use shared::usecases::generation::{self, Again, GenerationRequest};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,9 +20,9 @@ use crate::error::{check_text, ApiResult, Error, Json, Path, Query};
 use crate::idempotency::IdempotencyKey;
 use crate::pagination::{PageParams, Paginated};
 use crate::responses::{
-    AuthErrors, Insufficient, Invalid, JsonBody, NotFound, RateLimited, Upstream,
+    AuthErrors, FreeRedoRefused, Insufficient, Invalid, JsonBody, NotFound, RateLimited, Upstream,
 };
-use crate::views::generations::Generation;
+use crate::views::generations::{AspectRatio, Generation, Rated};
 use crate::views::images::Images;
 use crate::State;
 
@@ -29,6 +31,8 @@ pub fn router() -> OpenApiRouter<Arc<State>> {
         .routes(routes!(list_generations, create_generation))
         .routes(routes!(get_generation))
         .routes(routes!(rate_generation))
+        .routes(routes!(generate_again))
+        .routes(routes!(redo_generation))
 }
 
 /// The caller's generations, newest first.
@@ -88,6 +92,9 @@ pub struct NewGeneration {
     /// Images to make, 1-4; each costs the generation price.
     #[schema(minimum = 1, maximum = 4)]
     pub count: i32,
+    /// The images' shape; 1:1 when absent.
+    #[serde(default)]
+    pub aspect_ratio: Option<AspectRatio>,
 }
 
 /// Generates photos with a model: the cost (`count` x the price per image) is debited and the job
@@ -116,6 +123,7 @@ async fn create_generation(
         style_id: body.style_id,
         prompt: &body.prompt,
         images: body.count,
+        aspect_ratio: body.aspect_ratio.map(Into::into).unwrap_or_default(),
     };
     // The caller, the rate limit's count and the generation's checks: one round trip.
     let conn = state.conn().await?;
@@ -138,6 +146,89 @@ async fn create_generation(
     Ok((StatusCode::ACCEPTED, JsonResponse(generation.into())))
 }
 
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct SecondTry {
+    /// The images' shape; the generation's own when absent.
+    #[serde(default)]
+    pub aspect_ratio: Option<AspectRatio>,
+}
+
+/// "More like this": one of the caller's generations again, with the same model, prompt, style
+/// and count and a new seed, in `aspect_ratio` (else its own). Paid like `POST /api/generations`
+/// (202, then poll it; refunded with 502 if Replicate refuses) and rate limited with it.
+#[utoipa::path(post, path = "/api/generations/{id}/again", tag = "generations", security(("tma" = [])),
+    params(("id" = i64, Path, description = "The generation to repeat"), IdempotencyKey),
+    request_body = SecondTry,
+    responses((status = 202, description = "The new generation is paid for and started", body = Generation),
+              AuthErrors, JsonBody, Invalid, Insufficient, NotFound, RateLimited, Upstream))]
+async fn generate_again(
+    AxumState(state): AxumState<Arc<State>>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<SecondTry>,
+) -> ApiResult<(StatusCode, JsonResponse<Generation>)> {
+    second_try(&state, caller, id, body, Again::MoreLikeThis).await
+}
+
+/// The free redo of one of the caller's generations that they rated 1 or 2 (see the `free_redo`
+/// of `POST /api/generations/{id}/feedback`): like `.../again`, but its price is credited
+/// (`free_redo` in the ledger) and debited in one transaction, so the balance does not move. One
+/// per generation (`FREE_REDOS_PER_GENERATION`), however often it is asked for, concurrently too;
+/// a redo that fails gives nothing back but the redo itself (it may be asked for again).
+#[utoipa::path(post, path = "/api/generations/{id}/redo", tag = "generations", security(("tma" = [])),
+    params(("id" = i64, Path, description = "The generation rated 1 or 2"), IdempotencyKey),
+    request_body = SecondTry,
+    responses((status = 202, description = "The free redo is started", body = Generation),
+              AuthErrors, JsonBody, Invalid, NotFound, FreeRedoRefused, RateLimited, Upstream))]
+async fn redo_generation(
+    AxumState(state): AxumState<Arc<State>>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<SecondTry>,
+) -> ApiResult<(StatusCode, JsonResponse<Generation>)> {
+    second_try(&state, caller, id, body, Again::FreeRedo).await
+}
+
+/// Checks and starts a second try of generation `id` as `create_generation` does a new one.
+async fn second_try(
+    state: &State,
+    caller: Caller,
+    id: i64,
+    body: SecondTry,
+    again: Again,
+) -> ApiResult<(StatusCode, JsonResponse<Generation>)> {
+    let replicate = state.services.replicate()?;
+    let limit = &state.limits.generation;
+    let user_id = caller.id();
+    let aspect_ratio = body.aspect_ratio.map(Into::into);
+    let check =
+        |conn| generation::check_again(&state.services, conn, user_id, id, aspect_ratio, again);
+    // The caller, the rate limit's count and the checks: one round trip.
+    let conn = state.conn().await?;
+    let (row, decision, checked) = tokio::join!(
+        caller.look_up(&conn),
+        rate_limits::hit(&**conn, user_id, limit),
+        check(&**conn),
+    );
+    let (caller, stands) = caller.meet_as_found(&conn, row?).await?;
+    let decision = decision?;
+    let checked = if stands {
+        checked
+    } else {
+        check(&**conn).await
+    };
+    drop(conn);
+    crate::limits::allow(caller.user.id, limit, decision)?;
+    let generation = generation::start(&state.services, replicate, checked?).await?;
+    tracing::info!(
+        generation_id = generation.id,
+        again_of = id,
+        free_redo = generation.free_redo,
+        "second try started"
+    );
+    Ok((StatusCode::ACCEPTED, JsonResponse(generation.into())))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Rating {
     /// 1 to 5.
@@ -147,17 +238,18 @@ pub struct Rating {
     pub comment: Option<String>,
 }
 
-/// Rates one of the caller's generations (again, to change it), with an optional comment.
+/// Rates one of the caller's generations (again, to change it), with an optional comment; says
+/// whether a free redo of it may now be asked for.
 #[utoipa::path(post, path = "/api/generations/{id}/feedback", tag = "generations", security(("tma" = [])),
     params(("id" = i64, Path, description = "The generation's id")),
     request_body = Rating,
-    responses((status = 204, description = "Stored"), AuthErrors, JsonBody, Invalid, NotFound))]
+    responses((status = 200, description = "Stored", body = Rated), AuthErrors, JsonBody, Invalid, NotFound))]
 async fn rate_generation(
     AxumState(state): AxumState<Arc<State>>,
     caller: AuthUser,
     Path(id): Path<i64>,
     Json(body): Json<Rating>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<JsonResponse<Rated>> {
     if !(1..=5).contains(&body.rating) {
         return Err(Error::invalid("rating", "must be 1 to 5"));
     }
@@ -167,17 +259,18 @@ async fn rate_generation(
             return Err(Error::invalid("comment", "must be at most 1000 characters"));
         }
     }
-    let conn = state.conn().await?;
-    if !feedback::rate(&**conn, id, caller.user.id, body.rating).await? {
-        return Err(Error::not_found("generation"));
-    }
+    let user_id = caller.user.id;
+    let rated = generation::rate(&state.services, user_id, id, body.rating).await?;
     if let Some(comment) = body
         .comment
         .as_deref()
         .map(str::trim)
         .filter(|c| !c.is_empty())
     {
-        feedback::comment(&**conn, id, caller.user.id, comment).await?;
+        feedback::comment(&**state.conn().await?, id, user_id, comment).await?;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(JsonResponse(Rated {
+        rating: body.rating,
+        free_redo: rated.free_redo,
+    }))
 }

@@ -13,5 +13,6 @@ mod promos_feedback_admins;
 mod refunds;
 mod retraining;
 mod routes;
+mod second_try;
 mod uploads;
 mod views;

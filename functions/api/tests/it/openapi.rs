@@ -46,6 +46,9 @@ const ROUTES: &[(&str, &str)] = &[
     // Promo codes, feedback, system models and previews, the funnel, admins and their audit log.
     ("post", "/api/promo"),
     ("post", "/api/generations/{id}/feedback"),
+    // A second try: "more like this" and the free redo after a rating of 1 or 2.
+    ("post", "/api/generations/{id}/again"),
+    ("post", "/api/generations/{id}/redo"),
     ("get", "/api/system-models"),
     ("post", "/api/models/{id}/preview"),
     ("get", "/api/admin/insights"),

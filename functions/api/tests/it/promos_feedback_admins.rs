@@ -100,7 +100,12 @@ async fn feedback_on_ones_own_generation_only() {
     let rated = app
         .post(&path, 1, json!({"rating": 1, "comment": "not me"}))
         .await;
-    assert_eq!(rated.status, StatusCode::NO_CONTENT, "{rated:?}");
+    assert_eq!(rated.status, StatusCode::OK, "{rated:?}");
+    // Not delivered: no free redo, however low the rating.
+    assert_eq!(
+        rated.body,
+        serde_json::json!({"rating": 1, "free_redo": false})
+    );
     let theirs = app.post(&path, 2, json!({"rating": 5})).await;
     assert_eq!(
         theirs.status,

@@ -35,6 +35,8 @@ fn unauthenticated_routes() -> Vec<(Method, &'static str)> {
         (Method::GET, "/api/generations"),
         (Method::POST, "/api/generations"),
         (Method::GET, "/api/generations/1"),
+        (Method::POST, "/api/generations/1/again"),
+        (Method::POST, "/api/generations/1/redo"),
         (Method::GET, "/api/styles"),
         (Method::GET, "/api/packs"),
         (Method::POST, "/api/payments/invoice"),

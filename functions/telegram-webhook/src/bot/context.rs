@@ -218,6 +218,8 @@ impl Ctx<'_> {
             ServiceError::Rule(RuleError::ModelName) => t.train_bad_name.to_owned(),
             ServiceError::Rule(RuleError::NotAnImage) => t.photo_not_image.to_owned(),
             ServiceError::Rule(RuleError::PhotoTooLarge) => t.photo_too_large.to_owned(),
+            ServiceError::Rule(RuleError::FreeRedoUsed) => t.free_redo_used.to_owned(),
+            ServiceError::NotFound("style") => t.style_gone.to_owned(),
             // The failed generation's notice (failed, tokens returned) has told them already.
             ServiceError::Upstream(_) | ServiceError::Rule(RuleError::PromptUnsafe) => {
                 return Ok(())

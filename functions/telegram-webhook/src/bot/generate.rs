@@ -1,13 +1,17 @@
 //! Generation: a ready model -> a style from the catalogue (browsed by tag, with previews) or none ->
 //! a prompt (or a preset) -> how many images -> paid per image and sent to Replicate (the Replicate
-//! webhook delivers the album, then asks for a rating).
+//! webhook delivers the album, then asks for a rating, offering "more like this" in a shape; a
+//! rating of 1 or 2 offers a free redo).
 
 use shared::domain::callbacks::Callback;
-use shared::domain::rules::{self, MAX_IMAGES, MAX_PROMPT_CHARS, MIN_IMAGES, PRESETS};
+use shared::domain::rules::{self, AspectRatio, MAX_IMAGES, MAX_PROMPT_CHARS, MIN_IMAGES, PRESETS};
 use shared::domain::status::ModelStatus;
+use shared::effects::Notice;
 use shared::errors::Transient;
+use shared::notify;
 use shared::repo::{feedback, models, styles};
-use shared::usecases::generation::{self, GenerationRequest};
+use shared::usecases::generation::{self, Again, GenerationRequest};
+use shared::usecases::ServiceError;
 use teloxide_core::payloads::SendPhotoSetters;
 use teloxide_core::requests::Requester;
 use teloxide_core::types::{ChatId, InputFile, InputMedia, InputMediaPhoto};
@@ -178,16 +182,66 @@ async fn show_page(ctx: &Ctx<'_>, tag: Option<&str>, page: u32) -> Result<(), Bo
     Ok(())
 }
 
-/// A rating from the buttons under a delivered album.
+/// A rating from the buttons under a delivered album; a rating of 1 or 2 that earns a free redo
+/// offers it.
 pub async fn on_rating(ctx: &Ctx<'_>, generation_id: i64, rating: i16) -> Result<(), BotError> {
-    let db = ctx.services().db();
-    let rated = feedback::rate(&**db.conn().await?, generation_id, ctx.user.id, rating).await?;
-    if !rated {
-        return outdated(ctx).await;
-    }
+    let rated = match generation::rate(ctx.services(), ctx.user.id, generation_id, rating).await {
+        Ok(rated) => rated,
+        Err(ServiceError::NotFound(_)) => return outdated(ctx).await,
+        Err(e) => return Err(e.into()),
+    };
     ctx.set_dialog(&Dialog::AwaitingFeedbackComment { generation_id })
         .await?;
-    ctx.finish_with(ctx.t().rate_thanks, None)
+    let thanks = ctx.t().rate_thanks;
+    if !rated.free_redo {
+        return ctx.finish_with(thanks, None);
+    }
+    let (offer, markup) =
+        notify::user_notice(&ctx.user, &Notice::FreeRedoOffered { generation_id });
+    ctx.finish_with(format!("{thanks}\n\n{offer}"), markup)
+}
+
+/// "More like this" (in `aspect_ratio`, else the shape it had) under a delivered album: paid
+/// like any generation.
+pub async fn on_again(
+    ctx: &Ctx<'_>,
+    generation_id: i64,
+    aspect_ratio: Option<AspectRatio>,
+) -> Result<(), BotError> {
+    second_try(ctx, generation_id, aspect_ratio, Again::MoreLikeThis).await
+}
+
+/// The free redo a rating of 1 or 2 offered: made once, however often it is pressed.
+pub async fn on_free_redo(ctx: &Ctx<'_>, generation_id: i64) -> Result<(), BotError> {
+    second_try(ctx, generation_id, None, Again::FreeRedo).await
+}
+
+async fn second_try(
+    ctx: &Ctx<'_>,
+    generation_id: i64,
+    aspect_ratio: Option<AspectRatio>,
+    again: Again,
+) -> Result<(), BotError> {
+    let Ok(replicate) = ctx.services().replicate() else {
+        ctx.reply(ctx.t().try_later, None).await?;
+        return Ok(());
+    };
+    let services = ctx.services();
+    match generation::again(
+        services,
+        replicate,
+        ctx.user.id,
+        generation_id,
+        aspect_ratio,
+        again,
+    )
+    .await
+    {
+        // Its status message ("creating…"), sent by the use case, says it started.
+        Ok(_) => Ok(()),
+        Err(e) if e.is_transient() => Err(e.into()),
+        Err(e) => ctx.explain(e).await,
+    }
 }
 
 /// The optional comment after a rating.
@@ -296,6 +350,7 @@ pub async fn on_count(ctx: &Ctx<'_>, images: i32) -> Result<(), BotError> {
         style_id: *style_id,
         prompt,
         images,
+        aspect_ratio: AspectRatio::default(),
     };
     match generation::create(ctx.services(), replicate, &request).await {
         // Its status message ("creating…"), sent by the use case, says it started.

@@ -513,6 +513,11 @@ async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotErro
             generation_id,
             rating,
         } => generate::on_rating(ctx, generation_id, rating).await,
+        Callback::Again {
+            generation_id,
+            aspect_ratio,
+        } => generate::on_again(ctx, generation_id, aspect_ratio).await,
+        Callback::FreeRedo { generation_id } => generate::on_free_redo(ctx, generation_id).await,
         Callback::Preset { index } => generate::on_preset(ctx, index).await,
         Callback::Count { images } => generate::on_count(ctx, images).await,
         Callback::Packs => payments::offer(ctx).await,

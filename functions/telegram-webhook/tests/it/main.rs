@@ -8,5 +8,6 @@ mod promos_admins;
 mod refunds;
 mod reply_in_body;
 mod retraining;
+mod second_try;
 mod support;
 mod webhook;

@@ -364,6 +364,7 @@ async fn a_prediction_replicate_took_but_answered_500_is_attached_not_refunded()
         style_id: None,
         prompt: "on a beach",
         images: 1,
+        aspect_ratio: Default::default(),
     };
     let created = generation::create(&services, services.replicate().unwrap(), &request)
         .await
@@ -841,6 +842,7 @@ async fn a_prediction_whose_attach_failed_is_attached_by_the_sweep_not_refunded(
         style_id: None,
         prompt: "on a beach",
         images: 1,
+        aspect_ratio: Default::default(),
     };
     generation::create(&services, services.replicate().unwrap(), &request)
         .await

@@ -56,6 +56,8 @@ pub(super) static TEXTS: Texts = Texts {
     button_next: "Next ▶️",
     rate_thanks: "Thanks for rating! Want to add a comment? Just send it (or /cancel).",
     comment_thanks: "Thank you, we'll read it! 🙏",
+    free_redo_used: "The free redo of these photos is already used: it is on its way, or delivered above.",
+    style_gone: "That style is no longer offered. Pick another with /models.",
 
     buy_header: "🛒 Choose a token pack:",
     button_buy: "🛒 Buy tokens",

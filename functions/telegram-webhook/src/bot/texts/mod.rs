@@ -79,6 +79,10 @@ pub struct Texts {
     pub button_next: &'static str,
     pub rate_thanks: &'static str,
     pub comment_thanks: &'static str,
+    /// A free redo pressed again (or at once twice): it was made once.
+    pub free_redo_used: &'static str,
+    /// "More like this" of a generation whose style was switched off since.
+    pub style_gone: &'static str,
 
     pub buy_header: &'static str,
     pub button_buy: &'static str,

@@ -262,7 +262,8 @@ pub struct CostConfig {
     /// price list); both hardwares we use must be priced.
     pub hardware_prices: Vec<(String, f64)>,
     /// `REVENUE_USD_RATES`: `currency:usd_per_minor_unit` items (a star, a cent, a kopeck);
-    /// `PAYMENT_CURRENCY` must have one. Payments in a currency with none are left out of margins.
+    /// payments in a currency with none (`PAYMENT_CURRENCY` included, which is warned of at start)
+    /// are left out of margins.
     pub usd_rates: Vec<(String, f64)>,
 }
 
@@ -656,10 +657,12 @@ impl Config {
             }
         }
         if !costs.usd_rates.iter().any(|(c, _)| *c == product.currency) {
-            return Err(ConfigError::new(
-                "REVENUE_USD_RATES",
-                format!("has no rate for {}, the payment currency", product.currency),
-            ));
+            // Not fatal: the payments still work; the admins' margins leave them out until a rate
+            // is set.
+            tracing::warn!(
+                currency = %product.currency,
+                "REVENUE_USD_RATES has no rate for the payment currency: margins leave its payments out"
+            );
         }
 
         Ok(Self {
@@ -928,9 +931,10 @@ mod tests {
             let error = config(&[("REPLICATE_HARDWARE_PRICES", bad)]).unwrap_err();
             assert_eq!(error.var, "REPLICATE_HARDWARE_PRICES", "{bad}");
         }
-        let no_rate = config(&[("REVENUE_USD_RATES", "RUB:0.0001")]).unwrap_err();
-        assert_eq!(no_rate.var, "REVENUE_USD_RATES");
-        assert!(no_rate.to_string().contains("XTR"), "{no_rate}");
+        // A payment currency without a rate still starts (its payments are left out of margins).
+        let no_rate = config(&[("REVENUE_USD_RATES", "RUB:0.0001")]).unwrap();
+        assert_eq!(no_rate.costs.usd_rates, vec![("RUB".to_owned(), 0.0001)]);
+        assert!(config(&[("REVENUE_USD_RATES", "XTR")]).is_err());
     }
 
     #[test]

@@ -508,7 +508,9 @@ impl Config {
         let defaults = photo_check::Thresholds::default();
         let photo_check = PhotoCheckConfig {
             enabled: !matches!(
-                get("PHOTO_CHECK").map(|v| parse_bool(Some(v), "PHOTO_CHECK")).transpose()?,
+                get("PHOTO_CHECK")
+                    .map(|v| parse_bool(Some(v), "PHOTO_CHECK"))
+                    .transpose()?,
                 Some(false)
             ),
             thresholds: photo_check::Thresholds {

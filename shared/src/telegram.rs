@@ -71,7 +71,9 @@ impl Telegram {
     /// Where a file sent to the bot is downloaded from (getFile). The URL holds the bot token:
     /// never log it.
     pub async fn file_url(&self, file_id: &str) -> Result<url::Url, DownloadError> {
-        let file = self.call(self.bot.get_file(file_id.to_owned().into())).await?;
+        let file = self
+            .call(self.bot.get_file(file_id.to_owned().into()))
+            .await?;
         self.api_url
             .join(&format!("file/bot{}/{}", self.token.expose(), file.path))
             .map_err(|_| DownloadError::BadPath)

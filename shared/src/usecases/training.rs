@@ -1,12 +1,12 @@
 //! A personal model from draft to queue: name it, collect 10-20 photos, pay, queue the training job.
 
 use crate::db::{Db, GenericClient};
-use crate::domain::progress::Tracked;
 use crate::domain::photos::{self, Checker, Measurements, Problem};
+use crate::domain::progress::Tracked;
 use crate::domain::rules::{self, MAX_PHOTOS};
-use std::sync::Arc;
 use crate::domain::status::ModelStatus;
 use serde_json::json;
+use std::sync::Arc;
 
 use crate::dispatch;
 use crate::effects::{Effect, Written};

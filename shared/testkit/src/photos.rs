@@ -145,6 +145,12 @@ pub fn blurred(sigma: f32) -> Vec<u8> {
     jpeg(&imageops::blur(&s.astronaut, sigma), 90)
 }
 
+/// A good photo made too small (400 px a side).
+pub fn too_small() -> Vec<u8> {
+    let s = Sources::load();
+    jpeg(&scaled(&s.astronaut, 400.0 / 512.0), 90)
+}
+
 /// A photo with no face (a landscape: a rocket's launch).
 pub fn landscape() -> Vec<u8> {
     let s = Sources::load();

@@ -3,9 +3,9 @@
 use shared::dispatch;
 use shared::domain::callbacks::Callback;
 use shared::domain::rules::{self, MAX_PHOTOS, MIN_PHOTOS};
-use shared::errors::Transient;
 use shared::domain::status::ModelStatus;
 use shared::effects::{Effect, Notice, Written};
+use shared::errors::Transient;
 use shared::notify;
 use shared::repo::models::{self, Model, NewPhoto};
 use shared::usecases::training::{self, Checked, PhotoAdded};

@@ -7,9 +7,9 @@ mod en;
 mod reports;
 mod ru;
 
+use shared::domain::photos::Problem;
 use shared::domain::status::{GenerationStatus, ModelStatus};
 use shared::notify::fill;
-use shared::domain::photos::Problem;
 use shared::usecases::promo::Refusal;
 use shared::usecases::training::ToReplace;
 

@@ -111,12 +111,13 @@ pub async fn measure_photo(services: &Services, bytes: Vec<u8>) -> Option<Checke
 }
 
 /// The verdicts of photos checked together (a training request), in order: each against the good
-/// ones before it, as adding them to a draft one by one judges them.
-pub fn judge_all(checked: &[Checked]) -> Vec<Option<Problem>> {
+/// ones before it, as adding them to a draft one by one judges them (`None` in: not checked, good).
+pub fn judge_all(checked: &[Option<Checked>]) -> Vec<Option<Problem>> {
     let mut good: Vec<u64> = Vec::new();
     checked
         .iter()
         .map(|c| {
+            let c = c.as_ref()?;
             let verdict = c.verdict(&good);
             if let (None, Ok(m)) = (verdict, &c.measured) {
                 good.push(m.hash);

@@ -19,6 +19,7 @@ use shared::repo::models::{self, NewPhoto};
 use shared::repo::uploads;
 use shared::services::Services;
 use shared::storage::{ObjectKey, Storage};
+use shared::usecases::training::Checked;
 use shared::usecases::{self, ServiceError};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -28,10 +29,11 @@ use crate::auth::AuthUser;
 use crate::error::{self, check_text, ApiResult, Error};
 use crate::idempotency::IdempotencyKey;
 use crate::responses::{
-    AuthErrors, Conflict, Insufficient, Invalid, JsonBody, RateLimited, Upstream,
+    AuthErrors, Conflict, Insufficient, JsonBody, RateLimited, TrainInvalid, Upstream,
 };
 use crate::views::images::Images;
-use crate::views::models::Model;
+use crate::views::models::{Model, QueuedModel};
+use crate::views::photos::PhotoVerdict;
 use crate::State;
 
 pub fn router() -> OpenApiRouter<Arc<State>> {
@@ -408,8 +410,122 @@ async fn place(
     }
 }
 
-/// Records the draft with its photos (taking the uploads it was given, once) and pays for and
-/// queues its training.
+/// Reads every photo of the request (URLs are downloaded now, and then kept like photos sent in
+/// the form) and measures it. `None` when the check is off. Fewer than 10 good photos: refused with
+/// every photo's verdict, before anything is recorded or charged.
+async fn check_photos(
+    services: &Services,
+    storage: &Storage,
+    photos: Photos,
+) -> ApiResult<(Photos, Option<Vec<Option<Checked>>>)> {
+    let Some(checker) = services.photo_check.as_deref() else {
+        return Ok((photos, None));
+    };
+    let (photos, bytes): (Photos, Vec<Vec<u8>>) = match photos {
+        Photos::Sent(sent) => {
+            let bytes = sent.iter().map(|(_, u)| u.bytes.to_vec()).collect();
+            (Photos::Sent(sent), bytes)
+        }
+        Photos::Uploaded(uploaded) => {
+            let read: Vec<ApiResult<Vec<u8>>> = futures::stream::iter(uploaded.iter().cloned())
+                .map(|upload| async move {
+                    let key = ObjectKey::parse(&upload.storage_key)
+                        .ok_or_else(|| Error::bad_request("an upload key did not parse"))?;
+                    Ok(storage.get(&key).await?.to_vec())
+                })
+                .buffered(4)
+                .collect()
+                .await;
+            let bytes = read.into_iter().collect::<ApiResult<_>>()?;
+            (Photos::Uploaded(uploaded), bytes)
+        }
+        Photos::Urls(urls) => {
+            let sent = downloaded(services, &urls).await?;
+            let bytes = sent.iter().map(|(_, u)| u.bytes.to_vec()).collect();
+            (Photos::Sent(sent), bytes)
+        }
+    };
+    let mut checked = Vec::with_capacity(bytes.len());
+    for photo in bytes {
+        checked.push(usecases::training::measure_photo(services, photo).await);
+    }
+    let verdicts = usecases::training::judge_all(&checked);
+    let good = verdicts.iter().filter(|v| v.is_none()).count() as i64;
+    if good < rules::MIN_PHOTOS {
+        let views = verdict_views(checker.thresholds(), &checked, &verdicts);
+        return Err(Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "photos_rejected",
+            format!(
+                "{good} of the photos passed the check; a training needs at least {}: replace the others",
+                rules::MIN_PHOTOS
+            ),
+        )
+        .with_details(serde_json::json!({
+            "field": "photos",
+            "good": good,
+            "needed": rules::MIN_PHOTOS,
+            "photos": views,
+        })));
+    }
+    Ok((photos, Some(checked)))
+}
+
+/// The photos of a `photo_urls` request, downloaded within the job's download deadline (through
+/// the guarded fetcher), as photos sent in the form.
+async fn downloaded(services: &Services, urls: &[NewPhoto]) -> ApiResult<Vec<(String, Upload)>> {
+    let deadline = tokio::time::Instant::now() + services.photos.job_timeout;
+    let fetched: Vec<ApiResult<(String, Upload)>> =
+        futures::stream::iter(urls.iter().cloned().enumerate())
+        .map(|(i, photo)| async move {
+            let refuse = |reason: &str| {
+                Error::invalid("photo_urls", reason.to_owned()).with_details(
+                    serde_json::json!({"field": "photo_urls", "index": i, "reason": reason}),
+                )
+            };
+            let url: url::Url = photo
+                .source_url
+                .as_deref()
+                .and_then(|u| u.parse().ok())
+                .ok_or_else(|| refuse(shared::fetch::COULD_NOT_DOWNLOAD))?;
+            let got = services.photos.fetch(&url, deadline).await.map_err(|e| {
+                tracing::warn!(index = i, host = ?url.host_str(), error = %e, "a photo URL could not be downloaded for its check");
+                refuse(e.user_text())
+            })?;
+            let digest = format!("sha256:{}", hex::encode(Sha256::digest(&got.bytes)));
+            Ok((
+                digest,
+                Upload {
+                    content_type: got.kind.mime_type().to_owned(),
+                    bytes: Bytes::from(got.bytes),
+                },
+            ))
+        })
+        .buffered(4)
+        .collect()
+        .await;
+    fetched.into_iter().collect()
+}
+
+/// Each photo's verdict, as the API shows it.
+fn verdict_views(
+    thresholds: &shared::domain::photos::Thresholds,
+    checked: &[Option<Checked>],
+    verdicts: &[Option<shared::domain::photos::Problem>],
+) -> Vec<PhotoVerdict> {
+    checked
+        .iter()
+        .zip(verdicts)
+        .enumerate()
+        .map(|(i, (c, v))| {
+            let measured = c.as_ref().and_then(|c| c.measured.as_ref().ok());
+            PhotoVerdict::new(i, measured, *v, thresholds)
+        })
+        .collect()
+}
+
+/// Records the draft with its photos (taking the uploads it was given, once; each judged by the
+/// check when `checked`) and pays for and queues its training.
 async fn record_and_submit(
     services: &Services,
     storage: &Storage,
@@ -417,6 +533,7 @@ async fn record_and_submit(
     name: &str,
     keep_photos: bool,
     photos: &Photos,
+    checked: Option<&[Option<Checked>]>,
 ) -> Result<models::Model, (Option<i64>, Error)> {
     let db = services.db();
     let draft = usecases::training::start_draft(db, user_id, name)
@@ -449,8 +566,9 @@ async fn record_and_submit(
                 )));
             }
         }
-        for photo in &placed {
-            usecases::training::add_photo(&*tx, &model, photo)
+        for (i, photo) in placed.iter().enumerate() {
+            let checked = checked.and_then(|c| c.get(i)).and_then(Option::as_ref);
+            usecases::training::add_checked_photo(&*tx, &model, photo, checked)
                 .await
                 .map_err(|e| fail(e.into()))?;
         }
@@ -494,13 +612,13 @@ async fn record_and_submit(
         (TrainRequest = "application/json"),
         (TrainUpload = "multipart/form-data"),
     )),
-    responses((status = 202, description = "The model is paid for and queued", body = Model),
-              AuthErrors, JsonBody, Invalid, Insufficient, Conflict, RateLimited, Upstream))]
+    responses((status = 202, description = "The model is paid for and queued, with each photo's verdict", body = QueuedModel),
+              AuthErrors, JsonBody, TrainInvalid, Insufficient, Conflict, RateLimited, Upstream))]
 async fn train(
     AxumState(state): AxumState<Arc<State>>,
     caller: AuthUser,
     input: TrainInput,
-) -> ApiResult<(StatusCode, Json<Model>)> {
+) -> ApiResult<(StatusCode, Json<QueuedModel>)> {
     let services = &state.services;
     let user = &caller.user;
     let (name, keep_photos) = match &input {
@@ -537,9 +655,21 @@ async fn train(
         }
     };
     check_balance(services, user)?;
+    // Before the rate limit: a request refused for its photos does not count.
+    let (photos, checked) = check_photos(services, storage, photos).await?;
     crate::limits::enforce(&state, user.id, &state.limits.training).await?;
 
-    match record_and_submit(services, storage, user.id, &name, keep_photos, &photos).await {
+    match record_and_submit(
+        services,
+        storage,
+        user.id,
+        &name,
+        keep_photos,
+        &photos,
+        checked.as_deref(),
+    )
+    .await
+    {
         Ok(model) => {
             tracing::info!(
                 model_id = model.id,
@@ -547,7 +677,19 @@ async fn train(
                 "training queued"
             );
             let images = Images::for_response(&state).await?;
-            Ok((StatusCode::ACCEPTED, Json(Model::signed(model, &images))))
+            let photo_checks = checked.as_deref().zip(services.photo_check.as_deref()).map(
+                |(checked, checker)| {
+                    let verdicts = usecases::training::judge_all(checked);
+                    verdict_views(checker.thresholds(), checked, &verdicts)
+                },
+            );
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(QueuedModel {
+                    model: Model::signed(model, &images),
+                    photo_checks,
+                }),
+            ))
         }
         Err((draft, e)) => {
             // Nothing was charged: nothing of the request is kept.

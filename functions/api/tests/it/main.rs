@@ -7,6 +7,7 @@ mod errors;
 mod fuzz;
 mod idempotency;
 mod openapi;
+mod photo_check;
 mod promos_feedback_admins;
 mod refunds;
 mod routes;

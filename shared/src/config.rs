@@ -806,6 +806,36 @@ mod tests {
     }
 
     #[test]
+    fn the_photo_check_is_on_by_default_and_its_thresholds_are_settings() {
+        let c = config(&[]).unwrap();
+        assert!(c.photo_check.enabled);
+        assert_eq!(c.photo_check.thresholds, photo_check::Thresholds::default());
+        let c = config(&[
+            ("PHOTO_CHECK", "false"),
+            ("PHOTO_CHECK_MIN_SIDE", "768"),
+            ("PHOTO_CHECK_MIN_SHARPNESS", "8.5"),
+            ("PHOTO_CHECK_MAX_HASH_DISTANCE", "6"),
+            ("PHOTO_CHECK_MIN_FACE_SHARE", "0.2"),
+        ])
+        .unwrap();
+        assert!(!c.photo_check.enabled);
+        let t = c.photo_check.thresholds;
+        assert_eq!(
+            (t.min_side, t.min_sharpness, t.max_hash_distance, t.min_face_share),
+            (768, 8.5, 6, 0.2)
+        );
+        for (var, bad) in [
+            ("PHOTO_CHECK", "maybe"),
+            ("PHOTO_CHECK_MIN_SIDE", "big"),
+            ("PHOTO_CHECK_MAX_HASH_DISTANCE", "65"),
+            ("PHOTO_CHECK_MIN_FACE_SHARE", "1.5"),
+            ("PHOTO_CHECK_MIN_SHARPNESS", "-1"),
+        ] {
+            assert_eq!(config(&[(var, bad)]).unwrap_err().var, var);
+        }
+    }
+
+    #[test]
     fn nothing_configured_still_starts() {
         let c = config(&[]).unwrap();
         assert!(c.telegram.bot_token.is_none());

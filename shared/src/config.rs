@@ -76,6 +76,11 @@ pub const VARIABLES: &[&str] = &[
     "MINI_APP_URL",
     "PAYMENT_CURRENCY",
     "PAYMENT_PROVIDER_TOKEN",
+    "PHOTO_CHECK",
+    "PHOTO_CHECK_MAX_HASH_DISTANCE",
+    "PHOTO_CHECK_MIN_FACE_SHARE",
+    "PHOTO_CHECK_MIN_SHARPNESS",
+    "PHOTO_CHECK_MIN_SIDE",
     "PHOTO_FETCH_ALLOW_PRIVATE",
     "PHOTO_FETCH_JOB_TIMEOUT_SECONDS",
     "PHOTO_FETCH_TIMEOUT_SECONDS",
@@ -172,6 +177,17 @@ pub struct PhotoFetchConfig {
     /// `PHOTO_FETCH_JOB_TIMEOUT_SECONDS`: how long all of a training's photos may take (default 150;
     /// less than the worker's 240 s per job, which also uploads the zip).
     pub job_timeout_secs: u64,
+}
+
+/// The check of every training photo before the training is paid for (crate `photo-check`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhotoCheckConfig {
+    /// `PHOTO_CHECK`: on unless `false` (the test kit turns it off; its tests turn it on).
+    pub enabled: bool,
+    /// `PHOTO_CHECK_MIN_SIDE` (px, default 512), `PHOTO_CHECK_MIN_SHARPNESS` (default 5),
+    /// `PHOTO_CHECK_MAX_HASH_DISTANCE` (bits of 64, default 10), `PHOTO_CHECK_MIN_FACE_SHARE`
+    /// (0-1, default 0.15).
+    pub thresholds: photo_check::Thresholds,
 }
 
 /// Where photos and generated images are kept (see [`crate::storage`]).
@@ -306,6 +322,7 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub training: TrainingConfig,
     pub photo_fetch: PhotoFetchConfig,
+    pub photo_check: PhotoCheckConfig,
     pub storage: StorageConfig,
     pub product: ProductConfig,
     pub costs: CostConfig,
@@ -535,6 +552,57 @@ impl Config {
             ));
         }
 
+        let defaults = photo_check::Thresholds::default();
+        let photo_check = PhotoCheckConfig {
+            enabled: !matches!(
+                get("PHOTO_CHECK")
+                    .map(|v| parse_bool(Some(v), "PHOTO_CHECK"))
+                    .transpose()?,
+                Some(false)
+            ),
+            thresholds: photo_check::Thresholds {
+                min_side: parse_or(
+                    get("PHOTO_CHECK_MIN_SIDE"),
+                    "PHOTO_CHECK_MIN_SIDE",
+                    defaults.min_side,
+                )?,
+                min_sharpness: parse_or(
+                    get("PHOTO_CHECK_MIN_SHARPNESS"),
+                    "PHOTO_CHECK_MIN_SHARPNESS",
+                    defaults.min_sharpness,
+                )?,
+                max_hash_distance: parse_or(
+                    get("PHOTO_CHECK_MAX_HASH_DISTANCE"),
+                    "PHOTO_CHECK_MAX_HASH_DISTANCE",
+                    defaults.max_hash_distance,
+                )?,
+                min_face_share: parse_or(
+                    get("PHOTO_CHECK_MIN_FACE_SHARE"),
+                    "PHOTO_CHECK_MIN_FACE_SHARE",
+                    defaults.min_face_share,
+                )?,
+            },
+        };
+        let t = &photo_check.thresholds;
+        if t.max_hash_distance > 64 {
+            return Err(ConfigError::new(
+                "PHOTO_CHECK_MAX_HASH_DISTANCE",
+                "must be 0 to 64 bits",
+            ));
+        }
+        if !(0.0..=1.0).contains(&t.min_face_share) {
+            return Err(ConfigError::new(
+                "PHOTO_CHECK_MIN_FACE_SHARE",
+                "must be between 0 and 1",
+            ));
+        }
+        if !t.min_sharpness.is_finite() || t.min_sharpness < 0.0 {
+            return Err(ConfigError::new(
+                "PHOTO_CHECK_MIN_SHARPNESS",
+                "must be a number of at least 0",
+            ));
+        }
+
         let storage = match (get("STORAGE_BUCKET"), get("STORAGE_DIR")) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::new(
@@ -678,6 +746,7 @@ impl Config {
             cors_origins,
             training,
             photo_fetch,
+            photo_check,
             storage,
             product,
             costs,
@@ -854,6 +923,36 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn the_photo_check_is_on_by_default_and_its_thresholds_are_settings() {
+        let c = config(&[]).unwrap();
+        assert!(c.photo_check.enabled);
+        assert_eq!(c.photo_check.thresholds, photo_check::Thresholds::default());
+        let c = config(&[
+            ("PHOTO_CHECK", "false"),
+            ("PHOTO_CHECK_MIN_SIDE", "768"),
+            ("PHOTO_CHECK_MIN_SHARPNESS", "8.5"),
+            ("PHOTO_CHECK_MAX_HASH_DISTANCE", "6"),
+            ("PHOTO_CHECK_MIN_FACE_SHARE", "0.2"),
+        ])
+        .unwrap();
+        assert!(!c.photo_check.enabled);
+        let t = c.photo_check.thresholds;
+        assert_eq!(
+            (t.min_side, t.min_sharpness, t.max_hash_distance, t.min_face_share),
+            (768, 8.5, 6, 0.2)
+        );
+        for (var, bad) in [
+            ("PHOTO_CHECK", "maybe"),
+            ("PHOTO_CHECK_MIN_SIDE", "big"),
+            ("PHOTO_CHECK_MAX_HASH_DISTANCE", "65"),
+            ("PHOTO_CHECK_MIN_FACE_SHARE", "1.5"),
+            ("PHOTO_CHECK_MIN_SHARPNESS", "-1"),
+        ] {
+            assert_eq!(config(&[(var, bad)]).unwrap_err().var, var);
+        }
     }
 
     #[test]

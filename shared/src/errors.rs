@@ -124,6 +124,19 @@ impl Transient for TelegramError {
     }
 }
 
+impl Transient for crate::telegram::DownloadError {
+    /// getFile or the download failed for now; a file Telegram no longer has, or that is not an
+    /// image, fails the same way again.
+    fn is_transient(&self) -> bool {
+        use crate::telegram::DownloadError as D;
+        match self {
+            D::Telegram(e) => e.is_transient(),
+            D::BadPath => false,
+            D::Fetch(e) => e.is_transient(),
+        }
+    }
+}
+
 impl Transient for ReplicateError {
     /// 429, 5xx and network failures; any other answer (a 4xx, an unreadable body) is permanent.
     fn is_transient(&self) -> bool {

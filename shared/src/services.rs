@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::config::{Config, ConfigError};
 use crate::db::{Db, DbError};
+use crate::domain::photos::Checker;
 use crate::fetch::PhotoFetcher;
 use crate::queue::TrainingQueue;
 use crate::replicate::Replicate;
@@ -52,6 +53,8 @@ pub struct Services {
     pub photos: PhotoFetcher,
     /// Where photos and generated images are kept.
     pub storage: Option<Storage>,
+    /// The check of training photos (`None` with `PHOTO_CHECK=false`).
+    pub photo_check: Option<Arc<Checker>>,
 }
 
 impl std::fmt::Debug for Services {
@@ -102,6 +105,13 @@ impl Services {
         if storage.is_none() {
             tracing::warn!("no STORAGE_BUCKET or STORAGE_DIR: photos and images cannot be kept until one is set");
         }
+        let photo_check = config.photo_check.enabled.then(|| {
+            // Parses the embedded face model once per cold start (about a millisecond).
+            Arc::new(Checker::new(config.photo_check.thresholds))
+        });
+        if photo_check.is_none() {
+            tracing::warn!("PHOTO_CHECK=false: training photos are not checked");
+        }
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -111,6 +121,7 @@ impl Services {
             http,
             photos,
             storage,
+            photo_check,
         })
     }
 

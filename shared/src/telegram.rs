@@ -9,7 +9,8 @@ use teloxide_core::requests::{Output, Request, Requester};
 use teloxide_core::Bot;
 use tokio::sync::OnceCell;
 
-use crate::config::TelegramConfig;
+use crate::config::{Secret, TelegramConfig};
+use crate::fetch::{self, FetchError, Photo};
 
 /// The longest 429 wait we sit out inside one invocation; longer ones fail the attempt (and Telegram,
 /// SQS or Replicate deliver again later).
@@ -26,18 +27,34 @@ pub enum TelegramError {
     Request(#[source] RequestError),
 }
 
+/// Why a file sent to the bot could not be downloaded.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("getFile failed")]
+    Telegram(#[from] TelegramError),
+    #[error("the file's path is not a URL")]
+    BadPath,
+    #[error("downloading the file failed: {0}")]
+    Fetch(#[from] FetchError),
+}
+
 /// The bot: a teloxide-core [`Bot`] pointed at `TELEGRAM_API_URL`.
 #[derive(Clone, Debug)]
 pub struct Telegram {
     pub bot: Bot,
     username: std::sync::Arc<OnceCell<String>>,
+    /// For file URLs (`<api>/file/bot<token>/<path>`), which are never logged.
+    api_url: url::Url,
+    token: Secret,
+    http: reqwest::Client,
 }
 
 impl Telegram {
     /// `None` when no bot token is configured.
     pub fn from_config(config: &TelegramConfig, http: reqwest::Client) -> Option<Self> {
         let token = config.bot_token.as_ref()?;
-        let bot = Bot::with_client(token.expose(), http).set_api_url(config.api_url.clone());
+        let bot =
+            Bot::with_client(token.expose(), http.clone()).set_api_url(config.api_url.clone());
         let username = OnceCell::new();
         if let Some(name) = &config.bot_username {
             let _ = username.set(name.clone());
@@ -45,7 +62,44 @@ impl Telegram {
         Some(Self {
             bot,
             username: std::sync::Arc::new(username),
+            api_url: config.api_url.clone(),
+            token: token.clone(),
+            http,
         })
+    }
+
+    /// Where a file sent to the bot is downloaded from (getFile). The URL holds the bot token:
+    /// never log it.
+    pub async fn file_url(&self, file_id: &str) -> Result<url::Url, DownloadError> {
+        let file = self
+            .call(self.bot.get_file(file_id.to_owned().into()))
+            .await?;
+        self.api_url
+            .join(&format!("file/bot{}/{}", self.token.expose(), file.path))
+            .map_err(|_| DownloadError::BadPath)
+    }
+
+    /// Downloads a file sent to the bot as a photo ([`fetch::read_photo`]: capped, known to be an
+    /// image) within `timeout`.
+    pub async fn download_photo(
+        &self,
+        file_id: &str,
+        timeout: Duration,
+    ) -> Result<Photo, DownloadError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let url = self.file_url(file_id).await?;
+        let response = tokio::time::timeout_at(deadline, self.http.get(url).send())
+            .await
+            .map_err(|_| FetchError::Timeout)?
+            .map_err(|e| {
+                let e = e.without_url();
+                if e.is_timeout() {
+                    FetchError::Timeout
+                } else {
+                    FetchError::Broken(crate::telemetry::error_chain(&e))
+                }
+            })?;
+        Ok(fetch::read_photo(response, deadline).await?)
     }
 
     /// Sends a request, sitting out short 429s, and classifying "blocked" answers.

@@ -92,6 +92,11 @@ error_set!(
 );
 
 error_set!(
+    /// A training request's body and photos.
+    TrainInvalid { "422" => "A field is missing, of the wrong type, or breaks a rule; `details.field` names it when known (`validation_failed`); or fewer than 10 photos passed the photo check (`photos_rejected`): `details.photos` is each photo's `PhotoVerdict`, `details.good` how many passed; nothing is charged" }
+);
+
+error_set!(
     /// A JSON body.
     JsonBody {
         "413" => "The body is larger than 4.5 MB (`payload_too_large`)",

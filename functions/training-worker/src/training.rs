@@ -20,8 +20,7 @@ use shared::repo::attempts::{self, Attempt, Kind};
 use shared::repo::models::{self, Model, TrainingPhoto};
 use shared::services::{Services, Unavailable};
 use shared::storage::{ObjectKey, StorageError};
-use shared::telegram::TelegramError;
-use teloxide_core::requests::Requester;
+use shared::telegram::{DownloadError, TelegramError};
 
 /// How long one job may take in one delivery (the worker cancels it after this).
 pub const JOB_DEADLINE_SECS: u64 = 240;
@@ -43,6 +42,8 @@ pub enum WorkerError {
     Download(String),
     #[error("Telegram failed")]
     Telegram(#[from] TelegramError),
+    #[error("getting a photo from Telegram failed")]
+    TelegramFile(#[from] DownloadError),
     #[error("object storage failed")]
     Storage(#[from] StorageError),
     #[error(transparent)]
@@ -272,7 +273,7 @@ async fn create_training(
     attempt: &Attempt,
 ) -> Result<String, Failure> {
     let db = services.db();
-    let photos = models::photos(&**db.conn().await?, model.id).await?;
+    let photos = models::good_photos(&**db.conn().await?, model.id).await?;
     if let Err(e) = shared::domain::rules::validate_photo_count(photos.len() as i64) {
         return Err(Problem::Permanent(Permanent(e.to_string())).into());
     }
@@ -486,11 +487,8 @@ async fn source(services: &Services, photo: &TrainingPhoto) -> Result<Source, Pr
         let telegram = services
             .telegram()
             .map_err(|e| Problem::Transient(e.into()))?;
-        let file = match telegram
-            .call(telegram.bot.get_file(file_id.clone().into()))
-            .await
-        {
-            Ok(file) => file,
+        let url = match telegram.file_url(file_id).await {
+            Ok(url) => url,
             Err(e) if e.is_transient() => return Err(Problem::Transient(e.into())),
             Err(_) => {
                 return Err(Problem::Permanent(Permanent(
@@ -498,19 +496,6 @@ async fn source(services: &Services, photo: &TrainingPhoto) -> Result<Source, Pr
                 )))
             }
         };
-        let token = services
-            .config
-            .telegram
-            .bot_token
-            .as_ref()
-            .map(|t| t.expose().to_owned())
-            .unwrap_or_default();
-        let url = services
-            .config
-            .telegram
-            .api_url
-            .join(&format!("file/bot{token}/{}", file.path))
-            .map_err(|e| Problem::Permanent(Permanent(format!("bad file path: {e}"))))?;
         return Ok(Source::Telegram(url));
     }
     let Some(raw) = &photo.source_url else {

@@ -35,6 +35,7 @@ pub(crate) use named_enum;
 pub mod callbacks;
 pub mod lang;
 pub mod moderation;
+pub mod photos;
 pub mod progress;
 pub mod rules;
 pub mod status;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     boolean, changed_one, execute, fetch_all, fetch_one, fetch_opt, find, find_all, find_page,
-    float8, int8, record_check, text, text_array, DbError, GenericClient, Page,
+    float8, int8, jsonb, record_check, text, text_array, DbError, GenericClient, Page,
 };
 use crate::domain::status::ModelStatus;
 
@@ -22,6 +22,7 @@ pub struct Model {
     pub weights_url: Option<String>,
     pub error: Option<String>,
     pub status_message_id: Option<i64>,
+    /// Its good photos (those the check found no problem with, or that were not checked).
     pub photo_count: i64,
     /// `user` (a person's own) or `system` (provided by admins to everyone).
     pub model_type: String,
@@ -49,7 +50,7 @@ const COLUMNS: &str = "m.id, m.user_id, m.name, m.trigger_word, m.status, m.cost
      m.replicate_model, m.version, m.weights_url, m.error, m.status_message_id, m.created_at, m.updated_at, \
      m.queued_at, m.training_started_at, m.finished_at, m.model_type, m.preview_file_id, m.preview_url, \
      m.preview_key, m.keep_photos, m.training_seconds, m.shared_consent_at, m.retrain_of, \
-     (SELECT count(*) FROM training_photos p WHERE p.model_id = m.id) AS photo_count";
+     (SELECT count(*) FROM training_photos p WHERE p.model_id = m.id AND p.problem IS NULL) AS photo_count";
 
 from_row!(Model, table "models m", columns COLUMNS, |row| {
     id, user_id, name, trigger_word,
@@ -71,11 +72,28 @@ pub struct TrainingPhoto {
     pub mime_type: Option<String>,
     /// Our copy in the bucket, once there is one.
     pub storage_key: Option<String>,
+    /// What the photo check found wrong (a `Problem`'s code): the photo is to be replaced, does not
+    /// count and is not trained on. `None`: good, or not checked.
+    pub problem: Option<String>,
+    /// Its difference hash, when it was checked.
+    pub photo_hash: Option<i64>,
+    /// What the check measured (`photo_check::Measurements`).
+    pub measurements: Option<serde_json::Value>,
 }
 
 from_row!(TrainingPhoto, table "training_photos",
-    columns "id, file_unique_id, telegram_file_id, source_url, file_size, mime_type, storage_key",
-    |row| { id, file_unique_id, telegram_file_id, source_url, file_size, mime_type, storage_key });
+    columns "id, file_unique_id, telegram_file_id, source_url, file_size, mime_type, storage_key, \
+             problem, photo_hash, measurements",
+    |row| { id, file_unique_id, telegram_file_id, source_url, file_size, mime_type, storage_key,
+            problem, photo_hash, measurements });
+
+/// What the photo check said of a photo being added.
+#[derive(Debug, Clone, Default)]
+pub struct PhotoCheck {
+    pub problem: Option<String>,
+    pub photo_hash: Option<i64>,
+    pub measurements: Option<serde_json::Value>,
+}
 
 /// A photo to add to a draft: from Telegram (file ids), from a URL, or already in our bucket.
 #[derive(Debug, Clone, Default)]
@@ -106,9 +124,10 @@ pub async fn create_draft(
     .await
 }
 
-/// A training photo (`p`) that can still be fetched: on Telegram, at its URL, or in our bucket.
-const FETCHABLE: &str =
-    "(p.telegram_file_id IS NOT NULL OR p.source_url IS NOT NULL OR p.storage_key IS NOT NULL)";
+/// A training photo (`p`) a retraining carries: one the check did not reject, that can still be
+/// fetched (on Telegram, at its URL, or in our bucket).
+const FETCHABLE: &str = "(p.problem IS NULL AND \
+     (p.telegram_file_id IS NOT NULL OR p.source_url IS NOT NULL OR p.storage_key IS NOT NULL))";
 
 /// A draft retraining `old` (a ready model): the same name and trigger word (prompts and styles
 /// made for it keep working), carrying the old model's photos that can still be fetched. Call with
@@ -122,9 +141,10 @@ pub async fn create_retrain(db: &impl GenericClient, old: &Model) -> Result<Mode
          ),
          carried AS (
             INSERT INTO training_photos
-                (model_id, file_unique_id, telegram_file_id, source_url, file_size, mime_type, storage_key)
+                (model_id, file_unique_id, telegram_file_id, source_url, file_size, mime_type, storage_key,
+                 photo_hash, measurements)
             SELECT m.id, p.file_unique_id, p.telegram_file_id, p.source_url, p.file_size, p.mime_type,
-                   p.storage_key
+                   p.storage_key, p.photo_hash, p.measurements
             FROM m, training_photos p
             WHERE p.model_id = $4 AND {FETCHABLE}
             RETURNING 1
@@ -417,23 +437,35 @@ pub async fn take_stuck_queued(
     .await
 }
 
-/// Adds a photo to a draft model; a photo already there (same file_unique_id) counts once.
-/// Returns whether it was new and the draft's photo count after.
+/// Adds an unchecked photo to a draft model (see [`add_checked_photo`]).
 pub async fn add_photo(
     db: &impl GenericClient,
     model_id: i64,
     photo: &NewPhoto,
 ) -> Result<(bool, i64), DbError> {
+    add_checked_photo(db, model_id, photo, &PhotoCheck::default()).await
+}
+
+/// Adds a photo with what the check said of it to a draft model; a photo already there (same
+/// file_unique_id) counts once. Returns whether it was new and the draft's good photos after.
+pub async fn add_checked_photo(
+    db: &impl GenericClient,
+    model_id: i64,
+    photo: &NewPhoto,
+    check: &PhotoCheck,
+) -> Result<(bool, i64), DbError> {
     let row = db
         .query_typed_one(
             "WITH added AS (
-                INSERT INTO training_photos (model_id, file_unique_id, telegram_file_id, source_url, file_size, mime_type, storage_key)
-                VALUES ($1, $2, $3, $4, $5, $6, $7)
+                INSERT INTO training_photos (model_id, file_unique_id, telegram_file_id, source_url, file_size, mime_type, storage_key,
+                                             problem, photo_hash, measurements)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                 ON CONFLICT (model_id, file_unique_id) DO NOTHING
-                RETURNING 1
+                RETURNING problem
              )
              SELECT (SELECT count(*) FROM added) AS added,
-                    (SELECT count(*) FROM training_photos WHERE model_id = $1) + (SELECT count(*) FROM added) AS total",
+                    (SELECT count(*) FROM training_photos WHERE model_id = $1 AND problem IS NULL)
+                    + (SELECT count(*) FROM added WHERE problem IS NULL) AS total",
             &[
                 int8(&model_id),
                 text(&photo.file_unique_id),
@@ -442,14 +474,31 @@ pub async fn add_photo(
                 int8(&photo.file_size),
                 text(&photo.mime_type),
                 text(&photo.storage_key),
+                text(&check.problem),
+                int8(&check.photo_hash),
+                jsonb(&check.measurements),
             ],
         )
         .await?;
     Ok((row.get::<_, i64>("added") > 0, row.get("total")))
 }
 
+/// Every photo of the model, good and to be replaced, in the order they came.
 pub async fn photos(db: &impl GenericClient, model_id: i64) -> Result<Vec<TrainingPhoto>, DbError> {
     find_all(db, "model_id = $1 ORDER BY id", &[int8(&model_id)]).await
+}
+
+/// The photos a training is made from: those the check found nothing wrong with.
+pub async fn good_photos(
+    db: &impl GenericClient,
+    model_id: i64,
+) -> Result<Vec<TrainingPhoto>, DbError> {
+    find_all(
+        db,
+        "model_id = $1 AND problem IS NULL ORDER BY id",
+        &[int8(&model_id)],
+    )
+    .await
 }
 
 /// Records where a training photo's copy in the bucket is.

@@ -13,6 +13,7 @@ mod database;
 mod env;
 pub mod fixtures;
 pub mod moto;
+pub mod photos;
 pub mod replicate;
 pub mod router;
 pub mod stored;

@@ -170,6 +170,26 @@ struct State {
     calls: Vec<SentCall>,
     /// Scripted answers for the next calls of a method (e.g. a 429, a 403).
     scripted: HashMap<String, VecDeque<(u16, Option<Value>)>>,
+    /// The bytes of files by file id (others are [`fake_jpeg`]).
+    files: HashMap<String, Vec<u8>>,
+}
+
+/// Serves a file's download: its bytes when a test gave them, else [`fake_jpeg`].
+struct Files(Arc<Mutex<State>>);
+
+impl wiremock::Respond for Files {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        // `/file/bot<token>/photos/<file_id>.jpg`, as getFile answers.
+        let file_id = request
+            .url
+            .path()
+            .rsplit('/')
+            .next()
+            .and_then(|name| name.strip_suffix(".jpg"))
+            .unwrap_or_default();
+        let bytes = self.0.lock().expect("state").files.get(file_id).cloned();
+        ResponseTemplate::new(200).set_body_bytes(bytes.unwrap_or_else(fake_jpeg))
+    }
 }
 
 pub struct FakeTelegram {
@@ -191,10 +211,20 @@ impl FakeTelegram {
             .await;
         Mock::given(method("GET"))
             .and(path_regex(r"^/file/bot[^/]+/.+$"))
-            .respond_with(ResponseTemplate::new(200).set_body_bytes(fake_jpeg()))
+            .respond_with(Files(state.clone()))
             .mount(&server)
             .await;
         Self { server, state }
+    }
+
+    /// Serves `bytes` as the file of the photo `updates::photo` (or `updates::document`) sends
+    /// with `file_unique_id` (its file id is `file-<file_unique_id>`).
+    pub fn serve_photo(&self, file_unique_id: &str, bytes: Vec<u8>) {
+        self.state
+            .lock()
+            .expect("state")
+            .files
+            .insert(format!("file-{file_unique_id}"), bytes);
     }
 
     /// The base URL to put in `TELEGRAM_API_URL`.

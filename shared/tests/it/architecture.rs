@@ -191,6 +191,15 @@ fn crates_depend_only_as_the_map_allows() {
     if graph.direct("shared").iter().any(|d| d == "libc") {
         broken.push("shared → libc".to_owned());
     }
+    // The photo check is pure: none of ours, no async runtime, no database, no HTTP.
+    let pure_bans: Vec<&str> = WEB
+        .iter()
+        .chain(TEST_ONLY)
+        .chain(FUNCTIONS)
+        .chain(&["shared", "dream-photo", "tokio", "tokio-postgres", "reqwest"])
+        .copied()
+        .collect();
+    broken.extend(forbidden(&graph, "photo-check", &pure_bans));
     // The worker is not behind HTTP: it links no web framework at all.
     broken.extend(forbidden(&graph, "training-worker", WEB));
     broken.extend(forbidden(&graph, "web", FUNCTIONS));

@@ -20,6 +20,7 @@ use shared::repo::models::{self, NewPhoto};
 use shared::repo::uploads;
 use shared::services::Services;
 use shared::storage::{ObjectKey, Storage};
+use shared::usecases::training::Checked;
 use shared::usecases::{self, ServiceError};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -29,10 +30,11 @@ use crate::auth::AuthUser;
 use crate::error::{self, check_text, ApiResult, Error};
 use crate::idempotency::IdempotencyKey;
 use crate::responses::{
-    AuthErrors, Conflict, Insufficient, Invalid, JsonBody, NotFound, RateLimited, Upstream,
+    AuthErrors, Conflict, Insufficient, JsonBody, NotFound, RateLimited, TrainInvalid, Upstream,
 };
 use crate::views::images::Images;
-use crate::views::models::Model;
+use crate::views::models::{Model, QueuedModel};
+use crate::views::photos::PhotoVerdict;
 use crate::State;
 
 pub fn router() -> OpenApiRouter<Arc<State>> {
@@ -103,6 +105,15 @@ impl Wanted {
 enum Draft<'a> {
     New { name: &'a str },
     Retrain { model_id: i64 },
+}
+
+/// What a request trains: its draft, its photos and their checks (`None` with the check off).
+#[derive(Clone, Copy)]
+struct Submission<'a> {
+    draft: Draft<'a>,
+    keep_photos: bool,
+    photos: &'a Photos,
+    checked: Option<&'a [Option<Checked>]>,
 }
 
 /// A training request as `multipart/form-data`: the photos themselves (4.5 MB in total at most).
@@ -453,16 +464,135 @@ async fn place(
     }
 }
 
-/// Records the draft with its photos (taking the uploads it was given, once) and pays for and
-/// queues its training.
+/// Reads every photo of the request (URLs are downloaded now, and then kept like photos sent in
+/// the form) and measures it. `None` when the check is off. Fewer than 10 good photos: refused with
+/// every photo's verdict, before anything is recorded or charged.
+async fn check_photos(
+    services: &Services,
+    storage: &Storage,
+    photos: Photos,
+    carried: i64,
+) -> ApiResult<(Photos, Option<Vec<Option<Checked>>>)> {
+    let Some(checker) = services.photo_check.as_deref() else {
+        return Ok((photos, None));
+    };
+    let (photos, bytes): (Photos, Vec<Vec<u8>>) = match photos {
+        Photos::Sent(sent) => {
+            let bytes = sent.iter().map(|(_, u)| u.bytes.to_vec()).collect();
+            (Photos::Sent(sent), bytes)
+        }
+        Photos::Uploaded(uploaded) => {
+            let read: Vec<ApiResult<Vec<u8>>> = futures::stream::iter(uploaded.iter().cloned())
+                .map(|upload| async move {
+                    let key = ObjectKey::parse(&upload.storage_key)
+                        .ok_or_else(|| Error::bad_request("an upload key did not parse"))?;
+                    Ok(storage.get(&key).await?.to_vec())
+                })
+                .buffered(4)
+                .collect()
+                .await;
+            let bytes = read.into_iter().collect::<ApiResult<_>>()?;
+            (Photos::Uploaded(uploaded), bytes)
+        }
+        Photos::Urls(urls) => {
+            let sent = downloaded(services, &urls).await?;
+            let bytes = sent.iter().map(|(_, u)| u.bytes.to_vec()).collect();
+            (Photos::Sent(sent), bytes)
+        }
+    };
+    let mut checked = Vec::with_capacity(bytes.len());
+    for photo in bytes {
+        checked.push(usecases::training::measure_photo(services, photo).await);
+    }
+    let verdicts = usecases::training::judge_all(&checked);
+    let good = verdicts.iter().filter(|v| v.is_none()).count() as i64;
+    if good + carried < rules::MIN_PHOTOS {
+        let views = verdict_views(checker.thresholds(), &checked, &verdicts);
+        return Err(Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "photos_rejected",
+            format!(
+                "{good} of the photos passed the check; a training needs at least {}: replace the others",
+                rules::MIN_PHOTOS
+            ),
+        )
+        .with_details(serde_json::json!({
+            "field": "photos",
+            "good": good,
+            "needed": rules::MIN_PHOTOS,
+            "photos": views,
+        })));
+    }
+    Ok((photos, Some(checked)))
+}
+
+/// The photos of a `photo_urls` request, downloaded within the job's download deadline (through
+/// the guarded fetcher), as photos sent in the form.
+async fn downloaded(services: &Services, urls: &[NewPhoto]) -> ApiResult<Vec<(String, Upload)>> {
+    let deadline = tokio::time::Instant::now() + services.photos.job_timeout;
+    let fetched: Vec<ApiResult<(String, Upload)>> =
+        futures::stream::iter(urls.iter().cloned().enumerate())
+        .map(|(i, photo)| async move {
+            let refuse = |reason: &str| {
+                Error::invalid("photo_urls", reason.to_owned()).with_details(
+                    serde_json::json!({"field": "photo_urls", "index": i, "reason": reason}),
+                )
+            };
+            let url: url::Url = photo
+                .source_url
+                .as_deref()
+                .and_then(|u| u.parse().ok())
+                .ok_or_else(|| refuse(shared::fetch::COULD_NOT_DOWNLOAD))?;
+            let got = services.photos.fetch(&url, deadline).await.map_err(|e| {
+                tracing::warn!(index = i, host = ?url.host_str(), error = %e, "a photo URL could not be downloaded for its check");
+                refuse(e.user_text())
+            })?;
+            let digest = format!("sha256:{}", hex::encode(Sha256::digest(&got.bytes)));
+            Ok((
+                digest,
+                Upload {
+                    content_type: got.kind.mime_type().to_owned(),
+                    bytes: Bytes::from(got.bytes),
+                },
+            ))
+        })
+        .buffered(4)
+        .collect()
+        .await;
+    fetched.into_iter().collect()
+}
+
+/// Each photo's verdict, as the API shows it.
+fn verdict_views(
+    thresholds: &shared::domain::photos::Thresholds,
+    checked: &[Option<Checked>],
+    verdicts: &[Option<shared::domain::photos::Problem>],
+) -> Vec<PhotoVerdict> {
+    checked
+        .iter()
+        .zip(verdicts)
+        .enumerate()
+        .map(|(i, (c, v))| {
+            let measured = c.as_ref().and_then(|c| c.measured.as_ref().ok());
+            PhotoVerdict::new(i, measured, *v, thresholds)
+        })
+        .collect()
+}
+
+/// Records the draft with its photos (taking the uploads it was given, once; each judged by the
+/// check when `checked`) and pays for and queues its training.
 async fn record_and_submit(
     services: &Services,
     storage: &Storage,
     user_id: i64,
-    draft: Draft<'_>,
-    keep_photos: bool,
-    photos: &Photos,
+    request: Submission<'_>,
 ) -> Result<models::Model, (Option<i64>, Error)> {
+    let Submission {
+        draft,
+        keep_photos,
+        photos,
+        checked,
+    } = request;
     let db = services.db();
     let (draft, started) = match draft {
         Draft::New { name } => (
@@ -505,8 +635,9 @@ async fn record_and_submit(
                 )));
             }
         }
-        for photo in &placed {
-            usecases::training::add_photo(&*tx, &model, photo)
+        for (i, photo) in placed.iter().enumerate() {
+            let checked = checked.and_then(|c| c.get(i)).and_then(Option::as_ref);
+            usecases::training::add_checked_photo(&*tx, &model, photo, checked)
                 .await
                 .map_err(|e| fail(e.into()))?;
         }
@@ -550,13 +681,13 @@ async fn record_and_submit(
         (TrainRequest = "application/json"),
         (TrainUpload = "multipart/form-data"),
     )),
-    responses((status = 202, description = "The model is paid for and queued", body = Model),
-              AuthErrors, JsonBody, Invalid, Insufficient, Conflict, RateLimited, Upstream))]
+    responses((status = 202, description = "The model is paid for and queued, with each photo's verdict", body = QueuedModel),
+              AuthErrors, JsonBody, TrainInvalid, Insufficient, Conflict, RateLimited, Upstream))]
 async fn train(
     AxumState(state): AxumState<Arc<State>>,
     caller: AuthUser,
     input: TrainInput,
-) -> ApiResult<(StatusCode, Json<Model>)> {
+) -> ApiResult<(StatusCode, Json<QueuedModel>)> {
     let services = &state.services;
     let user = &caller.user;
     let (name, keep_photos) = match &input {
@@ -595,9 +726,16 @@ async fn train(
         }
     };
     check_balance(user, rules::training_cost(&services.config.product))?;
+    // Before the rate limit: a request refused for its photos does not count.
+    let (photos, checked) = check_photos(services, storage, photos, 0).await?;
     crate::limits::enforce(&state, user.id, &state.limits.training).await?;
-    let draft = Draft::New { name: &name };
-    submit_or_clean_up(&state, storage, user.id, draft, keep_photos, &photos).await
+    let request = Submission {
+        draft: Draft::New { name: &name },
+        keep_photos,
+        photos: &photos,
+        checked: checked.as_deref(),
+    };
+    submit_or_clean_up(&state, storage, user.id, request).await
 }
 
 /// Retrains a ready model with more photos: a new model of the same name and trigger word (prompts
@@ -610,14 +748,14 @@ async fn train(
 #[utoipa::path(post, path = "/api/models/{id}/retrain", tag = "models", security(("tma" = [])),
     params(("id" = i64, Path, description = "The ready model to retrain"), IdempotencyKey),
     request_body = RetrainRequest,
-    responses((status = 202, description = "The new model is paid for and queued", body = Model),
-              AuthErrors, JsonBody, Invalid, Insufficient, NotFound, Conflict, RateLimited, Upstream))]
+    responses((status = 202, description = "The new model is paid for and queued, with each added photo's verdict", body = QueuedModel),
+              AuthErrors, JsonBody, TrainInvalid, Insufficient, NotFound, Conflict, RateLimited, Upstream))]
 async fn retrain(
     AxumState(state): AxumState<Arc<State>>,
     caller: AuthUser,
     error::Path(model_id): error::Path<i64>,
     error::Json(request): error::Json<RetrainRequest>,
-) -> ApiResult<(StatusCode, Json<Model>)> {
+) -> ApiResult<(StatusCode, Json<QueuedModel>)> {
     let services = &state.services;
     let user = &caller.user;
     let storage = services.storage()?;
@@ -653,10 +791,18 @@ async fn retrain(
         user,
         rules::draft_cost(&services.config.product, Some(old.id)),
     )?;
+    // The carried photos passed the check when the old model was trained (or were not checked).
+    let (photos, checked) = check_photos(services, storage, photos, carried).await?;
     crate::limits::enforce(&state, user.id, &state.limits.training).await?;
     let keep_photos = request.keep_photos.unwrap_or(old.keep_photos);
     let draft = Draft::Retrain { model_id: old.id };
-    submit_or_clean_up(&state, storage, user.id, draft, keep_photos, &photos).await
+    let request = Submission {
+        draft,
+        keep_photos,
+        photos: &photos,
+        checked: checked.as_deref(),
+    };
+    submit_or_clean_up(&state, storage, user.id, request).await
 }
 
 /// Records the draft with its photos and submits it: 202 with the queued model. When that fails,
@@ -665,12 +811,12 @@ async fn submit_or_clean_up(
     state: &State,
     storage: &Storage,
     user_id: i64,
-    draft: Draft<'_>,
-    keep_photos: bool,
-    photos: &Photos,
-) -> ApiResult<(StatusCode, Json<Model>)> {
+    request: Submission<'_>,
+) -> ApiResult<(StatusCode, Json<QueuedModel>)> {
     let services = &state.services;
-    match record_and_submit(services, storage, user_id, draft, keep_photos, photos).await {
+    let photos = request.photos;
+    let checked = request.checked;
+    match record_and_submit(services, storage, user_id, request).await {
         Ok(model) => {
             tracing::info!(
                 model_id = model.id,
@@ -678,7 +824,19 @@ async fn submit_or_clean_up(
                 "training queued"
             );
             let images = Images::for_response(state).await?;
-            Ok((StatusCode::ACCEPTED, Json(Model::signed(model, &images))))
+            let photo_checks = checked.zip(services.photo_check.as_deref()).map(
+                |(checked, checker)| {
+                    let verdicts = usecases::training::judge_all(checked);
+                    verdict_views(checker.thresholds(), checked, &verdicts)
+                },
+            );
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(QueuedModel {
+                    model: Model::signed(model, &images),
+                    photo_checks,
+                }),
+            ))
         }
         Err((draft, e)) => {
             // Nothing was charged: nothing of the request is kept.

@@ -39,6 +39,7 @@ pub mod images;
 pub mod meta;
 pub mod models;
 pub mod payments;
+pub mod photos;
 pub mod promos;
 pub mod referrals;
 pub mod stats;

@@ -65,6 +65,16 @@ impl Model {
     }
 }
 
+/// A model just paid for and queued, with what the photo check said of each of its photos.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QueuedModel {
+    #[serde(flatten)]
+    pub model: Model,
+    /// Each photo's verdict; `null` when the check is off (`PHOTO_CHECK=false`). Photos not `ok`
+    /// are kept with the model but not trained on.
+    pub photo_checks: Option<Vec<super::photos::PhotoVerdict>>,
+}
+
 /// A personal model: photos collected (`draft`), paid and waiting for the worker (`queued`), on
 /// Replicate (`training`), then `ready`, `failed` or `canceled`.
 #[derive(Debug, Clone, Serialize, ToSchema)]

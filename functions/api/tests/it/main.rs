@@ -9,6 +9,7 @@ mod fuzz;
 mod idempotency;
 mod moderation;
 mod openapi;
+mod photo_check;
 mod promos_feedback_admins;
 mod refunds;
 mod retraining;

@@ -47,6 +47,8 @@ pub enum BotError {
     Service(#[from] ServiceError),
     #[error(transparent)]
     Notify(#[from] shared::notify::NotifyError),
+    #[error("a photo could not be downloaded for its check")]
+    Download(#[from] shared::telegram::DownloadError),
 }
 
 impl From<tokio_postgres::Error> for BotError {
@@ -63,6 +65,7 @@ impl Transient for BotError {
             BotError::Telegram(e) => e.is_transient(),
             BotError::Service(e) => e.is_transient(),
             BotError::Notify(e) => e.is_transient(),
+            BotError::Download(e) => e.is_transient(),
         }
     }
 }

@@ -2,12 +2,13 @@
 
 use shared::dispatch;
 use shared::domain::callbacks::Callback;
-use shared::domain::rules::{MAX_PHOTOS, MIN_PHOTOS};
+use shared::domain::rules::{self, MAX_PHOTOS, MIN_PHOTOS};
 use shared::domain::status::ModelStatus;
 use shared::effects::{Effect, Notice, Written};
+use shared::errors::Transient;
 use shared::notify;
 use shared::repo::models::{self, Model, NewPhoto};
-use shared::usecases::training::{self, PhotoAdded};
+use shared::usecases::training::{self, Checked, PhotoAdded};
 use shared::usecases::ServiceError;
 use teloxide_core::types::Message;
 
@@ -184,6 +185,9 @@ pub async fn on_photo(ctx: &Ctx<'_>, message: &Message) -> Result<(), BotError> 
     let Some(photo) = photo_of(message) else {
         return Ok(());
     };
+    // Downloaded and measured before the draft is locked (it takes a moment: album items do not
+    // wait for each other), judged against the draft's other photos under the lock.
+    let checked = check(ctx, &photo).await?;
     let db = ctx.services().db();
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
@@ -196,7 +200,7 @@ pub async fn on_photo(ctx: &Ctx<'_>, message: &Message) -> Result<(), BotError> 
         ctx.set_dialog(&Dialog::Idle).await?;
         return photo_outside_training(ctx, message).await;
     };
-    let outcome = match training::add_photo(&*tx, &model, &photo).await {
+    let outcome = match training::add_checked_photo(&*tx, &model, &photo, checked.as_ref()).await {
         Ok(outcome) => outcome,
         Err(e @ ServiceError::Rule(_)) => {
             drop(tx);
@@ -213,12 +217,41 @@ pub async fn on_photo(ctx: &Ctx<'_>, message: &Message) -> Result<(), BotError> 
         Err(e) => return Err(e.into()),
     };
     let (total, full) = match outcome {
-        PhotoAdded::Added { total } | PhotoAdded::Duplicate { total } => (total, false),
+        PhotoAdded::Added { total }
+        | PhotoAdded::Rejected { total, .. }
+        | PhotoAdded::Duplicate { total } => (total, false),
         PhotoAdded::Full { total } => (total, true),
     };
     show_status(ctx, &*tx, &model, total, full).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The photo check's measurements of a photo (`None` when the check is off, or the photo breaks a
+/// rule on its declared size or type, which adding it reports). A download that failed for now
+/// fails the update (Telegram delivers it again); a file that cannot be had is unreadable.
+async fn check(ctx: &Ctx<'_>, photo: &NewPhoto) -> Result<Option<Checked>, BotError> {
+    let services = ctx.services();
+    let Some(file_id) = photo.telegram_file_id.as_deref() else {
+        return Ok(None);
+    };
+    if services.photo_check.is_none()
+        || rules::validate_photo(photo.file_size, photo.mime_type.as_deref()).is_err()
+    {
+        return Ok(None);
+    }
+    let telegram = services.telegram()?;
+    match telegram
+        .download_photo(file_id, services.photos.photo_timeout)
+        .await
+    {
+        Ok(downloaded) => Ok(training::measure_photo(services, downloaded.bytes).await),
+        Err(e) if e.is_transient() => Err(e.into()),
+        Err(e) => {
+            tracing::warn!(error = %shared::telemetry::error_chain(&e), "a photo sent for training cannot be downloaded");
+            Ok(Checked::unreadable(services))
+        }
+    }
 }
 
 /// Posts the draft's status message, or edits it (with the "Start training" button once there are
@@ -233,6 +266,14 @@ async fn show_status(
     let t = ctx.t();
     let cost = shared::domain::rules::draft_cost(&ctx.config().product, model.retrain_of);
     let mut text = t.photos_status(total, MIN_PHOTOS, MAX_PHOTOS, cost);
+    let to_replace = training::photos_to_replace(db, model.id).await?;
+    if !to_replace.is_empty() {
+        text.push_str("\n\n");
+        text.push_str(&t.photos_to_replace(
+            &to_replace,
+            i64::from(ctx.config().photo_check.thresholds.min_side),
+        ));
+    }
     if full {
         text.push_str("\n\n");
         text.push_str(&t.photos_full(MAX_PHOTOS));

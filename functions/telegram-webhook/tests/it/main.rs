@@ -4,6 +4,7 @@ mod app;
 mod bot;
 mod catalogue_feedback;
 mod people;
+mod photo_check;
 mod promos_admins;
 mod refunds;
 mod reply_in_body;

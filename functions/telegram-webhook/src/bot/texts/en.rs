@@ -1,5 +1,7 @@
 use super::reports::Labels;
-use super::{GenerationStatusLabels, ModelStatusLabels, PromoRefusals, Templates, Texts};
+use super::{
+    GenerationStatusLabels, ModelStatusLabels, PhotoProblemLabels, PromoRefusals, Templates, Texts,
+};
 
 pub(super) static TEXTS: Texts = Texts {
     help_title: "<b>What I can do</b>",
@@ -46,6 +48,7 @@ pub(super) static TEXTS: Texts = Texts {
     photo_not_image: "That file is not a photo. Send a JPEG, PNG, WebP or HEIC image.",
     photo_too_large: "The file is larger than 20 MB, which Telegram won't let us download. Send a smaller photo.",
     already_started: "This model is already training or trained.",
+    photos_replace_header: "⚠️ Replace these photos (they don't count):",
 
     model_not_ready: "This model is not ready for generation yet.",
     prompt_refused: "🚫 We don't make pictures like that, so nothing was charged. Describe another scene.",
@@ -124,6 +127,9 @@ pub(super) static TEXTS: Texts = Texts {
         photos_enough: "📥 Photos received: <b>{count}</b> (up to {max}). Ready to train — it costs {cost} {cost:token|tokens}.",
         photos_full: "That makes {max} photos, the maximum. Extra photos were not added.",
         button_start_training: "🚀 Start training ({cost} {cost:token|tokens})",
+        photo_to_replace: "• photo {number}: {reason}",
+        photos_replace_more: "…and {more} {more:photo|photos} before them",
+        problem_too_small: "too small: under {min} px on its short side",
         too_few_photos: "Only {count} {count:photo|photos} so far; at least {min} are needed. Send more.",
         not_enough_tokens: "Not enough tokens: {required} needed, you have {available}. Top up: /buy",
 
@@ -155,6 +161,14 @@ pub(super) static TEXTS: Texts = Texts {
         admin_refund_refused: "⚠️ Telegram refused to refund payment #{payment_id}: {error}. The tokens are back with the user; the payment stands.",
         admin_refund_spent: "⚠️ Not refunded: the payment bought {tokens} {tokens:token|tokens}, but the user has only {balance} left (the rest is spent). Nothing changed.",
         admin_refund_not_stars: "⚠️ Not refunded: this payment was in {currency}; only Telegram Stars payments can be refunded here.",
+    },
+    photo_problems: PhotoProblemLabels {
+        unreadable: "we could not open it",
+        no_face: "no face found: your face should be clearly visible, looking at the camera",
+        several_faces: "more than one face: only you should be in the photo",
+        face_too_small: "the face is too small: come closer or crop the photo",
+        blurred: "blurred: the face is not sharp",
+        duplicate: "nearly the same as another of your photos",
     },
     model_statuses: ModelStatusLabels {
         draft: "📝 draft",

@@ -7,9 +7,11 @@ mod en;
 mod reports;
 mod ru;
 
+use shared::domain::photos::Problem;
 use shared::domain::status::{GenerationStatus, ModelStatus};
 use shared::notify::fill;
 use shared::usecases::promo::Refusal;
+use shared::usecases::training::ToReplace;
 
 pub use shared::notify::{html, money, Lang};
 
@@ -68,6 +70,8 @@ pub struct Texts {
     pub photo_not_image: &'static str,
     pub photo_too_large: &'static str,
     pub already_started: &'static str,
+    /// Above the photos the check found a problem with.
+    pub photos_replace_header: &'static str,
 
     pub model_not_ready: &'static str,
     /// A prompt refused by the block list: nothing was paid.
@@ -104,6 +108,7 @@ pub struct Texts {
     pub button_unblock: &'static str,
 
     templates: Templates,
+    photo_problems: PhotoProblemLabels,
     model_statuses: ModelStatusLabels,
     generation_statuses: GenerationStatusLabels,
     promo_refusals: PromoRefusals,
@@ -160,6 +165,12 @@ templates! {
     fn photos_enough(count: i64, max: i64, cost: i64);
     pub fn photos_full(max: i64);
     pub fn button_start_training(cost: i64);
+    /// A photo to replace: its number in the order they came, and why.
+    fn photo_to_replace(number: i64, reason: &str);
+    /// Below the last lines of a long list: how many earlier ones are not shown.
+    fn photos_replace_more(more: i64);
+    /// Why a photo is too small: its short side is under `min` px.
+    fn problem_too_small(min: i64);
     pub fn too_few_photos(count: i64, min: i64);
     pub fn not_enough_tokens(available: i64, required: i64);
 
@@ -197,6 +208,19 @@ templates! {
     pub fn admin_refund_spent(tokens: i64, balance: i64);
     pub fn admin_refund_not_stars(currency: &str);
 }
+
+/// Why a photo is to be replaced, in plain words (`too_small` is a template: it names the size).
+struct PhotoProblemLabels {
+    unreadable: &'static str,
+    no_face: &'static str,
+    several_faces: &'static str,
+    face_too_small: &'static str,
+    blurred: &'static str,
+    duplicate: &'static str,
+}
+
+/// The photos to replace a status message lists at most (the latest ones).
+const MAX_REPLACE_LINES: usize = 10;
 
 struct ModelStatusLabels {
     draft: &'static str,
@@ -252,6 +276,36 @@ impl Texts {
         } else {
             self.photos_enough(count, max, cost)
         }
+    }
+
+    /// Why a photo is to be replaced (`min_side`: the least short side, in px).
+    pub fn photo_problem(&self, problem: Problem, min_side: i64) -> String {
+        let labels = &self.photo_problems;
+        match problem {
+            Problem::Unreadable => labels.unreadable.to_owned(),
+            Problem::TooSmall => self.problem_too_small(min_side),
+            Problem::NoFace => labels.no_face.to_owned(),
+            Problem::SeveralFaces => labels.several_faces.to_owned(),
+            Problem::FaceTooSmall => labels.face_too_small.to_owned(),
+            Problem::Blurred => labels.blurred.to_owned(),
+            Problem::Duplicate => labels.duplicate.to_owned(),
+        }
+    }
+
+    /// The photos to replace, each with why (the latest [`MAX_REPLACE_LINES`] of them).
+    pub fn photos_to_replace(&self, photos: &[ToReplace], min_side: i64) -> String {
+        let shown = &photos[photos.len().saturating_sub(MAX_REPLACE_LINES)..];
+        let mut lines = vec![self.photos_replace_header.to_owned()];
+        if shown.len() < photos.len() {
+            lines.push(self.photos_replace_more((photos.len() - shown.len()) as i64));
+        }
+        for photo in shown {
+            lines.push(self.photo_to_replace(
+                photo.number as i64,
+                &self.photo_problem(photo.problem, min_side),
+            ));
+        }
+        lines.join("\n")
     }
 
     /// A page of the style catalogue (of one tag, or all); `page` from 0.
@@ -311,6 +365,15 @@ mod tests {
                 t.photos_status(12, 10, 20, 100),
                 t.photos_full(20),
                 t.button_start_training(100),
+                t.photos_to_replace(
+                    &(1..=12)
+                        .map(|n| ToReplace {
+                            number: n,
+                            problem: Problem::ALL[n % Problem::ALL.len()],
+                        })
+                        .collect::<Vec<_>>(),
+                    512,
+                ),
                 t.too_few_photos(3, 10),
                 t.not_enough_tokens(5, 100),
                 t.styles_page(Some("tag"), 0, 3),

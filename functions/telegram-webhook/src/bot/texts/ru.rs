@@ -1,5 +1,7 @@
 use super::reports::Labels;
-use super::{GenerationStatusLabels, ModelStatusLabels, PromoRefusals, Templates, Texts};
+use super::{
+    GenerationStatusLabels, ModelStatusLabels, PhotoProblemLabels, PromoRefusals, Templates, Texts,
+};
 
 pub(super) static TEXTS: Texts = Texts {
     help_title: "<b>Что я умею</b>",
@@ -47,6 +49,7 @@ pub(super) static TEXTS: Texts = Texts {
     photo_not_image: "Этот файл не похож на фото. Пришлите изображение JPEG, PNG, WebP или HEIC.",
     photo_too_large: "Файл больше 20 МБ — Telegram не даст нам его скачать. Пришлите фото поменьше.",
     already_started: "Эта модель уже обучается или обучена.",
+    photos_replace_header: "⚠️ Замените эти фото (они не засчитаны):",
 
     model_not_ready: "Эта модель ещё не готова к генерации.",
     prompt_refused: "🚫 Такие картинки мы не создаём, поэтому токены не списаны. Опишите другую сцену.",
@@ -125,6 +128,9 @@ pub(super) static TEXTS: Texts = Texts {
         photos_enough: "📥 Получено фото: <b>{count}</b> (максимум {max}). Можно начинать обучение — стоимость {cost} {cost:токен|токена|токенов}.",
         photos_full: "Это уже {max} фото — максимум. Лишние фото не добавлены.",
         button_start_training: "🚀 Начать обучение ({cost} {cost:токен|токена|токенов})",
+        photo_to_replace: "• фото {number}: {reason}",
+        photos_replace_more: "…и ещё {more} фото раньше",
+        problem_too_small: "слишком маленькое: меньше {min} пикселей по короткой стороне",
         too_few_photos: "Пока только {count} фото, а нужно минимум {min}. Пришлите ещё.",
         not_enough_tokens: "Недостаточно токенов: нужно {required}, у вас {available}. Пополните баланс: /buy",
 
@@ -157,6 +163,14 @@ pub(super) static TEXTS: Texts = Texts {
         admin_refund_refused: "⚠️ Telegram отказал в возврате оплаты #{payment_id}: {error}. Токены возвращены пользователю, оплата остаётся в силе.",
         admin_refund_spent: "⚠️ Не возвращено: оплата дала {tokens} {tokens:токен|токена|токенов}, а у пользователя осталось только {balance} (остальные потрачены). Ничего не изменилось.",
         admin_refund_not_stars: "⚠️ Не возвращено: оплата была в {currency}; вернуть здесь можно только оплату в Telegram Stars.",
+    },
+    photo_problems: PhotoProblemLabels {
+        unreadable: "не удалось открыть файл",
+        no_face: "лицо не найдено: оно должно быть хорошо видно, взгляд в камеру",
+        several_faces: "больше одного лица: в кадре должны быть только вы",
+        face_too_small: "лицо слишком мелкое: подойдите ближе или обрежьте фото",
+        blurred: "размыто: лицо нечёткое",
+        duplicate: "почти такое же, как другое ваше фото",
     },
     model_statuses: ModelStatusLabels {
         draft: "📝 черновик",

@@ -941,7 +941,12 @@ mod tests {
         assert!(!c.photo_check.enabled);
         let t = c.photo_check.thresholds;
         assert_eq!(
-            (t.min_side, t.min_sharpness, t.max_hash_distance, t.min_face_share),
+            (
+                t.min_side,
+                t.min_sharpness,
+                t.max_hash_distance,
+                t.min_face_share
+            ),
             (768, 8.5, 6, 0.2)
         );
         for (var, bad) in [

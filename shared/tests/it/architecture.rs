@@ -196,7 +196,13 @@ fn crates_depend_only_as_the_map_allows() {
         .iter()
         .chain(TEST_ONLY)
         .chain(FUNCTIONS)
-        .chain(&["shared", "dream-photo", "tokio", "tokio-postgres", "reqwest"])
+        .chain(&[
+            "shared",
+            "dream-photo",
+            "tokio",
+            "tokio-postgres",
+            "reqwest",
+        ])
         .copied()
         .collect();
     broken.extend(forbidden(&graph, "photo-check", &pure_bans));

@@ -192,7 +192,17 @@ async fn the_funnel_counts_the_journey_events_written() {
         .rev()
         .find(|c| c.text().contains("Rate them"))
         .expect("a rating prompt");
-    assert_eq!(rate.buttons().len(), 5, "five stars in one row");
+    let buttons = rate.buttons();
+    assert_eq!(
+        buttons.len(),
+        9,
+        "five stars, then more like this as it was and in 3 shapes"
+    );
+    assert!(buttons[..5].iter().all(|b| b.text.starts_with('⭐')));
+    assert!(buttons[5..].iter().all(|b| b
+        .callback_data
+        .as_deref()
+        .is_some_and(|d| d.starts_with("a:"))));
     assert!(stored::model(env.db(), model.id)
         .await
         .preview_file_id

@@ -824,12 +824,13 @@ async fn submit_or_clean_up(
                 "training queued"
             );
             let images = Images::for_response(state).await?;
-            let photo_checks = checked.zip(services.photo_check.as_deref()).map(
-                |(checked, checker)| {
-                    let verdicts = usecases::training::judge_all(checked);
-                    verdict_views(checker.thresholds(), checked, &verdicts)
-                },
-            );
+            let photo_checks =
+                checked
+                    .zip(services.photo_check.as_deref())
+                    .map(|(checked, checker)| {
+                        let verdicts = usecases::training::judge_all(checked);
+                        verdict_views(checker.thresholds(), checked, &verdicts)
+                    });
             Ok((
                 StatusCode::ACCEPTED,
                 Json(QueuedModel {

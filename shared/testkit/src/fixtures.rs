@@ -465,3 +465,22 @@ pub async fn fail_first_update(db: &Db, table: &str, when: &str) {
     .await
     .expect("failure injected");
 }
+
+/// A style in the catalogue, as an admin adds it.
+pub async fn style(db: &Db, style: shared::repo::styles::NewStyle) -> shared::repo::styles::Style {
+    let conn = db.conn().await.expect("a connection");
+    shared::repo::styles::create(&**conn, &style)
+        .await
+        .expect("create the style")
+        .expect("a new style name")
+}
+
+/// The catalogue's "Noir" style: `film noir, {prompt}`, and whatever `extra` sets.
+pub fn noir(extra: shared::repo::styles::NewStyle) -> shared::repo::styles::NewStyle {
+    shared::repo::styles::NewStyle {
+        name: "Noir".into(),
+        description: "".into(),
+        prompt_template: "film noir, {prompt}".into(),
+        ..extra
+    }
+}

@@ -242,22 +242,14 @@ async fn generation_goes_style_prompt_count_then_replicate_with_our_trigger_word
     let app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");
     let (_, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
+    let noir = fixtures::noir(shared::repo::styles::NewStyle {
+        lora_url: Some("https://example.com/noir.safetensors".into()),
+        lora_scale: 0.8,
+        trigger_word: Some("NOIRSTYLE".into()),
+        ..Default::default()
+    });
+    let style = fixtures::style(app.env.db(), noir).await;
     let conn = app.env.db().conn().await.unwrap();
-    let style = shared::repo::styles::create(
-        &**conn,
-        &shared::repo::styles::NewStyle {
-            name: "Noir".into(),
-            description: "".into(),
-            prompt_template: "film noir, {prompt}".into(),
-            lora_url: Some("https://example.com/noir.safetensors".into()),
-            lora_scale: 0.8,
-            trigger_word: Some("NOIRSTYLE".into()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap()
-    .unwrap();
 
     app.press(1, &ann, &format!("g:{}", model.id)).await;
     assert!(last_buttons(&app, 1).contains(&("Noir".to_owned(), format!("s:{}", style.id))));

@@ -16,20 +16,7 @@ use testkit::{fixtures, TestEnv};
 async fn album_delivered(app: &App) -> Generation {
     let ann = TgUser::new(1, "Ann");
     let (_, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
-    let conn = app.env.db().conn().await.unwrap();
-    let style = shared::repo::styles::create(
-        &**conn,
-        &shared::repo::styles::NewStyle {
-            name: "Noir".into(),
-            description: "".into(),
-            prompt_template: "film noir, {prompt}".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    drop(conn);
+    let style = fixtures::style(app.env.db(), fixtures::noir(Default::default())).await;
     app.press(1, &ann, &format!("g:{}", model.id)).await;
     app.press(2, &ann, &format!("s:{}", style.id)).await;
     app.send(&updates::text(3, &ann, "in a hat")).await;

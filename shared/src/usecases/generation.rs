@@ -182,6 +182,65 @@ pub async fn again(
     start(services, replicate, checked).await
 }
 
+/// What a press of "more like this" under an album did.
+#[derive(Debug, Clone)]
+pub enum Pressed {
+    Started(Generation),
+    /// That button (this generation, this shape) made its generation already, or is making it.
+    AlreadyMade,
+}
+
+/// "More like this" from the bot's buttons: each (generation, shape) makes one new generation,
+/// however often or however fast it is pressed (a double tap pays once); for more, the new
+/// album's buttons. A press that did not start one (refused, too few tokens) can be pressed again.
+pub async fn again_once(
+    services: &Services,
+    replicate: &Replicate,
+    user_id: i64,
+    source_id: i64,
+    aspect_ratio: Option<AspectRatio>,
+) -> Result<Pressed, ServiceError> {
+    use crate::repo::idempotency::{self, Claimed, KeyClaim, StoredAnswer};
+    use sha2::{Digest, Sha256};
+    let shape = aspect_ratio.map_or("same", AspectRatio::as_str);
+    let key = format!("bot-again:{source_id}:{shape}");
+    let hash = Sha256::digest(key.as_bytes());
+    let claim = KeyClaim {
+        user_id,
+        key: &key,
+        request_hash: &hash,
+    };
+    let held = match idempotency::claim(&**services.db().conn().await?, &claim, 300.0).await? {
+        Claimed::New(held) => held,
+        _ => return Ok(Pressed::AlreadyMade),
+    };
+    match again(
+        services,
+        replicate,
+        user_id,
+        source_id,
+        aspect_ratio,
+        Again::MoreLikeThis,
+    )
+    .await
+    {
+        Ok(generation) => {
+            let made = StoredAnswer {
+                status: 202,
+                content_type: None,
+                body: generation.id.to_string().into_bytes(),
+            };
+            idempotency::store(&**services.db().conn().await?, &claim, held, &made).await?;
+            Ok(Pressed::Started(generation))
+        }
+        Err(e) => {
+            // Nothing was paid: the button works again.
+            idempotency::release(&**services.db().conn().await?, &claim, held).await?;
+            Err(e)
+        }
+    }
+}
+
 /// A rating stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rated {

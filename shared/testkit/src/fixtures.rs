@@ -29,6 +29,11 @@ pub async fn user(db: &Db, id: i64, tokens: i64) -> User {
 }
 
 /// One change of a user's balance through the ledger (a debit when `delta` is negative).
+/// `tokens` granted to the user by an admin, through the ledger (`reference` once).
+pub async fn grant(db: &Db, user_id: i64, tokens: i64, reference: &str) {
+    ledger_change(db, user_id, tokens, Reason::Admin, reference).await;
+}
+
 async fn ledger_change(db: &Db, user_id: i64, delta: i64, reason: Reason, reference: &str) {
     let conn = db.conn().await.expect("a connection");
     let change = Change {

@@ -10,7 +10,7 @@ use shared::effects::Notice;
 use shared::errors::Transient;
 use shared::notify;
 use shared::repo::{feedback, models, styles};
-use shared::usecases::generation::{self, Again, GenerationRequest};
+use shared::usecases::generation::{self, Again, GenerationRequest, Pressed};
 use shared::usecases::ServiceError;
 use teloxide_core::payloads::SendPhotoSetters;
 use teloxide_core::requests::Requester;
@@ -227,18 +227,35 @@ async fn second_try(
         return Ok(());
     };
     let services = ctx.services();
-    match generation::again(
-        services,
-        replicate,
-        ctx.user.id,
-        generation_id,
-        aspect_ratio,
-        again,
-    )
-    .await
-    {
+    let started = match again {
+        Again::MoreLikeThis => {
+            generation::again_once(
+                services,
+                replicate,
+                ctx.user.id,
+                generation_id,
+                aspect_ratio,
+            )
+            .await
+        }
+        Again::FreeRedo => generation::again(
+            services,
+            replicate,
+            ctx.user.id,
+            generation_id,
+            aspect_ratio,
+            again,
+        )
+        .await
+        .map(Pressed::Started),
+    };
+    match started {
         // Its status message ("creating…"), sent by the use case, says it started.
-        Ok(_) => Ok(()),
+        Ok(Pressed::Started(_)) => Ok(()),
+        Ok(Pressed::AlreadyMade) => {
+            ctx.reply(ctx.t().again_already_made, None).await?;
+            Ok(())
+        }
         Err(e) if e.is_transient() => Err(e.into()),
         Err(e) => ctx.explain(e).await,
     }

@@ -122,6 +122,15 @@ async fn more_like_this_after_an_album_is_a_new_paid_generation_with_the_same_pr
         .texts(1)
         .iter()
         .any(|t| t.contains("Creating 2") || t.contains("Создаю 2")));
+    // The same button again, twice at once: one per button, nothing more charged.
+    tokio::join!(app.press(20, &ann, &again), app.press(21, &ann, &again));
+    assert_eq!(app.env.replicate.calls_to("POST", "/predictions").len(), 2);
+    assert_eq!(stored::balance(app.env.db(), 1).await, 80);
+    assert!(
+        app.last_text(1).contains("on its way already"),
+        "{}",
+        app.last_text(1)
+    );
 
     // In a portrait shape, then a story's.
     app.press(11, &ann, &format!("a:{}:3x4", first.id)).await;
@@ -158,6 +167,10 @@ async fn more_like_this_after_an_album_is_a_new_paid_generation_with_the_same_pr
         app.last_text(3)
     );
     assert_eq!(stored::balance(app.env.db(), 3).await, 0);
+    // A press that started nothing can be pressed again once the tokens are there.
+    fixtures::grant(app.env.db(), 3, 100, "admin:cleo").await;
+    app.press(16, &poor, &format!("a:{}:0", theirs.id)).await;
+    assert_eq!(stored::balance(app.env.db(), 3).await, 90);
 }
 
 #[tokio::test]

@@ -51,6 +51,7 @@ pub(super) static TEXTS: Texts = Texts {
     photos_replace_header: "⚠️ Replace these photos (they don't count):",
 
     model_not_ready: "This model is not ready for generation yet.",
+    again_already_made: "That one is on its way already (nothing more was charged). For more, press “More like this” under the new photos.",
     prompt_refused: "🚫 We don't make pictures like that, so nothing was charged. Describe another scene.",
     choose_tag: "🎨 Choose a style category:",
     button_all_styles: "All styles",

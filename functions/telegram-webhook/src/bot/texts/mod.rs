@@ -74,6 +74,8 @@ pub struct Texts {
     pub photos_replace_header: &'static str,
 
     pub model_not_ready: &'static str,
+    /// "More like this" pressed again on the same album (and shape): one is made per button.
+    pub again_already_made: &'static str,
     /// A prompt refused by the block list: nothing was paid.
     pub prompt_refused: &'static str,
     pub choose_tag: &'static str,

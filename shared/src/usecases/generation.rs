@@ -185,7 +185,8 @@ pub async fn again(
 /// What a press of "more like this" under an album did.
 #[derive(Debug, Clone)]
 pub enum Pressed {
-    Started(Generation),
+    /// The new generation's id.
+    Started(i64),
     /// That button (this generation, this shape) made its generation already, or is making it.
     AlreadyMade,
 }
@@ -231,7 +232,7 @@ pub async fn again_once(
                 body: generation.id.to_string().into_bytes(),
             };
             idempotency::store(&**services.db().conn().await?, &claim, held, &made).await?;
-            Ok(Pressed::Started(generation))
+            Ok(Pressed::Started(generation.id))
         }
         Err(e) => {
             // Nothing was paid: the button works again.

@@ -247,7 +247,7 @@ async fn second_try(
             again,
         )
         .await
-        .map(Pressed::Started),
+        .map(|generation| Pressed::Started(generation.id)),
     };
     match started {
         // Its status message ("creating…"), sent by the use case, says it started.

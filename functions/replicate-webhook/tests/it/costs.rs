@@ -116,3 +116,60 @@ async fn a_report_without_a_run_time_or_not_finished_records_no_cost() {
         .get(0);
     assert_eq!(rows, 0);
 }
+
+/// The database fails between recording the cost and the generation's change, or before either:
+/// Replicate delivers again, and the cost counts once and the album is delivered once.
+#[tokio::test]
+async fn a_database_failure_around_the_cost_record_is_retried_by_redelivery_and_counts_once() {
+    let app = App::spawn().await;
+    let db = app.env.db();
+    let (user, model) = fixtures::user_with_ready_model(db, 1, 100).await;
+    let generation = fixtures::generation_in_flight(db, user.id, model.id, "pr_1", 2, 10).await;
+    // The first insert of a cost fails, as a dropped connection would.
+    db.conn()
+        .await
+        .unwrap()
+        .batch_execute(
+            "CREATE SEQUENCE injected_cost_failures;
+             CREATE FUNCTION fail_first_cost() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF nextval('injected_cost_failures') = 1 THEN
+                     RAISE EXCEPTION 'injected failure' USING ERRCODE = '08006';
+                 END IF;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER fail_first_cost BEFORE INSERT ON job_costs
+                 FOR EACH ROW EXECUTE FUNCTION fail_first_cost();",
+        )
+        .await
+        .unwrap();
+    // And the first change of the generation after it, once the cost is in.
+    fixtures::fail_first_update(
+        db,
+        "generations",
+        "NEW.result_urls IS DISTINCT FROM OLD.result_urls",
+    )
+    .await;
+    let succeeded = with_run_time(app.env.replicate.prediction_succeeded("pr_1", 2), 8.0);
+
+    assert!(app.deliver("msg_1", &succeeded).await.is_server_error());
+    assert!(app.deliver("msg_1", &succeeded).await.is_server_error());
+    let measured = app.deliver_measured("msg_1", &succeeded).await;
+    assert!(
+        measured.values("JobCostUsd").is_empty(),
+        "counted once, before"
+    );
+    let stored = testkit::stored::generation(db, generation.id).await;
+    assert_eq!(
+        stored.status,
+        shared::domain::status::GenerationStatus::Succeeded
+    );
+    let conn = db.conn().await.unwrap();
+    let costs: i64 = conn
+        .query_one("SELECT count(*) FROM job_costs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(costs, 1);
+    assert_eq!(app.env.telegram.calls_of("sendMediaGroup").len(), 1);
+}

@@ -105,10 +105,10 @@ impl Services {
         if storage.is_none() {
             tracing::warn!("no STORAGE_BUCKET or STORAGE_DIR: photos and images cannot be kept until one is set");
         }
-        let photo_check = config.photo_check.enabled.then(|| {
-            // Parses the embedded face model once per cold start (about a millisecond).
-            Arc::new(Checker::new(config.photo_check.thresholds))
-        });
+        let photo_check = config
+            .photo_check
+            .enabled
+            .then(|| Arc::new(Checker::new(config.photo_check.thresholds)));
         if photo_check.is_none() {
             tracing::warn!("PHOTO_CHECK=false: training photos are not checked");
         }

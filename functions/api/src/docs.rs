@@ -4,7 +4,7 @@
 //! and `GET /docs/{proxy+}`; a bare `/docs/` would match neither), its assets under `/docs/`.
 
 use std::io::Read;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -48,19 +48,24 @@ const INITIALIZER: &str = r##"window.onload = function () {
 "##;
 
 pub fn router(openapi: utoipa::openapi::OpenApi) -> Router {
-    let spec: Arc<str> = openapi
-        .to_json()
-        .expect("the OpenAPI document serialises")
-        .into();
+    // Serialised on the first request for it, not at the function's cold start.
+    let spec = Arc::new((openapi, OnceLock::<Arc<str>>::new()));
     Router::new()
         .route(
             "/openapi.json",
             get(move || {
                 let spec = spec.clone();
                 async move {
+                    let (openapi, json) = &*spec;
+                    let json = json.get_or_init(|| {
+                        openapi
+                            .to_json()
+                            .expect("the OpenAPI document serialises")
+                            .into()
+                    });
                     (
                         [(header::CONTENT_TYPE, "application/json")],
-                        spec.to_string(),
+                        json.to_string(),
                     )
                 }
             }),

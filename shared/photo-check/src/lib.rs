@@ -16,6 +16,7 @@
 //!   slightly cropped or retouched).
 
 use std::io::Cursor;
+use std::sync::OnceLock;
 
 use image::imageops::{self, FilterType};
 use image::{DynamicImage, GrayImage, ImageDecoder, ImageReader, Limits};
@@ -132,10 +133,11 @@ impl Problem {
 #[error("the image could not be decoded: {0}")]
 pub struct Unreadable(String);
 
-/// The check, built once (the face model is parsed here) and shared by every photo.
+/// The check, built once and shared by every photo (the face model is parsed on the first one).
 #[derive(Clone)]
 pub struct Checker {
-    model: rustface::Model,
+    /// Read from the embedded bytes on the first photo, not at a function's cold start.
+    model: OnceLock<rustface::Model>,
     thresholds: Thresholds,
 }
 
@@ -149,9 +151,17 @@ impl std::fmt::Debug for Checker {
 
 impl Checker {
     pub fn new(thresholds: Thresholds) -> Self {
-        let model = rustface::read_model(Cursor::new(MODEL))
-            .expect("the embedded face model is SeetaFace's and reads");
-        Self { model, thresholds }
+        Self {
+            model: OnceLock::new(),
+            thresholds,
+        }
+    }
+
+    fn model(&self) -> &rustface::Model {
+        self.model.get_or_init(|| {
+            rustface::read_model(Cursor::new(MODEL))
+                .expect("the embedded face model is SeetaFace's and reads")
+        })
     }
 
     pub fn thresholds(&self) -> &Thresholds {
@@ -220,7 +230,7 @@ impl Checker {
     }
 
     fn faces(&self, grey: &GrayImage) -> Vec<rustface::Rectangle> {
-        let mut detector = rustface::create_detector_with_model(self.model.clone());
+        let mut detector = rustface::create_detector_with_model(self.model().clone());
         detector.set_min_face_size(MIN_DETECTED_FACE);
         detector.set_score_thresh(FACE_SCORE);
         detector.set_pyramid_scale_factor(0.8);

@@ -25,6 +25,8 @@ pub use burst::Burst;
 pub use deadpool_postgres::{Object as Connection, Transaction};
 pub use tokio_postgres::{Client, GenericClient};
 
+// Only what applies migrations (the deploy hook, the CLI, the test kit) carries them.
+#[cfg(feature = "migrations")]
 mod embedded {
     refinery::embed_migrations!("../migrations");
 }
@@ -39,7 +41,7 @@ pub enum DbError {
     #[error("database query failed")]
     Query(#[from] tokio_postgres::Error),
     #[error("applying migrations failed")]
-    Migrate(#[from] refinery::Error),
+    Migrate(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("invalid database configuration: {0}")]
     Config(String),
 }
@@ -128,10 +130,14 @@ impl Db {
     }
 
     /// Applies the embedded migrations that have not been applied yet.
+    #[cfg(feature = "migrations")]
     pub async fn migrate(&self) -> Result<usize, DbError> {
         let mut conn = self.conn().await?;
         let client: &mut Client = &mut conn;
-        let report = embedded::migrations::runner().run_async(client).await?;
+        let report = embedded::migrations::runner()
+            .run_async(client)
+            .await
+            .map_err(|e| DbError::Migrate(Box::new(e)))?;
         Ok(report.applied_migrations().len())
     }
 

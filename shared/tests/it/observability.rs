@@ -103,7 +103,7 @@ fn a_lambda_log_line_carries_the_request_id_and_whether_the_start_was_cold() {
     let buffer = Buffer::default();
     let writer = buffer.clone();
     let subscriber =
-        shared::telemetry::json_subscriber(tracing_subscriber::EnvFilter::new("info"), move || {
+        shared::telemetry::json_subscriber(shared::telemetry::filter_from(None).0, move || {
             writer.clone()
         });
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -22,7 +22,7 @@ use teloxide_core::types::{
     Recipient,
 };
 
-use crate::db::DbError;
+use crate::db::{DbError, GenericClient};
 use crate::domain::lang::Lang;
 use crate::domain::progress::Tracked;
 use crate::domain::status::GenerationStatus;
@@ -44,7 +44,7 @@ use crate::transitions::{self, TransitionError};
 use tracing::Instrument;
 
 /// How long an executor owns an effect it took (longer than any one execution).
-const LEASE_SECONDS: i64 = 120;
+pub(crate) const LEASE_SECONDS: i64 = 120;
 /// Quick tries inside the dispatching invocation, for failures that pass in moments.
 const INLINE_TRIES: u32 = 3;
 /// The longest wait sat out inline; a longer one leaves the effect for the sweep.
@@ -143,13 +143,16 @@ async fn run(services: &Services, id: i64, tries: u32) -> Result<Option<Settled>
         return Ok(None);
     };
     let span = tracing::info_span!("effect", effect_id = row.id, key = %row.dedupe_key);
-    run_taken(services, row, tries).instrument(span).await
+    run_taken(services, row, tries, None).instrument(span).await
 }
 
+/// Executes a taken effect as [`run`] does; `first`, when given, is how a first try made elsewhere
+/// failed (and whether it failed quickly), and counts as the first of the `tries`.
 async fn run_taken(
     services: &Services,
     row: log::EffectRow,
     tries: u32,
+    mut first: Option<(Failure, bool)>,
 ) -> Result<Option<Settled>, DbError> {
     let db = services.db();
     let effect: Effect = match serde_json::from_value(row.payload.clone()) {
@@ -163,19 +166,24 @@ async fn run_taken(
     let mut tried = 0;
     loop {
         tried += 1;
-        let started = std::time::Instant::now();
-        let outcome = execute(services, &effect).await;
-        // A failure that already took a while (teloxide sits out 10 s after a Bot API 5xx) is
-        // not tried again inline: the invocation's time is the user's.
-        let quick = started.elapsed() <= MAX_INLINE_WAIT;
-        let failure = match outcome {
-            Ok(result) => {
-                // It happened: recording that is retried here, or the lease running out would
-                // have it happen again.
-                record_done(db, row.id, &result).await?;
-                return Ok(Some(Settled::Done));
+        let (failure, quick) = match first.take() {
+            Some(first) => first,
+            None => {
+                let started = std::time::Instant::now();
+                let outcome = execute(services, &effect).await;
+                // A failure that already took a while (teloxide sits out 10 s after a Bot API 5xx)
+                // is not tried again inline: the invocation's time is the user's.
+                let quick = started.elapsed() <= MAX_INLINE_WAIT;
+                match outcome {
+                    Ok(result) => {
+                        // It happened: recording that is retried here, or the lease running out
+                        // would have it happen again.
+                        record_done(db, row.id, &result).await?;
+                        return Ok(Some(Settled::Done));
+                    }
+                    Err(failure) => (failure, quick),
+                }
             }
-            Err(failure) => failure,
         };
         let conn = db.conn().await?;
         match failure {
@@ -516,6 +524,147 @@ async fn show_progress(services: &Services, job: Tracked, open: bool) -> Result<
         }
         Err(TelegramError::Blocked) => Ok(skipped("the user blocked the bot")),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// A new job's first status message, its effect written already taken by the transaction that
+/// started the job and the user it goes to read in that transaction
+/// ([`transitions::track_taken`]): after commit it is sent with no take and no read, and what
+/// Telegram answered is recorded with the caller's next statements ([`Opened::record`]). If the
+/// caller dies before that, the effect's lease runs out and the sweep shows it like any
+/// [`Effect::ShowProgress`]: the message is kept once, sent again only if its id was never recorded.
+#[derive(Debug)]
+pub struct Opening {
+    pub(crate) row: log::EffectRow,
+    pub(crate) job: Tracked,
+    pub(crate) user: Option<users::User>,
+    pub(crate) about: notify::ProgressOf,
+}
+
+/// An [`Opening`] after its send: to record, then settle.
+#[derive(Debug)]
+pub struct Opened {
+    row: log::EffectRow,
+    job: Tracked,
+    outcome: Result<Shown, Failure>,
+    /// Whether a failure came quickly (a slow one is not tried again inline).
+    quick: bool,
+}
+
+#[derive(Debug)]
+enum Shown {
+    /// Sent to this chat: the message id is recorded with the effect's completion.
+    Message { chat: i64, id: i64 },
+    /// Nothing to send; what the effect keeps says why.
+    Done(Value),
+}
+
+impl Opening {
+    /// Sends the status message (the database only if the user blocked the bot).
+    pub async fn send(self, services: &Services) -> Opened {
+        let started = std::time::Instant::now();
+        let outcome = self.show(services).await;
+        Opened {
+            quick: started.elapsed() <= MAX_INLINE_WAIT,
+            row: self.row,
+            job: self.job,
+            outcome,
+        }
+    }
+
+    /// What [`show_progress`] does for a job just started: nothing reported, no message yet.
+    async fn show(&self, services: &Services) -> Result<Shown, Failure> {
+        let Some(user) = &self.user else {
+            return Ok(Shown::Done(skipped("no such job")));
+        };
+        if user.bot_blocked {
+            return Ok(Shown::Done(skipped("the user blocked the bot")));
+        }
+        let telegram = services.telegram()?;
+        let text = notify::progress_text(user, &self.about, None);
+        let request = telegram
+            .bot
+            .send_message(ChatId(user.id), text)
+            .parse_mode(ParseMode::Html);
+        match telegram.call(request).await {
+            Ok(message) => Ok(Shown::Message {
+                chat: user.id,
+                id: i64::from(message.id.0),
+            }),
+            Err(TelegramError::Blocked) => {
+                users::mark_bot_blocked(&**services.db().conn().await?, user.id).await?;
+                Ok(Shown::Done(skipped("the user blocked the bot")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl Opened {
+    /// Records a sent message: its id kept for the edits and the deletion, and the effect done,
+    /// as statements to join with the caller's in one transaction (the two commit together, so an
+    /// effect done always has its message kept). `Some(false)`: the job settled meanwhile (or
+    /// another message was kept), and [`Opened::settle`] deletes this one; `None`: nothing was sent.
+    pub async fn record(&self, db: &impl GenericClient) -> Result<Option<bool>, DbError> {
+        let Ok(Shown::Message { id, .. }) = self.outcome else {
+            return Ok(None);
+        };
+        let result = json!({ "message_ids": [id] });
+        let (kept, finished) = tokio::join!(
+            progress::set_message(db, self.job, id),
+            log::finish(db, self.row.id, &result),
+        );
+        finished?;
+        Ok(Some(kept?))
+    }
+
+    /// Settles the effect: `recorded` is what [`Opened::record`] answered in a transaction that
+    /// committed, else `None` (it was not run, or its transaction did not commit), and then the
+    /// record is made here. A message sent for a job that settled meanwhile is deleted; a send that
+    /// failed is tried again as any effect is. Never fails: what is not settled now is the sweep's
+    /// once the lease runs out.
+    pub async fn settle(self, services: &Services, recorded: Option<bool>) {
+        let span = tracing::info_span!("effect", effect_id = self.row.id, key = %self.row.dedupe_key);
+        let id = self.row.id;
+        if let Err(e) = self.settled(services, recorded).instrument(span).await {
+            tracing::warn!(effect_id = id, error = %error_chain(&e), "effect left for the sweep");
+        }
+    }
+
+    async fn settled(self, services: &Services, recorded: Option<bool>) -> Result<(), DbError> {
+        let db = services.db();
+        let (chat, message_id) = match self.outcome {
+            Ok(Shown::Message { chat, id }) => (chat, id),
+            Ok(Shown::Done(value)) => return record_done(db, self.row.id, &value).await,
+            Err(failure) => {
+                let first = Some((failure, self.quick));
+                return run_taken(services, self.row, INLINE_TRIES, first)
+                    .await
+                    .map(|_| ());
+            }
+        };
+        let kept = match recorded {
+            Some(kept) => kept,
+            None => {
+                let kept = progress::set_message(&**db.conn().await?, self.job, message_id).await?;
+                if kept {
+                    record_done(db, self.row.id, &json!({ "message_ids": [message_id] })).await?;
+                }
+                kept
+            }
+        };
+        if kept {
+            return Ok(());
+        }
+        // The job settled while it was sent: the message must not stay behind.
+        if let Ok(telegram) = services.telegram() {
+            let request = telegram
+                .bot
+                .delete_message(ChatId(chat), MessageId(message_id as i32));
+            let _ = telegram.call(request).await;
+        }
+        let result = json!({ "message_ids": [message_id], "deleted": true });
+        record_done(db, self.row.id, &result).await
     }
 }
 

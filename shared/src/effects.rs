@@ -247,6 +247,19 @@ pub async fn write(
     log::insert(db, dedupe_key, effect.kind(), &payload).await
 }
 
+/// Writes `effect` under `dedupe_key` already taken by the caller for `lease_seconds`, in the
+/// caller's transaction, to execute after commit without taking it again (see
+/// [`log::insert_taken`]). `None` when the same cause already wrote it.
+pub async fn write_taken(
+    db: &impl GenericClient,
+    dedupe_key: &str,
+    effect: &Effect,
+    lease_seconds: i64,
+) -> Result<Option<log::EffectRow>, DbError> {
+    let payload = serde_json::to_value(effect).expect("effects serialise");
+    log::insert_taken(db, dedupe_key, effect.kind(), &payload, lease_seconds).await
+}
+
 /// Effects written in one transaction, to dispatch once it committed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 #[must_use = "written effects are dispatched after commit"]

@@ -344,6 +344,32 @@ pub async fn track(
     Ok(())
 }
 
+/// [`track`] for a transaction sent with its `COMMIT` whose caller sends the status message itself
+/// once it committed: the effect is written already taken by the caller, and the user it goes to is
+/// read in the same burst ([`crate::dispatch::Opening`]). `None` when the effect exists already.
+pub async fn track_taken(
+    db: &impl GenericClient,
+    job: Tracked,
+    user_id: i64,
+    about: crate::notify::ProgressOf,
+) -> Result<Option<crate::dispatch::Opening>, DbError> {
+    let key = format!("progress:{}:0", job.key());
+    let effect = Effect::ShowProgress { job, open: true };
+    let (started, row, user) = tokio::join!(
+        progress::start(db, job, user_id),
+        effects::write_taken(db, &key, &effect, crate::dispatch::LEASE_SECONDS),
+        crate::repo::users::get(db, user_id),
+    );
+    started?;
+    let (row, user) = (row?, user?);
+    Ok(row.map(|row| crate::dispatch::Opening {
+        row,
+        job,
+        user,
+        about,
+    }))
+}
+
 /// Replicate reported `progress` for a job: recorded, and its status message edited, unless it was
 /// edited less than [`EDIT_INTERVAL_SECS`] ago, the job settled, or the report is older than what
 /// is shown (`None`: nothing to do).

@@ -47,6 +47,33 @@ pub async fn insert(
     .await
 }
 
+/// Writes an effect already taken by the writer, under a lease of `lease_seconds` (its first
+/// attempt), unless one with the same key exists: the writer executes it after commit with no
+/// [`take`], and if it dies first the lease runs out and the effect is due like any other.
+pub async fn insert_taken(
+    db: &impl GenericClient,
+    dedupe_key: &str,
+    kind: &str,
+    payload: &Value,
+    lease_seconds: i64,
+) -> Result<Option<EffectRow>, DbError> {
+    fetch_opt(
+        db,
+        &format!(
+            "INSERT INTO effects (dedupe_key, kind, payload, state, attempts, lease_until)
+                 VALUES ($1, $2, $3, 'running', 1, now() + make_interval(secs => $4))
+                 ON CONFLICT (dedupe_key) DO NOTHING RETURNING {COLUMNS}"
+        ),
+        &[
+            text(&dedupe_key),
+            text(&kind),
+            jsonb(payload),
+            float8(&(lease_seconds as f64)),
+        ],
+    )
+    .await
+}
+
 /// Takes a due effect for execution under a lease of `lease_seconds`: `None` when it is done, failed,
 /// not yet due, or owned by a live executor.
 pub async fn take(

@@ -40,11 +40,11 @@ use crate::services::{Services, Unavailable};
 use crate::storage::{ObjectKey, StorageError};
 use crate::telegram::{Telegram, TelegramError};
 use crate::telemetry::error_chain;
-use crate::transitions::{self, TransitionError};
+use crate::transitions::{self, Opening, TransitionError};
 use tracing::Instrument;
 
 /// How long an executor owns an effect it took (longer than any one execution).
-pub(crate) const LEASE_SECONDS: i64 = 120;
+const LEASE_SECONDS: i64 = 120;
 /// Quick tries inside the dispatching invocation, for failures that pass in moments.
 const INLINE_TRIES: u32 = 3;
 /// The longest wait sat out inline; a longer one leaves the effect for the sweep.
@@ -527,21 +527,7 @@ async fn show_progress(services: &Services, job: Tracked, open: bool) -> Result<
     }
 }
 
-/// A new job's first status message, its effect written already taken by the transaction that
-/// started the job and the user it goes to read in that transaction
-/// ([`transitions::track_taken`]): after commit it is sent with no take and no read, and what
-/// Telegram answered is recorded with the caller's next statements ([`Opened::record`]). If the
-/// caller dies before that, the effect's lease runs out and the sweep shows it like any
-/// [`Effect::ShowProgress`]: the message is kept once, sent again only if its id was never recorded.
-#[derive(Debug)]
-pub struct Opening {
-    pub(crate) row: log::EffectRow,
-    pub(crate) job: Tracked,
-    pub(crate) user: Option<users::User>,
-    pub(crate) about: notify::ProgressOf,
-}
-
-/// An [`Opening`] after its send: to record, then settle.
+/// A status message of [`open`] after its send: to record, then settle.
 #[derive(Debug)]
 pub struct Opened {
     row: log::EffectRow,
@@ -559,44 +545,48 @@ enum Shown {
     Done(Value),
 }
 
-impl Opening {
-    /// Sends the status message (the database only if the user blocked the bot).
-    pub async fn send(self, services: &Services) -> Opened {
-        let started = std::time::Instant::now();
-        let outcome = self.show(services).await;
-        Opened {
-            quick: started.elapsed() <= MAX_INLINE_WAIT,
-            row: self.row,
-            job: self.job,
-            outcome,
-        }
+/// Sends a new job's first status message, its effect written already taken by the transaction
+/// that started the job, and the user it goes to read in that transaction
+/// ([`transitions::track_taken`]): no take and no read before it, and what Telegram answered is
+/// recorded with the caller's next statements ([`Opened::record`]). If the caller dies before
+/// that, the effect's lease runs out and the sweep shows it like any [`Effect::ShowProgress`]: the
+/// message is kept once (sent again only if Telegram took it and its id was never recorded).
+pub async fn open(services: &Services, opening: Opening) -> Opened {
+    let started = std::time::Instant::now();
+    let outcome = show_opening(services, &opening).await;
+    Opened {
+        quick: started.elapsed() <= MAX_INLINE_WAIT,
+        row: opening.row,
+        job: opening.job,
+        outcome,
     }
+}
 
-    /// What [`show_progress`] does for a job just started: nothing reported, no message yet.
-    async fn show(&self, services: &Services) -> Result<Shown, Failure> {
-        let Some(user) = &self.user else {
-            return Ok(Shown::Done(skipped("no such job")));
-        };
-        if user.bot_blocked {
-            return Ok(Shown::Done(skipped("the user blocked the bot")));
+/// What [`show_progress`] does for a job just started: nothing reported, no message yet (the
+/// database only if the user blocked the bot).
+async fn show_opening(services: &Services, opening: &Opening) -> Result<Shown, Failure> {
+    let Some(user) = &opening.user else {
+        return Ok(Shown::Done(skipped("no such job")));
+    };
+    if user.bot_blocked {
+        return Ok(Shown::Done(skipped("the user blocked the bot")));
+    }
+    let telegram = services.telegram()?;
+    let text = notify::progress_text(user, &opening.about, None);
+    let request = telegram
+        .bot
+        .send_message(ChatId(user.id), text)
+        .parse_mode(ParseMode::Html);
+    match telegram.call(request).await {
+        Ok(message) => Ok(Shown::Message {
+            chat: user.id,
+            id: i64::from(message.id.0),
+        }),
+        Err(TelegramError::Blocked) => {
+            users::mark_bot_blocked(&**services.db().conn().await?, user.id).await?;
+            Ok(Shown::Done(skipped("the user blocked the bot")))
         }
-        let telegram = services.telegram()?;
-        let text = notify::progress_text(user, &self.about, None);
-        let request = telegram
-            .bot
-            .send_message(ChatId(user.id), text)
-            .parse_mode(ParseMode::Html);
-        match telegram.call(request).await {
-            Ok(message) => Ok(Shown::Message {
-                chat: user.id,
-                id: i64::from(message.id.0),
-            }),
-            Err(TelegramError::Blocked) => {
-                users::mark_bot_blocked(&**services.db().conn().await?, user.id).await?;
-                Ok(Shown::Done(skipped("the user blocked the bot")))
-            }
-            Err(e) => Err(e.into()),
-        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -624,7 +614,8 @@ impl Opened {
     /// failed is tried again as any effect is. Never fails: what is not settled now is the sweep's
     /// once the lease runs out.
     pub async fn settle(self, services: &Services, recorded: Option<bool>) {
-        let span = tracing::info_span!("effect", effect_id = self.row.id, key = %self.row.dedupe_key);
+        let span =
+            tracing::info_span!("effect", effect_id = self.row.id, key = %self.row.dedupe_key);
         let id = self.row.id;
         if let Err(e) = self.settled(services, recorded).instrument(span).await {
             tracing::warn!(effect_id = id, error = %error_chain(&e), "effect left for the sweep");

@@ -13,6 +13,7 @@ use crate::domain::status::{GenerationStatus, ModelStatus};
 use crate::effects::{self, AdminNotice, Effect, Notice, Written};
 use crate::errors::Transient;
 use crate::metrics;
+use crate::notify::ProgressOf;
 use crate::repo::attempts;
 use crate::repo::events::{self, Event};
 use crate::repo::generations::{self, Generation};
@@ -344,25 +345,39 @@ pub async fn track(
     Ok(())
 }
 
+/// How long the caller of [`track_taken`] owns the status message's effect: longer than the start
+/// it goes out beside (then the sweep may show it).
+pub const OPENING_LEASE_SECS: i64 = 120;
+
+/// A job's first status message written by [`track_taken`], for [`crate::dispatch::open`]: its
+/// effect (taken), the job, the user it goes to (as read in the transaction) and what it shows.
+#[derive(Debug)]
+pub struct Opening {
+    pub(crate) row: crate::repo::effects::EffectRow,
+    pub(crate) job: Tracked,
+    pub(crate) user: Option<crate::repo::users::User>,
+    pub(crate) about: ProgressOf,
+}
+
 /// [`track`] for a transaction sent with its `COMMIT` whose caller sends the status message itself
 /// once it committed: the effect is written already taken by the caller, and the user it goes to is
-/// read in the same burst ([`crate::dispatch::Opening`]). `None` when the effect exists already.
+/// read in the same burst, for [`crate::dispatch::open`]. `None` when the effect exists already.
 pub async fn track_taken(
     db: &impl GenericClient,
     job: Tracked,
     user_id: i64,
-    about: crate::notify::ProgressOf,
-) -> Result<Option<crate::dispatch::Opening>, DbError> {
+    about: ProgressOf,
+) -> Result<Option<Opening>, DbError> {
     let key = format!("progress:{}:0", job.key());
     let effect = Effect::ShowProgress { job, open: true };
     let (started, row, user) = tokio::join!(
         progress::start(db, job, user_id),
-        effects::write_taken(db, &key, &effect, crate::dispatch::LEASE_SECONDS),
+        effects::write_taken(db, &key, &effect, OPENING_LEASE_SECS),
         crate::repo::users::get(db, user_id),
     );
     started?;
     let (row, user) = (row?, user?);
-    Ok(row.map(|row| crate::dispatch::Opening {
+    Ok(row.map(|row| Opening {
         row,
         job,
         user,

@@ -7,6 +7,7 @@ use rand::Rng;
 
 use crate::attempts::{self as settle, Attached};
 use crate::db::{Burst, GenericClient};
+use crate::dispatch;
 use crate::domain::moderation;
 use crate::domain::progress::Tracked;
 use crate::domain::rules::{self, AspectRatio};
@@ -411,7 +412,7 @@ pub async fn start(
     // not start, settling it deletes the status message.)
     let opened = async {
         match opening {
-            Some(opening) => Some(opening.send(services).await),
+            Some(opening) => Some(dispatch::open(services, opening).await),
             None => None,
         }
     };

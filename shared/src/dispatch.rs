@@ -57,12 +57,24 @@ const PAUSE: Duration = Duration::from_secs(300);
 /// Executes effects written by a transaction that committed. Never fails: what does not succeed
 /// now stays in the log for the sweep.
 pub async fn now(services: &Services, written: Written) {
-    for &id in written.ids() {
+    let (ids, taken) = written.into_parts();
+    for id in ids {
         // Boxed: an executor may dispatch the effects it causes, and the nested futures get deep.
         if let Err(e) = Box::pin(run(services, id, INLINE_TRIES)).await {
             tracing::warn!(effect_id = id, error = %error_chain(&e), "effect left for the sweep");
         }
     }
+    for row in taken {
+        let (id, span) = (row.id, effect_span(&row));
+        let ran = Box::pin(run_taken(services, row, INLINE_TRIES, None).instrument(span));
+        if let Err(e) = ran.await {
+            tracing::warn!(effect_id = id, error = %error_chain(&e), "effect left for the sweep");
+        }
+    }
+}
+
+fn effect_span(row: &log::EffectRow) -> tracing::Span {
+    tracing::info_span!("effect", effect_id = row.id, key = %row.dedupe_key)
 }
 
 /// What [`drain`] did.
@@ -142,7 +154,7 @@ async fn run(services: &Services, id: i64, tries: u32) -> Result<Option<Settled>
     let Some(row) = log::take(&**db.conn().await?, id, LEASE_SECONDS).await? else {
         return Ok(None);
     };
-    let span = tracing::info_span!("effect", effect_id = row.id, key = %row.dedupe_key);
+    let span = effect_span(&row);
     run_taken(services, row, tries, None).instrument(span).await
 }
 
@@ -848,12 +860,16 @@ async fn tell_admins(services: &Services, notice: &AdminNotice) -> Result<Value,
 async fn deliver_generation(services: &Services, generation_id: i64) -> Result<Value, Failure> {
     let db = services.db();
     let (generation, user) = {
+        // The generation and its owner, in one round trip.
         let conn = db.conn().await?;
-        let Some(generation) = generations::get(&**conn, generation_id).await? else {
+        let (generation, user) = tokio::join!(
+            generations::get(&**conn, generation_id),
+            users::generation_owner(&**conn, generation_id),
+        );
+        let Some(generation) = generation? else {
             return Ok(skipped("no such generation"));
         };
-        let user = users::get(&**conn, generation.user_id).await?;
-        (generation, user)
+        (generation, user?)
     };
     if generation.status.is_final() {
         return Ok(skipped("already settled"));

@@ -13,7 +13,7 @@ use super::{
 };
 
 /// One effect, as stored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EffectRow {
     pub id: i64,
     pub dedupe_key: String,

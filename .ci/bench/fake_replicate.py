@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A minimal Replicate API stand-in for load tests: starts every prediction, fast, records nothing."""
+"""A minimal Replicate API stand-in for load tests: starts every prediction, fast, records nothing;
+serves a tiny JPEG at /output/<name>.jpg as a prediction's output."""
 import http.server
 import itertools
 import json
@@ -7,6 +8,8 @@ import socketserver
 import sys
 
 IDS = itertools.count(1)
+# Enough of a JPEG for what we check of an output (its signature); nobody decodes it.
+JPEG = bytes([0xFF, 0xD8, 0xFF, 0xE0]) + b"\0" * 252 + bytes([0xFF, 0xD9])
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -30,6 +33,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.answer(201, {"id": f"bench{next(IDS)}", "status": "starting"})
 
     def do_GET(self):
+        if self.path.startswith("/output/"):
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(JPEG)))
+            self.end_headers()
+            self.wfile.write(JPEG)
+            return
         self.answer(200, {"id": self.path.rsplit("/", 1)[-1], "status": "processing"})
 
 

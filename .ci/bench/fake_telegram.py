@@ -11,6 +11,14 @@ ME = {"id": 7000000001, "is_bot": True, "first_name": "Bench", "username": "benc
       "can_connect_to_business": False, "has_main_web_app": False}
 
 
+def photo_message(payload, n):
+    """A sent photo as Telegram describes it: the sizes it made, each with its file id."""
+    return {"message_id": n, "date": int(time.time()),
+            "chat": {"id": int(payload.get("chat_id", 1)), "type": "private", "first_name": "U"},
+            "from": ME, "photo": [{"file_id": f"bench-photo-{n}", "file_unique_id": f"bench-u{n}",
+                                   "width": 1024, "height": 1024, "file_size": 1000}]}
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body in one write: written apart, Nagle and the client's delayed ACK add 40 ms.
@@ -32,6 +40,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             result = {"message_id": 1, "date": int(time.time()),
                       "chat": {"id": int(payload.get("chat_id", 1)), "type": "private", "first_name": "U"},
                       "from": ME, "text": payload.get("text", "")}
+        elif method == "sendphoto":
+            result = photo_message(payload, 1)
+        elif method == "sendmediagroup":
+            result = [photo_message(payload, i + 1) for i in range(len(payload.get("media", [])))]
         else:
             result = True
         out = json.dumps({"ok": True, "result": result}).encode()

@@ -3,7 +3,7 @@
 # hello-world lambda_runtime binary, then the hot path of `dream-photo serve` under wrk.
 # Needs: release builds (built here), python3, wrk (apt-get install wrk), PostgreSQL server binaries.
 # SKIP_COLD=1 leaves out the cold starts, SKIP_LOAD=1 the wrk load (the round-trip counts stay;
-# PROFILE=debug counts them on a debug build);
+# PROFILE=debug counts them on a debug build, COUNTS="generation album" only those kinds);
 # .ci/bench/compare.sh is the side-by-side load against the original stack.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -86,12 +86,16 @@ model_id=$(python3 "$bench/hot_path.py" setup "$url" "$work/auth.txt" "$admin" "
 
 echo "-- database work per request (sequential, through the counting proxy)"
 counted=http://127.0.0.1:$counted_port control=http://127.0.0.1:$control_port
-BASE=800000000 python3 "$bench/hot_path.py" count "$counted" "$control" start-new 200
-BASE=810000000 python3 "$bench/hot_path.py" count "$counted" "$control" start 200
-BASE=820000000 python3 "$bench/hot_path.py" count "$counted" "$control" help 200
-python3 "$bench/hot_path.py" count "$counted" "$control" models 200 "$admin"
-python3 "$bench/hot_path.py" count "$counted" "$control" generation 200 "$work/auth.txt" "$model_id"
-python3 "$bench/hot_path.py" count "$counted" "$control" health 200
+# COUNTS="generation album" counts only those kinds.
+want() { [ -z "${COUNTS:-}" ] || [[ " $COUNTS " == *" $1 "* ]]; }
+! want start-new || BASE=800000000 python3 "$bench/hot_path.py" count "$counted" "$control" start-new 200
+! want start || BASE=810000000 python3 "$bench/hot_path.py" count "$counted" "$control" start 200
+! want help || BASE=820000000 python3 "$bench/hot_path.py" count "$counted" "$control" help 200
+! want models || python3 "$bench/hot_path.py" count "$counted" "$control" models 200 "$admin"
+! want generation || python3 "$bench/hot_path.py" count "$counted" "$control" generation 200 "$work/auth.txt" "$model_id"
+! want health || python3 "$bench/hot_path.py" count "$counted" "$control" health 200
+# A Replicate webhook reporting a succeeded prediction: the album sent, the generation settled.
+! want album || python3 "$bench/hot_path.py" count "$counted" "$control" album 200 "$work/auth.txt" "$model_id" "$url" "${psql_cmd[@]}"
 
 [ -z "${SKIP_LOAD:-}" ] || exit 0
 echo "-- throughput and latency: wrk, 2 threads, ${CONNECTIONS:-16} connections, ${DURATION:-10s} each"

@@ -22,7 +22,7 @@ use teloxide_core::types::{
     Recipient,
 };
 
-use crate::db::DbError;
+use crate::db::{DbError, GenericClient};
 use crate::domain::lang::Lang;
 use crate::domain::progress::Tracked;
 use crate::domain::status::GenerationStatus;
@@ -40,7 +40,7 @@ use crate::services::{Services, Unavailable};
 use crate::storage::{ObjectKey, StorageError};
 use crate::telegram::{Telegram, TelegramError};
 use crate::telemetry::error_chain;
-use crate::transitions::{self, TransitionError};
+use crate::transitions::{self, Opening, TransitionError};
 use tracing::Instrument;
 
 /// How long an executor owns an effect it took (longer than any one execution).
@@ -57,12 +57,24 @@ const PAUSE: Duration = Duration::from_secs(300);
 /// Executes effects written by a transaction that committed. Never fails: what does not succeed
 /// now stays in the log for the sweep.
 pub async fn now(services: &Services, written: Written) {
-    for &id in written.ids() {
+    let (ids, taken) = written.into_parts();
+    for id in ids {
         // Boxed: an executor may dispatch the effects it causes, and the nested futures get deep.
         if let Err(e) = Box::pin(run(services, id, INLINE_TRIES)).await {
             tracing::warn!(effect_id = id, error = %error_chain(&e), "effect left for the sweep");
         }
     }
+    for row in taken {
+        let (id, span) = (row.id, effect_span(&row));
+        let ran = Box::pin(run_taken(services, row, INLINE_TRIES, None).instrument(span));
+        if let Err(e) = ran.await {
+            tracing::warn!(effect_id = id, error = %error_chain(&e), "effect left for the sweep");
+        }
+    }
+}
+
+fn effect_span(row: &log::EffectRow) -> tracing::Span {
+    tracing::info_span!("effect", effect_id = row.id, key = %row.dedupe_key)
 }
 
 /// What [`drain`] did.
@@ -142,14 +154,17 @@ async fn run(services: &Services, id: i64, tries: u32) -> Result<Option<Settled>
     let Some(row) = log::take(&**db.conn().await?, id, LEASE_SECONDS).await? else {
         return Ok(None);
     };
-    let span = tracing::info_span!("effect", effect_id = row.id, key = %row.dedupe_key);
-    run_taken(services, row, tries).instrument(span).await
+    let span = effect_span(&row);
+    run_taken(services, row, tries, None).instrument(span).await
 }
 
+/// Executes a taken effect as [`run`] does; `first`, when given, is how a first try made elsewhere
+/// failed (and whether it failed quickly), and counts as the first of the `tries`.
 async fn run_taken(
     services: &Services,
     row: log::EffectRow,
     tries: u32,
+    mut first: Option<(Failure, bool)>,
 ) -> Result<Option<Settled>, DbError> {
     let db = services.db();
     let effect: Effect = match serde_json::from_value(row.payload.clone()) {
@@ -163,19 +178,24 @@ async fn run_taken(
     let mut tried = 0;
     loop {
         tried += 1;
-        let started = std::time::Instant::now();
-        let outcome = execute(services, &effect).await;
-        // A failure that already took a while (teloxide sits out 10 s after a Bot API 5xx) is
-        // not tried again inline: the invocation's time is the user's.
-        let quick = started.elapsed() <= MAX_INLINE_WAIT;
-        let failure = match outcome {
-            Ok(result) => {
-                // It happened: recording that is retried here, or the lease running out would
-                // have it happen again.
-                record_done(db, row.id, &result).await?;
-                return Ok(Some(Settled::Done));
+        let (failure, quick) = match first.take() {
+            Some(first) => first,
+            None => {
+                let started = std::time::Instant::now();
+                let outcome = execute(services, &effect).await;
+                // A failure that already took a while (teloxide sits out 10 s after a Bot API 5xx)
+                // is not tried again inline: the invocation's time is the user's.
+                let quick = started.elapsed() <= MAX_INLINE_WAIT;
+                match outcome {
+                    Ok(result) => {
+                        // It happened: recording that is retried here, or the lease running out
+                        // would have it happen again.
+                        record_done(db, row.id, &result).await?;
+                        return Ok(Some(Settled::Done));
+                    }
+                    Err(failure) => (failure, quick),
+                }
             }
-            Err(failure) => failure,
         };
         let conn = db.conn().await?;
         match failure {
@@ -519,6 +539,138 @@ async fn show_progress(services: &Services, job: Tracked, open: bool) -> Result<
     }
 }
 
+/// A status message of [`open`] after its send: to record, then settle.
+#[derive(Debug)]
+pub struct Opened {
+    row: log::EffectRow,
+    job: Tracked,
+    outcome: Result<Shown, Failure>,
+    /// Whether a failure came quickly (a slow one is not tried again inline).
+    quick: bool,
+}
+
+#[derive(Debug)]
+enum Shown {
+    /// Sent to this chat: the message id is recorded with the effect's completion.
+    Message { chat: i64, id: i64 },
+    /// Nothing to send; what the effect keeps says why.
+    Done(Value),
+}
+
+/// Sends a new job's first status message, its effect written already taken by the transaction
+/// that started the job, and the user it goes to read in that transaction
+/// ([`transitions::track_taken`]): no take and no read before it, and what Telegram answered is
+/// recorded with the caller's next statements ([`Opened::record`]). If the caller dies before
+/// that, the effect's lease runs out and the sweep shows it like any [`Effect::ShowProgress`]: the
+/// message is kept once (sent again only if Telegram took it and its id was never recorded).
+pub async fn open(services: &Services, opening: Opening) -> Opened {
+    let started = std::time::Instant::now();
+    let outcome = show_opening(services, &opening).await;
+    Opened {
+        quick: started.elapsed() <= MAX_INLINE_WAIT,
+        row: opening.row,
+        job: opening.job,
+        outcome,
+    }
+}
+
+/// What [`show_progress`] does for a job just started: nothing reported, no message yet (the
+/// database only if the user blocked the bot).
+async fn show_opening(services: &Services, opening: &Opening) -> Result<Shown, Failure> {
+    let Some(user) = &opening.user else {
+        return Ok(Shown::Done(skipped("no such job")));
+    };
+    if user.bot_blocked {
+        return Ok(Shown::Done(skipped("the user blocked the bot")));
+    }
+    let telegram = services.telegram()?;
+    let text = notify::progress_text(user, &opening.about, None);
+    let request = telegram
+        .bot
+        .send_message(ChatId(user.id), text)
+        .parse_mode(ParseMode::Html);
+    match telegram.call(request).await {
+        Ok(message) => Ok(Shown::Message {
+            chat: user.id,
+            id: i64::from(message.id.0),
+        }),
+        Err(TelegramError::Blocked) => {
+            users::mark_bot_blocked(&**services.db().conn().await?, user.id).await?;
+            Ok(Shown::Done(skipped("the user blocked the bot")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl Opened {
+    /// Records a sent message: its id kept for the edits and the deletion, and the effect done,
+    /// as statements to join with the caller's in one transaction (the two commit together, so an
+    /// effect done always has its message kept). `Some(false)`: the job settled meanwhile (or
+    /// another message was kept), and [`Opened::settle`] deletes this one; `None`: nothing was sent.
+    pub async fn record(&self, db: &impl GenericClient) -> Result<Option<bool>, DbError> {
+        let Ok(Shown::Message { id, .. }) = self.outcome else {
+            return Ok(None);
+        };
+        let result = json!({ "message_ids": [id] });
+        let (kept, finished) = tokio::join!(
+            progress::set_message(db, self.job, id),
+            log::finish(db, self.row.id, &result),
+        );
+        finished?;
+        Ok(Some(kept?))
+    }
+
+    /// Settles the effect: `recorded` is what [`Opened::record`] answered in a transaction that
+    /// committed, else `None` (it was not run, or its transaction did not commit), and then the
+    /// record is made here. A message sent for a job that settled meanwhile is deleted; a send that
+    /// failed is tried again as any effect is. Never fails: what is not settled now is the sweep's
+    /// once the lease runs out.
+    pub async fn settle(self, services: &Services, recorded: Option<bool>) {
+        let span =
+            tracing::info_span!("effect", effect_id = self.row.id, key = %self.row.dedupe_key);
+        let id = self.row.id;
+        if let Err(e) = self.settled(services, recorded).instrument(span).await {
+            tracing::warn!(effect_id = id, error = %error_chain(&e), "effect left for the sweep");
+        }
+    }
+
+    async fn settled(self, services: &Services, recorded: Option<bool>) -> Result<(), DbError> {
+        let db = services.db();
+        let (chat, message_id) = match self.outcome {
+            Ok(Shown::Message { chat, id }) => (chat, id),
+            Ok(Shown::Done(value)) => return record_done(db, self.row.id, &value).await,
+            Err(failure) => {
+                let first = Some((failure, self.quick));
+                return run_taken(services, self.row, INLINE_TRIES, first)
+                    .await
+                    .map(|_| ());
+            }
+        };
+        let kept = match recorded {
+            Some(kept) => kept,
+            None => {
+                let kept = progress::set_message(&**db.conn().await?, self.job, message_id).await?;
+                if kept {
+                    record_done(db, self.row.id, &json!({ "message_ids": [message_id] })).await?;
+                }
+                kept
+            }
+        };
+        if kept {
+            return Ok(());
+        }
+        // The job settled while it was sent: the message must not stay behind.
+        if let Ok(telegram) = services.telegram() {
+            let request = telegram
+                .bot
+                .delete_message(ChatId(chat), MessageId(message_id as i32));
+            let _ = telegram.call(request).await;
+        }
+        let result = json!({ "message_ids": [message_id], "deleted": true });
+        record_done(db, self.row.id, &result).await
+    }
+}
+
 /// Deletes a settled job's status message (the ready, failed or album message says the rest).
 async fn end_progress(services: &Services, job: Tracked) -> Result<Value, Failure> {
     let db = services.db();
@@ -708,12 +860,16 @@ async fn tell_admins(services: &Services, notice: &AdminNotice) -> Result<Value,
 async fn deliver_generation(services: &Services, generation_id: i64) -> Result<Value, Failure> {
     let db = services.db();
     let (generation, user) = {
+        // The generation and its owner, in one round trip.
         let conn = db.conn().await?;
-        let Some(generation) = generations::get(&**conn, generation_id).await? else {
+        let (generation, user) = tokio::join!(
+            generations::get(&**conn, generation_id),
+            users::generation_owner(&**conn, generation_id),
+        );
+        let Some(generation) = generation? else {
             return Ok(skipped("no such generation"));
         };
-        let user = users::get(&**conn, generation.user_id).await?;
-        (generation, user)
+        (generation, user?)
     };
     if generation.status.is_final() {
         return Ok(skipped("already settled"));

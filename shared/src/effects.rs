@@ -247,10 +247,31 @@ pub async fn write(
     log::insert(db, dedupe_key, effect.kind(), &payload).await
 }
 
-/// Effects written in one transaction, to dispatch once it committed.
+/// Writes `effect` under `dedupe_key` already taken by the caller for `lease_seconds`, in the
+/// caller's transaction, to execute after commit without taking it again (see
+/// [`log::insert_taken`]). `None` when the same cause already wrote it.
+pub async fn write_taken(
+    db: &impl GenericClient,
+    dedupe_key: &str,
+    effect: &Effect,
+    lease_seconds: i64,
+) -> Result<Option<log::EffectRow>, DbError> {
+    let payload = serde_json::to_value(effect).expect("effects serialise");
+    log::insert_taken(db, dedupe_key, effect.kind(), &payload, lease_seconds).await
+}
+
+/// How long the writer of an effect written taken ([`Written::write_taken`]) owns it: it executes
+/// it right after its commit, and if it dies first the sweep may once this has passed.
+pub const TAKEN_LEASE_SECS: i64 = 120;
+
+/// Effects written in one transaction, to dispatch once it committed: by id, or written already
+/// taken by the writer (no take when they are dispatched).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 #[must_use = "written effects are dispatched after commit"]
-pub struct Written(Vec<i64>);
+pub struct Written {
+    ids: Vec<i64>,
+    taken: Vec<log::EffectRow>,
+}
 
 impl Written {
     pub fn new() -> Self {
@@ -265,7 +286,22 @@ impl Written {
         effect: &Effect,
     ) -> Result<(), DbError> {
         if let Some(id) = write(db, dedupe_key, effect).await? {
-            self.0.push(id);
+            self.ids.push(id);
+        }
+        Ok(())
+    }
+
+    /// Writes an effect taken by this writer ([`write_taken`]) and remembers it for dispatch: for
+    /// a caller that dispatches right after its commit, one statement fewer than [`Written::write`]
+    /// and the take.
+    pub async fn write_taken(
+        &mut self,
+        db: &impl GenericClient,
+        dedupe_key: &str,
+        effect: &Effect,
+    ) -> Result<(), DbError> {
+        if let Some(row) = write_taken(db, dedupe_key, effect, TAKEN_LEASE_SECS).await? {
+            self.taken.push(row);
         }
         Ok(())
     }
@@ -292,19 +328,33 @@ impl Written {
 
     /// What [`write`] returned, for dispatch.
     pub fn from_ids(ids: impl IntoIterator<Item = i64>) -> Self {
-        Self(ids.into_iter().collect())
+        Self {
+            ids: ids.into_iter().collect(),
+            taken: Vec::new(),
+        }
     }
 
     pub fn extend(&mut self, other: Written) {
-        self.0.extend(other.0);
+        self.ids.extend(other.ids);
+        self.taken.extend(other.taken);
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.ids.is_empty() && self.taken.is_empty()
     }
 
-    pub fn ids(&self) -> &[i64] {
-        &self.0
+    /// The ids of every effect written, taken ones last.
+    pub fn ids(&self) -> Vec<i64> {
+        self.ids
+            .iter()
+            .copied()
+            .chain(self.taken.iter().map(|row| row.id))
+            .collect()
+    }
+
+    /// The effects to take, and those written taken, for dispatch.
+    pub fn into_parts(self) -> (Vec<i64>, Vec<log::EffectRow>) {
+        (self.ids, self.taken)
     }
 }
 

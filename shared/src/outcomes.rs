@@ -47,10 +47,15 @@ pub async fn find_subject(
 ) -> Result<Option<Subject>, OutcomeError> {
     let db = services.db();
     let conn = db.conn().await?;
-    if let Some(model) = models::find_by_training_id(&**conn, replicate_id).await? {
+    // Both looked for in one round trip.
+    let (model, generation) = tokio::join!(
+        models::find_by_training_id(&**conn, replicate_id),
+        generations::find_by_prediction_id(&**conn, replicate_id),
+    );
+    if let Some(model) = model? {
         return Ok(Some(Subject::Training(model)));
     }
-    if let Some(generation) = generations::find_by_prediction_id(&**conn, replicate_id).await? {
+    if let Some(generation) = generation? {
         return Ok(Some(Subject::Prediction(generation)));
     }
     drop(conn);
@@ -105,27 +110,50 @@ pub async fn apply(
     subject: Subject,
     job: &Job,
 ) -> Result<Applied, OutcomeError> {
-    record_cost(services, &subject, job).await?;
+    let cost = job_cost(services, &subject, job);
+    let rates = UsdRates::new(&services.config.costs.usd_rates);
     match subject {
-        Subject::Training(model) => apply_training(services, model, job).await,
-        Subject::Prediction(generation) => apply_prediction(services, generation, job).await,
+        Subject::Prediction(generation)
+            if job.status == ReplicateStatus::Succeeded && !job.output_urls().is_empty() =>
+        {
+            // The cost is recorded with the results, in their transaction.
+            let (margin, moved) = transitions::results_arrived(
+                services.db(),
+                generation.id,
+                &job.output_urls(),
+                cost.as_ref().map(|cost| (cost, &rates)),
+            )
+            .await?;
+            if let (Some(margin), Some(cost)) = (margin, &cost) {
+                metrics::job_cost(cost.seconds * cost.usd_per_second, margin);
+            }
+            Ok(dispatched(services, moved).await)
+        }
+        subject => {
+            if let Some(cost) = &cost {
+                let recorded = costs::record(&**services.db().conn().await?, cost, &rates).await?;
+                if let Some(margin) = recorded {
+                    metrics::job_cost(cost.seconds * cost.usd_per_second, margin);
+                }
+            }
+            match subject {
+                Subject::Training(model) => apply_training(services, model, job).await,
+                Subject::Prediction(generation) => {
+                    apply_prediction(services, generation, job).await
+                }
+            }
+        }
     }
 }
 
 /// A finished job's run time is what Replicate bills us for: recorded once, at the price of the
 /// hardware it ran on, and today's margin with it goes out as a metric (its alarm fires on a day
-/// that loses money). Recorded before the status changes, so a failure here has the report
-/// delivered again, and the record is there whatever the transition does.
-async fn record_cost(
-    services: &Services,
-    subject: &Subject,
-    job: &Job,
-) -> Result<(), OutcomeError> {
-    let Some(seconds) = job.metrics.as_ref().and_then(|m| m.predict_time) else {
-        return Ok(());
-    };
+/// that loses money). Recorded before the status changes (or with it), so a failure here has the
+/// report delivered again, and the record is there whatever the transition does.
+fn job_cost<'a>(services: &'a Services, subject: &Subject, job: &'a Job) -> Option<JobCost<'a>> {
+    let seconds = job.metrics.as_ref().and_then(|m| m.predict_time)?;
     if !job.status.is_final() {
-        return Ok(());
+        return None;
     }
     let config = &services.config;
     let (kind, user_id, model_id, generation_id, hardware) = match subject {
@@ -144,7 +172,7 @@ async fn record_cost(
             &config.training.hardware,
         ),
     };
-    let cost = JobCost {
+    Some(JobCost {
         replicate_id: &job.id,
         user_id,
         kind,
@@ -154,12 +182,7 @@ async fn record_cost(
         seconds: seconds.max(0.0),
         // Configuration refuses to start with either hardware unpriced.
         usd_per_second: config.costs.price_per_second(hardware).unwrap_or_default(),
-    };
-    let rates = UsdRates::new(&config.costs.usd_rates);
-    if let Some(margin) = costs::record(&**services.db().conn().await?, &cost, &rates).await? {
-        metrics::job_cost(cost.seconds * cost.usd_per_second, margin);
-    }
-    Ok(())
+    })
 }
 
 async fn apply_training(
@@ -274,7 +297,7 @@ async fn apply_prediction(
                 )
                 .await;
             }
-            let moved = transitions::results_arrived(db, generation.id, &urls).await?;
+            let (_, moved) = transitions::results_arrived(db, generation.id, &urls, None).await?;
             Ok(dispatched(services, moved).await)
         }
         ReplicateStatus::Failed | ReplicateStatus::Canceled | ReplicateStatus::Aborted => {

@@ -6,14 +6,16 @@
 
 use serde_json::json;
 
-use crate::db::{Db, DbError, GenericClient};
+use crate::db::{Burst, Db, DbError, GenericClient};
 use crate::domain::moderation;
 use crate::domain::progress::{Progress, Tracked, EDIT_INTERVAL_SECS};
 use crate::domain::status::{GenerationStatus, ModelStatus};
 use crate::effects::{self, AdminNotice, Effect, Notice, Written};
 use crate::errors::Transient;
 use crate::metrics;
+use crate::notify::ProgressOf;
 use crate::repo::attempts;
+use crate::repo::costs;
 use crate::repo::events::{self, Event};
 use crate::repo::generations::{self, Generation};
 use crate::repo::ledger::{self, Change, LedgerError, Reason};
@@ -232,96 +234,160 @@ fn refunded_metric(job: metrics::Job, tokens: i64) {
     }
 }
 
-/// A prediction succeeded: its image URLs are kept and the album is due. The generation counts as
-/// succeeded only once the album is delivered ([`record_delivery`]).
+/// A prediction succeeded: its image URLs are kept and the album is due (written taken, for the
+/// caller to dispatch at once), with its run time's cost when given (recorded whatever the
+/// generation's state: see [`crate::outcomes`]); the margin the cost leaves today, if it was new.
+/// The generation counts as succeeded only once the album is delivered ([`record_delivery`]).
+/// Two round trips: `BEGIN` with the cost and the results, then the album's effect with `COMMIT`.
 pub async fn results_arrived(
     db: &Db,
     generation_id: i64,
     urls: &[String],
-) -> Result<Option<Written>, TransitionError> {
-    let mut conn = db.conn().await?;
-    let tx = conn.transaction().await?;
-    if !generations::set_results(&*tx, generation_id, urls).await? {
-        return Ok(None);
+    cost: Option<(&costs::JobCost<'_>, &costs::UsdRates)>,
+) -> Result<(Option<f64>, Option<Written>), TransitionError> {
+    let burst = Burst::new(db.conn().await?);
+    let tx = burst.client();
+    let cost = async {
+        match cost {
+            Some((cost, rates)) => costs::record(tx, cost, rates).await,
+            None => Ok(None),
+        }
+    };
+    let (begun, margin, moved) = tokio::join!(
+        burst.begin(),
+        cost,
+        generations::set_results(tx, generation_id, urls)
+    );
+    let (margin, moved) = match begun.and(margin).and_then(|m| Ok((m, moved?))) {
+        Ok(step) => step,
+        Err(e) => {
+            drop(burst.rollback().await?);
+            return Err(e.into());
+        }
+    };
+    if !moved {
+        drop(burst.commit().await?);
+        return Ok((margin, None));
     }
     let mut written = Written::new();
-    written
-        .write(
-            &*tx,
-            &format!("deliver:{generation_id}"),
-            &Effect::DeliverGeneration { generation_id },
-        )
-        .await?;
-    tx.commit().await?;
-    Ok(Some(written))
+    let key = format!("deliver:{generation_id}");
+    let effect = Effect::DeliverGeneration { generation_id };
+    let (wrote, committed) = tokio::join!(
+        written.write_taken(tx, &key, &effect),
+        burst.commit_joined(),
+    );
+    drop(burst.ended());
+    wrote.and(committed)?;
+    Ok((margin, Some(written)))
 }
 
 /// The album was sent (`delivered_to` the user, with Telegram's file ids) or could not be (the user
 /// blocked the bot): the generation succeeded. Replicate's URLs expire within the hour, so the file
-/// ids are what we keep for showing the images again; the first becomes the model's preview.
+/// ids are what we keep for showing the images again; the first becomes the model's preview. Two
+/// round trips: `BEGIN` with the status change and the status message's end, then the rest with
+/// `COMMIT` (the effects it causes written taken, for the caller to dispatch at once).
 pub async fn record_delivery(
     db: &Db,
     generation: &Generation,
     file_ids: &[String],
     delivered_to: Option<i64>,
 ) -> Result<Written, TransitionError> {
-    let mut conn = db.conn().await?;
-    let tx = conn.transaction().await?;
-    let mut written = Written::new();
-    let moved =
-        generations::advance(&*tx, generation.id, GenerationStatus::Succeeded, None, None).await?;
-    if moved.is_none() {
-        return Ok(written);
-    }
-    if !file_ids.is_empty() {
-        generations::set_telegram_file_ids(&*tx, generation.id, file_ids).await?;
-    }
-    events::record(
-        &*tx,
-        generation.user_id,
-        Event::GenerationDelivered,
-        json!({"generation_id": generation.id, "images": generation.result_urls.len()}),
-    )
-    .await?;
-    if let Some(model_id) = generation.model_id {
-        // The owner's first delivered image becomes the model's preview (an explicit one is kept).
-        models::set_first_preview(
-            &*tx,
-            model_id,
-            generation.user_id,
-            file_ids.first().map(String::as_str),
-            generation.image_keys.first().map(String::as_str),
-        )
-        .await?;
-    }
-    // The album is there: the "creating…" message goes.
-    end_progress(
-        &*tx,
-        &mut written,
-        Tracked::Generation {
-            generation_id: generation.id,
-        },
-    )
-    .await?;
-    if let Some(user_id) = delivered_to {
-        written
-            .write(
-                &*tx,
-                &format!("rate:{}", generation.id),
-                &Effect::Notify {
-                    user_id,
-                    notice: Notice::RatePrompt {
-                        generation_id: generation.id,
-                        // The same count again (a free redo's price is what it was credited).
-                        again_cost: Some(generation.cost_tokens),
-                    },
-                },
+    let job = Tracked::Generation {
+        generation_id: generation.id,
+    };
+    let burst = Burst::new(db.conn().await?);
+    let tx = burst.client();
+    // A generation that does not move was settled before (and its status message with it): the
+    // status message's end is undone with the rest.
+    let (begun, moved, settled) = tokio::join!(
+        burst.begin(),
+        generations::advance(tx, generation.id, GenerationStatus::Succeeded, None, None),
+        progress::settle(tx, job),
+    );
+    let settled = match begun.and(moved).and_then(|moved| Ok((moved, settled?))) {
+        Ok((Some(_), settled)) => settled,
+        Ok((None, _)) => {
+            drop(burst.rollback().await?);
+            return Ok(Written::new());
+        }
+        Err(e) => {
+            drop(burst.rollback().await?);
+            return Err(e.into());
+        }
+    };
+    let file_ids_kept = async {
+        if file_ids.is_empty() {
+            return Ok(());
+        }
+        generations::set_telegram_file_ids(tx, generation.id, file_ids).await
+    };
+    let details = json!({"generation_id": generation.id, "images": generation.result_urls.len()});
+    let preview = async {
+        match generation.model_id {
+            // The owner's first delivered image becomes the model's preview (an explicit one is
+            // kept).
+            Some(model_id) => models::set_first_preview(
+                tx,
+                model_id,
+                generation.user_id,
+                file_ids.first().map(String::as_str),
+                generation.image_keys.first().map(String::as_str),
             )
-            .await?;
-    }
-    tx.commit().await?;
+            .await
+            .map(|_| ()),
+            None => Ok(()),
+        }
+    };
+    // The album is there: the "creating…" message goes.
+    let mut ended = Written::new();
+    let end = async {
+        if !settled {
+            return Ok(());
+        }
+        ended
+            .write_taken(
+                tx,
+                &format!("progress-end:{}", job.key()),
+                &Effect::EndProgress { job },
+            )
+            .await
+    };
+    let mut rate = Written::new();
+    let rate_prompt = async {
+        let Some(user_id) = delivered_to else {
+            return Ok(());
+        };
+        rate.write_taken(
+            tx,
+            &format!("rate:{}", generation.id),
+            &Effect::Notify {
+                user_id,
+                notice: Notice::RatePrompt {
+                    generation_id: generation.id,
+                    // The same count again (a free redo's price is what it was credited).
+                    again_cost: Some(generation.cost_tokens),
+                },
+            },
+        )
+        .await
+    };
+    let (kept, recorded, previewed, end, rate_prompt, committed) = tokio::join!(
+        file_ids_kept,
+        events::record(tx, generation.user_id, Event::GenerationDelivered, details),
+        preview,
+        end,
+        rate_prompt,
+        burst.commit_joined(),
+    );
+    drop(burst.ended());
+    kept.and(recorded)
+        .and(previewed)
+        .and(end)
+        .and(rate_prompt)
+        .and(committed)?;
     metrics::generation(metrics::Generation::Succeeded);
-    Ok(written)
+    ended.extend(rate);
+    Ok(ended)
 }
 
 /// Starts showing a new job's progress to its owner (in the transaction that creates the job): its
@@ -342,6 +408,42 @@ pub async fn track(
     started?;
     written.extend(Written::from_ids(shown?));
     Ok(())
+}
+
+/// A job's first status message written by [`track_taken`], for [`crate::dispatch::open`]: its
+/// effect (taken), the job, the user it goes to (as read in the transaction) and what it shows.
+#[derive(Debug)]
+pub struct Opening {
+    pub(crate) row: crate::repo::effects::EffectRow,
+    pub(crate) job: Tracked,
+    pub(crate) user: Option<crate::repo::users::User>,
+    pub(crate) about: ProgressOf,
+}
+
+/// [`track`] for a transaction sent with its `COMMIT` whose caller sends the status message itself
+/// once it committed: the effect is written already taken by the caller, and the user it goes to is
+/// read in the same burst, for [`crate::dispatch::open`]. `None` when the effect exists already.
+pub async fn track_taken(
+    db: &impl GenericClient,
+    job: Tracked,
+    user_id: i64,
+    about: ProgressOf,
+) -> Result<Option<Opening>, DbError> {
+    let key = format!("progress:{}:0", job.key());
+    let effect = Effect::ShowProgress { job, open: true };
+    let (started, row, user) = tokio::join!(
+        progress::start(db, job, user_id),
+        effects::write_taken(db, &key, &effect, effects::TAKEN_LEASE_SECS),
+        crate::repo::users::get(db, user_id),
+    );
+    started?;
+    let (row, user) = (row?, user?);
+    Ok(row.map(|row| Opening {
+        row,
+        job,
+        user,
+        about,
+    }))
 }
 
 /// Replicate reported `progress` for a job: recorded, and its status message edited, unless it was

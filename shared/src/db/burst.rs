@@ -1,6 +1,7 @@
 //! A transaction sent in bursts: its `BEGIN` goes out with its first statements, so a transaction of
 //! independent statements costs two round trips (the statements, then `COMMIT`) instead of one per
-//! statement and two more for `BEGIN` and `COMMIT`.
+//! statement and two more for `BEGIN` and `COMMIT`; one, when its `COMMIT` goes out with them too
+//! ([`Burst::commit_joined`]).
 
 use deadpool_postgres::Object;
 use tokio_postgres::Client;
@@ -33,6 +34,22 @@ impl Burst {
     /// `BEGIN`: join it with the first statements rather than awaiting it alone.
     pub async fn begin(&self) -> Result<(), DbError> {
         Ok(self.client().batch_execute("BEGIN").await?)
+    }
+
+    /// `COMMIT` sent with the statements (joined last, after all of them): the server commits if
+    /// none of them failed, and rolls back if any did (it answers the `COMMIT` of a failed
+    /// transaction with a rollback, not an error). So the transaction is committed exactly when
+    /// every statement and this succeeded, and every refusal among the statements must be an SQL
+    /// error (e.g. [`crate::repo::ledger::apply_or_fail`]), never a plain answer that the caller
+    /// reads too late. Then [`Burst::ended`].
+    pub async fn commit_joined(&self) -> Result<(), DbError> {
+        Ok(self.client().batch_execute("COMMIT").await?)
+    }
+
+    /// Gives the connection back after [`Burst::commit_joined`] was answered (the transaction ended
+    /// one way or the other; a broken connection is discarded by the pool).
+    pub fn ended(mut self) -> Connection {
+        self.conn.take().expect("a burst ends once")
     }
 
     /// Commits, and gives the connection back for more work outside the transaction.

@@ -8,8 +8,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    changed_one, execute, fetch_opt, fetch_value, fetch_values, find, float8, int8, returns_row,
-    text, DbError, GenericClient,
+    changed_one, execute, fetch_one, fetch_opt, fetch_value, fetch_values, find, float8, int8,
+    returns_row, text, DbError, GenericClient,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +117,51 @@ pub async fn start(
         ],
     )
     .await
+}
+
+/// [`start`] for a transaction whose `COMMIT` goes out with it: an attempt that cannot start (the
+/// subject has a live one, or the tag is taken) fails the statement, so the transaction rolls back
+/// ([`refused_start`] tells that failure from others).
+pub async fn start_or_fail(
+    db: &impl GenericClient,
+    kind: Kind,
+    subject_id: i64,
+    tag: &str,
+    input_ref: Option<&str>,
+    lease_secs: i64,
+) -> Result<Attempt, DbError> {
+    let columns = COLUMNS
+        .split(", ")
+        .map(|c| format!("started.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    fetch_one(
+        db,
+        &format!(
+            "WITH started AS (
+                INSERT INTO replicate_attempts (tag, kind, subject_id, input_ref, lease_until)
+                     VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+                     ON CONFLICT DO NOTHING
+                     RETURNING {COLUMNS}
+             )
+             SELECT {columns},
+                    CASE WHEN started.id IS NULL THEN refuse('attempt_not_started', '') END AS refused
+             FROM (SELECT 1) AS one LEFT JOIN started ON true"
+        ),
+        &[
+            text(&tag),
+            text(&kind.as_str()),
+            int8(&subject_id),
+            text(&input_ref),
+            float8(&(lease_secs as f64)),
+        ],
+    )
+    .await
+}
+
+/// Whether [`start_or_fail`] failed because the attempt could not start.
+pub fn refused_start(e: &DbError) -> bool {
+    matches!(super::refusal(e), Some(("attempt_not_started", _)))
 }
 
 /// The live (`starting` or `created`) attempt of a model or generation.

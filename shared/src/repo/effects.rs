@@ -13,7 +13,7 @@ use super::{
 };
 
 /// One effect, as stored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EffectRow {
     pub id: i64,
     pub dedupe_key: String,
@@ -43,6 +43,33 @@ pub async fn insert(
         "INSERT INTO effects (dedupe_key, kind, payload) VALUES ($1, $2, $3)
              ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
         &[text(&dedupe_key), text(&kind), jsonb(payload)],
+    )
+    .await
+}
+
+/// Writes an effect already taken by the writer, under a lease of `lease_seconds` (its first
+/// attempt), unless one with the same key exists: the writer executes it after commit with no
+/// [`take`], and if it dies first the lease runs out and the effect is due like any other.
+pub async fn insert_taken(
+    db: &impl GenericClient,
+    dedupe_key: &str,
+    kind: &str,
+    payload: &Value,
+    lease_seconds: i64,
+) -> Result<Option<EffectRow>, DbError> {
+    fetch_opt(
+        db,
+        &format!(
+            "INSERT INTO effects (dedupe_key, kind, payload, state, attempts, lease_until)
+                 VALUES ($1, $2, $3, 'running', 1, now() + make_interval(secs => $4))
+                 ON CONFLICT (dedupe_key) DO NOTHING RETURNING {COLUMNS}"
+        ),
+        &[
+            text(&dedupe_key),
+            text(&kind),
+            jsonb(payload),
+            float8(&(lease_seconds as f64)),
+        ],
     )
     .await
 }

@@ -95,70 +95,49 @@ pub enum LedgerError {
     Db(#[from] DbError),
 }
 
+/// The balance moved and the ledger row written, unless the balance would go below zero or a
+/// once-only change (the reasons of token_ledger_once_idx) is already in the ledger. That is found
+/// here, not by the unique index: a violation would abort the caller's transaction. (Two racing
+/// first attempts still meet the index; the loser's error is transient and its retry finds the row.)
+const APPLY: &str = "WITH current AS (
+        SELECT tokens_left FROM users WHERE id = $1
+     ), already AS (
+        SELECT 1 FROM token_ledger
+        WHERE reason = $3 AND reference = $4
+          AND $3 IN ('purchase', 'referral_bonus', 'refund', 'promo', 'payment_refund',
+                     'payment_refund_reversed', 'free_redo')
+        LIMIT 1
+     ), moved AS (
+        UPDATE users SET
+            tokens_left = tokens_left + $2,
+            -- spending is what training and generation cost, less what was refunded
+            -- or given for a free redo
+            tokens_spent = GREATEST(0, tokens_spent
+                - CASE WHEN $3 IN ('training', 'generation', 'refund', 'free_redo') THEN $2
+                       ELSE 0 END),
+            updated_at = now()
+        WHERE id = $1 AND tokens_left + $2 >= 0 AND NOT EXISTS (SELECT 1 FROM already)
+        RETURNING tokens_left, tokens_spent
+     ), written AS (
+        INSERT INTO token_ledger (user_id, delta, balance_after, reason, reference, note)
+        SELECT $1, $2, tokens_left, $3, $4, $5 FROM moved
+        RETURNING id
+     )";
+
 /// Applies one balance change and writes it to the ledger, atomically.
 pub async fn apply(db: &impl GenericClient, change: &Change<'_>) -> Result<Balance, LedgerError> {
-    if change.delta == 0 {
-        return Err(LedgerError::ZeroDelta);
-    }
-    let reason = change.reason.as_str();
-    let result = db
-        .query_typed_opt(
-            // A once-only change (the reasons of token_ledger_once_idx) already in the ledger is
-            // found here, not by the unique index: a violation would abort the caller's
-            // transaction. (Two racing first attempts still meet the index; the loser's error is
-            // transient and its retry finds the row.)
-            "WITH current AS (
-                SELECT tokens_left FROM users WHERE id = $1
-             ), already AS (
-                SELECT 1 FROM token_ledger
-                WHERE reason = $3 AND reference = $4
-                  AND $3 IN ('purchase', 'referral_bonus', 'refund', 'promo', 'payment_refund',
-                             'payment_refund_reversed', 'free_redo')
-                LIMIT 1
-             ), moved AS (
-                UPDATE users SET
-                    tokens_left = tokens_left + $2,
-                    -- spending is what training and generation cost, less what was refunded
-                    -- or given for a free redo
-                    tokens_spent = GREATEST(0, tokens_spent
-                        - CASE WHEN $3 IN ('training', 'generation', 'refund', 'free_redo') THEN $2
-                               ELSE 0 END),
-                    updated_at = now()
-                WHERE id = $1 AND tokens_left + $2 >= 0 AND NOT EXISTS (SELECT 1 FROM already)
-                RETURNING tokens_left, tokens_spent
-             ), written AS (
-                INSERT INTO token_ledger (user_id, delta, balance_after, reason, reference, note)
-                SELECT $1, $2, tokens_left, $3, $4, $5 FROM moved
-                RETURNING id
-             )
-             SELECT current.tokens_left AS before, moved.tokens_left, moved.tokens_spent,
-                    EXISTS (SELECT 1 FROM already) AS already_applied
-             FROM current LEFT JOIN moved ON true LEFT JOIN written ON true",
-            &[
-                int8(&change.user_id),
-                int8(&change.delta),
-                text(&reason),
-                text(&change.reference),
-                text(&change.note),
-            ],
-        )
-        .await;
-    let row = match result {
-        Ok(row) => row,
-        Err(e) if e.as_db_error().and_then(|d| d.constraint()) == Some("token_ledger_once_idx") => {
-            return Err(LedgerError::AlreadyApplied {
-                reason,
-                reference: change.reference.to_owned(),
-            })
-        }
-        Err(e) => return Err(DbError::from(e).into()),
+    let sql = format!(
+        "{APPLY}
+         SELECT current.tokens_left AS before, moved.tokens_left, moved.tokens_spent,
+                EXISTS (SELECT 1 FROM already) AS already_applied
+         FROM current LEFT JOIN moved ON true LEFT JOIN written ON true"
+    );
+    let row = match query(db, &sql, change).await? {
+        Some(row) => row,
+        None => return Err(LedgerError::NoSuchUser(change.user_id)),
     };
-    let row = row.ok_or(LedgerError::NoSuchUser(change.user_id))?;
     if row.get::<_, bool>("already_applied") {
-        return Err(LedgerError::AlreadyApplied {
-            reason,
-            reference: change.reference.to_owned(),
-        });
+        return Err(already_applied(change));
     }
     match row.get::<_, Option<i64>>("tokens_left") {
         Some(tokens_left) => Ok(Balance {
@@ -169,6 +148,82 @@ pub async fn apply(db: &impl GenericClient, change: &Change<'_>) -> Result<Balan
             available: row.get("before"),
             required: -change.delta,
         }),
+    }
+}
+
+/// [`apply`] for a transaction whose `COMMIT` goes out with it ([`crate::db::Burst::commit_joined`]):
+/// a change refused (too few tokens, already applied, no such user) fails the statement, so the
+/// transaction rolls back; the error says why, as [`apply`]'s does.
+pub async fn apply_or_fail(
+    db: &impl GenericClient,
+    change: &Change<'_>,
+) -> Result<Balance, LedgerError> {
+    let sql = format!(
+        "{APPLY}
+         SELECT moved.tokens_left, moved.tokens_spent,
+                CASE WHEN NOT EXISTS (SELECT 1 FROM current) THEN refuse('no_such_user', '')
+                     WHEN EXISTS (SELECT 1 FROM already) THEN refuse('already_applied', '')
+                     WHEN moved.tokens_left IS NULL
+                         THEN refuse('insufficient', (SELECT tokens_left FROM current)::text)
+                END AS refused
+         FROM (SELECT 1) AS one LEFT JOIN moved ON true LEFT JOIN written ON true"
+    );
+    let refused = |e: LedgerError| {
+        let LedgerError::Db(db) = &e else { return e };
+        match super::refusal(db) {
+            Some(("no_such_user", _)) => LedgerError::NoSuchUser(change.user_id),
+            Some(("already_applied", _)) => already_applied(change),
+            Some(("insufficient", available)) => LedgerError::Insufficient {
+                available: available.parse().unwrap_or_default(),
+                required: -change.delta,
+            },
+            _ => e,
+        }
+    };
+    let row = query(db, &sql, change)
+        .await
+        .map_err(refused)?
+        .ok_or(LedgerError::NoSuchUser(change.user_id))?;
+    Ok(Balance {
+        tokens_left: row.get("tokens_left"),
+        tokens_spent: row.get("tokens_spent"),
+    })
+}
+
+async fn query(
+    db: &impl GenericClient,
+    sql: &str,
+    change: &Change<'_>,
+) -> Result<Option<tokio_postgres::Row>, LedgerError> {
+    if change.delta == 0 {
+        return Err(LedgerError::ZeroDelta);
+    }
+    let reason = change.reason.as_str();
+    let result = db
+        .query_typed_opt(
+            sql,
+            &[
+                int8(&change.user_id),
+                int8(&change.delta),
+                text(&reason),
+                text(&change.reference),
+                text(&change.note),
+            ],
+        )
+        .await;
+    match result {
+        Ok(row) => Ok(row),
+        Err(e) if e.as_db_error().and_then(|d| d.constraint()) == Some("token_ledger_once_idx") => {
+            Err(already_applied(change))
+        }
+        Err(e) => Err(DbError::from(e).into()),
+    }
+}
+
+fn already_applied(change: &Change<'_>) -> LedgerError {
+    LedgerError::AlreadyApplied {
+        reason: change.reason.as_str(),
+        reference: change.reference.to_owned(),
     }
 }
 

@@ -54,6 +54,21 @@ pub mod uploads;
 pub mod users;
 
 pub use crate::db::{DbError, GenericClient};
+
+/// The SQLSTATE of a refusal raised by the `refuse(reason, detail)` SQL function: statements sent
+/// with their transaction's `COMMIT` refuse by failing, so that the commit rolls back.
+const REFUSED: &str = "DP001";
+
+/// The reason and detail of a refusal a statement raised (see [`REFUSED`]).
+pub(crate) fn refusal(e: &DbError) -> Option<(&str, &str)> {
+    match e {
+        DbError::Query(e) => e
+            .as_db_error()
+            .filter(|d| d.code().code() == REFUSED)
+            .map(|d| (d.message(), d.detail().unwrap_or_default())),
+        _ => None,
+    }
+}
 pub use tokio_postgres::types::Type;
 
 use tokio_postgres::types::{FromSql, ToSql};

@@ -166,6 +166,19 @@ pub async fn tracking(db: &impl GenericClient, job: Tracked) -> Result<Option<Us
     .await
 }
 
+/// The owner of a generation, read with no need to read the generation first.
+pub async fn generation_owner(
+    db: &impl GenericClient,
+    generation_id: i64,
+) -> Result<Option<User>, DbError> {
+    find(
+        db,
+        "id = (SELECT user_id FROM generations WHERE id = $1)",
+        &[int8(&generation_id)],
+    )
+    .await
+}
+
 /// Locks the user's row until the transaction ends (serialises a user's dialogue steps).
 pub async fn get_for_update(db: &impl GenericClient, id: i64) -> Result<Option<User>, DbError> {
     find(db, "id = $1 FOR UPDATE", &[int8(&id)]).await

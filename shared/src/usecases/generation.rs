@@ -12,7 +12,8 @@ use crate::domain::moderation;
 use crate::domain::progress::Tracked;
 use crate::domain::rules::{self, AspectRatio};
 use crate::domain::status::{GenerationStatus, ModelStatus};
-use crate::effects::Written;
+use crate::metrics;
+use crate::notify::ProgressOf;
 use crate::outcomes;
 use crate::replicate::{Replicate, ReplicateError};
 use crate::repo::attempts::{self, Attempt, Kind};
@@ -281,11 +282,13 @@ pub async fn create(
 }
 
 /// Pays for a checked generation and starts it at Replicate: `images x price` is debited with the
-/// row, its attempt and its status message written in the same transaction (sent in one burst;
-/// a free redo's credit of the same price goes first, once per slot, so the two net to zero),
-/// then the prediction is created while the status message goes out. If Replicate refuses, the
-/// generation fails and is refunded at once; the caller gets the error. If the answer is lost (a
-/// timeout, a 5xx), the prediction is looked up first: found, it is attached and runs.
+/// row, its attempt and its status message written in the same transaction, sent with its `COMMIT`
+/// in one burst (a free redo's credit of the same price goes first, once per slot, so the two net
+/// to zero; any refusal fails its statement, so the transaction rolls back). Then the prediction is
+/// created while the status message goes out (its effect taken in that transaction), and the
+/// prediction and the message are recorded together. If Replicate refuses, the generation fails
+/// and is refunded at once; the caller gets the error. If the answer is lost (a timeout, a 5xx), the
+/// prediction is looked up first: found, it is attached and runs.
 pub async fn start(
     services: &Services,
     replicate: &Replicate,
@@ -297,7 +300,6 @@ pub async fn start(
     let seed: u32 = rand::thread_rng().gen_range(1..i32::MAX as u32);
     let tag = attempts::new_tag();
     let reference = format!("generation:{}", checked.id);
-    let mut written = Written::new();
     let style_id = checked.style.as_ref().map(|s| s.id);
     let new = NewGeneration {
         id: Some(checked.id),
@@ -331,22 +333,30 @@ pub async fn start(
                            "aspect_ratio": checked.aspect_ratio.as_str(),
                            "again_of": checked.again_of, "free_redo": checked.free_redo.is_some()});
     let seed_ref = seed.to_string();
+    let job = Tracked::Generation {
+        generation_id: checked.id,
+    };
     let burst = Burst::new(db.conn().await?);
     let paid = {
         let tx = burst.client();
         let credit = async {
             match &credit {
-                Some(credit) => ledger::apply(tx, credit).await.map(Some),
+                Some(credit) => ledger::apply_or_fail(tx, credit).await.map(Some),
                 None => Ok(None),
             }
         };
-        let (begun, generation, credited, debited, recorded, attempt, tracked) = tokio::join!(
+        let about = ProgressOf::Generation {
+            images: checked.images,
+        };
+        // Every statement refuses by failing: the COMMIT that follows them commits only if none
+        // did, so what the answers say below is what the database has.
+        let (begun, generation, credited, debited, recorded, attempt, opening, committed) = tokio::join!(
             burst.begin(),
             generations::create(tx, &new),
             credit,
-            ledger::apply(tx, &debit),
+            ledger::apply_or_fail(tx, &debit),
             events::record(tx, checked.user_id, Event::GenerationRequested, requested),
-            attempts::start(
+            attempts::start_or_fail(
                 tx,
                 Kind::Prediction,
                 checked.id,
@@ -354,14 +364,8 @@ pub async fn start(
                 Some(&seed_ref),
                 PREDICTION_LEASE_SECS,
             ),
-            transitions::track(
-                tx,
-                &mut written,
-                Tracked::Generation {
-                    generation_id: checked.id,
-                },
-                checked.user_id,
-            ),
+            transitions::track_taken(tx, job, checked.user_id, about),
+            burst.commit_joined(),
         );
         // The first failure is the cause (the statements after it fail for the aborted transaction).
         (|| -> Result<_, ServiceError> {
@@ -374,23 +378,20 @@ pub async fn start(
             })?;
             debited?;
             recorded?;
-            let attempt = attempt?.ok_or_else(|| {
-                ServiceError::Conflict("the generation is already starting".into())
+            let attempt = attempt.map_err(|e| {
+                if attempts::refused_start(&e) {
+                    ServiceError::Conflict("the generation is already starting".into())
+                } else {
+                    e.into()
+                }
             })?;
-            tracked?;
-            Ok((generation, attempt))
+            let opening = opening?;
+            committed?;
+            Ok((generation, attempt, opening))
         })()
     };
-    let (mut generation, attempt) = match paid {
-        Ok(paid) => {
-            drop(burst.commit().await?);
-            paid
-        }
-        Err(e) => {
-            drop(burst.rollback().await?);
-            return Err(e);
-        }
-    };
+    drop(burst.ended());
+    let (mut generation, attempt, opening) = paid?;
 
     let mut input = json!({
         "prompt": checked.full_prompt,
@@ -409,35 +410,87 @@ pub async fn start(
     let webhook = settle::webhook_url(services, &attempt.tag);
     // "Creating…" goes out while Replicate is asked: neither waits for the other. (If the job does
     // not start, settling it deletes the status message.)
-    let (created, ()) = tokio::join!(
+    let opened = async {
+        match opening {
+            Some(opening) => Some(dispatch::open(services, opening).await),
+            None => None,
+        }
+    };
+    let (created, opened) = tokio::join!(
         replicate.create_prediction(
             &checked.version,
             input,
             webhook.as_ref().map(|u| u.as_str())
         ),
-        dispatch::now(services, written),
+        opened,
     );
-    let job_id = match created {
-        Ok(job) => job.id,
+    let created = match created {
+        Ok(job) => Ok(job.id),
         Err(e) if e.may_have_created() => {
             // Replicate may have taken it: look before refunding (or starting it twice).
             match settle::find(replicate, &attempt).await {
-                Ok(Some(job)) => job.id,
-                Ok(None) => return not_started(services, &attempt, generation, e).await,
-                Err(lookup) => {
+                Ok(Some(job)) => Ok(job.id),
+                Ok(None) => Err(Unstarted::No(e)),
+                Err(lookup) => Err(Unstarted::Unknown(e, lookup)),
+            }
+        }
+        Err(e) => Err(Unstarted::No(e)),
+    };
+    let job_id = match created {
+        Ok(job_id) => job_id,
+        Err(unstarted) => {
+            // The status message is recorded first, so settling the generation deletes it.
+            if let Some(opened) = opened {
+                opened.settle(services, None).await;
+            }
+            return match unstarted {
+                Unstarted::No(e) => not_started(services, &attempt, generation, e).await,
+                Unstarted::Unknown(e, lookup) => {
                     // Unsettled: the sweep looks again and attaches or refunds it.
                     tracing::warn!(error = %crate::telemetry::error_chain(&lookup), generation_id = generation.id,
                         "a prediction start is unconfirmed; the sweep settles it");
                     attempts::release(&**db.conn().await?, &attempt.tag).await?;
-                    return Err(ServiceError::Upstream(format!(
+                    Err(ServiceError::Upstream(format!(
                         "the generation may not have started ({e}); it will be settled shortly"
-                    )));
+                    )))
                 }
-            }
+            };
         }
-        Err(e) => return not_started(services, &attempt, generation, e).await,
     };
-    match settle::attach(db, &attempt, &job_id).await? {
+    // The prediction attached and the status message recorded in one transaction, sent with its
+    // COMMIT; whatever of it did not commit is done again on its own below.
+    let burst = Burst::new(db.conn().await?);
+    let (begun, attached, recorded, committed) = {
+        let tx = burst.client();
+        let recorded = async {
+            match &opened {
+                Some(opened) => opened.record(tx).await,
+                None => Ok(None),
+            }
+        };
+        tokio::join!(
+            burst.begin(),
+            attempts::attach_prediction(tx, &attempt.tag, &job_id),
+            recorded,
+            burst.commit_joined(),
+        )
+    };
+    drop(burst.ended());
+    let committed = begun.and(committed).is_ok() && attached.is_ok() && recorded.is_ok();
+    if let Some(opened) = opened {
+        opened
+            .settle(services, recorded.ok().flatten().filter(|_| committed))
+            .await;
+    }
+    let attached = match attached {
+        Ok(true) if committed => {
+            metrics::generation(metrics::Generation::Started);
+            Attached::Started
+        }
+        // Already attached (a webhook came first), moved on meanwhile, or not committed.
+        _ => settle::attach(db, &attempt, &job_id).await?,
+    };
+    match attached {
         Attached::Started => {
             // As it stands now (a callback may have moved it on meanwhile: the caller polls).
             generation.status = GenerationStatus::Starting;
@@ -455,6 +508,14 @@ pub async fn start(
             ))
         }
     }
+}
+
+/// Why a prediction is not running.
+enum Unstarted {
+    /// Replicate refused it, or its answer was lost and it is not there.
+    No(ReplicateError),
+    /// Its answer was lost and looking for it failed too.
+    Unknown(ReplicateError, ReplicateError),
 }
 
 /// How long a generation's start may take before the sweep may settle its attempt.

@@ -402,6 +402,121 @@ async fn a_prediction_replicate_took_but_answered_500_is_attached_not_refunded()
     assert!(told[0].contains("Creating 1 photo"), "{told:?}");
 }
 
+/// The request that paid for a generation dies after its commit, before it attached the prediction
+/// or sent the status message (Telegram was down for a moment, Replicate slow to answer): the
+/// sweep attaches the prediction Replicate has and sends the status message, once, and the
+/// generation is paid once.
+#[tokio::test]
+async fn a_generation_whose_request_died_after_paying_is_started_and_told_once_by_the_sweep() {
+    let env = TestEnv::start().await;
+    let (services, _jobs) = env.services();
+    let (user, model) = fixtures::user_with_ready_model(env.db(), 1, 100).await;
+    env.replicate
+        .accept_then_hang_next("/predictions", Duration::from_secs(30));
+    for _ in 0..3 {
+        env.telegram.outage_next("sendMessage");
+    }
+    let request = GenerationRequest {
+        user_id: user.id,
+        model_id: model.id,
+        style_id: None,
+        prompt: "on a beach",
+        images: 1,
+        aspect_ratio: Default::default(),
+    };
+    let replicate = services.replicate().unwrap();
+    let died = tokio::time::timeout(
+        Duration::from_millis(200),
+        generation::create(&services, replicate, &request),
+    )
+    .await;
+    assert!(died.is_err(), "cut off: {died:?}");
+    let price = 100 - balance(&env, user.id).await;
+    assert!(price > 0, "paid");
+    let created = env.replicate.predictions();
+    assert_eq!(created.len(), 1, "Replicate took it");
+    assert!(
+        env.telegram
+            .calls_of("sendMessage")
+            .iter()
+            .all(|c| !c.answered_ok()),
+        "no status message went out"
+    );
+
+    // An hour later: the leases of the start and of the status message ran out long ago.
+    fixtures::rewrite_rows(
+        env.db(),
+        "UPDATE generations SET created_at = now() - interval '1 hour'",
+        &[],
+    )
+    .await;
+    fixtures::rewrite_rows(
+        env.db(),
+        "UPDATE replicate_attempts SET lease_until = now() - interval '1 minute'",
+        &[],
+    )
+    .await;
+    fixtures::rewrite_rows(
+        env.db(),
+        "UPDATE effects SET lease_until = now() - interval '1 minute' WHERE state = 'running'",
+        &[],
+    )
+    .await;
+    env.telegram.clear_scripts("sendMessage");
+    for _ in 0..2 {
+        training_worker::scheduled(&services).await.unwrap();
+    }
+
+    let conn = env.db().conn().await.unwrap();
+    let attempt = attempts::by_tag(
+        &**conn,
+        created[0]["webhook"]
+            .as_str()
+            .unwrap()
+            .rsplit('=')
+            .next()
+            .unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(attempt.state, AttemptState::Created);
+    let generation = stored::generation(env.db(), attempt.subject_id).await;
+    assert_eq!(generation.status, GenerationStatus::Starting);
+    assert_eq!(
+        generation.replicate_prediction_id.as_deref(),
+        created[0]["id"].as_str()
+    );
+    assert_eq!(env.replicate.predictions().len(), 1, "started once");
+    assert_eq!(100 - balance(&env, user.id).await, price, "paid once");
+    let told: Vec<String> = env
+        .telegram
+        .calls_of("sendMessage")
+        .iter()
+        .filter(|c| c.answered_ok())
+        .map(|c| c.text().to_owned())
+        .collect();
+    assert_eq!(told.len(), 1, "one status message: {told:?}");
+    assert!(told[0].contains("Creating 1 photo"), "{told:?}");
+    let unsettled = shared::repo::effects::list_unsettled(&**conn)
+        .await
+        .unwrap();
+    assert!(unsettled.is_empty(), "{unsettled:?}");
+    let progress = shared::repo::progress::get(
+        &**conn,
+        shared::domain::progress::Tracked::Generation {
+            generation_id: generation.id,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        progress.message_id.is_some(),
+        "kept for its edits and its deletion"
+    );
+}
+
 #[tokio::test]
 async fn an_unconfirmed_generation_start_is_settled_by_lookup_in_the_sweep() {
     let env = TestEnv::start().await;

@@ -87,10 +87,11 @@ pub async fn deliver(services: &Services, arrived: transitions::Arrived) {
     } = arrived;
     let (ids, taken) = written.into_parts();
     Box::pin(now(services, Written::from_ids(ids))).await;
-    let mut read = Some(Read { generation, owner });
+    let generation_id = generation.id;
+    let mut read = Some(Read::Delivery { generation, owner });
     for row in taken {
         let first = match read.take() {
-            Some(read) if is_delivery_of(&row, read.generation.id) => First::Read(read),
+            Some(read) if is_delivery_of(&row, generation_id) => First::Read(read),
             other => {
                 read = other;
                 First::Execute
@@ -104,10 +105,17 @@ pub async fn deliver(services: &Services, arrived: transitions::Arrived) {
     }
 }
 
-/// What the transaction that wrote an album's effect read for its first try.
-struct Read {
-    generation: generations::Generation,
-    owner: Option<users::User>,
+/// What the transaction that wrote an effect read for its first try.
+enum Read {
+    /// An album's generation and its owner.
+    Delivery {
+        generation: generations::Generation,
+        owner: Option<users::User>,
+    },
+    /// A status message's row, to end it.
+    Progress(Option<progress::JobProgress>),
+    /// The user a notice goes to.
+    User(Option<users::User>),
 }
 
 fn is_delivery_of(row: &log::EffectRow, generation_id: i64) -> bool {
@@ -115,6 +123,91 @@ fn is_delivery_of(row: &log::EffectRow, generation_id: i64) -> bool {
         serde_json::from_value(row.payload.clone()),
         Ok(Effect::DeliverGeneration { generation_id: id }) if id == generation_id
     )
+}
+
+/// Executes effects written taken, each with what its transaction read for it (the first of
+/// `reads` that fits), all at once, and records those done in one round trip. Never fails, as
+/// [`now`]: what does not succeed is tried again as any effect is.
+async fn now_read(services: &Services, written: Written, reads: impl IntoIterator<Item = Read>) {
+    let (ids, taken) = written.into_parts();
+    Box::pin(now(services, Written::from_ids(ids))).await;
+    let mut reads: Vec<Option<Read>> = reads.into_iter().map(Some).collect();
+    let tries = taken.into_iter().map(|row| {
+        let effect: Option<Effect> = serde_json::from_value(row.payload.clone()).ok();
+        let read = effect.as_ref().and_then(|effect| {
+            reads
+                .iter_mut()
+                .find(|read| read.as_ref().is_some_and(|read| read.fits(effect)))
+                .and_then(Option::take)
+        });
+        async move {
+            let Some(effect) = effect else {
+                // Unreadable: settled as failed by the usual way.
+                return (row, None);
+            };
+            let started = std::time::Instant::now();
+            let outcome = Box::pin(execute(services, &row, &effect, read)).await;
+            (row, Some((outcome, started.elapsed() <= MAX_INLINE_WAIT)))
+        }
+    });
+    let tried = futures::future::join_all(tries).await;
+    let mut done = Vec::new();
+    let mut left = Vec::new();
+    for (row, tried) in tried {
+        match tried {
+            Some((Ok(Executed::Result(result)), _)) => done.push((row.id, result)),
+            Some((Ok(Executed::Recorded), _)) => {}
+            Some((Err(failure), quick)) => left.push((row, First::Failed(failure, quick))),
+            None => left.push((row, First::Execute)),
+        }
+    }
+    if !record_all_done(services.db(), &done).await {
+        // Recorded one by one, each with its retries.
+        for (id, result) in &done {
+            if let Err(e) = record_done(services.db(), *id, result).await {
+                tracing::warn!(effect_id = id, error = %error_chain(&e), "effect left for the sweep");
+            }
+        }
+    }
+    for (row, first) in left {
+        let (id, span) = (row.id, effect_span(&row));
+        let ran = Box::pin(run_taken(services, row, INLINE_TRIES, first).instrument(span));
+        if let Err(e) = ran.await {
+            tracing::warn!(effect_id = id, error = %error_chain(&e), "effect left for the sweep");
+        }
+    }
+}
+
+/// Records effects done in one round trip; `false` if that failed (none or some are recorded).
+async fn record_all_done(db: &crate::db::Db, done: &[(i64, Value)]) -> bool {
+    if done.is_empty() {
+        return true;
+    }
+    let Ok(conn) = db.conn().await else {
+        return false;
+    };
+    let finished = futures::future::join_all(
+        done.iter()
+            .map(|(id, result)| log::finish(&**conn, *id, result)),
+    )
+    .await;
+    finished.iter().all(Result::is_ok)
+}
+
+impl Read {
+    /// Whether this is what `effect` reads.
+    fn fits(&self, effect: &Effect) -> bool {
+        match (self, effect) {
+            (Read::Progress(_), Effect::EndProgress { .. }) => true,
+            (Read::User(user), Effect::Notify { user_id, .. }) => {
+                user.as_ref().is_some_and(|u| u.id == *user_id)
+            }
+            (Read::Delivery { generation, .. }, Effect::DeliverGeneration { generation_id }) => {
+                generation.id == *generation_id
+            }
+            _ => false,
+        }
+    }
 }
 
 /// What [`drain`] did.
@@ -403,9 +496,18 @@ async fn execute(
     read: Option<Read>,
 ) -> Result<Executed, Failure> {
     let result = match effect {
-        Effect::Notify { user_id, notice } => notify_user(services, *user_id, notice).await,
+        Effect::Notify { user_id, notice } => match read {
+            Some(Read::User(user)) if user.as_ref().is_some_and(|u| u.id == *user_id) => {
+                notify_read_user(services, user, notice).await
+            }
+            _ => notify_user(services, *user_id, notice).await,
+        },
         Effect::TellAdmins { notice } => tell_admins(services, notice).await,
         Effect::DeliverGeneration { generation_id } => {
+            let read = match read {
+                Some(Read::Delivery { generation, owner }) => Some((generation, owner)),
+                _ => None,
+            };
             return deliver_generation(services, row.id, *generation_id, read).await;
         }
         Effect::QueueTraining { model_id } => {
@@ -443,7 +545,10 @@ async fn execute(
         }
         Effect::RefreshCommands { user_id } => refresh_commands(services, *user_id).await,
         Effect::ShowProgress { job, open } => show_progress(services, *job, *open).await,
-        Effect::EndProgress { job } => end_progress(services, *job).await,
+        Effect::EndProgress { job } => match read {
+            Some(Read::Progress(row)) => end_read_progress(services, row).await,
+            _ => end_progress(services, *job).await,
+        },
         Effect::RefundStarPayment {
             payment_id,
             attempt,
@@ -745,8 +850,16 @@ impl Opened {
 
 /// Deletes a settled job's status message (the ready, failed or album message says the rest).
 async fn end_progress(services: &Services, job: Tracked) -> Result<Value, Failure> {
-    let db = services.db();
-    let Some(row) = progress::get(&**db.conn().await?, job).await? else {
+    let row = progress::get(&**services.db().conn().await?, job).await?;
+    end_read_progress(services, row).await
+}
+
+/// [`end_progress`] with its progress row read.
+async fn end_read_progress(
+    services: &Services,
+    row: Option<progress::JobProgress>,
+) -> Result<Value, Failure> {
+    let Some(row) = row else {
         return Ok(skipped("not tracked"));
     };
     let Some(message_id) = row.message_id else {
@@ -877,8 +990,17 @@ async fn cancel_prediction(services: &Services, prediction_id: &str) -> Result<V
 }
 
 async fn notify_user(services: &Services, user_id: i64, notice: &Notice) -> Result<Value, Failure> {
+    let user = users::get(&**services.db().conn().await?, user_id).await?;
+    notify_read_user(services, user, notice).await
+}
+
+/// [`notify_user`] with the user read.
+async fn notify_read_user(
+    services: &Services,
+    user: Option<users::User>,
+    notice: &Notice,
+) -> Result<Value, Failure> {
     let db = services.db();
-    let user = users::get(&**db.conn().await?, user_id).await?;
     let Some(user) = user else {
         return Ok(skipped("no such user"));
     };
@@ -934,11 +1056,11 @@ async fn deliver_generation(
     services: &Services,
     effect_id: i64,
     generation_id: i64,
-    read: Option<Read>,
+    read: Option<(generations::Generation, Option<users::User>)>,
 ) -> Result<Executed, Failure> {
     let db = services.db();
     let (generation, user) = match read {
-        Some(read) => (read.generation, read.owner),
+        Some(read) => read,
         None => {
             // The generation and its owner, in one round trip.
             let conn = db.conn().await?;
@@ -973,6 +1095,7 @@ async fn deliver_generation(
     let urls = generation.result_urls.clone();
     let mut file_ids = Vec::new();
     let mut delivered_to = None;
+    let owner = user.clone();
     if let Some(user) = user.filter(|u| !u.bot_blocked) {
         let telegram = services.telegram()?;
         let caption = notify::generation_caption(&generation.prompt);
@@ -1009,7 +1132,7 @@ async fn deliver_generation(
     // here, since a retry of the whole effect would send the album a second time.
     let result = json!({ "file_ids": file_ids });
     let mut tries = 0;
-    let (written, finished) = loop {
+    let recorded = loop {
         tries += 1;
         let done = (effect_id, &result);
         match transitions::record_delivery(db, &generation, &file_ids, delivered_to, done).await {
@@ -1021,7 +1144,10 @@ async fn deliver_generation(
             Err(e) => return Err(transition_failure(e)),
         }
     };
-    Box::pin(now(services, written)).await;
+    let finished = recorded.finished;
+    // The status message's end and the rating prompt, with what the delivery's transaction read.
+    let reads = [Read::Progress(recorded.progress), Read::User(owner)];
+    Box::pin(now_read(services, recorded.written, reads)).await;
     Ok(if finished {
         Executed::Recorded
     } else {

@@ -302,20 +302,31 @@ pub async fn results_arrived(
     ))
 }
 
+/// What [`record_delivery`] did.
+#[derive(Debug, Default)]
+pub struct Delivered {
+    /// The effects it caused, written taken.
+    pub written: Written,
+    /// The album's effect is recorded done.
+    pub finished: bool,
+    /// The status message's row as it left it (what ending it reads).
+    pub progress: Option<progress::JobProgress>,
+}
+
 /// The album was sent (`delivered_to` the user, with Telegram's file ids) or could not be (the user
 /// blocked the bot): the generation succeeded. Replicate's URLs expire within the hour, so the file
 /// ids are what we keep for showing the images again; the first becomes the model's preview. Two
 /// round trips: `BEGIN` with the status change and the status message's end, then the rest with
 /// `COMMIT` (the effects it causes written taken, for the caller to dispatch at once), and the
-/// album's effect `effect_id` done with `result`. `true` with them: the effect is recorded done
-/// (`false`: the generation was settled before, nothing changed, the caller records it).
+/// album's effect `effect_id` done with `result` (not when the generation was settled before:
+/// nothing changes, and the caller records it).
 pub async fn record_delivery(
     db: &Db,
     generation: &Generation,
     file_ids: &[String],
     delivered_to: Option<i64>,
     (effect_id, result): (i64, &serde_json::Value),
-) -> Result<(Written, bool), TransitionError> {
+) -> Result<Delivered, TransitionError> {
     let job = Tracked::Generation {
         generation_id: generation.id,
     };
@@ -332,7 +343,7 @@ pub async fn record_delivery(
         Ok((Some(_), settled)) => settled,
         Ok((None, _)) => {
             drop(burst.rollback().await?);
-            return Ok((Written::new(), false));
+            return Ok(Delivered::default());
         }
         Err(e) => {
             drop(burst.rollback().await?);
@@ -395,13 +406,14 @@ pub async fn record_delivery(
         )
         .await
     };
-    let (kept, recorded, previewed, end, rate_prompt, finished, committed) = tokio::join!(
+    let (kept, recorded, previewed, end, rate_prompt, finished, progress, committed) = tokio::join!(
         file_ids_kept,
         events::record(tx, generation.user_id, Event::GenerationDelivered, details),
         preview,
         end,
         rate_prompt,
         crate::repo::effects::finish(tx, effect_id, result),
+        progress::get(tx, job),
         burst.commit_joined(),
     );
     drop(burst.ended());
@@ -411,9 +423,14 @@ pub async fn record_delivery(
         .and(rate_prompt)
         .and(finished)
         .and(committed)?;
+    let progress = progress?;
     metrics::generation(metrics::Generation::Succeeded);
     ended.extend(rate);
-    Ok((ended, true))
+    Ok(Delivered {
+        written: ended,
+        finished: true,
+        progress,
+    })
 }
 
 /// Starts showing a new job's progress to its owner (in the transaction that creates the job): its

@@ -315,11 +315,10 @@ pub struct Delivered {
 
 /// The album was sent (`delivered_to` the user, with Telegram's file ids) or could not be (the user
 /// blocked the bot): the generation succeeded. Replicate's URLs expire within the hour, so the file
-/// ids are what we keep for showing the images again; the first becomes the model's preview. Two
-/// round trips: `BEGIN` with the status change and the status message's end, then the rest with
-/// `COMMIT` (the effects it causes written taken, for the caller to dispatch at once), and the
-/// album's effect `effect_id` done with `result` (not when the generation was settled before:
-/// nothing changes, and the caller records it).
+/// ids are what we keep for showing the images again; the first becomes the model's preview. One
+/// round trip, `COMMIT` included, with the album's effect `effect_id` done with `result` and the
+/// effects it causes written taken, for the caller to dispatch at once (none of it when the
+/// generation was settled before: nothing changes, and the caller records the effect).
 pub async fn record_delivery(
     db: &Db,
     generation: &Generation,
@@ -332,24 +331,6 @@ pub async fn record_delivery(
     };
     let burst = Burst::new(db.conn().await?);
     let tx = burst.client();
-    // A generation that does not move was settled before (and its status message with it): the
-    // status message's end is undone with the rest.
-    let (begun, moved, settled) = tokio::join!(
-        burst.begin(),
-        generations::advance(tx, generation.id, GenerationStatus::Succeeded, None, None),
-        progress::settle(tx, job),
-    );
-    let settled = match begun.and(moved).and_then(|moved| Ok((moved, settled?))) {
-        Ok((Some(_), settled)) => settled,
-        Ok((None, _)) => {
-            drop(burst.rollback().await?);
-            return Ok(Delivered::default());
-        }
-        Err(e) => {
-            drop(burst.rollback().await?);
-            return Err(e.into());
-        }
-    };
     let file_ids_kept = async {
         if file_ids.is_empty() {
             return Ok(());
@@ -374,19 +355,8 @@ pub async fn record_delivery(
         }
     };
     // The album is there: the "creating…" message goes.
-    let mut ended = Written::new();
-    let end = async {
-        if !settled {
-            return Ok(());
-        }
-        ended
-            .write_taken(
-                tx,
-                &format!("progress-end:{}", job.key()),
-                &Effect::EndProgress { job },
-            )
-            .await
-    };
+    // The album is there: the "creating…" message goes.
+    let end = effects::settle_progress_taken(tx, job);
     let mut rate = Written::new();
     let rate_prompt = async {
         let Some(user_id) = delivered_to else {
@@ -406,7 +376,11 @@ pub async fn record_delivery(
         )
         .await
     };
-    let (kept, recorded, previewed, end, rate_prompt, finished, progress, committed) = tokio::join!(
+    // A generation that does not move was settled before: its advance refuses, and nothing here
+    // is committed.
+    let (begun, moved, kept, recorded, previewed, end, rate_prompt, finished, progress, committed) = tokio::join!(
+        burst.begin(),
+        generations::advance_or_fail(tx, generation.id, GenerationStatus::Succeeded),
         file_ids_kept,
         events::record(tx, generation.user_id, Event::GenerationDelivered, details),
         preview,
@@ -417,14 +391,19 @@ pub async fn record_delivery(
         burst.commit_joined(),
     );
     drop(burst.ended());
-    kept.and(recorded)
-        .and(previewed)
-        .and(end)
-        .and(rate_prompt)
-        .and(finished)
-        .and(committed)?;
+    match begun.and(moved) {
+        Err(e) if generations::refused_advance(&e) => return Ok(Delivered::default()),
+        moved => moved?,
+    };
+    kept.and(recorded).and(previewed).and(rate_prompt)?;
+    let end = end?;
+    finished.and(committed)?;
     let progress = progress?;
     metrics::generation(metrics::Generation::Succeeded);
+    let mut ended = Written::new();
+    if let Some(end) = end {
+        ended.push_taken(end);
+    }
     ended.extend(rate);
     Ok(Delivered {
         written: ended,

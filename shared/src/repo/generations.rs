@@ -308,6 +308,49 @@ pub fn refused_results(e: &DbError) -> bool {
     matches!(super::refusal(e), Some(("not_in_flight", _)))
 }
 
+/// [`advance`] for a transaction whose `COMMIT` goes out with it: a generation that cannot move to
+/// `next` fails the statement, so the transaction rolls back ([`refused_advance`] tells that
+/// failure from others).
+pub async fn advance_or_fail(
+    db: &impl GenericClient,
+    id: i64,
+    next: GenerationStatus,
+) -> Result<Generation, DbError> {
+    let allowed_from: Vec<&str> = GenerationStatus::ALL
+        .into_iter()
+        .filter(|s| s.can_advance_to(next))
+        .map(GenerationStatus::as_str)
+        .collect();
+    let next = next.as_str();
+    let columns = COLUMNS
+        .split(',')
+        .map(|c| format!("moved.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    fetch_one(
+        db,
+        &format!(
+            "WITH moved AS (
+                UPDATE generations SET status = $2, updated_at = now(),
+                       finished_at = CASE WHEN $2 IN ('succeeded', 'failed', 'canceled') THEN now()
+                                          ELSE finished_at END
+                 WHERE id = $1 AND status = ANY($3)
+                 RETURNING {COLUMNS}
+             )
+             SELECT {columns},
+                    CASE WHEN moved.id IS NULL THEN refuse('not_moved', '') END AS refused
+             FROM (SELECT 1) AS one LEFT JOIN moved ON true"
+        ),
+        &[int8(&id), text(&next), text_array(&allowed_from)],
+    )
+    .await
+}
+
+/// Whether [`advance_or_fail`] failed because the generation could not move.
+pub fn refused_advance(e: &DbError) -> bool {
+    matches!(super::refusal(e), Some(("not_moved", _)))
+}
+
 /// Stores the Telegram file ids of the delivered images (Replicate's URLs expire within the hour).
 pub async fn set_telegram_file_ids(
     db: &impl GenericClient,

@@ -66,7 +66,7 @@ pub async fn now(services: &Services, written: Written) {
     }
     for row in taken {
         let (id, span) = (row.id, effect_span(&row));
-        let ran = Box::pin(run_taken(services, row, INLINE_TRIES, None).instrument(span));
+        let ran = Box::pin(run_taken(services, row, INLINE_TRIES, First::Execute).instrument(span));
         if let Err(e) = ran.await {
             tracing::warn!(effect_id = id, error = %error_chain(&e), "effect left for the sweep");
         }
@@ -75,6 +75,139 @@ pub async fn now(services: &Services, written: Written) {
 
 fn effect_span(row: &log::EffectRow) -> tracing::Span {
     tracing::info_span!("effect", effect_id = row.id, key = %row.dedupe_key)
+}
+
+/// Executes what [`transitions::results_arrived`] wrote: the album's first try with the generation
+/// and its owner as that transaction read them. Never fails, as [`now`].
+pub async fn deliver(services: &Services, arrived: transitions::Arrived) {
+    let transitions::Arrived {
+        written,
+        generation,
+        owner,
+    } = arrived;
+    let (ids, taken) = written.into_parts();
+    Box::pin(now(services, Written::from_ids(ids))).await;
+    let generation_id = generation.id;
+    let mut read = Some(Read::Delivery { generation, owner });
+    for row in taken {
+        let first = match read.take() {
+            Some(read) if is_delivery_of(&row, generation_id) => First::Read(read),
+            other => {
+                read = other;
+                First::Execute
+            }
+        };
+        let (id, span) = (row.id, effect_span(&row));
+        let ran = Box::pin(run_taken(services, row, INLINE_TRIES, first).instrument(span));
+        if let Err(e) = ran.await {
+            tracing::warn!(effect_id = id, error = %error_chain(&e), "effect left for the sweep");
+        }
+    }
+}
+
+/// What the transaction that wrote an effect read for its first try.
+enum Read {
+    /// An album's generation and its owner.
+    Delivery {
+        generation: generations::Generation,
+        owner: Option<users::User>,
+    },
+    /// A status message's row, to end it.
+    Progress(Option<progress::JobProgress>),
+    /// The user a notice goes to.
+    User(Option<users::User>),
+}
+
+fn is_delivery_of(row: &log::EffectRow, generation_id: i64) -> bool {
+    matches!(
+        serde_json::from_value(row.payload.clone()),
+        Ok(Effect::DeliverGeneration { generation_id: id }) if id == generation_id
+    )
+}
+
+/// Executes effects written taken, each with what its transaction read for it (the first of
+/// `reads` that fits), all at once, and records those done in one round trip. Never fails, as
+/// [`now`]: what does not succeed is tried again as any effect is.
+async fn now_read(services: &Services, written: Written, reads: impl IntoIterator<Item = Read>) {
+    let (ids, taken) = written.into_parts();
+    Box::pin(now(services, Written::from_ids(ids))).await;
+    let mut reads: Vec<Option<Read>> = reads.into_iter().map(Some).collect();
+    let tries = taken.into_iter().map(|row| {
+        let effect: Option<Effect> = serde_json::from_value(row.payload.clone()).ok();
+        let read = effect.as_ref().and_then(|effect| {
+            reads
+                .iter_mut()
+                .find(|read| read.as_ref().is_some_and(|read| read.fits(effect)))
+                .and_then(Option::take)
+        });
+        async move {
+            let Some(effect) = effect else {
+                // Unreadable: settled as failed by the usual way.
+                return (row, None);
+            };
+            let started = std::time::Instant::now();
+            let outcome = Box::pin(execute(services, &row, &effect, read)).await;
+            (row, Some((outcome, started.elapsed() <= MAX_INLINE_WAIT)))
+        }
+    });
+    let tried = futures::future::join_all(tries).await;
+    let mut done = Vec::new();
+    let mut left = Vec::new();
+    for (row, tried) in tried {
+        match tried {
+            Some((Ok(Executed::Result(result)), _)) => done.push((row.id, result)),
+            Some((Ok(Executed::Recorded), _)) => {}
+            Some((Err(failure), quick)) => left.push((row, First::Failed(failure, quick))),
+            None => left.push((row, First::Execute)),
+        }
+    }
+    if !record_all_done(services.db(), &done).await {
+        // Recorded one by one, each with its retries.
+        for (id, result) in &done {
+            if let Err(e) = record_done(services.db(), *id, result).await {
+                tracing::warn!(effect_id = id, error = %error_chain(&e), "effect left for the sweep");
+            }
+        }
+    }
+    for (row, first) in left {
+        let (id, span) = (row.id, effect_span(&row));
+        let ran = Box::pin(run_taken(services, row, INLINE_TRIES, first).instrument(span));
+        if let Err(e) = ran.await {
+            tracing::warn!(effect_id = id, error = %error_chain(&e), "effect left for the sweep");
+        }
+    }
+}
+
+/// Records effects done in one round trip; `false` if that failed (none or some are recorded).
+async fn record_all_done(db: &crate::db::Db, done: &[(i64, Value)]) -> bool {
+    if done.is_empty() {
+        return true;
+    }
+    let Ok(conn) = db.conn().await else {
+        return false;
+    };
+    let finished = futures::future::join_all(
+        done.iter()
+            .map(|(id, result)| log::finish(&**conn, *id, result)),
+    )
+    .await;
+    finished.iter().all(Result::is_ok)
+}
+
+impl Read {
+    /// Whether this is what `effect` reads.
+    fn fits(&self, effect: &Effect) -> bool {
+        match (self, effect) {
+            (Read::Progress(_), Effect::EndProgress { .. }) => true,
+            (Read::User(user), Effect::Notify { user_id, .. }) => {
+                user.as_ref().is_some_and(|u| u.id == *user_id)
+            }
+            (Read::Delivery { generation, .. }, Effect::DeliverGeneration { generation_id }) => {
+                generation.id == *generation_id
+            }
+            _ => false,
+        }
+    }
 }
 
 /// What [`drain`] did.
@@ -155,17 +288,29 @@ async fn run(services: &Services, id: i64, tries: u32) -> Result<Option<Settled>
         return Ok(None);
     };
     let span = effect_span(&row);
-    run_taken(services, row, tries, None).instrument(span).await
+    run_taken(services, row, tries, First::Execute)
+        .instrument(span)
+        .await
 }
 
-/// Executes a taken effect as [`run`] does; `first`, when given, is how a first try made elsewhere
-/// failed (and whether it failed quickly), and counts as the first of the `tries`.
+/// How the first try of a taken effect begins.
+enum First {
+    /// As any: the executor reads what it needs.
+    Execute,
+    /// It was made elsewhere and failed (quickly, or not): it counts as the first of the tries.
+    Failed(Failure, bool),
+    /// With what the transaction that wrote it read for it (later tries read afresh).
+    Read(Read),
+}
+
+/// Executes a taken effect as [`run`] does, its first try as `first` says.
 async fn run_taken(
     services: &Services,
     row: log::EffectRow,
     tries: u32,
-    mut first: Option<(Failure, bool)>,
+    first: First,
 ) -> Result<Option<Settled>, DbError> {
+    let mut first = Some(first);
     let db = services.db();
     let effect: Effect = match serde_json::from_value(row.payload.clone()) {
         Ok(effect) => effect,
@@ -178,21 +323,27 @@ async fn run_taken(
     let mut tried = 0;
     loop {
         tried += 1;
-        let (failure, quick) = match first.take() {
-            Some(first) => first,
-            None => {
+        let read = match first.take() {
+            Some(First::Failed(failure, quick)) => Err((failure, quick)),
+            Some(First::Read(read)) => Ok(Some(read)),
+            Some(First::Execute) | None => Ok(None),
+        };
+        let (failure, quick) = match read {
+            Err(first) => first,
+            Ok(read) => {
                 let started = std::time::Instant::now();
-                let outcome = execute(services, &effect).await;
+                let outcome = execute(services, &row, &effect, read).await;
                 // A failure that already took a while (teloxide sits out 10 s after a Bot API 5xx)
                 // is not tried again inline: the invocation's time is the user's.
                 let quick = started.elapsed() <= MAX_INLINE_WAIT;
                 match outcome {
-                    Ok(result) => {
+                    Ok(Executed::Result(result)) => {
                         // It happened: recording that is retried here, or the lease running out
                         // would have it happen again.
                         record_done(db, row.id, &result).await?;
                         return Ok(Some(Settled::Done));
                     }
+                    Ok(Executed::Recorded) => return Ok(Some(Settled::Done)),
                     Err(failure) => (failure, quick),
                 }
             }
@@ -330,12 +481,34 @@ fn telegram_failure(e: TelegramError) -> Failure {
     }
 }
 
-async fn execute(services: &Services, effect: &Effect) -> Result<Value, Failure> {
-    match effect {
-        Effect::Notify { user_id, notice } => notify_user(services, *user_id, notice).await,
+/// What an execution did.
+enum Executed {
+    /// This is what the remote answered: the effect is done with it.
+    Result(Value),
+    /// Done, and recorded so already (with the change it made).
+    Recorded,
+}
+
+async fn execute(
+    services: &Services,
+    row: &log::EffectRow,
+    effect: &Effect,
+    read: Option<Read>,
+) -> Result<Executed, Failure> {
+    let result = match effect {
+        Effect::Notify { user_id, notice } => match read {
+            Some(Read::User(user)) if user.as_ref().is_some_and(|u| u.id == *user_id) => {
+                notify_read_user(services, user, notice).await
+            }
+            _ => notify_user(services, *user_id, notice).await,
+        },
         Effect::TellAdmins { notice } => tell_admins(services, notice).await,
         Effect::DeliverGeneration { generation_id } => {
-            deliver_generation(services, *generation_id).await
+            let read = match read {
+                Some(Read::Delivery { generation, owner }) => Some((generation, owner)),
+                _ => None,
+            };
+            return deliver_generation(services, row.id, *generation_id, read).await;
         }
         Effect::QueueTraining { model_id } => {
             match services
@@ -372,12 +545,16 @@ async fn execute(services: &Services, effect: &Effect) -> Result<Value, Failure>
         }
         Effect::RefreshCommands { user_id } => refresh_commands(services, *user_id).await,
         Effect::ShowProgress { job, open } => show_progress(services, *job, *open).await,
-        Effect::EndProgress { job } => end_progress(services, *job).await,
+        Effect::EndProgress { job } => match read {
+            Some(Read::Progress(row)) => end_read_progress(services, row).await,
+            _ => end_progress(services, *job).await,
+        },
         Effect::RefundStarPayment {
             payment_id,
             attempt,
         } => refund_star_payment(services, *payment_id, *attempt).await,
-    }
+    };
+    result.map(Executed::Result)
 }
 
 /// Sets (or deletes) a user's own command menu as their role and language are now.
@@ -640,7 +817,7 @@ impl Opened {
             Ok(Shown::Message { chat, id }) => (chat, id),
             Ok(Shown::Done(value)) => return record_done(db, self.row.id, &value).await,
             Err(failure) => {
-                let first = Some((failure, self.quick));
+                let first = First::Failed(failure, self.quick);
                 return run_taken(services, self.row, INLINE_TRIES, first)
                     .await
                     .map(|_| ());
@@ -673,8 +850,16 @@ impl Opened {
 
 /// Deletes a settled job's status message (the ready, failed or album message says the rest).
 async fn end_progress(services: &Services, job: Tracked) -> Result<Value, Failure> {
-    let db = services.db();
-    let Some(row) = progress::get(&**db.conn().await?, job).await? else {
+    let row = progress::get(&**services.db().conn().await?, job).await?;
+    end_read_progress(services, row).await
+}
+
+/// [`end_progress`] with its progress row read.
+async fn end_read_progress(
+    services: &Services,
+    row: Option<progress::JobProgress>,
+) -> Result<Value, Failure> {
+    let Some(row) = row else {
         return Ok(skipped("not tracked"));
     };
     let Some(message_id) = row.message_id else {
@@ -805,8 +990,17 @@ async fn cancel_prediction(services: &Services, prediction_id: &str) -> Result<V
 }
 
 async fn notify_user(services: &Services, user_id: i64, notice: &Notice) -> Result<Value, Failure> {
+    let user = users::get(&**services.db().conn().await?, user_id).await?;
+    notify_read_user(services, user, notice).await
+}
+
+/// [`notify_user`] with the user read.
+async fn notify_read_user(
+    services: &Services,
+    user: Option<users::User>,
+    notice: &Notice,
+) -> Result<Value, Failure> {
     let db = services.db();
-    let user = users::get(&**db.conn().await?, user_id).await?;
     let Some(user) = user else {
         return Ok(skipped("no such user"));
     };
@@ -855,24 +1049,33 @@ async fn tell_admins(services: &Services, notice: &AdminNotice) -> Result<Value,
 }
 
 /// Sends a finished generation's images as one album, then records the delivery (the generation
-/// succeeds, the rating prompt follows). No transaction is open while Telegram is called: a slow or
+/// succeeds, the rating prompt follows) and this effect (`effect_id`) done with it. Its first try
+/// may start from what the transaction that wrote it read (`read`). No transaction is open while Telegram is called: a slow or
 /// failed send holds no row and cannot leave a generation both delivered and refunded.
-async fn deliver_generation(services: &Services, generation_id: i64) -> Result<Value, Failure> {
+async fn deliver_generation(
+    services: &Services,
+    effect_id: i64,
+    generation_id: i64,
+    read: Option<(generations::Generation, Option<users::User>)>,
+) -> Result<Executed, Failure> {
     let db = services.db();
-    let (generation, user) = {
-        // The generation and its owner, in one round trip.
-        let conn = db.conn().await?;
-        let (generation, user) = tokio::join!(
-            generations::get(&**conn, generation_id),
-            users::generation_owner(&**conn, generation_id),
-        );
-        let Some(generation) = generation? else {
-            return Ok(skipped("no such generation"));
-        };
-        (generation, user?)
+    let (generation, user) = match read {
+        Some(read) => read,
+        None => {
+            // The generation and its owner, in one round trip.
+            let conn = db.conn().await?;
+            let (generation, user) = tokio::join!(
+                generations::get(&**conn, generation_id),
+                users::generation_owner(&**conn, generation_id),
+            );
+            let Some(generation) = generation? else {
+                return Ok(Executed::Result(skipped("no such generation")));
+            };
+            (generation, user?)
+        }
     };
     if generation.status.is_final() {
-        return Ok(skipped("already settled"));
+        return Ok(Executed::Result(skipped("already settled")));
     }
     let generation = match keep_copies(services, generation).await? {
         Ok(generation) => generation,
@@ -886,12 +1089,13 @@ async fn deliver_generation(services: &Services, generation_id: i64) -> Result<V
                     .map_err(transition_failure)?
                     .unwrap_or_default();
             Box::pin(now(services, written)).await;
-            return Ok(json!({ "failed": error }));
+            return Ok(Executed::Result(json!({ "failed": error })));
         }
     };
     let urls = generation.result_urls.clone();
     let mut file_ids = Vec::new();
     let mut delivered_to = None;
+    let owner = user.clone();
     if let Some(user) = user.filter(|u| !u.bot_blocked) {
         let telegram = services.telegram()?;
         let caption = notify::generation_caption(&generation.prompt);
@@ -918,19 +1122,21 @@ async fn deliver_generation(services: &Services, generation_id: i64) -> Result<V
                     .map_err(transition_failure)?
                     .unwrap_or_default();
                     Box::pin(now(services, written)).await;
-                    return Ok(json!({ "failed": error }));
+                    return Ok(Executed::Result(json!({ "failed": error })));
                 }
                 other => return Err(other),
             },
         }
     }
-    // The album is out: recording it is retried here, since a retry of the whole effect would send
-    // the album a second time.
+    // The album is out: recording it (and this effect done, in the same transaction) is retried
+    // here, since a retry of the whole effect would send the album a second time.
+    let result = json!({ "file_ids": file_ids });
     let mut tries = 0;
-    let written = loop {
+    let recorded = loop {
         tries += 1;
-        match transitions::record_delivery(db, &generation, &file_ids, delivered_to).await {
-            Ok(written) => break written,
+        let done = (effect_id, &result);
+        match transitions::record_delivery(db, &generation, &file_ids, delivered_to, done).await {
+            Ok(recorded) => break recorded,
             Err(TransitionError::Db(e)) if tries < 4 => {
                 tracing::warn!(error = %error_chain(&e), "recording a sent album failed; trying again");
                 tokio::time::sleep(Duration::from_millis(250 * tries)).await;
@@ -938,8 +1144,15 @@ async fn deliver_generation(services: &Services, generation_id: i64) -> Result<V
             Err(e) => return Err(transition_failure(e)),
         }
     };
-    Box::pin(now(services, written)).await;
-    Ok(json!({ "file_ids": file_ids }))
+    let finished = recorded.finished;
+    // The status message's end and the rating prompt, with what the delivery's transaction read.
+    let reads = [Read::Progress(recorded.progress), Read::User(owner)];
+    Box::pin(now_read(services, recorded.written, reads)).await;
+    Ok(if finished {
+        Executed::Recorded
+    } else {
+        Executed::Result(result)
+    })
 }
 
 /// Copies a generation's images from Replicate (whose URLs expire within the hour) into our bucket,

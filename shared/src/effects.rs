@@ -264,6 +264,19 @@ pub async fn write_taken(
 /// it right after its commit, and if it dies first the sweep may once this has passed.
 pub const TAKEN_LEASE_SECS: i64 = 120;
 
+/// Settles `job`'s status message and, if that ended it now, writes its [`Effect::EndProgress`]
+/// taken by the caller (see [`log::settle_progress_and_insert_taken`]).
+pub async fn settle_progress_taken(
+    db: &impl GenericClient,
+    job: Tracked,
+) -> Result<Option<log::EffectRow>, DbError> {
+    let effect = Effect::EndProgress { job };
+    let payload = serde_json::to_value(&effect).expect("effects serialise");
+    let key = format!("progress-end:{}", job.key());
+    log::settle_progress_and_insert_taken(db, job, &key, effect.kind(), &payload, TAKEN_LEASE_SECS)
+        .await
+}
+
 /// Effects written in one transaction, to dispatch once it committed: by id, or written already
 /// taken by the writer (no take when they are dispatched).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -332,6 +345,11 @@ impl Written {
             ids: ids.into_iter().collect(),
             taken: Vec::new(),
         }
+    }
+
+    /// Remembers an effect written taken elsewhere, for dispatch.
+    pub fn push_taken(&mut self, row: log::EffectRow) {
+        self.taken.push(row);
     }
 
     pub fn extend(&mut self, other: Written) {

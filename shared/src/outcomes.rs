@@ -127,7 +127,7 @@ pub async fn apply(
             if let (Some(margin), Some(cost)) = (margin, &cost) {
                 metrics::job_cost(cost.seconds * cost.usd_per_second, margin);
             }
-            Ok(dispatched(services, moved).await)
+            Ok(delivered(services, moved).await)
         }
         subject => {
             if let Some(cost) = &cost {
@@ -239,6 +239,17 @@ async fn report_progress(
     Ok(())
 }
 
+/// Delivers the album of results that arrived, and says whether they did.
+async fn delivered(services: &Services, moved: Option<transitions::Arrived>) -> Applied {
+    match moved {
+        Some(arrived) => {
+            dispatch::deliver(services, arrived).await;
+            Applied::Advanced
+        }
+        None => Applied::Unchanged,
+    }
+}
+
 /// Executes the effects of a change that moved, and says whether it did.
 async fn dispatched(services: &Services, moved: Option<crate::effects::Written>) -> Applied {
     match moved {
@@ -298,7 +309,7 @@ async fn apply_prediction(
                 .await;
             }
             let (_, moved) = transitions::results_arrived(db, generation.id, &urls, None).await?;
-            Ok(dispatched(services, moved).await)
+            Ok(delivered(services, moved).await)
         }
         ReplicateStatus::Failed | ReplicateStatus::Canceled | ReplicateStatus::Aborted => {
             let error = job

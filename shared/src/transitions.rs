@@ -234,87 +234,103 @@ fn refunded_metric(job: metrics::Job, tokens: i64) {
     }
 }
 
+/// What [`results_arrived`] wrote, for [`crate::dispatch::deliver`]: the album's effect (taken),
+/// and the generation and its owner as the transaction left them, which the album's first try
+/// reads no more.
+#[derive(Debug)]
+pub struct Arrived {
+    pub(crate) written: Written,
+    pub(crate) generation: Generation,
+    pub(crate) owner: Option<crate::repo::users::User>,
+}
+
 /// A prediction succeeded: its image URLs are kept and the album is due (written taken, for the
 /// caller to dispatch at once), with its run time's cost when given (recorded whatever the
 /// generation's state: see [`crate::outcomes`]); the margin the cost leaves today, if it was new.
 /// The generation counts as succeeded only once the album is delivered ([`record_delivery`]).
-/// Two round trips: `BEGIN` with the cost and the results, then the album's effect with `COMMIT`.
+/// One round trip, `COMMIT` included; two when the generation was settled meanwhile (the cost is
+/// recorded alone).
 pub async fn results_arrived(
     db: &Db,
     generation_id: i64,
     urls: &[String],
     cost: Option<(&costs::JobCost<'_>, &costs::UsdRates)>,
-) -> Result<(Option<f64>, Option<Written>), TransitionError> {
+) -> Result<(Option<f64>, Option<Arrived>), TransitionError> {
     let burst = Burst::new(db.conn().await?);
     let tx = burst.client();
-    let cost = async {
+    let recorded = async {
         match cost {
             Some((cost, rates)) => costs::record(tx, cost, rates).await,
             None => Ok(None),
         }
     };
-    let (begun, margin, moved) = tokio::join!(
-        burst.begin(),
-        cost,
-        generations::set_results(tx, generation_id, urls)
-    );
-    let (margin, moved) = match begun.and(margin).and_then(|m| Ok((m, moved?))) {
-        Ok(step) => step,
-        Err(e) => {
-            drop(burst.rollback().await?);
-            return Err(e.into());
-        }
-    };
-    if !moved {
-        drop(burst.commit().await?);
-        return Ok((margin, None));
-    }
     let mut written = Written::new();
     let key = format!("deliver:{generation_id}");
     let effect = Effect::DeliverGeneration { generation_id };
-    let (wrote, committed) = tokio::join!(
+    let (begun, margin, set, wrote, owner, committed) = tokio::join!(
+        burst.begin(),
+        recorded,
+        generations::set_results_or_fail(tx, generation_id, urls),
         written.write_taken(tx, &key, &effect),
+        crate::repo::users::generation_owner(tx, generation_id),
         burst.commit_joined(),
     );
-    drop(burst.ended());
-    wrote.and(committed)?;
-    Ok((margin, Some(written)))
+    let conn = burst.ended();
+    if let Err(e) = &set {
+        if generations::refused_results(e) {
+            // Settled meanwhile: nothing to deliver, but the cost is Replicate's bill all the same.
+            let margin = match cost {
+                Some((cost, rates)) => costs::record(&**conn, cost, rates).await?,
+                None => None,
+            };
+            return Ok((margin, None));
+        }
+    }
+    drop(conn);
+    let margin = begun.and(margin)?;
+    let generation = set?;
+    wrote?;
+    let owner = owner?;
+    committed?;
+    Ok((
+        margin,
+        Some(Arrived {
+            written,
+            generation,
+            owner,
+        }),
+    ))
+}
+
+/// What [`record_delivery`] did.
+#[derive(Debug, Default)]
+pub struct Delivered {
+    /// The effects it caused, written taken.
+    pub written: Written,
+    /// The album's effect is recorded done.
+    pub finished: bool,
+    /// The status message's row as it left it (what ending it reads).
+    pub progress: Option<progress::JobProgress>,
 }
 
 /// The album was sent (`delivered_to` the user, with Telegram's file ids) or could not be (the user
 /// blocked the bot): the generation succeeded. Replicate's URLs expire within the hour, so the file
-/// ids are what we keep for showing the images again; the first becomes the model's preview. Two
-/// round trips: `BEGIN` with the status change and the status message's end, then the rest with
-/// `COMMIT` (the effects it causes written taken, for the caller to dispatch at once).
+/// ids are what we keep for showing the images again; the first becomes the model's preview. One
+/// round trip, `COMMIT` included, with the album's effect `effect_id` done with `result` and the
+/// effects it causes written taken, for the caller to dispatch at once (none of it when the
+/// generation was settled before: nothing changes, and the caller records the effect).
 pub async fn record_delivery(
     db: &Db,
     generation: &Generation,
     file_ids: &[String],
     delivered_to: Option<i64>,
-) -> Result<Written, TransitionError> {
+    (effect_id, result): (i64, &serde_json::Value),
+) -> Result<Delivered, TransitionError> {
     let job = Tracked::Generation {
         generation_id: generation.id,
     };
     let burst = Burst::new(db.conn().await?);
     let tx = burst.client();
-    // A generation that does not move was settled before (and its status message with it): the
-    // status message's end is undone with the rest.
-    let (begun, moved, settled) = tokio::join!(
-        burst.begin(),
-        generations::advance(tx, generation.id, GenerationStatus::Succeeded, None, None),
-        progress::settle(tx, job),
-    );
-    let settled = match begun.and(moved).and_then(|moved| Ok((moved, settled?))) {
-        Ok((Some(_), settled)) => settled,
-        Ok((None, _)) => {
-            drop(burst.rollback().await?);
-            return Ok(Written::new());
-        }
-        Err(e) => {
-            drop(burst.rollback().await?);
-            return Err(e.into());
-        }
-    };
     let file_ids_kept = async {
         if file_ids.is_empty() {
             return Ok(());
@@ -339,19 +355,8 @@ pub async fn record_delivery(
         }
     };
     // The album is there: the "creating…" message goes.
-    let mut ended = Written::new();
-    let end = async {
-        if !settled {
-            return Ok(());
-        }
-        ended
-            .write_taken(
-                tx,
-                &format!("progress-end:{}", job.key()),
-                &Effect::EndProgress { job },
-            )
-            .await
-    };
+    // The album is there: the "creating…" message goes.
+    let end = effects::settle_progress_taken(tx, job);
     let mut rate = Written::new();
     let rate_prompt = async {
         let Some(user_id) = delivered_to else {
@@ -371,23 +376,40 @@ pub async fn record_delivery(
         )
         .await
     };
-    let (kept, recorded, previewed, end, rate_prompt, committed) = tokio::join!(
+    // A generation that does not move was settled before: its advance refuses, and nothing here
+    // is committed.
+    let (begun, moved, kept, recorded, previewed, end, rate_prompt, finished, progress, committed) = tokio::join!(
+        burst.begin(),
+        generations::advance_or_fail(tx, generation.id, GenerationStatus::Succeeded),
         file_ids_kept,
         events::record(tx, generation.user_id, Event::GenerationDelivered, details),
         preview,
         end,
         rate_prompt,
+        crate::repo::effects::finish(tx, effect_id, result),
+        progress::get(tx, job),
         burst.commit_joined(),
     );
     drop(burst.ended());
-    kept.and(recorded)
-        .and(previewed)
-        .and(end)
-        .and(rate_prompt)
-        .and(committed)?;
+    match begun.and(moved) {
+        Err(e) if generations::refused_advance(&e) => return Ok(Delivered::default()),
+        moved => moved?,
+    };
+    kept.and(recorded).and(previewed).and(rate_prompt)?;
+    let end = end?;
+    finished.and(committed)?;
+    let progress = progress?;
     metrics::generation(metrics::Generation::Succeeded);
+    let mut ended = Written::new();
+    if let Some(end) = end {
+        ended.push_taken(end);
+    }
     ended.extend(rate);
-    Ok(ended)
+    Ok(Delivered {
+        written: ended,
+        finished: true,
+        progress,
+    })
 }
 
 /// Starts showing a new job's progress to its owner (in the transaction that creates the job): its

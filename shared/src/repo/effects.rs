@@ -74,6 +74,42 @@ pub async fn insert_taken(
     .await
 }
 
+/// Settles a job's status message (no more edits) and, if it was being tracked and was not settled
+/// before, writes its effect `kind` / `payload` under `dedupe_key` taken by the writer, as
+/// [`insert_taken`] does: one statement, for a transaction whose `COMMIT` goes out with it.
+pub async fn settle_progress_and_insert_taken(
+    db: &impl GenericClient,
+    job: crate::domain::progress::Tracked,
+    dedupe_key: &str,
+    kind: &str,
+    payload: &Value,
+    lease_seconds: i64,
+) -> Result<Option<EffectRow>, DbError> {
+    fetch_opt(
+        db,
+        &format!(
+            "WITH settled AS (
+                UPDATE job_progress SET settled_at = now()
+                 WHERE kind = $5 AND subject_id = $6 AND settled_at IS NULL
+                 RETURNING 1
+             )
+             INSERT INTO effects (dedupe_key, kind, payload, state, attempts, lease_until)
+                 SELECT $1, $2, $3, 'running', 1, now() + make_interval(secs => $4)
+                 WHERE EXISTS (SELECT 1 FROM settled)
+                 ON CONFLICT (dedupe_key) DO NOTHING RETURNING {COLUMNS}"
+        ),
+        &[
+            text(&dedupe_key),
+            text(&kind),
+            jsonb(payload),
+            float8(&(lease_seconds as f64)),
+            text(&job.kind()),
+            int8(&job.subject_id()),
+        ],
+    )
+    .await
+}
+
 /// Takes a due effect for execution under a lease of `lease_seconds`: `None` when it is done, failed,
 /// not yet due, or owned by a live executor.
 pub async fn take(

@@ -273,6 +273,84 @@ pub async fn set_results(
     .await
 }
 
+/// [`set_results`] for a transaction whose `COMMIT` goes out with it, returning the generation as it
+/// left it: a generation no longer in flight (settled meanwhile) fails the statement, so the
+/// transaction rolls back ([`refused_results`] tells that failure from others).
+pub async fn set_results_or_fail(
+    db: &impl GenericClient,
+    id: i64,
+    result_urls: &[String],
+) -> Result<Generation, DbError> {
+    let columns = COLUMNS
+        .split(',')
+        .map(|c| format!("set.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    fetch_one(
+        db,
+        &format!(
+            "WITH set AS (
+                UPDATE generations SET result_urls = $2, status = 'processing', updated_at = now()
+                 WHERE id = $1 AND status IN ('pending', 'starting', 'processing')
+                 RETURNING {COLUMNS}
+             )
+             SELECT {columns},
+                    CASE WHEN set.id IS NULL THEN refuse('not_in_flight', '') END AS refused
+             FROM (SELECT 1) AS one LEFT JOIN set ON true"
+        ),
+        &[int8(&id), text_array(&result_urls)],
+    )
+    .await
+}
+
+/// Whether [`set_results_or_fail`] failed because the generation is no longer in flight.
+pub fn refused_results(e: &DbError) -> bool {
+    matches!(super::refusal(e), Some(("not_in_flight", _)))
+}
+
+/// [`advance`] for a transaction whose `COMMIT` goes out with it: a generation that cannot move to
+/// `next` fails the statement, so the transaction rolls back ([`refused_advance`] tells that
+/// failure from others).
+pub async fn advance_or_fail(
+    db: &impl GenericClient,
+    id: i64,
+    next: GenerationStatus,
+) -> Result<Generation, DbError> {
+    let allowed_from: Vec<&str> = GenerationStatus::ALL
+        .into_iter()
+        .filter(|s| s.can_advance_to(next))
+        .map(GenerationStatus::as_str)
+        .collect();
+    let next = next.as_str();
+    let columns = COLUMNS
+        .split(',')
+        .map(|c| format!("moved.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    fetch_one(
+        db,
+        &format!(
+            "WITH moved AS (
+                UPDATE generations SET status = $2, updated_at = now(),
+                       finished_at = CASE WHEN $2 IN ('succeeded', 'failed', 'canceled') THEN now()
+                                          ELSE finished_at END
+                 WHERE id = $1 AND status = ANY($3)
+                 RETURNING {COLUMNS}
+             )
+             SELECT {columns},
+                    CASE WHEN moved.id IS NULL THEN refuse('not_moved', '') END AS refused
+             FROM (SELECT 1) AS one LEFT JOIN moved ON true"
+        ),
+        &[int8(&id), text(&next), text_array(&allowed_from)],
+    )
+    .await
+}
+
+/// Whether [`advance_or_fail`] failed because the generation could not move.
+pub fn refused_advance(e: &DbError) -> bool {
+    matches!(super::refusal(e), Some(("not_moved", _)))
+}
+
 /// Stores the Telegram file ids of the delivered images (Replicate's URLs expire within the hour).
 pub async fn set_telegram_file_ids(
     db: &impl GenericClient,

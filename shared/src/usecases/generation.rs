@@ -180,7 +180,8 @@ pub async fn again(
     let conn = services.db().conn().await?;
     let checked = check_again(services, &**conn, user_id, source_id, aspect_ratio, again).await?;
     drop(conn);
-    start(services, replicate, checked).await
+    // Boxed: the start's future is deep, and the bot's handlers that await it deeper still.
+    Box::pin(start(services, replicate, checked)).await
 }
 
 /// What a press of "more like this" under an album did.
@@ -278,7 +279,7 @@ pub async fn create(
     request: &GenerationRequest<'_>,
 ) -> Result<Generation, ServiceError> {
     let checked = check(services, &**services.db().conn().await?, request).await?;
-    start(services, replicate, checked).await
+    Box::pin(start(services, replicate, checked)).await
 }
 
 /// Pays for a checked generation and starts it at Replicate: `images x price` is debited with the

@@ -454,12 +454,17 @@ pub async fn queued_hours_ago(db: &Db, model_id: i64) {
 /// matches `when` (SQL over `NEW`) fails as a dropped connection would (SQLSTATE 08006); later ones
 /// pass. The counter is a sequence, so the failed transaction's rollback does not reset it.
 pub async fn fail_first_update(db: &Db, table: &str, when: &str) {
+    fail_first_updates(db, table, when, 1).await
+}
+
+/// [`fail_first_update`] for the first `n` such UPDATEs (for code that tries again at once).
+pub async fn fail_first_updates(db: &Db, table: &str, when: &str, n: i64) {
     let conn = db.conn().await.expect("connection");
     conn.batch_execute(&format!(
         "CREATE SEQUENCE injected_failures_{table};
          CREATE FUNCTION fail_first_update_{table}() RETURNS trigger LANGUAGE plpgsql AS $$
          BEGIN
-             IF ({when}) AND nextval('injected_failures_{table}') = 1 THEN
+             IF ({when}) AND nextval('injected_failures_{table}') <= {n} THEN
                  RAISE EXCEPTION 'injected failure' USING ERRCODE = '08006';
              END IF;
              RETURN NEW;

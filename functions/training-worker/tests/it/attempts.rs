@@ -945,12 +945,51 @@ mod photo_urls {
 /// The database fails between Replicate taking the prediction and our attaching it (after the paying
 /// transaction committed): the request errs, and once its lease runs out the sweep finds the
 /// prediction by its tag and attaches it, with no refund and no second prediction.
+/// The transaction that attaches the prediction and records the status message fails once: the
+/// attach is tried again at once on its own, and the request succeeds with the message kept.
+#[tokio::test]
+async fn a_prediction_whose_attach_failed_once_is_attached_at_once() {
+    let env = TestEnv::start().await;
+    let (services, _jobs) = env.services();
+    let (user, model) = fixtures::user_with_ready_model(env.db(), 1, 100).await;
+    fixtures::fail_first_update(env.db(), "replicate_attempts", "NEW.state = 'created'").await;
+    let request = GenerationRequest {
+        user_id: user.id,
+        model_id: model.id,
+        style_id: None,
+        prompt: "on a beach",
+        images: 1,
+        aspect_ratio: Default::default(),
+    };
+    let created = generation::create(&services, services.replicate().unwrap(), &request)
+        .await
+        .unwrap();
+    assert_eq!(created.status, GenerationStatus::Starting);
+    assert!(created.replicate_prediction_id.is_some());
+    let conn = env.db().conn().await.unwrap();
+    let job = shared::domain::progress::Tracked::Generation {
+        generation_id: created.id,
+    };
+    let progress = shared::repo::progress::get(&**conn, job)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(progress.message_id.is_some(), "the status message is kept");
+    let unsettled = shared::repo::effects::list_unsettled(&**conn)
+        .await
+        .unwrap();
+    assert!(unsettled.is_empty(), "{unsettled:?}");
+    assert_eq!(env.telegram.calls_of("sendMessage").len(), 1);
+}
+
 #[tokio::test]
 async fn a_prediction_whose_attach_failed_is_attached_by_the_sweep_not_refunded() {
     let env = TestEnv::start().await;
     let (services, _jobs) = env.services();
     let (user, model) = fixtures::user_with_ready_model(env.db(), 1, 100).await;
-    fixtures::fail_first_update(env.db(), "replicate_attempts", "NEW.state = 'created'").await;
+    // The attach fails in the transaction that records it with the status message, and again when
+    // it is tried at once on its own.
+    fixtures::fail_first_updates(env.db(), "replicate_attempts", "NEW.state = 'created'", 2).await;
     let request = GenerationRequest {
         user_id: user.id,
         model_id: model.id,

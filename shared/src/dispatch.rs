@@ -88,7 +88,10 @@ pub async fn deliver(services: &Services, arrived: transitions::Arrived) {
     let (ids, taken) = written.into_parts();
     Box::pin(now(services, Written::from_ids(ids))).await;
     let generation_id = generation.id;
-    let mut read = Some(Read::Delivery { generation, owner });
+    let mut read = Some(Read::Delivery {
+        generation: Box::new(generation),
+        owner,
+    });
     for row in taken {
         let first = match read.take() {
             Some(read) if is_delivery_of(&row, generation_id) => First::Read(read),
@@ -109,7 +112,7 @@ pub async fn deliver(services: &Services, arrived: transitions::Arrived) {
 enum Read {
     /// An album's generation and its owner.
     Delivery {
-        generation: generations::Generation,
+        generation: Box<generations::Generation>,
         owner: Option<users::User>,
     },
     /// A status message's row, to end it.
@@ -505,7 +508,7 @@ async fn execute(
         Effect::TellAdmins { notice } => tell_admins(services, notice).await,
         Effect::DeliverGeneration { generation_id } => {
             let read = match read {
-                Some(Read::Delivery { generation, owner }) => Some((generation, owner)),
+                Some(Read::Delivery { generation, owner }) => Some((*generation, owner)),
                 _ => None,
             };
             return deliver_generation(services, row.id, *generation_id, read).await;

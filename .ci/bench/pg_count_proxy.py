@@ -7,13 +7,17 @@
   pipelined, written before the first answer arrives, make one burst).
 
 Counting starts after a connection's startup. `GET /` on the control port answers the totals as JSON.
+With PG_COUNT_TRACE=FILE, each round trip's statements are appended to FILE (to see what they are).
 
 usage: pg_count_proxy.py LISTEN_PORT PG_PORT CONTROL_PORT
 """
 import asyncio
 import json
+import os
 import struct
 import sys
+
+TRACE = open(os.environ["PG_COUNT_TRACE"], "a", buffering=1) if os.environ.get("PG_COUNT_TRACE") else None
 
 TOTALS = {"statements": 0, "round_trips": 0, "connections": 0}
 SSL_OR_GSS = (80877103, 80877104)
@@ -59,10 +63,29 @@ def client_counter(conn):
                 if conn["answered"]:
                     TOTALS["round_trips"] += 1
                     conn["answered"] = False
+                    if TRACE:
+                        TRACE.write("-- round trip %d (connection %d)\n" % (TOTALS["round_trips"], conn["id"]))
                 if kind in (b"S", b"Q"):
                     TOTALS["statements"] += 1
+                if TRACE:
+                    trace(conn, kind, buffer[5:1 + length])
 
     return on_chunk
+
+
+def trace(conn, kind, body):
+    """Writes a statement's text when it is bound (as it was parsed) or sent as a simple Query."""
+    if kind == b"P":
+        name, query = body.split(b"\0")[:2]
+        conn["prepared"][name] = query
+        return
+    if kind == b"B":
+        query = conn["prepared"].get(body.split(b"\0")[1], b"?")
+    elif kind == b"Q":
+        query = body.rstrip(b"\0")
+    else:
+        return
+    TRACE.write("   %s\n" % " ".join(query.decode(errors="replace").split())[:160])
 
 
 def server_watcher(conn):
@@ -78,7 +101,7 @@ def server_watcher(conn):
 async def handle(client_reader, client_writer, pg_port):
     server_reader, server_writer = await asyncio.open_connection("127.0.0.1", pg_port)
     TOTALS["connections"] += 1
-    conn = {"ready": False, "answered": True}
+    conn = {"ready": False, "answered": True, "id": TOTALS["connections"], "prepared": {}}
     tasks = [
         asyncio.create_task(pump(client_reader, server_writer, client_counter(conn))),
         asyncio.create_task(pump(server_reader, client_writer, server_watcher(conn))),

@@ -14,7 +14,7 @@ use aws_smithy_types::body::SdkBody;
 
 /// The HTTP client of every AWS SDK client of ours.
 pub fn http_client() -> SharedHttpClient {
-    let client = reqwest::Client::builder()
+    let client = crate::http_client::builder()
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30))
         .build()

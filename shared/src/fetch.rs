@@ -221,7 +221,7 @@ impl std::fmt::Debug for PhotoFetcher {
 
 impl PhotoFetcher {
     pub fn new(config: &PhotoFetchConfig) -> Result<Self, reqwest::Error> {
-        let mut builder = reqwest::Client::builder()
+        let mut builder = crate::http_client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .referer(false)

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod effects;
 pub mod errors;
 pub mod fetch;
+pub mod http_client;
 pub mod metrics;
 pub mod notify;
 pub mod once;

@@ -167,7 +167,7 @@ pub async fn resolve_as(
     };
     let identity: Identity = credentials.into();
     // Its own client, made only when a secret is named (a cold start without any pays nothing).
-    let http = reqwest::Client::builder()
+    let http = crate::http_client::builder()
         .connect_timeout(Duration::from_secs(5))
         .build()
         .map_err(|e| SecretsError::Fetch {

@@ -82,7 +82,7 @@ impl Services {
 
     /// Builds the services of `config` with the given queue (on one machine and in tests, in-process).
     pub fn new(config: Config, queue: TrainingQueue) -> Result<Self, StartupError> {
-        let http = reqwest::Client::builder()
+        let http = crate::http_client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(25))
             .user_agent(concat!("dream-photo/", env!("CARGO_PKG_VERSION")))

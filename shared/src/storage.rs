@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use hmac::{Hmac, Mac};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::client::{ClientConfigKey, ClientOptions, HttpClient, HttpConnector};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{Attribute, Attributes, ObjectStore, ObjectStoreExt, PutOptions, PutPayload};
@@ -218,6 +219,36 @@ fn process_key() -> Arc<[u8]> {
     .clone()
 }
 
+/// The bucket's HTTP client, built as all of ours are ([`crate::http_client`]) with what
+/// `object_store` would set itself: its timeouts, HTTP/1.1, no compression (it would break the
+/// objects' `Content-Length`), and plain HTTP only for an endpoint configured so (a local S3).
+#[derive(Debug)]
+struct S3Connector;
+
+impl HttpConnector for S3Connector {
+    fn connect(&self, options: &ClientOptions) -> object_store::Result<HttpClient> {
+        let allow_http = options
+            .get_config_value(&ClientConfigKey::AllowHttp)
+            .is_some_and(|v| v == "true");
+        let client = crate::http_client::builder()
+            .user_agent(concat!("dream-photo/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .http1_only()
+            .no_gzip()
+            .no_brotli()
+            .no_zstd()
+            .no_deflate()
+            .https_only(!allow_http)
+            .build()
+            .map_err(|e| object_store::Error::Generic {
+                store: "S3",
+                source: Box::new(e),
+            })?;
+        Ok(HttpClient::new(client))
+    }
+}
+
 impl Storage {
     /// The storage `config` names; `None` when it names none.
     pub fn from_config(config: &StorageConfig) -> Result<Option<Self>, StorageError> {
@@ -230,6 +261,7 @@ impl Storage {
                 credentials,
             } => {
                 let mut builder = AmazonS3Builder::from_env()
+                    .with_http_connector(S3Connector)
                     .with_bucket_name(bucket)
                     .with_region(region);
                 if let Some(keys) = credentials {

@@ -340,6 +340,7 @@ const LAYERS: &[&[&str]] = &[
     &[
         "aws",
         "config",
+        "http_client",
         "secrets",
         "signature",
         "telemetry",

@@ -212,7 +212,7 @@ async fn a_delivery_is_claimed_once_and_released_on_failure() {
 
     let hook = Delivery::ReplicateWebhook {
         webhook_id: "msg_1",
-        subject: "training:abc",
+        replicate_id: "abc",
     };
     assert_eq!(
         deliveries::claim(&**conn, hook).await.unwrap(),

@@ -686,3 +686,95 @@ async fn a_report_delivered_again_once_its_results_are_stored_is_a_duplicate_and
     );
     assert_eq!(app.balance(user.id).await, 90);
 }
+
+/// Tracks `generation`'s status message as sent in message `message_id`.
+async fn status_message(app: &App, generation: &Generation, message_id: i64) {
+    use shared::domain::progress::Tracked;
+    use shared::repo::progress;
+    let job = Tracked::Generation {
+        generation_id: generation.id,
+    };
+    let conn = app.env.db().conn().await.unwrap();
+    progress::start(&**conn, job, generation.user_id)
+        .await
+        .unwrap();
+    assert!(progress::set_message(&**conn, job, message_id)
+        .await
+        .unwrap());
+}
+
+/// The state of the effect under `key`.
+async fn effect_state(app: &App, key: &str) -> Option<String> {
+    let conn = app.env.db().conn().await.unwrap();
+    let row = shared::repo::effects::get_by_key(&**conn, key)
+        .await
+        .unwrap();
+    row.map(|row| row.state)
+}
+
+#[tokio::test]
+async fn the_album_ends_the_status_message_and_prompts_a_rating_once_recorded_done() {
+    let app = App::spawn().await;
+    let (user, generation) = app.album_in_flight().await;
+    status_message(&app, &generation, 4242).await;
+    let done = app.env.replicate.prediction_succeeded("pr_1", 2);
+    app.deliver_ok("msg_1", &done).await;
+
+    let deleted = app.env.telegram.calls_of("deleteMessage");
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0].body["message_id"], 4242);
+    let end = format!("progress-end:generation:{}", generation.id);
+    assert_eq!(effect_state(&app, &end).await.as_deref(), Some("done"));
+    let rate = format!("rate:{}", generation.id);
+    assert_eq!(effect_state(&app, &rate).await.as_deref(), Some("done"));
+    assert!(fixtures::unsettled_effects(app.env.db()).await.is_empty());
+
+    // Neither the sweep nor the same report again sends any of it a second time.
+    app.deliver_ok("msg_2", &done).await;
+    fixtures::make_effects_due(app.env.db()).await;
+    let (services, _jobs) = app.env.services();
+    assert_eq!(
+        shared::dispatch::drain(&services, 100).await.unwrap().done,
+        0
+    );
+    assert_eq!(app.env.telegram.calls_of("deleteMessage").len(), 1);
+    assert_eq!(app.env.telegram.calls_of("sendMediaGroup").len(), 1);
+    let prompts = app.env.telegram.sent_to(user.id);
+    let prompts = prompts.iter().filter(|c| c.method == "sendMessage").count();
+    assert_eq!(prompts, 1);
+}
+
+#[tokio::test]
+async fn a_user_who_blocked_the_bot_still_has_the_generation_settled() {
+    let app = App::spawn().await;
+    let (user, generation) = app.album_in_flight().await;
+    status_message(&app, &generation, 4242).await;
+    app.env.telegram.fail_next(
+        "sendMediaGroup",
+        403,
+        "Forbidden: bot was blocked by the user",
+        None,
+    );
+    app.deliver_ok("msg_1", &app.env.replicate.prediction_succeeded("pr_1", 2))
+        .await;
+
+    let settled = stored::generation(app.env.db(), generation.id).await;
+    assert_eq!(settled.status, GenerationStatus::Succeeded);
+    assert!(settled.telegram_file_ids.is_empty());
+    assert_eq!(settled.image_keys.len(), 2, "our copies are kept");
+    assert!(stored::user(app.env.db(), user.id).await.bot_blocked);
+    assert_eq!(
+        app.balance(user.id).await,
+        90,
+        "delivered as far as it can be"
+    );
+    let rate = format!("rate:{}", generation.id);
+    assert_eq!(effect_state(&app, &rate).await, None, "no rating prompt");
+    assert!(app
+        .env
+        .telegram
+        .calls_of("sendMessage")
+        .iter()
+        .all(|c| c.chat_id() != Some(user.id)));
+    assert!(fixtures::unsettled_effects(app.env.db()).await.is_empty());
+}

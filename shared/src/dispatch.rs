@@ -26,7 +26,7 @@ use crate::db::{DbError, GenericClient};
 use crate::domain::lang::Lang;
 use crate::domain::progress::Tracked;
 use crate::domain::status::GenerationStatus;
-use crate::effects::{backoff, AdminNotice, Effect, Notice, Written, MAX_ATTEMPTS};
+use crate::effects::{backoff, AdminNotice, Effect, Notice, Tried, Written, MAX_ATTEMPTS};
 use crate::errors::Transient;
 use crate::fetch::{read_photo, FetchError};
 use crate::metrics::{self, ErrorKind, Remote};
@@ -84,14 +84,16 @@ pub async fn deliver(services: &Services, arrived: transitions::Arrived) {
         written,
         generation,
         owner,
+        progress,
     } = arrived;
     let (ids, taken) = written.into_parts();
     Box::pin(now(services, Written::from_ids(ids))).await;
     let generation_id = generation.id;
-    let mut read = Some(Read::Delivery {
-        generation: Box::new(generation),
+    let mut read = Some(Box::new(Read {
+        generation,
         owner,
-    });
+        progress,
+    }));
     for row in taken {
         let first = match read.take() {
             Some(read) if is_delivery_of(&row, generation_id) => First::Read(read),
@@ -108,17 +110,12 @@ pub async fn deliver(services: &Services, arrived: transitions::Arrived) {
     }
 }
 
-/// What the transaction that wrote an effect read for its first try.
-enum Read {
-    /// An album's generation and its owner.
-    Delivery {
-        generation: Box<generations::Generation>,
-        owner: Option<users::User>,
-    },
-    /// A status message's row, to end it.
-    Progress(Option<progress::JobProgress>),
-    /// The user a notice goes to.
-    User(Option<users::User>),
+/// What the transaction that wrote an album's effect read for its first try: the generation, its
+/// owner and its status message's row.
+struct Read {
+    generation: generations::Generation,
+    owner: Option<users::User>,
+    progress: Option<progress::JobProgress>,
 }
 
 fn is_delivery_of(row: &log::EffectRow, generation_id: i64) -> bool {
@@ -126,91 +123,6 @@ fn is_delivery_of(row: &log::EffectRow, generation_id: i64) -> bool {
         serde_json::from_value(row.payload.clone()),
         Ok(Effect::DeliverGeneration { generation_id: id }) if id == generation_id
     )
-}
-
-/// Executes effects written taken, each with what its transaction read for it (the first of
-/// `reads` that fits), all at once, and records those done in one round trip. Never fails, as
-/// [`now`]: what does not succeed is tried again as any effect is.
-async fn now_read(services: &Services, written: Written, reads: impl IntoIterator<Item = Read>) {
-    let (ids, taken) = written.into_parts();
-    Box::pin(now(services, Written::from_ids(ids))).await;
-    let mut reads: Vec<Option<Read>> = reads.into_iter().map(Some).collect();
-    let tries = taken.into_iter().map(|row| {
-        let effect: Option<Effect> = serde_json::from_value(row.payload.clone()).ok();
-        let read = effect.as_ref().and_then(|effect| {
-            reads
-                .iter_mut()
-                .find(|read| read.as_ref().is_some_and(|read| read.fits(effect)))
-                .and_then(Option::take)
-        });
-        async move {
-            let Some(effect) = effect else {
-                // Unreadable: settled as failed by the usual way.
-                return (row, None);
-            };
-            let started = std::time::Instant::now();
-            let outcome = Box::pin(execute(services, &row, &effect, read)).await;
-            (row, Some((outcome, started.elapsed() <= MAX_INLINE_WAIT)))
-        }
-    });
-    let tried = futures::future::join_all(tries).await;
-    let mut done = Vec::new();
-    let mut left = Vec::new();
-    for (row, tried) in tried {
-        match tried {
-            Some((Ok(Executed::Result(result)), _)) => done.push((row.id, result)),
-            Some((Ok(Executed::Recorded), _)) => {}
-            Some((Err(failure), quick)) => left.push((row, First::Failed(failure, quick))),
-            None => left.push((row, First::Execute)),
-        }
-    }
-    if !record_all_done(services.db(), &done).await {
-        // Recorded one by one, each with its retries.
-        for (id, result) in &done {
-            if let Err(e) = record_done(services.db(), *id, result).await {
-                tracing::warn!(effect_id = id, error = %error_chain(&e), "effect left for the sweep");
-            }
-        }
-    }
-    for (row, first) in left {
-        let (id, span) = (row.id, effect_span(&row));
-        let ran = Box::pin(run_taken(services, row, INLINE_TRIES, first).instrument(span));
-        if let Err(e) = ran.await {
-            tracing::warn!(effect_id = id, error = %error_chain(&e), "effect left for the sweep");
-        }
-    }
-}
-
-/// Records effects done in one round trip; `false` if that failed (none or some are recorded).
-async fn record_all_done(db: &crate::db::Db, done: &[(i64, Value)]) -> bool {
-    if done.is_empty() {
-        return true;
-    }
-    let Ok(conn) = db.conn().await else {
-        return false;
-    };
-    let finished = futures::future::join_all(
-        done.iter()
-            .map(|(id, result)| log::finish(&**conn, *id, result)),
-    )
-    .await;
-    finished.iter().all(Result::is_ok)
-}
-
-impl Read {
-    /// Whether this is what `effect` reads.
-    fn fits(&self, effect: &Effect) -> bool {
-        match (self, effect) {
-            (Read::Progress(_), Effect::EndProgress { .. }) => true,
-            (Read::User(user), Effect::Notify { user_id, .. }) => {
-                user.as_ref().is_some_and(|u| u.id == *user_id)
-            }
-            (Read::Delivery { generation, .. }, Effect::DeliverGeneration { generation_id }) => {
-                generation.id == *generation_id
-            }
-            _ => false,
-        }
-    }
 }
 
 /// What [`drain`] did.
@@ -303,7 +215,7 @@ enum First {
     /// It was made elsewhere and failed (quickly, or not): it counts as the first of the tries.
     Failed(Failure, bool),
     /// With what the transaction that wrote it read for it (later tries read afresh).
-    Read(Read),
+    Read(Box<Read>),
 }
 
 /// Executes a taken effect as [`run`] does, its first try as `first` says.
@@ -496,21 +408,12 @@ async fn execute(
     services: &Services,
     row: &log::EffectRow,
     effect: &Effect,
-    read: Option<Read>,
+    read: Option<Box<Read>>,
 ) -> Result<Executed, Failure> {
     let result = match effect {
-        Effect::Notify { user_id, notice } => match read {
-            Some(Read::User(user)) if user.as_ref().is_some_and(|u| u.id == *user_id) => {
-                notify_read_user(services, user, notice).await
-            }
-            _ => notify_user(services, *user_id, notice).await,
-        },
+        Effect::Notify { user_id, notice } => notify_user(services, *user_id, notice).await,
         Effect::TellAdmins { notice } => tell_admins(services, notice).await,
         Effect::DeliverGeneration { generation_id } => {
-            let read = match read {
-                Some(Read::Delivery { generation, owner }) => Some((*generation, owner)),
-                _ => None,
-            };
             return deliver_generation(services, row.id, *generation_id, read).await;
         }
         Effect::QueueTraining { model_id } => {
@@ -548,10 +451,7 @@ async fn execute(
         }
         Effect::RefreshCommands { user_id } => refresh_commands(services, *user_id).await,
         Effect::ShowProgress { job, open } => show_progress(services, *job, *open).await,
-        Effect::EndProgress { job } => match read {
-            Some(Read::Progress(row)) => end_read_progress(services, row).await,
-            _ => end_progress(services, *job).await,
-        },
+        Effect::EndProgress { job } => end_progress(services, *job).await,
         Effect::RefundStarPayment {
             payment_id,
             attempt,
@@ -1051,95 +951,111 @@ async fn tell_admins(services: &Services, notice: &AdminNotice) -> Result<Value,
     }
 }
 
-/// Sends a finished generation's images as one album, then records the delivery (the generation
-/// succeeds, the rating prompt follows) and this effect (`effect_id`) done with it. Its first try
-/// may start from what the transaction that wrote it read (`read`). No transaction is open while Telegram is called: a slow or
-/// failed send holds no row and cannot leave a generation both delivered and refunded.
+/// Sends a finished generation's images as one album, then its follow-ups (the status message's
+/// end, the rating prompt), then records it all in one transaction: the generation succeeds, this
+/// effect (`effect_id`) is done, and the follow-ups are written as they went ([`transitions::
+/// record_delivery`]), so neither the sweep nor a redelivery sends them again. Its first try may
+/// start from what the transaction that wrote it read (`read`). No transaction is open while
+/// Telegram is called: a slow or failed send holds no row and cannot leave a generation both
+/// delivered and refunded.
 async fn deliver_generation(
     services: &Services,
     effect_id: i64,
     generation_id: i64,
-    read: Option<(generations::Generation, Option<users::User>)>,
+    read: Option<Box<Read>>,
 ) -> Result<Executed, Failure> {
     let db = services.db();
-    let (generation, user) = match read {
-        Some(read) => read,
+    let job = Tracked::Generation { generation_id };
+    let (generation, user, shown) = match read.map(|read| *read) {
+        Some(Read {
+            generation,
+            owner,
+            progress,
+        }) => (generation, owner, progress),
         None => {
-            // The generation and its owner, in one round trip.
+            // The generation, its owner and its status message, in one round trip.
             let conn = db.conn().await?;
-            let (generation, user) = tokio::join!(
+            let (generation, user, shown) = tokio::join!(
                 generations::get(&**conn, generation_id),
                 users::generation_owner(&**conn, generation_id),
+                progress::get(&**conn, job),
             );
             let Some(generation) = generation? else {
                 return Ok(Executed::Result(skipped("no such generation")));
             };
-            (generation, user?)
+            (generation, user?, shown?)
         }
     };
     if generation.status.is_final() {
         return Ok(Executed::Result(skipped("already settled")));
     }
-    let generation = match keep_copies(services, generation).await? {
-        Ok(generation) => generation,
+    let (generation, copied) = match keep_copies(services, generation).await? {
+        Ok(kept) => kept,
         Err((generation, error)) => {
             // Replicate no longer has an image we never copied: a result nobody can have is a
             // failed generation, refunded.
             let error = format!("the images could not be kept: {error}");
-            let written =
-                transitions::fail_generation(db, &generation, GenerationStatus::Failed, &error)
-                    .await
-                    .map_err(transition_failure)?
-                    .unwrap_or_default();
-            Box::pin(now(services, written)).await;
-            return Ok(Executed::Result(json!({ "failed": error })));
+            return fail_delivery(services, &generation, error).await;
         }
     };
-    let urls = generation.result_urls.clone();
-    let mut file_ids = Vec::new();
-    let mut delivered_to = None;
-    let owner = user.clone();
-    if let Some(user) = user.filter(|u| !u.bot_blocked) {
-        let telegram = services.telegram()?;
-        let caption = notify::generation_caption(&generation.prompt);
-        match send_album(telegram, user.id, &urls, &caption).await {
-            Ok(messages) => {
-                file_ids = photo_file_ids(&messages);
-                delivered_to = Some(user.id);
-            }
-            Err(TelegramError::Blocked) => {
-                users::mark_bot_blocked(&**db.conn().await?, user.id).await?;
-            }
-            Err(e) => match Failure::from(e) {
-                Failure::Permanent(error) => {
-                    // Telegram will never take these photos (e.g. it cannot fetch them): a result
-                    // the user cannot have is a failed generation, refunded, not retried forever.
-                    let error = format!("the photos could not be sent: {error}");
-                    let written = transitions::fail_generation(
-                        db,
-                        &generation,
-                        GenerationStatus::Failed,
-                        &error,
-                    )
-                    .await
-                    .map_err(transition_failure)?
-                    .unwrap_or_default();
-                    Box::pin(now(services, written)).await;
-                    return Ok(Executed::Result(json!({ "failed": error })));
-                }
-                other => return Err(other),
-            },
-        }
+    let sent = send_to_owner(services, &generation, user.as_ref()).await;
+    if copied && !matches!(sent, Ok(Sent::Delivered { .. } | Sent::Unreachable)) {
+        // Not delivered now: the copies are kept on record, so the next try does not copy again.
+        generations::set_image_keys(&**db.conn().await?, generation.id, &generation.image_keys)
+            .await?;
     }
-    // The album is out: recording it (and this effect done, in the same transaction) is retried
-    // here, since a retry of the whole effect would send the album a second time.
+    let (file_ids, delivered_to) = match sent? {
+        Sent::Delivered { user_id, file_ids } => (file_ids, Some(user_id)),
+        Sent::Unreachable => (Vec::new(), None),
+        Sent::Refused(error) => {
+            // Telegram will never take these photos (e.g. it cannot fetch them): a result the user
+            // cannot have is a failed generation, refunded, not retried forever.
+            let error = format!("the photos could not be sent: {error}");
+            return fail_delivery(services, &generation, error).await;
+        }
+    };
+    // The album is out: its follow-ups go now, each recorded with it as it went.
+    let ending = shown.filter(|row| row.settled_at.is_none());
+    let seen = ending.as_ref().and_then(|row| row.message_id);
+    let owner = user.filter(|u| Some(u.id) == delivered_to);
+    let rate_prompt = transitions::rate_prompt(&generation);
+    let (ended, rated) = tokio::join!(
+        async {
+            match ending {
+                Some(row) => Some(tried(end_read_progress(services, Some(row)).await)),
+                None => None,
+            }
+        },
+        async {
+            match owner {
+                Some(owner) => Some(tried(
+                    notify_read_user(services, Some(owner), &rate_prompt).await,
+                )),
+                None => None,
+            }
+        },
+    );
+    let follow_ups = transitions::FollowUps {
+        ended: ended.map(|tried| (seen, tried)),
+        rated,
+    };
+    // Recording it (and this effect done, in the same transaction) is retried here, since a retry
+    // of the whole effect would send the album a second time.
     let result = json!({ "file_ids": file_ids });
     let mut tries = 0;
-    let recorded = loop {
+    let finished = loop {
         tries += 1;
-        let done = (effect_id, &result);
-        match transitions::record_delivery(db, &generation, &file_ids, delivered_to, done).await {
-            Ok(recorded) => break recorded,
+        let recorded = transitions::record_delivery(
+            db,
+            &generation,
+            (&file_ids, copied),
+            delivered_to,
+            &follow_ups,
+            (effect_id, &result),
+        )
+        .await;
+        match recorded {
+            Ok(finished) => break finished,
             Err(TransitionError::Db(e)) if tries < 4 => {
                 tracing::warn!(error = %error_chain(&e), "recording a sent album failed; trying again");
                 tokio::time::sleep(Duration::from_millis(250 * tries)).await;
@@ -1147,10 +1063,6 @@ async fn deliver_generation(
             Err(e) => return Err(transition_failure(e)),
         }
     };
-    let finished = recorded.finished;
-    // The status message's end and the rating prompt, with what the delivery's transaction read.
-    let reads = [Read::Progress(recorded.progress), Read::User(owner)];
-    Box::pin(now_read(services, recorded.written, reads)).await;
     Ok(if finished {
         Executed::Recorded
     } else {
@@ -1158,15 +1070,96 @@ async fn deliver_generation(
     })
 }
 
+/// How an album's send went.
+enum Sent {
+    /// To this user, with the file ids Telegram gave the photos.
+    Delivered { user_id: i64, file_ids: Vec<String> },
+    /// Nobody to send it to: no owner, or one who blocked the bot (the generation settles all
+    /// the same).
+    Unreachable,
+    /// Refused for good, with Telegram's error.
+    Refused(String),
+}
+
+/// Sends a generation's album to its owner (marked as having blocked the bot if Telegram says so).
+async fn send_to_owner(
+    services: &Services,
+    generation: &generations::Generation,
+    owner: Option<&users::User>,
+) -> Result<Sent, Failure> {
+    let Some(user) = owner.filter(|u| !u.bot_blocked) else {
+        return Ok(Sent::Unreachable);
+    };
+    let telegram = services.telegram()?;
+    let caption = notify::generation_caption(&generation.prompt);
+    match send_album(telegram, user.id, &generation.result_urls, &caption).await {
+        Ok(messages) => Ok(Sent::Delivered {
+            user_id: user.id,
+            file_ids: photo_file_ids(&messages),
+        }),
+        Err(TelegramError::Blocked) => {
+            users::mark_bot_blocked(&**services.db().conn().await?, user.id).await?;
+            Ok(Sent::Unreachable)
+        }
+        Err(e) => match Failure::from(e) {
+            Failure::Permanent(error) => Ok(Sent::Refused(error)),
+            other => Err(other),
+        },
+    }
+}
+
+/// An album nobody can have: its generation failed and is refunded, the user and admins told.
+async fn fail_delivery(
+    services: &Services,
+    generation: &generations::Generation,
+    error: String,
+) -> Result<Executed, Failure> {
+    let written =
+        transitions::fail_generation(services.db(), generation, GenerationStatus::Failed, &error)
+            .await
+            .map_err(transition_failure)?
+            .unwrap_or_default();
+    Box::pin(now(services, written)).await;
+    Ok(Executed::Result(json!({ "failed": error })))
+}
+
+/// A follow-up sent before the transaction that records it, as that transaction writes it: done
+/// with what Telegram answered, or pending for the sweep (a transient failure after its wait, a
+/// pause uncounted, a permanent one at once, where the sweep settles it as any).
+fn tried(outcome: Result<Value, Failure>) -> Tried {
+    match outcome {
+        Ok(result) => Tried::Done(result),
+        Err(Failure::Transient { error, retry_after }) => Tried::Again {
+            after_seconds: retry_after
+                .unwrap_or_default()
+                .max(backoff(1))
+                .as_secs_f64(),
+            error,
+            attempts: 1,
+        },
+        Err(Failure::Paused(error)) => Tried::Again {
+            error,
+            after_seconds: PAUSE.as_secs_f64(),
+            attempts: 0,
+        },
+        Err(Failure::Permanent(error)) => Tried::Again {
+            error,
+            after_seconds: 0.0,
+            attempts: 1,
+        },
+    }
+}
+
 /// Copies a generation's images from Replicate (whose URLs expire within the hour) into our bucket,
-/// once: a retry finds the keys recorded and copies nothing. Writing the same key again is harmless,
-/// so a copy cut short is simply done again. `Err` inside: an image is gone for good.
+/// unless a try before kept them: the generation with their keys, and whether they were copied
+/// now (for the caller to record). Writing the same key again is harmless, so a copy cut short is
+/// simply done again. `Err` inside: an image is gone for good.
 async fn keep_copies(
     services: &Services,
     generation: generations::Generation,
-) -> Result<Result<generations::Generation, (generations::Generation, String)>, Failure> {
+) -> Result<Result<(generations::Generation, bool), (generations::Generation, String)>, Failure> {
     if !generation.image_keys.is_empty() || generation.result_urls.is_empty() {
-        return Ok(Ok(generation));
+        return Ok(Ok((generation, false)));
     }
     let storage = services.storage()?;
     // Inside the 29 s of an HTTP Lambda: a slow copy is left for the sweep, not cut off.
@@ -1196,11 +1189,11 @@ async fn keep_copies(
             .map_err(storage_failure)?;
         keys.push(key.as_str().to_owned());
     }
-    generations::set_image_keys(&**services.db().conn().await?, generation.id, &keys).await?;
-    Ok(Ok(generations::Generation {
+    let kept = generations::Generation {
         image_keys: keys,
         ..generation
-    }))
+    };
+    Ok(Ok((kept, true)))
 }
 
 async fn send_album(

@@ -264,17 +264,39 @@ pub async fn write_taken(
 /// it right after its commit, and if it dies first the sweep may once this has passed.
 pub const TAKEN_LEASE_SECS: i64 = 120;
 
-/// Settles `job`'s status message and, if that ended it now, writes its [`Effect::EndProgress`]
-/// taken by the caller (see [`log::settle_progress_and_insert_taken`]).
-pub async fn settle_progress_taken(
+pub use log::Tried;
+
+/// Writes `effect` under `dedupe_key` as it went when its writer tried it before this transaction
+/// ([`Tried`]): done, or pending for the sweep. Nothing when the same cause wrote it already.
+pub async fn write_tried(
+    db: &impl GenericClient,
+    dedupe_key: &str,
+    effect: &Effect,
+    tried: &Tried,
+) -> Result<(), DbError> {
+    let payload = serde_json::to_value(effect).expect("effects serialise");
+    log::insert_tried(db, dedupe_key, effect.kind(), &payload, tried).await
+}
+
+/// Settles `job`'s status message and, if that ended it now, writes its [`Effect::EndProgress`] as
+/// it went when tried before, by someone who saw the message `seen` (see
+/// [`log::settle_progress_and_insert_tried`]).
+pub async fn settle_progress_tried(
     db: &impl GenericClient,
     job: Tracked,
-) -> Result<Option<log::EffectRow>, DbError> {
+    seen: Option<i64>,
+    tried: &Tried,
+) -> Result<(), DbError> {
     let effect = Effect::EndProgress { job };
     let payload = serde_json::to_value(&effect).expect("effects serialise");
-    let key = format!("progress-end:{}", job.key());
-    log::settle_progress_and_insert_taken(db, job, &key, effect.kind(), &payload, TAKEN_LEASE_SECS)
+    let key = progress_end_key(job);
+    log::settle_progress_and_insert_tried(db, job, (&key, effect.kind(), &payload), seen, tried)
         .await
+}
+
+/// The dedupe key of a job's status message's end: once per job, whoever settles it.
+pub fn progress_end_key(job: Tracked) -> String {
+    format!("progress-end:{}", job.key())
 }
 
 /// Effects written in one transaction, to dispatch once it committed: by id, or written already

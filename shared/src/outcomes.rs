@@ -12,6 +12,7 @@ use crate::domain::status::{GenerationStatus, ReplicateStatus};
 use crate::metrics;
 use crate::replicate::Job;
 use crate::repo::costs::{self, CostKind, JobCost, UsdRates};
+use crate::repo::deliveries::{self, Claim, Delivery};
 use crate::repo::generations::{self, Generation};
 use crate::repo::models::{self, Model};
 use crate::services::Services;
@@ -27,15 +28,6 @@ pub enum Subject {
     Prediction(Generation),
 }
 
-impl Subject {
-    pub fn label(&self) -> String {
-        match self {
-            Subject::Training(m) => format!("training:{}", m.id),
-            Subject::Prediction(g) => format!("prediction:{}", g.id),
-        }
-    }
-}
-
 /// Finds what a Replicate id belongs to: ours only, found by the id we stored when we created it,
 /// or, when that is not stored yet (Replicate called back before the worker recorded its answer, or
 /// the answer was lost), through the attempt tagged in the webhook URL: the job is attached to its
@@ -45,23 +37,91 @@ pub async fn find_subject(
     replicate_id: &str,
     attempt: Option<&str>,
 ) -> Result<Option<Subject>, OutcomeError> {
-    let db = services.db();
-    let conn = db.conn().await?;
+    let conn = services.db().conn().await?;
     // Both looked for in one round trip.
     let (model, generation) = tokio::join!(
         models::find_by_training_id(&**conn, replicate_id),
         generations::find_by_prediction_id(&**conn, replicate_id),
     );
-    if let Some(model) = model? {
+    drop(conn);
+    found(services, replicate_id, attempt, model?, generation?).await
+}
+
+/// What the lookups by the stored ids found, or else what the attempt's tag leads to.
+async fn found(
+    services: &Services,
+    replicate_id: &str,
+    attempt: Option<&str>,
+    model: Option<Model>,
+    generation: Option<Generation>,
+) -> Result<Option<Subject>, OutcomeError> {
+    if let Some(model) = model {
         return Ok(Some(Subject::Training(model)));
     }
-    if let Some(generation) = generation? {
+    if let Some(generation) = generation {
         return Ok(Some(Subject::Prediction(generation)));
     }
-    drop(conn);
     match attempt {
         Some(tag) => find_by_attempt(services, replicate_id, tag).await,
         None => Ok(None),
+    }
+}
+
+/// What claiming a final report found ([`claim_and_find`]).
+#[derive(Debug)]
+pub enum Claimed {
+    /// Ours to handle, about this: the claim is held, for [`crate::once::handle_claimed`].
+    Subject(Box<Subject>),
+    /// A job we do not know: no claim is kept (as if it never came).
+    Unknown,
+    /// Handled already.
+    Duplicate,
+    /// Being handled by another invocation now: the sender must come back.
+    InProgress,
+}
+
+/// [`find_subject`] for a final report, with its `delivery` claimed in the same round trip (the
+/// claim needs only the ids in the report). The attempt's tag is followed only for a claim that is
+/// ours; a claimed report of nobody's job gives its claim back.
+pub async fn claim_and_find(
+    services: &Services,
+    delivery: Delivery<'_>,
+    replicate_id: &str,
+    attempt: Option<&str>,
+) -> Result<Claimed, OutcomeError> {
+    let db = services.db();
+    let conn = db.conn().await?;
+    let (claim, model, generation) = tokio::join!(
+        deliveries::claim(&**conn, delivery),
+        models::find_by_training_id(&**conn, replicate_id),
+        generations::find_by_prediction_id(&**conn, replicate_id),
+    );
+    drop(conn);
+    match claim? {
+        Claim::Claimed => {}
+        Claim::Duplicate => return Ok(Claimed::Duplicate),
+        Claim::InProgress => return Ok(Claimed::InProgress),
+    }
+    let subject = match (model, generation) {
+        (Ok(model), Ok(generation)) => {
+            found(services, replicate_id, attempt, model, generation).await
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e.into()),
+    };
+    match subject {
+        Ok(Some(subject)) => Ok(Claimed::Subject(Box::new(subject))),
+        Ok(None) => {
+            deliveries::release(&**db.conn().await?, delivery).await?;
+            Ok(Claimed::Unknown)
+        }
+        Err(e) => {
+            // The sender delivers it again: it must find the claim given back, not in progress
+            // (if this fails too, the claim's lease runs out).
+            if let Ok(conn) = db.conn().await {
+                let _ = deliveries::release(&**conn, delivery).await;
+            }
+            Err(e)
+        }
     }
 }
 
@@ -110,6 +170,28 @@ pub async fn apply(
     subject: Subject,
     job: &Job,
 ) -> Result<Applied, OutcomeError> {
+    Ok(apply_delivered(services, subject, job, None).await?.applied)
+}
+
+/// What [`apply_delivered`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reported {
+    pub applied: Applied,
+    /// The delivery it was given is recorded done, in the transaction that made the report's work
+    /// durable (nothing is left for its claim's holder to record).
+    pub finished: bool,
+}
+
+/// [`apply`] for a report claimed as `delivery` ([`claim_and_find`]): the results of a succeeded
+/// prediction finish it in their own transaction, since the album is in the effect log once that
+/// committed (the rest of its delivery is the effect's, which the sweep retries). Any other report
+/// leaves the claim to its holder.
+pub async fn apply_delivered(
+    services: &Services,
+    subject: Subject,
+    job: &Job,
+    delivery: Option<Delivery<'_>>,
+) -> Result<Reported, OutcomeError> {
     let cost = job_cost(services, &subject, job);
     let rates = UsdRates::new(&services.config.costs.usd_rates);
     match subject {
@@ -122,12 +204,16 @@ pub async fn apply(
                 generation.id,
                 &job.output_urls(),
                 cost.as_ref().map(|cost| (cost, &rates)),
+                delivery,
             )
             .await?;
             if let (Some(margin), Some(cost)) = (margin, &cost) {
                 metrics::job_cost(cost.seconds * cost.usd_per_second, margin);
             }
-            Ok(delivered(services, moved).await)
+            // Only results that arrived committed the delivery's end with them.
+            let finished = delivery.is_some() && moved.is_some();
+            let applied = delivered(services, moved).await;
+            Ok(Reported { applied, finished })
         }
         subject => {
             if let Some(cost) = &cost {
@@ -136,12 +222,16 @@ pub async fn apply(
                     metrics::job_cost(cost.seconds * cost.usd_per_second, margin);
                 }
             }
-            match subject {
+            let applied = match subject {
                 Subject::Training(model) => apply_training(services, model, job).await,
                 Subject::Prediction(generation) => {
                     apply_prediction(services, generation, job).await
                 }
-            }
+            }?;
+            Ok(Reported {
+                applied,
+                finished: false,
+            })
         }
     }
 }
@@ -308,7 +398,8 @@ async fn apply_prediction(
                 )
                 .await;
             }
-            let (_, moved) = transitions::results_arrived(db, generation.id, &urls, None).await?;
+            let (_, moved) =
+                transitions::results_arrived(db, generation.id, &urls, None, None).await?;
             Ok(delivered(services, moved).await)
         }
         ReplicateStatus::Failed | ReplicateStatus::Canceled | ReplicateStatus::Aborted => {

@@ -10,12 +10,13 @@ use crate::db::{Burst, Db, DbError, GenericClient};
 use crate::domain::moderation;
 use crate::domain::progress::{Progress, Tracked, EDIT_INTERVAL_SECS};
 use crate::domain::status::{GenerationStatus, ModelStatus};
-use crate::effects::{self, AdminNotice, Effect, Notice, Written};
+use crate::effects::{self, AdminNotice, Effect, Notice, Tried, Written};
 use crate::errors::Transient;
 use crate::metrics;
 use crate::notify::ProgressOf;
 use crate::repo::attempts;
 use crate::repo::costs;
+use crate::repo::deliveries::{self, Delivery};
 use crate::repo::events::{self, Event};
 use crate::repo::generations::{self, Generation};
 use crate::repo::ledger::{self, Change, LedgerError, Reason};
@@ -235,26 +236,29 @@ fn refunded_metric(job: metrics::Job, tokens: i64) {
 }
 
 /// What [`results_arrived`] wrote, for [`crate::dispatch::deliver`]: the album's effect (taken),
-/// and the generation and its owner as the transaction left them, which the album's first try
-/// reads no more.
+/// and the generation, its owner and its status message's row as the transaction left them, which
+/// the album's first try reads no more.
 #[derive(Debug)]
 pub struct Arrived {
     pub(crate) written: Written,
     pub(crate) generation: Generation,
     pub(crate) owner: Option<crate::repo::users::User>,
+    pub(crate) progress: Option<progress::JobProgress>,
 }
 
 /// A prediction succeeded: its image URLs are kept and the album is due (written taken, for the
 /// caller to dispatch at once), with its run time's cost when given (recorded whatever the
 /// generation's state: see [`crate::outcomes`]); the margin the cost leaves today, if it was new.
-/// The generation counts as succeeded only once the album is delivered ([`record_delivery`]).
-/// One round trip, `COMMIT` included; two when the generation was settled meanwhile (the cost is
-/// recorded alone).
+/// The report's `delivery`, when given, is finished in the same transaction: once the album is in
+/// the effect log, the report is handled. The generation counts as succeeded only once the album
+/// is delivered ([`record_delivery`]). One round trip, `COMMIT` included; two when the generation
+/// was settled meanwhile (the cost is recorded alone, and the delivery is left to its caller).
 pub async fn results_arrived(
     db: &Db,
     generation_id: i64,
     urls: &[String],
     cost: Option<(&costs::JobCost<'_>, &costs::UsdRates)>,
+    delivery: Option<Delivery<'_>>,
 ) -> Result<(Option<f64>, Option<Arrived>), TransitionError> {
     let burst = Burst::new(db.conn().await?);
     let tx = burst.client();
@@ -264,15 +268,24 @@ pub async fn results_arrived(
             None => Ok(None),
         }
     };
+    let finished = async {
+        match delivery {
+            Some(delivery) => deliveries::finish(tx, delivery).await,
+            None => Ok(()),
+        }
+    };
     let mut written = Written::new();
     let key = format!("deliver:{generation_id}");
     let effect = Effect::DeliverGeneration { generation_id };
-    let (begun, margin, set, wrote, owner, committed) = tokio::join!(
+    let job = Tracked::Generation { generation_id };
+    let (begun, margin, set, wrote, owner, shown, finished, committed) = tokio::join!(
         burst.begin(),
         recorded,
         generations::set_results_or_fail(tx, generation_id, urls),
         written.write_taken(tx, &key, &effect),
         crate::repo::users::generation_owner(tx, generation_id),
+        progress::get(tx, job),
+        finished,
         burst.commit_joined(),
     );
     let conn = burst.ended();
@@ -289,8 +302,8 @@ pub async fn results_arrived(
     drop(conn);
     let margin = begun.and(margin)?;
     let generation = set?;
-    wrote?;
-    let owner = owner?;
+    wrote.and(finished)?;
+    let (owner, progress) = (owner?, shown?);
     committed?;
     Ok((
         margin,
@@ -298,34 +311,36 @@ pub async fn results_arrived(
             written,
             generation,
             owner,
+            progress,
         }),
     ))
 }
 
-/// What [`record_delivery`] did.
+/// What an album's executor did after the album (before [`record_delivery`]): the status
+/// message's end, tried if the row it read (`seen`: its message) was not settled; the rating
+/// prompt, tried if the album reached its user.
 #[derive(Debug, Default)]
-pub struct Delivered {
-    /// The effects it caused, written taken.
-    pub written: Written,
-    /// The album's effect is recorded done.
-    pub finished: bool,
-    /// The status message's row as it left it (what ending it reads).
-    pub progress: Option<progress::JobProgress>,
+pub struct FollowUps {
+    pub ended: Option<(Option<i64>, Tried)>,
+    pub rated: Option<Tried>,
 }
 
 /// The album was sent (`delivered_to` the user, with Telegram's file ids) or could not be (the user
 /// blocked the bot): the generation succeeded. Replicate's URLs expire within the hour, so the file
-/// ids are what we keep for showing the images again; the first becomes the model's preview. One
-/// round trip, `COMMIT` included, with the album's effect `effect_id` done with `result` and the
-/// effects it causes written taken, for the caller to dispatch at once (none of it when the
-/// generation was settled before: nothing changes, and the caller records the effect).
+/// ids are what we keep for showing the images again, and our copies' keys (`copied`: recorded
+/// now); the first becomes the model's preview. The status message's end and the rating prompt
+/// were tried already ([`FollowUps`]): each is written as it went, done or pending for the sweep,
+/// under its usual key, so nothing sends it again. One round trip, `COMMIT` included, with the
+/// album's effect `effect_id` done with `result`. `false` (nothing changed, and the caller records
+/// the effect) when the generation was settled before.
 pub async fn record_delivery(
     db: &Db,
     generation: &Generation,
-    file_ids: &[String],
+    (file_ids, copied): (&[String], bool),
     delivered_to: Option<i64>,
+    follow_ups: &FollowUps,
     (effect_id, result): (i64, &serde_json::Value),
-) -> Result<Delivered, TransitionError> {
+) -> Result<bool, TransitionError> {
     let job = Tracked::Generation {
         generation_id: generation.id,
     };
@@ -336,6 +351,12 @@ pub async fn record_delivery(
             return Ok(());
         }
         generations::set_telegram_file_ids(tx, generation.id, file_ids).await
+    };
+    let keys_kept = async {
+        if !copied {
+            return Ok(());
+        }
+        generations::set_image_keys(tx, generation.id, &generation.image_keys).await
     };
     let details = json!({"generation_id": generation.id, "images": generation.result_urls.len()});
     let preview = async {
@@ -355,61 +376,59 @@ pub async fn record_delivery(
         }
     };
     // The album is there: the "creating…" message goes.
-    // The album is there: the "creating…" message goes.
-    let end = effects::settle_progress_taken(tx, job);
-    let mut rate = Written::new();
+    let end = async {
+        match &follow_ups.ended {
+            Some((seen, tried)) => effects::settle_progress_tried(tx, job, *seen, tried).await,
+            None => Ok(()),
+        }
+    };
     let rate_prompt = async {
-        let Some(user_id) = delivered_to else {
+        let (Some(user_id), Some(tried)) = (delivered_to, &follow_ups.rated) else {
             return Ok(());
         };
-        rate.write_taken(
-            tx,
-            &format!("rate:{}", generation.id),
-            &Effect::Notify {
-                user_id,
-                notice: Notice::RatePrompt {
-                    generation_id: generation.id,
-                    // The same count again (a free redo's price is what it was credited).
-                    again_cost: Some(generation.cost_tokens),
-                },
-            },
-        )
-        .await
+        let effect = Effect::Notify {
+            user_id,
+            notice: rate_prompt(generation),
+        };
+        effects::write_tried(tx, &rate_key(generation.id), &effect, tried).await
     };
     // A generation that does not move was settled before: its advance refuses, and nothing here
     // is committed.
-    let (begun, moved, kept, recorded, previewed, end, rate_prompt, finished, progress, committed) = tokio::join!(
+    let (begun, moved, kept, copies, recorded, previewed, end, rate_prompt, finished, committed) = tokio::join!(
         burst.begin(),
         generations::advance_or_fail(tx, generation.id, GenerationStatus::Succeeded),
         file_ids_kept,
+        keys_kept,
         events::record(tx, generation.user_id, Event::GenerationDelivered, details),
         preview,
         end,
         rate_prompt,
         crate::repo::effects::finish(tx, effect_id, result),
-        progress::get(tx, job),
         burst.commit_joined(),
     );
     drop(burst.ended());
     match begun.and(moved) {
-        Err(e) if generations::refused_advance(&e) => return Ok(Delivered::default()),
+        Err(e) if generations::refused_advance(&e) => return Ok(false),
         moved => moved?,
     };
-    kept.and(recorded).and(previewed).and(rate_prompt)?;
-    let end = end?;
-    finished.and(committed)?;
-    let progress = progress?;
+    kept.and(copies).and(recorded).and(previewed).and(end)?;
+    rate_prompt.and(finished).and(committed)?;
     metrics::generation(metrics::Generation::Succeeded);
-    let mut ended = Written::new();
-    if let Some(end) = end {
-        ended.push_taken(end);
+    Ok(true)
+}
+
+/// The rating prompt that follows a generation's album: 1-5 stars, and "more like this" for the
+/// same count again (a free redo's price is what it was credited).
+pub fn rate_prompt(generation: &Generation) -> Notice {
+    Notice::RatePrompt {
+        generation_id: generation.id,
+        again_cost: Some(generation.cost_tokens),
     }
-    ended.extend(rate);
-    Ok(Delivered {
-        written: ended,
-        finished: true,
-        progress,
-    })
+}
+
+/// The dedupe key of a generation's rating prompt: once per generation.
+pub fn rate_key(generation_id: i64) -> String {
+    format!("rate:{generation_id}")
 }
 
 /// Starts showing a new job's progress to its owner (in the transaction that creates the job): its
@@ -503,7 +522,7 @@ async fn end_progress(
         written
             .write(
                 db,
-                &format!("progress-end:{}", job.key()),
+                &effects::progress_end_key(job),
                 &Effect::EndProgress { job },
             )
             .await?;

@@ -10,10 +10,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use shared::once::{handle_once, Handled};
-use shared::outcomes;
+use shared::once::{handle_claimed, Handled, OnceError};
+use shared::outcomes::{self, Claimed, OutcomeError, Reported};
 use shared::replicate::Job;
-use shared::repo::deliveries::Delivery;
+use shared::repo::deliveries::{Claim, Delivery};
 use shared::services::{Services, StartupError, Unavailable};
 use shared::signature::WebhookSecret;
 use tracing::Instrument;
@@ -110,44 +110,68 @@ async fn handle(
     job: Job,
     attempt: Option<&str>,
 ) -> Response {
-    let db = services.db();
     // Only ids we stored when we created the job, or our attempt's tag in the URL we gave Replicate,
     // lead anywhere; the body names nothing else we trust.
-    let subject = match outcomes::find_subject(services, &job.id, attempt).await {
-        Ok(Some(subject)) => subject,
-        Ok(None) => {
-            tracing::warn!("a webhook for a job we do not know; acknowledged and ignored");
-            return ok("unknown");
-        }
-        Err(e) => return ApiError::internal(&e).into_response(),
-    };
     if !job.status.is_final() {
         // A report of a job still running (its start, its logs every half second) changes nothing
         // twice: a status moves only forward and its status message is edited at most every few
         // seconds, in the database. So it needs no dedupe row, and Replicate does not retry it.
+        let subject = match outcomes::find_subject(services, &job.id, attempt).await {
+            Ok(Some(subject)) => subject,
+            Ok(None) => return unknown(),
+            Err(e) => return ApiError::internal(&e).into_response(),
+        };
         return match outcomes::apply(services, subject, &job).await {
             Ok(_) => ok("handled"),
-            Err(e) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "retry", e.to_string())
-                .into_response(),
+            Err(e) => retry(&e),
         };
     }
-    let label = subject.label();
     let delivery = Delivery::ReplicateWebhook {
         webhook_id,
-        subject: &label,
+        replicate_id: &job.id,
     };
-    match handle_once(db, delivery, || async {
-        outcomes::apply(services, subject, &job).await.map(|_| ())
-    })
-    .await
-    {
-        Ok(Handled::Done(())) | Ok(Handled::Failed) => ok("handled"),
+    // Claimed in the round trip that finds what the job is ours for.
+    let subject = match outcomes::claim_and_find(services, delivery, &job.id, attempt).await {
+        Ok(Claimed::Subject(subject)) => subject,
+        Ok(Claimed::Unknown) => return unknown(),
+        Ok(Claimed::Duplicate) => {
+            tracing::info!("duplicate delivery skipped");
+            return ok("duplicate");
+        }
+        Ok(Claimed::InProgress) => {
+            tracing::info!("delivery still being handled elsewhere; the sender will come back");
+            return retry(&OnceError::<OutcomeError>::InProgress);
+        }
+        Err(e) => return ApiError::internal(&e).into_response(),
+    };
+    let handled = handle_claimed(
+        services.db(),
+        delivery,
+        Claim::Claimed,
+        || outcomes::apply_delivered(services, *subject, &job, Some(delivery)),
+        // Results that arrived finished the delivery in their own transaction.
+        |reported: &Reported| !reported.finished,
+    )
+    .await;
+    answer(handled)
+}
+
+fn answer(handled: Result<Handled<Reported>, OnceError<OutcomeError>>) -> Response {
+    match handled {
+        Ok(Handled::Done(_)) | Ok(Handled::Failed) => ok("handled"),
         Ok(Handled::Duplicate) => ok("duplicate"),
         // Replicate retries a failed final webhook; intermediate ones are not retried, which is fine.
-        Err(e) => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "retry", e.to_string()).into_response()
-        }
+        Err(e) => retry(&e),
     }
+}
+
+fn unknown() -> Response {
+    tracing::warn!("a webhook for a job we do not know; acknowledged and ignored");
+    ok("unknown")
+}
+
+fn retry(e: &dyn std::error::Error) -> Response {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "retry", e.to_string()).into_response()
 }
 
 fn ok(result: &'static str) -> Response {

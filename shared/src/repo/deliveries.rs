@@ -11,9 +11,14 @@ use super::{execute, fetch_value_opt, int4, int8, text, DbError, GenericClient, 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery<'a> {
     TelegramUpdate(i64),
+    /// Claimed with the id of the Replicate job it reported on (from the body), so the claim needs
+    /// no lookup before it and goes out with the lookups of what the job is ours for. Its row's
+    /// `subject` (for the operator only) is found by the claim itself: `training:<model id>` or
+    /// `prediction:<generation id>` when the job's id is stored, else `replicate:<job id>` (a job
+    /// found through its attempt's tag before its id was stored, or nobody's).
     ReplicateWebhook {
         webhook_id: &'a str,
-        subject: &'a str,
+        replicate_id: &'a str,
     },
 }
 
@@ -70,9 +75,13 @@ pub async fn claim(db: &impl GenericClient, delivery: Delivery<'_>) -> Result<Cl
             let sql = claim_statement(table, key, key, "$1");
             fetch_value_opt(db, &sql, &[id]).await?
         }
-        Delivery::ReplicateWebhook { subject, .. } => {
-            let sql = claim_statement(table, key, "webhook_id, subject", "$1, $2");
-            fetch_value_opt(db, &sql, &[id, text(&subject)]).await?
+        Delivery::ReplicateWebhook { replicate_id, .. } => {
+            let subject = "COALESCE(
+                 (SELECT 'training:' || id FROM models WHERE replicate_training_id = $2),
+                 (SELECT 'prediction:' || id FROM generations WHERE replicate_prediction_id = $2),
+                 'replicate:' || $2)";
+            let sql = claim_statement(table, key, "webhook_id, subject", &format!("$1, {subject}"));
+            fetch_value_opt(db, &sql, &[id, text(&replicate_id)]).await?
         }
     };
     Ok(match claim.as_deref() {

@@ -74,37 +74,111 @@ pub async fn insert_taken(
     .await
 }
 
-/// Settles a job's status message (no more edits) and, if it was being tracked and was not settled
-/// before, writes its effect `kind` / `payload` under `dedupe_key` taken by the writer, as
-/// [`insert_taken`] does: one statement, for a transaction whose `COMMIT` goes out with it.
-pub async fn settle_progress_and_insert_taken(
+/// How an effect went that its writer executed before the transaction writing it (so that
+/// transaction records it settled, with no take and no finish of its own).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tried {
+    /// Done, with what the remote answered.
+    Done(Value),
+    /// Not done: pending, due after `after_seconds` (for the sweep), with `attempts` counted and
+    /// the error.
+    Again {
+        error: String,
+        after_seconds: f64,
+        attempts: i32,
+    },
+}
+
+impl Tried {
+    /// The state, attempts, result, error and wait it is written with.
+    fn row(&self) -> (&'static str, i32, Option<&Value>, Option<&str>, f64) {
+        match self {
+            Tried::Done(result) => ("done", 1, Some(result), None, 0.0),
+            Tried::Again {
+                error,
+                after_seconds,
+                attempts,
+            } => ("pending", *attempts, None, Some(error), *after_seconds),
+        }
+    }
+}
+
+/// Writes an effect as it went when tried ([`Tried`]), unless one with the same key exists.
+pub async fn insert_tried(
     db: &impl GenericClient,
-    job: crate::domain::progress::Tracked,
     dedupe_key: &str,
     kind: &str,
     payload: &Value,
-    lease_seconds: i64,
-) -> Result<Option<EffectRow>, DbError> {
-    fetch_opt(
+    tried: &Tried,
+) -> Result<(), DbError> {
+    let (state, attempts, result, error, after) = tried.row();
+    execute(
         db,
-        &format!(
-            "WITH settled AS (
-                UPDATE job_progress SET settled_at = now()
-                 WHERE kind = $5 AND subject_id = $6 AND settled_at IS NULL
-                 RETURNING 1
-             )
-             INSERT INTO effects (dedupe_key, kind, payload, state, attempts, lease_until)
-                 SELECT $1, $2, $3, 'running', 1, now() + make_interval(secs => $4)
-                 WHERE EXISTS (SELECT 1 FROM settled)
-                 ON CONFLICT (dedupe_key) DO NOTHING RETURNING {COLUMNS}"
-        ),
+        "INSERT INTO effects (dedupe_key, kind, payload, state, attempts, result, last_error,
+                              next_attempt_at, finished_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8),
+                     CASE WHEN $4 = 'done' THEN now() END)
+             ON CONFLICT (dedupe_key) DO NOTHING",
         &[
             text(&dedupe_key),
             text(&kind),
             jsonb(payload),
-            float8(&(lease_seconds as f64)),
+            text(&state),
+            int4(&attempts),
+            jsonb(&result),
+            text(&error),
+            float8(&after),
+        ],
+    )
+    .await
+}
+
+/// Settles a job's status message (no more edits) and, if it was being tracked and was not settled
+/// before, writes its effect `kind` / `payload` under `dedupe_key` as it went when tried before
+/// ([`insert_tried`]), by someone who saw the message `seen` (its id, or none yet): one statement.
+/// Done with a message other than the one seen (it was sent meanwhile), the effect is written
+/// pending instead, due at once, so the sweep ends that message too.
+pub async fn settle_progress_and_insert_tried(
+    db: &impl GenericClient,
+    job: crate::domain::progress::Tracked,
+    (dedupe_key, kind, payload): (&str, &str, &Value),
+    seen: Option<i64>,
+    tried: &Tried,
+) -> Result<(), DbError> {
+    let (state, attempts, result, error, after) = tried.row();
+    execute(
+        db,
+        "WITH settled AS (
+            UPDATE job_progress SET settled_at = now()
+             WHERE kind = $9 AND subject_id = $10 AND settled_at IS NULL
+             RETURNING message_id
+         ),
+         went AS (
+            SELECT $4 = 'done' AND message_id IS DISTINCT FROM $11 AS missed FROM settled
+         )
+         INSERT INTO effects (dedupe_key, kind, payload, state, attempts, result, last_error,
+                              next_attempt_at, finished_at)
+             SELECT $1, $2, $3,
+                    CASE WHEN missed THEN 'pending' ELSE $4 END,
+                    CASE WHEN missed THEN 0 ELSE $5 END,
+                    CASE WHEN missed THEN NULL ELSE $6 END,
+                    CASE WHEN missed THEN NULL ELSE $7 END,
+                    CASE WHEN missed THEN now() ELSE now() + make_interval(secs => $8) END,
+                    CASE WHEN NOT missed AND $4 = 'done' THEN now() END
+             FROM went
+             ON CONFLICT (dedupe_key) DO NOTHING",
+        &[
+            text(&dedupe_key),
+            text(&kind),
+            jsonb(payload),
+            text(&state),
+            int4(&attempts),
+            jsonb(&result),
+            text(&error),
+            float8(&after),
             text(&job.kind()),
             int8(&job.subject_id()),
+            int8(&seen),
         ],
     )
     .await

@@ -212,7 +212,7 @@ async fn a_delivery_is_claimed_once_and_released_on_failure() {
 
     let hook = Delivery::ReplicateWebhook {
         webhook_id: "msg_1",
-        subject: "training:abc",
+        replicate_id: "abc",
     };
     assert_eq!(
         deliveries::claim(&**conn, hook).await.unwrap(),
@@ -603,4 +603,73 @@ async fn a_burst_rolled_back_after_a_refused_statement_leaves_nothing() {
         users::get(&**conn, 1).await.unwrap().unwrap().tokens_left,
         5
     );
+}
+
+#[tokio::test]
+async fn a_status_messages_end_tried_before_it_settled_is_written_as_it_went() {
+    use shared::domain::progress::Tracked;
+    use shared::effects::{progress_end_key, settle_progress_tried, Tried};
+    use shared::repo::{effects as log, progress};
+    let t = test_db().await;
+    let conn = t.db.conn().await.unwrap();
+    registered_with(&conn, 1, 10).await;
+    let job = |id| Tracked::Generation { generation_id: id };
+    let client: &tokio_postgres::Client = &conn;
+    let written = move |id| async move {
+        log::get_by_key(client, &progress_end_key(job(id)))
+            .await
+            .unwrap()
+    };
+    for id in 1..=4 {
+        progress::start(&**conn, job(id), 1).await.unwrap();
+    }
+    let deleted = Tried::Done(serde_json::json!({ "deleted": 71 }));
+
+    // The message seen is the one deleted: done.
+    progress::set_message(&**conn, job(1), 71).await.unwrap();
+    settle_progress_tried(&**conn, job(1), Some(71), &deleted)
+        .await
+        .unwrap();
+    let done = written(1).await.unwrap();
+    assert_eq!((done.state.as_str(), done.attempts), ("done", 1));
+    assert_eq!(done.result, Some(serde_json::json!({ "deleted": 71 })));
+    assert!(progress::get(&**conn, job(1))
+        .await
+        .unwrap()
+        .unwrap()
+        .settled_at
+        .is_some());
+
+    // None was seen, but one was recorded before it settled: pending, due now, so the sweep
+    // deletes it.
+    progress::set_message(&**conn, job(2), 72).await.unwrap();
+    let nothing = Tried::Done(serde_json::json!({ "skipped": "no status message" }));
+    settle_progress_tried(&**conn, job(2), None, &nothing)
+        .await
+        .unwrap();
+    let missed = written(2).await.unwrap();
+    assert_eq!((missed.state.as_str(), missed.attempts), ("pending", 0));
+    assert_eq!(missed.result, None);
+    assert!(log::due(&**conn, 100).await.unwrap().contains(&missed.id));
+
+    // Its deletion failed: pending with its error, due after its wait.
+    let failed = Tried::Again {
+        error: "Telegram is down".into(),
+        after_seconds: 60.0,
+        attempts: 1,
+    };
+    settle_progress_tried(&**conn, job(3), None, &failed)
+        .await
+        .unwrap();
+    let again = written(3).await.unwrap();
+    assert_eq!((again.state.as_str(), again.attempts), ("pending", 1));
+    assert_eq!(again.last_error.as_deref(), Some("Telegram is down"));
+    assert!(!log::due(&**conn, 100).await.unwrap().contains(&again.id));
+
+    // Settled before (by whoever ends it): nothing is written.
+    progress::settle(&**conn, job(4)).await.unwrap();
+    settle_progress_tried(&**conn, job(4), None, &nothing)
+        .await
+        .unwrap();
+    assert!(written(4).await.is_none());
 }

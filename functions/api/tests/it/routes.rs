@@ -1631,7 +1631,7 @@ async fn deleting_my_data_cancels_a_generation_in_progress_and_its_results_are_n
     // Results arriving late find the generation settled: nothing is stored or sent.
     let urls = vec!["https://replicate.delivery/pbxt/late/out-0.jpg".to_owned()];
     assert!(
-        shared::transitions::results_arrived(app.db(), generation.id, &urls, None)
+        shared::transitions::results_arrived(app.db(), generation.id, &urls, None, None)
             .await
             .unwrap()
             .1

@@ -568,3 +568,213 @@ async fn images_replicate_no_longer_has_fail_the_generation_with_a_refund() {
     assert!(app.env.telegram.calls_of("sendMediaGroup").is_empty());
     assert_eq!(app.balance(user.id).await, 100, "refunded");
 }
+
+#[tokio::test]
+async fn a_rating_prompt_telegram_refuses_for_now_is_sent_once_by_the_sweep_and_the_album_not_again(
+) {
+    let app = App::spawn().await;
+    let (user, generation) = app.album_in_flight().await;
+    // The album goes out; the rating prompt after it is rate limited for longer than we wait.
+    app.env.telegram.fail_next(
+        "sendMessage",
+        429,
+        "Too Many Requests: retry after 30",
+        Some(30),
+    );
+    app.deliver_ok("msg_1", &app.env.replicate.prediction_succeeded("pr_1", 2))
+        .await;
+    let delivered = stored::generation(app.env.db(), generation.id).await;
+    assert_eq!(delivered.status, GenerationStatus::Succeeded);
+    assert_eq!(delivered.image_keys.len(), 2);
+    let conn = app.env.db().conn().await.unwrap();
+    let key = format!("rate:{}", generation.id);
+    let prompt = shared::repo::effects::get_by_key(&**conn, &key)
+        .await
+        .unwrap()
+        .expect("the rating prompt is logged");
+    drop(conn);
+    assert_eq!(prompt.state, "pending", "{prompt:?}");
+    let error = prompt.last_error.unwrap_or_default();
+    assert!(error.contains("wait 30s"), "{error}");
+    let rated = |app: &App| {
+        app.env
+            .telegram
+            .sent_to(user.id)
+            .into_iter()
+            .filter(|c| c.answered_ok() && c.body["reply_markup"].to_string().contains("⭐"))
+            .count()
+    };
+    assert_eq!(rated(&app), 0);
+
+    // The sweep sends it, once; the album is not sent again.
+    fixtures::make_effects_due(app.env.db()).await;
+    let (services, _jobs) = app.env.services();
+    let drained = shared::dispatch::drain(&services, 100).await.unwrap();
+    assert_eq!(drained.done, 1, "{drained:?}");
+    assert_eq!(rated(&app), 1);
+    fixtures::make_effects_due(app.env.db()).await;
+    assert_eq!(
+        shared::dispatch::drain(&services, 100).await.unwrap().done,
+        0
+    );
+    assert_eq!(rated(&app), 1);
+    assert_eq!(app.env.telegram.calls_of("sendMediaGroup").len(), 1);
+    assert!(fixtures::unsettled_effects(app.env.db()).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_report_delivered_again_once_its_results_are_stored_is_a_duplicate_and_sends_nothing() {
+    // (teloxide-core waits 10 s after a Bot API 5xx before it returns the error: the copy arrives
+    // while the first delivery waits on its album)
+    let app = App::spawn().await;
+    let (user, generation) = app.album_in_flight().await;
+    app.env.telegram.outage_next("sendMediaGroup");
+    let done = app.env.replicate.prediction_succeeded("pr_1", 2);
+    let again = async {
+        // The results' transaction committed: the album is in the effect log.
+        let key = format!("deliver:{}", generation.id);
+        loop {
+            let conn = app.env.db().conn().await.unwrap();
+            let logged = shared::repo::effects::get_by_key(&**conn, &key)
+                .await
+                .unwrap();
+            if logged.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let (headers, body) = app.env.signed_replicate_webhook("msg_1", &done);
+        app.post_raw(headers, body).await
+    };
+    let (first, (status, answer)) = tokio::join!(app.deliver("msg_1", &done), again);
+    assert_eq!(first, StatusCode::OK);
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["result"], "duplicate", "handled, not in progress");
+    assert_eq!(
+        app.env.telegram.calls_of("sendMediaGroup").len(),
+        1,
+        "only the first delivery's try"
+    );
+    let conn = app.env.db().conn().await.unwrap();
+    let row = conn
+        .query_one(
+            "SELECT status, subject FROM webhook_deliveries WHERE webhook_id = 'msg_1'",
+            &[],
+        )
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(row.get::<_, String>(0), "done");
+    assert_eq!(
+        row.get::<_, String>(1),
+        format!("prediction:{}", generation.id)
+    );
+
+    // The sweep delivers the album once; the same report again still sends nothing.
+    fixtures::make_effects_due(app.env.db()).await;
+    let (services, _jobs) = app.env.services();
+    shared::dispatch::drain(&services, 100).await.unwrap();
+    let (headers, body) = app.env.signed_replicate_webhook("msg_1", &done);
+    assert_eq!(app.post_raw(headers, body).await.1["result"], "duplicate");
+    shared::dispatch::drain(&services, 100).await.unwrap();
+    let albums = app.env.telegram.calls_of("sendMediaGroup");
+    assert_eq!(albums.iter().filter(|c| c.answered_ok()).count(), 1);
+    assert_eq!(albums.len(), 2);
+    assert_eq!(
+        stored::generation(app.env.db(), generation.id).await.status,
+        GenerationStatus::Succeeded
+    );
+    assert_eq!(app.balance(user.id).await, 90);
+}
+
+/// Tracks `generation`'s status message as sent in message `message_id`.
+async fn status_message(app: &App, generation: &Generation, message_id: i64) {
+    use shared::domain::progress::Tracked;
+    use shared::repo::progress;
+    let job = Tracked::Generation {
+        generation_id: generation.id,
+    };
+    let conn = app.env.db().conn().await.unwrap();
+    progress::start(&**conn, job, generation.user_id)
+        .await
+        .unwrap();
+    assert!(progress::set_message(&**conn, job, message_id)
+        .await
+        .unwrap());
+}
+
+/// The state of the effect under `key`.
+async fn effect_state(app: &App, key: &str) -> Option<String> {
+    let conn = app.env.db().conn().await.unwrap();
+    let row = shared::repo::effects::get_by_key(&**conn, key)
+        .await
+        .unwrap();
+    row.map(|row| row.state)
+}
+
+#[tokio::test]
+async fn the_album_ends_the_status_message_and_prompts_a_rating_once_recorded_done() {
+    let app = App::spawn().await;
+    let (user, generation) = app.album_in_flight().await;
+    status_message(&app, &generation, 4242).await;
+    let done = app.env.replicate.prediction_succeeded("pr_1", 2);
+    app.deliver_ok("msg_1", &done).await;
+
+    let deleted = app.env.telegram.calls_of("deleteMessage");
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0].body["message_id"], 4242);
+    let end = format!("progress-end:generation:{}", generation.id);
+    assert_eq!(effect_state(&app, &end).await.as_deref(), Some("done"));
+    let rate = format!("rate:{}", generation.id);
+    assert_eq!(effect_state(&app, &rate).await.as_deref(), Some("done"));
+    assert!(fixtures::unsettled_effects(app.env.db()).await.is_empty());
+
+    // Neither the sweep nor the same report again sends any of it a second time.
+    app.deliver_ok("msg_2", &done).await;
+    fixtures::make_effects_due(app.env.db()).await;
+    let (services, _jobs) = app.env.services();
+    assert_eq!(
+        shared::dispatch::drain(&services, 100).await.unwrap().done,
+        0
+    );
+    assert_eq!(app.env.telegram.calls_of("deleteMessage").len(), 1);
+    assert_eq!(app.env.telegram.calls_of("sendMediaGroup").len(), 1);
+    let prompts = app.env.telegram.sent_to(user.id);
+    let prompts = prompts.iter().filter(|c| c.method == "sendMessage").count();
+    assert_eq!(prompts, 1);
+}
+
+#[tokio::test]
+async fn a_user_who_blocked_the_bot_still_has_the_generation_settled() {
+    let app = App::spawn().await;
+    let (user, generation) = app.album_in_flight().await;
+    status_message(&app, &generation, 4242).await;
+    app.env.telegram.fail_next(
+        "sendMediaGroup",
+        403,
+        "Forbidden: bot was blocked by the user",
+        None,
+    );
+    app.deliver_ok("msg_1", &app.env.replicate.prediction_succeeded("pr_1", 2))
+        .await;
+
+    let settled = stored::generation(app.env.db(), generation.id).await;
+    assert_eq!(settled.status, GenerationStatus::Succeeded);
+    assert!(settled.telegram_file_ids.is_empty());
+    assert_eq!(settled.image_keys.len(), 2, "our copies are kept");
+    assert!(stored::user(app.env.db(), user.id).await.bot_blocked);
+    assert_eq!(
+        app.balance(user.id).await,
+        90,
+        "delivered as far as it can be"
+    );
+    let rate = format!("rate:{}", generation.id);
+    assert_eq!(effect_state(&app, &rate).await, None, "no rating prompt");
+    assert!(app
+        .env
+        .telegram
+        .calls_of("sendMessage")
+        .iter()
+        .all(|c| c.chat_id() != Some(user.id)));
+    assert!(fixtures::unsettled_effects(app.env.db()).await.is_empty());
+}

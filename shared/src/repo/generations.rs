@@ -281,22 +281,12 @@ pub async fn set_results_or_fail(
     id: i64,
     result_urls: &[String],
 ) -> Result<Generation, DbError> {
-    let columns = COLUMNS
-        .split(',')
-        .map(|c| format!("set.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
     fetch_one(
         db,
-        &format!(
-            "WITH set AS (
-                UPDATE generations SET result_urls = $2, status = 'processing', updated_at = now()
-                 WHERE id = $1 AND status IN ('pending', 'starting', 'processing')
-                 RETURNING {COLUMNS}
-             )
-             SELECT {columns},
-                    CASE WHEN set.id IS NULL THEN refuse('not_in_flight', '') END AS refused
-             FROM (SELECT 1) AS one LEFT JOIN set ON true"
+        &updated_or_refused(
+            "UPDATE generations SET result_urls = $2, status = 'processing', updated_at = now()
+              WHERE id = $1 AND status IN ('pending', 'starting', 'processing')",
+            "not_in_flight",
         ),
         &[int8(&id), text_array(&result_urls)],
     )
@@ -322,28 +312,33 @@ pub async fn advance_or_fail(
         .map(GenerationStatus::as_str)
         .collect();
     let next = next.as_str();
-    let columns = COLUMNS
-        .split(',')
-        .map(|c| format!("moved.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
     fetch_one(
         db,
-        &format!(
-            "WITH moved AS (
-                UPDATE generations SET status = $2, updated_at = now(),
-                       finished_at = CASE WHEN $2 IN ('succeeded', 'failed', 'canceled') THEN now()
-                                          ELSE finished_at END
-                 WHERE id = $1 AND status = ANY($3)
-                 RETURNING {COLUMNS}
-             )
-             SELECT {columns},
-                    CASE WHEN moved.id IS NULL THEN refuse('not_moved', '') END AS refused
-             FROM (SELECT 1) AS one LEFT JOIN moved ON true"
+        &updated_or_refused(
+            "UPDATE generations SET status = $2, updated_at = now(),
+                    finished_at = CASE WHEN $2 IN ('succeeded', 'failed', 'canceled') THEN now()
+                                       ELSE finished_at END
+              WHERE id = $1 AND status = ANY($3)",
+            "not_moved",
         ),
         &[int8(&id), text(&next), text_array(&allowed_from)],
     )
     .await
+}
+
+/// A statement that returns the generation `update` changed, or fails with the refusal `code`
+/// when it changed none (so a transaction sent with its `COMMIT` rolls back).
+fn updated_or_refused(update: &str, code: &str) -> String {
+    let columns = COLUMNS
+        .split(',')
+        .map(|c| format!("updated.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "WITH updated AS ({update} RETURNING {COLUMNS})
+         SELECT {columns}, CASE WHEN updated.id IS NULL THEN refuse('{code}', '') END AS refused
+         FROM (SELECT 1) AS one LEFT JOIN updated ON true"
+    )
 }
 
 /// Whether [`advance_or_fail`] failed because the generation could not move.

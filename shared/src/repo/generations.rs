@@ -222,6 +222,15 @@ pub async fn set_prediction(
     .await
 }
 
+/// The statuses a generation may move to `next` from (the domain's rule, as the SQL compares them).
+fn statuses_advancing_to(next: GenerationStatus) -> Vec<&'static str> {
+    GenerationStatus::ALL
+        .into_iter()
+        .filter(|s| s.can_advance_to(next))
+        .map(GenerationStatus::as_str)
+        .collect()
+}
+
 /// Moves a generation forward to `next` (never back, never out of a final status). Returns it if it moved.
 pub async fn advance(
     db: &impl GenericClient,
@@ -230,11 +239,7 @@ pub async fn advance(
     result_urls: Option<&[String]>,
     error: Option<&str>,
 ) -> Result<Option<Generation>, DbError> {
-    let allowed_from: Vec<&str> = GenerationStatus::ALL
-        .into_iter()
-        .filter(|s| s.can_advance_to(next))
-        .map(GenerationStatus::as_str)
-        .collect();
+    let allowed_from = statuses_advancing_to(next);
     let next = next.as_str();
     let sql = format!(
         "UPDATE generations SET status = $2, result_urls = COALESCE($3, result_urls),
@@ -306,11 +311,7 @@ pub async fn advance_or_fail(
     id: i64,
     next: GenerationStatus,
 ) -> Result<Generation, DbError> {
-    let allowed_from: Vec<&str> = GenerationStatus::ALL
-        .into_iter()
-        .filter(|s| s.can_advance_to(next))
-        .map(GenerationStatus::as_str)
-        .collect();
+    let allowed_from = statuses_advancing_to(next);
     let next = next.as_str();
     fetch_one(
         db,

@@ -358,14 +358,7 @@ async fn a_prediction_replicate_took_but_answered_500_is_attached_not_refunded()
     let (user, model) = fixtures::user_with_ready_model(env.db(), 1, 100).await;
     env.replicate.accept_then_fail_next("/predictions", 500);
 
-    let request = GenerationRequest {
-        user_id: user.id,
-        model_id: model.id,
-        style_id: None,
-        prompt: "on a beach",
-        images: 1,
-        aspect_ratio: Default::default(),
-    };
+    let request = one_image_on_a_beach(user.id, model.id);
     let created = generation::create(&services, services.replicate().unwrap(), &request)
         .await
         .unwrap();
@@ -416,14 +409,7 @@ async fn a_generation_whose_request_died_after_paying_is_started_and_told_once_b
     for _ in 0..3 {
         env.telegram.outage_next("sendMessage");
     }
-    let request = GenerationRequest {
-        user_id: user.id,
-        model_id: model.id,
-        style_id: None,
-        prompt: "on a beach",
-        images: 1,
-        aspect_ratio: Default::default(),
-    };
+    let request = one_image_on_a_beach(user.id, model.id);
     let replicate = services.replicate().unwrap();
     let died = tokio::time::timeout(
         Duration::from_millis(200),
@@ -953,14 +939,7 @@ async fn a_prediction_whose_attach_failed_once_is_attached_at_once() {
     let (services, _jobs) = env.services();
     let (user, model) = fixtures::user_with_ready_model(env.db(), 1, 100).await;
     fixtures::fail_first_update(env.db(), "replicate_attempts", "NEW.state = 'created'").await;
-    let request = GenerationRequest {
-        user_id: user.id,
-        model_id: model.id,
-        style_id: None,
-        prompt: "on a beach",
-        images: 1,
-        aspect_ratio: Default::default(),
-    };
+    let request = one_image_on_a_beach(user.id, model.id);
     let created = generation::create(&services, services.replicate().unwrap(), &request)
         .await
         .unwrap();
@@ -990,14 +969,7 @@ async fn a_prediction_whose_attach_failed_is_attached_by_the_sweep_not_refunded(
     // The attach fails in the transaction that records it with the status message, and again when
     // it is tried at once on its own.
     fixtures::fail_first_updates(env.db(), "replicate_attempts", "NEW.state = 'created'", 2).await;
-    let request = GenerationRequest {
-        user_id: user.id,
-        model_id: model.id,
-        style_id: None,
-        prompt: "on a beach",
-        images: 1,
-        aspect_ratio: Default::default(),
-    };
+    let request = one_image_on_a_beach(user.id, model.id);
     generation::create(&services, services.replicate().unwrap(), &request)
         .await
         .expect_err("the attach failed");
@@ -1036,4 +1008,16 @@ async fn a_prediction_whose_attach_failed_is_attached_by_the_sweep_not_refunded(
         predictions[0]["id"].as_str()
     );
     assert_eq!(balance(&env, user.id).await, paid, "not refunded");
+}
+
+/// A request for one square image of the ready model, with no style.
+fn one_image_on_a_beach(user_id: i64, model_id: i64) -> GenerationRequest<'static> {
+    GenerationRequest {
+        user_id,
+        model_id,
+        style_id: None,
+        prompt: "on a beach",
+        images: 1,
+        aspect_ratio: Default::default(),
+    }
 }

@@ -13,9 +13,8 @@ pub enum Delivery<'a> {
     TelegramUpdate(i64),
     /// Claimed with the id of the Replicate job it reported on (from the body), so the claim needs
     /// no lookup before it and goes out with the lookups of what the job is ours for. Its row's
-    /// `subject` (for the operator only) is found by the claim itself: `training:<model id>` or
-    /// `prediction:<generation id>` when the job's id is stored, else `replicate:<job id>` (a job
-    /// found through its attempt's tag before its id was stored, or nobody's).
+    /// `subject` (for the operator only) is `replicate:<job id>`, which names the model's training
+    /// or the generation's prediction as well as our ids would.
     ReplicateWebhook {
         webhook_id: &'a str,
         replicate_id: &'a str,
@@ -76,11 +75,7 @@ pub async fn claim(db: &impl GenericClient, delivery: Delivery<'_>) -> Result<Cl
             fetch_value_opt(db, &sql, &[id]).await?
         }
         Delivery::ReplicateWebhook { replicate_id, .. } => {
-            let subject = "COALESCE(
-                 (SELECT 'training:' || id FROM models WHERE replicate_training_id = $2),
-                 (SELECT 'prediction:' || id FROM generations WHERE replicate_prediction_id = $2),
-                 'replicate:' || $2)";
-            let sql = claim_statement(table, key, "webhook_id, subject", &format!("$1, {subject}"));
+            let sql = claim_statement(table, key, "webhook_id, subject", "$1, 'replicate:' || $2");
             fetch_value_opt(db, &sql, &[id, text(&replicate_id)]).await?
         }
     };

@@ -665,10 +665,7 @@ async fn a_report_delivered_again_once_its_results_are_stored_is_a_duplicate_and
         .unwrap();
     drop(conn);
     assert_eq!(row.get::<_, String>(0), "done");
-    assert_eq!(
-        row.get::<_, String>(1),
-        format!("prediction:{}", generation.id)
-    );
+    assert_eq!(row.get::<_, String>(1), "replicate:pr_1");
 
     // The sweep delivers the album once; the same report again still sends nothing.
     fixtures::make_effects_due(app.env.db()).await;

@@ -1042,9 +1042,9 @@ async fn deliver_generation(
     // Recording it (and this effect done, in the same transaction) is retried here, since a retry
     // of the whole effect would send the album a second time.
     let result = json!({ "file_ids": file_ids });
-    let mut tries = 0;
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(250);
     let finished = loop {
-        tries += 1;
         let recorded = transitions::record_delivery(
             db,
             &generation,
@@ -1056,9 +1056,10 @@ async fn deliver_generation(
         .await;
         match recorded {
             Ok(finished) => break finished,
-            Err(TransitionError::Db(e)) if tries < 4 => {
+            Err(TransitionError::Db(e)) if started.elapsed() + pause <= RECORD_PATIENCE => {
                 tracing::warn!(error = %error_chain(&e), "recording a sent album failed; trying again");
-                tokio::time::sleep(Duration::from_millis(250 * tries)).await;
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(4));
             }
             Err(e) => return Err(transition_failure(e)),
         }
@@ -1069,6 +1070,11 @@ async fn deliver_generation(
         Executed::Result(result)
     })
 }
+
+/// How long recording a sent album is tried for: a database back within it has the album (and its
+/// follow-ups) sent once; one down for longer leaves the effect to its lease, and the sweep sends
+/// them again. Inside the functions' timeouts (20 s and more) and the effect's lease.
+const RECORD_PATIENCE: Duration = Duration::from_secs(12);
 
 /// How an album's send went.
 enum Sent {

@@ -775,3 +775,32 @@ async fn a_user_who_blocked_the_bot_still_has_the_generation_settled() {
         .all(|c| c.chat_id() != Some(user.id)));
     assert!(fixtures::unsettled_effects(app.env.db()).await.is_empty());
 }
+
+/// The database refuses the sent album's record for a few seconds (each try fails as a dropped
+/// connection would): the record is tried until it lands, so the sweep finds nothing to send again.
+#[tokio::test]
+async fn a_sent_album_whose_record_fails_for_seconds_is_recorded_and_never_sent_again() {
+    let app = App::spawn().await;
+    let (user, generation) = app.album_in_flight().await;
+    fixtures::fail_first_updates(app.env.db(), "generations", "NEW.status = 'succeeded'", 4).await;
+
+    let done = app.env.replicate.prediction_succeeded("pr_1", 2);
+    assert_eq!(app.deliver("msg_1", &done).await, StatusCode::OK);
+    let stored = stored::generation(app.env.db(), generation.id).await;
+    assert_eq!(stored.status, GenerationStatus::Succeeded);
+    assert_eq!(stored.telegram_file_ids.len(), 2);
+
+    fixtures::make_effects_due(app.env.db()).await;
+    let (services, _jobs) = app.env.services();
+    shared::dispatch::drain(&services, 100).await.unwrap();
+    assert_eq!(app.env.telegram.calls_of("sendMediaGroup").len(), 1);
+    let prompts = app
+        .env
+        .telegram
+        .sent_to(user.id)
+        .into_iter()
+        .filter(|call| call.method == "sendMessage")
+        .count();
+    assert_eq!(prompts, 1, "one rating prompt");
+    assert!(fixtures::unsettled_effects(app.env.db()).await.is_empty());
+}

@@ -12,6 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use crate::routing::ApiDocument;
+
 include!(concat!(env!("OUT_DIR"), "/swagger_assets.rs"));
 
 /// The page: Swagger UI reading `/openapi.json`, its relative links resolved under `/docs/`.
@@ -47,18 +49,19 @@ const INITIALIZER: &str = r##"window.onload = function () {
 };
 "##;
 
-pub fn router(openapi: utoipa::openapi::OpenApi) -> Router {
-    // Serialised on the first request for it, not at the function's cold start.
-    let spec = Arc::new((openapi, OnceLock::<Arc<str>>::new()));
+pub fn router(document: Arc<ApiDocument>) -> Router {
+    // Written and serialised on the first request for it, not at the function's cold start.
+    let spec = Arc::new((document, OnceLock::<Arc<str>>::new()));
     Router::new()
         .route(
             "/openapi.json",
             get(move || {
                 let spec = spec.clone();
                 async move {
-                    let (openapi, json) = &*spec;
+                    let (document, json) = &*spec;
                     let json = json.get_or_init(|| {
-                        openapi
+                        document
+                            .get()
                             .to_json()
                             .expect("the OpenAPI document serialises")
                             .into()

@@ -26,15 +26,14 @@
 //! #[utoipa::path(post, path = "/api/uploads", params(IdempotencyKey), ...)]
 //! ```
 //!
-//! That one line is both the documentation and the behaviour: [`apply`] reads the operations that
-//! declare the header from the OpenAPI document the routes were built with, answers their requests
-//! through [`guard`] (one layer over the API's routes, after routing), and documents on each of them
-//! the 400/409/422 answers above and the `Idempotent-Replayed` header. A route that does not declare
-//! it ignores the header. A route whose file cannot take the line yet is declared in `lib.rs` with
-//! [`declare`].
+//! That one line is both the documentation and the behaviour: [`apply`] answers the requests of the
+//! operations that declare the header in the routes' OpenAPI document through [`guard`] (one layer
+//! over the API's routes, after routing), and [`document`] adds to each of them the 400/409/422
+//! answers above and the `Idempotent-Replayed` header. A route that does not declare it ignores the
+//! header.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State as AxumState};
@@ -54,6 +53,7 @@ use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, Required, Respo
 
 use crate::auth::AuthUser;
 use crate::error::{body_rejection, Error};
+use crate::routing::ApiDocument;
 use crate::State;
 
 /// The request header.
@@ -236,28 +236,6 @@ fn declares_key(operation: &Operation) -> bool {
     })
 }
 
-/// Opts in the `method` operation at `path` from outside its route's file (as
-/// `params(IdempotencyKey)` would); nothing when it declares the header already, or does not exist.
-pub fn declare(openapi: &mut utoipa::openapi::OpenApi, method: Method, path: &str) {
-    let Some(item) = openapi.paths.paths.get_mut(path) else {
-        return;
-    };
-    let operation = match method {
-        Method::GET => &mut item.get,
-        Method::PUT => &mut item.put,
-        Method::POST => &mut item.post,
-        Method::DELETE => &mut item.delete,
-        Method::PATCH => &mut item.patch,
-        _ => return,
-    };
-    if let Some(operation) = operation.as_mut().filter(|o| !declares_key(o)) {
-        operation
-            .parameters
-            .get_or_insert_with(Vec::new)
-            .push(key_parameter());
-    }
-}
-
 const INVALID_KEY: &str = "an `Idempotency-Key` that is not 1-255 visible ASCII characters \
                            (`invalid_idempotency_key`)";
 const KEY_CONFLICT: &str = "the first request with this `Idempotency-Key` is still running \
@@ -268,7 +246,7 @@ const KEY_REUSED: &str = "this `Idempotency-Key` was used for another request \
 
 /// Adds the key's answers to an opted-in operation: to its 400, 409 and 422 (made when missing),
 /// and `Idempotent-Replayed` to its successes.
-fn document(operation: &mut Operation) {
+fn document_operation(operation: &mut Operation) {
     let responses = &mut operation.responses.responses;
     for (status, text) in [
         ("400", INVALID_KEY),
@@ -326,17 +304,20 @@ fn capitalized(text: &str) -> String {
     }
 }
 
+/// The operations (method, path) that declare the header, read from the document on the first
+/// request that carries a key.
+type OptedIn =
+    LazyLock<HashSet<(Method, String)>, Box<dyn FnOnce() -> HashSet<(Method, String)> + Send>>;
+
 /// What [`guard`] needs: the state, and the operations that opted in.
 #[derive(Clone)]
 pub struct Idempotency {
     state: Arc<State>,
-    routes: Arc<HashSet<(Method, String)>>,
+    routes: Arc<OptedIn>,
 }
 
-/// Puts the API's routes that declare `Idempotency-Key` in `openapi` behind [`guard`], and documents
-/// the key's answers on each of them.
-pub fn apply(router: Router, openapi: &mut utoipa::openapi::OpenApi, state: Arc<State>) -> Router {
-    let routes = opted_in(openapi);
+/// Documents the key's answers on each operation of `openapi` that declares `Idempotency-Key`.
+pub fn document(openapi: &mut utoipa::openapi::OpenApi) {
     for item in openapi.paths.paths.values_mut() {
         for operation in [
             &mut item.get,
@@ -349,10 +330,15 @@ pub fn apply(router: Router, openapi: &mut utoipa::openapi::OpenApi, state: Arc<
         .flatten()
         {
             if declares_key(operation) {
-                document(operation);
+                document_operation(operation);
             }
         }
     }
+}
+
+/// Puts the API's routes whose operations in `document` declare `Idempotency-Key` behind [`guard`].
+pub fn apply(router: Router, document: Arc<ApiDocument>, state: Arc<State>) -> Router {
+    let routes: OptedIn = LazyLock::new(Box::new(move || opted_in(document.get())));
     let idempotency = Idempotency {
         state,
         routes: Arc::new(routes),
@@ -366,6 +352,10 @@ pub async fn guard(
     request: Request,
     next: Next,
 ) -> Response {
+    // Without a key there is nothing to guard (and no need to read which routes take one).
+    if !request.headers().contains_key(IDEMPOTENCY_KEY) {
+        return next.run(request).await;
+    }
     let opted_in = request
         .extensions()
         .get::<MatchedPath>()

@@ -1,5 +1,6 @@
 //! The REST API function: the Mini App / web frontend's backend, behind API Gateway.
-//! Routes and the OpenAPI document are built together (utoipa-axum), so they cannot disagree.
+//! Routes and the OpenAPI document come from the same `#[utoipa::path]` handlers ([`routing`]), so
+//! they cannot disagree; the document is written when first asked for, not at a cold start.
 //!
 //! Every `/api` route needs `Authorization: tma <initData>` ([`auth`]); errors are JSON
 //! ([`error`]); lists are paginated ([`pagination`]); costly routes are rate limited per user in
@@ -18,6 +19,7 @@ pub mod limits;
 pub mod pagination;
 pub mod responses;
 pub mod routes;
+pub mod routing;
 pub mod views;
 
 use std::sync::Arc;
@@ -30,7 +32,8 @@ use shared::services::{Services, StartupError};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-use utoipa_axum::router::OpenApiRouter;
+
+use crate::routing::{ApiDocument, ApiRouter};
 
 pub use limits::RateLimits;
 
@@ -105,8 +108,8 @@ impl Modify for TmaAuth {
 )]
 struct ApiDoc;
 
-/// The routes with their OpenAPI document.
-pub fn api_router(state: Arc<State>) -> (Router, utoipa::openapi::OpenApi) {
+/// The routes, and their OpenAPI document (written when first read).
+pub fn api_router(state: Arc<State>) -> (Router, Arc<ApiDocument>) {
     let packs: Vec<String> = state
         .services
         .config
@@ -116,7 +119,7 @@ pub fn api_router(state: Arc<State>) -> (Router, utoipa::openapi::OpenApi) {
         .map(|p| p.id.clone())
         .collect();
     let guarded = state.clone();
-    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, document) = ApiRouter::new()
         .merge(routes::meta::router())
         .merge(routes::me::router())
         .merge(routes::promo::router())
@@ -128,11 +131,14 @@ pub fn api_router(state: Arc<State>) -> (Router, utoipa::openapi::OpenApi) {
         .merge(routes::payments::router())
         .merge(routes::admin::router())
         .with_state(state)
-        .split_for_parts();
-    let router = idempotency::apply(router, &mut openapi, guarded);
-    openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    list_pack_ids(&mut openapi, &packs);
-    (router, openapi)
+        .split(ApiDoc::openapi, move |openapi| {
+            idempotency::document(openapi);
+            openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
+            list_pack_ids(openapi, &packs);
+        });
+    let document = Arc::new(document);
+    let router = idempotency::apply(router, document.clone(), guarded);
+    (router, document)
 }
 
 /// The configured pack ids as the `enum` of `InvoiceRequest.pack_id`.
@@ -159,14 +165,14 @@ pub fn router(state: Arc<State>) -> Router {
         .as_ref()
         .is_some_and(|s| s.is_local());
     let objects = routes::objects::router(state.clone());
-    let (router, openapi) = api_router(state);
+    let (router, document) = api_router(state);
     let router = if local_objects {
         router.merge(objects)
     } else {
         router
     };
     let router = router
-        .merge(docs::router(openapi))
+        .merge(docs::router(document))
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -7,19 +7,18 @@ use axum::Json;
 use serde::Deserialize;
 use shared::repo::styles;
 use utoipa::IntoParams;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
 use crate::error::{check_text, ApiResult, Query};
 use crate::responses::{AuthErrors, Invalid};
+use crate::routing::{routes, ApiRouter};
 use crate::views;
 use crate::views::payments::TokenPack;
 use crate::views::styles::CatalogStyle;
 use crate::State;
 
-pub fn router() -> OpenApiRouter<Arc<State>> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<Arc<State>> {
+    ApiRouter::new()
         .routes(routes!(list_styles))
         .routes(routes!(list_packs))
 }

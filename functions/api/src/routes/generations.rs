@@ -12,8 +12,6 @@ use serde::Deserialize;
 use shared::repo::{feedback, generations, rate_limits};
 use shared::usecases::generation::{self, Again, GenerationRequest};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::auth::{AuthUser, Caller};
 use crate::error::{check_text, ApiResult, Error, Json, Path, Query};
@@ -22,12 +20,13 @@ use crate::pagination::{PageParams, Paginated};
 use crate::responses::{
     AuthErrors, FreeRedoRefused, Insufficient, Invalid, JsonBody, NotFound, RateLimited, Upstream,
 };
+use crate::routing::{routes, ApiRouter};
 use crate::views::generations::{AspectRatio, Generation, Rated};
 use crate::views::images::Images;
 use crate::State;
 
-pub fn router() -> OpenApiRouter<Arc<State>> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<Arc<State>> {
+    ApiRouter::new()
         .routes(routes!(list_generations, create_generation))
         .routes(routes!(get_generation))
         .routes(routes!(rate_generation))

@@ -10,19 +10,18 @@ use shared::repo::{referrals, users};
 use shared::services::Services;
 use shared::usecases;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::auth::{AuthUser, Caller};
 use crate::error::{ApiResult, Error, Json as BodyJson, Path};
 use crate::responses::{AuthErrors, Invalid, JsonBody, NotFound};
+use crate::routing::{routes, ApiRouter};
 use crate::views::payments::Prices;
 use crate::views::referrals::Referrals;
 use crate::views::users::{AccountErased, Language, Me, Profile};
 use crate::State;
 
-pub fn router() -> OpenApiRouter<Arc<State>> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<Arc<State>> {
+    ApiRouter::new()
         .routes(routes!(me, delete_me, update_me))
         .routes(routes!(user))
         .routes(routes!(referral_program))

@@ -6,14 +6,13 @@ use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::Json;
 use shared::telemetry::error_chain;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
+use crate::routing::{routes, ApiRouter};
 use crate::views::meta::{About, DatabaseHealth, Health};
 use crate::State;
 
-pub fn router() -> OpenApiRouter<Arc<State>> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<Arc<State>> {
+    ApiRouter::new()
         .routes(routes!(root))
         .routes(routes!(health))
 }

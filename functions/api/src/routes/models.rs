@@ -12,19 +12,18 @@ use shared::domain::status::GenerationStatus;
 use shared::repo::{generations, models};
 use shared::usecases;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::auth::{AuthUser, Caller};
 use crate::error::{ApiResult, Error, Json, Path, Query};
 use crate::pagination::{PageParams, Paginated};
 use crate::responses::{AuthErrors, Conflict, Invalid, JsonBody, NotFound, Upstream};
+use crate::routing::{routes, ApiRouter};
 use crate::views::images::Images;
 use crate::views::models::{Deletion, Model, SystemModel};
 use crate::State;
 
-pub fn router() -> OpenApiRouter<Arc<State>> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<Arc<State>> {
+    ApiRouter::new()
         .routes(routes!(list_models))
         .routes(routes!(get_model, delete_model))
         .routes(routes!(set_sharing))

@@ -14,19 +14,18 @@ use teloxide_core::payloads::CreateInvoiceLinkSetters;
 use teloxide_core::requests::Requester;
 use teloxide_core::types::LabeledPrice;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
 use crate::error::{check_text, ApiResult, Error, Json, Query};
 use crate::idempotency::IdempotencyKey;
 use crate::pagination::{PageParams, Paginated};
 use crate::responses::{AuthErrors, Invalid, JsonBody, RateLimited, Upstream};
+use crate::routing::{routes, ApiRouter};
 use crate::views::payments::{Invoice, Payment};
 use crate::State;
 
-pub fn router() -> OpenApiRouter<Arc<State>> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<Arc<State>> {
+    ApiRouter::new()
         .routes(routes!(create_invoice))
         .routes(routes!(list_payments))
 }

@@ -11,18 +11,17 @@ use serde::Deserialize;
 use shared::usecases;
 use shared::usecases::promo::Refusal;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
 use crate::error::{check_text, ApiResult, Error, Json};
 use crate::idempotency::IdempotencyKey;
 use crate::responses::{AuthErrors, Conflict, Invalid, JsonBody, NotFound, RateLimited};
+use crate::routing::{routes, ApiRouter};
 use crate::views::promos::Redemption;
 use crate::State;
 
-pub fn router() -> OpenApiRouter<Arc<State>> {
-    OpenApiRouter::new().routes(routes!(redeem_promo))
+pub fn router() -> ApiRouter<Arc<State>> {
+    ApiRouter::new().routes(routes!(redeem_promo))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -23,8 +23,6 @@ use shared::storage::{ObjectKey, Storage};
 use shared::usecases::training::Checked;
 use shared::usecases::{self, ServiceError};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
 use crate::error::{self, check_text, ApiResult, Error};
@@ -32,13 +30,14 @@ use crate::idempotency::IdempotencyKey;
 use crate::responses::{
     AuthErrors, Conflict, Insufficient, JsonBody, NotFound, RateLimited, TrainInvalid, Upstream,
 };
+use crate::routing::{routes, ApiRouter};
 use crate::views::images::Images;
 use crate::views::models::{Model, QueuedModel};
 use crate::views::photos::PhotoVerdict;
 use crate::State;
 
-pub fn router() -> OpenApiRouter<Arc<State>> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<Arc<State>> {
+    ApiRouter::new()
         .routes(routes!(train))
         .routes(routes!(retrain))
 }

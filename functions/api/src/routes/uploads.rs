@@ -12,21 +12,20 @@ use shared::domain::rules::{self, ImageKind, RuleError};
 use shared::repo::uploads::{self, NewUpload};
 use shared::storage::{ObjectKey, UPLOAD_KEPT};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiResult, Error, Json};
 use crate::idempotency::IdempotencyKey;
 use crate::responses::{AuthErrors, Conflict, Invalid, JsonBody};
+use crate::routing::{routes, ApiRouter};
 use crate::views::uploads::{UploadSlot, UploadSlots};
 use crate::State;
 
 /// Uploads one user may have waiting for a training at once (two full sets).
 pub const MAX_WAITING_UPLOADS: i64 = 2 * rules::MAX_PHOTOS;
 
-pub fn router() -> OpenApiRouter<Arc<State>> {
-    OpenApiRouter::new().routes(routes!(create_uploads))
+pub fn router() -> ApiRouter<Arc<State>> {
+    ApiRouter::new().routes(routes!(create_uploads))
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]

@@ -87,8 +87,8 @@ pub(crate) fn spec() -> Value {
     .unwrap();
     let services =
         shared::services::Services::new(config, shared::queue::TrainingQueue::Disabled).unwrap();
-    let (_, openapi) = api::api_router(api::State::new(services));
-    serde_json::to_value(&openapi).unwrap()
+    let (_, document) = api::api_router(api::State::new(services));
+    serde_json::to_value(document.get()).unwrap()
 }
 
 #[test]

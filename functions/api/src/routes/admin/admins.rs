@@ -11,20 +11,19 @@ use serde::Deserialize;
 use shared::repo::admins;
 use shared::usecases;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::owner_only;
 use crate::auth::AdminUser;
 use crate::error::{ApiResult, Error, Json, Path, Query};
 use crate::pagination::{PageParams, Paginated};
 use crate::responses::{AdminErrors, Conflict, Invalid, JsonBody, NotFound};
+use crate::routing::{routes, ApiRouter};
 use crate::views;
 use crate::views::admins::{ActionEntry, Admins};
 use crate::State;
 
-pub fn router() -> OpenApiRouter<Arc<State>> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<Arc<State>> {
+    ApiRouter::new()
         .routes(routes!(list_admins, add_admin))
         .routes(routes!(remove_admin))
         .routes(routes!(list_actions))

@@ -14,14 +14,14 @@ pub mod users;
 use std::sync::Arc;
 
 use shared::usecases::admin::Role;
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::AdminUser;
 use crate::error::{ApiResult, Error};
+use crate::routing::ApiRouter;
 use crate::State;
 
-pub fn router() -> OpenApiRouter<Arc<State>> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<Arc<State>> {
+    ApiRouter::new()
         .merge(stats::router())
         .merge(users::router())
         .merge(payments::router())

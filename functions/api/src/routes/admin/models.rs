@@ -7,16 +7,15 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use shared::usecases;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::auth::AdminUser;
 use crate::error::{ApiResult, Json, Path};
 use crate::responses::{AdminErrors, Conflict, Invalid, JsonBody, NotFound};
+use crate::routing::{routes, ApiRouter};
 use crate::State;
 
-pub fn router() -> OpenApiRouter<Arc<State>> {
-    OpenApiRouter::new().routes(routes!(set_system_model))
+pub fn router() -> ApiRouter<Arc<State>> {
+    ApiRouter::new().routes(routes!(set_system_model))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

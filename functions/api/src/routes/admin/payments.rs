@@ -6,8 +6,6 @@ use std::sync::Arc;
 use axum::extract::State as AxumState;
 use axum::Json;
 use shared::repo::payments;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use axum::http::StatusCode;
 use serde_json::json;
@@ -17,11 +15,12 @@ use crate::auth::AdminUser;
 use crate::error::{check_text, ApiResult, Error, Path, Query};
 use crate::pagination::{PageParams, Paginated};
 use crate::responses::{AdminErrors, Invalid, RefundRefused};
+use crate::routing::{routes, ApiRouter};
 use crate::views::payments::{Payment, PaymentRefund};
 use crate::State;
 
-pub fn router() -> OpenApiRouter<Arc<State>> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<Arc<State>> {
+    ApiRouter::new()
         .routes(routes!(list_all_payments))
         .routes(routes!(refund_payment))
 }

@@ -11,18 +11,17 @@ use serde::Deserialize;
 use shared::repo::promos::{self, Terms};
 use shared::usecases;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::auth::AdminUser;
 use crate::error::{check_text, ApiResult, Error, Json, Path};
 use crate::responses::{AdminErrors, Conflict, Invalid, JsonBody, NotFound};
+use crate::routing::{routes, ApiRouter};
 use crate::views;
 use crate::views::promos::PromoCode;
 use crate::State;
 
-pub fn router() -> OpenApiRouter<Arc<State>> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<Arc<State>> {
+    ApiRouter::new()
         .routes(routes!(list_promos, create_promo))
         .routes(routes!(change_promo))
 }

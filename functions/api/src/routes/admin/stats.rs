@@ -10,19 +10,18 @@ use serde::Deserialize;
 use shared::repo::costs::{self, UsdRates};
 use shared::repo::{events, feedback, stats};
 use utoipa::IntoParams;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::auth::AdminUser;
 use crate::error::{ApiResult, Error, Query};
 use crate::responses::{AdminErrors, Invalid};
+use crate::routing::{routes, ApiRouter};
 use crate::views;
 use crate::views::costs::Day;
 use crate::views::stats::{GlobalStats, Insights};
 use crate::State;
 
-pub fn router() -> OpenApiRouter<Arc<State>> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<Arc<State>> {
+    ApiRouter::new()
         .routes(routes!(stats))
         .routes(routes!(insights))
         .routes(routes!(daily_costs))

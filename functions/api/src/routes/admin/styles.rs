@@ -10,17 +10,16 @@ use serde::{Deserialize, Deserializer};
 use shared::repo::styles::{NewStyle, StyleUpdate};
 use shared::usecases::{self, styles as style_rules};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::auth::AdminUser;
 use crate::error::{ApiResult, Error, Json, Path};
 use crate::responses::{AdminErrors, Conflict, Invalid, JsonBody, NotFound};
+use crate::routing::{routes, ApiRouter};
 use crate::views::styles::Style;
 use crate::State;
 
-pub fn router() -> OpenApiRouter<Arc<State>> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<Arc<State>> {
+    ApiRouter::new()
         .routes(routes!(create_style))
         .routes(routes!(update_style, disable_style))
 }

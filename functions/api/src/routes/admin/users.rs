@@ -9,20 +9,19 @@ use shared::repo::costs::{self, UsdRates};
 use shared::repo::users;
 use shared::usecases;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::auth::AdminUser;
 use crate::error::{check_text, ApiResult, Error, Json, Path, Query};
 use crate::pagination::{PageParams, Paginated};
 use crate::responses::{AdminErrors, Conflict, Insufficient, Invalid, JsonBody, NotFound};
+use crate::routing::{routes, ApiRouter};
 use crate::views;
 use crate::views::costs::Economics;
 use crate::views::users::{Profile, TokenBalance};
 use crate::State;
 
-pub fn router() -> OpenApiRouter<Arc<State>> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<Arc<State>> {
+    ApiRouter::new()
         .routes(routes!(list_users))
         .routes(routes!(block_user))
         .routes(routes!(unblock_user))

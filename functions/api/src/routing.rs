@@ -170,3 +170,66 @@ impl std::fmt::Debug for ApiDocument {
         f.write_str("ApiDocument")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// A greeting.
+    #[utoipa::path(get, path = "/hello/{name}", tag = "test",
+        params(("name" = String, Path, description = "Who")),
+        responses((status = 200, body = String)))]
+    async fn hello(axum::extract::Path(name): axum::extract::Path<String>) -> String {
+        format!("hello {name}")
+    }
+
+    /// A farewell at the same path.
+    #[utoipa::path(delete, path = "/hello/{name}", tag = "test", responses((status = 204)))]
+    async fn goodbye() -> StatusCode {
+        StatusCode::NO_CONTENT
+    }
+
+    #[tokio::test]
+    async fn routes_answer_before_the_document_is_written_and_it_is_written_once_when_read() {
+        let written = Arc::new(AtomicUsize::new(0));
+        let counter = written.clone();
+        let (router, document) = ApiRouter::new().routes(routes!(hello, goodbye)).split(
+            move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                utoipa::openapi::OpenApiBuilder::new().build()
+            },
+            |_| {},
+        );
+
+        for (method, status) in [("GET", StatusCode::OK), ("DELETE", StatusCode::NO_CONTENT)] {
+            let request = Request::builder()
+                .method(method)
+                .uri("/hello/ann")
+                .body(Body::empty())
+                .unwrap();
+            let response = router.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), status);
+        }
+        assert_eq!(
+            written.load(Ordering::SeqCst),
+            0,
+            "routing wrote the document"
+        );
+
+        let item = &document.get().paths.paths["/hello/{name}"];
+        assert_eq!(
+            item.get.as_ref().and_then(|o| o.tags.clone()),
+            Some(vec!["test".to_owned()])
+        );
+        assert!(item.delete.is_some());
+        document.get();
+        assert_eq!(written.load(Ordering::SeqCst), 1);
+    }
+}

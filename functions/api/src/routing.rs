@@ -2,7 +2,7 @@
 //! first needed.
 //!
 //! A handler is routed from its `#[utoipa::path]`: at a cold start only its path and methods are
-//! read. Its operation and the schemas it refers to (most of what a start-up cost) are written
+//! read. Its operation and the schemas it refers to (most of what the start-up used to cost) are written
 //! the first time the document is asked for: `/openapi.json`, or the first request that carries an
 //! `Idempotency-Key` (the routes that take one are read from the document).
 

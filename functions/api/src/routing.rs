@@ -38,10 +38,15 @@ pub struct Routes<S> {
     routes: Vec<(String, MethodRouter<S>, WriteOperation)>,
 }
 
-impl<S: Clone + Send + Sync + 'static> Routes<S> {
-    #[allow(clippy::new_without_default)]
-    pub fn new() -> Self {
+impl<S> Default for Routes<S> {
+    fn default() -> Self {
         Self { routes: Vec::new() }
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Routes<S> {
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// The handler whose `#[utoipa::path]` is `P`.
@@ -97,13 +102,18 @@ pub struct ApiRouter<S = ()> {
     operations: Vec<WriteOperation>,
 }
 
-impl<S: Clone + Send + Sync + 'static> ApiRouter<S> {
-    #[allow(clippy::new_without_default)]
-    pub fn new() -> Self {
+impl<S: Clone + Send + Sync + 'static> Default for ApiRouter<S> {
+    fn default() -> Self {
         Self {
             router: Router::new(),
             operations: Vec::new(),
         }
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> ApiRouter<S> {
+    pub fn new() -> Self {
+        Self::default()
     }
 
     pub fn routes(mut self, routes: Routes<S>) -> Self {

@@ -430,18 +430,7 @@ async fn a_generation_whose_request_died_after_paying_is_started_and_told_once_b
     );
 
     // An hour later: the leases of the start and of the status message ran out long ago.
-    fixtures::rewrite_rows(
-        env.db(),
-        "UPDATE generations SET created_at = now() - interval '1 hour'",
-        &[],
-    )
-    .await;
-    fixtures::rewrite_rows(
-        env.db(),
-        "UPDATE replicate_attempts SET lease_until = now() - interval '1 minute'",
-        &[],
-    )
-    .await;
+    generations_made_an_hour_ago_their_attempts_leases_run_out(&env).await;
     fixtures::rewrite_rows(
         env.db(),
         "UPDATE effects SET lease_until = now() - interval '1 minute' WHERE state = 'running'",
@@ -453,26 +442,7 @@ async fn a_generation_whose_request_died_after_paying_is_started_and_told_once_b
         training_worker::scheduled(&services).await.unwrap();
     }
 
-    let conn = env.db().conn().await.unwrap();
-    let attempt = attempts::by_tag(
-        &**conn,
-        created[0]["webhook"]
-            .as_str()
-            .unwrap()
-            .rsplit('=')
-            .next()
-            .unwrap(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    assert_eq!(attempt.state, AttemptState::Created);
-    let generation = stored::generation(env.db(), attempt.subject_id).await;
-    assert_eq!(generation.status, GenerationStatus::Starting);
-    assert_eq!(
-        generation.replicate_prediction_id.as_deref(),
-        created[0]["id"].as_str()
-    );
+    let generation = assert_attached_to_its_generation(&env, &created[0]).await;
     assert_eq!(env.replicate.predictions().len(), 1, "started once");
     assert_eq!(100 - balance(&env, user.id).await, price, "paid once");
     let told: Vec<String> = env
@@ -484,23 +454,7 @@ async fn a_generation_whose_request_died_after_paying_is_started_and_told_once_b
         .collect();
     assert_eq!(told.len(), 1, "one status message: {told:?}");
     assert!(told[0].contains("Creating 1 photo"), "{told:?}");
-    let unsettled = shared::repo::effects::list_unsettled(&**conn)
-        .await
-        .unwrap();
-    assert!(unsettled.is_empty(), "{unsettled:?}");
-    let progress = shared::repo::progress::get(
-        &**conn,
-        shared::domain::progress::Tracked::Generation {
-            generation_id: generation.id,
-        },
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    assert!(
-        progress.message_id.is_some(),
-        "kept for its edits and its deletion"
-    );
+    assert_status_message_kept_and_effects_settled(&env, generation.id).await;
 }
 
 #[tokio::test]
@@ -528,17 +482,11 @@ async fn an_unconfirmed_generation_start_is_settled_by_lookup_in_the_sweep() {
     // Both debited, neither start confirmed (the Lambda died), an hour ago.
     fixtures::rewrite_rows(
         env.db(),
-        "UPDATE generations SET status = 'pending', replicate_prediction_id = NULL,
-                created_at = now() - interval '1 hour'",
+        "UPDATE generations SET status = 'pending', replicate_prediction_id = NULL",
         &[],
     )
     .await;
-    fixtures::rewrite_rows(
-        env.db(),
-        "UPDATE replicate_attempts SET lease_until = now() - interval '1 minute'",
-        &[],
-    )
-    .await;
+    generations_made_an_hour_ago_their_attempts_leases_run_out(&env).await;
     drop(conn);
     // Replicate has the first one (found by its webhook tag); the second never reached it.
     env.replicate.add_prediction(json!({
@@ -945,19 +893,7 @@ async fn a_prediction_whose_attach_failed_once_is_attached_at_once() {
         .unwrap();
     assert_eq!(created.status, GenerationStatus::Starting);
     assert!(created.replicate_prediction_id.is_some());
-    let conn = env.db().conn().await.unwrap();
-    let job = shared::domain::progress::Tracked::Generation {
-        generation_id: created.id,
-    };
-    let progress = shared::repo::progress::get(&**conn, job)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(progress.message_id.is_some(), "the status message is kept");
-    let unsettled = shared::repo::effects::list_unsettled(&**conn)
-        .await
-        .unwrap();
-    assert!(unsettled.is_empty(), "{unsettled:?}");
+    assert_status_message_kept_and_effects_settled(&env, created.id).await;
     assert_eq!(env.telegram.calls_of("sendMessage").len(), 1);
 }
 
@@ -976,6 +912,18 @@ async fn a_prediction_whose_attach_failed_is_attached_by_the_sweep_not_refunded(
     let paid = balance(&env, user.id).await;
     assert!(paid < 100, "paid");
     // Later: the start's lease ran out.
+    generations_made_an_hour_ago_their_attempts_leases_run_out(&env).await;
+
+    training_worker::sweep(&services).await.unwrap();
+    let predictions = env.replicate.predictions();
+    assert_eq!(predictions.len(), 1, "not created again");
+    assert_attached_to_its_generation(&env, &predictions[0]).await;
+    assert_eq!(balance(&env, user.id).await, paid, "not refunded");
+}
+
+/// An hour on: every generation was made an hour ago, and the lease of every attempt at Replicate
+/// ran out.
+async fn generations_made_an_hour_ago_their_attempts_leases_run_out(env: &TestEnv) {
     fixtures::rewrite_rows(
         env.db(),
         "UPDATE generations SET created_at = now() - interval '1 hour'",
@@ -988,26 +936,47 @@ async fn a_prediction_whose_attach_failed_is_attached_by_the_sweep_not_refunded(
         &[],
     )
     .await;
+}
 
-    training_worker::sweep(&services).await.unwrap();
-    let predictions = env.replicate.predictions();
-    assert_eq!(predictions.len(), 1, "not created again");
-    let tag = predictions[0]["webhook"]
-        .as_str()
-        .unwrap()
-        .rsplit('=')
-        .next()
-        .unwrap();
+/// The generation Replicate's `prediction` was made for (found by the attempt tag in its webhook
+/// URL), checked to be started with it: its attempt created, the generation starting with the
+/// prediction attached.
+async fn assert_attached_to_its_generation(
+    env: &TestEnv,
+    prediction: &serde_json::Value,
+) -> shared::repo::generations::Generation {
+    let webhook = prediction["webhook"].as_str().expect("a webhook URL");
+    let tag = webhook.rsplit('=').next().unwrap();
     let conn = env.db().conn().await.unwrap();
-    let attempt = attempts::by_tag(&**conn, tag).await.unwrap().unwrap();
+    let attempt = attempts::by_tag(&**conn, tag)
+        .await
+        .unwrap()
+        .expect("the attempt of the tag");
     assert_eq!(attempt.state, AttemptState::Created);
     let generation = stored::generation(env.db(), attempt.subject_id).await;
     assert_eq!(generation.status, GenerationStatus::Starting);
     assert_eq!(
         generation.replicate_prediction_id.as_deref(),
-        predictions[0]["id"].as_str()
+        prediction["id"].as_str()
     );
-    assert_eq!(balance(&env, user.id).await, paid, "not refunded");
+    generation
+}
+
+/// The generation's status message is kept (for its edits and its deletion), and no effect is left
+/// unsettled.
+async fn assert_status_message_kept_and_effects_settled(env: &TestEnv, generation_id: i64) {
+    let conn = env.db().conn().await.unwrap();
+    let job = shared::domain::progress::Tracked::Generation { generation_id };
+    let progress = shared::repo::progress::get(&**conn, job)
+        .await
+        .unwrap()
+        .expect("the generation's progress");
+    assert!(
+        progress.message_id.is_some(),
+        "the status message is kept for its edits and its deletion"
+    );
+    let unsettled = fixtures::unsettled_effects(env.db()).await;
+    assert!(unsettled.is_empty(), "{unsettled:?}");
 }
 
 /// A request for one square image of the ready model, with no style.

@@ -262,6 +262,11 @@ pub async fn advance(
     .await
 }
 
+/// A finished prediction's image URLs on generation `$1`, still in flight, kept as `$2`.
+const SET_RESULTS: &str =
+    "UPDATE generations SET result_urls = $2, status = 'processing', updated_at = now()
+      WHERE id = $1 AND status IN ('pending', 'starting', 'processing')";
+
 /// Keeps a finished prediction's image URLs on a generation not yet settled (it shows as
 /// `processing` until its album is delivered). Returns whether it was still unsettled.
 pub async fn set_results(
@@ -269,13 +274,7 @@ pub async fn set_results(
     id: i64,
     result_urls: &[String],
 ) -> Result<bool, DbError> {
-    changed_one(
-        db,
-        "UPDATE generations SET result_urls = $2, status = 'processing', updated_at = now()
-             WHERE id = $1 AND status IN ('pending', 'starting', 'processing')",
-        &[int8(&id), text_array(&result_urls)],
-    )
-    .await
+    changed_one(db, SET_RESULTS, &[int8(&id), text_array(&result_urls)]).await
 }
 
 /// [`set_results`] for a transaction whose `COMMIT` goes out with it, returning the generation as it
@@ -288,11 +287,7 @@ pub async fn set_results_or_fail(
 ) -> Result<Generation, DbError> {
     fetch_one(
         db,
-        &updated_or_refused(
-            "UPDATE generations SET result_urls = $2, status = 'processing', updated_at = now()
-              WHERE id = $1 AND status IN ('pending', 'starting', 'processing')",
-            "not_in_flight",
-        ),
+        &updated_or_refused(SET_RESULTS, "not_in_flight"),
         &[int8(&id), text_array(&result_urls)],
     )
     .await

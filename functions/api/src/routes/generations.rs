@@ -9,8 +9,10 @@ use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::Json as JsonResponse;
 use serde::Deserialize;
+use shared::db::Client;
 use shared::repo::{feedback, generations, rate_limits};
-use shared::usecases::generation::{self, Again, GenerationRequest};
+use shared::usecases::generation::{self, Again, Checked, GenerationRequest};
+use shared::usecases::ServiceError;
 use utoipa::ToSchema;
 
 use crate::auth::{AuthUser, Caller};
@@ -114,8 +116,6 @@ async fn create_generation(
     let block_list = &state.services.config.product.block_list;
     shared::domain::rules::validate_prompt(&body.prompt, block_list)?;
     shared::domain::rules::validate_image_count(body.count)?;
-    let replicate = state.services.replicate()?;
-    let limit = &state.limits.generation;
     let request = GenerationRequest {
         user_id: caller.id(),
         model_id: body.model_id,
@@ -124,23 +124,7 @@ async fn create_generation(
         images: body.count,
         aspect_ratio: body.aspect_ratio.map(Into::into).unwrap_or_default(),
     };
-    // The caller, the rate limit's count and the generation's checks: one round trip.
-    let conn = state.conn().await?;
-    let (row, decision, checked) = tokio::join!(
-        caller.look_up(&conn),
-        rate_limits::hit(&**conn, request.user_id, limit),
-        generation::check(&state.services, &**conn, &request),
-    );
-    let (caller, stands) = caller.meet_as_found(&conn, row?).await?;
-    let decision = decision?;
-    let checked = if stands {
-        checked
-    } else {
-        generation::check(&state.services, &**conn, &request).await
-    };
-    drop(conn);
-    crate::limits::allow(caller.user.id, limit, decision)?;
-    let generation = generation::start(&state.services, replicate, checked?).await?;
+    let generation = start_paid(&state, caller, Asked::New(request)).await?;
     tracing::info!(generation_id = generation.id, "generation started");
     Ok((StatusCode::ACCEPTED, JsonResponse(generation.into())))
 }
@@ -196,29 +180,12 @@ async fn second_try(
     body: SecondTry,
     again: Again,
 ) -> ApiResult<(StatusCode, JsonResponse<Generation>)> {
-    let replicate = state.services.replicate()?;
-    let limit = &state.limits.generation;
-    let user_id = caller.id();
-    let aspect_ratio = body.aspect_ratio.map(Into::into);
-    let check =
-        |conn| generation::check_again(&state.services, conn, user_id, id, aspect_ratio, again);
-    // The caller, the rate limit's count and the checks: one round trip.
-    let conn = state.conn().await?;
-    let (row, decision, checked) = tokio::join!(
-        caller.look_up(&conn),
-        rate_limits::hit(&**conn, user_id, limit),
-        check(&**conn),
-    );
-    let (caller, stands) = caller.meet_as_found(&conn, row?).await?;
-    let decision = decision?;
-    let checked = if stands {
-        checked
-    } else {
-        check(&**conn).await
+    let asked = Asked::Again {
+        source_id: id,
+        aspect_ratio: body.aspect_ratio.map(Into::into),
+        again,
     };
-    drop(conn);
-    crate::limits::allow(caller.user.id, limit, decision)?;
-    let generation = generation::start(&state.services, replicate, checked?).await?;
+    let generation = start_paid(state, caller, asked).await?;
     tracing::info!(
         generation_id = generation.id,
         again_of = id,
@@ -226,6 +193,73 @@ async fn second_try(
         "second try started"
     );
     Ok((StatusCode::ACCEPTED, JsonResponse(generation.into())))
+}
+
+/// What the caller asked to generate: a new generation, or a second try of one of theirs.
+enum Asked<'a> {
+    New(GenerationRequest<'a>),
+    Again {
+        source_id: i64,
+        aspect_ratio: Option<shared::domain::rules::AspectRatio>,
+        again: Again,
+    },
+}
+
+impl Asked<'_> {
+    async fn check(
+        &self,
+        state: &State,
+        db: &Client,
+        user_id: i64,
+    ) -> Result<Checked, ServiceError> {
+        match *self {
+            Asked::New(ref request) => generation::check(&state.services, db, request).await,
+            Asked::Again {
+                source_id,
+                aspect_ratio,
+                again,
+            } => {
+                generation::check_again(
+                    &state.services,
+                    db,
+                    user_id,
+                    source_id,
+                    aspect_ratio,
+                    again,
+                )
+                .await
+            }
+        }
+    }
+}
+
+/// Starts what the caller asked for once it is checked, under the generation rate limit. The
+/// caller's row, the rate limit's count and the checks go out together: one round trip (the
+/// checks are made again when the caller was new or renamed and written meanwhile).
+async fn start_paid(
+    state: &State,
+    caller: Caller,
+    asked: Asked<'_>,
+) -> ApiResult<generations::Generation> {
+    let user_id = caller.id();
+    let replicate = state.services.replicate()?;
+    let limit = &state.limits.generation;
+    let conn = state.conn().await?;
+    let (row, decision, checked) = tokio::join!(
+        caller.look_up(&conn),
+        rate_limits::hit(&**conn, user_id, limit),
+        asked.check(state, &conn, user_id),
+    );
+    let (caller, stands) = caller.meet_as_found(&conn, row?).await?;
+    let decision = decision?;
+    let checked = if stands {
+        checked
+    } else {
+        asked.check(state, &conn, user_id).await
+    };
+    drop(conn);
+    crate::limits::allow(caller.user.id, limit, decision)?;
+    Ok(generation::start(&state.services, replicate, checked?).await?)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -29,15 +29,10 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|---|");
     for item in &set {
         let earlier: Vec<u64> = item
-            .duplicate_of
-            .map(|of| {
-                let source = set
-                    .iter()
-                    .find(|i| i.name == of)
-                    .expect("its source is in the set");
-                vec![checker.measure(&source.bytes).expect("decodes").hash]
-            })
-            .unwrap_or_default();
+            .sent_before(&set)
+            .map(|source| checker.measure(&source.bytes).expect("decodes").hash)
+            .into_iter()
+            .collect();
         let times: Vec<Duration> = (0..ROUNDS)
             .map(|_| {
                 let t = Instant::now();

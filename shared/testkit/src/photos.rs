@@ -28,6 +28,18 @@ pub struct Labelled {
     pub duplicate_of: Option<&'static str>,
 }
 
+impl Labelled {
+    /// The photo of `set` this one is a near-duplicate of (sent before it, so the check compares
+    /// the two), or none.
+    pub fn sent_before<'a>(&self, set: &'a [Labelled]) -> Option<&'a Labelled> {
+        self.duplicate_of.map(|of| {
+            set.iter()
+                .find(|i| i.name == of)
+                .expect("its source is in the set")
+        })
+    }
+}
+
 fn open(bytes: &[u8]) -> RgbImage {
     image::load_from_memory(bytes)
         .expect("a fixture decodes")

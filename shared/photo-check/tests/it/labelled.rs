@@ -15,20 +15,15 @@ fn every_labelled_photo_is_sorted_as_labelled() {
     let mut wrong = Vec::new();
     for item in &set {
         let earlier: Vec<u64> = item
-            .duplicate_of
-            .map(|of| {
-                let source = set
-                    .iter()
-                    .find(|i| i.name == of)
-                    .expect("its source is in the set");
-                vec![
-                    checker
-                        .measure(&source.bytes)
-                        .expect("the source decodes")
-                        .hash,
-                ]
+            .sent_before(&set)
+            .map(|source| {
+                checker
+                    .measure(&source.bytes)
+                    .expect("the source decodes")
+                    .hash
             })
-            .unwrap_or_default();
+            .into_iter()
+            .collect();
         let m = checker.measure(&item.bytes);
         let got = verdict(&checker, &item.bytes, &earlier);
         println!(

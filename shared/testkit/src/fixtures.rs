@@ -438,6 +438,36 @@ pub async fn rewrite_rows(db: &Db, statement: &str, params: &[&(dyn ToSql + Sync
     conn.execute(statement, params).await.expect(statement);
 }
 
+/// Sets the user's balance to `tokens` directly, past the ledger (as if it had been spent elsewhere).
+pub async fn set_tokens_left(db: &Db, user_id: i64, tokens: i64) {
+    rewrite_rows(
+        db,
+        "UPDATE users SET tokens_left = $2 WHERE id = $1",
+        &[&user_id, &tokens],
+    )
+    .await;
+}
+
+/// Blocks the user, as an admin does.
+pub async fn block_user(db: &Db, user_id: i64) {
+    rewrite_rows(
+        db,
+        "UPDATE users SET is_blocked = true WHERE id = $1",
+        &[&user_id],
+    )
+    .await;
+}
+
+/// Makes the user look as if they joined `days` days ago.
+pub async fn joined_days_ago(db: &Db, user_id: i64, days: i32) {
+    rewrite_rows(
+        db,
+        "UPDATE users SET created_at = now() - make_interval(days => $2) WHERE id = $1",
+        &[&user_id, &days],
+    )
+    .await;
+}
+
 /// Makes a queued model look queued seven hours ago and untouched for an hour: past the sweep's
 /// six-hour give-up on a job that never started.
 pub async fn queued_hours_ago(db: &Db, model_id: i64) {

@@ -20,6 +20,13 @@ impl App {
         Self::with_env(TestEnv::start().await)
     }
 
+    /// The bot with one variable of its environment set to `value` (removed when `None`).
+    pub async fn spawn_with_var(name: &str, value: Option<&str>) -> Self {
+        let mut env = TestEnv::start().await;
+        env.set(name, value);
+        Self::with_env(env)
+    }
+
     pub fn with_env(env: TestEnv) -> Self {
         let (queue, jobs) = shared::queue::TrainingQueue::in_process();
         let instances = (0..4)

@@ -7,7 +7,7 @@ use shared::domain::status::ModelStatus;
 use shared::repo::{generations, ledger, models, payments, users, Page};
 use testkit::stored;
 use testkit::updates::{self, TgUser};
-use testkit::{fixtures, TestEnv, ADMIN_ID, WEBHOOK_SECRET};
+use testkit::{fixtures, ADMIN_ID, WEBHOOK_SECRET};
 
 /// Ann (user 1) starts the bot; Bob (user 2) starts it with her referral code, which is returned.
 async fn bob_joins_through_ann(app: &App) -> (TgUser, TgUser, String) {
@@ -158,17 +158,23 @@ async fn an_album_of_twelve_posted_concurrently_stores_twelve_photos_and_one_sta
     );
 }
 
+/// `from` begins a training with /train (update 1), names it `name` (update 2) and sends `photos`
+/// photos one by one (updates 10, 11, …; files `p0`, `p1`, …).
+async fn send_a_draft(app: &App, from: &TgUser, name: &str, photos: i64) {
+    app.send(&updates::text(1, from, "/train")).await;
+    app.send(&updates::text(2, from, name)).await;
+    for i in 0..photos {
+        app.send(&updates::photo(10 + i, from, &format!("p{i}"), None))
+            .await;
+    }
+}
+
 #[tokio::test]
 async fn start_training_debits_queues_and_explains_what_happens_next() {
     let mut app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");
     fixtures::user(app.env.db(), 1, 150).await;
-    app.send(&updates::text(1, &ann, "/train")).await;
-    app.send(&updates::text(2, &ann, "Me")).await;
-    for i in 0..9 {
-        app.send(&updates::photo(10 + i, &ann, &format!("p{i}"), None))
-            .await;
-    }
+    send_a_draft(&app, &ann, "Me", 9).await;
     assert!(app.last_text(1).contains("Send 1 more"));
     let model = app.newest_model(1).await;
     // Too few photos: a clear message and nothing debited.
@@ -215,12 +221,7 @@ async fn not_enough_tokens_for_training_offers_to_buy_and_debits_nothing() {
     let app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");
     fixtures::user(app.env.db(), 1, 10).await;
-    app.send(&updates::text(1, &ann, "/train")).await;
-    app.send(&updates::text(2, &ann, "Me")).await;
-    for i in 0..10 {
-        app.send(&updates::photo(10 + i, &ann, &format!("p{i}"), None))
-            .await;
-    }
+    send_a_draft(&app, &ann, "Me", 10).await;
     let model = app.newest_model(1).await;
     app.press(30, &ann, &format!("t:{}", model.id)).await;
     assert!(app
@@ -305,9 +306,7 @@ async fn generation_goes_style_prompt_count_then_replicate_with_our_trigger_word
 
 #[tokio::test]
 async fn a_prompt_on_the_block_list_is_refused_as_it_is_typed_and_nothing_is_paid() {
-    let mut env = TestEnv::start().await;
-    env.set("PROMPT_BLOCK_LIST", Some("nude, naked child"));
-    let app = App::with_env(env);
+    let app = App::spawn_with_var("PROMPT_BLOCK_LIST", Some("nude, naked child")).await;
     let ann = TgUser::new(1, "Ann");
     let (_, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
     app.press(1, &ann, &format!("g:{}", model.id)).await;
@@ -847,9 +846,7 @@ async fn delete_me_explains_asks_and_erases_only_when_confirmed() {
 
 #[tokio::test]
 async fn a_generation_without_replicate_configured_keeps_the_choice_open_and_charges_nothing() {
-    let mut env = TestEnv::start().await;
-    env.set("REPLICATE_API_TOKEN", None);
-    let app = App::with_env(env);
+    let app = App::spawn_with_var("REPLICATE_API_TOKEN", None).await;
     let ann = TgUser::new(1, "Ann");
     let (_, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
     app.press(1, &ann, &format!("g:{}", model.id)).await;
@@ -978,12 +975,7 @@ async fn a_draft_left_behind_is_offered_by_train_to_go_on_with_or_drop() {
     let app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");
     fixtures::user(app.env.db(), 1, 150).await;
-    app.send(&updates::text(1, &ann, "/train")).await;
-    app.send(&updates::text(2, &ann, "Beach me")).await;
-    for i in 0..3 {
-        app.send(&updates::photo(10 + i, &ann, &format!("p{i}"), None))
-            .await;
-    }
+    send_a_draft(&app, &ann, "Beach me", 3).await;
     app.send(&updates::text(20, &ann, "/cancel")).await;
     let draft = app.newest_model(1).await;
 

@@ -127,23 +127,13 @@ async fn russian_counts_take_their_plural_forms() {
         (21, "<b>21</b> токен\n"),
         (22, "<b>22</b> токена\n"),
     ]) {
-        fixtures::rewrite_rows(
-            app.env.db(),
-            "UPDATE users SET tokens_left = $2 WHERE id = $1",
-            &[&ivan.id, &(tokens as i64)],
-        )
-        .await;
+        fixtures::set_tokens_left(app.env.db(), ivan.id, tokens as i64).await;
         let balance = app.says(update, &ivan, "/balance").await;
         assert!(balance.contains(said), "{tokens}: {balance}");
     }
     // English has its own two forms.
     let ann = app.started(20, TgUser::new(6302, "Ann")).await;
-    fixtures::rewrite_rows(
-        app.env.db(),
-        "UPDATE users SET tokens_left = 1 WHERE id = $1",
-        &[&ann.id],
-    )
-    .await;
+    fixtures::set_tokens_left(app.env.db(), ann.id, 1).await;
     assert!(app
         .says(21, &ann, "/balance")
         .await
@@ -182,9 +172,7 @@ async fn prompt_presets_are_offered_in_the_person_s_language() {
 }
 
 async fn app_with_mini_app(url: Option<&str>) -> App {
-    let mut env = TestEnv::start().await;
-    env.set("MINI_APP_URL", url);
-    App::with_env(env)
+    App::spawn_with_var("MINI_APP_URL", url).await
 }
 
 #[tokio::test]
@@ -308,12 +296,7 @@ async fn admin_stats_sends_a_chart_of_the_last_30_days() {
     app.started(1, owner.clone()).await;
     let ann = app.started(2, TgUser::new(6801, "Ann")).await;
     let old = app.started(3, TgUser::new(6802, "Old")).await;
-    fixtures::rewrite_rows(
-        app.env.db(),
-        "UPDATE users SET created_at = now() - interval '40 days' WHERE id = $1",
-        &[&old.id],
-    )
-    .await;
+    fixtures::joined_days_ago(app.env.db(), old.id, 40).await;
     fixtures::small_pack_paid(app.env.db(), ann.id, "charge-chart-1").await;
 
     app.send(&updates::text(4, &owner, "/admin_stats")).await;
@@ -342,12 +325,7 @@ async fn the_chart_s_series_are_the_days_with_zeros_filled() {
     let db = env.db();
     for (id, days_ago) in [(1i64, 0i32), (2, 0), (3, 3), (4, 29), (5, 30)] {
         fixtures::user(db, id, 10).await;
-        fixtures::rewrite_rows(
-            db,
-            "UPDATE users SET created_at = now() - make_interval(days => $2) WHERE id = $1",
-            &[&id, &days_ago],
-        )
-        .await;
+        fixtures::joined_days_ago(db, id, days_ago).await;
     }
     fixtures::small_pack_paid(db, 1, "charge-a").await; // 150 XTR today
     fixtures::small_pack_paid(db, 2, "charge-b").await;
@@ -435,12 +413,7 @@ async fn a_refused_checkout_is_explained_in_the_chosen_language() {
     let app = App::spawn().await;
     let ann = app.started(1, TgUser::new(6901, "Ann")).await; // Telegram's language: English
     app.press(2, &ann, "lang:ru").await;
-    fixtures::rewrite_rows(
-        app.env.db(),
-        "UPDATE users SET is_blocked = true WHERE id = $1",
-        &[&ann.id],
-    )
-    .await;
+    fixtures::block_user(app.env.db(), ann.id).await;
     app.send(&updates::pre_checkout(3, &ann, "XTR", 150, "pack:small"))
         .await;
     let answer = app.pre_checkout_answer();

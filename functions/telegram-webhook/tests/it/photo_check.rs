@@ -7,12 +7,10 @@ use shared::domain::status::ModelStatus;
 use shared::repo::models;
 use testkit::photos::{self, good_photos};
 use testkit::updates::{self, TgUser};
-use testkit::{fixtures, stored, TestEnv};
+use testkit::{fixtures, stored};
 
 async fn checking_app() -> App {
-    let mut env = TestEnv::start().await;
-    env.set("PHOTO_CHECK", Some("true"));
-    App::with_env(env)
+    App::spawn_with_var("PHOTO_CHECK", Some("true")).await
 }
 
 /// Sends `bytes` as the photo `unique` (served by the fake Bot API).

@@ -3,14 +3,12 @@
 
 use testkit::fixtures;
 use testkit::updates::TgUser;
-use testkit::{TestEnv, ADMIN_ID};
+use testkit::ADMIN_ID;
 
 use crate::app::App;
 
 async fn app_with_contact(contact: Option<&str>) -> App {
-    let mut env = TestEnv::start().await;
-    env.set("SUPPORT_CONTACT", contact);
-    App::with_env(env)
+    App::spawn_with_var("SUPPORT_CONTACT", contact).await
 }
 
 #[tokio::test]
@@ -49,12 +47,7 @@ async fn without_a_contact_the_first_owner_is_it_and_a_blocked_user_is_told_whom
         "{support}"
     );
 
-    fixtures::rewrite_rows(
-        app.env.db(),
-        "UPDATE users SET is_blocked = true WHERE id = $1",
-        &[&ann.id],
-    )
-    .await;
+    fixtures::block_user(app.env.db(), ann.id).await;
     let blocked = app.says(3, &ann, "hello").await;
     assert!(blocked.contains("blocked"), "{blocked}");
     assert!(

@@ -137,6 +137,12 @@ impl App {
         self.call(Method::POST, path, Some(user), Some(body)).await
     }
 
+    /// `POST /api/generations` as `user`: `count` photos of `prompt` by the model `model_id`.
+    pub async fn generate(&self, user: i64, model_id: i64, prompt: &str, count: u32) -> Answer {
+        let body = serde_json::json!({"model_id": model_id, "prompt": prompt, "count": count});
+        self.post("/api/generations", user, body).await
+    }
+
     /// A POST of raw bytes (a form, malformed JSON) as `user`.
     pub async fn post_bytes(
         &self,

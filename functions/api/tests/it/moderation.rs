@@ -3,7 +3,6 @@
 
 use crate::app::{fixtures, App};
 use axum::http::StatusCode;
-use serde_json::json;
 
 const ANN: i64 = 303;
 
@@ -20,13 +19,7 @@ async fn a_prompt_on_the_block_list_is_refused_before_paying() {
     let app = app_blocking("nude, ass, naked child").await;
     let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 12).await;
     for prompt in ["A NUDE portrait", "me, kick-ass", "a naked   child"] {
-        let answer = app
-            .post(
-                "/api/generations",
-                ANN,
-                json!({"model_id": model.id, "prompt": prompt, "count": 1}),
-            )
-            .await;
+        let answer = app.generate(ANN, model.id, prompt, 1).await;
         assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{prompt}");
         let error = answer.error();
         assert_eq!(error.field(), "prompt");
@@ -41,13 +34,7 @@ async fn a_prompt_on_the_block_list_is_refused_before_paying() {
     assert!(app.env.telegram.calls_of("sendMessage").is_empty());
 
     // Whole words only: "classy" and "assistant" are not "ass".
-    let answer = app
-        .post(
-            "/api/generations",
-            ANN,
-            json!({"model_id": model.id, "prompt": "a classy assistant", "count": 1}),
-        )
-        .await;
+    let answer = app.generate(ANN, model.id, "a classy assistant", 1).await;
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
     assert_eq!(app.balance(ANN).await, 7);
 }
@@ -61,13 +48,7 @@ async fn a_prompt_replicate_refuses_as_unsafe_is_refunded_and_said_plainly() {
         422,
         "NSFW content detected. Try running it again, or try a different prompt.",
     );
-    let answer = app
-        .post(
-            "/api/generations",
-            ANN,
-            json!({"model_id": model.id, "prompt": "something", "count": 2}),
-        )
-        .await;
+    let answer = app.generate(ANN, model.id, "something", 2).await;
     assert_eq!(
         answer.status,
         StatusCode::UNPROCESSABLE_ENTITY,

@@ -89,13 +89,25 @@ async fn promo_codes_through_the_api_and_concurrent_redemption_of_the_last_use()
     assert_eq!(twice.code(), "promo_already_used");
 }
 
-#[tokio::test]
-async fn feedback_on_ones_own_generation_only() {
-    let app = App::spawn().await;
+/// User 1's ready model and a generation of theirs in flight (one photo, 5 tokens paid), and user 2,
+/// who has neither.
+async fn a_generation_of_user_1_and_user_2(
+    app: &App,
+) -> (
+    shared::repo::models::Model,
+    shared::repo::generations::Generation,
+) {
     fixtures::user(app.db(), 1, 100).await;
     fixtures::user(app.db(), 2, 0).await;
     let model = fixtures::ready_model(app.db(), 1).await;
     let generation = fixtures::generation_in_flight(app.db(), 1, model.id, "pr_1", 1, 5).await;
+    (model, generation)
+}
+
+#[tokio::test]
+async fn feedback_on_ones_own_generation_only() {
+    let app = App::spawn().await;
+    let (_, generation) = a_generation_of_user_1_and_user_2(&app).await;
     let path = format!("/api/generations/{}/feedback", generation.id);
     let rated = app
         .post(&path, 1, json!({"rating": 1, "comment": "not me"}))
@@ -228,10 +240,7 @@ async fn owners_manage_admins_and_read_the_audit_log_through_the_api() {
 #[tokio::test]
 async fn a_model_preview_can_be_chosen_from_its_delivered_generations() {
     let app = App::spawn().await;
-    fixtures::user(app.db(), 1, 100).await;
-    fixtures::user(app.db(), 2, 0).await;
-    let model = fixtures::ready_model(app.db(), 1).await;
-    let generation = fixtures::generation_in_flight(app.db(), 1, model.id, "pr_1", 1, 5).await;
+    let (model, generation) = a_generation_of_user_1_and_user_2(&app).await;
     let path = format!("/api/models/{}/preview", model.id);
     let not_yet = app
         .post(&path, 1, json!({"generation_id": generation.id}))

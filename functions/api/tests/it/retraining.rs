@@ -99,12 +99,7 @@ async fn a_retraining_request_that_breaks_a_rule_changes_nothing() {
     assert_eq!(stored::retrainings(app.db()).await, 0);
 
     // Too few tokens: a 402, nothing started.
-    fixtures::rewrite_rows(
-        app.db(),
-        "UPDATE users SET tokens_left = 50 WHERE id = $1",
-        &[&ANN],
-    )
-    .await;
+    fixtures::set_tokens_left(app.db(), ANN, 50).await;
     let poor = app.post(&mine, ANN, json!({"photo_urls": urls(1)})).await;
     assert_eq!(poor.status, StatusCode::PAYMENT_REQUIRED, "{poor:?}");
 }

@@ -659,13 +659,7 @@ async fn bodies_over_what_lambda_receives_are_refused_with_413() {
     assert_eq!(answer.code(), "payload_too_large");
 
     let prompt = "x".repeat(api::MAX_BODY_BYTES + 10);
-    let answer = app
-        .post(
-            "/api/generations",
-            ANN,
-            json!({"model_id": 1, "prompt": prompt, "count": 1}),
-        )
-        .await;
+    let answer = app.generate(ANN, 1, &prompt, 1).await;
     assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(answer.code(), "payload_too_large");
 }
@@ -812,13 +806,7 @@ async fn generations_are_paid_started_listed_and_private() {
     assert!(bobs.items.is_empty());
 
     // Generating with another user's model: not found, nothing charged.
-    let answer = app
-        .post(
-            "/api/generations",
-            BOB,
-            json!({"model_id": model.id, "prompt": "hi", "count": 1}),
-        )
-        .await;
+    let answer = app.generate(BOB, model.id, "hi", 1).await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
     assert_eq!(app.balance(BOB).await, 100);
 }
@@ -924,13 +912,7 @@ async fn generation_input_is_checked_and_failures_are_refunded() {
     app.env
         .replicate
         .fail_next("/predictions", 422, "invalid input");
-    let answer = app
-        .post(
-            "/api/generations",
-            ANN,
-            json!({"model_id": model.id, "prompt": "hi", "count": 2}),
-        )
-        .await;
+    let answer = app.generate(ANN, model.id, "hi", 2).await;
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{answer:?}");
     assert_eq!(answer.code(), "upstream_error");
     assert_eq!(app.balance(ANN).await, 12, "refunded");
@@ -1658,13 +1640,7 @@ async fn a_generation_without_replicate_configured_is_refused_before_anything_is
     fixtures::user(app.db(), ANN, 100).await;
     let model = fixtures::ready_model(app.db(), ANN).await;
 
-    let answer = app
-        .post(
-            "/api/generations",
-            ANN,
-            json!({"model_id": model.id, "prompt": "on a beach", "count": 1}),
-        )
-        .await;
+    let answer = app.generate(ANN, model.id, "on a beach", 1).await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{answer:?}");
     let error = answer.error();
     assert_eq!(error.code, "not_configured");

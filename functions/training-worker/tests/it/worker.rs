@@ -379,16 +379,29 @@ async fn the_sweep_settles_jobs_replicate_did_not_report() {
     );
 }
 
-/// Starts a queued model's training through the worker; returns the model (training) and the id of
-/// the zip it uploaded to Replicate.
-async fn started_training(
-    env: &TestEnv,
-    state: &std::sync::Arc<training_worker::State>,
-    cost: i64,
-) -> (models::Model, String) {
+/// A training the worker started, where every running job is due for the sweep
+/// (`JOB_STALE_SECONDS` 0).
+struct StartedTraining {
+    env: TestEnv,
+    services: shared::services::Services,
+    /// Kept open for the jobs the worker queues.
+    _jobs: tokio::sync::mpsc::UnboundedReceiver<shared::queue::TrainingJob>,
+    /// The model, training.
+    model: models::Model,
+    training_id: String,
+    /// The id of the zip of its photos uploaded to Replicate.
+    zip: String,
+}
+
+/// Starts the training of a queued model costing `cost` through the worker.
+async fn started_training(cost: i64) -> StartedTraining {
+    let mut env = TestEnv::start().await;
+    env.set("JOB_STALE_SECONDS", Some("0"));
+    let (services, jobs) = env.services();
+    let state = training_worker::State::new(services.clone());
     let user = fixtures::user(env.db(), 1, 100).await;
     let model = fixtures::queued_model(env.db(), user.id, 10, cost).await;
-    let response = training_worker::handle_batch(state, job_event("m1", model.id)).await;
+    let response = training_worker::handle_batch(&state, job_event("m1", model.id)).await;
     assert!(response.batch_item_failures.is_empty());
     let trainings = env
         .replicate
@@ -403,17 +416,27 @@ async fn started_training(
     let model = stored::model(env.db(), model.id).await;
     assert_eq!(model.status, ModelStatus::Training);
     assert!(env.replicate.calls_to("DELETE", "/files").is_empty());
-    (model, zip_id)
+    let training_id = model.replicate_training_id.clone().unwrap();
+    StartedTraining {
+        env,
+        services,
+        _jobs: jobs,
+        model,
+        training_id,
+        zip: zip_id,
+    }
 }
 
 #[tokio::test]
 async fn the_training_zip_is_deleted_at_replicate_once_the_model_is_ready() {
-    let mut env = TestEnv::start().await;
-    env.set("JOB_STALE_SECONDS", Some("0"));
-    let (services, _jobs) = env.services();
-    let state = training_worker::State::new(services.clone());
-    let (model, zip) = started_training(&env, &state, 0).await;
-    let training_id = model.replicate_training_id.clone().unwrap();
+    let StartedTraining {
+        env,
+        services,
+        model,
+        training_id,
+        zip,
+        _jobs,
+    } = started_training(0).await;
     env.replicate.set_job(training_succeeded(&training_id));
 
     training_worker::sweep(&services).await.unwrap();
@@ -434,12 +457,14 @@ async fn the_training_zip_is_deleted_at_replicate_once_the_model_is_ready() {
 
 #[tokio::test]
 async fn the_training_zip_is_deleted_at_replicate_when_the_training_fails() {
-    let mut env = TestEnv::start().await;
-    env.set("JOB_STALE_SECONDS", Some("0"));
-    let (services, _jobs) = env.services();
-    let state = training_worker::State::new(services.clone());
-    let (model, zip) = started_training(&env, &state, 50).await;
-    let training_id = model.replicate_training_id.clone().unwrap();
+    let StartedTraining {
+        env,
+        services,
+        model,
+        training_id,
+        zip,
+        _jobs,
+    } = started_training(50).await;
     env.replicate.set_job(job_failed(&training_id, "boom"));
     // Replicate stumbles on the delete first: the sweep tries again.
     env.replicate.fail_next("/files", 502, "Bad gateway");

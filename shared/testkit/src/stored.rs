@@ -57,3 +57,12 @@ pub async fn retrainings(db: &Db) -> i64 {
     .expect("count the retrainings")
     .get(0)
 }
+
+/// How many job costs are recorded (one a finished training or prediction).
+pub async fn job_costs(db: &Db) -> i64 {
+    let conn = db.conn().await.expect("a connection");
+    conn.query_one("SELECT count(*) FROM job_costs", &[])
+        .await
+        .expect("count the job costs")
+        .get(0)
+}

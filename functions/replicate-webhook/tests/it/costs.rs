@@ -109,13 +109,7 @@ async fn a_report_without_a_run_time_or_not_finished_records_no_cost() {
     let succeeded = app.env.replicate.prediction_succeeded("pr_1", 2);
     let measured = app.deliver_measured("msg_2", &succeeded).await;
     assert!(measured.values("JobCostUsd").is_empty());
-    let conn = app.env.db().conn().await.unwrap();
-    let rows: i64 = conn
-        .query_one("SELECT count(*) FROM job_costs", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(rows, 0);
+    assert_eq!(testkit::stored::job_costs(app.env.db()).await, 0);
 }
 
 /// The database fails on the cost record, or on the generation's change that commits with it:
@@ -167,12 +161,6 @@ async fn a_database_failure_around_the_cost_record_is_retried_by_redelivery_and_
         stored.status,
         shared::domain::status::GenerationStatus::Succeeded
     );
-    let conn = db.conn().await.unwrap();
-    let costs: i64 = conn
-        .query_one("SELECT count(*) FROM job_costs", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(costs, 1);
+    assert_eq!(testkit::stored::job_costs(db).await, 1);
     assert_eq!(app.env.telegram.calls_of("sendMediaGroup").len(), 1);
 }

@@ -22,6 +22,15 @@ impl App {
             fixtures::generation_in_flight(self.env.db(), user.id, model.id, "pr_1", 2, 10).await;
         (user, generation)
     }
+
+    /// [`App::album_in_flight`], the Bot API unreachable for the next `sendMediaGroup` (a 502),
+    /// and the prediction's report of success: the album tests with Telegram down start from it.
+    async fn album_done_while_telegram_is_down(&self) -> (User, Generation, serde_json::Value) {
+        let (user, generation) = self.album_in_flight().await;
+        self.env.telegram.outage_next("sendMediaGroup");
+        let done = self.env.replicate.prediction_succeeded("pr_1", 2);
+        (user, generation, done)
+    }
 }
 
 #[tokio::test]
@@ -200,9 +209,7 @@ async fn a_webhook_for_an_unknown_job_is_acknowledged_and_ignored() {
 async fn when_telegram_is_down_the_album_is_delivered_from_the_effect_log() {
     // (teloxide-core waits 10 s after a Bot API 5xx before it returns the error; this test takes that long)
     let app = App::spawn().await;
-    let (user, generation) = app.album_in_flight().await;
-    app.env.telegram.outage_next("sendMediaGroup");
-    let done = app.env.replicate.prediction_succeeded("pr_1", 2);
+    let (user, generation, done) = app.album_done_while_telegram_is_down().await;
     // The result is ours once stored: Replicate need not deliver it again.
     app.deliver_ok("msg_1", &done).await;
     let status = |app: &App| {
@@ -627,9 +634,7 @@ async fn a_report_delivered_again_once_its_results_are_stored_is_a_duplicate_and
     // (teloxide-core waits 10 s after a Bot API 5xx before it returns the error: the copy arrives
     // while the first delivery waits on its album)
     let app = App::spawn().await;
-    let (user, generation) = app.album_in_flight().await;
-    app.env.telegram.outage_next("sendMediaGroup");
-    let done = app.env.replicate.prediction_succeeded("pr_1", 2);
+    let (user, generation, done) = app.album_done_while_telegram_is_down().await;
     let again = async {
         // The results' transaction committed: the album is in the effect log.
         let key = format!("deliver:{}", generation.id);

@@ -78,6 +78,13 @@ fn resolved(params: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).expect("the expanded template is JSON")
 }
 
+/// The template resolved with each parameter set, with the set's name.
+fn resolved_templates() -> impl Iterator<Item = (&'static str, Value)> {
+    parameter_sets()
+        .into_iter()
+        .map(|(set, params)| (set, resolved(&params)))
+}
+
 fn cfn_lint(path: &Path) -> std::process::Output {
     Command::new("cfn-lint")
         .arg(path)
@@ -354,8 +361,7 @@ fn every_function_variable_is_one_config_reads() {
         // The log filter, read by shared::telemetry rather than Config.
         .chain(["RUST_LOG".to_owned()])
         .collect();
-    for (set, params) in parameter_sets() {
-        let template = resolved(&params);
+    for (set, template) in resolved_templates() {
         for function in FUNCTIONS {
             let vars = env_of(&template, function);
             for name in vars.keys() {
@@ -440,8 +446,7 @@ fn role_of(template: &Value, function: &str) -> String {
 /// code reads at cold start (shared::secrets::resolve reads every such variable it is given).
 #[test]
 fn no_function_can_read_a_secret_it_does_not_use() {
-    for (set, params) in parameter_sets() {
-        let template = resolved(&params);
+    for (set, template) in resolved_templates() {
         let resources = template["Resources"].as_object().unwrap();
         let secrets: BTreeSet<&str> = resources
             .iter()
@@ -530,8 +535,7 @@ fn no_function_can_read_a_secret_it_does_not_use() {
 /// the deploy hooks' (its registration with Telegram).
 #[test]
 fn the_mini_app_url_reaches_the_bot_and_its_registration() {
-    for (set, params) in parameter_sets() {
-        let template = resolved(&params);
+    for (set, template) in resolved_templates() {
         for function in ["TelegramWebhookFunction", "DeployHooksFunction"] {
             let vars = env_of(&template, function);
             for needed in ["MINI_APP_URL", "ADMIN_IDS", "SUPPORT_CONTACT"]
@@ -551,8 +555,7 @@ fn the_mini_app_url_reaches_the_bot_and_its_registration() {
 /// role may `rds-db:connect` as.
 #[test]
 fn the_functions_log_in_as_the_runtime_role_and_the_migrations_as_the_owner() {
-    for (set, params) in parameter_sets() {
-        let template = resolved(&params);
+    for (set, template) in resolved_templates() {
         let resources = &template["Resources"];
         for function in FUNCTIONS {
             let url = match &env_of(&template, function)["DATABASE_URL"]["Fn::Sub"] {
@@ -667,8 +670,7 @@ fn waits_for(template: &Value, resource: &str) -> BTreeSet<String> {
 
 #[test]
 fn migrations_run_before_the_functions_that_use_the_database() {
-    for (set, params) in parameter_sets() {
-        let template = resolved(&params);
+    for (set, template) in resolved_templates() {
         let resources = template["Resources"].as_object().unwrap();
         assert_eq!(resources["Migrations"]["Type"], "Custom::Migrations");
         for function in DATABASE_FUNCTIONS {
@@ -714,8 +716,7 @@ fn migrations_run_before_the_functions_that_use_the_database() {
 
 #[test]
 fn the_webhook_is_registered_once_the_api_serves_it() {
-    for (set, params) in parameter_sets() {
-        let template = resolved(&params);
+    for (set, template) in resolved_templates() {
         let registration = &template["Resources"]["TelegramWebhookRegistration"];
         assert_eq!(registration["Type"], "Custom::TelegramWebhook");
         let waits = waits_for(&template, "TelegramWebhookRegistration");
@@ -773,8 +774,7 @@ fn reserved_concurrency_is_off_by_default_and_leaves_the_bot_its_share() {
 
 #[test]
 fn the_replicate_signing_secret_is_read_by_the_deploy() {
-    for (set, params) in parameter_sets() {
-        let template = resolved(&params);
+    for (set, template) in resolved_templates() {
         let resources = &template["Resources"];
         assert_eq!(
             resources["ReplicateWebhookSigningSecret"]["Type"],

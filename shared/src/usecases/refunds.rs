@@ -202,7 +202,9 @@ pub async fn reported(
             let attempt = payments::start_refund(&*tx, payment.id, None)
                 .await?
                 .ok_or_else(|| ServiceError::Conflict("the payment changed meanwhile".into()))?;
-            let balance = users::get(&*tx, payment.user_id)
+            // Locked until the take-back: a debit committing meanwhile would leave less than was
+            // read, and the take-back would be refused.
+            let balance = users::get_for_update(&*tx, payment.user_id)
                 .await?
                 .map_or(0, |u| u.tokens_left);
             let taken = payment.tokens.min(balance);

@@ -524,3 +524,28 @@ pub fn noir(extra: shared::repo::styles::NewStyle) -> shared::repo::styles::NewS
         ..extra
     }
 }
+
+/// Waits until a statement of this database waits for a row lock (another session holds it): the
+/// moment to let that session go on, to run two steps in a chosen order.
+pub async fn wait_for_a_lock_wait(db: &Db) {
+    let conn = db.conn().await.expect("a connection");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let row = conn
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .expect("pg_stat_activity");
+        if row.get::<_, i64>(0) > 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no statement waited for a lock within 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

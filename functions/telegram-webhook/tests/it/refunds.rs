@@ -289,3 +289,43 @@ async fn a_refund_telegram_keeps_failing_is_asked_until_it_answers_never_dropped
     assert_eq!(told_refunded(&app, bob.id), 1);
     assert_eq!(balance(&app, bob.id).await, 0);
 }
+
+#[tokio::test]
+async fn a_refund_telegram_reports_while_the_buyer_spends_takes_back_what_is_left_after_it() {
+    let app = App::spawn().await;
+    let bob = bob_paid(&app, 1, "charge-1").await;
+    spend(&app, bob.id, 60).await;
+
+    // A generation's debit of 30 is written but not yet committed when the report comes in.
+    let mut conn = app.env.db().conn().await.unwrap();
+    let spending = conn.transaction().await.unwrap();
+    ledger::apply(
+        &*spending,
+        &Change {
+            user_id: bob.id,
+            delta: -30,
+            reason: Reason::Generation,
+            reference: "generation:2",
+            note: None,
+        },
+    )
+    .await
+    .unwrap();
+    let report = updates::refunded_payment(10, &bob, 150, "pack:small:100:150", "charge-1");
+    let commit_once_the_report_waits = async {
+        testkit::fixtures::wait_for_a_lock_wait(app.env.db()).await;
+        spending.commit().await.unwrap();
+    };
+    tokio::join!(app.send(&report), commit_once_the_report_waits);
+
+    assert_eq!(balance(&app, bob.id).await, 0, "the 10 left are taken");
+    assert_eq!(payment(&app, bob.id, "charge-1").await.status, "refunded");
+    assert_eq!(told_refunded(&app, bob.id), 1);
+    assert!(
+        app.texts(ADMIN_ID)
+            .iter()
+            .any(|t| t.contains("только 10 из 100")),
+        "the admins hear of the shortfall: {:?}",
+        app.texts(ADMIN_ID)
+    );
+}

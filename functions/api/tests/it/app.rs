@@ -78,6 +78,12 @@ impl App {
         Self::spawn_with(|_| {}, api::RateLimits::default()).await
     }
 
+    /// The API with one variable of its environment set to `value` (removed when `None`), and the
+    /// default rate limits.
+    pub async fn spawn_with_var(name: &str, value: Option<&str>) -> Self {
+        Self::spawn_with(|env| env.set(name, value), api::RateLimits::default()).await
+    }
+
     pub async fn spawn_with(configure: impl FnOnce(&mut TestEnv), limits: api::RateLimits) -> Self {
         let mut env = TestEnv::start().await;
         configure(&mut env);

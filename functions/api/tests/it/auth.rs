@@ -79,11 +79,7 @@ async fn missing_invalid_and_expired_init_data_are_told_apart() {
 
 #[tokio::test]
 async fn the_allowed_age_is_configurable() {
-    let app = App::spawn_with(
-        |env| env.set("INIT_DATA_MAX_AGE_SECONDS", Some("60")),
-        api::RateLimits::default(),
-    )
-    .await;
+    let app = App::spawn_with_var("INIT_DATA_MAX_AGE_SECONDS", Some("60")).await;
     let now = chrono::Utc::now().timestamp();
     assert_eq!(
         me_with(&app, Some(&tma_signed_at(7, now - 30, &[])))
@@ -274,11 +270,7 @@ async fn init_data_signed_by_telegram_apps_validates_and_tampered_does_not() {
 
 #[tokio::test]
 async fn cors_answers_configured_origins_only() {
-    let app = App::spawn_with(
-        |env| env.set("CORS_ORIGINS", Some("https://app.example.com")),
-        api::RateLimits::default(),
-    )
-    .await;
+    let app = App::spawn_with_var("CORS_ORIGINS", Some("https://app.example.com")).await;
     let preflight = |origin: &'static str| {
         Request::builder()
             .method(Method::OPTIONS)

@@ -7,11 +7,7 @@ use axum::http::StatusCode;
 const ANN: i64 = 303;
 
 async fn app_blocking(list: &'static str) -> App {
-    App::spawn_with(
-        |env| env.set("PROMPT_BLOCK_LIST", Some(list)),
-        api::RateLimits::default(),
-    )
-    .await
+    App::spawn_with_var("PROMPT_BLOCK_LIST", Some(list)).await
 }
 
 #[tokio::test]

@@ -1262,11 +1262,7 @@ async fn unknown_routes_and_methods_answer_json() {
 async fn health_tells_the_public_degraded_but_not_why() {
     let port = testkit::cluster::free_port().unwrap();
     let down = format!("postgres://postgres:secret-pass@127.0.0.1:{port}/dream");
-    let app = App::spawn_with(
-        |env| env.set("DATABASE_URL", Some(&down)),
-        api::RateLimits::default(),
-    )
-    .await;
+    let app = App::spawn_with_var("DATABASE_URL", Some(&down)).await;
     let answer = app.call(Method::GET, "/health", None, None).await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
     let health: Health = answer.json();
@@ -1632,11 +1628,7 @@ async fn deleting_my_data_cancels_a_generation_in_progress_and_its_results_are_n
 
 #[tokio::test]
 async fn a_generation_without_replicate_configured_is_refused_before_anything_is_paid() {
-    let app = App::spawn_with(
-        |env| env.set("REPLICATE_API_TOKEN", None),
-        api::RateLimits::default(),
-    )
-    .await;
+    let app = App::spawn_with_var("REPLICATE_API_TOKEN", None).await;
     fixtures::user(app.db(), ANN, 100).await;
     let model = fixtures::ready_model(app.db(), ANN).await;
 

@@ -90,6 +90,20 @@ fn told_refunded(app: &App, user_id: i64) -> usize {
         .count()
 }
 
+/// The refund of `charge-1` took back the `left` tokens there were of its 100: the balance is 0,
+/// the payment refunded, the buyer told once, and the admins hear of the shortfall.
+async fn assert_took_back_what_was_left(app: &App, user_id: i64, left: i64) {
+    assert_eq!(balance(app, user_id).await, 0, "the {left} left are taken");
+    assert_eq!(payment(app, user_id, "charge-1").await.status, "refunded");
+    assert_eq!(told_refunded(app, user_id), 1);
+    let shortfall = format!("только {left} из 100");
+    assert!(
+        app.texts(ADMIN_ID).iter().any(|t| t.contains(&shortfall)),
+        "the admins hear of the shortfall: {:?}",
+        app.texts(ADMIN_ID)
+    );
+}
+
 #[tokio::test]
 async fn an_admin_refunds_a_stars_payment_once_however_often_asked() {
     let app = App::spawn().await;
@@ -220,16 +234,7 @@ async fn a_refund_telegram_reports_takes_back_what_is_left_once() {
 
     let report = updates::refunded_payment(10, &bob, 150, "pack:small:100:150", "charge-1");
     app.send(&report).await;
-    assert_eq!(balance(&app, bob.id).await, 0, "the 40 left are taken");
-    assert_eq!(payment(&app, bob.id, "charge-1").await.status, "refunded");
-    assert_eq!(told_refunded(&app, bob.id), 1);
-    assert!(
-        app.texts(ADMIN_ID)
-            .iter()
-            .any(|t| t.contains("только 40 из 100")),
-        "the admins hear of the shortfall: {:?}",
-        app.texts(ADMIN_ID)
-    );
+    assert_took_back_what_was_left(&app, bob.id, 40).await;
 
     // Redelivered, and reported again under another update: nothing more.
     app.send(&report).await;
@@ -318,14 +323,5 @@ async fn a_refund_telegram_reports_while_the_buyer_spends_takes_back_what_is_lef
     };
     tokio::join!(app.send(&report), commit_once_the_report_waits);
 
-    assert_eq!(balance(&app, bob.id).await, 0, "the 10 left are taken");
-    assert_eq!(payment(&app, bob.id, "charge-1").await.status, "refunded");
-    assert_eq!(told_refunded(&app, bob.id), 1);
-    assert!(
-        app.texts(ADMIN_ID)
-            .iter()
-            .any(|t| t.contains("только 10 из 100")),
-        "the admins hear of the shortfall: {:?}",
-        app.texts(ADMIN_ID)
-    );
+    assert_took_back_what_was_left(&app, bob.id, 10).await;
 }

@@ -290,6 +290,11 @@ pub async fn create(
 /// prediction and the message are recorded together. If Replicate refuses, the generation fails
 /// and is refunded at once; the caller gets the error. If the answer is lost (a timeout, a 5xx), the
 /// prediction is looked up first: found, it is attached and runs.
+///
+/// Once the debit commits, an error comes only with its refund. A generation paid whose outcome is
+/// not known yet (the answer lost and the lookup failed too, the prediction not recorded, the
+/// refund not written) is returned as it stands, in flight, like one started: an error would let
+/// the same request be paid again. Its webhook or the sweep settles it, started or refunded.
 pub async fn start(
     services: &Services,
     replicate: &Replicate,
@@ -447,13 +452,16 @@ pub async fn start(
             return match unstarted {
                 Unstarted::No(e) => not_started(services, &attempt, generation, e).await,
                 Unstarted::Unknown(e, lookup) => {
-                    // Unsettled: the sweep looks again and attaches or refunds it.
-                    tracing::warn!(error = %crate::telemetry::error_chain(&lookup), generation_id = generation.id,
+                    tracing::warn!(error = %e, lookup = %crate::telemetry::error_chain(&lookup),
+                        generation_id = generation.id,
                         "a prediction start is unconfirmed; the sweep settles it");
-                    attempts::release(&**db.conn().await?, &attempt.tag).await?;
-                    Err(ServiceError::Upstream(format!(
-                        "the generation may not have started ({e}); it will be settled shortly"
-                    )))
+                    // The sweep takes the attempt over once its lease is given back or runs out.
+                    let released =
+                        async { attempts::release(&**db.conn().await?, &attempt.tag).await };
+                    if let Err(e) = released.await {
+                        tracing::warn!(error = %crate::telemetry::error_chain(&e), "the lease runs out instead");
+                    }
+                    Ok(generation)
                 }
             };
         }
@@ -489,7 +497,15 @@ pub async fn start(
             Attached::Started
         }
         // Already attached (a webhook came first), moved on meanwhile, or not committed.
-        _ => settle::attach(db, &attempt, &job_id).await?,
+        _ => match settle::attach(db, &attempt, &job_id).await {
+            Ok(attached) => attached,
+            Err(e) => {
+                // Running and paid: its webhook (by the attempt's tag) or the sweep attaches it.
+                tracing::warn!(error = %crate::telemetry::error_chain(&e), generation_id = generation.id,
+                    prediction_id = %job_id, "a started prediction is not recorded yet");
+                return Ok(generation);
+            }
+        },
     };
     match attached {
         Attached::Started => {
@@ -498,9 +514,14 @@ pub async fn start(
             generation.replicate_prediction_id = Some(job_id);
             Ok(generation)
         }
-        Attached::Already => generations::get(&**db.conn().await?, generation.id)
-            .await?
-            .ok_or(ServiceError::NotFound("generation")),
+        Attached::Already => {
+            let now = async { generations::get(&**db.conn().await?, generation.id).await };
+            // As it stands now; as written when that cannot be read (it runs, paid, either way).
+            Ok(match now.await {
+                Ok(Some(now)) => now,
+                _ => generation,
+            })
+        }
         Attached::Unwanted => {
             // Settled without it meanwhile (failed and refunded): the job must not run.
             settle::cancel(replicate, Kind::Prediction, &job_id).await?;
@@ -531,13 +552,27 @@ async fn not_started(
     e: ReplicateError,
 ) -> Result<Generation, ServiceError> {
     let db = services.db();
-    attempts::abandon(&**db.conn().await?, &attempt.tag).await?;
     if e.is_auth() {
         // Our token refused: the admins hear of it (once per period), the user gets the refund.
         settle::replicate_refused_us(services, &e).await;
     }
     let error = e.to_string();
-    outcomes::fail_generation(services, generation, GenerationStatus::Failed, &error).await?;
+    let refunded = async {
+        attempts::abandon(&**db.conn().await?, &attempt.tag).await?;
+        outcomes::fail_generation(
+            services,
+            generation.clone(),
+            GenerationStatus::Failed,
+            &error,
+        )
+        .await
+    };
+    if let Err(refund) = refunded.await {
+        // Paid and not refunded yet: the sweep refunds it (no prediction, none at Replicate).
+        tracing::warn!(error = %e, refund = %crate::telemetry::error_chain(&refund),
+            generation_id = generation.id, "a refused generation is left for the sweep to refund");
+        return Ok(generation);
+    }
     if moderation::is_safety_refusal(&error) {
         return Err(rules::RuleError::PromptUnsafe.into());
     }

@@ -100,8 +100,10 @@ pub struct NewGeneration {
 
 /// Generates photos with a model: the cost (`count` x the price per image) is debited and the job
 /// starts at Replicate; 202 with the generation, then poll it. If Replicate refuses, the tokens are
-/// returned and the answer is 502. Rate limited per user (10 a minute by default; requests refused
-/// for their input do not count).
+/// returned and the answer is 502. When Replicate's answer is lost and it cannot be asked either,
+/// the answer is still 202, with the generation `pending`: it is paid and settled within minutes
+/// (it starts, or fails and is refunded). Rate limited per user (10 a minute by default; requests
+/// refused for their input do not count).
 #[utoipa::path(post, path = "/api/generations", tag = "generations", security(("tma" = [])),
     params(IdempotencyKey),
     request_body = NewGeneration,

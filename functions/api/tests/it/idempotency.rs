@@ -303,6 +303,23 @@ async fn a_failed_answer_releases_the_key_so_the_retry_is_carried_out() {
 }
 
 #[tokio::test]
+async fn a_start_whose_outcome_is_unknown_is_kept_so_the_retry_pays_nothing_more() {
+    let (app, body) = ann_with_a_model(100).await;
+    // Replicate takes the prediction and answers 500, and looking for it fails too.
+    let replicate = &app.env.replicate;
+    replicate.accept_then_fail_next("/predictions", 500);
+    replicate.fail_next("/predictions", 500, "Replicate is down");
+
+    let first = generate_once(&app, &body).await;
+    assert_eq!(first.json()["status"], "pending", "paid, not confirmed yet");
+    let retry = generate(&app, ANN, KEY, &body).await;
+    assert!(retry.replayed(), "{retry:?}");
+    assert_eq!(retry.body, first.body);
+    assert_charged_once(&app).await;
+    assert_eq!(generations_of(&app, ANN).await, 1);
+}
+
+#[tokio::test]
 async fn a_final_refusal_is_kept_and_replayed() {
     let (app, body) = ann_with_a_model(3).await;
     let poor = generate(&app, ANN, KEY, &body).await;

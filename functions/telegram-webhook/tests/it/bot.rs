@@ -1034,3 +1034,33 @@ async fn a_draft_left_behind_is_offered_by_train_to_go_on_with_or_drop() {
         .is_some());
     let _ = bob;
 }
+
+#[tokio::test]
+async fn a_generation_whose_start_is_unknown_is_paid_once_and_shown_as_creating() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    let (_, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
+    app.press(1, &ann, &format!("g:{}", model.id)).await;
+    app.send(&updates::text(2, &ann, "me on a beach")).await;
+    // Replicate takes the prediction and answers 500, and looking for it fails too.
+    app.env.replicate.accept_then_fail_next("/predictions", 500);
+    app.env
+        .replicate
+        .fail_next("/predictions", 500, "Replicate is down");
+    app.press(3, &ann, "n:2").await;
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 90, "paid");
+    assert!(
+        app.last_text(1).contains("Creating 2") || app.last_text(1).contains("Создаю 2"),
+        "shown as on its way: {:?}",
+        app.texts(1)
+    );
+    // The same choice pressed again pays nothing more.
+    app.press(4, &ann, "n:2").await;
+    assert!(
+        app.last_text(1).contains("out of date"),
+        "{}",
+        app.last_text(1)
+    );
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 90);
+    assert_eq!(app.env.replicate.calls_to("POST", "/predictions").len(), 1);
+}

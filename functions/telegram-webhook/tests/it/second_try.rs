@@ -340,3 +340,27 @@ async fn free_redos_are_switched_off_with_zero() {
     assert_eq!(all(&app).await.len(), 1);
     assert_eq!(stored::balance(app.env.db(), 1).await, 90);
 }
+
+#[tokio::test]
+async fn more_like_this_whose_start_is_unknown_is_paid_once_however_often_it_is_pressed() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    let first = album_delivered(&app).await;
+    let again = format!("a:{}:0", first.id);
+    // Replicate takes the prediction and answers 500, and looking for it fails too.
+    app.env.replicate.accept_then_fail_next("/predictions", 500);
+    app.env
+        .replicate
+        .fail_next("/predictions", 500, "Replicate is down");
+    app.press(10, &ann, &again).await;
+    assert_eq!(stored::balance(app.env.db(), 1).await, 80, "paid");
+    // Pressed again: on its way already, nothing more paid.
+    app.press(11, &ann, &again).await;
+    assert!(
+        app.last_text(1).contains("on its way already"),
+        "{}",
+        app.last_text(1)
+    );
+    assert_eq!(stored::balance(app.env.db(), 1).await, 80);
+    assert_eq!(app.env.replicate.calls_to("POST", "/predictions").len(), 2);
+}

@@ -906,9 +906,15 @@ async fn a_prediction_whose_attach_failed_is_attached_by_the_sweep_not_refunded(
     // it is tried at once on its own.
     fixtures::fail_first_updates(env.db(), "replicate_attempts", "NEW.state = 'created'", 2).await;
     let request = one_image_on_a_beach(user.id, model.id);
-    generation::create(&services, services.replicate().unwrap(), &request)
+    // Paid and running: answered as a generation in flight (an error would let it be paid again).
+    let created = generation::create(&services, services.replicate().unwrap(), &request)
         .await
-        .expect_err("the attach failed");
+        .expect("a generation in flight");
+    assert_eq!(
+        created.status,
+        GenerationStatus::Pending,
+        "not recorded yet"
+    );
     let paid = balance(&env, user.id).await;
     assert!(paid < 100, "paid");
     // Later: the start's lease ran out.
@@ -919,6 +925,32 @@ async fn a_prediction_whose_attach_failed_is_attached_by_the_sweep_not_refunded(
     assert_eq!(predictions.len(), 1, "not created again");
     assert_attached_to_its_generation(&env, &predictions[0]).await;
     assert_eq!(balance(&env, user.id).await, paid, "not refunded");
+}
+
+#[tokio::test]
+async fn a_refused_prediction_whose_refund_failed_is_answered_in_flight_and_refunded_once_by_the_sweep(
+) {
+    let env = TestEnv::start().await;
+    let (services, _jobs) = env.services();
+    let (user, model) = fixtures::user_with_ready_model(env.db(), 1, 100).await;
+    env.replicate
+        .fail_next("/predictions", 422, "Invalid version or not permitted");
+    // The connection drops as the refused start is given up: nothing is refunded yet.
+    fixtures::fail_first_update(env.db(), "replicate_attempts", "NEW.state = 'abandoned'").await;
+    let request = one_image_on_a_beach(user.id, model.id);
+    let created = generation::create(&services, services.replicate().unwrap(), &request)
+        .await
+        .expect("paid and not refunded yet: a generation in flight, not an error");
+    assert_eq!(created.status, GenerationStatus::Pending);
+    assert_eq!(balance(&env, user.id).await, 95, "paid");
+
+    generations_made_an_hour_ago_their_attempts_leases_run_out(&env).await;
+    training_worker::sweep(&services).await.unwrap();
+    training_worker::sweep(&services).await.unwrap();
+    let failed = stored::generation(env.db(), created.id).await;
+    assert_eq!(failed.status, GenerationStatus::Failed);
+    assert_eq!(balance(&env, user.id).await, 100, "refunded once");
+    assert_eq!(env.replicate.predictions().len(), 0, "never created");
 }
 
 /// An hour on: every generation was made an hour ago, and the lease of every attempt at Replicate

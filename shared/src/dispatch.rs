@@ -1098,7 +1098,24 @@ async fn send_to_owner(
     };
     let telegram = services.telegram()?;
     let caption = notify::generation_caption(&generation.prompt);
-    match send_album(telegram, user.id, &generation.result_urls, &caption).await {
+    let links = generation
+        .result_urls
+        .iter()
+        .filter_map(|u| u.parse().ok())
+        .map(InputFile::url)
+        .collect();
+    let mut sent = send_album(telegram, user.id, links, &caption).await;
+    if !generation.image_keys.is_empty() && sent.as_ref().is_err_and(refused_for_good) {
+        // Replicate's links last about an hour, so a delivery late for a Telegram outage finds
+        // them gone: our copies are sent instead.
+        tracing::warn!(
+            generation_id = generation.id,
+            "Telegram refused the album's links; sending our copies"
+        );
+        let copies = our_copies(services, &generation.image_keys).await?;
+        sent = send_album(telegram, user.id, copies, &caption).await;
+    }
+    match sent {
         Ok(messages) => Ok(Sent::Delivered {
             user_id: user.id,
             file_ids: photo_file_ids(&messages),
@@ -1205,24 +1222,23 @@ async fn keep_copies(
 async fn send_album(
     telegram: &Telegram,
     chat: i64,
-    urls: &[String],
+    mut photos: Vec<InputFile>,
     caption: &str,
 ) -> Result<Vec<Message>, TelegramError> {
-    let parsed: Vec<url::Url> = urls.iter().filter_map(|u| u.parse().ok()).collect();
-    if parsed.len() == 1 {
+    if photos.len() == 1 {
         let request = telegram
             .bot
-            .send_photo(ChatId(chat), InputFile::url(parsed[0].clone()))
+            .send_photo(ChatId(chat), photos.remove(0))
             .caption(caption.to_owned())
             .parse_mode(ParseMode::Html);
         return Ok(vec![telegram.call(request).await?]);
     }
     // An album holds 2-10 items; we generate at most 4.
-    let media: Vec<InputMedia> = parsed
+    let media: Vec<InputMedia> = photos
         .into_iter()
         .enumerate()
-        .map(|(i, url)| {
-            let photo = InputMediaPhoto::new(InputFile::url(url));
+        .map(|(i, file)| {
+            let photo = InputMediaPhoto::new(file);
             InputMedia::Photo(if i == 0 {
                 photo
                     .caption(caption.to_owned())
@@ -1237,6 +1253,32 @@ async fn send_album(
         .send_media_group(ChatId(chat), media)
         .disable_notification(false);
     telegram.call(request).await
+}
+
+/// Telegram will not take the album as it was sent (a link it cannot fetch, say): trying again the
+/// same way fails the same way.
+fn refused_for_good(e: &TelegramError) -> bool {
+    use teloxide_core::{ApiError, RequestError};
+    !e.is_transient()
+        && !matches!(
+            e,
+            TelegramError::Blocked
+                | TelegramError::Request(RequestError::Api(ApiError::InvalidToken))
+        )
+}
+
+/// A generation's images from our bucket, to upload.
+async fn our_copies(services: &Services, keys: &[String]) -> Result<Vec<InputFile>, Failure> {
+    let storage = services.storage()?;
+    let mut files = Vec::with_capacity(keys.len());
+    for (index, key) in keys.iter().enumerate() {
+        let key = ObjectKey::parse(key)
+            .ok_or_else(|| Failure::Permanent(format!("not an object key: {key}")))?;
+        let bytes = storage.get(&key).await.map_err(storage_failure)?;
+        let name = format!("{index}.{}", key.kind().extension());
+        files.push(InputFile::memory(bytes).file_name(name));
+    }
+    Ok(files)
 }
 
 fn photo_file_ids(messages: &[Message]) -> Vec<String> {

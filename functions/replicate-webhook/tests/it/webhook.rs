@@ -252,12 +252,15 @@ async fn when_telegram_is_down_the_album_is_delivered_from_the_effect_log() {
 async fn photos_telegram_will_never_take_fail_the_generation_with_a_refund() {
     let app = App::spawn().await;
     let (user, generation) = app.album_in_flight().await;
-    app.env.telegram.fail_next(
-        "sendMediaGroup",
-        400,
-        "Bad Request: failed to get HTTP URL content",
-        None,
-    );
+    // Neither from Replicate's links nor as our copies, uploaded.
+    for _ in 0..2 {
+        app.env.telegram.fail_next(
+            "sendMediaGroup",
+            400,
+            "Bad Request: PHOTO_INVALID_DIMENSIONS",
+            None,
+        );
+    }
     let done = app.env.replicate.prediction_succeeded("pr_1", 2);
     app.deliver_ok("msg_1", &done).await;
     let stored = stored::generation(app.env.db(), generation.id).await;
@@ -268,6 +271,37 @@ async fn photos_telegram_will_never_take_fail_the_generation_with_a_refund() {
     // Replicate's retry of the same report changes nothing more.
     app.deliver_ok("msg_2", &done).await;
     assert_eq!(app.balance(user.id).await, 100);
+}
+
+#[tokio::test]
+async fn an_album_whose_links_telegram_cannot_fetch_is_sent_from_our_copies_not_refunded() {
+    let app = App::spawn().await;
+    let (user, generation) = app.album_in_flight().await;
+    let paid = app.balance(user.id).await;
+    // Replicate's links are gone by the time Telegram fetches them (a delivery late for an outage).
+    app.env.telegram.fail_next(
+        "sendMediaGroup",
+        400,
+        "Bad Request: failed to get HTTP URL content",
+        None,
+    );
+    let done = app.env.replicate.prediction_succeeded("pr_1", 2);
+    app.deliver_ok("msg_1", &done).await;
+
+    let delivered = stored::generation(app.env.db(), generation.id).await;
+    assert_eq!(delivered.status, GenerationStatus::Succeeded);
+    assert_eq!(delivered.telegram_file_ids.len(), 2);
+    assert_eq!(app.balance(user.id).await, paid, "not refunded");
+    let albums = app.env.telegram.calls_of("sendMediaGroup");
+    assert_eq!(albums.len(), 2, "the links, then our copies");
+    let uploaded = &albums[1];
+    assert!(uploaded.answered_ok());
+    let media = uploaded.body["media"].to_string();
+    assert!(media.contains("attach://"), "uploaded: {media}");
+    assert!(
+        !media.contains("/delivery/"),
+        "not Replicate's links: {media}"
+    );
 }
 
 #[tokio::test]

@@ -328,13 +328,20 @@ async fn a_prompt_on_the_block_list_is_refused_as_it_is_typed_and_nothing_is_pai
     );
 }
 
-#[tokio::test]
-async fn a_generation_replicate_refuses_as_unsafe_is_refunded_and_said_plainly() {
-    let app = App::spawn().await;
+/// Ann (user 1, 100 tokens, a ready model) picked her model and asked for "me on a beach": the
+/// count picker is next.
+async fn ann_asked_for_me_on_a_beach(app: &App) -> TgUser {
     let ann = TgUser::new(1, "Ann");
     let (_, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
     app.press(1, &ann, &format!("g:{}", model.id)).await;
     app.send(&updates::text(2, &ann, "me on a beach")).await;
+    ann
+}
+
+#[tokio::test]
+async fn a_generation_replicate_refuses_as_unsafe_is_refunded_and_said_plainly() {
+    let app = App::spawn().await;
+    let ann = ann_asked_for_me_on_a_beach(&app).await;
     app.env
         .replicate
         .fail_next("/predictions", 422, "NSFW content detected");
@@ -1038,10 +1045,7 @@ async fn a_draft_left_behind_is_offered_by_train_to_go_on_with_or_drop() {
 #[tokio::test]
 async fn a_generation_whose_start_is_unknown_is_paid_once_and_shown_as_creating() {
     let app = App::spawn().await;
-    let ann = TgUser::new(1, "Ann");
-    let (_, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
-    app.press(1, &ann, &format!("g:{}", model.id)).await;
-    app.send(&updates::text(2, &ann, "me on a beach")).await;
+    let ann = ann_asked_for_me_on_a_beach(&app).await;
     // Replicate takes the prediction and answers 500, and looking for it fails too.
     app.env.replicate.accept_then_fail_next("/predictions", 500);
     app.env

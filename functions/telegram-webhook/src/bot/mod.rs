@@ -27,6 +27,7 @@ use teloxide_core::requests::Requester;
 use teloxide_core::types::{
     CallbackQuery, ChatId, InlineKeyboardMarkup, Message, ParseMode, ReplyMarkup, UpdateKind,
 };
+use teloxide_core::{ApiError, RequestError};
 
 pub use commands::Command;
 pub use context::Ctx;
@@ -460,27 +461,28 @@ async fn referral(ctx: &Ctx<'_>) -> Result<(), BotError> {
 
 async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotError> {
     let t = ctx.t();
-    let answer = |text: Option<String>| {
+    let answer = async |text: Option<String>| {
         let mut request = ctx.telegram().bot.answer_callback_query(query.id.clone());
         if let Some(text) = text {
             request = request.text(text);
         }
-        request
+        match ctx.telegram().call(request).await {
+            // A press handled late (redelivered, or queued while we were down) can no longer be
+            // answered; its spinner is gone already, and the press is still carried out.
+            Err(TelegramError::Request(RequestError::Api(ApiError::InvalidQueryId))) => Ok(()),
+            answered => answered.map(|_| ()),
+        }
     };
     if ctx.user.is_blocked {
-        ctx.telegram()
-            .call(answer(Some(t.blocked.to_owned())))
-            .await?;
+        answer(Some(t.blocked.to_owned())).await?;
         return Ok(());
     }
     let Some(callback) = query.data.as_deref().and_then(Callback::parse) else {
-        ctx.telegram()
-            .call(answer(Some(t.outdated_button.to_owned())))
-            .await?;
+        answer(Some(t.outdated_button.to_owned())).await?;
         return Ok(());
     };
     // Stop the button's spinner first: Telegram shows it until the query is answered.
-    ctx.telegram().call(answer(None)).await?;
+    answer(None).await?;
     match callback {
         Callback::StartTraining { model_id } => training::submit(ctx, model_id).await,
         Callback::Draft { model_id, resume } => training::on_draft(ctx, model_id, resume).await,

@@ -1068,3 +1068,19 @@ async fn a_generation_whose_start_is_unknown_is_paid_once_and_shown_as_creating(
     assert_eq!(app.user(1).await.unwrap().tokens_left, 90);
     assert_eq!(app.env.replicate.calls_to("POST", "/predictions").len(), 1);
 }
+
+#[tokio::test]
+async fn a_press_handled_too_late_to_answer_is_still_carried_out() {
+    let app = App::spawn().await;
+    let ann = ann_asked_for_me_on_a_beach(&app).await;
+    // Redelivered after a failure, or queued while we were down: Telegram no longer takes the answer.
+    app.env.telegram.fail_next(
+        "answerCallbackQuery",
+        400,
+        "Bad Request: query is too old and response timeout expired or query id is invalid",
+        None,
+    );
+    app.press(3, &ann, "n:2").await;
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 90, "paid");
+    assert_eq!(app.env.replicate.calls_to("POST", "/predictions").len(), 1);
+}

@@ -50,6 +50,9 @@ pub struct RemoteData {
     pub predictions: Vec<String>,
     /// Models still queued (nothing ran): `(model id, cost)`, refunded.
     pub queued: Vec<(i64, i64)>,
+    /// Generations paid and not yet at Replicate (nothing ran): `(generation id, what it cost the
+    /// user)`, refunded.
+    pub unstarted: Vec<(i64, i64)>,
 }
 
 /// Locks the user's models and reads what of the user's data lives at Replicate.
@@ -85,6 +88,19 @@ pub async fn remote_data(db: &impl GenericClient, user_id: i64) -> Result<Remote
         &[int8(&user_id)],
     )
     .await?;
+    let unstarted = db
+        .query_typed(
+            "SELECT id, CASE WHEN free_redo THEN 0 ELSE cost_tokens END AS paid FROM generations
+             WHERE user_id = $1 AND status IN ('pending', 'starting', 'processing')
+               AND replicate_prediction_id IS NULL
+             ORDER BY id FOR UPDATE",
+            &[int8(&user_id)],
+        )
+        .await?;
+    data.unstarted = unstarted
+        .iter()
+        .map(|row| (row.get("id"), row.get("paid")))
+        .collect();
     data.predictions = fetch_values(
         db,
         "SELECT replicate_prediction_id FROM generations

@@ -96,7 +96,14 @@ pub async fn erase_model(
     let mut refunded = 0;
     if model.status == ModelStatus::Queued && model.cost_tokens > 0 {
         let note = "deleted before its training started";
-        refunded = refund_once(&*tx, user_id, model.id, model.cost_tokens, note).await?;
+        refunded = refund_once(
+            &*tx,
+            user_id,
+            &format!("model:{}", model.id),
+            model.cost_tokens,
+            note,
+        )
+        .await?;
     }
     tx.commit().await?;
     let model = models::get(&**conn, model.id)
@@ -127,7 +134,8 @@ pub struct AccountErased {
     pub versions_deleted: usize,
     /// Files we uploaded to Replicate (photos, training zips) to delete there.
     pub files_deleted: usize,
-    /// Tokens returned for models still queued (their training never started).
+    /// Tokens returned for jobs that never ran: models still queued, generations not yet started
+    /// at Replicate.
     pub refunded: i64,
 }
 
@@ -136,16 +144,15 @@ pub struct AccountErased {
 async fn refund_once(
     tx: &impl GenericClient,
     user_id: i64,
-    model_id: i64,
+    reference: &str,
     cost: i64,
     note: &str,
 ) -> Result<i64, ServiceError> {
-    let reference = format!("model:{model_id}");
     let change = Change {
         user_id,
         delta: cost,
         reason: Reason::Refund,
-        reference: &reference,
+        reference,
         note: Some(note),
     };
     match ledger::apply(tx, &change).await {
@@ -225,7 +232,14 @@ pub async fn erase_account(
     write_new(&*tx, &mut written, prefixes.collect()).await?;
     for &(model_id, cost) in remote.queued.iter().filter(|(_, cost)| *cost > 0) {
         let note = "account data deleted before the training started";
-        erased.refunded += refund_once(&*tx, user_id, model_id, cost, note).await?;
+        let reference = format!("model:{model_id}");
+        erased.refunded += refund_once(&*tx, user_id, &reference, cost, note).await?;
+    }
+    // A generation whose start has not reached Replicate is canceled by the erasure: nothing ran.
+    for &(generation_id, cost) in remote.unstarted.iter().filter(|(_, cost)| *cost > 0) {
+        let note = "account data deleted before the generation started";
+        let reference = format!("generation:{generation_id}");
+        erased.refunded += refund_once(&*tx, user_id, &reference, cost, note).await?;
     }
     erased.rows = erasure::erase_user(&*tx, user_id).await?;
     tx.commit().await?;

@@ -103,7 +103,8 @@ pub struct AccountErased {
     pub versions_deleted: usize,
     /// Files we uploaded to Replicate (photos, training zips) to delete there.
     pub files_deleted: usize,
-    /// Tokens returned for models still queued (their training never started).
+    /// Tokens returned for jobs that never ran: models still queued, generations not yet started
+    /// at Replicate.
     pub refunded: i64,
 }
 

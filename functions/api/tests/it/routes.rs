@@ -1627,6 +1627,35 @@ async fn deleting_my_data_cancels_a_generation_in_progress_and_its_results_are_n
 }
 
 #[tokio::test]
+async fn deleting_my_data_refunds_a_paid_generation_that_never_reached_replicate() {
+    let app = App::spawn().await;
+    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 100).await;
+    // Paid, its start unconfirmed: Replicate answered 500 without taking it, and the lookup failed.
+    app.env
+        .replicate
+        .fail_next("/predictions", 500, "Replicate is down");
+    app.env
+        .replicate
+        .fail_next("/predictions", 500, "Replicate is down");
+    let started = app.generate(ANN, model.id, "on a beach", 1).await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{started:?}");
+    assert_eq!(stored::user(app.db(), ANN).await.tokens_left, 95);
+
+    let answer = app.delete("/api/me", ANN).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.json::<Erasure>().refunded, 5);
+    assert_eq!(
+        stored::user(app.db(), ANN).await.tokens_left,
+        100,
+        "nothing ran"
+    );
+    // Erasing again refunds nothing more.
+    let again = app.delete("/api/me", ANN).await;
+    assert_eq!(again.json::<Erasure>().refunded, 0);
+    assert_eq!(stored::user(app.db(), ANN).await.tokens_left, 100);
+}
+
+#[tokio::test]
 async fn a_generation_without_replicate_configured_is_refused_before_anything_is_paid() {
     let app = App::spawn_with_var("REPLICATE_API_TOKEN", None).await;
     fixtures::user(app.db(), ANN, 100).await;

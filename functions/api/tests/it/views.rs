@@ -233,6 +233,7 @@ pub struct Erasure {
     pub predictions_canceled: i64,
     pub versions_deleted: i64,
     pub files_deleted: i64,
+    pub refunded: i64,
 }
 
 /// `GET /health`.

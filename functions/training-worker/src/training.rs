@@ -13,6 +13,7 @@ use serde_json::json;
 use shared::attempts::{self as settle, Attached};
 use shared::db::{Db, DbError};
 use shared::domain::status::ModelStatus;
+use shared::effects::{delete_file_key, Effect, Written};
 use shared::fetch::{self, FetchError, Photo, COULD_NOT_DOWNLOAD};
 use shared::outcomes::{self, OutcomeError};
 use shared::replicate::{Replicate, ReplicateError};
@@ -141,6 +142,16 @@ pub async fn start_training(services: &Services, model_id: i64) -> Result<(), Wo
             }
         }
         Err(Failure::LeaseLost) => Err(WorkerError::Busy),
+        Err(Failure::Unwanted { zip_url }) => {
+            // Canceled or erased (and refunded) while its photos were read: nothing starts, and
+            // what this try made of the photos goes.
+            tracing::info!(
+                model_id = model.id,
+                "the model was canceled meanwhile; not started"
+            );
+            attempts::abandon(&**db.conn().await?, &attempt.tag).await?;
+            discard(services, &model, zip_url).await
+        }
         Err(Failure::Ambiguous(e)) => {
             // Replicate may have taken it: look before deciding.
             tracing::warn!(error = %shared::telemetry::error_chain(&e), "no clear answer to the create call; looking for the training");
@@ -236,6 +247,9 @@ enum Failure {
     Ambiguous(ReplicateError),
     /// Our lease ran out before the create call: someone else may settle the attempt.
     LeaseLost,
+    /// The model is no longer queued (canceled, its owner's data erased), with the zip of its
+    /// photos if it was uploaded already.
+    Unwanted { zip_url: Option<String> },
 }
 
 impl From<Problem> for Failure {
@@ -278,6 +292,10 @@ async fn create_training(
         return Err(Problem::Permanent(Permanent(e.to_string())).into());
     }
     let zip = zip_photos(services, model, &photos).await?;
+    // Reading the photos takes a while: an erasure meanwhile must not send them to Replicate.
+    if !still_queued(db, model.id).await? {
+        return Err(Failure::Unwanted { zip_url: None });
+    }
     let file = replicate
         .upload_file(
             &format!("model-{}-{}.zip", model.id, attempt.tag),
@@ -311,6 +329,11 @@ async fn create_training(
     )
     .await?
     {
+        if !still_queued(db, model.id).await? {
+            return Err(Failure::Unwanted {
+                zip_url: Some(file.urls.get),
+            });
+        }
         return Err(Failure::LeaseLost);
     }
     let webhook = settle::webhook_url(services, &attempt.tag);
@@ -334,6 +357,37 @@ async fn create_training(
         Err(e) if e.may_have_created() => Err(Failure::Ambiguous(e)),
         Err(e) => Err(e.into()),
     }
+}
+
+async fn still_queued(db: &Db, model_id: i64) -> Result<bool, DbError> {
+    let model = models::get(&**db.conn().await?, model_id).await?;
+    Ok(model.is_some_and(|m| m.status == ModelStatus::Queued))
+}
+
+/// Deletes what a try made of a model's photos that is no longer wanted: the copies it kept in our
+/// bucket and the zip it uploaded to Replicate, through the effect log (so a failure now is retried).
+async fn discard(
+    services: &Services,
+    model: &Model,
+    zip_url: Option<String>,
+) -> Result<(), WorkerError> {
+    let prefix = shared::storage::model_photos_prefix(model.user_id, model.id);
+    let at = chrono::Utc::now().timestamp_millis();
+    let mut effects = vec![(
+        format!("delete-objects:{prefix}@{at}"),
+        Effect::DeleteStoredObjects { prefix },
+    )];
+    if let Some(url) = zip_url {
+        effects.push((delete_file_key(&url), Effect::DeleteReplicateFile { url }));
+    }
+    let mut written = Written::new();
+    let conn = services.db().conn().await?;
+    for (key, effect) in &effects {
+        written.write(&**conn, key, effect).await?;
+    }
+    drop(conn);
+    shared::dispatch::now(services, written).await;
+    Ok(())
 }
 
 /// Reads every photo (all of them within the job's download deadline) and zips them (stored, not

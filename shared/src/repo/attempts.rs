@@ -199,8 +199,9 @@ pub async fn take_over(
 }
 
 /// Records what the remote call will carry (the uploaded zip's URL or the seed, the destination
-/// model), if the attempt is still `starting` and held for at least `margin_secs` more. Checked right
-/// before the remote call: a holder whose time ran out never creates a job someone else settles.
+/// model), if the attempt is still `starting` and held for at least `margin_secs` more, and a
+/// training's model is still queued. Checked right before the remote call: a holder whose time ran
+/// out never creates a job someone else settles, nor one for a model canceled or erased meanwhile.
 pub async fn prepare(
     db: &impl GenericClient,
     tag: &str,
@@ -211,7 +212,9 @@ pub async fn prepare(
     changed_one(
         db,
         "UPDATE replicate_attempts SET input_ref = $2, destination = COALESCE($3, destination), updated_at = now()
-             WHERE tag = $1 AND state = 'starting' AND lease_until > now() + make_interval(secs => $4)",
+             WHERE tag = $1 AND state = 'starting' AND lease_until > now() + make_interval(secs => $4)
+               AND (kind <> 'training'
+                    OR EXISTS (SELECT 1 FROM models WHERE id = subject_id AND status = 'queued'))",
         &[text(&tag), text(&input_ref), text(&destination), float8(&(margin_secs as f64))],
     )
     .await

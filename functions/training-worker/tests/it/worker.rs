@@ -513,3 +513,90 @@ async fn housekeeping_purges_idempotency_keys_older_than_a_day() {
         .collect();
     assert_eq!(keys, vec!["new".to_owned()]);
 }
+
+/// An erasure (or a cancel) commits at `when`, in a trigger on `table`: the model is `canceled` as
+/// [`shared::repo::erasure::erase_user`] leaves it. `skip` also drops the update it fired on (a
+/// statement that found the model moved on).
+async fn cancel_the_model_when(env: &TestEnv, table: &str, when: &str, skip: bool) {
+    let answer = if skip { "NULL" } else { "NEW" };
+    let conn = env.db().conn().await.unwrap();
+    conn.batch_execute(&format!(
+        "CREATE FUNCTION cancel_the_model() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             UPDATE models SET status = 'canceled', error = 'deleted by its owner';
+             RETURN {answer};
+         END $$;
+         CREATE TRIGGER cancel_the_model BEFORE UPDATE ON {table}
+             FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION cancel_the_model();"
+    ))
+    .await
+    .unwrap();
+}
+
+async fn assert_discarded_and_nothing_started(env: &TestEnv, model_id: i64) {
+    assert!(
+        env.replicate
+            .calls_to("POST", "/models/ostris/flux-dev-lora-trainer/versions/")
+            .is_empty(),
+        "no training created"
+    );
+    let model = stored::model(env.db(), model_id).await;
+    assert_eq!(model.status, ModelStatus::Canceled);
+    assert!(model.replicate_training_id.is_none());
+    let conn = env.db().conn().await.unwrap();
+    let row = conn
+        .query_one(
+            "SELECT count(*) FILTER (WHERE kind = 'delete_stored_objects' AND state = 'done'),
+                    count(*) FILTER (WHERE state <> 'done')
+             FROM effects",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 1, "the photos' copies deleted");
+    assert_eq!(row.get::<_, i64>(1), 0, "nothing left to do");
+}
+
+#[tokio::test]
+async fn a_model_erased_while_its_photos_are_read_sends_none_of_them_to_replicate() {
+    let (env, state) = setup().await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    // The erasure commits once the first photo is copied into our bucket.
+    cancel_the_model_when(
+        &env,
+        "training_photos",
+        "NEW.storage_key IS NOT NULL",
+        false,
+    )
+    .await;
+
+    deliver_job(&state, model.id).await;
+    assert!(
+        env.replicate.calls_to("POST", "/files").is_empty(),
+        "no zip uploaded"
+    );
+    assert_discarded_and_nothing_started(&env, model.id).await;
+}
+
+#[tokio::test]
+async fn a_model_erased_as_its_zip_is_uploaded_has_the_zip_deleted_at_replicate() {
+    let (env, state) = setup().await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    // The erasure commits after the zip is uploaded, just before it is recorded on the attempt.
+    cancel_the_model_when(
+        &env,
+        "replicate_attempts",
+        "NEW.input_ref IS NOT NULL",
+        true,
+    )
+    .await;
+
+    deliver_job(&state, model.id).await;
+    let uploads = env.replicate.calls_to("POST", "/files");
+    assert_eq!(uploads.len(), 1);
+    let deleted = env.replicate.calls_to("DELETE", "/files/");
+    assert_eq!(deleted.len(), 1, "the zip deleted at Replicate");
+    assert_discarded_and_nothing_started(&env, model.id).await;
+}

@@ -839,22 +839,27 @@ async fn submit_or_clean_up(
             ))
         }
         Err((draft, e)) => {
-            // Nothing was charged: nothing of the request is kept.
+            // Nothing was charged: nothing of the request is kept. The draft goes first, and its
+            // photos only with it: a draft someone else submitted meanwhile (a second request for
+            // the same retraining) keeps the photos it was paid with.
             if let Some(model_id) = draft {
-                if let Err(cleanup) = storage
-                    .delete_prefix(&shared::storage::model_photos_prefix(user_id, model_id))
-                    .await
-                {
-                    tracing::warn!(error = %cleanup, model_id, "could not delete the photos of a failed training request");
-                }
                 let removed = match services.db().conn().await {
                     Ok(conn) => shared::repo::erasure::delete_draft(&**conn, model_id)
                         .await
                         .map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 };
-                if let Err(cleanup) = removed {
-                    tracing::warn!(error = %cleanup, model_id, "could not remove the draft of a failed training request");
+                match removed {
+                    Ok(true) => {
+                        let prefix = shared::storage::model_photos_prefix(user_id, model_id);
+                        if let Err(cleanup) = storage.delete_prefix(&prefix).await {
+                            tracing::warn!(error = %cleanup, model_id, "could not delete the photos of a failed training request");
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(cleanup) => {
+                        tracing::warn!(error = %cleanup, model_id, "could not remove the draft of a failed training request");
+                    }
                 }
             }
             Err(e)

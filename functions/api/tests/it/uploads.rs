@@ -35,7 +35,12 @@ async fn put(app: &App, slot: &UploadSlot, content_type: &str, body: Vec<u8>) ->
 
 /// Ten distinct photos announced and PUT by `user`: their upload ids.
 async fn ten_uploaded(app: &App, user: i64) -> Vec<String> {
-    let set = slots(app, user, &[1000; 10]).await;
+    uploaded(app, user, 10).await
+}
+
+/// `n` distinct photos announced and PUT by `user`: their upload ids.
+async fn uploaded(app: &App, user: i64, n: usize) -> Vec<String> {
+    let set = slots(app, user, &vec![1000; n]).await;
     for (i, slot) in set.iter().enumerate() {
         assert_eq!(
             put(app, slot, "image/jpeg", fake_jpeg_sized(1000, i as u8)).await,
@@ -199,6 +204,44 @@ async fn two_trainings_racing_for_the_same_uploads_charge_once() {
     assert_eq!(app.balance(ANN).await, 400, "one training paid");
     // The loser's copies are gone with its draft; the winner's photos stay.
     assert_eq!(app.env.objects.list(&format!("photos/{ANN}/")).len(), 10);
+}
+
+#[tokio::test]
+async fn a_retraining_request_that_lost_the_race_keeps_the_photos_of_the_one_that_won() {
+    let app = App::spawn().await;
+    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 200).await;
+    let ids = uploaded(&app, ANN, 3).await;
+    // A second request for the same retraining (another device) submits the draft this one starts
+    // before this one comes to record its photos.
+    let conn = app.db().conn().await.unwrap();
+    conn.batch_execute(
+        "CREATE FUNCTION submitted_meanwhile() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             UPDATE models SET status = 'queued' WHERE id = NEW.id;
+             RETURN NULL;
+         END $$;
+         CREATE TRIGGER submitted_meanwhile AFTER INSERT ON models
+             FOR EACH ROW WHEN (NEW.retrain_of IS NOT NULL) EXECUTE FUNCTION submitted_meanwhile();",
+    )
+    .await
+    .unwrap();
+
+    let path = format!("/api/models/{}/retrain", model.id);
+    let lost = app.post(&path, ANN, json!({"upload_ids": ids})).await;
+    assert_eq!(lost.status, StatusCode::CONFLICT, "{lost:?}");
+    let retraining = conn
+        .query_one("SELECT id FROM models WHERE retrain_of = $1", &[&model.id])
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!(
+        app.env
+            .objects
+            .list(&format!("photos/{ANN}/{retraining}/"))
+            .len(),
+        3,
+        "the photos of the paid retraining stay"
+    );
 }
 
 /// Puts an object at `key` in the app's storage, as a delivery or an upload would have.

@@ -533,6 +533,17 @@ async fn cancel_the_model_when(env: &TestEnv, table: &str, when: &str, skip: boo
     .unwrap();
 }
 
+/// The worker handles a queued model's job while its owner's erasure commits as
+/// [`cancel_the_model_when`] says.
+async fn started_while_erased(table: &str, when: &str, skip: bool) -> (TestEnv, models::Model) {
+    let (env, state) = setup().await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    cancel_the_model_when(&env, table, when, skip).await;
+    deliver_job(&state, model.id).await;
+    (env, model)
+}
+
 async fn assert_discarded_and_nothing_started(env: &TestEnv, model_id: i64) {
     assert!(
         env.replicate
@@ -559,19 +570,9 @@ async fn assert_discarded_and_nothing_started(env: &TestEnv, model_id: i64) {
 
 #[tokio::test]
 async fn a_model_erased_while_its_photos_are_read_sends_none_of_them_to_replicate() {
-    let (env, state) = setup().await;
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
     // The erasure commits once the first photo is copied into our bucket.
-    cancel_the_model_when(
-        &env,
-        "training_photos",
-        "NEW.storage_key IS NOT NULL",
-        false,
-    )
-    .await;
-
-    deliver_job(&state, model.id).await;
+    let (env, model) =
+        started_while_erased("training_photos", "NEW.storage_key IS NOT NULL", false).await;
     assert!(
         env.replicate.calls_to("POST", "/files").is_empty(),
         "no zip uploaded"
@@ -581,19 +582,9 @@ async fn a_model_erased_while_its_photos_are_read_sends_none_of_them_to_replicat
 
 #[tokio::test]
 async fn a_model_erased_as_its_zip_is_uploaded_has_the_zip_deleted_at_replicate() {
-    let (env, state) = setup().await;
-    let user = fixtures::user(env.db(), 1, 100).await;
-    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
     // The erasure commits after the zip is uploaded, just before it is recorded on the attempt.
-    cancel_the_model_when(
-        &env,
-        "replicate_attempts",
-        "NEW.input_ref IS NOT NULL",
-        true,
-    )
-    .await;
-
-    deliver_job(&state, model.id).await;
+    let (env, model) =
+        started_while_erased("replicate_attempts", "NEW.input_ref IS NOT NULL", true).await;
     let uploads = env.replicate.calls_to("POST", "/files");
     assert_eq!(uploads.len(), 1);
     let deleted = env.replicate.calls_to("DELETE", "/files/");

@@ -1001,8 +1001,8 @@ async fn deliver_generation(
     let sent = send_to_owner(services, &generation, user.as_ref()).await;
     if copied && !matches!(sent, Ok(Sent::Delivered { .. } | Sent::Unreachable)) {
         // Not delivered now: the copies are kept on record, so the next try does not copy again.
-        generations::set_image_keys(&**db.conn().await?, generation.id, &generation.image_keys)
-            .await?;
+        let discarded = transitions::keep_or_discard_copies(db, &generation).await?;
+        Box::pin(now(services, discarded)).await;
     }
     let (file_ids, delivered_to) = match sent? {
         Sent::Delivered { user_id, file_ids } => (file_ids, Some(user_id)),
@@ -1064,11 +1064,18 @@ async fn deliver_generation(
             Err(e) => return Err(transition_failure(e)),
         }
     };
-    Ok(if finished {
-        Executed::Recorded
-    } else {
-        Executed::Result(result)
-    })
+    if finished {
+        return Ok(Executed::Recorded);
+    }
+    // Settled while it was sent (its owner erased their data, say): nothing of the album is kept,
+    // neither the copies made now nor Telegram's file ids.
+    if copied {
+        let discarded = transitions::keep_or_discard_copies(db, &generation).await?;
+        Box::pin(now(services, discarded)).await;
+    }
+    Ok(Executed::Result(
+        json!({ "sent": file_ids.len(), "settled_meanwhile": true }),
+    ))
 }
 
 /// How long recording a sent album is tried for: a database back within it has the album (and its

@@ -169,6 +169,24 @@ pub async fn fail_training(
     Ok(Some(written))
 }
 
+/// Records the copies a delivery just made of a generation's images on it; when the generation
+/// takes none (it was erased, failed or canceled meanwhile), nothing holds them, and they are
+/// deleted from our bucket through the effect log (what comes back, to execute).
+pub async fn keep_or_discard_copies(db: &Db, generation: &Generation) -> Result<Written, DbError> {
+    let conn = db.conn().await?;
+    let mut written = Written::new();
+    if !generations::set_image_keys(&**conn, generation.id, &generation.image_keys).await? {
+        let prefix = crate::storage::generation_prefix(generation.user_id, generation.id);
+        // Keyed by the time, as an erasure's: copies made by a later try go with a later one.
+        let at = chrono::Utc::now().timestamp_millis();
+        let key = format!("delete-objects:{prefix}@{at}");
+        written
+            .write(&**conn, &key, &Effect::DeleteStoredObjects { prefix })
+            .await?;
+    }
+    Ok(written)
+}
+
 /// A generation failed (or was canceled): it is refunded, once; the user and the admins are told.
 pub async fn fail_generation(
     db: &Db,
@@ -356,7 +374,9 @@ pub async fn record_delivery(
         if !copied {
             return Ok(());
         }
-        generations::set_image_keys(tx, generation.id, &generation.image_keys).await
+        generations::set_image_keys(tx, generation.id, &generation.image_keys)
+            .await
+            .map(|_| ())
     };
     let details = json!({"generation_id": generation.id, "images": generation.result_urls.len()});
     let preview = async {

@@ -363,14 +363,23 @@ pub async fn mark_checked(db: &impl GenericClient, id: i64, failed: bool) -> Res
 }
 
 /// Records where a generation's images are in the bucket (once: a second copy keeps the first).
+/// A generation that failed or was canceled (erased, say) takes none. Returns whether the
+/// generation holds copies now, these or a try's before (they have the same keys).
 pub async fn set_image_keys(
     db: &impl GenericClient,
     id: i64,
     keys: &[String],
-) -> Result<(), DbError> {
-    execute(
+) -> Result<bool, DbError> {
+    fetch_value(
         db,
-        "UPDATE generations SET image_keys = $2 WHERE id = $1 AND image_keys = '{}'",
+        "WITH kept AS (
+             UPDATE generations SET image_keys = $2
+             WHERE id = $1 AND image_keys = '{}'
+               AND status IN ('pending', 'starting', 'processing', 'succeeded')
+             RETURNING 1
+         )
+         SELECT EXISTS (SELECT 1 FROM kept)
+             OR EXISTS (SELECT 1 FROM generations WHERE id = $1 AND image_keys <> '{}')",
         &[int8(&id), text_array(&keys)],
     )
     .await

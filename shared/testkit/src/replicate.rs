@@ -62,6 +62,10 @@ struct State {
     outputs_deleted: bool,
     /// The file CDN answers this status for now (a 500, say).
     outputs_failing: Option<u16>,
+    /// The file CDN answers each output this late.
+    outputs_delay: Option<std::time::Duration>,
+    /// How many times an output was asked for.
+    outputs_asked: usize,
 }
 
 /// How a scripted call goes wrong.
@@ -203,6 +207,17 @@ impl FakeReplicate {
         self.state.lock().expect("state").outputs_failing = None;
     }
 
+    /// Replicate's file CDN answers each output `delay` late (the request is seen at once: see
+    /// [`FakeReplicate::outputs_asked`]).
+    pub fn delay_outputs(&self, delay: std::time::Duration) {
+        self.state.lock().expect("state").outputs_delay = Some(delay);
+    }
+
+    /// How many times an output was asked for.
+    pub fn outputs_asked(&self) -> usize {
+        self.state.lock().expect("state").outputs_asked
+    }
+
     /// Replicate deletes its copies of every output (their URLs answer 404 from now on).
     pub fn delete_outputs(&self) {
         self.state.lock().expect("state").outputs_deleted = true;
@@ -298,16 +313,21 @@ impl Respond for Responder {
         let path = request.url.path().to_owned();
         if path.starts_with("/delivery/") {
             // Replicate's file CDN, not its API: not recorded as a call.
-            let state = self.state.lock().expect("state");
+            let mut state = self.state.lock().expect("state");
+            state.outputs_asked += 1;
             if let Some(status) = state.outputs_failing {
                 return ResponseTemplate::new(status);
             }
             if state.outputs_deleted || method != "GET" {
                 return ResponseTemplate::new(404);
             }
-            return ResponseTemplate::new(200)
+            let image = ResponseTemplate::new(200)
                 .insert_header("content-type", "image/jpeg")
                 .set_body_bytes(output_image(&path));
+            return match state.outputs_delay {
+                Some(delay) => image.set_delay(delay),
+                None => image,
+            };
         }
         let body = serde_json::from_slice::<Value>(&request.body)
             .unwrap_or_else(|_| json!({"multipart_bytes": request.body.len()}));

@@ -304,6 +304,68 @@ async fn an_album_whose_links_telegram_cannot_fetch_is_sent_from_our_copies_not_
     );
 }
 
+/// The album of [`App::album_in_flight`] is delivered while its owner erases their data: the
+/// erasure commits (and empties their part of the bucket) once the delivery has read the generation
+/// and asked Replicate's CDN for the images, which answers late. `telegram_down`: the album's send
+/// fails too (a 502), so the delivery keeps its copies on record for its next try.
+async fn delivered_as_the_owner_erases(telegram_down: bool) -> (App, User, Generation) {
+    let app = App::spawn().await;
+    let (user, generation) = app.album_in_flight().await;
+    if telegram_down {
+        app.env.telegram.outage_next("sendMediaGroup");
+    }
+    app.env
+        .replicate
+        .delay_outputs(std::time::Duration::from_secs(2));
+    let done = app.env.replicate.prediction_succeeded("pr_1", 2);
+    let (services, _jobs) = app.env.services();
+    let erasure = async {
+        while app.env.replicate.outputs_asked() == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        shared::usecases::deletion::erase_account(&services, user.id)
+            .await
+            .expect("erased")
+    };
+    tokio::join!(app.deliver_ok("msg_1", &done), erasure);
+    (app, user, generation)
+}
+
+async fn assert_nothing_of_the_album_kept(app: &App, user: &User, generation: &Generation) {
+    let erased = stored::generation(app.env.db(), generation.id).await;
+    assert_eq!(erased.status, GenerationStatus::Canceled);
+    assert!(erased.image_keys.is_empty(), "{:?}", erased.image_keys);
+    assert!(erased.telegram_file_ids.is_empty());
+    let conn = app.env.db().conn().await.unwrap();
+    let kept: i64 = conn
+        .query_one(
+            "SELECT count(*) FROM effects
+              WHERE kind = 'deliver_generation' AND result::text LIKE '%tg-photo%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, 0, "no Telegram file id of the album kept");
+    assert_eq!(
+        app.env.objects.list(&format!("generations/{}/", user.id)),
+        Vec::<String>::new(),
+        "no copy of the album left in the bucket"
+    );
+}
+
+#[tokio::test]
+async fn an_album_copied_as_its_owner_erases_their_data_leaves_no_copy_behind() {
+    let (app, user, generation) = delivered_as_the_owner_erases(false).await;
+    assert_nothing_of_the_album_kept(&app, &user, &generation).await;
+}
+
+#[tokio::test]
+async fn an_album_that_could_not_be_sent_as_its_owner_erases_their_data_keeps_no_copy() {
+    let (app, user, generation) = delivered_as_the_owner_erases(true).await;
+    assert_nothing_of_the_album_kept(&app, &user, &generation).await;
+}
+
 #[tokio::test]
 async fn a_system_models_preview_is_never_another_users_photo() {
     let app = App::spawn().await;

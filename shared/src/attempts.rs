@@ -6,7 +6,7 @@ use crate::metrics;
 use serde_json::json;
 use url::Url;
 
-use crate::db::{Db, DbError};
+use crate::db::{DbError, GenericClient};
 use crate::effects::{AdminNotice, Effect, Written};
 use crate::replicate::{Replicate, ReplicateError};
 use crate::repo::attempts::{self, Attempt, Kind};
@@ -35,9 +35,15 @@ pub fn webhook_url(services: &Services, tag: &str) -> Option<Url> {
 }
 
 /// Attaches Replicate's job `replicate_id` to the attempt and its subject, in one transaction:
-/// attempt → `created`, model → `training` (generation → `starting`). Idempotent.
-pub async fn attach(db: &Db, attempt: &Attempt, replicate_id: &str) -> Result<Attached, DbError> {
-    let mut conn = db.conn().await?;
+/// attempt → `created`, model → `training` (generation → `starting`). Idempotent. A job nobody
+/// wants is canceled at Replicate through the effect log, written in that transaction (a cancel
+/// Replicate fails is retried by the sweep, not lost with the attempt), and tried at once.
+pub async fn attach(
+    services: &Services,
+    attempt: &Attempt,
+    replicate_id: &str,
+) -> Result<Attached, DbError> {
+    let mut conn = services.db().conn().await?;
     // The usual case, a new prediction for a pending generation, is one statement.
     if attempt.kind == Kind::Prediction
         && attempts::attach_prediction(&**conn, &attempt.tag, replicate_id).await?
@@ -46,17 +52,52 @@ pub async fn attach(db: &Db, attempt: &Attempt, replicate_id: &str) -> Result<At
         return Ok(Attached::Started);
     }
     let tx = conn.transaction().await?;
-    if !attempts::mark_created(&*tx, &attempt.tag, replicate_id).await? {
+    let attached = if attempts::mark_created(&*tx, &attempt.tag, replicate_id).await? {
+        attach_subject(&*tx, attempt, replicate_id).await?
+    } else {
         // Abandoned (or another job's): this one must not run for it.
-        return Ok(Attached::Unwanted);
+        Attached::Unwanted
+    };
+    let mut written = Written::new();
+    if attached == Attached::Unwanted {
+        tracing::warn!(
+            replicate_id,
+            kind = attempt.kind.as_str(),
+            "a job nobody wants: canceled"
+        );
+        let (key, cancel) = match attempt.kind {
+            Kind::Training => crate::effects::cancel_training(replicate_id.to_owned()),
+            Kind::Prediction => crate::effects::cancel_prediction(replicate_id.to_owned()),
+        };
+        written.write(&*tx, &key, &cancel).await?;
     }
+    tx.commit().await?;
+    drop(conn);
+    match attached {
+        Attached::Started => match attempt.kind {
+            Kind::Training => metrics::training(metrics::Training::Started),
+            Kind::Prediction => metrics::generation(metrics::Generation::Started),
+        },
+        Attached::Unwanted => Box::pin(crate::dispatch::now(services, written)).await,
+        Attached::Already => {}
+    }
+    Ok(attached)
+}
+
+/// The model (generation) of an attempt just marked created takes its job, in the caller's
+/// transaction; one that moved on meanwhile leaves the attempt abandoned and the job unwanted.
+async fn attach_subject(
+    tx: &impl GenericClient,
+    attempt: &Attempt,
+    replicate_id: &str,
+) -> Result<Attached, DbError> {
     let attached = match attempt.kind {
         Kind::Training => {
             let destination = attempt.destination.as_deref().unwrap_or_default();
-            if models::start_training(&*tx, attempt.subject_id, replicate_id, destination).await? {
-                if let Some(model) = models::get(&*tx, attempt.subject_id).await? {
+            if models::start_training(tx, attempt.subject_id, replicate_id, destination).await? {
+                if let Some(model) = models::get(tx, attempt.subject_id).await? {
                     events::record(
-                        &*tx,
+                        tx,
                         model.user_id,
                         Event::TrainingStarted,
                         json!({"model_id": model.id, "training_id": replicate_id}),
@@ -65,7 +106,7 @@ pub async fn attach(db: &Db, attempt: &Attempt, replicate_id: &str) -> Result<At
                 }
                 Attached::Started
             } else {
-                let model = models::get(&*tx, attempt.subject_id).await?;
+                let model = models::get(tx, attempt.subject_id).await?;
                 if model.and_then(|m| m.replicate_training_id).as_deref() == Some(replicate_id) {
                     Attached::Already
                 } else {
@@ -74,10 +115,10 @@ pub async fn attach(db: &Db, attempt: &Attempt, replicate_id: &str) -> Result<At
             }
         }
         Kind::Prediction => {
-            if generations::set_prediction(&*tx, attempt.subject_id, replicate_id).await? {
+            if generations::set_prediction(tx, attempt.subject_id, replicate_id).await? {
                 Attached::Started
             } else {
-                let generation = generations::get(&*tx, attempt.subject_id).await?;
+                let generation = generations::get(tx, attempt.subject_id).await?;
                 if generation
                     .and_then(|g| g.replicate_prediction_id)
                     .as_deref()
@@ -91,33 +132,9 @@ pub async fn attach(db: &Db, attempt: &Attempt, replicate_id: &str) -> Result<At
         }
     };
     if attached == Attached::Unwanted {
-        attempts::abandon_created(&*tx, &attempt.tag, replicate_id).await?;
-    }
-    tx.commit().await?;
-    if attached == Attached::Started {
-        match attempt.kind {
-            Kind::Training => metrics::training(metrics::Training::Started),
-            Kind::Prediction => metrics::generation(metrics::Generation::Started),
-        }
+        attempts::abandon_created(tx, &attempt.tag, replicate_id).await?;
     }
     Ok(attached)
-}
-
-/// Cancels a job nobody wants (its attempt was abandoned, or its model failed meanwhile).
-pub async fn cancel(
-    replicate: &Replicate,
-    kind: Kind,
-    replicate_id: &str,
-) -> Result<(), ReplicateError> {
-    tracing::warn!(
-        replicate_id,
-        kind = kind.as_str(),
-        "a job for an abandoned attempt: canceled"
-    );
-    match kind {
-        Kind::Training => replicate.cancel_training(replicate_id).await,
-        Kind::Prediction => replicate.cancel_prediction(replicate_id).await,
-    }
 }
 
 /// Finds an attempt's job at Replicate (by its tag or its input's unique value).

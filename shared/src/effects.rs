@@ -403,3 +403,16 @@ impl Written {
 pub fn delete_file_key(url: &str) -> String {
     format!("delete-file:{url}")
 }
+
+/// A training's cancel, under its key: asked once, whoever asks (an erasure, an attempt that
+/// found its job unwanted).
+pub fn cancel_training(training_id: String) -> (String, Effect) {
+    let key = format!("cancel-training:{training_id}");
+    (key, Effect::CancelTraining { training_id })
+}
+
+/// A prediction's cancel, under its key, as [`cancel_training`].
+pub fn cancel_prediction(prediction_id: String) -> (String, Effect) {
+    let key = format!("cancel-prediction:{prediction_id}");
+    (key, Effect::CancelPrediction { prediction_id })
+}

@@ -136,15 +136,7 @@ async fn find_by_attempt(
     let Some(attempt) = attempts::by_tag(&**db.conn().await?, tag).await? else {
         return Ok(None);
     };
-    if settle::attach(db, &attempt, replicate_id).await? == Attached::Unwanted {
-        match services.replicate() {
-            Ok(replicate) => {
-                if let Err(e) = settle::cancel(replicate, attempt.kind, replicate_id).await {
-                    tracing::error!(error = %crate::telemetry::error_chain(&e), "could not cancel an unwanted job");
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "an unwanted job cannot be canceled here"),
-        }
+    if settle::attach(services, &attempt, replicate_id).await? == Attached::Unwanted {
         return Ok(None);
     }
     let conn = db.conn().await?;

@@ -239,14 +239,14 @@ async fn settle_orphan(
     if let Some(attempt) = attempt {
         if attempt.state == AttemptState::Created {
             let id = attempt.replicate_id.clone().unwrap_or_default();
-            return attached(services, replicate, &attempt, &id).await;
+            return attached(services, &attempt, &id).await;
         }
         if !attempts::take_over(&**db.conn().await?, &attempt.tag, LOOKUP_LEASE_SECONDS).await? {
             // Someone is starting it right now.
             return Ok(Applied::Unchanged);
         }
         match settle::find(replicate, &attempt).await {
-            Ok(Some(job)) => return attached(services, replicate, &attempt, &job.id).await,
+            Ok(Some(job)) => return attached(services, &attempt, &job.id).await,
             Ok(None) => {
                 attempts::abandon(&**db.conn().await?, &attempt.tag).await?;
             }
@@ -267,17 +267,12 @@ async fn settle_orphan(
 
 async fn attached(
     services: &Services,
-    replicate: &Replicate,
     attempt: &attempts::Attempt,
     replicate_id: &str,
 ) -> Result<Applied, SweepError> {
-    match settle::attach(services.db(), attempt, replicate_id).await? {
+    match settle::attach(services, attempt, replicate_id).await? {
         Attached::Started => Ok(Applied::Advanced),
-        Attached::Already => Ok(Applied::Unchanged),
-        Attached::Unwanted => {
-            settle::cancel(replicate, attempt.kind, replicate_id).await?;
-            Ok(Applied::Unchanged)
-        }
+        Attached::Already | Attached::Unwanted => Ok(Applied::Unchanged),
     }
 }
 

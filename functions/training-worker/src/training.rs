@@ -101,20 +101,20 @@ pub async fn start_training(services: &Services, model_id: i64) -> Result<(), Wo
         Claim::Busy => return Err(WorkerError::Busy),
         Claim::Created(attempt) => {
             let id = attempt.replicate_id.clone().unwrap_or_default();
-            return attach(services, replicate, &attempt, &id).await;
+            return attach(services, &attempt, &id).await;
         }
         Claim::TakenOver(model, attempt) => {
             // Its holder died somewhere around the create call: settle it by looking, never by
             // creating again blindly.
             tracing::info!(attempt = %attempt.tag, "an abandoned start found; looking for it at Replicate");
             match settle::find(replicate, &attempt).await {
-                Ok(Some(job)) => return attach(services, replicate, &attempt, &job.id).await,
+                Ok(Some(job)) => return attach(services, &attempt, &job.id).await,
                 Ok(None) => match claim(db, model.id, Some(&attempt.tag)).await? {
                     Claim::Fresh(model, attempt) => (model, attempt),
                     Claim::Busy | Claim::TakenOver(..) => return Err(WorkerError::Busy),
                     Claim::Created(attempt) => {
                         let id = attempt.replicate_id.clone().unwrap_or_default();
-                        return attach(services, replicate, &attempt, &id).await;
+                        return attach(services, &attempt, &id).await;
                     }
                     Claim::Skip => return Ok(()),
                 },
@@ -129,7 +129,7 @@ pub async fn start_training(services: &Services, model_id: i64) -> Result<(), Wo
     tracing::info!(attempt = %attempt.tag, "starting the training");
 
     match create_training(services, replicate, &model, &attempt).await {
-        Ok(training_id) => attach(services, replicate, &attempt, &training_id).await,
+        Ok(training_id) => attach(services, &attempt, &training_id).await,
         Err(Failure::NotCreated(reason)) => {
             attempts::abandon(&**db.conn().await?, &attempt.tag).await?;
             match reason {
@@ -159,7 +159,7 @@ pub async fn start_training(services: &Services, model_id: i64) -> Result<(), Wo
                 .await?
                 .unwrap_or(attempt);
             match settle::find(replicate, &attempt).await {
-                Ok(Some(job)) => attach(services, replicate, &attempt, &job.id).await,
+                Ok(Some(job)) => attach(services, &attempt, &job.id).await,
                 outcome => {
                     // Not listed (yet: a job just taken may take a moment to show), or the lookup
                     // failed too: the lease is given back, and the next delivery, seconds later,
@@ -221,15 +221,13 @@ async fn claim(db: &Db, model_id: i64, abandon: Option<&str>) -> Result<Claim, W
 /// was canceled meanwhile) is canceled at Replicate.
 async fn attach(
     services: &Services,
-    replicate: &Replicate,
     attempt: &Attempt,
     training_id: &str,
 ) -> Result<(), WorkerError> {
-    let db = services.db();
-    match settle::attach(db, attempt, training_id).await? {
+    match settle::attach(services, attempt, training_id).await? {
         Attached::Started => tracing::info!(training_id, "training started"),
         Attached::Already => tracing::info!(training_id, "training already attached"),
-        Attached::Unwanted => settle::cancel(replicate, Kind::Training, training_id).await?,
+        Attached::Unwanted => {}
     }
     Ok(())
 }

@@ -196,15 +196,15 @@ pub async fn erase_account(
     let mut written = Written::new();
     let mut erased = AccountErased::default();
     // Cancels first: a training stopped before its zip and version go.
-    let trainings = remote.trainings.into_iter().map(|training_id| {
-        let key = format!("cancel-training:{training_id}");
-        (key, Effect::CancelTraining { training_id })
-    });
+    let trainings = remote
+        .trainings
+        .into_iter()
+        .map(crate::effects::cancel_training);
     erased.trainings_canceled = write_new(&*tx, &mut written, trainings.collect()).await?;
-    let predictions = remote.predictions.into_iter().map(|prediction_id| {
-        let key = format!("cancel-prediction:{prediction_id}");
-        (key, Effect::CancelPrediction { prediction_id })
-    });
+    let predictions = remote
+        .predictions
+        .into_iter()
+        .map(crate::effects::cancel_prediction);
     erased.predictions_canceled = write_new(&*tx, &mut written, predictions.collect()).await?;
     let versions = remote.versions.into_iter().map(|version| {
         let key = format!("delete-version:{version}");

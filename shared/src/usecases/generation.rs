@@ -497,7 +497,7 @@ pub async fn start(
             Attached::Started
         }
         // Already attached (a webhook came first), moved on meanwhile, or not committed.
-        _ => match settle::attach(db, &attempt, &job_id).await {
+        _ => match settle::attach(services, &attempt, &job_id).await {
             Ok(attached) => attached,
             Err(e) => {
                 // Running and paid: its webhook (by the attempt's tag) or the sweep attaches it.
@@ -523,8 +523,7 @@ pub async fn start(
             })
         }
         Attached::Unwanted => {
-            // Settled without it meanwhile (failed and refunded): the job must not run.
-            settle::cancel(replicate, Kind::Prediction, &job_id).await?;
+            // Settled without it meanwhile (failed and refunded): the job, canceled, must not run.
             Err(ServiceError::Upstream(
                 "the generation could not start; the tokens were returned".into(),
             ))

@@ -544,6 +544,51 @@ async fn started_while_erased(table: &str, when: &str, skip: bool) -> (TestEnv, 
     (env, model)
 }
 
+#[tokio::test]
+async fn a_training_its_model_no_longer_wants_is_canceled_however_long_replicate_fails_the_cancel()
+{
+    // The model is canceled (its owner erased it) just as Replicate's answer is recorded, and
+    // Replicate fails every cancel until it heals.
+    let (env, state) = setup().await;
+    let user = fixtures::user(env.db(), 1, 100).await;
+    let model = fixtures::queued_model(env.db(), user.id, 10, 100).await;
+    cancel_the_model_when(&env, "replicate_attempts", "NEW.state = 'created'", false).await;
+    env.replicate.fail_always("/trainings/", 500);
+    deliver_job(&state, model.id).await;
+    let created = env
+        .replicate
+        .calls_to("POST", "/models/ostris/flux-dev-lora-trainer/versions/");
+    assert_eq!(created.len(), 1, "the training was created");
+    let failed_cancels = env.replicate.calls_to("POST", "/trainings/").len();
+    assert!(failed_cancels >= 1, "its cancel was asked at once");
+    let pending = fixtures::unsettled_effects(env.db()).await;
+    assert_eq!(
+        pending.len(),
+        1,
+        "the cancel is kept to try again: {pending:?}"
+    );
+
+    env.replicate.heal();
+    fixtures::make_effects_due(env.db()).await;
+    let (services, _jobs) = env.services();
+    shared::dispatch::drain(&services, 10).await.unwrap();
+    assert!(fixtures::unsettled_effects(env.db()).await.is_empty());
+    let cancels = env.replicate.calls_to("POST", "/trainings/");
+    assert_eq!(
+        cancels.len(),
+        failed_cancels + 1,
+        "canceled once it could be"
+    );
+    assert!(
+        cancels.iter().all(|c| c.path.ends_with("/cancel")),
+        "{cancels:?}"
+    );
+    assert_eq!(
+        stored::model(env.db(), model.id).await.status,
+        ModelStatus::Canceled
+    );
+}
+
 async fn assert_discarded_and_nothing_started(env: &TestEnv, model_id: i64) {
     assert!(
         env.replicate

@@ -83,12 +83,16 @@ pub struct NewAction<'a> {
     pub details: Value,
 }
 
-/// Records an action; returns its id.
-pub async fn record(db: &impl GenericClient, a: &NewAction<'_>) -> Result<i64, DbError> {
+/// Records an action; returns its id. One carried out by a bot press (its subject
+/// [`press_subject`]) is recorded once: `None` when that press was recorded before (its update
+/// delivered again).
+pub async fn record(db: &impl GenericClient, a: &NewAction<'_>) -> Result<Option<i64>, DbError> {
     let row = db
-        .query_typed_one(
+        .query_typed_opt(
             "INSERT INTO admin_actions (admin_id, action, target_user_id, subject, details)
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (admin_id, action, subject) WHERE subject LIKE 'press:%' DO NOTHING
+             RETURNING id",
             &[
                 int8(&a.admin_id),
                 text(&a.action.as_str()),
@@ -98,7 +102,12 @@ pub async fn record(db: &impl GenericClient, a: &NewAction<'_>) -> Result<i64, D
             ],
         )
         .await?;
-    Ok(row.get(0))
+    Ok(row.map(|row| row.get(0)))
+}
+
+/// The subject of an action carried out by a bot press, as [`record`] knows it.
+pub fn press_subject(callback_query_id: &str) -> String {
+    format!("press:{callback_query_id}")
 }
 
 #[derive(Debug, Clone, PartialEq)]

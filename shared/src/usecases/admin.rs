@@ -43,17 +43,16 @@ async fn audit(
     subject: Option<&str>,
     details: serde_json::Value,
 ) -> Result<i64, ServiceError> {
-    Ok(admins::record(
-        db,
-        &NewAction {
-            admin_id,
-            action,
-            target_user_id,
-            subject,
-            details,
-        },
-    )
-    .await?)
+    let action = NewAction {
+        admin_id,
+        action,
+        target_user_id,
+        subject,
+        details,
+    };
+    admins::record(db, &action)
+        .await?
+        .ok_or_else(|| ServiceError::Conflict("this was done already".into()))
 }
 
 pub async fn set_blocked(
@@ -90,13 +89,16 @@ pub const MAX_GRANTED_PER_DAY: i64 = 50_000;
 
 /// Grants (positive) or takes (negative) tokens; taking more than the user has is refused. Nobody
 /// grants tokens to themselves, a grant is at most [`MAX_GRANT`], and an admin's grants add up to at
-/// most [`MAX_GRANTED_PER_DAY`]. Every change is in the audit log.
+/// most [`MAX_GRANTED_PER_DAY`]. Every change is in the audit log. One made by a bot press
+/// (`press`, its callback query id) is made once, however often the press is delivered: a repeat
+/// answers the balance as it is.
 pub async fn adjust_tokens(
     services: &Services,
     admin_id: i64,
     user_id: i64,
     delta: i64,
     note: Option<&str>,
+    press: Option<&str>,
 ) -> Result<Balance, ServiceError> {
     if delta == 0 {
         return Err(ServiceError::Conflict("the change must not be zero".into()));
@@ -114,6 +116,25 @@ pub async fn adjust_tokens(
     let db = services.db();
     let mut conn = db.conn().await?;
     let tx = conn.transaction().await?;
+    let subject = press.map(admins::press_subject);
+    let action = NewAction {
+        admin_id,
+        action: Action::Tokens,
+        target_user_id: Some(user_id),
+        subject: subject.as_deref(),
+        details: json!({"delta": delta, "note": note}),
+    };
+    if admins::record(&*tx, &action).await?.is_none() {
+        // This press was carried out before (its update came again).
+        drop(tx);
+        let user = users::get(&**conn, user_id)
+            .await?
+            .ok_or(ServiceError::NotFound("user"))?;
+        return Ok(Balance {
+            tokens_left: user.tokens_left,
+            tokens_spent: user.tokens_spent,
+        });
+    }
     let reference = format!("admin:{admin_id}");
     if delta > 0 {
         let granted = ledger::granted_today_locked(&*tx, &reference).await?;
@@ -132,15 +153,6 @@ pub async fn adjust_tokens(
             reference: &reference,
             note,
         },
-    )
-    .await?;
-    audit(
-        &*tx,
-        admin_id,
-        Action::Tokens,
-        Some(user_id),
-        None,
-        json!({"delta": delta, "note": note}),
     )
     .await?;
     tx.commit().await?;

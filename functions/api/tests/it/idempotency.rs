@@ -188,6 +188,21 @@ async fn a_retried_generation_with_the_same_key_is_charged_and_started_once() {
 }
 
 #[tokio::test]
+async fn an_admins_token_grant_retried_with_its_key_is_made_once() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), testkit::ADMIN_ID, 0).await;
+    fixtures::user(app.db(), ANN, 10).await;
+    let grant = json!({"delta": 50, "reason": "support"});
+    let path = format!("/api/admin/users/{ANN}/tokens");
+    let first = post(&app, &path, testkit::ADMIN_ID, KEY, &grant).await;
+    assert_eq!(first.status, StatusCode::OK, "{first:?}");
+    let retry = post(&app, &path, testkit::ADMIN_ID, KEY, &grant).await;
+    assert!(retry.replayed(), "{:?}", retry.headers);
+    assert_eq!(retry.body, first.body);
+    assert_eq!(app.balance(ANN).await, 60, "granted once");
+}
+
+#[tokio::test]
 async fn the_same_key_with_another_request_is_refused_and_charges_nothing() {
     let (app, body) = ann_with_a_model(100).await;
     let first = generate_once(&app, &body).await;

@@ -489,7 +489,8 @@ fn day(value: &str) -> Option<DateTime<Utc>> {
     Some(date.and_hms_opt(0, 0, 0)?.and_utc())
 }
 
-pub async fn callback(ctx: &Ctx<'_>, callback: Callback) -> Result<(), BotError> {
+/// An admin's press of `callback` (the callback query `press`).
+pub async fn callback(ctx: &Ctx<'_>, callback: Callback, press: &str) -> Result<(), BotError> {
     let t = ctx.t();
     let services = ctx.services();
     match callback {
@@ -500,9 +501,15 @@ pub async fn callback(ctx: &Ctx<'_>, callback: Callback) -> Result<(), BotError>
             }
         }
         Callback::AdminTokens { user_id, delta } => {
-            match usecases::admin::adjust_tokens(services, ctx.user.id, user_id, delta, Some("bot"))
-                .await
-            {
+            let grant = usecases::admin::adjust_tokens(
+                services,
+                ctx.user.id,
+                user_id,
+                delta,
+                Some("bot"),
+                Some(press),
+            );
+            match grant.await {
                 Ok(balance) => ctx.finish_with(
                     t.admin_done(&format!("{delta:+} → {}", balance.tokens_left)),
                     None,

@@ -531,7 +531,7 @@ async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotErro
         | Callback::AdminTokens { .. }
         | Callback::AdminStyle { .. } => {
             if ctx.role().await?.is_some() {
-                admin::callback(ctx, callback).await
+                admin::callback(ctx, callback, &query.id.0).await
             } else {
                 ctx.finish_with(t.unknown_command, None)
             }

@@ -547,6 +547,38 @@ async fn admins_see_stats_manage_users_tokens_and_styles() {
 }
 
 #[tokio::test]
+async fn an_admins_grant_delivered_again_after_it_committed_is_granted_once() {
+    let app = App::spawn().await;
+    let admin = TgUser::new(ADMIN_ID, "Boss");
+    app.started(1, TgUser::new(1, "Ann")).await;
+    // The grant commits; recording the press as handled fails (the connection drops), so Telegram
+    // delivers it again, and the next delivery takes it over once the claim's lease has run out.
+    fixtures::fail_first_updates(app.env.db(), "processed_updates", "NEW.status = 'done'", 10)
+        .await;
+    let press = updates::callback(4, &admin, "at:1:100");
+    let (status, _) = app.post(&press, Some(WEBHOOK_SECRET)).await;
+    assert!(!status.is_success(), "{status}");
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 100);
+    let conn = app.env.db().conn().await.unwrap();
+    conn.batch_execute(
+        "DROP TRIGGER fail_first_update_processed_updates ON processed_updates;
+         UPDATE processed_updates SET claimed_at = now() - interval '3 minutes' WHERE update_id = 4",
+    )
+    .await
+    .unwrap();
+    app.send(&press).await;
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 100, "granted once");
+    assert!(
+        app.last_text(ADMIN_ID).contains("→ 100"),
+        "{}",
+        app.last_text(ADMIN_ID)
+    );
+    let entries = ledger::entries(&**conn, 1, Page::first(5)).await.unwrap();
+    let grants = entries.iter().filter(|e| e.reason == ledger::Reason::Admin);
+    assert_eq!(grants.count(), 1);
+}
+
+#[tokio::test]
 async fn admins_see_what_each_period_and_each_user_cost_against_what_they_paid() {
     let app = App::spawn().await;
     let admin = TgUser::new(ADMIN_ID, "Boss");

@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AdminUser;
 use crate::error::{check_text, ApiResult, Error, Json, Path, Query};
+use crate::idempotency::IdempotencyKey;
 use crate::pagination::{PageParams, Paginated};
 use crate::responses::{AdminErrors, Conflict, Insufficient, Invalid, JsonBody, NotFound};
 use crate::routing::{routes, ApiRouter};
@@ -161,7 +162,7 @@ pub struct TokenChange {
 /// Grants or takes tokens (through the ledger, reason `admin`); taking more than the user has is
 /// refused with 402.
 #[utoipa::path(post, path = "/api/admin/users/{id}/tokens", tag = "admin", security(("tma" = [])),
-    params(("id" = i64, Path, description = "The user's Telegram id")),
+    params(("id" = i64, Path, description = "The user's Telegram id"), IdempotencyKey),
     request_body = TokenChange,
     responses((status = 200, description = "The user's balance after the change", body = TokenBalance),
               AdminErrors, JsonBody, Invalid, NotFound, Insufficient))]
@@ -187,6 +188,7 @@ async fn adjust_tokens(
         id,
         change.delta,
         Some(reason),
+        None,
     )
     .await?;
     tracing::info!(

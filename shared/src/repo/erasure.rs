@@ -1,7 +1,7 @@
 //! User data deletion: a model's training photos and Replicate references removed, the model kept
 //! as `canceled` (its ledger entries and generations still point at it).
 
-use super::{changed_one, fetch_value, fetch_values, int8, DbError, GenericClient};
+use super::{fetch_value, fetch_values, int8, DbError, GenericClient};
 
 /// Deletes the model's training photos and clears what points at its trained weights (version,
 /// weights URL, destination, preview); the model becomes `canceled`. Returns the photos removed.
@@ -26,12 +26,16 @@ pub async fn erase_model(db: &impl GenericClient, model_id: i64) -> Result<i64, 
     .await
 }
 
-/// Removes a model that is still a draft (with its photos): a training request that failed before
-/// anything was charged leaves nothing behind. False if it is no draft (any more).
+/// Removes a model that is still a draft (with its photos' rows): a training request that failed
+/// before anything was charged leaves nothing behind. Returns whether the model's stored photos are
+/// nobody's now, to delete: it was removed, or it was canceled meanwhile (its owner deleted it or
+/// erased their data), or it is gone. False while it lives on (another request submitted it).
 pub async fn delete_draft(db: &impl GenericClient, model_id: i64) -> Result<bool, DbError> {
-    changed_one(
+    fetch_value(
         db,
-        "DELETE FROM models WHERE id = $1 AND status = 'draft'",
+        "WITH removed AS (DELETE FROM models WHERE id = $1 AND status = 'draft' RETURNING 1)
+         SELECT EXISTS (SELECT 1 FROM removed)
+             OR NOT EXISTS (SELECT 1 FROM models WHERE id = $1 AND status <> 'canceled')",
         &[int8(&model_id)],
     )
     .await

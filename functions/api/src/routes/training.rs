@@ -840,8 +840,9 @@ async fn submit_or_clean_up(
         }
         Err((draft, e)) => {
             // Nothing was charged: nothing of the request is kept. The draft goes first, and its
-            // photos only with it: a draft someone else submitted meanwhile (a second request for
-            // the same retraining) keeps the photos it was paid with.
+            // photos with it, or when it was canceled meanwhile (erased: copies written after the
+            // erasure's delete would stay); a draft someone else submitted meanwhile (a second
+            // request for the same retraining) keeps the photos it was paid with.
             if let Some(model_id) = draft {
                 let removed = match services.db().conn().await {
                     Ok(conn) => shared::repo::erasure::delete_draft(&**conn, model_id)

@@ -244,6 +244,38 @@ async fn a_retraining_request_that_lost_the_race_keeps_the_photos_of_the_one_tha
     );
 }
 
+#[tokio::test]
+async fn a_training_request_whose_draft_is_erased_meanwhile_keeps_none_of_its_photos() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 500).await;
+    let ids = ten_uploaded(&app, ANN).await;
+    // The owner erases their data (the draft is canceled) as soon as this request starts it,
+    // before its photos are copied under it.
+    let conn = app.db().conn().await.unwrap();
+    conn.batch_execute(
+        "CREATE FUNCTION erased_meanwhile() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             UPDATE models SET status = 'canceled', error = 'deleted by its owner' WHERE id = NEW.id;
+             RETURN NULL;
+         END $$;
+         CREATE TRIGGER erased_meanwhile AFTER INSERT ON models
+             FOR EACH ROW EXECUTE FUNCTION erased_meanwhile();",
+    )
+    .await
+    .unwrap();
+
+    let refused = app
+        .post("/api/train", ANN, json!({"name": "Me", "upload_ids": ids}))
+        .await;
+    assert!(refused.status.is_client_error(), "{refused:?}");
+    assert_eq!(app.balance(ANN).await, 500, "nothing charged");
+    assert_eq!(
+        app.env.objects.list(&format!("photos/{ANN}/")),
+        Vec::<String>::new(),
+        "no copy of the photos kept under the erased draft"
+    );
+}
+
 /// Puts an object at `key` in the app's storage, as a delivery or an upload would have.
 async fn stored_object(app: &App, key: &str) {
     let key = shared::storage::ObjectKey::parse(key).unwrap();

@@ -1,7 +1,7 @@
 //! Uploads: photos the Mini App puts straight into the bucket through signed URLs, kept here until a
 //! training takes them or they expire.
 
-use super::{fetch_all, find_all, float8, int8, text_array, DbError, GenericClient, Type};
+use super::{fetch_all, find_all, float8, int8, text, text_array, DbError, GenericClient, Type};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -131,8 +131,16 @@ pub async fn delete(db: &impl GenericClient, ids: &[String]) -> Result<u64, DbEr
     .map_err(DbError::from)
 }
 
-/// How many of the user's uploads wait for a training (not taken, not expired).
-pub async fn count_waiting(db: &impl GenericClient, user_id: i64) -> Result<i64, DbError> {
+/// How many of the user's uploads wait for a training (not taken, not expired), with the user's
+/// new uploads serialised until the caller's transaction ends (so requests at once cannot each pass
+/// the cap on what waits).
+pub async fn count_waiting_locked(db: &impl GenericClient, user_id: i64) -> Result<i64, DbError> {
+    let lock = format!("uploads:{user_id}");
+    db.execute_typed(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        &[text(&lock)],
+    )
+    .await?;
     let row = db
         .query_typed_one(
             "SELECT count(*) AS n FROM uploads

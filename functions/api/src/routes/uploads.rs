@@ -8,6 +8,7 @@ use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::Json as JsonResponse;
 use serde::Deserialize;
+use shared::db::DbError;
 use shared::domain::rules::{self, ImageKind, RuleError};
 use shared::repo::uploads::{self, NewUpload};
 use shared::storage::{ObjectKey, UPLOAD_KEPT};
@@ -82,8 +83,9 @@ async fn create_uploads(
     }
     let storage = state.services.storage()?;
     let user_id = caller.user.id;
-    let conn = state.conn().await?;
-    let waiting = uploads::count_waiting(&**conn, user_id).await?;
+    let mut conn = state.conn().await?;
+    let tx = conn.transaction().await.map_err(DbError::from)?;
+    let waiting = uploads::count_waiting_locked(&*tx, user_id).await?;
     if waiting + n > MAX_WAITING_UPLOADS {
         return Err(Error::new(
             StatusCode::CONFLICT,
@@ -105,7 +107,8 @@ async fn create_uploads(
             }
         })
         .collect();
-    let created = uploads::create_all(&**conn, user_id, &new, UPLOAD_KEPT.as_secs() as i64).await?;
+    let created = uploads::create_all(&*tx, user_id, &new, UPLOAD_KEPT.as_secs() as i64).await?;
+    tx.commit().await.map_err(DbError::from)?;
     drop(conn);
     let signer = storage.signer().await?;
     let mut slots = Vec::with_capacity(created.len());

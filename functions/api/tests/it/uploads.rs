@@ -96,6 +96,32 @@ async fn announcing_uploads_refuses_what_could_never_train() {
 }
 
 #[tokio::test]
+async fn uploads_announced_at_once_keep_to_the_cap_on_what_waits() {
+    // Five connections: the requests run at once, as on five Lambda instances.
+    let app = App::spawn_with_var("DATABASE_POOL_SIZE", Some("5")).await;
+    fixtures::user(app.db(), ANN, 150).await;
+    let photos: Vec<_> = (0..20)
+        .map(|_| json!({"content_type": "image/jpeg", "size": 10}))
+        .collect();
+    let body = json!({ "photos": photos });
+    let answers =
+        futures::future::join_all((0..5).map(|_| app.post("/api/uploads", ANN, body.clone())))
+            .await;
+    let statuses: Vec<StatusCode> = answers.iter().map(|a| a.status).collect();
+    let created = statuses.iter().filter(|&&s| s == StatusCode::CREATED);
+    assert_eq!(created.count(), 2, "two full sets may wait: {statuses:?}");
+    let refused = answers.iter().filter(|a| a.code() == "too_many_uploads");
+    assert_eq!(refused.count(), 3);
+    let conn = app.db().conn().await.unwrap();
+    let waiting: i64 = conn
+        .query_one("SELECT count(*) FROM uploads", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(waiting, 40);
+}
+
+#[tokio::test]
 async fn an_upload_url_takes_exactly_what_it_was_signed_for() {
     let app = App::spawn().await;
     fixtures::user(app.db(), ANN, 150).await;

@@ -173,7 +173,9 @@ pub async fn list_for_user(
 }
 
 /// In-flight generations not updated or checked for `older_than_secs` (to poll when no webhook can
-/// reach us), never-checked first: each check moves one to the back ([`mark_checked`]).
+/// reach us), never-checked first: each check moves one to the back ([`mark_checked`]). One whose
+/// album is on its way (its delivery not settled) is the delivery's to settle: Replicate removes
+/// outputs after an hour, and a poll then would read a finished job with none.
 pub async fn list_in_flight(
     db: &impl GenericClient,
     older_than_secs: i64,
@@ -182,6 +184,9 @@ pub async fn list_in_flight(
     find_all(
         db,
         "status IN ('starting', 'processing') AND replicate_prediction_id IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM effects e
+                                   WHERE e.dedupe_key = 'deliver:' || generations.id
+                                     AND e.state IN ('pending', 'running'))
                    AND updated_at < now() - make_interval(secs => $1)
                    AND (checked_at IS NULL OR checked_at <= now() - make_interval(secs => $1))
                  ORDER BY checked_at NULLS FIRST, updated_at LIMIT $2",

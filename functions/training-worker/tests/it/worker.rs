@@ -300,6 +300,65 @@ async fn the_sweep_queues_again_a_model_whose_job_was_lost() {
 }
 
 #[tokio::test]
+async fn an_album_waiting_for_telegram_past_the_hour_replicate_keeps_outputs_is_delivered_not_refunded(
+) {
+    let env = TestEnv::start().await;
+    let (services, _jobs) = env.services();
+    let (user, model) = fixtures::user_with_ready_model(env.db(), 1, 100).await;
+    let generation =
+        fixtures::generation_in_flight(env.db(), user.id, model.id, "pr_1", 2, 10).await;
+    let stale = "UPDATE generations SET updated_at = now() - interval '1 hour',
+                     checked_at = NULL WHERE id = $1";
+    // The sweep finds the prediction done, but Telegram is down: the album waits, our copies kept.
+    for _ in 0..3 {
+        env.telegram.outage_next("sendMediaGroup");
+    }
+    env.replicate
+        .set_job(env.replicate.prediction_succeeded("pr_1", 2));
+    fixtures::rewrite_rows(env.db(), stale, &[&generation.id]).await;
+    training_worker::sweep(&services).await.unwrap();
+    assert_eq!(
+        fixtures::unsettled_effects(env.db()).await.len(),
+        1,
+        "the album waits"
+    );
+
+    // An hour on, Replicate has removed the outputs (`output` reads null), and the sweep looks again.
+    env.replicate.set_job(
+        serde_json::json!({"id": "pr_1", "status": "succeeded", "output": null, "error": null}),
+    );
+    env.replicate.delete_outputs();
+    fixtures::rewrite_rows(env.db(), stale, &[&generation.id]).await;
+    training_worker::sweep(&services).await.unwrap();
+    let waiting = stored::generation(env.db(), generation.id).await;
+    assert_eq!(
+        waiting.status,
+        GenerationStatus::Processing,
+        "not failed: {waiting:?}"
+    );
+    assert_eq!(
+        stored::user(env.db(), user.id).await.tokens_left,
+        90,
+        "not refunded"
+    );
+
+    // Telegram is back: the album goes out.
+    env.telegram.clear_scripts("sendMediaGroup");
+    fixtures::make_effects_due(env.db()).await;
+    shared::dispatch::drain(&services, 10).await.unwrap();
+    let delivered = stored::generation(env.db(), generation.id).await;
+    assert_eq!(delivered.status, GenerationStatus::Succeeded);
+    assert_eq!(delivered.telegram_file_ids.len(), 2);
+    assert_eq!(stored::user(env.db(), user.id).await.tokens_left, 90);
+    let failed = env
+        .telegram
+        .sent_to(user.id)
+        .into_iter()
+        .filter(|c| c.text().contains("failed"));
+    assert_eq!(failed.count(), 0, "nobody told it failed");
+}
+
+#[tokio::test]
 async fn the_sweep_refunds_a_generation_paid_for_but_never_started() {
     let env = TestEnv::start().await;
     let (services, _jobs) = env.services();

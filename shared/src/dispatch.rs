@@ -298,20 +298,32 @@ async fn run_taken(
 }
 
 async fn record_done(db: &crate::db::Db, id: i64, result: &Value) -> Result<(), DbError> {
-    let mut tries = 0;
+    let record = move || async move { log::finish(&**db.conn().await?, id, result).await };
+    with_patience(record, |_| true).await
+}
+
+/// Tries `record` (writing down what already happened outside: a message sent, an album out)
+/// again while it fails as `again` allows, for [`RECORD_PATIENCE`], the pause doubling: a
+/// database back within it has the effect happen once; given up, it happens again when its lease
+/// runs out.
+async fn with_patience<
+    T,
+    E: std::error::Error + 'static,
+    F: std::future::Future<Output = Result<T, E>>,
+>(
+    mut record: impl FnMut() -> F,
+    again: impl Fn(&E) -> bool,
+) -> Result<T, E> {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(250);
     loop {
-        tries += 1;
-        let recorded = match db.conn().await {
-            Ok(conn) => log::finish(&**conn, id, result).await,
-            Err(e) => Err(e),
-        };
-        match recorded {
-            Ok(()) => return Ok(()),
-            Err(e) if tries < 4 => {
-                tracing::warn!(error = %error_chain(&e), "recording a done effect failed; trying again");
-                tokio::time::sleep(Duration::from_millis(250 * tries)).await;
+        match record().await {
+            Err(e) if again(&e) && started.elapsed() + pause <= RECORD_PATIENCE => {
+                tracing::warn!(error = %error_chain(&e), "recording what was done failed; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(4));
             }
-            Err(e) => return Err(e),
+            recorded => return recorded,
         }
     }
 }
@@ -1042,35 +1054,26 @@ async fn deliver_generation(
     // Recording it (and this effect done, in the same transaction) is retried here, since a retry
     // of the whole effect would send the album a second time.
     let result = json!({ "file_ids": file_ids });
-    let started = std::time::Instant::now();
-    let mut pause = Duration::from_millis(250);
-    let finished = loop {
-        let recorded = transitions::record_delivery(
+    let (generation, file_ids, follow_ups, result) = (&generation, &file_ids, &follow_ups, &result);
+    let record = move || {
+        transitions::record_delivery(
             db,
-            &generation,
-            (&file_ids, copied),
+            generation,
+            (file_ids, copied),
             delivered_to,
-            &follow_ups,
-            (effect_id, &result),
+            follow_ups,
+            (effect_id, result),
         )
-        .await;
-        match recorded {
-            Ok(finished) => break finished,
-            Err(TransitionError::Db(e)) if started.elapsed() + pause <= RECORD_PATIENCE => {
-                tracing::warn!(error = %error_chain(&e), "recording a sent album failed; trying again");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(4));
-            }
-            Err(e) => return Err(transition_failure(e)),
-        }
     };
+    let recorded = with_patience(record, |e| matches!(e, TransitionError::Db(_)));
+    let finished = recorded.await.map_err(transition_failure)?;
     if finished {
         return Ok(Executed::Recorded);
     }
     // Settled while it was sent (its owner erased their data, say): nothing of the album is kept,
     // neither the copies made now nor Telegram's file ids.
     if copied {
-        let discarded = transitions::keep_or_discard_copies(db, &generation).await?;
+        let discarded = transitions::keep_or_discard_copies(db, generation).await?;
         Box::pin(now(services, discarded)).await;
     }
     Ok(Executed::Result(
@@ -1078,9 +1081,10 @@ async fn deliver_generation(
     ))
 }
 
-/// How long recording a sent album is tried for: a database back within it has the album (and its
-/// follow-ups) sent once; one down for longer leaves the effect to its lease, and the sweep sends
-/// them again. Inside the functions' timeouts (20 s and more) and the effect's lease.
+/// How long recording what an effect did (a sent album with its follow-ups, a message) is tried
+/// for: a database back within it has it sent once; one down for longer leaves the effect to its
+/// lease, and the sweep sends it again. Inside the functions' timeouts (20 s and more) and the
+/// effect's lease.
 const RECORD_PATIENCE: Duration = Duration::from_secs(12);
 
 /// How an album's send went.

@@ -394,6 +394,34 @@ async fn a_system_models_preview_is_never_another_users_photo() {
 }
 
 #[tokio::test]
+async fn a_notice_sent_while_the_database_stumbles_for_seconds_is_sent_once() {
+    let app = App::spawn().await;
+    let user = fixtures::user(app.env.db(), 1, 100).await;
+    fixtures::training_model(app.env.db(), user.id, "tr_1", 100).await;
+    // The "model ready" notice goes out; writing it down as sent fails for a few seconds.
+    fixtures::fail_first_updates(
+        app.env.db(),
+        "effects",
+        "NEW.state = 'done' AND NEW.kind = 'notify'",
+        4,
+    )
+    .await;
+    app.deliver_ok("msg_1", &training_succeeded("tr_1")).await;
+    // Whatever was left runs again, as the sweep would once its lease ran out.
+    fixtures::make_effects_due(app.env.db()).await;
+    let (services, _jobs) = app.env.services();
+    shared::dispatch::drain(&services, 100).await.unwrap();
+    let notices = app.env.telegram.sent_to(user.id);
+    let notices: Vec<&str> = notices
+        .iter()
+        .filter(|c| c.method == "sendMessage")
+        .map(|c| c.text())
+        .collect();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(fixtures::unsettled_effects(app.env.db()).await.is_empty());
+}
+
+#[tokio::test]
 async fn the_model_ready_notice_survives_telegram_failing_and_arrives_once() {
     let app = App::spawn().await;
     let user = fixtures::user(app.env.db(), 1, 100).await;

@@ -94,6 +94,16 @@ pub async fn model_ready(
         )
         .await?;
     end_progress(&*tx, &mut written, Tracked::Training { model_id: model.id }).await?;
+    if model.retrain_of.is_some() && !model.keep_photos {
+        // The photos it carried from the model it replaces go too: that model is retired, and
+        // this one keeps none, so nothing trains on them again.
+        for prefix in models::carried_photo_prefixes(&*tx, model.id).await? {
+            let key = format!("delete-objects:{prefix}");
+            written
+                .write(&*tx, &key, &Effect::DeleteStoredObjects { prefix })
+                .await?;
+        }
+    }
     clean_up_training(&*tx, &mut written, &model).await?;
     if let Some(old) = model.retrain_of {
         // The retraining replaces its model: the old version goes at Replicate (once, whoever

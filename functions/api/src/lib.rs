@@ -78,7 +78,7 @@ impl Modify for TmaAuth {
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "Authorization",
                 "`tma <initData>`: the Telegram Mini App's `Telegram.WebApp.initData`, signed by \
-                 Telegram with the bot's token and at most INIT_DATA_MAX_AGE_SECONDS (24 h) old",
+                 Telegram with the bot's token and at most INIT_DATA_MAX_AGE_SECONDS (1 h by default) old",
             ))),
         );
     }

@@ -528,6 +528,24 @@ pub async fn forget_photo_storage(db: &impl GenericClient, model_id: i64) -> Res
     .await
 }
 
+/// Where the stored copies of `model_id`'s photos are, other than under its own prefix: those a
+/// retraining carried from the model it retrains (kept where that model put them).
+pub async fn carried_photo_prefixes(
+    db: &impl GenericClient,
+    model_id: i64,
+) -> Result<Vec<String>, DbError> {
+    super::fetch_values(
+        db,
+        "SELECT DISTINCT regexp_replace(p.storage_key, '[^/]+$', '') FROM training_photos p
+         JOIN models m ON m.id = p.model_id
+         WHERE p.model_id = $1 AND p.storage_key IS NOT NULL
+           AND p.storage_key NOT LIKE 'photos/' || m.user_id || '/' || m.id || '/%'
+         ORDER BY 1",
+        &[int8(&model_id)],
+    )
+    .await
+}
+
 /// Whether the owner keeps the model's training photos after the training.
 pub async fn set_keep_photos(
     db: &impl GenericClient,

@@ -75,3 +75,49 @@ async fn a_failed_retraining_is_refunded_and_the_old_model_stays() {
     assert_eq!(stored::balance(app.env.db(), 1).await, 100, "refunded");
     assert!(app.env.replicate.calls_to("DELETE", "/models").is_empty());
 }
+
+#[tokio::test]
+async fn a_ready_retraining_that_keeps_no_photos_deletes_those_it_carried_from_the_old_model() {
+    let app = App::spawn().await;
+    let (old, new) = retraining(&app).await;
+    // The old model kept its photos for a retraining; the retraining carried one of them (its
+    // copy stays where the old model put it) and brought one of its own, and keeps none.
+    let (carried, brought) = (
+        format!("photos/1/{old}/a.jpg"),
+        format!("photos/1/{new}/b.jpg"),
+    );
+    let (services, _jobs) = app.env.services();
+    let storage = services.storage().unwrap();
+    for key in [&carried, &brought] {
+        let key = shared::storage::ObjectKey::parse(key).unwrap();
+        storage
+            .put(&key, testkit::fake_jpeg(), "image/jpeg")
+            .await
+            .unwrap();
+    }
+    let conn = app.env.db().conn().await.unwrap();
+    conn.execute(
+        "UPDATE models SET keep_photos = (id = $1) WHERE id IN ($1, $2)",
+        &[&old, &new],
+    )
+    .await
+    .unwrap();
+    conn.execute(
+        "INSERT INTO training_photos (model_id, file_unique_id, storage_key, mime_type)
+         VALUES ($1, 'a', $3, 'image/jpeg'), ($2, 'a', $3, 'image/jpeg'), ($2, 'b', $4, 'image/jpeg')",
+        &[&old, &new, &carried, &brought],
+    )
+    .await
+    .unwrap();
+
+    app.deliver_ok("msg_1", &training_succeeded("tr_new")).await;
+    assert_eq!(
+        stored::model(app.env.db(), new).await.status,
+        ModelStatus::Ready
+    );
+    assert_eq!(
+        app.env.objects.list("photos/1/"),
+        Vec::<String>::new(),
+        "no photo of either model kept"
+    );
+}

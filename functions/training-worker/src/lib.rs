@@ -19,7 +19,7 @@ use shared::telemetry::error_chain;
 use tracing::Instrument;
 
 pub use housekeeping::{housekeeping, HousekeepingReport};
-pub use sweep::{sweep, SweepReport, SWEEP_BATCH};
+pub use sweep::{sweep, sweep_within, SweepReport, SWEEP_BATCH, SWEEP_BUDGET};
 pub use training::{start_training, WorkerError, JOB_DEADLINE_SECS};
 
 /// Built once per cold start.

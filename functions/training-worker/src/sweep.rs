@@ -26,6 +26,8 @@ pub struct SweepReport {
     pub errors: usize,
     /// Queued models whose job was sent again (its first message was lost).
     pub requeued: usize,
+    /// Jobs left for the next sweep: this one's time was up.
+    pub deferred: usize,
 }
 
 /// How many jobs of each kind one sweep looks at.
@@ -47,6 +49,10 @@ const GIVE_UP_CHECKS_AFTER_SECONDS: i64 = 24 * 60 * 60;
 const GONE_GRACE_SECONDS: i64 = 60;
 /// How long the sweep holds an unconfirmed start it settles by lookup.
 const LOOKUP_LEASE_SECONDS: i64 = 60;
+/// How long one sweep starts new checks: a check may deliver an album (seconds each), and what
+/// does not fit is left for the next run, never cut off half-way by the Lambda's 300 s (an album
+/// sent and not recorded would be sent again), with the drain's budget after it.
+pub const SWEEP_BUDGET: std::time::Duration = std::time::Duration::from_secs(100);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
@@ -61,8 +67,18 @@ pub enum SweepError {
 }
 
 /// Checks jobs with no news for `JOB_STALE_SECONDS` (default: 20 s without a public URL, where
-/// polling is the only way results arrive; 15 minutes with one).
+/// polling is the only way results arrive; 15 minutes with one), within [`SWEEP_BUDGET`].
 pub async fn sweep(services: &Services) -> Result<SweepReport, SweepError> {
+    sweep_within(services, SWEEP_BUDGET).await
+}
+
+/// [`sweep`], starting no check once `budget` has passed (the jobs left stay first in line).
+pub async fn sweep_within(
+    services: &Services,
+    budget: std::time::Duration,
+) -> Result<SweepReport, SweepError> {
+    let started = std::time::Instant::now();
+    let out_of_time = || started.elapsed() > budget;
     let db = services.db();
     let replicate = services.replicate()?;
     let stale_after = services.config.job_stale_seconds();
@@ -83,6 +99,10 @@ pub async fn sweep(services: &Services) -> Result<SweepReport, SweepError> {
 
     let mut report = SweepReport::default();
     for generation in orphaned {
+        if out_of_time() {
+            report.deferred += 1;
+            continue;
+        }
         let id = format!("generation {}", generation.id);
         let result = settle_orphan(services, replicate, generation).await;
         tally(&mut report, result, &id);
@@ -120,12 +140,20 @@ pub async fn sweep(services: &Services) -> Result<SweepReport, SweepError> {
         }
     }
     for model in trainings {
+        if out_of_time() {
+            report.deferred += 1;
+            continue;
+        }
         report.checked += 1;
         let id = model.replicate_training_id.clone().unwrap_or_default();
         let result = check_job(services, replicate, Subject::Training(model)).await;
         tally(&mut report, result, &id);
     }
     for generation in predictions {
+        if out_of_time() {
+            report.deferred += 1;
+            continue;
+        }
         report.checked += 1;
         let id = generation
             .replicate_prediction_id
@@ -134,12 +162,13 @@ pub async fn sweep(services: &Services) -> Result<SweepReport, SweepError> {
         let result = check_job(services, replicate, Subject::Prediction(generation)).await;
         tally(&mut report, result, &id);
     }
-    if report.checked > 0 || report.requeued > 0 {
+    if report.checked > 0 || report.requeued > 0 || report.deferred > 0 {
         tracing::info!(
             checked = report.checked,
             settled = report.settled,
             requeued = report.requeued,
             errors = report.errors,
+            deferred = report.deferred,
             "sweep done"
         );
     }

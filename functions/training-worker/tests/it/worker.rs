@@ -359,6 +359,45 @@ async fn an_album_waiting_for_telegram_past_the_hour_replicate_keeps_outputs_is_
 }
 
 #[tokio::test]
+async fn a_sweep_out_of_time_starts_no_check_and_leaves_the_jobs_to_the_next() {
+    let env = TestEnv::start().await;
+    let (services, _jobs) = env.services();
+    let (user, model) = fixtures::user_with_ready_model(env.db(), 1, 100).await;
+    for prediction in ["pr_1", "pr_2"] {
+        let generation =
+            fixtures::generation_in_flight(env.db(), user.id, model.id, prediction, 1, 5).await;
+        fixtures::rewrite_rows(
+            env.db(),
+            "UPDATE generations SET updated_at = now() - interval '1 hour' WHERE id = $1",
+            &[&generation.id],
+        )
+        .await;
+    }
+    env.replicate
+        .set_job(env.replicate.prediction_succeeded("pr_1", 1));
+    env.replicate
+        .set_job(env.replicate.prediction_succeeded("pr_2", 1));
+
+    let report = training_worker::sweep_within(&services, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!((report.checked, report.deferred), (0, 2), "{report:?}");
+    assert!(env.replicate.calls_to("GET", "/predictions").is_empty());
+    assert!(
+        env.telegram.calls_of("sendPhoto").is_empty(),
+        "nothing sent"
+    );
+
+    let report = training_worker::sweep(&services).await.unwrap();
+    assert_eq!((report.checked, report.deferred), (2, 0), "{report:?}");
+    assert_eq!(
+        env.telegram.calls_of("sendPhoto").len(),
+        2,
+        "both delivered"
+    );
+}
+
+#[tokio::test]
 async fn the_sweep_refunds_a_generation_paid_for_but_never_started() {
     let env = TestEnv::start().await;
     let (services, _jobs) = env.services();

@@ -86,6 +86,7 @@ impl Transient for LedgerError {
     fn is_transient(&self) -> bool {
         match self {
             LedgerError::Db(e) => e.is_transient(),
+            LedgerError::Raced { .. } => true,
             LedgerError::Insufficient { .. }
             | LedgerError::NoSuchUser(_)
             | LedgerError::AlreadyApplied { .. }

@@ -91,6 +91,13 @@ pub enum LedgerError {
     },
     #[error("a balance change of zero tokens")]
     ZeroDelta,
+    /// Another transaction wrote this once-only change first, after this statement looked: the
+    /// caller's transaction is aborted; tried again, it finds the change [`Self::AlreadyApplied`].
+    #[error("this {reason} for {reference} was being applied at the same time")]
+    Raced {
+        reason: &'static str,
+        reference: String,
+    },
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -98,7 +105,8 @@ pub enum LedgerError {
 /// The balance moved and the ledger row written, unless the balance would go below zero or a
 /// once-only change (the reasons of token_ledger_once_idx) is already in the ledger. That is found
 /// here, not by the unique index: a violation would abort the caller's transaction. (Two racing
-/// first attempts still meet the index; the loser's error is transient and its retry finds the row.)
+/// first attempts still meet the index; the loser's error, [`LedgerError::Raced`], is transient and
+/// its retry finds the row.)
 const APPLY: &str = "WITH current AS (
         SELECT tokens_left FROM users WHERE id = $1
      ), already AS (
@@ -214,7 +222,10 @@ async fn query(
     match result {
         Ok(row) => Ok(row),
         Err(e) if e.as_db_error().and_then(|d| d.constraint()) == Some("token_ledger_once_idx") => {
-            Err(already_applied(change))
+            Err(LedgerError::Raced {
+                reason: change.reason.as_str(),
+                reference: change.reference.to_owned(),
+            })
         }
         Err(e) => Err(DbError::from(e).into()),
     }

@@ -383,6 +383,46 @@ async fn deleting_a_model_in_training_cancels_it_and_a_queued_one_is_refunded() 
     training_worker_skips(&app, queued.id).await;
 }
 
+#[tokio::test]
+async fn a_deletion_whose_refund_meets_a_concurrent_one_fails_for_now_and_is_done_on_retry() {
+    let app = App::spawn().await;
+    fixtures::user(app.db(), ANN, 300).await;
+    let queued = fixtures::queued_model(app.db(), ANN, 10, 100).await;
+    // The model's refund is written by someone else just after this deletion looked (a trigger
+    // writes it first, once): the deletion's transaction meets the ledger's once-only index.
+    let conn = app.db().conn().await.unwrap();
+    conn.batch_execute(
+        "CREATE SEQUENCE raced_refunds;
+         CREATE FUNCTION refunded_meanwhile() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF NEW.reason = 'refund' AND pg_trigger_depth() = 1
+                AND nextval('raced_refunds') = 1 THEN
+                 INSERT INTO token_ledger (user_id, delta, balance_after, reason, reference)
+                 VALUES (NEW.user_id, NEW.delta, NEW.balance_after, NEW.reason, NEW.reference);
+             END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER refunded_meanwhile BEFORE INSERT ON token_ledger
+             FOR EACH ROW EXECUTE FUNCTION refunded_meanwhile();",
+    )
+    .await
+    .unwrap();
+
+    let path = format!("/api/models/{}", queued.id);
+    let raced = app.delete(&path, ANN).await;
+    assert_eq!(raced.status, StatusCode::SERVICE_UNAVAILABLE, "{raced:?}");
+    assert_eq!(
+        stored::model(app.db(), queued.id).await.status,
+        ModelStatus::Queued,
+        "nothing changed"
+    );
+    let retried = app.delete(&path, ANN).await;
+    assert_eq!(retried.status, StatusCode::OK, "{retried:?}");
+    assert_eq!(retried.json::<ModelDeletion>().refunded, 100);
+    assert_eq!(app.balance(ANN).await, 300, "refunded once");
+    training_worker_skips(&app, queued.id).await;
+}
+
 async fn training_worker_skips(app: &App, model_id: i64) {
     let conn = app.db().conn().await.unwrap();
     let model = stored::model(app.db(), model_id).await;

@@ -543,7 +543,7 @@ pub async fn progress_reported(
 }
 
 /// A job settled: its status message stops changing and is deleted (what settled it says the rest).
-async fn end_progress(
+pub(crate) async fn end_progress(
     db: &impl GenericClient,
     written: &mut Written,
     job: Tracked,

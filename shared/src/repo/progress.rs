@@ -128,6 +128,30 @@ pub async fn forget_message(
     .await
 }
 
+/// Settles every job of `user_id` still tracked (their data is erased: nothing will report on
+/// them again); returns them, for their status messages to go.
+pub async fn settle_all_of(db: &impl GenericClient, user_id: i64) -> Result<Vec<Tracked>, DbError> {
+    let rows = db
+        .query_typed(
+            "UPDATE job_progress SET settled_at = now()
+             WHERE user_id = $1 AND settled_at IS NULL
+             RETURNING kind, subject_id",
+            &[int8(&user_id)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let id: i64 = row.get("subject_id");
+            match row.get::<_, &str>("kind") {
+                "training" => Some(Tracked::Training { model_id: id }),
+                "generation" => Some(Tracked::Generation { generation_id: id }),
+                _ => None,
+            }
+        })
+        .collect())
+}
+
 /// The job finished (in the transaction that finishes it): no more edits. `true` when it was being
 /// tracked and was not settled before.
 pub async fn settle(db: &impl GenericClient, job: Tracked) -> Result<bool, DbError> {

@@ -72,9 +72,12 @@ pub async fn erase_model(
     }
 
     let photos_removed = erasure::erase_model(&*tx, model.id).await?;
+    // Its status message ("training…") goes: nothing will report on it again.
+    let mut written = Written::new();
+    let job = crate::domain::progress::Tracked::Training { model_id: model.id };
+    crate::transitions::end_progress(&*tx, &mut written, job).await?;
     // The zips of its photos uploaded for training go too (a training that settled asked already:
     // the effect is once per file).
-    let mut written = Written::new();
     for url in attempts::input_refs(&*tx, attempts::Kind::Training, model.id).await? {
         written
             .write(
@@ -242,6 +245,13 @@ pub async fn erase_account(
         erased.refunded += refund_once(&*tx, user_id, &reference, cost, note).await?;
     }
     erased.rows = erasure::erase_user(&*tx, user_id).await?;
+    // The status messages of the jobs it canceled go: nothing will report on them again.
+    for job in crate::repo::progress::settle_all_of(&*tx, user_id).await? {
+        let key = crate::effects::progress_end_key(job);
+        written
+            .write(&*tx, &key, &Effect::EndProgress { job })
+            .await?;
+    }
     tx.commit().await?;
     drop(conn);
     dispatch::now(services, written).await;

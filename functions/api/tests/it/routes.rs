@@ -1696,6 +1696,23 @@ async fn deleting_my_data_refunds_a_paid_generation_that_never_reached_replicate
 }
 
 #[tokio::test]
+async fn deleting_my_data_takes_down_the_status_message_of_a_job_it_cancels() {
+    let app = App::spawn().await;
+    let (_, model) = fixtures::user_with_ready_model(app.db(), ANN, 100).await;
+    let started = app.generate(ANN, model.id, "on a beach", 1).await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{started:?}");
+    let shown = app.env.telegram.last_call("sendMessage");
+    assert_eq!(shown.chat_id(), Some(ANN), "the \"creating…\" message");
+
+    let answer = app.delete("/api/me", ANN).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    let deleted = app.env.telegram.calls_of("deleteMessage");
+    assert_eq!(deleted.len(), 1, "the status message taken down");
+    assert_eq!(deleted[0].chat_id(), Some(ANN));
+    assert!(fixtures::unsettled_effects(app.db()).await.is_empty());
+}
+
+#[tokio::test]
 async fn a_generation_without_replicate_configured_is_refused_before_anything_is_paid() {
     let app = App::spawn_with_var("REPLICATE_API_TOKEN", None).await;
     fixtures::user(app.db(), ANN, 100).await;

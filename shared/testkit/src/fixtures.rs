@@ -489,21 +489,36 @@ pub async fn fail_first_update(db: &Db, table: &str, when: &str) {
 
 /// [`fail_first_update`] for the first `n` such UPDATEs (for code that tries again at once).
 pub async fn fail_first_updates(db: &Db, table: &str, when: &str, n: i64) {
-    let conn = db.conn().await.expect("connection");
-    conn.batch_execute(&format!(
-        "CREATE SEQUENCE injected_failures_{table};
-         CREATE FUNCTION fail_first_update_{table}() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-             IF ({when}) AND nextval('injected_failures_{table}') <= {n} THEN
+    meanwhile(
+        db,
+        &format!("fail_first_update_{table}"),
+        &format!("BEFORE UPDATE ON {table}"),
+        &format!(
+            "IF ({when}) AND nextval('fail_first_update_{table}_count') <= {n} THEN
                  RAISE EXCEPTION 'injected failure' USING ERRCODE = '08006';
              END IF;
-             RETURN NEW;
+             RETURN NEW;"
+        ),
+    )
+    .await
+}
+
+/// Injects what happens elsewhere between two steps of our code (another request's commit, an
+/// erasure, a failure): `body` (PL/pgSQL, ending in its `RETURN`) runs in a trigger `name` fired
+/// for each row `when` (`AFTER INSERT ON models`, say). `nextval('<name>_count')` counts the
+/// firings, so a body can act on the first only (a sequence: a rollback does not reset it).
+pub async fn meanwhile(db: &Db, name: &str, when: &str, body: &str) {
+    let conn = db.conn().await.expect("connection");
+    conn.batch_execute(&format!(
+        "CREATE SEQUENCE {name}_count;
+         CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             {body}
          END $$;
-         CREATE TRIGGER fail_first_update_{table} BEFORE UPDATE ON {table}
-             FOR EACH ROW EXECUTE FUNCTION fail_first_update_{table}();"
+         CREATE TRIGGER {name} {when} FOR EACH ROW EXECUTE FUNCTION {name}();"
     ))
     .await
-    .expect("failure injected");
+    .expect("trigger injected");
 }
 
 /// A style in the catalogue, as an admin adds it.

@@ -390,23 +390,18 @@ async fn a_deletion_whose_refund_meets_a_concurrent_one_fails_for_now_and_is_don
     let queued = fixtures::queued_model(app.db(), ANN, 10, 100).await;
     // The model's refund is written by someone else just after this deletion looked (a trigger
     // writes it first, once): the deletion's transaction meets the ledger's once-only index.
-    let conn = app.db().conn().await.unwrap();
-    conn.batch_execute(
-        "CREATE SEQUENCE raced_refunds;
-         CREATE FUNCTION refunded_meanwhile() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-             IF NEW.reason = 'refund' AND pg_trigger_depth() = 1
-                AND nextval('raced_refunds') = 1 THEN
-                 INSERT INTO token_ledger (user_id, delta, balance_after, reason, reference)
-                 VALUES (NEW.user_id, NEW.delta, NEW.balance_after, NEW.reason, NEW.reference);
-             END IF;
-             RETURN NEW;
-         END $$;
-         CREATE TRIGGER refunded_meanwhile BEFORE INSERT ON token_ledger
-             FOR EACH ROW EXECUTE FUNCTION refunded_meanwhile();",
+    fixtures::meanwhile(
+        app.db(),
+        "refunded_meanwhile",
+        "BEFORE INSERT ON token_ledger",
+        "IF NEW.reason = 'refund' AND pg_trigger_depth() = 1
+            AND nextval('refunded_meanwhile_count') = 1 THEN
+             INSERT INTO token_ledger (user_id, delta, balance_after, reason, reference)
+             VALUES (NEW.user_id, NEW.delta, NEW.balance_after, NEW.reason, NEW.reference);
+         END IF;
+         RETURN NEW;",
     )
-    .await
-    .unwrap();
+    .await;
 
     let path = format!("/api/models/{}", queued.id);
     let raced = app.delete(&path, ANN).await;

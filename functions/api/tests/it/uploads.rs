@@ -239,18 +239,17 @@ async fn a_retraining_request_that_lost_the_race_keeps_the_photos_of_the_one_tha
     let ids = uploaded(&app, ANN, 3).await;
     // A second request for the same retraining (another device) submits the draft this one starts
     // before this one comes to record its photos.
-    let conn = app.db().conn().await.unwrap();
-    conn.batch_execute(
-        "CREATE FUNCTION submitted_meanwhile() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
+    fixtures::meanwhile(
+        app.db(),
+        "submitted_meanwhile",
+        "AFTER INSERT ON models",
+        "IF NEW.retrain_of IS NOT NULL THEN
              UPDATE models SET status = 'queued' WHERE id = NEW.id;
-             RETURN NULL;
-         END $$;
-         CREATE TRIGGER submitted_meanwhile AFTER INSERT ON models
-             FOR EACH ROW WHEN (NEW.retrain_of IS NOT NULL) EXECUTE FUNCTION submitted_meanwhile();",
+         END IF;
+         RETURN NULL;",
     )
-    .await
-    .unwrap();
+    .await;
+    let conn = app.db().conn().await.unwrap();
 
     let path = format!("/api/models/{}/retrain", model.id);
     let lost = app.post(&path, ANN, json!({"upload_ids": ids})).await;
@@ -277,18 +276,14 @@ async fn a_training_request_whose_draft_is_erased_meanwhile_keeps_none_of_its_ph
     let ids = ten_uploaded(&app, ANN).await;
     // The owner erases their data (the draft is canceled) as soon as this request starts it,
     // before its photos are copied under it.
-    let conn = app.db().conn().await.unwrap();
-    conn.batch_execute(
-        "CREATE FUNCTION erased_meanwhile() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-             UPDATE models SET status = 'canceled', error = 'deleted by its owner' WHERE id = NEW.id;
-             RETURN NULL;
-         END $$;
-         CREATE TRIGGER erased_meanwhile AFTER INSERT ON models
-             FOR EACH ROW EXECUTE FUNCTION erased_meanwhile();",
+    fixtures::meanwhile(
+        app.db(),
+        "erased_meanwhile",
+        "AFTER INSERT ON models",
+        "UPDATE models SET status = 'canceled', error = 'deleted by its owner' WHERE id = NEW.id;
+         RETURN NULL;",
     )
-    .await
-    .unwrap();
+    .await;
 
     let refused = app
         .post("/api/train", ANN, json!({"name": "Me", "upload_ids": ids}))

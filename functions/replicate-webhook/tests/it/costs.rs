@@ -121,23 +121,16 @@ async fn a_database_failure_around_the_cost_record_is_retried_by_redelivery_and_
     let (user, model) = fixtures::user_with_ready_model(db, 1, 100).await;
     let generation = fixtures::generation_in_flight(db, user.id, model.id, "pr_1", 2, 10).await;
     // The first insert of a cost fails, as a dropped connection would.
-    db.conn()
-        .await
-        .unwrap()
-        .batch_execute(
-            "CREATE SEQUENCE injected_cost_failures;
-             CREATE FUNCTION fail_first_cost() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN
-                 IF nextval('injected_cost_failures') = 1 THEN
-                     RAISE EXCEPTION 'injected failure' USING ERRCODE = '08006';
-                 END IF;
-                 RETURN NEW;
-             END $$;
-             CREATE TRIGGER fail_first_cost BEFORE INSERT ON job_costs
-                 FOR EACH ROW EXECUTE FUNCTION fail_first_cost();",
-        )
-        .await
-        .unwrap();
+    fixtures::meanwhile(
+        db,
+        "fail_first_cost",
+        "BEFORE INSERT ON job_costs",
+        "IF nextval('fail_first_cost_count') = 1 THEN
+             RAISE EXCEPTION 'injected failure' USING ERRCODE = '08006';
+         END IF;
+         RETURN NEW;",
+    )
+    .await;
     // And the first change of the generation after it, once the cost is in.
     fixtures::fail_first_update(
         db,

@@ -617,18 +617,19 @@ async fn housekeeping_purges_idempotency_keys_older_than_a_day() {
 /// statement that found the model moved on).
 async fn cancel_the_model_when(env: &TestEnv, table: &str, when: &str, skip: bool) {
     let answer = if skip { "NULL" } else { "NEW" };
-    let conn = env.db().conn().await.unwrap();
-    conn.batch_execute(&format!(
-        "CREATE FUNCTION cancel_the_model() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-             UPDATE models SET status = 'canceled', error = 'deleted by its owner';
-             RETURN {answer};
-         END $$;
-         CREATE TRIGGER cancel_the_model BEFORE UPDATE ON {table}
-             FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION cancel_the_model();"
-    ))
-    .await
-    .unwrap();
+    fixtures::meanwhile(
+        env.db(),
+        "cancel_the_model",
+        &format!("BEFORE UPDATE ON {table}"),
+        &format!(
+            "IF {when} THEN
+                 UPDATE models SET status = 'canceled', error = 'deleted by its owner';
+                 RETURN {answer};
+             END IF;
+             RETURN NEW;"
+        ),
+    )
+    .await;
 }
 
 /// The worker handles a queued model's job while its owner's erasure commits as

@@ -290,12 +290,11 @@ async fn ask_prompt(ctx: &Ctx<'_>, model_id: i64, style_id: Option<i64>) -> Resu
         .collect();
     ctx.set_dialog(&Dialog::AwaitingPrompt { model_id, style_id })
         .await?;
-    ctx.reply(
+    // In the webhook's answer, as every step that moves the dialog on (see `on_prompt`).
+    ctx.finish_with(
         ctx.t().ask_prompt(MAX_PROMPT_CHARS),
         Some(keyboards::inline(rows).into()),
     )
-    .await?;
-    Ok(())
 }
 
 pub async fn on_preset(ctx: &Ctx<'_>, index: usize) -> Result<(), BotError> {
@@ -333,12 +332,12 @@ pub async fn on_prompt(
         prompt,
     })
     .await?;
-    ctx.reply(
+    // In the webhook's answer: a send failing after the dialog moved on would leave a redelivery
+    // of this prompt to a dialog that no longer asks for it ("unknown command").
+    ctx.finish_with(
         t.choose_count(product.generation_cost),
         Some(keyboards::inline(vec![row]).into()),
     )
-    .await?;
-    Ok(())
 }
 
 pub async fn on_count(ctx: &Ctx<'_>, images: i32) -> Result<(), BotError> {

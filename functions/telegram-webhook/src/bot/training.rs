@@ -111,13 +111,13 @@ pub async fn on_name(ctx: &Ctx<'_>, name: &str) -> Result<(), BotError> {
     };
     ctx.set_dialog(&Dialog::CollectingPhotos { model_id: model.id })
         .await?;
-    ctx.reply(
+    // In the webhook's answer: a send failing after the dialog moved on would leave a redelivery
+    // of this name to a dialog that no longer asks for it.
+    ctx.finish_with(
         ctx.t()
             .train_ask_photos(&html(&model.name), MIN_PHOTOS, MAX_PHOTOS),
         None,
     )
-    .await?;
-    Ok(())
 }
 
 /// The photo (or image document) in a message, as a training photo.

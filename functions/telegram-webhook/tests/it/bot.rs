@@ -115,6 +115,38 @@ async fn a_blocked_user_gets_one_clear_message_and_nothing_happens() {
 }
 
 #[tokio::test]
+async fn steps_that_move_the_dialog_on_answer_in_the_webhook_response_while_the_bot_api_is_down() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    let (_, model) = fixtures::user_with_ready_model(app.env.db(), 1, 500).await;
+    app.send(&updates::text(1, &ann, "/train")).await;
+    // The Bot API is down from here on: each step's answer rides in the webhook's response, so no
+    // failed send leaves a redelivered step to a dialog that has moved on.
+    for _ in 0..5 {
+        app.env.telegram.outage_next("sendMessage");
+    }
+    let step = async |update: Value| {
+        // Telegram carries out the method in the response itself (not through the Bot API).
+        let answer = app.post_unanswered(&update).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert_eq!(answer.body["method"], "sendMessage");
+        answer.body["text"].as_str().unwrap_or_default().to_owned()
+    };
+    let asked = step(updates::text(2, &ann, "My face")).await;
+    assert!(asked.contains("photos"), "{asked}");
+    assert_eq!(
+        app.user(1).await.unwrap().dialog["state"],
+        "collecting_photos"
+    );
+
+    let asked = step(updates::callback(3, &ann, &format!("g:{}", model.id))).await;
+    assert!(asked.contains("500"), "the prompt asked for: {asked}");
+    let asked = step(updates::text(4, &ann, "on a beach")).await;
+    assert!(asked.contains("tokens"), "the count asked for: {asked}");
+    assert_eq!(app.user(1).await.unwrap().dialog["state"], "choosing_count");
+}
+
+#[tokio::test]
 async fn an_album_of_twelve_posted_concurrently_stores_twelve_photos_and_one_status_message() {
     let app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");

@@ -242,6 +242,25 @@ pub async fn get_usable(
     .await
 }
 
+/// The ready model that serves in place of `model_id`: itself while ready, else the newest ready
+/// retraining of it (or of a retraining of it), which replaced it. `None` when none is ready.
+pub async fn ready_in_place_of(
+    db: &impl GenericClient,
+    model_id: i64,
+) -> Result<Option<i64>, DbError> {
+    super::fetch_value_opt(
+        db,
+        "WITH RECURSIVE line AS (
+             SELECT id, status FROM models WHERE id = $1
+             UNION ALL
+             SELECT m.id, m.status FROM models m JOIN line l ON m.retrain_of = l.id
+         )
+         SELECT id FROM line WHERE status = 'ready' ORDER BY id = $1 DESC, id DESC LIMIT 1",
+        &[int8(&model_id)],
+    )
+    .await
+}
+
 /// Ready system models (provided to everyone).
 pub async fn list_system(db: &impl GenericClient) -> Result<Vec<Model>, DbError> {
     find_all(

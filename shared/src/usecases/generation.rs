@@ -153,9 +153,14 @@ pub async fn check_again(
         }
         Again::MoreLikeThis => None,
     };
+    let model_id = source.model_id.ok_or(ServiceError::NotFound("model"))?;
+    // A model retrained since is served by its retraining (same name and trigger word).
+    let model_id = models::ready_in_place_of(db, model_id)
+        .await?
+        .unwrap_or(model_id);
     let request = GenerationRequest {
         user_id,
-        model_id: source.model_id.ok_or(ServiceError::NotFound("model"))?,
+        model_id,
         style_id: source.style_id,
         prompt: &source.prompt,
         images: source.num_images,

@@ -364,3 +364,42 @@ async fn more_like_this_whose_start_is_unknown_is_paid_once_however_often_it_is_
     assert_eq!(stored::balance(app.env.db(), 1).await, 80);
     assert_eq!(app.env.replicate.calls_to("POST", "/predictions").len(), 2);
 }
+
+#[tokio::test]
+async fn a_second_try_after_its_model_was_retrained_is_made_with_the_retraining() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    let first = album_delivered(&app).await;
+    let old = first.model_id.unwrap();
+    // The model is retrained meanwhile: the retraining is ready and the old model retired.
+    let new = fixtures::training_model(app.env.db(), 1, "tr_new", 0).await;
+    fixtures::rewrite_rows(
+        app.env.db(),
+        "UPDATE models SET retrain_of = $1, status = 'ready', version = 'dreamtest/lora:new'
+          WHERE id = $2",
+        &[&old, &new.id],
+    )
+    .await;
+    fixtures::rewrite_rows(
+        app.env.db(),
+        "UPDATE models SET status = 'canceled', version = NULL WHERE id = $1",
+        &[&old],
+    )
+    .await;
+
+    app.press(10, &ann, &format!("r:{}:2", first.id)).await;
+    app.press(11, &ann, &format!("fr:{}", first.id)).await;
+    let made = all(&app).await;
+    assert_eq!(made.len(), 2, "the free redo made: {}", app.last_text(1));
+    assert_eq!(
+        made[0].model_id,
+        Some(new.id),
+        "with the model that replaced it"
+    );
+    assert!(made[0].free_redo);
+
+    app.press(12, &ann, &format!("a:{}:0", first.id)).await;
+    let made = all(&app).await;
+    assert_eq!(made.len(), 3, "more like this made: {}", app.last_text(1));
+    assert_eq!(made[0].model_id, Some(new.id));
+}

@@ -164,6 +164,27 @@ pub async fn release(
     Ok(changed == 1)
 }
 
+/// Forgets the finished answer `body` stored under the claim's key (what it answered no longer
+/// holds), so the key can be claimed afresh. False when the row is not that answer.
+pub async fn forget_answer(
+    db: &impl GenericClient,
+    claim: &KeyClaim<'_>,
+    body: &[u8],
+) -> Result<bool, DbError> {
+    let changed = db
+        .execute_typed(
+            "DELETE FROM idempotency_keys
+             WHERE user_id = $1 AND key = $2 AND state = 'done' AND body = $3",
+            &[
+                (&claim.user_id, Type::INT8),
+                (&claim.key, Type::TEXT),
+                (&body, Type::BYTEA),
+            ],
+        )
+        .await?;
+    Ok(changed == 1)
+}
+
 /// Deletes keys older than [`KEEP_HOURS`] (they count as absent already), at most `limit`.
 pub async fn purge(db: &impl GenericClient, limit: i64) -> Result<u64, DbError> {
     Ok(db

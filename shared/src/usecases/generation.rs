@@ -200,7 +200,8 @@ pub enum Pressed {
 
 /// "More like this" from the bot's buttons: each (generation, shape) makes one new generation,
 /// however often or however fast it is pressed (a double tap pays once); for more, the new
-/// album's buttons. A press that did not start one (refused, too few tokens) can be pressed again.
+/// album's buttons. A press that did not start one (refused, too few tokens), or whose generation
+/// failed (refunded), can be pressed again.
 pub async fn again_once(
     services: &Services,
     replicate: &Replicate,
@@ -218,7 +219,25 @@ pub async fn again_once(
         key: &key,
         request_hash: &hash,
     };
-    let held = match idempotency::claim(&**services.db().conn().await?, &claim, 300.0).await? {
+    let conn = services.db().conn().await?;
+    let mut claimed = idempotency::claim(&**conn, &claim, 300.0).await?;
+    if let Claimed::Done(made) = &claimed {
+        let made_id = std::str::from_utf8(&made.body)
+            .ok()
+            .and_then(|id| id.parse::<i64>().ok());
+        let failed = match made_id {
+            Some(id) => generations::get(&**conn, id)
+                .await?
+                .is_some_and(|g| g.status == GenerationStatus::Failed),
+            None => false,
+        };
+        // What that press made failed and was refunded: the button works again.
+        if failed && idempotency::forget_answer(&**conn, &claim, &made.body).await? {
+            claimed = idempotency::claim(&**conn, &claim, 300.0).await?;
+        }
+    }
+    drop(conn);
+    let held = match claimed {
         Claimed::New(held) => held,
         _ => return Ok(Pressed::AlreadyMade),
     };

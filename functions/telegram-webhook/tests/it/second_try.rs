@@ -30,27 +30,36 @@ async fn album_delivered(app: &App) -> Generation {
 
 /// Replicate reports the generation succeeded: the album goes out, then the rating prompt.
 async fn deliver(app: &App, generation: &Generation) {
-    let (services, _jobs) = app.env.services();
-    let id = generation
-        .replicate_prediction_id
-        .clone()
-        .expect("started at Replicate");
+    let id = prediction_of(generation);
     let report = app
         .env
         .replicate
         .prediction_succeeded(&id, generation.num_images as usize);
+    reported(app, &id, report).await;
+    assert_eq!(
+        stored::generation(app.env.db(), generation.id).await.status,
+        GenerationStatus::Succeeded
+    );
+}
+
+fn prediction_of(generation: &Generation) -> String {
+    generation
+        .replicate_prediction_id
+        .clone()
+        .expect("started at Replicate")
+}
+
+/// Replicate's `report` on the prediction `id`, handled as its webhook or the sweep would.
+async fn reported(app: &App, id: &str, report: serde_json::Value) {
+    let (services, _jobs) = app.env.services();
     let job: shared::replicate::Job = serde_json::from_value(report).unwrap();
-    let subject = shared::outcomes::find_subject(&services, &id, None)
+    let subject = shared::outcomes::find_subject(&services, id, None)
         .await
         .unwrap()
         .expect("our prediction");
     shared::outcomes::apply(&services, subject, &job)
         .await
         .unwrap();
-    assert_eq!(
-        stored::generation(app.env.db(), generation.id).await.status,
-        GenerationStatus::Succeeded
-    );
 }
 
 async fn newest(app: &App) -> Generation {
@@ -402,4 +411,39 @@ async fn a_second_try_after_its_model_was_retrained_is_made_with_the_retraining(
     let made = all(&app).await;
     assert_eq!(made.len(), 3, "more like this made: {}", app.last_text(1));
     assert_eq!(made[0].model_id, Some(new.id));
+}
+
+#[tokio::test]
+async fn more_like_this_whose_generation_failed_can_be_pressed_again() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    let first = album_delivered(&app).await;
+    let again = format!("a:{}:0", first.id);
+    app.press(10, &ann, &again).await;
+    let failed = newest(&app).await;
+    assert_eq!(failed.again_of, Some(first.id));
+    assert_eq!(stored::balance(app.env.db(), 1).await, 80);
+    // Replicate fails it: refunded.
+    let id = prediction_of(&failed);
+    reported(
+        &app,
+        &id,
+        testkit::replicate::job_failed(&id, "CUDA out of memory"),
+    )
+    .await;
+    assert_eq!(
+        stored::generation(app.env.db(), failed.id).await.status,
+        GenerationStatus::Failed
+    );
+    assert_eq!(stored::balance(app.env.db(), 1).await, 90, "refunded");
+
+    // The button works again: a new generation, paid once.
+    app.press(11, &ann, &again).await;
+    let made = all(&app).await;
+    assert_eq!(made.len(), 3, "{}", app.last_text(1));
+    assert_eq!(made[0].again_of, Some(first.id));
+    assert_eq!(stored::balance(app.env.db(), 1).await, 80);
+    // And only once more.
+    app.press(12, &ann, &again).await;
+    assert_eq!(all(&app).await.len(), 3);
 }

@@ -710,6 +710,29 @@ fn migrations_run_before_the_functions_that_use_the_database() {
                     "the migrations wait for {ready} ({set})"
                 );
             }
+            // Deleted before the way out of the private subnets is: the hooks' answers to
+            // CloudFormation on `sam delete` leave through the route table links and the S3 endpoint.
+            for hook in ["Migrations", "ReplicateWebhookSigningSecret"] {
+                let waits = waits_for(&template, hook);
+                for way_out in [
+                    "PrivateDefaultRoute",
+                    "PrivateSubnetARouteTable",
+                    "PrivateSubnetBRouteTable",
+                    "S3GatewayEndpoint",
+                ] {
+                    assert!(waits.contains(way_out), "{hook} outlives {way_out} ({set})");
+                }
+            }
+        }
+        // No hook holds a stack for CloudFormation's default hour.
+        for (name, resource) in resources {
+            if resource["Type"].as_str().unwrap().starts_with("Custom::") {
+                let timeout = resource["Properties"]["ServiceTimeout"].as_i64();
+                assert!(
+                    timeout.is_some_and(|t| t <= 600),
+                    "{name} has a ServiceTimeout ({set})"
+                );
+            }
         }
     }
 }
@@ -732,6 +755,15 @@ fn the_webhook_is_registered_once_the_api_serves_it() {
             assert!(
                 waits.contains(needed),
                 "the registration waits for {needed} ({set})"
+            );
+        }
+        // What it sets in Telegram besides the webhook is among its properties: changed, it runs
+        // again (a menu button set after the first deploy, new owners, new code).
+        let properties = &registration["Properties"];
+        for property in ["MiniAppUrl", "AdminIds", "CodeVersion"] {
+            assert!(
+                !properties[property].is_null(),
+                "the registration names {property} ({set})"
             );
         }
     }

@@ -3,7 +3,12 @@ use lambda_runtime::{service_fn, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
-    let http = reqwest::Client::new();
+    // Bounded: an answer CloudFormation never gets (its S3 URL unreachable) fails the call in time
+    // to say so, rather than holding the stack for the hour CloudFormation waits.
+    let http = shared::http_client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(60))
+        .build()?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let http = http.clone();
         async move {

@@ -7,9 +7,18 @@ use crate::repo::users::{self, User};
 
 use super::ServiceError;
 
-/// How long after registering a user still counts as new to a referral link: the update or request
-/// that registered them may fail after the registration and come again.
+/// How long after registering a user still counts as new (to a referral link, to the admins' "new
+/// user" notice): the update or request that registered them may fail after the registration and
+/// come again.
 const JUST_REGISTERED_MINUTES: i64 = 10;
+
+/// Whether `user` is new: registered by this update (`created`) or moments before it (see
+/// [`JUST_REGISTERED_MINUTES`]).
+pub fn just_registered(user: &User, created: bool) -> bool {
+    created
+        || chrono::Utc::now() - user.activated_at
+            < chrono::Duration::minutes(JUST_REGISTERED_MINUTES)
+}
 
 /// Records that the new user `referred` came through `code`. Only a user registered just now
 /// (`created`, or moments ago) can be referred (an existing user opening a link changes nothing),
@@ -20,10 +29,11 @@ pub async fn join(
     created: bool,
     code: &str,
 ) -> Result<Option<i64>, ServiceError> {
-    let just_registered = created
-        || chrono::Utc::now() - referred.activated_at
-            < chrono::Duration::minutes(JUST_REGISTERED_MINUTES);
-    if !just_registered || referred.referred_by.is_some() || code.is_empty() || code.len() > 64 {
+    if !just_registered(referred, created)
+        || referred.referred_by.is_some()
+        || code.is_empty()
+        || code.len() > 64
+    {
         return Ok(None);
     }
     let referred_id = referred.id;

@@ -294,8 +294,10 @@ async fn start(ctx: &Ctx<'_>, created: bool, payload: &str) -> Result<(), BotErr
         }
         None => ctx.finish_with(welcome, Some(keyboards::main_menu(t)))?,
     }
-    // Nobody to tell of a known user's /start without a referral code (joining needs one).
-    if !created && payload.is_empty() {
+    // Nobody to tell of a known user's /start without a referral code (joining needs one). One
+    // registered moments ago is new still: the /start that registered them may come again.
+    let new = usecases::referrals::just_registered(&ctx.user, created);
+    if !new && payload.is_empty() {
         return Ok(());
     }
     let services = ctx.services();
@@ -321,7 +323,7 @@ async fn start(ctx: &Ctx<'_>, created: bool, payload: &str) -> Result<(), BotErr
                 )
                 .await?;
         }
-        if created {
+        if new {
             written
                 .write(
                     &**conn,

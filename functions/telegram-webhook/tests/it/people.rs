@@ -421,3 +421,25 @@ async fn a_refused_checkout_is_explained_in_the_chosen_language() {
     let reason = answer.error_message.unwrap();
     assert!(reason.contains("заблокирован"), "{reason}");
 }
+
+#[tokio::test]
+async fn a_first_start_that_failed_after_registering_still_tells_the_admins_once() {
+    let app = app_with_mini_app(Some("https://app.example.com/dream")).await;
+    let ann = TgUser::new(6701, "Ann");
+    // The welcome goes through the Bot API (the Mini App's offer rides in the response): it fails,
+    // after Ann is registered, and Telegram delivers the /start again.
+    app.env.telegram.outage_next("sendMessage");
+    let start = updates::text(1, &ann, "/start");
+    let (status, _) = app.post(&start, Some(testkit::WEBHOOK_SECRET)).await;
+    assert!(!status.is_success(), "{status}");
+    app.send(&start).await;
+    app.send(&updates::text(2, &ann, "/start")).await;
+    let told = app
+        .env
+        .telegram
+        .sent_to(testkit::ADMIN_ID)
+        .into_iter()
+        .filter(|c| c.text().contains("(id 6701)"))
+        .count();
+    assert_eq!(told, 1, "the admins hear of Ann once");
+}

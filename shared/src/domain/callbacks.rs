@@ -23,8 +23,9 @@ pub enum Callback {
     FreeRedo { generation_id: i64 },
     /// A preset prompt, by its index.
     Preset { index: usize },
-    /// How many images to generate.
-    Count { images: i32 },
+    /// How many images to generate, for the prompt tagged `prompt` ([`prompt_tag`]; `None` on
+    /// buttons made before the tag, taken for the prompt being set up).
+    Count { images: i32, prompt: Option<u32> },
     /// Pay for and start the training of the draft.
     StartTraining { model_id: i64 },
     /// `/train` found a draft left behind: go on with it (`resume`), or drop it and start anew.
@@ -67,7 +68,14 @@ impl Callback {
             } => format!("a:{generation_id}:{}", ratio_code(*aspect_ratio)),
             Callback::FreeRedo { generation_id } => format!("fr:{generation_id}"),
             Callback::Preset { index } => format!("p:{index}"),
-            Callback::Count { images } => format!("n:{images}"),
+            Callback::Count {
+                images,
+                prompt: Some(tag),
+            } => format!("n:{images}:{tag:08x}"),
+            Callback::Count {
+                images,
+                prompt: None,
+            } => format!("n:{images}"),
             Callback::StartTraining { model_id } => format!("t:{model_id}"),
             Callback::Draft { model_id, resume } => format!("dr:{model_id}:{}", u8::from(*resume)),
             Callback::Packs => "packs".to_owned(),
@@ -113,8 +121,13 @@ impl Callback {
             ("p", None) => Callback::Preset {
                 index: a?.parse().ok()?,
             },
-            ("n", None) => Callback::Count {
+            ("n", tag) => Callback::Count {
                 images: a?.parse().ok()?,
+                prompt: match tag {
+                    Some(tag) if tag.len() == 8 => Some(u32::from_str_radix(tag, 16).ok()?),
+                    Some(_) => return None,
+                    None => None,
+                },
             },
             ("t", None) => Callback::StartTraining { model_id: int(a)? },
             ("rt", None) => Callback::Retrain { model_id: int(a)? },
@@ -175,6 +188,14 @@ fn ratio_code(ratio: Option<AspectRatio>) -> &'static str {
     }
 }
 
+/// A short tag of a prompt (FNV-1a), for a count button to name the prompt it was offered for: a
+/// keyboard left under an older prompt does not pay for a newer one.
+pub fn prompt_tag(prompt: &str) -> u32 {
+    prompt.bytes().fold(0x811c_9dc5, |hash: u32, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    })
+}
+
 fn parse_ratio(code: &str) -> Option<Option<AspectRatio>> {
     [None]
         .into_iter()
@@ -217,7 +238,14 @@ mod tests {
                 generation_id: 9_007_199_254_740_991,
                 rating: 5,
             },
-            Callback::Count { images: 4 },
+            Callback::Count {
+                images: 4,
+                prompt: Some(prompt_tag("on a beach")),
+            },
+            Callback::Count {
+                images: 4,
+                prompt: None,
+            },
             Callback::Again {
                 generation_id: 9_007_199_254_740_991,
                 aspect_ratio: Some(AspectRatio::Story),

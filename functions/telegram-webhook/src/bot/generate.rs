@@ -3,7 +3,7 @@
 //! webhook delivers the album, then asks for a rating, offering "more like this" in a shape; a
 //! rating of 1 or 2 offers a free redo).
 
-use shared::domain::callbacks::Callback;
+use shared::domain::callbacks::{prompt_tag, Callback};
 use shared::domain::rules::{self, AspectRatio, MAX_IMAGES, MAX_PROMPT_CHARS, MIN_IMAGES, PRESETS};
 use shared::domain::status::ModelStatus;
 use shared::effects::Notice;
@@ -322,7 +322,10 @@ pub async fn on_prompt(
         .map(|images| {
             (
                 t.button_count(images, rules::generation_cost(product, images)),
-                Callback::Count { images },
+                Callback::Count {
+                    images,
+                    prompt: Some(prompt_tag(&prompt)),
+                },
             )
         })
         .collect();
@@ -340,7 +343,12 @@ pub async fn on_prompt(
     )
 }
 
-pub async fn on_count(ctx: &Ctx<'_>, images: i32) -> Result<(), BotError> {
+/// A count pressed (`images`), on the keyboard offered for the prompt tagged `offered_for`.
+pub async fn on_count(
+    ctx: &Ctx<'_>,
+    images: i32,
+    offered_for: Option<u32>,
+) -> Result<(), BotError> {
     let choosing = ctx.dialog();
     let Dialog::ChoosingCount {
         model_id,
@@ -350,6 +358,10 @@ pub async fn on_count(ctx: &Ctx<'_>, images: i32) -> Result<(), BotError> {
     else {
         return outdated(ctx).await;
     };
+    // A keyboard left under an older prompt does not pay for the one being set up now.
+    if offered_for.is_some_and(|tag| tag != prompt_tag(prompt)) {
+        return outdated(ctx).await;
+    }
     // Without Replicate nothing is taken or paid: the choice stays open for later.
     let Ok(replicate) = ctx.services().replicate() else {
         ctx.reply(ctx.t().try_later, None).await?;

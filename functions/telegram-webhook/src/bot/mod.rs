@@ -526,7 +526,7 @@ async fn on_callback(ctx: &Ctx<'_>, query: &CallbackQuery) -> Result<(), BotErro
         } => generate::on_again(ctx, generation_id, aspect_ratio).await,
         Callback::FreeRedo { generation_id } => generate::on_free_redo(ctx, generation_id).await,
         Callback::Preset { index } => generate::on_preset(ctx, index).await,
-        Callback::Count { images } => generate::on_count(ctx, images).await,
+        Callback::Count { images, prompt } => generate::on_count(ctx, images, prompt).await,
         Callback::Packs => payments::offer(ctx).await,
         Callback::Buy { pack_id } => payments::send_invoice(ctx, &pack_id).await,
         Callback::AdminBlock { .. }

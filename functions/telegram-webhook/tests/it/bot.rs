@@ -147,6 +147,37 @@ async fn steps_that_move_the_dialog_on_answer_in_the_webhook_response_while_the_
 }
 
 #[tokio::test]
+async fn a_count_left_under_an_older_prompt_does_not_pay_for_the_newer_one() {
+    let app = App::spawn().await;
+    let ann = TgUser::new(1, "Ann");
+    let (_, model) = fixtures::user_with_ready_model(app.env.db(), 1, 100).await;
+    let generate = format!("g:{}", model.id);
+    app.press(1, &ann, &generate).await;
+    app.send(&updates::text(2, &ann, "in a red hat")).await;
+    let for_the_hat = last_buttons(&app, 1);
+    // Ann starts over with another prompt; the first keyboard is still on screen.
+    app.press(3, &ann, &generate).await;
+    app.send(&updates::text(4, &ann, "on a beach")).await;
+    let for_the_beach = last_buttons(&app, 1);
+    assert_ne!(for_the_hat[0].1, for_the_beach[0].1);
+
+    app.press(5, &ann, &for_the_hat[0].1).await;
+    assert!(
+        app.last_text(1).contains("out of date"),
+        "{}",
+        app.last_text(1)
+    );
+    assert_eq!(app.user(1).await.unwrap().tokens_left, 100, "nothing paid");
+    app.press(6, &ann, &for_the_beach[0].1).await;
+    let conn = app.env.db().conn().await.unwrap();
+    let made = generations::list_for_user(&**conn, 1, Page::first(5))
+        .await
+        .unwrap();
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0].prompt, "on a beach");
+}
+
+#[tokio::test]
 async fn an_album_of_twelve_posted_concurrently_stores_twelve_photos_and_one_status_message() {
     let app = App::spawn().await;
     let ann = TgUser::new(1, "Ann");

@@ -999,6 +999,11 @@ async fn deliver_generation(
         }
     };
     if generation.status.is_final() {
+        // A try that died after copying, for a generation settled meanwhile (erased, failed), may
+        // have left copies nobody holds.
+        if generation.status != GenerationStatus::Succeeded && generation.image_keys.is_empty() {
+            discard_unheld_copies(services, &generation).await?;
+        }
         return Ok(Executed::Result(skipped("already settled")));
     }
     let (generation, copied) = match keep_copies(services, generation).await? {
@@ -1013,8 +1018,7 @@ async fn deliver_generation(
     let sent = send_to_owner(services, &generation, user.as_ref()).await;
     if copied && !matches!(sent, Ok(Sent::Delivered { .. } | Sent::Unreachable)) {
         // Not delivered now: the copies are kept on record, so the next try does not copy again.
-        let discarded = transitions::keep_or_discard_copies(db, &generation).await?;
-        Box::pin(now(services, discarded)).await;
+        discard_unheld_copies(services, &generation).await?;
     }
     let (file_ids, delivered_to) = match sent? {
         Sent::Delivered { user_id, file_ids } => (file_ids, Some(user_id)),
@@ -1073,8 +1077,7 @@ async fn deliver_generation(
     // Settled while it was sent (its owner erased their data, say): nothing of the album is kept,
     // neither the copies made now nor Telegram's file ids.
     if copied {
-        let discarded = transitions::keep_or_discard_copies(db, generation).await?;
-        Box::pin(now(services, discarded)).await;
+        discard_unheld_copies(services, generation).await?;
     }
     Ok(Executed::Result(
         json!({ "sent": file_ids.len(), "settled_meanwhile": true }),
@@ -1142,7 +1145,19 @@ async fn send_to_owner(
     }
 }
 
-/// An album nobody can have: its generation failed and is refunded, the user and admins told.
+/// Keeps the copies of `generation`'s images on its row, or, when it takes none (settled
+/// meanwhile), has them deleted from the bucket ([`transitions::keep_or_discard_copies`]).
+async fn discard_unheld_copies(
+    services: &Services,
+    generation: &generations::Generation,
+) -> Result<(), Failure> {
+    let discarded = transitions::keep_or_discard_copies(services.db(), generation).await?;
+    Box::pin(now(services, discarded)).await;
+    Ok(())
+}
+
+/// An album nobody can have: its generation failed and is refunded, the user and admins told;
+/// copies of its images made before it failed (some copied, then one gone) go from the bucket.
 async fn fail_delivery(
     services: &Services,
     generation: &generations::Generation,
@@ -1154,6 +1169,7 @@ async fn fail_delivery(
             .map_err(transition_failure)?
             .unwrap_or_default();
     Box::pin(now(services, written)).await;
+    discard_unheld_copies(services, generation).await?;
     Ok(Executed::Result(json!({ "failed": error })))
 }
 

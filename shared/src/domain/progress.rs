@@ -33,6 +33,19 @@ impl Tracked {
         }
     }
 
+    /// The job stored as `kind` ([`Tracked::kind`]) and `subject_id`.
+    pub fn parse(kind: &str, subject_id: i64) -> Option<Self> {
+        match kind {
+            "training" => Some(Tracked::Training {
+                model_id: subject_id,
+            }),
+            "generation" => Some(Tracked::Generation {
+                generation_id: subject_id,
+            }),
+            _ => None,
+        }
+    }
+
     /// `training:<model>` or `generation:<generation>`.
     pub fn key(self) -> String {
         format!("{}:{}", self.kind(), self.subject_id())

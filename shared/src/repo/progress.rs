@@ -141,14 +141,7 @@ pub async fn settle_all_of(db: &impl GenericClient, user_id: i64) -> Result<Vec<
         .await?;
     Ok(rows
         .iter()
-        .filter_map(|row| {
-            let id: i64 = row.get("subject_id");
-            match row.get::<_, &str>("kind") {
-                "training" => Some(Tracked::Training { model_id: id }),
-                "generation" => Some(Tracked::Generation { generation_id: id }),
-                _ => None,
-            }
-        })
+        .filter_map(|row| Tracked::parse(row.get("kind"), row.get("subject_id")))
         .collect())
 }
 

@@ -60,6 +60,8 @@ struct State {
     created_predictions: Vec<Value>,
     /// Replicate deleted its copies of the outputs (as it does within the hour).
     outputs_deleted: bool,
+    /// Outputs deleted one by one (their paths).
+    outputs_lost: HashSet<String>,
     /// The file CDN answers this status for now (a 500, say).
     outputs_failing: Option<u16>,
     /// The file CDN answers each output this late.
@@ -218,6 +220,12 @@ impl FakeReplicate {
         self.state.lock().expect("state").outputs_asked
     }
 
+    /// Replicate no longer has the `index`-th output of the prediction `id` (its URL answers 404).
+    pub fn lose_output(&self, id: &str, index: usize) {
+        let path = format!("/delivery/pbxt/{id}/out-{index}.jpg");
+        self.state.lock().expect("state").outputs_lost.insert(path);
+    }
+
     /// Replicate deletes its copies of every output (their URLs answer 404 from now on).
     pub fn delete_outputs(&self) {
         self.state.lock().expect("state").outputs_deleted = true;
@@ -318,7 +326,7 @@ impl Respond for Responder {
             if let Some(status) = state.outputs_failing {
                 return ResponseTemplate::new(status);
             }
-            if state.outputs_deleted || method != "GET" {
+            if state.outputs_deleted || state.outputs_lost.contains(&path) || method != "GET" {
                 return ResponseTemplate::new(404);
             }
             let image = ResponseTemplate::new(200)

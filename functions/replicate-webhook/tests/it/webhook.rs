@@ -309,6 +309,15 @@ async fn an_album_whose_links_telegram_cannot_fetch_is_sent_from_our_copies_not_
 /// and asked Replicate's CDN for the images, which answers late. `telegram_down`: the album's send
 /// fails too (a 502), so the delivery keeps its copies on record for its next try.
 async fn delivered_as_the_owner_erases(telegram_down: bool) -> (App, User, Generation) {
+    delivered_as_the_owner_erases_then(telegram_down, async |_| {}).await
+}
+
+/// [`delivered_as_the_owner_erases`], `after_erasure` run once the erasure has committed (while
+/// the delivery still waits for the images).
+async fn delivered_as_the_owner_erases_then(
+    telegram_down: bool,
+    after_erasure: impl AsyncFnOnce(&App),
+) -> (App, User, Generation) {
     let app = App::spawn().await;
     let (user, generation) = app.album_in_flight().await;
     if telegram_down {
@@ -325,7 +334,8 @@ async fn delivered_as_the_owner_erases(telegram_down: bool) -> (App, User, Gener
         }
         shared::usecases::deletion::erase_account(&services, user.id)
             .await
-            .expect("erased")
+            .expect("erased");
+        after_erasure(&app).await;
     };
     tokio::join!(app.deliver_ok("msg_1", &done), erasure);
     (app, user, generation)
@@ -364,6 +374,53 @@ async fn an_album_copied_as_its_owner_erases_their_data_leaves_no_copy_behind() 
 async fn an_album_that_could_not_be_sent_as_its_owner_erases_their_data_keeps_no_copy() {
     let (app, user, generation) = delivered_as_the_owner_erases(true).await;
     assert_nothing_of_the_album_kept(&app, &user, &generation).await;
+}
+
+#[tokio::test]
+async fn copies_left_by_a_delivery_that_failed_to_discard_them_go_on_its_retry() {
+    // Writing the deletion of the copies fails once (the database drops): the delivery's retry,
+    // finding the generation erased, deletes them.
+    let (app, user, generation) = delivered_as_the_owner_erases_then(false, async |app| {
+        fixtures::meanwhile(
+            app.env.db(),
+            "fail_first_discard",
+            "BEFORE INSERT ON effects",
+            "IF NEW.payload->>'prefix' LIKE 'generations/%/%/'
+                AND nextval('fail_first_discard_count') = 1 THEN
+                 RAISE EXCEPTION 'injected failure' USING ERRCODE = '08006';
+             END IF;
+             RETURN NEW;",
+        )
+        .await
+    })
+    .await;
+    let prefix = format!("generations/{}/", user.id);
+    assert!(
+        !app.env.objects.list(&prefix).is_empty(),
+        "left behind for now"
+    );
+    fixtures::make_effects_due(app.env.db()).await;
+    let (services, _jobs) = app.env.services();
+    shared::dispatch::drain(&services, 10).await.unwrap();
+    assert_nothing_of_the_album_kept(&app, &user, &generation).await;
+}
+
+#[tokio::test]
+async fn an_album_whose_second_image_is_gone_is_refunded_and_keeps_no_copy_of_the_first() {
+    let app = App::spawn().await;
+    let (user, generation) = app.album_in_flight().await;
+    let paid = app.balance(user.id).await;
+    app.env.replicate.lose_output("pr_1", 1);
+    app.deliver_ok("msg_1", &app.env.replicate.prediction_succeeded("pr_1", 2))
+        .await;
+    let failed = stored::generation(app.env.db(), generation.id).await;
+    assert_eq!(failed.status, GenerationStatus::Failed);
+    assert_eq!(app.balance(user.id).await, paid + 10, "refunded");
+    assert_eq!(
+        app.env.objects.list(&format!("generations/{}/", user.id)),
+        Vec::<String>::new(),
+        "the first image's copy is deleted too"
+    );
 }
 
 #[tokio::test]
